@@ -1,0 +1,1 @@
+//! A harness for end-to-end tests in network namespaces.

@@ -1,0 +1,1 @@
+//! The YAML configuration: model, defaults, validation with file:line:column errors.

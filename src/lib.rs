@@ -1,0 +1,8 @@
+//! vipd: a VRRP failover agent.
+//!
+//! The crate is a pure protocol core ([`vrrp`]) inside a thin Linux shell ([`net`] and the
+//! daemon). The core never reads a clock or touches the kernel; see `DESIGN.md`.
+
+pub mod config;
+pub mod net;
+pub mod vrrp;

@@ -1,0 +1,3 @@
+//! The `vipd` command line.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The Linux shell: raw VRRP sockets, netlink addresses and links, ARP/NA, macvlan.

@@ -1,0 +1,1 @@
+//! Sync groups: members that change state together (keepalived's `vrrp_sync_group`).

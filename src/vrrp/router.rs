@@ -1,0 +1,314 @@
+//! One virtual router's state machine (RFC 9568 §6 plus keepalived's FAULT state).
+//!
+//! The router never reads a clock or does I/O. The caller feeds it [`Input`]s with the
+//! current time and carries out the [`Action`]s it returns, in order; after every call it
+//! asks [`Router::next_deadline`] when to feed [`Input::Timer`] next. That query *is* the
+//! "re-arm timer" output: one source of truth instead of an action that can fall out of
+//! step with the router's own timers.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::timing::Centis;
+use super::{State, Version};
+
+/// What a router needs to know about itself. Built from the config by the daemon.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouterConfig {
+    /// The instance name, for reasons and notifications.
+    pub name: String,
+    /// Virtual router ID, 1..=255.
+    pub vrid: u8,
+    /// Protocol version.
+    pub version: Version,
+    /// Base priority 1..=255; 255 means address owner (starts as Master, never adjusted).
+    pub priority: u8,
+    /// The interval this router advertises at when Master.
+    pub advert_interval: Centis,
+    /// Whether a higher-priority Backup takes over from a lower-priority Master.
+    pub preempt: bool,
+    /// With `preempt`, how long after entering Backup (start, fault cleared) before
+    /// preempting a lower-priority Master.
+    pub preempt_delay: Duration,
+    /// How long after start to stay in Backup before anything may make this router Master
+    /// (keepalived's `startup_delay`).
+    pub startup_delay: Duration,
+    /// Missed adverts before the Master is declared down (RFC: 3).
+    pub down_timer_adverts: u32,
+    /// Gratuitous ARP / unsolicited NA schedule on becoming Master.
+    pub announce: AnnounceSchedule,
+    /// Send one last advert of our own before yielding to a higher priority, so a healed
+    /// partition's winner hears the loser and re-announces (keepalived's
+    /// `vrrp_higher_prio_send_advert`, on by default here).
+    pub yield_advert: bool,
+    /// Our primary address on the interface: the advert source and the tie-breaker between
+    /// equal priorities.
+    pub primary_addr: IpAddr,
+}
+
+/// When to send gratuitous ARPs / unsolicited NAs after becoming Master.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AnnounceSchedule {
+    /// Sent back to back on becoming Master (keepalived: 5).
+    pub initial: u32,
+    /// Sent again `repeat_after` later, if still Master (keepalived: 5).
+    pub repeat: u32,
+    /// Delay before the repeat burst (keepalived: 5 s).
+    pub repeat_after: Duration,
+}
+
+impl Default for AnnounceSchedule {
+    fn default() -> Self {
+        AnnounceSchedule {
+            initial: 5,
+            repeat: 5,
+            repeat_after: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A validated advert from another router, as the state machine sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Advert {
+    /// Source address of the IP packet.
+    pub from: IpAddr,
+    /// Which heartbeat channel it arrived on (0 is the primary interface).
+    pub channel: usize,
+    /// The advertised priority (0 means the Master is resigning).
+    pub priority: u8,
+    /// The advertised interval (v3 Backups adopt it; v2 validation has already checked it).
+    pub interval: Centis,
+}
+
+/// Everything that can happen to a router.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Leave Initialize: Master at once for the address owner, Backup otherwise.
+    Start,
+    /// Shut down: a Master sends priority 0 and releases its addresses; ends in Initialize.
+    Stop,
+    /// A validated advert arrived.
+    Advert(Advert),
+    /// `next_deadline()` has passed; the router handles every timer that is due.
+    Timer,
+    /// The effective priority (base plus tracker weights) changed.
+    Priority(u8),
+    /// A fault source became active or cleared. The router is in FAULT while any source is
+    /// active; sources are named ("link eth0", "check haproxy", "sync group lb").
+    Fault {
+        /// Which tracker, link or group raised it.
+        source: String,
+        /// Raised (true) or cleared (false).
+        active: bool,
+    },
+    /// Maintenance drain on or off: while on, a Master gives up with priority 0 and the
+    /// router never becomes Master.
+    Drain(bool),
+    /// A sync-group order: another member changed state, follow it.
+    Sync(SyncOrder),
+}
+
+/// What a sync group tells its other members to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncOrder {
+    /// A member became Master: a Backup member becomes Master too.
+    Master {
+        /// The group's name.
+        group: String,
+        /// The member that moved first.
+        member: String,
+    },
+    /// A member left Master for Backup: a Master member follows (priority-0 advert, release),
+    /// and the router does not preempt on its own until it is ordered to Master again.
+    Backup {
+        /// The group's name.
+        group: String,
+        /// The member that moved first.
+        member: String,
+    },
+}
+
+/// Something the router wants done, in the order returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send an advert with this priority (0 when resigning) on every channel.
+    SendAdvert {
+        /// Advertised priority.
+        priority: u8,
+    },
+    /// Add the virtual addresses to the interface.
+    AddVips,
+    /// Remove the virtual addresses from the interface.
+    RemoveVips,
+    /// Send `count` gratuitous ARPs / unsolicited NAs for every virtual address, now.
+    Announce {
+        /// Packets per address, back to back.
+        count: u32,
+    },
+    /// The router changed state.
+    Notify(Transition),
+}
+
+/// A state change, with the reason and the numbers behind it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// State before.
+    pub from: State,
+    /// State after.
+    pub to: State,
+    /// Why.
+    pub reason: Reason,
+    /// Effective priority at the time.
+    pub priority: u8,
+    /// The Master as far as this router knows (itself when it became Master).
+    pub master: Option<IpAddr>,
+}
+
+/// Why a router changed state. `Display` gives the sentence the logs and notify scripts see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Started as address owner (priority 255).
+    AddressOwner,
+    /// Started: waiting to hear a Master.
+    Startup,
+    /// No advert from the Master for the Master_Down_Interval.
+    MasterDown {
+        /// The last Master heard, if any.
+        last_master: Option<IpAddr>,
+        /// How long since its last advert (or since entering Backup).
+        silent_for: Duration,
+    },
+    /// The Master sent priority 0; took over after Skew_Time.
+    MasterResigned {
+        /// The resigning Master.
+        from: IpAddr,
+    },
+    /// Took over from a lower-priority Master (preempt).
+    Preempting {
+        /// The lower-priority Master.
+        master: IpAddr,
+        /// Its priority.
+        priority: u8,
+    },
+    /// Heard a higher priority (or an equal one from a higher address) while Master.
+    PreemptedBy {
+        /// The winner.
+        from: IpAddr,
+        /// Its priority.
+        priority: u8,
+    },
+    /// Stopped.
+    Stop,
+    /// A fault source became active.
+    Fault {
+        /// The source.
+        source: String,
+    },
+    /// Every fault source cleared.
+    FaultCleared,
+    /// Maintenance drain switched on.
+    Drain,
+    /// Ordered by a sync group.
+    Sync {
+        /// The group.
+        group: String,
+        /// The member that moved first.
+        member: String,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::AddressOwner => f.write_str("address owner (priority 255)"),
+            Reason::Startup => f.write_str("started"),
+            Reason::MasterDown {
+                last_master: Some(m),
+                silent_for,
+            } => write!(
+                f,
+                "master down timer expired: no advert from {m} for {:.2}s",
+                silent_for.as_secs_f64()
+            ),
+            Reason::MasterDown {
+                last_master: None,
+                silent_for,
+            } => write!(
+                f,
+                "master down timer expired: no advert heard for {:.2}s",
+                silent_for.as_secs_f64()
+            ),
+            Reason::MasterResigned { from } => write!(f, "master {from} resigned (priority 0)"),
+            Reason::Preempting { master, priority } => {
+                write!(
+                    f,
+                    "preempting lower-priority master {master} (priority {priority})"
+                )
+            }
+            Reason::PreemptedBy { from, priority } => {
+                write!(f, "preempted by {from} priority {priority}")
+            }
+            Reason::Stop => f.write_str("stopped"),
+            Reason::Fault { source } => write!(f, "fault: {source}"),
+            Reason::FaultCleared => f.write_str("all faults cleared"),
+            Reason::Drain => f.write_str("maintenance drain"),
+            Reason::Sync { group, member } => write!(f, "sync group {group}: member {member}"),
+        }
+    }
+}
+
+/// One virtual router. See the module docs for how to drive it.
+#[derive(Debug)]
+pub struct Router {
+    config: RouterConfig,
+    state: State,
+    priority: u8,
+    faults: BTreeSet<String>,
+    // Filled in by the implementation.
+}
+
+impl Router {
+    /// A router in Initialize with the base priority as its effective priority.
+    pub fn new(config: RouterConfig) -> Self {
+        let priority = config.priority;
+        Router {
+            config,
+            state: State::Initialize,
+            priority,
+            faults: BTreeSet::new(),
+        }
+    }
+
+    /// Feeds one input at time `now` and returns what to do, in order.
+    pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
+        let _ = (now, input);
+        unimplemented!("router state machine")
+    }
+
+    /// The earliest time at which [`Input::Timer`] must be fed, if any timer is armed.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        unimplemented!("router timers")
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The effective priority (what adverts carry).
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Active fault sources.
+    pub fn faults(&self) -> impl Iterator<Item = &str> {
+        self.faults.iter().map(String::as_str)
+    }
+}
