@@ -4,5 +4,6 @@
 //! daemon). The core never reads a clock or touches the kernel; see `DESIGN.md`.
 
 pub mod config;
+pub mod daemon;
 pub mod net;
 pub mod vrrp;

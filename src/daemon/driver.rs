@@ -1,0 +1,184 @@
+//! The task that owns one virtual router: feeds it inputs and timer expiries, and hands its
+//! actions to the outside world through [`RouterIo`].
+//!
+//! This is the only place where protocol time meets the tokio clock. Nothing here waits on
+//! I/O: `RouterIo` implementations queue slow work (netlink, scripts) elsewhere, so an
+//! advert or a timer is never delayed by it.
+
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio::time::{Instant as TokioInstant, sleep_until};
+
+use crate::vrrp::router::{Action, Input, Router, Transition};
+
+/// What to do with the virtual addresses; queued to an address worker, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VipOp {
+    /// Add every VIP, then announce it.
+    Add,
+    /// Remove every VIP.
+    Remove,
+    /// Send this many gratuitous ARPs / unsolicited NAs per VIP.
+    Announce(u32),
+}
+
+/// The outside world of one router task. Every method must return at once.
+pub trait RouterIo: Send {
+    /// Sends an advert with `priority` on every channel, now.
+    fn send_advert(&mut self, priority: u8);
+    /// Queues an address operation.
+    fn vips(&mut self, op: VipOp);
+    /// Reports a state change (logs, notify, events).
+    fn transition(&mut self, router: &Router, transition: &Transition);
+}
+
+/// Runs `router` until its inbox closes or it has handled [`Input::Stop`]; returns the I/O
+/// so the caller can wait for queued work to finish.
+pub async fn drive<I: RouterIo>(
+    mut router: Router,
+    mut inbox: mpsc::Receiver<Input>,
+    mut io: I,
+) -> I {
+    loop {
+        let deadline = router.next_deadline().map(TokioInstant::from_std);
+        // Timers first: a flood of packets must not starve the advert timer.
+        let input = tokio::select! {
+            biased;
+            () = sleep_until_some(deadline) => Input::Timer,
+            msg = inbox.recv() => match msg {
+                Some(input) => input,
+                None => break,
+            },
+        };
+        let stopping = input == Input::Stop;
+        let now: Instant = TokioInstant::now().into_std();
+        for action in router.handle(now, input) {
+            match action {
+                Action::SendAdvert { priority } => io.send_advert(priority),
+                Action::AddVips => io.vips(VipOp::Add),
+                Action::RemoveVips => io.vips(VipOp::Remove),
+                Action::Announce { count } => io.vips(VipOp::Announce(count)),
+                Action::Notify(t) => io.transition(&router, &t),
+            }
+        }
+        if stopping {
+            break;
+        }
+    }
+    io
+}
+
+async fn sleep_until_some(deadline: Option<TokioInstant>) {
+    match deadline {
+        Some(d) => sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::vrrp::router::{Advert, AnnounceSchedule, RouterConfig};
+    use crate::vrrp::timing::Centis;
+    use crate::vrrp::Version;
+
+    #[derive(Default)]
+    struct Recorder {
+        log: Vec<(Duration, String)>,
+        t0: Option<TokioInstant>,
+    }
+
+    impl Recorder {
+        fn at(&self) -> Duration {
+            TokioInstant::now() - self.t0.unwrap()
+        }
+    }
+
+    impl RouterIo for Recorder {
+        fn send_advert(&mut self, priority: u8) {
+            self.log.push((self.at(), format!("advert {priority}")));
+        }
+        fn vips(&mut self, op: VipOp) {
+            self.log.push((self.at(), format!("{op:?}")));
+        }
+        fn transition(&mut self, _: &Router, t: &Transition) {
+            self.log
+                .push((self.at(), format!("{} -> {}", t.from, t.to)));
+        }
+    }
+
+    fn router(priority: u8) -> Router {
+        Router::new(RouterConfig {
+            name: "web".into(),
+            vrid: 51,
+            version: Version::V3,
+            priority,
+            advert_interval: Centis::new(10),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            startup_delay: Duration::ZERO,
+            down_timer_adverts: 3,
+            announce: AnnounceSchedule::default(),
+            yield_advert: true,
+            primary_addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backup_takes_over_on_the_tokio_clock_at_master_down_interval() {
+        let (tx, rx) = mpsc::channel(8);
+        let rec = Recorder {
+            t0: Some(TokioInstant::now()),
+            ..Recorder::default()
+        };
+        let task = tokio::spawn(drive(router(100), rx, rec));
+        tx.send(Input::Start).await.unwrap();
+        // v3, 100 ms, priority 100: 3 * 100 ms + 60.9375 ms.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        tx.send(Input::Stop).await.unwrap();
+        let rec = task.await.unwrap();
+        let became_master = rec
+            .log
+            .iter()
+            .find(|(_, e)| e == "BACKUP -> MASTER")
+            .unwrap()
+            .0;
+        // tokio timers tick in whole milliseconds: 360.9375 ms fires at 361 ms.
+        assert_eq!(became_master, Duration::from_millis(361));
+        let events: Vec<&str> = rec.log.iter().map(|(_, e)| e.as_str()).collect();
+        assert_eq!(&events[..1], &["INIT -> BACKUP"]);
+        assert!(
+            events.ends_with(&["advert 0", "Remove", "MASTER -> INIT"]),
+            "{events:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn adverts_from_a_higher_master_keep_the_backup_quiet() {
+        let (tx, rx) = mpsc::channel(8);
+        let rec = Recorder {
+            t0: Some(TokioInstant::now()),
+            ..Recorder::default()
+        };
+        let task = tokio::spawn(drive(router(100), rx, rec));
+        tx.send(Input::Start).await.unwrap();
+        let advert = Advert {
+            from: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            channel: 0,
+            priority: 200,
+            interval: Centis::new(10),
+        };
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            tx.send(Input::Advert(advert)).await.unwrap();
+        }
+        drop(tx);
+        let rec = task.await.unwrap();
+        let events: Vec<&str> = rec.log.iter().map(|(_, e)| e.as_str()).collect();
+        assert_eq!(events, ["INIT -> BACKUP"]);
+    }
+}
