@@ -1,5 +1,6 @@
-//! The typed configuration, after defaults are applied. Every value here has passed
-//! validation; the daemon can use it without re-checking.
+//! The typed configuration, with defaults applied. A [`Config`] returned by
+//! [`Config::load`] has passed every check in this module's siblings, so the daemon can use
+//! it without re-checking.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -85,7 +86,7 @@ pub enum CheckKind {
     Http(HttpCheck),
     /// A network interface is up with carrier.
     Interface(String),
-    /// A file exists; keepalived-style, its content may carry a weight.
+    /// A file exists.
     File(PathBuf),
 }
 
