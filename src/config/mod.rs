@@ -1,1 +1,104 @@
 //! The YAML configuration: model, defaults, validation with file:line:column errors.
+//!
+//! [`Config::load`] reads a file and returns either a fully validated [`Config`] or every
+//! problem found, each naming the file, line, column and key path:
+//!
+//! ```text
+//! conf/x.yaml:12:5: instances.web.priorty: unknown key; did you mean 'priority'?
+//! ```
+//!
+//! The pipeline is: size check, YAML parse under resource limits (`tree`), decoding keys and
+//! types into the model (`decode`, `instance`), then rules between values (`validate`).
+//! YAML never leaves this module.
+
+mod decode;
+mod errors;
+mod instance;
+mod model;
+mod reader;
+mod summary;
+mod tree;
+mod validate;
+
+use std::io::Read;
+use std::path::Path;
+
+pub use errors::{ConfigError, ConfigErrors, ErrorKind, Position};
+pub use model::{
+    Auth, Channel, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET, Global, HttpCheck, Instance,
+    Notify, OWNER_PRIORITY, Track, TrackTarget, Unicast, Vip,
+};
+pub use validate::{V2_MAX_VIPS, V3_MAX_VIPS};
+
+/// Files larger than this are refused before parsing: a real config is a few kilobytes.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let whole_file = |kind, message: String| {
+            ConfigErrors::new(vec![ConfigError {
+                file: name.clone(),
+                position: None,
+                path: String::new(),
+                kind,
+                message,
+            }])
+        };
+        let file = std::fs::File::open(path)
+            .map_err(|e| whole_file(ErrorKind::Io, format!("cannot read: {e}")))?;
+        // Read at most one byte past the limit, so a huge or endless file (a FIFO,
+        // /dev/zero) is refused without being read whole.
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| whole_file(ErrorKind::Io, format!("cannot read: {e}")))?;
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            let msg = format!("larger than {MAX_FILE_BYTES} bytes; refusing to parse it");
+            return Err(whole_file(ErrorKind::TooLarge, msg));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| whole_file(ErrorKind::Io, format!("not UTF-8 text: {e}")))?;
+        Config::parse(&text, &name)
+    }
+
+    /// Parses and validates `text`; `file_name` is only used in error messages.
+    pub fn parse(text: &str, file_name: &str) -> Result<Config, ConfigErrors> {
+        let at = |problems: Vec<reader::Problem>| {
+            let errors = problems
+                .into_iter()
+                .map(|p| ConfigError {
+                    file: file_name.to_owned(),
+                    position: Some(p.pos),
+                    path: p.path,
+                    kind: p.kind,
+                    message: p.message,
+                })
+                .collect();
+            ConfigErrors::new(errors)
+        };
+        let root = tree::parse(text).map_err(|e| {
+            at(vec![reader::Problem {
+                pos: e.pos,
+                path: String::new(),
+                kind: e.kind,
+                message: e.message,
+            }])
+        })?;
+        let mut r = reader::Reader::default();
+        let decoded = decode::config(&mut r, &root);
+        let mut problems = r.problems;
+        problems.extend(validate::validate(
+            &decoded.config,
+            &r.spans,
+            &decoded.tainted,
+        ));
+        if problems.is_empty() {
+            Ok(decoded.config)
+        } else {
+            Err(at(problems))
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The typed configuration, with defaults applied. A [`Config`] returned by
+//! [`Config::load`] has passed every check in this module's siblings, so the daemon can use
+//! it without re-checking.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::vrrp::router::{AnnounceSchedule, RouterConfig};
+use crate::vrrp::timing::Centis;
+use crate::vrrp::{Family, V3Checksum, Version};
+
+/// A whole configuration file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Daemon-wide settings.
+    pub global: Global,
+    /// Reusable health checks, by name; instances refer to them from `track`.
+    pub checks: BTreeMap<String, Check>,
+    /// Virtual routers, by name. Never empty.
+    pub instances: BTreeMap<String, Instance>,
+    /// Sync groups: members change state together. Each instance is in at most one group.
+    pub groups: BTreeMap<String, Vec<String>>,
+}
+
+/// The `global` section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    /// A name for this host in logs and events; `None` means use the hostname.
+    pub router_id: Option<String>,
+    /// Unix socket for `vipd status` and friends.
+    pub control_socket: PathBuf,
+    /// Where to serve Prometheus metrics; `None` disables them.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The user scripts run as when vipd runs as root; `None` keeps root.
+    pub script_user: Option<String>,
+}
+
+/// The default control socket path.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/vipd/vipd.sock";
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            router_id: None,
+            control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
+            metrics_listen: None,
+            script_user: None,
+        }
+    }
+}
+
+/// A named health check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// What is probed.
+    pub kind: CheckKind,
+    /// Time between probes.
+    pub interval: Duration,
+    /// How long one probe may take before it counts as failed (default: the interval).
+    pub timeout: Duration,
+    /// Consecutive successes needed to go from failed to healthy.
+    pub rise: u32,
+    /// Consecutive failures needed to go from healthy to failed.
+    pub fall: u32,
+    /// Run a script check as this user instead of `global.script_user`.
+    pub user: Option<String>,
+}
+
+/// The one kind of probe a check performs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckKind {
+    /// A command line run through `/bin/sh -c`; exit status 0 is healthy.
+    Script(String),
+    /// A TCP connect to `host:port` succeeds.
+    Tcp {
+        /// Host name or address (IPv6 without brackets).
+        host: String,
+        /// TCP port, non-zero.
+        port: u16,
+    },
+    /// An HTTP GET returns the expected status (and body substring).
+    Http(HttpCheck),
+    /// A network interface is up with carrier.
+    Interface(String),
+    /// A file exists.
+    File(PathBuf),
+}
+
+/// An HTTP health probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// `http://` URL (TLS is not supported).
+    pub url: String,
+    /// The status that means healthy (default 200).
+    pub expect_status: u16,
+    /// A substring the body must contain, if set.
+    pub expect_body: Option<String>,
+}
+
+/// One virtual router.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Instance {
+    /// The interface adverts go out on and VIPs are added to.
+    pub interface: String,
+    /// Virtual router ID, 1..=255.
+    pub vrid: u8,
+    /// VRRP version (default 3).
+    pub version: Version,
+    /// Base priority 1..=255 (default 100); 255 is the address owner.
+    pub priority: u8,
+    /// Advert interval, valid for `version`.
+    pub advert_interval: Centis,
+    /// Whether a higher priority takes over from a lower-priority Master (default true).
+    pub preempt: bool,
+    /// With `preempt`, wait this long after entering Backup before preempting.
+    pub preempt_delay: Duration,
+    /// Stay Backup this long after start before becoming Master.
+    pub startup_delay: Duration,
+    /// Missed adverts before the Master is declared down (default 3).
+    pub down_timer_adverts: u32,
+    /// The virtual addresses, all of one family. Never empty.
+    pub vips: Vec<Vip>,
+    /// Unicast adverts instead of multicast, if set.
+    pub unicast: Option<Unicast>,
+    /// Extra heartbeat paths besides `interface`.
+    pub channels: Vec<Channel>,
+    /// What lowers the priority or forces FAULT.
+    pub track: Vec<Track>,
+    /// Commands run on state changes.
+    pub notify: Notify,
+    /// VRRPv3-over-IPv4 checksum form to send.
+    pub v3_checksum: V3Checksum,
+    /// VRRPv2 simple-text authentication, if set (v2 only).
+    pub auth: Option<Auth>,
+    /// Use a VRRP virtual MAC (macvlan) instead of the interface's own MAC.
+    pub use_vmac: bool,
+    /// Gratuitous ARP / unsolicited NA schedule on becoming Master.
+    pub garp: AnnounceSchedule,
+    /// Send one last advert when yielding to a higher priority.
+    pub yield_advert: bool,
+}
+
+/// The priority that marks the address owner.
+pub const OWNER_PRIORITY: u8 = 255;
+
+impl Instance {
+    /// The address family of the VIPs (validation guarantees they all agree).
+    pub fn family(&self) -> Family {
+        match self.vips.first().map(|v| v.addr) {
+            Some(IpNet::V6(_)) => Family::V6,
+            _ => Family::V4,
+        }
+    }
+
+    /// Whether this router owns the addresses (priority 255: starts Master, never adjusted).
+    pub fn is_address_owner(&self) -> bool {
+        self.priority == OWNER_PRIORITY
+    }
+
+    /// The state machine's view of this instance. The daemon supplies `primary_addr`, the
+    /// interface's own address, once it has read it from the kernel.
+    pub fn router_config(&self, name: &str, primary_addr: IpAddr) -> RouterConfig {
+        RouterConfig {
+            name: name.to_owned(),
+            vrid: self.vrid,
+            version: self.version,
+            priority: self.priority,
+            advert_interval: self.advert_interval,
+            preempt: self.preempt,
+            preempt_delay: self.preempt_delay,
+            startup_delay: self.startup_delay,
+            down_timer_adverts: self.down_timer_adverts,
+            announce: self.garp,
+            yield_advert: self.yield_advert,
+            primary_addr,
+        }
+    }
+}
+
+/// A virtual address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vip {
+    /// Address and prefix length (/32 or /128 when the config omitted it).
+    pub addr: IpNet,
+    /// Interface label for the address (`eth0:vip`), IPv4 only.
+    pub label: Option<String>,
+}
+
+/// Unicast peers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unicast {
+    /// Source address for adverts; `None` uses the interface's primary address.
+    pub source: Option<IpAddr>,
+    /// Where adverts are sent. Never empty.
+    pub peers: Vec<IpAddr>,
+}
+
+/// An extra heartbeat path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// Interface the channel's adverts use.
+    pub interface: String,
+    /// Peers reached over it. Never empty.
+    pub peers: Vec<IpAddr>,
+}
+
+/// One tracked condition of an instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Track {
+    /// What is tracked.
+    pub target: TrackTarget,
+    /// Added to the priority while failed (-253..=253); 0 means FAULT while failed.
+    pub weight: i16,
+}
+
+/// What a tracker follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrackTarget {
+    /// A named entry of `checks`.
+    Check(String),
+    /// A network interface's link state.
+    Interface(String),
+    /// A file's existence.
+    File(PathBuf),
+}
+
+/// Commands run on state changes. Each is a command line; vipd appends
+/// `INSTANCE <name> <STATE> <priority>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notify {
+    /// On becoming Master.
+    pub master: Option<String>,
+    /// On becoming Backup.
+    pub backup: Option<String>,
+    /// On entering FAULT.
+    pub fault: Option<String>,
+    /// On stop.
+    pub stop: Option<String>,
+    /// On every change, after the specific one.
+    pub any: Option<String>,
+    /// A command still running after this is killed.
+    pub timeout: Duration,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify {
+            master: None,
+            backup: None,
+            fault: None,
+            stop: None,
+            any: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Notify {
+    /// The configured commands with their event names, in a fixed order.
+    pub fn commands(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("master", &self.master),
+            ("backup", &self.backup),
+            ("fault", &self.fault),
+            ("stop", &self.stop),
+            ("any", &self.any),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    }
+}
+
+/// VRRPv2 simple-text authentication (RFC 2338; obsolete, for interoperability only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Auth {
+    /// The shared password, 1..=8 bytes.
+    pub password: String,
+}

@@ -1,0 +1,150 @@
+//! The human-readable summary `vipd check` prints: the effective configuration with every
+//! default filled in and the timers the RFC formulas derive from it.
+
+use std::fmt::{self, Write};
+use std::time::Duration;
+
+use super::model::{CheckKind, Config, Instance, TrackTarget};
+use crate::vrrp::timing::{master_down_interval, skew_time};
+
+/// Formats durations the way the rest of the summary does: `609.375ms`, `3.609375s`.
+fn dur(d: Duration) -> String {
+    if d.is_zero() {
+        "0s".into()
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_secs_f64() * 1000.0)
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+impl Config {
+    /// A multi-line, human-readable summary of the effective configuration.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_summary(&mut out);
+        out
+    }
+
+    fn write_summary(&self, out: &mut String) -> fmt::Result {
+        let g = &self.global;
+        writeln!(out, "global:")?;
+        let router_id = g.router_id.as_deref().unwrap_or("(hostname)");
+        writeln!(out, "  router_id: {router_id}")?;
+        writeln!(out, "  control_socket: {}", g.control_socket.display())?;
+        match g.metrics_listen {
+            Some(a) => writeln!(out, "  metrics: {a}")?,
+            None => writeln!(out, "  metrics: off")?,
+        }
+        let script_user = g.script_user.as_deref().unwrap_or("(same as vipd)");
+        writeln!(out, "  script_user: {script_user}")?;
+        for (name, c) in &self.checks {
+            let what = match &c.kind {
+                CheckKind::Script(s) => format!("script {s}"),
+                CheckKind::Tcp { host, port } => format!("tcp {host}:{port}"),
+                CheckKind::Http(h) => format!("http {} (expect {})", h.url, h.expect_status),
+                CheckKind::Interface(i) => format!("interface {i}"),
+                CheckKind::File(f) => format!("file {}", f.display()),
+            };
+            writeln!(
+                out,
+                "check {name}: {what}; every {}, timeout {}, rise {}, fall {}",
+                dur(c.interval),
+                dur(c.timeout),
+                c.rise,
+                c.fall
+            )?;
+        }
+        for (name, i) in &self.instances {
+            write_instance(out, name, i)?;
+        }
+        for (name, members) in &self.groups {
+            writeln!(out, "group {name}: {}", members.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+fn write_instance(out: &mut String, name: &str, i: &Instance) -> fmt::Result {
+    writeln!(out, "instance {name}:")?;
+    writeln!(out, "  interface: {}", i.interface)?;
+    writeln!(out, "  vrid: {}", i.vrid)?;
+    writeln!(out, "  version: VRRPv{} ({})", i.version, i.family())?;
+    if i.is_address_owner() {
+        writeln!(
+            out,
+            "  priority: 255 (address owner: starts as Master, never adjusted)"
+        )?;
+    } else {
+        writeln!(out, "  priority: {} (base)", i.priority)?;
+    }
+    writeln!(out, "  advert_interval: {}", i.advert_interval)?;
+    let preempt = if !i.preempt {
+        "no".to_owned()
+    } else if i.preempt_delay.is_zero() {
+        "yes".to_owned()
+    } else {
+        format!("yes, after {}", dur(i.preempt_delay))
+    };
+    writeln!(out, "  preempt: {preempt}")?;
+    if !i.startup_delay.is_zero() {
+        writeln!(out, "  startup_delay: {}", dur(i.startup_delay))?;
+    }
+    let skew = skew_time(i.version, i.priority, i.advert_interval);
+    let down = master_down_interval(
+        i.version,
+        i.priority,
+        i.advert_interval,
+        i.down_timer_adverts,
+    );
+    writeln!(out, "  skew_time: {}", dur(skew))?;
+    writeln!(
+        out,
+        "  master_down_interval: {} ({} x {} + skew)",
+        dur(down),
+        i.down_timer_adverts,
+        i.advert_interval
+    )?;
+    for v in &i.vips {
+        match &v.label {
+            Some(l) => writeln!(out, "  vip: {} label {l}", v.addr)?,
+            None => writeln!(out, "  vip: {}", v.addr)?,
+        }
+    }
+    match &i.unicast {
+        Some(u) => {
+            let peers: Vec<String> = u.peers.iter().map(ToString::to_string).collect();
+            let src = u.source.map_or("primary address".into(), |s| s.to_string());
+            writeln!(out, "  adverts: unicast from {src} to {}", peers.join(", "))?;
+        }
+        None => writeln!(out, "  adverts: multicast")?,
+    }
+    for ch in &i.channels {
+        let peers: Vec<String> = ch.peers.iter().map(ToString::to_string).collect();
+        writeln!(out, "  channel: {} to {}", ch.interface, peers.join(", "))?;
+    }
+    for t in &i.track {
+        let what = match &t.target {
+            TrackTarget::Check(c) => format!("check {c}"),
+            TrackTarget::Interface(n) => format!("interface {n}"),
+            TrackTarget::File(f) => format!("file {}", f.display()),
+        };
+        let effect = if t.weight == 0 {
+            "FAULT when failed".to_owned()
+        } else {
+            format!("weight {:+}", t.weight)
+        };
+        writeln!(out, "  track: {what}, {effect}")?;
+    }
+    for (event, cmd) in i.notify.commands() {
+        writeln!(out, "  notify {event}: {cmd}")?;
+    }
+    if i.auth.is_some() {
+        writeln!(out, "  auth: simple password")?;
+    }
+    if i.use_vmac {
+        writeln!(out, "  use_vmac: yes")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! Rules that relate values to each other: families, versions, counts, references, and
+//! uniqueness across instances. Every error points at the value that breaks the rule.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use super::errors::ErrorKind;
+use super::model::{Config, Instance, TrackTarget};
+use super::reader::{Problem, SourceMap, did_you_mean};
+use crate::vrrp::{Family, Version};
+
+/// Most addresses a VRRPv2 advert may carry (keepalived's limit; RFC 3768 allows 255 in
+/// the field but 20 keeps the packet comfortably under any MTU).
+pub const V2_MAX_VIPS: usize = 20;
+/// Most addresses a VRRPv3 advert may carry (the 8-bit count field).
+pub const V3_MAX_VIPS: usize = 255;
+
+struct Checker<'a> {
+    spans: &'a SourceMap,
+    tainted: &'a BTreeSet<String>,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    /// Whether `path` names an entry that exists but failed to decode: references to it
+    /// are not reported again.
+    fn known_broken(&self, path: String) -> bool {
+        self.tainted.contains(&path)
+    }
+
+    fn error(&mut self, path: String, message: impl Into<String>) {
+        self.problems.push(Problem {
+            pos: self.spans.at(&path),
+            path,
+            kind: ErrorKind::Invalid,
+            message: message.into(),
+        });
+    }
+}
+
+/// All relational problems in `config`, skipping entries in `tainted` (already reported
+/// while decoding).
+pub(crate) fn validate(
+    config: &Config,
+    spans: &SourceMap,
+    tainted: &BTreeSet<String>,
+) -> Vec<Problem> {
+    let mut c = Checker {
+        spans,
+        tainted,
+        problems: Vec::new(),
+    };
+    for (name, inst) in &config.instances {
+        let path = format!("instances.{name}");
+        if !tainted.contains(&path) {
+            instance(&mut c, config, &path, inst);
+        }
+    }
+    unique_vrids(&mut c, config);
+    groups(&mut c, config);
+    c.problems
+}
+
+fn family_of(a: &IpAddr) -> Family {
+    match a {
+        IpAddr::V4(_) => Family::V4,
+        IpAddr::V6(_) => Family::V6,
+    }
+}
+
+fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
+    if let Err(e) = i.advert_interval.check(i.version) {
+        c.error(format!("{path}.advert_interval"), e.to_string());
+    }
+    if i.auth.is_some() && i.version == Version::V3 {
+        let msg = "authentication exists only in VRRPv2 (RFC 9568 removed it); drop 'auth' or set version: 2";
+        c.error(format!("{path}.auth"), msg);
+    }
+    vips(c, path, i);
+    let family = i.family();
+    let same_family = |c: &mut Checker<'_>, p: String, a: &IpAddr| {
+        if family_of(a) != family {
+            c.error(
+                p,
+                format!(
+                    "{a} is {}, but this instance's VIPs are {family}",
+                    family_of(a)
+                ),
+            );
+        }
+    };
+    if let Some(u) = &i.unicast {
+        if let Some(src) = &u.source {
+            same_family(c, format!("{path}.unicast.source"), src);
+        }
+        for (k, peer) in u.peers.iter().enumerate() {
+            same_family(c, format!("{path}.unicast.peers[{k}]"), peer);
+        }
+    }
+    for (n, ch) in i.channels.iter().enumerate() {
+        for (k, peer) in ch.peers.iter().enumerate() {
+            same_family(c, format!("{path}.channels[{n}].peers[{k}]"), peer);
+        }
+    }
+    for (n, t) in i.track.iter().enumerate() {
+        if i.is_address_owner() && t.weight != 0 {
+            let msg = "the address owner (priority 255) is never adjusted, so a weighted tracker \
+                       would do nothing; use weight 0 (FAULT) or a priority below 255";
+            c.error(format!("{path}.track[{n}].weight"), msg);
+        }
+        if let TrackTarget::Check(name) = &t.target {
+            if !config.checks.contains_key(name) && !c.known_broken(format!("checks.{name}")) {
+                let hint = did_you_mean(name, config.checks.keys().map(String::as_str));
+                c.error(
+                    format!("{path}.track[{n}].check"),
+                    format!("no check named '{name}'{hint}"),
+                );
+            }
+        }
+    }
+}
+
+fn vips(c: &mut Checker<'_>, path: &str, i: &Instance) {
+    let vips_path = format!("{path}.vips");
+    let Some(first) = i.vips.first() else {
+        c.error(vips_path, "at least one virtual address is needed");
+        return;
+    };
+    let family = family_of(&first.addr.addr());
+    for (n, v) in i.vips.iter().enumerate() {
+        let addr = v.addr.addr();
+        if family_of(&addr) != family {
+            let msg = format!(
+                "{} mixes {} with the {family} addresses before it; one VRRP instance carries one \
+                 family, so split this into two instances, one per family",
+                v.addr,
+                family_of(&addr)
+            );
+            c.error(format!("{vips_path}[{n}]"), msg);
+            return;
+        }
+        if let Some(label) = &v.label {
+            let ok = label.len() <= 15
+                && (*label == i.interface || label.starts_with(&format!("{}:", i.interface)));
+            if family == Family::V6 {
+                c.error(
+                    format!("{vips_path}[{n}].label"),
+                    "address labels exist only for IPv4",
+                );
+            } else if !ok {
+                let msg = format!(
+                    "label '{label}' must be '{iface}' or start with '{iface}:', at most 15 bytes",
+                    iface = i.interface
+                );
+                c.error(format!("{vips_path}[{n}].label"), msg);
+            }
+        }
+    }
+    if i.version == Version::V2 && family == Family::V6 {
+        let msg = "VRRPv2 is IPv4 only; use version: 3 for IPv6 addresses";
+        c.error(format!("{path}.version"), msg);
+    }
+    let max = match i.version {
+        Version::V2 => V2_MAX_VIPS,
+        Version::V3 => V3_MAX_VIPS,
+    };
+    if i.vips.len() > max {
+        let msg = format!(
+            "VRRPv{} carries at most {max} addresses, found {}",
+            i.version,
+            i.vips.len()
+        );
+        c.error(vips_path, msg);
+    }
+}
+
+/// Two instances with the same interface, VRID and family would answer each other's adverts.
+fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
+    let mut seen: HashMap<(&str, u8, Family), &str> = HashMap::new();
+    for (name, i) in &config.instances {
+        if c.known_broken(format!("instances.{name}")) {
+            continue;
+        }
+        let key = (i.interface.as_str(), i.vrid, i.family());
+        if let Some(first) = seen.get(&key) {
+            let msg = format!(
+                "VRID {} on {} ({}) is already used by instance '{first}'",
+                i.vrid, i.interface, key.2
+            );
+            c.error(format!("instances.{name}.vrid"), msg);
+        } else {
+            seen.insert(key, name);
+        }
+    }
+}
+
+fn groups(c: &mut Checker<'_>, config: &Config) {
+    let mut member_of: BTreeMap<&str, &str> = BTreeMap::new();
+    for (group, members) in &config.groups {
+        let path = format!("groups.{group}");
+        if members.is_empty() {
+            c.error(path.clone(), "a sync group needs at least one member");
+        }
+        for (n, m) in members.iter().enumerate() {
+            let p = format!("{path}[{n}]");
+            if c.known_broken(format!("instances.{m}")) {
+                continue;
+            } else if !config.instances.contains_key(m) {
+                let hint = did_you_mean(m, config.instances.keys().map(String::as_str));
+                c.error(p, format!("no instance named '{m}'{hint}"));
+            } else if let Some(other) = member_of.get(m.as_str()) {
+                let msg = if *other == group {
+                    format!("'{m}' is listed twice in this group")
+                } else {
+                    format!(
+                        "'{m}' is already in group '{other}'; an instance belongs to at most one group"
+                    )
+                };
+                c.error(p, msg);
+            } else {
+                member_of.insert(m, group);
+            }
+        }
+    }
+}
