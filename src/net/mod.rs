@@ -13,6 +13,7 @@ pub mod vrrp_socket;
 
 pub use announce::Announcer;
 pub use error::NetError;
+pub use ipnet::IpNet;
 pub use netlink::{Addr, Link, LinkEvent, LinkEvents, Netlink};
 pub use pnet_base::MacAddr;
 pub use vrrp_socket::{RecvPacket, VrrpSocket};
