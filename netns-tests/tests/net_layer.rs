@@ -49,13 +49,19 @@ fn receive_in_b(
 }
 
 /// Sends from A to `dst`, then checks that A's own socket hears nothing back.
-fn send_from_a(lab: &Lab, v6: bool, dst: IpAddr) {
+/// An IPv4 socket sends from `A4`, or lets the kernel choose when `kernel_src` is set.
+fn send_from_a(lab: &Lab, v6: bool, dst: IpAddr, kernel_src: bool) {
     let if_a = lab.if_a.clone();
     join(run_in_netns(&lab.ns_a, move || async move {
         let sock = if v6 {
             VrrpSocket::open_v6(&if_a, None).expect("v6 socket in A")
         } else {
-            VrrpSocket::open_v4(&if_a, Some(A4.parse().unwrap())).expect("v4 socket in A")
+            let src = if kernel_src {
+                None
+            } else {
+                Some(A4.parse().unwrap())
+            };
+            VrrpSocket::open_v4(&if_a, src).expect("v4 socket in A")
         };
         sock.send_to(PAYLOAD, dst).await.expect("send from A");
         let own = tokio::time::timeout(Duration::from_millis(500), sock.recv()).await;
@@ -71,7 +77,7 @@ fn v4_multicast_advert_arrives_with_full_header_ttl_255_and_no_loopback() {
     let lab = Lab::new(false);
     let (ready, rx) = receive_in_b(&lab, false);
     ready.recv_timeout(WAIT).expect("B ready");
-    send_from_a(&lab, false, IpAddr::V4(GROUP4));
+    send_from_a(&lab, false, IpAddr::V4(GROUP4), false);
     let p = join(rx);
     assert_eq!(p.src, IpAddr::V4(A4.parse().unwrap()));
     assert_eq!(p.dst, IpAddr::V4(GROUP4));
@@ -96,7 +102,7 @@ fn v6_multicast_advert_arrives_from_link_local_with_hop_limit_255() {
     let lab = Lab::new(false);
     let (ready, rx) = receive_in_b(&lab, true);
     ready.recv_timeout(WAIT).expect("B ready");
-    send_from_a(&lab, true, IpAddr::V6(GROUP6));
+    send_from_a(&lab, true, IpAddr::V6(GROUP6), false);
     let p = join(rx);
     assert_eq!(p.src, IpAddr::V6(lab.link_local(&lab.ns_a, &lab.if_a)));
     assert_eq!(p.dst, IpAddr::V6(GROUP6));
@@ -116,7 +122,7 @@ fn unicast_to_the_peer_works_on_the_same_sockets() {
     let lab = Lab::new(false);
     let (ready, rx) = receive_in_b(&lab, false);
     ready.recv_timeout(WAIT).expect("B ready");
-    send_from_a(&lab, false, IpAddr::V4(B4.parse().unwrap()));
+    send_from_a(&lab, false, IpAddr::V4(B4.parse().unwrap()), true);
     let p = join(rx);
     assert_eq!(p.dst, IpAddr::V4(B4.parse().unwrap()));
     assert_eq!(p.src, IpAddr::V4(A4.parse().unwrap()));
@@ -125,7 +131,7 @@ fn unicast_to_the_peer_works_on_the_same_sockets() {
     let b_ll = lab.link_local(&lab.ns_b, &lab.if_b);
     let (ready, rx) = receive_in_b(&lab, true);
     ready.recv_timeout(WAIT).expect("B ready");
-    send_from_a(&lab, true, IpAddr::V6(b_ll));
+    send_from_a(&lab, true, IpAddr::V6(b_ll), false);
     let p = join(rx);
     assert_eq!(p.dst, IpAddr::V6(b_ll));
     assert_eq!(p.hop_limit, 255);

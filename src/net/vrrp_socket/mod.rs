@@ -77,8 +77,10 @@ impl VrrpSocket {
     /// Opens the IPv6 socket on `ifname`, sending from `src_ll`, or when `None` from the
     /// interface's link-local address (RFC 9568 §5.1.2.2 requires a link-local source).
     ///
-    /// The link-local address must have finished duplicate address detection: the kernel
-    /// refuses a tentative source address.
+    /// The source is set per packet (`IPV6_PKTINFO`) rather than by `bind`, for the same
+    /// reason as in [`VrrpSocket::open_v4`]: a bound raw socket would no longer receive
+    /// unicast adverts sent to the interface's other addresses. The link-local address must
+    /// have finished duplicate address detection: the kernel refuses a tentative source.
     pub fn open_v6(ifname: &str, src_ll: Option<Ipv6Addr>) -> Result<Self, NetError> {
         let ifindex = ifindex_by_name(ifname)?;
         let src = match src_ll {

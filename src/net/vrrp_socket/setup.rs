@@ -124,3 +124,18 @@ fn set_multicast_if_index_v4(sock: &Socket, ifindex: u32) -> io::Result<()> {
 pub(super) fn needs_scope(addr: &Ipv6Addr) -> bool {
     addr.is_unicast_link_local() || (addr.is_multicast() && (addr.segments()[0] & 0x000f) <= 2)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::needs_scope;
+
+    #[test]
+    fn link_scoped_destinations_need_the_interface() {
+        for a in ["fe80::1", "ff02::12", "ff01::1"] {
+            assert!(needs_scope(&a.parse().unwrap()), "{a}");
+        }
+        for a in ["2001:db8::1", "ff05::12", "ff0e::1"] {
+            assert!(!needs_scope(&a.parse().unwrap()), "{a}");
+        }
+    }
+}
