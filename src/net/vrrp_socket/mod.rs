@@ -1,0 +1,306 @@
+//! Raw VRRP sockets (IP protocol 112): they move bytes, the codec in `vrrp::packet` reads them.
+
+mod setup;
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, RawFd};
+
+use nix::cmsg_space;
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, SockaddrStorage,
+    recvmsg, sendmsg,
+};
+use socket2::Socket;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+use crate::net::{NetError, ifindex_by_name};
+use crate::vrrp::Family;
+
+/// The IP protocol number of VRRP.
+pub const VRRP_PROTOCOL: i32 = 112;
+/// The IPv4 multicast group of VRRP adverts.
+pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// The IPv6 multicast group of VRRP adverts (link scope).
+pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+
+/// Large enough for the biggest VRRP message (255 IPv6 addresses: 4088 bytes) behind any
+/// IPv4 header, and for a jumbo frame; anything longer is flagged as truncated.
+const RECV_BUFFER: usize = 9216;
+
+/// One packet as the kernel delivered it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecvPacket {
+    /// IPv4: the whole IP datagram, header included (the codec reads TTL and IHL from it).
+    /// IPv6: the VRRP message only; the kernel strips the IPv6 header from raw sockets.
+    pub data: Vec<u8>,
+    /// The sender's address.
+    pub src: IpAddr,
+    /// The destination address of the packet (the group for multicast adverts).
+    pub dst: IpAddr,
+    /// The interface the packet arrived on.
+    pub ifindex: u32,
+    /// The IPv4 TTL or IPv6 hop limit, from ancillary data (for IPv6 the only way to see it).
+    pub hop_limit: u8,
+    /// The packet was longer than the receive buffer and `data` holds only its start.
+    pub truncated: bool,
+}
+
+/// A raw VRRP socket on one interface, for one address family.
+///
+/// Multicast adverts go to 224.0.0.18 / ff02::12 with TTL (hop limit) 255; `send_to` a
+/// peer's unicast address works on the same socket. Multicast loopback is off, so the
+/// socket does not hear its own adverts; a peer sending with one of our addresses (or a
+/// second instance on the same host) is visible through [`VrrpSocket::local_addrs`].
+#[derive(Debug)]
+pub struct VrrpSocket {
+    fd: AsyncFd<Socket>,
+    family: Family,
+    ifname: String,
+    ifindex: u32,
+    src: Option<IpAddr>,
+}
+
+impl VrrpSocket {
+    /// Opens the IPv4 socket on `ifname`.
+    ///
+    /// `src` is the source address of every packet sent; `None` lets the kernel pick the
+    /// interface's primary address. The socket is not `bind`ed to it, because a raw socket
+    /// bound to an address only receives packets *to* that address, not to the group.
+    pub fn open_v4(ifname: &str, src: Option<Ipv4Addr>) -> Result<Self, NetError> {
+        let ifindex = ifindex_by_name(ifname)?;
+        let sock = setup::open_v4(ifname, ifindex)?;
+        Self::wrap(sock, Family::V4, ifname, ifindex, src.map(IpAddr::V4))
+    }
+
+    /// Opens the IPv6 socket on `ifname`, sending from `src_ll`, or when `None` from the
+    /// interface's link-local address (RFC 9568 §5.1.2.2 requires a link-local source).
+    ///
+    /// The source is set per packet (`IPV6_PKTINFO`) rather than by `bind`, for the same
+    /// reason as in [`VrrpSocket::open_v4`]: a bound raw socket would no longer receive
+    /// unicast adverts sent to the interface's other addresses. The link-local address must
+    /// have finished duplicate address detection: the kernel refuses a tentative source.
+    pub fn open_v6(ifname: &str, src_ll: Option<Ipv6Addr>) -> Result<Self, NetError> {
+        let ifindex = ifindex_by_name(ifname)?;
+        let src = match src_ll {
+            Some(a) => a,
+            None => link_local_of(ifname)?,
+        };
+        let sock = setup::open_v6(ifname, ifindex)?;
+        Self::wrap(sock, Family::V6, ifname, ifindex, Some(IpAddr::V6(src)))
+    }
+
+    fn wrap(
+        sock: Socket,
+        family: Family,
+        ifname: &str,
+        ifindex: u32,
+        src: Option<IpAddr>,
+    ) -> Result<Self, NetError> {
+        // SAFETY: `Socket` owns its descriptor, keeps it open until it is dropped together
+        // with the `AsyncFd`, and always returns that same descriptor from `as_raw_fd`.
+        let fd = unsafe { AsyncFd::register(sock) }.map_err(|e| {
+            NetError::io(
+                format!("registering the VRRP socket of {ifname}"),
+                e.into_parts().1,
+            )
+        })?;
+        Ok(VrrpSocket {
+            fd,
+            family,
+            ifname: ifname.to_owned(),
+            ifindex,
+            src,
+        })
+    }
+
+    /// The address family of this socket.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// The interface the socket is bound to.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// The source address set on sent packets, if one was chosen.
+    pub fn src(&self) -> Option<IpAddr> {
+        self.src
+    }
+
+    /// The VRRP multicast group of this socket's family.
+    pub fn group(&self) -> IpAddr {
+        match self.family {
+            Family::V4 => IpAddr::V4(VRRP_GROUP_V4),
+            Family::V6 => IpAddr::V6(VRRP_GROUP_V6),
+        }
+    }
+
+    /// The addresses of this socket's family currently on its interface, read afresh.
+    /// A received advert from one of these is our own (or a sibling instance's) and is
+    /// to be dropped before it reaches the state machine.
+    pub fn local_addrs(&self) -> io::Result<Vec<IpAddr>> {
+        interface_addrs(&self.ifname, self.family)
+    }
+
+    /// Waits for the next packet.
+    pub async fn recv(&self) -> io::Result<RecvPacket> {
+        self.fd
+            .async_io(Interest::READABLE, |s| recv_now(s.as_raw_fd(), self.family))
+            .await
+    }
+
+    /// Sends `payload` (the VRRP message, without IP header) to the VRRP group.
+    pub async fn send_multicast(&self, payload: &[u8]) -> io::Result<()> {
+        self.send_to(payload, self.group()).await
+    }
+
+    /// Sends `payload` (the VRRP message, without IP header) to `dst`: the group, or a
+    /// unicast peer. The source is the address given at open time.
+    pub async fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
+        let sent = self
+            .fd
+            .async_io(Interest::WRITABLE, |s| {
+                self.send_now(s.as_raw_fd(), payload, dst)
+            })
+            .await?;
+        if sent == payload.len() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "short send on {}: {sent} of {} bytes",
+                self.ifname,
+                payload.len()
+            )))
+        }
+    }
+
+    fn send_now(&self, fd: RawFd, payload: &[u8], dst: IpAddr) -> io::Result<usize> {
+        let iov = [IoSlice::new(payload)];
+        match (dst, self.src) {
+            (IpAddr::V4(dst), src) if self.family == Family::V4 => {
+                let addr = SockaddrIn::from(SocketAddrV4::new(dst, 0));
+                let src = match src {
+                    Some(IpAddr::V4(s)) => s,
+                    _ => Ipv4Addr::UNSPECIFIED,
+                };
+                // IP_PKTINFO picks the source per packet; an unspecified source lets the
+                // kernel choose the interface's primary address.
+                let info = libc::in_pktinfo {
+                    ipi_ifindex: self.ifindex as libc::c_int,
+                    ipi_spec_dst: libc::in_addr {
+                        s_addr: u32::from(src).to_be(),
+                    },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                };
+                let cmsg = [ControlMessage::Ipv4PacketInfo(&info)];
+                Ok(sendmsg(fd, &iov, &cmsg, MsgFlags::empty(), Some(&addr))?)
+            }
+            (IpAddr::V6(dst), Some(IpAddr::V6(src))) if self.family == Family::V6 => {
+                let scope = if setup::needs_scope(&dst) {
+                    self.ifindex
+                } else {
+                    0
+                };
+                let addr = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, scope));
+                let info = libc::in6_pktinfo {
+                    ipi6_addr: libc::in6_addr {
+                        s6_addr: src.octets(),
+                    },
+                    ipi6_ifindex: self.ifindex,
+                };
+                let cmsg = [ControlMessage::Ipv6PacketInfo(&info)];
+                Ok(sendmsg(fd, &iov, &cmsg, MsgFlags::empty(), Some(&addr))?)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "cannot send to {dst} on the {} VRRP socket of {}",
+                    self.family, self.ifname
+                ),
+            )),
+        }
+    }
+}
+
+fn recv_now(fd: RawFd, family: Family) -> io::Result<RecvPacket> {
+    let mut buf = [0u8; RECV_BUFFER];
+    let mut cmsg = cmsg_space!(libc::in6_pktinfo, libc::c_int);
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
+    let len = msg.bytes;
+    let truncated = msg.flags.contains(MsgFlags::MSG_TRUNC);
+    let src = msg
+        .address
+        .as_ref()
+        .and_then(|a| match family {
+            Family::V4 => a.as_sockaddr_in().map(|s| IpAddr::V4(s.ip())),
+            Family::V6 => a.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())),
+        })
+        .ok_or_else(|| io::Error::other("received a packet without a source address"))?;
+    let mut dst = None;
+    let mut ifindex = 0;
+    let mut hop_limit = None;
+    for c in msg.cmsgs()? {
+        match c {
+            ControlMessageOwned::Ipv4PacketInfo(i) => {
+                dst = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(i.ipi_addr.s_addr))));
+                ifindex = i.ipi_ifindex as u32;
+            }
+            ControlMessageOwned::Ipv6PacketInfo(i) => {
+                dst = Some(IpAddr::V6(Ipv6Addr::from(i.ipi6_addr.s6_addr)));
+                ifindex = i.ipi6_ifindex;
+            }
+            ControlMessageOwned::Ipv4Ttl(t) | ControlMessageOwned::Ipv6HopLimit(t) => {
+                hop_limit = u8::try_from(t).ok();
+            }
+            _ => {}
+        }
+    }
+    let (Some(dst), Some(hop_limit)) = (dst, hop_limit) else {
+        return Err(io::Error::other(
+            "received a packet without pktinfo or hop limit",
+        ));
+    };
+    Ok(RecvPacket {
+        data: buf[..len].to_vec(),
+        src,
+        dst,
+        ifindex,
+        hop_limit,
+        truncated,
+    })
+}
+
+/// The addresses of `family` on interface `ifname`.
+fn interface_addrs(ifname: &str, family: Family) -> io::Result<Vec<IpAddr>> {
+    let mut out = Vec::new();
+    for ifa in nix::ifaddrs::getifaddrs()? {
+        if ifa.interface_name != ifname {
+            continue;
+        }
+        let Some(addr) = ifa.address else { continue };
+        match family {
+            Family::V4 => out.extend(addr.as_sockaddr_in().map(|s| IpAddr::V4(s.ip()))),
+            Family::V6 => out.extend(addr.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip()))),
+        }
+    }
+    Ok(out)
+}
+
+fn link_local_of(ifname: &str) -> Result<Ipv6Addr, NetError> {
+    let what = || format!("finding the IPv6 link-local address of {ifname}");
+    interface_addrs(ifname, Family::V6)
+        .map_err(|e| NetError::io(what(), e))?
+        .into_iter()
+        .find_map(|a| match a {
+            IpAddr::V6(a) if a.is_unicast_link_local() => Some(a),
+            _ => None,
+        })
+        .ok_or_else(|| NetError::Invalid {
+            what: what(),
+            reason: "the interface has none (is IPv6 disabled on it?)".into(),
+        })
+}
