@@ -9,11 +9,11 @@ set -euo pipefail
 POLICY=/usr/sbin/policy-rc.d
 # Each package is here for a test: peers for interop (keepalived, frr), capture and dissection
 # (tcpdump, tshark), firewall faults (nftables), the harness itself (iproute2, ping, procps for
-# pgrep below). Not arping/ndisc6: they stop at the first answer, so the harness has its own
-# ARP/ND probes that list every answerer.
+# pgrep below, sysctl). Not arping/ndisc6: the harness probes ARP/ND itself on a packet socket,
+# listing every answerer without parsing another tool's output.
 PACKAGES=(keepalived frr tcpdump tshark nftables iproute2 iputils-ping procps)
 # The commands those packages provide, to skip apt entirely when all are present.
-COMMANDS=(keepalived /usr/lib/frr/zebra /usr/lib/frr/vrrpd tcpdump tshark nft ip ping pgrep)
+COMMANDS=(keepalived /usr/lib/frr/zebra /usr/lib/frr/vrrpd tcpdump tshark nft ip ping pgrep sysctl)
 
 die() { echo "install-deps: $*" >&2; exit 1; }
 

@@ -47,7 +47,7 @@ step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D war
 # --no-fail-fast: a failing test binary must not hide the results of the others. The
 # timeout leaves room in CI's 90 minutes for this summary to be printed.
 step "cargo test --workspace" \
-  bash -c 'timeout -k 30 "${VIPD_TEST_TIMEOUT:-4800}" cargo test --workspace --no-fail-fast </dev/null 2>&1 | tee "$1"' _ "$log"
+  bash -o pipefail -c 'timeout -k 30 "${VIPD_TEST_TIMEOUT:-4800}" cargo test --workspace --no-fail-fast </dev/null 2>&1 | tee "$1"' _ "$log"
 
 skipped=$(grep -c 'SKIPPED' "$log" || true)
 passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')

@@ -138,9 +138,12 @@ fn capture_sees_pings_and_heartbeat_link_works() {
     let lab = Lab::new(LabSpec {
         nodes: 2,
         heartbeat_link: true,
+        v4_net: Some([10, 250, 7]),
         ..Default::default()
     })
     .unwrap();
+    assert_eq!(lab.node(1).ip4(), std::net::Ipv4Addr::new(10, 250, 7, 2));
+    assert_eq!(lab.client.ip4(), std::net::Ipv4Addr::new(10, 250, 7, 200));
     let (n0, n1, client) = (lab.node(0), lab.node(1), &lab.client);
     let cap = Capture::start(client, "eth0", "icmp", lab.log_path("client.pcap")).unwrap();
     assert!(client.ping_once(n0.ip4().into()));

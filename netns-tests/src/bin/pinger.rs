@@ -183,12 +183,19 @@ impl Run {
         }
         match sock.send(&pkt) {
             Ok(_) => Ok(()),
-            // No route or neighbour while a link is down: that request is simply lost.
+            // No route or neighbour while a link is down, or a full queue: that request is
+            // simply lost, which the report shows.
             Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::ENOBUFS | libc::EHOSTDOWN)
-                ) =>
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || matches!(
+                        e.raw_os_error(),
+                        Some(
+                            libc::ENETUNREACH
+                                | libc::EHOSTUNREACH
+                                | libc::ENOBUFS
+                                | libc::EHOSTDOWN
+                        )
+                    ) =>
             {
                 Ok(())
             }

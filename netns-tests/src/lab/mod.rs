@@ -26,6 +26,9 @@ pub struct LabSpec {
     pub heartbeat_link: bool,
     /// Give every LAN interface an `fd00::` address as well as its link-local one.
     pub ipv6_ula: bool,
+    /// The LAN's /24 as its first three octets; `None` picks 10.<k>.<j>.0/24, distinct per
+    /// process and lab.
+    pub v4_net: Option<[u8; 3]>,
 }
 
 impl Default for LabSpec {
@@ -34,6 +37,7 @@ impl Default for LabSpec {
             nodes: 2,
             heartbeat_link: false,
             ipv6_ula: false,
+            v4_net: None,
         }
     }
 }
@@ -98,7 +102,7 @@ impl Lab {
         let (k, j) = ((20 + pid % 200) as u8, (n % 250) as u8);
         let plan = Plan {
             switch: format!("{base}-sw"),
-            v4_net: [10, k, j],
+            v4_net: spec.v4_net.unwrap_or([10, k, j]),
             v6_net: [0xfd00, u16::from(k), u16::from(j), 0],
         };
         let logdir = std::env::temp_dir().join(format!("vipd-lab-{base}"));
