@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use netns_tests::{Capture, Lab, LabSpec, Pinger, decode, require_root};
+use netns_tests::{Capture, Lab, LabSpec, PingReport, Pinger, decode, require_root};
 
 const PROBE: Duration = Duration::from_millis(600);
 
@@ -183,6 +183,13 @@ fn capture_sees_pings_and_heartbeat_link_works() {
     );
 }
 
+/// Pings `dst` from the client for `duration` and returns the report.
+fn ping_for(lab: &Lab, dst: IpAddr, duration: Duration) -> PingReport {
+    let log = lab.log_path(&format!("pinger-{dst}.log"));
+    let p = Pinger::start(&lab.client, pinger(), dst, Some(duration), log).unwrap();
+    p.finish(Duration::from_secs(10)).unwrap()
+}
+
 #[test]
 fn pinger_sees_no_loss_on_a_healthy_link() {
     if !require_root() {
@@ -192,30 +199,14 @@ fn pinger_sees_no_loss_on_a_healthy_link() {
     let (n0, client) = (lab.node(0), &lab.client);
     // Resolve the neighbour first, so the first request does not wait for ARP.
     assert!(client.ping_once(n0.ip4().into()));
-    let p = Pinger::start(
-        client,
-        pinger(),
-        n0.ip4().into(),
-        Some(Duration::from_secs(1)),
-        lab.log_path("p4.log"),
-    )
-    .unwrap();
-    let r = p.finish(Duration::from_secs(10)).unwrap();
+    let r = ping_for(&lab, n0.ip4().into(), Duration::from_secs(1));
     assert!((95..=101).contains(&r.sent), "grid not held: {r:?}");
     assert_eq!((r.lost, r.duplicates), (0, 0), "{r:?}");
     assert!(r.loss_window.is_none() && r.windows.is_empty());
 
     let ip6 = IpAddr::V6(n0.ip6().unwrap());
     assert!(client.ping_once(ip6));
-    let p = Pinger::start(
-        client,
-        pinger(),
-        ip6,
-        Some(Duration::from_millis(500)),
-        lab.log_path("p6.log"),
-    )
-    .unwrap();
-    let r = p.finish(Duration::from_secs(10)).unwrap();
+    let r = ping_for(&lab, ip6, Duration::from_millis(500));
     assert!((45..=51).contains(&r.sent) && r.lost == 0, "{r:?}");
 }
 
