@@ -1,1 +1,43 @@
 //! A harness for end-to-end tests in network namespaces.
+//!
+//! A [`Lab`] is an isolated LAN: a switch namespace holding a bridge, N node namespaces and a
+//! client namespace, each with a veth `eth0` into the bridge. Nothing is created in the host
+//! namespace, every name is unique per process and lab (tests run in parallel), and dropping
+//! the lab removes it all and kills every process in it, pass or panic.
+//!
+//! ```no_run
+//! use netns_tests::{Lab, LabSpec, require_root};
+//! use std::time::Duration;
+//! if !require_root() { return; }
+//! let lab = Lab::new(LabSpec { nodes: 2, ..Default::default() }).unwrap();
+//! let node1 = lab.node(1);
+//! let answers = lab.client.arp_probe(node1.ip4(), Duration::from_secs(1)).unwrap();
+//! assert_eq!(answers, vec![node1.mac("eth0").unwrap()]);
+//! ```
+
+mod capture;
+mod cmd;
+pub mod decode;
+mod error;
+mod lab;
+mod mac;
+mod netns;
+mod node;
+pub mod pcap;
+pub mod ping;
+pub mod probe;
+mod proc;
+mod root;
+mod wait;
+
+pub use capture::Capture;
+pub use error::{HarnessError, Result};
+pub use lab::{Lab, LabSpec};
+pub use mac::Mac;
+pub use netns::in_netns;
+pub use node::Node;
+pub use pcap::Frame;
+pub use ping::{PingReport, Pinger, pinger_bin};
+pub use proc::Proc;
+pub use root::require_root;
+pub use wait::wait_until;

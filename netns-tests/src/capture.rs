@@ -1,0 +1,84 @@
+//! Packet captures with tcpdump inside a lab namespace.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::error::{HarnessError, Result};
+use crate::node::Node;
+use crate::pcap::{self, Frame};
+use crate::proc::Proc;
+use crate::wait::wait_until;
+
+/// A running tcpdump writing to a pcap file.
+pub struct Capture {
+    proc: Proc,
+    file: PathBuf,
+}
+
+impl Capture {
+    /// Starts capturing on `iface` of `node` (with a BPF `filter`, empty for everything) into
+    /// `file`, and returns once tcpdump reports that it is listening, so that nothing sent
+    /// afterwards is missed. tcpdump's own messages go to `file` + `.log`.
+    pub fn start(node: &Node, iface: &str, filter: &str, file: PathBuf) -> Result<Capture> {
+        let path = file.to_string_lossy().into_owned();
+        // Per-packet delivery and flushing, or the last frames of a short capture are lost.
+        // `-Z root`: Debian's tcpdump would otherwise drop to user tcpdump before writing.
+        let mut args = vec![
+            "tcpdump",
+            "-i",
+            iface,
+            "-n",
+            "--immediate-mode",
+            "-U",
+            "-Z",
+            "root",
+            "-w",
+            &path,
+        ];
+        // Adapter timestamps where the driver has them (veths do not; hosts' NICs may).
+        if supports_adapter_ts(node, iface) {
+            args.extend(["-j", "adapter_unsynced"]);
+        }
+        if !filter.is_empty() {
+            args.push(filter);
+        }
+        let log = PathBuf::from(format!("{path}.log"));
+        let mut proc = node.spawn(&args, log.clone())?;
+        let waited = Duration::from_secs(10);
+        let listening = wait_until(waited, Duration::from_millis(10), || {
+            std::fs::read_to_string(&log).is_ok_and(|s| s.contains("listening on"))
+                || proc.try_status().is_some()
+        });
+        if listening.is_err() || proc.try_status().is_some() {
+            return Err(HarnessError::Timeout {
+                what: format!("tcpdump to start listening: {}", proc.log_text()),
+                waited,
+            });
+        }
+        Ok(Capture { proc, file })
+    }
+
+    /// The pcap file being written.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Stops tcpdump (SIGINT, so it flushes and closes the file) and reads what it captured.
+    pub fn stop(mut self) -> Result<Vec<Frame>> {
+        self.proc.signal(Signal::SIGINT)?;
+        if self.proc.wait_exit(Duration::from_secs(10)).is_none() {
+            return Err(HarnessError::Timeout {
+                what: "tcpdump to exit after SIGINT".into(),
+                waited: Duration::from_secs(10),
+            });
+        }
+        pcap::read(&self.file)
+    }
+}
+
+fn supports_adapter_ts(node: &Node, iface: &str) -> bool {
+    node.exec(&["tcpdump", "-J", "-i", iface])
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("adapter_unsynced"))
+}

@@ -1,0 +1,28 @@
+//! Running code of this process inside a lab namespace.
+//!
+//! Sockets belong to the namespace of the thread that creates them and stay there, so a
+//! short-lived thread that enters the namespace can open and use sockets without affecting
+//! the rest of the test process (setns on a network namespace only moves the calling thread).
+
+use std::fs::File;
+
+use nix::sched::{CloneFlags, setns};
+
+use crate::error::{HarnessError, Result};
+
+/// Runs `f` on a fresh thread that has joined the network namespace `ns` (a name under
+/// /run/netns, as made by `ip netns add`). A panic in `f` is propagated to the caller.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> Result<T> {
+    let path = format!("/run/netns/{ns}");
+    let file = File::open(&path).map_err(|e| HarnessError::io(format!("open {path}"), e))?;
+    std::thread::scope(|s| {
+        let handle = s.spawn(|| {
+            setns(&file, CloneFlags::CLONE_NEWNET)
+                .map_err(|e| HarnessError::io(format!("setns {ns}"), e.into()))?;
+            Ok(f())
+        });
+        handle
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}

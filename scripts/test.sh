@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The project's test command, as CI runs it (`.ci/run`) and as developers should:
+#   scripts/test.sh
+# Steps: system packages (as root; VIPD_SKIP_DEPS=1 skips), cargo fmt --check, clippy with
+# warnings denied, then every test of the workspace: unit, unprivileged integration, and the
+# netns end-to-end tests, which need root (without it they print SKIPPED, or fail if CI=true).
+# Every step runs even after a failure, so one run shows every problem; the exit status is
+# non-zero if any step failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+results=()
+failed=0
+log=$(mktemp -t vipd-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+
+step() {
+  local name=$1; shift
+  local start=$SECONDS
+  printf '\n==> %s\n' "$name"
+  if "$@"; then
+    results+=("PASS  $name ($((SECONDS - start)) s)")
+  else
+    results+=("FAIL  $name ($((SECONDS - start)) s)")
+    failed=1
+  fi
+}
+
+if [ "${VIPD_SKIP_DEPS:-0}" = 1 ]; then
+  results+=("SKIP  install-deps (VIPD_SKIP_DEPS=1)")
+elif [ "$(id -u)" != 0 ]; then
+  results+=("SKIP  install-deps (not root; the netns tests will skip too)")
+else
+  step "install-deps" scripts/install-deps.sh
+fi
+
+# A fresh toolchain may come without rustfmt/clippy.
+for comp in rustfmt clippy; do
+  sub=${comp/rustfmt/fmt}
+  if ! cargo "$sub" --version >/dev/null 2>&1 && command -v rustup >/dev/null; then
+    rustup component add "$comp"
+  fi
+done
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+# --no-fail-fast: a failing test binary must not hide the results of the others. The
+# timeout leaves room in CI's 90 minutes for this summary to be printed.
+step "cargo test --workspace" \
+  bash -o pipefail -c 'timeout -k 30 "${VIPD_TEST_TIMEOUT:-4800}" cargo test --workspace --no-fail-fast </dev/null 2>&1 | tee "$1"' _ "$log"
+
+skipped=$(grep -c 'SKIPPED' "$log" || true)
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed_tests=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
+
+printf '\n==================== summary ====================\n'
+printf '%s\n' "${results[@]}"
+printf 'tests: %s passed, %s failed\n' "$passed" "$failed_tests"
+if [ "$skipped" != 0 ]; then
+  printf 'WARNING: %s privileged tests were SKIPPED (not root): end-to-end behaviour is unverified\n' "$skipped"
+fi
+if [ $failed = 0 ]; then echo "RESULT: OK"; else echo "RESULT: FAILED"; fi
+exit $failed
