@@ -216,6 +216,8 @@ impl Router {
             self.state = State::Fault;
             self.timers = Default::default();
             self.heard = None;
+            // Leaving FAULT is a fresh start: the group's old hold no longer applies.
+            self.held = false;
             self.notify(from, Reason::Fault { source }, master, out);
         } else if self.faults.remove(&source)
             && self.faults.is_empty()
@@ -235,6 +237,8 @@ impl Router {
                 self.release(0, out);
                 self.enter_backup(now, Reason::Drain, None, out);
             }
+            // A draining Backup keeps no master-down timer rather than re-arming one that
+            // could only wake us to do nothing; Drain(false) arms it afresh.
             State::Backup if on => self.timers.down = None,
             State::Backup => {
                 let deadline = now + self.master_down_interval();

@@ -275,3 +275,16 @@ fn sync_backup_holds_a_backup_too() {
     r.handle(t0 + ms(1000), advert(PEER, 100, 100));
     assert_eq!(r.next_deadline(), Some(t0 + ms(1000) + us(3_218_750)));
 }
+
+#[test]
+fn a_fault_ends_the_group_hold() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(200), t0);
+    r.handle(t0, sync_backup());
+    r.handle(t0, fault("link eth0", true));
+    r.handle(t0, fault("link eth0", false));
+    assert!(!r.held_by_group());
+    // Preempting again: a lower Master no longer resets the timer.
+    r.handle(t0 + ms(1000), advert(PEER, 100, 100));
+    assert_eq!(r.next_deadline(), Some(t0 + us(3_218_750)));
+}
