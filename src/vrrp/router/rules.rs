@@ -1,7 +1,7 @@
 //! The rules: one method per input, plus the shared moves between states.
 
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::timers::{DownCause, DownTimer, Due, next_advert};
 use super::{Action, Advert, Heard, Reason, Router, SyncOrder, Transition};
@@ -120,8 +120,8 @@ impl Router {
                     out.push(Action::SendAdvert {
                         priority: self.priority,
                     });
-                    let interval = self.config.advert_interval.as_duration();
-                    self.timers.advert = Some(next_advert(deadline, interval, now));
+                    let period = self.advert_period();
+                    self.timers.advert = Some(next_advert(deadline, period, now));
                 }
                 Due::AnnounceRepeat => {
                     self.timers.announce = None;
@@ -283,7 +283,7 @@ impl Router {
         self.master_adver_interval = self.config.advert_interval;
         let schedule = self.config.announce;
         self.timers = Default::default();
-        self.timers.advert = Some(now + self.config.advert_interval.as_duration());
+        self.timers.advert = Some(now + self.advert_period());
         self.timers.announce = (schedule.repeat > 0).then(|| now + schedule.repeat_after);
         self.notify(from, reason, Some(self.config.primary_addr), out);
     }
@@ -339,7 +339,7 @@ impl Router {
         out.push(Action::SendAdvert {
             priority: self.priority,
         });
-        self.timers.advert = Some(now + self.config.advert_interval.as_duration());
+        self.timers.advert = Some(now + self.advert_period());
     }
 
     fn announce(&self, count: u32, out: &mut Vec<Action>) {
@@ -356,6 +356,15 @@ impl Router {
             priority: self.priority,
             master,
         }));
+    }
+
+    /// Our advert interval as a timer period. Config validation rejects a zero interval;
+    /// the floor of one centisecond only keeps a bad config from spinning `fire_due`.
+    fn advert_period(&self) -> Duration {
+        self.config
+            .advert_interval
+            .as_duration()
+            .max(Duration::from_millis(10))
     }
 
     fn is_owner(&self) -> bool {

@@ -227,3 +227,18 @@ fn priority_zero_advert_gets_an_immediate_advert() {
     );
     assert_eq!(r.deadlines().advert, Some(heard + ms(1000)));
 }
+
+#[test]
+fn zero_advert_interval_cannot_spin_the_timer_loop() {
+    let t0 = Instant::now();
+    let mut r = Router::new(RouterConfig {
+        advert_interval: Centis::new(0),
+        ..v3(255, 0)
+    });
+    r.handle(t0, Input::Start);
+    assert_eq!(r.next_deadline(), Some(t0 + ms(10)));
+    assert_eq!(
+        r.handle(t0 + ms(10), Input::Timer),
+        vec![Action::SendAdvert { priority: 255 }]
+    );
+}
