@@ -1,18 +1,11 @@
-//! One virtual router's state machine (RFC 9568 §6 plus keepalived's FAULT state).
-//!
-//! The router never reads a clock or does I/O. The caller feeds it [`Input`]s with the
-//! current time and carries out the [`Action`]s it returns, in order; after every call it
-//! asks [`Router::next_deadline`] when to feed [`Input::Timer`] next. That query *is* the
-//! "re-arm timer" output: one source of truth instead of an action that can fall out of
-//! step with the router's own timers.
+//! The router's vocabulary: its configuration, what goes in and what comes out.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::timing::Centis;
-use super::{State, Version};
+use crate::vrrp::timing::Centis;
+use crate::vrrp::{State, Version};
 
 /// What a router needs to know about itself. Built from the config by the daemon.
 #[derive(Clone, Debug, PartialEq)]
@@ -256,59 +249,5 @@ impl fmt::Display for Reason {
             Reason::Drain => f.write_str("maintenance drain"),
             Reason::Sync { group, member } => write!(f, "sync group {group}: member {member}"),
         }
-    }
-}
-
-/// One virtual router. See the module docs for how to drive it.
-#[derive(Debug)]
-pub struct Router {
-    config: RouterConfig,
-    state: State,
-    priority: u8,
-    faults: BTreeSet<String>,
-    // Filled in by the implementation.
-}
-
-impl Router {
-    /// A router in Initialize with the base priority as its effective priority.
-    pub fn new(config: RouterConfig) -> Self {
-        let priority = config.priority;
-        Router {
-            config,
-            state: State::Initialize,
-            priority,
-            faults: BTreeSet::new(),
-        }
-    }
-
-    /// Feeds one input at time `now` and returns what to do, in order.
-    pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
-        let _ = (now, input);
-        unimplemented!("router state machine")
-    }
-
-    /// The earliest time at which [`Input::Timer`] must be fed, if any timer is armed.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        unimplemented!("router timers")
-    }
-
-    /// The current state.
-    pub fn state(&self) -> State {
-        self.state
-    }
-
-    /// The effective priority (what adverts carry).
-    pub fn priority(&self) -> u8 {
-        self.priority
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &RouterConfig {
-        &self.config
-    }
-
-    /// Active fault sources.
-    pub fn faults(&self) -> impl Iterator<Item = &str> {
-        self.faults.iter().map(String::as_str)
     }
 }

@@ -1,0 +1,194 @@
+//! One virtual router's state machine (RFC 9568 §6 plus keepalived's FAULT state).
+//!
+//! The router never reads a clock or does I/O. The caller feeds it [`Input`]s with the
+//! current time and carries out the [`Action`]s it returns, in order; after every call it
+//! asks [`Router::next_deadline`] when to feed [`Input::Timer`] next. That query *is* the
+//! "re-arm timer" output: one source of truth instead of an action that can fall out of
+//! step with the router's own timers.
+//!
+//! Action order, the same for every path:
+//! - becoming Master: `SendAdvert`, `AddVips`, `Announce`, `Notify`. The advert goes first
+//!   (RFC 9568 §6.4.2 order) because it is what makes the other Backups stand down; the
+//!   addresses are added before they are announced.
+//! - leaving Master: `SendAdvert { priority: 0 }` (or, when yielding to a higher priority
+//!   with `yield_advert`, our own priority), `RemoveVips`, `Notify`.
+//! - `Notify` is always last: it reports a transition that has been carried out.
+//!
+//! The rules themselves live in `rules.rs`, one method per input; the timers in `timers.rs`.
+
+mod api;
+mod rules;
+mod timers;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+pub use api::{
+    Action, Advert, AnnounceSchedule, Input, Reason, RouterConfig, SyncOrder, Transition,
+};
+pub use timers::Deadlines;
+
+use super::State;
+use super::timing::{Centis, master_down_interval, skew_time};
+use timers::Timers;
+
+/// One virtual router. See the module docs for how to drive it.
+#[derive(Debug)]
+pub struct Router {
+    config: RouterConfig,
+    state: State,
+    priority: u8,
+    faults: BTreeSet<String>,
+    /// Maintenance drain: never Master while set.
+    draining: bool,
+    /// Set by a sync-group Backup order: behave as nopreempt until next Master.
+    held: bool,
+    /// End of the startup delay, if one was configured; never Master before it.
+    startup_until: Option<Instant>,
+    /// When this router last entered Backup: the preempt delay and "silent for" count
+    /// from it.
+    backup_since: Option<Instant>,
+    /// The Master's interval as far as a Backup knows it (v3 adopts the advertised one).
+    master_adver_interval: Centis,
+    /// The last advert heard while Backup (or the winner we yielded to).
+    heard: Option<Heard>,
+    /// Master: when we last re-announced to a lower-priority Master, for the rate limit.
+    last_reannounce: Option<Instant>,
+    timers: Timers,
+}
+
+/// An advert remembered by a Backup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Heard {
+    addr: IpAddr,
+    priority: u8,
+    at: Instant,
+}
+
+impl Router {
+    /// A router in Initialize with the base priority as its effective priority.
+    pub fn new(config: RouterConfig) -> Self {
+        let priority = config.priority;
+        let master_adver_interval = config.advert_interval;
+        Router {
+            config,
+            state: State::Initialize,
+            priority,
+            faults: BTreeSet::new(),
+            draining: false,
+            held: false,
+            startup_until: None,
+            backup_since: None,
+            master_adver_interval,
+            heard: None,
+            last_reannounce: None,
+            timers: Timers::default(),
+        }
+    }
+
+    /// Feeds one input at time `now` and returns what to do, in order.
+    pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
+        let mut out = Vec::new();
+        match input {
+            Input::Start => self.start(now, &mut out),
+            Input::Stop => self.stop(&mut out),
+            Input::Advert(advert) => self.advert(now, advert, &mut out),
+            Input::Timer => self.fire_due(now, &mut out),
+            Input::Priority(p) => self.set_priority(p),
+            Input::Fault { source, active } => self.fault(now, source, active, &mut out),
+            Input::Drain(on) => self.drain(now, on, &mut out),
+            Input::Sync(order) => self.sync(now, order, &mut out),
+        }
+        out
+    }
+
+    /// The earliest time at which [`Input::Timer`] must be fed, if any timer is armed.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.earliest()
+    }
+
+    /// Every armed deadline, for status output.
+    pub fn deadlines(&self) -> Deadlines {
+        self.timers.deadlines()
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The effective priority (what adverts carry).
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    /// Active fault sources.
+    pub fn faults(&self) -> impl Iterator<Item = &str> {
+        self.faults.iter().map(String::as_str)
+    }
+
+    /// The Master as far as this router knows: itself when Master, the last advert heard
+    /// when Backup, nobody otherwise.
+    pub fn master(&self) -> Option<IpAddr> {
+        match self.state {
+            State::Master => Some(self.config.primary_addr),
+            State::Backup => self.heard.map(|h| h.addr),
+            State::Initialize | State::Fault => None,
+        }
+    }
+
+    /// The Master's advert interval as this router uses it: its own when Master, the adopted
+    /// one when a v3 Backup has heard a Master.
+    pub fn master_adver_interval(&self) -> Centis {
+        self.master_adver_interval
+    }
+
+    /// Whether a maintenance drain is on.
+    pub fn draining(&self) -> bool {
+        self.draining
+    }
+
+    /// Whether a sync-group Backup order keeps this router from preempting.
+    pub fn held_by_group(&self) -> bool {
+        self.held
+    }
+
+    /// Master_Down_Interval for the current priority and Master_Adver_Interval.
+    fn master_down_interval(&self) -> Duration {
+        master_down_interval(
+            self.config.version,
+            self.priority,
+            self.master_adver_interval,
+            self.config.down_timer_adverts,
+        )
+    }
+
+    /// Skew_Time for the current priority and Master_Adver_Interval.
+    fn skew_time(&self) -> Duration {
+        skew_time(
+            self.config.version,
+            self.priority,
+            self.master_adver_interval,
+        )
+    }
+
+    /// Master_Down_Interval from our own configuration, whoever the Master is: the period
+    /// of the re-announce rate limit.
+    fn own_master_down_interval(&self) -> Duration {
+        master_down_interval(
+            self.config.version,
+            self.priority,
+            self.config.advert_interval,
+            self.config.down_timer_adverts,
+        )
+    }
+}

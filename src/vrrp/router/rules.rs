@@ -1,0 +1,399 @@
+//! The rules: one method per input, plus the shared moves between states.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::timers::{DownCause, DownTimer, Due, next_advert};
+use super::{Action, Advert, Heard, Reason, Router, SyncOrder, Transition};
+use crate::vrrp::{State, Version};
+
+impl Router {
+    pub(super) fn start(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.state != State::Initialize {
+            return;
+        }
+        self.startup_until =
+            (!self.config.startup_delay.is_zero()).then(|| now + self.config.startup_delay);
+        if let Some(source) = self.faults.first().cloned() {
+            self.state = State::Fault;
+            self.notify(State::Initialize, Reason::Fault { source }, None, out);
+        } else if self.is_owner() && !self.draining && self.startup_until.is_none() {
+            self.become_master(now, Reason::AddressOwner, out);
+        } else {
+            self.enter_backup(now, Reason::Startup, None, out);
+        }
+    }
+
+    pub(super) fn stop(&mut self, out: &mut Vec<Action>) {
+        let from = self.state;
+        let master = match from {
+            State::Initialize => return,
+            State::Master => {
+                self.release(0, out);
+                None
+            }
+            State::Backup | State::Fault => self.heard.map(|h| h.addr),
+        };
+        self.state = State::Initialize;
+        self.timers = Default::default();
+        self.heard = None;
+        self.held = false;
+        self.startup_until = None;
+        self.backup_since = None;
+        self.notify(from, Reason::Stop, master, out);
+    }
+
+    pub(super) fn advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
+        match self.state {
+            State::Backup => self.backup_advert(now, advert),
+            State::Master => self.master_advert(now, advert, out),
+            // Not running, or faulted: adverts mean nothing until we listen again.
+            State::Initialize | State::Fault => {}
+        }
+    }
+
+    fn backup_advert(&mut self, now: Instant, advert: Advert) {
+        let heard = Heard {
+            addr: advert.from,
+            priority: advert.priority,
+            at: now,
+        };
+        self.heard = Some(heard);
+        if advert.priority == 0 {
+            let deadline = now + self.skew_time();
+            self.arm_down(now, deadline, DownCause::Resigned(advert.from));
+        } else if !self.may_preempt(now) || advert.priority >= self.priority {
+            if self.config.version == Version::V3 && advert.interval.get() > 0 {
+                self.master_adver_interval = advert.interval;
+            }
+            let deadline = now + self.master_down_interval();
+            self.arm_down(now, deadline, DownCause::Silence);
+        }
+        // Otherwise a lower priority while we may preempt: leave the timer running; when it
+        // fires, `heard` (newer than the last reset) makes the reason Preempting.
+    }
+
+    fn master_advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
+        if advert.priority == 0 {
+            // Whoever resigned, the Backups must hear us before their skew runs out.
+            self.advertise_now(now, out);
+        } else if self.loses_to(advert.from, advert.priority) {
+            if self.config.yield_advert {
+                out.push(Action::SendAdvert {
+                    priority: self.priority,
+                });
+            }
+            out.push(Action::RemoveVips);
+            self.timers = Default::default();
+            if self.config.version == Version::V3 && advert.interval.get() > 0 {
+                self.master_adver_interval = advert.interval;
+            }
+            let reason = Reason::PreemptedBy {
+                from: advert.from,
+                priority: advert.priority,
+            };
+            self.heard = Some(Heard {
+                addr: advert.from,
+                priority: advert.priority,
+                at: now,
+            });
+            self.enter_backup_keeping_interval(now, reason, Some(advert.from), out);
+        } else {
+            // A lower Master is out there (a healed split brain): make it hear us now, and
+            // win the clients' ARP caches back, but not faster than once per our own
+            // Master_Down_Interval against a peer that never yields.
+            self.advertise_now(now, out);
+            let quiet = self.own_master_down_interval();
+            if self.last_reannounce.is_none_or(|t| now >= t + quiet) {
+                self.last_reannounce = Some(now);
+                self.announce(self.config.announce.initial, out);
+            }
+        }
+    }
+
+    pub(super) fn fire_due(&mut self, now: Instant, out: &mut Vec<Action>) {
+        // Every handler moves its timer past `now` or disarms it, so this ends.
+        while let Some(due) = self.timers.next_due(now) {
+            match due {
+                Due::MasterDown => self.master_down_expired(now, out),
+                Due::Advert(deadline) => {
+                    out.push(Action::SendAdvert {
+                        priority: self.priority,
+                    });
+                    let period = self.advert_period();
+                    self.timers.advert = Some(next_advert(deadline, period, now));
+                }
+                Due::AnnounceRepeat => {
+                    self.timers.announce = None;
+                    self.announce(self.config.announce.repeat, out);
+                }
+            }
+        }
+    }
+
+    fn master_down_expired(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let Some(down) = self.timers.down else { return };
+        if self.draining {
+            self.timers.down = None;
+            return;
+        }
+        if let Some(until) = self.startup_until.filter(|until| now < *until) {
+            // Still silent (or still preemptable) but too early: try again when the delay
+            // ends. Any advert accepted meanwhile resets the timer as usual.
+            self.timers.down = Some(DownTimer {
+                deadline: until,
+                ..down
+            });
+            return;
+        }
+        let reason = match (down.cause, self.heard) {
+            (DownCause::Resigned(from), _) => Reason::MasterResigned { from },
+            // Heard since the last reset yet not reset: a lower priority we chose to ignore.
+            (DownCause::Silence, Some(h)) if h.at > down.reset_at => Reason::Preempting {
+                master: h.addr,
+                priority: h.priority,
+            },
+            (DownCause::Silence, heard) => {
+                let since = heard
+                    .map(|h| h.at)
+                    .or(self.backup_since)
+                    .unwrap_or(down.reset_at);
+                Reason::MasterDown {
+                    last_master: heard.map(|h| h.addr),
+                    silent_for: now.saturating_duration_since(since),
+                }
+            }
+        };
+        self.become_master(now, reason, out);
+    }
+
+    pub(super) fn set_priority(&mut self, priority: u8) {
+        // The address owner is never adjusted; 0 and 255 are not effective priorities.
+        if self.is_owner() {
+            return;
+        }
+        let priority = priority.clamp(1, 254);
+        if priority == self.priority {
+            return;
+        }
+        self.priority = priority;
+        // A Master's next advert carries it. A Backup's skew changed: re-base the deadline
+        // on the last reset so it is as if the timer had been armed with the new priority.
+        if let Some(down) = self.timers.down {
+            let wait = match down.cause {
+                DownCause::Silence => self.master_down_interval(),
+                DownCause::Resigned(_) => self.skew_time(),
+            };
+            self.timers.down = Some(DownTimer {
+                deadline: down.reset_at + wait,
+                ..down
+            });
+        }
+    }
+
+    pub(super) fn fault(
+        &mut self,
+        now: Instant,
+        source: String,
+        active: bool,
+        out: &mut Vec<Action>,
+    ) {
+        if active {
+            let first = self.faults.is_empty();
+            if !self.faults.insert(source.clone()) || !first {
+                return;
+            }
+            let from = self.state;
+            let master = match from {
+                // Not started: Start will go to Fault.
+                State::Initialize | State::Fault => return,
+                State::Master => {
+                    self.release(0, out);
+                    None
+                }
+                State::Backup => self.heard.map(|h| h.addr),
+            };
+            self.state = State::Fault;
+            self.timers = Default::default();
+            self.heard = None;
+            // Leaving FAULT is a fresh start: the group's old hold no longer applies.
+            self.held = false;
+            self.notify(from, Reason::Fault { source }, master, out);
+        } else if self.faults.remove(&source)
+            && self.faults.is_empty()
+            && self.state == State::Fault
+        {
+            self.enter_backup(now, Reason::FaultCleared, None, out);
+        }
+    }
+
+    pub(super) fn drain(&mut self, now: Instant, on: bool, out: &mut Vec<Action>) {
+        if on == self.draining {
+            return;
+        }
+        self.draining = on;
+        match self.state {
+            State::Master if on => {
+                self.release(0, out);
+                self.enter_backup(now, Reason::Drain, None, out);
+            }
+            // A draining Backup keeps no master-down timer rather than re-arming one that
+            // could only wake us to do nothing; Drain(false) arms it afresh.
+            State::Backup if on => self.timers.down = None,
+            State::Backup => {
+                let deadline = now + self.master_down_interval();
+                self.arm_down(now, deadline, DownCause::Silence);
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn sync(&mut self, now: Instant, order: SyncOrder, out: &mut Vec<Action>) {
+        match (order, self.state) {
+            (SyncOrder::Master { group, member }, State::Backup) => {
+                let in_startup = self.startup_until.is_some_and(|until| now < until);
+                if !self.draining && !in_startup {
+                    self.become_master(now, Reason::Sync { group, member }, out);
+                }
+            }
+            (SyncOrder::Backup { group, member }, State::Master) => {
+                self.release(0, out);
+                self.held = true;
+                self.enter_backup(now, Reason::Sync { group, member }, None, out);
+            }
+            // Already following the group's lead Master: stay put, and do not preempt it
+            // on our own either.
+            (SyncOrder::Backup { .. }, State::Backup) => self.held = true,
+            _ => {}
+        }
+    }
+
+    /// Becomes Master from Initialize or Backup.
+    fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        let from = self.state;
+        out.push(Action::SendAdvert {
+            priority: self.priority,
+        });
+        out.push(Action::AddVips);
+        self.announce(self.config.announce.initial, out);
+        self.state = State::Master;
+        self.held = false;
+        self.heard = None;
+        self.last_reannounce = None;
+        self.master_adver_interval = self.config.advert_interval;
+        let schedule = self.config.announce;
+        self.timers = Default::default();
+        self.timers.advert = Some(now + self.advert_period());
+        self.timers.announce = (schedule.repeat > 0).then(|| now + schedule.repeat_after);
+        self.notify(from, reason, Some(self.config.primary_addr), out);
+    }
+
+    /// Enters Backup with our own interval as Master_Adver_Interval and forgets any Master.
+    fn enter_backup(
+        &mut self,
+        now: Instant,
+        reason: Reason,
+        master: Option<IpAddr>,
+        out: &mut Vec<Action>,
+    ) {
+        self.master_adver_interval = self.config.advert_interval;
+        self.heard = None;
+        self.enter_backup_keeping_interval(now, reason, master, out);
+    }
+
+    fn enter_backup_keeping_interval(
+        &mut self,
+        now: Instant,
+        reason: Reason,
+        master: Option<IpAddr>,
+        out: &mut Vec<Action>,
+    ) {
+        let from = self.state;
+        self.state = State::Backup;
+        self.backup_since = Some(now);
+        self.timers = Default::default();
+        let deadline = now + self.master_down_interval();
+        self.arm_down(now, deadline, DownCause::Silence);
+        self.notify(from, reason, master, out);
+    }
+
+    /// Arms (or resets) the master-down timer, unless draining keeps us from ever firing it.
+    fn arm_down(&mut self, now: Instant, deadline: Instant, cause: DownCause) {
+        self.timers.down = (!self.draining).then_some(DownTimer {
+            deadline,
+            reset_at: now,
+            cause,
+        });
+    }
+
+    /// Leaves Master: the last advert, then the addresses, then no more Master timers.
+    fn release(&mut self, priority: u8, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert { priority });
+        out.push(Action::RemoveVips);
+        self.timers.advert = None;
+        self.timers.announce = None;
+    }
+
+    /// Master: an advert now, and the next one a full interval later.
+    fn advertise_now(&mut self, now: Instant, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert {
+            priority: self.priority,
+        });
+        self.timers.advert = Some(now + self.advert_period());
+    }
+
+    fn announce(&self, count: u32, out: &mut Vec<Action>) {
+        if count > 0 {
+            out.push(Action::Announce { count });
+        }
+    }
+
+    fn notify(&self, from: State, reason: Reason, master: Option<IpAddr>, out: &mut Vec<Action>) {
+        out.push(Action::Notify(Transition {
+            from,
+            to: self.state,
+            reason,
+            priority: self.priority,
+            master,
+        }));
+    }
+
+    /// Our advert interval as a timer period. Config validation rejects a zero interval;
+    /// the floor of one centisecond only keeps a bad config from spinning `fire_due`.
+    fn advert_period(&self) -> Duration {
+        self.config
+            .advert_interval
+            .as_duration()
+            .max(Duration::from_millis(10))
+    }
+
+    fn is_owner(&self) -> bool {
+        self.config.priority == 255
+    }
+
+    /// Whether a Backup may ignore a lower-priority Master now. The address owner always
+    /// preempts (RFC 9568 §6.1, Preempt_Mode).
+    fn may_preempt(&self, now: Instant) -> bool {
+        let delay_over = self
+            .backup_since
+            .is_none_or(|since| now >= since + self.config.preempt_delay);
+        (self.config.preempt || self.is_owner()) && delay_over && !self.held
+    }
+
+    /// Whether a Master yields to an advert: a higher priority, or an equal one from a
+    /// higher primary address (RFC 9568 §6.4.3).
+    fn loses_to(&self, from: IpAddr, priority: u8) -> bool {
+        priority > self.priority
+            || (priority == self.priority && address_above(from, self.config.primary_addr))
+    }
+}
+
+/// `a > b` as unsigned integers of the same family. Addresses of different families never
+/// compare above: a router only hears adverts of its own family.
+fn address_above(a: IpAddr, b: IpAddr) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => a.to_bits() > b.to_bits(),
+        (IpAddr::V6(a), IpAddr::V6(b)) => a.to_bits() > b.to_bits(),
+        _ => false,
+    }
+}

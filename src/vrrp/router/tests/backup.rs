@@ -1,0 +1,241 @@
+use super::*;
+
+/// Master_Down_Interval, v2 at 1 s, priority 100.
+const MDI_100: Duration = Duration::from_micros(3_609_375);
+/// Master_Down_Interval, v2 at 1 s, priority 200: 3 s + 56/256 s.
+const MDI_200: Duration = Duration::from_micros(3_218_750);
+
+#[test]
+fn master_down_expiry_takes_over() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    let t = t0 + MDI_100;
+    assert_eq!(
+        r.handle(t, Input::Timer),
+        takeover(
+            State::Backup,
+            Reason::MasterDown {
+                last_master: None,
+                silent_for: MDI_100
+            },
+            100
+        )
+    );
+    assert_eq!(
+        r.deadlines(),
+        Deadlines {
+            master_down: None,
+            advert: Some(t + ms(1000)),
+            announce_repeat: Some(t + ms(5000)),
+        }
+    );
+}
+
+#[test]
+fn master_down_fired_late_still_takes_over_and_counts_from_now() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    let late = t0 + ms(10_000);
+    assert_eq!(
+        r.handle(late, Input::Timer),
+        takeover(
+            State::Backup,
+            Reason::MasterDown {
+                last_master: None,
+                silent_for: ms(10_000)
+            },
+            100
+        )
+    );
+    assert_eq!(r.next_deadline(), Some(late + ms(1000)));
+}
+
+#[test]
+fn timer_before_the_deadline_does_nothing() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    assert_eq!(r.handle(t0 + MDI_100 - us(1), Input::Timer), vec![]);
+    assert_eq!(r.next_deadline(), Some(t0 + MDI_100));
+}
+
+#[test]
+fn higher_priority_advert_resets_master_down() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    assert_eq!(r.handle(t0 + ms(1000), advert(PEER, 200, 100)), vec![]);
+    assert_eq!(r.next_deadline(), Some(t0 + ms(1000) + MDI_100));
+    assert_eq!(r.master(), Some(ip(PEER)));
+}
+
+#[test]
+fn equal_priority_advert_resets_master_down() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    r.handle(t0 + ms(1000), advert(PEER, 100, 100));
+    assert_eq!(r.next_deadline(), Some(t0 + ms(1000) + MDI_100));
+}
+
+#[test]
+fn master_down_reason_names_the_silent_master() {
+    let t0 = Instant::now();
+    let mut r = backup(
+        RouterConfig {
+            primary_addr: ip(PEER),
+            ..v2(100)
+        },
+        t0,
+    );
+    r.handle(t0 + ms(1000), advert(US, 200, 100));
+    let actions = r.handle(t0 + ms(1000) + MDI_100, Input::Timer);
+    let reason = Reason::MasterDown {
+        last_master: Some(ip(US)),
+        silent_for: MDI_100,
+    };
+    assert_eq!(
+        actions.last(),
+        Some(&notify(
+            State::Backup,
+            State::Master,
+            reason.clone(),
+            100,
+            Some(PEER)
+        ))
+    );
+    assert_eq!(
+        reason.to_string(),
+        "master down timer expired: no advert from 10.0.0.1 for 3.61s"
+    );
+}
+
+#[test]
+fn priority_zero_advert_takes_over_after_skew_time() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    let t = t0 + ms(1000);
+    r.handle(t, advert(PEER, 200, 100));
+    assert_eq!(r.handle(t + ms(500), advert(PEER, 0, 100)), vec![]);
+    // Skew_Time alone: 156/256 s.
+    let deadline = t + ms(500) + us(609_375);
+    assert_eq!(r.next_deadline(), Some(deadline));
+    let reason = Reason::MasterResigned { from: ip(PEER) };
+    assert_eq!(
+        r.handle(deadline, Input::Timer),
+        takeover(State::Backup, reason.clone(), 100)
+    );
+    assert_eq!(reason.to_string(), "master 10.0.0.2 resigned (priority 0)");
+}
+
+#[test]
+fn v3_backup_adopts_the_masters_interval() {
+    let t0 = Instant::now();
+    let mut r = backup(v3(100, 100), t0);
+    assert_eq!(r.next_deadline(), Some(t0 + MDI_100));
+    let t = t0 + ms(500);
+    r.handle(t, advert(PEER, 200, 10));
+    assert_eq!(r.master_adver_interval(), Centis::new(10));
+    assert_eq!(
+        r.next_deadline(),
+        Some(t + Duration::from_nanos(360_937_500))
+    );
+}
+
+#[test]
+fn v2_backup_keeps_its_own_interval() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    let t = t0 + ms(500);
+    r.handle(t, advert(PEER, 200, 200));
+    assert_eq!(r.master_adver_interval(), Centis::ONE_SECOND);
+    assert_eq!(r.next_deadline(), Some(t + MDI_100));
+}
+
+#[test]
+fn preempt_ignores_a_lower_master_until_master_down_fires() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(200), t0);
+    assert_eq!(r.handle(t0 + ms(1000), advert(PEER, 100, 100)), vec![]);
+    assert_eq!(r.handle(t0 + ms(2000), advert(PEER, 100, 100)), vec![]);
+    assert_eq!(r.next_deadline(), Some(t0 + MDI_200));
+    let reason = Reason::Preempting {
+        master: ip(PEER),
+        priority: 100,
+    };
+    assert_eq!(
+        r.handle(t0 + MDI_200, Input::Timer),
+        takeover(State::Backup, reason.clone(), 200)
+    );
+    assert_eq!(
+        reason.to_string(),
+        "preempting lower-priority master 10.0.0.2 (priority 100)"
+    );
+}
+
+#[test]
+fn nopreempt_accepts_a_lower_master() {
+    let t0 = Instant::now();
+    let mut r = backup(
+        RouterConfig {
+            preempt: false,
+            ..v2(200)
+        },
+        t0,
+    );
+    r.handle(t0 + ms(1000), advert(PEER, 100, 100));
+    assert_eq!(r.next_deadline(), Some(t0 + ms(1000) + MDI_200));
+}
+
+#[test]
+fn address_owner_preempts_even_with_preempt_off() {
+    let t0 = Instant::now();
+    let mut r = Router::new(RouterConfig {
+        preempt: false,
+        ..v2(255)
+    });
+    r.handle(t0, Input::Start);
+    r.handle(t0, fault("link eth0", true));
+    r.handle(t0, fault("link eth0", false));
+    assert_eq!(r.state(), State::Backup);
+    let deadline = t0 + Duration::from_nanos(3_003_906_250);
+    r.handle(t0 + ms(1000), advert(PEER, 100, 100));
+    assert_eq!(r.next_deadline(), Some(deadline));
+}
+
+#[test]
+fn preempt_delay_accepts_a_lower_master_until_it_elapses() {
+    let t0 = Instant::now();
+    let mut r = backup(
+        RouterConfig {
+            preempt_delay: ms(5000),
+            ..v2(200)
+        },
+        t0,
+    );
+    r.handle(t0 + ms(1000), advert(PEER, 100, 100));
+    r.handle(t0 + ms(4000), advert(PEER, 100, 100));
+    let deadline = t0 + ms(4000) + MDI_200;
+    assert_eq!(r.next_deadline(), Some(deadline));
+    // Delay over: ignored from now on.
+    r.handle(t0 + ms(5000), advert(PEER, 100, 100));
+    r.handle(t0 + ms(6000), advert(PEER, 100, 100));
+    assert_eq!(r.next_deadline(), Some(deadline));
+    assert_eq!(
+        r.handle(deadline, Input::Timer),
+        takeover(
+            State::Backup,
+            Reason::Preempting {
+                master: ip(PEER),
+                priority: 100
+            },
+            200
+        )
+    );
+}
+
+#[test]
+fn adverts_before_start_are_ignored() {
+    let t0 = Instant::now();
+    let mut r = Router::new(v2(100));
+    assert_eq!(r.handle(t0, advert(PEER, 200, 100)), vec![]);
+    assert_eq!(r.next_deadline(), None);
+    assert_eq!(r.master(), None);
+}

@@ -1,0 +1,290 @@
+use super::*;
+
+fn fault_reason(source: &str) -> Reason {
+    Reason::Fault {
+        source: source.into(),
+    }
+}
+
+// --- priority ---
+
+#[test]
+fn priority_change_rebases_the_backup_master_down_timer() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    assert_eq!(r.handle(t0 + ms(1000), Input::Priority(200)), vec![]);
+    // Armed at t0: now as if armed at t0 with priority 200's skew.
+    assert_eq!(r.next_deadline(), Some(t0 + us(3_218_750)));
+    assert_eq!(r.priority(), 200);
+}
+
+#[test]
+fn priority_change_rebases_a_resign_skew() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    r.handle(t0 + ms(1000), advert(PEER, 0, 100));
+    r.handle(t0 + ms(1100), Input::Priority(200));
+    assert_eq!(r.next_deadline(), Some(t0 + ms(1000) + us(218_750)));
+}
+
+#[test]
+fn priority_change_in_master_goes_out_with_the_next_advert() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(100), t0);
+    assert_eq!(r.handle(t, Input::Priority(50)), vec![]);
+    assert_eq!(
+        r.handle(t + ms(1000), Input::Timer),
+        vec![Action::SendAdvert { priority: 50 }]
+    );
+}
+
+#[test]
+fn address_owner_priority_is_never_adjusted() {
+    let t0 = Instant::now();
+    let mut r = Router::new(v2(255));
+    r.handle(t0, Input::Start);
+    assert_eq!(r.handle(t0, Input::Priority(100)), vec![]);
+    assert_eq!(r.priority(), 255);
+}
+
+#[test]
+fn priority_is_clamped_to_the_effective_range() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    r.handle(t0, Input::Priority(0));
+    assert_eq!(r.priority(), 1);
+    r.handle(t0, Input::Priority(255));
+    assert_eq!(r.priority(), 254);
+}
+
+// --- faults ---
+
+#[test]
+fn first_fault_makes_a_master_resign() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(100), t0);
+    assert_eq!(
+        r.handle(t, fault("check haproxy", true)),
+        vec![
+            Action::SendAdvert { priority: 0 },
+            Action::RemoveVips,
+            notify(
+                State::Master,
+                State::Fault,
+                fault_reason("check haproxy"),
+                100,
+                None
+            ),
+        ]
+    );
+    assert_eq!(r.next_deadline(), None);
+    assert_eq!(
+        fault_reason("check haproxy").to_string(),
+        "fault: check haproxy"
+    );
+}
+
+#[test]
+fn fault_in_backup_cancels_timers_and_ignores_adverts() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    r.handle(t0, advert(PEER, 200, 100));
+    assert_eq!(
+        r.handle(t0 + ms(10), fault("link eth0", true)),
+        vec![notify(
+            State::Backup,
+            State::Fault,
+            fault_reason("link eth0"),
+            100,
+            Some(PEER)
+        )]
+    );
+    assert_eq!(r.next_deadline(), None);
+    assert_eq!(r.handle(t0 + ms(20), advert(PEER, 0, 100)), vec![]);
+    assert_eq!(r.handle(t0 + ms(30), sync_master()), vec![]);
+    assert_eq!(r.next_deadline(), None);
+}
+
+#[test]
+fn fault_stays_until_the_last_source_clears() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    r.handle(t0, fault("link eth0", true));
+    assert_eq!(r.handle(t0, fault("check web", true)), vec![]);
+    assert_eq!(r.handle(t0, fault("link eth0", true)), vec![]);
+    assert_eq!(r.handle(t0, fault("link eth0", false)), vec![]);
+    assert_eq!(r.faults().collect::<Vec<_>>(), ["check web"]);
+    assert_eq!(r.state(), State::Fault);
+    let t = t0 + ms(2000);
+    assert_eq!(
+        r.handle(t, fault("check web", false)),
+        vec![notify(
+            State::Fault,
+            State::Backup,
+            Reason::FaultCleared,
+            100,
+            None
+        )]
+    );
+    assert_eq!(r.next_deadline(), Some(t + us(3_609_375)));
+}
+
+#[test]
+fn address_owner_leaves_fault_as_backup_and_wins_on_its_skew() {
+    let t0 = Instant::now();
+    let mut r = Router::new(v2(255));
+    r.handle(t0, Input::Start);
+    r.handle(t0, fault("link eth0", true));
+    let t = t0 + ms(1000);
+    assert_eq!(
+        r.handle(t, fault("link eth0", false)),
+        vec![notify(
+            State::Fault,
+            State::Backup,
+            Reason::FaultCleared,
+            255,
+            None
+        )]
+    );
+    let deadline = t + Duration::from_nanos(3_003_906_250);
+    assert_eq!(r.next_deadline(), Some(deadline));
+    r.handle(deadline, Input::Timer);
+    assert_eq!(r.state(), State::Master);
+}
+
+// --- drain ---
+
+#[test]
+fn drain_makes_a_master_resign_and_stay_backup() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(100), t0);
+    assert_eq!(
+        r.handle(t, Input::Drain(true)),
+        vec![
+            Action::SendAdvert { priority: 0 },
+            Action::RemoveVips,
+            notify(State::Master, State::Backup, Reason::Drain, 100, None),
+        ]
+    );
+    assert_eq!(r.next_deadline(), None);
+    assert_eq!(r.handle(t + ms(100), sync_master()), vec![]);
+    assert_eq!(r.handle(t + ms(200), advert(PEER, 0, 100)), vec![]);
+    assert_eq!(r.next_deadline(), None);
+    assert_eq!(r.handle(t + ms(300), Input::Drain(false)), vec![]);
+    assert_eq!(r.next_deadline(), Some(t + ms(300) + us(3_609_375)));
+}
+
+#[test]
+fn drain_in_backup_never_takes_over() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    assert_eq!(r.handle(t0 + ms(100), Input::Drain(true)), vec![]);
+    assert!(r.draining());
+    assert_eq!(r.next_deadline(), None);
+    assert_eq!(r.handle(t0 + ms(10_000), Input::Timer), vec![]);
+    assert_eq!(r.state(), State::Backup);
+}
+
+// --- stop ---
+
+#[test]
+fn stop_makes_a_master_resign_and_is_harmless_twice() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(100), t0);
+    assert_eq!(
+        r.handle(t, Input::Stop),
+        vec![
+            Action::SendAdvert { priority: 0 },
+            Action::RemoveVips,
+            notify(State::Master, State::Initialize, Reason::Stop, 100, None),
+        ]
+    );
+    assert_eq!(r.next_deadline(), None);
+    assert_eq!(r.handle(t, Input::Stop), vec![]);
+}
+
+#[test]
+fn stop_in_backup_only_notifies() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    assert_eq!(
+        r.handle(t0, Input::Stop),
+        vec![notify(
+            State::Backup,
+            State::Initialize,
+            Reason::Stop,
+            100,
+            None
+        )]
+    );
+    assert_eq!(r.next_deadline(), None);
+}
+
+// --- sync orders ---
+
+#[test]
+fn sync_master_promotes_a_backup() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    let t = t0 + ms(500);
+    assert_eq!(
+        r.handle(t, sync_master()),
+        takeover(State::Backup, sync_reason(), 100)
+    );
+    assert_eq!(r.next_deadline(), Some(t + ms(1000)));
+    assert_eq!(sync_reason().to_string(), "sync group lb: member api");
+}
+
+#[test]
+fn sync_master_is_refused_while_draining() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    r.handle(t0, Input::Drain(true));
+    assert_eq!(r.handle(t0, sync_master()), vec![]);
+    assert_eq!(r.state(), State::Backup);
+}
+
+#[test]
+fn sync_backup_demotes_a_master_and_holds_it_until_next_master() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(200), t0);
+    assert_eq!(
+        r.handle(t, sync_backup()),
+        vec![
+            Action::SendAdvert { priority: 0 },
+            Action::RemoveVips,
+            notify(State::Master, State::Backup, sync_reason(), 200, None),
+        ]
+    );
+    assert!(r.held_by_group());
+    // Held: a lower Master resets the timer as with nopreempt.
+    let heard = t + ms(1000);
+    r.handle(heard, advert(PEER, 100, 100));
+    assert_eq!(r.next_deadline(), Some(heard + us(3_218_750)));
+    r.handle(heard + us(3_218_750), Input::Timer);
+    assert_eq!(r.state(), State::Master);
+    assert!(!r.held_by_group());
+}
+
+#[test]
+fn sync_backup_holds_a_backup_too() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(200), t0);
+    assert_eq!(r.handle(t0, sync_backup()), vec![]);
+    assert!(r.held_by_group());
+    r.handle(t0 + ms(1000), advert(PEER, 100, 100));
+    assert_eq!(r.next_deadline(), Some(t0 + ms(1000) + us(3_218_750)));
+}
+
+#[test]
+fn a_fault_ends_the_group_hold() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(200), t0);
+    r.handle(t0, sync_backup());
+    r.handle(t0, fault("link eth0", true));
+    r.handle(t0, fault("link eth0", false));
+    assert!(!r.held_by_group());
+    // Preempting again: a lower Master no longer resets the timer.
+    r.handle(t0 + ms(1000), advert(PEER, 100, 100));
+    assert_eq!(r.next_deadline(), Some(t0 + us(3_218_750)));
+}

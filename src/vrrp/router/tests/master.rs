@@ -1,0 +1,244 @@
+use super::*;
+
+fn owner(t0: Instant) -> Router {
+    let mut r = Router::new(v2(255));
+    r.handle(t0, Input::Start);
+    r
+}
+
+#[test]
+fn advert_timer_rearms_from_the_deadline_when_slightly_late() {
+    let t0 = Instant::now();
+    let mut r = owner(t0);
+    assert_eq!(
+        r.handle(t0 + ms(1100), Input::Timer),
+        vec![Action::SendAdvert { priority: 255 }]
+    );
+    assert_eq!(r.deadlines().advert, Some(t0 + ms(2000)));
+}
+
+#[test]
+fn advert_timer_more_than_an_interval_late_rearms_from_now() {
+    let t0 = Instant::now();
+    let mut r = owner(t0);
+    // One advert, not a burst for the missed ones.
+    assert_eq!(
+        r.handle(t0 + ms(2500), Input::Timer),
+        vec![Action::SendAdvert { priority: 255 }]
+    );
+    assert_eq!(r.deadlines().advert, Some(t0 + ms(3500)));
+}
+
+#[test]
+fn late_timer_handles_every_due_timer_in_deadline_order() {
+    let t0 = Instant::now();
+    let mut r = owner(t0);
+    assert_eq!(
+        r.handle(t0 + ms(5500), Input::Timer),
+        vec![
+            Action::SendAdvert { priority: 255 },
+            Action::Announce { count: 5 },
+        ]
+    );
+    assert_eq!(r.next_deadline(), Some(t0 + ms(6500)));
+    assert_eq!(r.deadlines().announce_repeat, None);
+}
+
+#[test]
+fn announce_repeat_fires_once() {
+    let t0 = Instant::now();
+    let mut r = Router::new(RouterConfig {
+        announce: AnnounceSchedule {
+            initial: 3,
+            repeat: 2,
+            repeat_after: ms(2500),
+        },
+        ..v2(255)
+    });
+    assert_eq!(r.handle(t0, Input::Start)[2], Action::Announce { count: 3 });
+    r.handle(t0 + ms(1000), Input::Timer);
+    r.handle(t0 + ms(2000), Input::Timer);
+    assert_eq!(r.next_deadline(), Some(t0 + ms(2500)));
+    assert_eq!(
+        r.handle(t0 + ms(2500), Input::Timer),
+        vec![Action::Announce { count: 2 }]
+    );
+    assert_eq!(r.next_deadline(), Some(t0 + ms(3000)));
+    assert_eq!(r.deadlines().announce_repeat, None);
+}
+
+#[test]
+fn no_announce_repeat_when_repeat_is_zero() {
+    let t0 = Instant::now();
+    let mut r = Router::new(RouterConfig {
+        announce: AnnounceSchedule {
+            repeat: 0,
+            ..AnnounceSchedule::default()
+        },
+        ..v2(255)
+    });
+    r.handle(t0, Input::Start);
+    assert_eq!(r.deadlines().announce_repeat, None);
+}
+
+#[test]
+fn higher_priority_preempts_master_after_a_last_advert() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(100), t0);
+    let reason = Reason::PreemptedBy {
+        from: ip(PEER),
+        priority: 200,
+    };
+    assert_eq!(
+        r.handle(t + ms(300), advert(PEER, 200, 100)),
+        vec![
+            Action::SendAdvert { priority: 100 },
+            Action::RemoveVips,
+            notify(
+                State::Master,
+                State::Backup,
+                reason.clone(),
+                100,
+                Some(PEER)
+            ),
+        ]
+    );
+    assert_eq!(
+        r.deadlines(),
+        Deadlines {
+            master_down: Some(t + ms(300) + us(3_609_375)),
+            advert: None,
+            announce_repeat: None,
+        }
+    );
+    assert_eq!(r.master(), Some(ip(PEER)));
+    assert_eq!(reason.to_string(), "preempted by 10.0.0.2 priority 200");
+}
+
+#[test]
+fn yielding_without_yield_advert_only_releases() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(
+        RouterConfig {
+            yield_advert: false,
+            ..v2(100)
+        },
+        t0,
+    );
+    let reason = Reason::PreemptedBy {
+        from: ip(PEER),
+        priority: 200,
+    };
+    assert_eq!(
+        r.handle(t, advert(PEER, 200, 100)),
+        vec![
+            Action::RemoveVips,
+            notify(State::Master, State::Backup, reason, 100, Some(PEER)),
+        ]
+    );
+}
+
+#[test]
+fn v3_master_yielding_adopts_the_winners_interval() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v3(100, 100), t0);
+    r.handle(t, advert(PEER, 200, 10));
+    assert_eq!(r.master_adver_interval(), Centis::new(10));
+    assert_eq!(
+        r.next_deadline(),
+        Some(t + Duration::from_nanos(360_937_500))
+    );
+}
+
+#[test]
+fn equal_priority_ipv4_tie_break_compares_addresses_as_integers() {
+    let t0 = Instant::now();
+    let config = RouterConfig {
+        primary_addr: ip("10.0.0.10"),
+        ..v2(100)
+    };
+    let (mut r, t) = master(config, t0);
+    // "10.0.0.9" sorts above "10.0.0.10" as text, but not as a number.
+    let kept = r.handle(t, advert("10.0.0.9", 100, 100));
+    assert_eq!(kept[0], Action::SendAdvert { priority: 100 });
+    assert_eq!(r.state(), State::Master);
+    r.handle(t, advert("10.0.0.11", 100, 100));
+    assert_eq!(r.state(), State::Backup);
+}
+
+#[test]
+fn equal_priority_ipv6_tie_break_compares_addresses_as_integers() {
+    let t0 = Instant::now();
+    let config = RouterConfig {
+        primary_addr: ip("fe80::a"),
+        ..v3(100, 100)
+    };
+    let (mut r, t) = master(config, t0);
+    r.handle(t, advert("fe80::9", 100, 100));
+    assert_eq!(r.state(), State::Master);
+    r.handle(t, advert("fe80::1:0", 100, 100));
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.master(), Some(ip("fe80::1:0")));
+}
+
+#[test]
+fn lower_priority_gets_an_advert_and_a_reannounce_at_once() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(200), t0);
+    let heard = t + ms(400);
+    assert_eq!(
+        r.handle(heard, advert(PEER, 100, 100)),
+        vec![
+            Action::SendAdvert { priority: 200 },
+            Action::Announce { count: 5 },
+        ]
+    );
+    assert_eq!(r.deadlines().advert, Some(heard + ms(1000)));
+    assert_eq!(r.state(), State::Master);
+}
+
+#[test]
+fn reannounce_is_rate_limited_to_once_per_master_down_interval() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(200), t0);
+    r.handle(t, advert(PEER, 100, 100));
+    let quiet = us(3_218_750);
+    assert_eq!(
+        r.handle(t + quiet - us(1), advert(PEER, 100, 100)),
+        vec![Action::SendAdvert { priority: 200 }]
+    );
+    assert_eq!(
+        r.handle(t + quiet, advert(PEER, 100, 100)),
+        vec![
+            Action::SendAdvert { priority: 200 },
+            Action::Announce { count: 5 },
+        ]
+    );
+}
+
+#[test]
+fn priority_zero_advert_gets_an_immediate_advert() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(200), t0);
+    let heard = t + ms(700);
+    assert_eq!(
+        r.handle(heard, advert(PEER, 0, 100)),
+        vec![Action::SendAdvert { priority: 200 }]
+    );
+    assert_eq!(r.deadlines().advert, Some(heard + ms(1000)));
+}
+
+#[test]
+fn zero_advert_interval_cannot_spin_the_timer_loop() {
+    let t0 = Instant::now();
+    let mut r = Router::new(RouterConfig {
+        advert_interval: Centis::new(0),
+        ..v3(255, 0)
+    });
+    r.handle(t0, Input::Start);
+    assert_eq!(r.next_deadline(), Some(t0 + ms(10)));
+    assert_eq!(
+        r.handle(t0 + ms(10), Input::Timer),
+        vec![Action::SendAdvert { priority: 255 }]
+    );
+}

@@ -1,0 +1,104 @@
+//! The router's internal timers, and which of them is due.
+//!
+//! At most one role's timers are armed at a time: the master-down timer in Backup, the
+//! advert and announce-repeat timers in Master. The startup delay and the preempt delay are
+//! not timers of their own: the startup delay re-arms the master-down timer to its end
+//! (see `Router::master_down_expired`), and the preempt delay only changes how a Backup treats
+//! a lower-priority advert, which needs no wake-up.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// The deadlines a router has armed, for status output. `None` means not armed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Backup: when the Master is declared down (or, after a priority-0 advert, when this
+    /// router takes over).
+    pub master_down: Option<Instant>,
+    /// Master: when the next advert goes out.
+    pub advert: Option<Instant>,
+    /// Master: when the repeat burst of gratuitous ARPs / NAs goes out.
+    pub announce_repeat: Option<Instant>,
+}
+
+/// Why the master-down timer is running; decides the reason given if it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DownCause {
+    /// Waiting out Master_Down_Interval since the last accepted advert (or since entering
+    /// Backup).
+    Silence,
+    /// The Master resigned with priority 0; waiting out Skew_Time only.
+    Resigned(IpAddr),
+}
+
+/// The master-down timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct DownTimer {
+    /// When it fires.
+    pub deadline: Instant,
+    /// When it was last reset: a priority change re-bases the deadline on this instant.
+    pub reset_at: Instant,
+    pub cause: DownCause,
+}
+
+/// Which timer is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Due {
+    MasterDown,
+    /// The advert timer, with the deadline it was armed for (re-arming counts from it).
+    Advert(Instant),
+    AnnounceRepeat,
+}
+
+/// Every timer a router can have armed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Timers {
+    pub down: Option<DownTimer>,
+    pub advert: Option<Instant>,
+    pub announce: Option<Instant>,
+}
+
+impl Timers {
+    /// The earliest armed deadline.
+    pub fn earliest(&self) -> Option<Instant> {
+        let d = self.deadlines();
+        [d.master_down, d.advert, d.announce_repeat]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The earliest timer whose deadline is not after `now`. On a tie the master-down timer
+    /// comes first, then the advert, then the announce repeat, so the order is deterministic.
+    pub fn next_due(&self, now: Instant) -> Option<Due> {
+        let candidates = [
+            self.down.map(|d| (d.deadline, Due::MasterDown)),
+            self.advert.map(|t| (t, Due::Advert(t))),
+            self.announce.map(|t| (t, Due::AnnounceRepeat)),
+        ];
+        candidates
+            .into_iter()
+            .flatten()
+            .filter(|(t, _)| *t <= now)
+            // min_by_key keeps the first of equal keys: the tie order above.
+            .min_by_key(|(t, _)| *t)
+            .map(|(_, due)| due)
+    }
+
+    /// A snapshot for status output.
+    pub fn deadlines(&self) -> Deadlines {
+        Deadlines {
+            master_down: self.down.map(|d| d.deadline),
+            advert: self.advert,
+            announce_repeat: self.announce,
+        }
+    }
+}
+
+/// The advert deadline after one that fired at `now`: one interval after the old deadline so
+/// a slightly late wake-up does not drift the advert grid, but never at or before `now`,
+/// which would fire again at once and send a burst after a long stall.
+pub(super) fn next_advert(deadline: Instant, interval: Duration, now: Instant) -> Instant {
+    let next = deadline + interval;
+    if next > now { next } else { now + interval }
+}
