@@ -175,11 +175,6 @@ impl Sim {
         self.input(i, Input::Start);
     }
 
-    /// Whether node `i` is running (not crashed).
-    pub fn alive(&self, i: usize) -> bool {
-        self.nodes[i].alive
-    }
-
     /// Cuts every link between `side` and the other nodes, both ways.
     pub fn partition(&mut self, side: &[usize]) {
         for &a in side {
