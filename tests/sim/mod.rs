@@ -1,0 +1,403 @@
+//! A deterministic cluster simulator: N virtual routers on a simulated LAN under a virtual
+//! clock, with loss, delay, duplication, reordering and partitions.
+//!
+//! The routers are the real `vipd::vrrp::router::Router`; only the network and the clock are
+//! simulated. Every call of `Router::handle` is followed by an invariant check, so a rule
+//! broken for a single instant is caught.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use vipd::vrrp::router::{
+    Action, Advert, AnnounceSchedule, Input, Router, RouterConfig, Transition,
+};
+use vipd::vrrp::timing::{self, Centis};
+use vipd::vrrp::{State, Version};
+
+/// One router of the simulated cluster.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    /// Base priority.
+    pub priority: u8,
+    /// Preempt mode.
+    pub preempt: bool,
+}
+
+/// The shape of a simulated cluster: one VRID, every router on one LAN.
+#[derive(Clone, Debug)]
+pub struct ClusterSpec {
+    /// Protocol version.
+    pub version: Version,
+    /// Advert interval of every router.
+    pub interval: Centis,
+    /// The routers; node `i` has address 10.0.0.(i+1).
+    pub nodes: Vec<NodeSpec>,
+}
+
+/// Network behaviour; probabilities in per-mille.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Conditions {
+    /// Chance an advert copy is lost.
+    pub loss: u32,
+    /// Chance an advert copy is delivered twice.
+    pub dup: u32,
+    /// Delay range of each copy; random delays also reorder.
+    pub min_delay: Duration,
+    /// Upper end of the delay range.
+    pub max_delay: Duration,
+}
+
+/// A transition a router made, with the virtual time it happened at.
+#[derive(Clone, Debug)]
+pub struct Logged {
+    /// Virtual time since the simulation started.
+    pub at: Duration,
+    /// Which router.
+    pub node: usize,
+    /// What it did.
+    pub transition: Transition,
+}
+
+/// Rewrites the actions a router returned, to prove the invariants catch a broken router.
+pub type Mutator = fn(node: usize, &mut Vec<Action>);
+
+struct Node {
+    router: Router,
+    /// Crashed: the process is gone, it neither sends nor receives.
+    alive: bool,
+    holds_vips: bool,
+    last_advert_sent: Option<Duration>,
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Delivery {
+    to: usize,
+    from: usize,
+    priority: u8,
+}
+
+/// The simulator.
+pub struct Sim {
+    spec: ClusterSpec,
+    t0: Instant,
+    now: Duration,
+    nodes: Vec<Node>,
+    queue: BinaryHeap<Reverse<(Duration, u64, Delivery)>>,
+    seq: u64,
+    rng: u64,
+    /// Directed pairs (from, to) that cannot talk.
+    cut: BTreeSet<(usize, usize)>,
+    /// Current network conditions.
+    pub conditions: Conditions,
+    /// Every transition, in order.
+    pub log: Vec<Logged>,
+    /// Invariant violations seen so far (empty on a correct router).
+    pub violations: Vec<String>,
+    mutator: Option<Mutator>,
+}
+
+/// The address of node `i`.
+pub fn addr(i: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8 + 1))
+}
+
+impl Sim {
+    /// A cluster with every router in Initialize, at virtual time zero.
+    pub fn new(spec: ClusterSpec, seed: u64) -> Sim {
+        let nodes = (0..spec.nodes.len()).map(|i| Node::new(&spec, i)).collect();
+        Sim {
+            spec,
+            t0: Instant::now(),
+            now: Duration::ZERO,
+            nodes,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            rng: seed ^ 0x9e37_79b9_7f4a_7c15,
+            cut: BTreeSet::new(),
+            conditions: Conditions::default(),
+            log: Vec::new(),
+            violations: Vec::new(),
+            mutator: None,
+        }
+    }
+
+    /// Installs a mutator that tampers with every router's actions.
+    pub fn with_mutator(mut self, m: Mutator) -> Sim {
+        self.mutator = Some(m);
+        self
+    }
+
+    /// The virtual time now.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// The cluster's shape.
+    pub fn spec(&self) -> &ClusterSpec {
+        &self.spec
+    }
+
+    /// Feeds an input to node `i` now (ignored if it has crashed).
+    pub fn input(&mut self, i: usize, input: Input) {
+        if !self.nodes[i].alive {
+            return;
+        }
+        let mut actions = self.nodes[i].router.handle(self.t0 + self.now, input);
+        if let Some(m) = self.mutator {
+            m(i, &mut actions);
+        }
+        self.apply(i, actions);
+    }
+
+    /// Starts every router.
+    pub fn start_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.input(i, Input::Start);
+        }
+    }
+
+    /// Kills node `i` the way SIGKILL plus a cut cable would: it stops at once and says
+    /// nothing; its addresses go with it.
+    pub fn crash(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        node.alive = false;
+        node.holds_vips = false;
+    }
+
+    /// Brings a crashed node back as a fresh process and starts it.
+    pub fn restart(&mut self, i: usize) {
+        if self.nodes[i].alive {
+            return;
+        }
+        self.nodes[i] = Node::new(&self.spec, i);
+        self.input(i, Input::Start);
+    }
+
+    /// Cuts every link between `side` and the other nodes, both ways.
+    pub fn partition(&mut self, side: &[usize]) {
+        for &a in side {
+            for b in (0..self.nodes.len()).filter(|b| !side.contains(b)) {
+                self.cut.insert((a, b));
+                self.cut.insert((b, a));
+            }
+        }
+    }
+
+    /// Heals every partition.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// The router of node `i`.
+    pub fn router(&self, i: usize) -> &Router {
+        &self.nodes[i].router
+    }
+
+    /// When node `i` last sent an advert.
+    pub fn last_advert_sent(&self, i: usize) -> Option<Duration> {
+        self.nodes[i].last_advert_sent
+    }
+
+    /// The running nodes in Master state.
+    pub fn masters(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].alive && self.nodes[i].router.state() == State::Master)
+            .collect()
+    }
+
+    /// The running nodes that hold the virtual addresses.
+    pub fn holders(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].alive && self.nodes[i].holds_vips)
+            .collect()
+    }
+
+    /// Runs the network and the timers until virtual time `until`.
+    pub fn run_until(&mut self, until: Duration) {
+        let mut steps = 0u64;
+        loop {
+            steps += 1;
+            assert!(
+                steps < 5_000_000,
+                "simulation does not progress at {:?}",
+                self.now
+            );
+            let packet = self.queue.peek().map(|Reverse((at, _, _))| *at);
+            let timer = self.earliest_timer();
+            let next = match (packet, timer) {
+                (Some(p), Some((t, _))) => p.min(t),
+                (Some(p), None) => p,
+                (None, Some((t, _))) => t,
+                (None, None) => break,
+            };
+            if next > until {
+                break;
+            }
+            self.now = next.max(self.now);
+            match timer {
+                // Packets first at equal times: an advert that arrives exactly when the
+                // timer fires still counts, as it would on a real host more often than not.
+                Some((t, i)) if packet.is_none_or(|p| t < p) => self.input(i, Input::Timer),
+                _ => self.deliver_next(),
+            }
+        }
+        self.now = until.max(self.now);
+    }
+
+    /// Runs for `d` more virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        self.run_until(self.now + d);
+    }
+
+    fn earliest_timer(&self) -> Option<(Duration, usize)> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].alive)
+            .filter_map(|i| {
+                let at = self.nodes[i].router.next_deadline()?;
+                Some((at.saturating_duration_since(self.t0), i))
+            })
+            .min()
+    }
+
+    fn deliver_next(&mut self) {
+        let Some(Reverse((_, _, d))) = self.queue.pop() else {
+            return;
+        };
+        let advert = Advert {
+            from: addr(d.from),
+            channel: 0,
+            priority: d.priority,
+            interval: self.spec.interval,
+        };
+        self.input(d.to, Input::Advert(advert));
+    }
+
+    fn apply(&mut self, i: usize, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::SendAdvert { priority } => self.broadcast(i, priority),
+                Action::AddVips => self.nodes[i].holds_vips = true,
+                Action::RemoveVips => self.nodes[i].holds_vips = false,
+                Action::Announce { .. } => {}
+                Action::Notify(transition) => self.log.push(Logged {
+                    at: self.now,
+                    node: i,
+                    transition,
+                }),
+            }
+        }
+        self.check(i);
+    }
+
+    fn broadcast(&mut self, from: usize, priority: u8) {
+        self.nodes[from].last_advert_sent = Some(self.now);
+        for to in 0..self.nodes.len() {
+            if to == from || self.cut.contains(&(from, to)) {
+                continue;
+            }
+            if self.chance(self.conditions.loss) {
+                continue;
+            }
+            let copies = if self.chance(self.conditions.dup) {
+                2
+            } else {
+                1
+            };
+            for _ in 0..copies {
+                let at = self.now + self.delay();
+                self.seq += 1;
+                self.queue
+                    .push(Reverse((at, self.seq, Delivery { to, from, priority })));
+            }
+        }
+    }
+
+    /// The invariants that hold at every instant, checked after every input.
+    fn check(&mut self, i: usize) {
+        let node = &self.nodes[i];
+        let state = node.router.state();
+        if node.holds_vips != (state == State::Master) {
+            self.violations.push(format!(
+                "{:?}: node {i} in {state} {} the VIPs",
+                self.now,
+                if node.holds_vips {
+                    "holds"
+                } else {
+                    "does not hold"
+                }
+            ));
+        }
+        if let Some(deadline) = node.router.next_deadline()
+            && deadline < self.t0 + self.now
+        {
+            self.violations.push(format!(
+                "{:?}: node {i} armed a timer in the past",
+                self.now
+            ));
+        }
+    }
+
+    fn delay(&mut self) -> Duration {
+        let Conditions {
+            min_delay,
+            max_delay,
+            ..
+        } = self.conditions;
+        if max_delay <= min_delay {
+            return min_delay;
+        }
+        let span = (max_delay - min_delay).as_micros() as u64;
+        min_delay + Duration::from_micros(self.next_u64() % (span + 1))
+    }
+
+    fn chance(&mut self, per_mille: u32) -> bool {
+        per_mille > 0 && (self.next_u64() % 1000) < u64::from(per_mille)
+    }
+
+    /// splitmix64: deterministic per seed, so a failing schedule replays exactly.
+    fn next_u64(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Master_Down_Interval of a router at priority `p` in this cluster.
+    pub fn master_down(&self, p: u8) -> Duration {
+        timing::master_down_interval(self.spec.version, p, self.spec.interval, 3)
+    }
+
+    /// Skew_Time of a router at priority `p` in this cluster.
+    pub fn skew(&self, p: u8) -> Duration {
+        timing::skew_time(self.spec.version, p, self.spec.interval)
+    }
+}
+
+impl Node {
+    fn new(spec: &ClusterSpec, i: usize) -> Node {
+        let n = &spec.nodes[i];
+        let config = RouterConfig {
+            name: format!("vr{i}"),
+            vrid: 51,
+            version: spec.version,
+            priority: n.priority,
+            advert_interval: spec.interval,
+            preempt: n.preempt,
+            preempt_delay: Duration::ZERO,
+            startup_delay: Duration::ZERO,
+            down_timer_adverts: 3,
+            announce: AnnounceSchedule::default(),
+            yield_advert: true,
+            primary_addr: addr(i),
+        };
+        Node {
+            router: Router::new(config),
+            alive: true,
+            holds_vips: false,
+            last_advert_sent: None,
+        }
+    }
+}

@@ -1,0 +1,517 @@
+//! Property tests of the protocol core on a simulated network: thousands of random clusters
+//! and fault schedules, each checked against the invariants of RFC 9568 and vipd's rules.
+//!
+//! `SIM_CASES` scales the number of schedules per property (default 1000).
+
+mod sim;
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError};
+use sim::{ClusterSpec, Conditions, NodeSpec, Sim};
+use vipd::vrrp::router::{Action, Input};
+use vipd::vrrp::timing::Centis;
+use vipd::vrrp::{State, Version};
+
+fn cases() -> u32 {
+    std::env::var("SIM_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
+/// A cluster of 2..=5 routers of one version, and a per-copy delay bound below a quarter
+/// of the advert interval (a LAN, not a WAN).
+fn cluster(preempt_always: bool) -> impl Strategy<Value = (ClusterSpec, Duration)> {
+    let version = prop_oneof![Just(Version::V2), Just(Version::V3)];
+    (
+        version,
+        0usize..3,
+        prop::collection::vec((1u8..=254, any::<bool>()), 2..=5),
+        0u32..=250,
+    )
+        .prop_map(move |(version, iv, nodes, delay_per_mille)| {
+            let interval = match version {
+                Version::V2 => Centis::from_secs(1),
+                Version::V3 => [Centis::new(5), Centis::new(10), Centis::new(100)][iv],
+            };
+            let nodes = nodes
+                .into_iter()
+                .map(|(priority, p)| NodeSpec {
+                    priority,
+                    preempt: preempt_always || p,
+                })
+                .collect();
+            let max_delay = interval.as_duration() * delay_per_mille / 1000;
+            (
+                ClusterSpec {
+                    version,
+                    interval,
+                    nodes,
+                },
+                max_delay,
+            )
+        })
+}
+
+fn max_priority(spec: &ClusterSpec) -> u8 {
+    spec.nodes.iter().map(|n| n.priority).max().unwrap()
+}
+
+fn min_priority(spec: &ClusterSpec) -> u8 {
+    spec.nodes.iter().map(|n| n.priority).min().unwrap()
+}
+
+fn ensure(cond: bool, sim: &Sim, what: impl FnOnce() -> String) -> Result<(), String> {
+    if !sim.violations.is_empty() {
+        return Err(format!("invariant violated: {}", sim.violations.join("; ")));
+    }
+    if cond {
+        Ok(())
+    } else {
+        Err(format!("at {:?}: {}", sim.now(), what()))
+    }
+}
+
+/// With no faults, exactly one Master (the highest priority) within Master_Down_Interval of
+/// start (plus two network delays for the adverts to cross), and it stays.
+fn settles(spec: ClusterSpec, max_delay: Duration, seed: u64) -> Result<Sim, String> {
+    let mut sim = Sim::new(spec, seed);
+    sim.conditions = Conditions {
+        max_delay,
+        ..Conditions::default()
+    };
+    let high = max_priority(sim.spec());
+    let low = min_priority(sim.spec());
+    sim.start_all();
+    sim.run_until(sim.master_down(high) - Duration::from_micros(1));
+    ensure(sim.masters().is_empty(), &sim, || {
+        "a Master before any down timer could fire".into()
+    })?;
+    sim.run_until(sim.master_down(low) + max_delay * 2 + Duration::from_millis(1));
+    let masters = sim.masters();
+    ensure(masters.len() == 1, &sim, || {
+        format!("masters after start: {masters:?}")
+    })?;
+    let first = masters[0];
+    ensure(sim.router(first).priority() == high, &sim, || {
+        format!(
+            "Master {first} has priority {}, highest is {high}",
+            sim.router(first).priority()
+        )
+    })?;
+    sim.run_for(sim.spec().interval.as_duration() * 10);
+    ensure(sim.masters() == vec![first], &sim, || {
+        format!("flapped: {:?}", sim.masters())
+    })?;
+    ensure(sim.holders() == vec![first], &sim, || {
+        format!("VIPs on {:?}", sim.holders())
+    })?;
+    Ok(sim)
+}
+
+/// Split the cluster, let each side elect a Master, heal at an arbitrary phase: one Master,
+/// the better of the two, within one advert interval (plus one network delay).
+fn partition_heals(
+    spec: ClusterSpec,
+    max_delay: Duration,
+    seed: u64,
+    side_mask: u32,
+    loss: u32,
+    heal_phase: u32,
+    mutator: Option<sim::Mutator>,
+) -> Result<(), String> {
+    let mut sim = match mutator {
+        Some(m) => Sim::new(spec.clone(), seed).with_mutator(m),
+        None => Sim::new(spec.clone(), seed),
+    };
+    sim.conditions = Conditions {
+        max_delay,
+        ..Conditions::default()
+    };
+    sim.start_all();
+    let low = min_priority(&spec);
+    let interval = spec.interval.as_duration();
+    sim.run_for(sim.master_down(low) + interval * 2);
+    let n = spec.nodes.len();
+    let side: Vec<usize> = (0..n).filter(|i| side_mask & (1 << i) != 0).collect();
+    let side = if side.is_empty() || side.len() == n {
+        vec![0]
+    } else {
+        side
+    };
+    sim.partition(&side);
+    sim.conditions.loss = loss;
+    sim.run_for(sim.master_down(low) * 2 + interval * 3);
+    // Loss may have made extra Masters inside a side; a lossless spell lets each side settle
+    // before the heal, so the heal is what is measured.
+    sim.conditions.loss = 0;
+    sim.run_for(sim.master_down(low) + interval * 2 + max_delay * 2);
+    let masters = sim.masters();
+    ensure(masters.len() == 2, &sim, || {
+        format!("each side should have a Master: {masters:?}")
+    })?;
+    sim.run_for(interval * heal_phase / 1000);
+    let healed_at = sim.now();
+    sim.heal();
+    sim.run_until(healed_at + interval + max_delay + Duration::from_micros(1));
+    let after = sim.masters();
+    ensure(after.len() == 1, &sim, || {
+        format!("masters one interval after heal: {after:?}")
+    })?;
+    let winner = masters
+        .iter()
+        .copied()
+        .max_by_key(|&m| (sim.router(m).priority(), m))
+        .unwrap();
+    ensure(after == vec![winner], &sim, || {
+        format!("{after:?} won, expected node {winner}")
+    })?;
+    ensure(sim.holders() == vec![winner], &sim, || {
+        format!("VIPs on {:?}", sim.holders())
+    })
+}
+
+#[derive(Clone, Debug)]
+enum Chaos {
+    Partition(u32),
+    Heal,
+    Loss(u32),
+    Dup(u32),
+    Crash(usize),
+    Restart(usize),
+    Stop(usize),
+    Start(usize),
+    Fault(usize, bool),
+    Priority(usize, u8),
+    Drain(usize, bool),
+}
+
+fn chaos_event() -> impl Strategy<Value = Chaos> {
+    prop_oneof![
+        any::<u32>().prop_map(Chaos::Partition),
+        Just(Chaos::Heal),
+        (0u32..=600).prop_map(Chaos::Loss),
+        (0u32..=300).prop_map(Chaos::Dup),
+        (0usize..5).prop_map(Chaos::Crash),
+        (0usize..5).prop_map(Chaos::Restart),
+        (0usize..5).prop_map(Chaos::Stop),
+        (0usize..5).prop_map(Chaos::Start),
+        (0usize..5, any::<bool>()).prop_map(|(i, a)| Chaos::Fault(i, a)),
+        (0usize..5, 1u8..=254).prop_map(|(i, p)| Chaos::Priority(i, p)),
+        (0usize..5, any::<bool>()).prop_map(|(i, d)| Chaos::Drain(i, d)),
+    ]
+}
+
+/// Random faults for a while, then everything healed: the VIP-iff-Master invariant holds at
+/// every instant, and the cluster converges to one Master with the highest priority.
+fn chaos_converges(
+    spec: ClusterSpec,
+    max_delay: Duration,
+    seed: u64,
+    events: Vec<(u32, Chaos)>,
+) -> Result<(), String> {
+    let n = spec.nodes.len();
+    let interval = spec.interval.as_duration();
+    let mut prio: Vec<u8> = spec.nodes.iter().map(|s| s.priority).collect();
+    let mut sim = Sim::new(spec.clone(), seed);
+    sim.conditions = Conditions {
+        max_delay,
+        ..Conditions::default()
+    };
+    sim.start_all();
+    let mut stopped = vec![false; n];
+    for (quarters, event) in events {
+        sim.run_for(interval * quarters / 4);
+        match event {
+            Chaos::Partition(mask) => {
+                let side: Vec<usize> = (0..n).filter(|i| mask & (1 << i) != 0).collect();
+                sim.partition(&side);
+            }
+            Chaos::Heal => sim.heal(),
+            Chaos::Loss(l) => sim.conditions.loss = l,
+            Chaos::Dup(d) => sim.conditions.dup = d,
+            Chaos::Crash(i) => sim.crash(i % n),
+            Chaos::Restart(i) => {
+                stopped[i % n] = false;
+                sim.restart(i % n)
+            }
+            Chaos::Stop(i) => {
+                stopped[i % n] = true;
+                sim.input(i % n, Input::Stop)
+            }
+            Chaos::Start(i) if stopped[i % n] => {
+                stopped[i % n] = false;
+                sim.input(i % n, Input::Start)
+            }
+            Chaos::Start(_) => {}
+            Chaos::Fault(i, active) => sim.input(
+                i % n,
+                Input::Fault {
+                    source: "check sim".into(),
+                    active,
+                },
+            ),
+            Chaos::Priority(i, p) => {
+                prio[i % n] = p;
+                sim.input(i % n, Input::Priority(p))
+            }
+            Chaos::Drain(i, on) => sim.input(i % n, Input::Drain(on)),
+        }
+        ensure(true, &sim, String::new)?;
+    }
+    // Heal everything.
+    sim.heal();
+    sim.conditions.loss = 0;
+    sim.conditions.dup = 0;
+    for (i, was_stopped) in stopped.into_iter().enumerate() {
+        sim.restart(i);
+        if was_stopped {
+            sim.input(i, Input::Start);
+        }
+        sim.input(
+            i,
+            Input::Fault {
+                source: "check sim".into(),
+                active: false,
+            },
+        );
+        sim.input(i, Input::Drain(false));
+    }
+    let low = *prio.iter().min().unwrap();
+    sim.run_for(sim.master_down(low) + interval * 2 + max_delay * 2 + Duration::from_millis(1));
+    let masters = sim.masters();
+    ensure(masters.len() == 1, &sim, || {
+        format!("masters after full heal: {masters:?}")
+    })?;
+    let high = *prio.iter().max().unwrap();
+    let all_preempt = spec.nodes.iter().all(|s| s.preempt);
+    let master_prio = sim.router(masters[0]).priority();
+    ensure(!all_preempt || master_prio == high, &sim, || {
+        format!(
+            "Master {} has priority {master_prio}, highest is {high}",
+            masters[0]
+        )
+    })?;
+    ensure(sim.holders() == masters, &sim, || {
+        format!("VIPs on {:?}", sim.holders())
+    })
+}
+
+/// Crash the Master at an arbitrary phase on a lossless, zero-delay LAN: the Backup takes
+/// over exactly Master_Down_Interval after the last advert it heard.
+fn crash_takeover(
+    version: Version,
+    interval: Centis,
+    backup_prio: u8,
+    phase: u32,
+) -> Result<(), String> {
+    let spec = ClusterSpec {
+        version,
+        interval,
+        nodes: vec![
+            NodeSpec {
+                priority: 254,
+                preempt: true,
+            },
+            NodeSpec {
+                priority: backup_prio,
+                preempt: true,
+            },
+        ],
+    };
+    let mut sim = Sim::new(spec, 1);
+    sim.start_all();
+    sim.run_for(sim.master_down(backup_prio) + interval.as_duration() * 3);
+    ensure(sim.masters() == vec![0], &sim, || {
+        "node 0 should be Master".into()
+    })?;
+    sim.run_for(interval.as_duration() * phase / 1000);
+    let last = sim.last_advert_sent(0).unwrap();
+    sim.crash(0);
+    sim.run_for(sim.master_down(backup_prio) * 2);
+    let took = sim
+        .log
+        .iter()
+        .rfind(|l| l.node == 1 && l.transition.to == State::Master);
+    let took = took.ok_or("the Backup never took over")?.at;
+    let expected = sim.master_down(backup_prio);
+    ensure(took - last == expected, &sim, || {
+        format!("took over after {:?}, RFC says {expected:?}", took - last)
+    })
+}
+
+/// Stop the Master gracefully: the priority-0 advert makes the Backup take over after
+/// exactly Skew_Time.
+fn stop_takeover(
+    version: Version,
+    interval: Centis,
+    backup_prio: u8,
+    phase: u32,
+) -> Result<(), String> {
+    let spec = ClusterSpec {
+        version,
+        interval,
+        nodes: vec![
+            NodeSpec {
+                priority: 254,
+                preempt: true,
+            },
+            NodeSpec {
+                priority: backup_prio,
+                preempt: true,
+            },
+        ],
+    };
+    let mut sim = Sim::new(spec, 2);
+    sim.start_all();
+    sim.run_for(
+        sim.master_down(backup_prio)
+            + interval.as_duration() * 3
+            + interval.as_duration() * phase / 1000,
+    );
+    let stopped_at = sim.now();
+    sim.input(0, Input::Stop);
+    ensure(sim.holders() == Vec::<usize>::new(), &sim, || {
+        "stopped Master kept its VIPs".into()
+    })?;
+    sim.run_for(sim.master_down(backup_prio) * 2);
+    let took = sim
+        .log
+        .iter()
+        .rfind(|l| l.node == 1 && l.transition.to == State::Master);
+    let took = took.ok_or("the Backup never took over")?.at;
+    let expected = sim.skew(backup_prio);
+    ensure(took - stopped_at == expected, &sim, || {
+        format!(
+            "took over after {:?}, RFC says {expected:?}",
+            took - stopped_at
+        )
+    })
+}
+
+fn lift(r: Result<(), String>) -> Result<(), TestCaseError> {
+    r.map_err(TestCaseError::fail)
+}
+
+fn interval_for(version: Version, pick: usize) -> Centis {
+    match version {
+        Version::V2 => Centis::from_secs([1, 2, 3][pick]),
+        Version::V3 => [Centis::new(1), Centis::new(7), Centis::new(100)][pick],
+    }
+}
+
+proptest! {
+    #![proptest_config(Config { cases: cases(), failure_persistence: None, ..Config::default() })]
+
+    #[test]
+    fn one_master_after_start((spec, delay) in cluster(true), seed in any::<u64>()) {
+        lift(settles(spec, delay, seed).map(|_| ()))?;
+    }
+
+    #[test]
+    fn partition_heals_within_one_interval(
+        (spec, delay) in cluster(true), seed in any::<u64>(), mask in any::<u32>(),
+        loss in 0u32..=200, phase in 0u32..1000,
+    ) {
+        lift(partition_heals(spec, delay, seed, mask, loss, phase, None))?;
+    }
+
+    #[test]
+    fn chaos_keeps_invariants_and_converges(
+        (spec, delay) in cluster(false), seed in any::<u64>(),
+        events in prop::collection::vec((0u32..40, chaos_event()), 0..30),
+    ) {
+        lift(chaos_converges(spec, delay, seed, events))?;
+    }
+
+    #[test]
+    fn takeover_times_equal_the_rfc_formulas(
+        v3 in any::<bool>(), pick in 0usize..3, backup in 1u8..=253, phase in 0u32..1000,
+    ) {
+        let version = if v3 { Version::V3 } else { Version::V2 };
+        let interval = interval_for(version, pick);
+        lift(crash_takeover(version, interval, backup, phase))?;
+        lift(stop_takeover(version, interval, backup, phase))?;
+    }
+}
+
+/// The invariants are not vacuous: a router that keeps its VIPs when it stops is caught.
+#[test]
+fn simulator_catches_vips_kept_after_stop() {
+    fn keep_vips(_: usize, actions: &mut Vec<Action>) {
+        actions.retain(|a| *a != Action::RemoveVips);
+    }
+    let spec = ClusterSpec {
+        version: Version::V3,
+        interval: Centis::new(10),
+        nodes: vec![
+            NodeSpec {
+                priority: 200,
+                preempt: true,
+            },
+            NodeSpec {
+                priority: 100,
+                preempt: true,
+            },
+        ],
+    };
+    let mut sim = Sim::new(spec, 3).with_mutator(keep_vips);
+    sim.start_all();
+    sim.run_for(Duration::from_secs(1));
+    sim.input(0, Input::Stop);
+    assert!(
+        sim.violations
+            .iter()
+            .any(|v| v.contains("node 0 in INIT holds the VIPs")),
+        "violations: {:?}",
+        sim.violations
+    );
+}
+
+/// ... and a Master that never advertises after a heal (so the loser never hears it) is
+/// caught by the partition property.
+#[test]
+fn simulator_catches_a_silent_master_after_heal() {
+    fn mute_node_1(node: usize, actions: &mut Vec<Action>) {
+        if node == 1 {
+            actions.retain(|a| !matches!(a, Action::SendAdvert { .. }));
+        }
+    }
+    let spec = ClusterSpec {
+        version: Version::V3,
+        interval: Centis::new(10),
+        nodes: vec![
+            NodeSpec {
+                priority: 100,
+                preempt: true,
+            },
+            NodeSpec {
+                priority: 200,
+                preempt: true,
+            },
+        ],
+    };
+    let err = partition_heals(spec, Duration::ZERO, 4, 0b01, 0, 500, Some(mute_node_1));
+    let err = err.expect_err("a mute Master must break the heal property");
+    assert!(err.contains("masters"), "{err}");
+}
+
+/// The RFC formula check is not vacuous either: the exact figure for a known case.
+#[test]
+fn takeover_reference_figure_v2_priority_100() {
+    crash_takeover(Version::V2, Centis::from_secs(1), 100, 500).unwrap();
+    let sim = Sim::new(
+        ClusterSpec {
+            version: Version::V2,
+            interval: Centis::from_secs(1),
+            nodes: vec![NodeSpec {
+                priority: 100,
+                preempt: true,
+            }],
+        },
+        0,
+    );
+    assert_eq!(sim.master_down(100), Duration::from_micros(3_609_375));
+}
