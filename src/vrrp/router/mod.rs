@@ -98,7 +98,7 @@ impl Router {
             Input::Stop => self.stop(&mut out),
             Input::Advert(advert) => self.advert(now, advert, &mut out),
             Input::Timer => self.fire_due(now, &mut out),
-            Input::Priority(p) => self.set_priority(p),
+            Input::Priority(p) => self.set_priority(now, p),
             Input::Fault { source, active } => self.fault(now, source, active, &mut out),
             Input::Drain(on) => self.drain(now, on, &mut out),
             Input::Sync(order) => self.sync(now, order, &mut out),

@@ -167,7 +167,7 @@ impl Router {
         self.become_master(now, reason, out);
     }
 
-    pub(super) fn set_priority(&mut self, priority: u8) {
+    pub(super) fn set_priority(&mut self, now: Instant, priority: u8) {
         // The address owner is never adjusted; 0 and 255 are not effective priorities.
         if self.is_owner() {
             return;
@@ -184,8 +184,9 @@ impl Router {
                 DownCause::Silence => self.master_down_interval(),
                 DownCause::Resigned(_) => self.skew_time(),
             };
+            // A higher priority can move the deadline before `now`: it is due at once.
             self.timers.down = Some(DownTimer {
-                deadline: down.reset_at + wait,
+                deadline: (down.reset_at + wait).max(now),
                 ..down
             });
         }
