@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use vipd::config::Config;
+use vipd::daemon;
+use vipd::daemon::logging::{self, LogFormat};
 
 /// vipd keeps a virtual IP address on exactly one healthy host, speaking VRRP (v2 and v3,
 /// IPv4 and IPv6) so it can pair with keepalived, FRR and routers.
@@ -28,6 +30,25 @@ enum Command {
         after_help = "Examples:\n  vipd check /etc/vipd/vipd.yaml\n  vipd check -c conf/lb1.yaml"
     )]
     Check(CheckArgs),
+    /// Run the VRRP daemon: hold the virtual addresses while this node is Master.
+    ///
+    /// Needs CAP_NET_RAW and CAP_NET_ADMIN (run as root). Logs go to stderr, one line per
+    /// state change with its reason. SIGTERM or SIGINT: every Master sends a priority-0
+    /// advert, releases its addresses, and vipd exits 0; a second signal exits at once.
+    ///
+    /// Exit status: 0 after a clean stop, 1 on a bad configuration or a startup failure.
+    #[command(after_help = "Example:\n  vipd run -c /etc/vipd/vipd.yaml --log-format json")]
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The configuration file.
+    #[arg(short, long = "config", value_name = "FILE")]
+    config: PathBuf,
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 #[derive(Args)]
@@ -44,6 +65,41 @@ struct CheckArgs {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check(args) => check(args),
+        Command::Run(args) => run(args),
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "vipd run: not starting: {} is not valid (see vipd check)",
+                args.config.display()
+            );
+            return ExitCode::from(1);
+        }
+    };
+    logging::init(args.log_format);
+    // One thread: the work is a few packets a second per instance, and a single thread keeps
+    // idle CPU and memory low; nothing on it blocks.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vipd run: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(daemon::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vipd run: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

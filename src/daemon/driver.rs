@@ -82,9 +82,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::vrrp::Version;
     use crate::vrrp::router::{Advert, AnnounceSchedule, RouterConfig};
     use crate::vrrp::timing::Centis;
-    use crate::vrrp::Version;
 
     #[derive(Default)]
     struct Recorder {

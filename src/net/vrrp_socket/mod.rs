@@ -177,6 +177,22 @@ impl VrrpSocket {
         }
     }
 
+    /// Sends `payload` to `dst` now, without waiting: the router task calls this on the
+    /// protocol path, where waiting for writability would delay its timers. A full socket
+    /// buffer is an error (`WouldBlock`) for the caller to count.
+    pub fn try_send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
+        let sent = self.send_now(self.fd.get_ref().as_raw_fd(), payload, dst)?;
+        if sent == payload.len() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "short send on {}: {sent} of {} bytes",
+                self.ifname,
+                payload.len()
+            )))
+        }
+    }
+
     fn send_now(&self, fd: RawFd, payload: &[u8], dst: IpAddr) -> io::Result<usize> {
         let iov = [IoSlice::new(payload)];
         match (dst, self.src) {

@@ -1,0 +1,80 @@
+//! The live [`RouterIo`]: adverts go straight out of the raw socket; address changes and
+//! announcements are queued to the instance's address worker.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{info, warn};
+
+use super::driver::{RouterIo, VipOp};
+use super::stats::Stats;
+use crate::net::VrrpSocket;
+use crate::vrrp::V3Checksum;
+use crate::vrrp::packet::{self, Advert};
+use crate::vrrp::router::{Router, Transition};
+
+/// Where and how one instance sends.
+pub struct LiveIo {
+    /// Instance name, for logs.
+    pub name: String,
+    /// The socket of the instance's interface and family.
+    pub socket: Arc<VrrpSocket>,
+    /// The advert, priority filled in per send.
+    pub advert: Advert,
+    /// Source address of adverts.
+    pub src: IpAddr,
+    /// The group, or the unicast peers.
+    pub dests: Vec<IpAddr>,
+    /// VRRPv3-over-IPv4 checksum convention.
+    pub checksum: V3Checksum,
+    /// The address worker's queue.
+    pub vip_ops: UnboundedSender<VipOp>,
+    /// Counters.
+    pub stats: Arc<Stats>,
+}
+
+impl RouterIo for LiveIo {
+    fn send_advert(&mut self, priority: u8) {
+        self.advert.priority = priority;
+        for &dst in &self.dests {
+            let sent = packet::emit(&self.advert, self.src, dst, self.checksum)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    self.socket
+                        .try_send_to(&bytes, dst)
+                        .map_err(|e| e.to_string())
+                });
+            match sent {
+                Ok(()) => self.stats.bump("adverts_sent"),
+                Err(error) => {
+                    self.stats.bump("advert_send_errors");
+                    warn!(instance = %self.name, %dst, %error, "advert not sent");
+                }
+            }
+        }
+    }
+
+    fn vips(&mut self, op: VipOp) {
+        // The worker lives as long as this sender; a send can only fail during shutdown.
+        let _ = self.vip_ops.send(op);
+    }
+
+    fn transition(&mut self, router: &Router, t: &Transition) {
+        self.stats.bump("transitions");
+        let master = t
+            .master
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "-".into());
+        info!(
+            instance = %self.name,
+            vrid = router.config().vrid,
+            from = %t.from,
+            to = %t.to,
+            priority = t.priority,
+            master = %master,
+            "{}: {} -> {}: {}",
+            self.name, t.from, t.to, t.reason
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! The receive loop of one VRRP socket: parse, validate, and hand each advert to the router
+//! task of its VRID. Every dropped packet has a reason and a counter.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tracing::{debug, warn};
+
+use super::stats::{LogLimiter, Stats};
+use crate::net::VrrpSocket;
+use crate::vrrp::packet::{self, AddressCheck, Auth, Expected, Received, Reject};
+use crate::vrrp::router::{Advert, Input};
+use crate::vrrp::timing::Centis;
+use crate::vrrp::{Family, Version};
+
+/// Where adverts for one VRID go, and what they must look like.
+pub struct Route {
+    /// Instance name.
+    pub name: String,
+    /// The router task's inbox.
+    pub inbox: mpsc::Sender<Input>,
+    /// Protocol version.
+    pub version: Version,
+    /// VRRPv2 authentication.
+    pub auth: Auth,
+    /// Own advert interval (VRRPv2 adverts must match it).
+    pub interval: Centis,
+    /// The VIPs (for the address-list comparison).
+    pub vips: Vec<IpAddr>,
+    /// Unicast peers; when set, adverts from anyone else are dropped and TTL is not checked.
+    pub unicast_peers: Option<Vec<IpAddr>>,
+    /// Counters.
+    pub stats: Arc<Stats>,
+}
+
+/// Receives on `socket` until it fails for good. `own` are this host's addresses: a packet
+/// from one of them is our own and is ignored.
+pub async fn run(
+    socket: Arc<VrrpSocket>,
+    iface: String,
+    routes: HashMap<u8, Route>,
+    own: Vec<IpAddr>,
+    stats: Arc<Stats>,
+) {
+    let mut limiter = LogLimiter::new(Duration::from_secs(10));
+    loop {
+        let pkt = match socket.recv().await {
+            Ok(pkt) => pkt,
+            Err(error) => {
+                warn!(interface = %iface, %error, "receive failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if own.contains(&pkt.src) {
+            stats.bump("own_adverts");
+            continue;
+        }
+        let parsed = match socket.family() {
+            Family::V4 => packet::parse_ipv4(&pkt.data),
+            Family::V6 => packet::parse_vrrp(&pkt.data, pkt.src, pkt.dst, pkt.hop_limit),
+        };
+        let rx = match parsed {
+            Ok(rx) => rx,
+            Err(reject) => {
+                stats.bump(reject.label());
+                if let Some(held) = limiter.allow(Instant::now(), pkt.src, reject.label()) {
+                    warn!(interface = %iface, src = %pkt.src, reason = reject.label(), suppressed = held, "dropped malformed packet: {reject}");
+                }
+                continue;
+            }
+        };
+        let Some(route) = routes.get(&rx.advert.vrid) else {
+            // Other clusters share LANs all the time: count, and say so only at debug level.
+            stats.bump(Reject::UnknownVrid(rx.advert.vrid).label());
+            debug!(interface = %iface, src = %rx.src, vrid = rx.advert.vrid, "advert for a VRID we do not run");
+            continue;
+        };
+        deliver(route, &rx, &mut limiter);
+    }
+}
+
+fn deliver(route: &Route, rx: &Received, limiter: &mut LogLimiter) {
+    let now = Instant::now();
+    if let Some(peers) = &route.unicast_peers
+        && !peers.contains(&rx.src)
+    {
+        route.stats.bump("not_a_unicast_peer");
+        if let Some(held) = limiter.allow(now, rx.src, "not_a_unicast_peer") {
+            warn!(instance = %route.name, src = %rx.src, suppressed = held, "dropped advert from an address that is not a configured unicast peer");
+        }
+        return;
+    }
+    let expected = Expected {
+        version: route.version,
+        vrid: rx.advert.vrid,
+        auth: route.auth,
+        interval: route.interval,
+        vips: &route.vips,
+        ttl_must_be_255: route.unicast_peers.is_none(),
+    };
+    match packet::check_against(rx, &expected) {
+        Ok(AddressCheck::Match) => {}
+        Ok(AddressCheck::Mismatch { ours, theirs }) => {
+            // RFC 9568 §6.4: still processed. Dropping it is how keepalived 2.2 makes two
+            // Masters during a rolling config change.
+            route.stats.bump("address_mismatch");
+            if let Some(held) = limiter.allow(now, rx.src, "address_mismatch") {
+                warn!(instance = %route.name, src = %rx.src, ?ours, ?theirs, suppressed = held, "advert lists other virtual addresses than ours; processing it anyway");
+            }
+        }
+        Err(reject) => {
+            route.stats.bump(reject.label());
+            if let Some(held) = limiter.allow(now, rx.src, reject.label()) {
+                warn!(instance = %route.name, src = %rx.src, reason = reject.label(), suppressed = held, "dropped advert: {reject}");
+            }
+            return;
+        }
+    }
+    route.stats.bump("adverts_received");
+    route.stats.bump(rx.checksum.label());
+    let advert = Advert {
+        from: rx.src,
+        channel: 0,
+        priority: rx.advert.priority,
+        interval: rx.advert.interval,
+    };
+    match route.inbox.try_send(Input::Advert(advert)) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => route.stats.bump("inbox_full"),
+        Err(TrySendError::Closed(_)) => {}
+    }
+}
