@@ -31,6 +31,9 @@ pub trait RouterIo: Send {
     fn vips(&mut self, op: VipOp);
     /// Reports a state change (logs, notify, events).
     fn transition(&mut self, router: &Router, transition: &Transition);
+    /// Reports that fault `source` was raised or cleared; `router.faults()` has the new set.
+    /// A sync group needs this even when the state did not change.
+    fn fault_changed(&mut self, _router: &Router, _source: &str) {}
 }
 
 /// Runs `router` until its inbox closes or it has handled [`Input::Stop`]; returns the I/O
@@ -52,6 +55,10 @@ pub async fn drive<I: RouterIo>(
             },
         };
         let stopping = input == Input::Stop;
+        let fault_source = match &input {
+            Input::Fault { source, .. } => Some(source.clone()),
+            _ => None,
+        };
         let now: Instant = TokioInstant::now().into_std();
         for action in router.handle(now, input) {
             match action {
@@ -61,6 +68,9 @@ pub async fn drive<I: RouterIo>(
                 Action::Announce { count } => io.vips(VipOp::Announce(count)),
                 Action::Notify(t) => io.transition(&router, &t),
             }
+        }
+        if let Some(source) = fault_source {
+            io.fault_changed(&router, &source);
         }
         if stopping {
             break;

@@ -8,6 +8,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
 use super::driver::{RouterIo, VipOp};
+use super::groups::GroupEvent;
 use super::stats::Stats;
 use crate::net::VrrpSocket;
 use crate::vrrp::V3Checksum;
@@ -32,6 +33,8 @@ pub struct LiveIo {
     pub vip_ops: UnboundedSender<VipOp>,
     /// Counters.
     pub stats: Arc<Stats>,
+    /// The sync group's task, when the instance is in one.
+    pub group: Option<UnboundedSender<GroupEvent>>,
 }
 
 impl RouterIo for LiveIo {
@@ -60,8 +63,27 @@ impl RouterIo for LiveIo {
         let _ = self.vip_ops.send(op);
     }
 
+    fn fault_changed(&mut self, router: &Router, source: &str) {
+        if let Some(group) = &self.group {
+            let faults = router.faults().map(str::to_owned).collect();
+            let member = self.name.clone();
+            let _ = group.send(GroupEvent::Fault {
+                member,
+                source: source.to_owned(),
+                faults,
+            });
+        }
+    }
+
     fn transition(&mut self, router: &Router, t: &Transition) {
         self.stats.bump("transitions");
+        if let Some(group) = &self.group {
+            let member = self.name.clone();
+            let _ = group.send(GroupEvent::Transition {
+                member,
+                transition: t.clone(),
+            });
+        }
         let master = t
             .master
             .map(|m| m.to_string())

@@ -5,6 +5,7 @@
 //! Tasks talk through channels only; the router task never waits on I/O.
 
 pub mod driver;
+mod groups;
 mod instance;
 mod io;
 mod links;
@@ -25,6 +26,7 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::net::{Announcer, LinkEvents, NetError, Netlink, VrrpSocket};
+use crate::vrrp::group::SyncGroup;
 use crate::vrrp::packet::{self, Auth};
 use crate::vrrp::router::{Input, Router};
 use crate::vrrp::{Family, Version};
@@ -80,7 +82,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             }
         }
     }
-    let running = match start(&nl, &prepared, link_events).await {
+    let running = match start(&nl, &prepared, &config, link_events).await {
         Ok(r) => r,
         Err(e) => {
             for p in &prepared {
@@ -117,8 +119,19 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
 async fn start(
     nl: &Netlink,
     prepared: &[Prepared],
+    config: &Config,
     link_events: LinkEvents,
 ) -> Result<Vec<Running>, DaemonError> {
+    let mut group_of = HashMap::new();
+    let mut group_tasks = Vec::new();
+    for (name, members) in &config.groups {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for m in members {
+            group_of.insert(m.clone(), tx.clone());
+        }
+        group_tasks.push((SyncGroup::new(name.clone(), members.clone()), rx));
+    }
+    let mut inboxes: HashMap<String, mpsc::Sender<Input>> = HashMap::new();
     let mut sockets: HashMap<SocketKey, (Arc<VrrpSocket>, Routes)> = HashMap::new();
     let mut watchers: HashMap<u32, Vec<(String, mpsc::Sender<Input>)>> = HashMap::new();
     let mut running = Vec::new();
@@ -185,6 +198,7 @@ async fn start(
             checksum: inst.v3_checksum,
             vip_ops: ops_tx,
             stats,
+            group: group_of.get(&p.name).cloned(),
         };
         let router = Router::new(inst.router_config(&p.name, p.primary));
         let driver = tokio::spawn(driver::drive(router, inbox_rx, io));
@@ -203,6 +217,7 @@ async fn start(
             ));
         }
         starts.push((inbox.clone(), Input::Start));
+        inboxes.insert(p.name.clone(), inbox.clone());
         running.push(Running {
             name: p.name.clone(),
             inbox,
@@ -223,6 +238,14 @@ async fn start(
         ));
     }
     tokio::spawn(links::run(link_events, watchers));
+    for (group, rx) in group_tasks {
+        let members = group
+            .members
+            .iter()
+            .filter_map(|m| Some((m.clone(), inboxes.get(m)?.clone())))
+            .collect();
+        tokio::spawn(groups::run(group, members, rx));
+    }
     for (inbox, input) in starts {
         let _ = inbox.send(input).await;
     }
