@@ -287,6 +287,23 @@ fn chaos_converges(
     })
 }
 
+/// Node 0 (priority 254) Master and node 1 Backup on a lossless, zero-delay LAN, settled.
+fn settled_pair(version: Version, interval: Centis, backup_prio: u8) -> Sim {
+    let node = |priority| NodeSpec {
+        priority,
+        preempt: true,
+    };
+    let spec = ClusterSpec {
+        version,
+        interval,
+        nodes: vec![node(254), node(backup_prio)],
+    };
+    let mut sim = Sim::new(spec, 1);
+    sim.start_all();
+    sim.run_for(sim.master_down(backup_prio) + interval.as_duration() * 3);
+    sim
+}
+
 /// Crash the Master at an arbitrary phase on a lossless, zero-delay LAN: the Backup takes
 /// over exactly Master_Down_Interval after the last advert it heard.
 fn crash_takeover(
@@ -295,23 +312,7 @@ fn crash_takeover(
     backup_prio: u8,
     phase: u32,
 ) -> Result<(), String> {
-    let spec = ClusterSpec {
-        version,
-        interval,
-        nodes: vec![
-            NodeSpec {
-                priority: 254,
-                preempt: true,
-            },
-            NodeSpec {
-                priority: backup_prio,
-                preempt: true,
-            },
-        ],
-    };
-    let mut sim = Sim::new(spec, 1);
-    sim.start_all();
-    sim.run_for(sim.master_down(backup_prio) + interval.as_duration() * 3);
+    let mut sim = settled_pair(version, interval, backup_prio);
     ensure(sim.masters() == vec![0], &sim, || {
         "node 0 should be Master".into()
     })?;
@@ -338,27 +339,8 @@ fn stop_takeover(
     backup_prio: u8,
     phase: u32,
 ) -> Result<(), String> {
-    let spec = ClusterSpec {
-        version,
-        interval,
-        nodes: vec![
-            NodeSpec {
-                priority: 254,
-                preempt: true,
-            },
-            NodeSpec {
-                priority: backup_prio,
-                preempt: true,
-            },
-        ],
-    };
-    let mut sim = Sim::new(spec, 2);
-    sim.start_all();
-    sim.run_for(
-        sim.master_down(backup_prio)
-            + interval.as_duration() * 3
-            + interval.as_duration() * phase / 1000,
-    );
+    let mut sim = settled_pair(version, interval, backup_prio);
+    sim.run_for(interval.as_duration() * phase / 1000);
     let stopped_at = sim.now();
     sim.input(0, Input::Stop);
     ensure(sim.holders() == Vec::<usize>::new(), &sim, || {

@@ -93,7 +93,7 @@ mod tests {
 
     use super::*;
     use crate::vrrp::Version;
-    use crate::vrrp::router::{Advert, AnnounceSchedule, RouterConfig};
+    use crate::vrrp::router::{Advert, RouterConfig};
     use crate::vrrp::timing::Centis;
 
     #[derive(Default)]
@@ -122,19 +122,11 @@ mod tests {
     }
 
     fn router(priority: u8) -> Router {
+        let v2 = crate::vrrp::router::tests::v2(priority);
         Router::new(RouterConfig {
-            name: "web".into(),
-            vrid: 51,
             version: Version::V3,
-            priority,
             advert_interval: Centis::new(10),
-            preempt: true,
-            preempt_delay: Duration::ZERO,
-            startup_delay: Duration::ZERO,
-            down_timer_adverts: 3,
-            announce: AnnounceSchedule::default(),
-            yield_advert: true,
-            primary_addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            ..v2
         })
     }
 

@@ -166,15 +166,7 @@ impl VrrpSocket {
                 self.send_now(s.as_raw_fd(), payload, dst)
             })
             .await?;
-        if sent == payload.len() {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!(
-                "short send on {}: {sent} of {} bytes",
-                self.ifname,
-                payload.len()
-            )))
-        }
+        self.whole(sent, payload)
     }
 
     /// Sends `payload` to `dst` now, without waiting: the router task calls this on the
@@ -182,15 +174,20 @@ impl VrrpSocket {
     /// buffer is an error (`WouldBlock`) for the caller to count.
     pub fn try_send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
         let sent = self.send_now(self.fd.get_ref().as_raw_fd(), payload, dst)?;
+        self.whole(sent, payload)
+    }
+
+    /// A datagram is sent whole or not at all; a short count would be a kernel surprise.
+    fn whole(&self, sent: usize, payload: &[u8]) -> io::Result<()> {
         if sent == payload.len() {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!(
-                "short send on {}: {sent} of {} bytes",
-                self.ifname,
-                payload.len()
-            )))
+            return Ok(());
         }
+        let msg = format!(
+            "short send on {}: {sent} of {} bytes",
+            self.ifname,
+            payload.len()
+        );
+        Err(io::Error::other(msg))
     }
 
     fn send_now(&self, fd: RawFd, payload: &[u8], dst: IpAddr) -> io::Result<usize> {

@@ -3,24 +3,13 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::vrrp::Version;
-use crate::vrrp::router::{Action, Advert, AnnounceSchedule, Router, RouterConfig};
+use crate::vrrp::router::{Action, Advert, Router, RouterConfig};
 use crate::vrrp::timing::Centis;
 
 fn config(name: &str, priority: u8) -> RouterConfig {
     RouterConfig {
         name: name.into(),
-        vrid: 51,
-        version: Version::V2,
-        priority,
-        advert_interval: Centis::ONE_SECOND,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
-        startup_delay: Duration::ZERO,
-        down_timer_adverts: 3,
-        announce: AnnounceSchedule::default(),
-        yield_advert: true,
-        primary_addr: "10.0.0.1".parse().unwrap(),
+        ..crate::vrrp::router::tests::v2(priority)
     }
 }
 

@@ -21,7 +21,7 @@ mod rules;
 mod timers;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;

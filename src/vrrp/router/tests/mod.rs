@@ -31,7 +31,8 @@ fn us(n: u64) -> Duration {
 }
 
 /// VRRPv2, 1 s, preempt, no delays, keepalived's announce schedule, yield advert on.
-fn v2(priority: u8) -> RouterConfig {
+/// Shared with the other modules' tests that need a plain router.
+pub(crate) fn v2(priority: u8) -> RouterConfig {
     RouterConfig {
         name: "web".into(),
         vrid: 51,
