@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use vipd::config::Config;
+use vipd::control::{client, protocol, table};
 use vipd::daemon;
 use vipd::daemon::logging::{self, LogFormat};
 
@@ -39,6 +40,58 @@ enum Command {
     /// Exit status: 0 after a clean stop, 1 on a bad configuration or a startup failure.
     #[command(after_help = "Example:\n  vipd run -c /etc/vipd/vipd.yaml --log-format json")]
     Run(RunArgs),
+    /// Show every instance of the running daemon: state, priorities, Master, VIPs, time in
+    /// state and the reason for the last change, faults, and packet counters.
+    Status {
+        #[command(flatten)]
+        socket: SocketArgs,
+        /// Print the JSON answer of the control socket instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drain a node for maintenance, or end the drain.
+    ///
+    /// `on`: every Master among the chosen instances sends a priority-0 advert (its peer takes
+    /// over after Skew_Time), releases its VIPs, and stays Backup until `off`.
+    Maintenance {
+        #[command(flatten)]
+        socket: SocketArgs,
+        /// on or off.
+        #[arg(value_parser = ["on", "off"])]
+        mode: String,
+        /// One instance; all when omitted.
+        instance: Option<String>,
+    },
+    /// Follow state changes live, one JSON line each, until interrupted.
+    Events {
+        #[command(flatten)]
+        socket: SocketArgs,
+    },
+}
+
+/// Where to find the daemon's control socket.
+#[derive(Args)]
+struct SocketArgs {
+    /// The control socket path.
+    #[arg(long, value_name = "PATH", conflicts_with = "config")]
+    socket: Option<PathBuf>,
+    /// Read the control socket path from this configuration file.
+    #[arg(short, long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl SocketArgs {
+    fn path(&self) -> Result<PathBuf, String> {
+        if let Some(p) = &self.socket {
+            return Ok(p.clone());
+        }
+        match &self.config {
+            Some(file) => Config::load(file)
+                .map(|c| c.global.control_socket)
+                .map_err(|e| format!("{e}")),
+            None => Ok(PathBuf::from(vipd::config::DEFAULT_CONTROL_SOCKET)),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -63,9 +116,69 @@ struct CheckArgs {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_)) {
+        // A command-line tool piped into `head` should end quietly, not panic on EPIPE. The
+        // daemon keeps Rust's default (ignored), so a closed control client cannot kill it.
+        // SAFETY: setting a signal disposition to the default before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
+    match cli.command {
         Command::Check(args) => check(args),
         Command::Run(args) => run(args),
+        Command::Status { socket, json } => control(&socket, |path| {
+            let (answer, _) = client::request(path, protocol::Command::Status)?;
+            let status = answer.status.unwrap_or(protocol::Status {
+                router_id: None,
+                instances: vec![],
+            });
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).map_err(client::ClientError::from)?
+                );
+            } else {
+                print!("{}", table::render(&status));
+            }
+            Ok(())
+        }),
+        Command::Maintenance {
+            socket,
+            mode,
+            instance,
+        } => control(&socket, |path| {
+            let command = protocol::Command::Maintenance {
+                on: mode == "on",
+                instance: instance.clone(),
+            };
+            let (answer, _) = client::request(path, command)?;
+            println!("{}", answer.message.unwrap_or_default());
+            Ok(())
+        }),
+        Command::Events { socket } => control(&socket, |path| {
+            client::follow_events(path, &mut std::io::stdout())
+        }),
+    }
+}
+
+/// Runs a control-socket command; errors are one line on stderr and exit status 1.
+fn control(
+    socket: &SocketArgs,
+    f: impl FnOnce(&std::path::Path) -> Result<(), client::ClientError>,
+) -> ExitCode {
+    let path = match socket.path() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    match f(&path) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
     }
 }
 

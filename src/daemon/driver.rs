@@ -34,6 +34,8 @@ pub trait RouterIo: Send {
     /// Reports that fault `source` was raised or cleared; `router.faults()` has the new set.
     /// A sync group needs this even when the state did not change.
     fn fault_changed(&mut self, _router: &Router, _source: &str) {}
+    /// Called after every input, to publish what changed (status views).
+    fn after_input(&mut self, _router: &Router) {}
 }
 
 /// Runs `router` until its inbox closes or it has handled [`Input::Stop`]; returns the I/O
@@ -72,6 +74,7 @@ pub async fn drive<I: RouterIo>(
         if let Some(source) = fault_source {
             io.fault_changed(&router, &source);
         }
+        io.after_input(&router);
         if stopping {
             break;
         }

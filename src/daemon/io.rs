@@ -7,10 +7,17 @@ use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
 
+use std::time::SystemTime;
+
+use tokio::sync::{broadcast, watch};
+
 use super::driver::{RouterIo, VipOp};
 use super::groups::GroupEvent;
 use super::stats::Stats;
+use crate::control::protocol::Event;
+use crate::control::server::View;
 use crate::net::VrrpSocket;
+use crate::vrrp::State;
 use crate::vrrp::V3Checksum;
 use crate::vrrp::packet::{self, Advert};
 use crate::vrrp::router::{Router, Transition};
@@ -35,6 +42,32 @@ pub struct LiveIo {
     pub stats: Arc<Stats>,
     /// The sync group's task, when the instance is in one.
     pub group: Option<UnboundedSender<GroupEvent>>,
+    /// Where the control server reads this instance's status.
+    pub view: watch::Sender<View>,
+    /// The transition stream (`vipd events`).
+    pub events: broadcast::Sender<Event>,
+}
+
+impl LiveIo {
+    fn publish(&mut self, router: &Router, transition: Option<&Transition>) {
+        self.view.send_if_modified(|view| {
+            let before = view.clone();
+            let s = &mut view.status;
+            s.state = router.state().to_string();
+            s.effective_priority = router.priority();
+            s.master = router.master().map(|m| m.to_string());
+            s.vips_held = router.state() == State::Master;
+            s.master_advert_interval_ms =
+                router.master_adver_interval().as_duration().as_millis() as u64;
+            s.faults = router.faults().map(str::to_owned).collect();
+            s.maintenance = router.draining();
+            if let Some(t) = transition {
+                s.last_reason = t.reason.to_string();
+                view.since = SystemTime::now();
+            }
+            *view != before
+        });
+    }
 }
 
 impl RouterIo for LiveIo {
@@ -75,8 +108,22 @@ impl RouterIo for LiveIo {
         }
     }
 
+    fn after_input(&mut self, router: &Router) {
+        self.publish(router, None);
+    }
+
     fn transition(&mut self, router: &Router, t: &Transition) {
         self.stats.bump("transitions");
+        self.publish(router, Some(t));
+        let _ = self.events.send(Event {
+            time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            instance: self.name.clone(),
+            from: t.from.to_string(),
+            to: t.to.to_string(),
+            reason: t.reason.to_string(),
+            priority: t.priority,
+            master: t.master.map(|m| m.to_string()),
+        });
         if let Some(group) = &self.group {
             let member = self.name.clone();
             let _ = group.send(GroupEvent::Transition {

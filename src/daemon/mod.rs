@@ -19,12 +19,15 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
+use crate::control;
+use crate::control::protocol::InstanceStatus;
 use crate::net::{Announcer, LinkEvents, NetError, Netlink, VrrpSocket};
 use crate::vrrp::group::SyncGroup;
 use crate::vrrp::packet::{self, Auth};
@@ -44,6 +47,9 @@ pub enum DaemonError {
     /// A socket or netlink failure at start.
     #[error("{0}")]
     Net(#[from] NetError),
+    /// The control socket could not be created.
+    #[error("control socket {0}: {1}")]
+    Control(String, std::io::Error),
     /// Signal handlers could not be installed.
     #[error("installing signal handlers: {0}")]
     Signals(std::io::Error),
@@ -82,7 +88,17 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             }
         }
     }
-    let running = match start(&nl, &prepared, &config, link_events).await {
+    let socket_path = config.global.control_socket.clone();
+    let listener = match control::server::bind(&socket_path) {
+        Ok(l) => l,
+        Err(e) => {
+            for p in &prepared {
+                instance::teardown(&nl, p).await;
+            }
+            return Err(DaemonError::Control(socket_path.display().to_string(), e));
+        }
+    };
+    let running = match start(&nl, &prepared, &config, link_events, listener).await {
         Ok(r) => r,
         Err(e) => {
             for p in &prepared {
@@ -112,6 +128,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     for p in &prepared {
         instance::teardown(&nl, p).await;
     }
+    control::server::unlink(&socket_path);
     info!("vipd stopped");
     Ok(())
 }
@@ -121,6 +138,7 @@ async fn start(
     prepared: &[Prepared],
     config: &Config,
     link_events: LinkEvents,
+    listener: UnixListener,
 ) -> Result<Vec<Running>, DaemonError> {
     let mut group_of = HashMap::new();
     let mut group_tasks = Vec::new();
@@ -132,6 +150,8 @@ async fn start(
         group_tasks.push((SyncGroup::new(name.clone(), members.clone()), rx));
     }
     let mut inboxes: HashMap<String, mpsc::Sender<Input>> = HashMap::new();
+    let mut controls = Vec::new();
+    let (events, _) = broadcast::channel(256);
     let mut sockets: HashMap<SocketKey, (Arc<VrrpSocket>, Routes)> = HashMap::new();
     let mut watchers: HashMap<u32, Vec<(String, mpsc::Sender<Input>)>> = HashMap::new();
     let mut running = Vec::new();
@@ -182,6 +202,13 @@ async fn start(
             announcer,
             ops_rx,
         ));
+        let (view_tx, view_rx) = watch::channel(initial_view(p));
+        controls.push(control::server::Instance {
+            name: p.name.clone(),
+            view: view_rx,
+            stats: stats.clone(),
+            inbox: inbox.clone(),
+        });
         let io = io::LiveIo {
             name: p.name.clone(),
             socket: socket.clone(),
@@ -199,6 +226,8 @@ async fn start(
             vip_ops: ops_tx,
             stats,
             group: group_of.get(&p.name).cloned(),
+            view: view_tx,
+            events: events.clone(),
         };
         let router = Router::new(inst.router_config(&p.name, p.primary));
         let driver = tokio::spawn(driver::drive(router, inbox_rx, io));
@@ -237,6 +266,12 @@ async fn start(
             socket_stats.clone(),
         ));
     }
+    tokio::spawn(control::server::serve(
+        listener,
+        config.global.router_id.clone(),
+        controls,
+        events,
+    ));
     tokio::spawn(links::run(link_events, watchers));
     for (group, rx) in group_tasks {
         let members = group
@@ -270,5 +305,35 @@ async fn stop(running: Vec<Running>) {
     };
     if tokio::time::timeout(STOP_BUDGET, finish).await.is_err() {
         error!("stop took longer than {STOP_BUDGET:?}; exiting anyway");
+    }
+}
+
+/// What the control server shows for an instance before its router task has said anything.
+fn initial_view(p: &Prepared) -> control::server::View {
+    let inst = &p.instance;
+    let interval_ms = inst.advert_interval.as_duration().as_millis() as u64;
+    let status = InstanceStatus {
+        name: p.name.clone(),
+        interface: p.iface.clone(),
+        vrid: inst.vrid,
+        version: if inst.version == Version::V2 { 2 } else { 3 },
+        state: crate::vrrp::State::Initialize.to_string(),
+        base_priority: inst.priority,
+        effective_priority: inst.priority,
+        master: None,
+        vips: inst.vips.iter().map(|v| v.addr.to_string()).collect(),
+        vips_held: false,
+        advert_interval_ms: interval_ms,
+        master_advert_interval_ms: interval_ms,
+        since: String::new(),
+        seconds_in_state: 0.0,
+        last_reason: "not started".into(),
+        faults: Vec::new(),
+        maintenance: false,
+        counters: Default::default(),
+    };
+    control::server::View {
+        status,
+        since: std::time::SystemTime::now(),
     }
 }

@@ -32,7 +32,7 @@ pub async fn run(
             VipOp::Add => {
                 for vip in &vips {
                     let done = nl.add_addr(ifindex, vip.addr, vip.label.as_deref()).await;
-                    report(&name, &iface, vip, "add", done, EEXIST);
+                    report(&name, &iface, vip, ("add", "added"), done, EEXIST);
                 }
             }
             VipOp::Remove => {
@@ -42,7 +42,14 @@ pub async fn run(
                         Err(e) if e.errno().map(|n| n as i32) == Some(ENOENT) => Ok(()),
                         other => other,
                     };
-                    report(&name, &iface, vip, "remove", done, EADDRNOTAVAIL);
+                    report(
+                        &name,
+                        &iface,
+                        vip,
+                        ("remove", "removed"),
+                        done,
+                        EADDRNOTAVAIL,
+                    );
                 }
             }
             VipOp::Announce(count) => match announcer.announce(count as usize) {
@@ -53,12 +60,19 @@ pub async fn run(
     }
 }
 
-fn report(name: &str, iface: &str, vip: &Vip, what: &str, done: Result<(), NetError>, benign: i32) {
+fn report(
+    name: &str,
+    iface: &str,
+    vip: &Vip,
+    (verb, done_verb): (&str, &str),
+    done: Result<(), NetError>,
+    benign: i32,
+) {
     match done {
-        Ok(()) => info!(instance = name, vip = %vip.addr, interface = iface, "VIP {what}ed"),
+        Ok(()) => info!(instance = name, vip = %vip.addr, interface = iface, "VIP {done_verb}"),
         Err(e) if e.errno().map(|n| n as i32) == Some(benign) => {
-            debug!(instance = name, vip = %vip.addr, "VIP {what}: already done")
+            debug!(instance = name, vip = %vip.addr, "VIP {verb}: already done")
         }
-        Err(error) => warn!(instance = name, vip = %vip.addr, %error, "VIP {what} failed"),
+        Err(error) => warn!(instance = name, vip = %vip.addr, %error, "VIP {verb} failed"),
     }
 }

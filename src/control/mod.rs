@@ -1,0 +1,7 @@
+//! The control socket: a small versioned JSON protocol over a Unix socket, for `vipd status`,
+//! `vipd maintenance` and `vipd events`. See [`protocol`] for the wire format.
+
+pub mod client;
+pub mod protocol;
+pub mod server;
+pub mod table;

@@ -1,0 +1,196 @@
+//! The control socket server, inside the daemon. It reads what router tasks publish and
+//! sends them inputs; it never touches protocol state directly.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{broadcast, mpsc, watch};
+use tracing::{debug, info, warn};
+
+use super::protocol::{Command, Event, InstanceStatus, Request, Response, Status, VERSION};
+use crate::daemon::stats::Stats;
+use crate::vrrp::router::Input;
+
+/// The longest request line accepted.
+const MAX_REQUEST: usize = 64 * 1024;
+
+/// What a router task publishes about itself: the status without the time-dependent and
+/// counter fields, which are filled in when a client asks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct View {
+    /// The status as of the last change.
+    pub status: InstanceStatus,
+    /// When the current state began.
+    pub since: SystemTime,
+}
+
+/// The control server's handle on one instance.
+#[derive(Clone)]
+pub struct Instance {
+    /// Name.
+    pub name: String,
+    /// The latest view published by its router task.
+    pub view: watch::Receiver<View>,
+    /// Its counters.
+    pub stats: Arc<Stats>,
+    /// Its router task's inbox.
+    pub inbox: mpsc::Sender<Input>,
+}
+
+/// Binds the control socket at `path` with mode 0600 (root only), replacing a stale one
+/// but refusing to steal the socket of a running vipd.
+pub fn bind(path: &Path) -> io::Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{} is in use: is another vipd running?", path.display()),
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Serves clients until the task is dropped.
+pub async fn serve(
+    listener: UnixListener,
+    router_id: Option<String>,
+    instances: Vec<Instance>,
+    events: broadcast::Sender<Event>,
+) {
+    let shared = Arc::new((router_id, instances, events));
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let (router_id, instances, events) = &*shared;
+                    if let Err(e) = client(stream, router_id, instances, events).await {
+                        debug!(error = %e, "control client");
+                    }
+                });
+            }
+            Err(e) => warn!(error = %e, "control socket accept failed"),
+        }
+    }
+}
+
+async fn client(
+    stream: UnixStream,
+    router_id: &Option<String>,
+    instances: &[Instance],
+    events: &broadcast::Sender<Event>,
+) -> io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(read.take(MAX_REQUEST as u64));
+    reader.read_line(&mut line).await?;
+    let response = match serde_json::from_str::<Request>(&line) {
+        Err(e) => Response::error(format!("bad request: {e}")),
+        Ok(r) if r.version != VERSION => Response::error(format!(
+            "protocol version {} not supported; this vipd speaks {VERSION}",
+            r.version
+        )),
+        Ok(Request {
+            command: Command::Status,
+            ..
+        }) => {
+            let mut r = Response::message("status");
+            r.status = Some(status(router_id, instances));
+            r
+        }
+        Ok(Request {
+            command: Command::Maintenance { on, instance },
+            ..
+        }) => maintenance(instances, on, instance.as_deref()).await,
+        Ok(Request {
+            command: Command::Events,
+            ..
+        }) => {
+            let mut rx = events.subscribe();
+            send(&mut write, &Response::message("following events")).await?;
+            loop {
+                match rx.recv().await {
+                    Ok(event) => send(&mut write, &event).await?,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        warn!(missed = n, "events client too slow; events dropped for it")
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                }
+            }
+        }
+    };
+    send(&mut write, &response).await
+}
+
+async fn send(
+    write: &mut (impl AsyncWriteExt + Unpin),
+    value: &impl serde::Serialize,
+) -> io::Result<()> {
+    let mut text = serde_json::to_string(value).map_err(io::Error::other)?;
+    text.push('\n');
+    write.write_all(text.as_bytes()).await
+}
+
+/// The status of every instance, with counters and time in state filled in now.
+pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
+    let now = SystemTime::now();
+    let instances = instances
+        .iter()
+        .map(|i| {
+            let view = i.view.borrow().clone();
+            let mut s = view.status;
+            s.seconds_in_state = now
+                .duration_since(view.since)
+                .unwrap_or_default()
+                .as_secs_f64();
+            s.since = humantime::format_rfc3339_millis(view.since).to_string();
+            s.counters = i
+                .stats
+                .snapshot()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+            s
+        })
+        .collect();
+    Status {
+        router_id: router_id.clone(),
+        instances,
+    }
+}
+
+async fn maintenance(instances: &[Instance], on: bool, only: Option<&str>) -> Response {
+    let chosen: Vec<&Instance> = instances
+        .iter()
+        .filter(|i| only.is_none_or(|n| n == i.name))
+        .collect();
+    if chosen.is_empty() {
+        return Response::error(format!("no instance named {}", only.unwrap_or("")));
+    }
+    let mut names = Vec::new();
+    for i in chosen {
+        if i.inbox.send(Input::Drain(on)).await.is_ok() {
+            names.push(i.name.as_str());
+        }
+    }
+    let what = if on { "on" } else { "off" };
+    info!(instances = ?names, "maintenance {what} (control socket)");
+    Response::message(format!("maintenance {what}: {}", names.join(", ")))
+}
+
+/// Removes the socket file at shutdown.
+pub fn unlink(path: &PathBuf) {
+    let _ = std::fs::remove_file(path);
+}

@@ -1,0 +1,55 @@
+//! `vipd status` as a table for people.
+
+use std::fmt::Write;
+
+use super::protocol::Status;
+
+/// Renders `status` as aligned text: one line per instance, then its details.
+pub fn render(status: &Status) -> String {
+    let mut out = String::new();
+    if let Some(id) = &status.router_id {
+        let _ = writeln!(out, "router {id}");
+    }
+    let _ = writeln!(
+        out,
+        "{:<16} {:>4} {:<7} {:>9} {:<16} {:<10} VIPS",
+        "INSTANCE", "VRID", "STATE", "PRIORITY", "MASTER", "FOR"
+    );
+    for i in &status.instances {
+        let prio = if i.base_priority == i.effective_priority {
+            i.effective_priority.to_string()
+        } else {
+            format!("{}/{}", i.effective_priority, i.base_priority)
+        };
+        let held = if i.vips_held { "held" } else { "not held" };
+        let _ = writeln!(
+            out,
+            "{:<16} {:>4} {:<7} {:>9} {:<16} {:<10} {} ({held})",
+            i.name,
+            i.vrid,
+            i.state,
+            prio,
+            i.master.as_deref().unwrap_or("-"),
+            format!("{:.1}s", i.seconds_in_state),
+            i.vips.join(" "),
+        );
+        let _ = writeln!(out, "  reason: {}", i.last_reason);
+        let _ = writeln!(
+            out,
+            "  interface {} v{}, advert interval {} ms (master's {} ms){}",
+            i.interface,
+            i.version,
+            i.advert_interval_ms,
+            i.master_advert_interval_ms,
+            if i.maintenance { ", MAINTENANCE" } else { "" }
+        );
+        if !i.faults.is_empty() {
+            let _ = writeln!(out, "  faults: {}", i.faults.join("; "));
+        }
+        let counters: Vec<String> = i.counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !counters.is_empty() {
+            let _ = writeln!(out, "  counters: {}", counters.join(" "));
+        }
+    }
+    out
+}
