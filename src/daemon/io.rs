@@ -114,6 +114,8 @@ impl RouterIo for LiveIo {
 
     fn transition(&mut self, router: &Router, t: &Transition) {
         self.stats.bump("transitions");
+        self.stats
+            .transition((t.from.to_string(), t.to.to_string(), t.reason.kind()));
         self.publish(router, Some(t));
         let _ = self.events.send(Event {
             time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),

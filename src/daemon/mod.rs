@@ -48,7 +48,7 @@ pub enum DaemonError {
     #[error("{0}")]
     Net(#[from] NetError),
     /// The control socket could not be created.
-    #[error("control socket {0}: {1}")]
+    #[error("{0}: {1}")]
     Control(String, std::io::Error),
     /// Signal handlers could not be installed.
     #[error("installing signal handlers: {0}")]
@@ -95,7 +95,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             for p in &prepared {
                 instance::teardown(&nl, p).await;
             }
-            return Err(DaemonError::Control(socket_path.display().to_string(), e));
+            return Err(DaemonError::Control(
+                format!("control socket {}", socket_path.display()),
+                e,
+            ));
         }
     };
     let running = match start(&nl, &prepared, &config, link_events, listener).await {
@@ -265,6 +268,12 @@ async fn start(
             own,
             socket_stats.clone(),
         ));
+    }
+    if let Some(addr) = config.global.metrics_listen {
+        control::metrics::serve(addr, controls.clone())
+            .await
+            .map_err(|e| DaemonError::Control(format!("metrics listener {addr}"), e))?;
+        info!(%addr, "metrics on http://{addr}/metrics");
     }
     tokio::spawn(control::server::serve(
         listener,

@@ -12,9 +12,31 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 pub struct Stats {
     counts: Mutex<BTreeMap<&'static str, u64>>,
+    transitions: Mutex<BTreeMap<TransitionKey, u64>>,
 }
 
+/// (from, to, reason kind) of a counted transition.
+pub type TransitionKey = (String, String, &'static str);
+
 impl Stats {
+    /// Counts a transition by its from/to states and reason kind.
+    pub fn transition(&self, key: TransitionKey) {
+        *self
+            .transitions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default() += 1;
+    }
+
+    /// A copy of the transition counters.
+    pub fn transitions(&self) -> BTreeMap<TransitionKey, u64> {
+        self.transitions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Adds one to the counter `name` (a stable snake_case label).
     pub fn bump(&self, name: &'static str) {
         *self

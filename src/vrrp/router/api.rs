@@ -212,6 +212,25 @@ pub enum Reason {
     },
 }
 
+impl Reason {
+    /// A stable snake_case name for the kind of reason, for metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reason::AddressOwner => "address_owner",
+            Reason::Startup => "startup",
+            Reason::MasterDown { .. } => "master_down",
+            Reason::MasterResigned { .. } => "master_resigned",
+            Reason::Preempting { .. } => "preempting",
+            Reason::PreemptedBy { .. } => "preempted",
+            Reason::Stop => "stop",
+            Reason::Fault { .. } => "fault",
+            Reason::FaultCleared => "fault_cleared",
+            Reason::Drain => "maintenance",
+            Reason::Sync { .. } => "sync_group",
+        }
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -1,0 +1,316 @@
+//! The Prometheus endpoint (`global.metrics_listen`): metrics are encoded at scrape time from
+//! what the router tasks publish and count, so scraping never touches a router task.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{debug, warn};
+
+use super::server::Instance;
+use crate::vrrp::State;
+
+/// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections.
+const NOT_REJECTIONS: [&str; 7] = [
+    "adverts_sent",
+    "adverts_received",
+    "advert_send_errors",
+    "transitions",
+    "address_mismatch",
+    "inbox_full",
+    "own_adverts",
+];
+
+/// The collector over every instance.
+#[derive(Debug)]
+struct Vipd(Vec<Instance>);
+
+impl fmt::Debug for Instance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instance")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+fn family<M: EncodeMetric>(
+    enc: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    samples: Vec<(Labels, M)>,
+) -> fmt::Result {
+    let Some(first) = samples.first() else {
+        return Ok(());
+    };
+    let mut metric = enc.encode_descriptor(name, help, None, first.1.metric_type())?;
+    for (labels, value) in &samples {
+        value.encode(metric.encode_family(labels)?)?;
+    }
+    Ok(())
+}
+
+impl Collector for Vipd {
+    fn encode(&self, mut enc: DescriptorEncoder<'_>) -> fmt::Result {
+        let (mut state, mut prio, mut base, mut held, mut maint, mut faults) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut trans, mut sent, mut recv, mut rejected, mut checksum) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for i in &self.0 {
+            let view = i.view.borrow().status.clone();
+            let inst = || vec![("instance", i.name.clone())];
+            for s in [
+                State::Initialize,
+                State::Backup,
+                State::Master,
+                State::Fault,
+            ] {
+                let mut l = inst();
+                l.push(("state", s.to_string()));
+                state.push((l, ConstGauge::new(i64::from(view.state == s.to_string()))));
+            }
+            prio.push((inst(), ConstGauge::new(i64::from(view.effective_priority))));
+            base.push((inst(), ConstGauge::new(i64::from(view.base_priority))));
+            held.push((inst(), ConstGauge::new(i64::from(view.vips_held))));
+            maint.push((inst(), ConstGauge::new(i64::from(view.maintenance))));
+            faults.push((inst(), ConstGauge::new(view.faults.len() as i64)));
+            for ((from, to, reason), n) in i.stats.transitions() {
+                let mut l = inst();
+                l.extend([("from", from), ("to", to), ("reason", reason.to_owned())]);
+                trans.push((l, ConstCounter::new(n)));
+            }
+            let counts = i.stats.snapshot();
+            sent.push((
+                inst(),
+                ConstCounter::new(counts.get("adverts_sent").copied().unwrap_or(0)),
+            ));
+            recv.push((
+                inst(),
+                ConstCounter::new(counts.get("adverts_received").copied().unwrap_or(0)),
+            ));
+            for (name, n) in counts {
+                let mut l = inst();
+                if name.starts_with("v2") || name.starts_with("v3_") {
+                    l.push(("checksum", name.to_owned()));
+                    checksum.push((l, ConstCounter::new(n)));
+                } else if !NOT_REJECTIONS.contains(&name) {
+                    l.push(("reason", name.to_owned()));
+                    rejected.push((l, ConstCounter::new(n)));
+                }
+            }
+        }
+        family(
+            &mut enc,
+            "vipd_instance_state",
+            "1 for the state the instance is in, 0 for the others",
+            state,
+        )?;
+        family(
+            &mut enc,
+            "vipd_effective_priority",
+            "Priority carried in adverts now",
+            prio,
+        )?;
+        family(&mut enc, "vipd_base_priority", "Configured priority", base)?;
+        family(
+            &mut enc,
+            "vipd_vips_held",
+            "1 while this node holds the instance's VIPs",
+            held,
+        )?;
+        family(
+            &mut enc,
+            "vipd_maintenance",
+            "1 while maintenance drain is on",
+            maint,
+        )?;
+        family(
+            &mut enc,
+            "vipd_active_faults",
+            "Active fault sources",
+            faults,
+        )?;
+        family(
+            &mut enc,
+            "vipd_transitions",
+            "State changes by from, to and reason",
+            trans,
+        )?;
+        family(&mut enc, "vipd_adverts_sent", "Adverts sent", sent)?;
+        family(
+            &mut enc,
+            "vipd_adverts_received",
+            "Valid adverts received",
+            recv,
+        )?;
+        family(
+            &mut enc,
+            "vipd_adverts_received_by_checksum",
+            "Valid adverts by checksum convention",
+            checksum,
+        )?;
+        family(
+            &mut enc,
+            "vipd_packets_rejected",
+            "Packets dropped, by reason",
+            rejected,
+        )
+    }
+}
+
+/// Renders the metrics of `instances` in the OpenMetrics text format.
+pub fn render(instances: &[Instance]) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Vipd(instances.to_vec())));
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+    out
+}
+
+/// Serves `GET /metrics` on `addr` until the task is dropped.
+pub async fn serve(addr: SocketAddr, instances: Vec<Instance>) -> io::Result<()> {
+    let listener = TcpListener::bind(addr).await?;
+    tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, peer)) => {
+                    let instances = instances.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = answer(stream, &instances).await {
+                            debug!(%peer, error = %e, "metrics client");
+                        }
+                    });
+                }
+                Err(e) => warn!(error = %e, "metrics accept failed"),
+            }
+        }
+    });
+    Ok(())
+}
+
+/// A minimal HTTP/1.x exchange: one request, one response, then close. A scraper needs no
+/// more, and it keeps a web framework out of a daemon whose job is VRRP.
+async fn answer(mut stream: TcpStream, instances: &[Instance]) -> io::Result<()> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    let read = async {
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        Ok::<_, io::Error>(())
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .map_err(io::Error::other)??;
+    let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first = String::from_utf8_lossy(first);
+    let mut parts = first.split_whitespace();
+    let (status, ctype, body) = match (parts.next(), parts.next()) {
+        (Some("GET"), Some("/metrics")) => (
+            "200 OK",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            render(instances),
+        ),
+        _ => (
+            "404 Not Found",
+            "text/plain",
+            "only GET /metrics is served here\n".to_owned(),
+        ),
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use tokio::sync::{mpsc, watch};
+
+    use super::*;
+    use crate::control::protocol::InstanceStatus;
+    use crate::control::server::View;
+    use crate::daemon::stats::Stats;
+
+    fn instance(state: &str) -> Instance {
+        let status = InstanceStatus {
+            name: "web".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            version: 3,
+            state: state.into(),
+            base_priority: 150,
+            effective_priority: 90,
+            master: None,
+            vips: vec![],
+            vips_held: state == "MASTER",
+            advert_interval_ms: 100,
+            master_advert_interval_ms: 100,
+            since: String::new(),
+            seconds_in_state: 0.0,
+            last_reason: String::new(),
+            faults: vec!["link eth0 down".into()],
+            maintenance: false,
+            counters: Default::default(),
+        };
+        let (_, view) = watch::channel(View {
+            status,
+            since: SystemTime::now(),
+        });
+        let stats = Arc::new(Stats::default());
+        stats.bump("adverts_sent");
+        stats.bump("bad_checksum");
+        stats.bump("bad_checksum");
+        stats.bump("v3_ipv4_rfc9568");
+        stats.bump("address_mismatch");
+        stats.transition(("BACKUP".into(), "MASTER".into(), "master_down"));
+        let (inbox, _) = mpsc::channel(1);
+        Instance {
+            name: "web".into(),
+            view,
+            stats,
+            inbox,
+        }
+    }
+
+    #[test]
+    fn metrics_carry_state_priorities_transitions_and_rejections() {
+        let text = render(&[instance("MASTER")]);
+        for line in [
+            r#"vipd_instance_state{instance="web",state="MASTER"} 1"#,
+            r#"vipd_instance_state{instance="web",state="BACKUP"} 0"#,
+            r#"vipd_effective_priority{instance="web"} 90"#,
+            r#"vipd_base_priority{instance="web"} 150"#,
+            r#"vipd_vips_held{instance="web"} 1"#,
+            r#"vipd_active_faults{instance="web"} 1"#,
+            r#"vipd_transitions_total{instance="web",from="BACKUP",to="MASTER",reason="master_down"} 1"#,
+            r#"vipd_adverts_sent_total{instance="web"} 1"#,
+            r#"vipd_packets_rejected_total{instance="web",reason="bad_checksum"} 2"#,
+            r#"vipd_adverts_received_by_checksum_total{instance="web",checksum="v3_ipv4_rfc9568"} 1"#,
+            "# HELP vipd_packets_rejected Packets dropped, by reason",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+        // A processed advert with another address list is not a rejection.
+        assert!(!text.contains(r#"reason="address_mismatch""#), "{text}");
+    }
+}
