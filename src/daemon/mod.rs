@@ -12,6 +12,7 @@ mod links;
 pub mod logging;
 mod receiver;
 pub mod stats;
+mod systemd;
 mod vips;
 
 use std::collections::HashMap;
@@ -111,6 +112,8 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         }
     };
     info!(instances = running.len(), "vipd running");
+    systemd::ready(&format!("{} instances running", running.len()));
+    systemd::spawn_watchdog();
 
     loop {
         tokio::select! {
@@ -127,6 +130,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         error!("second signal: exiting at once, VIPs may be left on the interface");
         std::process::exit(1);
     });
+    systemd::stopping();
     stop(running).await;
     for p in &prepared {
         instance::teardown(&nl, p).await;
