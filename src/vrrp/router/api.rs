@@ -8,7 +8,7 @@ use crate::vrrp::timing::Centis;
 use crate::vrrp::{State, Version};
 
 /// What a router needs to know about itself. Built from the config by the daemon.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouterConfig {
     /// The instance name, for reasons and notifications.
     pub name: String,
@@ -101,6 +101,10 @@ pub enum Input {
     Drain(bool),
     /// A sync-group order: another member changed state, follow it.
     Sync(SyncOrder),
+    /// New settings (configuration reload); the state does not change. The VRID, the version
+    /// and address ownership (priority 255) cannot change this way: the daemon restarts the
+    /// router for those.
+    Configure(Box<RouterConfig>),
 }
 
 /// What a sync group tells its other members to do.

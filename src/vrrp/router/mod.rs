@@ -102,6 +102,7 @@ impl Router {
             Input::Fault { source, active } => self.fault(now, source, active, &mut out),
             Input::Drain(on) => self.drain(now, on, &mut out),
             Input::Sync(order) => self.sync(now, order, &mut out),
+            Input::Configure(config) => self.configure(now, *config),
         }
         out
     }

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::timers::{DownCause, DownTimer, Due, next_advert};
-use super::{Action, Advert, Heard, Reason, Router, SyncOrder, Transition};
+use super::{Action, Advert, Heard, Reason, Router, RouterConfig, SyncOrder, Transition};
 use crate::vrrp::{State, Version};
 
 impl Router {
@@ -177,14 +177,44 @@ impl Router {
             return;
         }
         self.priority = priority;
-        // A Master's next advert carries it. A Backup's skew changed: re-base the deadline
-        // on the last reset so it is as if the timer had been armed with the new priority.
+        // A Master's next advert carries it. A Backup's skew changed.
+        self.rebase_down(now);
+    }
+
+    /// New settings for a running router (configuration reload). The state does not change:
+    /// a Master stays Master. The caller restarts the router instead when the VRID, the
+    /// version or address ownership changes; those are kept as they were here.
+    pub(super) fn configure(&mut self, now: Instant, mut config: RouterConfig) {
+        config.vrid = self.config.vrid;
+        config.version = self.config.version;
+        if (config.priority == 255) != self.is_owner() {
+            config.priority = self.config.priority;
+        }
+        let base = config.priority;
+        self.config = config;
+        if self.config.version == Version::V2 {
+            // A v2 Backup times the Master with its own interval (they must be equal).
+            self.master_adver_interval = self.config.advert_interval;
+        }
+        if self.is_owner() {
+            self.rebase_down(now);
+        } else {
+            // The effective priority restarts from the new base; the tracker layer re-sends
+            // its adjustment on top of it.
+            self.set_priority(now, base);
+            self.rebase_down(now);
+        }
+    }
+
+    /// Re-bases a running master-down timer on its last reset, as if it had been armed with
+    /// the current priority and intervals. A shorter interval can move the deadline before
+    /// `now`: it is then due at once.
+    fn rebase_down(&mut self, now: Instant) {
         if let Some(down) = self.timers.down {
             let wait = match down.cause {
                 DownCause::Silence => self.master_down_interval(),
                 DownCause::Resigned(_) => self.skew_time(),
             };
-            // A higher priority can move the deadline before `now`: it is due at once.
             self.timers.down = Some(DownTimer {
                 deadline: (down.reset_at + wait).max(now),
                 ..down

@@ -288,3 +288,51 @@ fn a_fault_ends_the_group_hold() {
     r.handle(t0 + ms(1000), advert(PEER, 100, 100));
     assert_eq!(r.next_deadline(), Some(t0 + us(3_218_750)));
 }
+
+// --- configure (reload) ---
+
+fn configure(config: RouterConfig) -> Input {
+    Input::Configure(Box::new(config))
+}
+
+#[test]
+fn configure_keeps_a_master_master_and_releases_nothing() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v3(150, 10), t0);
+    let mut new = v3(120, 20);
+    new.preempt = false;
+    assert_eq!(r.handle(t + ms(30), configure(new.clone())), vec![]);
+    assert_eq!(r.state(), State::Master);
+    assert_eq!(r.priority(), 120);
+    assert_eq!(r.config(), &new);
+    // The advert already armed keeps its time; the ones after use the new interval.
+    assert_eq!(r.next_deadline(), Some(t + ms(100)));
+    assert_eq!(
+        r.handle(t + ms(100), Input::Timer),
+        vec![Action::SendAdvert { priority: 120 }]
+    );
+    assert_eq!(r.next_deadline(), Some(t + ms(300)));
+}
+
+#[test]
+fn configure_rebases_a_v2_backup_on_its_new_interval() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    let mut new = v2(100);
+    new.advert_interval = Centis::from_secs(2);
+    r.handle(t0 + ms(500), configure(new));
+    // 3 x 2 s + 609.375 ms, from the last reset at t0.
+    assert_eq!(r.next_deadline(), Some(t0 + us(6_609_375)));
+}
+
+#[test]
+fn configure_cannot_change_vrid_version_or_ownership() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    let mut new = v3(255, 10);
+    new.vrid = 99;
+    r.handle(t0, configure(new));
+    assert_eq!(r.config().vrid, 51);
+    assert_eq!(r.config().version, Version::V2);
+    assert_eq!(r.priority(), 100);
+}
