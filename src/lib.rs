@@ -6,4 +6,6 @@
 pub mod config;
 pub mod daemon;
 pub mod net;
+pub mod notify;
+pub mod track;
 pub mod vrrp;
