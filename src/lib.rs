@@ -7,4 +7,6 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod net;
+pub mod notify;
+pub mod track;
 pub mod vrrp;

@@ -1,0 +1,213 @@
+//! Health tracking: checks (scripts, TCP and HTTP probes, interfaces, files) turned into
+//! each instance's effective priority and FAULT sources.
+//!
+//! The weight arithmetic and rise/fall hysteresis are pure ([`priority`]); the runners are
+//! tasks of their own ([`runner`]), so a slow check never delays a router.
+//!
+//! Wiring, in the daemon:
+//! ```ignore
+//! let plan = vipd::track::plan(&config)?;
+//! for inputs in plan.instances.iter().map(|i| (i, i.initial_inputs())) { /* send before Start */ }
+//! let tasks = plan.spawn(&inboxes); // inboxes: instance name -> router Sender<Input>
+//! ```
+
+pub mod priority;
+pub mod probe;
+pub mod process;
+pub mod runner;
+pub mod security;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::{Check, CheckKind, Config, TrackTarget};
+use crate::vrrp::router::Input;
+pub use priority::{Health, Hysteresis, Tracker, Verdict};
+use process::{CommandError, RunAs};
+pub use runner::{CheckSpec, InstanceTrackers, Probe, Report};
+pub use security::{InsecureScript, check_script};
+
+/// How often a `track: {file: ...}` entry (which has no check, so no interval) is read.
+pub const FILE_TRACK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why the trackers cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackError {
+    /// A script's command line or user is unusable.
+    #[error("check {check}: {error}")]
+    Command {
+        /// The check.
+        check: String,
+        /// What is wrong.
+        error: CommandError,
+    },
+    /// A script could be changed by a non-root user while vipd runs as root.
+    #[error(transparent)]
+    Insecure(#[from] InsecureScript),
+}
+
+/// Everything to run: the checks that some instance tracks, and each instance's trackers.
+#[derive(Debug)]
+pub struct Plan {
+    /// Checks by source name, each run once however many instances track it.
+    pub checks: BTreeMap<String, CheckSpec>,
+    /// Instances that track anything.
+    pub instances: Vec<InstanceTrackers>,
+}
+
+/// The fault source name of a named check.
+pub fn check_source(name: &str) -> String {
+    format!("check {name}")
+}
+
+/// Builds the plan from a validated config. When vipd runs as root, every script is
+/// security-checked first ([`script_security`]) and the first problem is returned.
+pub fn plan(config: &Config) -> Result<Plan, TrackError> {
+    let root = nix::unistd::geteuid().is_root();
+    let mut checks = BTreeMap::new();
+    let mut instances = Vec::new();
+    for (iname, inst) in &config.instances {
+        let mut trackers = Vec::new();
+        for t in &inst.track {
+            let (source, spec) = match &t.target {
+                TrackTarget::Check(name) => {
+                    let c = &config.checks[name];
+                    (check_source(name), spec_of(config, name, c)?)
+                }
+                TrackTarget::Interface(ifname) => {
+                    let source = format!("interface {ifname}");
+                    let spec = CheckSpec {
+                        source: source.clone(),
+                        probe: Probe::Interface(ifname.clone()),
+                        interval: FILE_TRACK_INTERVAL,
+                        timeout: FILE_TRACK_INTERVAL,
+                        rise: 1,
+                        fall: 1,
+                    };
+                    (source, spec)
+                }
+                TrackTarget::File(path) => file_spec(path),
+            };
+            let file = matches!(spec.probe, Probe::File(_));
+            checks.entry(source.clone()).or_insert(spec);
+            trackers.push(Tracker {
+                source,
+                weight: t.weight,
+                file,
+                health: Health::Init,
+            });
+        }
+        if !trackers.is_empty() {
+            instances.push(InstanceTrackers {
+                instance: iname.clone(),
+                base: inst.priority,
+                trackers,
+            });
+        }
+    }
+    if root {
+        if let Some(e) = script_security(config).into_iter().next() {
+            return Err(e.into());
+        }
+    }
+    Ok(Plan { checks, instances })
+}
+
+fn file_spec(path: &std::path::Path) -> (String, CheckSpec) {
+    let source = format!("file {}", path.display());
+    let spec = CheckSpec {
+        source: source.clone(),
+        probe: Probe::File(PathBuf::from(path)),
+        interval: FILE_TRACK_INTERVAL,
+        timeout: FILE_TRACK_INTERVAL,
+        rise: 1,
+        fall: 1,
+    };
+    (source, spec)
+}
+
+fn spec_of(config: &Config, name: &str, c: &Check) -> Result<CheckSpec, TrackError> {
+    let err = |error| TrackError::Command {
+        check: name.to_owned(),
+        error,
+    };
+    let probe = match &c.kind {
+        CheckKind::Script(line) => {
+            let user = c.user.as_deref().or(config.global.script_user.as_deref());
+            Probe::Script {
+                argv: process::split_command(line).map_err(err)?,
+                run_as: RunAs::for_scripts(user).map_err(err)?,
+            }
+        }
+        CheckKind::Tcp { host, port } => Probe::Tcp {
+            host: host.clone(),
+            port: *port,
+        },
+        CheckKind::Http(h) => Probe::Http(h.clone()),
+        CheckKind::Interface(i) => Probe::Interface(i.clone()),
+        CheckKind::File(p) => Probe::File(p.clone()),
+    };
+    Ok(CheckSpec {
+        source: check_source(name),
+        probe,
+        interval: c.interval,
+        timeout: c.timeout,
+        rise: c.rise,
+        fall: c.fall,
+    })
+}
+
+/// Every script in the config (checks and notify commands) that a non-root user could
+/// modify, or that cannot be found. For `vipd check`; meaningful when vipd will run as root.
+pub fn script_security(config: &Config) -> Vec<InsecureScript> {
+    let mut lines: Vec<&str> = config
+        .checks
+        .values()
+        .filter_map(|c| match &c.kind {
+            CheckKind::Script(l) => Some(l.as_str()),
+            _ => None,
+        })
+        .collect();
+    for inst in config.instances.values() {
+        lines.extend(inst.notify.commands().map(|(_, l)| l));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    lines
+        .into_iter()
+        .filter_map(|l| process::split_command(l).ok())
+        .filter(|argv| seen.insert(argv[0].clone()))
+        .filter_map(|argv| check_script(&argv[0]).err())
+        .collect()
+}
+
+impl Plan {
+    /// Spawns one task per check and one per tracking instance. `inboxes` maps instance
+    /// names to router inboxes; an instance without one is skipped.
+    pub fn spawn(self, inboxes: &HashMap<String, mpsc::Sender<Input>>) -> Vec<JoinHandle<()>> {
+        let mut subs: HashMap<String, runner::Subscribers> = HashMap::new();
+        let mut tasks = Vec::new();
+        for inst in self.instances {
+            let Some(inbox) = inboxes.get(&inst.instance) else {
+                continue;
+            };
+            let (tx, rx) = mpsc::unbounded_channel();
+            for t in &inst.trackers {
+                let list = subs.entry(t.source.clone()).or_default();
+                if !list.iter().any(|s| s.same_channel(&tx)) {
+                    list.push(tx.clone());
+                }
+            }
+            tasks.push(tokio::spawn(runner::run_instance(inst, rx, inbox.clone())));
+        }
+        for (source, spec) in self.checks {
+            if let Some(s) = subs.remove(&source) {
+                tasks.push(tokio::spawn(runner::run_check(spec, s)));
+            }
+        }
+        tasks
+    }
+}

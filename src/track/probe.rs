@@ -1,0 +1,269 @@
+//! One-shot probes: TCP connect, HTTP GET and reading a track file. Each returns whether
+//! it passed and a line of detail for the logs.
+//!
+//! HTTP is a hand-written HTTP/1.0 GET over a tokio `TcpStream`. A client crate (hyper,
+//! reqwest) would bring a large dependency tree for one status line and a substring; asking
+//! for HTTP/1.0 keeps the answer simple to read correctly, because a server may not use
+//! chunked transfer coding for a 1.0 request, so the body needs no decoding. `Host` is sent,
+//! so name-based virtual hosts work.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::config::HttpCheck;
+
+/// The most of an HTTP response that is read; a body substring must appear within it.
+pub const HTTP_READ_LIMIT: usize = 64 * 1024;
+
+/// A probe's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probed {
+    /// Passed.
+    pub ok: bool,
+    /// What was seen, for the logs.
+    pub detail: String,
+}
+
+impl Probed {
+    fn pass(detail: impl Into<String>) -> Self {
+        Probed {
+            ok: true,
+            detail: detail.into(),
+        }
+    }
+    fn fail(detail: impl Into<String>) -> Self {
+        Probed {
+            ok: false,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Connects to `host:port` within `limit`.
+pub async fn tcp(host: &str, port: u16, limit: Duration) -> Probed {
+    match timeout(limit, TcpStream::connect((host, port))).await {
+        Ok(Ok(_)) => Probed::pass(format!("connected to {host}:{port}")),
+        Ok(Err(e)) => Probed::fail(format!("connect to {host}:{port}: {e}")),
+        Err(_) => Probed::fail(format!(
+            "connect to {host}:{port}: no answer within {limit:?}"
+        )),
+    }
+}
+
+/// The parts of an `http://` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpTarget {
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// Port (80 by default).
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+    /// The `Host` header value.
+    pub authority: String,
+}
+
+/// Splits an `http://` URL; `None` for anything else (https, userinfo, garbage).
+pub fn parse_url(url: &str) -> Option<HttpTarget> {
+    let rest = url.strip_prefix("http://")?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'?' => (&rest[..i], format!("/{}", &rest[i..])),
+        Some(i) => (&rest[..i], rest[i..].to_owned()),
+        None => (rest, "/".to_owned()),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        match after {
+            "" => (h, 80),
+            p => (h, p.strip_prefix(':')?.parse().ok()?),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse().ok()?),
+            None => (authority, 80),
+        }
+    };
+    if host.is_empty() || port == 0 {
+        return None;
+    }
+    Some(HttpTarget {
+        host: host.to_owned(),
+        port,
+        path: path.split('#').next().unwrap_or("/").to_owned(),
+        authority: authority.to_owned(),
+    })
+}
+
+/// GETs the check's URL and compares the status (and body substring) within `limit`.
+pub async fn http(check: &HttpCheck, limit: Duration) -> Probed {
+    let Some(target) = parse_url(&check.url) else {
+        return Probed::fail(format!("not a plain http:// URL: {}", check.url));
+    };
+    match timeout(limit, fetch(&target)).await {
+        Err(_) => Probed::fail(format!("GET {}: no answer within {limit:?}", check.url)),
+        Ok(Err(e)) => Probed::fail(format!("GET {}: {e}", check.url)),
+        Ok(Ok(resp)) => judge(check, &resp),
+    }
+}
+
+async fn fetch(t: &HttpTarget) -> std::io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect((t.host.as_str(), t.port)).await?;
+    let req = format!(
+        "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: vipd-check\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        t.path, t.authority
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut resp = Vec::new();
+    (&mut s)
+        .take(HTTP_READ_LIMIT as u64)
+        .read_to_end(&mut resp)
+        .await?;
+    Ok(resp)
+}
+
+/// Compares a raw HTTP response with what the check expects.
+pub fn judge(check: &HttpCheck, resp: &[u8]) -> Probed {
+    let text = String::from_utf8_lossy(resp);
+    let status_line = text.lines().next().unwrap_or("");
+    let mut words = status_line.split_whitespace();
+    let status = match (
+        words.next(),
+        words.next().and_then(|c| c.parse::<u16>().ok()),
+    ) {
+        (Some(v), Some(code)) if v.starts_with("HTTP/") => code,
+        _ => return Probed::fail(format!("GET {}: not an HTTP response", check.url)),
+    };
+    if status != check.expect_status {
+        return Probed::fail(format!(
+            "GET {}: status {status}, expected {}",
+            check.url, check.expect_status
+        ));
+    }
+    if let Some(want) = &check.expect_body {
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        if !body.contains(want.as_str()) {
+            return Probed::fail(format!(
+                "GET {}: status {status} but the body lacks {want:?}",
+                check.url
+            ));
+        }
+    }
+    Probed::pass(format!("GET {}: status {status}", check.url))
+}
+
+/// What a track file says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileValue {
+    /// The integer in the file; a missing or empty file reads as 0, so deleting the file
+    /// undoes a forced failover.
+    Value(i64),
+    /// The file exists but cannot be read, or does not hold an integer.
+    Unreadable(String),
+}
+
+/// Parses a track file's content: the first whitespace-separated word, as an integer.
+pub fn parse_file_value(content: &str) -> Result<i64, String> {
+    match content.split_whitespace().next() {
+        None => Ok(0),
+        Some(w) => w.parse().map_err(|_| format!("{w:?} is not an integer")),
+    }
+}
+
+/// Reads a track file. Small and local, so it is read directly.
+pub async fn read_file(path: &Path) -> FileValue {
+    match tokio::fs::read(path).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileValue::Value(0),
+        Err(e) => FileValue::Unreadable(format!("{}: {e}", path.display())),
+        Ok(bytes) => match parse_file_value(&String::from_utf8_lossy(&bytes)) {
+            Ok(v) => FileValue::Value(v),
+            Err(e) => FileValue::Unreadable(format!("{}: {e}", path.display())),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(expect_body: Option<&str>) -> HttpCheck {
+        HttpCheck {
+            url: "http://x/".into(),
+            expect_status: 200,
+            expect_body: expect_body.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn urls_split_into_host_port_and_path() {
+        let t = parse_url("http://127.0.0.1:8080/health?x=1").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("127.0.0.1", 8080, "/health?x=1")
+        );
+        let t = parse_url("http://example.org").unwrap();
+        assert_eq!((t.port, t.path.as_str()), (80, "/"));
+        let t = parse_url("http://[::1]:81/a#frag").unwrap();
+        assert_eq!(
+            (
+                t.host.as_str(),
+                t.port,
+                t.path.as_str(),
+                t.authority.as_str()
+            ),
+            ("::1", 81, "/a", "[::1]:81")
+        );
+        let t = parse_url("http://h?q").unwrap();
+        assert_eq!(t.path, "/?q");
+    }
+
+    #[test]
+    fn non_plain_http_urls_are_refused() {
+        for u in [
+            "https://x/",
+            "http://",
+            "http://u:p@x/",
+            "http://x:0/",
+            "http://x:99999/",
+            "ftp://x",
+        ] {
+            assert_eq!(parse_url(u), None, "{u}");
+        }
+    }
+
+    #[test]
+    fn status_and_body_are_compared() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nhealthy";
+        assert!(judge(&check(None), ok).ok);
+        assert!(judge(&check(Some("health")), ok).ok);
+        assert!(!judge(&check(Some("sick")), ok).ok);
+        let bad = b"HTTP/1.0 503 Service Unavailable\r\n\r\nhealthy";
+        let p = judge(&check(None), bad);
+        assert!(!p.ok);
+        assert!(p.detail.contains("503"), "{}", p.detail);
+        assert!(!judge(&check(None), b"garbage").ok);
+        assert!(!judge(&check(None), b"").ok);
+    }
+
+    #[test]
+    fn the_body_substring_is_not_matched_in_headers() {
+        let resp = b"HTTP/1.1 200 OK\r\nX-Status: healthy\r\n\r\nnope";
+        assert!(!judge(&check(Some("healthy")), resp).ok);
+    }
+
+    #[test]
+    fn file_values_parse_like_keepalived() {
+        assert_eq!(parse_file_value(""), Ok(0));
+        assert_eq!(parse_file_value("  \n"), Ok(0));
+        assert_eq!(parse_file_value("5\n"), Ok(5));
+        assert_eq!(parse_file_value("-12 trailing"), Ok(-12));
+        assert!(parse_file_value("five").is_err());
+        assert!(parse_file_value("1.5").is_err());
+    }
+}

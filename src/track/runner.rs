@@ -1,0 +1,279 @@
+//! The tasks: one per check (probing on its interval, applying rise/fall, reporting changes)
+//! and one per instance (adding its trackers up and telling its router).
+//!
+//! Checks report on unbounded channels, but only when a verdict changes, so a queue can
+//! only grow as fast as checks flip. Nothing here ever waits on a router task except to
+//! hand it an input.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{MissedTickBehavior, interval};
+use tracing::{debug, info, warn};
+
+use super::priority::{Health, Hysteresis, Tracker, Verdict, changes, evaluate};
+use super::probe::{self, FileValue};
+use super::process::{self, RunAs};
+use crate::config::HttpCheck;
+use crate::net::{LinkEvents, NetError, Netlink};
+use crate::vrrp::router::Input;
+
+/// What a check probes, ready to run.
+#[derive(Clone, Debug)]
+pub enum Probe {
+    /// Run a command; exit 0 is healthy.
+    Script {
+        /// Program and arguments.
+        argv: Vec<String>,
+        /// Who it runs as (only when vipd is root).
+        run_as: Option<RunAs>,
+    },
+    /// TCP connect.
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// HTTP GET.
+    Http(HttpCheck),
+    /// A track file's integer.
+    File(PathBuf),
+    /// An interface's link state, from netlink events.
+    Interface(String),
+}
+
+/// One check, ready to run.
+#[derive(Clone, Debug)]
+pub struct CheckSpec {
+    /// The fault source name its trackers use ("check web", "interface eth2").
+    pub source: String,
+    /// What it probes.
+    pub probe: Probe,
+    /// Time between probes (unused for interfaces, which are event-driven).
+    pub interval: Duration,
+    /// Time one probe may take.
+    pub timeout: Duration,
+    /// Successes in a row to recover.
+    pub rise: u32,
+    /// Failures in a row to fail.
+    pub fall: u32,
+}
+
+/// A check's verdict changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// The check's source name.
+    pub source: String,
+    /// Its new verdict.
+    pub health: Health,
+    /// What the last probe saw.
+    pub detail: String,
+}
+
+/// Where a check's reports go: the inboxes of the instance tasks that track it.
+pub type Subscribers = Vec<mpsc::UnboundedSender<Report>>;
+
+fn publish(subs: &Subscribers, report: Report) {
+    info!(check = %report.source, health = ?report.health, detail = %report.detail, "check changed");
+    for s in subs {
+        // An instance task that has gone away (shutdown) needs nothing more.
+        let _ = s.send(report.clone());
+    }
+}
+
+/// Runs one probe and returns (healthy, detail).
+async fn probe_once(spec: &CheckSpec) -> (bool, String) {
+    match &spec.probe {
+        Probe::Script { argv, run_as } => {
+            let out = process::run(&process::Spec {
+                argv: argv.clone(),
+                env: Vec::new(),
+                run_as: *run_as,
+                timeout: spec.timeout,
+            })
+            .await;
+            let ok = out.exit.success();
+            let (stdout, stderr) = (out.stdout.to_string(), out.stderr.to_string());
+            if !ok {
+                warn!(check = %spec.source, exit = %out.exit, %stdout, %stderr, "check script failed");
+            } else if !stdout.is_empty() || !stderr.is_empty() {
+                debug!(check = %spec.source, %stdout, %stderr, "check script output");
+            }
+            (
+                ok,
+                format!("{} ({:.2}s)", out.exit, out.elapsed.as_secs_f64()),
+            )
+        }
+        Probe::Tcp { host, port } => {
+            let p = probe::tcp(host, *port, spec.timeout).await;
+            (p.ok, p.detail)
+        }
+        Probe::Http(h) => {
+            let p = probe::http(h, spec.timeout).await;
+            (p.ok, p.detail)
+        }
+        Probe::File(_) | Probe::Interface(_) => unreachable!("not a pass/fail probe"),
+    }
+}
+
+/// Runs a check for ever, reporting verdict changes to `subs`. The first probe runs at once;
+/// a probe that outlasts the interval delays the next one rather than overlapping it.
+pub async fn run_check(spec: CheckSpec, subs: Subscribers) {
+    match &spec.probe {
+        Probe::Interface(name) => {
+            return run_interface(spec.source.clone(), name.clone(), subs).await;
+        }
+        Probe::File(path) => return run_file(&spec, path.clone(), subs).await,
+        _ => {}
+    }
+    let mut h = Hysteresis::new(spec.rise, spec.fall);
+    let mut tick = interval(spec.interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (ok, detail) = probe_once(&spec).await;
+        debug!(check = %spec.source, ok, %detail, "probe");
+        if let Some(health) = h.record(ok) {
+            publish(
+                &subs,
+                Report {
+                    source: spec.source.clone(),
+                    health,
+                    detail,
+                },
+            );
+        }
+    }
+}
+
+async fn run_file(spec: &CheckSpec, path: PathBuf, subs: Subscribers) {
+    let mut last: Option<Health> = None;
+    let mut tick = interval(spec.interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (health, detail) = match probe::read_file(&path).await {
+            FileValue::Value(v) => (Health::Value(v), format!("{} reads {v}", path.display())),
+            FileValue::Unreadable(e) => (Health::Failed, e),
+        };
+        if last != Some(health) {
+            last = Some(health);
+            publish(
+                &subs,
+                Report {
+                    source: spec.source.clone(),
+                    health,
+                    detail,
+                },
+            );
+        }
+    }
+}
+
+/// Follows one interface's link state: the state now, then every change, from netlink
+/// events (no polling). An interface that does not exist is down.
+async fn run_interface(source: String, name: String, subs: Subscribers) {
+    let report = |up: bool, detail: String| Report {
+        source: source.clone(),
+        health: if up { Health::Ok } else { Health::Failed },
+        detail,
+    };
+    // Subscribe before reading the current state, so no change in between is lost.
+    let mut events = match LinkEvents::subscribe().await {
+        Ok(e) => e,
+        Err(e) => {
+            // Without events the state cannot be known: say failed, loudly, and stop.
+            warn!(%source, error = %e, "cannot follow link state");
+            publish(
+                &subs,
+                report(false, format!("cannot follow link state: {e}")),
+            );
+            return;
+        }
+    };
+    let now = match Netlink::new() {
+        Ok(nl) => match nl.link_by_name(&name).await {
+            Ok(l) => Ok(l.usable()),
+            Err(NetError::InterfaceNotFound(_)) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) => Err(e.to_string()),
+    };
+    let mut up = match now {
+        Ok(up) => up,
+        Err(e) => {
+            warn!(%source, error = %e, "cannot read link state; assuming down");
+            false
+        }
+    };
+    publish(
+        &subs,
+        report(up, format!("{name} is {}", if up { "up" } else { "down" })),
+    );
+    while let Some(ev) = events.next().await {
+        if ev.name == name && ev.up != up {
+            up = ev.up;
+            publish(
+                &subs,
+                report(
+                    up,
+                    format!("{name} went {}", if up { "up" } else { "down" }),
+                ),
+            );
+        }
+    }
+    warn!(%source, "link event stream closed; link state no longer followed");
+}
+
+/// The trackers of one instance, as the arithmetic sees them, before any result.
+#[derive(Clone, Debug)]
+pub struct InstanceTrackers {
+    /// The instance name.
+    pub instance: String,
+    /// Its configured priority.
+    pub base: u8,
+    /// Its trackers, in config order.
+    pub trackers: Vec<Tracker>,
+}
+
+impl InstanceTrackers {
+    /// The verdict before any check has reported.
+    pub fn initial(&self) -> Verdict {
+        evaluate(self.base, &self.trackers)
+    }
+
+    /// The inputs to send the router before `Input::Start`: the FAULTs of unweighted
+    /// checks that have not reported yet (keepalived holds such an instance back too).
+    pub fn initial_inputs(&self) -> Vec<Input> {
+        let untracked = Verdict {
+            priority: self.base,
+            faults: Default::default(),
+        };
+        changes(&untracked, &self.initial())
+    }
+}
+
+/// Runs one instance's tracker task: applies each report, and sends the router the fault
+/// and priority changes that follow, until the report channel or the router inbox closes.
+pub async fn run_instance(
+    mut me: InstanceTrackers,
+    mut reports: mpsc::UnboundedReceiver<Report>,
+    inbox: mpsc::Sender<Input>,
+) {
+    let mut verdict = me.initial();
+    while let Some(r) = reports.recv().await {
+        for t in me.trackers.iter_mut().filter(|t| t.source == r.source) {
+            t.health = r.health;
+        }
+        let next = evaluate(me.base, &me.trackers);
+        for input in changes(&verdict, &next) {
+            info!(instance = %me.instance, ?input, cause = %r.source, "tracking");
+            if inbox.send(input).await.is_err() {
+                return;
+            }
+        }
+        verdict = next;
+    }
+}
