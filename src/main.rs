@@ -224,6 +224,31 @@ fn check(args: CheckArgs) -> ExitCode {
     };
     match Config::load(&path) {
         Ok(config) => {
+            // Scripts are judged as `vipd run` will judge them: writable by a non-root user
+            // is refused when vipd runs as root. A script missing here may exist where the
+            // file is deployed, so that is a warning; `vipd run` refuses it.
+            let root = nix::unistd::geteuid().is_root();
+            let mut refused = 0;
+            for problem in vipd::track::script_security(&config) {
+                if matches!(problem, vipd::track::InsecureScript::NotFound(_)) {
+                    eprintln!("{}: warning: {problem}", path.display());
+                } else if root {
+                    eprintln!("{}: {problem}", path.display());
+                    refused += 1;
+                } else {
+                    eprintln!(
+                        "{}: warning (refused when vipd runs as root): {problem}",
+                        path.display()
+                    );
+                }
+            }
+            if refused > 0 {
+                eprintln!(
+                    "vipd check: {refused} insecure script(s) in {}",
+                    path.display()
+                );
+                return ExitCode::from(1);
+            }
             println!("{}: configuration is valid", path.display());
             print!("{}", config.summary());
             ExitCode::SUCCESS

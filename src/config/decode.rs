@@ -98,6 +98,7 @@ fn global(r: &mut Reader, node: &Node, path: &str) -> Global {
         "control_socket",
         "metrics_listen",
         "script_user",
+        "event_log",
     ];
     let Some(f) = r.fields(node, path, &keys) else {
         return g;
@@ -116,6 +117,9 @@ fn global(r: &mut Reader, node: &Node, path: &str) -> Global {
     }
     if let Some(n) = f.get("script_user") {
         g.script_user = r.string(n, &f.path_of("script_user"));
+    }
+    if let Some(n) = f.get("event_log") {
+        g.event_log = r.string(n, &f.path_of("event_log")).map(PathBuf::from);
     }
     g
 }

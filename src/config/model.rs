@@ -37,6 +37,8 @@ pub struct Global {
     pub metrics_listen: Option<SocketAddr>,
     /// The user scripts run as when vipd runs as root; `None` keeps root.
     pub script_user: Option<String>,
+    /// A file or FIFO that gets one JSON line per state change; `None` disables it.
+    pub event_log: Option<PathBuf>,
 }
 
 /// The default control socket path.
@@ -49,6 +51,7 @@ impl Default for Global {
             control_socket: PathBuf::from(DEFAULT_CONTROL_SOCKET),
             metrics_listen: None,
             script_user: None,
+            event_log: None,
         }
     }
 }
@@ -73,7 +76,8 @@ pub struct Check {
 /// The one kind of probe a check performs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckKind {
-    /// A command line run through `/bin/sh -c`; exit status 0 is healthy.
+    /// A command line, split as a shell would but run without one (no expansion, no
+    /// pipes); exit status 0 is healthy.
     Script(String),
     /// A TCP connect to `host:port` succeeds.
     Tcp {
@@ -86,7 +90,7 @@ pub enum CheckKind {
     Http(HttpCheck),
     /// A network interface is up with carrier.
     Interface(String),
-    /// A file exists.
+    /// An integer read from a file (keepalived's `track_file`); see [`Track::weight`].
     File(PathBuf),
 }
 
@@ -213,7 +217,9 @@ pub struct Channel {
 pub struct Track {
     /// What is tracked.
     pub target: TrackTarget,
-    /// Added to the priority while failed (-253..=253); 0 means FAULT while failed.
+    /// -253..=253. A negative weight is added while the tracker fails, a positive one while
+    /// it is healthy; 0 means FAULT while it fails. For a file: its value times the weight
+    /// is added (with weight 0, any non-zero value is a FAULT).
     pub weight: i16,
 }
 
@@ -224,7 +230,7 @@ pub enum TrackTarget {
     Check(String),
     /// A network interface's link state.
     Interface(String),
-    /// A file's existence.
+    /// An integer in a file (missing or empty reads as 0).
     File(PathBuf),
 }
 

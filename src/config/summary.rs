@@ -39,6 +39,9 @@ impl Config {
         }
         let script_user = g.script_user.as_deref().unwrap_or("(same as vipd)");
         writeln!(out, "  script_user: {script_user}")?;
+        if let Some(p) = &g.event_log {
+            writeln!(out, "  event_log: {}", p.display())?;
+        }
         for (name, c) in &self.checks {
             let what = match &c.kind {
                 CheckKind::Script(s) => format!("script {s}"),

@@ -151,10 +151,13 @@ pub struct Event {
     pub to: String,
     /// Why.
     pub reason: String,
-    /// Effective priority.
-    pub priority: u8,
+    /// Effective priority (none for a sync group).
+    pub priority: Option<u8>,
     /// The Master as far as this node knows.
     pub master: Option<String>,
+    /// Present (true) for a sync-group event; `instance` is then the group's name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub group: bool,
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use super::stats::Stats;
 use crate::control::protocol::Event;
 use crate::control::server::View;
 use crate::net::VrrpSocket;
+use crate::notify::{EventRecord, Notifier};
 use crate::vrrp::State;
 use crate::vrrp::V3Checksum;
 use crate::vrrp::packet::{self, Advert};
@@ -46,6 +47,8 @@ pub struct LiveIo {
     pub view: watch::Sender<View>,
     /// The transition stream (`vipd events`).
     pub events: broadcast::Sender<Event>,
+    /// Notify commands and the event file, when configured.
+    pub notifier: Option<Notifier>,
 }
 
 impl LiveIo {
@@ -117,15 +120,20 @@ impl RouterIo for LiveIo {
         self.stats
             .transition((t.from.to_string(), t.to.to_string(), t.reason.kind()));
         self.publish(router, Some(t));
-        let _ = self.events.send(Event {
-            time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        if let Some(n) = &self.notifier {
+            n.instance(t);
+        }
+        let record = EventRecord {
+            time: SystemTime::now(),
             instance: self.name.clone(),
-            from: t.from.to_string(),
-            to: t.to.to_string(),
+            group: false,
+            from: t.from,
+            to: t.to,
             reason: t.reason.to_string(),
-            priority: t.priority,
-            master: t.master.map(|m| m.to_string()),
-        });
+            priority: Some(t.priority),
+            master: t.master,
+        };
+        let _ = self.events.send(Event::from(&record));
         if let Some(group) = &self.group {
             let member = self.name.clone();
             let _ = group.send(GroupEvent::Transition {

@@ -30,6 +30,8 @@ use crate::config::Config;
 use crate::control;
 use crate::control::protocol::InstanceStatus;
 use crate::net::{Announcer, LinkEvents, NetError, Netlink, VrrpSocket};
+use crate::notify::{Commands, EventStream, Notifier, Subject};
+use crate::track::{self, RunAs};
 use crate::vrrp::group::SyncGroup;
 use crate::vrrp::packet::{self, Auth};
 use crate::vrrp::router::{Input, Router};
@@ -48,12 +50,24 @@ pub enum DaemonError {
     /// A socket or netlink failure at start.
     #[error("{0}")]
     Net(#[from] NetError),
+    /// Trackers or notify commands cannot run (bad command line, unknown user, insecure
+    /// script).
+    #[error("{0}")]
+    Scripts(String),
     /// The control socket could not be created.
     #[error("{0}: {1}")]
     Control(String, std::io::Error),
     /// Signal handlers could not be installed.
     #[error("installing signal handlers: {0}")]
     Signals(std::io::Error),
+}
+
+/// What `start` wires in besides the instances.
+struct Wiring {
+    link_events: LinkEvents,
+    listener: UnixListener,
+    plan: track::Plan,
+    notifiers: HashMap<String, Notifier>,
 }
 
 /// One socket per interface, family and source address.
@@ -76,6 +90,26 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
     // Subscribe before reading link states, so no change falls between the two.
     let link_events = LinkEvents::subscribe().await?;
+
+    let plan = track::plan(&config).map_err(|e| DaemonError::Scripts(e.to_string()))?;
+    let run_as = RunAs::for_scripts(config.global.script_user.as_deref())
+        .map_err(|e| DaemonError::Scripts(e.to_string()))?;
+    let event_log = match &config.global.event_log {
+        Some(path) => Some(
+            EventStream::open(path.clone())
+                .map_err(|e| DaemonError::Control(format!("event log {}", path.display()), e))?,
+        ),
+        None => None,
+    };
+    let mut notifiers = HashMap::new();
+    for (name, inst) in &config.instances {
+        let commands = Commands::from_config(&inst.notify, run_as)
+            .map_err(|e| DaemonError::Scripts(format!("instance {name}: notify: {e}")))?;
+        let vips = inst.vips.iter().map(|v| v.addr.to_string()).collect();
+        let (notifier, _task) =
+            Notifier::spawn(Subject::Instance, name, vips, commands, event_log.clone());
+        notifiers.insert(name.clone(), notifier);
+    }
 
     let mut prepared = Vec::new();
     for (name, inst) in &config.instances {
@@ -102,7 +136,13 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             ));
         }
     };
-    let running = match start(&nl, &prepared, &config, link_events, listener).await {
+    let wiring = Wiring {
+        link_events,
+        listener,
+        plan,
+        notifiers,
+    };
+    let running = match start(&nl, &prepared, &config, wiring).await {
         Ok(r) => r,
         Err(e) => {
             for p in &prepared {
@@ -144,9 +184,19 @@ async fn start(
     nl: &Netlink,
     prepared: &[Prepared],
     config: &Config,
-    link_events: LinkEvents,
-    listener: UnixListener,
+    wiring: Wiring,
 ) -> Result<Vec<Running>, DaemonError> {
+    let Wiring {
+        link_events,
+        listener,
+        plan,
+        mut notifiers,
+    } = wiring;
+    let mut initial: HashMap<String, Vec<Input>> = plan
+        .instances
+        .iter()
+        .map(|t| (t.instance.clone(), t.initial_inputs()))
+        .collect();
     let mut group_of = HashMap::new();
     let mut group_tasks = Vec::new();
     for (name, members) in &config.groups {
@@ -235,6 +285,7 @@ async fn start(
             group: group_of.get(&p.name).cloned(),
             view: view_tx,
             events: events.clone(),
+            notifier: notifiers.remove(&p.name),
         };
         let router = Router::new(inst.router_config(&p.name, p.primary));
         let driver = tokio::spawn(driver::drive(router, inbox_rx, io));
@@ -251,6 +302,9 @@ async fn start(
                     active: true,
                 },
             ));
+        }
+        for input in initial.remove(&p.name).unwrap_or_default() {
+            starts.push((inbox.clone(), input));
         }
         starts.push((inbox.clone(), Input::Start));
         inboxes.insert(p.name.clone(), inbox.clone());
@@ -286,6 +340,7 @@ async fn start(
         events,
     ));
     tokio::spawn(links::run(link_events, watchers));
+    plan.spawn(&inboxes);
     for (group, rx) in group_tasks {
         let members = group
             .members

@@ -18,6 +18,7 @@ use std::time::SystemTime;
 
 use tracing::warn;
 
+use crate::control::protocol::Event;
 use crate::vrrp::State;
 
 /// One transition, as the stream records it.
@@ -42,21 +43,24 @@ pub struct EventRecord {
 }
 
 impl EventRecord {
-    /// The JSON line, without the newline.
+    /// The JSON line, without the newline: the same line `vipd events` prints.
     pub fn to_json(&self) -> String {
-        let mut v = serde_json::json!({
-            "time": humantime::format_rfc3339_millis(self.time).to_string(),
-            "instance": self.instance,
-            "from": self.from.to_string(),
-            "to": self.to.to_string(),
-            "reason": self.reason,
-            "priority": self.priority,
-            "master": self.master.map(|m| m.to_string()),
-        });
-        if self.group {
-            v["group"] = serde_json::Value::Bool(true);
+        serde_json::to_string(&Event::from(self)).expect("an event serializes")
+    }
+}
+
+impl From<&EventRecord> for Event {
+    fn from(r: &EventRecord) -> Event {
+        Event {
+            time: humantime::format_rfc3339_millis(r.time).to_string(),
+            instance: r.instance.clone(),
+            from: r.from.to_string(),
+            to: r.to.to_string(),
+            reason: r.reason.clone(),
+            priority: r.priority,
+            master: r.master.map(|m| m.to_string()),
+            group: r.group,
         }
-        v.to_string()
     }
 }
 

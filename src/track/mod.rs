@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Check, CheckKind, Config, TrackTarget};
 use crate::vrrp::router::Input;
 pub use priority::{Health, Hysteresis, Tracker, Verdict};
-use process::{CommandError, RunAs};
+pub use process::{CommandError, RunAs};
 pub use runner::{CheckSpec, InstanceTrackers, Probe, Report};
 pub use security::{InsecureScript, check_script};
 

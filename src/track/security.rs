@@ -96,10 +96,13 @@ pub fn resolve_program(program: &str) -> Option<PathBuf> {
 pub fn check_script(argv0: &str) -> Result<(), InsecureScript> {
     let found = resolve_program(argv0).ok_or_else(|| InsecureScript::NotFound(argv0.into()))?;
     let absolute = std::path::absolute(&found).unwrap_or(found);
-    let real = std::fs::canonicalize(&absolute).map_err(|e| InsecureScript::Unreadable {
-        script: argv0.into(),
-        path: absolute.clone(),
-        error: e.to_string(),
+    let real = std::fs::canonicalize(&absolute).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => InsecureScript::NotFound(argv0.into()),
+        _ => InsecureScript::Unreadable {
+            script: argv0.into(),
+            path: absolute.clone(),
+            error: e.to_string(),
+        },
     })?;
     for chain in [&absolute, &real] {
         // Outermost first, so the message names the directory to fix first.
