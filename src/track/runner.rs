@@ -96,15 +96,11 @@ async fn probe_once(spec: &CheckSpec) -> (bool, String) {
             .await;
             let ok = out.exit.success();
             let (stdout, stderr) = (out.stdout.to_string(), out.stderr.to_string());
-            if !ok {
-                warn!(check = %spec.source, exit = %out.exit, %stdout, %stderr, "check script failed");
-            } else if !stdout.is_empty() || !stderr.is_empty() {
-                debug!(check = %spec.source, %stdout, %stderr, "check script output");
+            let mut detail = format!("{} ({:.2}s)", out.exit, out.elapsed.as_secs_f64());
+            if !stdout.is_empty() || !stderr.is_empty() {
+                detail.push_str(&format!("; stdout: {stdout:?}; stderr: {stderr:?}"));
             }
-            (
-                ok,
-                format!("{} ({:.2}s)", out.exit, out.elapsed.as_secs_f64()),
-            )
+            (ok, detail)
         }
         Probe::Tcp { host, port } => {
             let p = probe::tcp(host, *port, spec.timeout).await;
@@ -131,10 +127,18 @@ pub async fn run_check(spec: CheckSpec, subs: Subscribers) {
     let mut h = Hysteresis::new(spec.rise, spec.fall);
     let mut tick = interval(spec.interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_ok = true;
     loop {
         tick.tick().await;
         let (ok, detail) = probe_once(&spec).await;
-        debug!(check = %spec.source, ok, %detail, "probe");
+        // The first failure of a streak is worth a line with its exit status and output;
+        // the repeats are not (the verdict change is logged when fall is reached).
+        if !ok && last_ok {
+            warn!(check = %spec.source, %detail, "check failed");
+        } else {
+            debug!(check = %spec.source, ok, %detail, "probe");
+        }
+        last_ok = ok;
         if let Some(health) = h.record(ok) {
             publish(
                 &subs,
