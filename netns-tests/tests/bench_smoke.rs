@@ -88,7 +88,7 @@ fn one_run_per_fault_gives_a_complete_plausible_report() {
         "- vipd: vipd ",
         "- keepalived: Keepalived v",
     ] {
-        assert!(report.contains(&header), "{header:?} missing; {context}");
+        assert!(report.contains(header), "{header:?} missing; {context}");
     }
 
     assert!(
