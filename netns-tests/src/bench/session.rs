@@ -63,7 +63,9 @@ pub fn run(opts: &Options, cmdline: &str) -> String {
                 its switch port at the same moment (a dead host). The RFC column is the \
                 Backup's wait (priority 100, 3 missed adverts): after SIGKILL, \
                 Master_Down_Interval minus the phase of the fault in the advert cycle. \
-                Statistics cover the runs with a takeover; failed runs are counted and listed.\n\n";
+                The client outage is the longest run of unanswered pings sent every 10 ms, \
+                so it is exact to one ping interval. Statistics cover the runs with a \
+                takeover; failed runs are counted and listed.\n\n";
         doc += &failover_table(&runs, &opts.agents, &opts.profiles, &opts.faults);
         if let Some(f) = failures(&runs) {
             doc += "\n### Failed runs\n\n";
