@@ -32,7 +32,7 @@ pub async fn run(
             VipOp::Add => {
                 for vip in &vips {
                     let done = nl.add_addr(ifindex, vip.addr, vip.label.as_deref()).await;
-                    report(&name, &iface, vip, "add", done, EEXIST);
+                    report(&name, &iface, vip, "added", done, EEXIST);
                 }
             }
             VipOp::Remove => {
@@ -42,7 +42,7 @@ pub async fn run(
                         Err(e) if e.errno().map(|n| n as i32) == Some(ENOENT) => Ok(()),
                         other => other,
                     };
-                    report(&name, &iface, vip, "remove", done, EADDRNOTAVAIL);
+                    report(&name, &iface, vip, "removed", done, EADDRNOTAVAIL);
                 }
             }
             VipOp::Announce(count) => match announcer.announce(count as usize) {
@@ -53,12 +53,20 @@ pub async fn run(
     }
 }
 
-fn report(name: &str, iface: &str, vip: &Vip, what: &str, done: Result<(), NetError>, benign: i32) {
-    match done {
-        Ok(()) => info!(instance = name, vip = %vip.addr, interface = iface, "VIP {what}ed"),
+/// Logs the outcome of adding or removing one VIP; `done` is "added" or "removed".
+fn report(
+    name: &str,
+    iface: &str,
+    vip: &Vip,
+    done: &str,
+    result: Result<(), NetError>,
+    benign: i32,
+) {
+    match result {
+        Ok(()) => info!(instance = name, vip = %vip.addr, interface = iface, "VIP {done}"),
         Err(e) if e.errno().map(|n| n as i32) == Some(benign) => {
-            debug!(instance = name, vip = %vip.addr, "VIP {what}: already done")
+            debug!(instance = name, vip = %vip.addr, "VIP already {done}")
         }
-        Err(error) => warn!(instance = name, vip = %vip.addr, %error, "VIP {what} failed"),
+        Err(error) => warn!(instance = name, vip = %vip.addr, %error, "VIP not {done}"),
     }
 }
