@@ -29,6 +29,7 @@ pub mod ping;
 pub mod probe;
 mod proc;
 mod root;
+pub mod vipd;
 mod wait;
 
 pub use capture::Capture;

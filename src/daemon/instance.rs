@@ -186,7 +186,15 @@ async fn create_vmac(
     }
     let saved = sysctl::prepare_vmac_parent(&parent.name)?;
     let mac = macvlan::vmac(family, instance.vrid);
-    let index = nl.create_macvlan(parent.index, &name, mac).await?;
+    // An IPv4 router's macvlan must stay silent in IPv6: otherwise every node's macvlan,
+    // a Backup's too, sends MLD reports, DAD and router solicitations from the virtual MAC
+    // when it comes up, and the switch then forwards the Master's traffic to that Backup.
+    let index = nl
+        .create_macvlan_with(parent.index, &name, mac, |ifname| match family {
+            Family::V4 => sysctl::write_conf("ipv6", ifname, "disable_ipv6", 1),
+            Family::V6 => Ok(()),
+        })
+        .await?;
     sysctl::prepare_vmac(&name)?;
     if let IpAddr::V6(ll) = primary {
         // The kernel only sends from a link-local address that is on the outgoing interface,

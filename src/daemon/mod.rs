@@ -216,15 +216,22 @@ async fn start(
     for p in prepared {
         let inst = &p.instance;
         let family = inst.family();
-        let key = (p.iface.clone(), family, p.primary);
+        // Adverts are received on the parent even with a virtual MAC: the Master sends from
+        // the virtual MAC, which this node's macvlan also has, and a macvlan never delivers
+        // a frame whose source MAC is its own. Listening on the macvlan, a Backup would
+        // hear no Master and take over too.
+        let key = (p.parent.name.clone(), family, p.primary);
         if !sockets.contains_key(&key) {
-            let socket = match (family, p.primary) {
-                (Family::V4, IpAddr::V4(src)) => VrrpSocket::open_v4(&p.iface, Some(src))?,
-                (_, IpAddr::V6(src)) => VrrpSocket::open_v6(&p.iface, Some(src))?,
-                (Family::V6, IpAddr::V4(_)) => unreachable!("an IPv6 instance has an IPv6 source"),
-            };
+            let socket = open_socket(&p.parent.name, family, p.primary)?;
             sockets.insert(key.clone(), (Arc::new(socket), HashMap::new()));
         }
+        // ...and sent from the macvlan, so that they carry the virtual MAC (RFC 9568 §7.3).
+        // Nothing reads this socket; the kernel drops what overflows its receive buffer.
+        let send_socket = if p.vmac.is_some() {
+            Some(Arc::new(open_socket(&p.iface, family, p.primary)?))
+        } else {
+            None
+        };
         let (socket, routes) = sockets.get_mut(&key).expect("inserted above");
         let (inbox, inbox_rx) = mpsc::channel(256);
         let stats = Arc::new(stats::Stats::default());
@@ -268,7 +275,7 @@ async fn start(
         });
         let io = io::LiveIo {
             name: p.name.clone(),
-            socket: socket.clone(),
+            socket: send_socket.unwrap_or_else(|| socket.clone()),
             advert: packet::Advert {
                 version: inst.version,
                 vrid: inst.vrid,
@@ -353,6 +360,15 @@ async fn start(
         let _ = inbox.send(input).await;
     }
     Ok(running)
+}
+
+/// Opens the VRRP socket of `family` on `iface`, sending from `src`.
+fn open_socket(iface: &str, family: Family, src: IpAddr) -> Result<VrrpSocket, NetError> {
+    match (family, src) {
+        (Family::V4, IpAddr::V4(src)) => VrrpSocket::open_v4(iface, Some(src)),
+        (_, IpAddr::V6(src)) => VrrpSocket::open_v6(iface, Some(src)),
+        (Family::V6, IpAddr::V4(_)) => unreachable!("an IPv6 instance has an IPv6 source"),
+    }
 }
 
 /// Stops every router (priority 0 from Masters, VIPs released) and waits for the address

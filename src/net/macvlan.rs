@@ -1,8 +1,8 @@
 //! Virtual-MAC interfaces: a macvlan per virtual router carrying the VRRP MAC
 //! (RFC 9568 §7.3), so that a takeover moves the MAC and clients need no ARP update.
 
-use rtnetlink::LinkMacVlan;
 use rtnetlink::packet_route::link::MacVlanMode;
+use rtnetlink::{LinkMacVlan, LinkUnspec};
 
 use crate::net::netlink::Netlink;
 use crate::net::{MacAddr, NetError};
@@ -34,6 +34,20 @@ impl Netlink {
         name: &str,
         mac: MacAddr,
     ) -> Result<u32, NetError> {
+        self.create_macvlan_with(parent_index, name, mac, |_| Ok(()))
+            .await
+    }
+
+    /// Like [`Netlink::create_macvlan`], calling `before_up` with the new interface's name
+    /// while it is still down: sysctls written then (`disable_ipv6`) govern what the
+    /// interface sends the moment it comes up.
+    pub async fn create_macvlan_with(
+        &self,
+        parent_index: u32,
+        name: &str,
+        mac: MacAddr,
+        before_up: impl FnOnce(&str) -> Result<(), NetError>,
+    ) -> Result<u32, NetError> {
         let what = format!("creating macvlan {name} with MAC {mac}");
         if name.is_empty() || name.len() > MAX_IFNAME || name.contains(['/', ' ', ':']) {
             return Err(NetError::Invalid {
@@ -45,7 +59,6 @@ impl Netlink {
         }
         let msg = LinkMacVlan::new(name, parent_index, MacVlanMode::Bridge)
             .address(mac.octets().to_vec())
-            .up()
             .build();
         self.handle()
             .link()
@@ -53,7 +66,22 @@ impl Netlink {
             .execute()
             .await
             .map_err(|e| NetError::netlink(what, e))?;
-        Ok(self.link_by_name(name).await?.index)
+        let index = self.link_by_name(name).await?.index;
+        let up = async {
+            before_up(name)?;
+            self.handle()
+                .link()
+                .set(LinkUnspec::new_with_index(index).up().build())
+                .execute()
+                .await
+                .map_err(|e| NetError::netlink(format!("setting macvlan {name} up"), e))
+        };
+        if let Err(e) = up.await {
+            // Do not leave a half-configured interface behind for the next start to trip on.
+            let _ = self.delete_link(index).await;
+            return Err(e);
+        }
+        Ok(index)
     }
 }
 

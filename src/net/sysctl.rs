@@ -76,6 +76,7 @@ pub struct SavedParentConf {
     ifname: String,
     arp_ignore: i64,
     arp_filter: i64,
+    arp_announce: i64,
 }
 
 /// Sets the parent of virtual-MAC interfaces so it does not answer ARP for the VIPs with
@@ -85,14 +86,20 @@ pub struct SavedParentConf {
 ///   live on the macvlan.
 /// - `arp_filter=1`: answer only when the route back to the asker leaves through the
 ///   parent, so the parent never answers for the macvlan's addresses.
+/// - `arp_announce=2`: ask with one of the parent's own addresses. A reply from a VIP (a
+///   ping's echo reply) is routed out of the parent, and with the default the parent's ARP
+///   request for the client would carry the VIP as sender with the parent's MAC: the client
+///   then repoints the VIP at the node's own MAC, and keeps it there after a failover.
 pub fn prepare_vmac_parent(ifname: &str) -> Result<SavedParentConf, NetError> {
     let saved = SavedParentConf {
         ifname: ifname.to_owned(),
         arp_ignore: read_conf("ipv4", ifname, "arp_ignore")?,
         arp_filter: read_conf("ipv4", ifname, "arp_filter")?,
+        arp_announce: read_conf("ipv4", ifname, "arp_announce")?,
     };
     write_conf("ipv4", ifname, "arp_ignore", 1)?;
     write_conf("ipv4", ifname, "arp_filter", 1)?;
+    write_conf("ipv4", ifname, "arp_announce", 2)?;
     Ok(saved)
 }
 
@@ -100,7 +107,8 @@ impl SavedParentConf {
     /// Puts the parent's settings back, when its last virtual-MAC interface is gone.
     pub fn restore(&self) -> Result<(), NetError> {
         write_conf("ipv4", &self.ifname, "arp_ignore", self.arp_ignore)?;
-        write_conf("ipv4", &self.ifname, "arp_filter", self.arp_filter)
+        write_conf("ipv4", &self.ifname, "arp_filter", self.arp_filter)?;
+        write_conf("ipv4", &self.ifname, "arp_announce", self.arp_announce)
     }
 }
 

@@ -1,0 +1,201 @@
+//! vipd configuration files for tests, rendered from a few typed fields.
+//!
+//! The timing formulas are written out here again rather than taken from `vipd::vrrp`, so that
+//! a test's expectation cannot share a mistake with the code it checks.
+
+use std::fmt::Write;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// One virtual router of a test configuration. `Default` is a VRRPv3 instance `web`, VRID 51,
+/// priority 100, 100 ms adverts, preemption on, no VIPs, multicast, no virtual MAC.
+#[derive(Debug, Clone)]
+pub struct InstanceSpec {
+    /// Instance name (also what its log lines start with).
+    pub name: String,
+    /// Interface for adverts and VIPs.
+    pub interface: String,
+    /// Virtual router ID.
+    pub vrid: u8,
+    /// VRRP version, 2 or 3.
+    pub version: u8,
+    /// Priority, 1..=255.
+    pub priority: u8,
+    /// Advert interval (whole seconds for v2).
+    pub advert_interval: Duration,
+    /// Take over from a lower-priority Master.
+    pub preempt: bool,
+    /// Wait this long in Backup before preempting.
+    pub preempt_delay: Duration,
+    /// The virtual addresses; written as /24 (IPv4) or /64 (IPv6), the lab's prefixes.
+    pub vips: Vec<IpAddr>,
+    /// Unicast peers; empty means multicast adverts.
+    pub unicast_peers: Vec<IpAddr>,
+    /// Put the VIPs on a macvlan with the VRRP virtual MAC.
+    pub use_vmac: bool,
+}
+
+impl Default for InstanceSpec {
+    fn default() -> Self {
+        InstanceSpec {
+            name: "web".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            version: 3,
+            priority: 100,
+            advert_interval: Duration::from_millis(100),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            vips: Vec::new(),
+            unicast_peers: Vec::new(),
+            use_vmac: false,
+        }
+    }
+}
+
+impl InstanceSpec {
+    /// Skew_Time of this instance: RFC 3768 `(256 - priority) / 256` s for v2, RFC 9568
+    /// `(256 - priority) * interval / 256` for v3.
+    pub fn skew_time(&self) -> Duration {
+        let unit = if self.version == 2 {
+            Duration::from_secs(1)
+        } else {
+            self.advert_interval
+        };
+        unit * (256 - u32::from(self.priority)) / 256
+    }
+
+    /// Master_Down_Interval: three advert intervals plus Skew_Time (the peer is assumed to
+    /// advertise at the same interval, as every test configures it).
+    pub fn master_down_interval(&self) -> Duration {
+        self.advert_interval * 3 + self.skew_time()
+    }
+
+    fn render(&self, out: &mut String) {
+        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "  {}:", self.name);
+        let _ = writeln!(out, "    interface: {}", self.interface);
+        let _ = writeln!(out, "    vrid: {}", self.vrid);
+        let _ = writeln!(out, "    version: {}", self.version);
+        let _ = writeln!(out, "    priority: {}", self.priority);
+        let _ = writeln!(out, "    advert_interval: {}", ms(self.advert_interval));
+        let _ = writeln!(out, "    preempt: {}", self.preempt);
+        if self.preempt && !self.preempt_delay.is_zero() {
+            let _ = writeln!(out, "    preempt_delay: {}", ms(self.preempt_delay));
+        }
+        let vips: Vec<String> = self
+            .vips
+            .iter()
+            .map(|ip| match ip {
+                IpAddr::V4(a) => format!("{a}/24"),
+                IpAddr::V6(a) => format!("{a}/64"),
+            })
+            .collect();
+        let _ = writeln!(out, "    vips: [{}]", vips.join(", "));
+        if !self.unicast_peers.is_empty() {
+            let peers: Vec<String> = self.unicast_peers.iter().map(IpAddr::to_string).collect();
+            let _ = writeln!(out, "    unicast: {{ peers: [{}] }}", peers.join(", "));
+        }
+        if self.use_vmac {
+            let _ = writeln!(out, "    use_vmac: true");
+        }
+    }
+}
+
+/// A whole vipd configuration: a router ID and its instances.
+#[derive(Debug, Clone, Default)]
+pub struct VipdConfig {
+    /// `global.router_id`: the node name, so logs say which node wrote them.
+    pub router_id: String,
+    /// The virtual routers.
+    pub instances: Vec<InstanceSpec>,
+}
+
+impl VipdConfig {
+    /// A configuration with one instance.
+    pub fn single(router_id: &str, instance: InstanceSpec) -> VipdConfig {
+        VipdConfig {
+            router_id: router_id.into(),
+            instances: vec![instance],
+        }
+    }
+
+    /// The YAML text. The control socket goes into the lab's directory so that parallel
+    /// daemons never share one.
+    pub fn to_yaml(&self, control_socket: &Path) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "global:");
+        let _ = writeln!(out, "  router_id: {}", self.router_id);
+        let _ = writeln!(out, "  control_socket: {}", control_socket.display());
+        let _ = writeln!(out, "instances:");
+        for inst in &self.instances {
+            inst.render(&mut out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_follow_the_rfc_formulas() {
+        let v3 = InstanceSpec {
+            priority: 100,
+            advert_interval: Duration::from_millis(100),
+            ..Default::default()
+        };
+        // (256 - 100) * 100 ms / 256 = 60.9375 ms.
+        assert_eq!(
+            v3.skew_time(),
+            Duration::from_micros(60_937) + Duration::from_nanos(500)
+        );
+        assert_eq!(
+            v3.master_down_interval(),
+            Duration::from_millis(360) + Duration::from_micros(937) + Duration::from_nanos(500)
+        );
+        let v2 = InstanceSpec {
+            version: 2,
+            priority: 192,
+            advert_interval: Duration::from_secs(1),
+            ..Default::default()
+        };
+        assert_eq!(v2.skew_time(), Duration::from_millis(250));
+        assert_eq!(v2.master_down_interval(), Duration::from_millis(3250));
+    }
+
+    #[test]
+    fn renders_every_set_field() {
+        let cfg = VipdConfig::single(
+            "node0",
+            InstanceSpec {
+                priority: 150,
+                preempt_delay: Duration::from_secs(2),
+                vips: vec!["10.1.2.100".parse().unwrap(), "fd00::164".parse().unwrap()],
+                unicast_peers: vec!["10.1.2.2".parse().unwrap()],
+                use_vmac: true,
+                ..Default::default()
+            },
+        );
+        let yaml = cfg.to_yaml(Path::new("/tmp/x.sock"));
+        for line in [
+            "  router_id: node0",
+            "  control_socket: /tmp/x.sock",
+            "  web:",
+            "    priority: 150",
+            "    advert_interval: 100ms",
+            "    preempt_delay: 2000ms",
+            "    vips: [10.1.2.100/24, fd00::164/64]",
+            "    unicast: { peers: [10.1.2.2] }",
+            "    use_vmac: true",
+        ] {
+            assert!(
+                yaml.lines().any(|l| l == line),
+                "{line:?} missing in:\n{yaml}"
+            );
+        }
+    }
+}
