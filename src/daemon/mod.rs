@@ -347,7 +347,7 @@ async fn start(
         events,
     ));
     tokio::spawn(links::run(link_events, watchers));
-    plan.spawn(&inboxes);
+    plan.spawn(&inboxes, |_| track::Baseline::Initial);
     for (group, rx) in group_tasks {
         let members = group
             .members

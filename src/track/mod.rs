@@ -8,7 +8,7 @@
 //! ```ignore
 //! let plan = vipd::track::plan(&config)?;
 //! for inputs in plan.instances.iter().map(|i| (i, i.initial_inputs())) { /* send before Start */ }
-//! let tasks = plan.spawn(&inboxes); // inboxes: instance name -> router Sender<Input>
+//! let tasks = plan.spawn(&inboxes, |_| Baseline::Initial); // inboxes: name -> router inbox
 //! ```
 
 pub mod priority;
@@ -28,7 +28,7 @@ use crate::config::{Check, CheckKind, Config, TrackTarget};
 use crate::vrrp::router::Input;
 pub use priority::{Health, Hysteresis, Tracker, Verdict};
 pub use process::{CommandError, RunAs};
-pub use runner::{CheckSpec, InstanceTrackers, Probe, Report};
+pub use runner::{Baseline, CheckSpec, InstanceTrackers, Probe, Report};
 pub use security::{InsecureScript, check_script};
 
 /// How often a `track: {file: ...}` entry (which has no check, so no interval) is read.
@@ -187,7 +187,11 @@ pub fn script_security(config: &Config) -> Vec<InsecureScript> {
 impl Plan {
     /// Spawns one task per check and one per tracking instance. `inboxes` maps instance
     /// names to router inboxes; an instance without one is skipped.
-    pub fn spawn(self, inboxes: &HashMap<String, mpsc::Sender<Input>>) -> Vec<JoinHandle<()>> {
+    pub fn spawn(
+        self,
+        inboxes: &HashMap<String, mpsc::Sender<Input>>,
+        baseline: impl Fn(&str) -> Baseline,
+    ) -> Vec<JoinHandle<()>> {
         let mut subs: HashMap<String, runner::Subscribers> = HashMap::new();
         let mut tasks = Vec::new();
         for inst in self.instances {
@@ -201,7 +205,13 @@ impl Plan {
                     list.push(tx.clone());
                 }
             }
-            tasks.push(tokio::spawn(runner::run_instance(inst, rx, inbox.clone())));
+            let base = baseline(&inst.instance);
+            tasks.push(tokio::spawn(runner::run_instance(
+                inst,
+                rx,
+                inbox.clone(),
+                base,
+            )));
         }
         for (source, spec) in self.checks {
             if let Some(s) = subs.remove(&source) {

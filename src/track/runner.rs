@@ -248,15 +248,29 @@ impl InstanceTrackers {
         evaluate(self.base, &self.trackers)
     }
 
+    /// The verdict of no trackers at all: the base priority and no faults.
+    pub fn untracked(&self) -> Verdict {
+        Verdict {
+            priority: self.base,
+            faults: Default::default(),
+        }
+    }
+
     /// The inputs to send the router before `Input::Start`: the FAULTs of unweighted
     /// checks that have not reported yet (keepalived holds such an instance back too).
     pub fn initial_inputs(&self) -> Vec<Input> {
-        let untracked = Verdict {
-            priority: self.base,
-            faults: Default::default(),
-        };
-        changes(&untracked, &self.initial())
+        changes(&self.untracked(), &self.initial())
     }
+}
+
+/// What the router is assumed to have been told before the first report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Baseline {
+    /// A new router that was sent [`InstanceTrackers::initial_inputs`] before it started.
+    Initial,
+    /// A running router after a reload: only real reports change it, so a reload does not
+    /// fault a healthy Master for the time until its checks first report.
+    Untracked,
 }
 
 /// Runs one instance's tracker task: applies each report, and sends the router the fault
@@ -265,8 +279,12 @@ pub async fn run_instance(
     mut me: InstanceTrackers,
     mut reports: mpsc::UnboundedReceiver<Report>,
     inbox: mpsc::Sender<Input>,
+    baseline: Baseline,
 ) {
-    let mut verdict = me.initial();
+    let mut verdict = match baseline {
+        Baseline::Initial => me.initial(),
+        Baseline::Untracked => me.untracked(),
+    };
     while let Some(r) = reports.recv().await {
         for t in me.trackers.iter_mut().filter(|t| t.source == r.source) {
             t.health = r.health;

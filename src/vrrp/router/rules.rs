@@ -190,7 +190,10 @@ impl Router {
         if (config.priority == 255) != self.is_owner() {
             config.priority = self.config.priority;
         }
-        let base = config.priority;
+        // Keep the trackers' adjustment on the new base, so a reload cannot make a lowered
+        // Master preempt for the moment before its trackers report again.
+        let delta = i16::from(self.priority) - i16::from(self.config.priority);
+        let base = (i16::from(config.priority) + delta).clamp(1, 254) as u8;
         self.config = config;
         if self.config.version == Version::V2 {
             // A v2 Backup times the Master with its own interval (they must be equal).
@@ -199,8 +202,6 @@ impl Router {
         if self.is_owner() {
             self.rebase_down(now);
         } else {
-            // The effective priority restarts from the new base; the tracker layer re-sends
-            // its adjustment on top of it.
             self.set_priority(now, base);
             self.rebase_down(now);
         }

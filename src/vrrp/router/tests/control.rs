@@ -336,3 +336,12 @@ fn configure_cannot_change_vrid_version_or_ownership() {
     assert_eq!(r.config().version, Version::V2);
     assert_eq!(r.priority(), 100);
 }
+
+#[test]
+fn configure_keeps_the_trackers_adjustment_on_the_new_base() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(150), t0);
+    r.handle(t0, Input::Priority(90));
+    r.handle(t0 + ms(10), configure(v2(160)));
+    assert_eq!(r.priority(), 100);
+}
