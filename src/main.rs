@@ -62,6 +62,12 @@ enum Command {
         /// One instance; all when omitted.
         instance: Option<String>,
     },
+    /// Re-read the configuration file and apply it without a flap (as SIGHUP), and say what
+    /// changed; on errors nothing changes and they are printed. Exit status 1 on errors.
+    Reload {
+        #[command(flatten)]
+        socket: SocketArgs,
+    },
     /// Follow state changes live, one JSON line each, until interrupted.
     Events {
         #[command(flatten)]
@@ -155,6 +161,11 @@ fn main() -> ExitCode {
             println!("{}", answer.message.unwrap_or_default());
             Ok(())
         }),
+        Command::Reload { socket } => control(&socket, |path| {
+            let (answer, _) = client::request(path, protocol::Command::Reload)?;
+            println!("{}", answer.message.unwrap_or_default());
+            Ok(())
+        }),
         Command::Events { socket } => control(&socket, |path| {
             client::follow_events(path, &mut std::io::stdout())
         }),
@@ -207,7 +218,7 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(daemon::run(config)) {
+    match runtime.block_on(daemon::run(args.config.clone(), config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vipd run: {e}");

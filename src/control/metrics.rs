@@ -13,6 +13,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::server::Instance;
@@ -178,13 +179,13 @@ pub fn render(instances: &[Instance]) -> String {
 }
 
 /// Serves `GET /metrics` on `addr` until the task is dropped.
-pub async fn serve(addr: SocketAddr, instances: Vec<Instance>) -> io::Result<()> {
+pub async fn serve(addr: SocketAddr, instances: watch::Receiver<Vec<Instance>>) -> io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     tokio::spawn(async move {
         loop {
             match listener.accept().await {
                 Ok((stream, peer)) => {
-                    let instances = instances.clone();
+                    let instances = instances.borrow().clone();
                     tokio::spawn(async move {
                         if let Err(e) = answer(stream, &instances).await {
                             debug!(%peer, error = %e, "metrics client");

@@ -44,6 +44,9 @@ pub enum Command {
     },
     /// Follow the transition stream.
     Events,
+    /// Re-read the configuration file and apply it (as SIGHUP); the answer says what changed
+    /// or, on errors, that nothing did and why.
+    Reload,
 }
 
 /// The answer to a request.

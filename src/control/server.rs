@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use super::protocol::{Command, Event, InstanceStatus, Request, Response, Status, VERSION};
@@ -62,21 +62,30 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
     Ok(listener)
 }
 
+/// A reload request: the answer comes back on the oneshot.
+pub type ReloadRequest = oneshot::Sender<Result<String, String>>;
+
+/// What the server needs from the daemon.
+pub struct Daemon {
+    /// `global.router_id`.
+    pub router_id: Option<String>,
+    /// The running instances; follows reloads.
+    pub instances: watch::Receiver<Vec<Instance>>,
+    /// The transition stream.
+    pub events: broadcast::Sender<Event>,
+    /// Where reload requests go.
+    pub reload: mpsc::Sender<ReloadRequest>,
+}
+
 /// Serves clients until the task is dropped.
-pub async fn serve(
-    listener: UnixListener,
-    router_id: Option<String>,
-    instances: Vec<Instance>,
-    events: broadcast::Sender<Event>,
-) {
-    let shared = Arc::new((router_id, instances, events));
+pub async fn serve(listener: UnixListener, daemon: Daemon) {
+    let daemon = Arc::new(daemon);
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                let shared = shared.clone();
+                let daemon = daemon.clone();
                 tokio::spawn(async move {
-                    let (router_id, instances, events) = &*shared;
-                    if let Err(e) = client(stream, router_id, instances, events).await {
+                    if let Err(e) = client(stream, &daemon).await {
                         debug!(error = %e, "control client");
                     }
                 });
@@ -86,12 +95,9 @@ pub async fn serve(
     }
 }
 
-async fn client(
-    stream: UnixStream,
-    router_id: &Option<String>,
-    instances: &[Instance],
-    events: &broadcast::Sender<Event>,
-) -> io::Result<()> {
+async fn client(stream: UnixStream, daemon: &Daemon) -> io::Result<()> {
+    let instances = daemon.instances.borrow().clone();
+    let (router_id, instances, events) = (&daemon.router_id, &instances[..], &daemon.events);
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST as u64));
@@ -114,6 +120,20 @@ async fn client(
             command: Command::Maintenance { on, instance },
             ..
         }) => maintenance(instances, on, instance.as_deref()).await,
+        Ok(Request {
+            command: Command::Reload,
+            ..
+        }) => {
+            let (tx, rx) = oneshot::channel();
+            match daemon.reload.send(tx).await {
+                Err(_) => Response::error("the daemon is stopping"),
+                Ok(()) => match rx.await {
+                    Ok(Ok(summary)) => Response::message(format!("reloaded: {summary}")),
+                    Ok(Err(e)) => Response::error(format!("reload refused, nothing changed:\n{e}")),
+                    Err(_) => Response::error("the daemon is stopping"),
+                },
+            }
+        }
         Ok(Request {
             command: Command::Events,
             ..

@@ -13,7 +13,7 @@ use tokio::time::{Instant as TokioInstant, sleep_until};
 use crate::vrrp::router::{Action, Input, Router, Transition};
 
 /// What to do with the virtual addresses; queued to an address worker, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VipOp {
     /// Add every VIP, then announce it.
     Add,
@@ -21,6 +21,9 @@ pub enum VipOp {
     Remove,
     /// Send this many gratuitous ARPs / unsolicited NAs per VIP.
     Announce(u32),
+    /// A reload changed the VIPs: while they are held, add the new ones (and announce them)
+    /// and remove the dropped ones; the others stay untouched.
+    Set(Vec<crate::config::Vip>),
 }
 
 /// The outside world of one router task. Every method must return at once.

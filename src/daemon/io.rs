@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, watch};
 use super::driver::{RouterIo, VipOp};
 use super::groups::GroupEvent;
 use super::stats::Stats;
+use crate::config::Vip;
 use crate::control::protocol::Event;
 use crate::control::server::View;
 use crate::net::VrrpSocket;
@@ -22,6 +23,20 @@ use crate::vrrp::State;
 use crate::vrrp::V3Checksum;
 use crate::vrrp::packet::{self, Advert};
 use crate::vrrp::router::{Router, Transition};
+use crate::vrrp::timing::Centis;
+
+/// The parts of an instance a reload changes in place.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The VIPs (adverts list their addresses).
+    pub vips: Vec<Vip>,
+    /// The advert interval carried in adverts.
+    pub interval: Centis,
+    /// Notify commands and the event file, when configured.
+    pub notifier: Option<Notifier>,
+    /// The sync group's task, when the instance is in one.
+    pub group: Option<UnboundedSender<GroupEvent>>,
+}
 
 /// Where and how one instance sends.
 pub struct LiveIo {
@@ -41,14 +56,12 @@ pub struct LiveIo {
     pub vip_ops: UnboundedSender<VipOp>,
     /// Counters.
     pub stats: Arc<Stats>,
-    /// The sync group's task, when the instance is in one.
-    pub group: Option<UnboundedSender<GroupEvent>>,
     /// Where the control server reads this instance's status.
     pub view: watch::Sender<View>,
     /// The transition stream (`vipd events`).
     pub events: broadcast::Sender<Event>,
-    /// Notify commands and the event file, when configured.
-    pub notifier: Option<Notifier>,
+    /// What a reload can change while the router runs.
+    pub settings: watch::Receiver<Settings>,
 }
 
 impl LiveIo {
@@ -56,6 +69,10 @@ impl LiveIo {
         self.view.send_if_modified(|view| {
             let before = view.clone();
             let s = &mut view.status;
+            let settings = self.settings.borrow();
+            s.vips = settings.vips.iter().map(|v| v.addr.to_string()).collect();
+            s.advert_interval_ms = settings.interval.as_duration().as_millis() as u64;
+            s.base_priority = router.config().priority;
             s.state = router.state().to_string();
             s.effective_priority = router.priority();
             s.master = router.master().map(|m| m.to_string());
@@ -76,6 +93,11 @@ impl LiveIo {
 impl RouterIo for LiveIo {
     fn send_advert(&mut self, priority: u8) {
         self.advert.priority = priority;
+        if self.settings.has_changed().unwrap_or(false) {
+            let settings = self.settings.borrow_and_update();
+            self.advert.addresses = settings.vips.iter().map(|v| v.addr.addr()).collect();
+            self.advert.interval = settings.interval;
+        }
         for &dst in &self.dests {
             let sent = packet::emit(&self.advert, self.src, dst, self.checksum)
                 .map_err(|e| e.to_string())
@@ -100,7 +122,7 @@ impl RouterIo for LiveIo {
     }
 
     fn fault_changed(&mut self, router: &Router, source: &str) {
-        if let Some(group) = &self.group {
+        if let Some(group) = &self.settings.borrow().group {
             let faults = router.faults().map(str::to_owned).collect();
             let member = self.name.clone();
             let _ = group.send(GroupEvent::Fault {
@@ -120,7 +142,15 @@ impl RouterIo for LiveIo {
         self.stats
             .transition((t.from.to_string(), t.to.to_string(), t.reason.kind()));
         self.publish(router, Some(t));
-        if let Some(n) = &self.notifier {
+        let settings = self.settings.borrow().clone();
+        if let Some(group) = &settings.group {
+            let member = self.name.clone();
+            let _ = group.send(GroupEvent::Transition {
+                member,
+                transition: t.clone(),
+            });
+        }
+        if let Some(n) = &settings.notifier {
             n.instance(t);
         }
         let record = EventRecord {
@@ -134,13 +164,6 @@ impl RouterIo for LiveIo {
             master: t.master,
         };
         let _ = self.events.send(Event::from(&record));
-        if let Some(group) = &self.group {
-            let member = self.name.clone();
-            let _ = group.send(GroupEvent::Transition {
-                member,
-                transition: t.clone(),
-            });
-        }
         let master = t
             .master
             .map(|m| m.to_string())

@@ -1,6 +1,7 @@
 //! Link state to faults: an instance whose interface goes down is in FAULT until it comes back.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::mpsc;
 use tracing::info;
@@ -8,22 +9,27 @@ use tracing::info;
 use crate::net::LinkEvents;
 use crate::vrrp::router::Input;
 
+/// The routers to tell about each interface (by index); changes with reloads.
+pub type Watchers = Arc<RwLock<HashMap<u32, Vec<(String, mpsc::Sender<Input>)>>>>;
+
 /// The fault source name for a link.
 pub fn fault_source(iface: &str) -> String {
     format!("link {iface} down")
 }
 
 /// Feeds link changes of the watched interfaces (by index) to the routers that depend on them.
-pub async fn run(
-    mut events: LinkEvents,
-    watchers: HashMap<u32, Vec<(String, mpsc::Sender<Input>)>>,
-) {
+pub async fn run(mut events: LinkEvents, watchers: Watchers) {
     while let Some(ev) = events.next().await {
-        let Some(routers) = watchers.get(&ev.index) else {
-            continue;
+        let routers = match watchers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&ev.index)
+        {
+            Some(list) if !list.is_empty() => list.clone(),
+            _ => continue,
         };
         info!(interface = %ev.name, up = ev.up, "link {}", if ev.up { "up" } else { "down" });
-        for (_, inbox) in routers {
+        for (_, inbox) in &routers {
             let input = Input::Fault {
                 source: fault_source(&ev.name),
                 active: !ev.up,

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -15,6 +15,9 @@ use crate::vrrp::packet::{self, AddressCheck, Auth, Expected, Received, Reject};
 use crate::vrrp::router::{Advert, Input};
 use crate::vrrp::timing::Centis;
 use crate::vrrp::{Family, Version};
+
+/// The instances a socket serves, by VRID; changes with reloads.
+pub type Routes = HashMap<u8, Route>;
 
 /// Where adverts for one VRID go, and what they must look like.
 pub struct Route {
@@ -41,10 +44,11 @@ pub struct Route {
 pub async fn run(
     socket: Arc<VrrpSocket>,
     iface: String,
-    routes: HashMap<u8, Route>,
+    routes: Arc<RwLock<Routes>>,
     own: Vec<IpAddr>,
-    stats: Arc<Stats>,
 ) {
+    // Packets that belong to no instance (malformed, other VRIDs) are counted here.
+    let stats = Stats::default();
     let mut limiter = LogLimiter::new(Duration::from_secs(10));
     loop {
         let pkt = match socket.recv().await {
@@ -73,7 +77,8 @@ pub async fn run(
                 continue;
             }
         };
-        let Some(route) = routes.get(&rx.advert.vrid) else {
+        let table = routes.read().unwrap_or_else(|e| e.into_inner());
+        let Some(route) = table.get(&rx.advert.vrid) else {
             // Other clusters share LANs all the time: count, and say so only at debug level.
             stats.bump(Reject::UnknownVrid(rx.advert.vrid).label());
             debug!(interface = %iface, src = %rx.src, vrid = rx.advert.vrid, "advert for a VRID we do not run");

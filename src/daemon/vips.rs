@@ -5,74 +5,117 @@
 //! the single queue keeps "add, then announce" ordered: an ARP never leaves before its
 //! address is on the interface, and leaves right after it.
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::{debug, info, warn};
 
 use super::driver::VipOp;
 use crate::config::Vip;
-use crate::net::{Announcer, NetError, Netlink};
+use crate::net::{Announcer, MacAddr, NetError, Netlink};
 
 /// Errno values that mean "already as wanted".
 const EEXIST: i32 = 17;
 const EADDRNOTAVAIL: i32 = 99;
 const ENOENT: i32 = 2;
 
+/// Where an instance's VIPs live.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Instance name, for logs.
+    pub name: String,
+    /// Interface index of the VIPs.
+    pub ifindex: u32,
+    /// Interface name, for logs.
+    pub iface: String,
+    /// Source MAC of announcements.
+    pub mac: MacAddr,
+    /// Link-local source of unsolicited NAs.
+    pub src_ll: Option<Ipv6Addr>,
+    /// Announcements per VIP for a VIP a reload adds while held (the `garp.initial` burst).
+    pub burst: u32,
+}
+
 /// Carries out `ops` until the queue closes.
 pub async fn run(
-    name: String,
+    target: Target,
     nl: Netlink,
-    ifindex: u32,
-    iface: String,
-    vips: Vec<Vip>,
-    announcer: Announcer,
+    mut vips: Vec<Vip>,
+    mut announcer: Announcer,
     mut ops: UnboundedReceiver<VipOp>,
 ) {
+    // Whether the router last asked for the VIPs to be held: a reload's new VIPs are added
+    // only then.
+    let mut held = false;
     while let Some(op) = ops.recv().await {
         match op {
             VipOp::Add => {
-                for vip in &vips {
-                    let done = nl.add_addr(ifindex, vip.addr, vip.label.as_deref()).await;
-                    report(&name, &iface, vip, ("add", "added"), done, EEXIST);
-                }
+                held = true;
+                add(&target, &nl, &vips).await;
             }
             VipOp::Remove => {
-                for vip in &vips {
-                    let done = nl.del_addr(ifindex, vip.addr).await;
-                    let done = match done {
-                        Err(e) if e.errno().map(|n| n as i32) == Some(ENOENT) => Ok(()),
-                        other => other,
-                    };
-                    report(
-                        &name,
-                        &iface,
-                        vip,
-                        ("remove", "removed"),
-                        done,
-                        EADDRNOTAVAIL,
-                    );
+                held = false;
+                remove(&target, &nl, &vips).await;
+            }
+            VipOp::Announce(count) => announce(&target, &announcer, count),
+            VipOp::Set(new) => {
+                let added: Vec<Vip> = new.iter().filter(|v| !vips.contains(v)).cloned().collect();
+                let dropped: Vec<Vip> = vips.iter().filter(|v| !new.contains(v)).cloned().collect();
+                vips = new;
+                let addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr.addr()).collect();
+                if let Err(error) = announcer.set_vips(target.mac, &addrs, target.src_ll, false) {
+                    warn!(instance = %target.name, %error, "announcements for the new VIPs");
+                }
+                if held {
+                    remove(&target, &nl, &dropped).await;
+                    add(&target, &nl, &added).await;
+                    if !added.is_empty() {
+                        announce(&target, &announcer, target.burst);
+                    }
                 }
             }
-            VipOp::Announce(count) => match announcer.announce(count as usize) {
-                Ok(sent) => debug!(instance = %name, sent, "gratuitous ARP / NA sent"),
-                Err(error) => warn!(instance = %name, %error, "announcement failed"),
-            },
         }
     }
 }
 
+async fn add(t: &Target, nl: &Netlink, vips: &[Vip]) {
+    for vip in vips {
+        let done = nl.add_addr(t.ifindex, vip.addr, vip.label.as_deref()).await;
+        report(t, vip, ("add", "added"), done, EEXIST);
+    }
+}
+
+async fn remove(t: &Target, nl: &Netlink, vips: &[Vip]) {
+    for vip in vips {
+        let done = match nl.del_addr(t.ifindex, vip.addr).await {
+            Err(e) if e.errno().map(|n| n as i32) == Some(ENOENT) => Ok(()),
+            other => other,
+        };
+        report(t, vip, ("remove", "removed"), done, EADDRNOTAVAIL);
+    }
+}
+
+fn announce(t: &Target, announcer: &Announcer, count: u32) {
+    match announcer.announce(count as usize) {
+        Ok(sent) => debug!(instance = %t.name, sent, "gratuitous ARP / NA sent"),
+        Err(error) => warn!(instance = %t.name, %error, "announcement failed"),
+    }
+}
+
 fn report(
-    name: &str,
-    iface: &str,
+    t: &Target,
     vip: &Vip,
     (verb, done_verb): (&str, &str),
     done: Result<(), NetError>,
     benign: i32,
 ) {
     match done {
-        Ok(()) => info!(instance = name, vip = %vip.addr, interface = iface, "VIP {done_verb}"),
-        Err(e) if e.errno().map(|n| n as i32) == Some(benign) => {
-            debug!(instance = name, vip = %vip.addr, "VIP {verb}: already done")
+        Ok(()) => {
+            info!(instance = %t.name, vip = %vip.addr, interface = %t.iface, "VIP {done_verb}")
         }
-        Err(error) => warn!(instance = name, vip = %vip.addr, %error, "VIP {verb} failed"),
+        Err(e) if e.errno().map(|n| n as i32) == Some(benign) => {
+            debug!(instance = %t.name, vip = %vip.addr, "VIP {verb}: already done")
+        }
+        Err(error) => warn!(instance = %t.name, vip = %vip.addr, %error, "VIP {verb} failed"),
     }
 }

@@ -1,0 +1,660 @@
+//! The supervisor: starts, updates and stops instances, so that the first start and every
+//! reload are the same operation, a config applied to what runs.
+//!
+//! Instances are matched across configs by (interface, VRID, family) and name. A match whose
+//! settings can change live is updated in place (a Master stays Master with its VIPs); a
+//! change that cannot (interface, version, unicast, authentication, virtual MAC, address
+//! ownership) restarts that instance alone, gracefully.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use super::driver::{self, VipOp};
+use super::groups::{self, GroupEvent};
+use super::instance::{self, Prepared};
+use super::io::{LiveIo, Settings};
+use super::links::{self, Watchers};
+use super::receiver::{self, Route, Routes};
+use super::{DaemonError, STOP_BUDGET, stats, vips};
+use crate::config::{Config, Instance};
+use crate::control::protocol::{Event, InstanceStatus};
+use crate::control::server;
+use crate::net::{Announcer, NetError, Netlink, VrrpSocket};
+use crate::notify::{Commands, EventStream, Notifier, Subject};
+use crate::track::{self, Baseline, RunAs};
+use crate::vrrp::group::SyncGroup;
+use crate::vrrp::packet::{self, Auth};
+use crate::vrrp::router::{Input, Router};
+use crate::vrrp::{Family, Version};
+
+/// How instances are matched across a reload.
+type Key = (String, u8, Family);
+/// One receive socket per parent interface, family and source address.
+type SocketKey = (String, Family, IpAddr);
+
+struct SocketEntry {
+    routes: Arc<RwLock<Routes>>,
+    task: JoinHandle<()>,
+}
+
+struct Live {
+    prepared: Prepared,
+    inbox: mpsc::Sender<Input>,
+    driver: JoinHandle<LiveIo>,
+    worker: JoinHandle<()>,
+    vip_ops: mpsc::UnboundedSender<VipOp>,
+    settings: watch::Sender<Settings>,
+    control: server::Instance,
+    socket_key: SocketKey,
+}
+
+/// Everything that runs, and how to change it.
+pub struct Supervisor {
+    nl: Netlink,
+    live: BTreeMap<String, Live>,
+    sockets: HashMap<SocketKey, SocketEntry>,
+    watchers: Watchers,
+    events: broadcast::Sender<Event>,
+    controls: watch::Sender<Vec<server::Instance>>,
+    trackers: Vec<JoinHandle<()>>,
+    groups: Vec<JoinHandle<()>>,
+    event_log: Option<(std::path::PathBuf, EventStream)>,
+}
+
+impl Supervisor {
+    /// A supervisor with nothing running yet.
+    pub fn new(nl: Netlink, watchers: Watchers, events: broadcast::Sender<Event>) -> Self {
+        let (controls, _) = watch::channel(Vec::new());
+        Supervisor {
+            nl,
+            live: BTreeMap::new(),
+            sockets: HashMap::new(),
+            watchers,
+            events,
+            controls,
+            trackers: Vec::new(),
+            groups: Vec::new(),
+            event_log: None,
+        }
+    }
+
+    /// The instances the control server and the metrics see; follows reloads.
+    pub fn controls(&self) -> watch::Receiver<Vec<server::Instance>> {
+        self.controls.subscribe()
+    }
+
+    /// The number of running instances.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Makes what runs match `config`. Everything that can fail before anything changes
+    /// (scripts, notify commands, new instances' interfaces) is checked first; an error there
+    /// leaves everything as it was. Returns a one-line summary.
+    pub async fn apply(&mut self, config: Config) -> Result<String, DaemonError> {
+        let plan = track::plan(&config).map_err(|e| DaemonError::Scripts(e.to_string()))?;
+        let mut notifiers = self.notifiers(&config)?;
+        // What runs now, by key: diffing against it (not the last file) retries an instance
+        // that failed to start before.
+        let running: HashMap<Key, (String, Instance)> = self
+            .live
+            .iter()
+            .map(|(n, l)| {
+                (
+                    key(&l.prepared.instance),
+                    (n.clone(), l.prepared.instance.clone()),
+                )
+            })
+            .collect();
+        let mut summary = Summary::default();
+        let mut keep: HashMap<String, Instance> = HashMap::new();
+        let (mut fresh, mut restart) = (Vec::new(), Vec::new());
+        for (name, inst) in &config.instances {
+            match running.get(&key(inst)) {
+                Some((old_name, old)) if old_name == name && !needs_restart(old, inst) => {
+                    keep.insert(name.clone(), old.clone());
+                }
+                Some(_) => restart.push((name.clone(), inst.clone())),
+                None => fresh.push((name.clone(), inst.clone())),
+            }
+        }
+        let mut prepared = Vec::new();
+        for (name, inst) in &fresh {
+            match instance::prepare(&self.nl, name, inst).await {
+                Ok(p) => prepared.push(p),
+                Err(e) => {
+                    for p in &prepared {
+                        instance::teardown(&self.nl, p).await;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        // From here on, things change.
+        let gone: Vec<String> = self
+            .live
+            .keys()
+            .filter(|n| !keep.contains_key(*n))
+            .cloned()
+            .collect();
+        for name in gone {
+            if !restart.iter().any(|(n, _)| *n == name) {
+                summary.stopped.push(name.clone());
+            }
+            self.stop_instance(&name).await;
+        }
+        let (group_of, group_tasks) = group_channels(&config);
+        for (name, old) in &keep {
+            let new = &config.instances[name];
+            let changed = self.update_instance(
+                name,
+                old,
+                new,
+                notifiers.remove(name),
+                group_of.get(name).cloned(),
+            );
+            if changed {
+                summary.updated.push(name.clone());
+            } else {
+                summary.unchanged += 1;
+            }
+        }
+        // A restarted instance is prepared only now: its old self had to release first.
+        let mut failed = Vec::new();
+        for (name, inst) in &restart {
+            match instance::prepare(&self.nl, name, inst).await {
+                Ok(p) => {
+                    prepared.push(p);
+                    summary.restarted.push(name.clone());
+                }
+                Err(e) => failed.push(e.to_string()),
+            }
+        }
+        let mut new_inboxes = Vec::new();
+        for p in prepared {
+            let name = p.name.clone();
+            if !summary.restarted.contains(&name) {
+                summary.started.push(name.clone());
+            }
+            match self.start_instance(p, notifiers.remove(&name), group_of.get(&name).cloned()) {
+                Ok(inbox) => new_inboxes.push((name, inbox)),
+                Err(e) => failed.push(format!("instance {name}: {e}")),
+            }
+        }
+        self.respawn_groups(group_tasks);
+        self.respawn_trackers(plan, &new_inboxes).await;
+        for (_, inbox) in new_inboxes {
+            let _ = inbox.send(Input::Start).await;
+        }
+        self.publish_controls();
+        if failed.is_empty() {
+            Ok(summary.to_string())
+        } else {
+            Err(DaemonError::Partial(format!(
+                "{summary}; FAILED to start: {}",
+                failed.join("; ")
+            )))
+        }
+    }
+
+    fn notifiers(&mut self, config: &Config) -> Result<HashMap<String, Notifier>, DaemonError> {
+        let run_as = RunAs::for_scripts(config.global.script_user.as_deref())
+            .map_err(|e| DaemonError::Scripts(e.to_string()))?;
+        let wanted = config.global.event_log.clone();
+        if self.event_log.as_ref().map(|(p, _)| p) != wanted.as_ref() {
+            self.event_log = match wanted {
+                Some(path) => {
+                    let stream = EventStream::open(path.clone()).map_err(|e| {
+                        DaemonError::Control(format!("event log {}", path.display()), e)
+                    })?;
+                    Some((path, stream))
+                }
+                None => None,
+            };
+        }
+        let mut out = HashMap::new();
+        for (name, inst) in &config.instances {
+            let commands = Commands::from_config(&inst.notify, run_as)
+                .map_err(|e| DaemonError::Scripts(format!("instance {name}: notify: {e}")))?;
+            let vips = inst.vips.iter().map(|v| v.addr.to_string()).collect();
+            let events = self.event_log.as_ref().map(|(_, s)| s.clone());
+            let (notifier, _task) =
+                Notifier::spawn(Subject::Instance, name, vips, commands, events);
+            out.insert(name.clone(), notifier);
+        }
+        Ok(out)
+    }
+
+    fn start_instance(
+        &mut self,
+        p: Prepared,
+        notifier: Option<Notifier>,
+        group: Option<mpsc::UnboundedSender<GroupEvent>>,
+    ) -> Result<mpsc::Sender<Input>, DaemonError> {
+        let inst = p.instance.clone();
+        let family = inst.family();
+        // Adverts are received on the parent even with a virtual MAC: the Master sends from
+        // the virtual MAC, which this node's macvlan also has, and a macvlan never delivers
+        // a frame whose source MAC is its own. Listening on the macvlan, a Backup would
+        // hear no Master and take over too.
+        let socket_key = (p.parent.name.clone(), family, p.primary);
+        let socket = match self.sockets.get(&socket_key) {
+            Some(_) => None,
+            None => Some(Arc::new(open_socket(&p.parent.name, family, p.primary)?)),
+        };
+        // ...and sent from the macvlan, so that they carry the virtual MAC (RFC 9568 §7.3).
+        // Nothing reads that socket; the kernel drops what overflows its receive buffer.
+        let send_socket = match (&p.vmac, &socket) {
+            (Some(_), _) => Arc::new(open_socket(&p.iface, family, p.primary)?),
+            (None, Some(s)) => s.clone(),
+            (None, None) => Arc::new(open_socket(&p.parent.name, family, p.primary)?),
+        };
+        let (inbox, inbox_rx) = mpsc::channel(256);
+        let stats = Arc::new(stats::Stats::default());
+        let auth = auth_of(&inst);
+        let vips = p.vip_addrs();
+        let peers = inst.unicast.as_ref().map(|u| u.peers.clone());
+        let route = Route {
+            name: p.name.clone(),
+            inbox: inbox.clone(),
+            version: inst.version,
+            auth,
+            interval: inst.advert_interval,
+            vips: vips.clone(),
+            unicast_peers: peers.clone(),
+            stats: stats.clone(),
+        };
+        if let Some(socket) = socket {
+            let routes = Arc::new(RwLock::new(Routes::new()));
+            let mut own = socket.local_addrs().unwrap_or_default();
+            own.push(p.primary);
+            let task = tokio::spawn(receiver::run(
+                socket,
+                p.parent.name.clone(),
+                routes.clone(),
+                own,
+            ));
+            self.sockets
+                .insert(socket_key.clone(), SocketEntry { routes, task });
+        }
+        let entry = self.sockets.get(&socket_key).expect("inserted above");
+        write(&entry.routes).insert(inst.vrid, route);
+
+        let mut announcer = Announcer::new(p.ifindex)?;
+        announcer.set_vips(p.mac, &vips, p.src_ll(), false)?;
+        let (ops_tx, ops_rx) = mpsc::unbounded_channel();
+        let worker = tokio::spawn(vips::run(
+            vips::Target {
+                name: p.name.clone(),
+                ifindex: p.ifindex,
+                iface: p.iface.clone(),
+                mac: p.mac,
+                src_ll: p.src_ll(),
+                burst: inst.garp.initial,
+            },
+            self.nl.clone(),
+            inst.vips.clone(),
+            announcer,
+            ops_rx,
+        ));
+        let (view_tx, view_rx) = watch::channel(initial_view(&p));
+        let (settings_tx, settings_rx) = watch::channel(Settings {
+            vips: inst.vips.clone(),
+            interval: inst.advert_interval,
+            notifier,
+            group,
+        });
+        let group_for_io = settings_rx;
+        let io = LiveIo {
+            name: p.name.clone(),
+            socket: send_socket,
+            advert: packet::Advert {
+                version: inst.version,
+                vrid: inst.vrid,
+                priority: inst.priority,
+                interval: inst.advert_interval,
+                addresses: vips,
+                auth,
+            },
+            src: p.primary,
+            dests: peers.unwrap_or_else(|| vec![group_address(family)]),
+            checksum: inst.v3_checksum,
+            vip_ops: ops_tx.clone(),
+            stats: stats.clone(),
+            view: view_tx,
+            events: self.events.clone(),
+            settings: group_for_io,
+        };
+        let router = Router::new(inst.router_config(&p.name, p.primary));
+        let driver = tokio::spawn(driver::drive(router, inbox_rx, io));
+        write(&self.watchers)
+            .entry(p.parent.index)
+            .or_default()
+            .push((p.name.clone(), inbox.clone()));
+        if !p.parent.usable() {
+            warn!(instance = %p.name, interface = %p.parent.name, "interface is down: starting in FAULT");
+            let fault = Input::Fault {
+                source: links::fault_source(&p.parent.name),
+                active: true,
+            };
+            // The inbox is new and empty: this cannot be full.
+            let _ = inbox.try_send(fault);
+        }
+        let control = server::Instance {
+            name: p.name.clone(),
+            view: view_rx,
+            stats,
+            inbox: inbox.clone(),
+        };
+        let name = p.name.clone();
+        self.live.insert(
+            name,
+            Live {
+                prepared: p,
+                inbox: inbox.clone(),
+                driver,
+                worker,
+                vip_ops: ops_tx,
+                settings: settings_tx,
+                control,
+                socket_key,
+            },
+        );
+        Ok(inbox)
+    }
+
+    /// Applies live-changeable settings; returns whether anything changed.
+    fn update_instance(
+        &mut self,
+        name: &str,
+        old: &Instance,
+        new: &Instance,
+        notifier: Option<Notifier>,
+        group: Option<mpsc::UnboundedSender<GroupEvent>>,
+    ) -> bool {
+        let Some(live) = self.live.get_mut(name) else {
+            return false;
+        };
+        let addresses: Vec<IpAddr> = new.vips.iter().map(|v| v.addr.addr()).collect();
+        live.settings.send_replace(Settings {
+            vips: new.vips.clone(),
+            interval: new.advert_interval,
+            notifier,
+            group,
+        });
+        if old == new {
+            return false;
+        }
+        if old.vips != new.vips {
+            let _ = live.vip_ops.send(VipOp::Set(new.vips.clone()));
+        }
+        if let Some(entry) = self.sockets.get(&live.socket_key)
+            && let Some(route) = write(&entry.routes).get_mut(&new.vrid)
+        {
+            route.vips = addresses;
+            route.interval = new.advert_interval;
+        }
+        live.prepared.instance = new.clone();
+        let config = new.router_config(name, live.prepared.primary);
+        if live
+            .inbox
+            .try_send(Input::Configure(Box::new(config)))
+            .is_err()
+        {
+            warn!(
+                instance = name,
+                "router inbox full: new settings not applied"
+            );
+        }
+        info!(instance = name, "settings updated in place");
+        true
+    }
+
+    async fn stop_instance(&mut self, name: &str) {
+        let Some(live) = self.live.remove(name) else {
+            return;
+        };
+        let _ = live.inbox.send(Input::Stop).await;
+        let finish = async {
+            match live.driver.await {
+                // Dropping the I/O closes the worker's queue; the worker drains it and ends.
+                Ok(io) => drop(io),
+                Err(e) => error!(instance = name, error = %e, "router task failed"),
+            }
+            let _ = live.worker.await;
+        };
+        if tokio::time::timeout(STOP_BUDGET, finish).await.is_err() {
+            error!(instance = name, "stop took longer than {STOP_BUDGET:?}");
+        }
+        if let Some(entry) = self.sockets.get(&live.socket_key) {
+            let empty = {
+                let mut routes = write(&entry.routes);
+                routes.retain(|_, r| r.name != name);
+                routes.is_empty()
+            };
+            if empty && let Some(entry) = self.sockets.remove(&live.socket_key) {
+                entry.task.abort();
+            }
+        }
+        for list in write(&self.watchers).values_mut() {
+            list.retain(|(n, _)| n != name);
+        }
+        instance::teardown(&self.nl, &live.prepared).await;
+    }
+
+    /// Stops every instance: Masters send priority 0 and release their VIPs.
+    pub async fn stop_all(&mut self) {
+        let names: Vec<String> = self.live.keys().cloned().collect();
+        for r in names.iter().filter_map(|n| self.live.get(n)) {
+            let _ = r.inbox.send(Input::Stop).await;
+        }
+        for name in names {
+            self.stop_instance(&name).await;
+        }
+        self.publish_controls();
+    }
+
+    fn respawn_groups(&mut self, tasks: Vec<(SyncGroup, mpsc::UnboundedReceiver<GroupEvent>)>) {
+        for t in self.groups.drain(..) {
+            t.abort();
+        }
+        for (group, rx) in tasks {
+            let members = group
+                .members
+                .iter()
+                .filter_map(|m| Some((m.clone(), self.live.get(m)?.inbox.clone())))
+                .collect();
+            self.groups
+                .push(tokio::spawn(groups::run(group, members, rx)));
+        }
+    }
+
+    /// Restarts the tracker tasks for a new plan. New instances get their initial verdicts
+    /// before they start; running ones keep their state, and lose only the fault sources of
+    /// trackers that no longer exist.
+    async fn respawn_trackers(&mut self, plan: track::Plan, new: &[(String, mpsc::Sender<Input>)]) {
+        for t in self.trackers.drain(..) {
+            t.abort();
+        }
+        let is_new = |n: &str| new.iter().any(|(m, _)| m == n);
+        for t in &plan.instances {
+            if let Some((_, inbox)) = new.iter().find(|(n, _)| *n == t.instance) {
+                for input in t.initial_inputs() {
+                    let _ = inbox.send(input).await;
+                }
+            }
+        }
+        for (name, live) in &self.live {
+            if is_new(name) {
+                continue;
+            }
+            let tracked: Vec<&str> = plan
+                .instances
+                .iter()
+                .filter(|t| t.instance == *name)
+                .flat_map(|t| t.trackers.iter().map(|k| k.source.as_str()))
+                .collect();
+            let faults = live.control.view.borrow().status.faults.clone();
+            for source in faults
+                .iter()
+                .filter(|s| is_tracker_source(s) && !tracked.contains(&s.as_str()))
+            {
+                let _ = live
+                    .inbox
+                    .send(Input::Fault {
+                        source: source.clone(),
+                        active: false,
+                    })
+                    .await;
+            }
+        }
+        let inboxes: HashMap<String, mpsc::Sender<Input>> = self
+            .live
+            .iter()
+            .map(|(n, l)| (n.clone(), l.inbox.clone()))
+            .collect();
+        self.trackers = plan.spawn(&inboxes, |n| {
+            if is_new(n) {
+                Baseline::Initial
+            } else {
+                Baseline::Untracked
+            }
+        });
+    }
+
+    fn publish_controls(&self) {
+        self.controls
+            .send_replace(self.live.values().map(|l| l.control.clone()).collect());
+    }
+}
+
+#[derive(Default)]
+struct Summary {
+    unchanged: usize,
+    updated: Vec<String>,
+    started: Vec<String>,
+    restarted: Vec<String>,
+    stopped: Vec<String>,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "-".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        write!(
+            f,
+            "{} unchanged; updated in place: {}; started: {}; restarted: {}; stopped: {}",
+            self.unchanged,
+            list(&self.updated),
+            list(&self.started),
+            list(&self.restarted),
+            list(&self.stopped)
+        )
+    }
+}
+
+fn key(i: &Instance) -> Key {
+    (i.interface.clone(), i.vrid, i.family())
+}
+
+/// Settings a running router cannot take without starting over.
+fn needs_restart(old: &Instance, new: &Instance) -> bool {
+    old.interface != new.interface
+        || old.version != new.version
+        || old.unicast != new.unicast
+        || old.auth != new.auth
+        || old.use_vmac != new.use_vmac
+        || old.v3_checksum != new.v3_checksum
+        || old.is_address_owner() != new.is_address_owner()
+}
+
+fn is_tracker_source(s: &str) -> bool {
+    ["check ", "interface ", "file "]
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
+fn auth_of(inst: &Instance) -> Auth {
+    match (&inst.auth, inst.version) {
+        (Some(a), Version::V2) => Auth::simple(a.password.as_bytes()).unwrap_or(Auth::None),
+        _ => Auth::None,
+    }
+}
+
+fn group_address(family: Family) -> IpAddr {
+    match family {
+        Family::V4 => IpAddr::V4(packet::MULTICAST_V4),
+        Family::V6 => IpAddr::V6(packet::MULTICAST_V6),
+    }
+}
+
+type GroupChannels = (
+    HashMap<String, mpsc::UnboundedSender<GroupEvent>>,
+    Vec<(SyncGroup, mpsc::UnboundedReceiver<GroupEvent>)>,
+);
+
+fn group_channels(config: &Config) -> GroupChannels {
+    let mut of = HashMap::new();
+    let mut tasks = Vec::new();
+    for (name, members) in &config.groups {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for m in members {
+            of.insert(m.clone(), tx.clone());
+        }
+        tasks.push((SyncGroup::new(name.clone(), members.clone()), rx));
+    }
+    (of, tasks)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Opens the VRRP socket of `family` on `iface`, sending from `src`.
+fn open_socket(iface: &str, family: Family, src: IpAddr) -> Result<VrrpSocket, NetError> {
+    match (family, src) {
+        (Family::V4, IpAddr::V4(src)) => VrrpSocket::open_v4(iface, Some(src)),
+        (_, IpAddr::V6(src)) => VrrpSocket::open_v6(iface, Some(src)),
+        (Family::V6, IpAddr::V4(_)) => unreachable!("an IPv6 instance has an IPv6 source"),
+    }
+}
+
+/// What the control server shows for an instance before its router task has said anything.
+fn initial_view(p: &Prepared) -> server::View {
+    let inst = &p.instance;
+    let interval_ms = inst.advert_interval.as_duration().as_millis() as u64;
+    let status = InstanceStatus {
+        name: p.name.clone(),
+        interface: p.iface.clone(),
+        vrid: inst.vrid,
+        version: if inst.version == Version::V2 { 2 } else { 3 },
+        state: crate::vrrp::State::Initialize.to_string(),
+        base_priority: inst.priority,
+        effective_priority: inst.priority,
+        master: None,
+        vips: inst.vips.iter().map(|v| v.addr.to_string()).collect(),
+        vips_held: false,
+        advert_interval_ms: interval_ms,
+        master_advert_interval_ms: interval_ms,
+        since: String::new(),
+        seconds_in_state: 0.0,
+        last_reason: "not started".into(),
+        faults: Vec::new(),
+        maintenance: false,
+        counters: Default::default(),
+    };
+    server::View {
+        status,
+        since: std::time::SystemTime::now(),
+    }
+}
