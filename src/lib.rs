@@ -4,6 +4,7 @@
 //! daemon). The core never reads a clock or touches the kernel; see `DESIGN.md`.
 
 pub mod config;
+pub mod convert;
 pub mod daemon;
 pub mod net;
 pub mod vrrp;
