@@ -73,7 +73,10 @@ pub fn build(lines: &[Line]) -> Result<Vec<Node>, ConvertError> {
                             ));
                         }
                         None => {
-                            return Err(syntax(&line.loc, "'{' without a keyword before it".into()));
+                            return Err(syntax(
+                                &line.loc,
+                                "'{' without a keyword before it".into(),
+                            ));
                         }
                     };
                     open.push(header);
