@@ -245,15 +245,31 @@ fn owner_and_sync_group_members_lose_weighted_trackers() {
     let i = inst(&c, "VI_1");
     assert_eq!(i.track.len(), 1);
     assert_eq!(i.track[0].weight, 0);
-    let group = "vrrp_sync_group G {\n group {\n  VI_1\n }\n}\n";
+    let group = "vrrp_sync_group G {\n group {\n  VI_1\n }\n}\nvrrp_script s {\n script /bin/true\n weight -5\n}\n";
     let c = convert(&format!(
         "{group}{}",
-        one("track_interface {\n eth1 weight -10\n eth2\n}")
+        one("track_interface {\n eth1 weight -10\n eth2\n}\ntrack_script {\n s\n}")
     ));
-    assert_eq!(inst(&c, "VI_1").track.len(), 1);
+    let t: Vec<(TrackTarget, i16)> = inst(&c, "VI_1")
+        .track
+        .iter()
+        .map(|t| (t.target.clone(), t.weight))
+        .collect();
+    assert_eq!(
+        t,
+        [
+            (TrackTarget::Interface("eth1".into()), 0),
+            (TrackTarget::Interface("eth2".into()), 0)
+        ],
+        "weighted scripts removed, interface weights zeroed"
+    );
     assert!(
         c.yaml
-            .contains("keepalived ignores weighted trackers of sync-group members")
+            .contains("ignores weighted track_script entries of sync-group members")
+    );
+    assert!(
+        c.yaml
+            .contains("sets the weights of a sync-group member's other trackers to 0")
     );
     assert_eq!(c.config.groups["G"], ["VI_1"]);
     let keep = "vrrp_sync_group G {\n group {\n  VI_1\n }\n sync_group_tracking_weight\n track_interface {\n  eth9\n }\n}\n";

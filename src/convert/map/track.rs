@@ -58,6 +58,7 @@ pub(super) fn resolve(
         .unwrap_or_default();
     let mut out: Vec<OutTrack> = Vec::new();
     let mut dropped_for_group = Vec::new();
+    let mut zeroed_for_group = Vec::new();
     for (t, from_group) in tracks
         .iter()
         .map(|t| (t, false))
@@ -91,10 +92,17 @@ pub(super) fn resolve(
                 }
             },
         };
-        let weight = t.weight.unwrap_or(default);
+        let mut weight = t.weight.unwrap_or(default);
+        // keepalived (without sync_group_tracking_weight) removes a member's weighted
+        // track_script entries, and zeroes the weights of its other trackers, which then
+        // put the instance in FAULT when they fail.
         if weight != 0 && !from_group && !keep_weights {
-            dropped_for_group.push(format!("{kind} {target} (weight {weight})"));
-            continue;
+            if kind == "check" {
+                dropped_for_group.push(format!("check {target} (weight {weight})"));
+                continue;
+            }
+            zeroed_for_group.push(format!("{kind} {target} (weight {weight})"));
+            weight = 0;
         }
         out.push(OutTrack {
             kind,
@@ -104,7 +112,10 @@ pub(super) fn resolve(
         });
     }
     if !dropped_for_group.is_empty() {
-        o.notes.push(("track", format!("keepalived ignores weighted trackers of sync-group members (no sync_group_tracking_weight), so these are left out: {}", dropped_for_group.join(", "))));
+        o.notes.push(("track", format!("keepalived ignores weighted track_script entries of sync-group members (no sync_group_tracking_weight), so these are left out: {}", dropped_for_group.join(", "))));
+    }
+    if !zeroed_for_group.is_empty() {
+        o.notes.push(("track", format!("keepalived sets the weights of a sync-group member's other trackers to 0 (FAULT while failed): {}", zeroed_for_group.join(", "))));
     }
     if o.priority == 255 {
         let before = out.len();
