@@ -40,6 +40,21 @@ enum Command {
     /// Exit status: 0 after a clean stop, 1 on a bad configuration or a startup failure.
     #[command(after_help = "Example:\n  vipd run -c /etc/vipd/vipd.yaml --log-format json")]
     Run(RunArgs),
+    /// Convert a keepalived.conf (with its includes) to vipd's YAML configuration.
+    ///
+    /// Maps global_defs, vrrp_script, vrrp_instance, vrrp_sync_group and track_file, and
+    /// writes comments wherever keepalived rewrote a setting silently (state MASTER without
+    /// priority, VRRPv2 interval rounding, default version 2, ...). Every keyword it cannot
+    /// map is listed on stderr as FILE:LINE: KEYWORD: REASON. The output always passes
+    /// `vipd check`; it is not written if it would not.
+    ///
+    /// Exit status: 0 converted; 1 something was not converted (unless
+    /// --allow-unsupported), nothing to convert, or the result fails vipd check; 2 the input
+    /// is unreadable or malformed.
+    #[command(
+        after_help = "Examples:\n  vipd convert /etc/keepalived/keepalived.conf -o /etc/vipd/vipd.yaml\n  vipd convert keepalived.conf --config-id lb1 --allow-unsupported"
+    )]
+    Convert(ConvertArgs),
     /// Show every instance of the running daemon: state, priorities, Master, VIPs, time in
     /// state and the reason for the last change, faults, and packet counters.
     Status {
@@ -101,6 +116,22 @@ impl SocketArgs {
 }
 
 #[derive(Args)]
+struct ConvertArgs {
+    /// The keepalived configuration file.
+    #[arg(value_name = "KEEPALIVED_CONF")]
+    input: PathBuf,
+    /// Where to write the vipd YAML (default: standard output).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Exit 0 even when some keywords could not be converted (they are still listed).
+    #[arg(long)]
+    allow_unsupported: bool,
+    /// keepalived's config-id (its -i option): selects the '@ID' conditional lines.
+    #[arg(long, value_name = "ID")]
+    config_id: Option<String>,
+}
+
+#[derive(Args)]
 struct RunArgs {
     /// The configuration file.
     #[arg(short, long = "config", value_name = "FILE")]
@@ -132,6 +163,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check(args),
         Command::Run(args) => run(args),
+        Command::Convert(args) => convert(args),
         Command::Status { socket, json } => control(&socket, |path| {
             let (answer, _) = client::request(path, protocol::Command::Status)?;
             let status = answer.status.unwrap_or(protocol::Status {
@@ -190,6 +222,62 @@ fn control(
             eprintln!("{e}");
             ExitCode::from(1)
         }
+    }
+}
+
+fn convert(args: ConvertArgs) -> ExitCode {
+    let options = vipd::convert::Options {
+        config_id: args.config_id,
+    };
+    let result = match vipd::convert::convert_file(&args.input, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vipd convert: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for u in &result.unsupported {
+        eprintln!("{u}");
+    }
+    let Some(yaml) = result.yaml else {
+        eprintln!("vipd convert: nothing to convert: no vrrp_instance could be mapped");
+        return ExitCode::from(1);
+    };
+    let out_name = args
+        .output
+        .as_ref()
+        .map_or_else(|| "<stdout>".to_owned(), |p| p.display().to_string());
+    if let Err(errors) = Config::parse(&yaml, &out_name) {
+        eprintln!("{errors}");
+        eprintln!(
+            "vipd convert: the converted configuration does not pass vipd check (shown above); nothing written"
+        );
+        return ExitCode::from(1);
+    }
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &yaml) {
+                eprintln!("vipd convert: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+        None => print!("{yaml}"),
+    }
+    let n = result.unsupported.len();
+    if n == 0 {
+        return ExitCode::SUCCESS;
+    }
+    let plural = if n == 1 { "" } else { "s" };
+    if args.allow_unsupported {
+        eprintln!(
+            "vipd convert: {n} keyword{plural} not converted or approximated (listed above); allowed by --allow-unsupported"
+        );
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "vipd convert: {n} keyword{plural} not converted or approximated (listed above); review them, then pass --allow-unsupported to accept"
+        );
+        ExitCode::from(1)
     }
 }
 

@@ -1,0 +1,233 @@
+//! The blocks instances refer to: global_defs, vrrp_script and track_file.
+
+use super::model::OutCheck;
+use super::values::{self, bool_arg, int, secs};
+use super::{Ctx, Script, TrackFile};
+use crate::convert::tree::Node;
+
+pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
+    for n in block.children() {
+        let name = n.name.as_str();
+        match name {
+            "router_id" => match n.arg() {
+                Some(id) => cx.out.router_id = Some(id.to_owned()),
+                None => cx.bad_value(n, "a name"),
+            },
+            "vrrp_version" => match int(n.arg(), 2, 3) {
+                Some(v) => cx.globals.version = Some(v as u8),
+                None => cx.bad_value(n, "2 or 3"),
+            },
+            "vrrp_garp_master_delay" => match int(n.arg(), 0, 1000) {
+                Some(v) => cx.globals.garp_delay = Some(v as u64 * 1_000_000),
+                None => cx.bad_value(n, "whole seconds"),
+            },
+            "vrrp_garp_master_repeat" => match int(n.arg(), 1, 100) {
+                Some(v) => cx.globals.garp_repeat = Some(v as u32),
+                None => cx.bad_value(n, "a count 1..=100"),
+            },
+            "vrrp_garp_master_refresh" | "vrrp_garp_interval" | "vrrp_gna_interval"
+                if n.arg().and_then(secs) == Some(0) =>
+            {
+                // 0 is keepalived's default and vipd's only behaviour: nothing to write.
+            }
+            "vrrp_garp_master_refresh" => {
+                cx.skip_node(n, "periodic GARP refresh while Master is not supported")
+            }
+            "vrrp_garp_interval" | "vrrp_gna_interval" => cx.skip_node(
+                n,
+                "vipd sends each burst of GARPs/NAs back to back; spacing them is not supported",
+            ),
+            "vrrp_higher_prio_send_advert" => match bool_arg(n.arg()) {
+                Some(b) => cx.globals.yield_advert = Some(b),
+                None => cx.bad_value(n, "a boolean"),
+            },
+            "vrrp_startup_delay" => match n.arg().and_then(secs) {
+                Some(us) => cx.globals.startup_delay = Some(us),
+                None => cx.bad_value(n, "seconds"),
+            },
+            "vrrp_down_timer_adverts" => match int(n.arg(), 1, 100) {
+                Some(v) => cx.globals.down_timer_adverts = Some(v as u32),
+                None => cx.bad_value(n, "1..=100"),
+            },
+            "script_user" => match n.args.as_slice() {
+                [user] => cx.out.script_user = Some(user.clone()),
+                [user, _group] => {
+                    cx.out.script_user = Some(user.clone());
+                    cx.skip_node(n, "script group: vipd runs scripts with the user's own group");
+                }
+                _ => cx.bad_value(n, "USER [GROUP]"),
+            },
+            "enable_script_security" => cx.out.global_notes.push((
+                "",
+                format!(
+                    "keepalived's enable_script_security ({}) refused scripts writable by non-root users; vipd does not check script permissions, so keep them root-owned yourself",
+                    n.loc
+                ),
+            )),
+            "notification_email" | "notification_email_from" | "smtp_server" | "smtp_helo_name"
+            | "smtp_connect_timeout" | "smtp_alert" | "smtp_alert_vrrp" | "smtp_alert_checker"
+            | "email_faults" => cx.skip_node(
+                n,
+                "vipd sends no email; run a notify command (notify.any) that mails instead",
+            ),
+            "vrrp_strict" => cx.skip_node(
+                n,
+                "strict RFC mode (no accept mode, no authentication, no unicast) is not supported; vipd always accepts traffic to its VIPs",
+            ),
+            "vrrp_skip_check_adv_addr" => cx.skip_node(
+                n,
+                "vipd always compares the address list of received adverts (a mismatch is logged, not fatal)",
+            ),
+            "vrrp_mcast_group4" | "vrrp_mcast_group6" => cx.skip_node(
+                n,
+                "vipd uses the IANA VRRP groups 224.0.0.18 and ff02::12 only",
+            ),
+            "vrrp_garp_lower_prio_delay" | "vrrp_garp_lower_prio_repeat" => cx.skip_node(
+                n,
+                "vipd does not re-send GARPs when a Master hears a lower priority",
+            ),
+            "vrrp_iptables" | "vrrp_ipsets" | "nftables" | "nftables_priority" | "nftables_ifindex" => {
+                cx.skip_node(n, "vipd manages no firewall rules (it has no no_accept mode)")
+            }
+            "dynamic_interfaces" => cx.skip_node(n, "vipd waits for a missing interface by itself"),
+            "vrrp_notify_fifo" | "vrrp_notify_fifo_script" | "notify_fifo" | "notify_fifo_script" => {
+                cx.skip_node(n, "notify FIFOs are not supported; use notify commands (notify.any gets the same four arguments)")
+            }
+            _ if name.starts_with("lvs_") || name.starts_with("checker_") || name.starts_with("bfd_") => {
+                cx.skip_node(n, "load balancing and BFD are out of scope for vipd")
+            }
+            _ if name.starts_with("snmp") || name.starts_with("enable_snmp") || name.starts_with("enable_traps") => {
+                cx.skip_node(n, "SNMP is not supported; vipd exports Prometheus metrics (global.metrics_listen)")
+            }
+            _ if name.starts_with("enable_dbus") || name == "dbus_service_name" => {
+                cx.skip_node(n, "D-Bus is not supported")
+            }
+            _ => cx.skip_node(n, "no vipd equivalent"),
+        }
+    }
+}
+
+pub(super) fn script(cx: &mut Ctx<'_>, block: &Node) {
+    let Some(name) = block.arg() else {
+        cx.bad_value(block, "a script name");
+        return;
+    };
+    let mut check = OutCheck {
+        interval: 1_000_000,
+        ..OutCheck::default()
+    };
+    let mut command = None;
+    let mut weight = 0;
+    for n in block.children() {
+        match n.name.as_str() {
+            "script" if !n.args.is_empty() => command = Some(values::command_line(&n.args)),
+            "interval" | "timeout" => match n.arg().and_then(secs).filter(|&us| us > 0) {
+                Some(us) if n.name == "interval" => check.interval = us,
+                Some(us) => check.timeout = Some(us),
+                None => cx.bad_value(n, "seconds, more than 0"),
+            },
+            "rise" | "fall" => match int(n.arg(), 1, 1000) {
+                Some(v) if n.name == "rise" => check.rise = Some(v as u32),
+                Some(v) => check.fall = Some(v as u32),
+                None => cx.bad_value(n, "a count 1..=1000"),
+            },
+            "weight" => match (int(n.arg(), -253, 253), n.args.get(1)) {
+                (Some(w), None) => weight = w as i32,
+                (Some(_), Some(_)) => cx.skip_node(n, "'reverse' weights are not supported"),
+                (None, _) => cx.bad_value(n, "-253..=253"),
+            },
+            "user" => match n.args.as_slice() {
+                [user] => check.user = Some(user.clone()),
+                [user, _] => {
+                    check.user = Some(user.clone());
+                    cx.skip_node(
+                        n,
+                        "script group: vipd runs scripts with the user's own group",
+                    );
+                }
+                _ => cx.bad_value(n, "USER [GROUP]"),
+            },
+            "init_fail" => cx.skip_node(
+                n,
+                "vipd starts every check as healthy; init_fail is not supported",
+            ),
+            _ => cx.skip_node(n, "no vipd equivalent in a check"),
+        }
+    }
+    let Some(command) = command else {
+        cx.skip_node(
+            block,
+            "vrrp_script without a 'script' line; keepalived ignores it too",
+        );
+        return;
+    };
+    if let Some(target) = dev_tcp(&command) {
+        check.notes.push((
+            "",
+            format!("keepalived script '{command}' (a bash /dev/tcp connect) is vipd's tcp check"),
+        ));
+        check.kind = ("tcp", target);
+    } else {
+        if command.contains(['|', '&', ';', '<', '>', '$', '`', '*', '?']) {
+            check.notes.push((
+                "script",
+                "vipd runs this with /bin/sh -c, so the shell syntax in it is interpreted by /bin/sh (dash on Debian, not bash)".to_owned(),
+            ));
+        }
+        check.kind = ("script", command);
+    }
+    let out_name = cx.names.claim("checks", name);
+    if out_name != name {
+        check.notes.push(("", format!("keepalived name: {name}")));
+    }
+    cx.out.checks.push((out_name.clone(), check));
+    cx.scripts
+        .insert(name.to_owned(), Script { out_name, weight });
+}
+
+/// `</dev/tcp/HOST/PORT` (bash's connect test) as vipd's `HOST:PORT`.
+fn dev_tcp(command: &str) -> Option<String> {
+    let rest = command
+        .trim()
+        .strip_prefix('<')?
+        .trim_start()
+        .strip_prefix("/dev/tcp/")?;
+    let (host, port) = rest.rsplit_once('/')?;
+    let port: u16 = port.parse().ok().filter(|&p| p > 0)?;
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    })
+}
+
+pub(super) fn track_file(cx: &mut Ctx<'_>, block: &Node) {
+    let Some(name) = block.arg() else {
+        cx.bad_value(block, "a track_file name");
+        return;
+    };
+    let mut path = None;
+    // keepalived's default weight for a track_file is 1.
+    let mut weight = 1;
+    for n in block.children() {
+        match n.name.as_str() {
+            "file" => path = n.arg().map(str::to_owned),
+            "weight" => match (int(n.arg(), -254, 254), n.args.get(1)) {
+                (Some(w), None) => weight = w as i32,
+                (Some(_), Some(_)) => cx.skip_node(n, "'reverse' weights are not supported"),
+                (None, _) => cx.bad_value(n, "-254..=254"),
+            },
+            "init_file" => cx.skip_node(n, "vipd does not create tracked files; create it at boot"),
+            _ => cx.skip_node(n, "no vipd equivalent"),
+        }
+    }
+    match path {
+        Some(path) => {
+            cx.files.insert(name.to_owned(), TrackFile { path, weight });
+        }
+        None => cx.skip_node(block, "track_file without a 'file' line"),
+    }
+}

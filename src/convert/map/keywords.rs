@@ -1,0 +1,214 @@
+//! The keywords of a vrrp_instance block, read into [`Raw`] before defaults and rewrites.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::instance::{Raw, RawVip};
+use super::values::{bool_arg, int, secs};
+use super::{Ctx, track};
+use crate::convert::tree::Node;
+
+/// Reads one keyword of the block into `raw`.
+pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
+    let arg = n.arg();
+    match n.name.as_str() {
+        "state" => match arg.map(str::to_ascii_uppercase).as_deref() {
+            Some("MASTER") => raw.master = Some(n.loc.clone()),
+            Some("BACKUP") => {}
+            _ => cx.bad_value(n, "MASTER or BACKUP"),
+        },
+        "interface" => match arg {
+            Some(i) if !i.is_empty() && i.len() <= 15 => raw.interface = Some(i.to_owned()),
+            _ => cx.bad_value(n, "an interface name"),
+        },
+        "virtual_router_id" => match int(arg, 1, 255) {
+            Some(v) => raw.vrid = Some(v as u8),
+            None => cx.bad_value(n, "1..=255"),
+        },
+        "priority" => match int(arg, 1, 255) {
+            Some(v) => raw.priority = Some(v as u8),
+            None => cx.bad_value(n, "1..=255"),
+        },
+        "advert_int" => match arg.and_then(secs) {
+            Some(us) => raw.advert = Some(us),
+            None => cx.bad_value(n, "seconds"),
+        },
+        "version" => match int(arg, 2, 3) {
+            Some(v) => raw.version = Some(v as u8),
+            None => cx.bad_value(n, "2 or 3"),
+        },
+        "nopreempt" | "no_preempt" => raw.nopreempt = true,
+        "preempt" => raw.nopreempt = false,
+        "preempt_delay" => match arg.and_then(secs).filter(|&us| us <= 1_000_000_000) {
+            Some(us) => raw.preempt_delay = Some(us),
+            None => cx.bad_value(n, "seconds, 0..=1000"),
+        },
+        "unicast_src_ip" | "mcast_src_ip" => match arg.and_then(|a| a.parse().ok()) {
+            Some(ip) => raw.source = Some(ip),
+            None => cx.bad_value(n, "an IP address"),
+        },
+        "unicast_peer" => {
+            for p in n.children() {
+                match p.name.parse::<IpAddr>() {
+                    Ok(ip) => raw.peers.push(ip),
+                    Err(_) => cx.bad_value(p, "an IP address"),
+                }
+                if !p.args.is_empty() {
+                    cx.skip(&p.loc, "unicast_peer min_ttl/max_ttl", "TTL checks on peers are not supported");
+                }
+            }
+        }
+        "authentication" => auth(cx, raw, n),
+        "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
+            let excluded = n.name == "virtual_ipaddress_excluded";
+            for v in n.children() {
+                vip(cx, raw, v, excluded);
+            }
+        }
+        "track_interface" | "track_script" | "track_file" => raw.tracks.extend(track::read(cx, n)),
+        "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+            let event = match n.name.as_str() {
+                "notify_master" => "master",
+                "notify_backup" => "backup",
+                "notify_fault" => "fault",
+                "notify_stop" => "stop",
+                _ => "any",
+            };
+            match n.args.as_slice() {
+                [] => cx.bad_value(n, "a command"),
+                [cmd, rest @ ..] => {
+                    if !rest.is_empty() {
+                        cx.skip_node(n, "per-command user/group: vipd runs notify commands as global.script_user");
+                    }
+                    raw.notify.push((event, cmd.clone()));
+                }
+            }
+        }
+        "use_vmac" => {
+            raw.use_vmac = true;
+            if !n.args.is_empty() {
+                cx.skip_node(n, "vipd names its macvlan and uses the standard virtual MAC itself; the interface name/MAC given here is dropped");
+            }
+        }
+        "garp_master_delay" => match int(arg, 0, 1000) {
+            Some(v) => raw.garp_delay = Some(v as u64 * 1_000_000),
+            None => cx.bad_value(n, "whole seconds"),
+        },
+        "garp_master_repeat" => match int(arg, 1, 100) {
+            Some(v) => raw.garp_repeat = Some(v as u32),
+            None => cx.bad_value(n, "a count 1..=100"),
+        },
+        "garp_master_refresh" if arg.and_then(secs) == Some(0) => {}
+        "down_timer_adverts" => match int(arg, 1, 100) {
+            Some(v) => raw.down_timer_adverts = Some(v as u32),
+            None => cx.bad_value(n, "1..=100"),
+        },
+        "higher_prio_send_advert" => match bool_arg(arg) {
+            Some(b) => raw.yield_advert = Some(b),
+            None => cx.bad_value(n, "a boolean"),
+        },
+        "accept" => raw.notes.push((
+            "",
+            "accept: vipd always accepts traffic to its VIPs (keepalived's default too)".to_owned(),
+        )),
+        "native_ipv6" => raw.notes.push((
+            "",
+            "native_ipv6: the VIPs decide the family in vipd, as in keepalived 2".to_owned(),
+        )),
+        "smtp_alert" if bool_arg(arg) == Some(false) => {}
+        "smtp_alert" => cx.skip_node(n, "vipd sends no email; use a notify command"),
+        "no_accept" => cx.skip_node(n, "vipd has no no_accept mode; it always accepts traffic to its VIPs"),
+        "dont_track_primary" => cx.skip_node(n, "vipd always goes to FAULT when its interface goes down"),
+        "strict_mode" if bool_arg(arg) == Some(false) => {}
+        "strict_mode" => cx.skip_node(n, "strict RFC mode is not supported"),
+        "virtual_routes" | "virtual_rules" => {
+            cx.skip_node(n, "vipd manages addresses only; add routes/rules from a notify.master command")
+        }
+        "track_process" | "track_bfd" => cx.skip_node(n, "process and BFD tracking are not supported; use a script check"),
+        "garp_master_refresh" | "garp_master_refresh_repeat" | "garp_lower_prio_delay"
+        | "garp_lower_prio_repeat" | "garp_extra_if" => {
+            cx.skip_node(n, "vipd sends GARPs/NAs only on becoming Master (initial and repeat bursts)")
+        }
+        "vmac_xmit_base" | "use_vmac_addr" | "use_ipvlan" => {
+            cx.skip_node(n, "vipd's use_vmac sends and receives on the macvlan; other VMAC variants are not supported")
+        }
+        "mcast_dst_ip" => cx.skip_node(n, "vipd uses the IANA VRRP groups 224.0.0.18 and ff02::12 only"),
+        "lvs_sync_daemon_interface" => cx.skip_node(n, "LVS is out of scope for vipd"),
+        "notify_master_rx_lower_pri" | "notify_deleted" | "notify_priority_changes" => {
+            cx.skip_node(n, "vipd runs notify commands on master, backup, fault, stop and any change only")
+        }
+        _ => cx.skip_node(n, "no vipd equivalent in an instance"),
+    }
+}
+
+fn auth(cx: &mut Ctx<'_>, raw: &mut Raw, block: &Node) {
+    let mut kind = None;
+    let mut pass = None;
+    for n in block.children() {
+        match n.name.as_str() {
+            "auth_type" => kind = n.arg().map(str::to_ascii_uppercase),
+            "auth_pass" => pass = n.arg().map(str::to_owned),
+            _ => cx.skip_node(n, "no vipd equivalent in authentication"),
+        }
+    }
+    match (kind.as_deref(), pass) {
+        (Some("PASS"), Some(p)) if !p.is_empty() => {
+            if p.len() > 8 {
+                raw.notes.push((
+                    "auth",
+                    format!("keepalived used only the first 8 characters of the {}-character password", p.len()),
+                ));
+            }
+            let cut = p.char_indices().nth(8).map_or(p.len(), |(i, _)| i);
+            raw.auth = Some(p[..cut].to_owned());
+        }
+        (Some("AH"), _) => cx.skip_node(block, "IPsec AH authentication is not supported (RFC 3768 removed authentication); drop it on both nodes"),
+        _ => cx.skip_node(block, "authentication needs auth_type PASS and a non-empty auth_pass"),
+    }
+}
+
+fn vip(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node, excluded: bool) {
+    let net = n
+        .name
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| n.name.parse::<IpAddr>().ok().map(IpNet::from));
+    let Some(net) = net else {
+        cx.skip_node(n, "not an address with optional /prefix");
+        return;
+    };
+    let mut label = None;
+    let mut args = n.args.iter();
+    while let Some(opt) = args.next() {
+        let with_value = [
+            "brd",
+            "dev",
+            "scope",
+            "label",
+            "peer",
+            "preferred_lft",
+            "track_group",
+        ];
+        let value = if with_value.contains(&opt.as_str()) {
+            args.next()
+        } else {
+            None
+        };
+        match (opt.as_str(), value) {
+            ("label", Some(l)) => label = Some(l.clone()),
+            ("dev", Some(d)) => raw.vip_devs.push((d.clone(), n.loc.clone())),
+            ("no_track", _) => {}
+            _ => cx.skip(
+                &n.loc,
+                format!("virtual_ipaddress option {opt}"),
+                "vipd adds VIPs with the prefix given and no other options",
+            ),
+        }
+    }
+    raw.vips.push(RawVip {
+        net,
+        label,
+        excluded,
+    });
+}

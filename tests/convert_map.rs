@@ -1,0 +1,390 @@
+//! keepalived keyword mapping: each test converts a small keepalived.conf, loads the result
+//! with vipd's own parser (so the output is valid by construction of the test) and checks
+//! the values, the rewrite comments and the unsupported list.
+
+use std::path::Path;
+use std::time::Duration;
+
+use vipd::config::{Config, Instance, TrackTarget};
+use vipd::convert::{Options, convert_str};
+use vipd::vrrp::Version;
+
+struct Converted {
+    config: Config,
+    yaml: String,
+    /// `(line, keyword)` of everything reported.
+    unsupported: Vec<(u32, String)>,
+}
+
+fn convert(text: &str) -> Converted {
+    let c = convert_str(text, "ka.conf", Path::new("."), &Options::default()).expect("converts");
+    let yaml = c.yaml.expect("at least one instance");
+    let config = Config::parse(&yaml, "out.yaml")
+        .unwrap_or_else(|e| panic!("vipd rejects the output:\n{e}\n---\n{yaml}"));
+    let unsupported = c
+        .unsupported
+        .iter()
+        .map(|u| (u.loc.line, u.keyword.clone()))
+        .collect();
+    Converted {
+        config,
+        yaml,
+        unsupported,
+    }
+}
+
+fn inst<'a>(c: &'a Converted, name: &str) -> &'a Instance {
+    c.config
+        .instances
+        .get(name)
+        .unwrap_or_else(|| panic!("no instance {name} in\n{}", c.yaml))
+}
+
+/// A minimal instance with extra lines inside, starting at line 7.
+fn one(extra: &str) -> String {
+    format!(
+        "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {{\n  192.0.2.10/24\n }}\n{extra}\n}}\n"
+    )
+}
+
+#[test]
+fn state_master_without_priority_is_the_address_owner() {
+    let c = convert(&one("state MASTER"));
+    assert_eq!(inst(&c, "VI_1").priority, 255);
+    assert!(
+        c.yaml.contains("without a priority means 255"),
+        "{}",
+        c.yaml
+    );
+    assert!(
+        c.yaml
+            .contains("'state MASTER' (ka.conf:7) has no vipd equivalent")
+    );
+    let c = convert(&one("state BACKUP"));
+    assert_eq!(inst(&c, "VI_1").priority, 100);
+    assert!(c.unsupported.is_empty());
+}
+
+#[test]
+fn version_is_always_written_and_defaults_to_keepalived_s_2() {
+    let c = convert(&one(""));
+    assert_eq!(inst(&c, "VI_1").version, Version::V2);
+    assert!(c.yaml.contains("version: 2"));
+    assert!(c.yaml.contains("keepalived's default is VRRPv2"));
+    let c = convert(&format!("global_defs {{\n vrrp_version 3\n}}\n{}", one("")));
+    assert_eq!(inst(&c, "VI_1").version, Version::V3);
+    let c = convert(&one("version 3"));
+    assert_eq!(inst(&c, "VI_1").version, Version::V3);
+}
+
+#[test]
+fn v2_intervals_round_to_whole_seconds_and_v3_to_10ms() {
+    let cases = [
+        ("advert_int 1.5", 200),
+        ("advert_int 0.4", 100),
+        ("advert_int 300", 25500),
+        ("advert_int 3", 300),
+    ];
+    for (line, centis) in cases {
+        let c = convert(&one(line));
+        assert_eq!(inst(&c, "VI_1").advert_interval.get(), centis, "{line}");
+    }
+    assert!(
+        convert(&one("advert_int 1.5"))
+            .yaml
+            .contains("keepalived rounds 1500ms to 2s")
+    );
+    let c = convert(&one("version 3\nadvert_int 0.015"));
+    assert_eq!(inst(&c, "VI_1").advert_interval.get(), 2);
+    let c = convert(&one("version 3\nadvert_int 0.25"));
+    assert_eq!(inst(&c, "VI_1").advert_interval.get(), 25);
+    assert!(
+        !c.yaml.contains("10ms steps"),
+        "no comment when nothing changed"
+    );
+}
+
+#[test]
+fn ipv6_vips_use_v3_and_mixed_families_split() {
+    let v6 = "vrrp_instance V {\n interface eth0\n virtual_router_id 7\n version 2\n virtual_ipaddress {\n  2001:db8::10/64\n }\n}\n";
+    let c = convert(v6);
+    assert_eq!(inst(&c, "V").version, Version::V3);
+    assert!(c.yaml.contains("non-standard VRRPv2 over IPv6"));
+    let mixed = "vrrp_instance V {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n  192.0.2.1/24\n  2001:db8::1/64\n }\n unicast_peer {\n  192.0.2.2\n }\n}\n";
+    let c = convert(mixed);
+    let (v4, v6) = (inst(&c, "V"), inst(&c, "V_v6"));
+    assert_eq!((v4.vrid, v6.vrid), (7, 7));
+    assert_eq!((v4.version, v6.version), (Version::V2, Version::V3));
+    assert_eq!(v4.vips.len(), 1);
+    assert!(v6.vips[0].addr.addr().is_ipv6());
+    assert!(v4.unicast.is_some() && v6.unicast.is_none());
+    assert_eq!(
+        c.config.groups.get("V").map(Vec::len),
+        Some(2),
+        "halves kept in step"
+    );
+    assert!(c.yaml.contains("mixed IPv4 and IPv6 VIPs"));
+}
+
+#[test]
+fn preemption() {
+    let c = convert(&one("nopreempt"));
+    assert!(!inst(&c, "VI_1").preempt);
+    let c = convert(&one("nopreempt\nstate MASTER\npriority 100"));
+    assert!(
+        inst(&c, "VI_1").preempt,
+        "keepalived clears nopreempt with state MASTER"
+    );
+    assert!(c.yaml.contains("ignores nopreempt with 'state MASTER'"));
+    let c = convert(&one("preempt_delay 2.5"));
+    assert_eq!(inst(&c, "VI_1").preempt_delay, Duration::from_millis(2500));
+    let c = convert(&one("preempt_delay 30\nnopreempt"));
+    assert_eq!(inst(&c, "VI_1").preempt_delay, Duration::ZERO);
+}
+
+#[test]
+fn unicast_and_authentication() {
+    let c = convert(&one(
+        "unicast_src_ip 192.0.2.1\nunicast_peer {\n 192.0.2.2\n 192.0.2.3\n}\nauthentication {\n auth_type PASS\n auth_pass secret123456\n}",
+    ));
+    let i = inst(&c, "VI_1");
+    let u = i.unicast.as_ref().expect("unicast");
+    assert_eq!(u.source, Some("192.0.2.1".parse().expect("ip")));
+    assert_eq!(u.peers.len(), 2);
+    assert_eq!(
+        i.auth.as_ref().map(|a| a.password.as_str()),
+        Some("secret12")
+    );
+    assert!(c.yaml.contains("only the first 8 characters"));
+    let c = convert(&one(
+        "version 3\nauthentication {\n auth_type PASS\n auth_pass x\n}",
+    ));
+    assert!(
+        inst(&c, "VI_1").auth.is_none(),
+        "keepalived ignores auth with v3"
+    );
+    let c = convert(&one("authentication {\n auth_type AH\n auth_pass x\n}"));
+    assert_eq!(c.unsupported, [(7, "authentication".to_owned())]);
+}
+
+#[test]
+fn vip_labels_devices_and_excluded_addresses() {
+    let c = convert(
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  192.0.2.1/24 dev eth0 label eth0:vip\n  192.0.2.2 dev eth1 brd 192.0.2.255\n }\n virtual_ipaddress_excluded {\n  192.0.2.3/24\n }\n}\n",
+    );
+    let i = inst(&c, "V");
+    assert_eq!(i.vips[0].label.as_deref(), Some("eth0:vip"));
+    assert_eq!(i.vips.len(), 3);
+    assert_eq!(
+        c.unsupported,
+        [
+            (6, "virtual_ipaddress option brd".to_owned()),
+            (6, "virtual_ipaddress dev eth1".to_owned())
+        ]
+    );
+    assert!(
+        c.yaml
+            .contains("virtual_ipaddress_excluded addresses are ordinary VIPs")
+    );
+}
+
+const SCRIPTS: &str = "vrrp_script chk_a {\n script \"/bin/check a\"\n interval 2\n timeout 3\n rise 2\n fall 4\n weight -10\n user nobody\n}\nvrrp_script chk_port {\n script \"</dev/tcp/127.0.0.1/80\"\n}\n";
+
+#[test]
+fn scripts_become_checks_with_weights_on_the_tracker() {
+    let c = convert(&format!(
+        "{SCRIPTS}{}",
+        one(
+            "priority 100\ntrack_script {\n chk_a\n chk_port weight -5\n}\ntrack_interface {\n eth1\n eth2 weight -20\n}"
+        )
+    ));
+    let chk = &c.config.checks["chk_a"];
+    assert_eq!(chk.interval, Duration::from_secs(2));
+    assert_eq!(chk.timeout, Duration::from_secs(3));
+    assert_eq!((chk.rise, chk.fall), (2, 4));
+    assert_eq!(chk.user.as_deref(), Some("nobody"));
+    assert!(matches!(
+        &c.config.checks["chk_port"].kind,
+        vipd::config::CheckKind::Tcp { port: 80, .. }
+    ));
+    let t: Vec<(TrackTarget, i16)> = inst(&c, "VI_1")
+        .track
+        .iter()
+        .map(|t| (t.target.clone(), t.weight))
+        .collect();
+    assert_eq!(
+        t,
+        [
+            (TrackTarget::Check("chk_a".into()), -10),
+            (TrackTarget::Check("chk_port".into()), -5),
+            (TrackTarget::Interface("eth1".into()), 0),
+            (TrackTarget::Interface("eth2".into()), -20),
+        ]
+    );
+}
+
+#[test]
+fn positive_weights_raise_the_base_priority() {
+    let c = convert(&one(
+        "priority 100\ntrack_interface {\n eth1 weight 10\n eth2 weight -5\n}",
+    ));
+    let i = inst(&c, "VI_1");
+    assert_eq!(i.priority, 110);
+    let w: Vec<i16> = i.track.iter().map(|t| t.weight).collect();
+    assert_eq!(w, [-10, -5]);
+    assert!(c.yaml.contains("keepalived: weight +10"));
+    let c = convert(&one("priority 250\ntrack_interface {\n eth1 weight 10\n}"));
+    assert_eq!(inst(&c, "VI_1").priority, 254);
+}
+
+#[test]
+fn owner_and_sync_group_members_lose_weighted_trackers() {
+    let c = convert(&one(
+        "priority 255\ntrack_interface {\n eth1 weight -10\n eth2\n}",
+    ));
+    let i = inst(&c, "VI_1");
+    assert_eq!(i.track.len(), 1);
+    assert_eq!(i.track[0].weight, 0);
+    let group = "vrrp_sync_group G {\n group {\n  VI_1\n }\n}\nvrrp_script s {\n script /bin/true\n weight -5\n}\n";
+    let c = convert(&format!(
+        "{group}{}",
+        one("track_interface {\n eth1 weight -10\n eth2\n}\ntrack_script {\n s\n}")
+    ));
+    let t: Vec<(TrackTarget, i16)> = inst(&c, "VI_1")
+        .track
+        .iter()
+        .map(|t| (t.target.clone(), t.weight))
+        .collect();
+    assert_eq!(
+        t,
+        [
+            (TrackTarget::Interface("eth1".into()), 0),
+            (TrackTarget::Interface("eth2".into()), 0)
+        ],
+        "weighted scripts removed, interface weights zeroed"
+    );
+    assert!(
+        c.yaml
+            .contains("ignores weighted track_script entries of sync-group members")
+    );
+    assert!(
+        c.yaml
+            .contains("sets the weights of a sync-group member's other trackers to 0")
+    );
+    assert_eq!(c.config.groups["G"], ["VI_1"]);
+    let keep = "vrrp_sync_group G {\n group {\n  VI_1\n }\n sync_group_tracking_weight\n track_interface {\n  eth9\n }\n}\n";
+    let c = convert(&format!(
+        "{keep}{}",
+        one("track_interface {\n eth1 weight -10\n}")
+    ));
+    let t: Vec<TrackTarget> = inst(&c, "VI_1")
+        .track
+        .iter()
+        .map(|t| t.target.clone())
+        .collect();
+    assert_eq!(
+        t,
+        [
+            TrackTarget::Interface("eth1".into()),
+            TrackTarget::Interface("eth9".into())
+        ]
+    );
+}
+
+#[test]
+fn track_file_is_approximated_and_reported() {
+    let c = convert(&format!(
+        "track_file tf {{\n file /run/ok\n weight 0\n}}\n{}",
+        one("track_file {\n tf\n}")
+    ));
+    assert_eq!(
+        inst(&c, "VI_1").track[0].target,
+        TrackTarget::File("/run/ok".into())
+    );
+    assert_eq!(c.unsupported, [(12, "track_file tf".to_owned())]);
+}
+
+#[test]
+fn notify_commands() {
+    let c = convert(&one(
+        "notify_master \"/bin/n master\"\nnotify_backup /bin/b\nnotify_fault /bin/f\nnotify_stop /bin/s\nnotify /bin/any\nnotify_master_rx_lower_pri /bin/x",
+    ));
+    let n = &inst(&c, "VI_1").notify;
+    assert_eq!(n.master.as_deref(), Some("/bin/n master"));
+    assert_eq!(n.backup.as_deref(), Some("/bin/b"));
+    assert_eq!(n.fault.as_deref(), Some("/bin/f"));
+    assert_eq!(n.stop.as_deref(), Some("/bin/s"));
+    assert_eq!(n.any.as_deref(), Some("/bin/any"));
+    assert!(
+        c.yaml
+            .contains("vipd appends 'INSTANCE <name> <STATE> <priority>'")
+    );
+    assert_eq!(
+        c.unsupported,
+        [(12, "notify_master_rx_lower_pri".to_owned())]
+    );
+    let c = convert(&one("notify_master /bin/m root"));
+    assert_eq!(c.unsupported, [(7, "notify_master".to_owned())]);
+}
+
+#[test]
+fn vmac_garp_and_globals() {
+    let c = convert(&format!(
+        "global_defs {{\n router_id lb1\n script_user vrrp\n enable_script_security\n vrrp_higher_prio_send_advert\n vrrp_garp_master_repeat 2\n vrrp_startup_delay 5\n}}\n{}",
+        one("use_vmac\ngarp_master_delay 3")
+    ));
+    assert_eq!(c.config.global.router_id.as_deref(), Some("lb1"));
+    assert_eq!(c.config.global.script_user.as_deref(), Some("vrrp"));
+    let i = inst(&c, "VI_1");
+    assert!(i.use_vmac && i.yield_advert);
+    assert_eq!(
+        (i.garp.initial, i.garp.repeat, i.garp.repeat_after),
+        (2, 2, Duration::from_secs(3))
+    );
+    assert_eq!(i.startup_delay, Duration::from_secs(5));
+    assert!(c.yaml.contains("enable_script_security"));
+    assert!(c.yaml.contains("yield_advert: true"));
+    let c = convert(&one("garp_master_delay 0"));
+    assert_eq!(inst(&c, "VI_1").garp.repeat, 0, "delay 0: no second burst");
+}
+
+#[test]
+fn unmappable_keywords_are_listed_with_their_lines() {
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_strict\n notification_email {{\n  a@b\n }}\n}}\n{}virtual_server 10.0.0.1 80 {{\n delay_loop 6\n}}\n",
+        one("smtp_alert\ndont_track_primary\nvirtual_routes {\n 0.0.0.0/0 via 192.0.2.254\n}")
+    ));
+    let want = [
+        (2, "vrrp_strict"),
+        (3, "notification_email"),
+        (13, "smtp_alert"),
+        (14, "dont_track_primary"),
+        (15, "virtual_routes"),
+        (19, "virtual_server"),
+    ];
+    let want: Vec<(u32, String)> = want.iter().map(|(l, k)| (*l, (*k).to_owned())).collect();
+    assert_eq!(c.unsupported, want);
+}
+
+#[test]
+fn instances_vipd_cannot_run_are_left_out_and_reported() {
+    let text = "vrrp_instance NOIF {\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n}\nvrrp_instance NOVIP {\n interface eth0\n virtual_router_id 2\n}\n";
+    let c = convert_str(text, "ka.conf", Path::new("."), &Options::default()).expect("converts");
+    assert!(c.yaml.is_none());
+    let lines: Vec<u32> = c.unsupported.iter().map(|u| u.loc.line).collect();
+    assert_eq!(lines, [1, 7]);
+}
+
+#[test]
+fn odd_names_are_made_valid() {
+    let c = convert(&format!(
+        "vrrp_script chk.web {{\n script /bin/true\n}}\n{}",
+        one("track_script {\n chk.web\n}").replace("VI_1", "vi.web")
+    ));
+    assert!(c.config.checks.contains_key("chk_web"));
+    assert_eq!(
+        inst(&c, "vi_web").track[0].target,
+        TrackTarget::Check("chk_web".into())
+    );
+    assert!(c.yaml.contains("keepalived name: vi.web"));
+}
