@@ -224,17 +224,16 @@ fn scripts_become_checks_with_weights_on_the_tracker() {
 }
 
 #[test]
-fn positive_weights_raise_the_base_priority() {
+fn weights_carry_over_with_their_sign() {
+    // vipd adds a positive weight while healthy and a negative one while failed, as
+    // keepalived does: nothing to rewrite.
     let c = convert(&one(
         "priority 100\ntrack_interface {\n eth1 weight 10\n eth2 weight -5\n}",
     ));
     let i = inst(&c, "VI_1");
-    assert_eq!(i.priority, 110);
+    assert_eq!(i.priority, 100);
     let w: Vec<i16> = i.track.iter().map(|t| t.weight).collect();
-    assert_eq!(w, [-10, -5]);
-    assert!(c.yaml.contains("keepalived: weight +10"));
-    let c = convert(&one("priority 250\ntrack_interface {\n eth1 weight 10\n}"));
-    assert_eq!(inst(&c, "VI_1").priority, 254);
+    assert_eq!(w, [10, -5]);
 }
 
 #[test]
@@ -292,16 +291,15 @@ fn owner_and_sync_group_members_lose_weighted_trackers() {
 }
 
 #[test]
-fn track_file_is_approximated_and_reported() {
+fn track_file_maps_with_keepalived_semantics() {
     let c = convert(&format!(
-        "track_file tf {{\n file /run/ok\n weight 0\n}}\n{}",
+        "track_file tf {{\n file /run/ok\n weight -7\n}}\n{}",
         one("track_file {\n tf\n}")
     ));
-    assert_eq!(
-        inst(&c, "VI_1").track[0].target,
-        TrackTarget::File("/run/ok".into())
-    );
-    assert_eq!(c.unsupported, [(12, "track_file tf".to_owned())]);
+    let t = &inst(&c, "VI_1").track[0];
+    assert_eq!(t.target, TrackTarget::File("/run/ok".into()));
+    assert_eq!(t.weight, -7);
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
 }
 
 #[test]

@@ -45,7 +45,9 @@ pub(super) fn read(cx: &mut Ctx<'_>, block: &Node) -> Vec<RawTrack> {
     out
 }
 
-/// Resolves trackers: default weights, sync-group and owner rules, positive weights.
+/// Resolves trackers: default weights, sync-group and owner rules. Weights carry over as
+/// they are: vipd adds a positive weight while healthy and a negative one while failed, as
+/// keepalived does.
 pub(super) fn resolve(
     cx: &mut Ctx<'_>,
     tracks: &[RawTrack],
@@ -78,10 +80,9 @@ pub(super) fn resolve(
                 }
             },
             TrackKind::File => match cx.files.get(&t.name).map(|f| (f.path.clone(), f.weight)) {
-                Some((path, weight)) => {
-                    cx.skip(&t.loc, format!("track_file {}", t.name), format!("approximated: keepalived reads a number from {} (weight x value, or non-zero = fault); vipd's file tracker only tests that the file exists (healthy while present)", path));
-                    ("file", path, weight)
-                }
+                // vipd's file tracker has keepalived's semantics: value x weight, and with
+                // weight 0 any non-zero value is a FAULT.
+                Some((path, weight)) => ("file", path, weight),
                 None => {
                     cx.skip(
                         &t.loc,
@@ -124,23 +125,6 @@ pub(super) fn resolve(
             o.notes.push(("track", "keepalived never adjusts the address owner's priority, so its weighted trackers are left out".to_owned()));
         }
         return out;
-    }
-    // keepalived adds a positive weight while the tracked thing is up; vipd adds weights
-    // while it is down. Raising the base by the weight and subtracting it while down gives
-    // the same priorities.
-    let raise: i32 = out.iter().map(|t| t.weight.max(0)).sum();
-    if raise > 0 {
-        let wanted = i32::from(o.priority) + raise;
-        let base = wanted.min(254);
-        o.notes.push(("priority", format!("keepalived priority {} plus positive tracker weights {raise} (added while up); vipd subtracts them while down instead", o.priority)));
-        if wanted > 254 {
-            o.notes.push(("priority", format!("keepalived capped the result at 254 while everything was up; {wanted} is written as 254")));
-        }
-        o.priority = base as u8;
-        for t in out.iter_mut().filter(|t| t.weight > 0) {
-            t.note = Some(format!("keepalived: weight +{}", t.weight));
-            t.weight = -t.weight;
-        }
     }
     out
 }
