@@ -113,9 +113,9 @@ fn the_conditional_sample_follows_config_id() {
         let cfg = Config::parse(&yaml, "x").expect("valid");
         (cfg.instances["VI_0"].priority, cfg.checks.len())
     };
-    // 170 / 85 plus the +20 of `eth2 weight 20`, written as a base raise.
-    assert_eq!(prio("high"), (190, 1));
-    assert_eq!(prio("low"), (105, 1));
+    // The sample's `priority @high 170 @low 85`; its `eth2 weight 20` stays a tracker weight.
+    assert_eq!(prio("high"), (170, 1));
+    assert_eq!(prio("low"), (85, 1));
     let c = convert_file(&path, &Options::default()).expect("converts");
     let conditional = c
         .unsupported
