@@ -166,6 +166,7 @@ async fn start(
                 auth,
                 interval: inst.advert_interval,
                 vips: vips.clone(),
+                checksum: inst.v3_checksum,
                 unicast_peers: peers.clone(),
                 stats: stats.clone(),
             },
