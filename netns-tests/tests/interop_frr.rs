@@ -37,3 +37,13 @@ fn vrrp_v3_ipv6() {
         case(true).run_both_ways();
     }
 }
+
+/// FRR 8.4.4 verifies VRRPv3-over-IPv4 checksums only with the pseudo-header (it has no
+/// switch to change that); vipd set to `v3_checksum: rfc9568` is dropped with "Bad VRRP
+/// checksum" and both become Master. See `Case::rfc9568_against_peer`.
+#[test]
+fn v3_rfc9568_checksum_is_dropped_by_frr_and_vipd_names_the_mismatch() {
+    if require_root() {
+        case(false).rfc9568_against_peer("Datagram invalid: Bad VRRP checksum");
+    }
+}

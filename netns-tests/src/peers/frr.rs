@@ -59,7 +59,8 @@ impl Frr {
     pub fn conf(&self) -> String {
         let s = &self.spec;
         let v = s.vrid;
-        let mut c = String::from("interface eth0\n");
+        // Packet and protocol debugging, so that a dropped advert is logged with its reason.
+        let mut c = String::from("debug vrrp packets\ndebug vrrp protocol\n!\ninterface eth0\n");
         let _ = writeln!(c, " vrrp {v} version {}", s.version);
         let _ = writeln!(c, " vrrp {v} priority {}", self.priority);
         let _ = writeln!(

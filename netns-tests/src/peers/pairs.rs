@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::{Agent, PairReport, Side, Vipd, VrrpSpec, exercise_pair};
 use crate::lab::{Lab, LabSpec};
 use crate::node::Node;
+use crate::wait::wait_until;
 
 /// Makes the agent that faces vipd: (node, spec, priority, directory for its files).
 pub type PeerFactory = fn(&Node, &VrrpSpec, u8, PathBuf) -> Box<dyn Agent>;
@@ -67,6 +68,67 @@ impl Case {
             ..Default::default()
         })
         .expect("lab")
+    }
+
+    /// The VRRPv3-over-IPv4 checksum mismatch (IPv4 cases only): vipd, preferred Master,
+    /// sends RFC 9568 checksums (`v3_checksum: rfc9568`) to a peer that verifies only the
+    /// pseudo-header form. Asserts what then happens: the peer logs `peer_rejects` for
+    /// vipd's adverts and becomes Master as if vipd were silent; vipd, which accepts both
+    /// forms, stays Master and logs the mismatch with the setting that fixes it; the client
+    /// sees both MACs answer for the VIP (a split brain).
+    pub fn rfc9568_against_peer(&self, peer_rejects: &str) {
+        let lab = self.lab();
+        let spec = VrrpSpec {
+            rfc9568_checksum: true,
+            ..self.spec(&lab)
+        };
+        let IpAddr::V4(vip) = spec.vip else {
+            panic!("the checksum conventions differ for IPv4 only")
+        };
+        let dir = lab.log_path("");
+        let mut vipd = Vipd::new(lab.node(0), &spec, HIGH, dir.clone());
+        let mut peer = (self.peer)(lab.node(1), &spec, LOW, dir);
+        vipd.start().expect("start vipd");
+        peer.start().expect("start peer");
+        let fail = |what: String| -> ! {
+            panic!(
+                "{what}\n--- vipd ---\n{}\n--- {} ---\n{}",
+                vipd.log_text(),
+                peer.kind(),
+                peer.log_text()
+            )
+        };
+        let (wait, poll) = (Duration::from_secs(10), Duration::from_millis(50));
+        if let Err(e) = wait_until(wait, poll, || peer.log_text().contains(peer_rejects)) {
+            fail(format!(
+                "{} never logged {peer_rejects:?}: {e}",
+                peer.kind()
+            ));
+        }
+        let explained = wait_until(wait, poll, || {
+            let log = vipd.log_text();
+            log.contains("VRRPv3 checksum convention mismatch")
+                && log.contains("Set `v3_checksum: pseudo-header`")
+        });
+        if let Err(e) = explained {
+            fail(format!("vipd did not name the mismatch: {e}"));
+        }
+        let mut both = [vipd.vip_mac().expect("mac"), peer.vip_mac().expect("mac")];
+        both.sort();
+        let mut seen = Vec::new();
+        let split = wait_until(wait, Duration::ZERO, || {
+            seen = lab
+                .client
+                .arp_probe(vip, Duration::from_millis(300))
+                .expect("arp probe");
+            seen.sort();
+            seen == both
+        });
+        if let Err(e) = split {
+            fail(format!(
+                "expected both {both:?} to answer for {vip}, saw {seen:?}: {e}"
+            ));
+        }
     }
 
     fn run(&self, high: Side) -> PairReport {

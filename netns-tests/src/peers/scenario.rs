@@ -21,6 +21,7 @@ use crate::lab::Lab;
 use crate::mac::Mac;
 use crate::node::Node;
 use crate::pcap::Frame;
+use crate::wait::wait_until;
 
 /// Which side of a pair has the higher priority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +129,18 @@ pub fn exercise_pair(
             let killed = SystemTime::now();
             h.kill();
             lab.set_port(h.node(), false).expect("cut cable");
+            // A crash that leaves a forked child (keepalived's VRRP process, FRR's zebra)
+            // alive would not be one.
+            let ns = h.node().ns().to_string();
+            wait_until(Duration::from_secs(2), Duration::from_millis(20), || {
+                processes_in(&ns).is_empty()
+            })
+            .map_err(|e| {
+                format!(
+                    "processes left in {ns} after SIGKILL: {:?} ({e})",
+                    processes_in(&ns)
+                )
+            })?;
             ctx.expect_holder(l, mdi * 2 + Duration::from_secs(2))?;
             let frames = cap.stop().expect("stop capture");
             crash_takeover = first_advert_after(&frames, spec.vrid, l.priority(), killed)?;
@@ -293,4 +306,13 @@ fn first_advert_after(
         })
         .map(|f| Duration::from_secs_f64(f.ts - t0))
         .ok_or(format!("no advert at priority {priority} after the crash"))
+}
+
+/// The PIDs of the processes in network namespace `ns`.
+fn processes_in(ns: &str) -> Vec<String> {
+    let out = crate::cmd::run("ip", &["netns", "pids", ns]).expect("ip netns pids");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
 }
