@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use netns_tests::peers::{Agent, Vipd, VrrpSpec};
+use netns_tests::peers::{Agent, TSHARK, Vipd, VrrpSpec, require_tools};
 use netns_tests::{Capture, Lab, LabSpec, decode, require_root, wait_until};
 
 /// Wireshark's expert severity for warnings (errors are higher).
@@ -181,7 +181,7 @@ fn v4_spec(lab: &Lab, version: u8) -> VrrpSpec {
 
 #[test]
 fn vrrp_v2_adverts_and_gratuitous_arps() {
-    if !require_root() {
+    if !(require_root() && require_tools(&[TSHARK])) {
         return;
     }
     std::thread::scope(|s| {
@@ -202,7 +202,7 @@ fn vrrp_v2_adverts_and_gratuitous_arps() {
 
 #[test]
 fn vrrp_v3_ipv4_pseudo_header_checksum() {
-    if !require_root() {
+    if !(require_root() && require_tools(&[TSHARK])) {
         return;
     }
     let run = capture_vipd(|lab| v4_spec(lab, 3), "v3-pseudo");
@@ -211,7 +211,7 @@ fn vrrp_v3_ipv4_pseudo_header_checksum() {
 
 #[test]
 fn vrrp_v3_ipv4_rfc9568_checksum() {
-    if !require_root() {
+    if !(require_root() && require_tools(&[TSHARK])) {
         return;
     }
     let rfc = |lab: &Lab| VrrpSpec {
@@ -236,7 +236,7 @@ fn vrrp_v3_ipv4_rfc9568_checksum() {
 
 #[test]
 fn vrrp_v3_ipv6_adverts_and_unsolicited_neighbour_adverts() {
-    if !require_root() {
+    if !(require_root() && require_tools(&[TSHARK])) {
         return;
     }
     let v6 = |lab: &Lab| VrrpSpec::new(3, 62, lab.vip6(1).into(), Duration::from_millis(100));

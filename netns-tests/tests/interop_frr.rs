@@ -6,11 +6,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use netns_tests::peers::{Agent, Case, Frr, VrrpSpec};
+use netns_tests::peers::{Agent, Case, FRR, Frr, VrrpSpec, require_tools};
 use netns_tests::{Lab, Node, require_root};
 
 fn frr(node: &Node, spec: &VrrpSpec, priority: u8, dir: PathBuf) -> Box<dyn Agent> {
     Box::new(Frr::new(node, spec, priority, dir))
+}
+
+/// Root, the lab's tools and FRR.
+fn ready() -> bool {
+    require_root() && require_tools(&FRR)
 }
 
 fn case(ipv6: bool) -> Case {
@@ -26,14 +31,14 @@ fn case(ipv6: bool) -> Case {
 
 #[test]
 fn vrrp_v3_ipv4() {
-    if require_root() {
+    if ready() {
         case(false).run_both_ways();
     }
 }
 
 #[test]
 fn vrrp_v3_ipv6() {
-    if require_root() {
+    if ready() {
         case(true).run_both_ways();
     }
 }
@@ -43,7 +48,7 @@ fn vrrp_v3_ipv6() {
 /// checksum" and both become Master. See `Case::rfc9568_against_peer`.
 #[test]
 fn v3_rfc9568_checksum_is_dropped_by_frr_and_vipd_names_the_mismatch() {
-    if require_root() {
+    if ready() {
         case(false).rfc9568_against_peer("Datagram invalid: Bad VRRP checksum");
     }
 }

@@ -6,11 +6,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use netns_tests::peers::{Agent, Case, Keepalived, Unicast, VrrpSpec};
+use netns_tests::peers::{Agent, Case, KEEPALIVED, Keepalived, Unicast, VrrpSpec, require_tools};
 use netns_tests::{Lab, Node, require_root};
 
 fn keepalived(node: &Node, spec: &VrrpSpec, priority: u8, dir: PathBuf) -> Box<dyn Agent> {
     Box::new(Keepalived::new(node, spec, priority, dir))
+}
+
+/// Root, the lab's tools and keepalived.
+fn ready() -> bool {
+    require_root() && require_tools(&[KEEPALIVED])
 }
 
 fn no_tweak(_: &Lab, _: &mut VrrpSpec) {}
@@ -35,28 +40,28 @@ fn case(version: u8, ipv6: bool, tweak: fn(&Lab, &mut VrrpSpec)) -> Case {
 
 #[test]
 fn vrrp_v2_ipv4() {
-    if require_root() {
+    if ready() {
         case(2, false, no_tweak).run_both_ways();
     }
 }
 
 #[test]
 fn vrrp_v3_ipv4() {
-    if require_root() {
+    if ready() {
         case(3, false, no_tweak).run_both_ways();
     }
 }
 
 #[test]
 fn vrrp_v3_ipv6() {
-    if require_root() {
+    if ready() {
         case(3, true, no_tweak).run_both_ways();
     }
 }
 
 #[test]
 fn unicast_peers_v3_ipv4() {
-    if require_root() {
+    if ready() {
         case(3, false, |lab, spec| {
             spec.unicast = Some(Unicast {
                 addrs: [lab.node(0).ip4().into(), lab.node(1).ip4().into()],
@@ -68,7 +73,7 @@ fn unicast_peers_v3_ipv4() {
 
 #[test]
 fn v2_pass_authentication() {
-    if require_root() {
+    if ready() {
         case(2, false, |_, spec| spec.auth_pass = Some("s3cret".into())).run_both_ways();
     }
 }
@@ -79,7 +84,7 @@ fn v2_pass_authentication() {
 /// Master. See `Case::rfc9568_against_peer`.
 #[test]
 fn v3_rfc9568_checksum_is_dropped_by_keepalived_and_vipd_names_the_mismatch() {
-    if require_root() {
+    if ready() {
         case(3, false, no_tweak).rfc9568_against_peer("(vt) Invalid VRRPv3 checksum");
     }
 }

@@ -79,8 +79,8 @@ pub fn exercise_pair(
     let settle = mdi * 3 + Duration::from_secs(5);
 
     step(high, low, "election", |h, l| {
-        l.start().expect("start low");
-        h.start().expect("start high");
+        l.start().map_err(failed("start low"))?;
+        h.start().map_err(failed("start high"))?;
         ctx.expect_holder(h, settle)
     });
 
@@ -88,11 +88,11 @@ pub fn exercise_pair(
     let mut advert_destinations = Vec::new();
     step(high, low, "graceful stop of the Master", |h, l| {
         let cap = ctx.capture_at(l, "stop");
-        h.stop().expect("stop high");
+        h.stop().map_err(failed("stop high"))?;
         ctx.expect_holder(l, mdi * 2 + Duration::from_secs(2))?;
         // Let the capture see a few of low's adverts before stopping it.
         std::thread::sleep(spec.interval * 2);
-        let frames = cap.stop().expect("stop capture");
+        let frames = cap.stop().map_err(failed("stop capture"))?;
         for f in &frames {
             if let Some(ip) =
                 decode::ip(&f.data).filter(|_| decode::is_vrrp_advert(&f.data).is_some())
@@ -114,7 +114,7 @@ pub fn exercise_pair(
     });
 
     step(high, low, "preemption after restart", |h, _| {
-        h.start().expect("restart high");
+        h.start().map_err(failed("restart high"))?;
         ctx.expect_holder(h, settle)
     });
 
@@ -128,7 +128,7 @@ pub fn exercise_pair(
             // Capture timestamps are wall-clock time, so the kill is stamped on the same clock.
             let killed = SystemTime::now();
             h.kill();
-            lab.set_port(h.node(), false).expect("cut cable");
+            lab.set_port(h.node(), false).map_err(failed("cut cable"))?;
             // A crash that leaves a forked child (keepalived's VRRP process, FRR's zebra)
             // alive would not be one.
             let ns = h.node().ns().to_string();
@@ -142,7 +142,7 @@ pub fn exercise_pair(
                 )
             })?;
             ctx.expect_holder(l, mdi * 2 + Duration::from_secs(2))?;
-            let frames = cap.stop().expect("stop capture");
+            let frames = cap.stop().map_err(failed("stop capture"))?;
             crash_takeover = first_advert_after(&frames, spec.vrid, l.priority(), killed)?;
             // The down timer must be Master_Down_Interval; the slack covers scheduling on a
             // loaded machine, not a wrong timer (one interval late would be 100 ms..1 s more).
@@ -158,9 +158,10 @@ pub fn exercise_pair(
     );
 
     step(high, low, "preemption after reboot", |h, _| {
-        h.wipe().expect("wipe crashed node");
-        lab.set_port(h.node(), true).expect("reconnect cable");
-        h.start().expect("start high after reboot");
+        h.wipe().map_err(failed("wipe crashed node"))?;
+        lab.set_port(h.node(), true)
+            .map_err(failed("reconnect cable"))?;
+        h.start().map_err(failed("start high after reboot"))?;
         ctx.expect_holder(h, settle)
     });
 
@@ -173,6 +174,11 @@ pub fn exercise_pair(
         crash_takeover,
         advert_destinations,
     }
+}
+
+/// Turns a harness error into a step failure that says what was being done.
+fn failed<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> String {
+    move |e| format!("{what}: {e}")
 }
 
 /// Runs one step; on failure panics with its name and both agents' logs.

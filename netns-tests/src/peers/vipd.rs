@@ -102,6 +102,15 @@ impl Agent for Vipd {
         std::fs::write(&conf, self.yaml())
             .map_err(|e| HarnessError::io(format!("write {}", conf.display()), e))?;
         let bin = vipd_bin();
+        if !bin.is_file() {
+            return Err(HarnessError::parse(
+                "vipd binary",
+                format!(
+                    "none at {}: run `cargo build -p vipd` or set VIPD_BIN",
+                    bin.display()
+                ),
+            ));
+        }
         let (bin, conf) = (bin.to_string_lossy(), conf.to_string_lossy());
         let log = self.dir.join(format!("vipd-{}.log", self.node.name()));
         self.proc = Some(self.node.spawn(&[&bin, "run", "-c", &conf], log)?);
