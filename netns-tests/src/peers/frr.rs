@@ -224,6 +224,17 @@ impl Agent for Frr {
         Ok(virtual_mac(self.spec.vip, self.spec.vrid))
     }
 
+    /// On IPv6 the first advert after Backup -> Master is lost: the macvlan's link-local
+    /// address is not usable yet when protodown clears (vrrpd logs "Failed to find address
+    /// to bind on vrrp6-51"), so the next one, an interval later, is the first on the wire.
+    fn first_advert_lag(&self) -> Duration {
+        if self.spec.vip.is_ipv6() {
+            self.spec.interval
+        } else {
+            Duration::ZERO
+        }
+    }
+
     fn log_text(&self) -> String {
         ["zebra.out", "vrrpd.out", "vrrpd.log"]
             .iter()

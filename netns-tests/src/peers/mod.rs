@@ -106,6 +106,11 @@ pub trait Agent: Send {
     fn vip_mac(&self) -> Result<Mac>;
     /// Everything it has logged so far.
     fn log_text(&self) -> String;
+    /// How much later than its change to Master this agent's first advert reaches the wire,
+    /// for reasons of its own (timing bounds measured on the wire allow for it).
+    fn first_advert_lag(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// The MAC of an RFC 5798 virtual router: 00:00:5e:00:01:VRID (IPv4), 00:00:5e:00:02:VRID

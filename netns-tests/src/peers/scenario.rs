@@ -102,7 +102,7 @@ pub fn exercise_pair(
             }
         }
         stop_takeover = takeover_after_priority_zero(&frames, spec.vrid, l.priority())?;
-        let bound = mdi / 2;
+        let bound = mdi / 2 + l.first_advert_lag();
         if stop_takeover >= bound {
             return Err(format!(
                 "{} took over {stop_takeover:?} after priority 0; must be well before \
@@ -146,7 +146,7 @@ pub fn exercise_pair(
             crash_takeover = first_advert_after(&frames, spec.vrid, l.priority(), killed)?;
             // The down timer must be Master_Down_Interval; the slack covers scheduling on a
             // loaded machine, not a wrong timer (one interval late would be 100 ms..1 s more).
-            let bound = mdi + Duration::from_millis(250);
+            let bound = mdi + Duration::from_millis(250) + l.first_advert_lag();
             if crash_takeover > bound {
                 return Err(format!(
                     "{} took over {crash_takeover:?} after the crash; Master_Down_Interval is {mdi:?}",
