@@ -25,6 +25,7 @@ mod mac;
 mod netns;
 mod node;
 pub mod pcap;
+pub mod peers;
 pub mod ping;
 pub mod probe;
 mod proc;

@@ -11,10 +11,11 @@ use tracing::{debug, warn};
 
 use super::stats::{LogLimiter, Stats};
 use crate::net::VrrpSocket;
+use crate::vrrp::packet::ChecksumKind;
 use crate::vrrp::packet::{self, AddressCheck, Auth, Expected, Received, Reject};
 use crate::vrrp::router::{Advert, Input};
 use crate::vrrp::timing::Centis;
-use crate::vrrp::{Family, Version};
+use crate::vrrp::{Family, V3Checksum, Version};
 
 /// The instances a socket serves, by VRID; changes with reloads.
 pub type Routes = HashMap<u8, Route>;
@@ -33,6 +34,8 @@ pub struct Route {
     pub interval: Centis,
     /// The VIPs (for the address-list comparison).
     pub vips: Vec<IpAddr>,
+    /// The VRRPv3-over-IPv4 checksum convention this instance sends (to name a mismatch).
+    pub checksum: V3Checksum,
     /// Unicast peers; when set, adverts from anyone else are dropped and TTL is not checked.
     pub unicast_peers: Option<Vec<IpAddr>>,
     /// Counters.
@@ -127,6 +130,11 @@ fn deliver(route: &Route, rx: &Received, limiter: &mut LogLimiter) {
     }
     route.stats.bump("adverts_received");
     route.stats.bump(rx.checksum.label());
+    if let Some(why) = checksum_mismatch(route.checksum, rx.checksum)
+        && let Some(held) = limiter.allow(now, rx.src, "checksum_convention_mismatch")
+    {
+        warn!(instance = %route.name, src = %rx.src, suppressed = held, "VRRPv3 checksum convention mismatch: {why}");
+    }
     let advert = Advert {
         from: rx.src,
         channel: 0,
@@ -137,5 +145,56 @@ fn deliver(route: &Route, rx: &Received, limiter: &mut LogLimiter) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => route.stats.bump("inbox_full"),
         Err(TrySendError::Closed(_)) => {}
+    }
+}
+
+/// Why a peer whose adverts carry the `got` checksum convention probably drops ours, sent with
+/// `ours`, and the setting that fixes it; `None` when they agree. We accept both forms, but
+/// keepalived 2.2 and FRR verify only the pseudo-header form and drop the other as
+/// "Invalid VRRPv3 checksum", so a mismatch makes two Masters.
+fn checksum_mismatch(ours: V3Checksum, got: ChecksumKind) -> Option<&'static str> {
+    match (ours, got) {
+        (V3Checksum::Rfc9568, ChecksumKind::V3Ipv4PseudoHeader) => Some(
+            "the peer computes its checksum over an IPv4 pseudo-header (keepalived and FRR do) \
+             but this instance sends RFC 9568 checksums (v3_checksum: rfc9568); such peers \
+             drop our adverts as invalid and also become Master. Set `v3_checksum: pseudo-header`",
+        ),
+        (V3Checksum::PseudoHeader, ChecksumKind::V3Ipv4Rfc9568) => Some(
+            "the peer sends RFC 9568 checksums (no IPv4 pseudo-header; routers and \
+             keepalived's v3_checksum_as_v2 do) but this instance includes the pseudo-header \
+             (v3_checksum: pseudo-header, the default); a peer that verifies drops our \
+             adverts and also becomes Master. Set `v3_checksum: rfc9568`",
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checksum_convention_mismatch_names_the_setting_that_fixes_it() {
+        let to_pseudo = checksum_mismatch(V3Checksum::Rfc9568, ChecksumKind::V3Ipv4PseudoHeader);
+        assert!(to_pseudo.unwrap().contains("v3_checksum: pseudo-header"));
+        let to_rfc = checksum_mismatch(V3Checksum::PseudoHeader, ChecksumKind::V3Ipv4Rfc9568);
+        assert!(to_rfc.unwrap().contains("v3_checksum: rfc9568`"));
+    }
+
+    #[test]
+    fn agreeing_or_other_conventions_are_not_a_mismatch() {
+        for ours in [V3Checksum::PseudoHeader, V3Checksum::Rfc9568] {
+            for got in [ChecksumKind::V2, ChecksumKind::V3Ipv6] {
+                assert_eq!(checksum_mismatch(ours, got), None);
+            }
+        }
+        assert_eq!(
+            checksum_mismatch(V3Checksum::Rfc9568, ChecksumKind::V3Ipv4Rfc9568),
+            None
+        );
+        assert_eq!(
+            checksum_mismatch(V3Checksum::PseudoHeader, ChecksumKind::V3Ipv4PseudoHeader),
+            None
+        );
     }
 }

@@ -266,6 +266,7 @@ impl Supervisor {
             auth,
             interval: inst.advert_interval,
             vips: vips.clone(),
+            checksum: inst.v3_checksum,
             unicast_peers: peers.clone(),
             stats: stats.clone(),
         };

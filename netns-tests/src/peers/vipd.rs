@@ -1,0 +1,158 @@
+//! A minimal vipd launcher: writes a one-instance YAML and runs `vipd run -c` in a node.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::{Agent, VrrpSpec};
+use crate::cmd::ip_n;
+use crate::error::{HarnessError, Result};
+use crate::mac::Mac;
+use crate::node::Node;
+use crate::proc::Proc;
+
+/// The vipd binary under test: `$VIPD_BIN`, else `$CARGO_TARGET_DIR/debug/vipd`, else the
+/// workspace's `target/debug/vipd`.
+pub fn vipd_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("VIPD_BIN") {
+        return PathBuf::from(p);
+    }
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir).join("debug/vipd");
+    }
+    // netns-tests sits one level below the workspace root.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/vipd")
+}
+
+/// vipd with one instance, `vt`, on `eth0`.
+pub struct Vipd {
+    node: Node,
+    spec: VrrpSpec,
+    priority: u8,
+    dir: PathBuf,
+    proc: Option<Proc>,
+}
+
+impl Vipd {
+    /// A vipd for `node` (not started); its files go to `dir`.
+    pub fn new(node: &Node, spec: &VrrpSpec, priority: u8, dir: PathBuf) -> Vipd {
+        Vipd {
+            node: node.clone(),
+            spec: spec.clone(),
+            priority,
+            dir,
+            proc: None,
+        }
+    }
+
+    /// The configuration file it runs with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join(format!("vipd-{}.yaml", self.node.name()))
+    }
+
+    /// The YAML for this node.
+    pub fn yaml(&self) -> String {
+        let s = &self.spec;
+        let interval = format!("{}ms", s.interval.as_millis());
+        let mut y = String::new();
+        let sock = self.dir.join(format!("vipd-{}.sock", self.node.name()));
+        let _ = writeln!(y, "global:\n  router_id: {}", self.node.name());
+        let _ = writeln!(y, "  control_socket: {}", sock.display());
+        let _ = writeln!(y, "instances:\n  vt:\n    interface: eth0");
+        let _ = writeln!(y, "    vrid: {}\n    version: {}", s.vrid, s.version);
+        let _ = writeln!(y, "    priority: {}", self.priority);
+        let _ = writeln!(y, "    advert_interval: {interval}");
+        let _ = writeln!(y, "    vips: [\"{}/{}\"]", s.vip, s.prefix);
+        if let Some((src, peer)) = s.unicast_for(&self.node) {
+            let _ = writeln!(
+                y,
+                "    unicast: {{ source: \"{src}\", peers: [\"{peer}\"] }}"
+            );
+        }
+        if let Some(pass) = &s.auth_pass {
+            let _ = writeln!(y, "    auth: {{ type: pass, password: \"{pass}\" }}");
+        }
+        if s.rfc9568_checksum {
+            let _ = writeln!(y, "    v3_checksum: rfc9568");
+        }
+        y
+    }
+}
+
+impl Agent for Vipd {
+    fn kind(&self) -> &'static str {
+        "vipd"
+    }
+
+    fn node(&self) -> &Node {
+        &self.node
+    }
+
+    fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    fn start(&mut self) -> Result<()> {
+        if self.proc.as_mut().is_some_and(|p| p.try_status().is_none()) {
+            return Err(HarnessError::parse("vipd start", "already running"));
+        }
+        let conf = self.config_path();
+        std::fs::write(&conf, self.yaml())
+            .map_err(|e| HarnessError::io(format!("write {}", conf.display()), e))?;
+        let bin = vipd_bin();
+        if !bin.is_file() {
+            return Err(HarnessError::parse(
+                "vipd binary",
+                format!(
+                    "none at {}: run `cargo build -p vipd` or set VIPD_BIN",
+                    bin.display()
+                ),
+            ));
+        }
+        let (bin, conf) = (bin.to_string_lossy(), conf.to_string_lossy());
+        let log = self.dir.join(format!("vipd-{}.log", self.node.name()));
+        self.proc = Some(self.node.spawn(&[&bin, "run", "-c", &conf], log)?);
+        Ok(())
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        let Some(p) = self.proc.as_mut() else {
+            return Ok(());
+        };
+        if p.try_status().is_none() {
+            p.signal(Signal::SIGTERM)?;
+        }
+        let waited = Duration::from_secs(5);
+        match p.wait_exit(waited) {
+            Some(_) => Ok(()),
+            None => Err(HarnessError::Timeout {
+                what: "vipd to exit after SIGTERM".into(),
+                waited,
+            }),
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(p) = self.proc.as_mut() {
+            p.kill();
+        }
+    }
+
+    fn wipe(&mut self) -> Result<()> {
+        let addr = format!("{}/{}", self.spec.vip, self.spec.prefix);
+        // Absent already is fine: a clean stop removes it.
+        let _ = ip_n(self.node.ns(), &["addr", "del", &addr, "dev", "eth0"]);
+        Ok(())
+    }
+
+    fn vip_mac(&self) -> Result<Mac> {
+        self.node.mac("eth0")
+    }
+
+    fn log_text(&self) -> String {
+        let log = self.dir.join(format!("vipd-{}.log", self.node.name()));
+        std::fs::read_to_string(log).unwrap_or_default()
+    }
+}
