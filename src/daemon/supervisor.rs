@@ -97,6 +97,7 @@ impl Supervisor {
     /// (scripts, notify commands, new instances' interfaces) is checked first; an error there
     /// leaves everything as it was. Returns a one-line summary.
     pub async fn apply(&mut self, config: Config) -> Result<String, DaemonError> {
+        let first_start = self.live.is_empty();
         let plan = track::plan(&config).map_err(|e| DaemonError::Scripts(e.to_string()))?;
         let mut notifiers = self.notifiers(&config)?;
         // What runs now, by key: diffing against it (not the last file) retries an instance
@@ -194,6 +195,9 @@ impl Supervisor {
         self.publish_controls();
         if failed.is_empty() {
             Ok(summary.to_string())
+        } else if first_start {
+            // At start the summary is noise: the caller stops what did start and exits.
+            Err(DaemonError::Partial(failed.join("; ")))
         } else {
             Err(DaemonError::Partial(format!(
                 "{summary}; FAILED to start: {}",
