@@ -420,6 +420,10 @@ impl Supervisor {
             return;
         };
         let _ = live.inbox.send(Input::Stop).await;
+        // The worker ends when its queue closes, i.e. when every sender is gone: this one
+        // now, the router task's when its I/O is dropped below. Kept, it would hold the
+        // queue open and every stop would wait out STOP_BUDGET.
+        drop(live.vip_ops);
         let finish = async {
             match live.driver.await {
                 // Dropping the I/O closes the worker's queue; the worker drains it and ends.
