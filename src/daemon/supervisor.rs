@@ -64,6 +64,9 @@ pub struct Supervisor {
     trackers: Vec<JoinHandle<()>>,
     groups: Vec<JoinHandle<()>>,
     event_log: Option<(std::path::PathBuf, EventStream)>,
+    /// Notify tasks; each ends once its queue is drained and its notifier dropped (the
+    /// instance stopped, or a reload replaced it).
+    notify_tasks: Vec<JoinHandle<()>>,
 }
 
 impl Supervisor {
@@ -80,6 +83,7 @@ impl Supervisor {
             trackers: Vec::new(),
             groups: Vec::new(),
             event_log: None,
+            notify_tasks: Vec::new(),
         }
     }
 
@@ -227,10 +231,11 @@ impl Supervisor {
                 .map_err(|e| DaemonError::Scripts(format!("instance {name}: notify: {e}")))?;
             let vips = inst.vips.iter().map(|v| v.addr.to_string()).collect();
             let events = self.event_log.as_ref().map(|(_, s)| s.clone());
-            let (notifier, _task) =
-                Notifier::spawn(Subject::Instance, name, vips, commands, events);
+            let (notifier, task) = Notifier::spawn(Subject::Instance, name, vips, commands, events);
             out.insert(name.clone(), notifier);
+            self.notify_tasks.extend(task);
         }
+        self.notify_tasks.retain(|t| !t.is_finished());
         Ok(out)
     }
 
@@ -425,6 +430,10 @@ impl Supervisor {
             return;
         };
         let _ = live.inbox.send(Input::Stop).await;
+        // The worker ends when its queue closes, i.e. when every sender is gone: this one
+        // now, the router task's when its I/O is dropped below. Kept, it would hold the
+        // queue open and every stop would wait out STOP_BUDGET.
+        drop(live.vip_ops);
         let finish = async {
             match live.driver.await {
                 // Dropping the I/O closes the worker's queue; the worker drains it and ends.
@@ -462,6 +471,12 @@ impl Supervisor {
             self.stop_instance(&name).await;
         }
         self.publish_controls();
+        // Every notifier is gone with its instance, so each task ends once it has run what
+        // is queued, the stop notifications included; exiting first would drop those
+        // (killing a command already running). The caller's stop budget bounds this wait.
+        for task in self.notify_tasks.drain(..) {
+            let _ = task.await;
+        }
     }
 
     fn respawn_groups(&mut self, tasks: Vec<(SyncGroup, mpsc::UnboundedReceiver<GroupEvent>)>) {

@@ -4,12 +4,15 @@
 //! a test's expectation cannot share a mistake with the code it checks.
 
 use std::fmt::Write;
-use std::net::IpAddr;
-use std::path::Path;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::checks::{CheckSpec, NotifySpec, TrackSpec, ms, quote};
+
 /// One virtual router of a test configuration. `Default` is a VRRPv3 instance `web`, VRID 51,
-/// priority 100, 100 ms adverts, preemption on, no VIPs, multicast, no virtual MAC.
+/// priority 100, 100 ms adverts, preemption on, no VIPs, multicast, no virtual MAC, no
+/// trackers, no notify commands.
 #[derive(Debug, Clone)]
 pub struct InstanceSpec {
     /// Instance name (also what its log lines start with).
@@ -34,6 +37,10 @@ pub struct InstanceSpec {
     pub unicast_peers: Vec<IpAddr>,
     /// Put the VIPs on a macvlan with the VRRP virtual MAC.
     pub use_vmac: bool,
+    /// What lowers the priority or forces FAULT.
+    pub track: Vec<TrackSpec>,
+    /// Commands run on state changes.
+    pub notify: Option<NotifySpec>,
 }
 
 impl Default for InstanceSpec {
@@ -50,6 +57,8 @@ impl Default for InstanceSpec {
             vips: Vec::new(),
             unicast_peers: Vec::new(),
             use_vmac: false,
+            track: Vec::new(),
+            notify: None,
         }
     }
 }
@@ -73,7 +82,6 @@ impl InstanceSpec {
     }
 
     fn render(&self, out: &mut String) {
-        let ms = |d: Duration| format!("{}ms", d.as_millis());
         // Writing to a String cannot fail.
         let _ = writeln!(out, "  {}:", self.name);
         let _ = writeln!(out, "    interface: {}", self.interface);
@@ -101,16 +109,32 @@ impl InstanceSpec {
         if self.use_vmac {
             let _ = writeln!(out, "    use_vmac: true");
         }
+        if !self.track.is_empty() {
+            let _ = writeln!(out, "    track:");
+            for t in &self.track {
+                t.render(out);
+            }
+        }
+        if let Some(n) = &self.notify {
+            n.render(out);
+        }
     }
 }
 
-/// A whole vipd configuration: a router ID and its instances.
+/// A whole vipd configuration: a router ID, its instances, and optionally health checks,
+/// a metrics listener and an event log.
 #[derive(Debug, Clone, Default)]
 pub struct VipdConfig {
     /// `global.router_id`: the node name, so logs say which node wrote them.
     pub router_id: String,
     /// The virtual routers.
     pub instances: Vec<InstanceSpec>,
+    /// `checks:`, referenced from the instances' `track:`.
+    pub checks: Vec<CheckSpec>,
+    /// `global.metrics_listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `global.event_log`.
+    pub event_log: Option<PathBuf>,
 }
 
 impl VipdConfig {
@@ -119,6 +143,7 @@ impl VipdConfig {
         VipdConfig {
             router_id: router_id.into(),
             instances: vec![instance],
+            ..Default::default()
         }
     }
 
@@ -129,6 +154,18 @@ impl VipdConfig {
         let _ = writeln!(out, "global:");
         let _ = writeln!(out, "  router_id: {}", self.router_id);
         let _ = writeln!(out, "  control_socket: {}", control_socket.display());
+        if let Some(addr) = self.metrics_listen {
+            let _ = writeln!(out, "  metrics_listen: {}", quote(&addr.to_string()));
+        }
+        if let Some(path) = &self.event_log {
+            let _ = writeln!(out, "  event_log: {}", quote(&path.display().to_string()));
+        }
+        if !self.checks.is_empty() {
+            let _ = writeln!(out, "checks:");
+            for c in &self.checks {
+                c.render(&mut out);
+            }
+        }
         let _ = writeln!(out, "instances:");
         for inst in &self.instances {
             inst.render(&mut out);
@@ -197,5 +234,78 @@ mod tests {
                 "{line:?} missing in:\n{yaml}"
             );
         }
+    }
+
+    #[test]
+    fn checks_trackers_notify_and_globals_render_to_a_valid_config() {
+        use crate::vipd::checks::{CheckKind, CheckSpec, NotifySpec, TrackSpec, TrackTarget};
+        let cfg = VipdConfig {
+            router_id: "node0".into(),
+            instances: vec![InstanceSpec {
+                vips: vec!["10.1.2.100".parse().unwrap()],
+                track: vec![
+                    TrackSpec {
+                        target: TrackTarget::Check("alive".into()),
+                        weight: 0,
+                    },
+                    TrackSpec {
+                        target: TrackTarget::Check("web".into()),
+                        weight: -60,
+                    },
+                    TrackSpec {
+                        target: TrackTarget::Interface("eth1".into()),
+                        weight: -10,
+                    },
+                    TrackSpec {
+                        target: TrackTarget::File("/tmp/a b/track".into()),
+                        weight: -100,
+                    },
+                ],
+                notify: Some(NotifySpec {
+                    master: Some("/bin/true master: #1".into()),
+                    any: Some("/bin/echo \"quoted\"".into()),
+                    timeout: Some(Duration::from_millis(500)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            checks: vec![
+                CheckSpec::new("alive", CheckKind::Script("/bin/test -e /tmp/x".into())),
+                CheckSpec::new("port", CheckKind::Tcp("127.0.0.1:8080".parse().unwrap())),
+                CheckSpec::new(
+                    "web",
+                    CheckKind::Http {
+                        url: "http://127.0.0.1:8081/health".into(),
+                        expect_body: Some("ok".into()),
+                    },
+                ),
+            ],
+            metrics_listen: Some("127.0.0.1:9742".parse().unwrap()),
+            event_log: Some("/tmp/events.jsonl".into()),
+        };
+        let yaml = cfg.to_yaml(Path::new("/tmp/x.sock"));
+        let parsed = vipd::config::Config::parse(&yaml, "test.yaml")
+            .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert_eq!(parsed.checks.len(), 3);
+        assert_eq!(parsed.checks["alive"].interval, Duration::from_millis(200));
+        assert_eq!(parsed.checks["alive"].fall, 2);
+        let web = &parsed.instances["web"];
+        assert_eq!(web.track.len(), 4);
+        assert_eq!(web.track[3].weight, -100);
+        assert_eq!(
+            web.notify.master.as_deref(),
+            Some("/bin/true master: #1"),
+            "a command line with YAML specials survives"
+        );
+        assert_eq!(web.notify.any.as_deref(), Some("/bin/echo \"quoted\""));
+        assert_eq!(web.notify.timeout, Duration::from_millis(500));
+        assert_eq!(
+            parsed.global.metrics_listen,
+            Some("127.0.0.1:9742".parse().unwrap())
+        );
+        assert_eq!(
+            parsed.global.event_log.as_deref(),
+            Some(Path::new("/tmp/events.jsonl"))
+        );
     }
 }

@@ -11,8 +11,11 @@
 //! vipd.wait_state("web", VrrpState::Master, Duration::from_secs(5)).unwrap();
 //! ```
 
+mod checks;
 mod config;
+mod control;
 mod log;
+pub mod metrics;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -21,7 +24,9 @@ use std::time::{Duration, SystemTime};
 
 use nix::sys::signal::Signal;
 
+pub use checks::{CheckKind, CheckSpec, NotifySpec, TrackSpec, TrackTarget};
 pub use config::{InstanceSpec, VipdConfig};
+pub use control::{InstanceStatus, ProcStat, Status, proc_stats};
 pub use log::{Transition, VrrpState, parse_timestamp, parse_transition, transitions};
 
 use crate::error::{HarnessError, Result};
@@ -125,6 +130,8 @@ pub struct Vipd {
     proc: Proc,
     node: Node,
     config: PathBuf,
+    /// `global.control_socket` as the configuration file says it, if it says.
+    socket: Option<PathBuf>,
 }
 
 impl Vipd {
@@ -158,6 +165,7 @@ impl Vipd {
             proc,
             node: node.clone(),
             config,
+            socket: control::socket_of(yaml),
         })
     }
 

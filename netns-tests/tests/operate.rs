@@ -1,0 +1,19 @@
+//! Operating vipd (issue 7): `vipd status`, maintenance drains, reloads without a flap,
+//! the metrics endpoint and the control socket's permissions, with real vipd processes in
+//! network namespaces (a switch, two nodes and a client).
+//!
+//! They need root and a built vipd (`cargo build -p vipd`, or `VIPD_BIN`); without root they
+//! say SKIPPED loudly (and fail under CI=true).
+
+#[path = "operate/common.rs"]
+mod common;
+#[path = "operate/maintenance.rs"]
+mod maintenance;
+#[path = "operate/metrics.rs"]
+mod metrics;
+#[path = "operate/reload.rs"]
+mod reload;
+#[path = "operate/socket.rs"]
+mod socket;
+#[path = "operate/status.rs"]
+mod status;

@@ -1,0 +1,19 @@
+//! Health tracking and notify (issue 4): checks (script, tcp, http), tracked interfaces and
+//! files move the VIP; notify commands and the event log report every transition in order;
+//! insecure scripts are refused. Real vipd processes in network namespaces.
+//!
+//! They need root and a built vipd (`cargo build -p vipd`, or `VIPD_BIN`); without root they
+//! say SKIPPED loudly (and fail under CI=true).
+
+#[path = "tracking/common.rs"]
+mod common;
+#[path = "tracking/notify.rs"]
+mod notify;
+#[path = "tracking/probes.rs"]
+mod probes;
+#[path = "tracking/scripts.rs"]
+mod scripts;
+#[path = "tracking/security.rs"]
+mod security;
+#[path = "tracking/server.rs"]
+mod server;
