@@ -69,7 +69,11 @@ async fn checks_drive_faults_and_priority_into_the_router_inbox() {
     std::fs::write(dir.path("ok"), "").unwrap();
     let (tx, mut rx) = mpsc::channel(16);
     let inboxes = HashMap::from([("web".to_string(), tx)]);
-    let tasks = plan.spawn(&inboxes, |_| vipd::track::Baseline::Initial);
+    let tasks = plan.spawn(
+        &inboxes,
+        |_| vipd::track::Baseline::Initial,
+        &Default::default(),
+    );
     assert_eq!(tasks.len(), 3, "two checks and one instance task");
 
     // First result decides at once: healthy.
@@ -105,9 +109,11 @@ async fn nothing_is_sent_while_nothing_changes() {
     std::fs::write(dir.path("ok"), "").unwrap();
     let plan = track::plan(&config(&dir)).unwrap();
     let (tx, mut rx) = mpsc::channel(16);
-    let tasks = plan.spawn(&HashMap::from([("web".to_string(), tx)]), |_| {
-        vipd::track::Baseline::Initial
-    });
+    let tasks = plan.spawn(
+        &HashMap::from([("web".to_string(), tx)]),
+        |_| vipd::track::Baseline::Initial,
+        &Default::default(),
+    );
     assert_eq!(next(&mut rx).await, fault(false));
     // Ten more probe intervals: healthy all along, so silence.
     assert!(

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use prometheus_client::collector::Collector;
@@ -64,6 +65,8 @@ impl Collector for Vipd {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> fmt::Result {
         let (mut state, mut prio, mut base, mut held, mut maint, mut faults) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut tracker_failed, mut file_value, mut notify_failed, mut notify_dropped) =
+            (vec![], vec![], vec![], vec![]);
         let (mut trans, mut sent, mut recv, mut rejected, mut checksum) =
             (vec![], vec![], vec![], vec![], vec![]);
         for i in &self.0 {
@@ -84,6 +87,23 @@ impl Collector for Vipd {
             held.push((inst(), ConstGauge::new(i64::from(view.vips_held))));
             maint.push((inst(), ConstGauge::new(i64::from(view.maintenance))));
             faults.push((inst(), ConstGauge::new(view.faults.len() as i64)));
+            for t in i.tracker_status() {
+                let mut l = inst();
+                l.push(("tracker", t.name.clone()));
+                match t.state.strip_prefix("value ") {
+                    Some(v) => file_value.push((l, ConstGauge::new(v.parse::<i64>().unwrap_or(0)))),
+                    None if t.state != "init" => {
+                        tracker_failed.push((l, ConstGauge::new(i64::from(t.state == "failed"))))
+                    }
+                    None => {}
+                }
+            }
+            let (failed, dropped) = (
+                i.notify.failed.load(Relaxed),
+                i.notify.dropped.load(Relaxed),
+            );
+            notify_failed.push((inst(), ConstCounter::new(failed)));
+            notify_dropped.push((inst(), ConstCounter::new(dropped)));
             for ((from, to, reason), n) in i.stats.transitions() {
                 let mut l = inst();
                 l.extend([("from", from), ("to", to), ("reason", reason.to_owned())]);
@@ -164,6 +184,30 @@ impl Collector for Vipd {
             "vipd_packets_rejected",
             "Packets dropped, by reason",
             rejected,
+        )?;
+        family(
+            &mut enc,
+            "vipd_tracker_failed",
+            "1 while a tracker fails, 0 while it is healthy",
+            tracker_failed,
+        )?;
+        family(
+            &mut enc,
+            "vipd_tracker_file_value",
+            "The value a file tracker read",
+            file_value,
+        )?;
+        family(
+            &mut enc,
+            "vipd_notify_failures",
+            "Notify commands that failed or timed out",
+            notify_failed,
+        )?;
+        family(
+            &mut enc,
+            "vipd_notify_dropped",
+            "Notifications dropped because the queue was full",
+            notify_dropped,
         )
     }
 }
@@ -271,6 +315,7 @@ mod tests {
             last_reason: String::new(),
             faults: vec!["link eth0 down".into()],
             maintenance: false,
+            trackers: Vec::new(),
             counters: Default::default(),
         };
         let (_, view) = watch::channel(View {
@@ -285,11 +330,25 @@ mod tests {
         stats.bump("address_mismatch");
         stats.transition(("BACKUP".into(), "MASTER".into(), "master_down"));
         let (inbox, _) = mpsc::channel(1);
+        let board = crate::track::Board::default();
+        board.write().unwrap().insert(
+            "web".into(),
+            vec![crate::track::Tracker {
+                source: "check app".into(),
+                weight: 0,
+                file: false,
+                health: crate::track::Health::Failed,
+            }],
+        );
+        let notify = Arc::new(crate::notify::NotifyCounters::default());
+        notify.failed.fetch_add(3, Relaxed);
         Instance {
             name: "web".into(),
             view,
             stats,
             inbox,
+            trackers: board,
+            notify,
         }
     }
 
@@ -306,6 +365,8 @@ mod tests {
             r#"vipd_transitions_total{instance="web",from="BACKUP",to="MASTER",reason="master_down"} 1"#,
             r#"vipd_adverts_sent_total{instance="web"} 1"#,
             r#"vipd_packets_rejected_total{instance="web",reason="bad_checksum"} 2"#,
+            r#"vipd_tracker_failed{instance="web",tracker="check app"} 1"#,
+            r#"vipd_notify_failures_total{instance="web"} 3"#,
             r#"vipd_adverts_received_by_checksum_total{instance="web",checksum="v3_ipv4_rfc9568"} 1"#,
             "# HELP vipd_packets_rejected Packets dropped, by reason",
         ] {

@@ -137,8 +137,23 @@ pub struct InstanceStatus {
     pub faults: Vec<String>,
     /// Maintenance drain on.
     pub maintenance: bool,
-    /// Counters: adverts sent and received, rejections by reason, transitions.
+    /// Trackers with their state.
+    #[serde(default)]
+    pub trackers: Vec<TrackerStatus>,
+    /// Counters: adverts sent and received, rejections by reason, transitions, notify
+    /// failures.
     pub counters: BTreeMap<String, u64>,
+}
+
+/// One tracker of an instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackerStatus {
+    /// Its source name ("check haproxy", "interface eth1", "file /run/x").
+    pub name: String,
+    /// Its weight (0: FAULT while failed).
+    pub weight: i16,
+    /// "init", "ok", "failed", or "value N" for a file.
+    pub state: String,
 }
 
 /// One line of the event stream (`vipd events`, and the event file of the notify layer).

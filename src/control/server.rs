@@ -5,6 +5,7 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -12,8 +13,12 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
-use super::protocol::{Command, Event, InstanceStatus, Request, Response, Status, VERSION};
+use super::protocol::{
+    Command, Event, InstanceStatus, Request, Response, Status, TrackerStatus, VERSION,
+};
 use crate::daemon::stats::Stats;
+use crate::notify::NotifyCounters;
+use crate::track;
 use crate::vrrp::router::Input;
 
 /// The longest request line accepted.
@@ -40,6 +45,29 @@ pub struct Instance {
     pub stats: Arc<Stats>,
     /// Its router task's inbox.
     pub inbox: mpsc::Sender<Input>,
+    /// Every instance's trackers (this one's under its name).
+    pub trackers: track::Board,
+    /// Its notify command counters.
+    pub notify: Arc<NotifyCounters>,
+}
+
+impl Instance {
+    /// This instance's trackers as status shows them.
+    pub fn tracker_status(&self) -> Vec<TrackerStatus> {
+        let board = self.trackers.read().unwrap_or_else(|e| e.into_inner());
+        board
+            .get(&self.name)
+            .map(|list| {
+                list.iter()
+                    .map(|t| TrackerStatus {
+                        name: t.source.clone(),
+                        weight: t.weight,
+                        state: t.health.word(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Binds the control socket at `path` with mode 0600 (root only), replacing a stale one
@@ -176,6 +204,15 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
                 .unwrap_or_default()
                 .as_secs_f64();
             s.since = humantime::format_rfc3339_millis(view.since).to_string();
+            s.trackers = i.tracker_status();
+            s.counters.insert(
+                "notify_failed".into(),
+                i.notify.failed.load(Ordering::Relaxed),
+            );
+            s.counters.insert(
+                "notify_dropped".into(),
+                i.notify.dropped.load(Ordering::Relaxed),
+            );
             s.counters = i
                 .stats
                 .snapshot()

@@ -43,6 +43,14 @@ pub fn render(status: &Status) -> String {
             i.master_advert_interval_ms,
             if i.maintenance { ", MAINTENANCE" } else { "" }
         );
+        if !i.trackers.is_empty() {
+            let list: Vec<String> = i
+                .trackers
+                .iter()
+                .map(|t| format!("{} ({}, weight {})", t.name, t.state, t.weight))
+                .collect();
+            let _ = writeln!(out, "  trackers: {}", list.join("; "));
+        }
         if !i.faults.is_empty() {
             let _ = writeln!(out, "  faults: {}", i.faults.join("; "));
         }

@@ -25,7 +25,7 @@ use crate::config::{Config, Instance};
 use crate::control::protocol::{Event, InstanceStatus};
 use crate::control::server;
 use crate::net::{Announcer, NetError, Netlink, VrrpSocket};
-use crate::notify::{Commands, EventStream, Notifier, Subject};
+use crate::notify::{Commands, EventStream, Notifier, NotifyCounters, Subject};
 use crate::track::{self, Baseline, RunAs};
 use crate::vrrp::group::SyncGroup;
 use crate::vrrp::packet::{self, Auth};
@@ -67,6 +67,9 @@ pub struct Supervisor {
     /// Notify tasks; each ends once its queue is drained and its notifier dropped (the
     /// instance stopped, or a reload replaced it).
     notify_tasks: Vec<JoinHandle<()>>,
+    board: track::Board,
+    /// Per instance name, kept across reloads so the counters only grow.
+    notify_counters: HashMap<String, Arc<NotifyCounters>>,
 }
 
 impl Supervisor {
@@ -84,6 +87,8 @@ impl Supervisor {
             groups: Vec::new(),
             event_log: None,
             notify_tasks: Vec::new(),
+            board: track::Board::default(),
+            notify_counters: HashMap::new(),
         }
     }
 
@@ -231,7 +236,17 @@ impl Supervisor {
                 .map_err(|e| DaemonError::Scripts(format!("instance {name}: notify: {e}")))?;
             let vips = inst.vips.iter().map(|v| v.addr.to_string()).collect();
             let events = self.event_log.as_ref().map(|(_, s)| s.clone());
-            let (notifier, task) = Notifier::spawn(Subject::Instance, name, vips, commands, events);
+            let (notifier, task) = Notifier::spawn_counted(
+                Subject::Instance,
+                name,
+                vips,
+                commands,
+                events,
+                self.notify_counters
+                    .entry(name.clone())
+                    .or_default()
+                    .clone(),
+            );
             out.insert(name.clone(), notifier);
             self.notify_tasks.extend(task);
         }
@@ -360,6 +375,12 @@ impl Supervisor {
             view: view_rx,
             stats,
             inbox: inbox.clone(),
+            trackers: self.board.clone(),
+            notify: self
+                .notify_counters
+                .entry(p.name.clone())
+                .or_default()
+                .clone(),
         };
         let name = p.name.clone();
         self.live.insert(
@@ -538,13 +559,14 @@ impl Supervisor {
             .iter()
             .map(|(n, l)| (n.clone(), l.inbox.clone()))
             .collect();
-        self.trackers = plan.spawn(&inboxes, |n| {
+        let baseline = |n: &str| {
             if is_new(n) {
                 Baseline::Initial
             } else {
                 Baseline::Untracked
             }
-        });
+        };
+        self.trackers = plan.spawn(&inboxes, baseline, &self.board);
     }
 
     fn publish_controls(&self) {
@@ -671,6 +693,7 @@ fn initial_view(p: &Prepared) -> server::View {
         last_reason: "not started".into(),
         faults: Vec::new(),
         maintenance: false,
+        trackers: Vec::new(),
         counters: Default::default(),
     };
     server::View {

@@ -195,7 +195,17 @@ pub struct Notifier {
     vips: Vec<String>,
     tx: Option<mpsc::Sender<Note>>,
     events: Option<EventStream>,
-    dropped: Arc<AtomicU64>,
+    counters: Arc<NotifyCounters>,
+}
+
+/// What happened to one instance's (or group's) notifications, for status and metrics.
+/// Kept across reloads by the daemon, so the counters only grow.
+#[derive(Debug, Default)]
+pub struct NotifyCounters {
+    /// Commands that exited non-zero, were killed at their timeout, or could not start.
+    pub failed: AtomicU64,
+    /// Notifications dropped because the queue was full.
+    pub dropped: AtomicU64,
 }
 
 impl Notifier {
@@ -208,11 +218,26 @@ impl Notifier {
         commands: Commands,
         events: Option<EventStream>,
     ) -> (Notifier, Option<JoinHandle<()>>) {
+        Self::spawn_counted(subject, name, vips, commands, events, Arc::default())
+    }
+
+    /// [`Notifier::spawn`], counting into `counters`.
+    pub fn spawn_counted(
+        subject: Subject,
+        name: &str,
+        vips: Vec<String>,
+        commands: Commands,
+        events: Option<EventStream>,
+        counters: Arc<NotifyCounters>,
+    ) -> (Notifier, Option<JoinHandle<()>>) {
         let (tx, task) = if commands.is_empty() {
             (None, None)
         } else {
             let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-            (Some(tx), Some(tokio::spawn(run(commands, rx))))
+            (
+                Some(tx),
+                Some(tokio::spawn(run(commands, rx, counters.clone()))),
+            )
         };
         let n = Notifier {
             subject,
@@ -220,7 +245,7 @@ impl Notifier {
             vips,
             tx,
             events,
-            dropped: Arc::new(AtomicU64::new(0)),
+            counters,
         };
         (n, task)
     }
@@ -260,7 +285,7 @@ impl Notifier {
         }
         let Some(tx) = &self.tx else { return };
         if let Err(e) = tx.try_send(note) {
-            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             let note = match e {
                 mpsc::error::TrySendError::Full(n) | mpsc::error::TrySendError::Closed(n) => n,
             };
@@ -271,12 +296,12 @@ impl Notifier {
 
     /// Notifications dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.counters.dropped.load(Ordering::Relaxed)
     }
 }
 
 /// The notify task: one note at a time, its commands one after the other.
-async fn run(commands: Commands, mut rx: mpsc::Receiver<Note>) {
+async fn run(commands: Commands, mut rx: mpsc::Receiver<Note>, counters: Arc<NotifyCounters>) {
     while let Some(note) = rx.recv().await {
         let specific = commands.for_state(note.to);
         for (which, argv) in [("state", specific), ("any", commands.any.as_ref())] {
@@ -298,6 +323,7 @@ async fn run(commands: Commands, mut rx: mpsc::Receiver<Note>) {
                     debug!(name = %note.name, %stdout, %stderr, "notify output");
                 }
             } else {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
                 warn!(name = %note.name, state = state_word(note.to), command = %argv[0], which,
                     exit = %out.exit, %stdout, %stderr, "notify command failed");
             }

@@ -8,7 +8,7 @@
 //! ```ignore
 //! let plan = vipd::track::plan(&config)?;
 //! for inputs in plan.instances.iter().map(|i| (i, i.initial_inputs())) { /* send before Start */ }
-//! let tasks = plan.spawn(&inboxes, |_| Baseline::Initial); // inboxes: name -> router inbox
+//! let tasks = plan.spawn(&inboxes, |_| Baseline::Initial, &board); // name -> router inbox
 //! ```
 
 pub mod priority;
@@ -19,6 +19,7 @@ pub mod security;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -48,6 +49,22 @@ pub enum TrackError {
     /// A script could be changed by a non-root user while vipd runs as root.
     #[error(transparent)]
     Insecure(#[from] InsecureScript),
+}
+
+/// Every instance's trackers as their task last evaluated them, by instance name; read by
+/// `vipd status` and the metrics.
+pub type Board = Arc<RwLock<BTreeMap<String, Vec<Tracker>>>>;
+
+impl Health {
+    /// A word for status and metrics: "init", "ok", "failed", or the file value.
+    pub fn word(&self) -> String {
+        match self {
+            Health::Init => "init".into(),
+            Health::Ok => "ok".into(),
+            Health::Failed => "failed".into(),
+            Health::Value(v) => format!("value {v}"),
+        }
+    }
 }
 
 /// Everything to run: the checks that some instance tracks, and each instance's trackers.
@@ -191,7 +208,15 @@ impl Plan {
         self,
         inboxes: &HashMap<String, mpsc::Sender<Input>>,
         baseline: impl Fn(&str) -> Baseline,
+        board: &Board,
     ) -> Vec<JoinHandle<()>> {
+        {
+            let mut b = board.write().unwrap_or_else(|e| e.into_inner());
+            b.clear();
+            for inst in &self.instances {
+                b.insert(inst.instance.clone(), inst.trackers.clone());
+            }
+        }
         let mut subs: HashMap<String, runner::Subscribers> = HashMap::new();
         let mut tasks = Vec::new();
         for inst in self.instances {
@@ -211,6 +236,7 @@ impl Plan {
                 rx,
                 inbox.clone(),
                 base,
+                board.clone(),
             )));
         }
         for (source, spec) in self.checks {

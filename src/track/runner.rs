@@ -280,6 +280,7 @@ pub async fn run_instance(
     mut reports: mpsc::UnboundedReceiver<Report>,
     inbox: mpsc::Sender<Input>,
     baseline: Baseline,
+    board: super::Board,
 ) {
     let mut verdict = match baseline {
         Baseline::Initial => me.initial(),
@@ -290,6 +291,13 @@ pub async fn run_instance(
             t.health = r.health;
         }
         let next = evaluate(me.base, &me.trackers);
+        if let Some(list) = board
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&me.instance)
+        {
+            list.clone_from(&me.trackers);
+        }
         for input in changes(&verdict, &next) {
             info!(instance = %me.instance, ?input, cause = %r.source, "tracking");
             if inbox.send(input).await.is_err() {
