@@ -29,6 +29,7 @@ pub(crate) fn config(r: &mut Reader, root: &Node) -> Decoded {
             checks: BTreeMap::new(),
             instances: BTreeMap::new(),
             groups: BTreeMap::new(),
+            group_notify: BTreeMap::new(),
         },
         tainted: BTreeSet::new(),
     };
@@ -80,12 +81,32 @@ pub(crate) fn config(r: &mut Reader, root: &Node) -> Decoded {
     }
     if let Some(n) = f.get("groups") {
         for (name, node, path) in r.named(n, "groups") {
-            let members = r
-                .list(node, &path)
+            // A list of members, or {members: [...], notify: {...}} for group notifications.
+            let (list, notify) = match &node.value {
+                Value::Map(_) => {
+                    let Some(f) = r.fields(node, &path, &["members", "notify"]) else {
+                        continue;
+                    };
+                    let notify = f
+                        .get("notify")
+                        .and_then(|n| super::instance::notify(r, n, &f.path_of("notify")));
+                    (
+                        r.require(&f, "members").map(|m| (m, f.path_of("members"))),
+                        notify,
+                    )
+                }
+                _ => (Some((node, path.clone())), None),
+            };
+            let members = list
+                .map(|(node, path)| r.list(node, &path))
+                .unwrap_or_default()
                 .into_iter()
                 .filter_map(|(m, p)| r.string(m, &p))
                 .collect();
             out.config.groups.insert(name.to_owned(), members);
+            if let Some(notify) = notify {
+                out.config.group_notify.insert(name.to_owned(), notify);
+            }
         }
     }
     out

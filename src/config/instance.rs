@@ -306,7 +306,7 @@ fn track(r: &mut Reader, n: &Node, p: &str) -> Option<Track> {
     })
 }
 
-fn notify(r: &mut Reader, n: &Node, p: &str) -> Option<Notify> {
+pub(super) fn notify(r: &mut Reader, n: &Node, p: &str) -> Option<Notify> {
     let events = ["master", "backup", "fault", "stop", "any"];
     let f = r.fields(n, p, &[&events[..], &["timeout"]].concat())?;
     let mut cmd = |key: &str| f.get(key).and_then(|n| r.string(n, &f.path_of(key)));

@@ -24,6 +24,9 @@ pub struct Config {
     pub instances: BTreeMap<String, Instance>,
     /// Sync groups: members change state together. Each instance is in at most one group.
     pub groups: BTreeMap<String, Vec<String>>,
+    /// Notify commands of sync groups (`groups: {NAME: {members, notify}}`), by group name;
+    /// called as `GROUP <name> <STATE>` when the group as a whole changes state.
+    pub group_notify: BTreeMap<String, Notify>,
 }
 
 /// The `global` section.

@@ -196,7 +196,8 @@ impl Supervisor {
                 Err(e) => failed.push(format!("instance {name}: {e}")),
             }
         }
-        self.respawn_groups(group_tasks);
+        let group_notifiers = self.group_notifiers(&config)?;
+        self.respawn_groups(group_tasks, group_notifiers);
         self.respawn_trackers(plan, &new_inboxes).await;
         for (_, inbox) in new_inboxes {
             let _ = inbox.send(Input::Start).await;
@@ -500,7 +501,37 @@ impl Supervisor {
         }
     }
 
-    fn respawn_groups(&mut self, tasks: Vec<(SyncGroup, mpsc::UnboundedReceiver<GroupEvent>)>) {
+    /// A notifier per sync group: its commands, if configured, and the event log.
+    fn group_notifiers(
+        &mut self,
+        config: &Config,
+    ) -> Result<HashMap<String, Notifier>, DaemonError> {
+        let run_as = RunAs::for_scripts(config.global.script_user.as_deref())
+            .map_err(|e| DaemonError::Scripts(e.to_string()))?;
+        let mut out = HashMap::new();
+        for name in config.groups.keys() {
+            let notify = config.group_notify.get(name).cloned().unwrap_or_default();
+            let commands = Commands::from_config(&notify, run_as)
+                .map_err(|e| DaemonError::Scripts(format!("group {name}: notify: {e}")))?;
+            let events = self.event_log.as_ref().map(|(_, s)| s.clone());
+            let counters = self
+                .notify_counters
+                .entry(format!("group {name}"))
+                .or_default()
+                .clone();
+            let (n, task) =
+                Notifier::spawn_counted(Subject::Group, name, vec![], commands, events, counters);
+            self.notify_tasks.extend(task);
+            out.insert(name.clone(), n);
+        }
+        Ok(out)
+    }
+
+    fn respawn_groups(
+        &mut self,
+        tasks: Vec<(SyncGroup, mpsc::UnboundedReceiver<GroupEvent>)>,
+        mut notifiers: HashMap<String, Notifier>,
+    ) {
         for t in self.groups.drain(..) {
             t.abort();
         }
@@ -510,8 +541,9 @@ impl Supervisor {
                 .iter()
                 .filter_map(|m| Some((m.clone(), self.live.get(m)?.inbox.clone())))
                 .collect();
+            let notifier = notifiers.remove(&group.name);
             self.groups
-                .push(tokio::spawn(groups::run(group, members, rx)));
+                .push(tokio::spawn(groups::run(group, members, rx, notifier)));
         }
     }
 
