@@ -421,6 +421,10 @@ impl Supervisor {
             return;
         };
         let _ = live.inbox.send(Input::Stop).await;
+        // The worker ends when its queue closes, so the reload handle on it must go first:
+        // kept, it held the queue open and every stop waited out the whole budget (and
+        // `stop_all`, itself under that budget, never reached later instances' teardown).
+        drop(live.vip_ops);
         let finish = async {
             match live.driver.await {
                 // Dropping the I/O closes the worker's queue; the worker drains it and ends.
