@@ -42,7 +42,7 @@ pub fn run(pair_shape: impl FnOnce(&Lab) -> PairConf) {
     let r = exercise_pair(&lab, &spec, &mut vipd_a, &mut vipd_b);
     report("vipd A vs vipd B", &spec, &r);
     tracker_and_peer_stop(&lab, &spec, (&mut vipd_a, &a), (&mut vipd_b, &b));
-    // Every stop above was a SIGTERM, which must finish within vipd's own budget.
+    // Every SIGTERM above (the crashes aside) must have finished within vipd's own budget.
     for v in [&vipd_a, &vipd_b] {
         let log = v.log_text();
         assert!(
