@@ -14,13 +14,15 @@ use crate::mac::Mac;
 use crate::node::Node;
 use crate::proc::Proc;
 
-/// keepalived with one instance, `vt`, on `eth0`.
+/// keepalived with one instance, `vt`, on `eth0` (or with a keepalived.conf of the test's
+/// own, see [`Keepalived::with_config`]).
 pub struct Keepalived {
     node: Node,
     spec: VrrpSpec,
     priority: u8,
     dir: PathBuf,
     proc: Option<Proc>,
+    config: Option<String>,
 }
 
 impl Keepalived {
@@ -32,7 +34,16 @@ impl Keepalived {
             priority,
             dir,
             proc: None,
+            config: None,
         }
+    }
+
+    /// Runs with `conf` as its keepalived.conf instead of the one written from the spec. The
+    /// spec and priority must still describe it: the scenario's checks and [`Agent::wipe`]
+    /// read them.
+    pub fn with_config(mut self, conf: String) -> Keepalived {
+        self.config = Some(conf);
+        self
     }
 
     fn file(&self, ext: &str) -> PathBuf {
@@ -42,6 +53,9 @@ impl Keepalived {
 
     /// keepalived.conf for this node.
     pub fn conf(&self) -> String {
+        if let Some(conf) = &self.config {
+            return conf.clone();
+        }
         let s = &self.spec;
         let mut c = String::new();
         let _ = writeln!(c, "global_defs {{\n  router_id {}\n}}", self.node.name());

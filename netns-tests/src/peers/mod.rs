@@ -24,7 +24,10 @@ use crate::node::Node;
 pub use frr::Frr;
 pub use keepalived::Keepalived;
 pub use pairs::{Case, HIGH, LOW, PeerFactory, VRID};
-pub use scenario::{PairReport, Side, exercise_pair, master_down_interval, skew_time};
+pub use scenario::{
+    PairReport, Side, exercise_pair, expect_holder, graceful_handover, master_down_interval,
+    skew_time,
+};
 pub use vipd::{Vipd, vipd_bin};
 
 /// What both routers of a pair are configured with (the priority is per agent).

@@ -12,6 +12,7 @@
 //! Running it once with vipd high and once with the peer high covers every rule both ways.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::{Agent, VrrpSpec};
@@ -45,6 +46,9 @@ pub struct PairReport {
     /// (the multicast group, or the unicast peers).
     pub advert_destinations: Vec<IpAddr>,
 }
+
+/// Numbers the captures of this process.
+static CAPTURES: AtomicU32 = AtomicU32::new(0);
 
 /// How long one neighbour probe listens for answers.
 const PROBE: Duration = Duration::from_millis(300);
@@ -87,29 +91,8 @@ pub fn exercise_pair(
     let mut stop_takeover = Duration::ZERO;
     let mut advert_destinations = Vec::new();
     step(high, low, "graceful stop of the Master", |h, l| {
-        let cap = ctx.capture_at(l, "stop");
-        h.stop().map_err(failed("stop high"))?;
-        ctx.expect_holder(l, mdi * 2 + Duration::from_secs(2))?;
-        // Let the capture see a few of low's adverts before stopping it.
-        std::thread::sleep(spec.interval * 2);
-        let frames = cap.stop().map_err(failed("stop capture"))?;
-        for f in &frames {
-            if let Some(ip) =
-                decode::ip(&f.data).filter(|_| decode::is_vrrp_advert(&f.data).is_some())
-                && !advert_destinations.contains(&ip.dst)
-            {
-                advert_destinations.push(ip.dst);
-            }
-        }
-        stop_takeover = takeover_after_priority_zero(&frames, spec.vrid, l.priority())?;
-        let bound = mdi / 2 + l.first_advert_lag();
-        if stop_takeover >= bound {
-            return Err(format!(
-                "{} took over {stop_takeover:?} after priority 0; must be well before \
-                 Master_Down_Interval {mdi:?} (bound {bound:?})",
-                l.kind()
-            ));
-        }
+        let priority = l.priority();
+        (stop_takeover, advert_destinations) = graceful_handover(lab, spec, h, l, priority)?;
         Ok(())
     });
 
@@ -174,6 +157,56 @@ pub fn exercise_pair(
         crash_takeover,
         advert_destinations,
     }
+}
+
+/// Stops `master` the polite way and checks that `taker`, advertising `taker_priority` (its
+/// priority with trackers applied), takes over on the priority-0 advert rather than on its
+/// down timer: on the wire at `taker`'s switch port well before Master_Down_Interval, and
+/// for the client. Returns that time and every IP destination of the adverts seen.
+pub fn graceful_handover(
+    lab: &Lab,
+    spec: &VrrpSpec,
+    master: &mut dyn Agent,
+    taker: &dyn Agent,
+    taker_priority: u8,
+) -> Result<(Duration, Vec<IpAddr>), String> {
+    let ctx = Ctx { lab, vip: spec.vip };
+    let mdi = master_down_interval(spec.version, taker_priority, spec.interval);
+    let cap = ctx.capture_at(taker, "stop");
+    master.stop().map_err(failed("stop the Master"))?;
+    ctx.expect_holder(taker, mdi * 2 + Duration::from_secs(2))?;
+    // Let the capture see a few of the taker's adverts before stopping it.
+    std::thread::sleep(spec.interval * 2);
+    let frames = cap.stop().map_err(failed("stop capture"))?;
+    let mut destinations = Vec::new();
+    for f in &frames {
+        if let Some(ip) = decode::ip(&f.data).filter(|_| decode::is_vrrp_advert(&f.data).is_some())
+            && !destinations.contains(&ip.dst)
+        {
+            destinations.push(ip.dst);
+        }
+    }
+    let took = takeover_after_priority_zero(&frames, spec.vrid, taker_priority)?;
+    let bound = mdi / 2 + taker.first_advert_lag();
+    if took >= bound {
+        return Err(format!(
+            "{} took over {took:?} after priority 0; must be well before \
+             Master_Down_Interval {mdi:?} (bound {bound:?})",
+            taker.kind()
+        ));
+    }
+    Ok((took, destinations))
+}
+
+/// Waits until the client sees exactly `agent`'s MAC answer for `vip`, twice in a row (so a
+/// transient is not mistaken for the outcome), within `within`.
+pub fn expect_holder(
+    lab: &Lab,
+    vip: IpAddr,
+    agent: &dyn Agent,
+    within: Duration,
+) -> Result<(), String> {
+    Ctx { lab, vip }.expect_holder(agent, within)
 }
 
 /// Turns a harness error into a step failure that says what was being done.
@@ -264,7 +297,11 @@ impl Ctx<'_> {
             None,
             None,
         );
-        let file = self.lab.log_path(&format!("{tag}-n{i}.pcap"));
+        // A name of its own per capture: Capture::start waits for "listening on" in the
+        // capture's log, so a log left by an earlier capture of the same name would let it
+        // return before tcpdump listens (and the first frames would be lost).
+        let n = CAPTURES.fetch_add(1, Ordering::Relaxed);
+        let file = self.lab.log_path(&format!("{tag}-n{i}-{n}.pcap"));
         Capture::start(&switch, &format!("n{i}"), "proto 112", file).expect("start capture")
     }
 }

@@ -26,13 +26,15 @@ pub fn vipd_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/vipd")
 }
 
-/// vipd with one instance, `vt`, on `eth0`.
+/// vipd with one instance, `vt`, on `eth0` (or with a configuration file of the test's own,
+/// see [`Vipd::with_config_file`]).
 pub struct Vipd {
     node: Node,
     spec: VrrpSpec,
     priority: u8,
     dir: PathBuf,
     proc: Option<Proc>,
+    file: Option<PathBuf>,
 }
 
 impl Vipd {
@@ -44,12 +46,27 @@ impl Vipd {
             priority,
             dir,
             proc: None,
+            file: None,
         }
+    }
+
+    /// Runs `vipd run -c FILE` with `file` exactly as it is (say, the output of `vipd
+    /// convert`), instead of a YAML written from the spec. The spec and priority must still
+    /// describe it: the scenario's checks and [`Agent::wipe`] read them.
+    ///
+    /// Such a file may keep the default control socket (`/run/vipd/vipd.sock`), which two
+    /// nodes of one lab would share, since namespaces share the host's filesystem. So vipd
+    /// gets a private mount namespace with an empty `/run`, as if each node were its own host.
+    pub fn with_config_file(mut self, file: PathBuf) -> Vipd {
+        self.file = Some(file);
+        self
     }
 
     /// The configuration file it runs with.
     pub fn config_path(&self) -> PathBuf {
-        self.dir.join(format!("vipd-{}.yaml", self.node.name()))
+        self.file
+            .clone()
+            .unwrap_or_else(|| self.dir.join(format!("vipd-{}.yaml", self.node.name())))
     }
 
     /// The YAML for this node.
@@ -99,8 +116,10 @@ impl Agent for Vipd {
             return Err(HarnessError::parse("vipd start", "already running"));
         }
         let conf = self.config_path();
-        std::fs::write(&conf, self.yaml())
-            .map_err(|e| HarnessError::io(format!("write {}", conf.display()), e))?;
+        if self.file.is_none() {
+            std::fs::write(&conf, self.yaml())
+                .map_err(|e| HarnessError::io(format!("write {}", conf.display()), e))?;
+        }
         let bin = vipd_bin();
         if !bin.is_file() {
             return Err(HarnessError::parse(
@@ -113,7 +132,22 @@ impl Agent for Vipd {
         }
         let (bin, conf) = (bin.to_string_lossy(), conf.to_string_lossy());
         let log = self.dir.join(format!("vipd-{}.log", self.node.name()));
-        self.proc = Some(self.node.spawn(&[&bin, "run", "-c", &conf], log)?);
+        let args: &[&str] = if self.file.is_some() {
+            // `unshare -m` keeps the tmpfs out of the host's mount table; every step execs, so
+            // the PID we hold (and signal) is vipd's own.
+            &[
+                "unshare",
+                "-m",
+                "/bin/sh",
+                "-c",
+                r#"mount -t tmpfs vt-run /run && exec "$0" run -c "$1""#,
+                &bin,
+                &conf,
+            ]
+        } else {
+            &[&bin, "run", "-c", &conf]
+        };
+        self.proc = Some(self.node.spawn(args, log)?);
         Ok(())
     }
 
