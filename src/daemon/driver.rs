@@ -8,7 +8,9 @@
 use std::time::Instant;
 
 use tokio::sync::mpsc;
-use tokio::time::{Instant as TokioInstant, sleep_until};
+use tokio::time::Instant as TokioInstant;
+
+use super::wakeup::Wakeup;
 
 use crate::vrrp::router::{Action, Input, Router, Transition};
 
@@ -47,13 +49,14 @@ pub async fn drive<I: RouterIo>(
     mut router: Router,
     mut inbox: mpsc::Receiver<Input>,
     mut io: I,
+    mut wakeup: Wakeup,
 ) -> I {
     loop {
-        let deadline = router.next_deadline().map(TokioInstant::from_std);
+        let deadline = router.next_deadline();
         // Timers first: a flood of packets must not starve the advert timer.
         let input = tokio::select! {
             biased;
-            () = sleep_until_some(deadline) => Input::Timer,
+            () = wakeup.until(deadline) => Input::Timer,
             msg = inbox.recv() => match msg {
                 Some(input) => input,
                 None => break,
@@ -83,13 +86,6 @@ pub async fn drive<I: RouterIo>(
         }
     }
     io
-}
-
-async fn sleep_until_some(deadline: Option<TokioInstant>) {
-    match deadline {
-        Some(d) => sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]
@@ -143,7 +139,7 @@ mod tests {
             t0: Some(TokioInstant::now()),
             ..Recorder::default()
         };
-        let task = tokio::spawn(drive(router(100), rx, rec));
+        let task = tokio::spawn(drive(router(100), rx, rec, Wakeup::Tokio));
         tx.send(Input::Start).await.unwrap();
         // v3, 100 ms, priority 100: 3 * 100 ms + 60.9375 ms.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -172,7 +168,7 @@ mod tests {
             t0: Some(TokioInstant::now()),
             ..Recorder::default()
         };
-        let task = tokio::spawn(drive(router(100), rx, rec));
+        let task = tokio::spawn(drive(router(100), rx, rec, Wakeup::Tokio));
         tx.send(Input::Start).await.unwrap();
         let advert = Advert {
             from: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),

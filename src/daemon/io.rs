@@ -25,6 +25,34 @@ use crate::vrrp::packet::{self, Advert};
 use crate::vrrp::router::{Router, Transition};
 use crate::vrrp::timing::Centis;
 
+/// What the status view last showed of the router, to skip unchanged publishes cheaply.
+#[derive(Debug, PartialEq)]
+pub struct Seen {
+    state: State,
+    priority: u8,
+    base: u8,
+    master: Option<IpAddr>,
+    interval: Centis,
+    draining: bool,
+    faults: usize,
+}
+
+impl Seen {
+    fn of(router: &Router) -> Seen {
+        Seen {
+            state: router.state(),
+            priority: router.priority(),
+            base: router.config().priority,
+            master: router.master(),
+            interval: router.master_adver_interval(),
+            draining: router.draining(),
+            // Each fault input adds or removes one source, so the count changes whenever the
+            // set does.
+            faults: router.faults().count(),
+        }
+    }
+}
+
 /// The parts of an instance a reload changes in place.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -60,12 +88,25 @@ pub struct LiveIo {
     pub view: watch::Sender<View>,
     /// The transition stream (`vipd events`).
     pub events: broadcast::Sender<Event>,
-    /// What a reload can change while the router runs.
+    /// What a reload can change while the router runs (read for adverts).
     pub settings: watch::Receiver<Settings>,
+    /// The same, read for the status view (each receiver tracks what it has seen).
+    pub view_settings: watch::Receiver<Settings>,
+    /// What the view last showed.
+    pub seen: Option<Seen>,
 }
 
 impl LiveIo {
     fn publish(&mut self, router: &Router, transition: Option<&Transition>) {
+        // Most inputs (an advert timer, a Master's advert) change nothing the view shows:
+        // compare the few fields that can change before building anything.
+        let seen = Seen::of(router);
+        let settings_changed = self.view_settings.has_changed().unwrap_or(false);
+        if transition.is_none() && !settings_changed && self.seen.as_ref() == Some(&seen) {
+            return;
+        }
+        self.seen = Some(seen);
+        self.view_settings.mark_unchanged();
         self.view.send_if_modified(|view| {
             let before = view.clone();
             let s = &mut view.status;

@@ -15,6 +15,7 @@ pub mod stats;
 mod supervisor;
 mod systemd;
 mod vips;
+mod wakeup;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

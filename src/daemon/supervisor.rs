@@ -20,6 +20,7 @@ use super::instance::{self, Prepared};
 use super::io::{LiveIo, Settings};
 use super::links::{self, Watchers};
 use super::receiver::{self, Route, Routes};
+use super::wakeup::Wakeup;
 use super::{DaemonError, STOP_BUDGET, stats, vips};
 use crate::config::{Config, Instance};
 use crate::control::protocol::{Event, InstanceStatus};
@@ -354,10 +355,12 @@ impl Supervisor {
             stats: stats.clone(),
             view: view_tx,
             events: self.events.clone(),
+            view_settings: group_for_io.clone(),
             settings: group_for_io,
+            seen: None,
         };
         let router = Router::new(inst.router_config(&p.name, p.primary));
-        let driver = tokio::spawn(driver::drive(router, inbox_rx, io));
+        let driver = tokio::spawn(driver::drive(router, inbox_rx, io, Wakeup::precise()));
         write(&self.watchers)
             .entry(p.parent.index)
             .or_default()
