@@ -11,8 +11,6 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nix::sys::signal::Signal;
-
 use super::{Agent, VrrpSpec, virtual_mac};
 use crate::cmd::{ip_n, run, sysctl};
 use crate::error::{HarnessError, Result};
@@ -186,23 +184,13 @@ impl Agent for Frr {
     }
 
     fn stop(&mut self) -> Result<()> {
-        let waited = Duration::from_secs(5);
         // vrrpd first, while zebra still serves it: its shutdown sends priority 0.
-        for p in [self.vrrpd.as_mut(), self.zebra.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            if p.try_status().is_none() {
-                p.signal(Signal::SIGTERM)?;
-            }
-            if p.wait_exit(waited).is_none() {
-                return Err(HarnessError::Timeout {
-                    what: "FRR to exit after SIGTERM".into(),
-                    waited,
-                });
-            }
-        }
-        Ok(())
+        super::stop_procs(
+            "FRR",
+            [self.vrrpd.as_mut(), self.zebra.as_mut()]
+                .into_iter()
+                .flatten(),
+        )
     }
 
     fn kill(&mut self) {

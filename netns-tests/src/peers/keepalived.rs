@@ -3,12 +3,8 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::Duration;
-
-use nix::sys::signal::Signal;
 
 use super::{Agent, VrrpSpec};
-use crate::cmd::ip_n;
 use crate::error::{HarnessError, Result};
 use crate::mac::Mac;
 use crate::node::Node;
@@ -134,21 +130,8 @@ impl Agent for Keepalived {
     }
 
     fn stop(&mut self) -> Result<()> {
-        let Some(p) = self.proc.as_mut() else {
-            return Ok(());
-        };
-        if p.try_status().is_none() {
-            // The parent forwards SIGTERM to its VRRP child, which sends priority 0.
-            p.signal(Signal::SIGTERM)?;
-        }
-        let waited = Duration::from_secs(5);
-        match p.wait_exit(waited) {
-            Some(_) => Ok(()),
-            None => Err(HarnessError::Timeout {
-                what: "keepalived to exit after SIGTERM".into(),
-                waited,
-            }),
-        }
+        // The parent forwards SIGTERM to its VRRP child, which sends priority 0.
+        super::stop_procs("keepalived", self.proc.as_mut())
     }
 
     fn kill(&mut self) {
@@ -159,8 +142,7 @@ impl Agent for Keepalived {
     }
 
     fn wipe(&mut self) -> Result<()> {
-        let addr = format!("{}/{}", self.spec.vip, self.spec.prefix);
-        let _ = ip_n(self.node.ns(), &["addr", "del", &addr, "dev", "eth0"]);
+        super::wipe_vip(&self.node, &self.spec);
         Ok(())
     }
 

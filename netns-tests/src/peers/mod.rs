@@ -17,9 +17,12 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::Result;
+use nix::sys::signal::Signal;
+
+use crate::error::{HarnessError, Result};
 use crate::mac::Mac;
 use crate::node::Node;
+use crate::proc::Proc;
 
 pub use frr::Frr;
 pub use keepalived::Keepalived;
@@ -114,6 +117,28 @@ pub trait Agent: Send {
     fn first_advert_lag(&self) -> Duration {
         Duration::ZERO
     }
+}
+
+/// Stops `procs` in order with SIGTERM, each waited for up to 5 s (`what` names the agent in
+/// the timeout error); processes not started or already gone are skipped.
+pub fn stop_procs<'a>(what: &str, procs: impl IntoIterator<Item = &'a mut Proc>) -> Result<()> {
+    let waited = Duration::from_secs(5);
+    for p in procs {
+        if p.try_status().is_none() {
+            p.signal(Signal::SIGTERM)?;
+        }
+        if p.wait_exit(waited).is_none() {
+            let what = format!("{what} to exit after SIGTERM");
+            return Err(HarnessError::Timeout { what, waited });
+        }
+    }
+    Ok(())
+}
+
+/// Removes `spec`'s VIP from `node`'s eth0, as a reboot would; absent already is fine.
+pub fn wipe_vip(node: &Node, spec: &VrrpSpec) {
+    let addr = format!("{}/{}", spec.vip, spec.prefix);
+    let _ = crate::cmd::ip_n(node.ns(), &["addr", "del", &addr, "dev", "eth0"]);
 }
 
 /// The MAC of an RFC 5798 virtual router: 00:00:5e:00:01:VRID (IPv4), 00:00:5e:00:02:VRID

@@ -2,12 +2,8 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::Duration;
-
-use nix::sys::signal::Signal;
 
 use super::{Agent, VrrpSpec};
-use crate::cmd::ip_n;
 use crate::error::{HarnessError, Result};
 use crate::mac::Mac;
 use crate::node::Node;
@@ -152,20 +148,7 @@ impl Agent for Vipd {
     }
 
     fn stop(&mut self) -> Result<()> {
-        let Some(p) = self.proc.as_mut() else {
-            return Ok(());
-        };
-        if p.try_status().is_none() {
-            p.signal(Signal::SIGTERM)?;
-        }
-        let waited = Duration::from_secs(5);
-        match p.wait_exit(waited) {
-            Some(_) => Ok(()),
-            None => Err(HarnessError::Timeout {
-                what: "vipd to exit after SIGTERM".into(),
-                waited,
-            }),
-        }
+        super::stop_procs("vipd", self.proc.as_mut())
     }
 
     fn kill(&mut self) {
@@ -175,9 +158,7 @@ impl Agent for Vipd {
     }
 
     fn wipe(&mut self) -> Result<()> {
-        let addr = format!("{}/{}", self.spec.vip, self.spec.prefix);
-        // Absent already is fine: a clean stop removes it.
-        let _ = ip_n(self.node.ns(), &["addr", "del", &addr, "dev", "eth0"]);
+        super::wipe_vip(&self.node, &self.spec);
         Ok(())
     }
 
