@@ -18,9 +18,7 @@ mod takeover;
 #[path = "failover/vmac.rs"]
 mod vmac;
 
-use std::process::Command;
-
-use netns_tests::vipd::{InstanceSpec, VipdConfig, vipd_bin};
+use netns_tests::vipd::{InstanceSpec, VipdConfig};
 
 /// The configurations the tests write must be ones vipd accepts; `vipd check` needs no root.
 #[test]
@@ -51,16 +49,11 @@ fn test_configurations_pass_vipd_check() {
             ..Default::default()
         },
     ];
-    let bin = vipd_bin().expect("vipd binary");
     for (i, spec) in variants.into_iter().enumerate() {
         let file = dir.join(format!("{i}.yaml"));
         let yaml = VipdConfig::single("node0", spec).to_yaml(&dir.join("vipd.sock"));
         std::fs::write(&file, &yaml).unwrap();
-        let out = Command::new(&bin)
-            .args(["check", "-c"])
-            .arg(&file)
-            .output()
-            .unwrap();
+        let out = netns_tests::vipd::check(&file).unwrap();
         assert!(
             out.status.success(),
             "vipd check rejects:\n{yaml}\n{}",

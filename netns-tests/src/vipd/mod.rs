@@ -17,8 +17,9 @@ mod control;
 mod log;
 pub mod metrics;
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
+use std::process::{Command, ExitStatus, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -267,4 +268,31 @@ impl Vipd {
     pub fn try_status(&mut self) -> Option<ExitStatus> {
         self.proc.try_status()
     }
+}
+
+/// Runs `vipd check -c FILE` and returns what it printed.
+pub fn check(file: &Path) -> Result<Output> {
+    let bin = vipd_bin()?;
+    Command::new(&bin)
+        .args(["check", "-c"])
+        .arg(file)
+        .output()
+        .map_err(|e| HarnessError::io(format!("run {} check", bin.display()), e))
+}
+
+/// Whether `node` holds `vip` on eth0.
+pub fn holds(node: &Node, vip: Ipv4Addr) -> bool {
+    node.has_addr("eth0", vip.into()).unwrap_or(false)
+}
+
+/// Waits until `node` holds (or no longer holds) `vip`; returns how long that took, or
+/// panics naming the node.
+pub fn wait_holds(node: &Node, vip: Ipv4Addr, held: bool, timeout: Duration) -> Duration {
+    wait_until(timeout, Duration::from_millis(10), || {
+        holds(node, vip) == held
+    })
+    .unwrap_or_else(|e| {
+        let what = if held { "never got" } else { "kept" };
+        panic!("{} {what} {vip}: {e}", node.name())
+    })
 }

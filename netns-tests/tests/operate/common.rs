@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use netns_tests::vipd::{InstanceSpec, Vipd, VipdConfig, VrrpState};
-use netns_tests::{Lab, LabSpec, Mac, Node, Pinger, wait_until};
+use netns_tests::{Lab, LabSpec, Mac, Node, Pinger};
 
 /// How long a neighbour probe listens for answers.
 pub const PROBE: Duration = Duration::from_millis(600);
@@ -14,8 +14,6 @@ pub const PROBE: Duration = Duration::from_millis(600);
 pub const TOLERANCE: Duration = Duration::from_millis(1500);
 /// How long a first election may take beyond Master_Down_Interval (process start included).
 pub const START_SLACK: Duration = Duration::from_secs(5);
-/// How often address checks poll.
-pub const POLL: Duration = Duration::from_millis(10);
 
 /// A two-node lab.
 pub fn lab() -> Lab {
@@ -74,22 +72,7 @@ pub fn master_then_backup(lab: &Lab, first: &VipdConfig, second: &VipdConfig) ->
     [a, b]
 }
 
-/// Whether `node` holds `vip` on eth0.
-pub fn holds(node: &Node, vip: Ipv4Addr) -> bool {
-    node.has_addr("eth0", vip.into()).unwrap_or(false)
-}
-
-/// Waits until `node` holds (or no longer holds) `vip`; returns how long that took, or
-/// panics naming the node.
-pub fn wait_holds(node: &Node, vip: Ipv4Addr, held: bool, timeout: Duration) -> Duration {
-    wait_until(timeout, POLL, || holds(node, vip) == held).unwrap_or_else(|e| {
-        panic!(
-            "{} {} {vip}: {e}",
-            node.name(),
-            if held { "never got" } else { "kept" }
-        )
-    })
-}
+pub use netns_tests::vipd::{holds, wait_holds};
 
 /// Every MAC that answers the client's ARP request for `vip`.
 pub fn answerers(lab: &Lab, vip: Ipv4Addr) -> Vec<Mac> {

@@ -14,8 +14,6 @@ pub const PROBE: Duration = Duration::from_millis(600);
 pub const TOLERANCE: Duration = Duration::from_millis(1500);
 /// How long a first election may take beyond Master_Down_Interval (process start included).
 pub const START_SLACK: Duration = Duration::from_secs(5);
-/// How often polls run.
-pub const POLL: Duration = Duration::from_millis(10);
 
 /// A two-node lab, with the heartbeat link (`eth1`) when `heartbeat`.
 pub fn lab(heartbeat: bool) -> Lab {
@@ -94,21 +92,7 @@ pub fn set_flag(flag: &Path, on: bool) {
     }
 }
 
-/// Whether `node` holds `vip` on eth0.
-pub fn holds(node: &Node, vip: Ipv4Addr) -> bool {
-    node.has_addr("eth0", vip.into()).unwrap_or(false)
-}
-
-/// Waits until `node` holds (or no longer holds) `vip`; returns how long that took.
-pub fn wait_holds(node: &Node, vip: Ipv4Addr, held: bool, timeout: Duration) -> Duration {
-    wait_until(timeout, POLL, || holds(node, vip) == held).unwrap_or_else(|e| {
-        panic!(
-            "{} {} {vip}: {e}",
-            node.name(),
-            if held { "never got" } else { "kept" }
-        )
-    })
-}
+pub use netns_tests::vipd::{holds, wait_holds};
 
 /// Asserts that `master` alone holds `vip` and answers the client's ARP for it.
 pub fn assert_master(lab: &Lab, master: &Node, vip: Ipv4Addr) {

@@ -1,11 +1,10 @@
 //! A script that another user could change is refused, by `vipd check` and by `vipd run`.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
 use std::time::Duration;
 
 use netns_tests::require_root;
-use netns_tests::vipd::{CheckKind, CheckSpec, Vipd, vipd_bin};
+use netns_tests::vipd::{CheckKind, CheckSpec, Vipd};
 
 use crate::common::*;
 
@@ -25,11 +24,7 @@ fn a_world_writable_script_is_refused_by_check_and_run() {
     let file = lab.log_path("insecure.yaml");
     std::fs::write(&file, cfg.to_yaml(&lab.log_path("insecure.sock"))).unwrap();
 
-    let out = Command::new(vipd_bin().unwrap())
-        .args(["check", "-c"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = netns_tests::vipd::check(&file).unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -58,11 +53,7 @@ fn a_world_writable_script_is_refused_by_check_and_run() {
 
     // The same file with the script fixed passes.
     std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new(vipd_bin().unwrap())
-        .args(["check", "-c"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = netns_tests::vipd::check(&file).unwrap();
     assert!(
         out.status.success(),
         "{}",
