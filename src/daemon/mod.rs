@@ -44,8 +44,9 @@ pub enum DaemonError {
     /// A socket or netlink failure at start.
     #[error("{0}")]
     Net(#[from] NetError),
-    /// Trackers or notify commands cannot run (bad command line, unknown user, insecure
-    /// script).
+    /// The configuration asks for something this daemon cannot do: trackers or notify
+    /// commands that cannot run (bad command line, unknown user, insecure script), or a
+    /// feature not implemented yet.
     #[error("{0}")]
     Scripts(String),
     /// The control socket could not be created.

@@ -107,6 +107,17 @@ impl Supervisor {
     /// (scripts, notify commands, new instances' interfaces) is checked first; an error there
     /// leaves everything as it was. Returns a one-line summary.
     pub async fn apply(&mut self, config: Config) -> Result<String, DaemonError> {
+        // Refused rather than ignored: a pair that believes it has a second heartbeat path,
+        // and has not, would split brain the first time the LAN drops VRRP.
+        if let Some((name, _)) = config
+            .instances
+            .iter()
+            .find(|(_, i)| !i.channels.is_empty())
+        {
+            return Err(DaemonError::Scripts(format!(
+                "instance {name}: `channels` (extra heartbeat paths) are not implemented in this version; remove them"
+            )));
+        }
         let first_start = self.live.is_empty();
         let plan = track::plan(&config).map_err(|e| DaemonError::Scripts(e.to_string()))?;
         let mut notifiers = self.notifiers(&config)?;
