@@ -19,8 +19,9 @@ use tokio::time::{Instant as TokioInstant, sleep_until};
 pub enum Wakeup {
     /// tokio's timer: millisecond ticks, but follows tokio's paused clock in tests.
     Tokio,
-    /// A timerfd on CLOCK_MONOTONIC (the clock of `std::time::Instant`): exact.
-    Precise(AsyncFd<Fd>),
+    /// A timerfd on CLOCK_MONOTONIC (the clock of `std::time::Instant`): exact. The flag
+    /// says a wait was cancelled while the timer was armed, so an expiry may be pending.
+    Precise(AsyncFd<Fd>, bool),
 }
 
 /// A timerfd that tokio can poll.
@@ -47,7 +48,7 @@ impl Wakeup {
                 .map_err(|e| e.into_parts().1)
         });
         match made {
-            Ok(fd) => Wakeup::Precise(fd),
+            Ok(fd) => Wakeup::Precise(fd, false),
             Err(e) => {
                 tracing::warn!(error = %e, "no timerfd: timers fall back to millisecond precision");
                 Wakeup::Tokio
@@ -62,14 +63,16 @@ impl Wakeup {
         };
         match self {
             Wakeup::Tokio => sleep_until(TokioInstant::from_std(deadline)).await,
-            Wakeup::Precise(fd) => {
+            Wakeup::Precise(fd, armed) => {
                 let now = Instant::now();
                 if deadline <= now {
                     return;
                 }
                 let timer = &fd.get_ref().0;
-                // An expiry left unread by a wait that was cancelled must not end this one.
-                let _ = timer.wait();
+                if *armed {
+                    // An expiry left unread by a cancelled wait must not end this one.
+                    let _ = timer.wait();
+                }
                 let left = TimeSpec::from_duration(deadline - now);
                 if timer
                     .set(Expiration::OneShot(left), TimerSetTimeFlags::empty())
@@ -77,13 +80,21 @@ impl Wakeup {
                 {
                     return sleep_until(TokioInstant::from_std(deadline)).await;
                 }
+                // Until the read below succeeds, a cancellation leaves the timer armed.
+                *armed = true;
                 loop {
                     let Ok(mut guard) = fd.readable().await else {
                         return sleep_until(TokioInstant::from_std(deadline)).await;
                     };
                     // `wait` reads the expiry count; EAGAIN means a spurious wakeup.
                     match guard.try_io(|inner| inner.get_ref().0.wait().map_err(io::Error::from)) {
-                        Ok(_) => return,
+                        Ok(_) => {
+                            // The count is read, so the fd is not readable now: saying so
+                            // saves the next wait a poll that would find nothing.
+                            guard.clear_ready();
+                            *armed = false;
+                            return;
+                        }
                         Err(_would_block) => continue,
                     }
                 }
@@ -101,7 +112,7 @@ mod tests {
     #[tokio::test]
     async fn precise_wakeup_is_on_time_and_handles_past_and_cancelled_deadlines() {
         let mut w = Wakeup::precise();
-        assert!(matches!(w, Wakeup::Precise(_)));
+        assert!(matches!(w, Wakeup::Precise(..)));
         let deadline = Instant::now() + Duration::from_millis(20);
         w.until(Some(deadline)).await;
         let late = Instant::now().duration_since(deadline);
