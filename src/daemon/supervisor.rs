@@ -69,13 +69,21 @@ pub struct Supervisor {
     /// instance stopped, or a reload replaced it).
     notify_tasks: Vec<JoinHandle<()>>,
     board: track::Board,
+    /// The runtime (its own thread) where check scripts and notify commands are started:
+    /// forking a hundred processes must not delay an advert.
+    scripts: tokio::runtime::Handle,
     /// Per instance name, kept across reloads so the counters only grow.
     notify_counters: HashMap<String, Arc<NotifyCounters>>,
 }
 
 impl Supervisor {
     /// A supervisor with nothing running yet.
-    pub fn new(nl: Netlink, watchers: Watchers, events: broadcast::Sender<Event>) -> Self {
+    pub fn new(
+        nl: Netlink,
+        watchers: Watchers,
+        events: broadcast::Sender<Event>,
+        scripts: tokio::runtime::Handle,
+    ) -> Self {
         let (controls, _) = watch::channel(Vec::new());
         Supervisor {
             nl,
@@ -89,6 +97,7 @@ impl Supervisor {
             event_log: None,
             notify_tasks: Vec::new(),
             board: track::Board::default(),
+            scripts,
             notify_counters: HashMap::new(),
         }
     }
@@ -243,6 +252,7 @@ impl Supervisor {
                 None => None,
             };
         }
+        let _scripts = self.scripts.enter();
         let mut out = HashMap::new();
         for (name, inst) in &config.instances {
             let commands = Commands::from_config(&inst.notify, run_as)
@@ -522,6 +532,7 @@ impl Supervisor {
     ) -> Result<HashMap<String, Notifier>, DaemonError> {
         let run_as = RunAs::for_scripts(config.global.script_user.as_deref())
             .map_err(|e| DaemonError::Scripts(e.to_string()))?;
+        let _scripts = self.scripts.enter();
         let mut out = HashMap::new();
         for name in config.groups.keys() {
             let notify = config.group_notify.get(name).cloned().unwrap_or_default();
@@ -612,6 +623,7 @@ impl Supervisor {
                 Baseline::Untracked
             }
         };
+        let _scripts = self.scripts.enter();
         self.trackers = plan.spawn(&inboxes, baseline, &self.board);
     }
 
