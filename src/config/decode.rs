@@ -120,6 +120,7 @@ fn global(r: &mut Reader, node: &Node, path: &str) -> Global {
         "metrics_listen",
         "script_user",
         "event_log",
+        "control_group",
     ];
     let Some(f) = r.fields(node, path, &keys) else {
         return g;
@@ -138,6 +139,9 @@ fn global(r: &mut Reader, node: &Node, path: &str) -> Global {
     }
     if let Some(n) = f.get("script_user") {
         g.script_user = r.string(n, &f.path_of("script_user"));
+    }
+    if let Some(n) = f.get("control_group") {
+        g.control_group = r.string(n, &f.path_of("control_group"));
     }
     if let Some(n) = f.get("event_log") {
         g.event_log = r.string(n, &f.path_of("event_log")).map(PathBuf::from);

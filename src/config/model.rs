@@ -42,6 +42,8 @@ pub struct Global {
     pub script_user: Option<String>,
     /// A file or FIFO that gets one JSON line per state change; `None` disables it.
     pub event_log: Option<PathBuf>,
+    /// A group whose members may use the control socket (mode 0660); `None`: root only (0600).
+    pub control_group: Option<String>,
 }
 
 /// The default control socket path.
@@ -55,6 +57,7 @@ impl Default for Global {
             metrics_listen: None,
             script_user: None,
             event_log: None,
+            control_group: None,
         }
     }
 }

@@ -70,9 +70,9 @@ impl Instance {
     }
 }
 
-/// Binds the control socket at `path` with mode 0600 (root only), replacing a stale one
-/// but refusing to steal the socket of a running vipd.
-pub fn bind(path: &Path) -> io::Result<UnixListener> {
+/// Binds the control socket at `path` with mode 0600 (root only), or 0660 owned by `group`
+/// when one is given, replacing a stale socket but refusing to steal a running vipd's.
+pub fn bind(path: &Path, group: Option<&str>) -> io::Result<UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -86,7 +86,20 @@ pub fn bind(path: &Path) -> io::Result<UnixListener> {
         std::fs::remove_file(path)?;
     }
     let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let mode = match group {
+        None => 0o600,
+        Some(name) => {
+            let gid = nix::unistd::Group::from_name(name)
+                .map_err(io::Error::from)?
+                .ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, format!("no group named {name}"))
+                })?
+                .gid;
+            nix::unistd::chown(path, None, Some(gid)).map_err(io::Error::from)?;
+            0o660
+        }
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(listener)
 }
 

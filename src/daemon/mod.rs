@@ -72,9 +72,10 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
     let watchers: links::Watchers = Arc::new(RwLock::new(HashMap::new()));
     let (events, _) = broadcast::channel(256);
     let socket_path = config.global.control_socket.clone();
-    let listener = control::server::bind(&socket_path).map_err(|e| {
-        DaemonError::Control(format!("control socket {}", socket_path.display()), e)
-    })?;
+    let listener = control::server::bind(&socket_path, config.global.control_group.as_deref())
+        .map_err(|e| {
+            DaemonError::Control(format!("control socket {}", socket_path.display()), e)
+        })?;
     let (global, router_id) = (config.global.clone(), config.global.router_id.clone());
 
     let scripts = scripts_runtime().map_err(DaemonError::Signals)?;
