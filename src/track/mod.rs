@@ -5,7 +5,7 @@
 //! tasks of their own ([`runner`]), so a slow check never delays a router.
 //!
 //! Wiring, in the daemon:
-//! ```ignore
+//! ```text
 //! let plan = vipd::track::plan(&config)?;
 //! for inputs in plan.instances.iter().map(|i| (i, i.initial_inputs())) { /* send before Start */ }
 //! let tasks = plan.spawn(&inboxes, |_| Baseline::Initial, &board); // name -> router inbox
