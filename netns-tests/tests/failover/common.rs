@@ -163,3 +163,31 @@ pub fn takeover_time(
     wait_holds(node, iface, vip, true, limit.saturating_sub(t0.elapsed()));
     t0.elapsed()
 }
+
+/// A two-node IPv4 lab where node0 (priority 150) is Master and node1 (100) Backup of one
+/// VIP, settled: node0 holds the VIP.
+pub struct Pair {
+    pub lab: Lab,
+    pub vip: IpAddr,
+    pub high: InstanceSpec,
+    pub low: InstanceSpec,
+    pub d0: Vipd,
+    pub d1: Vipd,
+}
+
+/// Builds and settles a [`Pair`].
+pub fn settled_pair() -> Pair {
+    let lab = lab(false);
+    let vip: IpAddr = lab.vip4(0).into();
+    let (high, low) = (spec(vip, 150), spec(vip, 100));
+    let [d0, d1] = master_then_backup(&lab, &high, &low);
+    wait_holds(lab.node(0), "eth0", vip, true, TOLERANCE);
+    Pair {
+        lab,
+        vip,
+        high,
+        low,
+        d0,
+        d1,
+    }
+}

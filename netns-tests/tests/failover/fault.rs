@@ -1,6 +1,5 @@
 //! The Master's own interface goes down, and comes back.
 
-use std::net::IpAddr;
 use std::time::Instant;
 
 use netns_tests::require_root;
@@ -13,12 +12,15 @@ fn own_link_down_faults_the_master_and_link_up_preempts_back() {
     if !require_root() {
         return;
     }
-    let lab = lab(false);
-    let vip: IpAddr = lab.vip4(0).into();
+    let Pair {
+        lab,
+        vip,
+        high,
+        low,
+        mut d0,
+        mut d1,
+    } = settled_pair();
     let (n0, n1) = (lab.node(0), lab.node(1));
-    let (high, low) = (spec(vip, 150), spec(vip, 100));
-    let [mut d0, mut d1] = master_then_backup(&lab, &high, &low);
-    wait_holds(n0, "eth0", vip, true, TOLERANCE);
 
     let t0 = Instant::now();
     n0.set_link("eth0", false).unwrap();

@@ -17,12 +17,15 @@ fn sigkill_of_the_master_hands_over_within_master_down_interval() {
     if !require_root() {
         return;
     }
-    let lab = lab(false);
-    let vip: IpAddr = lab.vip4(0).into();
+    let Pair {
+        lab,
+        vip,
+        low,
+        mut d0,
+        mut d1,
+        ..
+    } = settled_pair();
     let (n0, n1) = (lab.node(0), lab.node(1));
-    let (high, low) = (spec(vip, 150), spec(vip, 100));
-    let [mut d0, mut d1] = master_then_backup(&lab, &high, &low);
-    wait_holds(n0, "eth0", vip, true, TOLERANCE);
     assert_client_sees(&lab, vip, n0.mac("eth0").unwrap());
 
     // A dead host: the process gone and its kernel cut off, or the stale VIP would answer.
@@ -55,12 +58,15 @@ fn sigterm_of_the_master_resigns_with_priority_0_and_exits_0() {
     if !require_root() {
         return;
     }
-    let lab = lab(false);
-    let vip: IpAddr = lab.vip4(0).into();
+    let Pair {
+        lab,
+        vip,
+        high,
+        low,
+        mut d0,
+        mut d1,
+    } = settled_pair();
     let (n0, n1) = (lab.node(0), lab.node(1));
-    let (high, low) = (spec(vip, 150), spec(vip, 100));
-    let [mut d0, mut d1] = master_then_backup(&lab, &high, &low);
-    wait_holds(n0, "eth0", vip, true, TOLERANCE);
     let cap = Capture::start(
         &lab.client,
         "eth0",
@@ -118,12 +124,15 @@ fn restart_after_sigkill_removes_the_stale_vip_and_never_splits() {
     if !require_root() {
         return;
     }
-    let lab = lab(false);
-    let vip: IpAddr = lab.vip4(0).into();
+    let Pair {
+        lab,
+        vip,
+        high,
+        low,
+        mut d0,
+        mut d1,
+    } = settled_pair();
     let (n0, n1) = (lab.node(0), lab.node(1));
-    let (high, low) = (spec(vip, 150), spec(vip, 100));
-    let [mut d0, mut d1] = master_then_backup(&lab, &high, &low);
-    wait_holds(n0, "eth0", vip, true, TOLERANCE);
 
     d0.kill();
     lab.set_port(n0, false).unwrap();
