@@ -5,17 +5,9 @@
 //! It runs the `vipd` binary next to the test binaries (`cargo test --workspace` builds it;
 //! alone: `cargo build -p vipd` first) or `VIPD_BIN`.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use netns_tests::require_root;
-
-fn vipd_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("VIPD_BIN") {
-        return p.into();
-    }
-    Path::new(env!("CARGO_BIN_EXE_failover_bench")).with_file_name("vipd")
-}
 
 /// The cells of a Markdown table row, trimmed.
 fn cells(row: &str) -> Vec<&str> {
@@ -49,7 +41,7 @@ fn one_run_per_fault_gives_a_complete_plausible_report() {
     if !require_root() {
         return;
     }
-    let vipd = vipd_bin();
+    let vipd = netns_tests::vipd::vipd_bin().expect("vipd binary");
     assert!(
         vipd.is_file(),
         "{} missing: run `cargo build -p vipd` or set VIPD_BIN",

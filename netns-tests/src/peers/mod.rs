@@ -31,7 +31,7 @@ pub use scenario::{
     PairReport, Side, exercise_pair, expect_holder, graceful_handover, master_down_interval,
     skew_time,
 };
-pub use vipd::{Vipd, vipd_bin};
+pub use vipd::Vipd;
 
 /// What both routers of a pair are configured with (the priority is per agent).
 #[derive(Debug, Clone)]

@@ -9,19 +9,6 @@ use crate::mac::Mac;
 use crate::node::Node;
 use crate::proc::Proc;
 
-/// The vipd binary under test: `$VIPD_BIN`, else `$CARGO_TARGET_DIR/debug/vipd`, else the
-/// workspace's `target/debug/vipd`.
-pub fn vipd_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("VIPD_BIN") {
-        return PathBuf::from(p);
-    }
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir).join("debug/vipd");
-    }
-    // netns-tests sits one level below the workspace root.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/vipd")
-}
-
 /// vipd with one instance, `vt`, on `eth0` (or with a configuration file of the test's own,
 /// see [`Vipd::with_config_file`]).
 pub struct Vipd {
@@ -116,7 +103,7 @@ impl Agent for Vipd {
             std::fs::write(&conf, self.yaml())
                 .map_err(|e| HarnessError::io(format!("write {}", conf.display()), e))?;
         }
-        let bin = vipd_bin();
+        let bin = crate::vipd::vipd_bin()?;
         if !bin.is_file() {
             return Err(HarnessError::parse(
                 "vipd binary",

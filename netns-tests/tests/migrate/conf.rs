@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use netns_tests::peers::{HIGH, LOW, VRID, VrrpSpec, vipd_bin};
+use netns_tests::peers::{HIGH, LOW, VRID, VrrpSpec};
+use netns_tests::vipd::vipd_bin;
 
 /// What the check script's weight takes off a failing node: enough to put the preferred
 /// Master (HIGH) below the other (LOW), as a real deployment sets it.
@@ -137,7 +138,7 @@ impl PairConf {
 /// panics unless both succeed with nothing left unconverted. Returns the YAML's path.
 pub fn convert_and_check(conf: &Path) -> PathBuf {
     let yaml = conf.with_extension("yaml");
-    let bin = vipd_bin();
+    let bin = vipd_bin().expect("vipd binary");
     assert!(
         bin.is_file(),
         "no vipd binary at {}: build it (cargo build -p vipd) or set VIPD_BIN",

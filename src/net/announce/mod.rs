@@ -172,11 +172,6 @@ impl Announcer {
         Ok(sent)
     }
 
-    /// Sends one gratuitous ARP for `ip` from `src_mac`.
-    pub fn send_garp(&self, src_mac: MacAddr, ip: Ipv4Addr) -> io::Result<()> {
-        self.send_frame(&garp_frame(src_mac, ip))
-    }
-
     /// Sends one unsolicited NA for `target` from `src_mac` / `src_ll` (R flag clear).
     pub fn send_unsolicited_na(
         &self,
@@ -240,14 +235,6 @@ fn link_addr(ifindex: u32, proto: EtherType) -> SockAddr {
     let len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
     // SAFETY: the storage holds an initialised `sockaddr_ll` of `len` bytes.
     unsafe { SockAddr::new(storage, len) }
-}
-
-/// Sends one gratuitous ARP on `ifindex` with a throwaway socket; see [`garp_frame`].
-/// Prefer a long-lived [`Announcer`] for repeated announcements.
-pub fn send_garp(ifindex: u32, src_mac: MacAddr, ip: Ipv4Addr) -> Result<(), NetError> {
-    Announcer::new(ifindex)?
-        .send_garp(src_mac, ip)
-        .map_err(|e| NetError::io(format!("sending a gratuitous ARP for {ip}"), e))
 }
 
 /// Sends one unsolicited NA on `ifindex` with a throwaway socket; see

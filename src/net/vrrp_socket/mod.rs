@@ -152,11 +152,6 @@ impl VrrpSocket {
             .await
     }
 
-    /// Sends `payload` (the VRRP message, without IP header) to the VRRP group.
-    pub async fn send_multicast(&self, payload: &[u8]) -> io::Result<()> {
-        self.send_to(payload, self.group()).await
-    }
-
     /// Sends `payload` (the VRRP message, without IP header) to `dst`: the group, or a
     /// unicast peer. The source is the address given at open time.
     pub async fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
