@@ -293,7 +293,7 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    logging::init(args.log_format);
+    let _log_guard = logging::init(args.log_format);
     // One thread: the work is a few packets a second per instance, and a single thread keeps
     // idle CPU and memory low; nothing on it blocks.
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::control;
 use crate::net::{LinkEvents, NetError, Netlink};
 use instance::PrepareError;
-use supervisor::Supervisor;
+use supervisor::{Checked, Supervisor};
 
 /// How long a clean stop may take before vipd gives up waiting (issue: exit within 2 s).
 const STOP_BUDGET: Duration = Duration::from_millis(1500);
@@ -52,6 +52,12 @@ pub enum DaemonError {
     /// The control socket could not be created.
     #[error("{0}: {1}")]
     Control(String, std::io::Error),
+    /// The configuration file is not valid (the text lists every problem).
+    #[error("{0}")]
+    Config(String),
+    /// The configuration asks for something this version does not do.
+    #[error("{0}")]
+    Unsupported(String),
     /// Part of a configuration was applied; the rest failed (named in the text).
     #[error("{0}")]
     Partial(String),
@@ -80,7 +86,11 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
 
     let scripts = scripts_runtime().map_err(DaemonError::Signals)?;
     let mut supervisor = Supervisor::new(nl, watchers.clone(), events.clone(), scripts);
-    if let Err(e) = supervisor.apply(config).await {
+    let checked = Checked::off_thread(move || Checked::new(config)).await;
+    if let Err(e) = match checked {
+        Ok(checked) => supervisor.apply(checked).await,
+        Err(e) => Err(e),
+    } {
         supervisor.stop_all().await;
         control::server::unlink(&socket_path);
         return Err(e);
@@ -123,7 +133,8 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
             _ = sigterm.recv() => {}
             _ = sigint.recv() => {}
         }
-        error!("second signal: exiting at once, VIPs may be left on the interface");
+        // Written directly: the log writer thread's queue is not flushed by exit().
+        eprintln!("vipd: second signal: exiting at once, VIPs may be left on the interface");
         std::process::exit(1);
     });
     systemd::stopping();
@@ -144,14 +155,22 @@ async fn reload(
     path: &Path,
     running: &crate::config::Global,
 ) -> Result<String, String> {
-    let config = match Config::load(path) {
+    // Reading and checking the file happen off the routers' thread (see `Checked`).
+    let file = path.to_owned();
+    let read = Checked::off_thread(move || {
+        let config =
+            Config::load(&file).map_err(|errors| DaemonError::Config(errors.to_string()))?;
+        Checked::new(config)
+    });
+    let checked = match read.await {
         Ok(c) => c,
-        Err(errors) => {
-            let text = errors.to_string();
+        Err(e) => {
+            let text = e.to_string();
             warn!("reload refused, still running the previous configuration:\n{text}");
             return Err(text);
         }
     };
+    let config = checked.config();
     let mut needs_restart = Vec::new();
     if config.global.control_socket != running.control_socket {
         needs_restart.push("global.control_socket");
@@ -162,7 +181,7 @@ async fn reload(
     if config.global.router_id != running.router_id {
         needs_restart.push("global.router_id");
     }
-    match supervisor.apply(config).await {
+    match supervisor.apply(checked).await {
         Ok(mut summary) => {
             if !needs_restart.is_empty() {
                 summary.push_str(&format!(

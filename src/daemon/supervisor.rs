@@ -54,6 +54,57 @@ struct Live {
     socket_key: SocketKey,
 }
 
+/// A configuration checked against the system: its tracker plan (script security, check
+/// users) and the user scripts run as. Checking reads the user database (NSS: possibly over
+/// the network) and stats every script, so it is built off the routers' thread
+/// ([`Checked::off_thread`]).
+pub struct Checked {
+    config: Config,
+    plan: track::Plan,
+    run_as: Option<RunAs>,
+}
+
+impl Checked {
+    /// Checks `config`. Blocking.
+    pub fn new(config: Config) -> Result<Checked, DaemonError> {
+        // Refused rather than ignored: a pair that believes it has a second heartbeat path,
+        // and has not, would split brain the first time the LAN drops VRRP.
+        if let Some((name, _)) = config
+            .instances
+            .iter()
+            .find(|(_, i)| !i.channels.is_empty())
+        {
+            return Err(DaemonError::Unsupported(format!(
+                "instance {name}: `channels` (extra heartbeat paths) are not implemented in this version; remove them"
+            )));
+        }
+        let plan = track::plan(&config).map_err(|e| DaemonError::Scripts(e.to_string()))?;
+        let run_as = RunAs::for_scripts(config.global.script_user.as_deref())
+            .map_err(|e| DaemonError::Scripts(e.to_string()))?;
+        Ok(Checked {
+            config,
+            plan,
+            run_as,
+        })
+    }
+
+    /// Runs `make` (which reads and checks a configuration) on tokio's blocking pool.
+    pub async fn off_thread(
+        make: impl FnOnce() -> Result<Checked, DaemonError> + Send + 'static,
+    ) -> Result<Checked, DaemonError> {
+        tokio::task::spawn_blocking(make).await.unwrap_or_else(|e| {
+            Err(DaemonError::Config(format!(
+                "configuration check failed: {e}"
+            )))
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
 /// Everything that runs, and how to change it.
 pub struct Supervisor {
     nl: Netlink,
@@ -115,21 +166,14 @@ impl Supervisor {
     /// Makes what runs match `config`. Everything that can fail before anything changes
     /// (scripts, notify commands, new instances' interfaces) is checked first; an error there
     /// leaves everything as it was. Returns a one-line summary.
-    pub async fn apply(&mut self, config: Config) -> Result<String, DaemonError> {
-        // Refused rather than ignored: a pair that believes it has a second heartbeat path,
-        // and has not, would split brain the first time the LAN drops VRRP.
-        if let Some((name, _)) = config
-            .instances
-            .iter()
-            .find(|(_, i)| !i.channels.is_empty())
-        {
-            return Err(DaemonError::Scripts(format!(
-                "instance {name}: `channels` (extra heartbeat paths) are not implemented in this version; remove them"
-            )));
-        }
+    pub async fn apply(&mut self, checked: Checked) -> Result<String, DaemonError> {
+        let Checked {
+            config,
+            plan,
+            run_as,
+        } = checked;
         let first_start = self.live.is_empty();
-        let plan = track::plan(&config).map_err(|e| DaemonError::Scripts(e.to_string()))?;
-        let mut notifiers = self.notifiers(&config)?;
+        let mut notifiers = self.notifiers(&config, run_as)?;
         // What runs now, by key: diffing against it (not the last file) retries an instance
         // that failed to start before.
         let running: HashMap<Key, (String, Instance)> = self
@@ -217,7 +261,7 @@ impl Supervisor {
                 Err(e) => failed.push(format!("instance {name}: {e}")),
             }
         }
-        let group_notifiers = self.group_notifiers(&config)?;
+        let group_notifiers = self.group_notifiers(&config, run_as)?;
         self.respawn_groups(group_tasks, group_notifiers);
         self.respawn_trackers(plan, &new_inboxes).await;
         for (_, inbox) in new_inboxes {
@@ -237,9 +281,11 @@ impl Supervisor {
         }
     }
 
-    fn notifiers(&mut self, config: &Config) -> Result<HashMap<String, Notifier>, DaemonError> {
-        let run_as = RunAs::for_scripts(config.global.script_user.as_deref())
-            .map_err(|e| DaemonError::Scripts(e.to_string()))?;
+    fn notifiers(
+        &mut self,
+        config: &Config,
+        run_as: Option<RunAs>,
+    ) -> Result<HashMap<String, Notifier>, DaemonError> {
         let wanted = config.global.event_log.clone();
         if self.event_log.as_ref().map(|(p, _)| p) != wanted.as_ref() {
             self.event_log = match wanted {
@@ -529,9 +575,8 @@ impl Supervisor {
     fn group_notifiers(
         &mut self,
         config: &Config,
+        run_as: Option<RunAs>,
     ) -> Result<HashMap<String, Notifier>, DaemonError> {
-        let run_as = RunAs::for_scripts(config.global.script_user.as_deref())
-            .map_err(|e| DaemonError::Scripts(e.to_string()))?;
         let _scripts = self.scripts.enter();
         let mut out = HashMap::new();
         for name in config.groups.keys() {
