@@ -63,10 +63,18 @@ fn min_priority(spec: &ClusterSpec) -> u8 {
     spec.nodes.iter().map(|n| n.priority).min().unwrap()
 }
 
-fn ensure(cond: bool, sim: &Sim, what: impl FnOnce() -> String) -> Result<(), String> {
-    if !sim.violations.is_empty() {
-        return Err(format!("invariant violated: {}", sim.violations.join("; ")));
+/// Fails on any invariant violation recorded so far (the simulator checks after every input).
+fn no_violations(sim: &Sim) -> Result<(), String> {
+    if sim.violations.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("invariant violated: {}", sim.violations.join("; ")))
     }
+}
+
+/// Fails on a recorded violation, or when `cond` does not hold.
+fn ensure(cond: bool, sim: &Sim, what: impl FnOnce() -> String) -> Result<(), String> {
+    no_violations(sim)?;
     if cond {
         Ok(())
     } else {
@@ -245,7 +253,7 @@ fn chaos_converges(
             Chaos::Priority(i, p) => sim.input(i % n, Input::Priority(p)),
             Chaos::Drain(i, on) => sim.input(i % n, Input::Drain(on)),
         }
-        ensure(true, &sim, String::new)?;
+        no_violations(&sim)?;
     }
     // Heal everything.
     sim.heal();

@@ -106,11 +106,10 @@ impl LiveIo {
             return;
         }
         self.seen = Some(seen);
-        self.view_settings.mark_unchanged();
-        self.view.send_if_modified(|view| {
-            let before = view.clone();
+        // Past the gate something shown changed: rebuild and publish.
+        let settings = self.view_settings.borrow_and_update();
+        self.view.send_modify(|view| {
             let s = &mut view.status;
-            let settings = self.settings.borrow();
             s.vips = settings.vips.iter().map(|v| v.addr.to_string()).collect();
             s.advert_interval_ms = settings.interval.as_duration().as_millis() as u64;
             s.base_priority = router.config().priority;
@@ -126,7 +125,6 @@ impl LiveIo {
                 s.last_reason = t.reason.to_string();
                 view.since = SystemTime::now();
             }
-            *view != before
         });
     }
 }
