@@ -58,9 +58,15 @@ pub enum DaemonError {
     /// The configuration asks for something this version does not do.
     #[error("{0}")]
     Unsupported(String),
-    /// Part of a configuration was applied; the rest failed (named in the text).
-    #[error("{0}")]
-    Partial(String),
+    /// Part of a configuration was applied; some instances failed to start. Shown as the
+    /// failures alone (what matters at start); a reload reports the summary too.
+    #[error("{failed}")]
+    Partial {
+        /// What was applied.
+        summary: String,
+        /// The instances that failed, and why.
+        failed: String,
+    },
     /// Signal handlers or the scripts' thread could not be set up.
     #[error("starting up: {0}")]
     Signals(std::io::Error),
@@ -194,8 +200,14 @@ async fn reload(
             Ok(summary)
         }
         Err(e) => {
-            warn!("reload failed: {e}");
-            Err(e.to_string())
+            let text = match e {
+                DaemonError::Partial { summary, failed } => {
+                    format!("{summary}; FAILED to start: {failed}")
+                }
+                e => e.to_string(),
+            };
+            warn!("reload failed: {text}");
+            Err(text)
         }
     }
 }

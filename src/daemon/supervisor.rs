@@ -172,7 +172,6 @@ impl Supervisor {
             plan,
             run_as,
         } = checked;
-        let first_start = self.live.is_empty();
         let mut notifiers = self.notifiers(&config, run_as)?;
         // What runs now, by key: diffing against it (not the last file) retries an instance
         // that failed to start before.
@@ -270,14 +269,9 @@ impl Supervisor {
         self.publish_controls();
         if failed.is_empty() {
             Ok(summary.to_string())
-        } else if first_start {
-            // At start the summary is noise: the caller stops what did start and exits.
-            Err(DaemonError::Partial(failed.join("; ")))
         } else {
-            Err(DaemonError::Partial(format!(
-                "{summary}; FAILED to start: {}",
-                failed.join("; ")
-            )))
+            let (summary, failed) = (summary.to_string(), failed.join("; "));
+            Err(DaemonError::Partial { summary, failed })
         }
     }
 
