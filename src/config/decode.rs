@@ -223,7 +223,7 @@ fn check_kind(r: &mut Reader, f: &super::reader::Fields<'_>) -> Option<CheckKind
     }
 }
 
-fn tcp_target(r: &mut Reader, node: &Node, path: &str) -> Option<CheckKind> {
+pub(crate) fn tcp_target(r: &mut Reader, node: &Node, path: &str) -> Option<CheckKind> {
     let s = r.string(node, path)?;
     let parsed = s.rsplit_once(':').and_then(|(host, port)| {
         let host = host.trim_start_matches('[').trim_end_matches(']');

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 
 use super::decode::{interface_name, positive};
 use super::errors::ErrorKind;
-use super::model::{Auth, Channel, Instance, Notify, Track, TrackTarget, Unicast, Vip};
+use super::model::{Auth, Instance, Notify, Track, TrackTarget, Unicast, Vip};
 use super::reader::{Fields, Reader};
 use super::tree::{Node, Value};
 use crate::vrrp::router::AnnounceSchedule;
@@ -28,6 +28,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "vips",
     "unicast",
     "channels",
+    "isolation_check",
     "track",
     "notify",
     "v3_checksum",
@@ -39,7 +40,7 @@ const INSTANCE_KEYS: &[&str] = &[
 
 /// Reads an optional key with `read`, or gives `default` when it is absent. `None` means
 /// the key was present and wrong (already reported).
-fn opt<T>(
+pub(crate) fn opt<T>(
     r: &mut Reader,
     f: &Fields<'_>,
     key: &str,
@@ -80,7 +81,10 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
         .require(&f, "vips")
         .and_then(|n| vips(r, n, &f.path_of("vips")));
     let unicast = opt(r, &f, "unicast", None, |r, n, p| unicast(r, n, p).map(Some));
-    let channels = opt(r, &f, "channels", Vec::new(), channels);
+    let channels = opt(r, &f, "channels", Vec::new(), super::channels::channels);
+    let isolation_check = opt(r, &f, "isolation_check", None, |r, n, p| {
+        super::channels::isolation_check(r, n, p).map(Some)
+    });
     let track = opt(r, &f, "track", Vec::new(), tracks);
     let notify = opt(r, &f, "notify", Notify::default(), notify);
     let v3_checksum = opt(
@@ -110,6 +114,7 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
         vips: vips?,
         unicast: unicast?,
         channels: channels?,
+        isolation_check: isolation_check?,
         track: track?,
         notify: notify?,
         v3_checksum: v3_checksum?,
@@ -192,7 +197,7 @@ fn vip_addr(r: &mut Reader, n: &Node, p: &str) -> Option<IpNet> {
     parsed
 }
 
-fn addrs(r: &mut Reader, n: &Node, p: &str) -> Option<Vec<IpAddr>> {
+pub(crate) fn addrs(r: &mut Reader, n: &Node, p: &str) -> Option<Vec<IpAddr>> {
     let items = r.list(n, p);
     if items.is_empty() && matches!(n.value, Value::Seq(_)) {
         r.problem(
@@ -222,31 +227,6 @@ fn unicast(r: &mut Reader, n: &Node, p: &str) -> Option<Unicast> {
         source: source?,
         peers: peers?,
     })
-}
-
-fn channels(r: &mut Reader, n: &Node, p: &str) -> Option<Vec<Channel>> {
-    let mut out = Some(Vec::new());
-    for (item, path) in r.list(n, p) {
-        let ch = r
-            .fields(item, &path, &["interface", "peers"])
-            .and_then(|f| {
-                let interface = r
-                    .require(&f, "interface")
-                    .and_then(|n| interface_name(r, n, &f.path_of("interface")));
-                let peers = r
-                    .require(&f, "peers")
-                    .and_then(|n| addrs(r, n, &f.path_of("peers")));
-                Some(Channel {
-                    interface: interface?,
-                    peers: peers?,
-                })
-            });
-        out = out.zip(ch).map(|(mut v, c)| {
-            v.push(c);
-            v
-        });
-    }
-    out
 }
 
 /// The keys that pick what a tracker follows; exactly one must be present.

@@ -11,6 +11,7 @@
 //! types into the model (`decode`, `instance`), then rules between values (`validate`).
 //! YAML never leaves this module.
 
+mod channels;
 mod decode;
 mod errors;
 mod instance;
@@ -25,8 +26,9 @@ use std::path::Path;
 
 pub use errors::{ConfigError, ConfigErrors, ErrorKind, Position};
 pub use model::{
-    Auth, Channel, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET, Global, HttpCheck, Instance,
-    Notify, OWNER_PRIORITY, Track, TrackTarget, Unicast, Vip,
+    Auth, Channel, ChannelKind, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET, Global,
+    HttpCheck, Instance, IsolationCheck, IsolationTarget, Notify, OWNER_PRIORITY, Track,
+    TrackTarget, Unicast, Vip,
 };
 pub use validate::{V2_MAX_VIPS, V3_MAX_VIPS};
 

@@ -138,6 +138,9 @@ pub struct Instance {
     pub unicast: Option<Unicast>,
     /// Extra heartbeat paths besides `interface`.
     pub channels: Vec<Channel>,
+    /// Before taking over because every channel went silent, check that this node can still
+    /// reach something; if not, go to FAULT instead of MASTER.
+    pub isolation_check: Option<IsolationCheck>,
     /// What lowers the priority or forces FAULT.
     pub track: Vec<Track>,
     /// Commands run on state changes.
@@ -209,13 +212,69 @@ pub struct Unicast {
     pub peers: Vec<IpAddr>,
 }
 
-/// An extra heartbeat path.
+/// An extra heartbeat path: the Master sends every advert on it too, and a Backup's
+/// master-down timer is reset by the Master's advert on any path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Channel {
     /// Interface the channel's adverts use.
     pub interface: String,
     /// Peers reached over it. Never empty.
     pub peers: Vec<IpAddr>,
+    /// Our address on the channel; `None` uses the interface's primary address.
+    pub source: Option<IpAddr>,
+    /// How adverts travel on it.
+    pub kind: ChannelKind,
+}
+
+/// How a channel carries adverts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// The advert itself (IP protocol 112), unicast to each peer: keepalived with unicast
+    /// peers understands it.
+    Vrrp,
+    /// The advert inside UDP, authenticated with HMAC-SHA256 and protected against replay,
+    /// for paths where protocol 112 is blocked.
+    Udp {
+        /// UDP port, the same on every node.
+        port: u16,
+        /// File holding the shared key; must not be accessible to others.
+        key_file: PathBuf,
+    },
+}
+
+impl Channel {
+    /// A short name for logs and status: "eth1" or "udp eth1:5405".
+    pub fn label(&self) -> String {
+        match &self.kind {
+            ChannelKind::Vrrp => self.interface.clone(),
+            ChannelKind::Udp { port, .. } => format!("udp {}:{port}", self.interface),
+        }
+    }
+}
+
+/// What an isolated node must still reach before it may take over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IsolationCheck {
+    /// The target.
+    pub target: IsolationTarget,
+    /// How long the check may take (default 1 s).
+    pub timeout: Duration,
+}
+
+/// The target of an isolation check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IsolationTarget {
+    /// An ICMP echo is answered.
+    Ping(IpAddr),
+    /// A TCP connect succeeds.
+    Tcp {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// A named entry of `checks` (script, tcp or http) passes when run once.
+    Check(String),
 }
 
 /// One tracked condition of an instance.

@@ -4,7 +4,7 @@
 use std::fmt::{self, Write};
 use std::time::Duration;
 
-use super::model::{CheckKind, Config, Instance, TrackTarget};
+use super::model::{ChannelKind, CheckKind, Config, Instance, IsolationTarget, TrackTarget};
 use crate::vrrp::timing::{master_down_interval, skew_time};
 
 /// Formats durations the way the rest of the summary does: `609.375ms`, `3.609375s`.
@@ -125,7 +125,30 @@ fn write_instance(out: &mut String, name: &str, i: &Instance) -> fmt::Result {
     }
     for ch in &i.channels {
         let peers: Vec<String> = ch.peers.iter().map(ToString::to_string).collect();
-        writeln!(out, "  channel: {} to {}", ch.interface, peers.join(", "))?;
+        let how = match &ch.kind {
+            ChannelKind::Vrrp => "VRRP unicast".to_owned(),
+            ChannelKind::Udp { port, key_file } => {
+                format!("UDP port {port}, HMAC key {}", key_file.display())
+            }
+        };
+        writeln!(
+            out,
+            "  channel: {} ({how}) to {}",
+            ch.interface,
+            peers.join(", ")
+        )?;
+    }
+    if let Some(ic) = &i.isolation_check {
+        let what = match &ic.target {
+            IsolationTarget::Ping(a) => format!("ping {a}"),
+            IsolationTarget::Tcp { host, port } => format!("tcp {host}:{port}"),
+            IsolationTarget::Check(c) => format!("check {c}"),
+        };
+        writeln!(
+            out,
+            "  isolation check: {what} within {:?} before taking over from silence",
+            ic.timeout
+        )?;
     }
     for t in &i.track {
         let what = match &t.target {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::errors::ErrorKind;
-use super::model::{Config, Instance, TrackTarget};
+use super::model::{CheckKind, Config, Instance, IsolationTarget, TrackTarget};
 use super::reader::{Problem, SourceMap, did_you_mean};
 use crate::vrrp::{Family, Version};
 
@@ -100,6 +100,47 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
     for (n, ch) in i.channels.iter().enumerate() {
         for (k, peer) in ch.peers.iter().enumerate() {
             same_family(c, format!("{path}.channels[{n}].peers[{k}]"), peer);
+        }
+        if let Some(src) = &ch.source {
+            same_family(c, format!("{path}.channels[{n}].source"), src);
+        }
+        let twin = i.channels[..n]
+            .iter()
+            .any(|o| o.interface == ch.interface && o.kind == ch.kind && o.peers == ch.peers);
+        if twin {
+            c.error(
+                format!("{path}.channels[{n}]"),
+                "the same channel is listed twice: it would carry every advert twice",
+            );
+        }
+    }
+    if let Some(ic) = &i.isolation_check {
+        let p = format!("{path}.isolation_check");
+        match &ic.target {
+            IsolationTarget::Ping(a) => same_family(c, format!("{p}.ping"), a),
+            IsolationTarget::Check(name) => match config.checks.get(name) {
+                Some(check)
+                    if !matches!(
+                        check.kind,
+                        CheckKind::Script(_) | CheckKind::Tcp { .. } | CheckKind::Http(_)
+                    ) =>
+                {
+                    c.error(
+                        format!("{p}.check"),
+                        format!("check '{name}' follows an interface or a file; an isolation check must probe something it can reach (script, tcp or http)"),
+                    );
+                }
+                Some(_) => {}
+                None if c.known_broken(format!("checks.{name}")) => {}
+                None => {
+                    let hint = did_you_mean(name, config.checks.keys().map(String::as_str));
+                    c.error(
+                        format!("{p}.check"),
+                        format!("no check named '{name}'{hint}"),
+                    );
+                }
+            },
+            IsolationTarget::Tcp { .. } => {}
         }
     }
     for (n, t) in i.track.iter().enumerate() {
