@@ -69,6 +69,8 @@ impl Collector for Vipd {
             (vec![], vec![], vec![], vec![]);
         let (mut trans, mut sent, mut recv, mut rejected, mut checksum) =
             (vec![], vec![], vec![], vec![], vec![]);
+        let (mut ch_in, mut ch_out, mut ch_rejected, mut ch_lost) =
+            (vec![], vec![], vec![], vec![]);
         for i in &self.0 {
             let view = i.view.borrow().status.clone();
             let inst = || vec![("instance", i.name.clone())];
@@ -108,6 +110,20 @@ impl Collector for Vipd {
                 let mut l = inst();
                 l.extend([("from", from), ("to", to), ("reason", reason.to_owned())]);
                 trans.push((l, ConstCounter::new(n)));
+            }
+            for (channel, stats) in &i.channels {
+                let l = || vec![("instance", i.name.clone()), ("channel", channel.clone())];
+                let counts = stats.snapshot();
+                let get = |k: &str| counts.get(k).copied().unwrap_or(0);
+                ch_in.push((l(), ConstCounter::new(get("adverts_received"))));
+                ch_out.push((l(), ConstCounter::new(get("adverts_sent"))));
+                let lost = view.channels.iter().any(|c| c.name == *channel && c.lost);
+                ch_lost.push((l(), ConstGauge::new(i64::from(lost))));
+                for (name, n) in counts.iter().filter(|(k, _)| !NOT_REJECTIONS.contains(k)) {
+                    let mut l = l();
+                    l.push(("reason", (*name).to_owned()));
+                    ch_rejected.push((l, ConstCounter::new(*n)));
+                }
             }
             let counts = i.stats.snapshot();
             sent.push((
@@ -184,6 +200,30 @@ impl Collector for Vipd {
             "vipd_packets_rejected",
             "Packets dropped, by reason",
             rejected,
+        )?;
+        family(
+            &mut enc,
+            "vipd_channel_adverts_received",
+            "Valid adverts received, by heartbeat channel",
+            ch_in,
+        )?;
+        family(
+            &mut enc,
+            "vipd_channel_adverts_sent",
+            "Adverts sent, by heartbeat channel",
+            ch_out,
+        )?;
+        family(
+            &mut enc,
+            "vipd_channel_packets_rejected",
+            "Packets dropped, by heartbeat channel and reason",
+            ch_rejected,
+        )?;
+        family(
+            &mut enc,
+            "vipd_channel_lost",
+            "1 while a Backup hears the Master on other channels but not on this one",
+            ch_lost,
         )?;
         family(
             &mut enc,

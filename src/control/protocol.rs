@@ -143,6 +143,29 @@ pub struct InstanceStatus {
     /// Counters: adverts sent and received, rejections by reason, transitions, notify
     /// failures.
     pub counters: BTreeMap<String, u64>,
+    /// The heartbeat channels, primary interface first.
+    #[serde(default)]
+    pub channels: Vec<ChannelStatus>,
+    /// "running on 1 of 2 channels; eth1 lost" while a Backup hears the Master on some
+    /// channels only; `None` when every channel carries it (or there is one channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_warning: Option<String>,
+}
+
+/// One heartbeat channel of an instance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelStatus {
+    /// "eth0", "eth1", "udp eth2:5405".
+    pub name: String,
+    /// A Backup has heard the Master on another channel but not on this one for
+    /// Master_Down_Interval.
+    pub lost: bool,
+    /// Milliseconds since the last valid advert on it, if any arrived.
+    #[serde(default)]
+    pub last_advert_ms_ago: Option<u64>,
+    /// Adverts in and out, rejections by reason.
+    #[serde(default)]
+    pub counters: BTreeMap<String, u64>,
 }
 
 /// One tracker of an instance.

@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use super::protocol::{
+    ChannelStatus,
     Command, Event, InstanceStatus, Request, Response, Status, TrackerStatus, VERSION,
 };
 use crate::daemon::stats::Stats;
@@ -43,6 +44,8 @@ pub struct Instance {
     pub view: watch::Receiver<View>,
     /// Its counters.
     pub stats: Arc<Stats>,
+    /// Its heartbeat channels' labels and counters, primary first.
+    pub channels: Vec<(String, Arc<Stats>)>,
     /// Its router task's inbox.
     pub inbox: mpsc::Sender<Input>,
     /// Every instance's trackers (this one's under its name).
@@ -204,6 +207,14 @@ async fn send(
     write.write_all(text.as_bytes()).await
 }
 
+fn counters(stats: &Stats) -> std::collections::BTreeMap<String, u64> {
+    stats
+        .snapshot()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
 /// The status of every instance, with counters and time in state filled in now.
 pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
     let now = SystemTime::now();
@@ -218,6 +229,7 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
                 .as_secs_f64();
             s.since = humantime::format_rfc3339_millis(view.since).to_string();
             s.trackers = i.tracker_status();
+            s.counters = counters(&i.stats);
             s.counters.insert(
                 "notify_failed".into(),
                 i.notify.failed.load(Ordering::Relaxed),
@@ -226,11 +238,21 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
                 "notify_dropped".into(),
                 i.notify.dropped.load(Ordering::Relaxed),
             );
-            s.counters = i
-                .stats
-                .snapshot()
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
+            // The view has the channels as the router task last judged them (lost or not);
+            // counters and the last sighting are read now.
+            let lost: Vec<(String, bool)> =
+                s.channels.iter().map(|c| (c.name.clone(), c.lost)).collect();
+            s.channels = i
+                .channels
+                .iter()
+                .map(|(name, stats)| ChannelStatus {
+                    name: name.clone(),
+                    lost: lost.iter().any(|(n, l)| n == name && *l),
+                    last_advert_ms_ago: stats.last_advert().map(|t| {
+                        now.duration_since(t).unwrap_or_default().as_millis() as u64
+                    }),
+                    counters: counters(stats),
+                })
                 .collect();
             s
         })

@@ -12,7 +12,7 @@ use tokio::time::Instant as TokioInstant;
 
 use super::wakeup::Wakeup;
 
-use crate::vrrp::router::{Action, Input, Router, Transition};
+use crate::vrrp::router::{Action, Advert, Input, Router, Transition};
 
 /// What to do with the virtual addresses; queued to an address worker, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +41,10 @@ pub trait RouterIo: Send {
     fn fault_changed(&mut self, _router: &Router, _source: &str) {}
     /// Called after every input, to publish what changed (status views).
     fn after_input(&mut self, _router: &Router) {}
+    /// An advert is about to be handed to the router (channel health watches them).
+    fn advert_in(&mut self, _router: &Router, _advert: &Advert, _now: Instant) {}
+    /// Runs the isolation check; its result comes back as [`Input::Isolation`].
+    fn check_isolation(&mut self) {}
 }
 
 /// Runs `router` until its inbox closes or it has handled [`Input::Stop`]; returns the I/O
@@ -68,6 +72,9 @@ pub async fn drive<I: RouterIo>(
             _ => None,
         };
         let now: Instant = TokioInstant::now().into_std();
+        if let Input::Advert(advert) = &input {
+            io.advert_in(&router, advert, now);
+        }
         for action in router.handle(now, input) {
             match action {
                 Action::SendAdvert { priority } => io.send_advert(priority),
@@ -75,6 +82,7 @@ pub async fn drive<I: RouterIo>(
                 Action::RemoveVips => io.vips(VipOp::Remove),
                 Action::Announce { count } => io.vips(VipOp::Announce(count)),
                 Action::Notify(t) => io.transition(&router, &t),
+                Action::CheckIsolation => io.check_isolation(),
             }
         }
         if let Some(source) = fault_source {
@@ -95,7 +103,7 @@ mod tests {
 
     use super::*;
     use crate::vrrp::Version;
-    use crate::vrrp::router::{Advert, RouterConfig};
+    use crate::vrrp::router::RouterConfig;
     use crate::vrrp::timing::Centis;
 
     #[derive(Default)]

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use tracing::{info, warn};
 
-use crate::config::{Instance, Vip};
+use crate::config::{Channel, ChannelKind, Instance, Vip};
 use crate::net::netlink::{Link, Netlink};
 use crate::net::sysctl::{self, SavedParentConf};
 use crate::net::{IpNet, MacAddr, NetError, macvlan};
@@ -30,6 +30,17 @@ pub struct Prepared {
     pub primary: IpAddr,
     /// The virtual-MAC interface we created, to remove on stop.
     pub vmac: Option<Vmac>,
+    /// The extra heartbeat channels, with our address on each.
+    pub channels: Vec<ResolvedChannel>,
+}
+
+/// An extra heartbeat channel resolved against the system.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedChannel {
+    /// Its configuration.
+    pub channel: Channel,
+    /// Our address on it: the advert source (VRRP) or origin (UDP).
+    pub src: IpAddr,
 }
 
 /// A virtual-MAC interface vipd created, and the parent settings to put back.
@@ -107,6 +118,7 @@ pub async fn prepare(
         let mac = parent.mac.unwrap_or_default();
         (parent.name.clone(), parent.index, mac, None)
     };
+    let channels = resolve_channels(nl, name, instance).await?;
     remove_stale_vips(nl, name, ifindex, &iface, &instance.vips)
         .await
         .map_err(net)?;
@@ -119,7 +131,59 @@ pub async fn prepare(
         mac,
         primary,
         vmac,
+        channels,
     })
+}
+
+/// Finds each extra channel's interface and our address on it: `source` when set, else the
+/// interface's first address of the instance's family (for IPv6: the link-local one for VRRP,
+/// which is what VRRP over IPv6 sends from, and a routable one for UDP).
+pub async fn resolve_channels(
+    nl: &Netlink,
+    name: &str,
+    instance: &Instance,
+) -> Result<Vec<ResolvedChannel>, PrepareError> {
+    let family = instance.family();
+    let mut out = Vec::new();
+    for (k, ch) in instance.channels.iter().enumerate() {
+        let net = |source| PrepareError::Net {
+            instance: format!("{name} channels[{k}]"),
+            source,
+        };
+        let link = nl.link_by_name(&ch.interface).await.map_err(net)?;
+        let src = match ch.source {
+            Some(s) => s,
+            None => {
+                let udp = matches!(ch.kind, ChannelKind::Udp { .. });
+                let addrs = nl.addrs(link.index).await.map_err(net)?;
+                addrs
+                    .iter()
+                    .map(|a| a.net.addr())
+                    .find(|ip| match (family, ip) {
+                        (Family::V4, IpAddr::V4(_)) => true,
+                        (Family::V6, IpAddr::V6(v6)) => v6.is_unicast_link_local() != udp,
+                        _ => false,
+                    })
+                    .ok_or_else(|| PrepareError::NoSource {
+                        instance: format!("{name} channels[{k}]"),
+                        iface: ch.interface.clone(),
+                        what: if family == Family::V4 {
+                            "IPv4 address"
+                        } else if udp {
+                            "routable IPv6 address"
+                        } else {
+                            "IPv6 link-local address"
+                        },
+                        hint: "; add one or set the channel's source",
+                    })?
+            }
+        };
+        out.push(ResolvedChannel {
+            channel: ch.clone(),
+            src,
+        });
+    }
+    Ok(out)
 }
 
 async fn primary_addr(

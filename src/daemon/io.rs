@@ -13,16 +13,17 @@ use tokio::sync::{broadcast, watch};
 
 use super::driver::{RouterIo, VipOp};
 use super::groups::GroupEvent;
+use super::isolation::IsolationProbe;
+use super::senders::{Sending, TxPath};
 use super::stats::Stats;
 use crate::config::Vip;
-use crate::control::protocol::Event;
+use crate::control::protocol::{ChannelStatus, Event};
 use crate::control::server::View;
-use crate::net::VrrpSocket;
 use crate::notify::{EventRecord, Notifier};
 use crate::vrrp::State;
-use crate::vrrp::V3Checksum;
-use crate::vrrp::packet::{self, Advert};
-use crate::vrrp::router::{Router, Transition};
+use crate::vrrp::channels::{ChannelHealth, HealthChange};
+use crate::vrrp::packet::Advert;
+use crate::vrrp::router::{self, Input, Router, Transition};
 use crate::vrrp::timing::Centis;
 
 /// What the status view last showed of the router, to skip unchanged publishes cheaply.
@@ -35,6 +36,7 @@ pub struct Seen {
     interval: Centis,
     draining: bool,
     faults: usize,
+    carrying: usize,
 }
 
 impl Seen {
@@ -49,6 +51,7 @@ impl Seen {
             // Each fault input adds or removes one source, so the count changes whenever the
             // set does.
             faults: router.faults().count(),
+            carrying: 0,
         }
     }
 }
@@ -64,22 +67,26 @@ pub struct Settings {
     pub notifier: Option<Notifier>,
     /// The sync group's task, when the instance is in one.
     pub group: Option<UnboundedSender<GroupEvent>>,
+    /// Where adverts go, one path per heartbeat channel (primary interface first).
+    pub paths: Arc<Vec<TxPath>>,
+    /// The isolation guard's check, when configured.
+    pub isolation: Option<Arc<IsolationProbe>>,
 }
 
 /// Where and how one instance sends.
 pub struct LiveIo {
     /// Instance name, for logs.
     pub name: String,
-    /// The socket of the instance's interface and family.
-    pub socket: Arc<VrrpSocket>,
+    /// Every heartbeat channel's way out.
+    pub sending: Sending,
+    /// Which channels carry the Master's adverts, while Backup.
+    pub health: ChannelHealth,
     /// The advert, priority filled in per send.
     pub advert: Advert,
-    /// Source address of adverts.
-    pub src: IpAddr,
-    /// The group, or the unicast peers.
-    pub dests: Vec<IpAddr>,
-    /// VRRPv3-over-IPv4 checksum convention.
-    pub checksum: V3Checksum,
+    /// The router's own inbox, for isolation check results.
+    pub inbox: tokio::sync::mpsc::Sender<Input>,
+    /// Where isolation checks run (off the routers' thread).
+    pub scripts: tokio::runtime::Handle,
     /// The address worker's queue.
     pub vip_ops: UnboundedSender<VipOp>,
     /// Counters.
@@ -100,7 +107,8 @@ impl LiveIo {
     fn publish(&mut self, router: &Router, transition: Option<&Transition>) {
         // Most inputs (an advert timer, a Master's advert) change nothing the view shows:
         // compare the few fields that can change before building anything.
-        let seen = Seen::of(router);
+        let mut seen = Seen::of(router);
+        seen.carrying = self.health.carrying();
         let settings_changed = self.view_settings.has_changed().unwrap_or(false);
         if transition.is_none() && !settings_changed && self.seen.as_ref() == Some(&seen) {
             return;
@@ -121,6 +129,18 @@ impl LiveIo {
                 router.master_adver_interval().as_duration().as_millis() as u64;
             s.faults = router.faults().map(str::to_owned).collect();
             s.maintenance = router.draining();
+            s.channels = self
+                .health
+                .channels()
+                .iter()
+                .map(|c| ChannelStatus {
+                    name: c.name.clone(),
+                    lost: c.lost,
+                    last_advert_ms_ago: None,
+                    counters: Default::default(),
+                })
+                .collect();
+            s.heartbeat_warning = heartbeat_warning(&self.health);
             if let Some(t) = transition {
                 s.last_reason = t.reason.to_string();
                 view.since = SystemTime::now();
@@ -136,23 +156,43 @@ impl RouterIo for LiveIo {
             let settings = self.settings.borrow_and_update();
             self.advert.addresses = settings.vips.iter().map(|v| v.addr.addr()).collect();
             self.advert.interval = settings.interval;
-        }
-        for &dst in &self.dests {
-            let sent = packet::emit(&self.advert, self.src, dst, self.checksum)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    self.socket
-                        .try_send_to(&bytes, dst)
-                        .map_err(|e| e.to_string())
-                });
-            match sent {
-                Ok(()) => self.stats.bump("adverts_sent"),
-                Err(error) => {
-                    self.stats.bump("advert_send_errors");
-                    warn!(instance = %self.name, %dst, %error, "advert not sent");
-                }
+            if !Arc::ptr_eq(&settings.paths, &self.sending.paths()) {
+                self.sending.replace(settings.paths.clone());
+                self.health = ChannelHealth::new(self.sending.labels(), std::time::Instant::now());
             }
         }
+        self.sending.send(&self.name, &self.advert, &self.stats);
+    }
+
+    fn advert_in(&mut self, router: &Router, advert: &router::Advert, now: std::time::Instant) {
+        if router.state() != State::Backup || advert.priority == 0 {
+            return;
+        }
+        let silence = router.master_down_interval();
+        for change in self.health.advert(advert.channel, now, silence) {
+            let line = self.health.describe(&change);
+            match change {
+                HealthChange::Lost { .. } => warn!(instance = %self.name, "{line}"),
+                HealthChange::Recovered { .. } => info!(instance = %self.name, "{line}"),
+            }
+        }
+    }
+
+    fn check_isolation(&mut self) {
+        let probe = self.settings.borrow().isolation.clone();
+        let inbox = self.inbox.clone();
+        let name = self.name.clone();
+        self.scripts.spawn(async move {
+            let (reachable, detail) = match probe {
+                Some(p) => p.run().await,
+                // Unreachable only if the config changed under a waiting router: let it go on.
+                None => (true, "no isolation check configured any more".to_owned()),
+            };
+            if !reachable {
+                warn!(instance = %name, %detail, "isolation check failed");
+            }
+            let _ = inbox.send(Input::Isolation { reachable, detail }).await;
+        });
     }
 
     fn vips(&mut self, op: VipOp) {
@@ -177,6 +217,13 @@ impl RouterIo for LiveIo {
     }
 
     fn transition(&mut self, router: &Router, t: &Transition) {
+        match t.to {
+            State::Backup if t.from != State::Backup => {
+                self.health.watch(std::time::Instant::now())
+            }
+            State::Backup => {}
+            _ => self.health.stop(),
+        }
         self.stats.bump("transitions");
         self.stats
             .transition((t.from.to_string(), t.to.to_string(), t.reason.kind()));
@@ -218,4 +265,22 @@ impl RouterIo for LiveIo {
             self.name, t.from, t.to, t.reason
         );
     }
+}
+
+/// The status line for a Backup that hears the Master on some channels only.
+fn heartbeat_warning(health: &ChannelHealth) -> Option<String> {
+    let lost: Vec<&str> = health
+        .channels()
+        .iter()
+        .filter(|c| c.lost)
+        .map(|c| c.name.as_str())
+        .collect();
+    (!lost.is_empty()).then(|| {
+        format!(
+            "running on {} of {} channels; lost: {}",
+            health.carrying(),
+            health.channels().len(),
+            lost.join(", ")
+        )
+    })
 }

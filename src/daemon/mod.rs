@@ -8,12 +8,16 @@ pub mod driver;
 mod groups;
 mod instance;
 mod io;
+mod isolation;
 mod links;
 pub mod logging;
 mod receiver;
+mod senders;
+mod sockets;
 pub mod stats;
 mod supervisor;
 mod systemd;
+mod udp_receiver;
 mod vips;
 mod wakeup;
 

@@ -36,10 +36,35 @@ pub struct Route {
     pub vips: Vec<IpAddr>,
     /// The VRRPv3-over-IPv4 checksum convention this instance sends (to name a mismatch).
     pub checksum: V3Checksum,
-    /// Unicast peers; when set, adverts from anyone else are dropped and TTL is not checked.
-    pub unicast_peers: Option<Vec<IpAddr>>,
+    /// The instance's heartbeat channels this socket carries (the primary interface's
+    /// multicast or unicast path, and extra channels over the same interface).
+    pub channels: Vec<RxChannel>,
     /// Counters.
     pub stats: Arc<Stats>,
+}
+
+/// One heartbeat channel as a receive loop sees it.
+#[derive(Clone)]
+pub struct RxChannel {
+    /// Its index: 0 is the primary interface, k the k-th entry of `channels:`.
+    pub index: usize,
+    /// Unicast peers; when set, adverts from anyone else are not this channel's and TTL is
+    /// not checked. `None`: multicast, anyone on the link.
+    pub peers: Option<Vec<IpAddr>>,
+    /// The channel's own counters.
+    pub stats: Arc<Stats>,
+}
+
+impl Route {
+    /// The channel an advert from `src` arrived on: a unicast channel that lists `src`, else
+    /// the multicast one.
+    fn channel_of(&self, src: IpAddr) -> Option<&RxChannel> {
+        let listed = |c: &&RxChannel| c.peers.as_ref().is_some_and(|p| p.contains(&src));
+        self.channels
+            .iter()
+            .find(listed)
+            .or_else(|| self.channels.iter().find(|c| c.peers.is_none()))
+    }
 }
 
 /// Receives on `socket` until it fails for good. `own` are this host's addresses: a packet
@@ -87,28 +112,34 @@ pub async fn run(
             debug!(interface = %iface, src = %rx.src, vrid = rx.advert.vrid, "advert for a VRID we do not run");
             continue;
         };
-        deliver(route, &rx, &mut limiter);
+        let Some(channel) = route.channel_of(rx.src) else {
+            route.stats.bump("not_a_unicast_peer");
+            if let Some(held) = limiter.allow(Instant::now(), rx.src, "not_a_unicast_peer") {
+                warn!(instance = %route.name, src = %rx.src, suppressed = held, "dropped advert from an address that is not a configured unicast peer");
+            }
+            continue;
+        };
+        deliver(route, channel, &rx, channel.peers.is_none(), &mut limiter);
     }
 }
 
-fn deliver(route: &Route, rx: &Received, limiter: &mut LogLimiter) {
+/// Checks a well-formed advert against the instance and hands it to the router as arrived
+/// on `channel`. Rejections count on the instance and on the channel.
+pub(super) fn deliver(
+    route: &Route,
+    channel: &RxChannel,
+    rx: &Received,
+    ttl_must_be_255: bool,
+    limiter: &mut LogLimiter,
+) {
     let now = Instant::now();
-    if let Some(peers) = &route.unicast_peers
-        && !peers.contains(&rx.src)
-    {
-        route.stats.bump("not_a_unicast_peer");
-        if let Some(held) = limiter.allow(now, rx.src, "not_a_unicast_peer") {
-            warn!(instance = %route.name, src = %rx.src, suppressed = held, "dropped advert from an address that is not a configured unicast peer");
-        }
-        return;
-    }
     let expected = Expected {
         version: route.version,
         vrid: rx.advert.vrid,
         auth: route.auth,
         interval: route.interval,
         vips: &route.vips,
-        ttl_must_be_255: route.unicast_peers.is_none(),
+        ttl_must_be_255,
     };
     match packet::check_against(rx, &expected) {
         Ok(AddressCheck::Match) => {}
@@ -122,6 +153,7 @@ fn deliver(route: &Route, rx: &Received, limiter: &mut LogLimiter) {
         }
         Err(reject) => {
             route.stats.bump(reject.label());
+            channel.stats.bump(reject.label());
             if let Some(held) = limiter.allow(now, rx.src, reject.label()) {
                 warn!(instance = %route.name, src = %rx.src, reason = reject.label(), suppressed = held, "dropped advert: {reject}");
             }
@@ -129,6 +161,8 @@ fn deliver(route: &Route, rx: &Received, limiter: &mut LogLimiter) {
         }
     }
     route.stats.bump("adverts_received");
+    channel.stats.bump("adverts_received");
+    channel.stats.advert_seen();
     route.stats.bump(rx.checksum.label());
     if let Some(why) = checksum_mismatch(route.checksum, rx.checksum)
         && let Some(held) = limiter.allow(now, rx.src, "checksum_convention_mismatch")
@@ -137,7 +171,7 @@ fn deliver(route: &Route, rx: &Received, limiter: &mut LogLimiter) {
     }
     let advert = Advert {
         from: rx.src,
-        channel: 0,
+        channel: channel.index,
         priority: rx.advert.priority,
         interval: rx.advert.interval,
     };

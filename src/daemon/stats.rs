@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 pub struct Stats {
     counts: Mutex<BTreeMap<&'static str, u64>>,
     transitions: Mutex<BTreeMap<TransitionKey, u64>>,
+    last_advert: Mutex<Option<std::time::SystemTime>>,
 }
 
 /// (from, to, reason kind) of a counted transition.
@@ -35,6 +36,17 @@ impl Stats {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Records that a valid advert arrived now (per channel: "last advert seen").
+    pub fn advert_seen(&self) {
+        *self.last_advert.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(std::time::SystemTime::now());
+    }
+
+    /// When the last valid advert arrived, if ever.
+    pub fn last_advert(&self) -> Option<std::time::SystemTime> {
+        *self.last_advert.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds one to the counter `name` (a stable snake_case label).

@@ -19,29 +19,26 @@ use super::groups::{self, GroupEvent};
 use super::instance::{self, Prepared};
 use super::io::{LiveIo, Settings};
 use super::links::{self, Watchers};
-use super::receiver::{self, Route, Routes};
+use super::isolation::IsolationProbe;
+use super::senders::{Sending, TxPath};
+use super::sockets::{self, Attachment, Sockets};
 use super::wakeup::Wakeup;
-use super::{DaemonError, STOP_BUDGET, stats, vips};
+use super::{DaemonError, STOP_BUDGET, keys, stats, vips};
 use crate::config::{Config, Instance};
 use crate::control::protocol::{Event, InstanceStatus};
 use crate::control::server;
-use crate::net::{Announcer, NetError, Netlink, VrrpSocket};
+use crate::net::{Announcer, Netlink};
 use crate::notify::{Commands, EventStream, Notifier, NotifyCounters, Subject};
 use crate::track::{self, Baseline, RunAs};
 use crate::vrrp::group::SyncGroup;
-use crate::vrrp::packet::{self, Auth};
+use crate::vrrp::channels::ChannelHealth;
+use crate::vrrp::packet;
 use crate::vrrp::router::{Input, Router};
+use crate::vrrp::udp_frame::FrameKey;
 use crate::vrrp::{Family, Version};
 
 /// How instances are matched across a reload.
 type Key = (String, u8, Family);
-/// One receive socket per parent interface, family and source address.
-type SocketKey = (String, Family, IpAddr);
-
-struct SocketEntry {
-    routes: Arc<RwLock<Routes>>,
-    task: JoinHandle<()>,
-}
 
 struct Live {
     prepared: Prepared,
@@ -51,7 +48,14 @@ struct Live {
     vip_ops: mpsc::UnboundedSender<VipOp>,
     settings: watch::Sender<Settings>,
     control: server::Instance,
-    socket_key: SocketKey,
+    /// The sockets its channels use.
+    attached: Vec<Attachment>,
+    /// Its send paths (kept to re-use when a reload leaves the channels alone).
+    paths: Arc<Vec<TxPath>>,
+    /// Per channel label, kept across reloads so the counters only grow.
+    channel_stats: HashMap<String, Arc<stats::Stats>>,
+    /// Instance counters.
+    stats: Arc<stats::Stats>,
 }
 
 /// A configuration checked against the system: its tracker plan (script security, check
@@ -62,21 +66,33 @@ pub struct Checked {
     config: Config,
     plan: track::Plan,
     run_as: Option<RunAs>,
+    /// UDP channel keys, by file.
+    keys: HashMap<std::path::PathBuf, Arc<FrameKey>>,
+    /// Isolation checks, by instance.
+    isolation: HashMap<String, Arc<IsolationProbe>>,
 }
 
 impl Checked {
     /// Checks `config`. Blocking.
     pub fn new(config: Config) -> Result<Checked, DaemonError> {
-        // Refused rather than ignored: a pair that believes it has a second heartbeat path,
-        // and has not, would split brain the first time the LAN drops VRRP.
-        if let Some((name, _)) = config
-            .instances
-            .iter()
-            .find(|(_, i)| !i.channels.is_empty())
-        {
-            return Err(DaemonError::Unsupported(format!(
-                "instance {name}: `channels` (extra heartbeat paths) are not implemented in this version; remove them"
-            )));
+        let mut keys = HashMap::new();
+        let mut isolation = HashMap::new();
+        for (name, inst) in &config.instances {
+            for ch in &inst.channels {
+                if let crate::config::ChannelKind::Udp { key_file, .. } = &ch.kind
+                    && !keys.contains_key(key_file)
+                {
+                    let key = keys::load_key(key_file)
+                        .map_err(|e| DaemonError::Config(format!("instance {name}: {e}")))?;
+                    keys.insert(key_file.clone(), Arc::new(key));
+                }
+            }
+            if let Some(check) = &inst.isolation_check {
+                let probe = IsolationProbe::new(&config, check).map_err(|e| {
+                    DaemonError::Scripts(format!("instance {name}: isolation_check: {e}"))
+                })?;
+                isolation.insert(name.clone(), Arc::new(probe));
+            }
         }
         let plan = track::plan(&config).map_err(|e| DaemonError::Scripts(e.to_string()))?;
         let run_as = RunAs::for_scripts(config.global.script_user.as_deref())
@@ -85,6 +101,8 @@ impl Checked {
             config,
             plan,
             run_as,
+            keys,
+            isolation,
         })
     }
 
@@ -109,7 +127,10 @@ impl Checked {
 pub struct Supervisor {
     nl: Netlink,
     live: BTreeMap<String, Live>,
-    sockets: HashMap<SocketKey, SocketEntry>,
+    sockets: Sockets,
+    /// UDP keys and isolation checks of the config applied last.
+    keys: HashMap<std::path::PathBuf, Arc<FrameKey>>,
+    isolation: HashMap<String, Arc<IsolationProbe>>,
     watchers: Watchers,
     events: broadcast::Sender<Event>,
     controls: watch::Sender<Vec<server::Instance>>,
@@ -139,7 +160,9 @@ impl Supervisor {
         Supervisor {
             nl,
             live: BTreeMap::new(),
-            sockets: HashMap::new(),
+            sockets: Sockets::default(),
+            keys: HashMap::new(),
+            isolation: HashMap::new(),
             watchers,
             events,
             controls,
@@ -171,7 +194,11 @@ impl Supervisor {
             config,
             plan,
             run_as,
+            keys,
+            isolation,
         } = checked;
+        self.keys = keys;
+        self.isolation = isolation;
         let mut notifiers = self.notifiers(&config, run_as)?;
         // What runs now, by key: diffing against it (not the last file) retries an instance
         // that failed to start before.
@@ -223,23 +250,25 @@ impl Supervisor {
             self.stop_instance(&name).await;
         }
         let (group_of, group_tasks) = group_channels(&config);
+        let mut failed = Vec::new();
         for (name, old) in &keep {
             let new = &config.instances[name];
-            let changed = self.update_instance(
-                name,
-                old,
-                new,
-                notifiers.remove(name),
-                group_of.get(name).cloned(),
-            );
-            if changed {
-                summary.updated.push(name.clone());
-            } else {
-                summary.unchanged += 1;
+            match self
+                .update_instance(
+                    name,
+                    old,
+                    new,
+                    notifiers.remove(name),
+                    group_of.get(name).cloned(),
+                )
+                .await
+            {
+                Ok(true) => summary.updated.push(name.clone()),
+                Ok(false) => summary.unchanged += 1,
+                Err(e) => failed.push(e.to_string()),
             }
         }
         // A restarted instance is prepared only now: its old self had to release first.
-        let mut failed = Vec::new();
         for (name, inst) in &restart {
             match instance::prepare(&self.nl, name, inst).await {
                 Ok(p) => {
@@ -324,54 +353,25 @@ impl Supervisor {
         group: Option<mpsc::UnboundedSender<GroupEvent>>,
     ) -> Result<mpsc::Sender<Input>, DaemonError> {
         let inst = p.instance.clone();
-        let family = inst.family();
-        // Adverts are received on the parent even with a virtual MAC: the Master sends from
-        // the virtual MAC, which this node's macvlan also has, and a macvlan never delivers
-        // a frame whose source MAC is its own. Listening on the macvlan, a Backup would
-        // hear no Master and take over too.
-        let socket_key = (p.parent.name.clone(), family, p.primary);
-        let socket = match self.sockets.get(&socket_key) {
-            Some(_) => None,
-            None => Some(Arc::new(open_socket(&p.parent.name, family, p.primary)?)),
-        };
-        // ...and sent from the macvlan, so that they carry the virtual MAC (RFC 9568 §7.3).
-        // Nothing reads that socket; the kernel drops what overflows its receive buffer.
-        let send_socket = match (&p.vmac, &socket) {
-            (Some(_), _) => Arc::new(open_socket(&p.iface, family, p.primary)?),
-            (None, Some(s)) => s.clone(),
-            (None, None) => Arc::new(open_socket(&p.parent.name, family, p.primary)?),
-        };
         let (inbox, inbox_rx) = mpsc::channel(256);
         let stats = Arc::new(stats::Stats::default());
-        let auth = auth_of(&inst);
+        let auth = sockets::auth_of(&inst);
         let vips = p.vip_addrs();
-        let peers = inst.unicast.as_ref().map(|u| u.peers.clone());
-        let route = Route {
-            name: p.name.clone(),
-            inbox: inbox.clone(),
-            version: inst.version,
-            auth,
-            interval: inst.advert_interval,
-            vips: vips.clone(),
-            checksum: inst.v3_checksum,
-            unicast_peers: peers.clone(),
-            stats: stats.clone(),
-        };
-        if let Some(socket) = socket {
-            let routes = Arc::new(RwLock::new(Routes::new()));
-            let mut own = socket.local_addrs().unwrap_or_default();
-            own.push(p.primary);
-            let task = tokio::spawn(receiver::run(
-                socket,
-                p.parent.name.clone(),
-                routes.clone(),
-                own,
-            ));
-            self.sockets
-                .insert(socket_key.clone(), SocketEntry { routes, task });
-        }
-        let entry = self.sockets.get(&socket_key).expect("inserted above");
-        write(&entry.routes).insert(inst.vrid, route);
+        let mut channel_stats = HashMap::new();
+        let (paths, attached) = self.sockets.attach(
+            &sockets::Plan {
+                name: &p.name,
+                inst: &inst,
+                parent: &p.parent.name,
+                vmac_iface: p.vmac.as_ref().map(|v| v.name.as_str()),
+                primary: p.primary,
+                channels: &p.channels,
+                inbox: inbox.clone(),
+                stats: stats.clone(),
+                keys: &self.keys,
+            },
+            &mut channel_stats,
+        )?;
 
         let mut announcer = Announcer::new(p.ifindex)?;
         announcer.set_vips(p.mac, &vips, p.src_ll(), false)?;
@@ -396,11 +396,18 @@ impl Supervisor {
             interval: inst.advert_interval,
             notifier,
             group,
+            paths: paths.clone(),
+            isolation: self.isolation.get(&p.name).cloned(),
         });
         let group_for_io = settings_rx;
+        let sending = Sending::new(paths.clone());
+        let health = ChannelHealth::new(sending.labels(), std::time::Instant::now());
         let io = LiveIo {
             name: p.name.clone(),
-            socket: send_socket,
+            sending,
+            health,
+            inbox: inbox.clone(),
+            scripts: self.scripts.clone(),
             advert: packet::Advert {
                 version: inst.version,
                 vrid: inst.vrid,
@@ -409,9 +416,6 @@ impl Supervisor {
                 addresses: vips,
                 auth,
             },
-            src: p.primary,
-            dests: peers.unwrap_or_else(|| vec![group_address(family)]),
-            checksum: inst.v3_checksum,
             vip_ops: ops_tx.clone(),
             stats: stats.clone(),
             view: view_tx,
@@ -420,7 +424,7 @@ impl Supervisor {
             settings: group_for_io,
             seen: None,
         };
-        let router = Router::new(inst.router_config(&p.name, p.primary));
+        let router = Router::new(inst.router_config(&p.name, p.primary, &channel_addrs(&p)));
         let driver = tokio::spawn(driver::drive(router, inbox_rx, io, Wakeup::precise()));
         write(&self.watchers)
             .entry(p.parent.index)
@@ -438,7 +442,8 @@ impl Supervisor {
         let control = server::Instance {
             name: p.name.clone(),
             view: view_rx,
-            stats,
+            stats: stats.clone(),
+            channels: channel_list(&paths),
             inbox: inbox.clone(),
             trackers: self.board.clone(),
             notify: self
@@ -458,45 +463,83 @@ impl Supervisor {
                 vip_ops: ops_tx,
                 settings: settings_tx,
                 control,
-                socket_key,
+                attached,
+                paths,
+                channel_stats,
+                stats,
             },
         );
         Ok(inbox)
     }
 
-    /// Applies live-changeable settings; returns whether anything changed.
-    fn update_instance(
+    /// Applies live-changeable settings; returns whether anything changed. Channels and
+    /// unicast peers change live too: the router keeps its state while its adverts move to
+    /// the new paths, which is how a pair migrates from multicast to unicast without a flap.
+    async fn update_instance(
         &mut self,
         name: &str,
         old: &Instance,
         new: &Instance,
         notifier: Option<Notifier>,
         group: Option<mpsc::UnboundedSender<GroupEvent>>,
-    ) -> bool {
-        let Some(live) = self.live.get_mut(name) else {
-            return false;
+    ) -> Result<bool, DaemonError> {
+        let resolved = if old.channels != new.channels {
+            Some(instance::resolve_channels(&self.nl, name, new).await?)
+        } else {
+            None
         };
-        let addresses: Vec<IpAddr> = new.vips.iter().map(|v| v.addr.addr()).collect();
+        let Some(live) = self.live.get_mut(name) else {
+            return Ok(false);
+        };
+        if let Some(channels) = resolved {
+            live.prepared.channels = channels;
+        }
+        let keys_changed = live.paths.iter().any(|p| p.stale_key(&self.keys));
+        if old != new || keys_changed {
+            let p = &live.prepared;
+            let (paths, attached) = self.sockets.attach(
+                &sockets::Plan {
+                    name,
+                    inst: new,
+                    parent: &p.parent.name,
+                    vmac_iface: p.vmac.as_ref().map(|v| v.name.as_str()),
+                    primary: p.primary,
+                    channels: &p.channels,
+                    inbox: live.inbox.clone(),
+                    stats: live.stats.clone(),
+                    keys: &self.keys,
+                },
+                &mut live.channel_stats,
+            )?;
+            let gone: Vec<Attachment> = live
+                .attached
+                .iter()
+                .filter(|a| !attached.contains(a))
+                .cloned()
+                .collect();
+            self.sockets.detach(name, &gone);
+            live.attached = attached;
+            if old.unicast != new.unicast || old.channels != new.channels || keys_changed {
+                live.paths = paths;
+                live.control.channels = channel_list(&live.paths);
+            }
+        }
         live.settings.send_replace(Settings {
             vips: new.vips.clone(),
             interval: new.advert_interval,
             notifier,
             group,
+            paths: live.paths.clone(),
+            isolation: self.isolation.get(name).cloned(),
         });
-        if old == new {
-            return false;
+        if old == new && !keys_changed {
+            return Ok(false);
         }
         if old.vips != new.vips {
             let _ = live.vip_ops.send(VipOp::Set(new.vips.clone()));
         }
-        if let Some(entry) = self.sockets.get(&live.socket_key)
-            && let Some(route) = write(&entry.routes).get_mut(&new.vrid)
-        {
-            route.vips = addresses;
-            route.interval = new.advert_interval;
-        }
         live.prepared.instance = new.clone();
-        let config = new.router_config(name, live.prepared.primary);
+        let config = new.router_config(name, live.prepared.primary, &channel_addrs(&live.prepared));
         if live
             .inbox
             .try_send(Input::Configure(Box::new(config)))
@@ -508,7 +551,7 @@ impl Supervisor {
             );
         }
         info!(instance = name, "settings updated in place");
-        true
+        Ok(true)
     }
 
     async fn stop_instance(&mut self, name: &str) {
@@ -531,16 +574,7 @@ impl Supervisor {
         if tokio::time::timeout(STOP_BUDGET, finish).await.is_err() {
             error!(instance = name, "stop took longer than {STOP_BUDGET:?}");
         }
-        if let Some(entry) = self.sockets.get(&live.socket_key) {
-            let empty = {
-                let mut routes = write(&entry.routes);
-                routes.retain(|_, r| r.name != name);
-                routes.is_empty()
-            };
-            if empty && let Some(entry) = self.sockets.remove(&live.socket_key) {
-                entry.task.abort();
-            }
-        }
+        self.sockets.detach(name, &live.attached);
         for list in write(&self.watchers).values_mut() {
             list.retain(|(n, _)| n != name);
         }
@@ -708,9 +742,11 @@ fn key(i: &Instance) -> Key {
 
 /// Settings a running router cannot take without starting over.
 fn needs_restart(old: &Instance, new: &Instance) -> bool {
+    // unicast.source is the primary address: the identity in ties and in adverts.
+    let source = |i: &Instance| i.unicast.as_ref().and_then(|u| u.source);
     old.interface != new.interface
+        || source(old) != source(new)
         || old.version != new.version
-        || old.unicast != new.unicast
         || old.auth != new.auth
         || old.use_vmac != new.use_vmac
         || old.v3_checksum != new.v3_checksum
@@ -721,20 +757,6 @@ fn is_tracker_source(s: &str) -> bool {
     ["check ", "interface ", "file "]
         .iter()
         .any(|p| s.starts_with(p))
-}
-
-fn auth_of(inst: &Instance) -> Auth {
-    match (&inst.auth, inst.version) {
-        (Some(a), Version::V2) => Auth::simple(a.password.as_bytes()).unwrap_or(Auth::None),
-        _ => Auth::None,
-    }
-}
-
-fn group_address(family: Family) -> IpAddr {
-    match family {
-        Family::V4 => IpAddr::V4(packet::MULTICAST_V4),
-        Family::V6 => IpAddr::V6(packet::MULTICAST_V6),
-    }
 }
 
 type GroupChannels = (
@@ -755,17 +777,20 @@ fn group_channels(config: &Config) -> GroupChannels {
     (of, tasks)
 }
 
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
+/// Our address on each channel, primary first: the router breaks equal-priority ties with
+/// the address of the channel an advert came in on.
+fn channel_addrs(p: &Prepared) -> Vec<IpAddr> {
+    std::iter::once(p.primary)
+        .chain(p.channels.iter().map(|c| c.src))
+        .collect()
 }
 
-/// Opens the VRRP socket of `family` on `iface`, sending from `src`.
-fn open_socket(iface: &str, family: Family, src: IpAddr) -> Result<VrrpSocket, NetError> {
-    match (family, src) {
-        (Family::V4, IpAddr::V4(src)) => VrrpSocket::open_v4(iface, Some(src)),
-        (_, IpAddr::V6(src)) => VrrpSocket::open_v6(iface, Some(src)),
-        (Family::V6, IpAddr::V4(_)) => unreachable!("an IPv6 instance has an IPv6 source"),
-    }
+/// The channels' labels and counters, for status and metrics.
+fn channel_list(paths: &[TxPath]) -> Vec<(String, Arc<stats::Stats>)> {
+    paths
+        .iter()
+        .map(|p| (p.label.clone(), p.stats.clone()))
+        .collect()
 }
 
 /// What the control server shows for an instance before its router task has said anything.
@@ -792,6 +817,8 @@ fn initial_view(p: &Prepared) -> server::View {
         maintenance: false,
         trackers: Vec::new(),
         counters: Default::default(),
+        channels: Vec::new(),
+        heartbeat_warning: None,
     };
     server::View {
         status,

@@ -147,6 +147,11 @@ fn file_spec(path: &std::path::Path) -> (String, CheckSpec) {
     (source, spec)
 }
 
+/// The spec of the named check of a validated config, to run once (the isolation guard).
+pub fn named_spec(config: &Config, name: &str) -> Result<CheckSpec, TrackError> {
+    spec_of(config, name, &config.checks[name])
+}
+
 fn spec_of(config: &Config, name: &str, c: &Check) -> Result<CheckSpec, TrackError> {
     let err = |error| TrackError::Command {
         check: name.to_owned(),

@@ -83,8 +83,9 @@ fn publish(subs: &Subscribers, report: Report) {
     }
 }
 
-/// Runs one probe and returns (healthy, detail).
-async fn probe_once(spec: &CheckSpec) -> (bool, String) {
+/// Runs one probe and returns (healthy, detail). Interface and file checks are not
+/// pass/fail probes; validation keeps them out of here.
+pub async fn probe_once(spec: &CheckSpec) -> (bool, String) {
     match &spec.probe {
         Probe::Script { argv, run_as } => {
             let out = process::run(&process::Spec {

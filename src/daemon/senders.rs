@@ -1,0 +1,169 @@
+//! Where an instance's adverts go: one [`TxPath`] per heartbeat channel. The Master sends
+//! every advert on every path; a path that fails is logged when it starts and stops failing,
+//! and counted in between, so a dead link costs a counter per advert, not a log line.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::{info, warn};
+
+use super::stats::Stats;
+use crate::net::VrrpSocket;
+use crate::net::udp_socket::UdpChannelSocket;
+use crate::vrrp::V3Checksum;
+use crate::vrrp::packet::{self, Advert};
+use crate::vrrp::udp_frame::{self, FrameKey, SeqCounter};
+
+/// One way out for adverts.
+#[derive(Clone)]
+pub struct TxPath {
+    /// The channel's name in logs and status ("eth0", "eth1", "udp eth2:5405").
+    pub label: String,
+    /// How it sends.
+    pub via: Via,
+    /// The channel's counters (shared with its receive side).
+    pub stats: Arc<Stats>,
+}
+
+/// The socket and addressing of a path.
+#[derive(Clone)]
+pub enum Via {
+    /// Raw VRRP (protocol 112) to the group or to unicast peers.
+    Vrrp {
+        /// The socket.
+        socket: Arc<VrrpSocket>,
+        /// Source address written into the advert's checksum.
+        src: IpAddr,
+        /// The group, or the peers.
+        dests: Vec<IpAddr>,
+        /// VRRPv3-over-IPv4 checksum convention.
+        checksum: V3Checksum,
+    },
+    /// The advert sealed in UDP with the channel's key.
+    Udp {
+        /// The socket.
+        socket: Arc<UdpChannelSocket>,
+        /// Our address on the channel: the advert's sender as peers see it.
+        origin: IpAddr,
+        /// Peer address and port.
+        dests: Vec<SocketAddr>,
+        /// The shared key.
+        key: Arc<FrameKey>,
+        /// Where it was read from.
+        key_file: std::path::PathBuf,
+    },
+}
+
+impl TxPath {
+    /// Whether this path's key differs from the one now loaded from its file (a reload
+    /// re-reads key files: a rotated key must take effect).
+    pub fn stale_key(&self, keys: &std::collections::HashMap<std::path::PathBuf, Arc<FrameKey>>) -> bool {
+        match &self.via {
+            Via::Udp { key, key_file, .. } => keys.get(key_file).is_some_and(|k| **k != **key),
+            Via::Vrrp { .. } => false,
+        }
+    }
+}
+
+/// The paths of one instance and their send state.
+pub struct Sending {
+    paths: Arc<Vec<TxPath>>,
+    failing: Vec<bool>,
+    seq: SeqCounter,
+}
+
+impl Sending {
+    /// Sends on `paths`.
+    pub fn new(paths: Arc<Vec<TxPath>>) -> Self {
+        let failing = vec![false; paths.len()];
+        Sending {
+            paths,
+            failing,
+            seq: SeqCounter::new(),
+        }
+    }
+
+    /// Switches to new paths (a reload changed the channels); the sequence goes on.
+    pub fn replace(&mut self, paths: Arc<Vec<TxPath>>) {
+        self.failing = vec![false; paths.len()];
+        self.paths = paths;
+    }
+
+    /// The paths in use.
+    pub fn paths(&self) -> Arc<Vec<TxPath>> {
+        self.paths.clone()
+    }
+
+    /// The labels of the paths, in channel order.
+    pub fn labels(&self) -> Vec<String> {
+        self.paths.iter().map(|p| p.label.clone()).collect()
+    }
+
+    /// Sends `advert` on every path, counting per instance (`stats`) and per channel.
+    pub fn send(&mut self, instance: &str, advert: &Advert, stats: &Stats) {
+        for (k, path) in self.paths.iter().enumerate() {
+            let mut error = None;
+            let mut sent = 0;
+            match &path.via {
+                Via::Vrrp {
+                    socket,
+                    src,
+                    dests,
+                    checksum,
+                } => {
+                    for &dst in dests {
+                        let r = packet::emit(advert, *src, dst, *checksum)
+                            .map_err(|e| e.to_string())
+                            .and_then(|b| socket.try_send_to(&b, dst).map_err(|e| e.to_string()));
+                        match r {
+                            Ok(()) => sent += 1,
+                            Err(e) => error = Some(format!("to {dst}: {e}")),
+                        }
+                    }
+                }
+                Via::Udp {
+                    socket,
+                    origin,
+                    dests,
+                    key,
+                    ..
+                } => {
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap_or_default();
+                    let seq = self.seq.next(now);
+                    match packet::emit(advert, *origin, *origin, V3Checksum::PseudoHeader) {
+                        Ok(vrrp) => {
+                            let frame = udp_frame::seal(key, seq, *origin, &vrrp);
+                            for &dst in dests {
+                                match socket.try_send_to(&frame, dst) {
+                                    Ok(()) => sent += 1,
+                                    Err(e) => error = Some(format!("to {dst}: {e}")),
+                                }
+                            }
+                        }
+                        Err(e) => error = Some(e.to_string()),
+                    }
+                }
+            }
+            for _ in 0..sent {
+                stats.bump("adverts_sent");
+                path.stats.bump("adverts_sent");
+            }
+            match error {
+                Some(e) => {
+                    stats.bump("advert_send_errors");
+                    path.stats.bump("advert_send_errors");
+                    if !std::mem::replace(&mut self.failing[k], true) {
+                        warn!(instance, channel = %path.label, error = %e, "advert not sent on this channel; further failures are counted, not logged, until it works again");
+                    }
+                }
+                None if std::mem::replace(&mut self.failing[k], false) => {
+                    info!(instance, channel = %path.label, "adverts go out on this channel again");
+                }
+                None => {}
+            }
+        }
+    }
+}
