@@ -75,6 +75,9 @@ pub async fn drive<I: RouterIo>(
                 Action::RemoveVips => io.vips(VipOp::Remove),
                 Action::Announce { count } => io.vips(VipOp::Announce(count)),
                 Action::Notify(t) => io.transition(&router, &t),
+                // Only emitted with `isolation_guard`, which no configuration sets yet; the
+                // channels integration (issue 5) wires the check in.
+                Action::CheckIsolation => {}
             }
         }
         if let Some(source) = fault_source {
