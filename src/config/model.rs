@@ -190,6 +190,8 @@ impl Instance {
             announce: self.garp,
             yield_advert: self.yield_advert,
             primary_addr,
+            channel_addrs: vec![primary_addr],
+            isolation_guard: false,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! the other members get. The daemon routes them. Two rules keep the routing finite:
 //!
 //! - transitions made *because of* the group (reason [`Reason::Sync`], or a fault whose
-//!   source is this group) produce no orders, so an order never echoes back;
+//!   source is this group) produce no orders, so an order never echoes back, and neither
+//!   do notifications that change no state (a Master re-asserting itself);
 //! - the fault a member passes on is named after the member ("sync group lb: web"), raised
 //!   while the member has a fault of its own and cleared when it has none.
 //!
@@ -44,7 +45,8 @@ impl SyncGroup {
 
     /// The orders for the other members after `member` made transition `t`.
     pub fn on_transition(&self, member: &str, t: &Transition) -> Vec<(String, Input)> {
-        if !self.has(member) || matches!(t.reason, Reason::Sync { .. }) {
+        // Master to Master (a re-assertion) is no state change for the group to follow.
+        if !self.has(member) || t.from == t.to || matches!(t.reason, Reason::Sync { .. }) {
             return Vec::new();
         }
         let order = |make: fn(String, String) -> SyncOrder| {

@@ -4,6 +4,7 @@
 //! an [`std::time::Instant`] argument; everything the core wants done comes back as
 //! [`router::Action`] values.
 
+pub mod channels;
 pub mod group;
 pub mod packet;
 pub mod router;

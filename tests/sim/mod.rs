@@ -286,6 +286,11 @@ impl Sim {
                     node: i,
                     transition,
                 }),
+                // No simulated router has the isolation guard on, so none may ask.
+                Action::CheckIsolation => self.violations.push(format!(
+                    "{:?}: node {i} asked for an isolation check with the guard off",
+                    self.now
+                )),
             }
         }
         self.check(i);
@@ -392,6 +397,8 @@ impl Node {
             announce: AnnounceSchedule::default(),
             yield_advert: true,
             primary_addr: addr(i),
+            channel_addrs: vec![addr(i)],
+            isolation_guard: false,
         };
         Node {
             router: Router::new(config),

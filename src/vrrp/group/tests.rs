@@ -107,6 +107,16 @@ fn a_member_fault_raises_and_its_end_clears_a_named_source_on_the_others() {
 }
 
 #[test]
+fn a_master_reasserting_itself_gives_no_orders() {
+    let reason = Reason::Reasserted {
+        over: "10.0.0.2".parse().unwrap(),
+        priority: 50,
+    };
+    let t = transition(State::Master, State::Master, reason);
+    assert_eq!(lb().on_transition("web", &t), vec![]);
+}
+
+#[test]
 fn startup_and_strangers_give_no_orders() {
     let started = transition(State::Initialize, State::Backup, Reason::Startup);
     assert_eq!(lb().on_transition("web", &started), vec![]);

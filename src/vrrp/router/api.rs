@@ -39,7 +39,19 @@ pub struct RouterConfig {
     /// Our primary address on the interface: the advert source and the tie-breaker between
     /// equal priorities.
     pub primary_addr: IpAddr,
+    /// Our own source address on each heartbeat channel, indexed like [`Advert::channel`]
+    /// (index 0 is the primary interface and equals `primary_addr`). An advert is
+    /// tie-broken against our address on the channel it came in on, since its `from` is the
+    /// sender's address there.
+    pub channel_addrs: Vec<IpAddr>,
+    /// Before taking over because every channel went silent, ask the caller whether this
+    /// node can still reach the outside ([`Action::CheckIsolation`]); an isolated node goes
+    /// to FAULT instead of grabbing the addresses.
+    pub isolation_guard: bool,
 }
+
+/// The fault source a router raises on itself when the isolation check fails.
+pub const ISOLATION_FAULT: &str = "isolation";
 
 /// When to send gratuitous ARPs / unsolicited NAs after becoming Master.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +113,14 @@ pub enum Input {
     Drain(bool),
     /// A sync-group order: another member changed state, follow it.
     Sync(SyncOrder),
+    /// The answer to [`Action::CheckIsolation`]: whether this node can reach its isolation
+    /// target. Ignored unless the router is waiting for it or is in FAULT because of it.
+    Isolation {
+        /// The target answered.
+        reachable: bool,
+        /// What was checked and what happened, for the reason given on FAULT.
+        detail: String,
+    },
     /// New settings (configuration reload); the state does not change. The VRID, the version
     /// and address ownership (priority 255) cannot change this way: the daemon restarts the
     /// router for those.
@@ -144,8 +164,12 @@ pub enum Action {
         /// Packets per address, back to back.
         count: u32,
     },
-    /// The router changed state.
+    /// The router changed state (or, Master to Master, re-asserted its mastership).
     Notify(Transition),
+    /// Check whether this node can reach its isolation target and feed the answer back as
+    /// [`Input::Isolation`]. A Backup waits for it before taking over; a node in FAULT
+    /// because of isolation asks again every Master_Down_Interval.
+    CheckIsolation,
 }
 
 /// A state change, with the reason and the numbers behind it.
@@ -214,6 +238,20 @@ pub enum Reason {
         /// The member that moved first.
         member: String,
     },
+    /// Every channel went silent, but the isolation check failed: this node is cut off,
+    /// not the Master.
+    Isolated {
+        /// The check's own account of what failed.
+        detail: String,
+    },
+    /// Master to Master: a lower-priority Master was heard (a healed split brain), so this
+    /// one advertised and announced its addresses again.
+    Reasserted {
+        /// The lower-priority Master.
+        over: IpAddr,
+        /// Its priority.
+        priority: u8,
+    },
 }
 
 impl Reason {
@@ -231,6 +269,8 @@ impl Reason {
             Reason::FaultCleared => "fault_cleared",
             Reason::Drain => "maintenance",
             Reason::Sync { .. } => "sync_group",
+            Reason::Isolated { .. } => "isolated",
+            Reason::Reasserted { .. } => "reasserted",
         }
     }
 }
@@ -271,6 +311,12 @@ impl fmt::Display for Reason {
             Reason::FaultCleared => f.write_str("all faults cleared"),
             Reason::Drain => f.write_str("maintenance drain"),
             Reason::Sync { group, member } => write!(f, "sync group {group}: member {member}"),
+            Reason::Isolated { detail } => write!(f, "isolated: {detail}; not taking over"),
+            Reason::Reasserted { over, priority } => write!(
+                f,
+                "mastership re-asserted after a split brain: lower-priority master {over} \
+                 (priority {priority}) heard"
+            ),
         }
     }
 }

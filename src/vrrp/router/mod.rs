@@ -12,11 +12,18 @@
 //!   addresses are added before they are announced.
 //! - leaving Master: `SendAdvert { priority: 0 }` (or, when yielding to a higher priority
 //!   with `yield_advert`, our own priority), `RemoveVips`, `Notify`.
+//! - re-asserting against a lower-priority Master (a healed split brain): `SendAdvert`,
+//!   `Announce`, `Notify` (Master to Master, [`Reason::Reasserted`]); the last two at most
+//!   once per our own Master_Down_Interval.
+//! - isolation guard: `CheckIsolation` alone, instead of becoming Master on silence (and
+//!   from FAULT, on every re-check); the answer comes back as [`Input::Isolation`].
 //! - `Notify` is always last: it reports a transition that has been carried out.
 //!
-//! The rules themselves live in `rules.rs`, one method per input; the timers in `timers.rs`.
+//! The rules themselves live in `rules.rs`, one method per input, with the isolation guard
+//! in `isolation.rs`; the timers in `timers.rs`.
 
 mod api;
+mod isolation;
 mod rules;
 mod timers;
 
@@ -28,12 +35,14 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use api::{
-    Action, Advert, AnnounceSchedule, Input, Reason, RouterConfig, SyncOrder, Transition,
+    Action, Advert, AnnounceSchedule, ISOLATION_FAULT, Input, Reason, RouterConfig, SyncOrder,
+    Transition,
 };
 pub use timers::Deadlines;
 
 use super::State;
 use super::timing::{Centis, master_down_interval, skew_time};
+use isolation::PendingTakeover;
 use timers::Timers;
 
 /// One virtual router. See the module docs for how to drive it.
@@ -58,6 +67,8 @@ pub struct Router {
     heard: Option<Heard>,
     /// Master: when we last re-announced to a lower-priority Master, for the rate limit.
     last_reannounce: Option<Instant>,
+    /// Backup: a takeover waiting for the isolation check's answer.
+    pending: Option<PendingTakeover>,
     timers: Timers,
 }
 
@@ -86,6 +97,7 @@ impl Router {
             master_adver_interval,
             heard: None,
             last_reannounce: None,
+            pending: None,
             timers: Timers::default(),
         }
     }
@@ -102,6 +114,9 @@ impl Router {
             Input::Fault { source, active } => self.fault(now, source, active, &mut out),
             Input::Drain(on) => self.drain(now, on, &mut out),
             Input::Sync(order) => self.sync(now, order, &mut out),
+            Input::Isolation { reachable, detail } => {
+                self.isolation(now, reachable, detail, &mut out)
+            }
             Input::Configure(config) => self.configure(now, *config),
         }
         out
@@ -130,6 +145,11 @@ impl Router {
     /// The configuration.
     pub fn config(&self) -> &RouterConfig {
         &self.config
+    }
+
+    /// Whether a takeover is waiting for the isolation check's answer.
+    pub fn checking_isolation(&self) -> bool {
+        self.pending.is_some()
     }
 
     /// Active fault sources.

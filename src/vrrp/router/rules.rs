@@ -3,7 +3,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::timers::{DownCause, DownTimer, Due, next_advert};
+use super::api::ISOLATION_FAULT;
+use super::timers::{DownCause, DownTimer, Due, next_periodic};
 use super::{Action, Advert, Heard, Reason, Router, RouterConfig, SyncOrder, Transition};
 use crate::vrrp::{State, Version};
 
@@ -36,6 +37,10 @@ impl Router {
         };
         self.state = State::Initialize;
         self.timers = Default::default();
+        // Isolation is our own finding, not a tracker's: a restart checks afresh, and a
+        // stopped router has no re-check timer that could ever clear it.
+        self.faults.remove(ISOLATION_FAULT);
+        self.pending = None;
         self.heard = None;
         self.held = false;
         self.startup_until = None;
@@ -53,6 +58,8 @@ impl Router {
     }
 
     fn backup_advert(&mut self, now: Instant, advert: Advert) {
+        // Any advert ends an isolation wait: somebody is out there after all.
+        let pending = self.pending.take();
         let heard = Heard {
             addr: advert.from,
             priority: advert.priority,
@@ -70,14 +77,21 @@ impl Router {
             self.arm_down(now, deadline, DownCause::Silence);
         }
         // Otherwise a lower priority while we may preempt: leave the timer running; when it
-        // fires, `heard` (newer than the last reset) makes the reason Preempting.
+        // fires, `heard` (newer than the last reset) makes the reason Preempting. If it
+        // already fired and was held for the isolation check, it is due again now.
+        else if let Some(pending) = pending {
+            self.timers.down = Some(DownTimer {
+                deadline: now,
+                ..pending.down
+            });
+        }
     }
 
     fn master_advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
         if advert.priority == 0 {
             // Whoever resigned, the Backups must hear us before their skew runs out.
             self.advertise_now(now, out);
-        } else if self.loses_to(advert.from, advert.priority) {
+        } else if self.loses_to(&advert) {
             if self.config.yield_advert {
                 out.push(Action::SendAdvert {
                     priority: self.priority,
@@ -107,6 +121,11 @@ impl Router {
             if self.last_reannounce.is_none_or(|t| now >= t + quiet) {
                 self.last_reannounce = Some(now);
                 self.announce(self.config.announce.initial, out);
+                let over = Reason::Reasserted {
+                    over: advert.from,
+                    priority: advert.priority,
+                };
+                self.notify(State::Master, over, Some(self.config.primary_addr), out);
             }
         }
     }
@@ -121,12 +140,13 @@ impl Router {
                         priority: self.priority,
                     });
                     let period = self.advert_period();
-                    self.timers.advert = Some(next_advert(deadline, period, now));
+                    self.timers.advert = Some(next_periodic(deadline, period, now));
                 }
                 Due::AnnounceRepeat => {
                     self.timers.announce = None;
                     self.announce(self.config.announce.repeat, out);
                 }
+                Due::IsolationRecheck(deadline) => self.recheck_isolation(deadline, now, out),
             }
         }
     }
@@ -164,7 +184,9 @@ impl Router {
                 }
             }
         };
-        self.become_master(now, reason, out);
+        if let Some(reason) = self.guard_takeover(down, reason, out) {
+            self.become_master(now, reason, out);
+        }
     }
 
     pub(super) fn set_priority(&mut self, now: Instant, priority: u8) {
@@ -247,6 +269,7 @@ impl Router {
             };
             self.state = State::Fault;
             self.timers = Default::default();
+            self.pending = None;
             self.heard = None;
             // Leaving FAULT is a fresh start: the group's old hold no longer applies.
             self.held = false;
@@ -271,7 +294,10 @@ impl Router {
             }
             // A draining Backup keeps no master-down timer rather than re-arming one that
             // could only wake us to do nothing; Drain(false) arms it afresh.
-            State::Backup if on => self.timers.down = None,
+            State::Backup if on => {
+                self.timers.down = None;
+                self.pending = None;
+            }
             State::Backup => {
                 let deadline = now + self.master_down_interval();
                 self.arm_down(now, deadline, DownCause::Silence);
@@ -301,7 +327,7 @@ impl Router {
     }
 
     /// Becomes Master from Initialize or Backup.
-    fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+    pub(super) fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
         let from = self.state;
         out.push(Action::SendAdvert {
             priority: self.priority,
@@ -310,6 +336,7 @@ impl Router {
         self.announce(self.config.announce.initial, out);
         self.state = State::Master;
         self.held = false;
+        self.pending = None;
         self.heard = None;
         self.last_reannounce = None;
         self.master_adver_interval = self.config.advert_interval;
@@ -321,7 +348,7 @@ impl Router {
     }
 
     /// Enters Backup with our own interval as Master_Adver_Interval and forgets any Master.
-    fn enter_backup(
+    pub(super) fn enter_backup(
         &mut self,
         now: Instant,
         reason: Reason,
@@ -343,6 +370,7 @@ impl Router {
         let from = self.state;
         self.state = State::Backup;
         self.backup_since = Some(now);
+        self.pending = None;
         self.timers = Default::default();
         let deadline = now + self.master_down_interval();
         self.arm_down(now, deadline, DownCause::Silence);
@@ -380,7 +408,13 @@ impl Router {
         }
     }
 
-    fn notify(&self, from: State, reason: Reason, master: Option<IpAddr>, out: &mut Vec<Action>) {
+    pub(super) fn notify(
+        &self,
+        from: State,
+        reason: Reason,
+        master: Option<IpAddr>,
+        out: &mut Vec<Action>,
+    ) {
         out.push(Action::Notify(Transition {
             from,
             to: self.state,
@@ -413,10 +447,17 @@ impl Router {
     }
 
     /// Whether a Master yields to an advert: a higher priority, or an equal one from a
-    /// higher primary address (RFC 9568 §6.4.3).
-    fn loses_to(&self, from: IpAddr, priority: u8) -> bool {
-        priority > self.priority
-            || (priority == self.priority && address_above(from, self.config.primary_addr))
+    /// higher address (RFC 9568 §6.4.3). The advert's source is the sender's address on the
+    /// channel it came in on, so it is compared with ours on that same channel.
+    fn loses_to(&self, advert: &Advert) -> bool {
+        let ours = self
+            .config
+            .channel_addrs
+            .get(advert.channel)
+            .copied()
+            .unwrap_or(self.config.primary_addr);
+        advert.priority > self.priority
+            || (advert.priority == self.priority && address_above(advert.from, ours))
     }
 }
 

@@ -1,7 +1,8 @@
 //! The router's internal timers, and which of them is due.
 //!
 //! At most one role's timers are armed at a time: the master-down timer in Backup, the
-//! advert and announce-repeat timers in Master. The startup delay and the preempt delay are
+//! advert and announce-repeat timers in Master, the isolation re-check in FAULT (only when
+//! the isolation check put the router there). The startup delay and the preempt delay are
 //! not timers of their own: the startup delay re-arms the master-down timer to its end
 //! (see `Router::master_down_expired`), and the preempt delay only changes how a Backup treats
 //! a lower-priority advert, which needs no wake-up.
@@ -19,6 +20,8 @@ pub struct Deadlines {
     pub advert: Option<Instant>,
     /// Master: when the repeat burst of gratuitous ARPs / NAs goes out.
     pub announce_repeat: Option<Instant>,
+    /// FAULT because of isolation: when reachability is checked again.
+    pub isolation_recheck: Option<Instant>,
 }
 
 /// Why the master-down timer is running; decides the reason given if it fires.
@@ -48,6 +51,8 @@ pub(super) enum Due {
     /// The advert timer, with the deadline it was armed for (re-arming counts from it).
     Advert(Instant),
     AnnounceRepeat,
+    /// The isolation re-check, with the deadline it was armed for.
+    IsolationRecheck(Instant),
 }
 
 /// Every timer a router can have armed.
@@ -56,25 +61,33 @@ pub(super) struct Timers {
     pub down: Option<DownTimer>,
     pub advert: Option<Instant>,
     pub announce: Option<Instant>,
+    pub isolation: Option<Instant>,
 }
 
 impl Timers {
     /// The earliest armed deadline.
     pub fn earliest(&self) -> Option<Instant> {
         let d = self.deadlines();
-        [d.master_down, d.advert, d.announce_repeat]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            d.master_down,
+            d.advert,
+            d.announce_repeat,
+            d.isolation_recheck,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The earliest timer whose deadline is not after `now`. On a tie the master-down timer
-    /// comes first, then the advert, then the announce repeat, so the order is deterministic.
+    /// comes first, then the advert, then the announce repeat, then the isolation re-check,
+    /// so the order is deterministic.
     pub fn next_due(&self, now: Instant) -> Option<Due> {
         let candidates = [
             self.down.map(|d| (d.deadline, Due::MasterDown)),
             self.advert.map(|t| (t, Due::Advert(t))),
             self.announce.map(|t| (t, Due::AnnounceRepeat)),
+            self.isolation.map(|t| (t, Due::IsolationRecheck(t))),
         ];
         candidates
             .into_iter()
@@ -91,14 +104,16 @@ impl Timers {
             master_down: self.down.map(|d| d.deadline),
             advert: self.advert,
             announce_repeat: self.announce,
+            isolation_recheck: self.isolation,
         }
     }
 }
 
-/// The advert deadline after one that fired at `now`: one interval after the old deadline so
-/// a slightly late wake-up does not drift the advert grid, but never at or before `now`,
-/// which would fire again at once and send a burst after a long stall.
-pub(super) fn next_advert(deadline: Instant, interval: Duration, now: Instant) -> Instant {
+/// The deadline of a periodic timer (the advert, the isolation re-check) after one that fired
+/// at `now`: one interval after the old deadline so a slightly late wake-up does not drift
+/// the grid, but never at or before `now`, which would fire again at once and send a burst
+/// after a long stall.
+pub(super) fn next_periodic(deadline: Instant, interval: Duration, now: Instant) -> Instant {
     let next = deadline + interval;
     if next > now { next } else { now + interval }
 }

@@ -109,6 +109,7 @@ fn higher_priority_preempts_master_after_a_last_advert() {
             master_down: Some(t + ms(300) + us(3_609_375)),
             advert: None,
             announce_repeat: None,
+            isolation_recheck: None,
         }
     );
     assert_eq!(r.master(), Some(ip(PEER)));
@@ -155,6 +156,7 @@ fn equal_priority_ipv4_tie_break_compares_addresses_as_integers() {
     let t0 = Instant::now();
     let config = RouterConfig {
         primary_addr: ip("10.0.0.10"),
+        channel_addrs: vec![ip("10.0.0.10")],
         ..v2(100)
     };
     let (mut r, t) = master(config, t0);
@@ -171,6 +173,7 @@ fn equal_priority_ipv6_tie_break_compares_addresses_as_integers() {
     let t0 = Instant::now();
     let config = RouterConfig {
         primary_addr: ip("fe80::a"),
+        channel_addrs: vec![ip("fe80::a")],
         ..v3(100, 100)
     };
     let (mut r, t) = master(config, t0);
@@ -191,6 +194,7 @@ fn lower_priority_gets_an_advert_and_a_reannounce_at_once() {
         vec![
             Action::SendAdvert { priority: 200 },
             Action::Announce { count: 5 },
+            reasserted(100),
         ]
     );
     assert_eq!(r.deadlines().advert, Some(heard + ms(1000)));
@@ -212,8 +216,90 @@ fn reannounce_is_rate_limited_to_once_per_master_down_interval() {
         vec![
             Action::SendAdvert { priority: 200 },
             Action::Announce { count: 5 },
+            reasserted(100),
         ]
     );
+}
+
+/// The Master-to-Master notification of a re-assertion over PEER at `priority`, by US at 200.
+fn reasserted(priority: u8) -> Action {
+    let reason = Reason::Reasserted {
+        over: ip(PEER),
+        priority,
+    };
+    notify(State::Master, State::Master, reason, 200, Some(US))
+}
+
+#[test]
+fn reasserted_reason_reads_as_a_split_brain() {
+    let reason = Reason::Reasserted {
+        over: ip(PEER),
+        priority: 100,
+    };
+    assert_eq!(reason.kind(), "reasserted");
+    assert_eq!(
+        reason.to_string(),
+        "mastership re-asserted after a split brain: lower-priority master 10.0.0.2 \
+         (priority 100) heard"
+    );
+}
+
+#[test]
+fn reassertion_with_no_announce_still_notifies() {
+    let t0 = Instant::now();
+    let config = RouterConfig {
+        announce: AnnounceSchedule {
+            initial: 0,
+            ..AnnounceSchedule::default()
+        },
+        ..v2(200)
+    };
+    let (mut r, t) = master(config, t0);
+    assert_eq!(
+        r.handle(t + ms(10), advert(PEER, 100, 100)),
+        vec![Action::SendAdvert { priority: 200 }, reasserted(100)]
+    );
+}
+
+/// Our address on channel 1 sorts above the peer's there, although our primary address
+/// sorts below it.
+fn two_channels() -> RouterConfig {
+    RouterConfig {
+        channel_addrs: vec![ip(US), ip("192.168.7.9")],
+        ..v2(100)
+    }
+}
+
+fn advert_on(channel: usize, from: &str, priority: u8) -> Input {
+    Input::Advert(Advert {
+        from: ip(from),
+        channel,
+        priority,
+        interval: Centis::ONE_SECOND,
+    })
+}
+
+#[test]
+fn equal_priority_tie_break_uses_our_address_on_the_advert_channel() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(two_channels(), t0);
+    // 192.168.7.5 is above 10.0.0.1 but below 192.168.7.9: we keep mastership.
+    let actions = r.handle(t + ms(10), advert_on(1, "192.168.7.5", 100));
+    assert_eq!(actions[0], Action::SendAdvert { priority: 100 });
+    assert_eq!(r.state(), State::Master);
+    // A higher address on channel 1 wins, as on the primary.
+    r.handle(t + ms(20), advert_on(1, "192.168.7.10", 100));
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.master(), Some(ip("192.168.7.10")));
+}
+
+#[test]
+fn tie_break_on_an_unknown_channel_falls_back_to_the_primary_address() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(two_channels(), t0);
+    // Channel 2 has no address of ours: compared with 10.0.0.1, 192.168.7.5 wins.
+    r.handle(t + ms(10), advert_on(2, "192.168.7.5", 100));
+    assert_eq!(r.state(), State::Backup);
 }
 
 #[test]

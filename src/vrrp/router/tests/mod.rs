@@ -3,6 +3,7 @@
 
 mod backup;
 mod control;
+mod isolation;
 mod master;
 mod start;
 
@@ -46,6 +47,8 @@ pub(crate) fn v2(priority: u8) -> RouterConfig {
         announce: AnnounceSchedule::default(),
         yield_advert: true,
         primary_addr: ip(US),
+        channel_addrs: vec![ip(US)],
+        isolation_guard: false,
     }
 }
 
