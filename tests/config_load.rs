@@ -88,7 +88,7 @@ fn full_config_decodes_every_key() {
 fn router_config_carries_the_instance_settings() {
     let c = Config::load(repo("tests/configs/good/full.yaml")).expect("valid");
     let primary: IpAddr = "10.0.0.1".parse().expect("addr");
-    let rc = c.instances["web"].router_config("web", primary);
+    let rc = c.instances["web"].router_config("web", primary, &[primary]);
     assert_eq!(rc.name, "web");
     assert_eq!((rc.vrid, rc.version, rc.priority), (51, Version::V3, 150));
     assert_eq!(rc.advert_interval, Centis::new(10));

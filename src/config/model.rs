@@ -176,7 +176,13 @@ impl Instance {
 
     /// The state machine's view of this instance. The daemon supplies `primary_addr`, the
     /// interface's own address, once it has read it from the kernel.
-    pub fn router_config(&self, name: &str, primary_addr: IpAddr) -> RouterConfig {
+    /// `channel_addrs` are our addresses on the heartbeat channels, primary first.
+    pub fn router_config(
+        &self,
+        name: &str,
+        primary_addr: IpAddr,
+        channel_addrs: &[IpAddr],
+    ) -> RouterConfig {
         RouterConfig {
             name: name.to_owned(),
             vrid: self.vrid,
@@ -190,8 +196,8 @@ impl Instance {
             announce: self.garp,
             yield_advert: self.yield_advert,
             primary_addr,
-            channel_addrs: vec![primary_addr],
-            isolation_guard: false,
+            channel_addrs: channel_addrs.to_vec(),
+            isolation_guard: self.isolation_check.is_some(),
         }
     }
 }

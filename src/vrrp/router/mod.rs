@@ -184,7 +184,7 @@ impl Router {
     }
 
     /// Master_Down_Interval for the current priority and Master_Adver_Interval.
-    fn master_down_interval(&self) -> Duration {
+    pub fn master_down_interval(&self) -> Duration {
         master_down_interval(
             self.config.version,
             self.priority,
