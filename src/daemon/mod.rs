@@ -8,6 +8,7 @@ pub mod driver;
 mod groups;
 mod instance;
 mod io;
+pub mod keys;
 mod links;
 pub mod logging;
 mod receiver;
