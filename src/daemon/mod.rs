@@ -9,6 +9,7 @@ mod groups;
 mod instance;
 mod io;
 mod isolation;
+pub mod keys;
 mod links;
 pub mod logging;
 mod receiver;

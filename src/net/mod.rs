@@ -9,6 +9,7 @@ mod error;
 pub mod macvlan;
 pub mod netlink;
 pub mod sysctl;
+pub mod udp_socket;
 pub mod vrrp_socket;
 
 pub use announce::Announcer;
@@ -16,6 +17,7 @@ pub use error::NetError;
 pub use ipnet::IpNet;
 pub use netlink::{Addr, Link, LinkEvent, LinkEvents, Netlink};
 pub use pnet_base::MacAddr;
+pub use udp_socket::UdpChannelSocket;
 pub use vrrp_socket::{RecvPacket, VrrpSocket};
 
 /// The index of interface `name` in the current network namespace.

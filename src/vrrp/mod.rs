@@ -9,6 +9,7 @@ pub mod group;
 pub mod packet;
 pub mod router;
 pub mod timing;
+pub mod udp_frame;
 
 use std::fmt;
 
