@@ -1,5 +1,5 @@
-//! One-shot probes: TCP connect, HTTP GET and reading a track file. Each returns whether
-//! it passed and a line of detail for the logs.
+//! One-shot probes: ICMP echo, TCP connect, HTTP GET and reading a track file. Each returns
+//! whether it passed and a line of detail for the logs.
 //!
 //! HTTP is a hand-written HTTP/1.0 GET over a tokio `TcpStream`. A client crate (hyper,
 //! reqwest) would bring a large dependency tree for one status line and a substring; asking
@@ -7,8 +7,12 @@
 //! chunked transfer coding for a 1.0 request, so the body needs no decoding. `Host` is sent,
 //! so name-based virtual hosts work.
 
+use std::net::IpAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
+
+use surge_ping::{Client, ICMP, PingIdentifier, PingSequence, SurgeError};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -52,6 +56,67 @@ pub async fn tcp(host: &str, port: u16, limit: Duration) -> Probed {
             "connect to {host}:{port}: no answer within {limit:?}"
         )),
     }
+}
+
+/// Sends one ICMP echo request to `target` (out of `iface` if given) and waits up to
+/// `limit` for the reply: the isolation guard's "can I still reach the gateway?".
+///
+/// Uses a raw ICMP socket, which needs CAP_NET_RAW (vipd runs as root); a refusal says so
+/// in the detail rather than reading as "target unreachable".
+pub async fn ping(target: IpAddr, iface: Option<&str>, limit: Duration) -> Probed {
+    let via = iface.map_or(String::new(), |i| format!(" via {i}"));
+    let kind = match target {
+        IpAddr::V4(_) => ICMP::V4,
+        IpAddr::V6(_) => ICMP::V6,
+    };
+    let mut config = surge_ping::Config::builder()
+        .kind(kind)
+        .sock_type_hint(socket2::Type::RAW);
+    if let Some(name) = iface {
+        config = config.interface(name);
+    }
+    let client = match Client::new(&config.build()) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Probed::fail(format!(
+                "ping {target}{via}: ICMP sockets need CAP_NET_RAW (run as root): {e}"
+            ));
+        }
+        Err(e) => return Probed::fail(format!("ping {target}{via}: opening the socket: {e}")),
+    };
+    let mut pinger = client.pinger(target, next_identifier()).await;
+    pinger.timeout(limit);
+    // A link-local IPv6 target means nothing without the interface it is on.
+    if let (IpAddr::V6(a), Some(name)) = (target, iface)
+        && a.is_unicast_link_local()
+    {
+        match crate::net::ifindex_by_name(name) {
+            Ok(index) => {
+                pinger.scope_id(index);
+            }
+            Err(e) => return Probed::fail(format!("ping {target}{via}: {e}")),
+        }
+    }
+    match pinger.ping(PingSequence(0), PING_PAYLOAD).await {
+        Ok((_, rtt)) => Probed::pass(format!("ping {target}{via}: reply in {rtt:?}")),
+        Err(SurgeError::Timeout { .. }) => {
+            Probed::fail(format!("ping {target}{via}: no reply within {limit:?}"))
+        }
+        Err(e) => Probed::fail(format!("ping {target}{via}: {e}")),
+    }
+}
+
+/// The echo payload: recognisable in a capture.
+const PING_PAYLOAD: &[u8] = b"vipd isolation check";
+
+/// An echo identifier for one probe. A raw ICMP socket sees every echo reply the host
+/// receives, and replies are matched by (target, identifier, sequence); distinct values per
+/// probe, offset by the PID, keep concurrent probes and other vipd processes apart.
+fn next_identifier() -> PingIdentifier {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Truncating the PID is fine: it only spreads the starting points.
+    let base = std::process::id() as u16;
+    PingIdentifier(base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
 /// The parts of an `http://` URL.
@@ -265,5 +330,67 @@ mod tests {
         assert_eq!(parse_file_value("-12 trailing"), Ok(-12));
         assert!(parse_file_value("five").is_err());
         assert!(parse_file_value("1.5").is_err());
+    }
+
+    /// Whether this process may open unprivileged ICMP (datagram) sockets, which surge-ping
+    /// falls back to when a raw socket is refused.
+    fn unprivileged_icmp_allowed() -> bool {
+        let range =
+            std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+        let mut bounds = range.split_whitespace().map(|w| w.parse::<u32>().ok());
+        let gid = nix::unistd::Gid::effective().as_raw();
+        matches!(
+            (bounds.next().flatten(), bounds.next().flatten()),
+            (Some(lo), Some(hi)) if lo <= gid && gid <= hi
+        )
+    }
+
+    #[tokio::test]
+    async fn ping_reaches_loopback_as_root_and_names_the_permission_problem_otherwise() {
+        let p = ping("127.0.0.1".parse().unwrap(), None, Duration::from_secs(2)).await;
+        if nix::unistd::Uid::effective().is_root() || unprivileged_icmp_allowed() {
+            assert!(p.ok, "{}", p.detail);
+            assert!(
+                p.detail.starts_with("ping 127.0.0.1: reply in "),
+                "{}",
+                p.detail
+            );
+        } else {
+            assert!(!p.ok, "{}", p.detail);
+            assert!(p.detail.contains("need CAP_NET_RAW"), "{}", p.detail);
+        }
+    }
+
+    #[tokio::test]
+    async fn ping_through_an_interface_as_root() {
+        let lo = ping("::1".parse().unwrap(), Some("lo"), Duration::from_secs(2)).await;
+        let missing = ping(
+            "127.0.0.1".parse().unwrap(),
+            Some("vtnosuch0"),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert!(!missing.ok, "{}", missing.detail);
+        assert!(
+            missing.detail.starts_with("ping 127.0.0.1 via vtnosuch0: "),
+            "{}",
+            missing.detail
+        );
+        if nix::unistd::Uid::effective().is_root() {
+            assert!(lo.ok, "{}", lo.detail);
+            assert!(
+                lo.detail.starts_with("ping ::1 via lo: reply in "),
+                "{}",
+                lo.detail
+            );
+            assert!(
+                missing.detail.contains("No such device"),
+                "{}",
+                missing.detail
+            );
+        } else {
+            assert!(!lo.ok, "{}", lo.detail);
+            assert!(lo.detail.contains("ping ::1 via lo: "), "{}", lo.detail);
+        }
     }
 }
