@@ -357,6 +357,13 @@ mod tests {
             maintenance: false,
             trackers: Vec::new(),
             counters: Default::default(),
+            channels: vec![crate::control::protocol::ChannelStatus {
+                name: "eth1".into(),
+                lost: true,
+                last_advert_ms_ago: None,
+                counters: Default::default(),
+            }],
+            heartbeat_warning: Some("running on 1 of 2 channels; lost: eth1".into()),
         };
         let (_, view) = watch::channel(View {
             status,
@@ -382,10 +389,14 @@ mod tests {
         );
         let notify = Arc::new(crate::notify::NotifyCounters::default());
         notify.failed.fetch_add(3, Relaxed);
+        let (eth0, eth1) = (Arc::new(Stats::default()), Arc::new(Stats::default()));
+        eth0.bump("adverts_received");
+        eth1.bump("udp_bad_mac");
         Instance {
             name: "web".into(),
             view,
             stats,
+            channels: vec![("eth0".into(), eth0), ("eth1".into(), eth1)],
             inbox,
             trackers: board,
             notify,
@@ -408,6 +419,10 @@ mod tests {
             r#"vipd_tracker_failed{instance="web",tracker="check app"} 1"#,
             r#"vipd_notify_failures_total{instance="web"} 3"#,
             r#"vipd_adverts_received_by_checksum_total{instance="web",checksum="v3_ipv4_rfc9568"} 1"#,
+            r#"vipd_channel_adverts_received_total{instance="web",channel="eth0"} 1"#,
+            r#"vipd_channel_packets_rejected_total{instance="web",channel="eth1",reason="udp_bad_mac"} 1"#,
+            r#"vipd_channel_lost{instance="web",channel="eth1"} 1"#,
+            r#"vipd_channel_lost{instance="web",channel="eth0"} 0"#,
             "# HELP vipd_packets_rejected Packets dropped, by reason",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");

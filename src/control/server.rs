@@ -14,8 +14,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use super::protocol::{
-    ChannelStatus,
-    Command, Event, InstanceStatus, Request, Response, Status, TrackerStatus, VERSION,
+    ChannelStatus, Command, Event, InstanceStatus, Request, Response, Status, TrackerStatus,
+    VERSION,
 };
 use crate::daemon::stats::Stats;
 use crate::notify::NotifyCounters;
@@ -240,17 +240,20 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
             );
             // The view has the channels as the router task last judged them (lost or not);
             // counters and the last sighting are read now.
-            let lost: Vec<(String, bool)> =
-                s.channels.iter().map(|c| (c.name.clone(), c.lost)).collect();
+            let lost: Vec<(String, bool)> = s
+                .channels
+                .iter()
+                .map(|c| (c.name.clone(), c.lost))
+                .collect();
             s.channels = i
                 .channels
                 .iter()
                 .map(|(name, stats)| ChannelStatus {
                     name: name.clone(),
                     lost: lost.iter().any(|(n, l)| n == name && *l),
-                    last_advert_ms_ago: stats.last_advert().map(|t| {
-                        now.duration_since(t).unwrap_or_default().as_millis() as u64
-                    }),
+                    last_advert_ms_ago: stats
+                        .last_advert()
+                        .map(|t| now.duration_since(t).unwrap_or_default().as_millis() as u64),
                     counters: counters(stats),
                 })
                 .collect();

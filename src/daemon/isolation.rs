@@ -43,7 +43,7 @@ impl IsolationProbe {
     /// Runs the check once: (reachable, what was seen).
     pub async fn run(&self) -> (bool, String) {
         let limit = self.limit;
-        let probed = match &self.what {
+        match &self.what {
             What::Ping(a) => {
                 let p = track::probe::ping(*a, None, limit).await;
                 (p.ok, p.detail)
@@ -56,10 +56,12 @@ impl IsolationProbe {
                 // A script's own timeout applies inside; the outer one bounds the rest.
                 match timeout(limit + spec.timeout, track::runner::probe_once(spec)).await {
                     Ok(r) => r,
-                    Err(_) => (false, format!("{} gave no answer within {limit:?}", spec.source)),
+                    Err(_) => (
+                        false,
+                        format!("{} gave no answer within {limit:?}", spec.source),
+                    ),
                 }
             }
-        };
-        probed
+        }
     }
 }

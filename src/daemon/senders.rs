@@ -55,12 +55,21 @@ pub enum Via {
     },
 }
 
+impl std::fmt::Debug for TxPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
 impl TxPath {
     /// Whether this path's key differs from the one now loaded from its file (a reload
     /// re-reads key files: a rotated key must take effect).
-    pub fn stale_key(&self, keys: &std::collections::HashMap<std::path::PathBuf, Arc<FrameKey>>) -> bool {
+    pub fn stale_key(
+        &self,
+        keys: &std::collections::HashMap<std::path::PathBuf, Arc<FrameKey>>,
+    ) -> bool {
         match &self.via {
-            Via::Udp { key, key_file, .. } => keys.get(key_file).is_some_and(|k| **k != **key),
+            Via::Udp { key, key_file, .. } => keys.get(key_file).is_some_and(|k| !k.same_as(key)),
             Via::Vrrp { .. } => false,
         }
     }

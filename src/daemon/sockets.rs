@@ -11,12 +11,12 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::DaemonError;
 use super::instance::ResolvedChannel;
 use super::receiver::{self, Route, Routes, RxChannel};
 use super::senders::{TxPath, Via};
 use super::stats::Stats;
 use super::udp_receiver::{self, UdpRoute, UdpRoutes};
-use super::DaemonError;
 use crate::config::{ChannelKind, Instance};
 use crate::net::udp_socket::UdpChannelSocket;
 use crate::net::{NetError, VrrpSocket};
@@ -106,11 +106,15 @@ impl Sockets {
             None => recv,
         };
         let peers = inst.unicast.as_ref().map(|u| u.peers.clone());
-        add_rx(&mut raw_rx, key, RxChannel {
-            index: 0,
-            peers: peers.clone(),
-            stats: stats.clone(),
-        });
+        add_rx(
+            &mut raw_rx,
+            key,
+            RxChannel {
+                index: 0,
+                peers: peers.clone(),
+                stats: stats.clone(),
+            },
+        );
         paths.push(TxPath {
             label,
             via: Via::Vrrp {
@@ -131,11 +135,15 @@ impl Sockets {
                 ChannelKind::Vrrp => {
                     let key: RawKey = (ch.interface.clone(), family, rc.src);
                     let socket = self.raw_socket(&key)?;
-                    add_rx(&mut raw_rx, key, RxChannel {
-                        index,
-                        peers: Some(ch.peers.clone()),
-                        stats: stats.clone(),
-                    });
+                    add_rx(
+                        &mut raw_rx,
+                        key,
+                        RxChannel {
+                            index,
+                            peers: Some(ch.peers.clone()),
+                            stats: stats.clone(),
+                        },
+                    );
                     paths.push(TxPath {
                         label,
                         via: Via::Vrrp {
@@ -158,11 +166,14 @@ impl Sockets {
                     let ukey: UdpKey = (family, *port, ch.interface.clone());
                     let socket = self.udp_socket(&ukey)?;
                     let route = UdpRoute {
-                        route: route_of(plan, vec![RxChannel {
-                            index,
-                            peers: Some(ch.peers.clone()),
-                            stats: stats.clone(),
-                        }]),
+                        route: route_of(
+                            plan,
+                            vec![RxChannel {
+                                index,
+                                peers: Some(ch.peers.clone()),
+                                stats: stats.clone(),
+                            }],
+                        ),
                         key: key.clone(),
                     };
                     let (_, entry) = &self.udp[&ukey];
@@ -173,7 +184,11 @@ impl Sockets {
                         via: Via::Udp {
                             socket,
                             origin: rc.src,
-                            dests: ch.peers.iter().map(|p| SocketAddr::new(*p, *port)).collect(),
+                            dests: ch
+                                .peers
+                                .iter()
+                                .map(|p| SocketAddr::new(*p, *port))
+                                .collect(),
                             key,
                             key_file: key_file.clone(),
                         },
@@ -302,7 +317,7 @@ fn group_address(family: Family) -> IpAddr {
     }
 }
 
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+pub(super) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
 }
 

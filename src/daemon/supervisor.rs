@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -18,10 +18,10 @@ use super::driver::{self, VipOp};
 use super::groups::{self, GroupEvent};
 use super::instance::{self, Prepared};
 use super::io::{LiveIo, Settings};
-use super::links::{self, Watchers};
 use super::isolation::IsolationProbe;
+use super::links::{self, Watchers};
 use super::senders::{Sending, TxPath};
-use super::sockets::{self, Attachment, Sockets};
+use super::sockets::{self, Attachment, Sockets, write};
 use super::wakeup::Wakeup;
 use super::{DaemonError, STOP_BUDGET, keys, stats, vips};
 use crate::config::{Config, Instance};
@@ -30,8 +30,8 @@ use crate::control::server;
 use crate::net::{Announcer, Netlink};
 use crate::notify::{Commands, EventStream, Notifier, NotifyCounters, Subject};
 use crate::track::{self, Baseline, RunAs};
-use crate::vrrp::group::SyncGroup;
 use crate::vrrp::channels::ChannelHealth;
+use crate::vrrp::group::SyncGroup;
 use crate::vrrp::packet;
 use crate::vrrp::router::{Input, Router};
 use crate::vrrp::udp_frame::FrameKey;

@@ -56,7 +56,13 @@ pub async fn run(socket: Arc<UdpChannelSocket>, label: String, routes: Arc<RwLoc
             udp_frame::vrid_hint(frame).and_then(|v| Some((v, table.get(&v)?)))
         else {
             stats.bump("udp_unknown_vrid");
-            drop_frame(&mut limiter, &label, src, "udp_unknown_vrid", "no instance of ours has the VRID it names (or it is too short to name one)");
+            drop_frame(
+                &mut limiter,
+                &label,
+                src,
+                "udp_unknown_vrid",
+                "no instance of ours has the VRID it names (or it is too short to name one)",
+            );
             continue;
         };
         let route = &entry.route;
@@ -67,14 +73,26 @@ pub async fn run(socket: Arc<UdpChannelSocket>, label: String, routes: Arc<RwLoc
         };
         if channel.peers.as_ref().is_some_and(|p| !p.contains(&src)) {
             count("not_a_unicast_peer");
-            drop_frame(&mut limiter, &label, src, "not_a_unicast_peer", "not from a configured peer");
+            drop_frame(
+                &mut limiter,
+                &label,
+                src,
+                "not_a_unicast_peer",
+                "not from a configured peer",
+            );
             continue;
         }
         let opened = match udp_frame::open(&entry.key, frame) {
             Ok(o) => o,
             Err(reject) => {
                 count(reject.label());
-                drop_frame(&mut limiter, &label, src, reject.label(), &reject.to_string());
+                drop_frame(
+                    &mut limiter,
+                    &label,
+                    src,
+                    reject.label(),
+                    &reject.to_string(),
+                );
                 continue;
             }
         };
@@ -86,7 +104,13 @@ pub async fn run(socket: Arc<UdpChannelSocket>, label: String, routes: Arc<RwLoc
             .or_insert_with(|| ReplayGuard::new(REPLAY_WINDOW));
         if let Err(reject) = guard.check(opened.origin, opened.seq, now_unix) {
             count(reject.label());
-            drop_frame(&mut limiter, &label, src, reject.label(), &reject.to_string());
+            drop_frame(
+                &mut limiter,
+                &label,
+                src,
+                reject.label(),
+                &reject.to_string(),
+            );
             continue;
         }
         // The inner advert's checksum covers the origin twice (see udp_frame): NAT on the
@@ -96,7 +120,13 @@ pub async fn run(socket: Arc<UdpChannelSocket>, label: String, routes: Arc<RwLoc
             Err(reject) => {
                 let reject: Reject = reject;
                 count(reject.label());
-                drop_frame(&mut limiter, &label, src, reject.label(), &reject.to_string());
+                drop_frame(
+                    &mut limiter,
+                    &label,
+                    src,
+                    reject.label(),
+                    &reject.to_string(),
+                );
             }
         }
     }

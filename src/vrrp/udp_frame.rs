@@ -69,6 +69,17 @@ impl FrameKey {
         let mac = Hmac::<Sha256>::new_from_slice(&bytes).expect("HMAC accepts any key length");
         Ok(FrameKey(mac))
     }
+
+    /// Whether two keys are the same, without holding the key bytes: compares the MACs the
+    /// keys give a fixed message (a reload re-reads key files and must notice a rotation).
+    pub fn same_as(&self, other: &FrameKey) -> bool {
+        let tag = |k: &FrameKey| {
+            let mut m = k.0.clone();
+            m.update(b"vipd key identity");
+            m.finalize().into_bytes()
+        };
+        tag(self) == tag(other)
+    }
 }
 
 // Keys must never reach a log line.
