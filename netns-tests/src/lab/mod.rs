@@ -11,7 +11,9 @@ use crate::error::{HarnessError, Result};
 use crate::node::Node;
 use crate::wait::wait_until;
 
+mod block;
 mod teardown;
+pub use block::{Cut, CutGuard};
 use teardown::{PREFIX, Teardown, sweep_stale};
 
 static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
