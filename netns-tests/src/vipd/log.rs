@@ -63,7 +63,16 @@ pub struct Transition {
 pub fn transitions(log: &str, instance: &str) -> Vec<Transition> {
     log.lines()
         .filter_map(parse_transition)
-        .filter(|t| t.instance == instance)
+        .filter(|t| t.instance == instance && t.from != t.to)
+        .collect()
+}
+
+/// The MASTER -> MASTER events of `instance`: mastership re-asserted over a lower Master
+/// (a healed split brain). Logged like transitions, but no state changed.
+pub fn reasserts(log: &str, instance: &str) -> Vec<Transition> {
+    log.lines()
+        .filter_map(parse_transition)
+        .filter(|t| t.instance == instance && t.from == t.to)
         .collect()
 }
 

@@ -28,7 +28,7 @@ use nix::sys::signal::Signal;
 pub use checks::{CheckKind, CheckSpec, NotifySpec, TrackSpec, TrackTarget};
 pub use config::{InstanceSpec, VipdConfig};
 pub use control::{InstanceStatus, ProcStat, Status, proc_stats};
-pub use log::{Transition, VrrpState, parse_timestamp, parse_transition, transitions};
+pub use log::{Transition, VrrpState, parse_timestamp, parse_transition, reasserts, transitions};
 
 use crate::error::{HarnessError, Result};
 use crate::lab::Lab;
@@ -188,6 +188,11 @@ impl Vipd {
     /// The state changes of `instance` logged so far, in order.
     pub fn transitions(&self, instance: &str) -> Vec<Transition> {
         transitions(&self.log_text(), instance)
+    }
+
+    /// Every time `instance` re-asserted mastership over a lower Master.
+    pub fn reasserts(&self, instance: &str) -> Vec<Transition> {
+        reasserts(&self.log_text(), instance)
     }
 
     /// The state `instance` last reported entering, if any.
