@@ -3,6 +3,8 @@
 //!
 //! `SIM_CASES` scales the number of schedules per property (default 5000).
 
+#[path = "simulator/channels.rs"]
+mod channels;
 mod sim;
 
 use std::time::Duration;
@@ -46,6 +48,7 @@ fn cluster(preempt_always: bool) -> impl Strategy<Value = (ClusterSpec, Duration
             let max_delay = interval.as_duration() * delay_per_mille / 1000;
             (
                 ClusterSpec {
+                    channels: 1,
                     version,
                     interval,
                     nodes,
@@ -302,6 +305,7 @@ fn settled_pair(version: Version, interval: Centis, backup_prio: u8) -> Sim {
         preempt: true,
     };
     let spec = ClusterSpec {
+        channels: 1,
         version,
         interval,
         nodes: vec![node(254), node(backup_prio)],
@@ -405,6 +409,14 @@ proptest! {
     }
 
     #[test]
+    fn one_channel_up_keeps_one_master(
+        (spec, delay) in channels::pair(), seed in any::<u64>(),
+        events in prop::collection::vec(channels::channel_event(), 0..30),
+    ) {
+        lift(channels::channels_hold(spec, delay, seed, &events, None))?;
+    }
+
+    #[test]
     fn takeover_times_equal_the_rfc_formulas(
         v3 in any::<bool>(), pick in 0usize..3, backup in 1u8..=253, phase in 0u32..1000,
     ) {
@@ -422,6 +434,7 @@ fn simulator_catches_vips_kept_after_stop() {
         actions.retain(|a| *a != Action::RemoveVips);
     }
     let spec = ClusterSpec {
+        channels: 1,
         version: Version::V3,
         interval: Centis::new(10),
         nodes: vec![
@@ -458,6 +471,7 @@ fn simulator_catches_a_silent_master_after_heal() {
         }
     }
     let spec = ClusterSpec {
+        channels: 1,
         version: Version::V3,
         interval: Centis::new(10),
         nodes: vec![
@@ -482,6 +496,7 @@ fn takeover_reference_figure_v2_priority_100() {
     crash_takeover(Version::V2, Centis::from_secs(1), 100, 500).unwrap();
     let sim = Sim::new(
         ClusterSpec {
+            channels: 1,
             version: Version::V2,
             interval: Centis::from_secs(1),
             nodes: vec![NodeSpec {

@@ -1,18 +1,20 @@
 //! A deterministic cluster simulator: N virtual routers on a simulated LAN under a virtual
-//! clock, with loss, delay, duplication, reordering and partitions.
+//! clock, with loss, delay, duplication, reordering and partitions. Every link between two
+//! routers has `channels` independent heartbeat channels (as with `channels:` in the config);
+//! a router advertises on all of them, and each can be cut on its own.
 //!
 //! The routers are the real `vipd::vrrp::router::Router`; only the network and the clock are
 //! simulated. Every call of `Router::handle` is followed by an invariant check, so a rule
 //! broken for a single instant is caught.
+
+mod net;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use vipd::vrrp::router::{
-    Action, Advert, AnnounceSchedule, Input, Router, RouterConfig, Transition,
-};
+use vipd::vrrp::router::{Action, AnnounceSchedule, Input, Router, RouterConfig, Transition};
 use vipd::vrrp::timing::{self, Centis};
 use vipd::vrrp::{State, Version};
 
@@ -32,8 +34,10 @@ pub struct ClusterSpec {
     pub version: Version,
     /// Advert interval of every router.
     pub interval: Centis,
-    /// The routers; node `i` has address 10.0.0.(i+1).
+    /// The routers; node `i` has address 10.c.0.(i+1) on channel c.
     pub nodes: Vec<NodeSpec>,
+    /// Heartbeat channels per link, at least 1.
+    pub channels: usize,
 }
 
 /// Network behaviour; probabilities in per-mille.
@@ -63,6 +67,10 @@ pub struct Logged {
 /// Rewrites the actions a router returned, to prove the invariants catch a broken router.
 pub type Mutator = fn(node: usize, &mut Vec<Action>);
 
+/// Decides whether an input reaches a router (false: dropped), to prove the properties catch
+/// a router that mishandles some inputs.
+pub type Filter = fn(node: usize, &Input) -> bool;
+
 struct Node {
     router: Router,
     /// Crashed: the process is gone, it neither sends nor receives.
@@ -75,6 +83,7 @@ struct Node {
 struct Delivery {
     to: usize,
     from: usize,
+    channel: usize,
     priority: u8,
 }
 
@@ -87,8 +96,10 @@ pub struct Sim {
     queue: BinaryHeap<Reverse<(Duration, u64, Delivery)>>,
     seq: u64,
     rng: u64,
-    /// Directed pairs (from, to) that cannot talk.
-    cut: BTreeSet<(usize, usize)>,
+    /// Directed pairs (from, to) that cannot talk, per channel: (channel, from, to).
+    cut: BTreeSet<(usize, usize, usize)>,
+    /// When each advert was sent (by anyone), in order.
+    sent: Vec<Duration>,
     /// Current network conditions.
     pub conditions: Conditions,
     /// Every transition, in order.
@@ -96,11 +107,18 @@ pub struct Sim {
     /// Invariant violations seen so far (empty on a correct router).
     pub violations: Vec<String>,
     mutator: Option<Mutator>,
+    filter: Option<Filter>,
 }
 
-/// The address of node `i`.
+/// The primary address of node `i` (its address on channel 0).
 pub fn addr(i: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(10, 0, 0, i as u8 + 1))
+    addr_on(0, i)
+}
+
+/// The address of node `i` on `channel`. Every channel orders the nodes alike, as two hosts
+/// numbered in the same order on each of their networks would.
+pub fn addr_on(channel: usize, i: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, channel as u8, 0, i as u8 + 1))
 }
 
 impl Sim {
@@ -116,16 +134,24 @@ impl Sim {
             seq: 0,
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             cut: BTreeSet::new(),
+            sent: Vec::new(),
             conditions: Conditions::default(),
             log: Vec::new(),
             violations: Vec::new(),
             mutator: None,
+            filter: None,
         }
     }
 
     /// Installs a mutator that tampers with every router's actions.
     pub fn with_mutator(mut self, m: Mutator) -> Sim {
         self.mutator = Some(m);
+        self
+    }
+
+    /// Installs a filter that drops some inputs before they reach a router.
+    pub fn with_filter(mut self, f: Filter) -> Sim {
+        self.filter = Some(f);
         self
     }
 
@@ -141,7 +167,7 @@ impl Sim {
 
     /// Feeds an input to node `i` now (ignored if it has crashed).
     pub fn input(&mut self, i: usize, input: Input) {
-        if !self.nodes[i].alive {
+        if !self.nodes[i].alive || self.filter.is_some_and(|f| !f(i, &input)) {
             return;
         }
         let mut actions = self.nodes[i].router.handle(self.t0 + self.now, input);
@@ -175,19 +201,10 @@ impl Sim {
         self.input(i, Input::Start);
     }
 
-    /// Cuts every link between `side` and the other nodes, both ways.
-    pub fn partition(&mut self, side: &[usize]) {
-        for &a in side {
-            for b in (0..self.nodes.len()).filter(|b| !side.contains(b)) {
-                self.cut.insert((a, b));
-                self.cut.insert((b, a));
-            }
-        }
-    }
-
-    /// Heals every partition.
-    pub fn heal(&mut self) {
-        self.cut.clear();
+    /// When the first advert after `t` (strictly) was sent, by anyone.
+    pub fn first_advert_after(&self, t: Duration) -> Option<Duration> {
+        let i = self.sent.partition_point(|&at| at <= t);
+        self.sent.get(i).copied()
     }
 
     /// The router of node `i`.
@@ -261,19 +278,6 @@ impl Sim {
             .min()
     }
 
-    fn deliver_next(&mut self) {
-        let Some(Reverse((_, _, d))) = self.queue.pop() else {
-            return;
-        };
-        let advert = Advert {
-            from: addr(d.from),
-            channel: 0,
-            priority: d.priority,
-            interval: self.spec.interval,
-        };
-        self.input(d.to, Input::Advert(advert));
-    }
-
     fn apply(&mut self, i: usize, actions: Vec<Action>) {
         for action in actions {
             match action {
@@ -294,29 +298,6 @@ impl Sim {
             }
         }
         self.check(i);
-    }
-
-    fn broadcast(&mut self, from: usize, priority: u8) {
-        self.nodes[from].last_advert_sent = Some(self.now);
-        for to in 0..self.nodes.len() {
-            if to == from || self.cut.contains(&(from, to)) {
-                continue;
-            }
-            if self.chance(self.conditions.loss) {
-                continue;
-            }
-            let copies = if self.chance(self.conditions.dup) {
-                2
-            } else {
-                1
-            };
-            for _ in 0..copies {
-                let at = self.now + self.delay();
-                self.seq += 1;
-                self.queue
-                    .push(Reverse((at, self.seq, Delivery { to, from, priority })));
-            }
-        }
     }
 
     /// The invariants that hold at every instant, checked after every input.
@@ -342,32 +323,6 @@ impl Sim {
                 self.now
             ));
         }
-    }
-
-    fn delay(&mut self) -> Duration {
-        let Conditions {
-            min_delay,
-            max_delay,
-            ..
-        } = self.conditions;
-        if max_delay <= min_delay {
-            return min_delay;
-        }
-        let span = (max_delay - min_delay).as_micros() as u64;
-        min_delay + Duration::from_micros(self.next_u64() % (span + 1))
-    }
-
-    fn chance(&mut self, per_mille: u32) -> bool {
-        per_mille > 0 && (self.next_u64() % 1000) < u64::from(per_mille)
-    }
-
-    /// splitmix64: deterministic per seed, so a failing schedule replays exactly.
-    fn next_u64(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
     }
 
     /// Master_Down_Interval of a router at priority `p` in this cluster.
@@ -397,7 +352,7 @@ impl Node {
             announce: AnnounceSchedule::default(),
             yield_advert: true,
             primary_addr: addr(i),
-            channel_addrs: vec![addr(i)],
+            channel_addrs: (0..spec.channels).map(|c| addr_on(c, i)).collect(),
             isolation_guard: false,
         };
         Node {

@@ -19,10 +19,12 @@
 //!   from FAULT, on every re-check); the answer comes back as [`Input::Isolation`].
 //! - `Notify` is always last: it reports a transition that has been carried out.
 //!
-//! The rules themselves live in `rules.rs`, one method per input, with the isolation guard
-//! in `isolation.rs`; the timers in `timers.rs`.
+//! The rules themselves live in `rules.rs` (start, stop, adverts, timers and the moves
+//! between states), `control.rs` (priority, reload, faults, drain, sync orders) and
+//! `isolation.rs` (the isolation guard); the timers in `timers.rs`.
 
 mod api;
+mod control;
 mod isolation;
 mod rules;
 mod timers;

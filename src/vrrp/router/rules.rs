@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::api::ISOLATION_FAULT;
 use super::timers::{DownCause, DownTimer, Due, next_periodic};
-use super::{Action, Advert, Heard, Reason, Router, RouterConfig, SyncOrder, Transition};
+use super::{Action, Advert, Heard, Reason, Router, Transition};
 use crate::vrrp::{State, Version};
 
 impl Router {
@@ -189,143 +189,6 @@ impl Router {
         }
     }
 
-    pub(super) fn set_priority(&mut self, now: Instant, priority: u8) {
-        // The address owner is never adjusted; 0 and 255 are not effective priorities.
-        if self.is_owner() {
-            return;
-        }
-        let priority = priority.clamp(1, 254);
-        if priority == self.priority {
-            return;
-        }
-        self.priority = priority;
-        // A Master's next advert carries it. A Backup's skew changed.
-        self.rebase_down(now);
-    }
-
-    /// New settings for a running router (configuration reload). The state does not change:
-    /// a Master stays Master. The caller restarts the router instead when the VRID, the
-    /// version or address ownership changes; those are kept as they were here.
-    pub(super) fn configure(&mut self, now: Instant, mut config: RouterConfig) {
-        config.vrid = self.config.vrid;
-        config.version = self.config.version;
-        if (config.priority == 255) != self.is_owner() {
-            config.priority = self.config.priority;
-        }
-        // Keep the trackers' adjustment on the new base, so a reload cannot make a lowered
-        // Master preempt for the moment before its trackers report again.
-        let delta = i16::from(self.priority) - i16::from(self.config.priority);
-        let base = (i16::from(config.priority) + delta).clamp(1, 254) as u8;
-        self.config = config;
-        if self.config.version == Version::V2 {
-            // A v2 Backup times the Master with its own interval (they must be equal).
-            self.master_adver_interval = self.config.advert_interval;
-        }
-        if self.is_owner() {
-            self.rebase_down(now);
-        } else {
-            self.set_priority(now, base);
-            self.rebase_down(now);
-        }
-    }
-
-    /// Re-bases a running master-down timer on its last reset, as if it had been armed with
-    /// the current priority and intervals. A shorter interval can move the deadline before
-    /// `now`: it is then due at once.
-    fn rebase_down(&mut self, now: Instant) {
-        if let Some(down) = self.timers.down {
-            let wait = match down.cause {
-                DownCause::Silence => self.master_down_interval(),
-                DownCause::Resigned(_) => self.skew_time(),
-            };
-            self.timers.down = Some(DownTimer {
-                deadline: (down.reset_at + wait).max(now),
-                ..down
-            });
-        }
-    }
-
-    pub(super) fn fault(
-        &mut self,
-        now: Instant,
-        source: String,
-        active: bool,
-        out: &mut Vec<Action>,
-    ) {
-        if active {
-            let first = self.faults.is_empty();
-            if !self.faults.insert(source.clone()) || !first {
-                return;
-            }
-            let from = self.state;
-            let master = match from {
-                // Not started: Start will go to Fault.
-                State::Initialize | State::Fault => return,
-                State::Master => {
-                    self.release(0, out);
-                    None
-                }
-                State::Backup => self.heard.map(|h| h.addr),
-            };
-            self.state = State::Fault;
-            self.timers = Default::default();
-            self.pending = None;
-            self.heard = None;
-            // Leaving FAULT is a fresh start: the group's old hold no longer applies.
-            self.held = false;
-            self.notify(from, Reason::Fault { source }, master, out);
-        } else if self.faults.remove(&source)
-            && self.faults.is_empty()
-            && self.state == State::Fault
-        {
-            self.enter_backup(now, Reason::FaultCleared, None, out);
-        }
-    }
-
-    pub(super) fn drain(&mut self, now: Instant, on: bool, out: &mut Vec<Action>) {
-        if on == self.draining {
-            return;
-        }
-        self.draining = on;
-        match self.state {
-            State::Master if on => {
-                self.release(0, out);
-                self.enter_backup(now, Reason::Drain, None, out);
-            }
-            // A draining Backup keeps no master-down timer rather than re-arming one that
-            // could only wake us to do nothing; Drain(false) arms it afresh.
-            State::Backup if on => {
-                self.timers.down = None;
-                self.pending = None;
-            }
-            State::Backup => {
-                let deadline = now + self.master_down_interval();
-                self.arm_down(now, deadline, DownCause::Silence);
-            }
-            _ => {}
-        }
-    }
-
-    pub(super) fn sync(&mut self, now: Instant, order: SyncOrder, out: &mut Vec<Action>) {
-        match (order, self.state) {
-            (SyncOrder::Master { group, member }, State::Backup) => {
-                let in_startup = self.startup_until.is_some_and(|until| now < until);
-                if !self.draining && !in_startup {
-                    self.become_master(now, Reason::Sync { group, member }, out);
-                }
-            }
-            (SyncOrder::Backup { group, member }, State::Master) => {
-                self.release(0, out);
-                self.held = true;
-                self.enter_backup(now, Reason::Sync { group, member }, None, out);
-            }
-            // Already following the group's lead Master: stay put, and do not preempt it
-            // on our own either.
-            (SyncOrder::Backup { .. }, State::Backup) => self.held = true,
-            _ => {}
-        }
-    }
-
     /// Becomes Master from Initialize or Backup.
     pub(super) fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
         let from = self.state;
@@ -378,7 +241,7 @@ impl Router {
     }
 
     /// Arms (or resets) the master-down timer, unless draining keeps us from ever firing it.
-    fn arm_down(&mut self, now: Instant, deadline: Instant, cause: DownCause) {
+    pub(super) fn arm_down(&mut self, now: Instant, deadline: Instant, cause: DownCause) {
         self.timers.down = (!self.draining).then_some(DownTimer {
             deadline,
             reset_at: now,
@@ -387,7 +250,7 @@ impl Router {
     }
 
     /// Leaves Master: the last advert, then the addresses, then no more Master timers.
-    fn release(&mut self, priority: u8, out: &mut Vec<Action>) {
+    pub(super) fn release(&mut self, priority: u8, out: &mut Vec<Action>) {
         out.push(Action::SendAdvert { priority });
         out.push(Action::RemoveVips);
         self.timers.advert = None;
@@ -433,7 +296,7 @@ impl Router {
             .max(Duration::from_millis(10))
     }
 
-    fn is_owner(&self) -> bool {
+    pub(super) fn is_owner(&self) -> bool {
         self.config.priority == 255
     }
 
