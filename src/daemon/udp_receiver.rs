@@ -52,16 +52,36 @@ pub async fn run(socket: Arc<UdpChannelSocket>, label: String, routes: Arc<RwLoc
         let frame = &buf[..len];
         let src = from.ip().to_canonical();
         let table = routes.read().unwrap_or_else(|e| e.into_inner());
-        let Some((vrid, entry)) =
-            udp_frame::vrid_hint(frame).and_then(|v| Some((v, table.get(&v)?)))
-        else {
+        let Some(vrid) = udp_frame::vrid_hint(frame) else {
+            // Too short to name a VRID, or not ours at all: the frame came to this port, so
+            // every instance listening here counts it (usually there is one).
+            let reason = if frame.len() < udp_frame::MIN_FRAME_LEN {
+                "udp_truncated"
+            } else {
+                "udp_bad_magic"
+            };
+            stats.bump(reason);
+            for r in table.values() {
+                r.route.stats.bump(reason);
+                r.route.channels[0].stats.bump(reason);
+            }
+            drop_frame(
+                &mut limiter,
+                &label,
+                src,
+                reason,
+                "too short or not a vipd heartbeat frame",
+            );
+            continue;
+        };
+        let Some(entry) = table.get(&vrid) else {
             stats.bump("udp_unknown_vrid");
             drop_frame(
                 &mut limiter,
                 &label,
                 src,
                 "udp_unknown_vrid",
-                "no instance of ours has the VRID it names (or it is too short to name one)",
+                "no instance of ours has the VRID it names",
             );
             continue;
         };

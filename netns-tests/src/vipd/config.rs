@@ -41,6 +41,9 @@ pub struct InstanceSpec {
     pub track: Vec<TrackSpec>,
     /// Commands run on state changes.
     pub notify: Option<NotifySpec>,
+    /// Further keys of the instance as YAML lines without indentation (`channels: [...]`),
+    /// for settings this spec has no field for.
+    pub extra: Vec<String>,
 }
 
 impl Default for InstanceSpec {
@@ -59,6 +62,7 @@ impl Default for InstanceSpec {
             use_vmac: false,
             track: Vec::new(),
             notify: None,
+            extra: Vec::new(),
         }
     }
 }
@@ -117,6 +121,9 @@ impl InstanceSpec {
         }
         if let Some(n) = &self.notify {
             n.render(out);
+        }
+        for line in &self.extra {
+            let _ = writeln!(out, "    {line}");
         }
     }
 }

@@ -1,0 +1,21 @@
+//! Heartbeat channels end to end (issue 5): two nodes joined by the client LAN and by a
+//! dedicated heartbeat link, with parts of either cut by nftables in the switch (links stay
+//! up, like a broken switch or a firewall rule), and what the client and each node see.
+//!
+//! They need root and a built vipd; without root they say SKIPPED loudly (and fail under
+//! CI=true).
+
+#[path = "failover/common.rs"]
+#[allow(dead_code)]
+mod common;
+#[path = "channels/setup.rs"]
+mod setup;
+
+#[path = "channels/guard.rs"]
+mod guard;
+#[path = "channels/migrate.rs"]
+mod migrate;
+#[path = "channels/partition.rs"]
+mod partition;
+#[path = "channels/udp.rs"]
+mod udp;

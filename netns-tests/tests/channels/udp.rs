@@ -1,0 +1,107 @@
+//! The UDP channel carries the pair alone (VRRP dropped on the LAN), and forged, replayed
+//! and truncated frames are refused and counted while the pair keeps working.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use netns_tests::vipd::VrrpState;
+use netns_tests::{Cut, in_netns, require_root};
+use vipd::vrrp::packet::{self, Advert, Auth};
+use vipd::vrrp::timing::Centis;
+use vipd::vrrp::udp_frame::{self, FrameKey};
+use vipd::vrrp::{V3Checksum, Version};
+
+use crate::common::*;
+use crate::setup::*;
+
+const PORT: u16 = 5405;
+const KEY: &[u8] = b"vipd test key, 32 bytes or so..";
+
+/// A sealed priority-0 advert "from" node0: accepted, it would make node1 take over.
+fn resign_frame(key: &[u8], seq: u64, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
+    let advert = Advert {
+        version: Version::V3,
+        vrid: 51,
+        priority: 0,
+        interval: Centis::new(10),
+        addresses: vec![vip],
+        auth: Auth::None,
+    };
+    let vrrp = packet::emit(&advert, origin, origin, V3Checksum::PseudoHeader).unwrap();
+    udp_frame::seal(&FrameKey::new(key.to_vec()).unwrap(), seq, origin, &vrrp)
+}
+
+#[test]
+fn forged_replayed_and_truncated_frames_are_refused_and_counted() {
+    if !require_root() {
+        return;
+    }
+    let lab = hb_lab();
+    let key_file = lab.log_path("heartbeat.key");
+    std::fs::write(&key_file, KEY).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key_path = key_file.display().to_string();
+    let HbPair {
+        lab,
+        vip,
+        high,
+        low,
+        d0,
+        d1,
+        ..
+    } = hb_pair(lab, |lab, i| {
+        vec![format!(
+            "channels: [{{ type: udp, interface: eth1, port: {PORT}, key_file: {key_path}, peers: [{}] }}]",
+            lab.node(1 - i).hb_ip4().unwrap()
+        )]
+    });
+    let channel = format!("udp eth1:{PORT}");
+    let lan = lab.cut(Cut::VrrpOnLan).unwrap();
+    // With VRRP gone from the LAN, only UDP carries node0's adverts.
+    assert_stays(&d1, &low.name, VrrpState::Backup, quiet(&low));
+    assert!(lan.dropped().unwrap() > 0);
+    let carried = channel_counter(&d1, &channel, "adverts_received");
+    assert!(carried > 10, "UDP carried {carried} adverts");
+
+    let (n0, n1) = (lab.node(0), lab.node(1));
+    let origin: IpAddr = n0.hb_ip4().unwrap().into();
+    let to = SocketAddr::new(n1.hb_ip4().unwrap().into(), PORT);
+    let now_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    let good = resign_frame(KEY, now_us + 1_000_000, origin, vip);
+    let frames = [
+        // Forged: the right layout under a wrong key.
+        resign_frame(
+            b"not the key, but as long as it..",
+            now_us + 2_000_000,
+            origin,
+            vip,
+        ),
+        // Replayed: the right key, but a sequence number node0 passed long ago.
+        resign_frame(KEY, 1, origin, vip),
+        // Truncated: a real frame cut short.
+        good[..40].to_vec(),
+        good[..good.len() - 1].to_vec(),
+    ];
+    in_netns(n0.ns(), || {
+        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+        for f in &frames {
+            for _ in 0..3 {
+                sock.send_to(f, to).unwrap();
+            }
+        }
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    for reason in ["udp_bad_mac", "udp_replayed", "udp_truncated"] {
+        let n = channel_counter(&d1, &channel, reason);
+        assert!(n >= 3, "{reason}: {n}; {}", channel_status(&d1, &channel));
+    }
+    assert_stays(&d1, &low.name, VrrpState::Backup, quiet(&low));
+    assert_stays(&d0, &high.name, VrrpState::Master, Duration::ZERO);
+    assert!(channel_counter(&d1, &channel, "adverts_received") > carried);
+    assert_client_sees(&lab, vip, n0.mac("eth0").unwrap());
+}
