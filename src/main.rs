@@ -341,9 +341,38 @@ fn check(args: CheckArgs) -> ExitCode {
                     );
                 }
             }
+            // UDP channel keys as `vipd run` loads them; a missing one may exist where the
+            // file is deployed, so that is a warning.
+            let key_files: std::collections::BTreeSet<_> = config
+                .instances
+                .values()
+                .flat_map(|i| &i.channels)
+                .filter_map(|c| match &c.kind {
+                    vipd::config::ChannelKind::Udp { key_file, .. } => Some(key_file.clone()),
+                    vipd::config::ChannelKind::Vrrp => None,
+                })
+                .collect();
+            for file in key_files {
+                match vipd::daemon::keys::load_key(&file) {
+                    Ok(_) => {}
+                    Err(vipd::daemon::keys::KeyFileError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        eprintln!(
+                            "{}: warning: key file {} not found (vipd run refuses to start without it)",
+                            path.display(),
+                            file.display()
+                        );
+                    }
+                    Err(e) => {
+                        eprintln!("{}: {e}", path.display());
+                        refused += 1;
+                    }
+                }
+            }
             if refused > 0 {
                 eprintln!(
-                    "vipd check: {refused} insecure script(s) in {}",
+                    "vipd check: {refused} insecure script(s) or key file(s) in {}",
                     path.display()
                 );
                 return ExitCode::from(1);

@@ -58,6 +58,25 @@ pub fn render(status: &Status) -> String {
         if !counters.is_empty() {
             let _ = writeln!(out, "  counters: {}", counters.join(" "));
         }
+        if i.channels.len() > 1 {
+            for c in &i.channels {
+                let seen = c.last_advert_ms_ago.map_or("never".to_owned(), |ms| {
+                    format!("{:.1}s ago", ms as f64 / 1000.0)
+                });
+                let get = |k: &str| c.counters.get(k).copied().unwrap_or(0);
+                let _ = writeln!(
+                    out,
+                    "  channel {}: {}last advert {seen}, in {}, out {}",
+                    c.name,
+                    if c.lost { "LOST, " } else { "" },
+                    get("adverts_received"),
+                    get("adverts_sent")
+                );
+            }
+        }
+        if let Some(w) = &i.heartbeat_warning {
+            let _ = writeln!(out, "  heartbeat: {w}");
+        }
     }
     out
 }

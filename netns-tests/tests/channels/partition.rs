@@ -40,6 +40,12 @@ fn vrrp_dropped_on_the_lan_moves_nothing_and_warns() {
         warning.contains("1 of 2") && warning.contains("eth0"),
         "{warning}"
     );
+    let table = d1.ctl_ok(&["status"]).unwrap();
+    assert!(
+        table.contains("heartbeat: running on 1 of 2 channels"),
+        "{table}"
+    );
+    assert!(table.contains("channel eth0: LOST"), "{table}");
     assert_eq!(channel_status(&d1, "eth0")["lost"], true);
     assert_eq!(channel_status(&d1, "eth1")["lost"], false);
     assert_only_holder(&[lab.node(0), lab.node(1)], lab.node(0), "eth0", vip);

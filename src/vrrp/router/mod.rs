@@ -67,7 +67,8 @@ pub struct Router {
     master_adver_interval: Centis,
     /// The last advert heard while Backup (or the winner we yielded to).
     heard: Option<Heard>,
-    /// Master: when we last re-announced to a lower-priority Master, for the rate limit.
+    /// Master: when we last announced (becoming Master, or re-asserting over a lower-priority
+    /// Master), for the re-assertion rate limit.
     last_reannounce: Option<Instant>,
     /// Backup: a takeover waiting for the isolation check's answer.
     pending: Option<PendingTakeover>,

@@ -201,7 +201,10 @@ impl Router {
         self.held = false;
         self.pending = None;
         self.heard = None;
-        self.last_reannounce = None;
+        // Becoming Master has just announced. A lower Master heard within the next
+        // Master_Down_Interval is the old Master's yield advert after a takeover or a
+        // preemption, not a healed split brain: no second burst, no re-assertion event.
+        self.last_reannounce = Some(now);
         self.master_adver_interval = self.config.advert_interval;
         let schedule = self.config.announce;
         self.timers = Default::default();

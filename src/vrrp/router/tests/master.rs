@@ -184,11 +184,27 @@ fn equal_priority_ipv6_tie_break_compares_addresses_as_integers() {
     assert_eq!(r.master(), Some(ip("fe80::1:0")));
 }
 
+/// Our own Master_Down_Interval at v2 priority 200: 3 s + (256 - 200)/256 s.
+const QUIET_V2_200: Duration = Duration::from_micros(3_218_750);
+
+#[test]
+fn a_lower_master_just_after_becoming_master_gets_an_advert_only() {
+    // The old Master's yield advert after our takeover or preemption: we announced a moment
+    // ago, and this is no split brain.
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(200), t0);
+    assert_eq!(
+        r.handle(t + ms(400), advert(PEER, 100, 100)),
+        vec![Action::SendAdvert { priority: 200 }]
+    );
+    assert_eq!(r.state(), State::Master);
+}
+
 #[test]
 fn lower_priority_gets_an_advert_and_a_reannounce_at_once() {
     let t0 = Instant::now();
     let (mut r, t) = master(v2(200), t0);
-    let heard = t + ms(400);
+    let heard = t + QUIET_V2_200 + ms(400);
     assert_eq!(
         r.handle(heard, advert(PEER, 100, 100)),
         vec![
@@ -205,14 +221,15 @@ fn lower_priority_gets_an_advert_and_a_reannounce_at_once() {
 fn reannounce_is_rate_limited_to_once_per_master_down_interval() {
     let t0 = Instant::now();
     let (mut r, t) = master(v2(200), t0);
-    r.handle(t, advert(PEER, 100, 100));
-    let quiet = us(3_218_750);
+    let quiet = QUIET_V2_200;
+    let first = t + quiet;
+    assert_eq!(r.handle(first, advert(PEER, 100, 100)).len(), 3);
     assert_eq!(
-        r.handle(t + quiet - us(1), advert(PEER, 100, 100)),
+        r.handle(first + quiet - us(1), advert(PEER, 100, 100)),
         vec![Action::SendAdvert { priority: 200 }]
     );
     assert_eq!(
-        r.handle(t + quiet, advert(PEER, 100, 100)),
+        r.handle(first + quiet, advert(PEER, 100, 100)),
         vec![
             Action::SendAdvert { priority: 200 },
             Action::Announce { count: 5 },
@@ -256,7 +273,7 @@ fn reassertion_with_no_announce_still_notifies() {
     };
     let (mut r, t) = master(config, t0);
     assert_eq!(
-        r.handle(t + ms(10), advert(PEER, 100, 100)),
+        r.handle(t + QUIET_V2_200, advert(PEER, 100, 100)),
         vec![Action::SendAdvert { priority: 200 }, reasserted(100)]
     );
 }
