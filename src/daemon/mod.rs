@@ -4,6 +4,7 @@
 //! Shared: one receive task per (interface, family, source) socket, and one link watcher.
 //! Tasks talk through channels only; the router task never waits on I/O.
 
+mod checked;
 pub mod driver;
 mod groups;
 mod instance;
@@ -34,8 +35,9 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::control;
 use crate::net::{LinkEvents, NetError, Netlink};
+use checked::Checked;
 use instance::PrepareError;
-use supervisor::{Checked, Supervisor};
+use supervisor::Supervisor;
 
 /// How long a clean stop may take before vipd gives up waiting (issue: exit within 2 s).
 const STOP_BUDGET: Duration = Duration::from_millis(1500);

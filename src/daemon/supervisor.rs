@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use super::checked::Checked;
 use super::driver::{self, VipOp};
 use super::groups::{self, GroupEvent};
 use super::instance::{self, Prepared};
@@ -23,7 +24,7 @@ use super::links::{self, Watchers};
 use super::senders::{Sending, TxPath};
 use super::sockets::{self, Attachment, Sockets, write};
 use super::wakeup::Wakeup;
-use super::{DaemonError, STOP_BUDGET, keys, stats, vips};
+use super::{DaemonError, STOP_BUDGET, stats, vips};
 use crate::config::{Config, Instance};
 use crate::control::protocol::{Event, InstanceStatus};
 use crate::control::server;
@@ -56,71 +57,6 @@ struct Live {
     channel_stats: HashMap<String, Arc<stats::Stats>>,
     /// Instance counters.
     stats: Arc<stats::Stats>,
-}
-
-/// A configuration checked against the system: its tracker plan (script security, check
-/// users) and the user scripts run as. Checking reads the user database (NSS: possibly over
-/// the network) and stats every script, so it is built off the routers' thread
-/// ([`Checked::off_thread`]).
-pub struct Checked {
-    config: Config,
-    plan: track::Plan,
-    run_as: Option<RunAs>,
-    /// UDP channel keys, by file.
-    keys: HashMap<std::path::PathBuf, Arc<FrameKey>>,
-    /// Isolation checks, by instance.
-    isolation: HashMap<String, Arc<IsolationProbe>>,
-}
-
-impl Checked {
-    /// Checks `config`. Blocking.
-    pub fn new(config: Config) -> Result<Checked, DaemonError> {
-        let mut keys = HashMap::new();
-        let mut isolation = HashMap::new();
-        for (name, inst) in &config.instances {
-            for ch in &inst.channels {
-                if let crate::config::ChannelKind::Udp { key_file, .. } = &ch.kind
-                    && !keys.contains_key(key_file)
-                {
-                    let key = keys::load_key(key_file)
-                        .map_err(|e| DaemonError::Config(format!("instance {name}: {e}")))?;
-                    keys.insert(key_file.clone(), Arc::new(key));
-                }
-            }
-            if let Some(check) = &inst.isolation_check {
-                let probe = IsolationProbe::new(&config, check).map_err(|e| {
-                    DaemonError::Scripts(format!("instance {name}: isolation_check: {e}"))
-                })?;
-                isolation.insert(name.clone(), Arc::new(probe));
-            }
-        }
-        let plan = track::plan(&config).map_err(|e| DaemonError::Scripts(e.to_string()))?;
-        let run_as = RunAs::for_scripts(config.global.script_user.as_deref())
-            .map_err(|e| DaemonError::Scripts(e.to_string()))?;
-        Ok(Checked {
-            config,
-            plan,
-            run_as,
-            keys,
-            isolation,
-        })
-    }
-
-    /// Runs `make` (which reads and checks a configuration) on tokio's blocking pool.
-    pub async fn off_thread(
-        make: impl FnOnce() -> Result<Checked, DaemonError> + Send + 'static,
-    ) -> Result<Checked, DaemonError> {
-        tokio::task::spawn_blocking(make).await.unwrap_or_else(|e| {
-            Err(DaemonError::Config(format!(
-                "configuration check failed: {e}"
-            )))
-        })
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
 }
 
 /// Everything that runs, and how to change it.
