@@ -1,0 +1,241 @@
+//! Starting, updating and stopping one instance: its sockets, router task, address worker
+//! and status view.
+
+use super::*;
+
+impl Supervisor {
+    pub(super) fn start_instance(
+        &mut self,
+        p: Prepared,
+        notifier: Option<Notifier>,
+        group: Option<mpsc::UnboundedSender<GroupEvent>>,
+    ) -> Result<mpsc::Sender<Input>, DaemonError> {
+        let inst = p.instance.clone();
+        let (inbox, inbox_rx) = mpsc::channel(256);
+        let stats = Arc::new(stats::Stats::default());
+        let auth = sockets::auth_of(&inst);
+        let vips = p.vip_addrs();
+        let mut channel_stats = HashMap::new();
+        let (paths, attached) = self.sockets.attach(
+            &sockets::Plan {
+                name: &p.name,
+                inst: &inst,
+                parent: &p.parent.name,
+                vmac_iface: p.vmac.as_ref().map(|v| v.name.as_str()),
+                primary: p.primary,
+                channels: &p.channels,
+                inbox: inbox.clone(),
+                stats: stats.clone(),
+                keys: &self.keys,
+            },
+            &mut channel_stats,
+        )?;
+
+        let mut announcer = Announcer::new(p.ifindex)?;
+        announcer.set_vips(p.mac, &vips, p.src_ll(), false)?;
+        let (ops_tx, ops_rx) = mpsc::unbounded_channel();
+        let worker = tokio::spawn(vips::run(
+            vips::Target {
+                name: p.name.clone(),
+                ifindex: p.ifindex,
+                iface: p.iface.clone(),
+                mac: p.mac,
+                src_ll: p.src_ll(),
+                burst: inst.garp.initial,
+            },
+            self.nl.clone(),
+            inst.vips.clone(),
+            announcer,
+            ops_rx,
+        ));
+        let (view_tx, view_rx) = watch::channel(initial_view(&p));
+        let (settings_tx, settings_rx) = watch::channel(Settings {
+            vips: inst.vips.clone(),
+            interval: inst.advert_interval,
+            notifier,
+            group,
+            paths: paths.clone(),
+            isolation: self.isolation.get(&p.name).cloned(),
+        });
+        let group_for_io = settings_rx;
+        let sending = Sending::new(paths.clone());
+        let health = ChannelHealth::new(sending.labels(), std::time::Instant::now());
+        let io = LiveIo {
+            name: p.name.clone(),
+            sending,
+            health,
+            inbox: inbox.clone(),
+            scripts: self.scripts.clone(),
+            advert: packet::Advert {
+                version: inst.version,
+                vrid: inst.vrid,
+                priority: inst.priority,
+                interval: inst.advert_interval,
+                addresses: vips,
+                auth,
+            },
+            vip_ops: ops_tx.clone(),
+            stats: stats.clone(),
+            view: view_tx,
+            events: self.events.clone(),
+            view_settings: group_for_io.clone(),
+            settings: group_for_io,
+            seen: None,
+        };
+        let router = Router::new(inst.router_config(&p.name, p.primary, &channel_addrs(&p)));
+        let driver = tokio::spawn(driver::drive(router, inbox_rx, io, Wakeup::precise()));
+        write(&self.watchers)
+            .entry(p.parent.index)
+            .or_default()
+            .push((p.name.clone(), inbox.clone()));
+        if !p.parent.usable() {
+            warn!(instance = %p.name, interface = %p.parent.name, "interface is down: starting in FAULT");
+            let fault = Input::Fault {
+                source: links::fault_source(&p.parent.name),
+                active: true,
+            };
+            // The inbox is new and empty: this cannot be full.
+            let _ = inbox.try_send(fault);
+        }
+        let control = server::Instance {
+            name: p.name.clone(),
+            view: view_rx,
+            stats: stats.clone(),
+            channels: channel_list(&paths),
+            inbox: inbox.clone(),
+            trackers: self.board.clone(),
+            notify: self
+                .notify_counters
+                .entry(p.name.clone())
+                .or_default()
+                .clone(),
+        };
+        let name = p.name.clone();
+        self.live.insert(
+            name,
+            Live {
+                prepared: p,
+                inbox: inbox.clone(),
+                driver,
+                worker,
+                vip_ops: ops_tx,
+                settings: settings_tx,
+                control,
+                attached,
+                paths,
+                channel_stats,
+                stats,
+            },
+        );
+        Ok(inbox)
+    }
+
+    /// Applies live-changeable settings; returns whether anything changed. Channels and
+    /// unicast peers change live too: the router keeps its state while its adverts move to
+    /// the new paths, which is how a pair migrates from multicast to unicast without a flap.
+    pub(super) async fn update_instance(
+        &mut self,
+        name: &str,
+        old: &Instance,
+        new: &Instance,
+        notifier: Option<Notifier>,
+        group: Option<mpsc::UnboundedSender<GroupEvent>>,
+    ) -> Result<bool, DaemonError> {
+        let resolved = if old.channels != new.channels {
+            Some(instance::resolve_channels(&self.nl, name, new).await?)
+        } else {
+            None
+        };
+        let Some(live) = self.live.get_mut(name) else {
+            return Ok(false);
+        };
+        if let Some(channels) = resolved {
+            live.prepared.channels = channels;
+        }
+        let keys_changed = live.paths.iter().any(|p| p.stale_key(&self.keys));
+        if old != new || keys_changed {
+            let p = &live.prepared;
+            let (paths, attached) = self.sockets.attach(
+                &sockets::Plan {
+                    name,
+                    inst: new,
+                    parent: &p.parent.name,
+                    vmac_iface: p.vmac.as_ref().map(|v| v.name.as_str()),
+                    primary: p.primary,
+                    channels: &p.channels,
+                    inbox: live.inbox.clone(),
+                    stats: live.stats.clone(),
+                    keys: &self.keys,
+                },
+                &mut live.channel_stats,
+            )?;
+            let gone: Vec<Attachment> = live
+                .attached
+                .iter()
+                .filter(|a| !attached.contains(a))
+                .cloned()
+                .collect();
+            self.sockets.detach(name, &gone);
+            live.attached = attached;
+            if old.unicast != new.unicast || old.channels != new.channels || keys_changed {
+                live.paths = paths;
+                live.control.channels = channel_list(&live.paths);
+            }
+        }
+        live.settings.send_replace(Settings {
+            vips: new.vips.clone(),
+            interval: new.advert_interval,
+            notifier,
+            group,
+            paths: live.paths.clone(),
+            isolation: self.isolation.get(name).cloned(),
+        });
+        if old == new && !keys_changed {
+            return Ok(false);
+        }
+        if old.vips != new.vips {
+            let _ = live.vip_ops.send(VipOp::Set(new.vips.clone()));
+        }
+        live.prepared.instance = new.clone();
+        let config = new.router_config(name, live.prepared.primary, &channel_addrs(&live.prepared));
+        if live
+            .inbox
+            .try_send(Input::Configure(Box::new(config)))
+            .is_err()
+        {
+            warn!(
+                instance = name,
+                "router inbox full: new settings not applied"
+            );
+        }
+        info!(instance = name, "settings updated in place");
+        Ok(true)
+    }
+
+    pub(super) async fn stop_instance(&mut self, name: &str) {
+        let Some(live) = self.live.remove(name) else {
+            return;
+        };
+        let _ = live.inbox.send(Input::Stop).await;
+        // The worker ends when its queue closes, i.e. when every sender is gone: this one
+        // now, the router task's when its I/O is dropped below. Kept, it would hold the
+        // queue open and every stop would wait out STOP_BUDGET.
+        drop(live.vip_ops);
+        let finish = async {
+            match live.driver.await {
+                // Dropping the I/O closes the worker's queue; the worker drains it and ends.
+                Ok(io) => drop(io),
+                Err(e) => error!(instance = name, error = %e, "router task failed"),
+            }
+            let _ = live.worker.await;
+        };
+        if tokio::time::timeout(STOP_BUDGET, finish).await.is_err() {
+            error!(instance = name, "stop took longer than {STOP_BUDGET:?}");
+        }
+        self.sockets.detach(name, &live.attached);
+        for list in write(&self.watchers).values_mut() {
+            list.retain(|(n, _)| n != name);
+        }
+        instance::teardown(&self.nl, &live.prepared).await;
+    }
+}

@@ -1,0 +1,388 @@
+//! The supervisor: starts, updates and stops instances, so that the first start and every
+//! reload are the same operation, a config applied to what runs.
+//!
+//! Instances are matched across configs by (interface, VRID, family) and name. A match whose
+//! settings can change live is updated in place (a Master stays Master with its VIPs); a
+//! change that cannot (interface, version, unicast, authentication, virtual MAC, address
+//! ownership) restarts that instance alone, gracefully.
+
+mod instances;
+mod tasks;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use super::checked::Checked;
+use super::driver::{self, VipOp};
+use super::groups::{self, GroupEvent};
+use super::instance::{self, Prepared};
+use super::io::{LiveIo, Settings};
+use super::isolation::IsolationProbe;
+use super::links::{self, Watchers};
+use super::senders::{Sending, TxPath};
+use super::sockets::{self, Attachment, Sockets, write};
+use super::wakeup::Wakeup;
+use super::{DaemonError, STOP_BUDGET, stats, vips};
+use crate::config::{Config, Instance};
+use crate::control::protocol::{Event, InstanceStatus};
+use crate::control::server;
+use crate::net::{Announcer, Netlink};
+use crate::notify::{Commands, EventStream, Notifier, NotifyCounters, Subject};
+use crate::track::{self, Baseline, RunAs};
+use crate::vrrp::channels::ChannelHealth;
+use crate::vrrp::group::SyncGroup;
+use crate::vrrp::packet;
+use crate::vrrp::router::{Input, Router};
+use crate::vrrp::udp_frame::FrameKey;
+use crate::vrrp::{Family, Version};
+
+/// How instances are matched across a reload.
+type Key = (String, u8, Family);
+
+struct Live {
+    prepared: Prepared,
+    inbox: mpsc::Sender<Input>,
+    driver: JoinHandle<LiveIo>,
+    worker: JoinHandle<()>,
+    vip_ops: mpsc::UnboundedSender<VipOp>,
+    settings: watch::Sender<Settings>,
+    control: server::Instance,
+    /// The sockets its channels use.
+    attached: Vec<Attachment>,
+    /// Its send paths (kept to re-use when a reload leaves the channels alone).
+    paths: Arc<Vec<TxPath>>,
+    /// Per channel label, kept across reloads so the counters only grow.
+    channel_stats: HashMap<String, Arc<stats::Stats>>,
+    /// Instance counters.
+    stats: Arc<stats::Stats>,
+}
+
+/// Everything that runs, and how to change it.
+pub struct Supervisor {
+    nl: Netlink,
+    live: BTreeMap<String, Live>,
+    sockets: Sockets,
+    /// UDP keys and isolation checks of the config applied last.
+    keys: HashMap<std::path::PathBuf, Arc<FrameKey>>,
+    isolation: HashMap<String, Arc<IsolationProbe>>,
+    watchers: Watchers,
+    events: broadcast::Sender<Event>,
+    controls: watch::Sender<Vec<server::Instance>>,
+    trackers: Vec<JoinHandle<()>>,
+    groups: Vec<JoinHandle<()>>,
+    event_log: Option<(std::path::PathBuf, EventStream)>,
+    /// Notify tasks; each ends once its queue is drained and its notifier dropped (the
+    /// instance stopped, or a reload replaced it).
+    notify_tasks: Vec<JoinHandle<()>>,
+    board: track::Board,
+    /// The runtime (its own thread) where check scripts and notify commands are started:
+    /// forking a hundred processes must not delay an advert.
+    scripts: tokio::runtime::Handle,
+    /// Per instance name, kept across reloads so the counters only grow.
+    notify_counters: HashMap<String, Arc<NotifyCounters>>,
+}
+
+impl Supervisor {
+    /// A supervisor with nothing running yet.
+    pub fn new(
+        nl: Netlink,
+        watchers: Watchers,
+        events: broadcast::Sender<Event>,
+        scripts: tokio::runtime::Handle,
+    ) -> Self {
+        let (controls, _) = watch::channel(Vec::new());
+        Supervisor {
+            nl,
+            live: BTreeMap::new(),
+            sockets: Sockets::default(),
+            keys: HashMap::new(),
+            isolation: HashMap::new(),
+            watchers,
+            events,
+            controls,
+            trackers: Vec::new(),
+            groups: Vec::new(),
+            event_log: None,
+            notify_tasks: Vec::new(),
+            board: track::Board::default(),
+            scripts,
+            notify_counters: HashMap::new(),
+        }
+    }
+
+    /// The instances the control server and the metrics see; follows reloads.
+    pub fn controls(&self) -> watch::Receiver<Vec<server::Instance>> {
+        self.controls.subscribe()
+    }
+
+    /// The number of running instances.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Makes what runs match `config`. Everything that can fail before anything changes
+    /// (scripts, notify commands, new instances' interfaces) is checked first; an error there
+    /// leaves everything as it was. Returns a one-line summary.
+    pub async fn apply(&mut self, checked: Checked) -> Result<String, DaemonError> {
+        let Checked {
+            config,
+            plan,
+            run_as,
+            keys,
+            isolation,
+        } = checked;
+        self.keys = keys;
+        self.isolation = isolation;
+        let mut notifiers = self.notifiers(&config, run_as)?;
+        // What runs now, by key: diffing against it (not the last file) retries an instance
+        // that failed to start before.
+        let running: HashMap<Key, (String, Instance)> = self
+            .live
+            .iter()
+            .map(|(n, l)| {
+                (
+                    key(&l.prepared.instance),
+                    (n.clone(), l.prepared.instance.clone()),
+                )
+            })
+            .collect();
+        let mut summary = Summary::default();
+        let mut keep: HashMap<String, Instance> = HashMap::new();
+        let (mut fresh, mut restart) = (Vec::new(), Vec::new());
+        for (name, inst) in &config.instances {
+            match running.get(&key(inst)) {
+                Some((old_name, old)) if old_name == name && !needs_restart(old, inst) => {
+                    keep.insert(name.clone(), old.clone());
+                }
+                Some(_) => restart.push((name.clone(), inst.clone())),
+                None => fresh.push((name.clone(), inst.clone())),
+            }
+        }
+        let mut prepared = Vec::new();
+        for (name, inst) in &fresh {
+            match instance::prepare(&self.nl, name, inst).await {
+                Ok(p) => prepared.push(p),
+                Err(e) => {
+                    for p in &prepared {
+                        instance::teardown(&self.nl, p).await;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        // From here on, things change.
+        let gone: Vec<String> = self
+            .live
+            .keys()
+            .filter(|n| !keep.contains_key(*n))
+            .cloned()
+            .collect();
+        for name in gone {
+            if !restart.iter().any(|(n, _)| *n == name) {
+                summary.stopped.push(name.clone());
+            }
+            self.stop_instance(&name).await;
+        }
+        let (group_of, group_tasks) = group_channels(&config);
+        let mut failed = Vec::new();
+        for (name, old) in &keep {
+            let new = &config.instances[name];
+            match self
+                .update_instance(
+                    name,
+                    old,
+                    new,
+                    notifiers.remove(name),
+                    group_of.get(name).cloned(),
+                )
+                .await
+            {
+                Ok(true) => summary.updated.push(name.clone()),
+                Ok(false) => summary.unchanged += 1,
+                Err(e) => failed.push(e.to_string()),
+            }
+        }
+        // A restarted instance is prepared only now: its old self had to release first.
+        for (name, inst) in &restart {
+            match instance::prepare(&self.nl, name, inst).await {
+                Ok(p) => {
+                    prepared.push(p);
+                    summary.restarted.push(name.clone());
+                }
+                Err(e) => failed.push(e.to_string()),
+            }
+        }
+        let mut new_inboxes = Vec::new();
+        for p in prepared {
+            let name = p.name.clone();
+            if !summary.restarted.contains(&name) {
+                summary.started.push(name.clone());
+            }
+            match self.start_instance(p, notifiers.remove(&name), group_of.get(&name).cloned()) {
+                Ok(inbox) => new_inboxes.push((name, inbox)),
+                Err(e) => failed.push(format!("instance {name}: {e}")),
+            }
+        }
+        let group_notifiers = self.group_notifiers(&config, run_as)?;
+        self.respawn_groups(group_tasks, group_notifiers);
+        self.respawn_trackers(plan, &new_inboxes).await;
+        for (_, inbox) in new_inboxes {
+            let _ = inbox.send(Input::Start).await;
+        }
+        self.publish_controls();
+        if failed.is_empty() {
+            Ok(summary.to_string())
+        } else {
+            let (summary, failed) = (summary.to_string(), failed.join("; "));
+            Err(DaemonError::Partial { summary, failed })
+        }
+    }
+
+    /// Stops every instance: Masters send priority 0 and release their VIPs.
+    pub async fn stop_all(&mut self) {
+        let names: Vec<String> = self.live.keys().cloned().collect();
+        for r in names.iter().filter_map(|n| self.live.get(n)) {
+            let _ = r.inbox.send(Input::Stop).await;
+        }
+        for name in names {
+            self.stop_instance(&name).await;
+        }
+        self.publish_controls();
+        // Every notifier is gone with its instance, so each task ends once it has run what
+        // is queued, the stop notifications included; exiting first would drop those
+        // (killing a command already running). The caller's stop budget bounds this wait.
+        for task in self.notify_tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+
+    fn publish_controls(&self) {
+        self.controls
+            .send_replace(self.live.values().map(|l| l.control.clone()).collect());
+    }
+}
+
+#[derive(Default)]
+struct Summary {
+    unchanged: usize,
+    updated: Vec<String>,
+    started: Vec<String>,
+    restarted: Vec<String>,
+    stopped: Vec<String>,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "-".to_owned()
+            } else {
+                v.join(", ")
+            }
+        };
+        write!(
+            f,
+            "{} unchanged; updated in place: {}; started: {}; restarted: {}; stopped: {}",
+            self.unchanged,
+            list(&self.updated),
+            list(&self.started),
+            list(&self.restarted),
+            list(&self.stopped)
+        )
+    }
+}
+
+fn key(i: &Instance) -> Key {
+    (i.interface.clone(), i.vrid, i.family())
+}
+
+/// Settings a running router cannot take without starting over.
+fn needs_restart(old: &Instance, new: &Instance) -> bool {
+    // unicast.source is the primary address: the identity in ties and in adverts.
+    let source = |i: &Instance| i.unicast.as_ref().and_then(|u| u.source);
+    old.interface != new.interface
+        || source(old) != source(new)
+        || old.version != new.version
+        || old.auth != new.auth
+        || old.use_vmac != new.use_vmac
+        || old.v3_checksum != new.v3_checksum
+        || old.is_address_owner() != new.is_address_owner()
+}
+
+fn is_tracker_source(s: &str) -> bool {
+    ["check ", "interface ", "file "]
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
+type GroupChannels = (
+    HashMap<String, mpsc::UnboundedSender<GroupEvent>>,
+    Vec<(SyncGroup, mpsc::UnboundedReceiver<GroupEvent>)>,
+);
+
+fn group_channels(config: &Config) -> GroupChannels {
+    let mut of = HashMap::new();
+    let mut tasks = Vec::new();
+    for (name, members) in &config.groups {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for m in members {
+            of.insert(m.clone(), tx.clone());
+        }
+        tasks.push((SyncGroup::new(name.clone(), members.clone()), rx));
+    }
+    (of, tasks)
+}
+
+/// Our address on each channel, primary first: the router breaks equal-priority ties with
+/// the address of the channel an advert came in on.
+fn channel_addrs(p: &Prepared) -> Vec<IpAddr> {
+    std::iter::once(p.primary)
+        .chain(p.channels.iter().map(|c| c.src))
+        .collect()
+}
+
+/// The channels' labels and counters, for status and metrics.
+fn channel_list(paths: &[TxPath]) -> Vec<(String, Arc<stats::Stats>)> {
+    paths
+        .iter()
+        .map(|p| (p.label.clone(), p.stats.clone()))
+        .collect()
+}
+
+/// What the control server shows for an instance before its router task has said anything.
+fn initial_view(p: &Prepared) -> server::View {
+    let inst = &p.instance;
+    let interval_ms = inst.advert_interval.as_duration().as_millis() as u64;
+    let status = InstanceStatus {
+        name: p.name.clone(),
+        interface: p.iface.clone(),
+        vrid: inst.vrid,
+        version: if inst.version == Version::V2 { 2 } else { 3 },
+        state: crate::vrrp::State::Initialize.to_string(),
+        base_priority: inst.priority,
+        effective_priority: inst.priority,
+        master: None,
+        vips: inst.vips.iter().map(|v| v.addr.to_string()).collect(),
+        vips_held: false,
+        advert_interval_ms: interval_ms,
+        master_advert_interval_ms: interval_ms,
+        since: String::new(),
+        seconds_in_state: 0.0,
+        last_reason: "not started".into(),
+        faults: Vec::new(),
+        maintenance: false,
+        trackers: Vec::new(),
+        counters: Default::default(),
+        channels: Vec::new(),
+        heartbeat_warning: None,
+    };
+    server::View {
+        status,
+        since: std::time::SystemTime::now(),
+    }
+}
