@@ -254,7 +254,8 @@ pub fn document(opts: &HealOptions, cmdline: &str, runs: &[HealRun], took: Durat
         doc += "\n### Failed runs\n\n";
         doc += &f;
     }
-    doc += "\n## Every run (ms)\n\ntakeover = cut → node1's first advert; node0 advert = heal → \
+    doc += "\n## Every run (ms)\n\ntakeover = cut → node1's first advert, from the start of the cut command (a fresh \
+            nft, some 10-30 ms here: a sanity check, not a figure); node0 advert = heal → \
             node0's first advert seen by the client; reach = heal → first reply from node0's \
             MAC; node1 last reply = heal → last reply from node1's MAC; longest gap / lost = \
             ping loss ending after the heal; GARPs = node0's gratuitous ARPs for the VIP after \
