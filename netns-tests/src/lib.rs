@@ -35,7 +35,7 @@ mod wait;
 
 pub use capture::Capture;
 pub use error::{HarnessError, Result};
-pub use lab::{Cut, CutGuard, Lab, LabSpec};
+pub use lab::{Cut, CutGuard, Lab, LabSpec, PendingHeal};
 pub use mac::Mac;
 pub use netns::in_netns;
 pub use node::Node;

@@ -222,7 +222,7 @@ fn fault_and_measure(
 }
 
 /// Copies the files of a failed run's lab directory (agent logs, configs, capture) to `to`.
-fn keep_logs(from: &Path, to: &Path) {
+pub(crate) fn keep_logs(from: &Path, to: &Path) {
     let copied = std::fs::create_dir_all(to).and_then(|()| {
         for entry in std::fs::read_dir(from)? {
             let entry = entry?;

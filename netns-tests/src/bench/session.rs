@@ -93,7 +93,7 @@ pub fn run(opts: &Options, cmdline: &str) -> String {
 }
 
 /// The machine, the versions and the command line.
-fn header(opts: &Options, cmdline: &str) -> String {
+pub(crate) fn header(opts: &Options, cmdline: &str) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {

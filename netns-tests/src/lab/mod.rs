@@ -13,7 +13,7 @@ use crate::wait::wait_until;
 
 mod block;
 mod teardown;
-pub use block::{Cut, CutGuard};
+pub use block::{Cut, CutGuard, PendingHeal};
 use teardown::{PREFIX, Teardown, sweep_stale};
 
 static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
