@@ -13,6 +13,8 @@ mod setup;
 
 #[path = "channels/guard.rs"]
 mod guard;
+#[path = "channels/keepalived.rs"]
+mod keepalived;
 #[path = "channels/migrate.rs"]
 mod migrate;
 #[path = "channels/partition.rs"]
