@@ -40,7 +40,7 @@ pub struct Seen {
 }
 
 impl Seen {
-    fn of(router: &Router) -> Seen {
+    fn of(router: &Router, health: &ChannelHealth) -> Seen {
         Seen {
             state: router.state(),
             priority: router.priority(),
@@ -51,7 +51,7 @@ impl Seen {
             // Each fault input adds or removes one source, so the count changes whenever the
             // set does.
             faults: router.faults().count(),
-            carrying: 0,
+            carrying: health.carrying(),
         }
     }
 }
@@ -107,8 +107,7 @@ impl LiveIo {
     fn publish(&mut self, router: &Router, transition: Option<&Transition>) {
         // Most inputs (an advert timer, a Master's advert) change nothing the view shows:
         // compare the few fields that can change before building anything.
-        let mut seen = Seen::of(router);
-        seen.carrying = self.health.carrying();
+        let seen = Seen::of(router, &self.health);
         let settings_changed = self.view_settings.has_changed().unwrap_or(false);
         if transition.is_none() && !settings_changed && self.seen.as_ref() == Some(&seen) {
             return;
@@ -149,22 +148,33 @@ impl LiveIo {
     }
 }
 
+impl LiveIo {
+    /// Takes what a reload changed into the advert, the send paths and the channel health.
+    fn follow_settings(&mut self) {
+        if !self.settings.has_changed().unwrap_or(false) {
+            return;
+        }
+        let settings = self.settings.borrow_and_update();
+        self.advert.addresses = settings.vips.iter().map(|v| v.addr.addr()).collect();
+        self.advert.interval = settings.interval;
+        if !Arc::ptr_eq(&settings.paths, &self.sending.paths()) {
+            self.sending.replace(settings.paths.clone());
+            self.health = ChannelHealth::new(self.sending.labels(), std::time::Instant::now());
+        }
+    }
+}
+
 impl RouterIo for LiveIo {
     fn send_advert(&mut self, priority: u8) {
+        self.follow_settings();
         self.advert.priority = priority;
-        if self.settings.has_changed().unwrap_or(false) {
-            let settings = self.settings.borrow_and_update();
-            self.advert.addresses = settings.vips.iter().map(|v| v.addr.addr()).collect();
-            self.advert.interval = settings.interval;
-            if !Arc::ptr_eq(&settings.paths, &self.sending.paths()) {
-                self.sending.replace(settings.paths.clone());
-                self.health = ChannelHealth::new(self.sending.labels(), std::time::Instant::now());
-            }
-        }
         self.sending.send(&self.name, &self.advert, &self.stats);
     }
 
     fn advert_in(&mut self, router: &Router, advert: &router::Advert, now: std::time::Instant) {
+        // A Backup sends nothing, yet a reload may have changed its channels: the health
+        // it keeps must be of the channels adverts now arrive on.
+        self.follow_settings();
         if router.state() != State::Backup || advert.priority == 0 {
             return;
         }

@@ -62,9 +62,6 @@ pub enum DaemonError {
     /// The configuration file is not valid (the text lists every problem).
     #[error("{0}")]
     Config(String),
-    /// The configuration asks for something this version does not do.
-    #[error("{0}")]
-    Unsupported(String),
     /// Part of a configuration was applied; some instances failed to start. Shown as the
     /// failures alone (what matters at start); a reload reports the summary too.
     #[error("{failed}")]

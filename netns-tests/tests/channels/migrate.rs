@@ -101,3 +101,37 @@ fn channel_unicast_heard(d: &Vipd) -> bool {
         .and_then(|c| c["counters"]["adverts_received"].as_u64())
         .is_some_and(|n| n > 0)
 }
+
+#[test]
+fn a_channel_added_by_reload_carries_a_running_backup() {
+    if !require_root() {
+        return;
+    }
+    let crate::setup::HbPair {
+        lab,
+        high,
+        low,
+        d0,
+        mut d1,
+        ..
+    } = crate::setup::hb_pair(crate::setup::hb_lab(), |_, _| Vec::new());
+    let (n0, n1) = (lab.node(0), lab.node(1));
+    reload(&d1, vec![crate::setup::vrrp_channel(n0)], vec![], &low);
+    reload(&d0, vec![crate::setup::vrrp_channel(n1)], vec![], &high);
+    let _lan = lab.cut(netns_tests::Cut::VrrpOnLan).unwrap();
+    // The Backup sent nothing since the reload; its channel health must still be of the
+    // new channels, or it would not know eth1 now carries the Master.
+    let line = d1
+        .wait_log(
+            "heartbeat over eth0 lost",
+            low.master_down_interval() + TOLERANCE,
+        )
+        .unwrap();
+    assert!(line.contains("running on 1 of 2 channels"), "{line}");
+    assert_stays(
+        &d1,
+        &low.name,
+        VrrpState::Backup,
+        low.master_down_interval() * 4,
+    );
+}
