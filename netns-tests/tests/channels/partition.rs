@@ -140,9 +140,12 @@ fn both_cut_gives_two_masters_and_the_heal_leaves_one_that_the_client_reaches() 
         "two Masters for {:.1} ms after the heal",
         two_masters * 1000.0
     );
+    // The loser yields to the winner's first advert after the heal, due within one advert
+    // interval (measured: 11-87 ms). Four intervals leave room for the nft heal command and a
+    // loaded machine; waiting out a timer of its own would take the loser longer.
     assert!(
-        two_masters < (high.advert_interval + TOLERANCE).as_secs_f64(),
-        "{two_masters}s"
+        two_masters < (high.advert_interval * 4).as_secs_f64(),
+        "two Masters for {two_masters}s after the heal"
     );
     wait_holds(lab.node(1), "eth0", vip, false, TOLERANCE);
     // The winner's fresh gratuitous ARPs move the client back without any probe of its own.
@@ -155,8 +158,10 @@ fn both_cut_gives_two_masters_and_the_heal_leaves_one_that_the_client_reaches() 
     let re = d0
         .wait_log("mastership re-asserted after a split brain", TOLERANCE)
         .unwrap();
+    // Over node1, as heard on the LAN or on the heartbeat link.
+    let (lan1, hb1) = (lab.node(1).ip4(), lab.node(1).hb_ip4().unwrap());
     assert!(
-        re.contains(&lab.node(1).ip4().to_string()) || re.contains("192.168."),
+        re.contains(&format!("master {lan1} ")) || re.contains(&format!("master {hb1} ")),
         "{re}"
     );
     assert_stays(&d0, &high.name, VrrpState::Master, Duration::ZERO);
