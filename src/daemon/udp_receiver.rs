@@ -11,7 +11,7 @@ use tracing::warn;
 use super::receiver::{Route, deliver};
 use super::stats::{LogLimiter, Stats};
 use crate::net::udp_socket::UdpChannelSocket;
-use crate::vrrp::packet::{self, Reject};
+use crate::vrrp::packet::{self, Received};
 use crate::vrrp::udp_frame::{self, FrameKey, ReplayGuard};
 
 /// How far the first frame from a sender may be from our clock: a replay of an older capture
@@ -52,108 +52,88 @@ pub async fn run(socket: Arc<UdpChannelSocket>, label: String, routes: Arc<RwLoc
         let frame = &buf[..len];
         let src = from.ip().to_canonical();
         let table = routes.read().unwrap_or_else(|e| e.into_inner());
-        let Some(vrid) = udp_frame::vrid_hint(frame) else {
-            // Too short to name a VRID, or not ours at all: the frame came to this port, so
-            // every instance listening here counts it (usually there is one).
-            let reason = if frame.len() < udp_frame::MIN_FRAME_LEN {
-                "udp_truncated"
-            } else {
-                "udp_bad_magic"
-            };
-            stats.bump(reason);
-            for r in table.values() {
-                r.route.stats.bump(reason);
-                r.route.channels[0].stats.bump(reason);
-            }
-            drop_frame(
-                &mut limiter,
-                &label,
-                src,
-                reason,
-                "too short or not a vipd heartbeat frame",
-            );
-            continue;
-        };
-        let Some(entry) = table.get(&vrid) else {
-            stats.bump("udp_unknown_vrid");
-            drop_frame(
-                &mut limiter,
-                &label,
-                src,
-                "udp_unknown_vrid",
-                "no instance of ours has the VRID it names",
-            );
-            continue;
-        };
-        let route = &entry.route;
-        let channel = &route.channels[0];
-        let count = |label: &'static str| {
-            route.stats.bump(label);
-            channel.stats.bump(label);
-        };
-        if channel.peers.as_ref().is_some_and(|p| !p.contains(&src)) {
-            count("not_a_unicast_peer");
-            drop_frame(
-                &mut limiter,
-                &label,
-                src,
-                "not_a_unicast_peer",
-                "not from a configured peer",
-            );
-            continue;
-        }
-        let opened = match udp_frame::open(&entry.key, frame) {
-            Ok(o) => o,
-            Err(reject) => {
-                count(reject.label());
-                drop_frame(
-                    &mut limiter,
-                    &label,
-                    src,
-                    reject.label(),
-                    &reject.to_string(),
-                );
-                continue;
-            }
-        };
-        let now_unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let guard = guards
-            .entry(vrid)
-            .or_insert_with(|| ReplayGuard::new(REPLAY_WINDOW));
-        if let Err(reject) = guard.check(opened.origin, opened.seq, now_unix) {
-            count(reject.label());
-            drop_frame(
-                &mut limiter,
-                &label,
-                src,
-                reject.label(),
-                &reject.to_string(),
-            );
-            continue;
-        }
-        // The inner advert's checksum covers the origin twice (see udp_frame): NAT on the
-        // path cannot break it, and the MAC has already vouched for every byte.
-        match packet::parse_vrrp(opened.vrrp, opened.origin, opened.origin, packet::TTL) {
-            Ok(rx) => deliver(route, channel, &rx, false, &mut limiter),
-            Err(reject) => {
-                let reject: Reject = reject;
-                count(reject.label());
-                drop_frame(
-                    &mut limiter,
-                    &label,
-                    src,
-                    reject.label(),
-                    &reject.to_string(),
-                );
+        match judge(frame, src, &table, &mut guards) {
+            Ok((route, rx)) => deliver(route, &route.channels[0], &rx, false, &mut limiter),
+            Err(dropped) => {
+                stats.bump(dropped.reason);
+                for route in dropped.counted_on {
+                    route.stats.bump(dropped.reason);
+                    route.channels[0].stats.bump(dropped.reason);
+                }
+                if let Some(held) = limiter.allow(Instant::now(), src, dropped.reason) {
+                    warn!(channel = %label, %src, reason = dropped.reason, suppressed = held,
+                        "dropped heartbeat frame: {}", dropped.why);
+                }
             }
         }
     }
 }
 
-fn drop_frame(limiter: &mut LogLimiter, label: &str, src: IpAddr, reason: &'static str, why: &str) {
-    if let Some(held) = limiter.allow(Instant::now(), src, reason) {
-        warn!(channel = %label, %src, reason, suppressed = held, "dropped heartbeat frame: {why}");
+/// A refused frame: the counter it goes on, why, and the instances that count it.
+struct Dropped<'a> {
+    reason: &'static str,
+    why: String,
+    counted_on: Vec<&'a Route>,
+}
+
+/// Checks one frame from `src` in order (VRID, peer, MAC, replay, the advert inside) and
+/// returns the instance's route with the advert it carries.
+fn judge<'a>(
+    frame: &[u8],
+    src: IpAddr,
+    table: &'a UdpRoutes,
+    guards: &mut HashMap<u8, ReplayGuard>,
+) -> Result<(&'a Route, Received), Dropped<'a>> {
+    let Some(vrid) = udp_frame::vrid_hint(frame) else {
+        // Too short to name a VRID, or not ours at all: the frame came to this port, so
+        // every instance listening here counts it (usually there is one).
+        let reason = if frame.len() < udp_frame::MIN_FRAME_LEN {
+            "udp_truncated"
+        } else {
+            "udp_bad_magic"
+        };
+        return Err(Dropped {
+            reason,
+            why: "too short or not a vipd heartbeat frame".into(),
+            counted_on: table.values().map(|r| &r.route).collect(),
+        });
+    };
+    let Some(entry) = table.get(&vrid) else {
+        return Err(Dropped {
+            reason: "udp_unknown_vrid",
+            why: "no instance of ours has the VRID it names".into(),
+            counted_on: Vec::new(),
+        });
+    };
+    let route = &entry.route;
+    let refuse = |reason: &'static str, why: String| Dropped {
+        reason,
+        why,
+        counted_on: vec![route],
+    };
+    if route.channels[0]
+        .peers
+        .as_ref()
+        .is_some_and(|p| !p.contains(&src))
+    {
+        return Err(refuse(
+            "not_a_unicast_peer",
+            "not from a configured peer".into(),
+        ));
     }
+    let opened =
+        udp_frame::open(&entry.key, frame).map_err(|r| refuse(r.label(), r.to_string()))?;
+    let now_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    guards
+        .entry(vrid)
+        .or_insert_with(|| ReplayGuard::new(REPLAY_WINDOW))
+        .check(opened.origin, opened.seq, now_unix)
+        .map_err(|r| refuse(r.label(), r.to_string()))?;
+    // The inner advert's checksum covers the origin twice (see udp_frame): NAT on the
+    // path cannot break it, and the MAC has already vouched for every byte.
+    let rx = packet::parse_vrrp(opened.vrrp, opened.origin, opened.origin, packet::TTL)
+        .map_err(|r| refuse(r.label(), r.to_string()))?;
+    Ok((route, rx))
 }
