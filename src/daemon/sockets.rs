@@ -205,6 +205,33 @@ impl Sockets {
         Ok((Arc::new(paths), attached))
     }
 
+    /// Updates what the receivers of `attachments` compare `inst`'s adverts with (its VIPs
+    /// and advert interval) when a reload changed those and nothing else they use.
+    pub fn refresh(&self, attachments: &[Attachment], inst: &Instance) {
+        let update = |route: &mut Route| {
+            route.vips = inst.vips.iter().map(|v| v.addr.addr()).collect();
+            route.interval = inst.advert_interval;
+        };
+        for a in attachments {
+            match a {
+                Attachment::Raw(key) => {
+                    if let Some((_, entry)) = self.raw.get(key)
+                        && let Some(route) = write(&entry.routes).get_mut(&inst.vrid)
+                    {
+                        update(route);
+                    }
+                }
+                Attachment::Udp(key) => {
+                    if let Some((_, entry)) = self.udp.get(key)
+                        && let Some(udp) = write(&entry.routes).get_mut(&inst.vrid)
+                    {
+                        update(&mut udp.route);
+                    }
+                }
+            }
+        }
+    }
+
     /// Removes the instance `name` from `attachments`, closing sockets left with no route.
     pub fn detach(&mut self, name: &str, attachments: &[Attachment]) {
         for a in attachments {

@@ -153,7 +153,9 @@ impl Supervisor {
             live.prepared.channels = channels;
         }
         let keys_changed = live.paths.iter().any(|p| p.stale_key(&self.keys));
-        if old != new || keys_changed {
+        let paths_changed =
+            old.unicast != new.unicast || old.channels != new.channels || keys_changed;
+        if paths_changed {
             let p = &live.prepared;
             let (paths, attached) = self.sockets.attach(
                 &sockets::Plan {
@@ -177,10 +179,11 @@ impl Supervisor {
                 .collect();
             self.sockets.detach(name, &gone);
             live.attached = attached;
-            if old.unicast != new.unicast || old.channels != new.channels || keys_changed {
-                live.paths = paths;
-                live.control.channels = channel_list(&live.paths);
-            }
+            live.paths = paths;
+            live.control.channels = channel_list(&live.paths);
+        } else if old != new {
+            // Same paths: only what receivers compare adverts with can have changed.
+            self.sockets.refresh(&live.attached, new);
         }
         live.settings.send_replace(Settings {
             vips: new.vips.clone(),
