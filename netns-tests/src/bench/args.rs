@@ -57,15 +57,16 @@ fn fault(s: &str) -> Option<Fault> {
     }
 }
 
-/// Parses the arguments (without the program name). `Ok(None)` means `--help`.
-pub fn parse(args: &[String]) -> Result<Option<Options>, BenchError> {
+/// The options every benchmark binary shares, at their defaults: failover and idle
+/// settings included, which other benchmarks clear.
+pub fn defaults() -> Options {
     let sibling = |name: &str| {
         std::env::current_exe()
             .ok()
             .and_then(|p| Some(p.parent()?.join(name)))
             .unwrap_or_else(|| PathBuf::from(name))
     };
-    let mut o = Options {
+    Options {
         runs: 10,
         profiles: vec![Profile::V2_1S, Profile::V3_100MS],
         agents: Agent::ALL.to_vec(),
@@ -80,43 +81,74 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, BenchError> {
         seed: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64),
-    };
+    }
+}
+
+/// A flag's value as a number.
+pub fn number(value: &str) -> Result<u64, String> {
+    value
+        .parse::<u64>()
+        .map_err(|e| format!("not a number: {e}"))
+}
+
+/// Walks `FLAG VALUE` pairs, handing each to `set`; `Ok(false)` means `--help`. An error
+/// names the flag and its value, followed by `usage`.
+pub fn each_flag(
+    args: &[String],
+    usage: &str,
+    mut set: impl FnMut(&str, &str) -> Result<(), String>,
+) -> Result<bool, BenchError> {
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
-            return Ok(None);
+            return Ok(false);
         }
         let value = it
             .next()
             .ok_or_else(|| BenchError::Usage(format!("{flag} needs a value")))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|e| format!("not a number: {e}"))
-        };
-        let path = |slot: &mut PathBuf| {
-            *slot = value.into();
-            Ok(())
-        };
-        let set: Result<(), String> = match flag.as_str() {
-            "--runs" => number().map(|n| o.runs = n as usize),
-            "--profiles" => list(value, profile).map(|v| o.profiles = v),
-            "--agents" => list(value, agent).map(|v| o.agents = v),
+        set(flag, value)
+            .map_err(|e| BenchError::Usage(format!("{flag} {value}: {e}\n\n{usage}")))?;
+    }
+    Ok(true)
+}
+
+/// Sets a flag every benchmark shares (runs, profiles, agents, binaries, failed-run copies,
+/// seed); `None` when `flag` is not one of them.
+pub fn set_common(o: &mut Options, flag: &str, value: &str) -> Option<Result<(), String>> {
+    let path = |slot: &mut PathBuf| {
+        *slot = value.into();
+        Ok(())
+    };
+    Some(match flag {
+        "--runs" => number(value).map(|n| o.runs = n as usize),
+        "--profiles" => list(value, profile).map(|v| o.profiles = v),
+        "--agents" => list(value, agent).map(|v| o.agents = v),
+        "--vipd" => path(&mut o.vipd),
+        "--keepalived" => path(&mut o.keepalived),
+        "--pinger" => path(&mut o.pinger),
+        "--keep-failed" => path(o.keep_failed.insert(PathBuf::new())),
+        "--seed" => number(value).map(|n| o.seed = n),
+        _ => return None,
+    })
+}
+
+/// Parses the arguments (without the program name). `Ok(None)` means `--help`.
+pub fn parse(args: &[String]) -> Result<Option<Options>, BenchError> {
+    let mut o = defaults();
+    let go_on = each_flag(args, USAGE, |flag, value| {
+        if let Some(done) = set_common(&mut o, flag, value) {
+            return done;
+        }
+        match flag {
             "--faults" => list(value, fault).map(|v| o.faults = v),
-            "--idle-secs" => number().map(|n| o.idle = Duration::from_secs(n)),
+            "--idle-secs" => number(value).map(|n| o.idle = Duration::from_secs(n)),
             "--idle-instances" => list(value, |s| s.parse().ok().filter(|n| (1..100).contains(n)))
                 .map(|v| o.idle_instances = v),
             "--idle-profiles" => list(value, profile).map(|v| o.idle_profiles = v),
-            "--vipd" => path(&mut o.vipd),
-            "--keepalived" => path(&mut o.keepalived),
-            "--pinger" => path(&mut o.pinger),
-            "--keep-failed" => path(o.keep_failed.insert(PathBuf::new())),
-            "--seed" => number().map(|n| o.seed = n),
             _ => Err("unknown option".into()),
-        };
-        set.map_err(|e| BenchError::Usage(format!("{flag} {value}: {e}\n\n{USAGE}")))?;
-    }
-    Ok(Some(o))
+        }
+    })?;
+    Ok(go_on.then_some(o))
 }
 
 #[cfg(test)]

@@ -1,9 +1,8 @@
 //! The command line of `heal_bench`.
 
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use super::super::{Agent, BenchError, Options, Profile};
+use super::super::{BenchError, Options, args};
 use super::HealOptions;
 
 /// The usage text (`--help`).
@@ -27,102 +26,41 @@ again. Prints a Markdown report on stdout.
   --seed N              seed of the cut and heal phases (default: from the clock)
 ";
 
-fn list<T>(value: &str, one: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
-    value
-        .split(',')
-        .map(|item| one(item.trim()).ok_or_else(|| format!("unknown value {item:?}")))
-        .collect()
-}
-
 /// Parses the arguments (without the program name). `Ok(None)` means `--help`.
 pub fn parse(args: &[String]) -> Result<Option<HealOptions>, BenchError> {
-    let sibling = |name: &str| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|p| Some(p.parent()?.join(name)))
-            .unwrap_or_else(|| PathBuf::from(name))
-    };
     // The failover-only fields stay empty: the shared options are what starting an agent
     // (`agent::Setup::start`) and the report header need.
     let mut o = HealOptions {
         common: Options {
-            runs: 10,
-            profiles: vec![Profile::V2_1S, Profile::V3_100MS],
-            agents: Agent::ALL.to_vec(),
             faults: Vec::new(),
             idle: Duration::ZERO,
             idle_instances: Vec::new(),
             idle_profiles: Vec::new(),
-            vipd: sibling("vipd"),
-            keepalived: PathBuf::from("keepalived"),
-            pinger: sibling("pinger"),
-            keep_failed: None,
-            seed: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64),
+            ..args::defaults()
         },
         hold: Duration::from_secs(2),
         max_observe: Duration::from_secs(15),
     };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        if flag == "--help" || flag == "-h" {
-            return Ok(None);
+    let go_on = args::each_flag(args, USAGE, |flag, value| {
+        if let Some(done) = args::set_common(&mut o.common, flag, value) {
+            return done;
         }
-        let value = it
-            .next()
-            .ok_or_else(|| BenchError::Usage(format!("{flag} needs a value")))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|e| format!("not a number: {e}"))
-        };
-        let c = &mut o.common;
-        let set: Result<(), String> = match flag.as_str() {
-            "--runs" => number().map(|n| c.runs = n as usize),
-            "--profiles" => list(value, |s| match s {
-                "v2" => Some(Profile::V2_1S),
-                "v3" => Some(Profile::V3_100MS),
-                _ => None,
-            })
-            .map(|v| c.profiles = v),
-            "--agents" => list(value, |s| match s {
-                "vipd" => Some(Agent::Vipd),
-                "keepalived" => Some(Agent::Keepalived),
-                _ => None,
-            })
-            .map(|v| c.agents = v),
-            "--hold-ms" => number().map(|n| o.hold = Duration::from_millis(n)),
-            "--max-observe-secs" => number()
+        match flag {
+            "--hold-ms" => args::number(value).map(|n| o.hold = Duration::from_millis(n)),
+            "--max-observe-secs" => args::number(value)
                 .and_then(|n| (n >= 2).then_some(n).ok_or("at least 2 s".into()))
                 .map(|n| o.max_observe = Duration::from_secs(n)),
-            "--vipd" => {
-                c.vipd = value.into();
-                Ok(())
-            }
-            "--keepalived" => {
-                c.keepalived = value.into();
-                Ok(())
-            }
-            "--pinger" => {
-                c.pinger = value.into();
-                Ok(())
-            }
-            "--keep-failed" => {
-                c.keep_failed = Some(value.into());
-                Ok(())
-            }
-            "--seed" => number().map(|n| c.seed = n),
             _ => Err("unknown option".into()),
-        };
-        set.map_err(|e| BenchError::Usage(format!("{flag} {value}: {e}\n\n{USAGE}")))?;
-    }
-    Ok(Some(o))
+        }
+    })?;
+    Ok(go_on.then_some(o))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::{Agent, Profile};
+    use std::path::PathBuf;
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
