@@ -1,6 +1,7 @@
-//! Smoke test of the failover benchmark (`failover_bench`), so that the tool cannot rot: one
-//! run of each fault on the v3 100 ms profile for both agents, and a short idle measurement,
-//! then checks that the report is well-formed and its numbers plausible. Needs root.
+//! Smoke tests of the benchmarks, so that the tools cannot rot. `failover_bench`: one run of
+//! each fault on the v3 100 ms profile for both agents, and a short idle measurement.
+//! `heal_bench`: one partition heal of vipd on v3 100 ms. Each checks that the report is
+//! well-formed and its numbers plausible. Needs root.
 //!
 //! It runs the `vipd` binary next to the test binaries (`cargo test --workspace` builds it;
 //! alone: `cargo build -p vipd` first) or `VIPD_BIN`.
@@ -41,12 +42,8 @@ fn one_run_per_fault_gives_a_complete_plausible_report() {
     if !require_root() {
         return;
     }
+    // vipd_bin fails, naming where it looked, when there is no vipd binary.
     let vipd = netns_tests::vipd::vipd_bin().expect("vipd binary");
-    assert!(
-        vipd.is_file(),
-        "{} missing: run `cargo build -p vipd` or set VIPD_BIN",
-        vipd.display()
-    );
     let out = Command::new(env!("CARGO_BIN_EXE_failover_bench"))
         .args([
             "--runs",
@@ -147,4 +144,76 @@ fn one_run_per_fault_gives_a_complete_plausible_report() {
         assert!((1.9..4.0).contains(&n(6)), "window {r:?}");
         assert!((0.0..20.0).contains(&n(7)), "CPU {r:?}");
     }
+}
+
+fn number(cell: &str) -> f64 {
+    cell.parse()
+        .unwrap_or_else(|_| panic!("not a number: {cell:?}"))
+}
+
+#[test]
+fn one_vipd_heal_gives_a_complete_plausible_report() {
+    if !require_root() {
+        return;
+    }
+    // vipd_bin fails, naming where it looked, when there is no vipd binary.
+    let vipd = netns_tests::vipd::vipd_bin().expect("vipd binary");
+    let out = Command::new(env!("CARGO_BIN_EXE_heal_bench"))
+        .args(["--runs", "1", "--profiles", "v3", "--agents", "vipd"])
+        .args(["--hold-ms", "1000", "--seed", "5"])
+        .arg("--vipd")
+        .arg(&vipd)
+        .arg("--pinger")
+        .arg(env!("CARGO_BIN_EXE_pinger"))
+        .output()
+        .expect("run heal_bench");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let progress = String::from_utf8_lossy(&out.stderr);
+    let context = format!("report:\n{report}\nprogress:\n{progress}");
+    assert!(out.status.success(), "{context}");
+    for want in [
+        "# Partition-heal benchmark",
+        "- vipd: vipd ",
+        "- seed: 5",
+        "partition held 1000 ms",
+        "## Target",
+        "- vipd, v3 100ms: ",
+    ] {
+        assert!(report.contains(want), "{want:?} missing; {context}");
+    }
+
+    // The single run's row: agent, profile, run, takeover, node0 advert, two Masters, reach,
+    // node1 last reply, longest gap, lost, node0 GARP, GARPs, heal cmd, result.
+    let runs: Vec<Vec<&str>> = report
+        .lines()
+        .filter(|l| l.starts_with("| vipd | v3 100ms | 1 |"))
+        .map(cells)
+        .collect();
+    assert_eq!(runs.len(), 1, "{context}");
+    let r = &runs[0];
+    assert_eq!(r.len(), 14, "{context}");
+    assert_eq!(r[13], "ok", "{context}");
+    // Generous bounds: scheduling on a loaded 2-core machine, yet tight enough to catch a
+    // unit slip or a wrong reference point (cut vs heal).
+    let bounds = [
+        (3, "takeover", 230.0, 700.0),
+        (4, "node0 advert", 0.0, 300.0),
+        (5, "two Masters", -200.0, 2000.0),
+        (6, "reach", 0.0, 5000.0),
+        (8, "longest gap", 0.0, 5000.0),
+        (12, "heal cmd", 0.0, 500.0),
+    ];
+    for (i, name, lo, hi) in bounds {
+        let v = number(r[i]);
+        assert!((lo..=hi).contains(&v), "{name} = {v}; {context}");
+    }
+    let summary = report
+        .lines()
+        .find(|l| l.starts_with("| v3 100ms | client reached node0 within"))
+        .map(cells)
+        .unwrap_or_else(|| panic!("no target row; {context}"));
+    assert!(
+        summary[3] == "1/1" || summary[3] == "0/1",
+        "{summary:?}; {context}"
+    );
 }

@@ -132,6 +132,47 @@ pub fn set_common(o: &mut Options, flag: &str, value: &str) -> Option<Result<(),
     })
 }
 
+/// The `main` of a benchmark binary called `name`: parses the command line, checks root and
+/// the binaries it starts, and prints the report `session` returns (stdout carries the
+/// report alone, so `> file` captures exactly the document). Exit status 2 on a usage error.
+pub fn bin_main<O>(
+    name: &str,
+    usage: &str,
+    parse: impl Fn(&[String]) -> Result<Option<O>, BenchError>,
+    common: impl Fn(&O) -> &Options,
+    session: impl Fn(&O, &str) -> String,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let argv: Vec<String> = std::env::args().collect();
+    let opts = match parse(&argv[1..]) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            print!("{usage}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !crate::require_root() {
+        eprintln!("{name}: needs root and the lab's tools");
+        return ExitCode::from(2);
+    }
+    let c = common(&opts);
+    for (what, bin) in [("vipd", &c.vipd), ("pinger", &c.pinger)] {
+        if !bin.is_file() {
+            eprintln!(
+                "{name}: {what} binary {} not found (see --{what})",
+                bin.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    print!("{}", session(&opts, &argv.join(" ")));
+    ExitCode::SUCCESS
+}
+
 /// Parses the arguments (without the program name). `Ok(None)` means `--help`.
 pub fn parse(args: &[String]) -> Result<Option<Options>, BenchError> {
     let mut o = defaults();
