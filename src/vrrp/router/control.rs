@@ -75,29 +75,35 @@ impl Router {
             if !self.faults.insert(source.clone()) || !first {
                 return;
             }
-            let from = self.state;
-            let master = match from {
-                // Not started: Start will go to Fault.
-                State::Initialize | State::Fault => return,
-                State::Master => {
-                    self.release(0, out);
-                    None
-                }
-                State::Backup => self.heard.map(|h| h.addr),
-            };
-            self.state = State::Fault;
-            self.timers = Default::default();
-            self.pending = None;
-            self.heard = None;
-            // Leaving FAULT is a fresh start: the group's old hold no longer applies.
-            self.held = false;
-            self.notify(from, Reason::Fault { source }, master, out);
+            self.enter_fault(Reason::Fault { source }, out);
         } else if self.faults.remove(&source)
             && self.faults.is_empty()
             && self.state == State::Fault
         {
             self.enter_backup(now, Reason::FaultCleared, None, out);
         }
+    }
+
+    /// Moves a running router (Backup or Master) to FAULT: a Master sends priority 0 and
+    /// releases its addresses first. Not started or already in FAULT: nothing to do (Start
+    /// goes to FAULT by itself while a fault is active).
+    pub(super) fn enter_fault(&mut self, reason: Reason, out: &mut Vec<Action>) {
+        let from = self.state;
+        let master = match from {
+            State::Initialize | State::Fault => return,
+            State::Master => {
+                self.release(0, out);
+                None
+            }
+            State::Backup => self.heard.map(|h| h.addr),
+        };
+        self.state = State::Fault;
+        self.timers = Default::default();
+        self.pending = None;
+        self.heard = None;
+        // Leaving FAULT is a fresh start: the group's old hold no longer applies.
+        self.held = false;
+        self.notify(from, reason, master, out);
     }
 
     pub(super) fn drain(&mut self, now: Instant, on: bool, out: &mut Vec<Action>) {

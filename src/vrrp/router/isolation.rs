@@ -62,11 +62,8 @@ impl Router {
                 }
             }
             State::Fault if reachable && self.faults.contains(ISOLATION_FAULT) => {
-                self.faults.remove(ISOLATION_FAULT);
                 self.timers.isolation = None;
-                if self.faults.is_empty() {
-                    self.enter_backup(now, Reason::FaultCleared, None, out);
-                }
+                self.fault(now, ISOLATION_FAULT.to_owned(), false, out);
             }
             _ => {}
         }
@@ -85,15 +82,10 @@ impl Router {
     }
 
     /// Backup to FAULT because the isolation check failed. A Backup has no other fault, so
-    /// this one alone holds the router in FAULT.
+    /// this one alone holds the router in FAULT, until a re-check passes.
     fn isolate(&mut self, now: Instant, detail: String, out: &mut Vec<Action>) {
-        let master = self.heard.map(|h| h.addr);
         self.faults.insert(ISOLATION_FAULT.to_owned());
-        self.state = State::Fault;
-        self.timers = Default::default();
+        self.enter_fault(Reason::Isolated { detail }, out);
         self.timers.isolation = Some(now + self.own_master_down_interval());
-        self.heard = None;
-        self.held = false;
-        self.notify(State::Backup, Reason::Isolated { detail }, master, out);
     }
 }
