@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 pub struct Stats {
     counts: Mutex<BTreeMap<&'static str, u64>>,
     transitions: Mutex<BTreeMap<TransitionKey, u64>>,
-    last_advert: Mutex<Option<std::time::SystemTime>>,
+    /// Microseconds since the Unix epoch of the last valid advert; 0: none yet. An atomic, so
+    /// the receive path takes no lock for it.
+    last_advert_us: std::sync::atomic::AtomicU64,
 }
 
 /// (from, to, reason kind) of a counted transition.
@@ -40,13 +42,22 @@ impl Stats {
 
     /// Records that a valid advert arrived now (per channel: "last advert seen").
     pub fn advert_seen(&self) {
-        *self.last_advert.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(std::time::SystemTime::now());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_micros() as u64);
+        self.last_advert_us
+            .store(now, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// When the last valid advert arrived, if ever.
     pub fn last_advert(&self) -> Option<std::time::SystemTime> {
-        *self.last_advert.lock().unwrap_or_else(|e| e.into_inner())
+        match self
+            .last_advert_us
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => None,
+            us => Some(std::time::UNIX_EPOCH + Duration::from_micros(us)),
+        }
     }
 
     /// Adds one to the counter `name` (a stable snake_case label).
@@ -115,6 +126,21 @@ impl LogLimiter {
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn last_advert_is_none_until_one_is_seen_then_its_time() {
+        let stats = Stats::default();
+        assert_eq!(stats.last_advert(), None);
+        let before = std::time::SystemTime::now();
+        stats.advert_seen();
+        let seen = stats.last_advert().expect("recorded");
+        // Microsecond resolution: within one of the clock read before.
+        assert!(
+            seen + Duration::from_micros(1) >= before,
+            "{seen:?} < {before:?}"
+        );
+        assert!(seen <= std::time::SystemTime::now());
+    }
 
     #[test]
     fn limiter_holds_back_repeats_and_reports_them() {
