@@ -12,9 +12,7 @@ mod pairs;
 mod scenario;
 mod vipd;
 
-use std::io::Write;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -151,28 +149,7 @@ pub fn virtual_mac(vip: IpAddr, vrid: u8) -> Mac {
 /// (command name or absolute path, with the Debian package that provides it) is installed.
 /// Otherwise it says SKIPPED loudly and returns false, or panics under `CI=true`.
 pub fn require_tools(tools: &[(&str, &str)]) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(Into::into))
-        .collect();
-    let found = |tool: &str| {
-        let p = Path::new(tool);
-        if p.is_absolute() {
-            p.is_file()
-        } else {
-            dirs.iter().any(|d| d.join(tool).is_file())
-        }
-    };
-    let Some((tool, pkg)) = tools.iter().find(|(t, _)| !found(t)) else {
-        return true;
-    };
-    let problem = format!("`{tool}` not found: install package `{pkg}` (scripts/install-deps.sh)");
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("interop test cannot run under CI: {problem}");
-    }
-    // Straight to the stderr handle: libtest captures eprintln! of passing tests.
-    let _ = std::io::stderr().write_all(format!("\n*** SKIPPED: {problem} ***\n").as_bytes());
-    false
+    crate::root::may_run("interop", crate::root::missing_tool(tools))
 }
 
 /// keepalived's program, for [`require_tools`].
