@@ -121,13 +121,7 @@ fn a_channel_added_by_reload_carries_a_running_backup() {
     let _lan = lab.cut(netns_tests::Cut::VrrpOnLan).unwrap();
     // The Backup sent nothing since the reload; its channel health must still be of the
     // new channels, or it would not know eth1 now carries the Master.
-    let line = d1
-        .wait_log(
-            "heartbeat over eth0 lost",
-            low.master_down_interval() + TOLERANCE,
-        )
-        .unwrap();
-    assert!(line.contains("running on 1 of 2 channels"), "{line}");
+    crate::setup::wait_channel_lost(&mut d1, "eth0", &low);
     assert_stays(
         &d1,
         &low.name,

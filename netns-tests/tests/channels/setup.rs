@@ -102,3 +102,15 @@ pub fn heartbeat_warning(vipd: &Vipd) -> Option<String> {
         .as_str()
         .map(str::to_owned)
 }
+
+/// Waits for `vipd` (a Backup with two channels) to report the heartbeat over `channel`
+/// lost while the other still carries the Master.
+pub fn wait_channel_lost(vipd: &mut Vipd, channel: &str, spec: &InstanceSpec) {
+    let line = vipd
+        .wait_log(
+            &format!("heartbeat over {channel} lost"),
+            spec.master_down_interval() + TOLERANCE,
+        )
+        .unwrap();
+    assert!(line.contains("running on 1 of 2 channels"), "{line}");
+}
