@@ -11,6 +11,8 @@ mod common;
 mod notify;
 #[path = "tracking/probes.rs"]
 mod probes;
+#[path = "tracking/reload_checks.rs"]
+mod reload_checks;
 #[path = "tracking/scripts.rs"]
 mod scripts;
 #[path = "tracking/security.rs"]
