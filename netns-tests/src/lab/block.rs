@@ -28,6 +28,14 @@ pub enum Cut<'a> {
     Heartbeat(&'a Node),
     /// IP protocol 112 (VRRP), IPv4 and IPv6, entering `br0` from any port.
     VrrpOnLan,
+    /// VRRP (IPv4 and IPv6) on `br0` from one node's port to another's only: `to` stops
+    /// hearing `from` on the LAN while `from` still hears `to`, and everything else flows.
+    VrrpOnLanOneWay {
+        /// The node whose adverts are dropped.
+        from: &'a Node,
+        /// The node that no longer hears them.
+        to: &'a Node,
+    },
     /// UDP to this destination port, IPv4 and IPv6, entering `br0` from any port.
     UdpPortOnLan(u16),
 }
@@ -87,6 +95,13 @@ impl Lab {
                 vec![
                     format!("iifname {ports} ip protocol 112"),
                     format!("iifname {ports} ip6 nexthdr 112"),
+                ]
+            }
+            Cut::VrrpOnLanOneWay { from, to } => {
+                let (i, o) = (self.port(from, "n")?, self.port(to, "n")?);
+                vec![
+                    format!("iifname \"{i}\" oifname \"{o}\" ip protocol 112"),
+                    format!("iifname \"{i}\" oifname \"{o}\" ip6 nexthdr 112"),
                 ]
             }
             Cut::UdpPortOnLan(port) => {

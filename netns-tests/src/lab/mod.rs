@@ -223,6 +223,13 @@ impl Lab {
         self.plan.v4(VIP_BASE + n)
     }
 
+    /// A free IPv4 address on the heartbeat link's subnet (`n` < 100), for an instance whose
+    /// interface is `eth1`.
+    pub fn heartbeat_vip4(&self, n: u8) -> Ipv4Addr {
+        assert!(n < CLIENT_HOST - VIP_BASE, "vip index out of range");
+        self.plan.heartbeat(VIP_BASE + n)
+    }
+
     /// A free ULA IPv6 address on the LAN's /64 (`n` < 100).
     pub fn vip6(&self, n: u8) -> Ipv6Addr {
         assert!(n < CLIENT_HOST - VIP_BASE, "vip index out of range");

@@ -129,7 +129,7 @@ impl InstanceSpec {
 }
 
 /// A whole vipd configuration: a router ID, its instances, and optionally health checks,
-/// a metrics listener and an event log.
+/// a metrics listener, an event log and sync groups.
 #[derive(Debug, Clone, Default)]
 pub struct VipdConfig {
     /// `global.router_id`: the node name, so logs say which node wrote them.
@@ -142,6 +142,8 @@ pub struct VipdConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// `global.event_log`.
     pub event_log: Option<PathBuf>,
+    /// `groups:`: sync groups as (name, member instances), in this order.
+    pub groups: Vec<(String, Vec<String>)>,
 }
 
 impl VipdConfig {
@@ -176,6 +178,12 @@ impl VipdConfig {
         let _ = writeln!(out, "instances:");
         for inst in &self.instances {
             inst.render(&mut out);
+        }
+        if !self.groups.is_empty() {
+            let _ = writeln!(out, "groups:");
+            for (name, members) in &self.groups {
+                let _ = writeln!(out, "  {name}: [{}]", members.join(", "));
+            }
         }
         out
     }
@@ -289,6 +297,7 @@ mod tests {
             ],
             metrics_listen: Some("127.0.0.1:9742".parse().unwrap()),
             event_log: Some("/tmp/events.jsonl".into()),
+            groups: vec![("lb".into(), vec!["web".into()])],
         };
         let yaml = cfg.to_yaml(Path::new("/tmp/x.sock"));
         let parsed = vipd::config::Config::parse(&yaml, "test.yaml")
@@ -314,5 +323,6 @@ mod tests {
             parsed.global.event_log.as_deref(),
             Some(Path::new("/tmp/events.jsonl"))
         );
+        assert_eq!(parsed.groups["lb"], ["web"]);
     }
 }
