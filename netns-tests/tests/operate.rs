@@ -17,3 +17,5 @@ mod reload;
 mod socket;
 #[path = "operate/status.rs"]
 mod status;
+#[path = "operate/sync_groups.rs"]
+mod sync_groups;

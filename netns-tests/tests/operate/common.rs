@@ -20,6 +20,28 @@ pub fn lab() -> Lab {
     Lab::new(LabSpec::default()).expect("lab")
 }
 
+/// A two-node lab with a second LAN between the nodes: `eth1`, on the heartbeat bridge.
+pub fn two_lans() -> Lab {
+    Lab::new(LabSpec {
+        heartbeat_link: true,
+        ..Default::default()
+    })
+    .expect("lab")
+}
+
+/// Like [`inst`] on the second LAN (`eth1`); `vip` from [`Lab::heartbeat_vip4`].
+pub fn inst_eth1(name: &str, vrid: u8, vip: Ipv4Addr, priority: u8) -> InstanceSpec {
+    InstanceSpec {
+        interface: "eth1".into(),
+        ..inst(name, vrid, vip, priority)
+    }
+}
+
+/// Whether `node` holds `vip` on `iface` (false if that cannot be read).
+pub fn holds_on(node: &Node, iface: &str, vip: Ipv4Addr) -> bool {
+    node.has_addr(iface, vip.into()).unwrap_or(false)
+}
+
 /// An instance at 100 ms adverts holding `vip`, with a name and VRID of its own.
 pub fn inst(name: &str, vrid: u8, vip: Ipv4Addr, priority: u8) -> InstanceSpec {
     InstanceSpec {
