@@ -13,6 +13,8 @@ mod maintenance;
 mod metrics;
 #[path = "operate/reload.rs"]
 mod reload;
+#[path = "operate/shared_vrid.rs"]
+mod shared_vrid;
 #[path = "operate/socket.rs"]
 mod socket;
 #[path = "operate/status.rs"]
