@@ -59,10 +59,14 @@ fn a_reload_that_replaces_a_failing_check_command_clears_the_fault() {
 
     set_flag(&flag, true);
     let t = d0
-        .wait_state("web", VrrpState::Fault, check.detection_time() + TOLERANCE)
+        .wait_state(
+            "web",
+            VrrpState::Fault,
+            check.detection_time() + TOLERANCE * 2,
+        )
         .unwrap();
     assert!(t.reason.contains("check alive"), "{t:?}");
-    d1.wait_state("web", VrrpState::Master, low.skew_time() + TOLERANCE)
+    d1.wait_state("web", VrrpState::Master, low.skew_time() + TOLERANCE * 2)
         .unwrap();
     wait_holds(n1, vip, true, TOLERANCE);
 
@@ -120,11 +124,11 @@ fn a_reload_that_removes_a_failing_weighted_tracker_restores_the_priority() {
 
     // 150 - 60 = 90, below node1's 100: node1 preempts.
     set_flag(&flag, true);
-    wait_priority(&d0, 90, check.detection_time() + TOLERANCE);
+    wait_priority(&d0, 90, check.detection_time() + TOLERANCE * 2);
     d1.wait_state(
         "web",
         VrrpState::Master,
-        high.advert_interval * 2 + TOLERANCE,
+        low.master_down_interval() + TOLERANCE * 2,
     )
     .unwrap();
     d0.wait_state("web", VrrpState::Backup, TOLERANCE).unwrap();
