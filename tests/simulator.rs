@@ -5,6 +5,8 @@
 
 #[path = "simulator/channels.rs"]
 mod channels;
+#[path = "simulator/operations.rs"]
+mod operations;
 mod sim;
 
 use std::time::Duration;
@@ -12,6 +14,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
 use sim::{ClusterSpec, Conditions, NodeSpec, Sim};
+use vipd::vrrp::health::Health;
 use vipd::vrrp::router::{Action, Input};
 use vipd::vrrp::timing::Centis;
 use vipd::vrrp::{State, Version};
@@ -48,6 +51,7 @@ fn cluster(preempt_always: bool) -> impl Strategy<Value = (ClusterSpec, Duration
             let max_delay = interval.as_duration() * delay_per_mille / 1000;
             (
                 ClusterSpec {
+                    arbiter: false,
                     channels: 1,
                     version,
                     interval,
@@ -195,8 +199,12 @@ enum Chaos {
     Stop(usize),
     Start(usize),
     Fault(usize, bool),
-    Priority(usize, u8),
+    Weighted(usize, bool),
     Drain(usize, bool),
+}
+
+fn health(ok: bool) -> Health {
+    if ok { Health::Ok } else { Health::Failed }
 }
 
 fn chaos_event() -> impl Strategy<Value = Chaos> {
@@ -210,7 +218,7 @@ fn chaos_event() -> impl Strategy<Value = Chaos> {
         (0usize..5).prop_map(Chaos::Stop),
         (0usize..5).prop_map(Chaos::Start),
         (0usize..5, any::<bool>()).prop_map(|(i, a)| Chaos::Fault(i, a)),
-        (0usize..5, 1u8..=254).prop_map(|(i, p)| Chaos::Priority(i, p)),
+        (0usize..5, any::<bool>()).prop_map(|(i, ok)| Chaos::Weighted(i, ok)),
         (0usize..5, any::<bool>()).prop_map(|(i, d)| Chaos::Drain(i, d)),
     ]
 }
@@ -246,14 +254,8 @@ fn chaos_converges(
             Chaos::Stop(i) => sim.input(i % n, Input::Stop),
             // Start on a running router is an input like any other: it must be harmless.
             Chaos::Start(i) => sim.input(i % n, Input::Start),
-            Chaos::Fault(i, active) => sim.input(
-                i % n,
-                Input::Fault {
-                    source: "check sim".into(),
-                    active,
-                },
-            ),
-            Chaos::Priority(i, p) => sim.input(i % n, Input::Priority(p)),
+            Chaos::Fault(i, active) => sim.set_health(i % n, "check sim", health(!active)),
+            Chaos::Weighted(i, ok) => sim.set_health(i % n, "check w", health(ok)),
             Chaos::Drain(i, on) => sim.input(i % n, Input::Drain(on)),
         }
         no_violations(&sim)?;
@@ -267,15 +269,11 @@ fn chaos_converges(
         if sim.router(i).state() == State::Initialize {
             sim.input(i, Input::Start);
         }
-        sim.input(
-            i,
-            Input::Fault {
-                source: "check sim".into(),
-                active: false,
-            },
-        );
+        sim.set_health(i, "check sim", Health::Ok);
         sim.input(i, Input::Drain(false));
     }
+    // The checks report the recovery within a check interval.
+    sim.run_for(sim.check_interval() + Duration::from_micros(1));
     // A crashed node comes back at its base priority, so the routers say what is effective.
     let prio: Vec<u8> = (0..n).map(|i| sim.router(i).priority()).collect();
     let low = *prio.iter().min().unwrap();
@@ -305,6 +303,7 @@ fn settled_pair(version: Version, interval: Centis, backup_prio: u8) -> Sim {
         preempt: true,
     };
     let spec = ClusterSpec {
+        arbiter: false,
         channels: 1,
         version,
         interval,
@@ -417,6 +416,22 @@ proptest! {
     }
 
     #[test]
+    fn priority_and_faults_converge_to_the_file_and_health(
+        (spec, delay) in cluster(false), seed in any::<u64>(),
+        ops in prop::collection::vec((0u32..40, operations::op()), 0..30),
+    ) {
+        lift(operations::operations_converge(spec, delay, seed, &ops, false))?;
+    }
+
+    #[test]
+    fn every_takeover_passes_the_arbiter(
+        (spec, delay) in cluster(false), seed in any::<u64>(),
+        ops in prop::collection::vec((0u32..40, operations::op()), 0..30),
+    ) {
+        lift(operations::arbiter_holds(spec, delay, seed, &ops, false))?;
+    }
+
+    #[test]
     fn takeover_times_equal_the_rfc_formulas(
         v3 in any::<bool>(), pick in 0usize..3, backup in 1u8..=253, phase in 0u32..1000,
     ) {
@@ -434,6 +449,7 @@ fn simulator_catches_vips_kept_after_stop() {
         actions.retain(|a| *a != Action::RemoveVips);
     }
     let spec = ClusterSpec {
+        arbiter: false,
         channels: 1,
         version: Version::V3,
         interval: Centis::new(10),
@@ -471,6 +487,7 @@ fn simulator_catches_a_silent_master_after_heal() {
         }
     }
     let spec = ClusterSpec {
+        arbiter: false,
         channels: 1,
         version: Version::V3,
         interval: Centis::new(10),
@@ -496,6 +513,7 @@ fn takeover_reference_figure_v2_priority_100() {
     crash_takeover(Version::V2, Centis::from_secs(1), 100, 500).unwrap();
     let sim = Sim::new(
         ClusterSpec {
+            arbiter: false,
             channels: 1,
             version: Version::V2,
             interval: Centis::from_secs(1),

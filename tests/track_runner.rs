@@ -1,5 +1,5 @@
 //! The tracker tasks end to end: a config's checks run, flip, and the router inbox receives
-//! the fault and priority changes; plus the script security walk.
+//! each tracker's health; plus the script security walk.
 
 #[path = "track_support/mod.rs"]
 mod support;
@@ -12,6 +12,7 @@ use support::Scratch;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use vipd::config::Config;
+use vipd::track::Health;
 use vipd::track::{self, InsecureScript};
 use vipd::vrrp::router::Input;
 
@@ -49,10 +50,17 @@ async fn next(rx: &mut mpsc::Receiver<Input>) -> Input {
         .expect("inbox open")
 }
 
-fn fault(active: bool) -> Input {
-    Input::Fault {
+fn svc(ok: bool) -> Input {
+    Input::Health {
         source: "check svc".into(),
-        active,
+        health: if ok { Health::Ok } else { Health::Failed },
+    }
+}
+
+fn file(dir: &Scratch, value: i64) -> Input {
+    Input::Health {
+        source: format!("file {}", dir.path("force").display()),
+        health: Health::Value(value),
     }
 }
 
@@ -62,42 +70,27 @@ async fn checks_drive_faults_and_priority_into_the_router_inbox() {
     let cfg = config(&dir);
     let plan = track::plan(&cfg).unwrap();
     assert_eq!(plan.checks.len(), 2);
-    let web = &plan.instances[0];
-    // Before any result the unweighted check holds the instance in FAULT.
-    assert_eq!(web.initial_inputs(), [fault(true)]);
-
     std::fs::write(dir.path("ok"), "").unwrap();
     let (tx, mut rx) = mpsc::channel(16);
     let inboxes = HashMap::from([("web".to_string(), tx)]);
-    let tasks = plan.spawn(
-        &inboxes,
-        |_| vipd::track::Baseline::Initial,
-        &Default::default(),
-    );
+    let tasks = plan.spawn(&inboxes, &Default::default());
     assert_eq!(tasks.len(), 3, "two checks and one instance task");
 
-    // First result decides at once: healthy.
-    assert_eq!(next(&mut rx).await, fault(false));
+    // Both report their first result at once: the script healthy, the missing file 0.
+    let mut first = vec![next(&mut rx).await, next(&mut rx).await];
+    first.sort_by_key(|i| format!("{i:?}"));
+    assert_eq!(first, [svc(true), file(&dir, 0)]);
     // Failing needs `fall` (2) failures in a row.
     std::fs::remove_file(dir.path("ok")).unwrap();
-    assert_eq!(next(&mut rx).await, fault(true));
+    assert_eq!(next(&mut rx).await, svc(false));
     std::fs::write(dir.path("ok"), "").unwrap();
-    assert_eq!(next(&mut rx).await, fault(false));
+    assert_eq!(next(&mut rx).await, svc(true));
 
-    // The file tracker: 3 x -10.
+    // The file tracker reports its value; the router does the weighing.
     std::fs::write(dir.path("force"), "3\n").unwrap();
-    assert_eq!(next(&mut rx).await, Input::Priority(70));
+    assert_eq!(next(&mut rx).await, file(&dir, 3));
     std::fs::remove_file(dir.path("force")).unwrap();
-    assert_eq!(next(&mut rx).await, Input::Priority(100));
-    // Beyond -253: FAULT from the file, priority untouched.
-    std::fs::write(dir.path("force"), "30").unwrap();
-    assert_eq!(
-        next(&mut rx).await,
-        Input::Fault {
-            source: format!("file {}", dir.path("force").display()),
-            active: true
-        }
-    );
+    assert_eq!(next(&mut rx).await, file(&dir, 0));
     for t in tasks {
         t.abort();
     }
@@ -111,10 +104,10 @@ async fn nothing_is_sent_while_nothing_changes() {
     let (tx, mut rx) = mpsc::channel(16);
     let tasks = plan.spawn(
         &HashMap::from([("web".to_string(), tx)]),
-        |_| vipd::track::Baseline::Initial,
         &Default::default(),
     );
-    assert_eq!(next(&mut rx).await, fault(false));
+    next(&mut rx).await;
+    next(&mut rx).await;
     // Ten more probe intervals: healthy all along, so silence.
     assert!(
         timeout(Duration::from_millis(500), rx.recv())

@@ -198,6 +198,19 @@ impl Instance {
             primary_addr,
             channel_addrs: channel_addrs.to_vec(),
             isolation_guard: self.isolation_check.is_some(),
+            sync_group: None,
+            arbiter: false,
+            // Long enough for the isolation probe to answer on its own timeout; a gate
+            // that has not answered by then is asked again.
+            gate_patience: self
+                .isolation_check
+                .as_ref()
+                .map_or(Duration::ZERO, |c| c.timeout)
+                .saturating_add(Duration::from_secs(1))
+                .max(Duration::from_secs(2)),
+            vips: self.vips.iter().map(|v| v.addr.addr()).collect(),
+            // Trackers and the sync group are filled in from the whole config by the daemon.
+            trackers: Vec::new(),
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::time::Instant as TokioInstant;
 
 use super::wakeup::Wakeup;
 
-use crate::vrrp::router::{Action, Advert, Input, Router, Transition};
+use crate::vrrp::router::{Action, Advert, GateKind, Input, Router, Takeover, Transition};
 
 /// What to do with the virtual addresses; queued to an address worker, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,23 +28,28 @@ pub enum VipOp {
     Set(Vec<crate::config::Vip>),
 }
 
-/// The outside world of one router task. Every method must return at once.
+/// The outside world of one router task. Every method must return at once. The methods the
+/// router waits on (the gates) have no default body: an implementation that forgot one would
+/// leave a takeover waiting for an answer nobody sends.
 pub trait RouterIo: Send {
-    /// Sends an advert with `priority` on every channel, now.
-    fn send_advert(&mut self, priority: u8);
+    /// Sends an advert with `priority` on every channel, now; its content (VIPs, interval)
+    /// is the router's configuration.
+    fn send_advert(&mut self, router: &Router, priority: u8);
     /// Queues an address operation.
     fn vips(&mut self, op: VipOp);
     /// Reports a state change (logs, notify, events).
     fn transition(&mut self, router: &Router, transition: &Transition);
-    /// Reports that fault `source` was raised or cleared; `router.faults()` has the new set.
-    /// A sync group needs this even when the state did not change.
-    fn fault_changed(&mut self, _router: &Router, _source: &str) {}
+    /// Asks `gate` about takeover `attempt`; the answer comes back as [`Input::Gate`].
+    fn ask_gate(&mut self, router: &Router, gate: GateKind, attempt: u64, takeover: Takeover);
+    /// Takeover `attempt` no longer waits for `gate`.
+    fn withdraw_gate(&mut self, gate: GateKind, attempt: u64);
+    /// The router's fault sources changed (`router.faults()` has the new set). A sync group
+    /// needs this even when the state did not change.
+    fn faults_changed(&mut self, _router: &Router) {}
     /// Called after every input, to publish what changed (status views).
     fn after_input(&mut self, _router: &Router) {}
     /// An advert is about to be handed to the router (channel health watches them).
     fn advert_in(&mut self, _router: &Router, _advert: &Advert, _now: Instant) {}
-    /// Runs the isolation check; its result comes back as [`Input::Isolation`].
-    fn check_isolation(&mut self) {}
 }
 
 /// Runs `router` until its inbox closes or it has handled [`Input::Stop`]; returns the I/O
@@ -67,26 +72,30 @@ pub async fn drive<I: RouterIo>(
             },
         };
         let stopping = input == Input::Stop;
-        let fault_source = match &input {
-            Input::Fault { source, .. } => Some(source.clone()),
-            _ => None,
-        };
+        // Adverts and timers never change faults; everything else may.
+        let faults_before =
+            (!matches!(input, Input::Advert(_) | Input::Timer)).then(|| router.faults());
         let now: Instant = TokioInstant::now().into_std();
         if let Input::Advert(advert) = &input {
             io.advert_in(&router, advert, now);
         }
         for action in router.handle(now, input) {
             match action {
-                Action::SendAdvert { priority } => io.send_advert(priority),
+                Action::SendAdvert { priority } => io.send_advert(&router, priority),
                 Action::AddVips => io.vips(VipOp::Add),
                 Action::RemoveVips => io.vips(VipOp::Remove),
                 Action::Announce { count } => io.vips(VipOp::Announce(count)),
                 Action::Notify(t) => io.transition(&router, &t),
-                Action::CheckIsolation => io.check_isolation(),
+                Action::AskGate {
+                    gate,
+                    attempt,
+                    takeover,
+                } => io.ask_gate(&router, gate, attempt, takeover),
+                Action::WithdrawGate { gate, attempt } => io.withdraw_gate(gate, attempt),
             }
         }
-        if let Some(source) = fault_source {
-            io.fault_changed(&router, &source);
+        if faults_before.is_some_and(|before| before != router.faults()) {
+            io.faults_changed(&router);
         }
         io.after_input(&router);
         if stopping {
@@ -119,8 +128,16 @@ mod tests {
     }
 
     impl RouterIo for Recorder {
-        fn send_advert(&mut self, priority: u8) {
+        fn send_advert(&mut self, _: &Router, priority: u8) {
             self.log.push((self.at(), format!("advert {priority}")));
+        }
+        fn ask_gate(&mut self, _: &Router, gate: GateKind, attempt: u64, _: Takeover) {
+            self.log
+                .push((self.at(), format!("ask {gate:?} {attempt}")));
+        }
+        fn withdraw_gate(&mut self, gate: GateKind, attempt: u64) {
+            self.log
+                .push((self.at(), format!("withdraw {gate:?} {attempt}")));
         }
         fn vips(&mut self, op: VipOp) {
             self.log.push((self.at(), format!("{op:?}")));

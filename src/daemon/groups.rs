@@ -1,5 +1,5 @@
 //! Sync groups at run time: a task per group turns one member's changes into orders for the
-//! others (the rules are in [`crate::vrrp::group`]).
+//! others, and answers its takeover gate (the rules are in [`crate::vrrp::group`]).
 
 use std::collections::HashMap;
 
@@ -7,9 +7,8 @@ use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use crate::notify::Notifier;
-use crate::vrrp::State;
 use crate::vrrp::group::SyncGroup;
-use crate::vrrp::router::{Input, Transition};
+use crate::vrrp::router::{FaultSource, Input, Transition};
 
 /// What a member's router task tells its group.
 #[derive(Debug)]
@@ -21,70 +20,70 @@ pub enum GroupEvent {
         /// The change.
         transition: Transition,
     },
-    /// A fault source of the member was raised or cleared.
-    Fault {
+    /// The member's fault sources changed.
+    Faults {
         /// The member.
         member: String,
-        /// The source that changed.
-        source: String,
-        /// The member's active fault sources now.
-        faults: Vec<String>,
+        /// Its active fault sources now.
+        faults: Vec<FaultSource>,
+    },
+    /// The member asks the group gate for a takeover.
+    Ask {
+        /// The member.
+        member: String,
+        /// Its attempt.
+        attempt: u64,
+    },
+    /// The member no longer waits for that attempt.
+    Withdraw {
+        /// The member.
+        member: String,
+        /// The attempt.
+        attempt: u64,
     },
 }
 
-/// The state of a group as a whole, as keepalived reports it to group notify commands: FAULT
-/// if any member is, MASTER when all are, INIT (notified as STOP) when all are stopped,
-/// BACKUP otherwise.
-pub fn group_state<'a>(members: impl IntoIterator<Item = &'a State>) -> State {
-    let states: Vec<State> = members.into_iter().copied().collect();
-    if states.contains(&State::Fault) {
-        State::Fault
-    } else if states.iter().all(|s| *s == State::Master) {
-        State::Master
-    } else if states.iter().all(|s| *s == State::Initialize) {
-        State::Initialize
-    } else {
-        State::Backup
-    }
-}
-
-/// Routes `group`'s orders to its members' inboxes until every member has gone, and tells
-/// `notifier` when the group as a whole changes state.
+/// Routes `group`'s orders and gate answers to its members' inboxes until every member has
+/// gone, and tells `notifier` when the group as a whole changes state. `group` arrives
+/// seeded with its members' current states, so a group rebuilt by a reload neither forgets
+/// where it stands nor notifies a change that did not happen.
 pub async fn run(
-    group: SyncGroup,
+    mut group: SyncGroup,
     inboxes: HashMap<String, mpsc::Sender<Input>>,
     mut events: mpsc::UnboundedReceiver<GroupEvent>,
     notifier: Option<Notifier>,
 ) {
-    let mut states: HashMap<String, State> = group
-        .members
-        .iter()
-        .map(|m| (m.clone(), State::Initialize))
-        .collect();
-    let mut current = State::Initialize;
+    let mut current = group.state();
     while let Some(event) = events.recv().await {
-        if let (GroupEvent::Transition { member, transition }, Some(n)) = (&event, &notifier) {
-            states.insert(member.clone(), transition.to);
-            let next = group_state(states.values());
-            if next != current {
-                info!(group = %group.name, from = %current, to = %next, "sync group {}: {current} -> {next}", group.name);
-                n.group(
-                    current,
-                    next,
-                    &format!("member {member}: {}", transition.reason),
-                );
-                current = next;
-            }
-        }
         let orders = match &event {
             GroupEvent::Transition { member, transition } => {
-                group.on_transition(member, transition)
+                let orders = group.on_transition(member, transition);
+                let next = group.state();
+                if next != current {
+                    info!(group = %group.name, from = %current, to = %next, "sync group {}: {current} -> {next}", group.name);
+                    if let Some(n) = &notifier {
+                        n.group(
+                            current,
+                            next,
+                            &format!("member {member}: {}", transition.reason),
+                        );
+                    }
+                    current = next;
+                }
+                orders
             }
-            GroupEvent::Fault {
-                member,
-                source,
-                faults,
-            } => group.on_fault(member, source, faults.iter().map(String::as_str)),
+            GroupEvent::Faults { member, faults } => group.on_faults(member, faults),
+            GroupEvent::Ask { member, attempt } => {
+                let grants = group.ask(member, *attempt);
+                if grants.is_empty() {
+                    debug!(group = %group.name, %member, "takeover waits for the other members");
+                }
+                grants
+            }
+            GroupEvent::Withdraw { member, attempt } => {
+                group.withdraw(member, *attempt);
+                Vec::new()
+            }
         };
         for (member, input) in orders {
             debug!(group = %group.name, %member, ?input, "sync group order");
@@ -97,15 +96,23 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::vrrp::State;
+    use crate::vrrp::group::SyncGroup;
 
     #[test]
     fn the_group_is_master_only_when_every_member_is_and_fault_when_any_is() {
         use State::*;
-        assert_eq!(group_state(&[Master, Master]), Master);
-        assert_eq!(group_state(&[Master, Backup]), Backup);
-        assert_eq!(group_state(&[Master, Fault]), Fault);
-        assert_eq!(group_state(&[Initialize, Initialize]), Initialize);
-        assert_eq!(group_state(&[Initialize, Backup]), Backup);
+        let of = |states: &[State]| {
+            let mut g = SyncGroup::new("lb", ["a", "b"]);
+            for (m, s) in ["a", "b"].iter().zip(states) {
+                g.seed(m, *s);
+            }
+            g.state()
+        };
+        assert_eq!(of(&[Master, Master]), Master);
+        assert_eq!(of(&[Master, Backup]), Backup);
+        assert_eq!(of(&[Master, Fault]), Fault);
+        assert_eq!(of(&[Initialize, Initialize]), Initialize);
+        assert_eq!(of(&[Initialize, Backup]), Backup);
     }
 }

@@ -23,7 +23,7 @@ use crate::notify::{EventRecord, Notifier};
 use crate::vrrp::State;
 use crate::vrrp::channels::{ChannelHealth, HealthChange};
 use crate::vrrp::packet::Advert;
-use crate::vrrp::router::{self, Input, Router, Transition};
+use crate::vrrp::router::{self, GateAnswer, GateKind, Input, Router, Takeover, Transition};
 use crate::vrrp::timing::Centis;
 
 /// What the status view last showed of the router, to skip unchanged publishes cheaply.
@@ -50,7 +50,7 @@ impl Seen {
             draining: router.draining(),
             // Each fault input adds or removes one source, so the count changes whenever the
             // set does.
-            faults: router.faults().count(),
+            faults: router.faults().len(),
             carrying: health.carrying(),
         }
     }
@@ -126,7 +126,7 @@ impl LiveIo {
             s.vips_held = router.state() == State::Master;
             s.master_advert_interval_ms =
                 router.master_adver_interval().as_duration().as_millis() as u64;
-            s.faults = router.faults().map(str::to_owned).collect();
+            s.faults = router.faults().iter().map(ToString::to_string).collect();
             s.maintenance = router.draining();
             s.channels = self
                 .health
@@ -149,14 +149,12 @@ impl LiveIo {
 }
 
 impl LiveIo {
-    /// Takes what a reload changed into the advert, the send paths and the channel health.
+    /// Takes what a reload changed into the send paths and the channel health.
     fn follow_settings(&mut self) {
         if !self.settings.has_changed().unwrap_or(false) {
             return;
         }
         let settings = self.settings.borrow_and_update();
-        self.advert.addresses = settings.vips.iter().map(|v| v.addr.addr()).collect();
-        self.advert.interval = settings.interval;
         if !Arc::ptr_eq(&settings.paths, &self.sending.paths()) {
             self.sending.replace(settings.paths.clone());
             self.health = ChannelHealth::new(self.sending.labels(), std::time::Instant::now());
@@ -165,8 +163,15 @@ impl LiveIo {
 }
 
 impl RouterIo for LiveIo {
-    fn send_advert(&mut self, priority: u8) {
+    fn send_advert(&mut self, router: &Router, priority: u8) {
         self.follow_settings();
+        // What the advert says is the router's configuration: one copy, changed by reload
+        // in the same input that changes what the router does.
+        let config = router.config();
+        if self.advert.addresses != config.vips {
+            self.advert.addresses.clone_from(&config.vips);
+        }
+        self.advert.interval = config.advert_interval;
         self.advert.priority = priority;
         self.sending.send(&self.name, &self.advert, &self.stats);
     }
@@ -188,21 +193,63 @@ impl RouterIo for LiveIo {
         }
     }
 
-    fn check_isolation(&mut self) {
-        let probe = self.settings.borrow().isolation.clone();
-        let inbox = self.inbox.clone();
-        let name = self.name.clone();
-        self.scripts.spawn(async move {
-            let (reachable, detail) = match probe {
-                Some(p) => p.run().await,
-                // Unreachable only if the config changed under a waiting router: let it go on.
-                None => (true, "no isolation check configured any more".to_owned()),
-            };
-            if !reachable {
-                warn!(instance = %name, %detail, "isolation check failed");
+    fn ask_gate(&mut self, _router: &Router, gate: GateKind, attempt: u64, takeover: Takeover) {
+        let answer = move |granted: bool, detail: String| {
+            Input::Gate(GateAnswer {
+                gate,
+                attempt,
+                granted,
+                detail,
+            })
+        };
+        match gate {
+            GateKind::Isolation => {
+                let probe = self.settings.borrow().isolation.clone();
+                let inbox = self.inbox.clone();
+                let name = self.name.clone();
+                self.scripts.spawn(async move {
+                    let (reachable, detail) = match probe {
+                        Some(p) => p.run().await,
+                        // Only if the config changed under a waiting router: let it go on.
+                        None => (true, "no isolation check configured any more".to_owned()),
+                    };
+                    if !reachable {
+                        warn!(instance = %name, %detail, "isolation check failed");
+                    }
+                    let _ = inbox.send(answer(reachable, detail)).await;
+                });
             }
-            let _ = inbox.send(Input::Isolation { reachable, detail }).await;
-        });
+            GateKind::SyncGroup => match &self.settings.borrow().group {
+                Some(group) => {
+                    let _ = group.send(GroupEvent::Ask {
+                        member: self.name.clone(),
+                        attempt,
+                    });
+                }
+                None => {
+                    // The router's own configuration names no group any more either: it
+                    // asks again after its patience and finds no gate.
+                    warn!(instance = %self.name, ?takeover, "no sync group task to ask");
+                }
+            },
+            GateKind::Arbiter => {
+                warn!(instance = %self.name, ?takeover, "no arbiter is configured: takeover refused");
+                let _ = self
+                    .inbox
+                    .try_send(answer(false, "no arbiter configured".into()));
+            }
+        }
+    }
+
+    fn withdraw_gate(&mut self, gate: GateKind, attempt: u64) {
+        if gate == GateKind::SyncGroup
+            && let Some(group) = &self.settings.borrow().group
+        {
+            let _ = group.send(GroupEvent::Withdraw {
+                member: self.name.clone(),
+                attempt,
+            });
+        }
     }
 
     fn vips(&mut self, op: VipOp) {
@@ -210,14 +257,11 @@ impl RouterIo for LiveIo {
         let _ = self.vip_ops.send(op);
     }
 
-    fn fault_changed(&mut self, router: &Router, source: &str) {
+    fn faults_changed(&mut self, router: &Router) {
         if let Some(group) = &self.settings.borrow().group {
-            let faults = router.faults().map(str::to_owned).collect();
-            let member = self.name.clone();
-            let _ = group.send(GroupEvent::Fault {
-                member,
-                source: source.to_owned(),
-                faults,
+            let _ = group.send(GroupEvent::Faults {
+                member: self.name.clone(),
+                faults: router.faults(),
             });
         }
     }

@@ -7,14 +7,14 @@ use tokio::sync::mpsc;
 use tracing::info;
 
 use crate::net::LinkEvents;
-use crate::vrrp::router::Input;
+use crate::vrrp::router::{FaultSource, Input};
 
 /// The routers to tell about each interface (by index); changes with reloads.
 pub type Watchers = Arc<RwLock<HashMap<u32, Vec<(String, mpsc::Sender<Input>)>>>>;
 
-/// The fault source name for a link.
-pub fn fault_source(iface: &str) -> String {
-    format!("link {iface} down")
+/// The fault source for a link.
+pub fn fault_source(iface: &str) -> FaultSource {
+    FaultSource::Link(iface.to_owned())
 }
 
 /// Feeds link changes of the watched interfaces (by index) to the routers that depend on them.

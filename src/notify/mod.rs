@@ -193,7 +193,8 @@ pub struct Notifier {
     subject: Subject,
     name: String,
     vips: Vec<String>,
-    tx: Option<mpsc::Sender<Note>>,
+    commands: Arc<Commands>,
+    tx: Option<mpsc::Sender<(Arc<Commands>, Note)>>,
     events: Option<EventStream>,
     counters: Arc<NotifyCounters>,
 }
@@ -234,20 +235,50 @@ impl Notifier {
             (None, None)
         } else {
             let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-            (
-                Some(tx),
-                Some(tokio::spawn(run(commands, rx, counters.clone()))),
-            )
+            (Some(tx), Some(tokio::spawn(run(rx, counters.clone()))))
         };
         let n = Notifier {
             subject,
             name: name.to_owned(),
             vips,
+            commands: Arc::new(commands),
             tx,
             events,
             counters,
         };
         (n, task)
+    }
+
+    /// The same queue with a reload's commands, VIPs and event stream. Notes already queued
+    /// run with the commands they were queued with, new ones with these; there is still one
+    /// queue and one task, so one instance's commands never run side by side or out of
+    /// order across a reload. A task is started only if there was none and commands now
+    /// exist.
+    pub fn renewed(
+        &self,
+        vips: Vec<String>,
+        commands: Commands,
+        events: Option<EventStream>,
+    ) -> (Notifier, Option<JoinHandle<()>>) {
+        match &self.tx {
+            Some(_) => {
+                let n = Notifier {
+                    vips,
+                    commands: Arc::new(commands),
+                    events,
+                    ..self.clone()
+                };
+                (n, None)
+            }
+            None => Self::spawn_counted(
+                self.subject,
+                &self.name,
+                vips,
+                commands,
+                events,
+                self.counters.clone(),
+            ),
+        }
     }
 
     /// Queues an instance transition; never waits.
@@ -284,9 +315,9 @@ impl Notifier {
             ev.record(&note.record());
         }
         let Some(tx) = &self.tx else { return };
-        if let Err(e) = tx.try_send(note) {
+        if let Err(e) = tx.try_send((self.commands.clone(), note)) {
             let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            let note = match e {
+            let (_, note) = match e {
                 mpsc::error::TrySendError::Full(n) | mpsc::error::TrySendError::Closed(n) => n,
             };
             error!(name = %self.name, to = %note.to, dropped = n,
@@ -301,8 +332,8 @@ impl Notifier {
 }
 
 /// The notify task: one note at a time, its commands one after the other.
-async fn run(commands: Commands, mut rx: mpsc::Receiver<Note>, counters: Arc<NotifyCounters>) {
-    while let Some(note) = rx.recv().await {
+async fn run(mut rx: mpsc::Receiver<(Arc<Commands>, Note)>, counters: Arc<NotifyCounters>) {
+    while let Some((commands, note)) = rx.recv().await {
         let specific = commands.for_state(note.to);
         for (which, argv) in [("state", specific), ("any", commands.any.as_ref())] {
             let Some(argv) = argv else { continue };

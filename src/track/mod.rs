@@ -1,14 +1,14 @@
-//! Health tracking: checks (scripts, TCP and HTTP probes, interfaces, files) turned into
-//! each instance's effective priority and FAULT sources.
+//! Health tracking: checks (scripts, TCP and HTTP probes, interfaces, files) reporting
+//! their health to the routers that track them.
 //!
-//! The weight arithmetic and rise/fall hysteresis are pure ([`priority`]); the runners are
-//! tasks of their own ([`runner`]), so a slow check never delays a router.
+//! Rise/fall hysteresis is pure ([`priority`]); the runners are tasks of their own
+//! ([`runner`]), so a slow check never delays a router. The weights are the router's: it
+//! turns the health it is told into effective priority and faults by its own configuration.
 //!
 //! Wiring, in the daemon:
 //! ```text
 //! let plan = vipd::track::plan(&config)?;
-//! for inputs in plan.instances.iter().map(|i| (i, i.initial_inputs())) { /* send before Start */ }
-//! let tasks = plan.spawn(&inboxes, |_| Baseline::Initial, &board); // name -> router inbox
+//! let tasks = plan.spawn(&inboxes, &board); // name -> router inbox
 //! ```
 
 pub mod priority;
@@ -26,10 +26,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Check, CheckKind, Config, TrackTarget};
-use crate::vrrp::router::Input;
+use crate::vrrp::router::{Input, TrackerConfig};
 pub use priority::{Health, Hysteresis, Tracker, Verdict};
 pub use process::{CommandError, RunAs};
-pub use runner::{Baseline, CheckSpec, InstanceTrackers, Probe, Report};
+pub use runner::{CheckSpec, InstanceTrackers, Probe, Report};
 pub use security::{InsecureScript, check_script};
 
 /// How often a `track: {file: ...}` entry (which has no check, so no interval) is read.
@@ -81,6 +81,34 @@ pub fn check_source(name: &str) -> String {
     format!("check {name}")
 }
 
+/// The source name a tracker reports under, and whether it follows a file (keepalived's
+/// track_file rules), for a validated config.
+pub fn source_of(config: &Config, target: &TrackTarget) -> (String, bool) {
+    match target {
+        TrackTarget::Check(name) => {
+            let file = matches!(config.checks[name].kind, CheckKind::File(_));
+            (check_source(name), file)
+        }
+        TrackTarget::Interface(ifname) => (format!("interface {ifname}"), false),
+        TrackTarget::File(path) => (format!("file {}", path.display()), true),
+    }
+}
+
+/// The trackers of instance `inst` as its router weighs them.
+pub fn router_trackers(config: &Config, inst: &crate::config::Instance) -> Vec<TrackerConfig> {
+    inst.track
+        .iter()
+        .map(|t| {
+            let (source, file) = source_of(config, &t.target);
+            TrackerConfig {
+                source,
+                weight: t.weight,
+                file,
+            }
+        })
+        .collect()
+}
+
 /// Builds the plan from a validated config. When vipd runs as root, every script is
 /// security-checked first ([`script_security`]) and the first problem is returned.
 pub fn plan(config: &Config) -> Result<Plan, TrackError> {
@@ -90,26 +118,26 @@ pub fn plan(config: &Config) -> Result<Plan, TrackError> {
     for (iname, inst) in &config.instances {
         let mut trackers = Vec::new();
         for t in &inst.track {
-            let (source, spec) = match &t.target {
-                TrackTarget::Check(name) => {
-                    let c = &config.checks[name];
-                    (check_source(name), spec_of(config, name, c)?)
-                }
-                TrackTarget::Interface(ifname) => {
-                    let source = format!("interface {ifname}");
-                    let spec = CheckSpec {
-                        source: source.clone(),
-                        probe: Probe::Interface(ifname.clone()),
-                        interval: FILE_TRACK_INTERVAL,
-                        timeout: FILE_TRACK_INTERVAL,
-                        rise: 1,
-                        fall: 1,
-                    };
-                    (source, spec)
-                }
-                TrackTarget::File(path) => file_spec(path),
+            let (source, file) = source_of(config, &t.target);
+            let spec = match &t.target {
+                TrackTarget::Check(name) => spec_of(config, name, &config.checks[name])?,
+                TrackTarget::Interface(ifname) => CheckSpec {
+                    source: source.clone(),
+                    probe: Probe::Interface(ifname.clone()),
+                    interval: FILE_TRACK_INTERVAL,
+                    timeout: FILE_TRACK_INTERVAL,
+                    rise: 1,
+                    fall: 1,
+                },
+                TrackTarget::File(path) => CheckSpec {
+                    source: source.clone(),
+                    probe: Probe::File(PathBuf::from(path)),
+                    interval: FILE_TRACK_INTERVAL,
+                    timeout: FILE_TRACK_INTERVAL,
+                    rise: 1,
+                    fall: 1,
+                },
             };
-            let file = matches!(spec.probe, Probe::File(_));
             checks.entry(source.clone()).or_insert(spec);
             trackers.push(Tracker {
                 source,
@@ -132,19 +160,6 @@ pub fn plan(config: &Config) -> Result<Plan, TrackError> {
         }
     }
     Ok(Plan { checks, instances })
-}
-
-fn file_spec(path: &std::path::Path) -> (String, CheckSpec) {
-    let source = format!("file {}", path.display());
-    let spec = CheckSpec {
-        source: source.clone(),
-        probe: Probe::File(PathBuf::from(path)),
-        interval: FILE_TRACK_INTERVAL,
-        timeout: FILE_TRACK_INTERVAL,
-        rise: 1,
-        fall: 1,
-    };
-    (source, spec)
 }
 
 /// The spec of the named check of a validated config, to run once (the isolation guard).
@@ -212,7 +227,6 @@ impl Plan {
     pub fn spawn(
         self,
         inboxes: &HashMap<String, mpsc::Sender<Input>>,
-        baseline: impl Fn(&str) -> Baseline,
         board: &Board,
     ) -> Vec<JoinHandle<()>> {
         {
@@ -235,12 +249,10 @@ impl Plan {
                     list.push(tx.clone());
                 }
             }
-            let base = baseline(&inst.instance);
             tasks.push(tokio::spawn(runner::run_instance(
                 inst,
                 rx,
                 inbox.clone(),
-                base,
                 board.clone(),
             )));
         }

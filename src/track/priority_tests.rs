@@ -220,36 +220,6 @@ fn zero_rise_and_fall_behave_as_one() {
     assert_eq!(h.record(true), Some(Health::Ok));
 }
 
-#[test]
-fn changes_lists_faults_before_priority() {
-    let old = evaluate(100, &[t("a", 0, Health::Ok), t("b", -10, Health::Ok)]);
-    let new = evaluate(
-        100,
-        &[t("a", 0, Health::Failed), t("b", -10, Health::Failed)],
-    );
-    assert_eq!(
-        changes(&old, &new),
-        [
-            Input::Fault {
-                source: "a".into(),
-                active: true
-            },
-            Input::Priority(90)
-        ]
-    );
-    assert_eq!(
-        changes(&new, &old),
-        [
-            Input::Fault {
-                source: "a".into(),
-                active: false
-            },
-            Input::Priority(100)
-        ]
-    );
-    assert!(changes(&old, &old).is_empty());
-}
-
 mod props {
     use super::*;
     use proptest::prelude::*;

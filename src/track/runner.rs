@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::{MissedTickBehavior, interval};
 use tracing::{debug, info, warn};
 
-use super::priority::{Health, Hysteresis, Tracker, Verdict, changes, evaluate};
+use super::priority::{Health, Hysteresis, Tracker};
 use super::probe::{self, FileValue};
 use super::process::{self, RunAs};
 use crate::config::HttpCheck;
@@ -243,55 +243,20 @@ pub struct InstanceTrackers {
     pub trackers: Vec<Tracker>,
 }
 
-impl InstanceTrackers {
-    /// The verdict before any check has reported.
-    pub fn initial(&self) -> Verdict {
-        evaluate(self.base, &self.trackers)
-    }
-
-    /// The verdict of no trackers at all: the base priority and no faults.
-    pub fn untracked(&self) -> Verdict {
-        Verdict {
-            priority: self.base,
-            faults: Default::default(),
-        }
-    }
-
-    /// The inputs to send the router before `Input::Start`: the FAULTs of unweighted
-    /// checks that have not reported yet (keepalived holds such an instance back too).
-    pub fn initial_inputs(&self) -> Vec<Input> {
-        changes(&self.untracked(), &self.initial())
-    }
-}
-
-/// What the router is assumed to have been told before the first report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Baseline {
-    /// A new router that was sent [`InstanceTrackers::initial_inputs`] before it started.
-    Initial,
-    /// A running router after a reload: only real reports change it, so a reload does not
-    /// fault a healthy Master for the time until its checks first report.
-    Untracked,
-}
-
-/// Runs one instance's tracker task: applies each report, and sends the router the fault
-/// and priority changes that follow, until the report channel or the router inbox closes.
+/// Runs one instance's tracker task: records each report on the board, and tells the
+/// router the tracker's health, until the report channel or the router inbox closes. Health,
+/// not a difference from what the router was told before: the router weighs it by its
+/// current configuration, so a restarted task (a reload) cannot leave a stale verdict.
 pub async fn run_instance(
     mut me: InstanceTrackers,
     mut reports: mpsc::UnboundedReceiver<Report>,
     inbox: mpsc::Sender<Input>,
-    baseline: Baseline,
     board: super::Board,
 ) {
-    let mut verdict = match baseline {
-        Baseline::Initial => me.initial(),
-        Baseline::Untracked => me.untracked(),
-    };
     while let Some(r) = reports.recv().await {
         for t in me.trackers.iter_mut().filter(|t| t.source == r.source) {
             t.health = r.health;
         }
-        let next = evaluate(me.base, &me.trackers);
         if let Some(list) = board
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -299,12 +264,13 @@ pub async fn run_instance(
         {
             list.clone_from(&me.trackers);
         }
-        for input in changes(&verdict, &next) {
-            info!(instance = %me.instance, ?input, cause = %r.source, "tracking");
-            if inbox.send(input).await.is_err() {
-                return;
-            }
+        info!(instance = %me.instance, health = ?r.health, cause = %r.source, "tracking");
+        let input = Input::Health {
+            source: r.source,
+            health: r.health,
+        };
+        if inbox.send(input).await.is_err() {
+            return;
         }
-        verdict = next;
     }
 }

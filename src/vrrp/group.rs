@@ -1,21 +1,28 @@
 //! Sync groups: members that change state together (keepalived's `vrrp_sync_group`).
 //!
-//! A group is pure bookkeeping: given what one member just did, it says which [`Input`]s
-//! the other members get. The daemon routes them. Two rules keep the routing finite:
+//! A group is pure bookkeeping: given what one member just did or asked, it says which
+//! [`Input`]s the members get. The daemon routes them. Three rules:
 //!
-//! - transitions made *because of* the group (reason [`Reason::Sync`], or a fault whose
-//!   source is this group) produce no orders, so an order never echoes back, and neither
-//!   do notifications that change no state (a Master re-asserting itself);
-//! - the fault a member passes on is named after the member ("sync group lb: web"), raised
-//!   while the member has a fault of its own and cleared when it has none.
-//!
-//! The second rule has a case that transitions alone cannot see: a member already in FAULT
-//! because of the group gains a fault of its own, which changes no state. The daemon covers
-//! it by calling [`SyncGroup::on_fault`] after every [`Input::Fault`] it feeds a member;
-//! without that, the group could leave FAULT while that member is still faulted.
+//! - **Takeover, keepalived's rule**: a member goes Master on its own (silence, a resigned
+//!   Master, preemption) only when every member wants to ("prefer backup to avoid
+//!   thrashing"). The group is a takeover gate: a member's request waits until every other
+//!   running member also asks or is already Master, then every waiting member is granted at
+//!   once. A member that still hears its Master never asks, so one-way loss on one LAN moves
+//!   nothing.
+//! - **Following**: a member that becomes Master orders the others to Master, one that falls
+//!   back from Master to Backup orders them to Backup. Transitions made *because of* the
+//!   group (reason [`Reason::Sync`], or a fault whose source is this group) produce no
+//!   orders, so an order never echoes back; nor do re-assertions, which change no state.
+//! - **Faults**: the fault a member passes on is named after the member
+//!   ([`FaultSource::Group`]), raised while the member has a fault of its own and cleared when
+//!   it has none. The daemon reports a member's faults after every change of them
+//!   ([`SyncGroup::on_faults`]), which also covers a member already in FAULT because of the
+//!   group gaining a fault of its own (no state change).
+
+use std::collections::BTreeMap;
 
 use super::State;
-use super::router::{Input, Reason, SyncOrder, Transition};
+use super::router::{FaultSource, GateAnswer, GateKind, Input, Reason, SyncOrder, Transition};
 
 /// A named set of virtual routers that change state together.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,29 +31,114 @@ pub struct SyncGroup {
     pub name: String,
     /// The member instances' names.
     pub members: Vec<String>,
+    /// Members waiting for the gate, with their attempt.
+    wants: BTreeMap<String, u64>,
+    /// Each member's state as last reported.
+    states: BTreeMap<String, State>,
 }
 
 impl SyncGroup {
-    /// A group of `members`.
+    /// A group of `members`, all in Initialize as far as it knows.
     pub fn new(
         name: impl Into<String>,
         members: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
+        let members: Vec<String> = members.into_iter().map(Into::into).collect();
+        let states = members
+            .iter()
+            .map(|m| (m.clone(), State::Initialize))
+            .collect();
         SyncGroup {
             name: name.into(),
-            members: members.into_iter().map(Into::into).collect(),
+            members,
+            wants: BTreeMap::new(),
+            states,
+        }
+    }
+
+    /// Records that `member` is in `state` (a group rebuilt by a reload learns where its
+    /// members are).
+    pub fn seed(&mut self, member: &str, state: State) {
+        if let Some(s) = self.states.get_mut(member) {
+            *s = state;
+        }
+    }
+
+    /// The state of the group as a whole, as keepalived reports it to group notify commands:
+    /// FAULT if any member is, MASTER when all are, INIT when all are stopped, BACKUP
+    /// otherwise.
+    pub fn state(&self) -> State {
+        let states: Vec<State> = self.states.values().copied().collect();
+        if states.contains(&State::Fault) {
+            State::Fault
+        } else if states.iter().all(|s| *s == State::Master) {
+            State::Master
+        } else if states.iter().all(|s| *s == State::Initialize) {
+            State::Initialize
+        } else {
+            State::Backup
         }
     }
 
     /// The fault source the other members carry while `member` is faulted.
-    pub fn fault_source(&self, member: &str) -> String {
-        format!("{}{member}", self.source_prefix())
+    pub fn fault_source(&self, member: &str) -> FaultSource {
+        FaultSource::Group {
+            group: self.name.clone(),
+            member: member.to_owned(),
+        }
+    }
+
+    /// `member` asks the gate for takeover `attempt`. Returns the grants: none while another
+    /// running member neither wants to be Master nor is one; otherwise one for every member
+    /// waiting, this one included.
+    pub fn ask(&mut self, member: &str, attempt: u64) -> Vec<(String, Input)> {
+        if !self.has(member) {
+            return Vec::new();
+        }
+        self.wants.insert(member.to_owned(), attempt);
+        let ready = self.members.iter().all(|m| {
+            self.wants.contains_key(m)
+                || matches!(self.states.get(m), Some(State::Master | State::Initialize))
+        });
+        if !ready {
+            return Vec::new();
+        }
+        let detail = format!(
+            "every member of sync group {} wants to be Master",
+            self.name
+        );
+        std::mem::take(&mut self.wants)
+            .into_iter()
+            .map(|(m, attempt)| {
+                let answer = GateAnswer {
+                    gate: GateKind::SyncGroup,
+                    attempt,
+                    granted: true,
+                    detail: detail.clone(),
+                };
+                (m, Input::Gate(answer))
+            })
+            .collect()
+    }
+
+    /// `member` no longer wants the takeover `attempt`.
+    pub fn withdraw(&mut self, member: &str, attempt: u64) {
+        if self.wants.get(member) == Some(&attempt) {
+            self.wants.remove(member);
+        }
     }
 
     /// The orders for the other members after `member` made transition `t`.
-    pub fn on_transition(&self, member: &str, t: &Transition) -> Vec<(String, Input)> {
+    pub fn on_transition(&mut self, member: &str, t: &Transition) -> Vec<(String, Input)> {
+        if !self.has(member) {
+            return Vec::new();
+        }
+        self.states.insert(member.to_owned(), t.to);
+        if t.to != State::Backup {
+            self.wants.remove(member);
+        }
         // Master to Master (a re-assertion) is no state change for the group to follow.
-        if !self.has(member) || t.from == t.to || matches!(t.reason, Reason::Sync { .. }) {
+        if t.from == t.to || matches!(t.reason, Reason::Sync { .. }) {
             return Vec::new();
         }
         let order = |make: fn(String, String) -> SyncOrder| {
@@ -58,7 +150,7 @@ impl SyncGroup {
                 order(|group, member| SyncOrder::Backup { group, member })
             }
             (from, State::Fault) if from != State::Fault => match &t.reason {
-                Reason::Fault { source } if self.is_group_source(source) => return Vec::new(),
+                Reason::Fault { source } if self.is_ours(source) => return Vec::new(),
                 _ => self.fault_input(member, true),
             },
             // Leaving FAULT means no source at all is left, the member's own included.
@@ -68,20 +160,18 @@ impl SyncGroup {
         self.to_others(member, input)
     }
 
-    /// The fault orders for the other members after `member` was fed a fault input from
-    /// `source`, given its fault sources now: the member's group source is raised if it has
-    /// a fault not caused by this group, cleared otherwise. Inputs that came from this group
-    /// give no orders, so orders never ping-pong; the rest are idempotent.
-    pub fn on_fault<'a>(
+    /// The fault orders for the other members after `member`'s fault sources changed to
+    /// `faults`: the member's group source is raised if it has a fault not caused by this
+    /// group, cleared otherwise. The orders are idempotent, so repeating them is harmless.
+    pub fn on_faults<'a>(
         &self,
         member: &str,
-        source: &str,
-        faults: impl IntoIterator<Item = &'a str>,
+        faults: impl IntoIterator<Item = &'a FaultSource>,
     ) -> Vec<(String, Input)> {
-        if !self.has(member) || self.is_group_source(source) {
+        if !self.has(member) {
             return Vec::new();
         }
-        let own = faults.into_iter().any(|s| !self.is_group_source(s));
+        let own = faults.into_iter().any(|s| !self.is_ours(s));
         self.to_others(member, self.fault_input(member, own))
     }
 
@@ -89,12 +179,8 @@ impl SyncGroup {
         self.members.iter().any(|m| m == member)
     }
 
-    fn source_prefix(&self) -> String {
-        format!("sync group {}: ", self.name)
-    }
-
-    fn is_group_source(&self, source: &str) -> bool {
-        source.starts_with(&self.source_prefix())
+    fn is_ours(&self, source: &FaultSource) -> bool {
+        matches!(source, FaultSource::Group { group, .. } if *group == self.name)
     }
 
     fn fault_input(&self, member: &str, active: bool) -> Input {

@@ -6,6 +6,7 @@
 
 pub mod channels;
 pub mod group;
+pub mod health;
 pub mod packet;
 pub mod router;
 pub mod timing;

@@ -8,13 +8,17 @@
 //! broken for a single instant is caught.
 
 mod net;
+pub mod node;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use vipd::vrrp::router::{Action, AnnounceSchedule, Input, Router, RouterConfig, Transition};
+use vipd::vrrp::health::Health;
+use vipd::vrrp::router::{
+    Action, AnnounceSchedule, Input, Router, RouterConfig, TrackerConfig, Transition,
+};
 use vipd::vrrp::timing::{self, Centis};
 use vipd::vrrp::{State, Version};
 
@@ -38,6 +42,8 @@ pub struct ClusterSpec {
     pub nodes: Vec<NodeSpec>,
     /// Heartbeat channels per link, at least 1.
     pub channels: usize,
+    /// Every router has the arbiter gate, which the simulator answers as a lease.
+    pub arbiter: bool,
 }
 
 /// Network behaviour; probabilities in per-mille.
@@ -73,10 +79,16 @@ pub type Filter = fn(node: usize, &Input) -> bool;
 
 struct Node {
     router: Router,
+    /// Its configuration as the file says now (reloads change it; a restart keeps it).
+    config: RouterConfig,
+    /// What each check would report now, whether or not it has reported it yet.
+    truth: std::collections::BTreeMap<String, Health>,
     /// Crashed: the process is gone, it neither sends nor receives.
     alive: bool,
     holds_vips: bool,
     last_advert_sent: Option<Duration>,
+    /// Arbiter grants not yet used, by attempt.
+    granted: BTreeSet<u64>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -108,6 +120,19 @@ pub struct Sim {
     pub violations: Vec<String>,
     mutator: Option<Mutator>,
     filter: Option<Filter>,
+    /// Inputs due at a time (tracker reports, gate answers), in (time, sequence) order.
+    timed: BinaryHeap<Reverse<(Duration, u64, usize)>>,
+    timed_inputs: std::collections::HashMap<u64, Input>,
+    /// When each (node, check) last reported or will report.
+    last_report: std::collections::HashMap<(usize, String), Duration>,
+    /// The arbiter (a lease), when the routers have the arbiter gate: who holds it.
+    pub lease: Option<usize>,
+    /// The arbiter grants every request, lease or not (a broken gate, to prove the
+    /// properties catch one).
+    pub arbiter_grants_all: bool,
+    /// Tracker reports after a reload only say what changed from an untracked baseline (the
+    /// reporting defect, to prove the convergence property catches it).
+    pub report_differences_only: bool,
 }
 
 /// The primary address of node `i` (its address on channel 0).
@@ -140,6 +165,12 @@ impl Sim {
             violations: Vec::new(),
             mutator: None,
             filter: None,
+            timed: BinaryHeap::new(),
+            timed_inputs: std::collections::HashMap::new(),
+            last_report: std::collections::HashMap::new(),
+            lease: None,
+            arbiter_grants_all: false,
+            report_differences_only: false,
         }
     }
 
@@ -190,21 +221,33 @@ impl Sim {
         let node = &mut self.nodes[i];
         node.alive = false;
         node.holds_vips = false;
+        self.crash_releases(i);
     }
 
-    /// Brings a crashed node back as a fresh process and starts it.
+    /// Brings a crashed node back as a fresh process with the file as it is now, and starts
+    /// it; its checks report their first results a moment later.
     pub fn restart(&mut self, i: usize) {
         if self.nodes[i].alive {
             return;
         }
-        self.nodes[i] = Node::new(&self.spec, i);
+        let node = &mut self.nodes[i];
+        node.router = Router::new(node.config.clone());
+        node.alive = true;
+        node.holds_vips = false;
+        node.granted.clear();
         self.input(i, Input::Start);
+        self.report_all(i, false);
     }
 
     /// When the first advert after `t` (strictly) was sent, by anyone.
     pub fn first_advert_after(&self, t: Duration) -> Option<Duration> {
         let i = self.sent.partition_point(|&at| at <= t);
         self.sent.get(i).copied()
+    }
+
+    /// Whether node `i`'s process runs (it has not crashed, or was restarted).
+    pub fn alive(&self, i: usize) -> bool {
+        self.nodes[i].alive
     }
 
     /// The router of node `i`.
@@ -243,16 +286,20 @@ impl Sim {
             );
             let packet = self.queue.peek().map(|Reverse((at, _, _))| *at);
             let timer = self.earliest_timer();
-            let next = match (packet, timer) {
-                (Some(p), Some((t, _))) => p.min(t),
-                (Some(p), None) => p,
-                (None, Some((t, _))) => t,
-                (None, None) => break,
-            };
+            let timed = self.timed.peek().map(|Reverse((at, _, _))| *at);
+            let next = [packet, timer.map(|(t, _)| t), timed]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(next) = next else { break };
             if next > until {
                 break;
             }
             self.now = next.max(self.now);
+            if timed == Some(next) && packet.is_none_or(|p| next < p) {
+                self.fire_timed();
+                continue;
+            }
             match timer {
                 // Packets first at equal times: an advert that arrives exactly when the
                 // timer fires still counts, as it would on a real host more often than not.
@@ -285,16 +332,16 @@ impl Sim {
                 Action::AddVips => self.nodes[i].holds_vips = true,
                 Action::RemoveVips => self.nodes[i].holds_vips = false,
                 Action::Announce { .. } => {}
-                Action::Notify(transition) => self.log.push(Logged {
-                    at: self.now,
-                    node: i,
-                    transition,
-                }),
-                // No simulated router has the isolation guard on, so none may ask.
-                Action::CheckIsolation => self.violations.push(format!(
-                    "{:?}: node {i} asked for an isolation check with the guard off",
-                    self.now
-                )),
+                Action::Notify(transition) => {
+                    self.gate_watch(i, &transition);
+                    self.log.push(Logged {
+                        at: self.now,
+                        node: i,
+                        transition,
+                    })
+                }
+                Action::AskGate { gate, attempt, .. } => self.ask_gate(i, gate, attempt),
+                Action::WithdrawGate { .. } => self.withdraw_gate(i),
             }
         }
         self.check(i);
@@ -315,6 +362,14 @@ impl Sim {
                 }
             ));
         }
+        if self.spec.arbiter && self.masters().len() > 1 {
+            self.violations.push(format!(
+                "{:?}: two Masters under an arbiter: {:?}",
+                self.now,
+                self.masters()
+            ));
+        }
+        let node = &self.nodes[i];
         if let Some(deadline) = node.router.next_deadline()
             && deadline < self.t0 + self.now
         {
@@ -336,6 +391,23 @@ impl Sim {
     }
 }
 
+/// The trackers every simulated router starts with: an unweighted check (FAULT while it
+/// fails) and a check that lowers the priority by 50 while it fails.
+pub fn default_trackers() -> Vec<TrackerConfig> {
+    vec![
+        TrackerConfig {
+            source: "check sim".into(),
+            weight: 0,
+            file: false,
+        },
+        TrackerConfig {
+            source: "check w".into(),
+            weight: -50,
+            file: false,
+        },
+    ]
+}
+
 impl Node {
     fn new(spec: &ClusterSpec, i: usize) -> Node {
         let n = &spec.nodes[i];
@@ -354,12 +426,31 @@ impl Node {
             primary_addr: addr(i),
             channel_addrs: (0..spec.channels).map(|c| addr_on(c, i)).collect(),
             isolation_guard: false,
+            sync_group: None,
+            arbiter: spec.arbiter,
+            gate_patience: Duration::from_secs(2),
+            vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
+            trackers: default_trackers(),
         };
+        let truth = config
+            .trackers
+            .iter()
+            .map(|t| (t.source.clone(), Health::Ok))
+            .collect();
+        let mut router = Router::new(config.clone());
+        // The checks' first results, before start (the daemon starts checks with routers).
+        for t in &config.trackers {
+            let (source, health) = (t.source.clone(), Health::Ok);
+            router.handle(std::time::Instant::now(), Input::Health { source, health });
+        }
         Node {
-            router: Router::new(config),
+            router,
+            config,
+            truth,
             alive: true,
             holds_vips: false,
             last_advert_sent: None,
+            granted: BTreeSet::new(),
         }
     }
 }

@@ -30,6 +30,7 @@ pub fn pair() -> impl Strategy<Value = (ClusterSpec, Duration)> {
             preempt: true,
         };
         let spec = ClusterSpec {
+            arbiter: false,
             nodes: vec![node(a), node(b)],
             channels: 2,
             ..spec
@@ -198,6 +199,7 @@ fn node(priority: u8) -> NodeSpec {
 
 fn v3_pair() -> ClusterSpec {
     ClusterSpec {
+        arbiter: false,
         version: Version::V3,
         interval: Centis::new(10),
         nodes: vec![node(100), node(200)],

@@ -7,6 +7,7 @@ impl Supervisor {
     pub(super) fn start_instance(
         &mut self,
         p: Prepared,
+        router_config: RouterConfig,
         notifier: Option<Notifier>,
         group: Option<mpsc::UnboundedSender<GroupEvent>>,
     ) -> Result<mpsc::Sender<Input>, DaemonError> {
@@ -82,7 +83,7 @@ impl Supervisor {
             settings: group_for_io,
             seen: None,
         };
-        let router = Router::new(inst.router_config(&p.name, p.primary, &channel_addrs(&p)));
+        let router = Router::new(router_config);
         let driver = tokio::spawn(driver::drive(router, inbox_rx, io, Wakeup::precise()));
         write(&self.watchers)
             .entry(p.parent.index)
@@ -135,6 +136,7 @@ impl Supervisor {
     /// the new paths, which is how a pair migrates from multicast to unicast without a flap.
     pub(super) async fn update_instance(
         &mut self,
+        config: &Config,
         name: &str,
         old: &Instance,
         new: &Instance,
@@ -193,23 +195,18 @@ impl Supervisor {
             paths: live.paths.clone(),
             isolation: self.isolation.get(name).cloned(),
         });
-        if old == new && !keys_changed {
-            return Ok(false);
-        }
         if old.vips != new.vips {
             let _ = live.vip_ops.send(VipOp::Set(new.vips.clone()));
         }
         live.prepared.instance = new.clone();
-        let config = new.router_config(name, live.prepared.primary, &channel_addrs(&live.prepared));
-        if live
-            .inbox
-            .try_send(Input::Configure(Box::new(config)))
-            .is_err()
-        {
-            warn!(
-                instance = name,
-                "router inbox full: new settings not applied"
-            );
+        // Always: trackers and groups live elsewhere in the file, and the router weighs and
+        // asks them by its own configuration. Waited for, never dropped: a full inbox drains
+        // in an advert interval, and a router without its new settings would advertise the
+        // old ones.
+        let rc = router_config(config, &live.prepared);
+        let _ = live.inbox.send(Input::Configure(Box::new(rc))).await;
+        if old == new && !keys_changed {
+            return Ok(false);
         }
         info!(instance = name, "settings updated in place");
         Ok(true)

@@ -33,11 +33,11 @@ use crate::control::protocol::{Event, InstanceStatus};
 use crate::control::server;
 use crate::net::{Announcer, Netlink};
 use crate::notify::{Commands, EventStream, Notifier, NotifyCounters, Subject};
-use crate::track::{self, Baseline, RunAs};
+use crate::track::{self, RunAs};
 use crate::vrrp::channels::ChannelHealth;
 use crate::vrrp::group::SyncGroup;
 use crate::vrrp::packet;
-use crate::vrrp::router::{Input, Router};
+use crate::vrrp::router::{Input, Router, RouterConfig, SyncMembership};
 use crate::vrrp::udp_frame::FrameKey;
 use crate::vrrp::{Family, Version};
 
@@ -85,6 +85,8 @@ pub struct Supervisor {
     scripts: tokio::runtime::Handle,
     /// Per instance name, kept across reloads so the counters only grow.
     notify_counters: HashMap<String, Arc<NotifyCounters>>,
+    /// One notify queue per instance name (and "group NAME"), kept across reloads.
+    queues: HashMap<String, Notifier>,
 }
 
 impl Supervisor {
@@ -112,6 +114,7 @@ impl Supervisor {
             board: track::Board::default(),
             scripts,
             notify_counters: HashMap::new(),
+            queues: HashMap::new(),
         }
     }
 
@@ -188,12 +191,25 @@ impl Supervisor {
             }
             self.stop_instance(&name).await;
         }
+        // Queues of instances gone from the file end once they have run what is queued.
+        let names: Vec<String> = self.queues.keys().cloned().collect();
+        for name in names {
+            let group = name.strip_prefix("group ");
+            let kept = match group {
+                Some(g) => config.groups.contains_key(g),
+                None => config.instances.contains_key(&name),
+            };
+            if !kept {
+                self.forget_queue(&name);
+            }
+        }
         let (group_of, group_tasks) = group_channels(&config);
         let mut failed = Vec::new();
         for (name, old) in &keep {
             let new = &config.instances[name];
             match self
                 .update_instance(
+                    &config,
                     name,
                     old,
                     new,
@@ -223,14 +239,16 @@ impl Supervisor {
             if !summary.restarted.contains(&name) {
                 summary.started.push(name.clone());
             }
-            match self.start_instance(p, notifiers.remove(&name), group_of.get(&name).cloned()) {
+            let rc = router_config(&config, &p);
+            match self.start_instance(p, rc, notifiers.remove(&name), group_of.get(&name).cloned())
+            {
                 Ok(inbox) => new_inboxes.push((name, inbox)),
                 Err(e) => failed.push(format!("instance {name}: {e}")),
             }
         }
         let group_notifiers = self.group_notifiers(&config, run_as)?;
         self.respawn_groups(group_tasks, group_notifiers);
-        self.respawn_trackers(plan, &new_inboxes).await;
+        self.respawn_trackers(plan);
         for (_, inbox) in new_inboxes {
             let _ = inbox.send(Input::Start).await;
         }
@@ -314,10 +332,21 @@ fn needs_restart(old: &Instance, new: &Instance) -> bool {
         || old.is_address_owner() != new.is_address_owner()
 }
 
-fn is_tracker_source(s: &str) -> bool {
-    ["check ", "interface ", "file "]
+/// Everything the router of prepared instance `p` needs, from the whole config: its
+/// trackers and its sync group are the router's to weigh and to ask.
+fn router_config(config: &Config, p: &Prepared) -> RouterConfig {
+    let inst = &p.instance;
+    let mut rc = inst.router_config(&p.name, p.primary, &channel_addrs(p));
+    rc.trackers = track::router_trackers(config, inst);
+    rc.sync_group = config
+        .groups
         .iter()
-        .any(|p| s.starts_with(p))
+        .find(|(_, members)| members.contains(&p.name))
+        .map(|(group, members)| SyncMembership {
+            group: group.clone(),
+            members: members.clone(),
+        });
+    rc
 }
 
 type GroupChannels = (

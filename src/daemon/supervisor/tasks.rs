@@ -28,19 +28,23 @@ impl Supervisor {
                 .map_err(|e| DaemonError::Scripts(format!("instance {name}: notify: {e}")))?;
             let vips = inst.vips.iter().map(|v| v.addr.to_string()).collect();
             let events = self.event_log.as_ref().map(|(_, s)| s.clone());
-            let (notifier, task) = Notifier::spawn_counted(
-                Subject::Instance,
-                name,
-                vips,
-                commands,
-                events,
-                self.notify_counters
-                    .entry(name.clone())
-                    .or_default()
-                    .clone(),
-            );
+            let counters = self
+                .notify_counters
+                .entry(name.clone())
+                .or_default()
+                .clone();
+            let notifier = self.keep_queue(name.clone(), |old| match old {
+                Some(old) => old.renewed(vips, commands, events),
+                None => Notifier::spawn_counted(
+                    Subject::Instance,
+                    name,
+                    vips,
+                    commands,
+                    events,
+                    counters,
+                ),
+            });
             out.insert(name.clone(), notifier);
-            self.notify_tasks.extend(task);
         }
         self.notify_tasks.retain(|t| !t.is_finished());
         Ok(out)
@@ -59,17 +63,42 @@ impl Supervisor {
             let commands = Commands::from_config(&notify, run_as)
                 .map_err(|e| DaemonError::Scripts(format!("group {name}: notify: {e}")))?;
             let events = self.event_log.as_ref().map(|(_, s)| s.clone());
-            let counters = self
-                .notify_counters
-                .entry(format!("group {name}"))
-                .or_default()
-                .clone();
-            let (n, task) =
-                Notifier::spawn_counted(Subject::Group, name, vec![], commands, events, counters);
-            self.notify_tasks.extend(task);
+            let key = format!("group {name}");
+            let counters = self.notify_counters.entry(key.clone()).or_default().clone();
+            let n = self.keep_queue(key, |old| match old {
+                Some(old) => old.renewed(vec![], commands, events),
+                None => Notifier::spawn_counted(
+                    Subject::Group,
+                    name,
+                    vec![],
+                    commands,
+                    events,
+                    counters,
+                ),
+            });
             out.insert(name.clone(), n);
         }
         Ok(out)
+    }
+
+    /// One notify queue per instance (or group) for the daemon's life: a reload renews its
+    /// commands instead of starting a second queue beside the first, so notifications keep
+    /// their order and never run side by side.
+    fn keep_queue(
+        &mut self,
+        key: String,
+        make: impl FnOnce(Option<&Notifier>) -> (Notifier, Option<tokio::task::JoinHandle<()>>),
+    ) -> Notifier {
+        let (n, task) = make(self.queues.get(&key));
+        self.notify_tasks.extend(task);
+        self.queues.insert(key, n.clone());
+        n
+    }
+
+    /// Forgets the queue of an instance that stopped for good; its task ends once it has
+    /// run what is queued.
+    pub(super) fn forget_queue(&mut self, name: &str) {
+        self.queues.remove(name);
     }
 
     pub(super) fn respawn_groups(
@@ -80,74 +109,46 @@ impl Supervisor {
         for t in self.groups.drain(..) {
             t.abort();
         }
-        for (group, rx) in tasks {
+        for (mut group, rx) in tasks {
             let members = group
                 .members
                 .iter()
                 .filter_map(|m| Some((m.clone(), self.live.get(m)?.inbox.clone())))
                 .collect();
+            // Where each running member stands, so the rebuilt group neither forgets it nor
+            // notifies a group change that did not happen.
+            for (name, live) in &self.live {
+                let state = live.control.view.borrow().status.state.clone();
+                group.seed(name, parse_state(&state));
+            }
             let notifier = notifiers.remove(&group.name);
             self.groups
                 .push(tokio::spawn(groups::run(group, members, rx, notifier)));
         }
     }
 
-    /// Restarts the tracker tasks for a new plan. New instances get their initial verdicts
-    /// before they start; running ones keep their state, and lose only the fault sources of
-    /// trackers that no longer exist.
-    pub(super) async fn respawn_trackers(
-        &mut self,
-        plan: track::Plan,
-        new: &[(String, mpsc::Sender<Input>)],
-    ) {
+    /// Restarts the tracker tasks for a new plan. Every check reports its first result
+    /// afresh; the routers weigh health by their own (reloaded) configuration, so nothing
+    /// here needs to know what a router was told before.
+    pub(super) fn respawn_trackers(&mut self, plan: track::Plan) {
         for t in self.trackers.drain(..) {
             t.abort();
-        }
-        let is_new = |n: &str| new.iter().any(|(m, _)| m == n);
-        for t in &plan.instances {
-            if let Some((_, inbox)) = new.iter().find(|(n, _)| *n == t.instance) {
-                for input in t.initial_inputs() {
-                    let _ = inbox.send(input).await;
-                }
-            }
-        }
-        for (name, live) in &self.live {
-            if is_new(name) {
-                continue;
-            }
-            let tracked: Vec<&str> = plan
-                .instances
-                .iter()
-                .filter(|t| t.instance == *name)
-                .flat_map(|t| t.trackers.iter().map(|k| k.source.as_str()))
-                .collect();
-            let faults = live.control.view.borrow().status.faults.clone();
-            for source in faults
-                .iter()
-                .filter(|s| is_tracker_source(s) && !tracked.contains(&s.as_str()))
-            {
-                let _ = live
-                    .inbox
-                    .send(Input::Fault {
-                        source: source.clone(),
-                        active: false,
-                    })
-                    .await;
-            }
         }
         let inboxes: HashMap<String, mpsc::Sender<Input>> = self
             .live
             .iter()
             .map(|(n, l)| (n.clone(), l.inbox.clone()))
             .collect();
-        let baseline = |n: &str| {
-            if is_new(n) {
-                Baseline::Initial
-            } else {
-                Baseline::Untracked
-            }
-        };
         let _scripts = self.scripts.enter();
-        self.trackers = plan.spawn(&inboxes, baseline, &self.board);
+        self.trackers = plan.spawn(&inboxes, &self.board);
     }
+}
+
+/// The state a status view names.
+fn parse_state(word: &str) -> crate::vrrp::State {
+    use crate::vrrp::State;
+    [State::Master, State::Backup, State::Fault]
+        .into_iter()
+        .find(|s| s.to_string() == word)
+        .unwrap_or(State::Initialize)
 }

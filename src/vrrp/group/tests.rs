@@ -3,12 +3,16 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::vrrp::router::{Action, Advert, Router, RouterConfig};
+use crate::vrrp::router::{Action, Advert, Router, RouterConfig, SyncMembership};
 use crate::vrrp::timing::Centis;
 
-fn config(name: &str, priority: u8) -> RouterConfig {
+fn config(name: &str, priority: u8, members: &[&str]) -> RouterConfig {
     RouterConfig {
         name: name.into(),
+        sync_group: Some(SyncMembership {
+            group: "lb".into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+        }),
         ..crate::vrrp::router::tests::v2(priority)
     }
 }
@@ -27,9 +31,24 @@ fn lb() -> SyncGroup {
     SyncGroup::new("lb", ["web", "api", "db"])
 }
 
+/// The fault source a log line names: "sync group G: M", "link IFACE down" or a tracker.
+fn src(name: &str) -> FaultSource {
+    if let Some(rest) = name.strip_prefix("sync group ") {
+        let (group, member) = rest.split_once(": ").unwrap();
+        FaultSource::Group {
+            group: group.into(),
+            member: member.into(),
+        }
+    } else if let Some(iface) = name.strip_prefix("link ") {
+        FaultSource::Link(iface.trim_end_matches(" down").into())
+    } else {
+        FaultSource::Tracker(name.into())
+    }
+}
+
 fn fault(source: &str, active: bool) -> Input {
     Input::Fault {
-        source: source.into(),
+        source: src(source),
         active,
     }
 }
@@ -83,7 +102,7 @@ fn transitions_ordered_by_the_group_do_not_echo() {
     assert_eq!(lb().on_transition("api", &up), vec![]);
     assert_eq!(lb().on_transition("api", &back), vec![]);
     let group_fault = Reason::Fault {
-        source: "sync group lb: web".into(),
+        source: src("sync group lb: web"),
     };
     let faulted = transition(State::Backup, State::Fault, group_fault);
     assert_eq!(lb().on_transition("api", &faulted), vec![]);
@@ -92,7 +111,7 @@ fn transitions_ordered_by_the_group_do_not_echo() {
 #[test]
 fn a_member_fault_raises_and_its_end_clears_a_named_source_on_the_others() {
     let own = Reason::Fault {
-        source: "link eth0".into(),
+        source: src("link eth0"),
     };
     let faulted = transition(State::Master, State::Fault, own);
     assert_eq!(
@@ -126,21 +145,92 @@ fn startup_and_strangers_give_no_orders() {
 
 #[test]
 fn fault_orders_follow_the_members_own_faults_only() {
-    let raised = ["sync group lb: api", "check haproxy"];
+    let raised = [src("sync group lb: api"), src("check haproxy")];
     assert_eq!(
-        lb().on_fault("web", "check haproxy", raised),
+        lb().on_faults("web", &raised),
         to(&["api", "db"], fault("sync group lb: web", true))
     );
     assert_eq!(
-        lb().on_fault("web", "check haproxy", ["sync group lb: api"]),
+        lb().on_faults("web", &[src("sync group lb: api")]),
         to(&["api", "db"], fault("sync group lb: web", false))
     );
 }
 
+fn grant(attempt: u64) -> Input {
+    Input::Gate(GateAnswer {
+        gate: GateKind::SyncGroup,
+        attempt,
+        granted: true,
+        detail: "every member of sync group lb wants to be Master".into(),
+    })
+}
+
+/// Every member running as a Backup.
+fn running() -> SyncGroup {
+    let mut g = lb();
+    for m in ["web", "api", "db"] {
+        g.seed(m, State::Backup);
+    }
+    g
+}
+
 #[test]
-fn fault_inputs_from_the_group_give_no_fault_orders() {
-    let faults = ["sync group lb: api", "check haproxy"];
-    assert_eq!(lb().on_fault("web", "sync group lb: api", faults), vec![]);
+fn the_gate_grants_only_when_every_member_asks() {
+    let mut g = running();
+    assert_eq!(g.ask("web", 1), vec![]);
+    assert_eq!(g.ask("api", 7), vec![]);
+    let grants = g.ask("db", 3);
+    assert_eq!(
+        grants,
+        vec![
+            ("api".to_string(), grant(7)),
+            ("db".to_string(), grant(3)),
+            ("web".to_string(), grant(1)),
+        ]
+    );
+    // Granted requests are spent: a new ask waits again.
+    assert_eq!(g.ask("web", 2), vec![]);
+}
+
+#[test]
+fn a_withdrawn_request_no_longer_counts() {
+    let mut g = running();
+    g.ask("web", 1);
+    g.withdraw("web", 1);
+    g.ask("api", 1);
+    assert_eq!(g.ask("db", 1), vec![]);
+    // Withdrawing an older attempt leaves the newer one standing.
+    let mut g = running();
+    g.ask("web", 2);
+    g.withdraw("web", 1);
+    g.ask("api", 1);
+    assert_eq!(g.ask("db", 1).len(), 3);
+}
+
+#[test]
+fn masters_and_stopped_members_do_not_hold_the_gate() {
+    let mut g = running();
+    g.seed("api", State::Master);
+    g.seed("db", State::Initialize);
+    assert_eq!(g.ask("web", 4), vec![("web".to_string(), grant(4))]);
+}
+
+#[test]
+fn a_member_leaving_backup_withdraws_its_request() {
+    let mut g = running();
+    g.ask("web", 1);
+    let faulted = transition(State::Backup, State::Fault, fault_reason("link eth0"));
+    g.on_transition("web", &faulted);
+    g.on_transition(
+        "web",
+        &transition(State::Fault, State::Backup, Reason::FaultCleared),
+    );
+    g.ask("api", 1);
+    assert_eq!(g.ask("db", 1), vec![]);
+}
+
+fn fault_reason(name: &str) -> Reason {
+    Reason::Fault { source: src(name) }
 }
 
 /// One host's members, with the daemon's routing of group orders.
@@ -151,17 +241,19 @@ struct Host {
 
 impl Host {
     fn new(members: &[(&str, u8)], t0: Instant) -> Self {
-        let names = members.iter().map(|(n, _)| *n);
-        let mut routers = BTreeMap::new();
+        let names: Vec<&str> = members.iter().map(|(n, _)| *n).collect();
+        let mut host = Host {
+            group: SyncGroup::new("lb", names.clone()),
+            routers: BTreeMap::new(),
+        };
         for (name, priority) in members {
-            let mut r = Router::new(config(name, *priority));
-            r.handle(t0, Input::Start);
-            routers.insert(name.to_string(), r);
+            let r = Router::new(config(name, *priority, &names));
+            host.routers.insert(name.to_string(), r);
         }
-        Host {
-            group: SyncGroup::new("lb", names),
-            routers,
+        for name in &names {
+            host.feed(t0, name, Input::Start);
         }
+        host
     }
 
     /// Feeds `input` to `member` and routes every resulting order until none is left.
@@ -174,18 +266,20 @@ impl Host {
             steps += 1;
             assert!(steps < 100, "orders do not settle: {done:?}");
             let router = self.routers.get_mut(&name).unwrap();
-            let fault_source = match &input {
-                Input::Fault { source, .. } => Some(source.clone()),
-                _ => None,
-            };
+            let before = router.faults();
             for action in router.handle(now, input) {
-                if let Action::Notify(t) = &action {
-                    queue.extend(self.group.on_transition(&name, t));
+                match &action {
+                    Action::Notify(t) => queue.extend(self.group.on_transition(&name, t)),
+                    Action::AskGate { attempt, .. } => {
+                        queue.extend(self.group.ask(&name, *attempt))
+                    }
+                    Action::WithdrawGate { attempt, .. } => self.group.withdraw(&name, *attempt),
+                    _ => {}
                 }
                 done.push((name.clone(), action));
             }
-            if let Some(source) = fault_source {
-                queue.extend(self.group.on_fault(&name, &source, router.faults()));
+            if router.faults() != before {
+                queue.extend(self.group.on_faults(&name, &router.faults()));
             }
         }
         done
@@ -206,18 +300,43 @@ fn peer_advert(priority: u8) -> Input {
 }
 
 #[test]
-fn driver_first_member_to_take_over_brings_the_others() {
+fn driver_the_group_takes_over_when_the_last_member_wants_to() {
     let t0 = Instant::now();
     let mut host = Host::new(&[("web", 200), ("api", 100), ("db", 50)], t0);
-    let t = host.routers["web"].next_deadline().unwrap();
-    let done = host.feed(t, "web", Input::Timer);
+    for member in ["web", "api"] {
+        let t = host.routers[member].next_deadline().unwrap();
+        host.feed(t, member, Input::Timer);
+        assert_eq!(host.states(), [State::Backup; 3], "{member} alone wants it");
+    }
+    let t = host.routers["db"].next_deadline().unwrap();
+    let done = host.feed(t, "db", Input::Timer);
     assert_eq!(host.states(), [State::Master; 3]);
     let order: Vec<_> = done
         .iter()
         .filter(|(_, a)| matches!(a, Action::Notify(_)))
         .map(|(n, _)| n.as_str())
         .collect();
-    assert_eq!(order, ["web", "api", "db"]);
+    assert_eq!(order, ["api", "db", "web"]);
+}
+
+#[test]
+fn driver_one_way_loss_on_one_lan_moves_nothing() {
+    let t0 = Instant::now();
+    let mut host = Host::new(&[("ext", 100), ("int", 100)], t0);
+    // int hears its Master every second; ext hears nothing (its LAN lost VRRP one way).
+    let mut transitions = 0;
+    for s in 1..=60 {
+        let now = t0 + Duration::from_secs(s);
+        host.feed(now, "int", peer_advert(200));
+        while let Some(t) = host.routers["ext"].next_deadline().filter(|t| *t <= now) {
+            for (_, a) in host.feed(t, "ext", Input::Timer) {
+                transitions += usize::from(matches!(a, Action::Notify(_)));
+            }
+        }
+    }
+    assert_eq!(transitions, 0);
+    assert_eq!(host.states(), [State::Backup; 2]);
+    assert!(host.routers["ext"].waiting_for_gate());
 }
 
 #[test]
@@ -242,7 +361,7 @@ fn driver_a_fault_takes_the_group_to_fault_and_back() {
     assert_eq!(host.states(), [State::Fault; 3]);
     host.feed(t0, "api", fault("link eth0", false));
     assert_eq!(host.states(), [State::Backup; 3]);
-    assert_eq!(host.routers["web"].faults().count(), 0);
+    assert!(!host.routers["web"].faulted());
 }
 
 #[test]
@@ -251,9 +370,9 @@ fn driver_late_own_fault_keeps_the_group_in_fault() {
     let mut host = Host::new(&[("web", 100), ("api", 100)], t0);
     host.feed(t0, "web", fault("link eth0", true));
     // api is already in FAULT because of web when its own check fails: no transition.
-    host.feed(t0, "api", fault("check api", true));
+    host.feed(t0, "api", fault("link eth1", true));
     host.feed(t0, "web", fault("link eth0", false));
     assert_eq!(host.states(), [State::Fault; 2]);
-    host.feed(t0, "api", fault("check api", false));
+    host.feed(t0, "api", fault("link eth1", false));
     assert_eq!(host.states(), [State::Backup; 2]);
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::vrrp::health::Health;
 use crate::vrrp::timing::Centis;
 use crate::vrrp::{State, Version};
 
@@ -44,14 +45,138 @@ pub struct RouterConfig {
     /// tie-broken against our address on the channel it came in on, since its `from` is the
     /// sender's address there.
     pub channel_addrs: Vec<IpAddr>,
-    /// Before taking over because every channel went silent, ask the caller whether this
-    /// node can still reach the outside ([`Action::CheckIsolation`]); an isolated node goes
-    /// to FAULT instead of grabbing the addresses.
+    /// Before taking over because every channel went silent, ask the isolation gate whether
+    /// this node can still reach the outside; an isolated node goes to FAULT instead of
+    /// grabbing the addresses.
     pub isolation_guard: bool,
+    /// The sync group this router belongs to, if any: its gate questions every takeover the
+    /// member decides on its own, and its faults are the group's members' faults.
+    pub sync_group: Option<SyncMembership>,
+    /// An arbiter gate (a lease in a consensus store) questions every takeover.
+    pub arbiter: bool,
+    /// How long a takeover waits for a gate's answer before withdrawing and asking again.
+    pub gate_patience: Duration,
+    /// The virtual addresses, in the order adverts list them.
+    pub vips: Vec<IpAddr>,
+    /// The trackers, in config order: the router adds their weights to the base priority
+    /// from the health last reported for each.
+    pub trackers: Vec<TrackerConfig>,
 }
 
-/// The fault source a router raises on itself when the isolation check fails.
-pub const ISOLATION_FAULT: &str = "isolation";
+/// One tracker as the router weighs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackerConfig {
+    /// The name health reports use ("check haproxy", "interface eth2", "file /run/x").
+    pub source: String,
+    /// The configured weight; 0 means FAULT while failed.
+    pub weight: i16,
+    /// Follows a file (keepalived's track_file semantics for values and read errors).
+    pub file: bool,
+}
+
+/// A router's sync group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncMembership {
+    /// The group's name.
+    pub group: String,
+    /// Every member, this router included.
+    pub members: Vec<String>,
+}
+
+/// Why a router is held in FAULT, other than its own trackers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultSource {
+    /// The instance's interface is down.
+    Link(String),
+    /// Another member of the sync group is in FAULT.
+    Group {
+        /// The group.
+        group: String,
+        /// The faulted member.
+        member: String,
+    },
+    /// The isolation gate found this node cut off.
+    Isolation,
+    /// A tracker (computed by the router from health; never fed as a fault input).
+    Tracker(String),
+}
+
+impl fmt::Display for FaultSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FaultSource::Link(iface) => write!(f, "link {iface} down"),
+            FaultSource::Group { group, member } => write!(f, "sync group {group}: {member}"),
+            FaultSource::Isolation => f.write_str("isolation"),
+            FaultSource::Tracker(source) => f.write_str(source),
+        }
+    }
+}
+
+/// The kinds of takeover a gate may question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Takeover {
+    /// The address owner starting.
+    Owner,
+    /// The Master went silent for Master_Down_Interval.
+    Silence,
+    /// The Master resigned (priority 0).
+    Resigned,
+    /// Preempting a lower-priority Master.
+    Preempt,
+    /// A sync-group order.
+    Sync,
+}
+
+impl Takeover {
+    /// The kind of takeover a reason for becoming Master names.
+    pub fn of(reason: &Reason) -> Takeover {
+        match reason {
+            Reason::AddressOwner => Takeover::Owner,
+            Reason::MasterResigned { .. } => Takeover::Resigned,
+            Reason::Preempting { .. } => Takeover::Preempt,
+            Reason::Sync { .. } => Takeover::Sync,
+            _ => Takeover::Silence,
+        }
+    }
+}
+
+/// Who may say no to a takeover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GateKind {
+    /// Can this node still reach the outside?
+    Isolation,
+    /// Does every member of the sync group want to be Master?
+    SyncGroup,
+    /// Does this node hold the lease?
+    Arbiter,
+}
+
+impl GateKind {
+    /// Whether this gate questions a takeover of `kind`.
+    pub fn questions(self, kind: Takeover) -> bool {
+        match self {
+            GateKind::Isolation => kind == Takeover::Silence,
+            GateKind::SyncGroup => matches!(
+                kind,
+                Takeover::Silence | Takeover::Resigned | Takeover::Preempt
+            ),
+            GateKind::Arbiter => true,
+        }
+    }
+}
+
+/// A gate's answer to [`Action::AskGate`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GateAnswer {
+    /// The gate that answers.
+    pub gate: GateKind,
+    /// The attempt it answers.
+    pub attempt: u64,
+    /// Yes or no.
+    pub granted: bool,
+    /// What was checked and what happened, for the reason given on a refusal.
+    pub detail: String,
+}
 
 /// When to send gratuitous ARPs / unsolicited NAs after becoming Master.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,13 +223,20 @@ pub enum Input {
     Advert(Advert),
     /// `next_deadline()` has passed; the router handles every timer that is due.
     Timer,
-    /// The effective priority (base plus tracker weights) changed.
-    Priority(u8),
-    /// A fault source became active or cleared. The router is in FAULT while any source is
-    /// active; sources are named ("link eth0", "check haproxy", "sync group lb").
-    Fault {
-        /// Which tracker, link or group raised it.
+    /// A tracker's health changed (or is reported afresh after a reload). The router
+    /// derives its effective priority and tracker faults from its current configuration and
+    /// the latest health of each tracker.
+    Health {
+        /// The tracker's source name.
         source: String,
+        /// What it says now.
+        health: Health,
+    },
+    /// A fault source other than a tracker became active or cleared. The router is in FAULT
+    /// while any source is active.
+    Fault {
+        /// Which link or group raised it.
+        source: FaultSource,
         /// Raised (true) or cleared (false).
         active: bool,
     },
@@ -113,17 +245,12 @@ pub enum Input {
     Drain(bool),
     /// A sync-group order: another member changed state, follow it.
     Sync(SyncOrder),
-    /// The answer to [`Action::CheckIsolation`]: whether this node can reach its isolation
-    /// target. Ignored unless the router is waiting for it or is in FAULT because of it.
-    Isolation {
-        /// The target answered.
-        reachable: bool,
-        /// What was checked and what happened, for the reason given on FAULT.
-        detail: String,
-    },
+    /// A gate's answer to [`Action::AskGate`]; ignored unless it answers the attempt waiting.
+    Gate(GateAnswer),
     /// New settings (configuration reload); the state does not change. The VRID, the version
     /// and address ownership (priority 255) cannot change this way: the daemon restarts the
-    /// router for those.
+    /// router for those. Trackers, sync-group membership and VIPs take effect at once:
+    /// priority and faults are recomputed from the new settings and the current health.
     Configure(Box<RouterConfig>),
 }
 
@@ -166,10 +293,25 @@ pub enum Action {
     },
     /// The router changed state (or, Master to Master, re-asserted its mastership).
     Notify(Transition),
-    /// Check whether this node can reach its isolation target and feed the answer back as
-    /// [`Input::Isolation`]. A Backup waits for it before taking over; a node in FAULT
-    /// because of isolation asks again every Master_Down_Interval.
-    CheckIsolation,
+    /// Ask `gate` whether this takeover may go ahead; the answer comes back as
+    /// [`Input::Gate`] with the same attempt. The isolation gate is also asked by a node in
+    /// FAULT because of isolation, every Master_Down_Interval.
+    AskGate {
+        /// The gate.
+        gate: GateKind,
+        /// This attempt's number.
+        attempt: u64,
+        /// What kind of takeover it is.
+        takeover: Takeover,
+    },
+    /// The attempt no longer wants an answer (the router heard a Master, faulted, drained or
+    /// stopped, or asks again as a new attempt).
+    WithdrawGate {
+        /// The gate.
+        gate: GateKind,
+        /// The attempt withdrawn.
+        attempt: u64,
+    },
 }
 
 /// A state change, with the reason and the numbers behind it.
@@ -225,7 +367,7 @@ pub enum Reason {
     /// A fault source became active.
     Fault {
         /// The source.
-        source: String,
+        source: FaultSource,
     },
     /// Every fault source cleared.
     FaultCleared,

@@ -1,14 +1,16 @@
-//! The control inputs: priority, reload, faults, maintenance drain and sync-group orders.
+//! The control inputs: reload, faults, maintenance drain and sync-group orders.
 
 use std::time::Instant;
 
 use super::timers::{DownCause, DownTimer};
-use super::{Action, Reason, Router, RouterConfig, SyncOrder};
+use super::{Action, FaultSource, Reason, Router, RouterConfig, SyncOrder};
+use crate::vrrp::health::Health;
 use crate::vrrp::{State, Version};
 
 impl Router {
+    /// Takes a newly derived effective priority. The address owner is never adjusted; 0
+    /// and 255 are not effective priorities.
     pub(super) fn set_priority(&mut self, now: Instant, priority: u8) {
-        // The address owner is never adjusted; 0 and 255 are not effective priorities.
         if self.is_owner() {
             return;
         }
@@ -21,29 +23,54 @@ impl Router {
         self.rebase_down(now);
     }
 
-    /// New settings for a running router (configuration reload). The state does not change:
-    /// a Master stays Master. The caller restarts the router instead when the VRID, the
-    /// version or address ownership changes; those are kept as they were here.
-    pub(super) fn configure(&mut self, now: Instant, mut config: RouterConfig) {
+    /// New settings for a running router (configuration reload). The state does not change
+    /// by itself: a Master stays Master, unless the new trackers or group put it in FAULT.
+    /// The caller restarts the router instead when the VRID, the version or address
+    /// ownership changes; those are kept as they were here.
+    pub(super) fn configure(
+        &mut self,
+        now: Instant,
+        mut config: RouterConfig,
+        out: &mut Vec<Action>,
+    ) {
         config.vrid = self.config.vrid;
         config.version = self.config.version;
         if (config.priority == 255) != self.is_owner() {
             config.priority = self.config.priority;
         }
-        // Keep the trackers' adjustment on the new base, so a reload cannot make a lowered
-        // Master preempt for the moment before its trackers report again.
-        let delta = i16::from(self.priority) - i16::from(self.config.priority);
-        let base = (i16::from(config.priority) + delta).clamp(1, 254) as u8;
+        // Health of trackers that are gone is forgotten. A tracker added while running
+        // counts for nothing until it first reports, so a reload does not fault a healthy
+        // Master for the moment before a new check's first result; before start it holds
+        // the router like any other unreported tracker.
+        self.health
+            .retain(|source, _| config.trackers.iter().any(|t| t.source == *source));
+        if self.state == State::Initialize {
+            for t in &config.trackers {
+                self.health.entry(t.source.clone()).or_insert(Health::Init);
+            }
+        }
+        // A member's fault is the group's only while both are in it.
+        let me = config.name.clone();
+        self.external.retain(|f| match f {
+            FaultSource::Group { group, member } => config
+                .sync_group
+                .as_ref()
+                .is_some_and(|g| g.group == *group && *member != me && g.members.contains(member)),
+            _ => true,
+        });
         self.config = config;
         if self.config.version == Version::V2 {
             // A v2 Backup times the Master with its own interval (they must be equal).
             self.master_adver_interval = self.config.advert_interval;
         }
-        if self.is_owner() {
-            self.rebase_down(now);
-        } else {
-            self.set_priority(now, base);
-            self.rebase_down(now);
+        self.reevaluate(now, out);
+        if !self.faulted() && self.state == State::Fault {
+            self.enter_backup(now, Reason::FaultCleared, None, out);
+        }
+        self.rebase_down(now);
+        // The gates may have changed: ask the new ones afresh.
+        if let Some(pending) = self.cancel_takeover(out) {
+            self.take_over(now, pending.reason, pending.down, out);
         }
     }
 
@@ -57,7 +84,7 @@ impl Router {
                 DownCause::Resigned(_) => self.skew_time(),
             };
             self.timers.down = Some(DownTimer {
-                deadline: (down.reset_at + wait).max(now),
+                deadline: self.after(down.reset_at, wait).max(now),
                 ..down
             });
         }
@@ -66,22 +93,28 @@ impl Router {
     pub(super) fn fault(
         &mut self,
         now: Instant,
-        source: String,
+        source: FaultSource,
         active: bool,
         out: &mut Vec<Action>,
     ) {
-        if active {
-            let first = self.faults.is_empty();
-            if !self.faults.insert(source.clone()) || !first {
-                return;
-            }
-            self.enter_fault(Reason::Fault { source }, out);
-        } else if self.faults.remove(&source)
-            && self.faults.is_empty()
-            && self.state == State::Fault
-        {
-            self.enter_backup(now, Reason::FaultCleared, None, out);
+        if matches!(source, FaultSource::Tracker(_)) {
+            // Tracker faults are derived from health, never fed.
+            return;
         }
+        let name = source.clone();
+        let changed = if active {
+            self.external.insert(source)
+        } else {
+            self.external.remove(&source)
+        };
+        if changed {
+            self.faults_changed(now, active.then_some(name), out);
+        }
+    }
+
+    /// Clears one fault source.
+    pub(super) fn clear_fault(&mut self, now: Instant, source: FaultSource, out: &mut Vec<Action>) {
+        self.fault(now, source, false, out);
     }
 
     /// Moves a running router (Backup or Master) to FAULT: a Master sends priority 0 and
@@ -97,10 +130,11 @@ impl Router {
             }
             State::Backup => self.heard.map(|h| h.addr),
         };
+        self.cancel_takeover(out);
         self.state = State::Fault;
         self.timers = Default::default();
-        self.pending = None;
         self.heard = None;
+        self.preempt_since = None;
         // Leaving FAULT is a fresh start: the group's old hold no longer applies.
         self.held = false;
         self.notify(from, reason, master, out);
@@ -120,10 +154,10 @@ impl Router {
             // could only wake us to do nothing; Drain(false) arms it afresh.
             State::Backup if on => {
                 self.timers.down = None;
-                self.pending = None;
+                self.cancel_takeover(out);
             }
             State::Backup => {
-                let deadline = now + self.master_down_interval();
+                let deadline = self.after(now, self.master_down_interval());
                 self.arm_down(now, deadline, DownCause::Silence);
             }
             _ => {}
@@ -134,8 +168,11 @@ impl Router {
         match (order, self.state) {
             (SyncOrder::Master { group, member }, State::Backup) => {
                 let in_startup = self.startup_until.is_some_and(|until| now < until);
-                if !self.draining && !in_startup {
-                    self.become_master(now, Reason::Sync { group, member }, out);
+                // A member that hears a live Master it would not preempt stays Backup: the
+                // group does not get to make two Masters on this member's LAN.
+                if !self.draining && !in_startup && !self.hears_a_winner(now) {
+                    let down = self.cancel_takeover(out).and_then(|p| p.down);
+                    self.take_over(now, Reason::Sync { group, member }, down, out);
                 }
             }
             (SyncOrder::Backup { group, member }, State::Master) => {

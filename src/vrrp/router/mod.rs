@@ -15,17 +15,20 @@
 //! - re-asserting against a lower-priority Master (a healed split brain): `SendAdvert`,
 //!   `Announce`, `Notify` (Master to Master, [`Reason::Reasserted`]); the last two at most
 //!   once per our own Master_Down_Interval.
-//! - isolation guard: `CheckIsolation` alone, instead of becoming Master on silence (and
-//!   from FAULT, on every re-check); the answer comes back as [`Input::Isolation`].
+//! - a takeover a gate questions: `AskGate` alone instead of becoming Master (and, for the
+//!   isolation gate, from FAULT on every re-check); the answer comes back as [`Input::Gate`].
+//!   An abandoned wait says `WithdrawGate`.
 //! - `Notify` is always last: it reports a transition that has been carried out.
 //!
 //! The rules themselves live in `rules.rs` (start, stop, adverts, timers and the moves
 //! between states), `control.rs` (priority, reload, faults, drain, sync orders) and
-//! `isolation.rs` (the isolation guard); the timers in `timers.rs`.
+//! `gate.rs` (the takeover gate, every path to Master), `health.rs` (priority and faults from
+//! trackers' health); the timers in `timers.rs`.
 
 mod api;
 mod control;
-mod isolation;
+mod gate;
+mod health;
 mod rules;
 mod timers;
 
@@ -37,14 +40,17 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use api::{
-    Action, Advert, AnnounceSchedule, ISOLATION_FAULT, Input, Reason, RouterConfig, SyncOrder,
-    Transition,
+    Action, Advert, AnnounceSchedule, FaultSource, GateAnswer, GateKind, Input, Reason,
+    RouterConfig, SyncMembership, SyncOrder, Takeover, TrackerConfig, Transition,
 };
 pub use timers::Deadlines;
 
+use std::collections::BTreeMap;
+
 use super::State;
+use super::health::Health;
 use super::timing::{Centis, master_down_interval, skew_time};
-use isolation::PendingTakeover;
+use gate::PendingTakeover;
 use timers::Timers;
 
 /// One virtual router. See the module docs for how to drive it.
@@ -53,16 +59,24 @@ pub struct Router {
     config: RouterConfig,
     state: State,
     priority: u8,
-    faults: BTreeSet<String>,
+    /// Fault sources fed in (links, sync group) or found by the router (isolation).
+    external: BTreeSet<FaultSource>,
+    /// Tracker faults, derived from `health` and the configured trackers.
+    tracker_faults: BTreeSet<String>,
+    /// The latest health of each tracker. A tracker with no entry (added by a reload while
+    /// the router ran) counts for nothing until it first reports.
+    health: BTreeMap<String, Health>,
     /// Maintenance drain: never Master while set.
     draining: bool,
     /// Set by a sync-group Backup order: behave as nopreempt until next Master.
     held: bool,
     /// End of the startup delay, if one was configured; never Master before it.
     startup_until: Option<Instant>,
-    /// When this router last entered Backup: the preempt delay and "silent for" count
-    /// from it.
+    /// When this router last entered Backup: "silent for" counts from it.
     backup_since: Option<Instant>,
+    /// The preempt delay's episode: since when a lower-priority Master has been heard (or
+    /// since start), as keepalived counts `preempt_delay`.
+    preempt_since: Option<Instant>,
     /// The Master's interval as far as a Backup knows it (v3 adopts the advertised one).
     master_adver_interval: Centis,
     /// The last advert heard while Backup (or the winner we yielded to).
@@ -70,8 +84,12 @@ pub struct Router {
     /// Master: when we last announced (becoming Master, or re-asserting over a lower-priority
     /// Master), for the re-assertion rate limit.
     last_reannounce: Option<Instant>,
-    /// Backup: a takeover waiting for the isolation check's answer.
+    /// Backup: a takeover waiting for a gate's answer.
     pending: Option<PendingTakeover>,
+    /// FAULT because isolated: the re-check attempt waiting for the isolation gate.
+    recheck: Option<u64>,
+    /// The last gate attempt number handed out.
+    next_attempt: u64,
     timers: Timers,
 }
 
@@ -88,21 +106,37 @@ impl Router {
     pub fn new(config: RouterConfig) -> Self {
         let priority = config.priority;
         let master_adver_interval = config.advert_interval;
-        Router {
+        let health = config
+            .trackers
+            .iter()
+            .map(|t| (t.source.clone(), Health::Init))
+            .collect();
+        let mut router = Router {
             config,
             state: State::Initialize,
             priority,
-            faults: BTreeSet::new(),
+            external: BTreeSet::new(),
+            tracker_faults: BTreeSet::new(),
+            health,
             draining: false,
             held: false,
             startup_until: None,
             backup_since: None,
+            preempt_since: None,
             master_adver_interval,
             heard: None,
             last_reannounce: None,
             pending: None,
+            recheck: None,
+            next_attempt: 0,
             timers: Timers::default(),
-        }
+        };
+        // Before any report, unweighted trackers hold the router in FAULT (keepalived holds
+        // an instance until its unweighted scripts have reported).
+        let (priority, faults) = router.verdict();
+        router.priority = priority;
+        router.tracker_faults = faults;
+        router
     }
 
     /// Feeds one input at time `now` and returns what to do, in order.
@@ -113,14 +147,12 @@ impl Router {
             Input::Stop => self.stop(&mut out),
             Input::Advert(advert) => self.advert(now, advert, &mut out),
             Input::Timer => self.fire_due(now, &mut out),
-            Input::Priority(p) => self.set_priority(now, p),
+            Input::Health { source, health } => self.health(now, source, health, &mut out),
             Input::Fault { source, active } => self.fault(now, source, active, &mut out),
             Input::Drain(on) => self.drain(now, on, &mut out),
             Input::Sync(order) => self.sync(now, order, &mut out),
-            Input::Isolation { reachable, detail } => {
-                self.isolation(now, reachable, detail, &mut out)
-            }
-            Input::Configure(config) => self.configure(now, *config),
+            Input::Gate(answer) => self.gate_answer(now, answer, &mut out),
+            Input::Configure(config) => self.configure(now, *config, &mut out),
         }
         out
     }
@@ -150,14 +182,34 @@ impl Router {
         &self.config
     }
 
-    /// Whether a takeover is waiting for the isolation check's answer.
+    /// Whether a takeover is waiting for a gate's answer.
     pub fn checking_isolation(&self) -> bool {
+        self.waiting_for_gate()
+    }
+
+    /// Whether a takeover is waiting for a gate's answer.
+    pub fn waiting_for_gate(&self) -> bool {
         self.pending.is_some()
     }
 
-    /// Active fault sources.
-    pub fn faults(&self) -> impl Iterator<Item = &str> {
-        self.faults.iter().map(String::as_str)
+    /// Active fault sources: trackers first, then links, the sync group and isolation.
+    pub fn faults(&self) -> Vec<FaultSource> {
+        let trackers = self
+            .tracker_faults
+            .iter()
+            .cloned()
+            .map(FaultSource::Tracker);
+        trackers.chain(self.external.iter().cloned()).collect()
+    }
+
+    /// Whether any fault source is active.
+    pub fn faulted(&self) -> bool {
+        !self.tracker_faults.is_empty() || !self.external.is_empty()
+    }
+
+    /// The latest health of each tracker that has one.
+    pub fn tracker_health(&self) -> &BTreeMap<String, Health> {
+        &self.health
     }
 
     /// The Master as far as this router knows: itself when Master, the last advert heard
@@ -194,6 +246,11 @@ impl Router {
             self.master_adver_interval,
             self.config.down_timer_adverts,
         )
+    }
+
+    /// `now + wait`, saturating far in the future instead of overflowing.
+    fn after(&self, now: Instant, wait: Duration) -> Instant {
+        timers::later(now, wait)
     }
 
     /// Skew_Time for the current priority and Master_Adver_Interval.

@@ -3,9 +3,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::api::ISOLATION_FAULT;
 use super::timers::{DownCause, DownTimer, Due, next_periodic};
-use super::{Action, Advert, Heard, Reason, Router, Transition};
+use super::{Action, Advert, FaultSource, Heard, Reason, Router, Transition};
 use crate::vrrp::{State, Version};
 
 impl Router {
@@ -13,16 +12,19 @@ impl Router {
         if self.state != State::Initialize {
             return;
         }
-        self.startup_until =
-            (!self.config.startup_delay.is_zero()).then(|| now + self.config.startup_delay);
-        if let Some(source) = self.faults.first().cloned() {
+        self.startup_until = (!self.config.startup_delay.is_zero())
+            .then(|| self.after(now, self.config.startup_delay));
+        if let Some(source) = self.faults().into_iter().next() {
             self.state = State::Fault;
             self.notify(State::Initialize, Reason::Fault { source }, None, out);
         } else if self.is_owner() && !self.draining && self.startup_until.is_none() {
-            self.become_master(now, Reason::AddressOwner, out);
+            self.take_over(now, Reason::AddressOwner, None, out);
         } else {
             self.enter_backup(now, Reason::Startup, None, out);
         }
+        // keepalived counts preempt_delay from startup, and from each first lower-priority
+        // advert after that.
+        self.preempt_since = Some(now);
     }
 
     pub(super) fn stop(&mut self, out: &mut Vec<Action>) {
@@ -35,56 +37,84 @@ impl Router {
             }
             State::Backup | State::Fault => self.heard.map(|h| h.addr),
         };
+        self.cancel_takeover(out);
         self.state = State::Initialize;
         self.timers = Default::default();
         // Isolation is our own finding, not a tracker's: a restart checks afresh, and a
         // stopped router has no re-check timer that could ever clear it.
-        self.faults.remove(ISOLATION_FAULT);
-        self.pending = None;
+        self.external.remove(&FaultSource::Isolation);
+        self.recheck = None;
         self.heard = None;
         self.held = false;
         self.startup_until = None;
         self.backup_since = None;
+        self.preempt_since = None;
         self.notify(from, Reason::Stop, master, out);
     }
 
     pub(super) fn advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
         match self.state {
-            State::Backup => self.backup_advert(now, advert),
+            State::Backup => self.backup_advert(now, advert, out),
             State::Master => self.master_advert(now, advert, out),
             // Not running, or faulted: adverts mean nothing until we listen again.
             State::Initialize | State::Fault => {}
         }
     }
 
-    fn backup_advert(&mut self, now: Instant, advert: Advert) {
-        // Any advert ends an isolation wait: somebody is out there after all.
-        let pending = self.pending.take();
+    fn backup_advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
+        let lower = advert.priority != 0 && advert.priority < self.priority;
+        // The preempt delay runs from the first lower-priority advert of an episode; an
+        // advert we would not preempt ends the episode.
+        if !lower {
+            self.preempt_since = None;
+        } else if self.preempt_since.is_none() {
+            self.preempt_since = Some(now);
+        }
         let heard = Heard {
             addr: advert.from,
             priority: advert.priority,
             at: now,
         };
         self.heard = Some(heard);
+        if lower && self.may_preempt(now) {
+            // Leave the timer running; when it fires, `heard` (newer than the last reset)
+            // makes the reason Preempting. A takeover already waiting for a gate goes on
+            // waiting, unless it waits to know whether we are isolated: we just heard
+            // somebody, so it becomes the preemption it would have been a moment later.
+            let asks_isolation = self
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.gates[0] == super::GateKind::Isolation);
+            if asks_isolation && let Some(down) = self.cancel_takeover(out).and_then(|p| p.down) {
+                self.timers.down = Some(DownTimer {
+                    deadline: now,
+                    ..down
+                });
+            }
+            return;
+        }
+        // Anything else ends a wait for a gate: somebody is out there after all.
+        self.cancel_takeover(out);
         if advert.priority == 0 {
-            let deadline = now + self.skew_time();
+            let deadline = self.after(now, self.skew_time());
             self.arm_down(now, deadline, DownCause::Resigned(advert.from));
-        } else if !self.may_preempt(now) || advert.priority >= self.priority {
+        } else {
             if self.config.version == Version::V3 && advert.interval.get() > 0 {
                 self.master_adver_interval = advert.interval;
             }
-            let deadline = now + self.master_down_interval();
+            let deadline = self.after(now, self.master_down_interval());
             self.arm_down(now, deadline, DownCause::Silence);
         }
-        // Otherwise a lower priority while we may preempt: leave the timer running; when it
-        // fires, `heard` (newer than the last reset) makes the reason Preempting. If it
-        // already fired and was held for the isolation check, it is due again now.
-        else if let Some(pending) = pending {
-            self.timers.down = Some(DownTimer {
-                deadline: now,
-                ..pending.down
-            });
-        }
+    }
+
+    /// Whether a Backup hears a live Master it would not preempt.
+    pub(super) fn hears_a_winner(&self, now: Instant) -> bool {
+        self.heard.is_some_and(|h| {
+            let live = now < self.after(h.at, self.master_down_interval());
+            let higher = h.priority > self.priority
+                || (h.priority == self.priority && address_above(h.addr, self.config.primary_addr));
+            h.priority != 0 && live && (higher || !self.may_preempt(now))
+        })
     }
 
     fn master_advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
@@ -147,6 +177,7 @@ impl Router {
                     self.announce(self.config.announce.repeat, out);
                 }
                 Due::IsolationRecheck(deadline) => self.recheck_isolation(deadline, now, out),
+                Due::Gate => self.gate_expired(now, out),
             }
         }
     }
@@ -184,12 +215,11 @@ impl Router {
                 }
             }
         };
-        if let Some(reason) = self.guard_takeover(down, reason, out) {
-            self.become_master(now, reason, out);
-        }
+        self.take_over(now, reason, Some(down), out);
     }
 
-    /// Becomes Master from Initialize or Backup.
+    /// Becomes Master from Initialize or Backup. Only the takeover gate calls this: every
+    /// path to Master passes it.
     pub(super) fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
         let from = self.state;
         out.push(Action::SendAdvert {
@@ -200,7 +230,9 @@ impl Router {
         self.state = State::Master;
         self.held = false;
         self.pending = None;
+        self.timers.gate = None;
         self.heard = None;
+        self.preempt_since = None;
         // Becoming Master has just announced. A lower Master heard within the next
         // Master_Down_Interval is the old Master's yield advert after a takeover or a
         // preemption, not a healed split brain: no second burst, no re-assertion event.
@@ -208,8 +240,9 @@ impl Router {
         self.master_adver_interval = self.config.advert_interval;
         let schedule = self.config.announce;
         self.timers = Default::default();
-        self.timers.advert = Some(now + self.advert_period());
-        self.timers.announce = (schedule.repeat > 0).then(|| now + schedule.repeat_after);
+        self.timers.advert = Some(self.after(now, self.advert_period()));
+        self.timers.announce =
+            (schedule.repeat > 0).then(|| self.after(now, schedule.repeat_after));
         self.notify(from, reason, Some(self.config.primary_addr), out);
     }
 
@@ -234,11 +267,12 @@ impl Router {
         out: &mut Vec<Action>,
     ) {
         let from = self.state;
+        self.cancel_takeover(out);
         self.state = State::Backup;
         self.backup_since = Some(now);
-        self.pending = None;
+        self.preempt_since = None;
         self.timers = Default::default();
-        let deadline = now + self.master_down_interval();
+        let deadline = self.after(now, self.master_down_interval());
         self.arm_down(now, deadline, DownCause::Silence);
         self.notify(from, reason, master, out);
     }
@@ -265,7 +299,7 @@ impl Router {
         out.push(Action::SendAdvert {
             priority: self.priority,
         });
-        self.timers.advert = Some(now + self.advert_period());
+        self.timers.advert = Some(self.after(now, self.advert_period()));
     }
 
     fn announce(&self, count: u32, out: &mut Vec<Action>) {
@@ -304,11 +338,15 @@ impl Router {
     }
 
     /// Whether a Backup may ignore a lower-priority Master now. The address owner always
-    /// preempts (RFC 9568 §6.1, Preempt_Mode).
+    /// preempts (RFC 9568 §6.1, Preempt_Mode). The preempt delay counts as keepalived's
+    /// does: from start, and from the first lower-priority advert after a Master we would
+    /// not preempt, so a short dip of the Master's priority moves nothing.
     fn may_preempt(&self, now: Instant) -> bool {
-        let delay_over = self
-            .backup_since
-            .is_none_or(|since| now >= since + self.config.preempt_delay);
+        let delay_over = self.is_owner()
+            || self.config.preempt_delay.is_zero()
+            || self
+                .preempt_since
+                .is_some_and(|since| now >= self.after(since, self.config.preempt_delay));
         (self.config.preempt || self.is_owner()) && delay_over && !self.held
     }
 

@@ -1,6 +1,7 @@
 //! The router's internal timers, and which of them is due.
 //!
-//! At most one role's timers are armed at a time: the master-down timer in Backup, the
+//! At most one role's timers are armed at a time: the master-down timer (or, while a takeover
+//! waits for a gate, the gate's patience deadline) in Backup, the
 //! advert and announce-repeat timers in Master, the isolation re-check in FAULT (only when
 //! the isolation check put the router there). The startup delay and the preempt delay are
 //! not timers of their own: the startup delay re-arms the master-down timer to its end
@@ -22,6 +23,8 @@ pub struct Deadlines {
     pub announce_repeat: Option<Instant>,
     /// FAULT because of isolation: when reachability is checked again.
     pub isolation_recheck: Option<Instant>,
+    /// Backup waiting for a gate: when the attempt is withdrawn and asked again.
+    pub gate: Option<Instant>,
 }
 
 /// Why the master-down timer is running; decides the reason given if it fires.
@@ -53,6 +56,8 @@ pub(super) enum Due {
     AnnounceRepeat,
     /// The isolation re-check, with the deadline it was armed for.
     IsolationRecheck(Instant),
+    /// A gate did not answer in time.
+    Gate,
 }
 
 /// Every timer a router can have armed.
@@ -62,6 +67,7 @@ pub(super) struct Timers {
     pub advert: Option<Instant>,
     pub announce: Option<Instant>,
     pub isolation: Option<Instant>,
+    pub gate: Option<Instant>,
 }
 
 impl Timers {
@@ -73,6 +79,7 @@ impl Timers {
             d.advert,
             d.announce_repeat,
             d.isolation_recheck,
+            d.gate,
         ]
         .into_iter()
         .flatten()
@@ -88,6 +95,7 @@ impl Timers {
             self.advert.map(|t| (t, Due::Advert(t))),
             self.announce.map(|t| (t, Due::AnnounceRepeat)),
             self.isolation.map(|t| (t, Due::IsolationRecheck(t))),
+            self.gate.map(|t| (t, Due::Gate)),
         ];
         candidates
             .into_iter()
@@ -105,15 +113,31 @@ impl Timers {
             advert: self.advert,
             announce_repeat: self.announce,
             isolation_recheck: self.isolation,
+            gate: self.gate,
         }
     }
 }
+
+/// `now + wait`, or a time too far away to matter when the sum would overflow: no setting
+/// can make a router task panic.
+pub(super) fn later(now: Instant, wait: Duration) -> Instant {
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(FOREVER))
+        .unwrap_or(now)
+}
+
+/// Far enough that a timer armed this far away never fires in practice (about 30 years).
+const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
 
 /// The deadline of a periodic timer (the advert, the isolation re-check) after one that fired
 /// at `now`: one interval after the old deadline so a slightly late wake-up does not drift
 /// the grid, but never at or before `now`, which would fire again at once and send a burst
 /// after a long stall.
 pub(super) fn next_periodic(deadline: Instant, interval: Duration, now: Instant) -> Instant {
-    let next = deadline + interval;
-    if next > now { next } else { now + interval }
+    let next = later(deadline, interval);
+    if next > now {
+        next
+    } else {
+        later(now, interval)
+    }
 }

@@ -28,6 +28,7 @@ fn master_down_expiry_takes_over() {
             advert: Some(t + ms(1000)),
             announce_repeat: Some(t + ms(5000)),
             isolation_recheck: None,
+            gate: None,
         }
     );
 }

@@ -1,8 +1,8 @@
 use super::*;
 
-fn fault_reason(source: &str) -> Reason {
+fn fault_reason(name: &str) -> Reason {
     Reason::Fault {
-        source: source.into(),
+        source: source(name),
     }
 }
 
@@ -11,8 +11,10 @@ fn fault_reason(source: &str) -> Reason {
 #[test]
 fn priority_change_rebases_the_backup_master_down_timer() {
     let t0 = Instant::now();
-    let mut r = backup(v2(100), t0);
-    assert_eq!(r.handle(t0 + ms(1000), Input::Priority(200)), vec![]);
+    let mut r = backup(weighted(v2(200), -100), t0);
+    r.handle(t0, check(false));
+    assert_eq!(r.priority(), 100);
+    assert_eq!(r.handle(t0 + ms(1000), check(true)), vec![]);
     // Armed at t0: now as if armed at t0 with priority 200's skew.
     assert_eq!(r.next_deadline(), Some(t0 + us(3_218_750)));
     assert_eq!(r.priority(), 200);
@@ -21,17 +23,18 @@ fn priority_change_rebases_the_backup_master_down_timer() {
 #[test]
 fn priority_change_rebases_a_resign_skew() {
     let t0 = Instant::now();
-    let mut r = backup(v2(100), t0);
+    let mut r = backup(weighted(v2(200), -100), t0);
+    r.handle(t0, check(false));
     r.handle(t0 + ms(1000), advert(PEER, 0, 100));
-    r.handle(t0 + ms(1100), Input::Priority(200));
+    r.handle(t0 + ms(1100), check(true));
     assert_eq!(r.next_deadline(), Some(t0 + ms(1000) + us(218_750)));
 }
 
 #[test]
 fn priority_change_in_master_goes_out_with_the_next_advert() {
     let t0 = Instant::now();
-    let (mut r, t) = master(v2(100), t0);
-    assert_eq!(r.handle(t, Input::Priority(50)), vec![]);
+    let (mut r, t) = master(weighted(v2(100), -50), t0);
+    assert_eq!(r.handle(t, check(false)), vec![]);
     assert_eq!(
         r.handle(t + ms(1000), Input::Timer),
         vec![Action::SendAdvert { priority: 50 }]
@@ -41,19 +44,21 @@ fn priority_change_in_master_goes_out_with_the_next_advert() {
 #[test]
 fn address_owner_priority_is_never_adjusted() {
     let t0 = Instant::now();
-    let mut r = Router::new(v2(255));
+    let mut r = Router::new(weighted(v2(255), -155));
+    r.handle(t0, check(true));
     r.handle(t0, Input::Start);
-    assert_eq!(r.handle(t0, Input::Priority(100)), vec![]);
+    assert_eq!(r.handle(t0, check(false)), vec![]);
     assert_eq!(r.priority(), 255);
 }
 
 #[test]
 fn priority_is_clamped_to_the_effective_range() {
     let t0 = Instant::now();
-    let mut r = backup(v2(100), t0);
-    r.handle(t0, Input::Priority(0));
+    let mut r = backup(weighted(v2(100), -200), t0);
+    r.handle(t0, check(false));
     assert_eq!(r.priority(), 1);
-    r.handle(t0, Input::Priority(255));
+    let mut r = backup(weighted(v2(100), 200), t0);
+    r.handle(t0, check(true));
     assert_eq!(r.priority(), 254);
 }
 
@@ -62,7 +67,7 @@ fn priority_is_clamped_to_the_effective_range() {
 #[test]
 fn first_fault_makes_a_master_resign() {
     let t0 = Instant::now();
-    let (mut r, t) = master(v2(100), t0);
+    let (mut r, t) = master(tracking(v2(100), &["check haproxy"]), t0);
     assert_eq!(
         r.handle(t, fault("check haproxy", true)),
         vec![
@@ -108,12 +113,12 @@ fn fault_in_backup_cancels_timers_and_ignores_adverts() {
 #[test]
 fn fault_stays_until_the_last_source_clears() {
     let t0 = Instant::now();
-    let mut r = backup(v2(100), t0);
+    let mut r = backup(tracking(v2(100), &["check web"]), t0);
     r.handle(t0, fault("link eth0", true));
     assert_eq!(r.handle(t0, fault("check web", true)), vec![]);
     assert_eq!(r.handle(t0, fault("link eth0", true)), vec![]);
     assert_eq!(r.handle(t0, fault("link eth0", false)), vec![]);
-    assert_eq!(r.faults().collect::<Vec<_>>(), ["check web"]);
+    assert_eq!(fault_names(&r), ["check web"]);
     assert_eq!(r.state(), State::Fault);
     let t = t0 + ms(2000);
     assert_eq!(
@@ -340,8 +345,9 @@ fn configure_cannot_change_vrid_version_or_ownership() {
 #[test]
 fn configure_keeps_the_trackers_adjustment_on_the_new_base() {
     let t0 = Instant::now();
-    let mut r = backup(v2(150), t0);
-    r.handle(t0, Input::Priority(90));
-    r.handle(t0 + ms(10), configure(v2(160)));
+    let mut r = backup(weighted(v2(150), -60), t0);
+    r.handle(t0, check(false));
+    assert_eq!(r.priority(), 90);
+    r.handle(t0 + ms(10), configure(weighted(v2(160), -60)));
     assert_eq!(r.priority(), 100);
 }

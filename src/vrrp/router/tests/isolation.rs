@@ -12,10 +12,33 @@ fn guarded(priority: u8) -> RouterConfig {
     }
 }
 
+/// The isolation gate's answer to the first attempt (the takeover that fired).
 fn isolation(reachable: bool) -> Input {
-    Input::Isolation {
-        reachable,
+    answer(1, reachable)
+}
+
+/// The isolation gate's answer to `attempt`.
+fn answer(attempt: u64, reachable: bool) -> Input {
+    Input::Gate(GateAnswer {
+        gate: GateKind::Isolation,
+        attempt,
+        granted: reachable,
         detail: "ping 192.0.2.1: timeout".into(),
+    })
+}
+
+fn ask(attempt: u64) -> Action {
+    Action::AskGate {
+        gate: GateKind::Isolation,
+        attempt,
+        takeover: Takeover::Silence,
+    }
+}
+
+fn withdraw(attempt: u64) -> Action {
+    Action::WithdrawGate {
+        gate: GateKind::Isolation,
+        attempt,
     }
 }
 
@@ -37,6 +60,7 @@ const NOTHING: Deadlines = Deadlines {
     advert: None,
     announce_repeat: None,
     isolation_recheck: None,
+    gate: None,
 };
 
 /// A guarded Backup at priority `p` started at `t0`, whose master-down timer fired for
@@ -44,7 +68,7 @@ const NOTHING: Deadlines = Deadlines {
 fn waiting(p: u8, t0: Instant) -> (Router, Instant) {
     let mut r = backup(guarded(p), t0);
     let t = r.next_deadline().unwrap();
-    assert_eq!(r.handle(t, Input::Timer), vec![Action::CheckIsolation]);
+    assert_eq!(r.handle(t, Input::Timer), vec![ask(1)]);
     (r, t)
 }
 
@@ -64,7 +88,28 @@ fn silence_with_the_guard_asks_before_taking_over() {
     assert_eq!(t, t0 + MDI_100);
     assert_eq!(r.state(), State::Backup);
     assert!(r.checking_isolation());
-    assert_eq!(r.deadlines(), NOTHING);
+    // Only the gate's patience: asked again if nobody answers.
+    assert_eq!(
+        r.deadlines(),
+        Deadlines {
+            gate: Some(t + ms(2000)),
+            ..NOTHING
+        }
+    );
+}
+
+#[test]
+fn an_unanswered_check_is_asked_again_as_a_new_attempt() {
+    let t0 = Instant::now();
+    let (mut r, t) = waiting(100, t0);
+    let late = t + ms(2000);
+    assert_eq!(r.handle(late, Input::Timer), vec![withdraw(1), ask(2)]);
+    // The answer to the abandoned attempt is ignored; the new one is heard.
+    assert_eq!(r.handle(late + ms(10), isolation(true)), vec![]);
+    assert_eq!(
+        r.handle(late + ms(20), answer(2, true)),
+        takeover(State::Backup, silence(MDI_100), 100)
+    );
 }
 
 #[test]
@@ -96,7 +141,7 @@ fn unreachable_goes_to_fault_and_rechecks_every_master_down_interval() {
         r.handle(at, isolation(false)),
         vec![notify(State::Backup, State::Fault, isolated(), 100, None)]
     );
-    assert_eq!(r.faults().collect::<Vec<_>>(), [ISOLATION_FAULT]);
+    assert_eq!(fault_names(&r), ["isolation"]);
     assert_eq!(
         r.deadlines(),
         Deadlines {
@@ -104,10 +149,7 @@ fn unreachable_goes_to_fault_and_rechecks_every_master_down_interval() {
             ..NOTHING
         }
     );
-    assert_eq!(
-        r.handle(at + MDI_100, Input::Timer),
-        vec![Action::CheckIsolation]
-    );
+    assert_eq!(r.handle(at + MDI_100, Input::Timer), vec![ask(2)]);
     assert_eq!(r.next_deadline(), Some(at + MDI_100 * 2));
     assert_eq!(isolated().kind(), "isolated");
     assert_eq!(
@@ -121,7 +163,7 @@ fn still_unreachable_changes_nothing() {
     let t0 = Instant::now();
     let (mut r, at) = isolated_fault(t0);
     r.handle(at + MDI_100, Input::Timer);
-    assert_eq!(r.handle(at + MDI_100 + ms(50), isolation(false)), vec![]);
+    assert_eq!(r.handle(at + MDI_100 + ms(50), answer(2, false)), vec![]);
     assert_eq!(r.state(), State::Fault);
     assert_eq!(r.next_deadline(), Some(at + MDI_100 * 2));
 }
@@ -130,9 +172,10 @@ fn still_unreachable_changes_nothing() {
 fn reachable_again_clears_the_fault_to_backup_with_a_fresh_timer() {
     let t0 = Instant::now();
     let (mut r, at) = isolated_fault(t0);
+    r.handle(at + MDI_100, Input::Timer);
     let back = at + MDI_100 + ms(50);
     assert_eq!(
-        r.handle(back, isolation(true)),
+        r.handle(back, answer(2, true)),
         vec![notify(
             State::Fault,
             State::Backup,
@@ -141,7 +184,7 @@ fn reachable_again_clears_the_fault_to_backup_with_a_fresh_timer() {
             None
         )]
     );
-    assert_eq!(r.faults().count(), 0);
+    assert!(!r.faulted());
     assert_eq!(
         r.deadlines(),
         Deadlines {
@@ -164,11 +207,12 @@ fn another_fault_outlives_the_isolation() {
     let t0 = Instant::now();
     let (mut r, at) = isolated_fault(t0);
     assert_eq!(r.handle(at, fault("link eth0", true)), vec![]);
-    assert_eq!(r.handle(at + ms(100), isolation(true)), vec![]);
-    assert_eq!(r.faults().collect::<Vec<_>>(), ["link eth0"]);
+    r.handle(at + MDI_100, Input::Timer);
+    assert_eq!(r.handle(at + MDI_100 + ms(100), answer(2, true)), vec![]);
+    assert_eq!(fault_names(&r), ["link eth0 down"]);
     // Reachable again: nothing left to re-check.
     assert_eq!(r.deadlines(), NOTHING);
-    let cleared = at + ms(200);
+    let cleared = at + MDI_100 + ms(200);
     assert_eq!(
         r.handle(cleared, fault("link eth0", false)),
         vec![notify(
@@ -187,7 +231,7 @@ fn an_advert_during_the_wait_cancels_it() {
     let t0 = Instant::now();
     let (mut r, t) = waiting(100, t0);
     let heard = t + ms(20);
-    assert_eq!(r.handle(heard, advert(PEER, 200, 100)), vec![]);
+    assert_eq!(r.handle(heard, advert(PEER, 200, 100)), vec![withdraw(1)]);
     assert!(!r.checking_isolation());
     assert_eq!(
         r.deadlines(),
@@ -208,7 +252,7 @@ fn a_lower_master_heard_during_the_wait_is_preempted_at_once() {
     let (mut r, t) = waiting(200, t0);
     assert_eq!(t, t0 + MDI_200);
     let heard = t + ms(20);
-    assert_eq!(r.handle(heard, advert(PEER, 100, 100)), vec![]);
+    assert_eq!(r.handle(heard, advert(PEER, 100, 100)), vec![withdraw(1)]);
     assert_eq!(r.next_deadline(), Some(heard));
     let reason = Reason::Preempting {
         master: ip(PEER),
@@ -225,7 +269,7 @@ fn a_resignation_during_the_wait_takes_over_after_skew_time() {
     let t0 = Instant::now();
     let (mut r, t) = waiting(100, t0);
     let heard = t + ms(20);
-    assert_eq!(r.handle(heard, advert(PEER, 0, 100)), vec![]);
+    assert_eq!(r.handle(heard, advert(PEER, 0, 100)), vec![withdraw(1)]);
     let deadline = heard + us(609_375);
     assert_eq!(r.next_deadline(), Some(deadline));
     let reason = Reason::MasterResigned { from: ip(PEER) };
@@ -276,13 +320,10 @@ fn stop_cancels_the_wait() {
     let (mut r, t) = waiting(100, t0);
     assert_eq!(
         r.handle(t, Input::Stop),
-        vec![notify(
-            State::Backup,
-            State::Initialize,
-            Reason::Stop,
-            100,
-            None
-        )]
+        vec![
+            withdraw(1),
+            notify(State::Backup, State::Initialize, Reason::Stop, 100, None)
+        ]
     );
     assert!(!r.checking_isolation());
     assert_eq!(r.handle(t + ms(10), isolation(true)), vec![]);
@@ -295,7 +336,7 @@ fn a_fault_cancels_the_wait() {
     let (mut r, t) = waiting(100, t0);
     r.handle(t, fault("link eth0", true));
     assert_eq!(r.handle(t + ms(10), isolation(true)), vec![]);
-    assert_eq!(r.faults().collect::<Vec<_>>(), ["link eth0"]);
+    assert_eq!(fault_names(&r), ["link eth0 down"]);
     // Leaving FAULT starts a fresh wait for the Master, not the old takeover.
     let cleared = t + ms(20);
     r.handle(cleared, fault("link eth0", false));
@@ -306,7 +347,7 @@ fn a_fault_cancels_the_wait() {
 fn a_drain_cancels_the_wait() {
     let t0 = Instant::now();
     let (mut r, t) = waiting(100, t0);
-    assert_eq!(r.handle(t, Input::Drain(true)), vec![]);
+    assert_eq!(r.handle(t, Input::Drain(true)), vec![withdraw(1)]);
     assert_eq!(r.handle(t + ms(10), isolation(true)), vec![]);
     assert_eq!(r.state(), State::Backup);
     assert_eq!(r.deadlines(), NOTHING);
@@ -319,7 +360,7 @@ fn stop_while_isolated_forgets_the_isolation() {
     let t0 = Instant::now();
     let (mut r, at) = isolated_fault(t0);
     r.handle(at, Input::Stop);
-    assert_eq!(r.faults().count(), 0);
+    assert!(!r.faulted());
     assert_eq!(r.deadlines(), NOTHING);
     assert_eq!(
         r.handle(at + ms(10), Input::Start),
@@ -342,7 +383,7 @@ fn an_isolation_answer_nobody_asked_for_is_ignored() {
     assert_eq!(r.handle(t0 + ms(10), isolation(false)), vec![]);
     assert_eq!(r.state(), State::Backup);
     assert_eq!(r.next_deadline(), Some(t0 + MDI_100));
-    r.handle(t0 + ms(20), fault("check web", true));
+    r.handle(t0 + ms(20), fault("link eth0", true));
     assert_eq!(r.handle(t0 + ms(30), isolation(true)), vec![]);
     assert_eq!(r.state(), State::Fault);
     let (mut m, t) = master(v2(100), t0);

@@ -110,6 +110,7 @@ fn higher_priority_preempts_master_after_a_last_advert() {
             advert: None,
             announce_repeat: None,
             isolation_recheck: None,
+            gate: None,
         }
     );
     assert_eq!(r.master(), Some(ip(PEER)));

@@ -49,7 +49,41 @@ pub(crate) fn v2(priority: u8) -> RouterConfig {
         primary_addr: ip(US),
         channel_addrs: vec![ip(US)],
         isolation_guard: false,
+        sync_group: None,
+        arbiter: false,
+        gate_patience: Duration::from_secs(2),
+        vips: vec![ip("192.0.2.100")],
+        trackers: Vec::new(),
     }
+}
+
+/// `config` tracking "check w" with `weight`.
+fn weighted(config: RouterConfig, weight: i16) -> RouterConfig {
+    RouterConfig {
+        trackers: vec![TrackerConfig {
+            source: "check w".into(),
+            weight,
+            file: false,
+        }],
+        ..config
+    }
+}
+
+/// The health report of "check w".
+fn check(ok: bool) -> Input {
+    Input::Health {
+        source: "check w".into(),
+        health: if ok {
+            crate::vrrp::health::Health::Ok
+        } else {
+            crate::vrrp::health::Health::Failed
+        },
+    }
+}
+
+/// The active fault sources, as the logs name them.
+fn fault_names(r: &Router) -> Vec<String> {
+    r.faults().iter().map(ToString::to_string).collect()
 }
 
 /// VRRPv3 at `cs` centiseconds, otherwise as [`v2`].
@@ -90,9 +124,14 @@ fn takeover(from: State, reason: Reason, p: u8) -> Vec<Action> {
     ]
 }
 
-/// A started Backup.
+/// A started Backup. Its trackers, if any, reported healthy before it started.
 fn backup(config: RouterConfig, t0: Instant) -> Router {
+    let sources: Vec<String> = config.trackers.iter().map(|t| t.source.clone()).collect();
     let mut r = Router::new(config);
+    for source in sources {
+        let health = crate::vrrp::health::Health::Ok;
+        r.handle(t0, Input::Health { source, health });
+    }
     r.handle(t0, Input::Start);
     assert_eq!(r.state(), State::Backup);
     r
@@ -107,10 +146,45 @@ fn master(config: RouterConfig, t0: Instant) -> (Router, Instant) {
     (r, t)
 }
 
+/// A fault input: "link IFACE" is a link fault; "check NAME" is that tracker's health (the
+/// router must track it with weight 0).
 fn fault(source: &str, active: bool) -> Input {
-    Input::Fault {
-        source: source.into(),
-        active,
+    match source.strip_prefix("link ") {
+        Some(iface) => Input::Fault {
+            source: FaultSource::Link(iface.into()),
+            active,
+        },
+        None => Input::Health {
+            source: source.into(),
+            health: if active {
+                crate::vrrp::health::Health::Failed
+            } else {
+                crate::vrrp::health::Health::Ok
+            },
+        },
+    }
+}
+
+/// The fault source a [`fault`] input names.
+fn source(name: &str) -> FaultSource {
+    match name.strip_prefix("link ") {
+        Some(iface) => FaultSource::Link(iface.into()),
+        None => FaultSource::Tracker(name.into()),
+    }
+}
+
+/// `config` tracking each of `checks` with weight 0.
+fn tracking(config: RouterConfig, checks: &[&str]) -> RouterConfig {
+    RouterConfig {
+        trackers: checks
+            .iter()
+            .map(|c| TrackerConfig {
+                source: (*c).into(),
+                weight: 0,
+                file: false,
+            })
+            .collect(),
+        ..config
     }
 }
 

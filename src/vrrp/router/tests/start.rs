@@ -16,6 +16,7 @@ fn address_owner_starts_as_master_at_once() {
             advert: Some(t0 + ms(1000)),
             announce_repeat: Some(t0 + ms(5000)),
             isolation_recheck: None,
+            gate: None,
         }
     );
     assert_eq!(r.next_deadline(), Some(t0 + ms(1000)));
@@ -63,7 +64,7 @@ fn start_with_an_active_fault_goes_to_fault() {
             State::Initialize,
             State::Fault,
             Reason::Fault {
-                source: "link eth0".into()
+                source: FaultSource::Link("eth0".into())
             },
             255,
             None

@@ -1,0 +1,199 @@
+//! The takeover gate: every path to Master passes here, and nowhere else.
+//!
+//! A takeover (address owner start, master-down, a resigned Master, preemption, a sync-group
+//! order) is first named by its [`Takeover`] kind. Each configured gate says which kinds it
+//! questions:
+//! - the isolation guard questions silence only: a resigning or preemptable Master was
+//!   *heard*, which already proves the channel works;
+//! - a sync group questions what a member decides on its own (silence, resignation,
+//!   preemption), so a member goes Master only when every member wants to (keepalived's
+//!   "prefer backup to avoid thrashing");
+//! - an arbiter (a lease in a consensus store) questions every takeover.
+//!
+//! Questioned gates are asked one after the other with [`Action::AskGate`]; each answer
+//! ([`Input::Gate`]) carries the attempt it belongs to, so a late answer to an abandoned
+//! attempt is ignored. The core owns the deadline: an attempt nobody answered within
+//! `gate_patience` is withdrawn and asked again, so a gate task lost to a reload cannot leave
+//! the router waiting for ever. While a takeover waits, the master-down timer is off: an
+//! advert, a control input or the answer moves the router on.
+
+use std::time::Instant;
+
+use super::api::{FaultSource, GateAnswer, GateKind, Takeover};
+use super::timers::{DownTimer, next_periodic};
+use super::{Action, Reason, Router};
+use crate::vrrp::State;
+
+/// A takeover held back until its gates answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct PendingTakeover {
+    /// This attempt; answers for any other are ignored.
+    pub attempt: u64,
+    /// The reason the takeover would give, used as is once every gate has granted.
+    pub reason: Reason,
+    /// The gates still to ask, the one being asked first.
+    pub gates: Vec<GateKind>,
+    /// The master-down timer that fired, if one did. A lower-priority advert arriving during
+    /// the wait resumes it, so the takeover becomes the preemption it would have been had the
+    /// advert come a moment earlier.
+    pub down: Option<DownTimer>,
+}
+
+impl Router {
+    /// The gates configured for this router, in the order they are asked.
+    fn gates(&self) -> Vec<GateKind> {
+        let mut gates = Vec::new();
+        if self.config.isolation_guard {
+            gates.push(GateKind::Isolation);
+        }
+        if self.config.sync_group.is_some() {
+            gates.push(GateKind::SyncGroup);
+        }
+        if self.config.arbiter {
+            gates.push(GateKind::Arbiter);
+        }
+        gates
+    }
+
+    /// The one way to Master: becomes Master now if no gate questions `reason`, or asks the
+    /// first gate that does and waits (as a Backup) for the answers.
+    pub(super) fn take_over(
+        &mut self,
+        now: Instant,
+        reason: Reason,
+        down: Option<DownTimer>,
+        out: &mut Vec<Action>,
+    ) {
+        let kind = Takeover::of(&reason);
+        let gates: Vec<GateKind> = self
+            .gates()
+            .into_iter()
+            .filter(|g| g.questions(kind))
+            .collect();
+        if gates.is_empty() {
+            self.become_master(now, reason, out);
+            return;
+        }
+        if self.state == State::Initialize {
+            // The address owner under an arbiter: listen while the answer comes.
+            self.enter_backup(now, Reason::Startup, None, out);
+        }
+        self.timers.down = None;
+        self.next_attempt += 1;
+        let pending = PendingTakeover {
+            attempt: self.next_attempt,
+            reason,
+            gates,
+            down,
+        };
+        self.ask(now, &pending, out);
+        self.pending = Some(pending);
+    }
+
+    /// Asks the first remaining gate of `pending`, and arms the patience deadline.
+    fn ask(&mut self, now: Instant, pending: &PendingTakeover, out: &mut Vec<Action>) {
+        out.push(Action::AskGate {
+            gate: pending.gates[0],
+            attempt: pending.attempt,
+            takeover: Takeover::of(&pending.reason),
+        });
+        self.timers.gate = Some(self.after(now, self.config.gate_patience));
+    }
+
+    /// Drops a waiting takeover (an advert, a fault, a drain or a stop ended the wait) and
+    /// tells the gate being asked, so a sync group stops counting this member as willing.
+    pub(super) fn cancel_takeover(&mut self, out: &mut Vec<Action>) -> Option<PendingTakeover> {
+        let pending = self.pending.take()?;
+        self.timers.gate = None;
+        out.push(Action::WithdrawGate {
+            gate: pending.gates[0],
+            attempt: pending.attempt,
+        });
+        Some(pending)
+    }
+
+    /// Nobody answered in time: withdraw and ask the same gate again as a new attempt.
+    pub(super) fn gate_expired(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.timers.gate = None;
+        let Some(mut pending) = self.cancel_takeover(out) else {
+            return;
+        };
+        self.next_attempt += 1;
+        pending.attempt = self.next_attempt;
+        self.ask(now, &pending, out);
+        self.pending = Some(pending);
+    }
+
+    pub(super) fn gate_answer(&mut self, now: Instant, answer: GateAnswer, out: &mut Vec<Action>) {
+        if answer.gate == GateKind::Isolation && self.recheck == Some(answer.attempt) {
+            self.recheck = None;
+            if answer.granted && self.state == State::Fault {
+                self.timers.isolation = None;
+                self.clear_fault(now, FaultSource::Isolation, out);
+            }
+            return;
+        }
+        let Some(pending) = self.pending.as_ref() else {
+            return;
+        };
+        if pending.attempt != answer.attempt || pending.gates[0] != answer.gate {
+            return;
+        }
+        let mut pending = self.pending.take().expect("checked above");
+        self.timers.gate = None;
+        if !answer.granted {
+            self.denied(now, answer, pending, out);
+            return;
+        }
+        pending.gates.remove(0);
+        if pending.gates.is_empty() {
+            self.become_master(now, pending.reason, out);
+        } else {
+            self.ask(now, &pending, out);
+            self.pending = Some(pending);
+        }
+    }
+
+    /// A gate said no. The isolation guard's no means this node is cut off: FAULT, asking
+    /// again every Master_Down_Interval. Any other gate's no leaves the router a Backup that
+    /// tries again when its master-down timer next fires.
+    fn denied(
+        &mut self,
+        now: Instant,
+        answer: GateAnswer,
+        pending: PendingTakeover,
+        out: &mut Vec<Action>,
+    ) {
+        if answer.gate == GateKind::Isolation {
+            self.external.insert(FaultSource::Isolation);
+            self.enter_fault(
+                Reason::Isolated {
+                    detail: answer.detail,
+                },
+                out,
+            );
+            self.timers.isolation = Some(self.after(now, self.own_master_down_interval()));
+        } else if let Some(down) = pending.down {
+            let deadline = self.after(now, self.master_down_interval());
+            self.arm_down(now, deadline, down.cause);
+        }
+    }
+
+    /// The isolation re-check timer fired: ask again, and again one interval later.
+    pub(super) fn recheck_isolation(
+        &mut self,
+        deadline: Instant,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        self.next_attempt += 1;
+        self.recheck = Some(self.next_attempt);
+        out.push(Action::AskGate {
+            gate: GateKind::Isolation,
+            attempt: self.next_attempt,
+            takeover: Takeover::Silence,
+        });
+        let period = self.own_master_down_interval();
+        self.timers.isolation = Some(next_periodic(deadline, period, now));
+    }
+}

@@ -1,0 +1,84 @@
+//! Effective priority and tracker faults, derived in one place from the current
+//! configuration's trackers and the latest health each has reported.
+//!
+//! Trackers report health, never differences: a reload that fixes a check, removes a failing
+//! weighted tracker or adds a `+weight` one that fails at once is the same computation as any
+//! other report, so the router cannot keep a stale priority or a fault nobody will clear.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use super::{Action, FaultSource, Reason, Router};
+use crate::vrrp::State;
+use crate::vrrp::health::{Health, Tracker, evaluate};
+
+impl Router {
+    /// The priority and tracker faults the current configuration and health imply.
+    pub(super) fn verdict(&self) -> (u8, BTreeSet<String>) {
+        let trackers: Vec<Tracker> = self
+            .config
+            .trackers
+            .iter()
+            .filter_map(|t| {
+                let health = *self.health.get(&t.source)?;
+                Some(Tracker {
+                    source: t.source.clone(),
+                    weight: t.weight,
+                    file: t.file,
+                    health,
+                })
+            })
+            .collect();
+        let v = evaluate(self.config.priority, &trackers);
+        (v.priority, v.faults)
+    }
+
+    /// A tracker reported. Reports for a source the configuration does not track (a check
+    /// task of the configuration before a reload) are ignored.
+    pub(super) fn health(
+        &mut self,
+        now: Instant,
+        source: String,
+        health: Health,
+        out: &mut Vec<Action>,
+    ) {
+        if !self.config.trackers.iter().any(|t| t.source == source) {
+            return;
+        }
+        self.health.insert(source, health);
+        self.reevaluate(now, out);
+    }
+
+    /// Applies the verdict: fault changes first (so a router entering FAULT never advertises
+    /// the new priority first), then the priority.
+    pub(super) fn reevaluate(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let (priority, faults) = self.verdict();
+        let raised = faults
+            .difference(&self.tracker_faults)
+            .next()
+            .cloned()
+            .map(FaultSource::Tracker);
+        let changed = faults != self.tracker_faults;
+        self.tracker_faults = faults;
+        if changed {
+            self.faults_changed(now, raised, out);
+        }
+        self.set_priority(now, priority);
+    }
+
+    /// The fault set changed; `raised` names a source that became active, if one did.
+    pub(super) fn faults_changed(
+        &mut self,
+        now: Instant,
+        raised: Option<FaultSource>,
+        out: &mut Vec<Action>,
+    ) {
+        if self.faulted() {
+            if let Some(source) = raised {
+                self.enter_fault(Reason::Fault { source }, out);
+            }
+        } else if self.state == State::Fault {
+            self.enter_backup(now, Reason::FaultCleared, None, out);
+        }
+    }
+}
