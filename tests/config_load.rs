@@ -221,3 +221,47 @@ fn unreadable_and_oversized_files_are_refused() {
     assert_eq!(errs.errors()[0].kind, ErrorKind::TooLarge);
     assert!(!errs.is_unreadable());
 }
+
+#[test]
+fn a_shared_receive_route_is_reported_once_per_key_naming_both_instances() {
+    // web shares eth0 with api (its interface, and a channel of its own over eth0 too) and
+    // eth1 with api's channel: one error for each of web's keys that shares, none twice.
+    let text = "\
+instances:
+  api:
+    interface: eth0
+    vrid: 51
+    vips: [192.0.2.1/24]
+    channels: [{interface: eth1, peers: [10.0.0.2]}]
+  web:
+    interface: eth0
+    vrid: 51
+    vips: [192.0.2.2/24]
+    channels:
+      - {interface: eth0, peers: [192.0.2.9]}
+      - {interface: eth1, peers: [10.0.0.3]}
+";
+    let errs = Config::parse(text, "s.yaml").expect_err("invalid");
+    let lines: Vec<String> = errs.errors().iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("s.yaml:9:11: instances.web.vrid: VRID 51 on eth0 (IPv4)"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("s.yaml:13:21: instances.web.channels[1].interface: "),
+        "{}",
+        lines[1]
+    );
+    for line in &lines {
+        assert!(line.contains("'api'") && line.contains("'web'"), "{line}");
+    }
+}
+
+#[test]
+fn the_same_vrid_on_separate_interfaces_and_ports_loads() {
+    let c =
+        Config::load(repo("tests/configs/good/same_vrid_on_separate_lans.yaml")).expect("valid");
+    assert!(c.instances.values().all(|i| i.vrid == 51 || i.vrid == 52));
+}
