@@ -19,7 +19,7 @@ use super::senders::{TxPath, Via};
 use super::stats::Stats;
 use super::udp_receiver::{self, UdpRoute, UdpRoutes};
 use crate::config::{ChannelKind, Instance};
-use crate::net::udp_socket::UdpChannelSocket;
+use crate::net::udp_socket::{UdpChannelSocket, host_addrs};
 use crate::net::{NetError, VrrpSocket};
 use crate::vrrp::packet::{self, Auth};
 use crate::vrrp::router::Input;
@@ -193,6 +193,7 @@ impl Sockets {
                             }],
                         ),
                         key: key.clone(),
+                        origin: rc.src,
                     };
                     udp_rx.push((ukey, route));
                     paths.push(TxPath {
@@ -200,11 +201,7 @@ impl Sockets {
                         via: Via::Udp {
                             socket,
                             origin: rc.src,
-                            dests: ch
-                                .peers
-                                .iter()
-                                .map(|p| SocketAddr::new(*p, *port))
-                                .collect(),
+                            dests: udp_dests(&ch.peers, *port, rc.src),
                             key,
                             key_file: key_file.clone(),
                         },
@@ -463,6 +460,27 @@ fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
     }
 }
 
+/// Where a UDP channel sends: each peer at `port`, except this host's own addresses. One
+/// templated config for both nodes lists every node as a peer; a frame to ourselves comes
+/// straight back, and a Master that heard it would answer itself in a loop. The receive
+/// side drops such frames as well; not sending them saves the round trip.
+fn udp_dests(peers: &[IpAddr], port: u16, origin: IpAddr) -> Vec<SocketAddr> {
+    udp_dests_except(peers, port, origin, &host_addrs().unwrap_or_default())
+}
+
+fn udp_dests_except(
+    peers: &[IpAddr],
+    port: u16,
+    origin: IpAddr,
+    own: &[IpAddr],
+) -> Vec<SocketAddr> {
+    peers
+        .iter()
+        .filter(|p| **p != origin && !own.contains(p))
+        .map(|p| SocketAddr::new(*p, port))
+        .collect()
+}
+
 /// The VRRPv2 authentication an instance sends and expects.
 pub fn auth_of(inst: &Instance) -> Auth {
     match (&inst.auth, inst.version) {
@@ -581,6 +599,18 @@ mod tests {
         assert_eq!(holder("eth0", Family::V4, 52, "web"), None);
     }
 
+    #[test]
+    fn a_udp_channel_sends_to_no_address_of_this_host() {
+        let ip = |d| IpAddr::V4(Ipv4Addr::new(10, 99, 0, d));
+        // One config for both nodes: node .1 lists itself, and .3 is another address of it.
+        let peers = [ip(1), ip(2), ip(3)];
+        let dests = udp_dests_except(&peers, 5405, ip(1), &[ip(3), Ipv4Addr::LOCALHOST.into()]);
+        assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
+        // The loopback address is always ours.
+        let dests = udp_dests(&[Ipv4Addr::LOCALHOST.into(), ip(2)], 5405, ip(1));
+        assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
+    }
+
     #[tokio::test]
     async fn a_udp_port_where_another_instance_holds_the_vrid_is_refused() {
         let mut sockets = Sockets::default();
@@ -589,6 +619,7 @@ mod tests {
         let api = UdpRoute {
             route: route("api"),
             key: key(),
+            origin: IpAddr::V4(Ipv4Addr::LOCALHOST),
         };
         claim(&sockets.udp[&ukey].1.routes, 51, api).unwrap();
 
