@@ -221,3 +221,120 @@ fn unreadable_and_oversized_files_are_refused() {
     assert_eq!(errs.errors()[0].kind, ErrorKind::TooLarge);
     assert!(!errs.is_unreadable());
 }
+
+#[test]
+fn a_shared_receive_route_is_reported_once_per_key_naming_both_instances() {
+    // web shares eth0 with api (its interface, and a channel of its own over eth0 too) and
+    // eth1 with api's channel: one error for each of web's keys that shares, none twice.
+    let text = "\
+instances:
+  api:
+    interface: eth0
+    vrid: 51
+    vips: [192.0.2.1/24]
+    channels: [{interface: eth1, peers: [10.0.0.2]}]
+  web:
+    interface: eth0
+    vrid: 51
+    vips: [192.0.2.2/24]
+    channels:
+      - {interface: eth0, peers: [192.0.2.9]}
+      - {interface: eth1, peers: [10.0.0.3]}
+";
+    let errs = Config::parse(text, "s.yaml").expect_err("invalid");
+    let lines: Vec<String> = errs.errors().iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].starts_with("s.yaml:9:11: instances.web.vrid: VRID 51 on eth0 (IPv4)"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("s.yaml:13:21: instances.web.channels[1].interface: "),
+        "{}",
+        lines[1]
+    );
+    for line in &lines {
+        assert!(line.contains("'api'") && line.contains("'web'"), "{line}");
+    }
+}
+
+#[test]
+fn the_same_vrid_on_separate_interfaces_and_ports_loads() {
+    let c =
+        Config::load(repo("tests/configs/good/same_vrid_on_separate_lans.yaml")).expect("valid");
+    assert!(c.instances.values().all(|i| i.vrid == 51 || i.vrid == 52));
+}
+
+/// Each bounded duration: its key path, the line that sets it (`V` for the value), whether
+/// that line belongs to check `c` (else to instance `web`), and its maximum.
+fn duration_settings() -> Vec<(&'static str, &'static str, bool, Duration)> {
+    use vipd::config::{
+        MAX_CHECK_INTERVAL, MAX_GARP_REPEAT_AFTER, MAX_ISOLATION_TIMEOUT, MAX_PREEMPT_DELAY,
+        MAX_STARTUP_DELAY,
+    };
+    vec![
+        (
+            "instances.web.preempt_delay",
+            "preempt_delay: V",
+            false,
+            MAX_PREEMPT_DELAY,
+        ),
+        (
+            "instances.web.startup_delay",
+            "startup_delay: V",
+            false,
+            MAX_STARTUP_DELAY,
+        ),
+        (
+            "instances.web.garp.repeat_after",
+            "garp: {repeat_after: V}",
+            false,
+            MAX_GARP_REPEAT_AFTER,
+        ),
+        (
+            "instances.web.isolation_check.timeout",
+            "isolation_check: {ping: 192.0.2.1, timeout: V}",
+            false,
+            MAX_ISOLATION_TIMEOUT,
+        ),
+        ("checks.c.interval", "interval: V", true, MAX_CHECK_INTERVAL),
+        ("checks.c.timeout", "timeout: V", true, MAX_CHECK_INTERVAL),
+    ]
+}
+
+/// A config with `line` set to `value` in check `c` or instance `web`.
+fn with_duration(line: &str, in_check: bool, value: &str) -> String {
+    let line = format!("    {}\n", line.replace('V', value));
+    let (check, inst) = if in_check {
+        (line.as_str(), "")
+    } else {
+        ("", line.as_str())
+    };
+    format!(
+        "checks:\n  c:\n    script: /bin/true\n{check}instances:\n  web:\n    \
+         interface: eth0\n    vrid: 51\n    vips: [192.0.2.10/24]\n    track: [{{check: c}}]\n\
+         {inst}"
+    )
+}
+
+#[test]
+fn every_duration_the_daemon_adds_to_the_clock_is_bounded_at_load() {
+    assert_eq!(vipd::config::MAX_PREEMPT_DELAY, Duration::from_secs(1000));
+    for (path, line, in_check, max) in duration_settings() {
+        let at_max = with_duration(line, in_check, &format!("{}ms", max.as_millis()));
+        if let Err(e) = Config::parse(&at_max, "max.yaml") {
+            panic!("{path} at its maximum must load:\n{at_max}\n{e}");
+        }
+        let above = with_duration(line, in_check, &format!("{}ms", max.as_millis() + 1));
+        let errs = Config::parse(&above, "above.yaml").expect_err(path);
+        let e = &errs.errors()[0];
+        assert_eq!((errs.errors().len(), e.path.as_str()), (1, path), "{errs}");
+        let secs = format!("at most {}s", max.as_secs());
+        assert!(e.message.contains(&secs), "{e}");
+        // Far past i64 seconds: added to an Instant, this used to panic the task adding it.
+        let absurd = with_duration(line, in_check, "500000000000y");
+        let errs = Config::parse(&absurd, "absurd.yaml").expect_err(path);
+        assert_eq!(errs.errors()[0].path, path, "{errs}");
+    }
+}

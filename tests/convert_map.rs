@@ -143,6 +143,30 @@ fn preemption() {
 }
 
 #[test]
+fn preempt_delay_maps_up_to_keepalived_s_cap_and_is_reported_past_it() {
+    let c = convert(&one("preempt_delay 1000"));
+    assert_eq!(
+        inst(&c, "VI_1").preempt_delay,
+        vipd::config::MAX_PREEMPT_DELAY
+    );
+    // keepalived refuses these and runs without a delay: so does the converted instance,
+    // and the report says why.
+    for too_long in ["1000.5", "1001", "99999999999999"] {
+        let c = convert(&one(&format!("preempt_delay {too_long}")));
+        assert_eq!(inst(&c, "VI_1").preempt_delay, Duration::ZERO);
+        assert_eq!(c.unsupported, [(7, "preempt_delay".to_owned())]);
+        let text = one(&format!("preempt_delay {too_long}"));
+        let raw = convert_str(&text, "ka.conf", Path::new("."), &Options::default()).unwrap();
+        let why = &raw.unsupported[0].reason;
+        assert!(why.contains("0..=1000"), "{why}");
+        assert!(
+            why.contains("keepalived reports a longer delay and runs without one"),
+            "{why}"
+        );
+    }
+}
+
+#[test]
 fn unicast_and_authentication() {
     let c = convert(&one(
         "unicast_src_ip 192.0.2.1\nunicast_peer {\n 192.0.2.2\n 192.0.2.3\n}\nauthentication {\n auth_type PASS\n auth_pass secret123456\n}",

@@ -4,9 +4,11 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::decode::{interface_name, positive, tcp_target};
+use super::decode::{Cap, interface_name, tcp_target};
 use super::instance::{addrs, opt};
-use super::model::{Channel, ChannelKind, CheckKind, IsolationCheck, IsolationTarget};
+use super::model::{
+    Channel, ChannelKind, CheckKind, IsolationCheck, IsolationTarget, MAX_ISOLATION_TIMEOUT,
+};
 use super::reader::Reader;
 use super::tree::Node;
 
@@ -86,7 +88,13 @@ pub(crate) fn isolation_check(r: &mut Reader, n: &Node, p: &str) -> Option<Isola
         .copied()
         .filter(|k| f.get(k).is_some())
         .collect();
-    let timeout = opt(r, &f, "timeout", Duration::from_secs(1), positive);
+    let cap = Cap::new(
+        MAX_ISOLATION_TIMEOUT,
+        "a minute: a takeover from silence waits for this answer",
+    );
+    let timeout = opt(r, &f, "timeout", Duration::from_secs(1), |r, n, p| {
+        cap.read_positive(r, n, p)
+    });
     let [which] = present[..] else {
         let msg = format!(
             "needs exactly one of {}, found {}",

@@ -160,11 +160,11 @@ fn check(r: &mut Reader, node: &Node, path: &str) -> Option<Check> {
     .concat();
     let f = r.fields(node, path, &keys)?;
     let interval = match f.get("interval") {
-        Some(n) => positive(r, n, &f.path_of("interval")),
+        Some(n) => CHECK_CAP.read_positive(r, n, &f.path_of("interval")),
         None => Some(Duration::from_secs(1)),
     };
     let timeout = match f.get("timeout") {
-        Some(n) => positive(r, n, &f.path_of("timeout")),
+        Some(n) => CHECK_TIMEOUT_CAP.read_positive(r, n, &f.path_of("timeout")),
         None => interval,
     };
     let count = |r: &mut Reader, key: &str| match f.get(key) {
@@ -267,6 +267,57 @@ fn http(r: &mut Reader, node: &Node, path: &str) -> Option<HttpCheck> {
         expect_body,
     })
 }
+
+/// The longest a duration setting may be, and where that bound comes from (for the error).
+#[derive(Clone, Copy)]
+pub(crate) struct Cap {
+    pub max: Duration,
+    pub why: &'static str,
+}
+
+impl Cap {
+    pub const fn new(max: Duration, why: &'static str) -> Self {
+        Cap { max, why }
+    }
+
+    /// Reads a duration of at most `self.max`.
+    pub fn read(self, r: &mut Reader, node: &Node, path: &str) -> Option<Duration> {
+        let d = r.duration(node, path)?;
+        self.check(r, node, path, d)
+    }
+
+    /// Reads a duration greater than zero and at most `self.max`.
+    pub fn read_positive(self, r: &mut Reader, node: &Node, path: &str) -> Option<Duration> {
+        let d = positive(r, node, path)?;
+        self.check(r, node, path, d)
+    }
+
+    fn check(self, r: &mut Reader, node: &Node, path: &str, d: Duration) -> Option<Duration> {
+        if d <= self.max {
+            return Some(d);
+        }
+        let got = node.value.scalar_text().unwrap_or_default();
+        let key = path.rsplit('.').next().unwrap_or(path);
+        let msg = format!(
+            "'{got}' is too long: {key} is at most {}s ({})",
+            self.max.as_secs(),
+            self.why
+        );
+        r.problem(node.pos, path, ErrorKind::Invalid, msg);
+        None
+    }
+}
+
+/// The bound on a check's interval.
+const CHECK_CAP: Cap = Cap::new(
+    super::model::MAX_CHECK_INTERVAL,
+    "an hour: a check probed less often cannot guard a failover",
+);
+/// The bound on a check's timeout: the longest interval.
+const CHECK_TIMEOUT_CAP: Cap = Cap::new(
+    super::model::MAX_CHECK_INTERVAL,
+    "the longest check interval",
+);
 
 /// A duration that must not be zero (intervals and timeouts).
 pub(crate) fn positive(r: &mut Reader, node: &Node, path: &str) -> Option<Duration> {

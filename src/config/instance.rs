@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::decode::{interface_name, positive};
+use super::decode::{Cap, interface_name, positive};
 use super::errors::ErrorKind;
-use super::model::{Auth, Instance, Notify, Track, TrackTarget, Unicast, Vip};
+use super::model::{
+    Auth, Instance, MAX_GARP_REPEAT_AFTER, MAX_PREEMPT_DELAY, MAX_STARTUP_DELAY, Notify, Track,
+    TrackTarget, Unicast, Vip,
+};
 use super::reader::{Fields, Reader};
 use super::tree::{Node, Value};
 use crate::vrrp::router::AnnounceSchedule;
@@ -72,8 +75,14 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
     });
     let advert_interval = opt(r, &f, "advert_interval", Centis::ONE_SECOND, interval);
     let preempt = opt(r, &f, "preempt", true, Reader::bool);
-    let preempt_delay = opt(r, &f, "preempt_delay", Duration::ZERO, Reader::duration);
-    let startup_delay = opt(r, &f, "startup_delay", Duration::ZERO, Reader::duration);
+    let preempt_delay = opt(r, &f, "preempt_delay", Duration::ZERO, |r, n, p| {
+        let why = "keepalived's own cap on preempt_delay";
+        Cap::new(MAX_PREEMPT_DELAY, why).read(r, n, p)
+    });
+    let startup_delay = opt(r, &f, "startup_delay", Duration::ZERO, |r, n, p| {
+        let why = "an hour; keepalived already calls a minute very large";
+        Cap::new(MAX_STARTUP_DELAY, why).read(r, n, p)
+    });
     let down_timer_adverts = opt(r, &f, "down_timer_adverts", 3, |r, n, p| {
         r.int(n, p, 1, 255)
     });
@@ -334,7 +343,10 @@ fn garp(r: &mut Reader, n: &Node, p: &str) -> Option<AnnounceSchedule> {
     let d = AnnounceSchedule::default();
     let initial = opt(r, &f, "initial", d.initial, |r, n, p| r.int(n, p, 0, 100));
     let repeat = opt(r, &f, "repeat", d.repeat, |r, n, p| r.int(n, p, 0, 100));
-    let repeat_after = opt(r, &f, "repeat_after", d.repeat_after, Reader::duration);
+    let repeat_after = opt(r, &f, "repeat_after", d.repeat_after, |r, n, p| {
+        let why = "an hour; keepalived's garp_master_delay stops at 1000s";
+        Cap::new(MAX_GARP_REPEAT_AFTER, why).read(r, n, p)
+    });
     Some(AnnounceSchedule {
         initial: initial?,
         repeat: repeat?,

@@ -67,9 +67,10 @@ impl Default for Global {
 pub struct Check {
     /// What is probed.
     pub kind: CheckKind,
-    /// Time between probes.
+    /// Time between probes (at most [`MAX_CHECK_INTERVAL`]).
     pub interval: Duration,
-    /// How long one probe may take before it counts as failed (default: the interval).
+    /// How long one probe may take before it counts as failed (default: the interval; at
+    /// most [`MAX_CHECK_INTERVAL`]).
     pub timeout: Duration,
     /// Consecutive successes needed to go from failed to healthy.
     pub rise: u32,
@@ -126,9 +127,11 @@ pub struct Instance {
     pub advert_interval: Centis,
     /// Whether a higher priority takes over from a lower-priority Master (default true).
     pub preempt: bool,
-    /// With `preempt`, wait this long after entering Backup before preempting.
+    /// With `preempt`, wait this long after entering Backup before preempting (at most
+    /// [`MAX_PREEMPT_DELAY`]).
     pub preempt_delay: Duration,
-    /// Stay Backup this long after start before becoming Master.
+    /// Stay Backup this long after start before becoming Master (at most
+    /// [`MAX_STARTUP_DELAY`]).
     pub startup_delay: Duration,
     /// Missed adverts before the Master is declared down (default 3).
     pub down_timer_adverts: u32,
@@ -156,6 +159,24 @@ pub struct Instance {
     /// Send one last advert when yielding to a higher priority.
     pub yield_advert: bool,
 }
+
+/// Longest `preempt_delay`: keepalived's own cap on it (1000 s), so a converted
+/// keepalived.conf means the same here. Every bounded duration below is one the daemon adds
+/// to the monotonic clock; an absurd value ("100000000y") would overflow it and panic the
+/// task that adds it, so each is refused at load instead.
+pub const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
+/// Longest `startup_delay`: an hour. keepalived takes `vrrp_startup_delay` up to about
+/// 71 minutes (its microsecond count is 32 bits) and logs anything from a minute on as very
+/// large; a node that must wait longer than an hour should not be started yet.
+pub const MAX_STARTUP_DELAY: Duration = Duration::from_secs(3600);
+/// Longest `garp.repeat_after`: an hour (keepalived's `garp_master_delay` stops at 1000 s).
+pub const MAX_GARP_REPEAT_AFTER: Duration = Duration::from_secs(3600);
+/// Longest `interval` and `timeout` of a check: an hour. A check probed less often cannot
+/// guard a failover, and the probe timer adds the interval to the clock.
+pub const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
+/// Longest `isolation_check.timeout`: a minute. A takeover from silence waits for this
+/// answer, and a minute is already far longer than a failover should take.
+pub const MAX_ISOLATION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The priority that marks the address owner.
 pub const OWNER_PRIORITY: u8 = 255;
@@ -278,7 +299,7 @@ impl Channel {
 pub struct IsolationCheck {
     /// The target.
     pub target: IsolationTarget,
-    /// How long the check may take (default 1 s).
+    /// How long the check may take (default 1 s, at most [`MAX_ISOLATION_TIMEOUT`]).
     pub timeout: Duration,
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::errors::ErrorKind;
-use super::model::{CheckKind, Config, Instance, IsolationTarget, TrackTarget};
+use super::model::{ChannelKind, CheckKind, Config, Instance, IsolationTarget, TrackTarget};
 use super::reader::{Problem, SourceMap, did_you_mean};
 use crate::vrrp::{Family, Version};
 
@@ -215,22 +215,104 @@ fn vips(c: &mut Checker<'_>, path: &str, i: &Instance) {
     }
 }
 
-/// Two instances with the same interface, VRID and family would answer each other's adverts.
-fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
-    let mut seen: HashMap<(&str, u8, Family), &str> = HashMap::new();
-    for (name, i) in &config.instances {
-        if c.known_broken(format!("instances.{name}")) {
-            continue;
+/// Where an instance hears adverts. A raw VRRP socket hears every advert on its interface
+/// and a UDP socket every frame to its port on its interface; both hand what they hear to
+/// an instance by VRID alone, so two instances of one family and VRID on the same one would
+/// get each other's peers' adverts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Hears<'a> {
+    /// IP protocol 112 on an interface: the primary interface or a `vrrp` channel.
+    Raw(&'a str),
+    /// A `udp` channel: (port, interface).
+    Udp(u16, &'a str),
+}
+
+impl std::fmt::Display for Hears<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Hears::Raw(iface) => f.write_str(iface),
+            Hears::Udp(port, iface) => write!(f, "UDP port {port} on {iface}"),
         }
-        let key = (i.interface.as_str(), i.vrid, i.family());
-        if let Some(first) = seen.get(&key) {
-            let msg = format!(
-                "VRID {} on {} ({}) is already used by instance '{first}'",
-                i.vrid, i.interface, key.2
-            );
-            c.error(format!("instances.{name}.vrid"), msg);
-        } else {
-            seen.insert(key, name);
+    }
+}
+
+/// Every place `i` hears adverts, each with the index of the channel that hears there
+/// (`None`: the primary interface).
+fn hears(i: &Instance) -> Vec<(Option<usize>, Hears<'_>)> {
+    let mut out = vec![(None, Hears::Raw(i.interface.as_str()))];
+    for (n, ch) in i.channels.iter().enumerate() {
+        let h = match &ch.kind {
+            ChannelKind::Vrrp => Hears::Raw(ch.interface.as_str()),
+            ChannelKind::Udp { port, .. } => Hears::Udp(*port, ch.interface.as_str()),
+        };
+        out.push((Some(n), h));
+    }
+    out
+}
+
+/// Two instances of one family and VRID must never hear adverts on the same interface (raw)
+/// or the same UDP port and interface: the receiver could not tell their peers apart. The
+/// error goes on the later instance in the file, at the key that shares, and names both.
+fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
+    let mut order: Vec<(&String, &Instance)> = config
+        .instances
+        .iter()
+        .filter(|(name, _)| !c.known_broken(format!("instances.{name}")))
+        .collect();
+    order.sort_by_key(|(name, _)| c.spans.at(&format!("instances.{name}")));
+    let mut seen: HashMap<(Hears<'_>, u8, Family), (&str, Option<usize>)> = HashMap::new();
+    for (name, i) in order {
+        let family = i.family();
+        let path = format!("instances.{name}");
+        let mut mine: Vec<(Hears<'_>, Option<usize>)> = Vec::new();
+        for (at, h) in hears(i) {
+            if let Some(&(_, first)) = mine.iter().find(|(m, _)| *m == h) {
+                // The same instance twice: raw channels on one interface share the
+                // instance's route, but a UDP route carries one channel only.
+                if let (Hears::Udp(port, iface), Some(n), Some(k)) = (h, at, first) {
+                    let msg = format!(
+                        "channels[{k}] of this instance already uses UDP port {port} on \
+                         {iface}; list all of its peers in that one channel"
+                    );
+                    c.error(format!("{path}.channels[{n}].port"), msg);
+                }
+                continue;
+            }
+            mine.push((h, at));
+            let key = (h, i.vrid, family);
+            let Some(&(other, other_at)) = seen.get(&key) else {
+                seen.insert(key, (name, at));
+                continue;
+            };
+            let (vrid, where_) = (i.vrid, h);
+            match (at, other_at) {
+                (None, None) => {
+                    let msg = format!(
+                        "VRID {vrid} on {where_} ({family}) is already used by instance \
+                         '{other}'; instance '{name}' would take its adverts for its own: give \
+                         one of them another VRID"
+                    );
+                    c.error(format!("{path}.vrid"), msg);
+                }
+                _ => {
+                    let theirs = match other_at {
+                        None => "as its interface".to_owned(),
+                        Some(k) => format!("on its channels[{k}]"),
+                    };
+                    let key_path = match (at, h) {
+                        (None, _) => format!("{path}.vrid"),
+                        (Some(n), Hears::Raw(_)) => format!("{path}.channels[{n}].interface"),
+                        (Some(n), Hears::Udp(..)) => format!("{path}.channels[{n}].port"),
+                    };
+                    let msg = format!(
+                        "instance '{name}' would hear VRID {vrid} ({family}) on {where_}, where \
+                         instance '{other}' already hears it ({theirs}); adverts are handed to \
+                         an instance by VRID alone, so each would get the other's peers' \
+                         adverts: give one of them another VRID"
+                    );
+                    c.error(key_path, msg);
+                }
+            }
         }
     }
 }

@@ -2,7 +2,8 @@
 //! them. A raw VRRP socket serves one (interface, family, source address); a UDP socket one
 //! (family, port, interface). Each has a receive loop and a table of routes by VRID; an
 //! instance is attached to as many as its channels need, and a socket closes with its last
-//! route.
+//! route. A VRID in a table belongs to one instance: attaching a second one to it is refused,
+//! never a replacement.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +19,7 @@ use super::senders::{TxPath, Via};
 use super::stats::Stats;
 use super::udp_receiver::{self, UdpRoute, UdpRoutes};
 use crate::config::{ChannelKind, Instance};
-use crate::net::udp_socket::UdpChannelSocket;
+use crate::net::udp_socket::{UdpChannelSocket, host_addrs};
 use crate::net::{NetError, VrrpSocket};
 use crate::vrrp::packet::{self, Auth};
 use crate::vrrp::router::Input;
@@ -76,8 +77,24 @@ pub struct Plan<'a> {
 impl Sockets {
     /// Attaches the instance to every socket its channels need (opening them as needed) and
     /// returns its send paths, primary first. Routes it had on sockets it no longer uses are
-    /// not touched: [`Sockets::detach`] the difference.
+    /// not touched: [`Sockets::detach`] the difference. Fails, attaching nothing, when
+    /// another instance already receives this VRID on one of those sockets.
     pub fn attach(
+        &mut self,
+        plan: &Plan<'_>,
+        channel_stats: &mut HashMap<String, Arc<Stats>>,
+    ) -> Result<(Arc<Vec<TxPath>>, Vec<Attachment>), DaemonError> {
+        // Refused before anything is opened or inserted, so a refusal changes nothing.
+        self.check_claims(plan)?;
+        let result = self.attach_checked(plan, channel_stats);
+        if result.is_err() {
+            // A socket opened for this instance before a later step failed serves no one.
+            self.close_idle();
+        }
+        result
+    }
+
+    fn attach_checked(
         &mut self,
         plan: &Plan<'_>,
         channel_stats: &mut HashMap<String, Arc<Stats>>,
@@ -92,6 +109,7 @@ impl Sockets {
         };
         let mut paths = Vec::new();
         let mut raw_rx: Vec<(RawKey, Vec<RxChannel>)> = Vec::new();
+        let mut udp_rx: Vec<(UdpKey, UdpRoute)> = Vec::new();
         let mut attached = Vec::new();
 
         // The primary channel: received on the parent even with a virtual MAC (a macvlan
@@ -175,20 +193,15 @@ impl Sockets {
                             }],
                         ),
                         key: key.clone(),
+                        origin: rc.src,
                     };
-                    let (_, entry) = &self.udp[&ukey];
-                    write(&entry.routes).insert(inst.vrid, route);
-                    attached.push(Attachment::Udp(ukey));
+                    udp_rx.push((ukey, route));
                     paths.push(TxPath {
                         label,
                         via: Via::Udp {
                             socket,
                             origin: rc.src,
-                            dests: ch
-                                .peers
-                                .iter()
-                                .map(|p| SocketAddr::new(*p, *port))
-                                .collect(),
+                            dests: udp_dests(&ch.peers, *port, rc.src),
                             key,
                             key_file: key_file.clone(),
                         },
@@ -197,12 +210,80 @@ impl Sockets {
                 }
             }
         }
+        // Every socket is open: only now do routes go in, so a failure above leaves none.
+        for (key, route) in udp_rx {
+            let (_, entry) = &self.udp[&key];
+            claim(&entry.routes, inst.vrid, route)
+                .map_err(|held| shared_route(plan, &format!("udp {}:{}", key.2, key.1), &held))?;
+            attached.push(Attachment::Udp(key));
+        }
         for (key, channels) in raw_rx {
             let (_, entry) = &self.raw[&key];
-            write(&entry.routes).insert(inst.vrid, route_of(plan, channels));
+            claim(&entry.routes, inst.vrid, route_of(plan, channels))
+                .map_err(|held| shared_route(plan, &key.0, &held))?;
             attached.push(Attachment::Raw(key));
         }
         Ok((Arc::new(paths), attached))
+    }
+
+    /// Refuses a plan under which `plan`'s VRID would reach a receive route another
+    /// instance holds. Every raw socket on an interface hears every advert there, so all of
+    /// them count, whatever their source address; a UDP socket serves one (port, interface).
+    /// Configuration validation refuses such a config already; this keeps a daemon-side
+    /// mistake from silently handing one instance's adverts to another.
+    fn check_claims(&self, plan: &Plan<'_>) -> Result<(), DaemonError> {
+        let (vrid, family) = (plan.inst.vrid, plan.inst.family());
+        let raw_ifaces = std::iter::once(plan.parent).chain(
+            plan.channels
+                .iter()
+                .filter(|rc| rc.channel.kind == ChannelKind::Vrrp)
+                .map(|rc| rc.channel.interface.as_str()),
+        );
+        for iface in raw_ifaces {
+            let tables = self.raw.iter().map(|(k, (_, e))| (k, &*e.routes));
+            if let Some(held) = raw_holder(tables, iface, family, vrid, plan.name) {
+                return Err(shared_route(plan, iface, &held));
+            }
+        }
+        let mut mine: Vec<UdpKey> = Vec::new();
+        for rc in plan.channels {
+            let ChannelKind::Udp { port, .. } = rc.channel.kind else {
+                continue;
+            };
+            let key: UdpKey = (family, port, rc.channel.interface.clone());
+            let on = format!("udp {}:{port}", key.2);
+            if mine.contains(&key) {
+                // One UDP route carries one channel: a second would replace the first.
+                return Err(shared_route(plan, &on, plan.name));
+            }
+            let held = self
+                .udp
+                .get(&key)
+                .and_then(|(_, e)| other_holder(&read(&e.routes), vrid, plan.name));
+            if let Some(held) = held {
+                return Err(shared_route(plan, &on, &held));
+            }
+            mine.push(key);
+        }
+        Ok(())
+    }
+
+    /// Closes every socket left without a route.
+    fn close_idle(&mut self) {
+        self.raw.retain(|_, (_, e)| {
+            let keep = !read(&e.routes).is_empty();
+            if !keep {
+                e.task.abort();
+            }
+            keep
+        });
+        self.udp.retain(|_, (_, e)| {
+            let keep = !read(&e.routes).is_empty();
+            if !keep {
+                e.task.abort();
+            }
+            keep
+        });
     }
 
     /// Updates what the receivers of `attachments` compare `inst`'s adverts with (its VIPs
@@ -301,6 +382,56 @@ impl Named for UdpRoute {
     }
 }
 
+/// The instance other than `name` that holds `vrid` in `table`, if any.
+fn other_holder<R: Named>(table: &HashMap<u8, R>, vrid: u8, name: &str) -> Option<String> {
+    table
+        .get(&vrid)
+        .filter(|r| r.name() != name)
+        .map(|r| r.name().to_owned())
+}
+
+/// The instance other than `name` that holds `vrid` on any raw socket of `family` on
+/// `iface`: each of them hears every advert there, whatever address it sends from.
+fn raw_holder<'a>(
+    tables: impl IntoIterator<Item = (&'a RawKey, &'a RwLock<Routes>)>,
+    iface: &str,
+    family: Family,
+    vrid: u8,
+    name: &str,
+) -> Option<String> {
+    tables
+        .into_iter()
+        .filter(|(k, _)| k.0 == iface && k.1 == family)
+        .find_map(|(_, routes)| other_holder(&read(routes), vrid, name))
+}
+
+/// Puts `route` in the table for `vrid`. The instance's own earlier route (a reload) is
+/// replaced; another instance's is not: its name comes back as the error, because the
+/// receiver tells instances apart by VRID alone and one of them would go deaf.
+fn claim<R: Named>(routes: &RwLock<HashMap<u8, R>>, vrid: u8, route: R) -> Result<(), String> {
+    let mut table = write(routes);
+    if let Some(held) = other_holder(&table, vrid, route.name()) {
+        return Err(held);
+    }
+    table.insert(vrid, route);
+    Ok(())
+}
+
+/// The error for `plan`'s instance meeting `held`'s route for the same VRID on `on`.
+fn shared_route(plan: &Plan<'_>, on: &str, held: &str) -> DaemonError {
+    let (name, vrid, family) = (plan.name, plan.inst.vrid, plan.inst.family());
+    let who = if held == name {
+        "another channel of the same instance".to_owned()
+    } else {
+        format!("instance {held}")
+    };
+    DaemonError::Config(format!(
+        "instance {name}: VRID {vrid} ({family}) on {on} is already received by {who}; two \
+         routes cannot share it (adverts are handed over by VRID alone), so instance {name} \
+         is not attached"
+    ))
+}
+
 fn forget<R: Named>(routes: &RwLock<HashMap<u8, R>>, name: &str) -> bool {
     let mut table = write(routes);
     table.retain(|_, r| r.name() != name);
@@ -329,6 +460,27 @@ fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
     }
 }
 
+/// Where a UDP channel sends: each peer at `port`, except this host's own addresses. One
+/// templated config for both nodes lists every node as a peer; a frame to ourselves comes
+/// straight back, and a Master that heard it would answer itself in a loop. The receive
+/// side drops such frames as well; not sending them saves the round trip.
+fn udp_dests(peers: &[IpAddr], port: u16, origin: IpAddr) -> Vec<SocketAddr> {
+    udp_dests_except(peers, port, origin, &host_addrs().unwrap_or_default())
+}
+
+fn udp_dests_except(
+    peers: &[IpAddr],
+    port: u16,
+    origin: IpAddr,
+    own: &[IpAddr],
+) -> Vec<SocketAddr> {
+    peers
+        .iter()
+        .filter(|p| **p != origin && !own.contains(p))
+        .map(|p| SocketAddr::new(*p, port))
+        .collect()
+}
+
 /// The VRRPv2 authentication an instance sends and expects.
 pub fn auth_of(inst: &Instance) -> Auth {
     match (&inst.auth, inst.version) {
@@ -344,6 +496,10 @@ fn group_address(family: Family) -> IpAddr {
     }
 }
 
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
 pub(super) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
 }
@@ -354,5 +510,153 @@ fn open_raw(iface: &str, family: Family, src: IpAddr) -> Result<VrrpSocket, NetE
         (Family::V4, IpAddr::V4(src)) => VrrpSocket::open_v4(iface, Some(src)),
         (_, IpAddr::V6(src)) => VrrpSocket::open_v6(iface, Some(src)),
         (Family::V6, IpAddr::V4(_)) => unreachable!("an IPv6 instance has an IPv6 source"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::{Channel, Config};
+
+    fn route(name: &str) -> Route {
+        Route {
+            name: name.to_owned(),
+            inbox: mpsc::channel(1).0,
+            version: Version::V3,
+            auth: Auth::None,
+            interval: crate::vrrp::timing::Centis::ONE_SECOND,
+            vips: Vec::new(),
+            checksum: crate::vrrp::V3Checksum::default(),
+            channels: Vec::new(),
+            stats: Arc::new(Stats::default()),
+        }
+    }
+
+    fn key() -> Arc<FrameKey> {
+        Arc::new(FrameKey::new(b"a key of some twenty bytes".to_vec()).unwrap())
+    }
+
+    /// `web`, VRID 51, IPv4, with one UDP channel on lo at `port`.
+    fn web() -> Instance {
+        let text =
+            "instances:\n  web:\n    interface: lo\n    vrid: 51\n    vips: [192.0.2.1/24]\n";
+        Config::parse(text, "t.yaml").unwrap().instances["web"].clone()
+    }
+
+    fn udp_channel(port: u16) -> ResolvedChannel {
+        ResolvedChannel {
+            channel: Channel {
+                interface: "lo".into(),
+                peers: vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))],
+                source: None,
+                kind: ChannelKind::Udp {
+                    port,
+                    key_file: PathBuf::from("/k"),
+                },
+            },
+            src: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+
+    #[test]
+    fn a_vrid_another_instance_holds_is_refused_not_replaced() {
+        let table = RwLock::new(Routes::new());
+        claim(&table, 51, route("api")).unwrap();
+        assert_eq!(claim(&table, 51, route("web")), Err("api".to_owned()));
+        assert_eq!(read(&table)[&51].name, "api", "the holder keeps its route");
+        // Its own route again (a reload re-attaching it) and another VRID are fine.
+        claim(&table, 51, route("api")).unwrap();
+        claim(&table, 52, route("web")).unwrap();
+        assert_eq!(read(&table).len(), 2);
+    }
+
+    #[test]
+    fn every_raw_socket_on_the_interface_counts_whatever_its_source() {
+        let v4 = |d| IpAddr::V4(Ipv4Addr::new(192, 0, 2, d));
+        let api = RwLock::new(Routes::from([(51, route("api"))]));
+        let tables = [(("eth0".to_owned(), Family::V4, v4(1)), api)];
+        let holder = |iface, family, vrid, name| {
+            raw_holder(
+                tables.iter().map(|(k, t)| (k, t)),
+                iface,
+                family,
+                vrid,
+                name,
+            )
+        };
+        // web would send from another address, so from another socket on eth0: it would
+        // still hear api's peers.
+        assert_eq!(
+            holder("eth0", Family::V4, 51, "web"),
+            Some("api".to_owned())
+        );
+        assert_eq!(holder("eth0", Family::V4, 51, "api"), None);
+        assert_eq!(holder("eth1", Family::V4, 51, "web"), None);
+        assert_eq!(holder("eth0", Family::V6, 51, "web"), None);
+        assert_eq!(holder("eth0", Family::V4, 52, "web"), None);
+    }
+
+    #[test]
+    fn a_udp_channel_sends_to_no_address_of_this_host() {
+        let ip = |d| IpAddr::V4(Ipv4Addr::new(10, 99, 0, d));
+        // One config for both nodes: node .1 lists itself, and .3 is another address of it.
+        let peers = [ip(1), ip(2), ip(3)];
+        let dests = udp_dests_except(&peers, 5405, ip(1), &[ip(3), Ipv4Addr::LOCALHOST.into()]);
+        assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
+        // The loopback address is always ours.
+        let dests = udp_dests(&[Ipv4Addr::LOCALHOST.into(), ip(2)], 5405, ip(1));
+        assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
+    }
+
+    #[tokio::test]
+    async fn a_udp_port_where_another_instance_holds_the_vrid_is_refused() {
+        let mut sockets = Sockets::default();
+        let ukey: UdpKey = (Family::V4, 0, "lo".to_owned());
+        sockets.udp_socket(&ukey).unwrap();
+        let api = UdpRoute {
+            route: route("api"),
+            key: key(),
+            origin: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        claim(&sockets.udp[&ukey].1.routes, 51, api).unwrap();
+
+        let inst = web();
+        let keys = HashMap::from([(PathBuf::from("/k"), key())]);
+        let stats = Arc::new(Stats::default());
+        let plan = |channels| Plan {
+            name: "web",
+            inst: &inst,
+            parent: "lo",
+            vmac_iface: None,
+            primary: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            channels,
+            inbox: mpsc::channel(1).0,
+            stats: stats.clone(),
+            keys: &keys,
+        };
+        let shared = [udp_channel(0)];
+        let err = sockets
+            .check_claims(&plan(&shared))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("instance web") && err.contains("instance api"),
+            "{err}"
+        );
+        assert!(err.contains("VRID 51 (IPv4) on udp lo:0"), "{err}");
+        // Another port is another socket.
+        let other_port = [udp_channel(1)];
+        sockets.check_claims(&plan(&other_port)).unwrap();
+        // Two channels of web on one port would replace each other.
+        let twice = [udp_channel(1), udp_channel(1)];
+        let err = sockets.check_claims(&plan(&twice)).unwrap_err().to_string();
+        assert!(
+            err.contains("another channel of the same instance"),
+            "{err}"
+        );
+        assert_eq!(read(&sockets.udp[&ukey].1.routes)[&51].route.name, "api");
     }
 }

@@ -1,5 +1,5 @@
-//! The receive loop of one UDP heartbeat socket: authenticate, refuse replays, then hand the
-//! advert inside to the router like any other. Every dropped frame has a reason and a counter.
+//! The receive loop of one UDP heartbeat socket: refuse our own frames, authenticate, refuse
+//! replays, then hand the advert inside to the router like any other. Every dropped frame has a reason and a counter.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -10,7 +10,7 @@ use tracing::warn;
 
 use super::receiver::{Route, deliver};
 use super::stats::{LogLimiter, Stats};
-use crate::net::udp_socket::UdpChannelSocket;
+use crate::net::udp_socket::{UdpChannelSocket, host_addrs};
 use crate::vrrp::packet::{self, Received};
 use crate::vrrp::udp_frame::{self, FrameKey, ReplayGuard};
 
@@ -24,12 +24,55 @@ const MAX_FRAME: usize = 4200;
 /// The instances a UDP socket serves, by VRID; changes with reloads.
 pub type UdpRoutes = HashMap<u8, UdpRoute>;
 
+/// How often a receive loop re-reads this host's addresses, so one added after the socket
+/// opened (DHCP, a new channel) is known within this, without a syscall per frame.
+const OWN_REFRESH: Duration = Duration::from_secs(5);
+
 /// Where frames for one VRID go, and the key that authenticates them.
 pub struct UdpRoute {
     /// The instance's route; its one channel is this UDP channel.
     pub route: Route,
     /// The shared key.
     pub key: Arc<FrameKey>,
+    /// Our own address on the channel, the origin sealed into the frames we send: a frame
+    /// that comes back with it is ours.
+    pub origin: IpAddr,
+}
+
+/// This host's addresses as last read, re-read at most every [`OWN_REFRESH`].
+struct OwnAddrs {
+    addrs: Vec<IpAddr>,
+    read_at: Instant,
+    read: fn() -> std::io::Result<Vec<IpAddr>>,
+}
+
+impl OwnAddrs {
+    fn new(now: Instant, read: fn() -> std::io::Result<Vec<IpAddr>>) -> Self {
+        let mut own = OwnAddrs {
+            addrs: Vec::new(),
+            read_at: now,
+            read,
+        };
+        own.reread(now);
+        own
+    }
+
+    /// The addresses, re-read first when the last read is [`OWN_REFRESH`] old.
+    fn at(&mut self, now: Instant) -> &[IpAddr] {
+        if now.saturating_duration_since(self.read_at) >= OWN_REFRESH {
+            self.reread(now);
+        }
+        &self.addrs
+    }
+
+    fn reread(&mut self, now: Instant) {
+        self.read_at = now;
+        match (self.read)() {
+            Ok(addrs) => self.addrs = addrs,
+            // The last list (and the routes' own origins) still hold; try again later.
+            Err(error) => warn!(%error, "cannot list this host's addresses"),
+        }
+    }
 }
 
 /// Receives on `socket` until the task is aborted.
@@ -39,6 +82,7 @@ pub async fn run(socket: Arc<UdpChannelSocket>, label: String, routes: Arc<RwLoc
     let mut limiter = LogLimiter::new(Duration::from_secs(10));
     // Per VRID: each instance has its own key and its own senders.
     let mut guards: HashMap<u8, ReplayGuard> = HashMap::new();
+    let mut own = OwnAddrs::new(Instant::now(), host_addrs);
     let mut buf = vec![0u8; MAX_FRAME];
     loop {
         let (len, from) = match socket.recv(&mut buf).await {
@@ -51,8 +95,9 @@ pub async fn run(socket: Arc<UdpChannelSocket>, label: String, routes: Arc<RwLoc
         };
         let frame = &buf[..len];
         let src = from.ip().to_canonical();
+        let own = own.at(Instant::now());
         let table = routes.read().unwrap_or_else(|e| e.into_inner());
-        match judge(frame, src, &table, &mut guards) {
+        match judge(frame, src, &table, &mut guards, own) {
             Ok((route, rx)) => deliver(route, &route.channels[0], &rx, false, &mut limiter),
             Err(dropped) => {
                 stats.bump(dropped.reason);
@@ -76,14 +121,17 @@ struct Dropped<'a> {
     counted_on: Vec<&'a Route>,
 }
 
-/// Checks one frame from `src` in order (VRID, peer, MAC, replay, the advert inside) and
-/// returns the instance's route with the advert it carries.
+/// Checks one frame from `src` in order (VRID, our own, peer, MAC, our own origin, replay,
+/// the advert inside) and returns the instance's route with the advert it carries. `own`
+/// are this host's addresses; the routes' channel origins count as ours too.
 fn judge<'a>(
     frame: &[u8],
     src: IpAddr,
     table: &'a UdpRoutes,
     guards: &mut HashMap<u8, ReplayGuard>,
+    own: &[IpAddr],
 ) -> Result<(&'a Route, Received), Dropped<'a>> {
+    let ours = |a: IpAddr| own.contains(&a) || table.values().any(|r| r.origin == a);
     let Some(vrid) = udp_frame::vrid_hint(frame) else {
         // Too short to name a VRID, or not ours at all: the frame came to this port, so
         // every instance listening here counts it (usually there is one).
@@ -111,6 +159,14 @@ fn judge<'a>(
         why,
         counted_on: vec![route],
     };
+    // A frame of ours that came back (a peer list naming this host, a host on the path
+    // reflecting it) would make a Master answer its own adverts, in a loop.
+    if ours(src) {
+        return Err(refuse(
+            "own_frame",
+            "sent from one of this host's addresses".into(),
+        ));
+    }
     if route.channels[0]
         .peers
         .as_ref()
@@ -123,6 +179,11 @@ fn judge<'a>(
     }
     let opened =
         udp_frame::open(&entry.key, frame).map_err(|r| refuse(r.label(), r.to_string()))?;
+    // Only now is the origin vouched for by the key; a reflecting host keeps it intact.
+    if ours(opened.origin) {
+        let why = format!("sealed by this host ({}), sent back to it", opened.origin);
+        return Err(refuse("own_frame", why));
+    }
     let now_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -136,4 +197,131 @@ fn judge<'a>(
     let rx = packet::parse_vrrp(opened.vrrp, opened.origin, opened.origin, packet::TTL)
         .map_err(|r| refuse(r.label(), r.to_string()))?;
     Ok((route, rx))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::daemon::receiver::RxChannel;
+    use crate::vrrp::packet::{Advert, Auth, emit};
+    use crate::vrrp::router::Input;
+    use crate::vrrp::timing::Centis;
+    use crate::vrrp::{V3Checksum, Version};
+
+    const fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+    }
+    /// Our address on the channel: the origin sealed into our frames.
+    const ORIGIN: IpAddr = ip(10, 99, 0, 1);
+    const PEER: IpAddr = ip(10, 99, 0, 2);
+    /// Another address of this host, on another interface.
+    const HOST: IpAddr = ip(192, 0, 2, 1);
+    const VIP: IpAddr = ip(192, 0, 2, 100);
+
+    fn key() -> Arc<FrameKey> {
+        Arc::new(FrameKey::new(b"a key of some twenty bytes".to_vec()).unwrap())
+    }
+
+    /// Instance web, VRID 51, whose UDP channel lists `peers`.
+    fn table(peers: Vec<IpAddr>) -> (UdpRoutes, mpsc::Receiver<Input>) {
+        let (inbox, rx) = mpsc::channel(8);
+        let route = Route {
+            name: "web".into(),
+            inbox,
+            version: Version::V3,
+            auth: Auth::None,
+            interval: Centis::ONE_SECOND,
+            vips: vec![VIP],
+            checksum: V3Checksum::PseudoHeader,
+            channels: vec![RxChannel {
+                index: 1,
+                peers: Some(peers),
+                stats: Arc::new(Stats::default()),
+            }],
+            stats: Arc::new(Stats::default()),
+        };
+        let udp = UdpRoute {
+            route,
+            key: key(),
+            origin: ORIGIN,
+        };
+        (HashMap::from([(51, udp)]), rx)
+    }
+
+    /// A sealed VRID 51 advert from `origin`, numbered as a sender would number it now.
+    fn frame(origin: IpAddr) -> Vec<u8> {
+        let advert = Advert {
+            version: Version::V3,
+            vrid: 51,
+            priority: 100,
+            interval: Centis::ONE_SECOND,
+            addresses: vec![VIP],
+            auth: Auth::None,
+        };
+        let vrrp = emit(&advert, origin, origin, V3Checksum::PseudoHeader).unwrap();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        udp_frame::seal(&key(), now.as_micros() as u64, origin, &vrrp)
+    }
+
+    fn reason(r: Result<(&Route, Received), Dropped<'_>>) -> &'static str {
+        match r {
+            Ok(_) => "accepted",
+            Err(d) => {
+                assert_eq!(d.counted_on.len(), 1, "counted on the instance");
+                d.reason
+            }
+        }
+    }
+
+    #[test]
+    fn a_peer_frame_is_accepted() {
+        let (t, _rx) = table(vec![PEER]);
+        let got = judge(&frame(PEER), PEER, &t, &mut HashMap::new(), &[ORIGIN, HOST]);
+        let (route, rx) = got.unwrap_or_else(|d| panic!("dropped: {}", d.why));
+        assert_eq!((route.name.as_str(), rx.src), ("web", PEER));
+    }
+
+    #[test]
+    fn a_frame_of_ours_reflected_by_a_peer_is_dropped_as_our_own() {
+        let (t, _rx) = table(vec![PEER]);
+        // The reflecting host sends from its own address, so only the sealed origin tells.
+        let reflected = frame(ORIGIN);
+        let got = judge(&reflected, PEER, &t, &mut HashMap::new(), &[]);
+        assert_eq!(reason(got), "own_frame", "the route's origin is ours");
+        // Sealed with another address of this host (the origin of an instance on another
+        // socket, say): ours as well.
+        let got = judge(&frame(HOST), PEER, &t, &mut HashMap::new(), &[HOST]);
+        assert_eq!(reason(got), "own_frame");
+    }
+
+    #[test]
+    fn a_frame_from_one_of_our_addresses_is_dropped_even_from_a_listed_peer() {
+        // One templated config for both nodes: the peer list names this host too.
+        let (t, _rx) = table(vec![PEER, HOST]);
+        let got = judge(&frame(HOST), HOST, &t, &mut HashMap::new(), &[HOST]);
+        assert_eq!(reason(got), "own_frame");
+        let got = judge(&frame(PEER), ORIGIN, &t, &mut HashMap::new(), &[]);
+        assert_eq!(reason(got), "own_frame", "the channel's own source");
+    }
+
+    #[test]
+    fn own_addresses_are_read_at_start_and_again_only_after_the_refresh_period() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static READS: AtomicUsize = AtomicUsize::new(0);
+        fn read() -> std::io::Result<Vec<IpAddr>> {
+            let n = READS.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![ip(192, 0, 2, n as u8 + 1)])
+        }
+        let t0 = Instant::now();
+        let mut own = OwnAddrs::new(t0, read);
+        assert_eq!(own.at(t0), [ip(192, 0, 2, 1)]);
+        assert_eq!(own.at(t0 + OWN_REFRESH / 2), [ip(192, 0, 2, 1)]);
+        assert_eq!(READS.load(Ordering::SeqCst), 1, "no read per frame");
+        assert_eq!(own.at(t0 + OWN_REFRESH), [ip(192, 0, 2, 2)]);
+        assert_eq!(READS.load(Ordering::SeqCst), 2);
+    }
 }

@@ -3,7 +3,7 @@
 //! bytes.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::net::UdpSocket;
@@ -98,6 +98,25 @@ impl UdpChannelSocket {
     }
 }
 
+/// Every address on this host's interfaces, of both families, read afresh. A heartbeat
+/// frame sent from one of these, or sealed with one as its origin, is this host's own: a
+/// peer list that names us, or a host on the path that reflects frames, must not make an
+/// instance hear itself.
+pub fn host_addrs() -> io::Result<Vec<IpAddr>> {
+    let mut out = Vec::new();
+    for ifa in nix::ifaddrs::getifaddrs()? {
+        let Some(addr) = ifa.address else { continue };
+        if let Some(a) = addr.as_sockaddr_in() {
+            out.push(IpAddr::V4(a.ip()));
+        } else if let Some(a) = addr.as_sockaddr_in6() {
+            out.push(IpAddr::V6(a.ip()));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -168,6 +187,17 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("port 0 on vtnosuch0"), "{text}");
         assert!(text.contains("SO_BINDTODEVICE"), "{text}");
+    }
+
+    #[test]
+    fn host_addresses_include_what_a_bound_socket_can_send_from() {
+        // Whatever this host has, a UDP socket connected through an address of its own
+        // sends from one of them: the loopback interface always has 127.0.0.1 when up.
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let local = probe.local_addr().unwrap().ip();
+        let addrs = host_addrs().unwrap();
+        assert!(addrs.contains(&local), "{local} not in {addrs:?}");
+        assert!(addrs.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
     }
 
     #[test]

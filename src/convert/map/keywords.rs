@@ -9,6 +9,9 @@ use super::values::{bool_arg, int, secs};
 use super::{Ctx, track};
 use crate::convert::tree::Node;
 
+/// keepalived's cap on preempt_delay (1000 s), which vipd shares, in microseconds.
+const MAX_PREEMPT_DELAY_US: u64 = crate::config::MAX_PREEMPT_DELAY.as_micros() as u64;
+
 /// Reads one keyword of the block into `raw`.
 pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
     let arg = n.arg();
@@ -40,9 +43,13 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
         },
         "nopreempt" | "no_preempt" => raw.nopreempt = true,
         "preempt" => raw.nopreempt = false,
-        "preempt_delay" => match arg.and_then(secs).filter(|&us| us <= 1_000_000_000) {
+        "preempt_delay" => match arg.and_then(secs).filter(|&us| us <= MAX_PREEMPT_DELAY_US) {
             Some(us) => raw.preempt_delay = Some(us),
-            None => cx.bad_value(n, "seconds, 0..=1000"),
+            None => cx.bad_value(
+                n,
+                "seconds, 0..=1000 (keepalived's cap and vipd's: keepalived reports a longer \
+                 delay and runs without one, and so does the converted instance)",
+            ),
         },
         "unicast_src_ip" | "mcast_src_ip" => match arg.and_then(|a| a.parse().ok()) {
             Some(ip) => raw.source = Some(ip),
