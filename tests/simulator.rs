@@ -5,6 +5,8 @@
 
 #[path = "simulator/channels.rs"]
 mod channels;
+#[path = "simulator/groups.rs"]
+mod groups;
 #[path = "simulator/operations.rs"]
 mod operations;
 mod sim;
@@ -429,6 +431,14 @@ proptest! {
         ops in prop::collection::vec((0u32..40, operations::op()), 0..30),
     ) {
         lift(operations::arbiter_holds(spec, delay, seed, &ops, false))?;
+    }
+
+    #[test]
+    fn sync_groups_never_take_a_heard_masters_place_and_converge(
+        (priorities, interval) in groups::lab(), seed in any::<u64>(),
+        ops in prop::collection::vec((0u32..40, groups::group_op()), 0..20),
+    ) {
+        lift(groups::groups_hold(priorities, interval, seed, &ops))?;
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub trait RouterIo: Send {
     fn ask_gate(&mut self, router: &Router, gate: GateKind, attempt: u64, takeover: Takeover);
     /// Takeover `attempt` no longer waits for `gate`.
     fn withdraw_gate(&mut self, gate: GateKind, attempt: u64);
+    /// The router refused its sync group's order to Master; the group must hear of it.
+    fn sync_refused(&mut self);
     /// The router's fault sources changed (`router.faults()` has the new set). A sync group
     /// needs this even when the state did not change.
     fn faults_changed(&mut self, _router: &Router) {}
@@ -92,6 +94,7 @@ pub async fn drive<I: RouterIo>(
                     takeover,
                 } => io.ask_gate(&router, gate, attempt, takeover),
                 Action::WithdrawGate { gate, attempt } => io.withdraw_gate(gate, attempt),
+                Action::RefuseSyncOrder { .. } => io.sync_refused(),
             }
         }
         if faults_before.is_some_and(|before| before != router.faults()) {
@@ -138,6 +141,9 @@ mod tests {
         fn withdraw_gate(&mut self, gate: GateKind, attempt: u64) {
             self.log
                 .push((self.at(), format!("withdraw {gate:?} {attempt}")));
+        }
+        fn sync_refused(&mut self) {
+            self.log.push((self.at(), "sync refused".into()));
         }
         fn vips(&mut self, op: VipOp) {
             self.log.push((self.at(), format!("{op:?}")));

@@ -34,6 +34,11 @@ pub enum GroupEvent {
         /// Its attempt.
         attempt: u64,
     },
+    /// The member refused an order to Master.
+    Refused {
+        /// The member.
+        member: String,
+    },
     /// The member no longer waits for that attempt.
     Withdraw {
         /// The member.
@@ -79,6 +84,10 @@ pub async fn run(
                     debug!(group = %group.name, %member, "takeover waits for the other members");
                 }
                 grants
+            }
+            GroupEvent::Refused { member } => {
+                info!(group = %group.name, %member, "member refused to become Master: it hears its Master; the group stays Backup");
+                group.on_refused(member)
             }
             GroupEvent::Withdraw { member, attempt } => {
                 group.withdraw(member, *attempt);

@@ -257,6 +257,14 @@ impl RouterIo for LiveIo {
         let _ = self.vip_ops.send(op);
     }
 
+    fn sync_refused(&mut self) {
+        if let Some(group) = &self.settings.borrow().group {
+            let _ = group.send(GroupEvent::Refused {
+                member: self.name.clone(),
+            });
+        }
+    }
+
     fn faults_changed(&mut self, router: &Router) {
         if let Some(group) = &self.settings.borrow().group {
             let _ = group.send(GroupEvent::Faults {

@@ -121,6 +121,20 @@ impl SyncGroup {
             .collect()
     }
 
+    /// `member` refused an order to Master (it hears a Master it would not preempt): the
+    /// other members go back to Backup, as they would had it become Master and been
+    /// preempted at once, without the moment of two Masters on its LAN.
+    pub fn on_refused(&self, member: &str) -> Vec<(String, Input)> {
+        if !self.has(member) {
+            return Vec::new();
+        }
+        let order = SyncOrder::Backup {
+            group: self.name.clone(),
+            member: member.to_owned(),
+        };
+        self.to_others(member, Input::Sync(order))
+    }
+
     /// `member` no longer wants the takeover `attempt`.
     pub fn withdraw(&mut self, member: &str, attempt: u64) {
         if self.wants.get(member) == Some(&attempt) {

@@ -7,6 +7,7 @@
 //! simulated. Every call of `Router::handle` is followed by an invariant check, so a rule
 //! broken for a single instant is caught.
 
+pub mod group;
 mod net;
 pub mod node;
 
@@ -342,6 +343,11 @@ impl Sim {
                 }
                 Action::AskGate { gate, attempt, .. } => self.ask_gate(i, gate, attempt),
                 Action::WithdrawGate { .. } => self.withdraw_gate(i),
+                // No simulated router here is in a sync group.
+                Action::RefuseSyncOrder { .. } => self.violations.push(format!(
+                    "{:?}: node {i} refused a sync order it cannot have had",
+                    self.now
+                )),
             }
         }
         self.check(i);

@@ -274,6 +274,7 @@ impl Host {
                         queue.extend(self.group.ask(&name, *attempt))
                     }
                     Action::WithdrawGate { attempt, .. } => self.group.withdraw(&name, *attempt),
+                    Action::RefuseSyncOrder { .. } => queue.extend(self.group.on_refused(&name)),
                     _ => {}
                 }
                 done.push((name.clone(), action));

@@ -304,6 +304,13 @@ pub enum Action {
         /// What kind of takeover it is.
         takeover: Takeover,
     },
+    /// A sync-group order to Master was refused: this router hears a Master it would not
+    /// preempt. The group takes its other members back to Backup, so the group is not left
+    /// split across hosts.
+    RefuseSyncOrder {
+        /// The group.
+        group: String,
+    },
     /// The attempt no longer wants an answer (the router heard a Master, faulted, drained or
     /// stopped, or asks again as a new attempt).
     WithdrawGate {

@@ -134,6 +134,7 @@ impl Router {
         self.state = State::Fault;
         self.timers = Default::default();
         self.heard = None;
+        self.followed.clear();
         self.preempt_since = None;
         // Leaving FAULT is a fresh start: the group's old hold no longer applies.
         self.held = false;
@@ -170,7 +171,12 @@ impl Router {
                 let in_startup = self.startup_until.is_some_and(|until| now < until);
                 // A member that hears a live Master it would not preempt stays Backup: the
                 // group does not get to make two Masters on this member's LAN.
-                if !self.draining && !in_startup && !self.hears_a_winner(now) {
+                if self.draining || in_startup {
+                    return;
+                }
+                if self.hears_a_winner(now) {
+                    out.push(Action::RefuseSyncOrder { group });
+                } else {
                     let down = self.cancel_takeover(out).and_then(|p| p.down);
                     self.take_over(now, Reason::Sync { group, member }, down, out);
                 }

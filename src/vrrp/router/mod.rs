@@ -81,6 +81,11 @@ pub struct Router {
     master_adver_interval: Centis,
     /// The last advert heard while Backup (or the winner we yielded to).
     heard: Option<Heard>,
+    /// Backup: the Masters we follow (an advert we would not preempt), each by its last
+    /// advert; at most [`FOLLOWED_MAX`], the oldest dropped first. Two Masters exist for a
+    /// moment when a partition heals: the resignation of one is no reason to take over from
+    /// the other.
+    followed: Vec<Heard>,
     /// Master: when we last announced (becoming Master, or re-asserting over a lower-priority
     /// Master), for the re-assertion rate limit.
     last_reannounce: Option<Instant>,
@@ -92,6 +97,9 @@ pub struct Router {
     next_attempt: u64,
     timers: Timers,
 }
+
+/// How many Masters a Backup remembers following at once.
+const FOLLOWED_MAX: usize = 4;
 
 /// An advert remembered by a Backup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +133,7 @@ impl Router {
             preempt_since: None,
             master_adver_interval,
             heard: None,
+            followed: Vec::new(),
             last_reannounce: None,
             pending: None,
             recheck: None,

@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::timers::{DownCause, DownTimer, Due, next_periodic};
-use super::{Action, Advert, FaultSource, Heard, Reason, Router, Transition};
+use super::timers::{self, DownCause, DownTimer, Due, next_periodic};
+use super::{Action, Advert, FOLLOWED_MAX, FaultSource, Heard, Reason, Router, Transition};
 use crate::vrrp::{State, Version};
 
 impl Router {
@@ -45,6 +45,7 @@ impl Router {
         self.external.remove(&FaultSource::Isolation);
         self.recheck = None;
         self.heard = None;
+        self.followed.clear();
         self.held = false;
         self.startup_until = None;
         self.backup_since = None;
@@ -96,12 +97,26 @@ impl Router {
         // Anything else ends a wait for a gate: somebody is out there after all.
         self.cancel_takeover(out);
         if advert.priority == 0 {
-            let deadline = self.after(now, self.skew_time());
-            self.arm_down(now, deadline, DownCause::Resigned(advert.from));
+            self.followed.retain(|f| f.addr != advert.from);
+            let mdi = self.master_down_interval();
+            self.followed.retain(|f| now < timers::later(f.at, mdi));
+            if let Some(other) = self.followed.iter().max_by_key(|f| f.at).copied() {
+                // Another Master we follow is still alive: wait for it as usual.
+                self.heard = Some(other);
+                self.arm_down(other.at, timers::later(other.at, mdi), DownCause::Silence);
+            } else {
+                let deadline = self.after(now, self.skew_time());
+                self.arm_down(now, deadline, DownCause::Resigned(advert.from));
+            }
         } else {
             if self.config.version == Version::V3 && advert.interval.get() > 0 {
                 self.master_adver_interval = advert.interval;
             }
+            self.followed.retain(|f| f.addr != advert.from);
+            if self.followed.len() >= FOLLOWED_MAX {
+                self.followed.remove(0);
+            }
+            self.followed.push(heard);
             let deadline = self.after(now, self.master_down_interval());
             self.arm_down(now, deadline, DownCause::Silence);
         }
@@ -109,12 +124,10 @@ impl Router {
 
     /// Whether a Backup hears a live Master it would not preempt.
     pub(super) fn hears_a_winner(&self, now: Instant) -> bool {
-        self.heard.is_some_and(|h| {
-            let live = now < self.after(h.at, self.master_down_interval());
-            let higher = h.priority > self.priority
-                || (h.priority == self.priority && address_above(h.addr, self.config.primary_addr));
-            h.priority != 0 && live && (higher || !self.may_preempt(now))
-        })
+        let mdi = self.master_down_interval();
+        self.followed
+            .iter()
+            .any(|f| f.priority != 0 && now < self.after(f.at, mdi))
     }
 
     fn master_advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
@@ -136,11 +149,13 @@ impl Router {
                 from: advert.from,
                 priority: advert.priority,
             };
-            self.heard = Some(Heard {
+            let winner = Heard {
                 addr: advert.from,
                 priority: advert.priority,
                 at: now,
-            });
+            };
+            self.heard = Some(winner);
+            self.followed = vec![winner];
             self.enter_backup_keeping_interval(now, reason, Some(advert.from), out);
         } else {
             // A lower Master is out there (a healed split brain): make it hear us now, and
@@ -232,6 +247,7 @@ impl Router {
         self.pending = None;
         self.timers.gate = None;
         self.heard = None;
+        self.followed.clear();
         self.preempt_since = None;
         // Becoming Master has just announced. A lower Master heard within the next
         // Master_Down_Interval is the old Master's yield advert after a takeover or a
@@ -256,6 +272,7 @@ impl Router {
     ) {
         self.master_adver_interval = self.config.advert_interval;
         self.heard = None;
+        self.followed.clear();
         self.enter_backup_keeping_interval(now, reason, master, out);
     }
 

@@ -351,3 +351,14 @@ fn configure_keeps_the_trackers_adjustment_on_the_new_base() {
     r.handle(t0 + ms(10), configure(weighted(v2(160), -60)));
     assert_eq!(r.priority(), 100);
 }
+
+#[test]
+fn a_sync_order_does_not_make_a_backup_that_hears_its_master_take_over() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v3(2, 1), t0);
+    // Preempted by an equal priority from a higher address.
+    r.handle(t + ms(1), advert("10.0.0.9", 2, 1));
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.handle(t + ms(5), sync_master()), vec![]);
+    assert_eq!(r.state(), State::Backup);
+}

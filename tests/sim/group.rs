@@ -1,0 +1,420 @@
+//! Sync groups on simulated hosts: every host runs one router per LAN (member `k` on LAN
+//! `k`, VRID 50 + k), all in one sync group, with the daemon's routing between routers and
+//! the group reproduced: transitions, fault changes and gate requests go to the host's
+//! `SyncGroup`, its orders and grants come back a moment later. LANs lose, delay and cut
+//! adverts independently, one way or both.
+//!
+//! After every transition to Master the simulator checks the group property: a member never
+//! becomes Master while it hears (an advert within its Master_Down_Interval, from a node that
+//! is Master now) a Master of its own VRID that it would not preempt.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use vipd::vrrp::State;
+use vipd::vrrp::Version;
+use vipd::vrrp::group::SyncGroup;
+use vipd::vrrp::router::{
+    Action, Advert, AnnounceSchedule, GateAnswer, GateKind, Input, Router, RouterConfig,
+    SyncMembership, Transition,
+};
+use vipd::vrrp::timing::Centis;
+
+/// Something due at a virtual time.
+enum Event {
+    Advert {
+        lan: usize,
+        from: usize,
+        to: usize,
+        priority: u8,
+    },
+    Input {
+        node: usize,
+        member: usize,
+        input: Input,
+    },
+}
+
+struct Host {
+    routers: Vec<Router>,
+    group: SyncGroup,
+    alive: bool,
+    /// Per member: the last advert heard from each other node, (priority, when).
+    heard: Vec<BTreeMap<usize, (u8, Duration)>>,
+}
+
+/// The simulated hosts and LANs.
+pub struct GroupSim {
+    t0: Instant,
+    now: Duration,
+    interval: Centis,
+    /// Priorities, `[node][member]`.
+    priorities: Vec<Vec<u8>>,
+    hosts: Vec<Host>,
+    queue: BinaryHeap<Reverse<(Duration, u64)>>,
+    events: HashMap<u64, Event>,
+    seq: u64,
+    rng: u64,
+    /// Directed cuts: (lan, from, to).
+    cut: BTreeSet<(usize, usize, usize)>,
+    /// Chance an advert copy is lost, per mille.
+    pub loss: u32,
+    /// Upper bound of a copy's delay.
+    pub max_delay: Duration,
+    /// The group gate grants every request at once (the old rule, "the first member whose
+    /// timer fires takes the group along"), to prove the properties catch it.
+    pub eager: bool,
+    /// Every transition: (when, node, member, transition).
+    pub log: Vec<(Duration, usize, usize, Transition)>,
+    /// Property violations seen so far.
+    pub violations: Vec<String>,
+}
+
+fn member_name(k: usize) -> String {
+    format!("m{k}")
+}
+
+/// Node `n`'s address on LAN `k`: every LAN orders the nodes alike.
+fn addr(k: usize, n: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, k as u8, 0, n as u8 + 1))
+}
+
+impl GroupSim {
+    /// Hosts with `priorities[node][member]`, VRRPv3 at `interval`, preempt on.
+    pub fn new(priorities: Vec<Vec<u8>>, interval: Centis, seed: u64) -> GroupSim {
+        let mut sim = GroupSim {
+            t0: Instant::now(),
+            now: Duration::ZERO,
+            interval,
+            hosts: Vec::new(),
+            priorities,
+            queue: BinaryHeap::new(),
+            events: HashMap::new(),
+            seq: 0,
+            rng: seed ^ 0x9e37_79b9_7f4a_7c15,
+            cut: BTreeSet::new(),
+            loss: 0,
+            max_delay: Duration::ZERO,
+            eager: false,
+            log: Vec::new(),
+            violations: Vec::new(),
+        };
+        sim.hosts = (0..sim.priorities.len()).map(|n| sim.host(n)).collect();
+        sim
+    }
+
+    fn host(&self, n: usize) -> Host {
+        let members: Vec<String> = (0..self.priorities[n].len()).map(member_name).collect();
+        let routers = (0..members.len())
+            .map(|k| {
+                let v2 = RouterConfig {
+                    name: member_name(k),
+                    vrid: 50 + k as u8,
+                    version: Version::V3,
+                    priority: self.priorities[n][k],
+                    advert_interval: self.interval,
+                    preempt: true,
+                    preempt_delay: Duration::ZERO,
+                    startup_delay: Duration::ZERO,
+                    down_timer_adverts: 3,
+                    announce: AnnounceSchedule::default(),
+                    yield_advert: true,
+                    primary_addr: addr(k, n),
+                    channel_addrs: vec![addr(k, n)],
+                    isolation_guard: false,
+                    sync_group: Some(SyncMembership {
+                        group: "lb".into(),
+                        members: members.clone(),
+                    }),
+                    arbiter: false,
+                    gate_patience: Duration::from_secs(2),
+                    vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + k as u8))],
+                    trackers: Vec::new(),
+                };
+                Router::new(v2)
+            })
+            .collect();
+        Host {
+            routers,
+            group: SyncGroup::new("lb", members.clone()),
+            alive: true,
+            heard: vec![BTreeMap::new(); members.len()],
+        }
+    }
+
+    /// Virtual time now.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// Members per host (= LANs).
+    pub fn lans(&self) -> usize {
+        self.priorities[0].len()
+    }
+
+    /// Hosts.
+    pub fn nodes(&self) -> usize {
+        self.hosts.len()
+    }
+
+    /// Starts every member of every host.
+    pub fn start_all(&mut self) {
+        for n in 0..self.nodes() {
+            for k in 0..self.lans() {
+                self.input(n, k, Input::Start);
+            }
+        }
+    }
+
+    /// Kills host `n`: it says nothing more.
+    pub fn crash(&mut self, n: usize) {
+        self.hosts[n].alive = false;
+    }
+
+    /// Brings a crashed host back as a fresh process.
+    pub fn restart(&mut self, n: usize) {
+        if self.hosts[n].alive {
+            return;
+        }
+        self.hosts[n] = self.host(n);
+        for k in 0..self.lans() {
+            self.input(n, k, Input::Start);
+        }
+    }
+
+    /// Stops adverts of LAN `lan` from `from` to `to` (one way).
+    pub fn cut_one_way(&mut self, lan: usize, from: usize, to: usize) {
+        self.cut.insert((lan, from, to));
+    }
+
+    /// Heals every cut.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// The state of member `k` of host `n`.
+    pub fn state(&self, n: usize, k: usize) -> State {
+        self.hosts[n].routers[k].state()
+    }
+
+    /// The last `count` transitions, a line each, for failure messages.
+    pub fn tail(&self, count: usize) -> String {
+        let from = self.log.len().saturating_sub(count);
+        self.log[from..]
+            .iter()
+            .map(|(at, n, k, t)| {
+                format!("{at:?} host {n} m{k} {} -> {}: {}", t.from, t.to, t.reason)
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Master_Down_Interval of the slowest member.
+    pub fn master_down(&self) -> Duration {
+        let low = self.priorities.iter().flatten().copied().min().unwrap_or(1);
+        vipd::vrrp::timing::master_down_interval(Version::V3, low, self.interval, 3)
+    }
+
+    fn schedule(&mut self, at: Duration, event: Event) {
+        self.seq += 1;
+        self.queue.push(Reverse((at.max(self.now), self.seq)));
+        self.events.insert(self.seq, event);
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn jitter(&mut self, max: Duration) -> Duration {
+        let span = max.as_micros() as u64;
+        Duration::from_micros(self.next_u64() % (span + 1))
+    }
+
+    /// Runs until virtual time `until`.
+    pub fn run_until(&mut self, until: Duration) {
+        for _ in 0..5_000_000 {
+            let event = self.queue.peek().map(|Reverse((at, _))| *at);
+            let timer = self.earliest_timer();
+            let next = [event, timer.map(|(t, _, _)| t)]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(next) = next.filter(|t| *t <= until) else {
+                self.now = until.max(self.now);
+                return;
+            };
+            self.now = next.max(self.now);
+            match timer {
+                Some((t, n, k)) if event.is_none_or(|e| t < e) => self.input(n, k, Input::Timer),
+                _ => self.fire_event(),
+            }
+        }
+        panic!("group simulation does not progress at {:?}", self.now);
+    }
+
+    /// Runs for `d` more.
+    pub fn run_for(&mut self, d: Duration) {
+        self.run_until(self.now + d);
+    }
+
+    fn earliest_timer(&self) -> Option<(Duration, usize, usize)> {
+        let mut best = None;
+        for (n, h) in self.hosts.iter().enumerate().filter(|(_, h)| h.alive) {
+            for (k, r) in h.routers.iter().enumerate() {
+                if let Some(at) = r.next_deadline() {
+                    let at = at.saturating_duration_since(self.t0);
+                    if best.is_none_or(|(b, _, _)| at < b) {
+                        best = Some((at, n, k));
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    fn fire_event(&mut self) {
+        let Some(Reverse((_, seq))) = self.queue.pop() else {
+            return;
+        };
+        match self.events.remove(&seq) {
+            Some(Event::Advert {
+                lan,
+                from,
+                to,
+                priority,
+            }) => {
+                if !self.hosts[to].alive {
+                    return;
+                }
+                self.hosts[to].heard[lan].insert(from, (priority, self.now));
+                let advert = Advert {
+                    from: addr(lan, from),
+                    channel: 0,
+                    priority,
+                    interval: self.interval,
+                };
+                self.input(to, lan, Input::Advert(advert));
+            }
+            Some(Event::Input {
+                node,
+                member,
+                input,
+            }) => self.input(node, member, input),
+            None => {}
+        }
+    }
+
+    /// Feeds `input` to member `k` of host `n` and routes what comes out.
+    pub fn input(&mut self, n: usize, k: usize, input: Input) {
+        if !self.hosts[n].alive {
+            return;
+        }
+        let now = self.t0 + self.now;
+        let before = self.hosts[n].routers[k].faults();
+        let actions = self.hosts[n].routers[k].handle(now, input);
+        let me = member_name(k);
+        let mut orders = Vec::new();
+        for action in actions {
+            match action {
+                Action::SendAdvert { priority } => self.send(k, n, priority),
+                Action::Notify(t) => {
+                    if t.to == State::Master && t.from != State::Master {
+                        self.check_not_hearing_a_winner(n, k, &t);
+                    }
+                    orders.extend(self.hosts[n].group.on_transition(&me, &t));
+                    self.log.push((self.now, n, k, t));
+                }
+                Action::AskGate {
+                    gate: GateKind::SyncGroup,
+                    attempt,
+                    ..
+                } => {
+                    if self.eager {
+                        let answer = GateAnswer {
+                            gate: GateKind::SyncGroup,
+                            attempt,
+                            granted: true,
+                            detail: String::new(),
+                        };
+                        orders.push((me.clone(), Input::Gate(answer)));
+                    } else {
+                        orders.extend(self.hosts[n].group.ask(&me, attempt));
+                    }
+                }
+                Action::WithdrawGate { attempt, .. } => self.hosts[n].group.withdraw(&me, attempt),
+                Action::RefuseSyncOrder { .. } => {
+                    orders.extend(self.hosts[n].group.on_refused(&me))
+                }
+                _ => {}
+            }
+        }
+        let after = self.hosts[n].routers[k].faults();
+        if after != before {
+            orders.extend(self.hosts[n].group.on_faults(&me, &after));
+        }
+        for (member, input) in orders {
+            let member = (0..self.lans())
+                .find(|k| member_name(*k) == member)
+                .unwrap();
+            // The group task and the router tasks share a thread: a moment later.
+            let at = self.now + self.jitter(Duration::from_micros(500));
+            self.schedule(
+                at,
+                Event::Input {
+                    node: n,
+                    member,
+                    input,
+                },
+            );
+        }
+    }
+
+    fn send(&mut self, lan: usize, from: usize, priority: u8) {
+        for to in 0..self.nodes() {
+            if to == from || self.cut.contains(&(lan, from, to)) {
+                continue;
+            }
+            if self.loss > 0 && self.next_u64() % 1000 < u64::from(self.loss) {
+                continue;
+            }
+            let at = self.now + self.jitter(self.max_delay);
+            self.schedule(
+                at,
+                Event::Advert {
+                    lan,
+                    from,
+                    to,
+                    priority,
+                },
+            );
+        }
+    }
+
+    /// The group property, at a transition to Master.
+    fn check_not_hearing_a_winner(&mut self, n: usize, k: usize, t: &Transition) {
+        let router = &self.hosts[n].routers[k];
+        let (mine, mdi) = (router.priority(), router.master_down_interval());
+        for (&from, &(priority, at)) in &self.hosts[n].heard[k] {
+            let beats = priority > mine || (priority == mine && from > n);
+            // A yielding Master's last advert is not a live Master: only one that is Master
+            // now counts.
+            let sender = &self.hosts[from];
+            let live = sender.alive && sender.routers[k].state() == State::Master;
+            if priority != 0 && beats && live && self.now.saturating_sub(at) < mdi {
+                self.violations.push(format!(
+                    "{:?}: node {n} member {k} became Master ({}) while hearing node {from} \
+                     at priority {priority} {:?} ago",
+                    self.now,
+                    t.reason,
+                    self.now - at
+                ));
+            }
+        }
+    }
+}
