@@ -54,6 +54,7 @@ fn cluster(preempt_always: bool) -> impl Strategy<Value = (ClusterSpec, Duration
             (
                 ClusterSpec {
                     arbiter: false,
+                    opposite: None,
                     channels: 1,
                     version,
                     interval,
@@ -306,6 +307,7 @@ fn settled_pair(version: Version, interval: Centis, backup_prio: u8) -> Sim {
     };
     let spec = ClusterSpec {
         arbiter: false,
+        opposite: None,
         channels: 1,
         version,
         interval,
@@ -460,6 +462,7 @@ fn simulator_catches_vips_kept_after_stop() {
     }
     let spec = ClusterSpec {
         arbiter: false,
+        opposite: None,
         channels: 1,
         version: Version::V3,
         interval: Centis::new(10),
@@ -498,6 +501,7 @@ fn simulator_catches_a_silent_master_after_heal() {
     }
     let spec = ClusterSpec {
         arbiter: false,
+        opposite: None,
         channels: 1,
         version: Version::V3,
         interval: Centis::new(10),
@@ -524,6 +528,7 @@ fn takeover_reference_figure_v2_priority_100() {
     let sim = Sim::new(
         ClusterSpec {
             arbiter: false,
+            opposite: None,
             channels: 1,
             version: Version::V2,
             interval: Centis::from_secs(1),

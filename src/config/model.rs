@@ -218,6 +218,7 @@ impl Instance {
             yield_advert: self.yield_advert,
             primary_addr,
             channel_addrs: channel_addrs.to_vec(),
+            peer_identities: self.peer_identities(),
             isolation_guard: self.isolation_check.is_some(),
             sync_group: None,
             arbiter: false,
@@ -233,6 +234,25 @@ impl Instance {
             // Trackers and the sync group are filled in from the whole config by the daemon.
             trackers: Vec::new(),
         }
+    }
+}
+
+impl Instance {
+    /// Where the file says who a peer is: with one unicast peer on the primary interface and
+    /// one peer on a `vrrp` channel, both are the same node (a pair), and the primary one is
+    /// its identity in ties.
+    pub fn peer_identities(&self) -> Vec<(IpAddr, IpAddr)> {
+        let Some([identity]) = self.unicast.as_ref().map(|u| u.peers.as_slice()) else {
+            return Vec::new();
+        };
+        self.channels
+            .iter()
+            .filter(|c| matches!(c.kind, ChannelKind::Vrrp))
+            .filter_map(|c| match c.peers.as_slice() {
+                [peer] => Some((*peer, *identity)),
+                _ => None,
+            })
+            .collect()
     }
 }
 

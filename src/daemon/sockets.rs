@@ -193,14 +193,17 @@ impl Sockets {
                             }],
                         ),
                         key: key.clone(),
-                        origin: rc.src,
+                        origin: plan.primary,
                     };
                     udp_rx.push((ukey, route));
                     paths.push(TxPath {
                         label,
                         via: Via::Udp {
                             socket,
-                            origin: rc.src,
+                            // The node's identity, not its address on this channel: a peer
+                            // breaks equal-priority ties with it, so both nodes compare the
+                            // same pair of addresses on every channel.
+                            origin: plan.primary,
                             dests: udp_dests(&ch.peers, *port, rc.src),
                             key,
                             key_file: key_file.clone(),

@@ -123,6 +123,7 @@ impl GroupSim {
                     yield_advert: true,
                     primary_addr: addr(k, n),
                     channel_addrs: vec![addr(k, n)],
+                    peer_identities: Vec::new(),
                     isolation_guard: false,
                     sync_group: Some(SyncMembership {
                         group: "lb".into(),

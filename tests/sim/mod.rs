@@ -45,6 +45,20 @@ pub struct ClusterSpec {
     pub channels: usize,
     /// Every router has the arbiter gate, which the simulator answers as a lease.
     pub arbiter: bool,
+    /// `None`: every channel orders the nodes alike. `Some(identities)`: channels other than
+    /// 0 number them in the opposite order, and the routers know who each peer is (`true`)
+    /// or not.
+    pub opposite: Option<bool>,
+}
+
+impl ClusterSpec {
+    /// The address of node `i` on `channel`.
+    pub fn addr_on(&self, channel: usize, i: usize) -> IpAddr {
+        match self.opposite {
+            Some(_) if channel > 0 => addr_on(channel, self.nodes.len() - 1 - i),
+            _ => addr_on(channel, i),
+        }
+    }
 }
 
 /// Network behaviour; probabilities in per-mille.
@@ -430,7 +444,17 @@ impl Node {
             announce: AnnounceSchedule::default(),
             yield_advert: true,
             primary_addr: addr(i),
-            channel_addrs: (0..spec.channels).map(|c| addr_on(c, i)).collect(),
+            channel_addrs: (0..spec.channels).map(|c| spec.addr_on(c, i)).collect(),
+            peer_identities: match spec.opposite {
+                // The file names one peer per channel (a pair): each peer's channel address
+                // maps to its primary one.
+                Some(true) => (0..spec.nodes.len())
+                    .filter(|&j| j != i)
+                    .flat_map(|j| (1..spec.channels).map(move |c| (c, j)))
+                    .map(|(c, j)| (spec.addr_on(c, j), addr(j)))
+                    .collect(),
+                _ => Vec::new(),
+            },
             isolation_guard: false,
             sync_group: None,
             arbiter: spec.arbiter,

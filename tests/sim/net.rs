@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use vipd::vrrp::router::{Advert, Input};
 
-use super::{Conditions, Delivery, Sim, addr_on};
+use super::{Conditions, Delivery, Sim};
 
 impl Sim {
     /// Cuts every channel between `side` and the other nodes, both ways.
@@ -40,7 +40,7 @@ impl Sim {
             return;
         };
         let advert = Advert {
-            from: addr_on(d.channel, d.from),
+            from: self.spec.addr_on(d.channel, d.from),
             channel: d.channel,
             priority: d.priority,
             interval: self.spec.interval,

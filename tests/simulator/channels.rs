@@ -31,6 +31,7 @@ pub fn pair() -> impl Strategy<Value = (ClusterSpec, Duration)> {
         };
         let spec = ClusterSpec {
             arbiter: false,
+            opposite: None,
             nodes: vec![node(a), node(b)],
             channels: 2,
             ..spec
@@ -200,6 +201,7 @@ fn node(priority: u8) -> NodeSpec {
 fn v3_pair() -> ClusterSpec {
     ClusterSpec {
         arbiter: false,
+        opposite: None,
         version: Version::V3,
         interval: Centis::new(10),
         nodes: vec![node(100), node(200)],
@@ -257,5 +259,38 @@ fn both_channels_cut_then_healed_ends_in_a_reassertion() {
             "mastership re-asserted after a split brain: lower-priority master 10.1.0.1 \
           (priority 100) heard"
         ]
+    );
+}
+
+/// Equal priorities, and the nodes numbered in opposite orders on the two channels: after
+/// both channels were cut and heal at once, exactly one Master within one interval, because
+/// one identity per node decides the tie on both channels. Without knowing who each peer
+/// is, each node loses the tie on one channel and both yield.
+fn opposite_numbering_heal(identities: bool, seed: u64) -> Vec<usize> {
+    let spec = ClusterSpec {
+        opposite: Some(identities),
+        nodes: vec![node(150), node(150)],
+        ..v3_pair()
+    };
+    let mut sim = Sim::new(spec.clone(), seed);
+    sim.start_all();
+    sim.run_for(Duration::from_secs(1));
+    sim.partition(&[0]);
+    sim.run_for(Duration::from_secs(1));
+    assert_eq!(sim.masters(), vec![0, 1]);
+    sim.heal();
+    sim.run_for(spec.interval.as_duration() * 2);
+    sim.masters()
+}
+
+#[test]
+fn one_identity_decides_ties_on_every_channel() {
+    for seed in 1..20 {
+        assert_eq!(opposite_numbering_heal(true, seed), vec![1], "seed {seed}");
+    }
+    let leaderless = (1..20).any(|seed| opposite_numbering_heal(false, seed).is_empty());
+    assert!(
+        leaderless,
+        "channel addresses alone never left both nodes yielding"
     );
 }

@@ -236,6 +236,7 @@ pub fn arbiter_holds(
     let interval = spec.interval.as_duration();
     let spec = ClusterSpec {
         arbiter: true,
+        opposite: None,
         ..spec
     };
     let mut sim = Sim::new(spec, seed);
@@ -285,6 +286,7 @@ fn pair_split() -> Vec<(u32, Op)> {
 fn simulator_catches_an_arbiter_that_grants_every_request() {
     let spec = ClusterSpec {
         arbiter: true,
+        opposite: None,
         version: Version::V3,
         interval: Centis::new(10),
         nodes: vec![
@@ -310,6 +312,7 @@ fn simulator_catches_an_arbiter_that_grants_every_request() {
 fn simulator_catches_reports_that_only_send_differences_after_a_reload() {
     let spec = ClusterSpec {
         arbiter: false,
+        opposite: None,
         version: Version::V3,
         interval: Centis::new(10),
         nodes: vec![

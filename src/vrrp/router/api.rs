@@ -40,11 +40,17 @@ pub struct RouterConfig {
     /// Our primary address on the interface: the advert source and the tie-breaker between
     /// equal priorities.
     pub primary_addr: IpAddr,
-    /// Our own source address on each heartbeat channel, indexed like [`Advert::channel`]
-    /// (index 0 is the primary interface and equals `primary_addr`). An advert is
-    /// tie-broken against our address on the channel it came in on, since its `from` is the
-    /// sender's address there.
+    /// The address we compare with an advert's `from` on each heartbeat channel, indexed like
+    /// [`Advert::channel`]: index 0 is the primary interface and equals `primary_addr`; a
+    /// `vrrp` channel has our source address there (its adverts come from the sender's
+    /// address there); a `udp` channel has `primary_addr` (its frames carry the sender's
+    /// identity).
     pub channel_addrs: Vec<IpAddr>,
+    /// Peers' addresses on heartbeat channels, each with the address that is that peer's
+    /// identity in ties (its primary address), where the configuration tells (a pair: one
+    /// unicast peer on the primary interface and one on the channel). With it, an advert on
+    /// any channel is tie-broken between the same two identities.
+    pub peer_identities: Vec<(IpAddr, IpAddr)>,
     /// Before taking over because every channel went silent, ask the isolation gate whether
     /// this node can still reach the outside; an isolated node goes to FAULT instead of
     /// grabbing the addresses.

@@ -368,17 +368,26 @@ impl Router {
     }
 
     /// Whether a Master yields to an advert: a higher priority, or an equal one from a
-    /// higher address (RFC 9568 §6.4.3). The advert's source is the sender's address on the
-    /// channel it came in on, so it is compared with ours on that same channel.
+    /// higher address (RFC 9568 §6.4.3). One identity per node decides ties on every
+    /// channel: a peer known by its address on the channel is compared by its primary
+    /// address with ours; otherwise the advert's source is compared with our address on the
+    /// channel it came in on. Two nodes numbered in opposite orders on two channels would
+    /// otherwise both yield when a partition heals.
     fn loses_to(&self, advert: &Advert) -> bool {
-        let ours = self
+        let identity = self
             .config
-            .channel_addrs
-            .get(advert.channel)
-            .copied()
-            .unwrap_or(self.config.primary_addr);
+            .peer_identities
+            .iter()
+            .find(|(on_channel, _)| *on_channel == advert.from);
+        let (theirs, ours) = match identity {
+            Some((_, theirs)) => (*theirs, self.config.primary_addr),
+            None => {
+                let ours = self.config.channel_addrs.get(advert.channel).copied();
+                (advert.from, ours.unwrap_or(self.config.primary_addr))
+            }
+        };
         advert.priority > self.priority
-            || (advert.priority == self.priority && address_above(advert.from, ours))
+            || (advert.priority == self.priority && address_above(theirs, ours))
     }
 }
 

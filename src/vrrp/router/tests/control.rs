@@ -359,6 +359,9 @@ fn a_sync_order_does_not_make_a_backup_that_hears_its_master_take_over() {
     // Preempted by an equal priority from a higher address.
     r.handle(t + ms(1), advert("10.0.0.9", 2, 1));
     assert_eq!(r.state(), State::Backup);
-    assert_eq!(r.handle(t + ms(5), sync_master()), vec![]);
+    assert_eq!(
+        r.handle(t + ms(5), sync_master()),
+        vec![Action::RefuseSyncOrder { group: "lb".into() }]
+    );
     assert_eq!(r.state(), State::Backup);
 }

@@ -346,3 +346,29 @@ fn zero_advert_interval_cannot_spin_the_timer_loop() {
         vec![Action::SendAdvert { priority: 255 }]
     );
 }
+
+#[test]
+fn a_tie_on_another_channel_is_decided_by_the_peers_identity() {
+    let t0 = Instant::now();
+    // On channel 1 our address is the higher one, on channel 0 the peer's is.
+    let config = RouterConfig {
+        channel_addrs: vec![ip(US), ip("10.9.0.9")],
+        ..v2(100)
+    };
+    let on_channel_1 = Input::Advert(Advert {
+        from: ip("10.9.0.1"),
+        channel: 1,
+        priority: 100,
+        interval: Centis::ONE_SECOND,
+    });
+    let (mut r, t) = master(config.clone(), t0);
+    r.handle(t + ms(10), on_channel_1.clone());
+    assert_eq!(r.state(), State::Master, "unknown peer: channel 1's order");
+    let known = RouterConfig {
+        peer_identities: vec![(ip("10.9.0.1"), ip(PEER))],
+        ..config
+    };
+    let (mut r, t) = master(known, t0);
+    r.handle(t + ms(10), on_channel_1);
+    assert_eq!(r.state(), State::Backup, "the peer is {PEER}, above us");
+}

@@ -48,6 +48,7 @@ pub(crate) fn v2(priority: u8) -> RouterConfig {
         yield_advert: true,
         primary_addr: ip(US),
         channel_addrs: vec![ip(US)],
+        peer_identities: Vec::new(),
         isolation_guard: false,
         sync_group: None,
         arbiter: false,
