@@ -146,9 +146,8 @@ fn one_way_loss_on_one_lan_moves_nothing() {
 #[test]
 fn simulator_catches_a_group_that_follows_the_first_member_to_time_out() {
     let (moved, sim) = one_way_loss_transitions(Centis::new(10), true, 1);
-    // The member that stopped hearing its Master takes over on its own; the member that
-    // still hears one refuses the group's order, so the group is split.
-    assert!(moved > 0, "{:?}", sim.log);
-    assert_eq!(sim.state(1, 0), State::Master);
-    assert_eq!(sim.state(1, 1), State::Backup);
+    // The member that stopped hearing its Master takes over on its own, the member that
+    // still hears one refuses to follow, the group goes back: a flap every
+    // Master_Down_Interval, as the old rule did on a real lab (129 transitions in 15 s).
+    assert!(moved > 20, "{moved} transitions: {}", sim.tail(8));
 }
