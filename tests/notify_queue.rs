@@ -43,6 +43,49 @@ fn lines(log: &Path, n: usize) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_renews_the_commands_of_the_same_queue() {
+    let dir = Scratch::new("renew");
+    let log = dir.path("log");
+    let script = |name: &str, tag: &str| {
+        dir.script(
+            name,
+            &format!(
+                "echo \"start {tag} $3\" >> {log}\nsleep 0.3\necho \"end {tag} $3\" >> {log}",
+                log = log.display()
+            ),
+        )
+    };
+    let (old, new) = (script("old", "old"), script("new", "new"));
+    let with = |p: &Path| Notify {
+        any: Some(p.display().to_string()),
+        ..Notify::default()
+    };
+    let (notifier, task) =
+        Notifier::spawn(Subject::Instance, "web", vec![], commands(with(&old)), None);
+    assert!(task.is_some());
+    notifier.instance(&tr(State::Initialize, State::Backup, 100));
+    notifier.instance(&tr(State::Backup, State::Master, 100));
+    // A reload while the first command runs: no second queue, so nothing runs beside it.
+    let (renewed, second) = notifier.renewed(vec![], commands(with(&new)), None);
+    assert!(
+        second.is_none(),
+        "a reload must not start a second notify task"
+    );
+    renewed.instance(&tr(State::Master, State::Backup, 90));
+    assert_eq!(
+        lines(&log, 6),
+        [
+            "start old BACKUP",
+            "end old BACKUP",
+            "start old MASTER",
+            "end old MASTER",
+            "start new BACKUP",
+            "end new BACKUP",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_run_one_at_a_time_in_transition_order() {
     let dir = Scratch::new("order");
     let log = dir.path("log");

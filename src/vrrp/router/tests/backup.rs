@@ -241,3 +241,72 @@ fn adverts_before_start_are_ignored() {
     assert_eq!(r.next_deadline(), None);
     assert_eq!(r.master(), None);
 }
+
+fn delayed(priority: u8, delay_ms: u64) -> RouterConfig {
+    RouterConfig {
+        preempt_delay: ms(delay_ms),
+        ..v2(priority)
+    }
+}
+
+#[test]
+fn preempt_delay_counts_from_the_first_lower_advert_of_an_episode() {
+    let t0 = Instant::now();
+    let mut r = backup(delayed(200, 5000), t0);
+    // Long after start, the Master is higher: no episode.
+    r.handle(t0 + ms(9000), advert(PEER, 250, 100));
+    // Its priority dips below ours: the episode starts here, not at start.
+    r.handle(t0 + ms(10_000), advert(PEER, 100, 100));
+    r.handle(t0 + ms(14_000), advert(PEER, 100, 100));
+    assert_eq!(r.next_deadline(), Some(t0 + ms(14_000) + MDI_200));
+    // Five seconds into the episode: no longer reset.
+    r.handle(t0 + ms(15_000), advert(PEER, 100, 100));
+    assert_eq!(r.next_deadline(), Some(t0 + ms(14_000) + MDI_200));
+}
+
+#[test]
+fn a_short_dip_of_the_masters_priority_moves_nothing() {
+    let t0 = Instant::now();
+    let mut r = backup(delayed(200, 5000), t0);
+    r.handle(t0 + ms(9000), advert(PEER, 250, 100));
+    // Three seconds below us, then back above: the episode ends.
+    for s in 10..13 {
+        r.handle(t0 + ms(s * 1000), advert(PEER, 100, 100));
+    }
+    r.handle(t0 + ms(13_000), advert(PEER, 250, 100));
+    // A new dip starts a new episode: still five seconds to wait.
+    for s in 14..19 {
+        let at = t0 + ms(s * 1000);
+        r.handle(at, advert(PEER, 100, 100));
+        assert_eq!(r.next_deadline(), Some(at + MDI_200), "at {s} s");
+    }
+    assert_eq!(r.state(), State::Backup);
+}
+
+#[test]
+fn huge_delays_never_overflow_a_deadline() {
+    let t0 = Instant::now();
+    let forever = Duration::from_secs(u64::MAX / 4);
+    let config = RouterConfig {
+        preempt_delay: forever,
+        startup_delay: forever,
+        announce: AnnounceSchedule {
+            repeat_after: forever,
+            ..AnnounceSchedule::default()
+        },
+        ..v2(200)
+    };
+    let mut r = Router::new(config.clone());
+    r.handle(t0, Input::Start);
+    r.handle(t0 + ms(10), advert(PEER, 100, 100));
+    assert_eq!(r.state(), State::Backup);
+    // The owner becomes Master at once and arms the repeat burst "forever" away.
+    let mut owner = Router::new(RouterConfig {
+        priority: 255,
+        startup_delay: Duration::ZERO,
+        ..config
+    });
+    owner.handle(t0, Input::Start);
+    assert_eq!(owner.state(), State::Master);
+    assert!(owner.deadlines().announce_repeat.unwrap() > t0 + Duration::from_secs(1 << 30));
+}

@@ -365,3 +365,93 @@ fn a_sync_order_does_not_make_a_backup_that_hears_its_master_take_over() {
     );
     assert_eq!(r.state(), State::Backup);
 }
+
+fn in_group(config: RouterConfig, members: &[&str]) -> RouterConfig {
+    RouterConfig {
+        sync_group: Some(SyncMembership {
+            group: "lb".into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+        }),
+        ..config
+    }
+}
+
+fn group_fault(member: &str, active: bool) -> Input {
+    Input::Fault {
+        source: FaultSource::Group {
+            group: "lb".into(),
+            member: member.into(),
+        },
+        active,
+    }
+}
+
+#[test]
+fn a_reload_that_takes_the_faulted_member_out_of_the_group_clears_its_fault() {
+    let t0 = Instant::now();
+    let mut r = backup(in_group(v2(100), &["web", "api"]), t0);
+    r.handle(t0, group_fault("api", true));
+    assert_eq!(r.state(), State::Fault);
+    let t = t0 + ms(500);
+    assert_eq!(
+        r.handle(t, configure(v2(100))),
+        vec![notify(
+            State::Fault,
+            State::Backup,
+            Reason::FaultCleared,
+            100,
+            None
+        )]
+    );
+    assert!(!r.faulted());
+    // The same when the group stays but loses that member.
+    let mut r = backup(in_group(v2(100), &["web", "api", "db"]), t0);
+    r.handle(t0, group_fault("api", true));
+    r.handle(t0, group_fault("db", true));
+    r.handle(t, configure(in_group(v2(100), &["web", "db"])));
+    assert_eq!(fault_names(&r), ["sync group lb: db"]);
+}
+
+#[test]
+fn a_reload_that_fixes_a_check_ends_its_fault_when_it_reports() {
+    let t0 = Instant::now();
+    let mut r = backup(tracking(v2(100), &["check web"]), t0);
+    r.handle(t0, fault("check web", true));
+    assert_eq!(r.state(), State::Fault);
+    // The reload itself changes nothing until the restarted check reports...
+    r.handle(t0 + ms(100), configure(tracking(v2(100), &["check web"])));
+    assert_eq!(r.state(), State::Fault);
+    // ...and its first report, healthy, is enough: no baseline to differ from.
+    r.handle(t0 + ms(200), fault("check web", false));
+    assert_eq!(r.state(), State::Backup);
+}
+
+#[test]
+fn a_reload_that_removes_a_failing_tracker_removes_its_weight_and_fault() {
+    let t0 = Instant::now();
+    let mut r = backup(weighted(v2(150), -60), t0);
+    r.handle(t0, check(false));
+    assert_eq!(r.priority(), 90);
+    r.handle(t0 + ms(100), configure(v2(150)));
+    assert_eq!(r.priority(), 150);
+    let mut r = backup(tracking(v2(150), &["check web"]), t0);
+    r.handle(t0, fault("check web", true));
+    r.handle(t0 + ms(100), configure(v2(150)));
+    assert_eq!(r.state(), State::Backup);
+}
+
+#[test]
+fn a_tracker_added_by_reload_counts_only_once_it_reports() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(150), t0);
+    // A new unweighted check: a running Master is not faulted before its first result.
+    assert_eq!(
+        r.handle(t, configure(tracking(v2(150), &["check new"]))),
+        vec![]
+    );
+    assert_eq!(r.state(), State::Master);
+    // A bonus check that fails from its first probe gives no bonus.
+    r.handle(t, configure(weighted(v2(150), 60)));
+    r.handle(t + ms(10), check(false));
+    assert_eq!(r.priority(), 150);
+}
