@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::vrrp::packet;
 use crate::vrrp::router::{AnnounceSchedule, RouterConfig};
 use crate::vrrp::timing::Centis;
 use crate::vrrp::{Family, V3Checksum, Version};
@@ -219,6 +220,9 @@ impl Instance {
             primary_addr,
             channel_addrs: channel_addrs.to_vec(),
             peer_identities: self.peer_identities(),
+            channel_names: std::iter::once(self.interface.clone())
+                .chain(self.channels.iter().map(Channel::label))
+                .collect(),
             isolation_guard: self.isolation_check.is_some(),
             sync_group: None,
             arbiter: false,
@@ -231,6 +235,8 @@ impl Instance {
                 .saturating_add(Duration::from_secs(1))
                 .max(Duration::from_secs(2)),
             vips: self.vips.iter().map(|v| v.addr.addr()).collect(),
+            auth: self.advert_auth(),
+            checksum: self.v3_checksum,
             // Trackers and the sync group are filled in from the whole config by the daemon.
             trackers: Vec::new(),
         }
@@ -238,6 +244,16 @@ impl Instance {
 }
 
 impl Instance {
+    /// The VRRPv2 authentication this instance sends and expects.
+    pub fn advert_auth(&self) -> packet::Auth {
+        match (&self.auth, self.version) {
+            (Some(a), Version::V2) => {
+                packet::Auth::simple(a.password.as_bytes()).unwrap_or(packet::Auth::None)
+            }
+            _ => packet::Auth::None,
+        }
+    }
+
     /// Where the file says who a peer is: with one unicast peer on the primary interface and
     /// one peer on a `vrrp` channel, both are the same node (a pair), and the primary one is
     /// its identity in ties.

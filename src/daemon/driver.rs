@@ -12,7 +12,10 @@ use tokio::time::Instant as TokioInstant;
 
 use super::wakeup::Wakeup;
 
-use crate::vrrp::router::{Action, Advert, GateKind, Input, Router, Takeover, Transition};
+use std::net::IpAddr;
+
+use crate::vrrp::channels::HealthChange;
+use crate::vrrp::router::{Action, GateKind, Input, Receipt, Router, Takeover, Transition};
 
 /// What to do with the virtual addresses; queued to an address worker, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,8 +53,10 @@ pub trait RouterIo: Send {
     fn faults_changed(&mut self, _router: &Router) {}
     /// Called after every input, to publish what changed (status views).
     fn after_input(&mut self, _router: &Router) {}
-    /// An advert is about to be handed to the router (channel health watches them).
-    fn advert_in(&mut self, _router: &Router, _advert: &Advert, _now: Instant) {}
+    /// A heartbeat channel was lost or recovered (`router.channel_health()` describes it).
+    fn channel(&mut self, router: &Router, change: HealthChange);
+    /// A received advert was judged (counters, logs).
+    fn receipt(&mut self, router: &Router, channel: usize, from: IpAddr, receipt: Receipt);
 }
 
 /// Runs `router` until its inbox closes or it has handled [`Input::Stop`]; returns the I/O
@@ -78,9 +83,6 @@ pub async fn drive<I: RouterIo>(
         let faults_before =
             (!matches!(input, Input::Advert(_) | Input::Timer)).then(|| router.faults());
         let now: Instant = TokioInstant::now().into_std();
-        if let Input::Advert(advert) = &input {
-            io.advert_in(&router, advert, now);
-        }
         for action in router.handle(now, input) {
             match action {
                 Action::SendAdvert { priority } => io.send_advert(&router, priority),
@@ -95,6 +97,12 @@ pub async fn drive<I: RouterIo>(
                 } => io.ask_gate(&router, gate, attempt, takeover),
                 Action::WithdrawGate { gate, attempt } => io.withdraw_gate(gate, attempt),
                 Action::RefuseSyncOrder { .. } => io.sync_refused(),
+                Action::Channel(change) => io.channel(&router, change),
+                Action::Receipt {
+                    channel,
+                    from,
+                    receipt,
+                } => io.receipt(&router, channel, from, receipt),
             }
         }
         if faults_before.is_some_and(|before| before != router.faults()) {
@@ -115,7 +123,7 @@ mod tests {
 
     use super::*;
     use crate::vrrp::Version;
-    use crate::vrrp::router::RouterConfig;
+    use crate::vrrp::router::{Advert, RouterConfig};
     use crate::vrrp::timing::Centis;
 
     #[derive(Default)]
@@ -144,6 +152,12 @@ mod tests {
         }
         fn sync_refused(&mut self) {
             self.log.push((self.at(), "sync refused".into()));
+        }
+        fn channel(&mut self, _: &Router, change: HealthChange) {
+            self.log.push((self.at(), format!("{change:?}")));
+        }
+        fn receipt(&mut self, _: &Router, _: usize, _: IpAddr, receipt: Receipt) {
+            self.log.push((self.at(), format!("{receipt:?}")));
         }
         fn vips(&mut self, op: VipOp) {
             self.log.push((self.at(), format!("{op:?}")));

@@ -15,7 +15,7 @@ use super::driver::{RouterIo, VipOp};
 use super::groups::GroupEvent;
 use super::isolation::IsolationProbe;
 use super::senders::{Sending, TxPath};
-use super::stats::Stats;
+use super::stats::{LogLimiter, Stats};
 use crate::config::Vip;
 use crate::control::protocol::{ChannelStatus, Event};
 use crate::control::server::View;
@@ -23,7 +23,7 @@ use crate::notify::{EventRecord, Notifier};
 use crate::vrrp::State;
 use crate::vrrp::channels::{ChannelHealth, HealthChange};
 use crate::vrrp::packet::Advert;
-use crate::vrrp::router::{self, GateAnswer, GateKind, Input, Router, Takeover, Transition};
+use crate::vrrp::router::{GateAnswer, GateKind, Input, Receipt, Router, Takeover, Transition};
 use crate::vrrp::timing::Centis;
 
 /// What the status view last showed of the router, to skip unchanged publishes cheaply.
@@ -40,7 +40,8 @@ pub struct Seen {
 }
 
 impl Seen {
-    fn of(router: &Router, health: &ChannelHealth) -> Seen {
+    fn of(router: &Router) -> Seen {
+        let health = router.channel_health();
         Seen {
             state: router.state(),
             priority: router.priority(),
@@ -77,10 +78,10 @@ pub struct Settings {
 pub struct LiveIo {
     /// Instance name, for logs.
     pub name: String,
-    /// Every heartbeat channel's way out.
+    /// Every heartbeat channel's way out (and, by index, its counters).
     pub sending: Sending,
-    /// Which channels carry the Master's adverts, while Backup.
-    pub health: ChannelHealth,
+    /// Log lines about rejected adverts, at most one per source and reason per period.
+    pub limiter: LogLimiter,
     /// The advert, priority filled in per send.
     pub advert: Advert,
     /// The router's own inbox, for isolation check results.
@@ -107,7 +108,8 @@ impl LiveIo {
     fn publish(&mut self, router: &Router, transition: Option<&Transition>) {
         // Most inputs (an advert timer, a Master's advert) change nothing the view shows:
         // compare the few fields that can change before building anything.
-        let seen = Seen::of(router, &self.health);
+        let seen = Seen::of(router);
+        let health = router.channel_health();
         let settings_changed = self.view_settings.has_changed().unwrap_or(false);
         if transition.is_none() && !settings_changed && self.seen.as_ref() == Some(&seen) {
             return;
@@ -128,8 +130,7 @@ impl LiveIo {
                 router.master_adver_interval().as_duration().as_millis() as u64;
             s.faults = router.faults().iter().map(ToString::to_string).collect();
             s.maintenance = router.draining();
-            s.channels = self
-                .health
+            s.channels = health
                 .channels()
                 .iter()
                 .map(|c| ChannelStatus {
@@ -139,7 +140,7 @@ impl LiveIo {
                     counters: Default::default(),
                 })
                 .collect();
-            s.heartbeat_warning = heartbeat_warning(&self.health);
+            s.heartbeat_warning = heartbeat_warning(health);
             if let Some(t) = transition {
                 s.last_reason = t.reason.to_string();
                 view.since = SystemTime::now();
@@ -149,7 +150,7 @@ impl LiveIo {
 }
 
 impl LiveIo {
-    /// Takes what a reload changed into the send paths and the channel health.
+    /// Takes what a reload changed into the send paths.
     fn follow_settings(&mut self) {
         if !self.settings.has_changed().unwrap_or(false) {
             return;
@@ -157,7 +158,6 @@ impl LiveIo {
         let settings = self.settings.borrow_and_update();
         if !Arc::ptr_eq(&settings.paths, &self.sending.paths()) {
             self.sending.replace(settings.paths.clone());
-            self.health = ChannelHealth::new(self.sending.labels(), std::time::Instant::now());
         }
     }
 }
@@ -176,21 +176,18 @@ impl RouterIo for LiveIo {
         self.sending.send(&self.name, &self.advert, &self.stats);
     }
 
-    fn advert_in(&mut self, router: &Router, advert: &router::Advert, now: std::time::Instant) {
-        // A Backup sends nothing, yet a reload may have changed its channels: the health
-        // it keeps must be of the channels adverts now arrive on.
+    fn channel(&mut self, router: &Router, change: HealthChange) {
+        let line = router.channel_health().describe(&change);
+        match change {
+            HealthChange::Lost { .. } => warn!(instance = %self.name, "{line}"),
+            HealthChange::Recovered { .. } => info!(instance = %self.name, "{line}"),
+        }
+    }
+
+    fn receipt(&mut self, router: &Router, channel: usize, from: IpAddr, receipt: Receipt) {
+        // A reload may have changed the channels the counters belong to.
         self.follow_settings();
-        if router.state() != State::Backup || advert.priority == 0 {
-            return;
-        }
-        let silence = router.master_down_interval();
-        for change in self.health.advert(advert.channel, now, silence) {
-            let line = self.health.describe(&change);
-            match change {
-                HealthChange::Lost { .. } => warn!(instance = %self.name, "{line}"),
-                HealthChange::Recovered { .. } => info!(instance = %self.name, "{line}"),
-            }
-        }
+        self.count_receipt(router, channel, from, receipt);
     }
 
     fn ask_gate(&mut self, _router: &Router, gate: GateKind, attempt: u64, takeover: Takeover) {
@@ -279,13 +276,6 @@ impl RouterIo for LiveIo {
     }
 
     fn transition(&mut self, router: &Router, t: &Transition) {
-        match t.to {
-            State::Backup if t.from != State::Backup => {
-                self.health.watch(std::time::Instant::now())
-            }
-            State::Backup => {}
-            _ => self.health.stop(),
-        }
         self.stats.bump("transitions");
         self.stats
             .transition((t.from.to_string(), t.to.to_string(), t.reason.kind()));

@@ -13,6 +13,7 @@ mod isolation;
 pub mod keys;
 mod links;
 pub mod logging;
+mod receipts;
 mod receiver;
 mod senders;
 mod sockets;

@@ -11,31 +11,21 @@ use tracing::{debug, warn};
 
 use super::stats::{LogLimiter, Stats};
 use crate::net::VrrpSocket;
-use crate::vrrp::packet::ChecksumKind;
-use crate::vrrp::packet::{self, AddressCheck, Auth, Expected, Received, Reject};
-use crate::vrrp::router::{Advert, Input};
-use crate::vrrp::timing::Centis;
-use crate::vrrp::{Family, V3Checksum, Version};
+use crate::vrrp::packet::{self, Received, Reject};
+use crate::vrrp::router::{Input, Packet};
+
+use crate::vrrp::Family;
 
 /// The instances a socket serves, by VRID; changes with reloads.
 pub type Routes = HashMap<u8, Route>;
 
-/// Where adverts for one VRID go, and what they must look like.
+/// Where adverts for one VRID go. What they must look like is the router's to judge, by its
+/// own configuration.
 pub struct Route {
     /// Instance name.
     pub name: String,
     /// The router task's inbox.
     pub inbox: mpsc::Sender<Input>,
-    /// Protocol version.
-    pub version: Version,
-    /// VRRPv2 authentication.
-    pub auth: Auth,
-    /// Own advert interval (VRRPv2 adverts must match it).
-    pub interval: Centis,
-    /// The VIPs (for the address-list comparison).
-    pub vips: Vec<IpAddr>,
-    /// The VRRPv3-over-IPv4 checksum convention this instance sends (to name a mismatch).
-    pub checksum: V3Checksum,
     /// The instance's heartbeat channels this socket carries (the primary interface's
     /// multicast or unicast path, and extra channels over the same interface).
     pub channels: Vec<RxChannel>,
@@ -119,116 +109,21 @@ pub async fn run(
             }
             continue;
         };
-        deliver(route, channel, &rx, channel.peers.is_none(), &mut limiter);
+        deliver(route, channel, rx, channel.peers.is_none());
     }
 }
 
-/// Checks a well-formed advert against the instance and hands it to the router as arrived
-/// on `channel`. Rejections count on the instance and on the channel.
-pub(super) fn deliver(
-    route: &Route,
-    channel: &RxChannel,
-    rx: &Received,
-    ttl_must_be_255: bool,
-    limiter: &mut LogLimiter,
-) {
-    let now = Instant::now();
-    let expected = Expected {
-        version: route.version,
-        vrid: rx.advert.vrid,
-        auth: route.auth,
-        interval: route.interval,
-        vips: &route.vips,
-        ttl_must_be_255,
-    };
-    match packet::check_against(rx, &expected) {
-        Ok(AddressCheck::Match) => {}
-        Ok(AddressCheck::Mismatch { ours, theirs }) => {
-            // RFC 9568 §6.4: still processed. Dropping it is how keepalived 2.2 makes two
-            // Masters during a rolling config change.
-            route.stats.bump("address_mismatch");
-            if let Some(held) = limiter.allow(now, rx.src, "address_mismatch") {
-                warn!(instance = %route.name, src = %rx.src, ?ours, ?theirs, suppressed = held, "advert lists other virtual addresses than ours; processing it anyway");
-            }
-        }
-        Err(reject) => {
-            route.stats.bump(reject.label());
-            channel.stats.bump(reject.label());
-            if let Some(held) = limiter.allow(now, rx.src, reject.label()) {
-                warn!(instance = %route.name, src = %rx.src, reason = reject.label(), suppressed = held, "dropped advert: {reject}");
-            }
-            return;
-        }
-    }
-    route.stats.bump("adverts_received");
-    channel.stats.bump("adverts_received");
-    channel.stats.advert_seen();
-    route.stats.bump(rx.checksum.label());
-    if let Some(why) = checksum_mismatch(route.checksum, rx.checksum)
-        && let Some(held) = limiter.allow(now, rx.src, "checksum_convention_mismatch")
-    {
-        warn!(instance = %route.name, src = %rx.src, suppressed = held, "VRRPv3 checksum convention mismatch: {why}");
-    }
-    let advert = Advert {
-        from: rx.src,
+/// Hands a well-formed advert to the router of `route` as arrived on `channel`; the router
+/// judges it and reports what became of it. A full inbox drops it here, counted.
+pub(super) fn deliver(route: &Route, channel: &RxChannel, rx: Received, multicast: bool) {
+    let packet = Packet {
+        received: rx,
         channel: channel.index,
-        priority: rx.advert.priority,
-        interval: rx.advert.interval,
+        multicast,
     };
-    match route.inbox.try_send(Input::Advert(advert)) {
+    match route.inbox.try_send(Input::Packet(Box::new(packet))) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => route.stats.bump("inbox_full"),
         Err(TrySendError::Closed(_)) => {}
-    }
-}
-
-/// Why a peer whose adverts carry the `got` checksum convention probably drops ours, sent with
-/// `ours`, and the setting that fixes it; `None` when they agree. We accept both forms, but
-/// keepalived 2.2 and FRR verify only the pseudo-header form and drop the other as
-/// "Invalid VRRPv3 checksum", so a mismatch makes two Masters.
-fn checksum_mismatch(ours: V3Checksum, got: ChecksumKind) -> Option<&'static str> {
-    match (ours, got) {
-        (V3Checksum::Rfc9568, ChecksumKind::V3Ipv4PseudoHeader) => Some(
-            "the peer computes its checksum over an IPv4 pseudo-header (keepalived and FRR do) \
-             but this instance sends RFC 9568 checksums (v3_checksum: rfc9568); such peers \
-             drop our adverts as invalid and also become Master. Set `v3_checksum: pseudo-header`",
-        ),
-        (V3Checksum::PseudoHeader, ChecksumKind::V3Ipv4Rfc9568) => Some(
-            "the peer sends RFC 9568 checksums (no IPv4 pseudo-header; routers and \
-             keepalived's v3_checksum_as_v2 do) but this instance includes the pseudo-header \
-             (v3_checksum: pseudo-header, the default); a peer that verifies drops our \
-             adverts and also becomes Master. Set `v3_checksum: rfc9568`",
-        ),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_checksum_convention_mismatch_names_the_setting_that_fixes_it() {
-        let to_pseudo = checksum_mismatch(V3Checksum::Rfc9568, ChecksumKind::V3Ipv4PseudoHeader);
-        assert!(to_pseudo.unwrap().contains("v3_checksum: pseudo-header"));
-        let to_rfc = checksum_mismatch(V3Checksum::PseudoHeader, ChecksumKind::V3Ipv4Rfc9568);
-        assert!(to_rfc.unwrap().contains("v3_checksum: rfc9568`"));
-    }
-
-    #[test]
-    fn agreeing_or_other_conventions_are_not_a_mismatch() {
-        for ours in [V3Checksum::PseudoHeader, V3Checksum::Rfc9568] {
-            for got in [ChecksumKind::V2, ChecksumKind::V3Ipv6] {
-                assert_eq!(checksum_mismatch(ours, got), None);
-            }
-        }
-        assert_eq!(
-            checksum_mismatch(V3Checksum::Rfc9568, ChecksumKind::V3Ipv4Rfc9568),
-            None
-        );
-        assert_eq!(
-            checksum_mismatch(V3Checksum::PseudoHeader, ChecksumKind::V3Ipv4PseudoHeader),
-            None
-        );
     }
 }

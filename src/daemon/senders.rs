@@ -104,11 +104,6 @@ impl Sending {
         self.paths.clone()
     }
 
-    /// The labels of the paths, in channel order.
-    pub fn labels(&self) -> Vec<String> {
-        self.paths.iter().map(|p| p.label.clone()).collect()
-    }
-
     /// Sends `advert` on every path, counting per instance (`stats`) and per channel.
     pub fn send(&mut self, instance: &str, advert: &Advert, stats: &Stats) {
         for (k, path) in self.paths.iter().enumerate() {

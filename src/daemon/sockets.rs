@@ -21,10 +21,10 @@ use super::udp_receiver::{self, UdpRoute, UdpRoutes};
 use crate::config::{ChannelKind, Instance};
 use crate::net::udp_socket::{UdpChannelSocket, host_addrs};
 use crate::net::{NetError, VrrpSocket};
-use crate::vrrp::packet::{self, Auth};
+use crate::vrrp::Family;
+use crate::vrrp::packet;
 use crate::vrrp::router::Input;
 use crate::vrrp::udp_frame::FrameKey;
-use crate::vrrp::{Family, Version};
 
 /// A raw VRRP socket: interface, family, source address.
 type RawKey = (String, Family, IpAddr);
@@ -289,33 +289,6 @@ impl Sockets {
         });
     }
 
-    /// Updates what the receivers of `attachments` compare `inst`'s adverts with (its VIPs
-    /// and advert interval) when a reload changed those and nothing else they use.
-    pub fn refresh(&self, attachments: &[Attachment], inst: &Instance) {
-        let update = |route: &mut Route| {
-            route.vips = inst.vips.iter().map(|v| v.addr.addr()).collect();
-            route.interval = inst.advert_interval;
-        };
-        for a in attachments {
-            match a {
-                Attachment::Raw(key) => {
-                    if let Some((_, entry)) = self.raw.get(key)
-                        && let Some(route) = write(&entry.routes).get_mut(&inst.vrid)
-                    {
-                        update(route);
-                    }
-                }
-                Attachment::Udp(key) => {
-                    if let Some((_, entry)) = self.udp.get(key)
-                        && let Some(udp) = write(&entry.routes).get_mut(&inst.vrid)
-                    {
-                        update(&mut udp.route);
-                    }
-                }
-            }
-        }
-    }
-
     /// Removes the instance `name` from `attachments`, closing sockets left with no route.
     pub fn detach(&mut self, name: &str, attachments: &[Attachment]) {
         for a in attachments {
@@ -449,15 +422,9 @@ fn add_rx(list: &mut Vec<(RawKey, Vec<RxChannel>)>, key: RawKey, ch: RxChannel) 
 }
 
 fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
-    let inst = plan.inst;
     Route {
         name: plan.name.to_owned(),
         inbox: plan.inbox.clone(),
-        version: inst.version,
-        auth: auth_of(inst),
-        interval: inst.advert_interval,
-        vips: inst.vips.iter().map(|v| v.addr.addr()).collect(),
-        checksum: inst.v3_checksum,
         channels,
         stats: plan.stats.clone(),
     }
@@ -482,14 +449,6 @@ fn udp_dests_except(
         .filter(|p| **p != origin && !own.contains(p))
         .map(|p| SocketAddr::new(*p, port))
         .collect()
-}
-
-/// The VRRPv2 authentication an instance sends and expects.
-pub fn auth_of(inst: &Instance) -> Auth {
-    match (&inst.auth, inst.version) {
-        (Some(a), Version::V2) => Auth::simple(a.password.as_bytes()).unwrap_or(Auth::None),
-        _ => Auth::None,
-    }
 }
 
 fn group_address(family: Family) -> IpAddr {
@@ -528,11 +487,6 @@ mod tests {
         Route {
             name: name.to_owned(),
             inbox: mpsc::channel(1).0,
-            version: Version::V3,
-            auth: Auth::None,
-            interval: crate::vrrp::timing::Centis::ONE_SECOND,
-            vips: Vec::new(),
-            checksum: crate::vrrp::V3Checksum::default(),
             channels: Vec::new(),
             stats: Arc::new(Stats::default()),
         }

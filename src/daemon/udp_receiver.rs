@@ -98,7 +98,7 @@ pub async fn run(socket: Arc<UdpChannelSocket>, label: String, routes: Arc<RwLoc
         let own = own.at(Instant::now());
         let table = routes.read().unwrap_or_else(|e| e.into_inner());
         match judge(frame, src, &table, &mut guards, own) {
-            Ok((route, rx)) => deliver(route, &route.channels[0], &rx, false, &mut limiter),
+            Ok((route, rx)) => deliver(route, &route.channels[0], rx, false),
             Err(dropped) => {
                 stats.bump(dropped.reason);
                 for route in dropped.counted_on {
@@ -232,11 +232,6 @@ mod tests {
         let route = Route {
             name: "web".into(),
             inbox,
-            version: Version::V3,
-            auth: Auth::None,
-            interval: Centis::ONE_SECOND,
-            vips: vec![VIP],
-            checksum: V3Checksum::PseudoHeader,
             channels: vec![RxChannel {
                 index: 1,
                 peers: Some(peers),

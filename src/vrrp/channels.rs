@@ -66,6 +66,18 @@ impl ChannelHealth {
         }
     }
 
+    /// The channels, named in index order, not watched yet (a router not started).
+    pub fn idle(names: Vec<String>) -> Self {
+        let mut health = ChannelHealth::new(names, Instant::now());
+        health.watching_since = None;
+        health
+    }
+
+    /// The channels' names, in index order.
+    pub fn names(&self) -> Vec<String> {
+        self.channels.iter().map(|c| c.name.clone()).collect()
+    }
+
     /// (Re)starts watching, on entering Backup. Every channel gets a grace period from `now`:
     /// a silence that began while we were Master (and heard nobody) is not a loss.
     pub fn watch(&mut self, now: Instant) {

@@ -124,6 +124,7 @@ impl GroupSim {
                     primary_addr: addr(k, n),
                     channel_addrs: vec![addr(k, n)],
                     peer_identities: Vec::new(),
+                    channel_names: vec![format!("lan{k}")],
                     isolation_guard: false,
                     sync_group: Some(SyncMembership {
                         group: "lb".into(),
@@ -132,6 +133,8 @@ impl GroupSim {
                     arbiter: false,
                     gate_patience: Duration::from_secs(2),
                     vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + k as u8))],
+                    auth: vipd::vrrp::packet::Auth::None,
+                    checksum: vipd::vrrp::V3Checksum::PseudoHeader,
                     trackers: Vec::new(),
                 };
                 Router::new(v2)

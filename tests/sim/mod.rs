@@ -346,7 +346,7 @@ impl Sim {
                 Action::SendAdvert { priority } => self.broadcast(i, priority),
                 Action::AddVips => self.nodes[i].holds_vips = true,
                 Action::RemoveVips => self.nodes[i].holds_vips = false,
-                Action::Announce { .. } => {}
+                Action::Announce { .. } | Action::Channel(_) | Action::Receipt { .. } => {}
                 Action::Notify(transition) => {
                     self.gate_watch(i, &transition);
                     self.log.push(Logged {
@@ -445,6 +445,7 @@ impl Node {
             yield_advert: true,
             primary_addr: addr(i),
             channel_addrs: (0..spec.channels).map(|c| spec.addr_on(c, i)).collect(),
+            channel_names: (0..spec.channels).map(|c| format!("ch{c}")).collect(),
             peer_identities: match spec.opposite {
                 // The file names one peer per channel (a pair): each peer's channel address
                 // maps to its primary one.
@@ -460,6 +461,8 @@ impl Node {
             arbiter: spec.arbiter,
             gate_patience: Duration::from_secs(2),
             vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
+            auth: vipd::vrrp::packet::Auth::None,
+            checksum: vipd::vrrp::V3Checksum::PseudoHeader,
             trackers: default_trackers(),
         };
         let truth = config

@@ -14,7 +14,7 @@ impl Supervisor {
         let inst = p.instance.clone();
         let (inbox, inbox_rx) = mpsc::channel(256);
         let stats = Arc::new(stats::Stats::default());
-        let auth = sockets::auth_of(&inst);
+        let auth = inst.advert_auth();
         let vips = p.vip_addrs();
         let mut channel_stats = HashMap::new();
         let (paths, attached) = self.sockets.attach(
@@ -60,11 +60,10 @@ impl Supervisor {
         });
         let group_for_io = settings_rx;
         let sending = Sending::new(paths.clone());
-        let health = ChannelHealth::new(sending.labels(), std::time::Instant::now());
         let io = LiveIo {
             name: p.name.clone(),
             sending,
-            health,
+            limiter: LogLimiter::new(std::time::Duration::from_secs(10)),
             inbox: inbox.clone(),
             scripts: self.scripts.clone(),
             advert: packet::Advert {
@@ -183,9 +182,6 @@ impl Supervisor {
             live.attached = attached;
             live.paths = paths;
             live.control.channels = channel_list(&live.paths);
-        } else if old != new {
-            // Same paths: only what receivers compare adverts with can have changed.
-            self.sockets.refresh(&live.attached, new);
         }
         live.settings.send_replace(Settings {
             vips: new.vips.clone(),

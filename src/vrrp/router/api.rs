@@ -4,9 +4,13 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+#[cfg(doc)]
+use crate::vrrp::channels::ChannelHealth;
+use crate::vrrp::channels::HealthChange;
 use crate::vrrp::health::Health;
+use crate::vrrp::packet::{Auth, ChecksumKind, Received, Reject};
 use crate::vrrp::timing::Centis;
-use crate::vrrp::{State, Version};
+use crate::vrrp::{State, V3Checksum, Version};
 
 /// What a router needs to know about itself. Built from the config by the daemon.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +50,9 @@ pub struct RouterConfig {
     /// address there); a `udp` channel has `primary_addr` (its frames carry the sender's
     /// identity).
     pub channel_addrs: Vec<IpAddr>,
+    /// Each heartbeat channel's name for logs and status, in index order (the primary
+    /// interface first).
+    pub channel_names: Vec<String>,
     /// Peers' addresses on heartbeat channels, each with the address that is that peer's
     /// identity in ties (its primary address), where the configuration tells (a pair: one
     /// unicast peer on the primary interface and one on the channel). With it, an advert on
@@ -64,6 +71,10 @@ pub struct RouterConfig {
     pub gate_patience: Duration,
     /// The virtual addresses, in the order adverts list them.
     pub vips: Vec<IpAddr>,
+    /// VRRPv2 authentication, sent and expected.
+    pub auth: Auth,
+    /// The VRRPv3-over-IPv4 checksum convention this router sends.
+    pub checksum: V3Checksum,
     /// The trackers, in config order: the router adds their weights to the base priority
     /// from the health last reported for each.
     pub trackers: Vec<TrackerConfig>,
@@ -227,6 +238,10 @@ pub enum Input {
     Stop,
     /// A validated advert arrived.
     Advert(Advert),
+    /// A well-formed advert for our VRID arrived on a channel: the router checks it against
+    /// its own configuration (RFC 9568 §6.4 order), reports a [`Action::Receipt`], and handles
+    /// it as [`Input::Advert`] if it passes.
+    Packet(Box<Packet>),
     /// `next_deadline()` has passed; the router handles every timer that is due.
     Timer,
     /// A tracker's health changed (or is reported afresh after a reload). The router
@@ -258,6 +273,34 @@ pub enum Input {
     /// router for those. Trackers, sync-group membership and VIPs take effect at once:
     /// priority and faults are recomputed from the new settings and the current health.
     Configure(Box<RouterConfig>),
+}
+
+/// A received advert as the receive loop hands it over: parsed, not yet judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    /// The advert and the IP header fields that matter.
+    pub received: Received,
+    /// The channel it came in on (0 is the primary interface).
+    pub channel: usize,
+    /// It came in on a multicast path, where TTL / hop limit must be 255 (unicast peers may
+    /// be routed, as keepalived allows).
+    pub multicast: bool,
+}
+
+/// What became of a [`Packet`], for counters and logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Receipt {
+    /// Accepted.
+    Accepted {
+        /// The checksum convention it carried.
+        checksum: ChecksumKind,
+        /// Set when it lists other virtual addresses than ours: still processed (RFC 9568
+        /// §6.4; dropping it is how keepalived 2.2 makes two Masters during a rolling
+        /// change), but worth a warning.
+        other_addresses: Option<Vec<IpAddr>>,
+    },
+    /// Dropped, with the reason.
+    Rejected(Reject),
 }
 
 /// What a sync group tells its other members to do.
@@ -299,6 +342,18 @@ pub enum Action {
     },
     /// The router changed state (or, Master to Master, re-asserted its mastership).
     Notify(Transition),
+    /// A Backup's heartbeat channel was lost or recovered (see [`ChannelHealth`]); the
+    /// router's `channel_health()` describes it.
+    Channel(HealthChange),
+    /// A [`Packet`] was judged.
+    Receipt {
+        /// The channel it came in on.
+        channel: usize,
+        /// Its source.
+        from: IpAddr,
+        /// Accepted or why not.
+        receipt: Receipt,
+    },
     /// Ask `gate` whether this takeover may go ahead; the answer comes back as
     /// [`Input::Gate`] with the same attempt. The isolation gate is also asked by a node in
     /// FAULT because of isolation, every Master_Down_Interval.

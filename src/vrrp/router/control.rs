@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use super::timers::{DownCause, DownTimer};
 use super::{Action, FaultSource, Reason, Router, RouterConfig, SyncOrder};
+use crate::vrrp::channels::ChannelHealth;
 use crate::vrrp::health::Health;
 use crate::vrrp::{State, Version};
 
@@ -58,6 +59,12 @@ impl Router {
                 .is_some_and(|g| g.group == *group && *member != me && g.members.contains(member)),
             _ => true,
         });
+        if config.channel_names != self.config.channel_names {
+            self.channels = ChannelHealth::idle(config.channel_names.clone());
+            if self.state == State::Backup {
+                self.channels.watch(now);
+            }
+        }
         self.config = config;
         if self.config.version == Version::V2 {
             // A v2 Backup times the Master with its own interval (they must be equal).

@@ -29,6 +29,7 @@ mod api;
 mod control;
 mod gate;
 mod health;
+mod receive;
 mod rules;
 mod timers;
 
@@ -40,14 +41,15 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use api::{
-    Action, Advert, AnnounceSchedule, FaultSource, GateAnswer, GateKind, Input, Reason,
-    RouterConfig, SyncMembership, SyncOrder, Takeover, TrackerConfig, Transition,
+    Action, Advert, AnnounceSchedule, FaultSource, GateAnswer, GateKind, Input, Packet, Reason,
+    Receipt, RouterConfig, SyncMembership, SyncOrder, Takeover, TrackerConfig, Transition,
 };
 pub use timers::Deadlines;
 
 use std::collections::BTreeMap;
 
 use super::State;
+use super::channels::ChannelHealth;
 use super::health::Health;
 use super::timing::{Centis, master_down_interval, skew_time};
 use gate::PendingTakeover;
@@ -63,6 +65,8 @@ pub struct Router {
     external: BTreeSet<FaultSource>,
     /// Tracker faults, derived from `health` and the configured trackers.
     tracker_faults: BTreeSet<String>,
+    /// Which heartbeat channels carry the Master's adverts, while Backup.
+    channels: ChannelHealth,
     /// The latest health of each tracker. A tracker with no entry (added by a reload while
     /// the router ran) counts for nothing until it first reports.
     health: BTreeMap<String, Health>,
@@ -119,7 +123,9 @@ impl Router {
             .iter()
             .map(|t| (t.source.clone(), Health::Init))
             .collect();
+        let channels = ChannelHealth::idle(config.channel_names.clone());
         let mut router = Router {
+            channels,
             config,
             state: State::Initialize,
             priority,
@@ -155,6 +161,7 @@ impl Router {
             Input::Start => self.start(now, &mut out),
             Input::Stop => self.stop(&mut out),
             Input::Advert(advert) => self.advert(now, advert, &mut out),
+            Input::Packet(packet) => self.packet(now, *packet, &mut out),
             Input::Timer => self.fire_due(now, &mut out),
             Input::Health { source, health } => self.health(now, source, health, &mut out),
             Input::Fault { source, active } => self.fault(now, source, active, &mut out),
@@ -214,6 +221,11 @@ impl Router {
     /// Whether any fault source is active.
     pub fn faulted(&self) -> bool {
         !self.tracker_faults.is_empty() || !self.external.is_empty()
+    }
+
+    /// Which heartbeat channels carry the Master's adverts (watched while Backup).
+    pub fn channel_health(&self) -> &ChannelHealth {
+        &self.channels
     }
 
     /// The latest health of each tracker that has one.

@@ -63,6 +63,11 @@ impl Router {
     }
 
     fn backup_advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
+        if advert.priority != 0 {
+            let silence = self.master_down_interval();
+            let changes = self.channels.advert(advert.channel, now, silence);
+            out.extend(changes.into_iter().map(Action::Channel));
+        }
         let lower = advert.priority != 0 && advert.priority < self.priority;
         // The preempt delay runs from the first lower-priority advert of an episode; an
         // advert we would not preempt ends the episode.
@@ -285,6 +290,10 @@ impl Router {
     ) {
         let from = self.state;
         self.cancel_takeover(out);
+        if from != State::Backup {
+            // A silence that began while we were not listening is not a lost channel.
+            self.channels.watch(now);
+        }
         self.state = State::Backup;
         self.backup_since = Some(now);
         self.preempt_since = None;
@@ -326,12 +335,16 @@ impl Router {
     }
 
     pub(super) fn notify(
-        &self,
+        &mut self,
         from: State,
         reason: Reason,
         master: Option<IpAddr>,
         out: &mut Vec<Action>,
     ) {
+        if self.state != State::Backup {
+            // Nothing is expected on any channel: nothing is lost either.
+            self.channels.stop();
+        }
         out.push(Action::Notify(Transition {
             from,
             to: self.state,

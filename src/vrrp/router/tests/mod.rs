@@ -5,6 +5,7 @@ mod backup;
 mod control;
 mod isolation;
 mod master;
+mod receive;
 mod start;
 
 use std::net::IpAddr;
@@ -49,11 +50,14 @@ pub(crate) fn v2(priority: u8) -> RouterConfig {
         primary_addr: ip(US),
         channel_addrs: vec![ip(US)],
         peer_identities: Vec::new(),
+        channel_names: vec!["eth0".into()],
         isolation_guard: false,
         sync_group: None,
         arbiter: false,
         gate_patience: Duration::from_secs(2),
         vips: vec![ip("192.0.2.100")],
+        auth: crate::vrrp::packet::Auth::None,
+        checksum: crate::vrrp::V3Checksum::PseudoHeader,
         trackers: Vec::new(),
     }
 }

@@ -1,0 +1,52 @@
+//! Judging a received advert against the router's own configuration, so what is accepted
+//! changes in the same input as everything else a reload changes, with no copy of the VIPs,
+//! interval or password kept in step elsewhere.
+
+use std::time::Instant;
+
+use super::{Action, Advert, Packet, Receipt, Router};
+use crate::vrrp::packet::{AddressCheck, Expected, check_against};
+
+impl Router {
+    pub(super) fn packet(&mut self, now: Instant, packet: Packet, out: &mut Vec<Action>) {
+        let Packet {
+            received,
+            channel,
+            multicast,
+        } = packet;
+        let expected = Expected {
+            version: self.config.version,
+            vrid: self.config.vrid,
+            auth: self.config.auth,
+            interval: self.config.advert_interval,
+            vips: &self.config.vips,
+            ttl_must_be_255: multicast,
+        };
+        let from = received.src;
+        let receipt = match check_against(&received, &expected) {
+            Err(reject) => Receipt::Rejected(reject),
+            Ok(check) => Receipt::Accepted {
+                checksum: received.checksum,
+                other_addresses: match check {
+                    AddressCheck::Match => None,
+                    AddressCheck::Mismatch { theirs, .. } => Some(theirs),
+                },
+            },
+        };
+        let accepted = matches!(receipt, Receipt::Accepted { .. });
+        out.push(Action::Receipt {
+            channel,
+            from,
+            receipt,
+        });
+        if accepted {
+            let advert = Advert {
+                from,
+                channel,
+                priority: received.advert.priority,
+                interval: received.advert.interval,
+            };
+            self.advert(now, advert, out);
+        }
+    }
+}
