@@ -33,6 +33,8 @@ pub struct View {
     pub status: InstanceStatus,
     /// When the current state began.
     pub since: SystemTime,
+    /// The state, typed (the status carries its word).
+    pub state: crate::vrrp::State,
 }
 
 /// The control server's handle on one instance.

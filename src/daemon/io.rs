@@ -62,8 +62,6 @@ impl Seen {
 pub struct Settings {
     /// The VIPs (adverts list their addresses).
     pub vips: Vec<Vip>,
-    /// The advert interval carried in adverts.
-    pub interval: Centis,
     /// Notify commands and the event file, when configured.
     pub notifier: Option<Notifier>,
     /// The sync group's task, when the instance is in one.
@@ -120,7 +118,7 @@ impl LiveIo {
         self.view.send_modify(|view| {
             let s = &mut view.status;
             s.vips = settings.vips.iter().map(|v| v.addr.to_string()).collect();
-            s.advert_interval_ms = settings.interval.as_duration().as_millis() as u64;
+            s.advert_interval_ms = router.config().advert_interval.as_duration().as_millis() as u64;
             s.base_priority = router.config().priority;
             s.state = router.state().to_string();
             s.effective_priority = router.priority();
@@ -141,6 +139,7 @@ impl LiveIo {
                 })
                 .collect();
             s.heartbeat_warning = heartbeat_warning(health);
+            view.state = router.state();
             if let Some(t) = transition {
                 s.last_reason = t.reason.to_string();
                 view.since = SystemTime::now();

@@ -1,8 +1,29 @@
 //! The daemon: one task per virtual router, wired to sockets, netlink and signals.
 //!
-//! Tasks per instance: the router task ([`driver`]) and its address worker ([`vips`]).
-//! Shared: one receive task per (interface, family, source) socket, and one link watcher.
-//! Tasks talk through channels only; the router task never waits on I/O.
+//! Every decision is the router's ([`crate::vrrp::router`]); the tasks here carry inputs in
+//! and actions out, and talk through channels only. The router task never waits on I/O.
+//!
+//! ```text
+//!  raw VRRP socket ─ receiver ──┐ Packet                 ┌─> address worker (vips): add,
+//!  UDP socket ─ udp_receiver ───┤ (parsed, by VRID)      │   remove, announce (netlink, ARP/NA)
+//!  link watcher (links) ────────┤ Fault(Link)            ├─> senders: adverts on every channel
+//!  check tasks ─ tracker task ──┤ Health                 ├─> notify queue (one per instance,
+//!  sync-group task (groups) ────┤ Sync, Gate, Fault      │   kept across reloads), events
+//!  isolation probe (scripts rt) ┤ Gate                   ├─> sync-group task: transitions,
+//!  control server ──────────────┤ Drain                  │   faults, Ask/Withdraw, Refused
+//!  supervisor (reload) ─────────┘ Configure, Start, Stop └─> status view, counters
+//!                    │                                   │
+//!                    └──> router task (driver) ──────────┘
+//! ```
+//!
+//! | inbox | owner | message | senders |
+//! |---|---|---|---|
+//! | router inbox (256, bounded) | [`driver::drive`] | [`crate::vrrp::router::Input`] | receivers (`try_send`: a full inbox drops a packet, counted `inbox_full`), trackers, links, group, isolation probe, control, supervisor (`send`: a reload's `Configure` is never dropped) |
+//! | address worker queue (unbounded) | `vips::run` | [`driver::VipOp`] | the router task, in action order |
+//! | group events (unbounded) | `groups::run` | `groups::GroupEvent` | member router tasks |
+//! | tracker reports (unbounded) | `track::runner::run_instance` | `track::Report` | check tasks, only on a change |
+//! | notify queue (1024, bounded) | `notify` task | a note with its commands | the router task (`try_send`: dropped and counted when full) |
+//! | reload requests (4) | [`run`] | `control::server::ReloadRequest` | control server |
 
 mod checked;
 pub mod driver;

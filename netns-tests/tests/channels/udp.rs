@@ -65,7 +65,9 @@ fn forged_replayed_and_truncated_frames_are_refused_and_counted() {
     assert!(carried > 10, "UDP carried {carried} adverts");
 
     let (n0, n1) = (lab.node(0), lab.node(1));
-    let origin: IpAddr = n0.hb_ip4().unwrap().into();
+    // Frames carry the sender's identity, its primary (LAN) address, not its address on
+    // the heartbeat link.
+    let origin: IpAddr = n0.ip4().into();
     let to = SocketAddr::new(n1.hb_ip4().unwrap().into(), PORT);
     let now_us = SystemTime::now()
         .duration_since(UNIX_EPOCH)

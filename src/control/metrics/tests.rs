@@ -40,6 +40,7 @@ fn instance(state: &str) -> Instance {
     let (_, view) = watch::channel(View {
         status,
         since: SystemTime::now(),
+        state: crate::vrrp::State::Backup,
     });
     let stats = Arc::new(Stats::default());
     stats.bump("adverts_sent");

@@ -52,7 +52,6 @@ impl Supervisor {
         let (view_tx, view_rx) = watch::channel(initial_view(&p));
         let (settings_tx, settings_rx) = watch::channel(Settings {
             vips: inst.vips.clone(),
-            interval: inst.advert_interval,
             notifier,
             group,
             paths: paths.clone(),
@@ -185,7 +184,6 @@ impl Supervisor {
         }
         live.settings.send_replace(Settings {
             vips: new.vips.clone(),
-            interval: new.advert_interval,
             notifier,
             group,
             paths: live.paths.clone(),

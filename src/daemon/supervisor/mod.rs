@@ -418,5 +418,6 @@ fn initial_view(p: &Prepared) -> server::View {
     server::View {
         status,
         since: std::time::SystemTime::now(),
+        state: crate::vrrp::State::Initialize,
     }
 }

@@ -118,8 +118,7 @@ impl Supervisor {
             // Where each running member stands, so the rebuilt group neither forgets it nor
             // notifies a group change that did not happen.
             for (name, live) in &self.live {
-                let state = live.control.view.borrow().status.state.clone();
-                group.seed(name, parse_state(&state));
+                group.seed(name, live.control.view.borrow().state);
             }
             let notifier = notifiers.remove(&group.name);
             self.groups
@@ -142,13 +141,4 @@ impl Supervisor {
         let _scripts = self.scripts.enter();
         self.trackers = plan.spawn(&inboxes, &self.board);
     }
-}
-
-/// The state a status view names.
-fn parse_state(word: &str) -> crate::vrrp::State {
-    use crate::vrrp::State;
-    [State::Master, State::Backup, State::Fault]
-        .into_iter()
-        .find(|s| s.to_string() == word)
-        .unwrap_or(State::Initialize)
 }
