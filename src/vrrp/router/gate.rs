@@ -20,7 +20,7 @@
 use std::time::Instant;
 
 use super::api::{FaultSource, GateAnswer, GateKind, Takeover};
-use super::timers::{DownTimer, next_periodic};
+use super::timers::{DownCause, DownTimer, next_periodic};
 use super::{Action, Reason, Router};
 use crate::vrrp::State;
 
@@ -173,9 +173,13 @@ impl Router {
                 out,
             );
             self.timers.isolation = Some(self.after(now, self.own_master_down_interval()));
-        } else if let Some(down) = pending.down {
+        } else {
+            // Listen again as if the Master had just been heard: a takeover that had no
+            // timer of its own (the owner starting, a group's order) must not be left without
+            // one.
+            let cause = pending.down.map_or(DownCause::Silence, |d| d.cause);
             let deadline = self.after(now, self.master_down_interval());
-            self.arm_down(now, deadline, down.cause);
+            self.arm_down(now, deadline, cause);
         }
     }
 

@@ -161,3 +161,46 @@ fn startup_delay_ignores_sync_master_orders() {
         takeover(State::Backup, sync_reason(), 100)
     );
 }
+
+/// An arbiter's answer to the first attempt.
+fn arbiter(granted: bool) -> Input {
+    Input::Gate(GateAnswer {
+        gate: GateKind::Arbiter,
+        attempt: 1,
+        granted,
+        detail: "lease".into(),
+    })
+}
+
+#[test]
+fn under_an_arbiter_the_address_owner_listens_until_granted() {
+    let t0 = Instant::now();
+    let config = RouterConfig {
+        arbiter: true,
+        ..v2(255)
+    };
+    let mut r = Router::new(config.clone());
+    let out = r.handle(t0, Input::Start);
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(
+        out.last(),
+        Some(&Action::AskGate {
+            gate: GateKind::Arbiter,
+            attempt: 1,
+            takeover: Takeover::Owner,
+        })
+    );
+    assert_eq!(
+        r.handle(t0 + ms(5), arbiter(true)),
+        takeover(State::Backup, Reason::AddressOwner, 255)
+    );
+    // Refused: a Backup that still listens, and tries again when its timer fires.
+    let mut r = Router::new(config);
+    r.handle(t0, Input::Start);
+    assert_eq!(r.handle(t0 + ms(5), arbiter(false)), vec![]);
+    assert_eq!(r.state(), State::Backup);
+    assert!(
+        r.next_deadline().is_some(),
+        "a refused owner keeps a down timer"
+    );
+}
