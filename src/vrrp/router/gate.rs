@@ -200,4 +200,33 @@ impl Router {
         let period = self.own_master_down_interval();
         self.timers.isolation = Some(next_periodic(deadline, period, now));
     }
+
+    /// Becomes Master from Initialize or Backup. Private to the gate, so every path to Master
+    /// passes it.
+    fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
+        let from = self.state;
+        out.push(Action::SendAdvert {
+            priority: self.priority,
+        });
+        out.push(Action::AddVips);
+        self.announce(self.config.announce.initial, out);
+        self.state = State::Master;
+        self.held = false;
+        self.pending = None;
+        self.timers.gate = None;
+        self.heard = None;
+        self.followed.clear();
+        self.preempt_since = None;
+        // Becoming Master has just announced. A lower Master heard within the next
+        // Master_Down_Interval is the old Master's yield advert after a takeover or a
+        // preemption, not a healed split brain: no second burst, no re-assertion event.
+        self.last_reannounce = Some(now);
+        self.master_adver_interval = self.config.advert_interval;
+        let schedule = self.config.announce;
+        self.timers = Default::default();
+        self.timers.advert = Some(self.after(now, self.advert_period()));
+        self.timers.announce =
+            (schedule.repeat > 0).then(|| self.after(now, schedule.repeat_after));
+        self.notify(from, reason, Some(self.config.primary_addr), out);
+    }
 }

@@ -238,35 +238,6 @@ impl Router {
         self.take_over(now, reason, Some(down), out);
     }
 
-    /// Becomes Master from Initialize or Backup. Only the takeover gate calls this: every
-    /// path to Master passes it.
-    pub(super) fn become_master(&mut self, now: Instant, reason: Reason, out: &mut Vec<Action>) {
-        let from = self.state;
-        out.push(Action::SendAdvert {
-            priority: self.priority,
-        });
-        out.push(Action::AddVips);
-        self.announce(self.config.announce.initial, out);
-        self.state = State::Master;
-        self.held = false;
-        self.pending = None;
-        self.timers.gate = None;
-        self.heard = None;
-        self.followed.clear();
-        self.preempt_since = None;
-        // Becoming Master has just announced. A lower Master heard within the next
-        // Master_Down_Interval is the old Master's yield advert after a takeover or a
-        // preemption, not a healed split brain: no second burst, no re-assertion event.
-        self.last_reannounce = Some(now);
-        self.master_adver_interval = self.config.advert_interval;
-        let schedule = self.config.announce;
-        self.timers = Default::default();
-        self.timers.advert = Some(self.after(now, self.advert_period()));
-        self.timers.announce =
-            (schedule.repeat > 0).then(|| self.after(now, schedule.repeat_after));
-        self.notify(from, reason, Some(self.config.primary_addr), out);
-    }
-
     /// Enters Backup with our own interval as Master_Adver_Interval and forgets any Master.
     pub(super) fn enter_backup(
         &mut self,
@@ -328,7 +299,7 @@ impl Router {
         self.timers.advert = Some(self.after(now, self.advert_period()));
     }
 
-    fn announce(&self, count: u32, out: &mut Vec<Action>) {
+    pub(super) fn announce(&self, count: u32, out: &mut Vec<Action>) {
         if count > 0 {
             out.push(Action::Announce { count });
         }
@@ -356,7 +327,7 @@ impl Router {
 
     /// Our advert interval as a timer period. Config validation rejects a zero interval;
     /// the floor of one centisecond only keeps a bad config from spinning `fire_due`.
-    fn advert_period(&self) -> Duration {
+    pub(super) fn advert_period(&self) -> Duration {
         self.config
             .advert_interval
             .as_duration()
