@@ -1,8 +1,11 @@
 //! The router's vocabulary: its configuration, what goes in and what comes out.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
+
+use super::{
+    FaultSource, GateAnswer, GateKind, SyncMembership, Takeover, TrackerConfig, Transition,
+};
 
 #[cfg(doc)]
 use crate::vrrp::channels::ChannelHealth;
@@ -10,7 +13,7 @@ use crate::vrrp::channels::HealthChange;
 use crate::vrrp::health::Health;
 use crate::vrrp::packet::{Auth, ChecksumKind, Received, Reject};
 use crate::vrrp::timing::Centis;
-use crate::vrrp::{State, V3Checksum, Version};
+use crate::vrrp::{V3Checksum, Version};
 
 /// What a router needs to know about itself. Built from the config by the daemon.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,121 +81,6 @@ pub struct RouterConfig {
     /// The trackers, in config order: the router adds their weights to the base priority
     /// from the health last reported for each.
     pub trackers: Vec<TrackerConfig>,
-}
-
-/// One tracker as the router weighs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TrackerConfig {
-    /// The name health reports use ("check haproxy", "interface eth2", "file /run/x").
-    pub source: String,
-    /// The configured weight; 0 means FAULT while failed.
-    pub weight: i16,
-    /// Follows a file (keepalived's track_file semantics for values and read errors).
-    pub file: bool,
-}
-
-/// A router's sync group.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyncMembership {
-    /// The group's name.
-    pub group: String,
-    /// Every member, this router included.
-    pub members: Vec<String>,
-}
-
-/// Why a router is held in FAULT, other than its own trackers.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FaultSource {
-    /// The instance's interface is down.
-    Link(String),
-    /// Another member of the sync group is in FAULT.
-    Group {
-        /// The group.
-        group: String,
-        /// The faulted member.
-        member: String,
-    },
-    /// The isolation gate found this node cut off.
-    Isolation,
-    /// A tracker (computed by the router from health; never fed as a fault input).
-    Tracker(String),
-}
-
-impl fmt::Display for FaultSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FaultSource::Link(iface) => write!(f, "link {iface} down"),
-            FaultSource::Group { group, member } => write!(f, "sync group {group}: {member}"),
-            FaultSource::Isolation => f.write_str("isolation"),
-            FaultSource::Tracker(source) => f.write_str(source),
-        }
-    }
-}
-
-/// The kinds of takeover a gate may question.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Takeover {
-    /// The address owner starting.
-    Owner,
-    /// The Master went silent for Master_Down_Interval.
-    Silence,
-    /// The Master resigned (priority 0).
-    Resigned,
-    /// Preempting a lower-priority Master.
-    Preempt,
-    /// A sync-group order.
-    Sync,
-}
-
-impl Takeover {
-    /// The kind of takeover a reason for becoming Master names.
-    pub fn of(reason: &Reason) -> Takeover {
-        match reason {
-            Reason::AddressOwner => Takeover::Owner,
-            Reason::MasterResigned { .. } => Takeover::Resigned,
-            Reason::Preempting { .. } => Takeover::Preempt,
-            Reason::Sync { .. } => Takeover::Sync,
-            _ => Takeover::Silence,
-        }
-    }
-}
-
-/// Who may say no to a takeover.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum GateKind {
-    /// Can this node still reach the outside?
-    Isolation,
-    /// Does every member of the sync group want to be Master?
-    SyncGroup,
-    /// Does this node hold the lease?
-    Arbiter,
-}
-
-impl GateKind {
-    /// Whether this gate questions a takeover of `kind`.
-    pub fn questions(self, kind: Takeover) -> bool {
-        match self {
-            GateKind::Isolation => kind == Takeover::Silence,
-            GateKind::SyncGroup => matches!(
-                kind,
-                Takeover::Silence | Takeover::Resigned | Takeover::Preempt
-            ),
-            GateKind::Arbiter => true,
-        }
-    }
-}
-
-/// A gate's answer to [`Action::AskGate`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GateAnswer {
-    /// The gate that answers.
-    pub gate: GateKind,
-    /// The attempt it answers.
-    pub attempt: u64,
-    /// Yes or no.
-    pub granted: bool,
-    /// What was checked and what happened, for the reason given on a refusal.
-    pub detail: String,
 }
 
 /// When to send gratuitous ARPs / unsolicited NAs after becoming Master.
@@ -380,153 +268,4 @@ pub enum Action {
         /// The attempt withdrawn.
         attempt: u64,
     },
-}
-
-/// A state change, with the reason and the numbers behind it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transition {
-    /// State before.
-    pub from: State,
-    /// State after.
-    pub to: State,
-    /// Why.
-    pub reason: Reason,
-    /// Effective priority at the time.
-    pub priority: u8,
-    /// The Master as far as this router knows (itself when it became Master).
-    pub master: Option<IpAddr>,
-}
-
-/// Why a router changed state. `Display` gives the sentence the logs and notify scripts see.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reason {
-    /// Started as address owner (priority 255).
-    AddressOwner,
-    /// Started: waiting to hear a Master.
-    Startup,
-    /// No advert from the Master for the Master_Down_Interval.
-    MasterDown {
-        /// The last Master heard, if any.
-        last_master: Option<IpAddr>,
-        /// How long since its last advert (or since entering Backup).
-        silent_for: Duration,
-    },
-    /// The Master sent priority 0; took over after Skew_Time.
-    MasterResigned {
-        /// The resigning Master.
-        from: IpAddr,
-    },
-    /// Took over from a lower-priority Master (preempt).
-    Preempting {
-        /// The lower-priority Master.
-        master: IpAddr,
-        /// Its priority.
-        priority: u8,
-    },
-    /// Heard a higher priority (or an equal one from a higher address) while Master.
-    PreemptedBy {
-        /// The winner.
-        from: IpAddr,
-        /// Its priority.
-        priority: u8,
-    },
-    /// Stopped.
-    Stop,
-    /// A fault source became active.
-    Fault {
-        /// The source.
-        source: FaultSource,
-    },
-    /// Every fault source cleared.
-    FaultCleared,
-    /// Maintenance drain switched on.
-    Drain,
-    /// Ordered by a sync group.
-    Sync {
-        /// The group.
-        group: String,
-        /// The member that moved first.
-        member: String,
-    },
-    /// Every channel went silent, but the isolation check failed: this node is cut off,
-    /// not the Master.
-    Isolated {
-        /// The check's own account of what failed.
-        detail: String,
-    },
-    /// Master to Master: a lower-priority Master was heard (a healed split brain), so this
-    /// one advertised and announced its addresses again.
-    Reasserted {
-        /// The lower-priority Master.
-        over: IpAddr,
-        /// Its priority.
-        priority: u8,
-    },
-}
-
-impl Reason {
-    /// A stable snake_case name for the kind of reason, for metric labels.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Reason::AddressOwner => "address_owner",
-            Reason::Startup => "startup",
-            Reason::MasterDown { .. } => "master_down",
-            Reason::MasterResigned { .. } => "master_resigned",
-            Reason::Preempting { .. } => "preempting",
-            Reason::PreemptedBy { .. } => "preempted",
-            Reason::Stop => "stop",
-            Reason::Fault { .. } => "fault",
-            Reason::FaultCleared => "fault_cleared",
-            Reason::Drain => "maintenance",
-            Reason::Sync { .. } => "sync_group",
-            Reason::Isolated { .. } => "isolated",
-            Reason::Reasserted { .. } => "reasserted",
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reason::AddressOwner => f.write_str("address owner (priority 255)"),
-            Reason::Startup => f.write_str("started"),
-            Reason::MasterDown {
-                last_master: Some(m),
-                silent_for,
-            } => write!(
-                f,
-                "master down timer expired: no advert from {m} for {:.2}s",
-                silent_for.as_secs_f64()
-            ),
-            Reason::MasterDown {
-                last_master: None,
-                silent_for,
-            } => write!(
-                f,
-                "master down timer expired: no advert heard for {:.2}s",
-                silent_for.as_secs_f64()
-            ),
-            Reason::MasterResigned { from } => write!(f, "master {from} resigned (priority 0)"),
-            Reason::Preempting { master, priority } => {
-                write!(
-                    f,
-                    "preempting lower-priority master {master} (priority {priority})"
-                )
-            }
-            Reason::PreemptedBy { from, priority } => {
-                write!(f, "preempted by {from} priority {priority}")
-            }
-            Reason::Stop => f.write_str("stopped"),
-            Reason::Fault { source } => write!(f, "fault: {source}"),
-            Reason::FaultCleared => f.write_str("all faults cleared"),
-            Reason::Drain => f.write_str("maintenance drain"),
-            Reason::Sync { group, member } => write!(f, "sync group {group}: member {member}"),
-            Reason::Isolated { detail } => write!(f, "isolated: {detail}; not taking over"),
-            Reason::Reasserted { over, priority } => write!(
-                f,
-                "mastership re-asserted after a split brain: lower-priority master {over} \
-                 (priority {priority}) heard"
-            ),
-        }
-    }
 }

@@ -19,9 +19,9 @@
 
 use std::time::Instant;
 
-use super::api::{FaultSource, GateAnswer, GateKind, Takeover};
 use super::timers::{DownCause, DownTimer, next_periodic};
 use super::{Action, Reason, Router};
+use super::{FaultSource, GateAnswer, GateKind, Takeover};
 use crate::vrrp::State;
 
 /// A takeover held back until its gates answer.

@@ -28,7 +28,9 @@
 mod api;
 mod control;
 mod gate;
+mod gates;
 mod health;
+mod reason;
 mod receive;
 mod rules;
 mod timers;
@@ -40,10 +42,9 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-pub use api::{
-    Action, Advert, AnnounceSchedule, FaultSource, GateAnswer, GateKind, Input, Packet, Reason,
-    Receipt, RouterConfig, SyncMembership, SyncOrder, Takeover, TrackerConfig, Transition,
-};
+pub use api::{Action, Advert, AnnounceSchedule, Input, Packet, Receipt, RouterConfig, SyncOrder};
+pub use gates::{FaultSource, GateAnswer, GateKind, SyncMembership, Takeover, TrackerConfig};
+pub use reason::{Reason, Transition};
 pub use timers::Deadlines;
 
 use std::collections::BTreeMap;
