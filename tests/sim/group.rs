@@ -17,8 +17,7 @@ use vipd::vrrp::State;
 use vipd::vrrp::Version;
 use vipd::vrrp::group::SyncGroup;
 use vipd::vrrp::router::{
-    Action, Advert, AnnounceSchedule, GateAnswer, GateKind, Input, Router, RouterConfig,
-    SyncMembership, Transition,
+    Action, Advert, GateAnswer, GateKind, Input, Router, RouterConfig, SyncMembership, Transition,
 };
 use vipd::vrrp::timing::Centis;
 
@@ -109,35 +108,23 @@ impl GroupSim {
         let members: Vec<String> = (0..self.priorities[n].len()).map(member_name).collect();
         let routers = (0..members.len())
             .map(|k| {
-                let v2 = RouterConfig {
-                    name: member_name(k),
-                    vrid: 50 + k as u8,
-                    version: Version::V3,
-                    priority: self.priorities[n][k],
+                let config = RouterConfig {
                     advert_interval: self.interval,
-                    preempt: true,
-                    preempt_delay: Duration::ZERO,
-                    startup_delay: Duration::ZERO,
-                    down_timer_adverts: 3,
-                    announce: AnnounceSchedule::default(),
-                    yield_advert: true,
-                    primary_addr: addr(k, n),
-                    channel_addrs: vec![addr(k, n)],
-                    peer_identities: Vec::new(),
                     channel_names: vec![format!("lan{k}")],
-                    isolation_guard: false,
                     sync_group: Some(SyncMembership {
                         group: "lb".into(),
                         members: members.clone(),
                     }),
-                    arbiter: false,
-                    gate_patience: Duration::from_secs(2),
                     vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + k as u8))],
-                    auth: vipd::vrrp::packet::Auth::None,
-                    checksum: vipd::vrrp::V3Checksum::PseudoHeader,
-                    trackers: Vec::new(),
+                    ..RouterConfig::with_defaults(
+                        &member_name(k),
+                        50 + k as u8,
+                        Version::V3,
+                        self.priorities[n][k],
+                        addr(k, n),
+                    )
                 };
-                Router::new(v2)
+                Router::new(config)
             })
             .collect();
         Host {

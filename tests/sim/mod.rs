@@ -17,9 +17,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use vipd::vrrp::health::Health;
-use vipd::vrrp::router::{
-    Action, AnnounceSchedule, Input, Router, RouterConfig, TrackerConfig, Transition,
-};
+use vipd::vrrp::router::{Action, Input, Router, RouterConfig, TrackerConfig, Transition};
 use vipd::vrrp::timing::{self, Centis};
 use vipd::vrrp::{State, Version};
 
@@ -432,18 +430,8 @@ impl Node {
     fn new(spec: &ClusterSpec, i: usize) -> Node {
         let n = &spec.nodes[i];
         let config = RouterConfig {
-            name: format!("vr{i}"),
-            vrid: 51,
-            version: spec.version,
-            priority: n.priority,
             advert_interval: spec.interval,
             preempt: n.preempt,
-            preempt_delay: Duration::ZERO,
-            startup_delay: Duration::ZERO,
-            down_timer_adverts: 3,
-            announce: AnnounceSchedule::default(),
-            yield_advert: true,
-            primary_addr: addr(i),
             channel_addrs: (0..spec.channels).map(|c| spec.addr_on(c, i)).collect(),
             channel_names: (0..spec.channels).map(|c| format!("ch{c}")).collect(),
             peer_identities: match spec.opposite {
@@ -456,14 +444,10 @@ impl Node {
                     .collect(),
                 _ => Vec::new(),
             },
-            isolation_guard: false,
-            sync_group: None,
             arbiter: spec.arbiter,
-            gate_patience: Duration::from_secs(2),
             vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
-            auth: vipd::vrrp::packet::Auth::None,
-            checksum: vipd::vrrp::V3Checksum::PseudoHeader,
             trackers: default_trackers(),
+            ..RouterConfig::with_defaults(&format!("vr{i}"), 51, spec.version, n.priority, addr(i))
         };
         let truth = config
             .trackers

@@ -277,6 +277,22 @@ pub fn arbiter_holds(
     })
 }
 
+/// Two routers at 200 and 100, VRRPv3 at 100 ms, one channel.
+fn pair(arbiter: bool) -> ClusterSpec {
+    let node = |priority| NodeSpec {
+        priority,
+        preempt: true,
+    };
+    ClusterSpec {
+        arbiter,
+        opposite: None,
+        version: Version::V3,
+        interval: Centis::new(10),
+        nodes: vec![node(200), node(100)],
+        channels: 1,
+    }
+}
+
 /// The pair split for ten intervals from the start, then healed.
 fn pair_split() -> Vec<(u32, Op)> {
     vec![(0, Op::Partition(1)), (40, Op::Heal)]
@@ -284,23 +300,7 @@ fn pair_split() -> Vec<(u32, Op)> {
 
 #[test]
 fn simulator_catches_an_arbiter_that_grants_every_request() {
-    let spec = ClusterSpec {
-        arbiter: true,
-        opposite: None,
-        version: Version::V3,
-        interval: Centis::new(10),
-        nodes: vec![
-            NodeSpec {
-                priority: 200,
-                preempt: true,
-            },
-            NodeSpec {
-                priority: 100,
-                preempt: true,
-            },
-        ],
-        channels: 1,
-    };
+    let spec = pair(true);
     let ok = arbiter_holds(spec.clone(), Duration::ZERO, 1, &pair_split(), false);
     assert!(ok.is_ok(), "{ok:?}");
     let broken = arbiter_holds(spec, Duration::ZERO, 1, &pair_split(), true);
@@ -310,23 +310,7 @@ fn simulator_catches_an_arbiter_that_grants_every_request() {
 
 #[test]
 fn simulator_catches_reports_that_only_send_differences_after_a_reload() {
-    let spec = ClusterSpec {
-        arbiter: false,
-        opposite: None,
-        version: Version::V3,
-        interval: Centis::new(10),
-        nodes: vec![
-            NodeSpec {
-                priority: 200,
-                preempt: true,
-            },
-            NodeSpec {
-                priority: 100,
-                preempt: true,
-            },
-        ],
-        channels: 1,
-    };
+    let spec = pair(false);
     // The unweighted check of node 0 fails; the operator fixes its command and reloads.
     let ops = vec![
         (

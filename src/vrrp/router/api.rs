@@ -83,6 +83,45 @@ pub struct RouterConfig {
     pub trackers: Vec<TrackerConfig>,
 }
 
+impl RouterConfig {
+    /// A router on one channel with keepalived's defaults: a 1 s interval, preempt on, no
+    /// delays, three missed adverts, the default announce schedule, the yield advert, no
+    /// gates, no trackers, no VIPs; the rest to set with struct update syntax.
+    pub fn with_defaults(
+        name: &str,
+        vrid: u8,
+        version: Version,
+        priority: u8,
+        primary_addr: IpAddr,
+    ) -> RouterConfig {
+        RouterConfig {
+            name: name.to_owned(),
+            vrid,
+            version,
+            priority,
+            advert_interval: Centis::ONE_SECOND,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            startup_delay: Duration::ZERO,
+            down_timer_adverts: 3,
+            announce: AnnounceSchedule::default(),
+            yield_advert: true,
+            primary_addr,
+            channel_addrs: vec![primary_addr],
+            channel_names: vec!["primary".into()],
+            peer_identities: Vec::new(),
+            isolation_guard: false,
+            sync_group: None,
+            arbiter: false,
+            gate_patience: Duration::from_secs(2),
+            vips: Vec::new(),
+            auth: Auth::None,
+            checksum: V3Checksum::default(),
+            trackers: Vec::new(),
+        }
+    }
+}
+
 /// When to send gratuitous ARPs / unsolicited NAs after becoming Master.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AnnounceSchedule {

@@ -36,29 +36,9 @@ fn us(n: u64) -> Duration {
 /// Shared with the other modules' tests that need a plain router.
 pub(crate) fn v2(priority: u8) -> RouterConfig {
     RouterConfig {
-        name: "web".into(),
-        vrid: 51,
-        version: Version::V2,
-        priority,
-        advert_interval: Centis::ONE_SECOND,
-        preempt: true,
-        preempt_delay: Duration::ZERO,
-        startup_delay: Duration::ZERO,
-        down_timer_adverts: 3,
-        announce: AnnounceSchedule::default(),
-        yield_advert: true,
-        primary_addr: ip(US),
-        channel_addrs: vec![ip(US)],
-        peer_identities: Vec::new(),
         channel_names: vec!["eth0".into()],
-        isolation_guard: false,
-        sync_group: None,
-        arbiter: false,
-        gate_patience: Duration::from_secs(2),
         vips: vec![ip("192.0.2.100")],
-        auth: crate::vrrp::packet::Auth::None,
-        checksum: crate::vrrp::V3Checksum::PseudoHeader,
-        trackers: Vec::new(),
+        ..RouterConfig::with_defaults("web", 51, Version::V2, priority, ip(US))
     }
 }
 
