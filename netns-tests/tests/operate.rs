@@ -7,6 +7,8 @@
 
 #[path = "operate/common.rs"]
 mod common;
+#[path = "operate/group_reload.rs"]
+mod group_reload;
 #[path = "operate/maintenance.rs"]
 mod maintenance;
 #[path = "operate/metrics.rs"]

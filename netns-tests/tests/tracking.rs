@@ -9,6 +9,8 @@
 mod common;
 #[path = "tracking/notify.rs"]
 mod notify;
+#[path = "tracking/notify_reload.rs"]
+mod notify_reload;
 #[path = "tracking/probes.rs"]
 mod probes;
 #[path = "tracking/reload_checks.rs"]
