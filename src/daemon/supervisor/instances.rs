@@ -81,7 +81,7 @@ impl Supervisor {
             settings: group_for_io,
             seen: None,
         };
-        let router = Router::new(router_config);
+        let router = Router::new(router_config.clone());
         let driver = tokio::spawn(driver::drive(router, inbox_rx, io, Wakeup::precise()));
         write(&self.watchers)
             .entry(p.parent.index)
@@ -124,6 +124,7 @@ impl Supervisor {
                 paths,
                 channel_stats,
                 stats,
+                router_config,
             },
         );
         Ok(inbox)
@@ -198,8 +199,12 @@ impl Supervisor {
         // in an advert interval, and a router without its new settings would advertise the
         // old ones.
         let rc = router_config(config, &live.prepared);
+        // Trackers and groups are not in the instance's own section: compare what the
+        // router is told, not only the section, to say whether anything changed.
+        let router_changed = rc != live.router_config;
+        live.router_config = rc.clone();
         let _ = live.inbox.send(Input::Configure(Box::new(rc))).await;
-        if old == new && !keys_changed {
+        if old == new && !keys_changed && !router_changed {
             return Ok(false);
         }
         info!(instance = name, "settings updated in place");
