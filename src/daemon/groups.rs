@@ -59,6 +59,12 @@ pub async fn run(
     notifier: Option<Notifier>,
 ) {
     let mut current = group.state();
+    for (member, input) in group.reconcile() {
+        debug!(group = %group.name, %member, ?input, "sync group order on rebuild");
+        if let Some(inbox) = inboxes.get(&member) {
+            let _ = inbox.send(input).await;
+        }
+    }
     while let Some(event) = events.recv().await {
         let orders = match &event {
             GroupEvent::Transition { member, transition } => {

@@ -121,6 +121,30 @@ impl SyncGroup {
             .collect()
     }
 
+    /// The orders that bring a group rebuilt by a reload back together: when some members are
+    /// Master and others Backup (a membership change joined them that way), the Backups are
+    /// ordered to Master. Each either follows or, hearing its Master, refuses, and a refusal
+    /// takes the group back to Backup: either way the members agree again.
+    pub fn reconcile(&self) -> Vec<(String, Input)> {
+        let state = |m: &String| self.states.get(m).copied();
+        let Some(master) = self
+            .members
+            .iter()
+            .find(|m| state(m) == Some(State::Master))
+        else {
+            return Vec::new();
+        };
+        let order = SyncOrder::Master {
+            group: self.name.clone(),
+            member: master.clone(),
+        };
+        self.members
+            .iter()
+            .filter(|m| state(m) == Some(State::Backup))
+            .map(|m| (m.clone(), Input::Sync(order.clone())))
+            .collect()
+    }
+
     /// `member` refused an order to Master (it hears a Master it would not preempt): the
     /// other members go back to Backup, as they would had it become Master and been
     /// preempted at once, without the moment of two Masters on its LAN.

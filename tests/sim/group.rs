@@ -51,11 +51,15 @@ pub struct GroupSim {
     interval: Centis,
     /// Priorities, `[node][member]`.
     priorities: Vec<Vec<u8>>,
+    /// The members the group holds (every member at first).
+    grouped: Vec<usize>,
     hosts: Vec<Host>,
     queue: BinaryHeap<Reverse<(Duration, u64)>>,
     events: HashMap<u64, Event>,
     seq: u64,
     rng: u64,
+    /// When the last order to each (host, member) arrives: orders keep their order.
+    last_order: HashMap<(usize, usize), Duration>,
     /// Directed cuts: (lan, from, to).
     cut: BTreeSet<(usize, usize, usize)>,
     /// Chance an advert copy is lost, per mille.
@@ -88,12 +92,14 @@ impl GroupSim {
             now: Duration::ZERO,
             interval,
             hosts: Vec::new(),
+            grouped: (0..priorities[0].len()).collect(),
             priorities,
             queue: BinaryHeap::new(),
             events: HashMap::new(),
             seq: 0,
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             cut: BTreeSet::new(),
+            last_order: HashMap::new(),
             loss: 0,
             max_delay: Duration::ZERO,
             eager: false,
@@ -104,35 +110,70 @@ impl GroupSim {
         sim
     }
 
-    fn host(&self, n: usize) -> Host {
-        let members: Vec<String> = (0..self.priorities[n].len()).map(member_name).collect();
-        let routers = (0..members.len())
-            .map(|k| {
-                let config = RouterConfig {
-                    advert_interval: self.interval,
-                    channel_names: vec![format!("lan{k}")],
-                    sync_group: Some(SyncMembership {
-                        group: "lb".into(),
-                        members: members.clone(),
-                    }),
-                    vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + k as u8))],
-                    ..RouterConfig::with_defaults(
-                        &member_name(k),
-                        50 + k as u8,
-                        Version::V3,
-                        self.priorities[n][k],
-                        addr(k, n),
-                    )
-                };
-                Router::new(config)
-            })
-            .collect();
-        Host {
-            routers,
-            group: SyncGroup::new("lb", members.clone()),
-            alive: true,
-            heard: vec![BTreeMap::new(); members.len()],
+    /// The configuration of member `k` of host `n` as the file says now.
+    fn config(&self, n: usize, k: usize) -> RouterConfig {
+        let members: Vec<String> = self.grouped.iter().map(|&m| member_name(m)).collect();
+        RouterConfig {
+            advert_interval: self.interval,
+            channel_names: vec![format!("lan{k}")],
+            sync_group: self.grouped.contains(&k).then(|| SyncMembership {
+                group: "lb".into(),
+                members,
+            }),
+            vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + k as u8))],
+            ..RouterConfig::with_defaults(
+                &member_name(k),
+                50 + k as u8,
+                Version::V3,
+                self.priorities[n][k],
+                addr(k, n),
+            )
         }
+    }
+
+    fn group(&self) -> SyncGroup {
+        SyncGroup::new("lb", self.grouped.iter().map(|&m| member_name(m)))
+    }
+
+    fn host(&self, n: usize) -> Host {
+        let lans = self.priorities[n].len();
+        Host {
+            routers: (0..lans).map(|k| Router::new(self.config(n, k))).collect(),
+            group: self.group(),
+            alive: true,
+            heard: vec![BTreeMap::new(); lans],
+        }
+    }
+
+    /// Every host reloads a file whose group holds the members in `grouped` (the others
+    /// leave it): the routers are reconfigured and each host's group task is rebuilt,
+    /// seeded with its members' states, as the daemon does.
+    pub fn regroup(&mut self, grouped: Vec<usize>) {
+        self.grouped = grouped;
+        for n in 0..self.nodes() {
+            let mut group = self.group();
+            for (k, r) in self.hosts[n].routers.iter().enumerate() {
+                group.seed(&member_name(k), r.state());
+            }
+            let orders = group.reconcile();
+            self.hosts[n].group = group;
+            for k in 0..self.lans() {
+                let config = self.config(n, k);
+                self.input(n, k, Input::Configure(Box::new(config)));
+            }
+            self.route(n, orders);
+        }
+    }
+
+    /// The fault sources of member `k` of host `n`, as logs name them.
+    pub fn faults(&self, n: usize, k: usize) -> Vec<String> {
+        let r = &self.hosts[n].routers[k];
+        r.faults().iter().map(ToString::to_string).collect()
+    }
+
+    /// The members in the group now.
+    pub fn grouped(&self) -> &[usize] {
+        &self.grouped
     }
 
     /// Virtual time now.
@@ -349,12 +390,21 @@ impl GroupSim {
         if after != before {
             orders.extend(self.hosts[n].group.on_faults(&me, &after));
         }
+        self.route(n, orders);
+    }
+
+    /// Delivers a group's orders to host `n`'s members a moment later, in the order given.
+    fn route(&mut self, n: usize, orders: Vec<(String, Input)>) {
         for (member, input) in orders {
             let member = (0..self.lans())
                 .find(|k| member_name(*k) == member)
                 .unwrap();
-            // The group task and the router tasks share a thread: a moment later.
+            // The group task and the router tasks share a thread: a moment later, and in the
+            // order sent (one channel per router inbox).
             let at = self.now + self.jitter(Duration::from_micros(500));
+            let last = self.last_order.entry((n, member)).or_default();
+            *last = at.max(*last);
+            let at = *last;
             self.schedule(
                 at,
                 Event::Input {

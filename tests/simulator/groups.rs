@@ -1,10 +1,12 @@
 //! Sync groups over two (or three) LANs: a member never goes Master while it hears a
 //! Master of its own VRID it would not preempt; one-way loss on one LAN moves nothing; after
-//! any mix of loss, cuts, crashes and restarts, each LAN has one Master and each host's
-//! members agree.
+//! any mix of loss, cuts, crashes, restarts, link faults and reloads that change who is in the
+//! group, each LAN has one Master, each host's members agree, and once every link is back no
+//! router is left in FAULT.
 
 use super::*;
 use sim::group::GroupSim;
+use vipd::vrrp::router::FaultSource;
 
 /// A change to the group lab.
 #[derive(Clone, Debug)]
@@ -19,6 +21,14 @@ pub enum GroupOp {
     Loss(u32),
     Crash(usize),
     Restart(usize),
+    /// Every host reloads with only the members in this mask in the group.
+    Regroup(u32),
+    /// A member's link goes down or comes back.
+    Link {
+        host: usize,
+        lan: usize,
+        up: bool,
+    },
 }
 
 pub fn group_op() -> impl Strategy<Value = GroupOp> {
@@ -32,6 +42,12 @@ pub fn group_op() -> impl Strategy<Value = GroupOp> {
         (0u32..=300).prop_map(GroupOp::Loss),
         (0usize..3).prop_map(GroupOp::Crash),
         (0usize..3).prop_map(GroupOp::Restart),
+        any::<u32>().prop_map(GroupOp::Regroup),
+        (0usize..3, 0usize..3, any::<bool>()).prop_map(|(host, lan, up)| GroupOp::Link {
+            host,
+            lan,
+            up
+        }),
     ]
 }
 
@@ -47,6 +63,14 @@ pub fn lab() -> impl Strategy<Value = (Vec<Vec<u8>>, Centis)> {
         let host = (1u8..=254).prop_map(move |p| vec![p; lans]);
         (prop::collection::vec(host, hosts), Just(interval))
     })
+}
+
+/// Member `lan`'s link fault, raised or cleared.
+fn link(lan: usize, down: bool) -> Input {
+    Input::Fault {
+        source: FaultSource::Link(format!("eth{lan}")),
+        active: down,
+    }
 }
 
 fn no_group_violations(sim: &GroupSim) -> Result<(), String> {
@@ -77,6 +101,12 @@ pub fn groups_hold(
             GroupOp::Loss(l) => sim.loss = l,
             GroupOp::Crash(n) => sim.crash(n % hosts),
             GroupOp::Restart(n) => sim.restart(n % hosts),
+            GroupOp::Link { host, lan, up } => {
+                sim.input(host % hosts, lan % lans, link(lan % lans, !up));
+            }
+            GroupOp::Regroup(mask) => {
+                sim.regroup((0..lans).filter(|k| mask & (1 << k) != 0).collect());
+            }
         }
         no_group_violations(&sim)?;
     }
@@ -84,6 +114,9 @@ pub fn groups_hold(
     sim.loss = 0;
     for n in 0..hosts {
         sim.restart(n);
+        for k in 0..lans {
+            sim.input(n, k, link(k, false));
+        }
     }
     sim.run_for(sim.master_down() * 3 + iv * 4);
     no_group_violations(&sim)?;
@@ -99,7 +132,16 @@ pub fn groups_hold(
         }
     }
     for n in 0..hosts {
-        let states: Vec<State> = (0..lans).map(|k| sim.state(n, k)).collect();
+        for k in 0..lans {
+            if sim.state(n, k) == State::Fault {
+                return Err(format!(
+                    "host {n} m{k} still in FAULT with every link up: {:?}; last transitions:\n{}",
+                    sim.faults(n, k),
+                    sim.tail(30)
+                ));
+            }
+        }
+        let states: Vec<State> = sim.grouped().iter().map(|&k| sim.state(n, k)).collect();
         if states.iter().any(|s| *s != states[0]) {
             return Err(format!(
                 "host {n}: members disagree: {states:?}; last transitions:\n{}",

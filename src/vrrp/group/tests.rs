@@ -377,3 +377,16 @@ fn driver_late_own_fault_keeps_the_group_in_fault() {
     host.feed(t0, "api", fault("link eth1", false));
     assert_eq!(host.states(), [State::Backup; 2]);
 }
+
+#[test]
+fn a_rebuilt_group_whose_members_disagree_orders_the_backups_to_master() {
+    let mut g = running();
+    g.seed("api", State::Master);
+    g.seed("db", State::Fault);
+    let order = Input::Sync(SyncOrder::Master {
+        group: "lb".into(),
+        member: "api".into(),
+    });
+    assert_eq!(g.reconcile(), to(&["web"], order));
+    assert_eq!(running().reconcile(), vec![]);
+}

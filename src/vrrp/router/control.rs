@@ -51,14 +51,7 @@ impl Router {
             }
         }
         // A member's fault is the group's only while both are in it.
-        let me = config.name.clone();
-        self.external.retain(|f| match f {
-            FaultSource::Group { group, member } => config
-                .sync_group
-                .as_ref()
-                .is_some_and(|g| g.group == *group && *member != me && g.members.contains(member)),
-            _ => true,
-        });
+        self.external.retain(|f| from_our_group(&config, f));
         if config.channel_names != self.config.channel_names {
             self.channels = ChannelHealth::idle(config.channel_names.clone());
             if self.state == State::Backup {
@@ -106,6 +99,10 @@ impl Router {
     ) {
         if matches!(source, FaultSource::Tracker(_)) {
             // Tracker faults are derived from health, never fed.
+            return;
+        }
+        if active && !from_our_group(&self.config, &source) {
+            // An order a group sent before a reload took us or that member out of it.
             return;
         }
         let name = source.clone();
@@ -198,5 +195,16 @@ impl Router {
             (SyncOrder::Backup { .. }, State::Backup) => self.held = true,
             _ => {}
         }
+    }
+}
+
+/// Whether `fault` may hold a router configured with `config`: any fault but a sync group's,
+/// and a group's only while both the router and the faulted member are in that group.
+fn from_our_group(config: &RouterConfig, fault: &FaultSource) -> bool {
+    match fault {
+        FaultSource::Group { group, member } => config.sync_group.as_ref().is_some_and(|g| {
+            g.group == *group && *member != config.name && g.members.contains(member)
+        }),
+        _ => true,
     }
 }
