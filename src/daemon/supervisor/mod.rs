@@ -273,9 +273,11 @@ impl Supervisor {
             self.stop_instance(&name).await;
         }
         self.publish_controls();
-        // Every notifier is gone with its instance, so each task ends once it has run what
-        // is queued, the stop notifications included; exiting first would drop those
-        // (killing a command already running). The caller's stop budget bounds this wait.
+        // Every notifier is gone with its instance once the kept queues are let go, so each
+        // task ends once it has run what is queued, the stop notifications included; exiting
+        // first would drop those (killing a command already running). The caller's stop
+        // budget bounds this wait.
+        self.queues.clear();
         for task in self.notify_tasks.drain(..) {
             let _ = task.await;
         }
