@@ -128,8 +128,9 @@ pub struct Instance {
     pub advert_interval: Centis,
     /// Whether a higher priority takes over from a lower-priority Master (default true).
     pub preempt: bool,
-    /// With `preempt`, wait this long after entering Backup before preempting (at most
-    /// [`MAX_PREEMPT_DELAY`]).
+    /// With `preempt`, wait this long before preempting a lower-priority Master, counted
+    /// from start and from the first lower-priority advert of each episode, as keepalived
+    /// counts it (at most [`MAX_PREEMPT_DELAY`]).
     pub preempt_delay: Duration,
     /// Stay Backup this long after start before becoming Master (at most
     /// [`MAX_STARTUP_DELAY`]).

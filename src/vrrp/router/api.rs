@@ -30,8 +30,9 @@ pub struct RouterConfig {
     pub advert_interval: Centis,
     /// Whether a higher-priority Backup takes over from a lower-priority Master.
     pub preempt: bool,
-    /// With `preempt`, how long after entering Backup (start, fault cleared) before
-    /// preempting a lower-priority Master.
+    /// With `preempt`, how long before preempting a lower-priority Master: from start, and
+    /// from the first lower-priority advert after a Master we would not preempt (keepalived's
+    /// count).
     pub preempt_delay: Duration,
     /// How long after start to stay in Backup before anything may make this router Master
     /// (keepalived's `startup_delay`).
