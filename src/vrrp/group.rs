@@ -121,28 +121,38 @@ impl SyncGroup {
             .collect()
     }
 
-    /// The orders that bring a group rebuilt by a reload back together: when some members are
+    /// The orders that bring a group rebuilt by a reload back together. Faults the group
+    /// passed on for members that are not in FAULT are cleared. When some members are
     /// Master and others Backup (a membership change joined them that way), the Backups are
     /// ordered to Master. Each either follows or, hearing its Master, refuses, and a refusal
     /// takes the group back to Backup: either way the members agree again.
     pub fn reconcile(&self) -> Vec<(String, Input)> {
         let state = |m: &String| self.states.get(m).copied();
-        let Some(master) = self
+        // Members not in FAULT have their group fault cleared on the others, in case the
+        // group task that raised it is gone.
+        let mut orders: Vec<(String, Input)> = self
+            .members
+            .iter()
+            .filter(|m| matches!(state(m), Some(State::Backup | State::Master)))
+            .flat_map(|m| self.to_others(m, self.fault_input(m, false)))
+            .collect();
+        if let Some(master) = self
             .members
             .iter()
             .find(|m| state(m) == Some(State::Master))
-        else {
-            return Vec::new();
-        };
-        let order = SyncOrder::Master {
-            group: self.name.clone(),
-            member: master.clone(),
-        };
-        self.members
-            .iter()
-            .filter(|m| state(m) == Some(State::Backup))
-            .map(|m| (m.clone(), Input::Sync(order.clone())))
-            .collect()
+        {
+            let order = SyncOrder::Master {
+                group: self.name.clone(),
+                member: master.clone(),
+            };
+            orders.extend(
+                self.members
+                    .iter()
+                    .filter(|m| state(m) == Some(State::Backup))
+                    .map(|m| (m.clone(), Input::Sync(order.clone()))),
+            );
+        }
+        orders
     }
 
     /// `member` refused an order to Master (it hears a Master it would not preempt): the
@@ -191,8 +201,12 @@ impl SyncGroup {
                 Reason::Fault { source } if self.is_ours(source) => return Vec::new(),
                 _ => self.fault_input(member, true),
             },
-            // Leaving FAULT means no source at all is left, the member's own included.
-            (State::Fault, to) if to != State::Fault => self.fault_input(member, false),
+            // Leaving FAULT means no source at all is left, the member's own included; a
+            // member starting without a fault (restarted by a reload) clears what its
+            // previous self passed on.
+            (State::Fault | State::Initialize, to) if to != State::Fault => {
+                self.fault_input(member, false)
+            }
             _ => return Vec::new(),
         };
         self.to_others(member, input)

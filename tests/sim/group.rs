@@ -31,12 +31,16 @@ enum Event {
     },
     Input {
         node: usize,
+        /// The incarnation of the host that sent it: a dead process's orders die with it.
+        epoch: u64,
         member: usize,
         input: Input,
     },
 }
 
 struct Host {
+    /// Bumped by every restart.
+    epoch: u64,
     routers: Vec<Router>,
     group: SyncGroup,
     alive: bool,
@@ -138,6 +142,7 @@ impl GroupSim {
     fn host(&self, n: usize) -> Host {
         let lans = self.priorities[n].len();
         Host {
+            epoch: self.hosts.get(n).map_or(0, |h| h.epoch + 1),
             routers: (0..lans).map(|k| Router::new(self.config(n, k))).collect(),
             group: self.group(),
             alive: true,
@@ -324,7 +329,13 @@ impl GroupSim {
                 if !self.hosts[to].alive {
                     return;
                 }
-                self.hosts[to].heard[lan].insert(from, (priority, self.now));
+                // A router in FAULT (or not started) does not listen: it hears nothing.
+                if matches!(
+                    self.hosts[to].routers[lan].state(),
+                    State::Backup | State::Master
+                ) {
+                    self.hosts[to].heard[lan].insert(from, (priority, self.now));
+                }
                 let advert = Advert {
                     from: addr(lan, from),
                     channel: 0,
@@ -335,9 +346,14 @@ impl GroupSim {
             }
             Some(Event::Input {
                 node,
+                epoch,
                 member,
                 input,
-            }) => self.input(node, member, input),
+            }) => {
+                if self.hosts[node].epoch == epoch {
+                    self.input(node, member, input);
+                }
+            }
             None => {}
         }
     }
@@ -358,6 +374,9 @@ impl GroupSim {
                 Action::Notify(t) => {
                     if t.to == State::Master && t.from != State::Master {
                         self.check_not_hearing_a_winner(n, k, &t);
+                    }
+                    if matches!(t.to, State::Fault | State::Initialize) {
+                        self.hosts[n].heard[k].clear();
                     }
                     orders.extend(self.hosts[n].group.on_transition(&me, &t));
                     self.log.push((self.now, n, k, t));
@@ -409,6 +428,7 @@ impl GroupSim {
                 at,
                 Event::Input {
                     node: n,
+                    epoch: self.hosts[n].epoch,
                     member,
                     input,
                 },

@@ -136,9 +136,12 @@ fn a_master_reasserting_itself_gives_no_orders() {
 }
 
 #[test]
-fn startup_and_strangers_give_no_orders() {
+fn startup_clears_what_a_previous_self_passed_on_and_strangers_give_no_orders() {
     let started = transition(State::Initialize, State::Backup, Reason::Startup);
-    assert_eq!(lb().on_transition("web", &started), vec![]);
+    assert_eq!(
+        lb().on_transition("web", &started),
+        to(&["api", "db"], fault("sync group lb: web", false))
+    );
     let up = transition(State::Backup, State::Master, down());
     assert_eq!(lb().on_transition("mail", &up), vec![]);
 }
@@ -387,6 +390,16 @@ fn a_rebuilt_group_whose_members_disagree_orders_the_backups_to_master() {
         group: "lb".into(),
         member: "api".into(),
     });
-    assert_eq!(g.reconcile(), to(&["web"], order));
-    assert_eq!(running().reconcile(), vec![]);
+    let clears = [
+        to(&["api", "db"], fault("sync group lb: web", false)),
+        to(&["web", "db"], fault("sync group lb: api", false)),
+    ]
+    .concat();
+    assert_eq!(g.reconcile(), [clears, to(&["web"], order)].concat());
+    assert!(
+        running()
+            .reconcile()
+            .iter()
+            .all(|(_, i)| matches!(i, Input::Fault { active: false, .. }))
+    );
 }
