@@ -349,11 +349,7 @@ impl GroupSim {
                 epoch,
                 member,
                 input,
-            }) => {
-                if self.hosts[node].epoch == epoch {
-                    self.input(node, member, input);
-                }
-            }
+            }) if self.hosts[node].epoch == epoch => self.input(node, member, input),
             None => {}
         }
     }
