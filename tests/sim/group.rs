@@ -350,7 +350,7 @@ impl GroupSim {
                 member,
                 input,
             }) if self.hosts[node].epoch == epoch => self.input(node, member, input),
-            None => {}
+            Some(Event::Input { .. }) | None => {}
         }
     }
 
