@@ -350,6 +350,7 @@ impl GroupSim {
                 member,
                 input,
             }) if self.hosts[node].epoch == epoch => self.input(node, member, input),
+            // An order of a dead incarnation, or nothing left.
             Some(Event::Input { .. }) | None => {}
         }
     }
