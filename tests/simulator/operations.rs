@@ -172,6 +172,24 @@ pub fn apply(sim: &mut Sim, op: &Op, added: &mut usize) {
     }
 }
 
+/// Starts `sim` with copies delayed up to `max_delay`, and runs `ops`, a quarter interval or
+/// more apart, checking the invariants after each.
+fn run_ops(mut sim: Sim, max_delay: Duration, ops: &[(u32, Op)]) -> Result<Sim, String> {
+    let interval = sim.spec().interval.as_duration();
+    sim.conditions = Conditions {
+        max_delay,
+        ..Conditions::default()
+    };
+    sim.start_all();
+    let mut added = 0;
+    for (quarters, op) in ops {
+        sim.run_for(interval * *quarters / 4);
+        apply(&mut sim, op, &mut added);
+        no_violations(&sim)?;
+    }
+    Ok(sim)
+}
+
 /// Runs `ops`, a quarter interval or more apart, then lets every check report and the network
 /// heal; checks the convergence property (see the module docs).
 pub fn operations_converge(
@@ -185,17 +203,7 @@ pub fn operations_converge(
     let interval = spec.interval.as_duration();
     let mut sim = Sim::new(spec, seed);
     sim.report_differences_only = differences_only;
-    sim.conditions = Conditions {
-        max_delay,
-        ..Conditions::default()
-    };
-    sim.start_all();
-    let mut added = 0;
-    for (quarters, op) in ops {
-        sim.run_for(interval * *quarters / 4);
-        apply(&mut sim, op, &mut added);
-        no_violations(&sim)?;
-    }
+    let mut sim = run_ops(sim, max_delay, ops)?;
     // Every check reports within a check interval of the last change.
     sim.run_for(sim.check_interval() + Duration::from_micros(1));
     for i in 0..n {
@@ -241,17 +249,7 @@ pub fn arbiter_holds(
     };
     let mut sim = Sim::new(spec, seed);
     sim.arbiter_grants_all = grants_all;
-    sim.conditions = Conditions {
-        max_delay,
-        ..Conditions::default()
-    };
-    sim.start_all();
-    let mut added = 0;
-    for (quarters, op) in ops {
-        sim.run_for(interval * *quarters / 4);
-        apply(&mut sim, op, &mut added);
-        no_violations(&sim)?;
-    }
+    let mut sim = run_ops(sim, max_delay, ops)?;
     sim.heal();
     for i in 0..n {
         sim.restart(i);

@@ -190,6 +190,16 @@ impl Vipd {
         transitions(&self.log_text(), instance)
     }
 
+    /// The (from, to) states of the transitions of `instance` after its first `since`.
+    pub fn moves_since(&self, instance: &str, since: usize) -> Vec<(VrrpState, VrrpState)> {
+        let all = self.transitions(instance);
+        all.get(since..)
+            .unwrap_or_default()
+            .iter()
+            .map(|t| (t.from, t.to))
+            .collect()
+    }
+
     /// Every time `instance` re-asserted mastership over a lower Master.
     pub fn reasserts(&self, instance: &str) -> Vec<Transition> {
         reasserts(&self.log_text(), instance)

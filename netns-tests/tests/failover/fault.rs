@@ -47,10 +47,7 @@ fn own_link_down_faults_the_master_and_link_up_preempts_back() {
         )
         .unwrap();
     assert!(t.reason.contains("preempting"), "{t:?}");
-    let after: Vec<_> = d0.transitions(&high.name)[faults..]
-        .iter()
-        .map(|t| (t.from, t.to))
-        .collect();
+    let after = d0.moves_since(&high.name, faults);
     assert_eq!(
         after,
         [

@@ -119,10 +119,7 @@ fn a_reload_taking_a_member_out_of_a_faulted_group_clears_its_group_fault() {
 
     // Exactly FAULT -> BACKUP -> MASTER for int; ext never moved out of FAULT.
     std::thread::sleep(int_spec.master_down_interval() * 4);
-    let moves: Vec<_> = d0.transitions("int")[int_before..]
-        .iter()
-        .map(|t| (t.from, t.to))
-        .collect();
+    let moves = d0.moves_since("int", int_before);
     assert_eq!(
         moves,
         [

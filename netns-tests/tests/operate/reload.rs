@@ -192,10 +192,7 @@ fn reload_removing_an_instance_resigns_it_and_adding_one_starts_it_as_backup() {
         )
         .unwrap();
     assert!(t.reason.contains("preempting"), "{t:?}");
-    let api_after: Vec<_> = d0.transitions("api")[api_before..]
-        .iter()
-        .map(|t| (t.from, t.to))
-        .collect();
+    let api_after = d0.moves_since("api", api_before);
     assert_eq!(
         api_after,
         [

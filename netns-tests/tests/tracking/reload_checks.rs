@@ -78,10 +78,7 @@ fn a_reload_that_replaces_a_failing_check_command_clears_the_fault() {
     let faulted = d0.transitions("web").len();
     reload(&d0);
     wait_clean_master(&d0, AFTER_RELOAD);
-    let after: Vec<_> = d0.transitions("web")[faulted..]
-        .iter()
-        .map(|t| (t.from, t.to))
-        .collect();
+    let after = d0.moves_since("web", faulted);
     assert_eq!(
         after,
         [

@@ -82,10 +82,7 @@ fn a_failing_check_script_faults_the_master_and_recovery_preempts_back() {
         )
         .unwrap();
     assert!(t.reason.contains("preempting"), "{t:?}");
-    let after: Vec<_> = d0.transitions("web")[faults..]
-        .iter()
-        .map(|t| (t.from, t.to))
-        .collect();
+    let after = d0.moves_since("web", faults);
     assert_eq!(
         after,
         [
