@@ -410,3 +410,31 @@ fn odd_names_are_made_valid() {
     );
     assert!(c.yaml.contains("keepalived name: vi.web"));
 }
+
+#[test]
+fn values_past_vipds_caps_are_written_as_the_cap_with_a_note() {
+    // keepalived takes these; vipd refuses them, so convert writes the cap and says so (the
+    // output must pass vipd's checks, which `convert` asserts).
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_startup_delay 4000\n}}\nvrrp_script s {{\n script /bin/true\n interval 7200\n timeout 4000\n}}\n{}",
+        one("track_script {\n s\n}")
+    ));
+    assert_eq!(
+        inst(&c, "VI_1").startup_delay,
+        vipd::config::MAX_STARTUP_DELAY
+    );
+    let check = &c.config.checks["s"];
+    assert_eq!(check.interval, vipd::config::MAX_CHECK_INTERVAL);
+    assert_eq!(check.timeout, vipd::config::MAX_CHECK_INTERVAL);
+    assert!(
+        c.yaml
+            .contains("vrrp_startup_delay (ka.conf:2) is longer than vipd's cap"),
+        "{}",
+        c.yaml
+    );
+    assert!(
+        c.yaml.contains("interval (ka.conf:6) is longer"),
+        "{}",
+        c.yaml
+    );
+}

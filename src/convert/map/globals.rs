@@ -5,6 +5,11 @@ use super::values::{self, bool_arg, int, secs};
 use super::{Ctx, Script, TrackFile};
 use crate::convert::tree::Node;
 
+/// vipd's caps (see `vipd check`), in microseconds: keepalived accepts longer values, which
+/// convert writes as the cap, with a note.
+const MAX_STARTUP_DELAY_US: u64 = crate::config::MAX_STARTUP_DELAY.as_micros() as u64;
+const MAX_CHECK_INTERVAL_US: u64 = crate::config::MAX_CHECK_INTERVAL.as_micros() as u64;
+
 pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
     for n in block.children() {
         let name = n.name.as_str();
@@ -42,6 +47,17 @@ pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
                 None => cx.bad_value(n, "a boolean"),
             },
             "vrrp_startup_delay" => match n.arg().and_then(secs) {
+                Some(us) if us > MAX_STARTUP_DELAY_US => {
+                    cx.globals.startup_delay = Some(MAX_STARTUP_DELAY_US);
+                    cx.out.global_notes.push((
+                        "",
+                        format!(
+                            "keepalived's vrrp_startup_delay ({}) is longer than vipd's cap; written as {} s",
+                            n.loc,
+                            MAX_STARTUP_DELAY_US / 1_000_000
+                        ),
+                    ));
+                }
                 Some(us) => cx.globals.startup_delay = Some(us),
                 None => cx.bad_value(n, "seconds"),
             },
@@ -122,8 +138,25 @@ pub(super) fn script(cx: &mut Ctx<'_>, block: &Node) {
         match n.name.as_str() {
             "script" if !n.args.is_empty() => command = Some(values::command_line(&n.args)),
             "interval" | "timeout" => match n.arg().and_then(secs).filter(|&us| us > 0) {
-                Some(us) if n.name == "interval" => check.interval = us,
-                Some(us) => check.timeout = Some(us),
+                Some(us) => {
+                    let capped = us.min(MAX_CHECK_INTERVAL_US);
+                    if capped < us {
+                        check.notes.push((
+                            "",
+                            format!(
+                                "keepalived's {} ({}) is longer than vipd's cap; written as {} s",
+                                n.name,
+                                n.loc,
+                                MAX_CHECK_INTERVAL_US / 1_000_000
+                            ),
+                        ));
+                    }
+                    if n.name == "interval" {
+                        check.interval = capped;
+                    } else {
+                        check.timeout = Some(capped);
+                    }
+                }
                 None => cx.bad_value(n, "seconds, more than 0"),
             },
             "rise" | "fall" => match int(n.arg(), 1, 1000) {
