@@ -200,11 +200,6 @@ impl Router {
     }
 
     /// Whether a takeover is waiting for a gate's answer.
-    pub fn checking_isolation(&self) -> bool {
-        self.waiting_for_gate()
-    }
-
-    /// Whether a takeover is waiting for a gate's answer.
     pub fn waiting_for_gate(&self) -> bool {
         self.pending.is_some()
     }

@@ -87,7 +87,7 @@ fn silence_with_the_guard_asks_before_taking_over() {
     let (r, t) = waiting(100, t0);
     assert_eq!(t, t0 + MDI_100);
     assert_eq!(r.state(), State::Backup);
-    assert!(r.checking_isolation());
+    assert!(r.waiting_for_gate());
     // Only the gate's patience: asked again if nobody answers.
     assert_eq!(
         r.deadlines(),
@@ -121,7 +121,7 @@ fn reachable_takes_over_with_the_remembered_reason() {
         r.handle(answered, isolation(true)),
         takeover(State::Backup, silence(MDI_100), 100)
     );
-    assert!(!r.checking_isolation());
+    assert!(!r.waiting_for_gate());
     assert_eq!(
         r.deadlines(),
         Deadlines {
@@ -232,7 +232,7 @@ fn an_advert_during_the_wait_cancels_it() {
     let (mut r, t) = waiting(100, t0);
     let heard = t + ms(20);
     assert_eq!(r.handle(heard, advert(PEER, 200, 100)), vec![withdraw(1)]);
-    assert!(!r.checking_isolation());
+    assert!(!r.waiting_for_gate());
     assert_eq!(
         r.deadlines(),
         Deadlines {
@@ -325,7 +325,7 @@ fn stop_cancels_the_wait() {
             notify(State::Backup, State::Initialize, Reason::Stop, 100, None)
         ]
     );
-    assert!(!r.checking_isolation());
+    assert!(!r.waiting_for_gate());
     assert_eq!(r.handle(t + ms(10), isolation(true)), vec![]);
     assert_eq!(r.state(), State::Initialize);
 }
