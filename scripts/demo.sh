@@ -2,17 +2,20 @@
 # A failover demo in network namespaces: two vipd nodes and a client on one bridge.
 # Shows who holds the VIP, kills the Master (SIGKILL plus a cut cable, as a dead host would),
 # and measures the takeover from a packet capture in the client namespace.
-# Run as root from the repository root: sudo scripts/demo.sh
+# Run as root (or with sudo) from anywhere: scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ "$(id -u)" = 0 ] || { echo "demo.sh: needs root (network namespaces); run: sudo $0" >&2; exit 1; }
-for tool in ip tcpdump; do
-  command -v "$tool" >/dev/null || { echo "demo.sh: $tool missing; run scripts/install-deps.sh" >&2; exit 1; }
-done
+# The two tools the lab needs, installed if missing, with install-deps.sh's care that
+# installing starts no daemon on the host.
+if ! command -v ip >/dev/null || ! command -v tcpdump >/dev/null; then
+  echo "== installing the lab's tools (iproute2, tcpdump)"
+  scripts/install-deps.sh iproute2:ip tcpdump:tcpdump
+fi
 
-echo "== building vipd (release)"
-cargo build --release -q -p vipd
+echo "== building vipd (release; the first build takes about 2 minutes on 2 cores)"
+cargo build --release -p vipd
 VIPD="${CARGO_TARGET_DIR:-target}/release/vipd"
 
 tag="vd$$"

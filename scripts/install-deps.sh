@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the privileged tests and benchmarks need (Debian/Ubuntu, as root).
 # Idempotent: rerunning it is cheap when everything is present.
+#   scripts/install-deps.sh                          # everything the tests need
+#   scripts/install-deps.sh PACKAGE:COMMAND ...      # only these (the demo uses this)
 #
 # Installing keepalived/frr must not start their daemons in the host namespace: Debian's
 # maintainer scripts ask /usr/sbin/policy-rc.d first, and exit code 101 forbids the start.
@@ -14,6 +16,13 @@ POLICY=/usr/sbin/policy-rc.d
 PACKAGES=(keepalived frr tcpdump tshark nftables iproute2 iputils-ping procps)
 # The commands those packages provide, to skip apt entirely when all are present.
 COMMANDS=(keepalived /usr/lib/frr/zebra /usr/lib/frr/vrrpd tcpdump tshark nft ip ping pgrep sysctl)
+
+if [ $# -gt 0 ]; then
+  PACKAGES=() COMMANDS=()
+  for pair in "$@"; do
+    PACKAGES+=("${pair%%:*}") COMMANDS+=("${pair#*:}")
+  done
+fi
 
 die() { echo "install-deps: $*" >&2; exit 1; }
 

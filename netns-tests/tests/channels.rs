@@ -1,4 +1,4 @@
-//! Heartbeat channels end to end (issue 5): two nodes joined by the client LAN and by a
+//! Heartbeat channels end to end: two nodes joined by the client LAN and by a
 //! dedicated heartbeat link, with parts of either cut by nftables in the switch (links stay
 //! up, like a broken switch or a firewall rule), and what the client and each node see.
 //!

@@ -1,4 +1,4 @@
-//! Migrating a keepalived pair to vipd, end to end (issue 6): realistic keepalived.conf files
+//! Migrating a keepalived pair to vipd, end to end: realistic keepalived.conf files
 //! are converted with the real `vipd convert` binary, checked with `vipd check`, and run by
 //! vipd against keepalived on the other node, then on both nodes; and the one-node-at-a-time
 //! procedure of docs/migrating-from-keepalived.md runs under a client pinging the VIP.

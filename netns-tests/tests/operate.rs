@@ -1,4 +1,4 @@
-//! Operating vipd (issue 7): `vipd status`, maintenance drains, reloads without a flap,
+//! Operating vipd: `vipd status`, maintenance drains, reloads without a flap,
 //! the metrics endpoint and the control socket's permissions, with real vipd processes in
 //! network namespaces (a switch, two nodes and a client).
 //!

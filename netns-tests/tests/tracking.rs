@@ -1,4 +1,4 @@
-//! Health tracking and notify (issue 4): checks (script, tcp, http), tracked interfaces and
+//! Health tracking and notify: checks (script, tcp, http), tracked interfaces and
 //! files move the VIP; notify commands and the event log report every transition in order;
 //! insecure scripts are refused. Real vipd processes in network namespaces.
 //!

@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn master_down_interval_matches_keepalived_reference() {
         // keepalived 2.2.7, v2 1 s, Backup priority 100: new Master's first advert came
-        // 3609.6 ms after the killed one's last (issue 3's reference measurement).
+        // 3609.6 ms after the killed one's last (the first failover benchmark's reference).
         assert_eq!(
             master_down_interval(Version::V2, 100, Centis::from_secs(1), 3),
             Duration::from_micros(3_609_375)
