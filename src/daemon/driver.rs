@@ -79,9 +79,10 @@ pub async fn drive<I: RouterIo>(
             },
         };
         let stopping = input == Input::Stop;
-        // Adverts and timers never change faults; everything else may.
-        let faults_before =
-            (!matches!(input, Input::Advert(_) | Input::Timer)).then(|| router.faults());
+        // Received adverts and timers never change faults, and they are nearly every input:
+        // only the rest pay for the comparison.
+        let faults_before = (!matches!(input, Input::Advert(_) | Input::Packet(_) | Input::Timer))
+            .then(|| router.faults());
         let now: Instant = TokioInstant::now().into_std();
         for action in router.handle(now, input) {
             match action {
