@@ -33,7 +33,7 @@ pub use events::{EventRecord, EventStream};
 pub const QUEUE_CAPACITY: usize = 1024;
 
 /// Whether a notification is about an instance or a sync group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Subject {
     /// `INSTANCE`.
     Instance,

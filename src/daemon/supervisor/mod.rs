@@ -87,8 +87,8 @@ pub struct Supervisor {
     scripts: tokio::runtime::Handle,
     /// Per instance name, kept across reloads so the counters only grow.
     notify_counters: HashMap<String, Arc<NotifyCounters>>,
-    /// One notify queue per instance name (and "group NAME"), kept across reloads.
-    queues: HashMap<String, Notifier>,
+    /// One notify queue per instance and per group, kept across reloads.
+    queues: HashMap<(Subject, String), Notifier>,
 }
 
 impl Supervisor {
@@ -193,18 +193,12 @@ impl Supervisor {
             }
             self.stop_instance(&name).await;
         }
-        // Queues of instances gone from the file end once they have run what is queued.
-        let names: Vec<String> = self.queues.keys().cloned().collect();
-        for name in names {
-            let group = name.strip_prefix("group ");
-            let kept = match group {
-                Some(g) => config.groups.contains_key(g),
-                None => config.instances.contains_key(&name),
-            };
-            if !kept {
-                self.forget_queue(&name);
-            }
-        }
+        // Queues of instances and groups gone from the file end once they have run what is
+        // queued.
+        self.queues.retain(|(subject, name), _| match subject {
+            Subject::Instance => config.instances.contains_key(name),
+            Subject::Group => config.groups.contains_key(name),
+        });
         let (group_of, group_tasks) = group_channels(&config);
         let mut failed = Vec::new();
         for (name, old) in &keep {

@@ -27,23 +27,7 @@ impl Supervisor {
             let commands = Commands::from_config(&inst.notify, run_as)
                 .map_err(|e| DaemonError::Scripts(format!("instance {name}: notify: {e}")))?;
             let vips = inst.vips.iter().map(|v| v.addr.to_string()).collect();
-            let events = self.event_log.as_ref().map(|(_, s)| s.clone());
-            let counters = self
-                .notify_counters
-                .entry(name.clone())
-                .or_default()
-                .clone();
-            let notifier = self.keep_queue(name.clone(), |old| match old {
-                Some(old) => old.renewed(vips, commands, events),
-                None => Notifier::spawn_counted(
-                    Subject::Instance,
-                    name,
-                    vips,
-                    commands,
-                    events,
-                    counters,
-                ),
-            });
+            let notifier = self.queue(Subject::Instance, name, vips, commands);
             out.insert(name.clone(), notifier);
         }
         self.notify_tasks.retain(|t| !t.is_finished());
@@ -62,43 +46,42 @@ impl Supervisor {
             let notify = config.group_notify.get(name).cloned().unwrap_or_default();
             let commands = Commands::from_config(&notify, run_as)
                 .map_err(|e| DaemonError::Scripts(format!("group {name}: notify: {e}")))?;
-            let events = self.event_log.as_ref().map(|(_, s)| s.clone());
-            let key = format!("group {name}");
-            let counters = self.notify_counters.entry(key.clone()).or_default().clone();
-            let n = self.keep_queue(key, |old| match old {
-                Some(old) => old.renewed(vec![], commands, events),
-                None => Notifier::spawn_counted(
-                    Subject::Group,
-                    name,
-                    vec![],
-                    commands,
-                    events,
-                    counters,
-                ),
-            });
+            let n = self.queue(Subject::Group, name, vec![], commands);
             out.insert(name.clone(), n);
         }
         Ok(out)
     }
 
-    /// One notify queue per instance (or group) for the daemon's life: a reload renews its
-    /// commands instead of starting a second queue beside the first, so notifications keep
+    /// The notify queue of an instance (or group), one for the daemon's life: a reload renews
+    /// its commands instead of starting a second queue beside the first, so notifications keep
     /// their order and never run side by side.
-    fn keep_queue(
+    fn queue(
         &mut self,
-        key: String,
-        make: impl FnOnce(Option<&Notifier>) -> (Notifier, Option<tokio::task::JoinHandle<()>>),
+        subject: Subject,
+        name: &str,
+        vips: Vec<String>,
+        commands: Commands,
     ) -> Notifier {
-        let (n, task) = make(self.queues.get(&key));
+        let events = self.event_log.as_ref().map(|(_, s)| s.clone());
+        let key = (subject, name.to_owned());
+        let (n, task) = match self.queues.get(&key) {
+            Some(old) => old.renewed(vips, commands, events),
+            None => {
+                let counters_key = match subject {
+                    Subject::Instance => name.to_owned(),
+                    Subject::Group => format!("group {name}"),
+                };
+                let counters = self
+                    .notify_counters
+                    .entry(counters_key)
+                    .or_default()
+                    .clone();
+                Notifier::spawn_counted(subject, name, vips, commands, events, counters)
+            }
+        };
         self.notify_tasks.extend(task);
         self.queues.insert(key, n.clone());
         n
-    }
-
-    /// Forgets the queue of an instance that stopped for good; its task ends once it has
-    /// run what is queued.
-    pub(super) fn forget_queue(&mut self, name: &str) {
-        self.queues.remove(name);
     }
 
     pub(super) fn respawn_groups(
