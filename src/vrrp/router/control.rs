@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::timers::{DownCause, DownTimer};
+use super::timers::{DownCause, DownTimer, later};
 use super::{Action, FaultSource, Reason, Router, RouterConfig, SyncOrder};
 use crate::vrrp::channels::ChannelHealth;
 use crate::vrrp::health::Health;
@@ -84,7 +84,7 @@ impl Router {
                 DownCause::Resigned(_) => self.skew_time(),
             };
             self.timers.down = Some(DownTimer {
-                deadline: self.after(down.reset_at, wait).max(now),
+                deadline: later(down.reset_at, wait).max(now),
                 ..down
             });
         }
@@ -162,7 +162,7 @@ impl Router {
                 self.cancel_takeover(out);
             }
             State::Backup => {
-                let deadline = self.after(now, self.master_down_interval());
+                let deadline = later(now, self.master_down_interval());
                 self.arm_down(now, deadline, DownCause::Silence);
             }
             _ => {}

@@ -19,7 +19,7 @@
 
 use std::time::Instant;
 
-use super::timers::{DownCause, DownTimer, next_periodic};
+use super::timers::{DownCause, DownTimer, later, next_periodic};
 use super::{Action, Reason, Router};
 use super::{FaultSource, GateAnswer, GateKind, Takeover};
 use crate::vrrp::State;
@@ -97,7 +97,7 @@ impl Router {
             attempt: pending.attempt,
             takeover: Takeover::of(&pending.reason),
         });
-        self.timers.gate = Some(self.after(now, self.config.gate_patience));
+        self.timers.gate = Some(later(now, self.config.gate_patience));
     }
 
     /// Drops a waiting takeover (an advert, a fault, a drain or a stop ended the wait) and
@@ -172,13 +172,13 @@ impl Router {
                 },
                 out,
             );
-            self.timers.isolation = Some(self.after(now, self.own_master_down_interval()));
+            self.timers.isolation = Some(later(now, self.own_master_down_interval()));
         } else {
             // Listen again as if the Master had just been heard: a takeover that had no
             // timer of its own (the owner starting, a group's order) must not be left without
             // one.
             let cause = pending.down.map_or(DownCause::Silence, |d| d.cause);
-            let deadline = self.after(now, self.master_down_interval());
+            let deadline = later(now, self.master_down_interval());
             self.arm_down(now, deadline, cause);
         }
     }
@@ -224,9 +224,8 @@ impl Router {
         self.master_adver_interval = self.config.advert_interval;
         let schedule = self.config.announce;
         self.timers = Default::default();
-        self.timers.advert = Some(self.after(now, self.advert_period()));
-        self.timers.announce =
-            (schedule.repeat > 0).then(|| self.after(now, schedule.repeat_after));
+        self.timers.advert = Some(later(now, self.advert_period()));
+        self.timers.announce = (schedule.repeat > 0).then(|| later(now, schedule.repeat_after));
         self.notify(from, reason, Some(self.config.primary_addr), out);
     }
 }

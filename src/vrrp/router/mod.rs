@@ -265,11 +265,6 @@ impl Router {
         )
     }
 
-    /// `now + wait`, saturating far in the future instead of overflowing.
-    fn after(&self, now: Instant, wait: Duration) -> Instant {
-        timers::later(now, wait)
-    }
-
     /// Skew_Time for the current priority and Master_Adver_Interval.
     fn skew_time(&self) -> Duration {
         skew_time(

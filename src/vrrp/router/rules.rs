@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::timers::{self, DownCause, DownTimer, Due, next_periodic};
+use super::timers::{DownCause, DownTimer, Due, later, next_periodic};
 use super::{Action, Advert, FOLLOWED_MAX, FaultSource, Heard, Reason, Router, Transition};
 use crate::vrrp::{State, Version};
 
@@ -12,8 +12,8 @@ impl Router {
         if self.state != State::Initialize {
             return;
         }
-        self.startup_until = (!self.config.startup_delay.is_zero())
-            .then(|| self.after(now, self.config.startup_delay));
+        self.startup_until =
+            (!self.config.startup_delay.is_zero()).then(|| later(now, self.config.startup_delay));
         if let Some(source) = self.faults().into_iter().next() {
             self.state = State::Fault;
             self.notify(State::Initialize, Reason::Fault { source }, None, out);
@@ -104,13 +104,13 @@ impl Router {
         if advert.priority == 0 {
             self.followed.retain(|f| f.addr != advert.from);
             let mdi = self.master_down_interval();
-            self.followed.retain(|f| now < timers::later(f.at, mdi));
+            self.followed.retain(|f| now < later(f.at, mdi));
             if let Some(other) = self.followed.iter().max_by_key(|f| f.at).copied() {
                 // Another Master we follow is still alive: wait for it as usual.
                 self.heard = Some(other);
-                self.arm_down(other.at, timers::later(other.at, mdi), DownCause::Silence);
+                self.arm_down(other.at, later(other.at, mdi), DownCause::Silence);
             } else {
-                let deadline = self.after(now, self.skew_time());
+                let deadline = later(now, self.skew_time());
                 self.arm_down(now, deadline, DownCause::Resigned(advert.from));
             }
         } else {
@@ -122,7 +122,7 @@ impl Router {
                 self.followed.remove(0);
             }
             self.followed.push(heard);
-            let deadline = self.after(now, self.master_down_interval());
+            let deadline = later(now, self.master_down_interval());
             self.arm_down(now, deadline, DownCause::Silence);
         }
     }
@@ -132,7 +132,7 @@ impl Router {
         let mdi = self.master_down_interval();
         self.followed
             .iter()
-            .any(|f| f.priority != 0 && now < self.after(f.at, mdi))
+            .any(|f| f.priority != 0 && now < later(f.at, mdi))
     }
 
     fn master_advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
@@ -269,7 +269,7 @@ impl Router {
         self.backup_since = Some(now);
         self.preempt_since = None;
         self.timers = Default::default();
-        let deadline = self.after(now, self.master_down_interval());
+        let deadline = later(now, self.master_down_interval());
         self.arm_down(now, deadline, DownCause::Silence);
         self.notify(from, reason, master, out);
     }
@@ -296,7 +296,7 @@ impl Router {
         out.push(Action::SendAdvert {
             priority: self.priority,
         });
-        self.timers.advert = Some(self.after(now, self.advert_period()));
+        self.timers.advert = Some(later(now, self.advert_period()));
     }
 
     pub(super) fn announce(&self, count: u32, out: &mut Vec<Action>) {
@@ -347,7 +347,7 @@ impl Router {
             || self.config.preempt_delay.is_zero()
             || self
                 .preempt_since
-                .is_some_and(|since| now >= self.after(since, self.config.preempt_delay));
+                .is_some_and(|since| now >= later(since, self.config.preempt_delay));
         (self.config.preempt || self.is_owner()) && delay_over && !self.held
     }
 
