@@ -133,13 +133,11 @@ impl Router {
             }
             return;
         }
-        let Some(pending) = self.pending.as_ref() else {
+        let answers =
+            |p: &mut PendingTakeover| p.attempt == answer.attempt && p.gates[0] == answer.gate;
+        let Some(mut pending) = self.pending.take_if(answers) else {
             return;
         };
-        if pending.attempt != answer.attempt || pending.gates[0] != answer.gate {
-            return;
-        }
-        let mut pending = self.pending.take().expect("checked above");
         self.timers.gate = None;
         if !answer.granted {
             self.denied(now, answer, pending, out);
