@@ -125,3 +125,12 @@ pub fn wait_priority(vipd: &Vipd, priority: u8, timeout: Duration) {
         vipd.node().name()
     );
 }
+
+/// The lines of `path` so far (none while it does not exist).
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

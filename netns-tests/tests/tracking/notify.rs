@@ -23,14 +23,6 @@ fn logger(lab: &netns_tests::Lab) -> std::path::PathBuf {
     )
 }
 
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 /// Waits until `path` has `n` lines, and returns them.
 fn wait_lines(path: &Path, n: usize, timeout: Duration) -> Vec<String> {
     let _ = wait_until(timeout, Duration::from_millis(20), || {

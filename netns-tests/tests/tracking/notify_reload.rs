@@ -29,14 +29,6 @@ echo "END $3" >> "$out""#,
     )
 }
 
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 /// The word notify commands use for a state.
 fn word(s: VrrpState) -> &'static str {
     match s {
