@@ -21,8 +21,9 @@ use super::server::Instance;
 use crate::vrrp::State;
 
 /// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections.
-const NOT_REJECTIONS: [&str; 7] = [
+const NOT_REJECTIONS: [&str; 8] = [
     "adverts_sent",
+    "answers_suppressed",
     "adverts_received",
     "advert_send_errors",
     "transitions",

@@ -15,7 +15,9 @@ use super::wakeup::Wakeup;
 use std::net::IpAddr;
 
 use crate::vrrp::channels::HealthChange;
-use crate::vrrp::router::{Action, GateKind, Input, Receipt, Router, Takeover, Transition};
+use crate::vrrp::router::{
+    Action, GateKind, Input, Receipt, Router, Suppressed, Takeover, Transition,
+};
 
 /// What to do with the virtual addresses; queued to an address worker, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +57,8 @@ pub trait RouterIo: Send {
     fn after_input(&mut self, _router: &Router) {}
     /// A heartbeat channel was lost or recovered (`router.channel_health()` describes it).
     fn channel(&mut self, router: &Router, change: HealthChange);
+    /// A limit held back an answer (counters).
+    fn suppressed(&mut self, what: Suppressed);
     /// A received advert was judged (counters, logs).
     fn receipt(&mut self, router: &Router, channel: usize, from: IpAddr, receipt: Receipt);
 }
@@ -99,6 +103,7 @@ pub async fn drive<I: RouterIo>(
                 Action::WithdrawGate { gate, attempt } => io.withdraw_gate(gate, attempt),
                 Action::RefuseSyncOrder { .. } => io.sync_refused(),
                 Action::Channel(change) => io.channel(&router, change),
+                Action::Suppressed(what) => io.suppressed(what),
                 Action::Receipt {
                     channel,
                     from,
@@ -156,6 +161,9 @@ mod tests {
         }
         fn channel(&mut self, _: &Router, change: HealthChange) {
             self.log.push((self.at(), format!("{change:?}")));
+        }
+        fn suppressed(&mut self, what: Suppressed) {
+            self.log.push((self.at(), format!("{what:?}")));
         }
         fn receipt(&mut self, _: &Router, _: usize, _: IpAddr, receipt: Receipt) {
             self.log.push((self.at(), format!("{receipt:?}")));

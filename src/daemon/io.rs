@@ -23,7 +23,9 @@ use crate::notify::{EventRecord, Notifier};
 use crate::vrrp::State;
 use crate::vrrp::channels::{ChannelHealth, HealthChange};
 use crate::vrrp::packet::Advert;
-use crate::vrrp::router::{GateAnswer, GateKind, Input, Receipt, Router, Takeover, Transition};
+use crate::vrrp::router::{
+    GateAnswer, GateKind, Input, Receipt, Router, Suppressed, Takeover, Transition,
+};
 use crate::vrrp::timing::Centis;
 
 /// What the status view last showed of the router, to skip unchanged publishes cheaply.
@@ -187,6 +189,10 @@ impl RouterIo for LiveIo {
         // A reload may have changed the channels the counters belong to.
         self.follow_settings();
         self.count_receipt(router, channel, from, receipt);
+    }
+
+    fn suppressed(&mut self, what: Suppressed) {
+        self.stats.bump(what.label());
     }
 
     fn ask_gate(&mut self, _router: &Router, gate: GateKind, attempt: u64, takeover: Takeover) {

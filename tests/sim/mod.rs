@@ -344,7 +344,10 @@ impl Sim {
                 Action::SendAdvert { priority } => self.broadcast(i, priority),
                 Action::AddVips => self.nodes[i].holds_vips = true,
                 Action::RemoveVips => self.nodes[i].holds_vips = false,
-                Action::Announce { .. } | Action::Channel(_) | Action::Receipt { .. } => {}
+                Action::Announce { .. }
+                | Action::Channel(_)
+                | Action::Receipt { .. }
+                | Action::Suppressed(_) => {}
                 Action::Notify(transition) => {
                     self.gate_watch(i, &transition);
                     self.log.push(Logged {

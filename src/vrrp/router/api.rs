@@ -231,6 +231,23 @@ pub enum Receipt {
     Rejected(Reject),
 }
 
+/// What a limit held back (see [`Action::Suppressed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suppressed {
+    /// An immediate advert answering a lower Master or a resignation: one was already sent
+    /// within the last advert interval.
+    Answer,
+}
+
+impl Suppressed {
+    /// The counter it is counted under.
+    pub fn label(self) -> &'static str {
+        match self {
+            Suppressed::Answer => "answers_suppressed",
+        }
+    }
+}
+
 /// What a sync group tells its other members to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SyncOrder {
@@ -273,6 +290,8 @@ pub enum Action {
     /// A Backup's heartbeat channel was lost or recovered (see [`ChannelHealth`]); the
     /// router's `channel_health()` describes it.
     Channel(HealthChange),
+    /// A limit held back an answer to something heard; counted, nothing sent.
+    Suppressed(Suppressed),
     /// A [`Packet`] was judged.
     Receipt {
         /// The channel it came in on.

@@ -219,6 +219,7 @@ impl Router {
         // Master_Down_Interval is the old Master's yield advert after a takeover or a
         // preemption, not a healed split brain: no second burst, no re-assertion event.
         self.last_reannounce = Some(now);
+        self.lower_heard = None;
         self.master_adver_interval = self.config.advert_interval;
         let schedule = self.config.announce;
         self.timers = Default::default();

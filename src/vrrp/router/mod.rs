@@ -13,8 +13,9 @@
 //! - leaving Master: `SendAdvert { priority: 0 }` (or, when yielding to a higher priority
 //!   with `yield_advert`, our own priority), `RemoveVips`, `Notify`.
 //! - re-asserting against a lower-priority Master (a healed split brain): `SendAdvert`,
-//!   `Announce`, `Notify` (Master to Master, [`Reason::Reasserted`]); the last two at most
-//!   once per our own Master_Down_Interval.
+//!   `Announce`, `Notify` (Master to Master, [`Reason::Reasserted`]); the advert at most
+//!   once per advert interval, the last two once per episode of lower adverts (see
+//!   `rules.rs`). What the limits hold back is reported as `Suppressed`.
 //! - a takeover a gate questions: `AskGate` alone instead of becoming Master (and, for the
 //!   isolation gate, from FAULT on every re-check); the answer comes back as [`Input::Gate`].
 //!   An abandoned wait says `WithdrawGate`.
@@ -42,7 +43,9 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-pub use api::{Action, Advert, AnnounceSchedule, Input, Packet, Receipt, RouterConfig, SyncOrder};
+pub use api::{
+    Action, Advert, AnnounceSchedule, Input, Packet, Receipt, RouterConfig, Suppressed, SyncOrder,
+};
 pub use gates::{FaultSource, GateAnswer, GateKind, SyncMembership, Takeover, TrackerConfig};
 pub use reason::{Reason, Transition};
 pub use timers::Deadlines;
@@ -94,6 +97,11 @@ pub struct Router {
     /// Master: when we last announced (becoming Master, or re-asserting over a lower-priority
     /// Master), for the re-assertion rate limit.
     last_reannounce: Option<Instant>,
+    /// Master: when we last heard a lower-priority Master, and whether this episode (lower
+    /// adverts less than our Master_Down_Interval apart) has had its re-assertion.
+    lower_heard: Option<(Instant, bool)>,
+    /// Master: when we last answered a heard advert at once, for the answer rate limit.
+    last_answer: Option<Instant>,
     /// Backup: a takeover waiting for a gate's answer.
     pending: Option<PendingTakeover>,
     /// FAULT because isolated: the re-check attempt waiting for the isolation gate.
@@ -142,6 +150,8 @@ impl Router {
             heard: None,
             followed: Vec::new(),
             last_reannounce: None,
+            lower_heard: None,
+            last_answer: None,
             pending: None,
             recheck: None,
             next_attempt: 0,

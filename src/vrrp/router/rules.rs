@@ -4,7 +4,9 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::timers::{DownCause, DownTimer, Due, later, next_periodic};
-use super::{Action, Advert, FOLLOWED_MAX, FaultSource, Heard, Reason, Router, Transition};
+use super::{
+    Action, Advert, FOLLOWED_MAX, FaultSource, Heard, Reason, Router, Suppressed, Transition,
+};
 use crate::vrrp::{State, Version};
 
 impl Router {
@@ -138,7 +140,7 @@ impl Router {
     fn master_advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
         if advert.priority == 0 {
             // Whoever resigned, the Backups must hear us before their skew runs out.
-            self.advertise_now(now, out);
+            self.answer(now, out);
         } else if self.loses_to(&advert) {
             if self.config.yield_advert {
                 out.push(Action::SendAdvert {
@@ -164,11 +166,18 @@ impl Router {
             self.enter_backup_keeping_interval(now, reason, Some(advert.from), out);
         } else {
             // A lower Master is out there (a healed split brain): make it hear us now, and
-            // win the clients' ARP caches back, but not faster than once per our own
-            // Master_Down_Interval against a peer that never yields.
-            self.advertise_now(now, out);
+            // win the clients' ARP caches back once per episode. An episode ends when no
+            // lower Master has been heard for our own Master_Down_Interval, so a peer that
+            // never yields, or a flood of forged lower adverts, costs one re-assertion.
+            self.answer(now, out);
             let quiet = self.own_master_down_interval();
-            if self.last_reannounce.is_none_or(|t| now >= t + quiet) {
+            let ongoing = self
+                .lower_heard
+                .filter(|(last, _)| now < later(*last, quiet));
+            let served = ongoing.is_some_and(|(_, served)| served);
+            let reassert = !served && self.last_reannounce.is_none_or(|t| now >= later(t, quiet));
+            self.lower_heard = Some((now, served || reassert));
+            if reassert {
                 self.last_reannounce = Some(now);
                 self.announce(self.config.announce.initial, out);
                 let over = Reason::Reasserted {
@@ -289,6 +298,21 @@ impl Router {
         out.push(Action::RemoveVips);
         self.timers.advert = None;
         self.timers.announce = None;
+    }
+
+    /// Master: answers an advert that needs one (a lower Master, a resignation) with an
+    /// advert now, at most once per advert interval: one multicast advert answers every
+    /// sender, and a flood of forged adverts must not become a flood of ours.
+    fn answer(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self
+            .last_answer
+            .is_some_and(|t| now < later(t, self.advert_period()))
+        {
+            out.push(Action::Suppressed(Suppressed::Answer));
+            return;
+        }
+        self.last_answer = Some(now);
+        self.advertise_now(now, out);
     }
 
     /// Master: an advert now, and the next one a full interval later.

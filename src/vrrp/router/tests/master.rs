@@ -219,24 +219,100 @@ fn lower_priority_gets_an_advert_and_a_reannounce_at_once() {
 }
 
 #[test]
-fn reannounce_is_rate_limited_to_once_per_master_down_interval() {
+fn a_second_lower_advert_within_an_interval_is_not_answered() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(200), t0);
+    let first = t + QUIET_V2_200;
+    assert_eq!(r.handle(first, advert(PEER, 100, 100)).len(), 3);
+    assert_eq!(
+        r.handle(first + ms(999), advert(PEER, 100, 100)),
+        vec![Action::Suppressed(Suppressed::Answer)]
+    );
+    assert_eq!(
+        r.handle(first + ms(1000), advert(PEER, 100, 100)),
+        vec![Action::SendAdvert { priority: 200 }]
+    );
+}
+
+/// Feeds `count` lower-priority adverts `gap` apart from `start`, with timers served as the
+/// driver serves them; returns every action.
+fn flood(r: &mut Router, start: Instant, gap: Duration, count: u32, priority: u8) -> Vec<Action> {
+    let mut out = Vec::new();
+    for k in 0..count {
+        let now = start + gap * k;
+        while let Some(due) = r.next_deadline().filter(|d| *d <= now) {
+            out.extend(r.handle(due, Input::Timer));
+        }
+        out.extend(r.handle(now, advert(PEER, priority, 100)));
+    }
+    out
+}
+
+fn count(actions: &[Action], pick: impl Fn(&Action) -> bool) -> usize {
+    actions.iter().filter(|a| pick(a)).count()
+}
+
+#[test]
+fn a_flood_of_lower_adverts_costs_an_answer_per_interval_and_one_reassertion() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(200), t0);
+    // 10,000 adverts a second for 10 s, as a LAN host can forge them.
+    let out = flood(&mut r, t + QUIET_V2_200, us(100), 100_000, 100);
+    // At most our periodic advert and one answer per interval.
+    let sent = count(&out, |a| matches!(a, Action::SendAdvert { .. }));
+    assert!(sent <= 2 * (10 + 1), "{sent} adverts in 10 s at 1 s");
+    assert_eq!(count(&out, |a| matches!(a, Action::Notify(_))), 1);
+    let held = count(&out, |a| *a == Action::Suppressed(Suppressed::Answer));
+    assert!(held >= 100_000 - 11, "{held} answers held back");
+    assert_eq!(r.state(), State::Master);
+}
+
+#[test]
+fn a_flood_of_resignations_costs_an_answer_per_interval() {
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(200), t0);
+    let out = flood(&mut r, t + ms(10), ms(1), 5_000, 0);
+    let sent = count(&out, |a| matches!(a, Action::SendAdvert { .. }));
+    assert!(sent <= 2 * (5 + 1), "{sent} adverts in 5 s at 1 s");
+    assert_eq!(count(&out, |a| matches!(a, Action::Notify(_))), 0);
+}
+
+#[test]
+fn reassertion_comes_once_per_episode_of_lower_adverts() {
     let t0 = Instant::now();
     let (mut r, t) = master(v2(200), t0);
     let quiet = QUIET_V2_200;
     let first = t + quiet;
     assert_eq!(r.handle(first, advert(PEER, 100, 100)).len(), 3);
+    // The lower Master keeps advertising (it never hears us): one episode, one re-assertion.
+    let out = flood(&mut r, first + ms(1000), ms(1000), 30, 100);
+    assert_eq!(count(&out, |a| matches!(a, Action::Notify(_))), 0);
+    let last = first + ms(1000) * 30;
+    // Quiet for one Master_Down_Interval, less a moment: still the same episode.
     assert_eq!(
-        r.handle(first + quiet - us(1), advert(PEER, 100, 100)),
+        r.handle(last + quiet - us(1), advert(PEER, 100, 100)),
         vec![Action::SendAdvert { priority: 200 }]
     );
+    // Quiet for a whole Master_Down_Interval: a new split brain, re-asserted.
+    let again = last + quiet - us(1) + quiet;
     assert_eq!(
-        r.handle(first + quiet, advert(PEER, 100, 100)),
+        r.handle(again, advert(PEER, 100, 100)),
         vec![
             Action::SendAdvert { priority: 200 },
             Action::Announce { count: 5 },
             reasserted(100),
         ]
     );
+}
+
+#[test]
+fn an_episode_begun_just_after_takeover_is_reasserted_once_the_quiet_is_over() {
+    // The lower Master heard right after we took over is not re-asserted at once (our
+    // announcement is a moment old); if it goes on, the episode gets its one re-assertion.
+    let t0 = Instant::now();
+    let (mut r, t) = master(v2(200), t0);
+    let out = flood(&mut r, t + ms(500), ms(1000), 8, 100);
+    assert_eq!(count(&out, |a| matches!(a, Action::Notify(_))), 1);
 }
 
 /// The Master-to-Master notification of a re-assertion over PEER at `priority`, by US at 200.
