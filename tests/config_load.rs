@@ -30,6 +30,7 @@ fn minimal_instance_gets_every_default() {
     assert_eq!(i.v3_checksum, V3Checksum::PseudoHeader);
     assert_eq!(i.garp, AnnounceSchedule::default());
     assert!(i.yield_advert);
+    assert!(i.unicast_ttl_check && !i.authenticated_decisions);
     assert!(!i.use_vmac);
     assert_eq!(i.notify.timeout, Duration::from_secs(10));
     assert!(i.unicast.is_none() && i.track.is_empty() && i.auth.is_none());
@@ -97,6 +98,7 @@ fn router_config_carries_the_instance_settings() {
     assert_eq!(rc.down_timer_adverts, 5);
     assert_eq!(rc.announce.initial, 3);
     assert!(!rc.yield_advert);
+    assert!(!rc.unicast_ttl_check && rc.authenticated_decisions);
     assert_eq!(rc.primary_addr, primary);
 }
 

@@ -39,6 +39,8 @@ const INSTANCE_KEYS: &[&str] = &[
     "use_vmac",
     "garp",
     "yield_advert",
+    "unicast_ttl_check",
+    "authenticated_decisions",
 ];
 
 /// Reads an optional key with `read`, or gives `default` when it is absent. `None` means
@@ -110,6 +112,8 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
     let use_vmac = opt(r, &f, "use_vmac", false, Reader::bool);
     let garp = opt(r, &f, "garp", AnnounceSchedule::default(), garp);
     let yield_advert = opt(r, &f, "yield_advert", true, Reader::bool);
+    let unicast_ttl_check = opt(r, &f, "unicast_ttl_check", true, Reader::bool);
+    let authenticated_decisions = opt(r, &f, "authenticated_decisions", false, Reader::bool);
     Some(Instance {
         interface: interface?,
         vrid: vrid?,
@@ -131,6 +135,8 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
         use_vmac: use_vmac?,
         garp: garp?,
         yield_advert: yield_advert?,
+        unicast_ttl_check: unicast_ttl_check?,
+        authenticated_decisions: authenticated_decisions?,
     })
 }
 

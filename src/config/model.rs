@@ -160,6 +160,10 @@ pub struct Instance {
     pub garp: AnnounceSchedule,
     /// Send one last advert when yielding to a higher priority.
     pub yield_advert: bool,
+    /// Require TTL / hop limit 255 on raw adverts from unicast peers.
+    pub unicast_ttl_check: bool,
+    /// Only adverts in sealed (`type: udp`) frames decide anything.
+    pub authenticated_decisions: bool,
 }
 
 /// Longest `preempt_delay`: keepalived's own cap on it (1000 s), so a converted
@@ -218,6 +222,8 @@ impl Instance {
             down_timer_adverts: self.down_timer_adverts,
             announce: self.garp,
             yield_advert: self.yield_advert,
+            unicast_ttl_check: self.unicast_ttl_check,
+            authenticated_decisions: self.authenticated_decisions,
             primary_addr,
             channel_addrs: channel_addrs.to_vec(),
             peer_identities: self.peer_identities(),

@@ -77,6 +77,14 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
         c.error(format!("{path}.auth"), msg);
     }
     vips(c, path, i);
+    let sealed = i
+        .channels
+        .iter()
+        .any(|ch| matches!(ch.kind, ChannelKind::Udp { .. }));
+    if i.authenticated_decisions && !sealed {
+        let msg = "needs a `type: udp` channel: only its sealed adverts would decide, and without one this node could never hear its peer";
+        c.error(format!("{path}.authenticated_decisions"), msg);
+    }
     let family = i.family();
     let same_family = |c: &mut Checker<'_>, p: String, a: &IpAddr| {
         if family_of(a) != family {

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::io::LiveIo;
 use crate::vrrp::V3Checksum;
@@ -37,6 +37,12 @@ impl LiveIo {
                     warn!(instance = %self.name, src = %from, reason = reject.label(),
                         suppressed = held, "dropped advert: {reject}");
                 }
+            }
+            // The peer's raw adverts arrive beside its sealed ones all the time: counted,
+            // not worth a warning.
+            Receipt::Unauthenticated => {
+                bump("unauthenticated");
+                debug!(instance = %self.name, src = %from, "raw advert ignored: only sealed adverts decide");
             }
             Receipt::Accepted {
                 checksum,

@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 use super::stats::{LogLimiter, Stats};
 use crate::net::VrrpSocket;
 use crate::vrrp::packet::{self, Received, Reject};
-use crate::vrrp::router::{Input, Packet};
+use crate::vrrp::router::{Arrival, Input, Packet};
 
 use crate::vrrp::Family;
 
@@ -38,8 +38,8 @@ pub struct Route {
 pub struct RxChannel {
     /// Its index: 0 is the primary interface, k the k-th entry of `channels:`.
     pub index: usize,
-    /// Unicast peers; when set, adverts from anyone else are not this channel's and TTL is
-    /// not checked. `None`: multicast, anyone on the link.
+    /// Unicast peers; when set, adverts from anyone else are not this channel's. `None`:
+    /// multicast, anyone on the link.
     pub peers: Option<Vec<IpAddr>>,
     /// The channel's own counters.
     pub stats: Arc<Stats>,
@@ -109,17 +109,21 @@ pub async fn run(
             }
             continue;
         };
-        deliver(route, channel, rx, channel.peers.is_none());
+        let arrival = match channel.peers {
+            None => Arrival::Multicast,
+            Some(_) => Arrival::Unicast,
+        };
+        deliver(route, channel, rx, arrival);
     }
 }
 
 /// Hands a well-formed advert to the router of `route` as arrived on `channel`; the router
 /// judges it and reports what became of it. A full inbox drops it here, counted.
-pub(super) fn deliver(route: &Route, channel: &RxChannel, rx: Received, multicast: bool) {
+pub(super) fn deliver(route: &Route, channel: &RxChannel, rx: Received, arrival: Arrival) {
     let packet = Packet {
         received: rx,
         channel: channel.index,
-        multicast,
+        arrival,
     };
     match route.inbox.try_send(Input::Packet(Box::new(packet))) {
         Ok(()) => {}

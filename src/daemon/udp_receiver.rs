@@ -12,6 +12,7 @@ use super::receiver::{Route, deliver};
 use super::stats::{LogLimiter, Stats};
 use crate::net::udp_socket::{UdpChannelSocket, host_addrs};
 use crate::vrrp::packet::{self, Received};
+use crate::vrrp::router::Arrival;
 use crate::vrrp::udp_frame::{self, FrameKey, ReplayGuard};
 
 /// How far the first frame from a sender may be from our clock: a replay of an older capture
@@ -98,7 +99,7 @@ pub async fn run(socket: Arc<UdpChannelSocket>, label: String, routes: Arc<RwLoc
         let own = own.at(Instant::now());
         let table = routes.read().unwrap_or_else(|e| e.into_inner());
         match judge(frame, src, &table, &mut guards, own) {
-            Ok((route, rx)) => deliver(route, &route.channels[0], rx, false),
+            Ok((route, rx)) => deliver(route, &route.channels[0], rx, Arrival::Sealed),
             Err(dropped) => {
                 stats.bump(dropped.reason);
                 for route in dropped.counted_on {

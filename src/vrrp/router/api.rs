@@ -82,6 +82,15 @@ pub struct RouterConfig {
     /// The trackers, in config order: the router adds their weights to the base priority
     /// from the health last reported for each.
     pub trackers: Vec<TrackerConfig>,
+    /// Require TTL / hop limit 255 on raw adverts from unicast peers too, as on multicast
+    /// (the unicast VRRP draft requires it): a host elsewhere cannot forge one. Off for
+    /// peers reached through routers.
+    pub unicast_ttl_check: bool,
+    /// Only adverts in sealed frames may change anything: reset a down timer, make a Master
+    /// yield or answer, start a preemption or a takeover after a resignation. Raw VRRP is
+    /// still sent, and what is heard raw is counted. For vipd pairs that share an
+    /// authenticated channel, against forged adverts from the LAN.
+    pub authenticated_decisions: bool,
 }
 
 impl RouterConfig {
@@ -119,6 +128,8 @@ impl RouterConfig {
             auth: Auth::None,
             checksum: V3Checksum::default(),
             trackers: Vec::new(),
+            unicast_ttl_check: true,
+            authenticated_decisions: false,
         }
     }
 }
@@ -210,9 +221,21 @@ pub struct Packet {
     pub received: Received,
     /// The channel it came in on (0 is the primary interface).
     pub channel: usize,
-    /// It came in on a multicast path, where TTL / hop limit must be 255 (unicast peers may
-    /// be routed, as keepalived allows).
-    pub multicast: bool,
+    /// The path it came in on, which decides what it must prove.
+    pub arrival: Arrival,
+}
+
+/// How a [`Packet`] reached us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// Raw VRRP to the multicast group: TTL / hop limit must be 255 (RFC 9568 §7.1).
+    Multicast,
+    /// Raw VRRP from a listed unicast peer: TTL / hop limit 255 unless the configuration
+    /// says the peers are routed.
+    Unicast,
+    /// Inside a frame sealed with the channel's key: its origin is proven, its hop count
+    /// means nothing.
+    Sealed,
 }
 
 /// What became of a [`Packet`], for counters and logs.
@@ -229,6 +252,9 @@ pub enum Receipt {
     },
     /// Dropped, with the reason.
     Rejected(Reject),
+    /// Valid, but raw VRRP while only sealed adverts may decide
+    /// ([`RouterConfig::authenticated_decisions`]): heard, counted, nothing more.
+    Unauthenticated,
 }
 
 /// What a limit held back (see [`Action::Suppressed`]).

@@ -44,7 +44,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use api::{
-    Action, Advert, AnnounceSchedule, Input, Packet, Receipt, RouterConfig, Suppressed, SyncOrder,
+    Action, Advert, AnnounceSchedule, Arrival, Input, Packet, Receipt, RouterConfig, Suppressed,
+    SyncOrder,
 };
 pub use gates::{FaultSource, GateAnswer, GateKind, SyncMembership, Takeover, TrackerConfig};
 pub use reason::{Reason, Transition};

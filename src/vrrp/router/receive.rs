@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{Action, Advert, Packet, Receipt, Router};
+use super::{Action, Advert, Arrival, Packet, Receipt, Router};
 use crate::vrrp::packet::{AddressCheck, Expected, check_against};
 
 impl Router {
@@ -12,7 +12,7 @@ impl Router {
         let Packet {
             received,
             channel,
-            multicast,
+            arrival,
         } = packet;
         let expected = Expected {
             version: self.config.version,
@@ -20,11 +20,18 @@ impl Router {
             auth: self.config.auth,
             interval: self.config.advert_interval,
             vips: &self.config.vips,
-            ttl_must_be_255: multicast,
+            ttl_must_be_255: match arrival {
+                Arrival::Multicast => true,
+                Arrival::Unicast => self.config.unicast_ttl_check,
+                Arrival::Sealed => false,
+            },
         };
         let from = received.src;
         let receipt = match check_against(&received, &expected) {
             Err(reject) => Receipt::Rejected(reject),
+            Ok(_) if self.config.authenticated_decisions && arrival != Arrival::Sealed => {
+                Receipt::Unauthenticated
+            }
             Ok(check) => Receipt::Accepted {
                 checksum: received.checksum,
                 other_addresses: match check {

@@ -7,6 +7,7 @@ use super::timers::{DownCause, DownTimer, Due, later, next_periodic};
 use super::{
     Action, Advert, FOLLOWED_MAX, FaultSource, Heard, Reason, Router, Suppressed, Transition,
 };
+use crate::vrrp::timing::Centis;
 use crate::vrrp::{State, Version};
 
 impl Router {
@@ -116,9 +117,7 @@ impl Router {
                 self.arm_down(now, deadline, DownCause::Resigned(advert.from));
             }
         } else {
-            if self.config.version == Version::V3 && advert.interval.get() > 0 {
-                self.master_adver_interval = advert.interval;
-            }
+            self.adopt_interval(advert.interval);
             self.followed.retain(|f| f.addr != advert.from);
             if self.followed.len() >= FOLLOWED_MAX {
                 self.followed.remove(0);
@@ -127,6 +126,20 @@ impl Router {
             let deadline = later(now, self.master_down_interval());
             self.arm_down(now, deadline, DownCause::Silence);
         }
+    }
+
+    /// v3: a Backup adopts the Master's advertised interval (RFC 9568 §6.4.2), up to ten
+    /// times its own and at least a second. VRRP adverts are unauthenticated: one forged
+    /// advert claiming 40.95 s would otherwise stretch the next failover past two minutes.
+    fn adopt_interval(&mut self, advertised: Centis) {
+        if self.config.version != Version::V3 || advertised.get() == 0 {
+            return;
+        }
+        let own = self.config.advert_interval.get();
+        let cap = own
+            .saturating_mul(ADOPTED_INTERVAL_FACTOR)
+            .max(Centis::ONE_SECOND.get());
+        self.master_adver_interval = Centis::new(advertised.get().min(cap));
     }
 
     /// Whether a Backup hears a live Master it would not preempt.
@@ -149,9 +162,7 @@ impl Router {
             }
             out.push(Action::RemoveVips);
             self.timers = Default::default();
-            if self.config.version == Version::V3 && advert.interval.get() > 0 {
-                self.master_adver_interval = advert.interval;
-            }
+            self.adopt_interval(advert.interval);
             let reason = Reason::PreemptedBy {
                 from: advert.from,
                 priority: advert.priority,
@@ -398,6 +409,9 @@ impl Router {
             || (advert.priority == self.priority && address_above(theirs, ours))
     }
 }
+
+/// How many times its own interval a v3 Backup lets the Master's be (see `adopt_interval`).
+const ADOPTED_INTERVAL_FACTOR: u16 = 10;
 
 /// `a > b` as unsigned integers of the same family. Addresses of different families never
 /// compare above: a router only hears adverts of its own family.

@@ -3,6 +3,7 @@
 
 mod backup;
 mod control;
+mod hostile;
 mod isolation;
 mod master;
 mod receive;

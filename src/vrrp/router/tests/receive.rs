@@ -21,7 +21,7 @@ fn packet(priority: u8, vips: &[&str], password: Option<&[u8]>, channel: usize) 
             checksum: ChecksumKind::V2,
         },
         channel,
-        multicast: true,
+        arrival: Arrival::Multicast,
     }))
 }
 
