@@ -192,6 +192,21 @@ fn unicast_and_authentication() {
 }
 
 #[test]
+fn routed_unicast_peers_turn_the_ttl_check_off() {
+    let on_link = convert(&one("unicast_peer {\n 192.0.2.2\n}"));
+    assert!(inst(&on_link, "VI_1").unicast_ttl_check);
+    assert!(on_link.yaml.contains("set unicast_ttl_check: false"));
+    for routed in [
+        "unicast_ttl 64\nunicast_peer {\n 192.0.2.2\n}",
+        "unicast_peer {\n 192.0.2.2 min_ttl 250 max_ttl 255\n}",
+    ] {
+        let c = convert(&one(routed));
+        assert!(!inst(&c, "VI_1").unicast_ttl_check, "{routed}");
+        assert!(c.yaml.contains("unicast_ttl_check: false"), "{routed}");
+    }
+}
+
+#[test]
 fn vip_labels_devices_and_excluded_addresses() {
     let c = convert(
         "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  192.0.2.1/24 dev eth0 label eth0:vip\n  192.0.2.2 dev eth1 brd 192.0.2.255\n }\n virtual_ipaddress_excluded {\n  192.0.2.3/24\n }\n}\n",

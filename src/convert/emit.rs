@@ -217,6 +217,9 @@ fn instance(w: &mut Writer, name: &str, i: &OutInstance) {
     if let Some(y) = i.yield_advert {
         w.line(4, &format!("yield_advert: {y}"));
     }
+    if !i.unicast_ttl_check {
+        w.line(4, "unicast_ttl_check: false");
+    }
     // Notes about preempt settings that were dropped belong with preempt, written above;
     // anything else keyed to a field that was not written still has to be shown.
     for (k, text) in n {

@@ -43,6 +43,7 @@ pub(super) struct Raw {
     pub(super) garp_repeat: Option<u32>,
     pub(super) down_timer_adverts: Option<u32>,
     pub(super) yield_advert: Option<bool>,
+    pub(super) routed_peers: bool,
     pub(super) notes: Notes,
 }
 
@@ -193,6 +194,7 @@ fn common(
     o.down_timer_adverts = raw.down_timer_adverts.or(cx.globals.down_timer_adverts);
     o.use_vmac = raw.use_vmac;
     o.yield_advert = raw.yield_advert.or(cx.globals.yield_advert);
+    o.unicast_ttl_check = !raw.routed_peers;
     let delay = raw.garp_delay.or(cx.globals.garp_delay);
     let repeat = raw.garp_repeat.or(cx.globals.garp_repeat);
     if delay.is_some() || repeat.is_some() {

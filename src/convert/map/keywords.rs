@@ -62,10 +62,20 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
                     Err(_) => cx.bad_value(p, "an IP address"),
                 }
                 if !p.args.is_empty() {
-                    cx.skip(&p.loc, "unicast_peer min_ttl/max_ttl", "TTL checks on peers are not supported");
+                    // keepalived checks a peer's TTL only in the range given; vipd
+                    // requires 255 unless told the peers are routed.
+                    raw.routed_peers = true;
+                    raw.notes.push(("", "unicast_peer min_ttl/max_ttl: vipd has no TTL range per peer; unicast_ttl_check: false accepts any TTL from the listed peers".to_owned()));
                 }
             }
         }
+        "unicast_ttl" => match int(arg, 1, 255) {
+            // A TTL below 255 is set for peers behind routers: their adverts arrive the
+            // same way, so vipd must not require 255 from them.
+            Some(255) => {}
+            Some(_) => raw.routed_peers = true,
+            None => cx.bad_value(n, "a TTL 1..=255"),
+        },
         "authentication" => auth(cx, raw, n),
         "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
             let excluded = n.name == "virtual_ipaddress_excluded";

@@ -206,6 +206,14 @@ pub fn map(nodes: &[Node], unsupported: &mut Vec<Unsupported>) -> Out {
     {
         cx.out.header.push("keepalived sends no last advert before yielding to a higher priority unless vrrp_higher_prio_send_advert is set; vipd's yield_advert (default true) does, which helps a healed split brain converge and is harmless to keepalived peers.".to_owned());
     }
+    if cx
+        .out
+        .instances
+        .iter()
+        .any(|(_, i)| i.unicast.is_some() && i.unicast_ttl_check)
+    {
+        cx.out.header.push("vipd requires unicast adverts to arrive with TTL 255, as they do from a peer on the same link (keepalived sends 255 unless unicast_ttl says otherwise), so no host further away can forge one; for peers reached through routers, set unicast_ttl_check: false.".to_owned());
+    }
     cx.out
 }
 

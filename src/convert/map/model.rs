@@ -94,6 +94,8 @@ pub struct OutInstance {
     pub garp: Option<(u32, u32, u64)>,
     /// `yield_advert`, when keepalived's config said something.
     pub yield_advert: Option<bool>,
+    /// False when keepalived's config shows unicast peers behind routers.
+    pub unicast_ttl_check: bool,
     /// Comments.
     pub notes: Notes,
 }
