@@ -16,7 +16,7 @@ use std::net::IpAddr;
 
 use crate::vrrp::channels::HealthChange;
 use crate::vrrp::router::{
-    Action, GateKind, Input, Receipt, Router, Suppressed, Takeover, Transition,
+    Action, GateKind, Input, Packet, Receipt, Router, Suppressed, Takeover, Transition,
 };
 
 /// What to do with the virtual addresses; queued to an address worker, in order.
@@ -63,26 +63,73 @@ pub trait RouterIo: Send {
     fn receipt(&mut self, router: &Router, channel: usize, from: IpAddr, receipt: Receipt);
 }
 
-/// Runs `router` until its inbox closes or it has handled [`Input::Stop`]; returns the I/O
-/// so the caller can wait for queued work to finish.
-pub async fn drive<I: RouterIo>(
-    mut router: Router,
-    mut inbox: mpsc::Receiver<Input>,
-    mut io: I,
-    mut wakeup: Wakeup,
-) -> I {
+/// The most queued packets read before a timer is served: what one inbox holds.
+pub const PACKET_LANE: usize = 256;
+
+/// A router task's two inboxes. Packets come from anyone on the network and may be dropped
+/// when the lane is full (counted by the sender); control inputs (reloads, trackers, gates,
+/// links, the group) come from this daemon, are never dropped, and are served before
+/// packets, so a flood can neither crowd them out nor delay them.
+pub struct Inbox {
+    /// Inputs from the daemon itself.
+    pub control: mpsc::Receiver<Input>,
+    /// Received adverts, parsed, not yet judged (capacity [`PACKET_LANE`]).
+    pub packets: mpsc::Receiver<Box<Packet>>,
+}
+
+/// Runs `router` until its control inbox closes or it has handled [`Input::Stop`]; returns
+/// the I/O so the caller can wait for queued work to finish.
+pub async fn drive<I: RouterIo>(router: Router, inbox: Inbox, io: I, mut wakeup: Wakeup) -> I {
+    let Inbox {
+        mut control,
+        mut packets,
+    } = inbox;
+    let mut task = Task { router, io };
+    let mut packets_open = true;
     loop {
-        let deadline = router.next_deadline();
-        // Timers first: a flood of packets must not starve the advert timer.
-        let input = tokio::select! {
+        let deadline = task.router.next_deadline();
+        // Timers before control before packets: a flood of packets must not starve the
+        // advert timer, and nothing from the network goes before the daemon's own inputs.
+        tokio::select! {
             biased;
-            () = wakeup.until(deadline) => Input::Timer,
-            msg = inbox.recv() => match msg {
-                Some(input) => input,
+            () = wakeup.until(deadline) => {
+                // Read what is queued before acting on an expiry: a Backup that ran late must
+                // not declare a Master down whose advert sits unread in its inbox. Bounded by
+                // the lane's capacity, so the timer is served after at most that many.
+                for _ in 0..PACKET_LANE {
+                    let Ok(packet) = packets.try_recv() else { break };
+                    task.handle(Input::Packet(packet));
+                }
+                task.handle(Input::Timer);
+            }
+            msg = control.recv() => match msg {
+                Some(input) => {
+                    let stopping = input == Input::Stop;
+                    task.handle(input);
+                    if stopping {
+                        break;
+                    }
+                }
                 None => break,
             },
-        };
-        let stopping = input == Input::Stop;
+            packet = packets.recv(), if packets_open => match packet {
+                Some(packet) => task.handle(Input::Packet(packet)),
+                None => packets_open = false,
+            },
+        }
+    }
+    task.io
+}
+
+/// A router and its outside world, inside the task.
+struct Task<I> {
+    router: Router,
+    io: I,
+}
+
+impl<I: RouterIo> Task<I> {
+    fn handle(&mut self, input: Input) {
+        let Task { router, io } = self;
         // Received adverts and timers never change faults, and they are nearly every input:
         // only the rest pay for the comparison.
         let faults_before = (!matches!(input, Input::Advert(_) | Input::Packet(_) | Input::Timer))
@@ -90,36 +137,32 @@ pub async fn drive<I: RouterIo>(
         let now: Instant = TokioInstant::now().into_std();
         for action in router.handle(now, input) {
             match action {
-                Action::SendAdvert { priority } => io.send_advert(&router, priority),
+                Action::SendAdvert { priority } => io.send_advert(router, priority),
                 Action::AddVips => io.vips(VipOp::Add),
                 Action::RemoveVips => io.vips(VipOp::Remove),
                 Action::Announce { count } => io.vips(VipOp::Announce(count)),
-                Action::Notify(t) => io.transition(&router, &t),
+                Action::Notify(t) => io.transition(router, &t),
                 Action::AskGate {
                     gate,
                     attempt,
                     takeover,
-                } => io.ask_gate(&router, gate, attempt, takeover),
+                } => io.ask_gate(router, gate, attempt, takeover),
                 Action::WithdrawGate { gate, attempt } => io.withdraw_gate(gate, attempt),
                 Action::RefuseSyncOrder { .. } => io.sync_refused(),
-                Action::Channel(change) => io.channel(&router, change),
+                Action::Channel(change) => io.channel(router, change),
                 Action::Suppressed(what) => io.suppressed(what),
                 Action::Receipt {
                     channel,
                     from,
                     receipt,
-                } => io.receipt(&router, channel, from, receipt),
+                } => io.receipt(router, channel, from, receipt),
             }
         }
         if faults_before.is_some_and(|before| before != router.faults()) {
-            io.faults_changed(&router);
+            io.faults_changed(router);
         }
-        io.after_input(&router);
-        if stopping {
-            break;
-        }
+        io.after_input(router);
     }
-    io
 }
 
 #[cfg(test)]
@@ -177,6 +220,14 @@ mod tests {
         }
     }
 
+    /// An inbox whose packet lane nobody sends on.
+    fn control_only(control: mpsc::Receiver<Input>) -> Inbox {
+        Inbox {
+            control,
+            packets: mpsc::channel(1).1,
+        }
+    }
+
     fn router(priority: u8) -> Router {
         let v2 = crate::vrrp::router::tests::v2(priority);
         Router::new(RouterConfig {
@@ -193,7 +244,7 @@ mod tests {
             t0: Some(TokioInstant::now()),
             ..Recorder::default()
         };
-        let task = tokio::spawn(drive(router(100), rx, rec, Wakeup::Tokio));
+        let task = tokio::spawn(drive(router(100), control_only(rx), rec, Wakeup::Tokio));
         tx.send(Input::Start).await.unwrap();
         // v3, 100 ms, priority 100: 3 * 100 ms + 60.9375 ms.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -222,7 +273,7 @@ mod tests {
             t0: Some(TokioInstant::now()),
             ..Recorder::default()
         };
-        let task = tokio::spawn(drive(router(100), rx, rec, Wakeup::Tokio));
+        let task = tokio::spawn(drive(router(100), control_only(rx), rec, Wakeup::Tokio));
         tx.send(Input::Start).await.unwrap();
         let advert = Advert {
             from: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),

@@ -4,7 +4,7 @@
 //! and actions out, and talk through channels only. The router task never waits on I/O.
 //!
 //! ```text
-//!  raw VRRP socket ─ receiver ──┐ Packet                 ┌─> address worker (vips): add,
+//!  raw VRRP socket ─ receiver ──┐ Packet (own lane)      ┌─> address worker (vips): add,
 //!  UDP socket ─ udp_receiver ───┤ (parsed, by VRID)      │   remove, announce (netlink, ARP/NA)
 //!  link watcher (links) ────────┤ Fault(Link)            ├─> senders: adverts on every channel
 //!  check tasks ─ tracker task ──┤ Health                 ├─> notify queue (one per instance,
@@ -18,7 +18,8 @@
 //!
 //! | inbox | owner | message | senders |
 //! |---|---|---|---|
-//! | router inbox (256, bounded) | [`driver::drive`] | [`crate::vrrp::router::Input`] | receivers (`try_send`: a full inbox drops a packet, counted `inbox_full`), trackers, links, group, isolation probe, control, supervisor (`send`: a reload's `Configure` is never dropped) |
+//! | router packet lane (256, bounded) | [`driver::drive`] | [`crate::vrrp::router::Packet`] | receivers (`try_send`: a full lane drops a packet, counted `inbox_full`); read after control inputs, and drained before a timer is served |
+//! | router control inbox (256, bounded) | [`driver::drive`] | [`crate::vrrp::router::Input`] | trackers, links, group, isolation probe, control, supervisor (`send`: a reload's `Configure` is never dropped); nothing from the network, so a flood cannot delay these |
 //! | address worker queue (unbounded) | `vips::run` | [`driver::VipOp`] | the router task, in action order |
 //! | group events (unbounded) | `groups::run` | `groups::GroupEvent` | member router tasks |
 //! | tracker reports (unbounded) | `track::runner::run_instance` | `track::Report` | check tasks, only on a change |

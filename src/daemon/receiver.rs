@@ -12,7 +12,7 @@ use tracing::{debug, warn};
 use super::stats::{LogLimiter, Stats};
 use crate::net::VrrpSocket;
 use crate::vrrp::packet::{self, Received, Reject};
-use crate::vrrp::router::{Arrival, Input, Packet};
+use crate::vrrp::router::{Arrival, Packet};
 
 use crate::vrrp::Family;
 
@@ -24,8 +24,8 @@ pub type Routes = HashMap<u8, Route>;
 pub struct Route {
     /// Instance name.
     pub name: String,
-    /// The router task's inbox.
-    pub inbox: mpsc::Sender<Input>,
+    /// The router task's packet lane (see [`super::driver::Inbox`]).
+    pub packets: mpsc::Sender<Box<Packet>>,
     /// The instance's heartbeat channels this socket carries (the primary interface's
     /// multicast or unicast path, and extra channels over the same interface).
     pub channels: Vec<RxChannel>,
@@ -125,7 +125,7 @@ pub(super) fn deliver(route: &Route, channel: &RxChannel, rx: Received, arrival:
         channel: channel.index,
         arrival,
     };
-    match route.inbox.try_send(Input::Packet(Box::new(packet))) {
+    match route.packets.try_send(Box::new(packet)) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => route.stats.bump("inbox_full"),
         Err(TrySendError::Closed(_)) => {}

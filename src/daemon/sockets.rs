@@ -23,7 +23,7 @@ use crate::net::udp_socket::{UdpChannelSocket, host_addrs};
 use crate::net::{NetError, VrrpSocket};
 use crate::vrrp::Family;
 use crate::vrrp::packet;
-use crate::vrrp::router::Input;
+use crate::vrrp::router::Packet;
 use crate::vrrp::udp_frame::FrameKey;
 
 /// A raw VRRP socket: interface, family, source address.
@@ -66,8 +66,8 @@ pub struct Plan<'a> {
     pub primary: IpAddr,
     /// Extra channels, resolved.
     pub channels: &'a [ResolvedChannel],
-    /// The router's inbox.
-    pub inbox: mpsc::Sender<Input>,
+    /// The router's packet lane.
+    pub packets: mpsc::Sender<Box<Packet>>,
     /// Instance counters.
     pub stats: Arc<Stats>,
     /// UDP keys by file.
@@ -424,7 +424,7 @@ fn add_rx(list: &mut Vec<(RawKey, Vec<RxChannel>)>, key: RawKey, ch: RxChannel) 
 fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
     Route {
         name: plan.name.to_owned(),
-        inbox: plan.inbox.clone(),
+        packets: plan.packets.clone(),
         channels,
         stats: plan.stats.clone(),
     }
@@ -486,7 +486,7 @@ mod tests {
     fn route(name: &str) -> Route {
         Route {
             name: name.to_owned(),
-            inbox: mpsc::channel(1).0,
+            packets: mpsc::channel(1).0,
             channels: Vec::new(),
             stats: Arc::new(Stats::default()),
         }
@@ -590,7 +590,7 @@ mod tests {
             vmac_iface: None,
             primary: IpAddr::V4(Ipv4Addr::LOCALHOST),
             channels,
-            inbox: mpsc::channel(1).0,
+            packets: mpsc::channel(1).0,
             stats: stats.clone(),
             keys: &keys,
         };

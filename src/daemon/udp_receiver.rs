@@ -228,11 +228,11 @@ mod tests {
     }
 
     /// Instance web, VRID 51, whose UDP channel lists `peers`.
-    fn table(peers: Vec<IpAddr>) -> (UdpRoutes, mpsc::Receiver<Input>) {
-        let (inbox, rx) = mpsc::channel(8);
+    fn table(peers: Vec<IpAddr>) -> (UdpRoutes, mpsc::Receiver<Box<crate::vrrp::router::Packet>>) {
+        let (packets, rx) = mpsc::channel(8);
         let route = Route {
             name: "web".into(),
-            inbox,
+            packets,
             channels: vec![RxChannel {
                 index: 1,
                 peers: Some(peers),

@@ -13,6 +13,7 @@ impl Supervisor {
     ) -> Result<mpsc::Sender<Input>, DaemonError> {
         let inst = p.instance.clone();
         let (inbox, inbox_rx) = mpsc::channel(256);
+        let (packets, packets_rx) = mpsc::channel(driver::PACKET_LANE);
         let stats = Arc::new(stats::Stats::default());
         let auth = inst.advert_auth();
         let vips = p.vip_addrs();
@@ -25,7 +26,7 @@ impl Supervisor {
                 vmac_iface: p.vmac.as_ref().map(|v| v.name.as_str()),
                 primary: p.primary,
                 channels: &p.channels,
-                inbox: inbox.clone(),
+                packets: packets.clone(),
                 stats: stats.clone(),
                 keys: &self.keys,
             },
@@ -82,7 +83,11 @@ impl Supervisor {
             seen: None,
         };
         let router = Router::new(router_config.clone());
-        let driver = tokio::spawn(driver::drive(router, inbox_rx, io, Wakeup::precise()));
+        let lanes = driver::Inbox {
+            control: inbox_rx,
+            packets: packets_rx,
+        };
+        let driver = tokio::spawn(driver::drive(router, lanes, io, Wakeup::precise()));
         write(&self.watchers)
             .entry(p.parent.index)
             .or_default()
@@ -115,6 +120,7 @@ impl Supervisor {
             Live {
                 prepared: p,
                 inbox: inbox.clone(),
+                packets,
                 driver,
                 worker,
                 vip_ops: ops_tx,
@@ -166,7 +172,7 @@ impl Supervisor {
                     vmac_iface: p.vmac.as_ref().map(|v| v.name.as_str()),
                     primary: p.primary,
                     channels: &p.channels,
-                    inbox: live.inbox.clone(),
+                    packets: live.packets.clone(),
                     stats: live.stats.clone(),
                     keys: &self.keys,
                 },

@@ -37,7 +37,7 @@ use crate::notify::{Commands, EventStream, Notifier, NotifyCounters, Subject};
 use crate::track::{self, RunAs};
 use crate::vrrp::group::SyncGroup;
 use crate::vrrp::packet;
-use crate::vrrp::router::{Input, Router, RouterConfig, SyncMembership};
+use crate::vrrp::router::{Input, Packet, Router, RouterConfig, SyncMembership};
 use crate::vrrp::udp_frame::FrameKey;
 use crate::vrrp::{Family, Version};
 
@@ -47,6 +47,8 @@ type Key = (String, u8, Family);
 struct Live {
     prepared: Prepared,
     inbox: mpsc::Sender<Input>,
+    /// The router's packet lane, for the receive loops of sockets attached on reload.
+    packets: mpsc::Sender<Box<Packet>>,
     driver: JoinHandle<LiveIo>,
     worker: JoinHandle<()>,
     vip_ops: mpsc::UnboundedSender<VipOp>,
