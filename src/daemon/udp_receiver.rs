@@ -209,7 +209,7 @@ mod tests {
     use super::*;
     use crate::daemon::receiver::RxChannel;
     use crate::vrrp::packet::{Advert, Auth, emit};
-    use crate::vrrp::router::Input;
+    use crate::vrrp::router::Packet;
     use crate::vrrp::timing::Centis;
     use crate::vrrp::{V3Checksum, Version};
 
@@ -228,7 +228,7 @@ mod tests {
     }
 
     /// Instance web, VRID 51, whose UDP channel lists `peers`.
-    fn table(peers: Vec<IpAddr>) -> (UdpRoutes, mpsc::Receiver<Box<crate::vrrp::router::Packet>>) {
+    fn table(peers: Vec<IpAddr>) -> (UdpRoutes, mpsc::Receiver<Box<Packet>>) {
         let (packets, rx) = mpsc::channel(8);
         let route = Route {
             name: "web".into(),
