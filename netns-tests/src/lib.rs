@@ -20,6 +20,7 @@ mod capture;
 mod cmd;
 pub mod decode;
 mod error;
+pub mod forge;
 mod lab;
 mod mac;
 mod netns;

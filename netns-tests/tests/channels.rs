@@ -11,6 +11,8 @@ mod common;
 #[path = "channels/setup.rs"]
 mod setup;
 
+#[path = "channels/forged.rs"]
+mod forged;
 #[path = "channels/guard.rs"]
 mod guard;
 #[path = "channels/keepalived.rs"]

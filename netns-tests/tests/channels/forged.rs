@@ -1,0 +1,237 @@
+//! Forged adverts from a host on the LAN (the client): well-formed, so only the rules can
+//! hold them back. A flood costs the Master a bounded number of answers and one
+//! re-assertion; with `authenticated_decisions` forged resignations move nothing; unicast
+//! adverts need TTL 255; and one advert claiming a long interval cannot stretch a failover.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use netns_tests::forge::{self, Forgery, Source};
+use netns_tests::vipd::{Vipd, VrrpState};
+use netns_tests::{Lab, Pinger, in_netns, pinger_bin, require_root};
+use vipd::vrrp::Version;
+use vipd::vrrp::timing::Centis;
+
+use crate::common::*;
+use crate::setup::*;
+
+/// Instance `web`'s counter `name` in `vipd status --json`.
+fn counter(vipd: &Vipd, name: &str) -> u64 {
+    let status = vipd.status().expect("status");
+    status.raw["instances"][0]["counters"][name]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// CPU time (user + system) of process `pid` so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the command name, which ends at the last ')'.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+fn v4(ip: IpAddr) -> Ipv4Addr {
+    match ip {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(_) => panic!("an IPv4 lab"),
+    }
+}
+
+fn sends(lab: &Lab, forgery: &Forgery, per_second: u32, duration: Duration) -> u64 {
+    in_netns(lab.client.ns(), || {
+        forge::flood(forgery, per_second, duration)
+    })
+    .expect("client namespace")
+    .expect("forged adverts sent")
+}
+
+#[test]
+fn a_flood_of_forged_lower_adverts_costs_the_master_little() {
+    if !require_root() {
+        return;
+    }
+    let HbPair {
+        lab,
+        vip,
+        high,
+        low,
+        d0,
+        d1,
+    } = hb_pair(hb_lab(), |_, _| Vec::new());
+    let pinger = Pinger::start(
+        &lab.client,
+        &pinger_bin(),
+        vip,
+        None,
+        lab.log_path("ping.log"),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let moves = (
+        d0.transitions(&high.name).len(),
+        d1.transitions(&low.name).len(),
+    );
+    let sent_before = counter(&d0, "adverts_sent");
+    let cpu_before = cpu_time(d0.pid());
+    let t0 = Instant::now();
+    // 10,000 adverts a second for 5 s, each from a different address, priority 50.
+    let forgery = Forgery::multicast(Version::V3, 51, 50, &[v4(vip)]);
+    let forged = sends(&lab, &forgery, 10_000, Duration::from_secs(5));
+    let elapsed = t0.elapsed();
+    let cpu = cpu_time(d0.pid()) - cpu_before;
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = counter(&d0, "adverts_sent") - sent_before;
+    let report = pinger.stop().unwrap();
+    let share = cpu.as_secs_f64() / elapsed.as_secs_f64() * 100.0;
+    eprintln!(
+        "{forged} forged adverts in {elapsed:?}: Master sent {sent} adverts, used {share:.1} % of a core; \
+         answers suppressed {}; pings {report:?}",
+        counter(&d0, "answers_suppressed")
+    );
+    assert!(forged >= 40_000, "the flood ran: {forged}");
+    // Periodic adverts (10 a second) plus at most one answer per interval, and slack.
+    assert!(sent <= 150, "{sent} adverts out in {elapsed:?}");
+    assert!(counter(&d0, "answers_suppressed") > 1_000);
+    assert!(
+        d0.reasserts(&high.name).len() <= 1,
+        "one re-assertion per episode"
+    );
+    assert_eq!(
+        d0.transitions(&high.name).len(),
+        moves.0,
+        "the Master stays"
+    );
+    assert_eq!(d1.transitions(&low.name).len(), moves.1, "the Backup stays");
+    assert_eq!(report.lost, 0, "{report:?}");
+    // A generous bound for a loaded machine; the benchmark reports the real figure.
+    assert!(share < 50.0, "{share:.1} % of a core");
+}
+
+#[test]
+fn with_authenticated_decisions_forged_resignations_move_nothing() {
+    if !require_root() {
+        return;
+    }
+    let lab = hb_lab();
+    let key_file = lab.log_path("heartbeat.key");
+    std::fs::write(&key_file, b"vipd test key, 32 bytes or so..").unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key_path = key_file.display().to_string();
+    let HbPair {
+        lab,
+        vip,
+        high,
+        low,
+        d0,
+        d1,
+    } = hb_pair(lab, |lab, i| {
+        vec![
+            format!(
+                "channels: [{{ type: udp, interface: eth1, port: 5405, key_file: {key_path}, peers: [{}] }}]",
+                lab.node(1 - i).hb_ip4().unwrap()
+            ),
+            "authenticated_decisions: true".to_owned(),
+        ]
+    });
+    let moves = (
+        d0.transitions(&high.name).len(),
+        d1.transitions(&low.name).len(),
+    );
+    let pinger = Pinger::start(
+        &lab.client,
+        &pinger_bin(),
+        vip,
+        None,
+        lab.log_path("ping.log"),
+    )
+    .unwrap();
+    // Priority 0 "from" the Master, 50 a second for 3 s: each would make a plain Backup
+    // take over after Skew_Time.
+    let forgery = Forgery {
+        src: Source::Fixed(lab.node(0).ip4()),
+        ..Forgery::multicast(Version::V3, 51, 0, &[v4(vip)])
+    };
+    sends(&lab, &forgery, 50, Duration::from_secs(3));
+    std::thread::sleep(Duration::from_millis(300));
+    let report = pinger.stop().unwrap();
+    assert_eq!(d1.transitions(&low.name).len(), moves.1, "the Backup stays");
+    assert_eq!(
+        d0.transitions(&high.name).len(),
+        moves.0,
+        "the Master stays"
+    );
+    assert!(counter(&d1, "unauthenticated") >= 100);
+    assert_eq!(report.lost, 0, "{report:?}");
+    // The real Master is still heard over the sealed channel.
+    assert_eq!(d1.state(&low.name), Some(VrrpState::Backup));
+}
+
+#[test]
+fn a_unicast_advert_spoofed_with_ttl_1_is_refused() {
+    if !require_root() {
+        return;
+    }
+    let HbPair {
+        lab,
+        vip,
+        high,
+        low,
+        d0,
+        d1,
+    } = hb_pair(hb_lab(), |lab, i| {
+        vec![format!("unicast: {{ peers: [{}] }}", lab.node(1 - i).ip4())]
+    });
+    let moves = d1.transitions(&low.name).len();
+    let forgery = Forgery {
+        src: Source::Fixed(lab.node(0).ip4()),
+        dst: lab.node(1).ip4(),
+        ttl: 1,
+        ..Forgery::multicast(Version::V3, 51, 0, &[v4(vip)])
+    };
+    sends(&lab, &forgery, 20, Duration::from_secs(2));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(d1.transitions(&low.name).len(), moves, "the Backup stays");
+    assert!(counter(&d1, "ttl_not_255") >= 30);
+    assert_eq!(d0.state(&high.name), Some(VrrpState::Master));
+}
+
+#[test]
+fn one_forged_long_interval_cannot_stretch_a_failover() {
+    if !require_root() {
+        return;
+    }
+    let HbPair {
+        lab,
+        vip,
+        low,
+        mut d0,
+        mut d1,
+        ..
+    } = hb_pair(hb_lab(), |_, _| Vec::new());
+    // "From" the Master: same priority, a 40.95 s interval; then the Master dies.
+    let forgery = Forgery {
+        src: Source::Fixed(lab.node(0).ip4()),
+        interval: Centis::V3_MAX,
+        ..Forgery::multicast(Version::V3, 51, 150, &[v4(vip)])
+    };
+    sends(&lab, &forgery, 1, Duration::ZERO);
+    let t0 = Instant::now();
+    d0.kill();
+    // Adopted up to 1 s (ten times 100 ms is less): 3 s plus skew, not 123 s.
+    d1.wait_state(
+        &low.name,
+        VrrpState::Master,
+        Duration::from_secs(4) + TOLERANCE,
+    )
+    .expect("takeover within three 1 s intervals");
+    eprintln!("takeover after the forged interval: {:?}", t0.elapsed());
+    wait_holds(lab.node(1), "eth0", vip, true, TOLERANCE);
+}
