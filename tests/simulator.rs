@@ -5,6 +5,8 @@
 
 #[path = "simulator/channels.rs"]
 mod channels;
+#[path = "simulator/forged.rs"]
+mod forged;
 #[path = "simulator/groups.rs"]
 mod groups;
 #[path = "simulator/operations.rs"]
@@ -409,6 +411,14 @@ proptest! {
         events in prop::collection::vec((0u32..40, chaos_event()), 0..30),
     ) {
         lift(chaos_converges(spec, delay, seed, events))?;
+    }
+
+    #[test]
+    fn forged_adverts_cost_at_most_one_takeover_and_an_answer_per_interval(
+        (spec, delay) in forged::ranked_pair(), seed in any::<u64>(),
+        schedule in prop::collection::vec(forged::forged(), 0..200),
+    ) {
+        lift(forged::forgeries_cost_little(spec, delay, seed, &schedule, None))?;
     }
 
     #[test]

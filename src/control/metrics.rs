@@ -21,9 +21,10 @@ use super::server::Instance;
 use crate::vrrp::State;
 
 /// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections.
-const NOT_REJECTIONS: [&str; 8] = [
+const NOT_REJECTIONS: [&str; 9] = [
     "adverts_sent",
     "answers_suppressed",
+    "resignations_doubted",
     "adverts_received",
     "advert_send_errors",
     "transitions",

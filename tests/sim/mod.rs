@@ -100,6 +100,8 @@ struct Node {
     alive: bool,
     holds_vips: bool,
     last_advert_sent: Option<Duration>,
+    /// Adverts sent since the simulation started, across restarts.
+    adverts_sent: u64,
     /// Arbiter grants not yet used, by attempt.
     granted: BTreeSet<u64>,
 }
@@ -271,6 +273,11 @@ impl Sim {
     /// When node `i` last sent an advert.
     pub fn last_advert_sent(&self, i: usize) -> Option<Duration> {
         self.nodes[i].last_advert_sent
+    }
+
+    /// How many adverts node `i` has sent.
+    pub fn adverts_sent(&self, i: usize) -> u64 {
+        self.nodes[i].adverts_sent
     }
 
     /// The running nodes in Master state.
@@ -470,6 +477,7 @@ impl Node {
             alive: true,
             holds_vips: false,
             last_advert_sent: None,
+            adverts_sent: 0,
             granted: BTreeSet::new(),
         }
     }

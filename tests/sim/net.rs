@@ -50,6 +50,7 @@ impl Sim {
 
     pub(super) fn broadcast(&mut self, from: usize, priority: u8) {
         self.nodes[from].last_advert_sent = Some(self.now);
+        self.nodes[from].adverts_sent += 1;
         self.sent.push(self.now);
         for channel in 0..self.spec.channels {
             self.send_on(channel, from, priority);

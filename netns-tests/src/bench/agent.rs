@@ -73,13 +73,25 @@ impl Setup<'_> {
     /// Writes the configuration into the lab directory and starts the agent on `node`. The
     /// returned process leads a process group holding every process of the agent.
     pub fn start(&self, lab: &Lab, node: &Node, opts: &Options) -> Result<Proc> {
+        self.start_edited(lab, node, opts, |text| text)
+    }
+
+    /// [`Setup::start`] with the configuration text passed through `edit` first (settings
+    /// one benchmark needs and the others do not).
+    pub fn start_edited(
+        &self,
+        lab: &Lab,
+        node: &Node,
+        opts: &Options,
+        edit: impl FnOnce(String) -> String,
+    ) -> Result<Proc> {
         let name = node.name();
         let file = |ext: &str| lab.log_path(&format!("{name}-{}.{ext}", self.agent));
         let conf = file("conf");
-        let text = match self.agent {
+        let text = edit(match self.agent {
             Agent::Vipd => self.vipd_config(name, &file("sock")),
             Agent::Keepalived => self.keepalived_config(name),
-        };
+        });
         std::fs::write(&conf, text)
             .map_err(|e| HarnessError::io(format!("write {}", conf.display()), e))?;
         let conf = conf.to_string_lossy().into_owned();

@@ -26,7 +26,7 @@ namespace, plus resource use of an idle Master. Prints a Markdown report on stdo
   --seed N              seed of the fault phases (default: from the clock)
 ";
 
-fn list<T>(value: &str, one: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
+pub fn list<T>(value: &str, one: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, String> {
     value
         .split(',')
         .map(|item| one(item.trim()).ok_or_else(|| format!("unknown value {item:?}")))

@@ -148,7 +148,7 @@ fn measure(opts: &Options, r: &mut IdleResult) -> Result<()> {
 }
 
 /// utime + stime of every live process in group `pgid`.
-fn cpu_ticks(pgid: u32) -> BTreeMap<u32, u64> {
+pub fn cpu_ticks(pgid: u32) -> BTreeMap<u32, u64> {
     group_pids(pgid)
         .into_iter()
         .filter_map(|pid| {
@@ -158,7 +158,8 @@ fn cpu_ticks(pgid: u32) -> BTreeMap<u32, u64> {
         .collect()
 }
 
-fn clock_ticks_per_sec() -> f64 {
+/// Clock ticks per second, the unit of [`cpu_ticks`].
+pub fn clock_ticks_per_sec() -> f64 {
     // SAFETY: sysconf has no preconditions; it only reads a system constant.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if hz > 0 { hz as f64 } else { 100.0 }

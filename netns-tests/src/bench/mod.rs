@@ -9,6 +9,7 @@ pub mod agent;
 pub mod analyze;
 pub mod args;
 pub mod failover;
+pub mod flood;
 pub mod heal;
 pub mod idle;
 pub mod report;

@@ -153,13 +153,14 @@ fn with_authenticated_decisions_forged_resignations_move_nothing() {
         lab.log_path("ping.log"),
     )
     .unwrap();
-    // Priority 0 "from" the Master, 50 a second for 3 s: each would make a plain Backup
-    // take over after Skew_Time.
+    // Priority 0 "from" the Master, 4 a second for 4 s: a plain Backup takes over after
+    // Skew_Time (61 ms) whenever the real Master's next advert is further off than that.
+    // (A faster flood keeps pushing the skew deadline back, so it moves less.)
     let forgery = Forgery {
         src: Source::Fixed(lab.node(0).ip4()),
         ..Forgery::multicast(Version::V3, 51, 0, &[v4(vip)])
     };
-    sends(&lab, &forgery, 50, Duration::from_secs(3));
+    sends(&lab, &forgery, 4, Duration::from_secs(4));
     std::thread::sleep(Duration::from_millis(300));
     let report = pinger.stop().unwrap();
     assert_eq!(d1.transitions(&low.name).len(), moves.1, "the Backup stays");
@@ -168,7 +169,7 @@ fn with_authenticated_decisions_forged_resignations_move_nothing() {
         moves.0,
         "the Master stays"
     );
-    assert!(counter(&d1, "unauthenticated") >= 100);
+    assert!(counter(&d1, "unauthenticated") >= 15);
     assert_eq!(report.lost, 0, "{report:?}");
     // The real Master is still heard over the sealed channel.
     assert_eq!(d1.state(&low.name), Some(VrrpState::Backup));

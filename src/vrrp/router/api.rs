@@ -263,6 +263,9 @@ pub enum Suppressed {
     /// An immediate advert answering a lower Master or a resignation: one was already sent
     /// within the last advert interval.
     Answer,
+    /// A resignation from a sender whose earlier resignation its own adverts contradicted:
+    /// ignored, the Backup waits for its silence instead (see `resignation.rs`).
+    Resignation,
 }
 
 impl Suppressed {
@@ -270,6 +273,7 @@ impl Suppressed {
     pub fn label(self) -> &'static str {
         match self {
             Suppressed::Answer => "answers_suppressed",
+            Suppressed::Resignation => "resignations_doubted",
         }
     }
 }

@@ -33,6 +33,7 @@ mod gates;
 mod health;
 mod reason;
 mod receive;
+mod resignation;
 mod rules;
 mod timers;
 
@@ -103,6 +104,11 @@ pub struct Router {
     lower_heard: Option<(Instant, bool)>,
     /// Master: when we last answered a heard advert at once, for the answer rate limit.
     last_answer: Option<Instant>,
+    /// The last resignation (priority 0) heard, by sender and time.
+    resignation: Option<(IpAddr, Instant)>,
+    /// A sender whose resignation was followed by its own adverts (a forged one), and until
+    /// when its resignations are doubted.
+    doubted: Option<(IpAddr, Instant)>,
     /// Backup: a takeover waiting for a gate's answer.
     pending: Option<PendingTakeover>,
     /// FAULT because isolated: the re-check attempt waiting for the isolation gate.
@@ -153,6 +159,8 @@ impl Router {
             last_reannounce: None,
             lower_heard: None,
             last_answer: None,
+            resignation: None,
+            doubted: None,
             pending: None,
             recheck: None,
             next_attempt: 0,

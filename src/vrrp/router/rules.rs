@@ -66,6 +66,18 @@ impl Router {
     }
 
     fn backup_advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
+        if advert.priority == 0 && self.doubts(advert.from, now) {
+            // Still noted: the sender's next advert renews the doubt, so a forger that
+            // keeps at it never gets past it.
+            self.heard_resignation(advert.from, now);
+            out.push(Action::Suppressed(Suppressed::Resignation));
+            return;
+        }
+        if advert.priority == 0 {
+            self.heard_resignation(advert.from, now);
+        } else {
+            self.heard_alive(advert.from, now);
+        }
         if advert.priority != 0 {
             let silence = self.master_down_interval();
             let changes = self.channels.advert(advert.channel, now, silence);
@@ -155,6 +167,7 @@ impl Router {
             // Whoever resigned, the Backups must hear us before their skew runs out.
             self.answer(now, out);
         } else if self.loses_to(&advert) {
+            self.heard_alive(advert.from, now);
             if self.config.yield_advert {
                 out.push(Action::SendAdvert {
                     priority: self.priority,
@@ -177,20 +190,26 @@ impl Router {
             self.enter_backup_keeping_interval(now, reason, Some(advert.from), out);
         } else {
             // A lower Master is out there (a healed split brain): make it hear us now, and
-            // win the clients' ARP caches back once per episode. An episode ends when no
-            // lower Master has been heard for our own Master_Down_Interval, so a peer that
-            // never yields, or a flood of forged lower adverts, costs one re-assertion.
+            // win the clients' ARP caches back, at most once per our own
+            // Master_Down_Interval: a lower Master that keeps coming back keeps taking them.
+            // The re-assertion event (and its notify run) comes once per episode, which ends
+            // when no lower Master has been heard for that long, so a peer that never
+            // yields, or a flood of forged lower adverts, runs the command once.
             self.answer(now, out);
+            self.heard_alive(advert.from, now);
             let quiet = self.own_master_down_interval();
             let ongoing = self
                 .lower_heard
                 .filter(|(last, _)| now < later(*last, quiet));
             let served = ongoing.is_some_and(|(_, served)| served);
-            let reassert = !served && self.last_reannounce.is_none_or(|t| now >= later(t, quiet));
+            let announce = self.last_reannounce.is_none_or(|t| now >= later(t, quiet));
+            let reassert = announce && !served;
             self.lower_heard = Some((now, served || reassert));
-            if reassert {
+            if announce {
                 self.last_reannounce = Some(now);
                 self.announce(self.config.announce.initial, out);
+            }
+            if reassert {
                 let over = Reason::Reasserted {
                     over: advert.from,
                     priority: advert.priority,

@@ -140,3 +140,82 @@ fn one_advert_with_a_long_interval_stretches_the_down_timer_at_most_tenfold() {
     let wait = r.next_deadline().unwrap() - t0;
     assert!(wait >= ms(15_000), "{wait:?}");
 }
+
+/// Skew_Time of a v3 Backup at priority 100 behind a 100 ms Master.
+const SKEW_100: Duration = Duration::from_nanos(60_937_500);
+
+#[test]
+fn a_resignation_the_master_contradicts_makes_its_next_ones_count_for_nothing() {
+    let t0 = Instant::now();
+    let mut r = backup(v3(100, 10), t0);
+    r.handle(t0, heard(PEER, 200, 10, Arrival::Multicast, 255));
+    // A forged resignation lands just after the Master's advert: the takeover is armed...
+    r.handle(t0 + ms(10), heard(PEER, 0, 10, Arrival::Multicast, 255));
+    assert_eq!(r.next_deadline(), Some(t0 + ms(10) + SKEW_100));
+    // ...and the Master's own next advert, 50 ms on, proves it was not the Master's.
+    r.handle(t0 + ms(50), heard(PEER, 200, 10, Arrival::Multicast, 255));
+    let down = r.next_deadline();
+    // The next resignation is ignored: the down timer waits for the Master's silence.
+    let ignored = r.handle(t0 + ms(60), heard(PEER, 0, 10, Arrival::Multicast, 255));
+    assert!(ignored.contains(&Action::Suppressed(Suppressed::Resignation)));
+    assert_eq!(r.next_deadline(), down);
+    // A real resignation (the Master goes quiet) hands over at Master_Down_Interval.
+    r.handle(down.unwrap(), Input::Timer);
+    assert_eq!(r.state(), State::Master);
+}
+
+#[test]
+fn doubt_ends_a_minute_after_the_last_contradiction() {
+    let t0 = Instant::now();
+    let mut r = backup(v3(100, 10), t0);
+    r.handle(t0, heard(PEER, 0, 10, Arrival::Multicast, 255));
+    r.handle(t0 + ms(20), heard(PEER, 200, 10, Arrival::Multicast, 255));
+    let later = t0 + ms(20) + Duration::from_secs(60);
+    for k in 0..600u64 {
+        // The Master advertising all along, nothing resigned meanwhile.
+        r.handle(
+            t0 + ms(100 * (k + 1)),
+            heard(PEER, 200, 10, Arrival::Multicast, 255),
+        );
+    }
+    r.handle(later - ms(1), heard(PEER, 200, 10, Arrival::Multicast, 255));
+    let doubted = r.handle(later - ms(1), heard(PEER, 0, 10, Arrival::Multicast, 255));
+    assert!(doubted.contains(&Action::Suppressed(Suppressed::Resignation)));
+    r.handle(later, heard(PEER, 0, 10, Arrival::Multicast, 255));
+    assert_eq!(r.next_deadline(), Some(later + SKEW_100));
+}
+
+#[test]
+fn another_senders_contradiction_casts_no_doubt_on_the_master() {
+    let t0 = Instant::now();
+    let mut r = backup(v3(100, 10), t0);
+    r.handle(t0, heard("10.0.0.9", 0, 10, Arrival::Multicast, 255));
+    r.handle(
+        t0 + ms(20),
+        heard("10.0.0.9", 200, 10, Arrival::Multicast, 255),
+    );
+    // A second later 10.0.0.9 is long gone, and PEER, never contradicted, resigns.
+    let at = t0 + ms(1000);
+    r.handle(at, heard(PEER, 200, 10, Arrival::Multicast, 255));
+    r.handle(at + ms(10), heard(PEER, 0, 10, Arrival::Multicast, 255));
+    assert_eq!(r.next_deadline(), Some(at + ms(10) + SKEW_100));
+}
+
+#[test]
+fn a_forger_that_keeps_at_it_keeps_the_doubt_alive() {
+    let t0 = Instant::now();
+    let mut r = backup(v3(100, 10), t0);
+    r.handle(t0, heard(PEER, 0, 10, Arrival::Multicast, 255));
+    r.handle(t0 + ms(20), heard(PEER, 200, 10, Arrival::Multicast, 255));
+    // Two minutes of forged resignations between the Master's adverts: all doubted.
+    for k in 1..1200u64 {
+        let at = t0 + ms(100 * k);
+        r.handle(at, heard(PEER, 200, 10, Arrival::Multicast, 255));
+        let forged = r.handle(at + ms(30), heard(PEER, 0, 10, Arrival::Multicast, 255));
+        assert!(
+            forged.contains(&Action::Suppressed(Suppressed::Resignation)),
+            "resignation {k} believed"
+        );
+    }
+    assert_eq!(r.state(), State::Backup);
+}
