@@ -236,3 +236,38 @@ fn one_forged_long_interval_cannot_stretch_a_failover() {
     eprintln!("takeover after the forged interval: {:?}", t0.elapsed());
     wait_holds(lab.node(1), "eth0", vip, true, TOLERANCE);
 }
+
+#[test]
+fn forged_resignations_cost_a_plain_pair_at_most_one_flap() {
+    if !require_root() {
+        return;
+    }
+    let HbPair {
+        lab,
+        vip,
+        high,
+        low,
+        d0,
+        d1,
+    } = hb_pair(hb_lab(), |_, _| Vec::new());
+    let moves = d1.transitions(&low.name).len();
+    // Priority 0 "from" the Master, 4 a second for 6 s: without doubt, each one that lands
+    // more than Skew_Time before the Master's next advert is a takeover.
+    let forgery = Forgery {
+        src: Source::Fixed(lab.node(0).ip4()),
+        ..Forgery::multicast(Version::V3, 51, 0, &[v4(vip)])
+    };
+    sends(&lab, &forgery, 4, Duration::from_secs(6));
+    std::thread::sleep(Duration::from_millis(500));
+    let took_over = d1
+        .moves_since(&low.name, moves)
+        .iter()
+        .filter(|(_, to)| *to == VrrpState::Master)
+        .count();
+    assert!(took_over <= 1, "the Backup took over {took_over} times");
+    assert!(counter(&d1, "resignations_doubted") >= 15);
+    assert_eq!(d0.state(&high.name), Some(VrrpState::Master));
+    assert_eq!(d1.state(&low.name), Some(VrrpState::Backup));
+    wait_holds(lab.node(0), "eth0", vip, true, TOLERANCE);
+    wait_holds(lab.node(1), "eth0", vip, false, TOLERANCE);
+}
