@@ -36,9 +36,10 @@ impl UdpChannelSocket {
         };
         let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
             .map_err(|e| NetError::io(what("opening"), e))?;
-        // A reload opens the new socket while the old one may still be open.
-        sock.set_reuse_address(true)
-            .map_err(|e| NetError::io(what("SO_REUSEADDR"), e))?;
+        // No SO_REUSEADDR: on UDP it lets any local user bind the same port (with the option
+        // set on their socket too) and take a share of the heartbeat frames. A reload keeps
+        // the open socket of an unchanged (family, port, interface), and sockets bound to
+        // different interfaces do not conflict, so nothing of ours needs to share the port.
         match family {
             Family::V4 => sock
                 .set_tos_v4(TOS_CS6)
@@ -165,11 +166,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_reload_can_bind_the_port_again_and_families_do_not_collide() {
-        let old = UdpChannelSocket::bind(Family::V4, 0, None).unwrap();
-        let port = old.local_port();
-        let new = UdpChannelSocket::bind(Family::V4, port, None).unwrap();
-        assert_eq!(new.local_port(), port);
+    async fn the_port_is_not_shared_with_another_socket_and_families_do_not_collide() {
+        let ours = UdpChannelSocket::bind(Family::V4, 0, None).unwrap();
+        let port = ours.local_port();
+        // What another local user would try: the same port with SO_REUSEADDR on their side,
+        // on the wildcard and on a specific address.
+        for ip in [Ipv4Addr::UNSPECIFIED, Ipv4Addr::LOCALHOST] {
+            let other = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+            other.set_reuse_address(true).unwrap();
+            let err = other
+                .bind(&SocketAddr::from((ip, port)).into())
+                .expect_err("the heartbeat port must not be shared");
+            assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{ip}: {err}");
+        }
+        let err = UdpChannelSocket::bind(Family::V4, port, None).unwrap_err();
+        assert!(err.to_string().contains("binding 0.0.0.0:"), "{err}");
         let v6 = UdpChannelSocket::bind(Family::V6, port, None).unwrap();
         assert_eq!(v6.local_port(), port);
     }

@@ -32,16 +32,90 @@ fn resign_frame(key: &[u8], seq: u64, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
     udp_frame::seal(&FrameKey::new(key.to_vec()).unwrap(), seq, origin, &vrrp)
 }
 
-#[test]
-fn forged_replayed_and_truncated_frames_are_refused_and_counted() {
-    if !require_root() {
-        return;
-    }
+/// A settled pair whose only channel besides the LAN is UDP over eth1.
+fn udp_pair() -> HbPair {
     let lab = hb_lab();
     let key_file = lab.log_path("heartbeat.key");
     std::fs::write(&key_file, KEY).unwrap();
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let key_path = key_file.display().to_string();
+    hb_pair(lab, |lab, i| {
+        vec![format!(
+            "channels: [{{ type: udp, interface: eth1, port: {PORT}, key_file: {key_path}, peers: [{}] }}]",
+            lab.node(1 - i).hb_ip4().unwrap()
+        )]
+    })
+}
+
+/// Tries to bind `addr` as user and group 65534 (nobody), with SO_REUSEADDR as a user
+/// wanting to share the port would set it. Run on a thread of its own: the raw syscalls
+/// change this thread's credentials only (glibc's wrappers would change every thread's).
+fn bind_as_nobody(addr: SocketAddr) -> std::io::Result<()> {
+    // SAFETY: plain syscalls on the calling thread's credentials; no memory is passed.
+    let dropped = unsafe {
+        libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) == 0
+            && libc::syscall(libc::SYS_setresgid, 65534, 65534, 65534) == 0
+            && libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) == 0
+    };
+    assert!(
+        dropped,
+        "dropping to nobody: {}",
+        std::io::Error::last_os_error()
+    );
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+    sock.set_reuse_address(true)?;
+    sock.bind(&addr.into())
+}
+
+#[test]
+fn another_local_user_cannot_bind_the_heartbeat_port() {
+    if !require_root() {
+        return;
+    }
+    let HbPair {
+        lab,
+        high,
+        low,
+        d0,
+        d1,
+        ..
+    } = udp_pair();
+    let channel = format!("udp eth1:{PORT}");
+    let _lan = lab.cut(Cut::VrrpOnLan).unwrap();
+    let n1 = lab.node(1);
+    let hb: IpAddr = n1.hb_ip4().unwrap().into();
+    let targets = [
+        SocketAddr::new(IpAddr::from([0, 0, 0, 0]), PORT),
+        SocketAddr::new(hb, PORT),
+    ];
+    let try_all = |when: &str| {
+        for to in targets {
+            // in_netns runs the closure on a thread of its own, which then ends.
+            let got = in_netns(n1.ns(), || bind_as_nobody(to)).unwrap();
+            let refused = got
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::AddrInUse);
+            assert!(refused, "{when}: nobody binding {to}: {got:?}");
+        }
+    };
+    try_all("while vipd runs");
+    // A reload keeps the socket; it must not need the port shared to do so.
+    d1.ctl_ok(&["reload"]).unwrap();
+    try_all("after a reload");
+    let carried = channel_counter(&d1, &channel, "adverts_received");
+    assert_stays(&d1, &low.name, VrrpState::Backup, quiet(&low));
+    assert_stays(&d0, &high.name, VrrpState::Master, Duration::ZERO);
+    assert!(
+        channel_counter(&d1, &channel, "adverts_received") > carried + 10,
+        "UDP still carries the adverts after the reload"
+    );
+}
+
+#[test]
+fn forged_replayed_and_truncated_frames_are_refused_and_counted() {
+    if !require_root() {
+        return;
+    }
     let HbPair {
         lab,
         vip,
@@ -50,12 +124,7 @@ fn forged_replayed_and_truncated_frames_are_refused_and_counted() {
         d0,
         d1,
         ..
-    } = hb_pair(lab, |lab, i| {
-        vec![format!(
-            "channels: [{{ type: udp, interface: eth1, port: {PORT}, key_file: {key_path}, peers: [{}] }}]",
-            lab.node(1 - i).hb_ip4().unwrap()
-        )]
-    });
+    } = udp_pair();
     let channel = format!("udp eth1:{PORT}");
     let lan = lab.cut(Cut::VrrpOnLan).unwrap();
     // With VRRP gone from the LAN, only UDP carries node0's adverts.
