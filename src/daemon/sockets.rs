@@ -249,12 +249,22 @@ impl Sockets {
             }
         }
         let mut mine: Vec<UdpKey> = Vec::new();
+        let mut host = None;
         for rc in plan.channels {
             let ChannelKind::Udp { port, .. } = rc.channel.kind else {
                 continue;
             };
             let key: UdpKey = (family, port, rc.channel.interface.clone());
             let on = format!("udp {}:{port}", key.2);
+            let host = host.get_or_insert_with(|| host_addrs().unwrap_or_default());
+            if let Some(peer) = own_peer(&rc.channel.peers, &[rc.src, plan.primary], host) {
+                return Err(DaemonError::Config(format!(
+                    "instance {}: channel {on} lists {peer} as a peer, but {peer} is an \
+                     address of this host: the node would send its heartbeats to itself; \
+                     list only the other nodes",
+                    plan.name
+                )));
+            }
             if mine.contains(&key) {
                 // One UDP route carries one channel: a second would replace the first.
                 return Err(shared_route(plan, &on, plan.name));
@@ -430,12 +440,21 @@ fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
     }
 }
 
-/// Where a UDP channel sends: each peer at `port`, except this host's own addresses. One
-/// templated config for both nodes lists every node as a peer; a frame to ourselves comes
-/// straight back, and a Master that heard it would answer itself in a loop. The receive
-/// side drops such frames as well; not sending them saves the round trip.
+/// Where a UDP channel sends: each peer at `port`, except this host's own addresses. A
+/// channel naming one is refused when it attaches; an address added to the host later must
+/// not make it send to itself either (a Master that heard its own frame would answer itself
+/// in a loop). The receive side drops such frames as well.
 fn udp_dests(peers: &[IpAddr], port: u16, origin: IpAddr) -> Vec<SocketAddr> {
     udp_dests_except(peers, port, origin, &host_addrs().unwrap_or_default())
+}
+
+/// The first of `peers` that is this node's: one of `mine` (the channel's source and the
+/// origin its frames carry) or of `host`, the addresses on this host's interfaces.
+fn own_peer(peers: &[IpAddr], mine: &[IpAddr], host: &[IpAddr]) -> Option<IpAddr> {
+    peers
+        .iter()
+        .copied()
+        .find(|p| mine.contains(p) || host.contains(p))
 }
 
 fn udp_dests_except(
@@ -566,6 +585,54 @@ mod tests {
         // The loopback address is always ours.
         let dests = udp_dests(&[Ipv4Addr::LOCALHOST.into(), ip(2)], 5405, ip(1));
         assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
+    }
+
+    #[test]
+    fn a_peer_that_is_ours_is_found_among_the_channel_and_host_addresses() {
+        let ip = |d| IpAddr::V4(Ipv4Addr::new(10, 99, 0, d));
+        let mine = [ip(1), ip(9)];
+        assert_eq!(own_peer(&[ip(2), ip(1)], &mine, &[]), Some(ip(1)));
+        assert_eq!(own_peer(&[ip(2), ip(9)], &mine, &[]), Some(ip(9)));
+        assert_eq!(own_peer(&[ip(3), ip(2)], &mine, &[ip(3)]), Some(ip(3)));
+        assert_eq!(own_peer(&[ip(2)], &mine, &[ip(3)]), None);
+    }
+
+    #[tokio::test]
+    async fn a_udp_channel_naming_an_address_of_this_host_is_refused_before_opening() {
+        let inst = web();
+        let keys = HashMap::from([(PathBuf::from("/k"), key())]);
+        let mut ch = udp_channel(0);
+        // 127.0.0.1 is on this host's loopback, whatever else it has.
+        ch.channel.peers = vec![
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+            Ipv4Addr::LOCALHOST.into(),
+        ];
+        ch.src = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+        let plan = Plan {
+            name: "web",
+            inst: &inst,
+            parent: "lo",
+            vmac_iface: None,
+            primary: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4)),
+            channels: std::slice::from_ref(&ch),
+            inbox: mpsc::channel(1).0,
+            stats: Arc::new(Stats::default()),
+            keys: &keys,
+        };
+        let mut sockets = Sockets::default();
+        let err = sockets
+            .attach(&plan, &mut HashMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("instance web: channel udp lo:0 lists 127.0.0.1 as a peer"),
+            "{err}"
+        );
+        assert!(err.contains("address of this host"), "{err}");
+        assert!(
+            sockets.udp.is_empty() && sockets.raw.is_empty(),
+            "nothing opened"
+        );
     }
 
     #[tokio::test]

@@ -295,7 +295,8 @@ mod tests {
 
     #[test]
     fn a_frame_from_one_of_our_addresses_is_dropped_even_from_a_listed_peer() {
-        // One templated config for both nodes: the peer list names this host too.
+        // The peer list names an address of this host (one added after the channel opened,
+        // which the open-time refusal could not see).
         let (t, _rx) = table(vec![PEER, HOST]);
         let got = judge(&frame(HOST), HOST, &t, &mut HashMap::new(), &[HOST]);
         assert_eq!(reason(got), "own_frame");
