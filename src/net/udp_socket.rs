@@ -123,7 +123,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::vrrp::udp_frame::{FrameKey, open, seal};
+    use crate::vrrp::udp_frame::{FrameKey, Stamp, open, seal};
 
     /// The IP_TOS or IPV6_TCLASS value the socket sends with.
     fn traffic_class(s: &UdpChannelSocket) -> io::Result<u32> {
@@ -141,7 +141,12 @@ mod tests {
         assert_ne!(a.local_port(), 0);
         assert_eq!(traffic_class(&a).unwrap(), TOS_CS6);
         // The codec does not look inside the payload; any bytes stand for the advert here.
-        let frame = seal(&key, 9, loopback, b"not parsed by the socket");
+        let stamp = Stamp {
+            epoch: 1,
+            seq: 9,
+            time_us: 0,
+        };
+        let frame = seal(&key, stamp, loopback, b"not parsed by the socket");
         a.try_send_to(&frame, SocketAddr::new(loopback, b.local_port()))
             .unwrap();
         let mut buf = [0u8; 2048];
@@ -151,7 +156,7 @@ mod tests {
             .unwrap();
         assert_eq!(from, SocketAddr::new(loopback, a.local_port()));
         let opened = open(&key, &buf[..n]).unwrap();
-        assert_eq!((opened.seq, opened.origin), (9, loopback));
+        assert_eq!((opened.stamp, opened.origin), (stamp, loopback));
         assert_eq!(opened.vrrp, b"not parsed by the socket");
     }
 

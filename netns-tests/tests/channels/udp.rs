@@ -9,7 +9,7 @@ use netns_tests::vipd::VrrpState;
 use netns_tests::{Cut, in_netns, require_root};
 use vipd::vrrp::packet::{self, Advert, Auth};
 use vipd::vrrp::timing::Centis;
-use vipd::vrrp::udp_frame::{self, FrameKey};
+use vipd::vrrp::udp_frame::{self, FrameKey, Stamp};
 use vipd::vrrp::{V3Checksum, Version};
 
 use crate::common::*;
@@ -18,18 +18,18 @@ use crate::setup::*;
 const PORT: u16 = 5405;
 const KEY: &[u8] = b"vipd test key, 32 bytes or so..";
 
-/// A sealed priority-0 advert "from" node0: accepted, it would make node1 take over.
-fn resign_frame(key: &[u8], seq: u64, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
+/// A sealed advert "from" node0. At priority 0, accepted, it would make node1 take over.
+fn frame_from(key: &[u8], stamp: Stamp, priority: u8, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
     let advert = Advert {
         version: Version::V3,
         vrid: 51,
-        priority: 0,
+        priority,
         interval: Centis::new(10),
         addresses: vec![vip],
         auth: Auth::None,
     };
     let vrrp = packet::emit(&advert, origin, origin, V3Checksum::PseudoHeader).unwrap();
-    udp_frame::seal(&FrameKey::new(key.to_vec()).unwrap(), seq, origin, &vrrp)
+    udp_frame::seal(&FrameKey::new(key.to_vec()).unwrap(), stamp, origin, &vrrp)
 }
 
 /// A settled pair whose only channel besides the LAN is UDP over eth1.
@@ -112,7 +112,7 @@ fn another_local_user_cannot_bind_the_heartbeat_port() {
 }
 
 #[test]
-fn forged_replayed_and_truncated_frames_are_refused_and_counted() {
+fn forged_replayed_future_dated_and_truncated_frames_are_refused_and_counted() {
     if !require_root() {
         return;
     }
@@ -142,37 +142,58 @@ fn forged_replayed_and_truncated_frames_are_refused_and_counted() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_micros() as u64;
-    let good = resign_frame(KEY, now_us + 1_000_000, origin, vip);
+    let hour = 3_600_000_000;
+    let at = |epoch, time_us| Stamp {
+        epoch,
+        seq: 1,
+        time_us,
+    };
+    let resign = |key, stamp| frame_from(key, stamp, 0, origin, vip);
+    let good = resign(KEY, at(1, now_us));
+    let wrong_key = b"not the key, but as long as it..";
+    // The same priority as node0's own adverts: accepted once, it changes nothing.
+    let once = frame_from(KEY, at(3, now_us), high.priority, origin, vip);
     let frames = [
         // Forged: the right layout under a wrong key.
-        resign_frame(
-            b"not the key, but as long as it..",
-            now_us + 2_000_000,
-            origin,
-            vip,
+        (resign(wrong_key, at(1, now_us)), "udp_bad_mac"),
+        // Replayed: the right key, sealed an hour ago.
+        (resign(KEY, at(1, now_us - hour)), "udp_stale"),
+        // Dated an hour ahead (a key holder, or a sender whose clock jumped): refused, and
+        // it must not raise a bar that node0's own frames then fail to clear.
+        (
+            frame_from(KEY, at(2, now_us + hour), high.priority, origin, vip),
+            "udp_future",
         ),
-        // Replayed: the right key, but a sequence number node0 passed long ago.
-        resign_frame(KEY, 1, origin, vip),
         // Truncated: a real frame cut short.
-        good[..40].to_vec(),
-        good[..good.len() - 1].to_vec(),
+        (good[..40].to_vec(), "udp_truncated"),
+        (good[..good.len() - 1].to_vec(), "udp_truncated"),
     ];
     in_netns(n0.ns(), || {
         let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
-        for f in &frames {
+        for (f, _) in &frames {
             for _ in 0..3 {
                 sock.send_to(f, to).unwrap();
             }
         }
+        // Heard once, then three copies of it.
+        for _ in 0..4 {
+            sock.send_to(&once, to).unwrap();
+        }
     })
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    for reason in ["udp_bad_mac", "udp_replayed", "udp_truncated"] {
+    for reason in frames.iter().map(|(_, r)| *r).chain(["udp_replayed"]) {
         let n = channel_counter(&d1, &channel, reason);
         assert!(n >= 3, "{reason}: {n}; {}", channel_status(&d1, &channel));
     }
+    let before = channel_counter(&d1, &channel, "adverts_received");
     assert_stays(&d1, &low.name, VrrpState::Backup, quiet(&low));
     assert_stays(&d0, &high.name, VrrpState::Master, Duration::ZERO);
-    assert!(channel_counter(&d1, &channel, "adverts_received") > carried);
+    assert!(carried > 0);
+    let after = channel_counter(&d1, &channel, "adverts_received");
+    assert!(
+        after > before + 10,
+        "node0 still heard over UDP: {before} -> {after}"
+    );
     assert_client_sees(&lab, vip, n0.mac("eth0").unwrap());
 }
