@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -50,6 +50,11 @@ struct Entry<R> {
 pub struct Sockets {
     raw: HashMap<RawKey, (Arc<VrrpSocket>, Entry<Route>)>,
     udp: HashMap<UdpKey, (Arc<UdpChannelSocket>, Entry<UdpRoute>)>,
+    /// UDP sockets closed here that may still be open elsewhere: an aborted receive task is
+    /// dropped later, a stopping router task still sends on its paths. The port is bound
+    /// exclusively, so a reload that needs it again takes the open socket back rather than
+    /// failing to bind while the old one lingers.
+    lingering: HashMap<UdpKey, Weak<UdpChannelSocket>>,
 }
 
 /// What one instance needs to attach: its identity and where its channels go.
@@ -290,10 +295,12 @@ impl Sockets {
             }
             keep
         });
-        self.udp.retain(|_, (_, e)| {
+        let lingering = &mut self.lingering;
+        self.udp.retain(|key, (socket, e)| {
             let keep = !read(&e.routes).is_empty();
             if !keep {
                 e.task.abort();
+                lingering.insert(key.clone(), Arc::downgrade(socket));
             }
             keep
         });
@@ -314,9 +321,10 @@ impl Sockets {
                 Attachment::Udp(key) => {
                     if let Some((_, entry)) = self.udp.get(key)
                         && forget(&entry.routes, name)
-                        && let Some((_, entry)) = self.udp.remove(key)
+                        && let Some((socket, entry)) = self.udp.remove(key)
                     {
                         entry.task.abort();
+                        self.lingering.insert(key.clone(), Arc::downgrade(&socket));
                     }
                 }
             }
@@ -343,7 +351,11 @@ impl Sockets {
             return Ok(s.clone());
         }
         let (family, port, iface) = key.clone();
-        let socket = Arc::new(UdpChannelSocket::bind(family, port, Some(&iface))?);
+        self.lingering.retain(|_, w| w.strong_count() > 0);
+        let socket = match self.lingering.remove(key).and_then(|w| w.upgrade()) {
+            Some(open) => open,
+            None => Arc::new(UdpChannelSocket::bind(family, port, Some(&iface))?),
+        };
         let routes = Arc::new(RwLock::new(UdpRoutes::new()));
         let label = format!("udp {iface}:{port}");
         let task = tokio::spawn(udp_receiver::run(socket.clone(), label, routes.clone()));
@@ -585,6 +597,39 @@ mod tests {
         // The loopback address is always ours.
         let dests = udp_dests(&[Ipv4Addr::LOCALHOST.into(), ip(2)], 5405, ip(1));
         assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
+    }
+
+    #[tokio::test]
+    async fn a_udp_socket_still_open_elsewhere_is_taken_back_not_bound_again() {
+        let mut sockets = Sockets::default();
+        let first = sockets
+            .udp_socket(&(Family::V4, 0, "lo".to_owned()))
+            .unwrap();
+        // Port 0 got a port of its own; the key a config would name is that port.
+        let key: UdpKey = (Family::V4, first.local_port(), "lo".to_owned());
+        drop(first);
+        sockets.udp = std::mem::take(&mut sockets.udp)
+            .into_values()
+            .map(|v| (key.clone(), v))
+            .collect();
+        let (socket, _) = &sockets.udp[&key];
+        // A stopping router task still holds its paths, the socket among them.
+        let held = socket.clone();
+        sockets.detach("web", &[Attachment::Udp(key.clone())]);
+        assert!(sockets.udp.is_empty(), "closed here");
+        let again = sockets
+            .udp_socket(&key)
+            .expect("taken back, not bound again");
+        assert!(Arc::ptr_eq(&again, &held));
+        // Once nobody holds it, the port is bound afresh.
+        sockets.detach("web", &[Attachment::Udp(key.clone())]);
+        let gone = Arc::downgrade(&held);
+        drop((again, held));
+        // The aborted receive task drops its handle when the runtime next runs it.
+        tokio::task::yield_now().await;
+        assert_eq!(gone.strong_count(), 0, "closed everywhere");
+        let fresh = sockets.udp_socket(&key).unwrap();
+        assert_eq!(fresh.local_port(), key.1);
     }
 
     #[test]

@@ -37,9 +37,10 @@ impl UdpChannelSocket {
         let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
             .map_err(|e| NetError::io(what("opening"), e))?;
         // No SO_REUSEADDR: on UDP it lets any local user bind the same port (with the option
-        // set on their socket too) and take a share of the heartbeat frames. A reload keeps
-        // the open socket of an unchanged (family, port, interface), and sockets bound to
-        // different interfaces do not conflict, so nothing of ours needs to share the port.
+        // set on their socket too) and take a share of the heartbeat frames. A reload keeps,
+        // or takes back while it lingers, the open socket of an unchanged (family, port,
+        // interface) (`daemon::sockets`), and sockets bound to different interfaces do not
+        // conflict, so nothing of ours needs to share the port.
         match family {
             Family::V4 => sock
                 .set_tos_v4(TOS_CS6)
