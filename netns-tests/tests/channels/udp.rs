@@ -112,6 +112,41 @@ fn another_local_user_cannot_bind_the_heartbeat_port() {
 }
 
 #[test]
+fn a_udp_channel_naming_an_address_of_this_node_is_refused_at_start() {
+    if !require_root() {
+        return;
+    }
+    let lab = hb_lab();
+    let key_file = lab.log_path("heartbeat.key");
+    std::fs::write(&key_file, KEY).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (n0, n1) = (lab.node(0), lab.node(1));
+    // node0's own heartbeat address beside its peer's: not the channel's source as written
+    // (that `vipd check` already refuses), so only the interfaces' addresses tell.
+    let own = n0.hb_ip4().unwrap();
+    let mut s = spec(lab.vip4(0).into(), 150);
+    s.extra = vec![format!(
+        "channels: [{{ type: udp, interface: eth1, port: {PORT}, key_file: {}, peers: [{}, {own}] }}]",
+        key_file.display(),
+        n1.hb_ip4().unwrap()
+    )];
+    let mut d0 = netns_tests::vipd::Vipd::start(
+        &lab,
+        n0,
+        &netns_tests::vipd::VipdConfig::single(n0.name(), s),
+    )
+    .unwrap();
+    let status = d0.wait_exit(Duration::from_secs(20));
+    let log = d0.log_text();
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "vipd must refuse to run: {status:?}\n{log}"
+    );
+    let named = format!("lists {own} as a peer, but {own} is an address of this host");
+    assert!(log.contains(&named), "{log}");
+}
+
+#[test]
 fn forged_replayed_future_dated_and_truncated_frames_are_refused_and_counted() {
     if !require_root() {
         return;
