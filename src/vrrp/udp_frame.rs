@@ -33,7 +33,7 @@ mod replay;
 #[cfg(test)]
 mod tests;
 
-pub use replay::{FORGET_AFTER, MAX_RUNS, ReplayGuard, Stamper};
+pub use replay::{MAX_RUNS, ReplayGuard, Stamper, forget_after};
 
 /// Length of the HMAC-SHA256 tag that ends every frame.
 pub const MAC_LEN: usize = 32;

@@ -11,8 +11,8 @@
 //!   fresh. Runs are judged apart, so a run a key holder invents blocks no other.
 //!
 //! A key holder can still send a run's sequence number far ahead; the guard forgets a run
-//! once nothing of it was accepted for [`FORGET_AFTER`], so the real sender is heard again
-//! within that bound. Forgetting opens no door to replays: by then every frame of that run
+//! once nothing of it was accepted for [`forget_after`] its window, so the real sender is
+//! heard again within that bound. Forgetting opens no door to replays: by then every frame of that run
 //! we accepted is older than the window.
 
 use std::collections::HashMap;
@@ -21,10 +21,15 @@ use std::time::{Duration, Instant};
 
 use super::{FrameReject, Stamp};
 
-/// How long after its last accepted frame a run is forgotten: more than twice the freshness
-/// window (the sender's clock may be a window ahead of ours, and a frame a window behind), so
-/// any frame of it we accepted is stale by the time it is forgotten.
-pub const FORGET_AFTER: Duration = Duration::from_secs(121);
+/// How long after its last accepted frame a run is forgotten, for a freshness `window`: more
+/// than twice the window (the sender's clock may be a window ahead of ours, and a frame a
+/// window behind), so any frame of it we accepted is stale by the time it is forgotten.
+/// 121 s for the daemon's 60 s window.
+pub const fn forget_after(window: Duration) -> Duration {
+    window
+        .saturating_mul(2)
+        .saturating_add(Duration::from_secs(1))
+}
 
 /// Runs remembered per guard, the least recently heard dropped first. Only frames whose tag
 /// checked reach the guard, so this bounds what a key holder inventing origins and epochs
@@ -71,6 +76,7 @@ struct Run {
 #[derive(Clone, Debug)]
 pub struct ReplayGuard {
     window: Duration,
+    forget_after: Duration,
     runs: HashMap<(IpAddr, u64), Run>,
 }
 
@@ -79,6 +85,7 @@ impl ReplayGuard {
     pub fn new(window: Duration) -> Self {
         ReplayGuard {
             window,
+            forget_after: forget_after(window),
             runs: HashMap::new(),
         }
     }
@@ -106,7 +113,7 @@ impl ReplayGuard {
         let known = self
             .runs
             .get(&key)
-            .filter(|r| now.saturating_duration_since(r.accepted_at) < FORGET_AFTER);
+            .filter(|r| now.saturating_duration_since(r.accepted_at) < self.forget_after);
         if let Some(run) = known
             && stamp.seq <= run.highest
         {
@@ -155,6 +162,11 @@ mod tests {
     /// 2024-01-01T00:00:00Z, a plausible "now".
     const NOW: Duration = Duration::from_secs(1_704_067_200);
     const WINDOW: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn the_daemon_window_forgets_after_121_seconds() {
+        assert_eq!(forget_after(WINDOW), Duration::from_secs(121));
+    }
 
     /// Both clocks of the receiver, `after` past the start.
     struct Clock {
@@ -300,7 +312,7 @@ mod tests {
         );
         let mut t = 3 * S;
         let mut n = 2;
-        while t < 2 * S + FORGET_AFTER {
+        while t < 2 * S + forget_after(WINDOW) {
             let r = check(&mut g, &c, t, stamp(1, n, NOW + t));
             assert!(
                 matches!(r, Err(FrameReject::Replayed { .. })),
@@ -328,7 +340,7 @@ mod tests {
         // a whole window ahead of ours.
         let ahead = stamp(1, 2, NOW + S + WINDOW);
         assert_eq!(check(&mut g, &c, S, ahead), Ok(()));
-        let later = S + FORGET_AFTER;
+        let later = S + forget_after(WINDOW);
         let replay = check(&mut g, &c, later, ahead);
         assert!(
             matches!(replay, Err(FrameReject::Stale { .. })),
