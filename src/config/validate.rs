@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::errors::ErrorKind;
-use super::model::{ChannelKind, CheckKind, Config, Instance, IsolationTarget, TrackTarget};
+use super::model::{
+    Channel, ChannelKind, CheckKind, Config, Instance, IsolationTarget, TrackTarget,
+};
 use super::reader::{Problem, SourceMap, did_you_mean};
 use crate::vrrp::{Family, Version};
 
@@ -111,6 +113,9 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
         }
         if let Some(src) = &ch.source {
             same_family(c, format!("{path}.channels[{n}].source"), src);
+        }
+        if matches!(ch.kind, ChannelKind::Udp { .. }) {
+            own_peer(c, path, n, ch, i.unicast.as_ref().and_then(|u| u.source));
         }
         let twin = i.channels[..n]
             .iter()
@@ -256,6 +261,27 @@ fn hears(i: &Instance) -> Vec<(Option<usize>, Hears<'_>)> {
         out.push((Some(n), h));
     }
     out
+}
+
+/// A UDP channel whose peers name one of this node's own addresses (the channel's source,
+/// or the instance's unicast source, which the frames carry as their origin) would send
+/// heartbeats to itself; the daemon also refuses peers that are addresses of the host.
+fn own_peer(c: &mut Checker<'_>, path: &str, n: usize, ch: &Channel, unicast: Option<IpAddr>) {
+    let own = [
+        (ch.source, "the channel's source"),
+        (unicast, "unicast.source"),
+    ];
+    for (k, peer) in ch.peers.iter().enumerate() {
+        if let Some((_, what)) = own.iter().find(|(a, _)| *a == Some(*peer)) {
+            c.error(
+                format!("{path}.channels[{n}].peers[{k}]"),
+                format!(
+                    "{peer} is this node's own address ({what}): a UDP channel lists only \
+                     the other nodes, or the node would send its heartbeats to itself"
+                ),
+            );
+        }
+    }
 }
 
 /// Two instances of one family and VRID must never hear adverts on the same interface (raw)

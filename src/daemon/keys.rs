@@ -127,7 +127,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
-    use crate::vrrp::udp_frame::seal;
+    use crate::vrrp::udp_frame::{Stamper, seal};
 
     /// A directory of its own per test, removed when the test ends, pass or fail.
     struct TempDir(PathBuf);
@@ -159,7 +159,8 @@ mod tests {
     fn same_key(a: &FrameKey, raw: &[u8]) -> bool {
         let b = FrameKey::new(raw.to_vec()).unwrap();
         let origin = Ipv4Addr::new(10, 0, 0, 1).into();
-        seal(a, 1, origin, b"payload") == seal(&b, 1, origin, b"payload")
+        let stamp = Stamper::new(1).next(std::time::Duration::ZERO);
+        seal(a, stamp, origin, b"payload") == seal(&b, stamp, origin, b"payload")
     }
 
     #[test]

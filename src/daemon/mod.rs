@@ -34,6 +34,7 @@ mod io;
 mod isolation;
 pub mod keys;
 mod links;
+mod log_budget;
 pub mod logging;
 mod receipts;
 mod receiver;
@@ -129,6 +130,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
         return Err(e);
     }
     tokio::spawn(links::run(link_events, watchers));
+    tokio::spawn(log_budget::report());
     if let Some(addr) = global.metrics_listen {
         control::metrics::serve(addr, supervisor.controls())
             .await

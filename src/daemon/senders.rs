@@ -13,7 +13,7 @@ use crate::net::VrrpSocket;
 use crate::net::udp_socket::UdpChannelSocket;
 use crate::vrrp::V3Checksum;
 use crate::vrrp::packet::{self, Advert};
-use crate::vrrp::udp_frame::{self, FrameKey, SeqCounter};
+use crate::vrrp::udp_frame::{self, FrameKey, Stamper};
 
 /// One way out for adverts.
 #[derive(Clone)]
@@ -79,7 +79,7 @@ impl TxPath {
 pub struct Sending {
     paths: Arc<Vec<TxPath>>,
     failing: Vec<bool>,
-    seq: SeqCounter,
+    stamps: Stamper,
 }
 
 impl Sending {
@@ -89,11 +89,11 @@ impl Sending {
         Sending {
             paths,
             failing,
-            seq: SeqCounter::new(),
+            stamps: Stamper::new(run_epoch()),
         }
     }
 
-    /// Switches to new paths (a reload changed the channels); the sequence goes on.
+    /// Switches to new paths (a reload changed the channels); the stamps go on.
     pub fn replace(&mut self, paths: Arc<Vec<TxPath>>) {
         self.failing = vec![false; paths.len()];
         self.paths = paths;
@@ -136,10 +136,10 @@ impl Sending {
                     let now = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
                         .unwrap_or_default();
-                    let seq = self.seq.next(now);
+                    let stamp = self.stamps.next(now);
                     match packet::emit(advert, *origin, *origin, V3Checksum::PseudoHeader) {
                         Ok(vrrp) => {
-                            let frame = udp_frame::seal(key, seq, *origin, &vrrp);
+                            let frame = udp_frame::seal(key, stamp, *origin, &vrrp);
                             for &dst in dests {
                                 match socket.try_send_to(&frame, dst) {
                                     Ok(()) => sent += 1,
@@ -170,4 +170,15 @@ impl Sending {
             }
         }
     }
+}
+
+/// A random epoch for this run's frames: a receiver takes a new one as our restart. Should
+/// the system's generator fail, the clock and process id still make a restart's epoch differ.
+fn run_epoch() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        (now.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
+    })
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -50,6 +50,11 @@ struct Entry<R> {
 pub struct Sockets {
     raw: HashMap<RawKey, (Arc<VrrpSocket>, Entry<Route>)>,
     udp: HashMap<UdpKey, (Arc<UdpChannelSocket>, Entry<UdpRoute>)>,
+    /// UDP sockets closed here that may still be open elsewhere: an aborted receive task is
+    /// dropped later, a stopping router task still sends on its paths. The port is bound
+    /// exclusively, so a reload that needs it again takes the open socket back rather than
+    /// failing to bind while the old one lingers.
+    lingering: HashMap<UdpKey, Weak<UdpChannelSocket>>,
 }
 
 /// What one instance needs to attach: its identity and where its channels go.
@@ -249,12 +254,22 @@ impl Sockets {
             }
         }
         let mut mine: Vec<UdpKey> = Vec::new();
+        let mut host = None;
         for rc in plan.channels {
             let ChannelKind::Udp { port, .. } = rc.channel.kind else {
                 continue;
             };
             let key: UdpKey = (family, port, rc.channel.interface.clone());
             let on = format!("udp {}:{port}", key.2);
+            let host = host.get_or_insert_with(|| host_addrs().unwrap_or_default());
+            if let Some(peer) = own_peer(&rc.channel.peers, &[rc.src, plan.primary], host) {
+                return Err(DaemonError::Config(format!(
+                    "instance {}: channel {on} lists {peer} as a peer, but {peer} is an \
+                     address of this host: the node would send its heartbeats to itself; \
+                     list only the other nodes",
+                    plan.name
+                )));
+            }
             if mine.contains(&key) {
                 // One UDP route carries one channel: a second would replace the first.
                 return Err(shared_route(plan, &on, plan.name));
@@ -280,10 +295,12 @@ impl Sockets {
             }
             keep
         });
-        self.udp.retain(|_, (_, e)| {
+        let lingering = &mut self.lingering;
+        self.udp.retain(|key, (socket, e)| {
             let keep = !read(&e.routes).is_empty();
             if !keep {
                 e.task.abort();
+                lingering.insert(key.clone(), Arc::downgrade(socket));
             }
             keep
         });
@@ -304,9 +321,10 @@ impl Sockets {
                 Attachment::Udp(key) => {
                     if let Some((_, entry)) = self.udp.get(key)
                         && forget(&entry.routes, name)
-                        && let Some((_, entry)) = self.udp.remove(key)
+                        && let Some((socket, entry)) = self.udp.remove(key)
                     {
                         entry.task.abort();
+                        self.lingering.insert(key.clone(), Arc::downgrade(&socket));
                     }
                 }
             }
@@ -333,7 +351,11 @@ impl Sockets {
             return Ok(s.clone());
         }
         let (family, port, iface) = key.clone();
-        let socket = Arc::new(UdpChannelSocket::bind(family, port, Some(&iface))?);
+        self.lingering.retain(|_, w| w.strong_count() > 0);
+        let socket = match self.lingering.remove(key).and_then(|w| w.upgrade()) {
+            Some(open) => open,
+            None => Arc::new(UdpChannelSocket::bind(family, port, Some(&iface))?),
+        };
         let routes = Arc::new(RwLock::new(UdpRoutes::new()));
         let label = format!("udp {iface}:{port}");
         let task = tokio::spawn(udp_receiver::run(socket.clone(), label, routes.clone()));
@@ -430,12 +452,21 @@ fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
     }
 }
 
-/// Where a UDP channel sends: each peer at `port`, except this host's own addresses. One
-/// templated config for both nodes lists every node as a peer; a frame to ourselves comes
-/// straight back, and a Master that heard it would answer itself in a loop. The receive
-/// side drops such frames as well; not sending them saves the round trip.
+/// Where a UDP channel sends: each peer at `port`, except this host's own addresses. A
+/// channel naming one is refused when it attaches; an address added to the host later must
+/// not make it send to itself either (a Master that heard its own frame would answer itself
+/// in a loop). The receive side drops such frames as well.
 fn udp_dests(peers: &[IpAddr], port: u16, origin: IpAddr) -> Vec<SocketAddr> {
     udp_dests_except(peers, port, origin, &host_addrs().unwrap_or_default())
+}
+
+/// The first of `peers` that is this node's: one of `mine` (the channel's source and the
+/// origin its frames carry) or of `host`, the addresses on this host's interfaces.
+fn own_peer(peers: &[IpAddr], mine: &[IpAddr], host: &[IpAddr]) -> Option<IpAddr> {
+    peers
+        .iter()
+        .copied()
+        .find(|p| mine.contains(p) || host.contains(p))
 }
 
 fn udp_dests_except(
@@ -566,6 +597,87 @@ mod tests {
         // The loopback address is always ours.
         let dests = udp_dests(&[Ipv4Addr::LOCALHOST.into(), ip(2)], 5405, ip(1));
         assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
+    }
+
+    #[tokio::test]
+    async fn a_udp_socket_still_open_elsewhere_is_taken_back_not_bound_again() {
+        let mut sockets = Sockets::default();
+        let first = sockets
+            .udp_socket(&(Family::V4, 0, "lo".to_owned()))
+            .unwrap();
+        // Port 0 got a port of its own; the key a config would name is that port.
+        let key: UdpKey = (Family::V4, first.local_port(), "lo".to_owned());
+        drop(first);
+        sockets.udp = std::mem::take(&mut sockets.udp)
+            .into_values()
+            .map(|v| (key.clone(), v))
+            .collect();
+        let (socket, _) = &sockets.udp[&key];
+        // A stopping router task still holds its paths, the socket among them.
+        let held = socket.clone();
+        sockets.detach("web", &[Attachment::Udp(key.clone())]);
+        assert!(sockets.udp.is_empty(), "closed here");
+        let again = sockets
+            .udp_socket(&key)
+            .expect("taken back, not bound again");
+        assert!(Arc::ptr_eq(&again, &held));
+        // Once nobody holds it, the port is bound afresh.
+        sockets.detach("web", &[Attachment::Udp(key.clone())]);
+        let gone = Arc::downgrade(&held);
+        drop((again, held));
+        // The aborted receive task drops its handle when the runtime next runs it.
+        tokio::task::yield_now().await;
+        assert_eq!(gone.strong_count(), 0, "closed everywhere");
+        let fresh = sockets.udp_socket(&key).unwrap();
+        assert_eq!(fresh.local_port(), key.1);
+    }
+
+    #[test]
+    fn a_peer_that_is_ours_is_found_among_the_channel_and_host_addresses() {
+        let ip = |d| IpAddr::V4(Ipv4Addr::new(10, 99, 0, d));
+        let mine = [ip(1), ip(9)];
+        assert_eq!(own_peer(&[ip(2), ip(1)], &mine, &[]), Some(ip(1)));
+        assert_eq!(own_peer(&[ip(2), ip(9)], &mine, &[]), Some(ip(9)));
+        assert_eq!(own_peer(&[ip(3), ip(2)], &mine, &[ip(3)]), Some(ip(3)));
+        assert_eq!(own_peer(&[ip(2)], &mine, &[ip(3)]), None);
+    }
+
+    #[tokio::test]
+    async fn a_udp_channel_naming_an_address_of_this_host_is_refused_before_opening() {
+        let inst = web();
+        let keys = HashMap::from([(PathBuf::from("/k"), key())]);
+        let mut ch = udp_channel(0);
+        // 127.0.0.1 is on this host's loopback, whatever else it has.
+        ch.channel.peers = vec![
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+            Ipv4Addr::LOCALHOST.into(),
+        ];
+        ch.src = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+        let plan = Plan {
+            name: "web",
+            inst: &inst,
+            parent: "lo",
+            vmac_iface: None,
+            primary: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4)),
+            channels: std::slice::from_ref(&ch),
+            inbox: mpsc::channel(1).0,
+            stats: Arc::new(Stats::default()),
+            keys: &keys,
+        };
+        let mut sockets = Sockets::default();
+        let err = sockets
+            .attach(&plan, &mut HashMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("instance web: channel udp lo:0 lists 127.0.0.1 as a peer"),
+            "{err}"
+        );
+        assert!(err.contains("address of this host"), "{err}");
+        assert!(
+            sockets.udp.is_empty() && sockets.raw.is_empty(),
+            "nothing opened"
+        );
     }
 
     #[tokio::test]

@@ -5,8 +5,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::log_budget::LogBudget;
 
 /// What happened to one instance's packets.
 #[derive(Debug, Default)]
@@ -80,45 +82,90 @@ impl Stats {
 }
 
 /// Lets through one log line per (source, reason) per `every`, and says how many were held
-/// back, so a flood of bad packets costs a counter each, not a log line each.
+/// back, so a flood of bad packets costs a counter each, not a log line each. Every line let
+/// through also takes a token from the process's [`LogBudget`], so a flood from ever new
+/// (spoofed) sources is held to the budget as well.
 #[derive(Debug)]
 pub struct LogLimiter {
     every: Duration,
     last: HashMap<(IpAddr, &'static str), (Instant, u64)>,
+    budget: Arc<LogBudget>,
+    swept_at: Option<Instant>,
 }
 
+/// Keys a limiter remembers. When they are all recent, a line for a new key is held back
+/// (counted by the budget) rather than the table grown: spoofed sources are endless.
+pub const MAX_KEYS: usize = 1024;
+
 impl LogLimiter {
-    /// A limiter that logs each (source, reason) at most once per `every`.
+    /// A limiter that logs each (source, reason) at most once per `every`, within the
+    /// process's budget.
     pub fn new(every: Duration) -> Self {
+        LogLimiter::with_budget(every, LogBudget::global())
+    }
+
+    /// The same, with a budget of its own (for tests).
+    pub fn with_budget(every: Duration, budget: Arc<LogBudget>) -> Self {
         LogLimiter {
             every,
             last: HashMap::new(),
+            budget,
+            swept_at: None,
         }
     }
 
-    /// `Some(suppressed)` when a line may be logged now, with the number held back since the
-    /// last one; `None` when it must be held back.
+    /// `Some(suppressed)` when a line may be logged now, with the number held back for this
+    /// key since the last one; `None` when it must be held back.
     pub fn allow(&mut self, now: Instant, src: IpAddr, reason: &'static str) -> Option<u64> {
+        let every = self.every;
         match self.last.get_mut(&(src, reason)) {
-            Some((at, held)) if now.duration_since(*at) < self.every => {
+            Some((at, held)) if now.saturating_duration_since(*at) < every => {
                 *held += 1;
                 None
             }
             Some((at, held)) => {
-                let suppressed = *held;
+                // Over budget, the key stays due: its next packet may be the one logged.
+                if !self.budget.take(now) {
+                    return None;
+                }
                 *at = now;
-                *held = 0;
-                Some(suppressed)
+                Some(std::mem::take(held))
             }
             None => {
-                if self.last.len() > 4096 {
-                    // Spoofed sources must not grow this map without bound.
-                    self.last.clear();
+                if self.last.len() >= MAX_KEYS {
+                    self.sweep(now);
+                }
+                if self.last.len() >= MAX_KEYS {
+                    self.budget.held_back(1);
+                    return None;
+                }
+                if !self.budget.take(now) {
+                    return None;
                 }
                 self.last.insert((src, reason), (now, 0));
                 Some(0)
             }
         }
+    }
+
+    /// Forgets keys not logged for `every` (their held-back count goes to the budget's
+    /// summary), at most once a second: under a flood each sweep walks the whole table.
+    fn sweep(&mut self, now: Instant) {
+        if self
+            .swept_at
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.swept_at = Some(now);
+        let (every, budget) = (self.every, &self.budget);
+        self.last.retain(|_, (at, held)| {
+            let keep = now.saturating_duration_since(*at) < every;
+            if !keep {
+                budget.held_back(*held);
+            }
+            keep
+        });
     }
 }
 
@@ -144,7 +191,8 @@ mod tests {
 
     #[test]
     fn limiter_holds_back_repeats_and_reports_them() {
-        let mut l = LogLimiter::new(Duration::from_secs(10));
+        let budget = Arc::new(LogBudget::new(100, 100));
+        let mut l = LogLimiter::with_budget(Duration::from_secs(10), budget);
         let t0 = Instant::now();
         let src = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9));
         assert_eq!(l.allow(t0, src, "bad_checksum"), Some(0));
@@ -164,6 +212,65 @@ mod tests {
             l.allow(t0 + Duration::from_secs(11), src, "bad_checksum"),
             Some(2)
         );
+    }
+
+    fn spoofed(k: u32) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + k))
+    }
+
+    #[test]
+    fn a_flood_from_spoofed_sources_is_held_to_the_budget_and_summed_up() {
+        let budget = Arc::new(LogBudget::new(10, 50));
+        let mut l = LogLimiter::with_budget(Duration::from_secs(10), budget.clone());
+        let t0 = Instant::now();
+        // 20,000 packets from 20,000 sources over two seconds.
+        let logged = (0..20_000u32)
+            .filter(|k| {
+                let at = t0 + Duration::from_micros(u64::from(*k) * 100);
+                l.allow(at, spoofed(*k), "ttl_not_255").is_some()
+            })
+            .count();
+        // The burst, then ten a second.
+        assert!((50..=71).contains(&logged), "{logged} lines");
+        assert_eq!(budget.take_held_back(), 20_000 - logged as u64);
+        assert!(l.last.len() <= MAX_KEYS);
+    }
+
+    #[test]
+    fn the_key_table_stays_bounded_and_old_keys_make_room() {
+        let budget = Arc::new(LogBudget::new(1_000_000, 1_000_000));
+        let every = Duration::from_secs(10);
+        let mut l = LogLimiter::with_budget(every, budget.clone());
+        let t0 = Instant::now();
+        for k in 0..MAX_KEYS as u32 {
+            assert_eq!(l.allow(t0, spoofed(k), "bad_checksum"), Some(0));
+        }
+        // Repeats of a known key are held back per key, as before.
+        assert_eq!(l.allow(t0, spoofed(0), "bad_checksum"), None);
+        // Full of recent keys: a new one is held back, not added.
+        let new = spoofed(1_000_000);
+        assert_eq!(
+            l.allow(t0 + Duration::from_secs(1), new, "bad_checksum"),
+            None
+        );
+        assert_eq!(l.last.len(), MAX_KEYS);
+        assert_eq!(budget.take_held_back(), 1);
+        // Once the keys are old, a sweep forgets them; their held-back lines are counted.
+        assert_eq!(l.allow(t0 + every, new, "bad_checksum"), Some(0));
+        assert_eq!(l.last.len(), 1);
+        assert_eq!(budget.take_held_back(), 1, "the repeat of key 0");
+    }
+
+    #[test]
+    fn a_due_key_over_budget_stays_due() {
+        let budget = Arc::new(LogBudget::new(1, 1));
+        let mut l = LogLimiter::with_budget(Duration::from_secs(10), budget);
+        let t0 = Instant::now();
+        let (a, b) = (spoofed(1), spoofed(2));
+        assert_eq!(l.allow(t0, a, "bad_ttl"), Some(0));
+        // b comes while the bucket is empty: held back, and not marked as logged.
+        assert_eq!(l.allow(t0, b, "bad_ttl"), None);
+        assert_eq!(l.allow(t0 + Duration::from_secs(1), b, "bad_ttl"), Some(0));
     }
 
     #[test]

@@ -15,8 +15,8 @@ use crate::vrrp::packet::{self, Received};
 use crate::vrrp::router::Arrival;
 use crate::vrrp::udp_frame::{self, FrameKey, ReplayGuard};
 
-/// How far the first frame from a sender may be from our clock: a replay of an older capture
-/// after we restart is refused. Nodes of a pair keep their clocks in step (NTP) anyway.
+/// How far a frame's time may be from our clock, either way: an older capture replayed is
+/// refused. Nodes of a pair keep their clocks in step (NTP) anyway.
 pub const REPLAY_WINDOW: Duration = Duration::from_secs(60);
 
 /// The largest frame read: a v3 IPv6 advert with 255 addresses plus the envelope.
@@ -191,7 +191,7 @@ fn judge<'a>(
     guards
         .entry(vrid)
         .or_insert_with(|| ReplayGuard::new(REPLAY_WINDOW))
-        .check(opened.origin, opened.seq, now_unix)
+        .check(opened.origin, opened.stamp, now_unix, Instant::now())
         .map_err(|r| refuse(r.label(), r.to_string()))?;
     // The inner advert's checksum covers the origin twice (see udp_frame): NAT on the
     // path cannot break it, and the MAC has already vouched for every byte.
@@ -248,8 +248,13 @@ mod tests {
         (HashMap::from([(51, udp)]), rx)
     }
 
-    /// A sealed VRID 51 advert from `origin`, numbered as a sender would number it now.
+    /// A sealed VRID 51 advert from `origin`, stamped as a new sender would stamp it now.
     fn frame(origin: IpAddr) -> Vec<u8> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        sealed(origin, udp_frame::Stamper::new(1).next(now))
+    }
+
+    fn sealed(origin: IpAddr, stamp: udp_frame::Stamp) -> Vec<u8> {
         let advert = Advert {
             version: Version::V3,
             vrid: 51,
@@ -259,8 +264,7 @@ mod tests {
             auth: Auth::None,
         };
         let vrrp = emit(&advert, origin, origin, V3Checksum::PseudoHeader).unwrap();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        udp_frame::seal(&key(), now.as_micros() as u64, origin, &vrrp)
+        udp_frame::seal(&key(), stamp, origin, &vrrp)
     }
 
     fn reason(r: Result<(&Route, Received), Dropped<'_>>) -> &'static str {
@@ -282,6 +286,26 @@ mod tests {
     }
 
     #[test]
+    fn a_future_dated_frame_is_counted_and_the_sender_is_heard_right_after() {
+        let (t, _rx) = table(vec![PEER]);
+        let mut guards = HashMap::new();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let mut stamps = udp_frame::Stamper::new(7);
+        let future = sealed(PEER, stamps.next(now + Duration::from_secs(3600)));
+        let got = judge(&future, PEER, &t, &mut guards, &[]);
+        assert_eq!(reason(got), "udp_future");
+        let normal = sealed(PEER, stamps.next(now));
+        assert_eq!(
+            reason(judge(&normal, PEER, &t, &mut guards, &[])),
+            "accepted"
+        );
+        let got = judge(&normal, PEER, &t, &mut guards, &[]);
+        assert_eq!(reason(got), "udp_replayed");
+        let old = sealed(PEER, stamps.next(now - 2 * REPLAY_WINDOW));
+        assert_eq!(reason(judge(&old, PEER, &t, &mut guards, &[])), "udp_stale");
+    }
+
+    #[test]
     fn a_frame_of_ours_reflected_by_a_peer_is_dropped_as_our_own() {
         let (t, _rx) = table(vec![PEER]);
         // The reflecting host sends from its own address, so only the sealed origin tells.
@@ -296,7 +320,8 @@ mod tests {
 
     #[test]
     fn a_frame_from_one_of_our_addresses_is_dropped_even_from_a_listed_peer() {
-        // One templated config for both nodes: the peer list names this host too.
+        // The peer list names an address of this host (one added after the channel opened,
+        // which the open-time refusal could not see).
         let (t, _rx) = table(vec![PEER, HOST]);
         let got = judge(&frame(HOST), HOST, &t, &mut HashMap::new(), &[HOST]);
         assert_eq!(reason(got), "own_frame");

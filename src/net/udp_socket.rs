@@ -36,9 +36,11 @@ impl UdpChannelSocket {
         };
         let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
             .map_err(|e| NetError::io(what("opening"), e))?;
-        // A reload opens the new socket while the old one may still be open.
-        sock.set_reuse_address(true)
-            .map_err(|e| NetError::io(what("SO_REUSEADDR"), e))?;
+        // No SO_REUSEADDR: on UDP it lets any local user bind the same port (with the option
+        // set on their socket too) and take a share of the heartbeat frames. A reload keeps,
+        // or takes back while it lingers, the open socket of an unchanged (family, port,
+        // interface) (`daemon::sockets`), and sockets bound to different interfaces do not
+        // conflict, so nothing of ours needs to share the port.
         match family {
             Family::V4 => sock
                 .set_tos_v4(TOS_CS6)
@@ -122,7 +124,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::vrrp::udp_frame::{FrameKey, open, seal};
+    use crate::vrrp::udp_frame::{FrameKey, Stamp, open, seal};
 
     /// The IP_TOS or IPV6_TCLASS value the socket sends with.
     fn traffic_class(s: &UdpChannelSocket) -> io::Result<u32> {
@@ -140,7 +142,12 @@ mod tests {
         assert_ne!(a.local_port(), 0);
         assert_eq!(traffic_class(&a).unwrap(), TOS_CS6);
         // The codec does not look inside the payload; any bytes stand for the advert here.
-        let frame = seal(&key, 9, loopback, b"not parsed by the socket");
+        let stamp = Stamp {
+            epoch: 1,
+            seq: 9,
+            time_us: 0,
+        };
+        let frame = seal(&key, stamp, loopback, b"not parsed by the socket");
         a.try_send_to(&frame, SocketAddr::new(loopback, b.local_port()))
             .unwrap();
         let mut buf = [0u8; 2048];
@@ -150,7 +157,7 @@ mod tests {
             .unwrap();
         assert_eq!(from, SocketAddr::new(loopback, a.local_port()));
         let opened = open(&key, &buf[..n]).unwrap();
-        assert_eq!((opened.seq, opened.origin), (9, loopback));
+        assert_eq!((opened.stamp, opened.origin), (stamp, loopback));
         assert_eq!(opened.vrrp, b"not parsed by the socket");
     }
 
@@ -165,11 +172,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_reload_can_bind_the_port_again_and_families_do_not_collide() {
-        let old = UdpChannelSocket::bind(Family::V4, 0, None).unwrap();
-        let port = old.local_port();
-        let new = UdpChannelSocket::bind(Family::V4, port, None).unwrap();
-        assert_eq!(new.local_port(), port);
+    async fn the_port_is_not_shared_with_another_socket_and_families_do_not_collide() {
+        let ours = UdpChannelSocket::bind(Family::V4, 0, None).unwrap();
+        let port = ours.local_port();
+        // What another local user would try: the same port with SO_REUSEADDR on their side,
+        // on the wildcard and on a specific address.
+        for ip in [Ipv4Addr::UNSPECIFIED, Ipv4Addr::LOCALHOST] {
+            let other = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+            other.set_reuse_address(true).unwrap();
+            let err = other
+                .bind(&SocketAddr::from((ip, port)).into())
+                .expect_err("the heartbeat port must not be shared");
+            assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{ip}: {err}");
+        }
+        let err = UdpChannelSocket::bind(Family::V4, port, None).unwrap_err();
+        assert!(err.to_string().contains("binding 0.0.0.0:"), "{err}");
         let v6 = UdpChannelSocket::bind(Family::V6, port, None).unwrap();
         assert_eq!(v6.local_port(), port);
     }

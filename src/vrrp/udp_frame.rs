@@ -1,22 +1,27 @@
 //! The UDP heartbeat channel's frame: a VRRP advert wrapped in a header, authenticated with
-//! HMAC-SHA256 and numbered against replay.
+//! HMAC-SHA256 and stamped against replay.
 //!
 //! ```text
 //! 0   4  magic b"VIPD"
-//! 4   1  format version = 1
+//! 4   1  format version = 2
 //! 5   3  reserved, zero
-//! 8   8  seq (u64, big-endian)
-//! 16 16  origin: the sender's address on the channel (IPv4 as IPv4-mapped IPv6)
-//! 32  n  the VRRP message as `packet::emit` makes it with src = dst = origin and
+//! 8   8  epoch: a random number the sender draws when it starts (u64, big-endian)
+//! 16  8  seq: 1, 2, 3, ... within the epoch (u64, big-endian)
+//! 24  8  time: the sender's wall clock, microseconds since the Unix epoch (u64, big-endian)
+//! 32 16  origin: the sender's identity address (IPv4 as IPv4-mapped IPv6)
+//! 48  n  the VRRP message as `packet::emit` makes it with src = dst = origin and
 //!        `V3Checksum::PseudoHeader`
 //! end 32 HMAC-SHA256(key, every byte before it)
 //! ```
+//!
+//! Format 1 had one field where epoch, seq and time are: a sequence number that was also the
+//! sender's clock, so one future-dated frame raised the bar above every later frame. The
+//! formats do not interoperate; both ends are vipd, so both are upgraded together.
 //!
 //! The origin travels inside the authenticated bytes rather than being taken from the UDP
 //! source address, so NAT between the peers cannot break the advert's checksum or identity.
 //! Pure: no I/O and no clock reads; the caller passes the time in.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
@@ -24,20 +29,23 @@ use std::time::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+mod replay;
 #[cfg(test)]
 mod tests;
+
+pub use replay::{MAX_RUNS, ReplayGuard, Stamper, forget_after};
 
 /// Length of the HMAC-SHA256 tag that ends every frame.
 pub const MAC_LEN: usize = 32;
 /// The shortest key [`FrameKey::new`] accepts: 128 bits.
 pub const MIN_KEY_LEN: usize = 16;
 /// Length of the header before the VRRP message.
-pub const HEADER_LEN: usize = 32;
+pub const HEADER_LEN: usize = 48;
 /// The shortest frame worth authenticating: header, the 8-byte VRRP fixed header, tag.
 pub const MIN_FRAME_LEN: usize = HEADER_LEN + VRRP_FIXED_HEADER + MAC_LEN;
 
 const MAGIC: [u8; 4] = *b"VIPD";
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
 const VRRP_FIXED_HEADER: usize = 8;
 /// Offset of the VRID in the VRRP message (same in v2 and v3).
 const VRID_AT: usize = HEADER_LEN + 1;
@@ -89,12 +97,25 @@ impl fmt::Debug for FrameKey {
     }
 }
 
-/// Wraps the VRRP message `vrrp` into an authenticated frame numbered `seq`.
-pub fn seal(key: &FrameKey, seq: u64, origin: IpAddr, vrrp: &[u8]) -> Vec<u8> {
+/// What a frame carries against replay; see the module's layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    /// Drawn at random when the sender starts: a new one means the sender restarted.
+    pub epoch: u64,
+    /// Counts the sender's frames within the epoch, from 1.
+    pub seq: u64,
+    /// The sender's wall clock when it sealed the frame, in microseconds since the epoch.
+    pub time_us: u64,
+}
+
+/// Wraps the VRRP message `vrrp` into an authenticated frame stamped `stamp`.
+pub fn seal(key: &FrameKey, stamp: Stamp, origin: IpAddr, vrrp: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(HEADER_LEN + vrrp.len() + MAC_LEN);
     frame.extend_from_slice(&MAGIC);
     frame.extend_from_slice(&[FORMAT_VERSION, 0, 0, 0]);
-    frame.extend_from_slice(&seq.to_be_bytes());
+    frame.extend_from_slice(&stamp.epoch.to_be_bytes());
+    frame.extend_from_slice(&stamp.seq.to_be_bytes());
+    frame.extend_from_slice(&stamp.time_us.to_be_bytes());
     let origin = match origin {
         IpAddr::V4(a) => a.to_ipv6_mapped(),
         IpAddr::V6(a) => a,
@@ -119,8 +140,8 @@ pub fn vrid_hint(frame: &[u8]) -> Option<u8> {
 /// An authenticated frame's content. Replay is not judged yet: see [`ReplayGuard`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Opened<'a> {
-    /// The sender's sequence number.
-    pub seq: u64,
+    /// The sender's epoch, sequence number and time.
+    pub stamp: Stamp,
     /// The sender's address on the channel (an IPv4-mapped address comes back as IPv4).
     pub origin: IpAddr,
     /// The VRRP message, to be parsed with `parse_vrrp(vrrp, origin, origin, 255)`.
@@ -136,38 +157,52 @@ pub enum FrameReject {
     /// Does not start with `VIPD`: not a vipd frame at all.
     #[error("not a vipd frame: the magic bytes are wrong")]
     BadMagic,
-    /// A format version this build does not speak. Version 1 here means its reserved bytes
-    /// were not zero, which only a later format would send.
+    /// A format version this build does not speak. Its own version here means the reserved
+    /// bytes were not zero, which only a later format would send.
     #[error("{}", bad_version(*.0))]
     BadVersion(u8),
     /// The tag does not match: a wrong key, or bytes altered on the way.
     #[error("the authentication tag does not match: a wrong key or an altered frame")]
     BadMac,
-    /// Authentic but not newer than the last frame from this origin.
+    /// Authentic but not newer than the last frame of the same run (origin and epoch).
     #[error(
-        "sequence number {seq} is not above {highest}, the highest seen from this sender: \
-         a replayed or reordered frame"
+        "sequence number {seq} is not above {highest}, the highest seen from this sender \
+         since it started: a replayed or reordered frame"
     )]
     Replayed {
         /// The frame's sequence number.
         seq: u64,
-        /// The highest accepted so far from the same origin.
+        /// The highest accepted so far from the same origin and epoch.
         highest: u64,
     },
-    /// The first frame from an origin carries a time too far from ours.
+    /// Sealed longer ago than the freshness window allows, by our clock.
     #[error(
-        "the first frame from this sender is {skew:?} away from our clock: an old capture \
-         replayed, or the two clocks disagree"
+        "sealed {age:?} ago by our clock: an old frame replayed, or the sender's clock is \
+         behind ours by more than the window (keep the nodes on NTP)"
     )]
     Stale {
-        /// How far the frame's sequence time is from our clock.
-        skew: Duration,
+        /// How far the frame's time is behind our clock.
+        age: Duration,
+    },
+    /// Dated further ahead of our clock than the freshness window allows.
+    #[error(
+        "dated {ahead:?} ahead of our clock: the sender's clock is ahead of ours by more \
+         than the window (keep the nodes on NTP)"
+    )]
+    Ahead {
+        /// How far the frame's time is ahead of our clock.
+        ahead: Duration,
     },
 }
 
 fn bad_version(v: u8) -> String {
     if v == FORMAT_VERSION {
         format!("frame format {v} with non-zero reserved bytes: sent by a newer vipd?")
+    } else if v < FORMAT_VERSION {
+        format!(
+            "frame format {v} is an older vipd's (this one speaks {FORMAT_VERSION}): upgrade \
+             both nodes"
+        )
     } else {
         format!("unknown frame format version {v} (this vipd speaks {FORMAT_VERSION})")
     }
@@ -183,6 +218,7 @@ impl FrameReject {
             FrameReject::BadMac => "udp_bad_mac",
             FrameReject::Replayed { .. } => "udp_replayed",
             FrameReject::Stale { .. } => "udp_stale",
+            FrameReject::Ahead { .. } => "udp_future",
         }
     }
 }
@@ -204,87 +240,16 @@ pub fn open<'a>(key: &FrameKey, frame: &'a [u8]) -> Result<Opened<'a>, FrameReje
     mac.update(signed);
     mac.verify_slice(tag).map_err(|_| FrameReject::BadMac)?;
 
-    let seq = u64::from_be_bytes(signed[8..16].try_into().expect("8 bytes"));
-    let origin: [u8; 16] = signed[16..32].try_into().expect("16 bytes");
+    let field = |at: usize| u64::from_be_bytes(signed[at..at + 8].try_into().expect("8 bytes"));
+    let stamp = Stamp {
+        epoch: field(8),
+        seq: field(16),
+        time_us: field(24),
+    };
+    let origin: [u8; 16] = signed[32..48].try_into().expect("16 bytes");
     Ok(Opened {
-        seq,
+        stamp,
         origin: Ipv6Addr::from(origin).to_canonical(),
         vrrp: &signed[HEADER_LEN..],
     })
-}
-
-fn micros(t: Duration) -> u64 {
-    u64::try_from(t.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// A sender's sequence numbers.
-///
-/// Each is `max(last + 1, now in microseconds since the epoch)`: strictly increasing even
-/// if the clock steps back, and a restarted sender (which forgot `last`) still starts
-/// above everything it sent before, as long as its clock did not go back meanwhile.
-#[derive(Clone, Debug, Default)]
-pub struct SeqCounter {
-    last: u64,
-}
-
-impl SeqCounter {
-    /// A counter that has sent nothing.
-    pub fn new() -> Self {
-        SeqCounter::default()
-    }
-
-    /// The next sequence number, given the wall-clock time since the Unix epoch.
-    pub fn next(&mut self, now_unix: Duration) -> u64 {
-        self.last = self.last.saturating_add(1).max(micros(now_unix));
-        self.last
-    }
-}
-
-/// The receiver's replay defence, per origin.
-///
-/// Call [`check`](Self::check) only on frames [`open`] accepted: origins are then
-/// authenticated, so the table holds only real peers and cannot be grown by forgeries.
-#[derive(Clone, Debug)]
-pub struct ReplayGuard {
-    window: Duration,
-    highest: HashMap<IpAddr, u64>,
-}
-
-impl ReplayGuard {
-    /// A guard that accepts a first frame whose time is within `window` of ours.
-    pub fn new(window: Duration) -> Self {
-        ReplayGuard {
-            window,
-            highest: HashMap::new(),
-        }
-    }
-
-    /// Accepts `seq` from `origin` if it is above every earlier one (and remembers it).
-    /// The first frame from an origin has nothing to compare with, so its sequence number,
-    /// read as microseconds since the epoch, must be within the window of `now_unix`:
-    /// otherwise an old capture replayed after our restart would be taken as live.
-    pub fn check(
-        &mut self,
-        origin: IpAddr,
-        seq: u64,
-        now_unix: Duration,
-    ) -> Result<(), FrameReject> {
-        if let Some(highest) = self.highest.get_mut(&origin) {
-            if seq <= *highest {
-                return Err(FrameReject::Replayed {
-                    seq,
-                    highest: *highest,
-                });
-            }
-            *highest = seq;
-            return Ok(());
-        }
-        let now = micros(now_unix);
-        let skew = Duration::from_micros(now.abs_diff(seq));
-        if skew > self.window {
-            return Err(FrameReject::Stale { skew });
-        }
-        self.highest.insert(origin, seq);
-        Ok(())
-    }
 }

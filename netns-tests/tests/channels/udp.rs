@@ -9,7 +9,7 @@ use netns_tests::vipd::VrrpState;
 use netns_tests::{Cut, in_netns, require_root};
 use vipd::vrrp::packet::{self, Advert, Auth};
 use vipd::vrrp::timing::Centis;
-use vipd::vrrp::udp_frame::{self, FrameKey};
+use vipd::vrrp::udp_frame::{self, FrameKey, Stamp};
 use vipd::vrrp::{V3Checksum, Version};
 
 use crate::common::*;
@@ -18,22 +18,101 @@ use crate::setup::*;
 const PORT: u16 = 5405;
 const KEY: &[u8] = b"vipd test key, 32 bytes or so..";
 
-/// A sealed priority-0 advert "from" node0: accepted, it would make node1 take over.
-fn resign_frame(key: &[u8], seq: u64, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
+/// A sealed advert "from" node0. At priority 0, accepted, it would make node1 take over.
+fn frame_from(key: &[u8], stamp: Stamp, priority: u8, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
     let advert = Advert {
         version: Version::V3,
         vrid: 51,
-        priority: 0,
+        priority,
         interval: Centis::new(10),
         addresses: vec![vip],
         auth: Auth::None,
     };
     let vrrp = packet::emit(&advert, origin, origin, V3Checksum::PseudoHeader).unwrap();
-    udp_frame::seal(&FrameKey::new(key.to_vec()).unwrap(), seq, origin, &vrrp)
+    udp_frame::seal(&FrameKey::new(key.to_vec()).unwrap(), stamp, origin, &vrrp)
+}
+
+/// A settled pair whose only channel besides the LAN is UDP over eth1.
+fn udp_pair() -> HbPair {
+    let lab = hb_lab();
+    let key_file = lab.log_path("heartbeat.key");
+    std::fs::write(&key_file, KEY).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key_path = key_file.display().to_string();
+    hb_pair(lab, |lab, i| {
+        vec![format!(
+            "channels: [{{ type: udp, interface: eth1, port: {PORT}, key_file: {key_path}, peers: [{}] }}]",
+            lab.node(1 - i).hb_ip4().unwrap()
+        )]
+    })
+}
+
+/// Tries to bind `addr` as user and group 65534 (nobody), with SO_REUSEADDR as a user
+/// wanting to share the port would set it. Run on a thread of its own: the raw syscalls
+/// change this thread's credentials only (glibc's wrappers would change every thread's).
+fn bind_as_nobody(addr: SocketAddr) -> std::io::Result<()> {
+    // SAFETY: plain syscalls on the calling thread's credentials; no memory is passed.
+    let dropped = unsafe {
+        libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) == 0
+            && libc::syscall(libc::SYS_setresgid, 65534, 65534, 65534) == 0
+            && libc::syscall(libc::SYS_setresuid, 65534, 65534, 65534) == 0
+    };
+    assert!(
+        dropped,
+        "dropping to nobody: {}",
+        std::io::Error::last_os_error()
+    );
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+    sock.set_reuse_address(true)?;
+    sock.bind(&addr.into())
 }
 
 #[test]
-fn forged_replayed_and_truncated_frames_are_refused_and_counted() {
+fn another_local_user_cannot_bind_the_heartbeat_port() {
+    if !require_root() {
+        return;
+    }
+    let HbPair {
+        lab,
+        high,
+        low,
+        d0,
+        d1,
+        ..
+    } = udp_pair();
+    let channel = format!("udp eth1:{PORT}");
+    let _lan = lab.cut(Cut::VrrpOnLan).unwrap();
+    let n1 = lab.node(1);
+    let hb: IpAddr = n1.hb_ip4().unwrap().into();
+    let targets = [
+        SocketAddr::new(IpAddr::from([0, 0, 0, 0]), PORT),
+        SocketAddr::new(hb, PORT),
+    ];
+    let try_all = |when: &str| {
+        for to in targets {
+            // in_netns runs the closure on a thread of its own, which then ends.
+            let got = in_netns(n1.ns(), || bind_as_nobody(to)).unwrap();
+            let refused = got
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::AddrInUse);
+            assert!(refused, "{when}: nobody binding {to}: {got:?}");
+        }
+    };
+    try_all("while vipd runs");
+    // A reload keeps the socket; it must not need the port shared to do so.
+    d1.ctl_ok(&["reload"]).unwrap();
+    try_all("after a reload");
+    let carried = channel_counter(&d1, &channel, "adverts_received");
+    assert_stays(&d1, &low.name, VrrpState::Backup, quiet(&low));
+    assert_stays(&d0, &high.name, VrrpState::Master, Duration::ZERO);
+    assert!(
+        channel_counter(&d1, &channel, "adverts_received") > carried + 10,
+        "UDP still carries the adverts after the reload"
+    );
+}
+
+#[test]
+fn a_udp_channel_naming_an_address_of_this_node_is_refused_at_start() {
     if !require_root() {
         return;
     }
@@ -41,7 +120,37 @@ fn forged_replayed_and_truncated_frames_are_refused_and_counted() {
     let key_file = lab.log_path("heartbeat.key");
     std::fs::write(&key_file, KEY).unwrap();
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let key_path = key_file.display().to_string();
+    let (n0, n1) = (lab.node(0), lab.node(1));
+    // node0's own heartbeat address beside its peer's: not the channel's source as written
+    // (that `vipd check` already refuses), so only the interfaces' addresses tell.
+    let own = n0.hb_ip4().unwrap();
+    let mut s = spec(lab.vip4(0).into(), 150);
+    s.extra = vec![format!(
+        "channels: [{{ type: udp, interface: eth1, port: {PORT}, key_file: {}, peers: [{}, {own}] }}]",
+        key_file.display(),
+        n1.hb_ip4().unwrap()
+    )];
+    let mut d0 = netns_tests::vipd::Vipd::start(
+        &lab,
+        n0,
+        &netns_tests::vipd::VipdConfig::single(n0.name(), s),
+    )
+    .unwrap();
+    let status = d0.wait_exit(Duration::from_secs(20));
+    let log = d0.log_text();
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "vipd must refuse to run: {status:?}\n{log}"
+    );
+    let named = format!("lists {own} as a peer, but {own} is an address of this host");
+    assert!(log.contains(&named), "{log}");
+}
+
+#[test]
+fn forged_replayed_future_dated_and_truncated_frames_are_refused_and_counted() {
+    if !require_root() {
+        return;
+    }
     let HbPair {
         lab,
         vip,
@@ -50,12 +159,7 @@ fn forged_replayed_and_truncated_frames_are_refused_and_counted() {
         d0,
         d1,
         ..
-    } = hb_pair(lab, |lab, i| {
-        vec![format!(
-            "channels: [{{ type: udp, interface: eth1, port: {PORT}, key_file: {key_path}, peers: [{}] }}]",
-            lab.node(1 - i).hb_ip4().unwrap()
-        )]
-    });
+    } = udp_pair();
     let channel = format!("udp eth1:{PORT}");
     let lan = lab.cut(Cut::VrrpOnLan).unwrap();
     // With VRRP gone from the LAN, only UDP carries node0's adverts.
@@ -73,37 +177,58 @@ fn forged_replayed_and_truncated_frames_are_refused_and_counted() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_micros() as u64;
-    let good = resign_frame(KEY, now_us + 1_000_000, origin, vip);
+    let hour = 3_600_000_000;
+    let at = |epoch, time_us| Stamp {
+        epoch,
+        seq: 1,
+        time_us,
+    };
+    let resign = |key, stamp| frame_from(key, stamp, 0, origin, vip);
+    let good = resign(KEY, at(1, now_us));
+    let wrong_key = b"not the key, but as long as it..";
+    // The same priority as node0's own adverts: accepted once, it changes nothing.
+    let once = frame_from(KEY, at(3, now_us), high.priority, origin, vip);
     let frames = [
         // Forged: the right layout under a wrong key.
-        resign_frame(
-            b"not the key, but as long as it..",
-            now_us + 2_000_000,
-            origin,
-            vip,
+        (resign(wrong_key, at(1, now_us)), "udp_bad_mac"),
+        // Replayed: the right key, sealed an hour ago.
+        (resign(KEY, at(1, now_us - hour)), "udp_stale"),
+        // Dated an hour ahead (a key holder, or a sender whose clock jumped): refused, and
+        // it must not raise a bar that node0's own frames then fail to clear.
+        (
+            frame_from(KEY, at(2, now_us + hour), high.priority, origin, vip),
+            "udp_future",
         ),
-        // Replayed: the right key, but a sequence number node0 passed long ago.
-        resign_frame(KEY, 1, origin, vip),
         // Truncated: a real frame cut short.
-        good[..40].to_vec(),
-        good[..good.len() - 1].to_vec(),
+        (good[..40].to_vec(), "udp_truncated"),
+        (good[..good.len() - 1].to_vec(), "udp_truncated"),
     ];
     in_netns(n0.ns(), || {
         let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
-        for f in &frames {
+        for (f, _) in &frames {
             for _ in 0..3 {
                 sock.send_to(f, to).unwrap();
             }
         }
+        // Heard once, then three copies of it.
+        for _ in 0..4 {
+            sock.send_to(&once, to).unwrap();
+        }
     })
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    for reason in ["udp_bad_mac", "udp_replayed", "udp_truncated"] {
+    for reason in frames.iter().map(|(_, r)| *r).chain(["udp_replayed"]) {
         let n = channel_counter(&d1, &channel, reason);
         assert!(n >= 3, "{reason}: {n}; {}", channel_status(&d1, &channel));
     }
+    let before = channel_counter(&d1, &channel, "adverts_received");
     assert_stays(&d1, &low.name, VrrpState::Backup, quiet(&low));
     assert_stays(&d0, &high.name, VrrpState::Master, Duration::ZERO);
-    assert!(channel_counter(&d1, &channel, "adverts_received") > carried);
+    assert!(carried > 0);
+    let after = channel_counter(&d1, &channel, "adverts_received");
+    assert!(
+        after > before + 10,
+        "node0 still heard over UDP: {before} -> {after}"
+    );
     assert_client_sees(&lab, vip, n0.mac("eth0").unwrap());
 }
