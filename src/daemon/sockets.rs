@@ -660,7 +660,7 @@ mod tests {
             vmac_iface: None,
             primary: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4)),
             channels: std::slice::from_ref(&ch),
-            inbox: mpsc::channel(1).0,
+            packets: mpsc::channel(1).0,
             stats: Arc::new(Stats::default()),
             keys: &keys,
         };
