@@ -41,11 +41,20 @@ impl Router {
             },
         };
         let accepted = matches!(receipt, Receipt::Accepted { .. });
+        // Raw adverts decide nothing under authenticated decisions, but they still show that
+        // their channel works, so a raw path is not reported lost while it carries the
+        // Master. (A forger can make a dead raw path look alive; it can move nothing.)
+        let shows_channel = receipt == Receipt::Unauthenticated
+            && self.state == crate::vrrp::State::Backup
+            && received.advert.priority != 0;
         out.push(Action::Receipt {
             channel,
             from,
             receipt,
         });
+        if shows_channel {
+            self.channel_heard(now, channel, out);
+        }
         if accepted {
             let advert = Advert {
                 from,

@@ -79,9 +79,7 @@ impl Router {
             self.heard_alive(advert.from, now);
         }
         if advert.priority != 0 {
-            let silence = self.master_down_interval();
-            let changes = self.channels.advert(advert.channel, now, silence);
-            out.extend(changes.into_iter().map(Action::Channel));
+            self.channel_heard(now, advert.channel, out);
         }
         let lower = advert.priority != 0 && advert.priority < self.priority;
         // The preempt delay runs from the first lower-priority advert of an episode; an
@@ -152,6 +150,14 @@ impl Router {
             .saturating_mul(ADOPTED_INTERVAL_FACTOR)
             .max(Centis::ONE_SECOND.get());
         self.master_adver_interval = Centis::new(advertised.get().min(cap));
+    }
+
+    /// A Backup heard the Master on `channel`: the channel carries it (for status and logs
+    /// only; no decision depends on it).
+    pub(super) fn channel_heard(&mut self, now: Instant, channel: usize, out: &mut Vec<Action>) {
+        let silence = self.master_down_interval();
+        let changes = self.channels.advert(channel, now, silence);
+        out.extend(changes.into_iter().map(Action::Channel));
     }
 
     /// Whether a Backup hears a live Master it would not preempt.

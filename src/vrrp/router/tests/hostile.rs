@@ -3,6 +3,7 @@
 //! a v3 Backup's down timer without bound.
 
 use super::*;
+use crate::vrrp::channels::HealthChange;
 use crate::vrrp::packet::{self, ChecksumKind, Received, Reject};
 
 /// A v3 advert from `from` as the receive loop hands it over.
@@ -217,5 +218,35 @@ fn a_forger_that_keeps_at_it_keeps_the_doubt_alive() {
             "resignation {k} believed"
         );
     }
+    assert_eq!(r.state(), State::Backup);
+}
+
+#[test]
+fn with_sealed_decisions_a_raw_channel_carrying_the_master_is_not_reported_lost() {
+    let t0 = Instant::now();
+    let config = RouterConfig {
+        channel_addrs: vec![ip(US), ip(US)],
+        channel_names: vec!["eth0".into(), "udp eth1:5405".into()],
+        ..sealed_only(v3(100, 10))
+    };
+    let mut r = backup(config, t0);
+    let sealed = |priority| {
+        let mut input = heard(PEER, priority, 10, Arrival::Sealed, 64);
+        if let Input::Packet(p) = &mut input {
+            p.channel = 1;
+        }
+        input
+    };
+    let mut changes = Vec::new();
+    for k in 1..=80u64 {
+        let at = t0 + ms(100 * k);
+        changes.extend(r.handle(at, sealed(200)));
+        changes.extend(r.handle(at, heard(PEER, 200, 10, Arrival::Multicast, 255)));
+    }
+    let lost: Vec<_> = changes
+        .iter()
+        .filter(|a| matches!(a, Action::Channel(HealthChange::Lost { .. })))
+        .collect();
+    assert!(lost.is_empty(), "{lost:?}");
     assert_eq!(r.state(), State::Backup);
 }
