@@ -14,8 +14,9 @@
 //!   with `yield_advert`, our own priority), `RemoveVips`, `Notify`.
 //! - re-asserting against a lower-priority Master (a healed split brain): `SendAdvert`,
 //!   `Announce`, `Notify` (Master to Master, [`Reason::Reasserted`]); the advert at most
-//!   once per advert interval, the last two once per episode of lower adverts (see
-//!   `rules.rs`). What the limits hold back is reported as `Suppressed`.
+//!   once per advert interval, the announcement once per our own Master_Down_Interval (and
+//!   again past the clients' ARP locktime), the notification once per episode of lower
+//!   adverts (see `rules.rs`). What the limits hold back is reported as `Suppressed`.
 //! - a takeover a gate questions: `AskGate` alone instead of becoming Master (and, for the
 //!   isolation gate, from FAULT on every re-check); the answer comes back as [`Input::Gate`].
 //!   An abandoned wait says `WithdrawGate`.

@@ -214,6 +214,12 @@ impl Router {
             if announce {
                 self.last_reannounce = Some(now);
                 self.announce(self.config.announce.initial, out);
+                // The lower Master announced itself moments ago, and Linux ignores a second
+                // ARP update of a neighbour entry within its locktime (1 s by default): the
+                // burst above may be dropped by every client. Repeat it once that has passed.
+                if self.config.announce.repeat > 0 {
+                    self.timers.announce = Some(later(now, LOCKTIME_PASSED));
+                }
             }
             if reassert {
                 let over = Reason::Reasserted {
@@ -434,6 +440,10 @@ impl Router {
             || (advert.priority == self.priority && address_above(theirs, ours))
     }
 }
+
+/// Past Linux's default neighbour `locktime` (1 s), within which a client ignores a second
+/// ARP update of the same entry.
+const LOCKTIME_PASSED: Duration = Duration::from_millis(1100);
 
 /// How many times its own interval a v3 Backup lets the Master's be (see `adopt_interval`).
 const ADOPTED_INTERVAL_FACTOR: u16 = 10;
