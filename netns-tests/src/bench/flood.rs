@@ -1,8 +1,9 @@
 //! The forged-advert flood benchmark behind the `flood_bench` binary: vipd against
 //! keepalived on the same lab. node0 (priority 150) is Master and node1 (100) Backup of one
 //! VIP at VRRPv3 100 ms; the client pings the VIP every 10 ms and floods the LAN with
-//! well-formed forged adverts for the pair's VRID. nftables counters in each node's namespace
-//! count the VRRP and ARP packets it sends; each agent's notify command appends a line per run.
+//! well-formed forged adverts for the pair's VRID. nftables counters in the switch count the
+//! VRRP and ARP frames each node puts on the wire; each agent's notify command appends a
+//! line per run.
 //!
 //! Attacks: `lower`, adverts at priority 50 from a different address each (what a Master
 //! answers); `resign`, priority-0 adverts from the Master's own address (what makes a Backup
@@ -203,9 +204,7 @@ fn measure(opts: &FloodOptions, r: &mut FloodRun) -> Result<()> {
             ));
         }
     }
-    for i in 0..2 {
-        count_output(lab.node(i))?;
-    }
+    count_on_switch(&lab)?;
     let notified = |i: usize| {
         std::fs::read_to_string(notify_log(&lab, lab.node(i)))
             .map_or(0, |s| s.lines().count() as u64)
@@ -223,7 +222,7 @@ fn measure(opts: &FloodOptions, r: &mut FloodRun) -> Result<()> {
         .iter()
         .map(|p| cpu_ticks(p.pid()).values().sum())
         .collect();
-    let counted_before = [counters(lab.node(0))?, counters(lab.node(1))?];
+    let counted_before = counters(&lab)?;
     let forgery = match r.attack {
         Attack::Lower => Forgery::multicast(PROFILE.version, 51, 50, &[vip]),
         Attack::Resign => Forgery {
@@ -240,7 +239,7 @@ fn measure(opts: &FloodOptions, r: &mut FloodRun) -> Result<()> {
         forge::flood(&forgery, rate, opts.duration)
     })??;
     r.window = start.elapsed();
-    let counted_after = [counters(lab.node(0))?, counters(lab.node(1))?];
+    let counted_after = counters(&lab)?;
     let cpu_after: Vec<u64> = procs
         .iter()
         .map(|p| cpu_ticks(p.pid()).values().sum())
@@ -287,38 +286,64 @@ fn notify_script(lab: &Lab, node: &Node) -> Result<String> {
     Ok(path.display().to_string())
 }
 
-/// nftables counters of what `node` sends: VRRP (protocol 112) and ARP.
-fn count_output(node: &Node) -> Result<()> {
-    let rules = "table inet flood_bench {\n chain out {\n  type filter hook output priority 0;\n  meta l4proto 112 counter\n }\n}\n\
-                 table arp flood_bench {\n chain out {\n  type filter hook output priority 0;\n  counter\n }\n}\n";
-    let file = std::env::temp_dir().join(format!(
-        "flood-bench-{}-{}.nft",
-        std::process::id(),
-        node.name()
-    ));
+/// nftables counters in the switch of what each node puts on the wire: VRRP and ARP frames
+/// by source MAC, counted once where they enter the bridge (agents send gratuitous ARPs on
+/// packet sockets, which a node's own output hooks never see).
+fn count_on_switch(lab: &Lab) -> Result<()> {
+    let mut rules = String::from(
+        "table bridge flood_bench {\n chain in {\n  type filter hook prerouting priority 0;\n",
+    );
+    for i in 0..2 {
+        let mac = lab.node(i).mac("eth0")?;
+        rules += &format!("  ether saddr {mac} ip protocol 112 counter\n");
+        rules += &format!("  ether saddr {mac} ether type arp counter\n");
+    }
+    rules += " }\n}\n";
+    let file = std::env::temp_dir().join(format!("flood-bench-{}.nft", std::process::id()));
     std::fs::write(&file, rules).map_err(|e| HarnessError::io("write nft rules", e))?;
-    let loaded = node.exec_ok(&["nft", "-f", &file.display().to_string()]);
+    let loaded = crate::cmd::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            lab.switch_ns(),
+            "nft",
+            "-f",
+            &file.display().to_string(),
+        ],
+    );
     let _ = std::fs::remove_file(&file);
     loaded.map(|_| ())
 }
 
-/// (VRRP packets, ARP packets) `node` has sent since [`count_output`].
-fn counters(node: &Node) -> Result<(u64, u64)> {
-    let out = node.exec_ok(&["nft", "list", "table", "inet", "flood_bench"])?;
-    let vrrp = packets(&String::from_utf8_lossy(&out.stdout));
-    let out = node.exec_ok(&["nft", "list", "table", "arp", "flood_bench"])?;
-    let arp = packets(&String::from_utf8_lossy(&out.stdout));
-    Ok((vrrp, arp))
+/// (VRRP frames, ARP frames) node0 and node1 have sent since [`count_on_switch`].
+fn counters(lab: &Lab) -> Result<[(u64, u64); 2]> {
+    let out = crate::cmd::run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            lab.switch_ns(),
+            "nft",
+            "list",
+            "table",
+            "bridge",
+            "flood_bench",
+        ],
+    )?;
+    let n = packets(&String::from_utf8_lossy(&out.stdout));
+    let at = |k: usize| n.get(k).copied().unwrap_or(0);
+    Ok([(at(0), at(1)), (at(2), at(3))])
 }
 
-/// The first `counter packets N` of an `nft list` output.
-fn packets(listing: &str) -> u64 {
-    listing
-        .split_whitespace()
-        .skip_while(|w| *w != "packets")
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+/// Every `counter packets N` of an `nft list` output, in order.
+fn packets(listing: &str) -> Vec<u64> {
+    let words: Vec<&str> = listing.split_whitespace().collect();
+    words
+        .windows(2)
+        .filter(|w| w[0] == "packets")
+        .filter_map(|w| w[1].parse().ok())
+        .collect()
 }
 
 /// Every run `opts` asks for, with progress on stderr, and the Markdown report.
@@ -361,9 +386,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn packets_reads_the_first_counter_of_a_listing() {
+    fn packets_reads_every_counter_of_a_listing_in_order() {
         let listing = "table inet flood_bench {\n\tchain out {\n\t\ttype filter hook output priority filter; policy accept;\n\t\tmeta l4proto 112 counter packets 75 bytes 3000\n\t}\n}\n";
-        assert_eq!(packets(listing), 75);
-        assert_eq!(packets("table arp flood_bench {}"), 0);
+        assert_eq!(packets(listing), vec![75]);
+        let two = "ether saddr a counter packets 3 bytes 1 ether saddr b counter packets 9 bytes 2";
+        assert_eq!(packets(two), vec![3, 9]);
+        assert!(packets("table bridge flood_bench {}").is_empty());
     }
 }

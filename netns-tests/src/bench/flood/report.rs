@@ -10,8 +10,8 @@ pub fn document(opts: &FloodOptions, cmdline: &str, runs: &[FloodRun]) -> String
     doc += &format!(
         "\nnode0 (priority 150) Master, node1 (100) Backup, VRRPv3 100 ms, one VIP. The client \
          pings the VIP every 10 ms and forges for {} s: {} lower-priority adverts a second, \
-         or {} resignations a second. Adverts and \
-         ARPs out are counted by nftables in each node's namespace over the flood; notify runs \
+         or {} resignations a second. VRRP and \
+         ARP frames out are counted by source MAC by nftables in the switch over the flood; notify runs \
          from each agent's notify command; CPU of every process of the agent over the flood, in \
          % of one core; pings lost until the pair has settled again.\n",
         opts.duration.as_secs(),
