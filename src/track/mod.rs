@@ -16,6 +16,7 @@ pub mod probe;
 pub mod process;
 pub mod runner;
 pub mod security;
+pub mod track_file;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
