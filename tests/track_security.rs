@@ -182,3 +182,22 @@ fn a_non_root_vipd_with_capabilities_refuses_scripts_other_users_can_change() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_interpreter_of_a_shebang_line_is_checked() {
+    let dir = Scratch::new("shebang");
+    let interp = dir.script("interp", "exec /bin/sh \"$@\"");
+    std::fs::set_permissions(&interp, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let s = dir.path("check");
+    std::fs::write(&s, format!("#!{}\nexit 0\n", interp.display())).unwrap();
+    std::fs::set_permissions(&s, std::fs::Permissions::from_mode(0o755)).unwrap();
+    match track::check_script(s.to_str().unwrap()) {
+        Err(InsecureScript::Writable { path, .. }) => assert_eq!(path, interp),
+        other => panic!("expected the interpreter refused, got {other:?}"),
+    }
+    // A safe interpreter, and one that does not exist (exec's error, not a security one).
+    std::fs::set_permissions(&interp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(track::check_script(s.to_str().unwrap()), Ok(()));
+    std::fs::write(&s, "#!/nonexistent/interp\n").unwrap();
+    assert_eq!(track::check_script(s.to_str().unwrap()), Ok(()));
+}

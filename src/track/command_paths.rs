@@ -47,6 +47,26 @@ fn is_interpreter(name: &str) -> bool {
     INTERPRETERS.contains(&name) || INTERPRETERS.contains(&unversioned)
 }
 
+/// The interpreter line of a script (`#!/bin/sh -e`, `#!/usr/bin/env python3`), as exec
+/// reads it: the interpreter and at most one argument (the rest of the line). `None`
+/// without `#!` at the start.
+pub fn shebang(head: &[u8]) -> Option<Vec<String>> {
+    let rest = head.strip_prefix(b"#!")?;
+    let line = rest.split(|&b| b == b'\n').next()?;
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim();
+    let (interp, arg) = match line.split_once([' ', '\t']) {
+        Some((i, a)) => (i, Some(a.trim())),
+        None => (line, None),
+    };
+    if interp.is_empty() {
+        return None;
+    }
+    let mut argv = vec![interp.to_owned()];
+    argv.extend(arg.filter(|a| !a.is_empty()).map(str::to_owned));
+    Some(argv)
+}
+
 /// Everything `argv` runs or reads as code, the program first.
 pub fn targets(argv: &[String]) -> Vec<Target> {
     let mut out = Vec::new();
@@ -194,6 +214,21 @@ mod tests {
             t("/usr/bin/run-parts --conf=/etc/x /etc/x.d"),
             vec![prog("/usr/bin/run-parts"), path("/etc/x"), path("/etc/x.d")]
         );
+    }
+
+    #[test]
+    fn shebang_lines_name_the_interpreter_and_one_argument() {
+        assert_eq!(
+            shebang(b"#!/bin/sh\nexit 0"),
+            Some(vec!["/bin/sh".to_owned()])
+        );
+        assert_eq!(
+            shebang(b"#! /usr/bin/env python3 -u\n"),
+            Some(vec!["/usr/bin/env".to_owned(), "python3 -u".to_owned()])
+        );
+        assert_eq!(shebang(b"exit 0"), None);
+        assert_eq!(shebang(b"#!\n"), None);
+        assert_eq!(shebang(b"\x7fELF"), None);
     }
 
     #[test]
