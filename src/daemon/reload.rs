@@ -27,7 +27,7 @@ pub enum Read {
     Stop,
 }
 
-/// Runs `work` until it ends, `stop` fires (then [`Read::Stop`]) or `budget` passes.
+/// Runs `work` until it ends, `stop` fires (then `None`) or `budget` passes (then an error).
 pub async fn race<T>(
     work: impl Future<Output = Result<T, String>>,
     stop: impl Future<Output = ()>,
