@@ -201,3 +201,21 @@ fn the_interpreter_of_a_shebang_line_is_checked() {
     std::fs::write(&s, "#!/nonexistent/interp\n").unwrap();
     assert_eq!(track::check_script(s.to_str().unwrap()), Ok(()));
 }
+
+#[test]
+fn executable_path_arguments_are_checked_but_data_files_are_not() {
+    let dir = Scratch::new("argsec");
+    let ok = dir.script("ok", "exit 0");
+    let ok = ok.to_str().unwrap();
+    let job = dir.script("job", "exit 0");
+    std::fs::set_permissions(&job, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let data = dir.path("notify.log");
+    std::fs::write(&data, "").unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let cfg = config(&format!("/bin/true --run={}", job.display()), ok, ok);
+    let problems = track::script_security(&cfg);
+    assert_eq!(refused_path(&problems), vec![job.as_path()], "{problems:?}");
+    // A log a notify command writes to is not code: nothing to refuse.
+    let cfg = config(ok, &format!("{ok} --log {}", data.display()), ok);
+    assert_eq!(track::script_security(&cfg), vec![]);
+}

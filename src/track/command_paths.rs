@@ -3,10 +3,13 @@
 //! with vipd's privileges. keepalived's `script_security` has the same gap for
 //! interpreters; vipd closes it by checking, besides the program:
 //!
-//! - every argument that looks like a path (has a `/`), when it names an existing file or
-//!   directory;
-//! - the first operand of a known interpreter (a script name without a slash);
-//! - the program that `env`, `nice`, `nohup`, `timeout` and similar wrappers run, and the
+//! - the first operand of a known interpreter (`sh x.sh`, `python3 /w/c.py`), a regular
+//!   file it reads as code;
+//! - every other argument that looks like a path (has a `/`), when it names an existing
+//!   executable file (`flock /run/l /w/job`); data files and directories that a program
+//!   merely writes to (`--log /var/log/x`) are not code, and are left alone;
+//! - the program that `env`, `nice`, `nohup`, `timeout` and similar wrappers run (others,
+//!   like `flock FILE CMD`, are covered by the executable-path rule above), and the
 //!   command string of `sh -c` (split like a config command, one level deep).
 //!
 //! The decisions here are pure: they name candidates; the caller looks at the filesystem.
@@ -16,8 +19,10 @@
 pub enum Target {
     /// A program, found as exec would (in `PATH` when it has no slash).
     Program(String),
-    /// A path argument: checked if it exists as a regular file or directory.
+    /// A path argument: checked if it names an existing executable regular file.
     Path(String),
+    /// A script an interpreter reads: checked if it names an existing regular file.
+    Script(String),
 }
 
 /// Programs whose first operand is a script they read and run.
@@ -71,8 +76,15 @@ pub fn shebang(head: &[u8]) -> Option<Vec<String>> {
 pub fn targets(argv: &[String]) -> Vec<Target> {
     let mut out = Vec::new();
     collect(argv, &mut out, 0);
+    let scripts: std::collections::HashSet<String> = out
+        .iter()
+        .filter_map(|t| match t {
+            Target::Script(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
     let mut seen = std::collections::HashSet::new();
-    out.retain(|t| seen.insert(t.clone()));
+    out.retain(|t| !matches!(t, Target::Path(p) if scripts.contains(p)) && seen.insert(t.clone()));
     out
 }
 
@@ -98,7 +110,7 @@ fn collect(argv: &[String], out: &mut Vec<Target>, depth: u8) {
         {
             collect(&inner, out, depth + 1);
         } else if let Some(i) = operand {
-            out.push(Target::Path(args[i].clone()));
+            out.push(Target::Script(args[i].clone()));
         }
     } else if WRAPPERS.contains(&name)
         && depth < 2
@@ -154,6 +166,10 @@ mod tests {
         Target::Path(s.into())
     }
 
+    fn script(s: &str) -> Target {
+        Target::Script(s.into())
+    }
+
     #[test]
     fn a_plain_program_is_the_only_target() {
         assert_eq!(t("/usr/bin/check web"), vec![prog("/usr/bin/check")]);
@@ -163,14 +179,14 @@ mod tests {
     fn interpreters_scripts_are_targets_with_or_without_a_slash() {
         assert_eq!(
             t("/bin/sh /w/x.sh arg"),
-            vec![prog("/bin/sh"), path("/w/x.sh")]
+            vec![prog("/bin/sh"), script("/w/x.sh")]
         );
-        assert_eq!(t("bash -e x.sh"), vec![prog("bash"), path("x.sh")]);
+        assert_eq!(t("bash -e x.sh"), vec![prog("bash"), script("x.sh")]);
         assert_eq!(
             t("python3.11 -u /w/c.py"),
-            vec![prog("python3.11"), path("/w/c.py")]
+            vec![prog("python3.11"), script("/w/c.py")]
         );
-        assert_eq!(t("perl x.pl"), vec![prog("perl"), path("x.pl")]);
+        assert_eq!(t("perl x.pl"), vec![prog("perl"), script("x.pl")]);
     }
 
     #[test]
@@ -184,13 +200,13 @@ mod tests {
             vec![
                 prog("timeout"),
                 path("/bin/sh"),
-                path("/w/x.sh"),
-                prog("/bin/sh")
+                prog("/bin/sh"),
+                script("/w/x.sh")
             ]
         );
         assert_eq!(
             t("/usr/bin/env python3 s.py"),
-            vec![prog("/usr/bin/env"), prog("python3"), path("s.py")]
+            vec![prog("/usr/bin/env"), prog("python3"), script("s.py")]
         );
     }
 

@@ -178,17 +178,22 @@ pub fn check_script(argv0: &str) -> Result<(), InsecureScript> {
 
 /// Checks everything a command line runs ([`command_paths::targets`]): the program, the
 /// script an interpreter reads, the program a wrapper like `env` runs, and path arguments
-/// that name existing files or directories. `script` names the command in errors.
+/// that name existing executable files. `script` names the command in errors.
 pub fn check_command(script: &str, argv: &[String], trust: Trust) -> Result<(), InsecureScript> {
     for target in command_paths::targets(argv) {
         match target {
             Target::Program(p) => check_program(script, &p, trust)?,
             Target::Path(p) => {
-                // Only what exists and is code or holds code: not `/dev/null` and the like.
+                // An executable file only: a log or a data directory is not code.
                 let Ok(meta) = std::fs::metadata(&p) else {
                     continue;
                 };
-                if meta.is_file() || meta.is_dir() {
+                if meta.is_file() && meta.mode() & 0o111 != 0 {
+                    check_path(script, &PathBuf::from(&p), trust)?;
+                }
+            }
+            Target::Script(p) => {
+                if std::fs::metadata(&p).is_ok_and(|m| m.is_file()) {
                     check_path(script, &PathBuf::from(&p), trust)?;
                 }
             }
@@ -239,10 +244,12 @@ fn check_program_at(
                 Err(InsecureScript::NotFound(_)) => {}
                 r => r?,
             },
-            Target::Path(p) if std::fs::metadata(&p).is_ok_and(|m| m.is_file()) => {
+            Target::Path(p) | Target::Script(p)
+                if std::fs::metadata(&p).is_ok_and(|m| m.is_file()) =>
+            {
                 check_path(script, Path::new(&p), trust)?
             }
-            Target::Path(_) => {}
+            Target::Path(_) | Target::Script(_) => {}
         }
     }
     Ok(())
