@@ -9,5 +9,6 @@ pub mod convert;
 pub mod daemon;
 pub mod net;
 pub mod notify;
+pub mod regular_file;
 pub mod track;
 pub mod vrrp;

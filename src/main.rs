@@ -323,10 +323,11 @@ fn check(args: CheckArgs) -> ExitCode {
     };
     match Config::load(&path) {
         Ok(config) => {
-            // Scripts are judged as `vipd run` will judge them: writable by a non-root user
-            // is refused when vipd runs as root. A script missing here may exist where the
-            // file is deployed, so that is a warning; `vipd run` refuses it.
-            let root = nix::unistd::geteuid().is_root();
+            // Scripts are judged as `vipd run` will judge them: writable by another user is
+            // refused when scripts run privileged (root or capabilities). A script missing
+            // here may exist where the file is deployed, so that is a warning; `vipd run`
+            // refuses it.
+            let root = vipd::track::security::scripts_privileged();
             let mut refused = 0;
             for problem in vipd::track::script_security(&config) {
                 if matches!(problem, vipd::track::InsecureScript::NotFound(_)) {
@@ -336,7 +337,7 @@ fn check(args: CheckArgs) -> ExitCode {
                     refused += 1;
                 } else {
                     eprintln!(
-                        "{}: warning (refused when vipd runs as root): {problem}",
+                        "{}: warning (refused when vipd runs as root or with capabilities): {problem}",
                         path.display()
                     );
                 }

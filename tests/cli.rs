@@ -114,6 +114,40 @@ fn check_on_a_missing_file_says_so_and_exits_2() {
 }
 
 #[test]
+fn check_on_a_fifo_refuses_it_at_once_instead_of_hanging() {
+    let dir = std::env::temp_dir().join(format!("vipd-cli-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("vipd.yaml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vipd"))
+        .args(["check", fifo.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run vipd");
+    // Generous: a loaded machine; a hang never ends.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!("vipd check hung on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot read: is a FIFO, not a regular file"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn check_needs_exactly_one_file() {
     assert_eq!(vipd(&["check"]).status.code(), Some(2));
     let both = vipd(&["check", "-c", "conf/lb1.yaml", "conf/lb2.yaml"]);

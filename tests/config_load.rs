@@ -225,6 +225,19 @@ fn unreadable_and_oversized_files_are_refused() {
 }
 
 #[test]
+fn devices_and_directories_are_refused_as_configs() {
+    for (path, kind) in [("/dev/zero", "a character device"), ("/", "a directory")] {
+        let errs = Config::load(path).expect_err(path);
+        assert!(errs.is_unreadable(), "{errs}");
+        assert!(
+            errs.to_string()
+                .contains(&format!("cannot read: is {kind}, not a regular file")),
+            "{errs}"
+        );
+    }
+}
+
+#[test]
 fn a_shared_receive_route_is_reported_once_per_key_naming_both_instances() {
     // web shares eth0 with api (its interface, and a channel of its own over eth0 too) and
     // eth1 with api's channel: one error for each of web's keys that shares, none twice.

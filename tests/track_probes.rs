@@ -125,10 +125,73 @@ async fn track_files_read_as_integers_and_missing_reads_zero() {
     std::fs::write(&f, "-3").unwrap();
     assert_eq!(probe::read_file(&f).await, FileValue::Value(-3));
     std::fs::write(&f, "lots").unwrap();
-    assert!(matches!(probe::read_file(&f).await, FileValue::Unreadable(e) if e.contains("lots")));
+    // Not an integer: refused, but the content is never echoed (it may be a root-only file).
+    assert!(matches!(probe::read_file(&f).await, FileValue::Unreadable(e) if !e.contains("lots")));
     // A directory where the file should be cannot be read: not silently zero.
     assert!(matches!(
         probe::read_file(&dir.0).await,
         FileValue::Unreadable(_)
     ));
+}
+
+/// The reason a track file was refused, or a panic naming what was read instead.
+async fn refused(path: &std::path::Path) -> String {
+    match probe::read_file(path).await {
+        FileValue::Unreadable(e) => e,
+        v => panic!("{} read as {v:?}", path.display()),
+    }
+}
+
+#[tokio::test]
+async fn track_files_that_are_not_small_regular_files_are_refused_at_once() {
+    let dir = Scratch::new("file-bad");
+    let start = Instant::now();
+    // A FIFO would block the tracker until a writer came.
+    let fifo = dir.path("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+    let e = refused(&fifo).await;
+    assert!(e.contains("is a FIFO, not a regular file"), "{e}");
+    // A device never ends: reading it whole would fill memory.
+    let zero = dir.path("zero");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let e = refused(&zero).await;
+    assert!(e.contains("a character device"), "{e}");
+    let e = refused(std::path::Path::new("/dev/zero")).await;
+    assert!(e.contains("a character device"), "{e}");
+    let big = dir.path("big");
+    std::fs::write(
+        &big,
+        format!("1{}", " ".repeat(probe::TRACK_FILE_LIMIT as usize)),
+    )
+    .unwrap();
+    let e = refused(&big).await;
+    assert!(e.contains("larger than"), "{e}");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_users_link_out_of_its_directory_is_refused_but_one_inside_is_followed() {
+    let outside = Scratch::new("file-secret");
+    let secret = outside.path("secret");
+    std::fs::write(&secret, "42 root-only\n").unwrap();
+    let dir = Scratch::new("file-link");
+    std::fs::write(dir.path("real"), "7\n").unwrap();
+    let out = dir.path("out");
+    let inside = dir.path("inside");
+    std::os::unix::fs::symlink(&secret, &out).unwrap();
+    std::os::unix::fs::symlink("real", &inside).unwrap();
+    // Links planted by an ordinary user (here: handed to nobody when the test runs as root).
+    if nix::unistd::geteuid().is_root() {
+        for l in [&out, &inside] {
+            std::os::unix::fs::lchown(l, Some(65534), Some(65534)).unwrap();
+        }
+    }
+    let e = refused(&out).await;
+    assert!(e.contains("outside its directory"), "{e}");
+    assert!(!e.contains("42"), "{e}");
+    assert_eq!(probe::read_file(&inside).await, FileValue::Value(7));
 }

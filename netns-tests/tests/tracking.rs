@@ -21,3 +21,5 @@ mod scripts;
 mod security;
 #[path = "tracking/server.rs"]
 mod server;
+#[path = "tracking/track_files.rs"]
+mod track_files;

@@ -21,7 +21,6 @@ mod summary;
 mod tree;
 mod validate;
 
-use std::io::Read;
 use std::path::Path;
 
 pub use errors::{ConfigError, ConfigErrors, ErrorKind, Position};
@@ -50,18 +49,18 @@ impl Config {
                 message,
             }])
         };
-        let file = std::fs::File::open(path)
-            .map_err(|e| whole_file(ErrorKind::Io, format!("cannot read: {e}")))?;
-        // Read at most one byte past the limit, so a huge or endless file (a FIFO,
-        // /dev/zero) is refused without being read whole.
-        let mut bytes = Vec::new();
-        file.take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| whole_file(ErrorKind::Io, format!("cannot read: {e}")))?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            let msg = format!("larger than {MAX_FILE_BYTES} bytes; refusing to parse it");
-            return Err(whole_file(ErrorKind::TooLarge, msg));
-        }
+        // Opened without blocking and checked on the descriptor: a FIFO or a device given as
+        // the config is refused at once instead of hanging `vipd check` or a reload.
+        let bytes = crate::regular_file::read_regular(path, MAX_FILE_BYTES, true).map_err(|e| {
+            use crate::regular_file::ReadError;
+            match e {
+                ReadError::TooLarge(_) => whole_file(
+                    ErrorKind::TooLarge,
+                    format!("larger than {MAX_FILE_BYTES} bytes; refusing to parse it"),
+                ),
+                e => whole_file(ErrorKind::Io, format!("cannot read: {e}")),
+            }
+        })?;
         let text = String::from_utf8(bytes)
             .map_err(|e| whole_file(ErrorKind::Io, format!("not UTF-8 text: {e}")))?;
         Config::parse(&text, &name)

@@ -71,6 +71,23 @@ pub enum ConvertError {
         /// The files of the cycle, `a -> b -> a`.
         chain: String,
     },
+    /// A file that is not read: not a regular file, or past a bound of the conversion.
+    #[error("{}{}: refused: {reason}", path.display(), at.as_ref().map_or(String::new(), |a| format!(" (included at {a})")))]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// The include line that named it, if it is not the main file.
+        at: Option<Loc>,
+        /// Why, naming the bound.
+        reason: String,
+    },
+    /// An included file that is not keepalived configuration (`include /etc/shadow`). Its
+    /// content is not shown: an include may name any file the converting user can read.
+    #[error("{at}: not keepalived configuration (an included file; its content is not shown)")]
+    NotKeepalived {
+        /// The first line that does not read as keepalived configuration.
+        at: Loc,
+    },
     /// Broken syntax: quotes, braces, runaway substitution.
     #[error("{at}: {message}")]
     Syntax {
@@ -124,10 +141,38 @@ fn finish(
     path: &Path,
     mut unsupported: Vec<Unsupported>,
 ) -> Result<Conversion, ConvertError> {
-    let nodes = tree::build(lines)?;
+    let main = path.display().to_string();
+    let included = |at: &Loc| *at.file != *main;
+    let nodes = tree::build(lines).map_err(|e| match e {
+        // A brace error names keywords; in an included file they may be anyone's data.
+        ConvertError::Syntax { at, .. } if included(&at) => ConvertError::NotKeepalived { at },
+        e => e,
+    })?;
+    if let Some(n) = nodes
+        .iter()
+        .find(|n| included(&n.loc) && !map::is_top_level_keyword(&n.name))
+    {
+        return Err(ConvertError::NotKeepalived { at: n.loc.clone() });
+    }
     let out = map::map(&nodes, &mut unsupported);
+    // A keyword in an included file that does not even look like one (keepalived's are
+    // lowercase words with underscores) may be a line of anyone's data: name the place only.
+    for u in unsupported.iter_mut().filter(|u| included(&u.loc)) {
+        if !looks_like_keyword(&u.keyword) {
+            u.keyword = "(text of an included file, not shown)".to_owned();
+        }
+    }
     unsupported
         .sort_by(|a, b| (a.loc.file.as_ref(), a.loc.line).cmp(&(b.loc.file.as_ref(), b.loc.line)));
     let yaml = (!out.instances.is_empty()).then(|| emit::yaml(&out, &path.display().to_string()));
     Ok(Conversion { yaml, unsupported })
+}
+
+/// Whether `word` has the shape of a keepalived keyword (or a `@id` / `$NAME` form of one).
+fn looks_like_keyword(word: &str) -> bool {
+    let w = word.trim_start_matches(['@', '$', '^', '~']);
+    w.len() <= 64
+        && w.starts_with(|c: char| c.is_ascii_lowercase())
+        && w.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == ' ')
 }

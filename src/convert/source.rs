@@ -19,10 +19,25 @@ pub struct Line {
     pub tokens: Vec<Token>,
 }
 
-/// Deep include chains are refused: a real configuration nests two or three levels.
-const MAX_INCLUDE_DEPTH: usize = 32;
+// Bounds on what one conversion may read and build. A real configuration is a few files
+// of a few kilobytes, nested two or three levels; each bound is far above that and far below
+// what would exhaust memory or time, so a crafted input (a parameter whose value doubles at
+// every reference, an include that fans out to itself) is refused with the bound it hit.
+
+/// Includes nested deeper than this are refused.
+pub const MAX_INCLUDE_DEPTH: usize = 8;
+/// Files read in one conversion, the main one included.
+pub const MAX_FILES: usize = 256;
+/// Bytes of one file.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+/// Bytes of all files together.
+pub const MAX_TOTAL_BYTES: u64 = 8 << 20;
 /// Substitution passes before a self-referencing parameter is declared runaway.
-const MAX_SUBSTITUTIONS: usize = 32;
+pub const MAX_SUBSTITUTIONS: usize = 32;
+/// Bytes of one line after parameter substitution.
+pub const MAX_LINE_BYTES: usize = 64 << 10;
+/// Bytes of all lines after substitution.
+pub const MAX_EXPANDED_BYTES: usize = 16 << 20;
 
 const INCLUDE_KEYWORDS: &[&str] = &[
     "include", "includer", "includem", "includew", "includeb", "includea",
@@ -35,6 +50,10 @@ struct Reader<'a> {
     /// Canonical paths of the files being read, outermost first.
     stack: Vec<PathBuf>,
     out: Vec<Line>,
+    /// Files and bytes read so far, and bytes of substituted lines kept.
+    files: usize,
+    bytes: u64,
+    expanded: usize,
 }
 
 /// Reads `path` and everything it includes.
@@ -43,9 +62,9 @@ pub fn read(
     options: &Options,
     unsupported: &mut Vec<Unsupported>,
 ) -> Result<Vec<Line>, ConvertError> {
-    let text = read_file(path)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
     let mut r = Reader::new(options, unsupported);
+    let text = r.read_file(path, None)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
     r.stack.push(canonical(path));
     r.text(&text, &path.display().to_string(), dir)?;
     Ok(r.out)
@@ -65,13 +84,6 @@ pub fn read_text(
     Ok(r.out)
 }
 
-fn read_file(path: &Path) -> Result<String, ConvertError> {
-    std::fs::read_to_string(path).map_err(|source| ConvertError::Io {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
 }
@@ -84,7 +96,52 @@ impl<'a> Reader<'a> {
             params: HashMap::new(),
             stack: Vec::new(),
             out: Vec::new(),
+            files: 0,
+            bytes: 0,
+            expanded: 0,
         }
+    }
+
+    /// Reads one file within the bounds: a regular file (a FIFO would hang, a device never
+    /// end), at most [`MAX_FILE_BYTES`], within the [`MAX_FILES`] and [`MAX_TOTAL_BYTES`]
+    /// of the whole conversion. `at` is the include line, if any.
+    fn read_file(&mut self, path: &Path, at: Option<&Loc>) -> Result<String, ConvertError> {
+        use crate::regular_file::{ReadError, read_regular};
+        let refused = |reason: String| ConvertError::Refused {
+            path: path.to_owned(),
+            at: at.cloned(),
+            reason,
+        };
+        if self.files >= MAX_FILES {
+            return Err(refused(format!(
+                "more than {MAX_FILES} files in one conversion"
+            )));
+        }
+        let bytes = read_regular(path, MAX_FILE_BYTES, true).map_err(|e| match e {
+            ReadError::NotFound => ConvertError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::from_raw_os_error(libc::ENOENT),
+            },
+            ReadError::Io(source) => ConvertError::Io {
+                path: path.to_owned(),
+                source,
+            },
+            e => refused(e.to_string()),
+        })?;
+        self.files += 1;
+        self.bytes += bytes.len() as u64;
+        if self.bytes > MAX_TOTAL_BYTES {
+            return Err(refused(format!(
+                "more than {MAX_TOTAL_BYTES} bytes in all files together"
+            )));
+        }
+        // The error says where, never what: an include may name any file vipd can read.
+        String::from_utf8(bytes).map_err(|e| {
+            refused(format!(
+                "not UTF-8 text (at byte {}); not a keepalived configuration",
+                e.utf8_error().valid_up_to()
+            ))
+        })
     }
 
     fn skip(&mut self, loc: &Loc, keyword: &str, reason: &str) {
@@ -153,6 +210,15 @@ impl<'a> Reader<'a> {
                 continue;
             }
             let line = self.substitute(line, dir, &loc)?;
+            self.expanded += line.len();
+            if self.expanded > MAX_EXPANDED_BYTES {
+                return Err(ConvertError::Syntax {
+                    at: loc,
+                    message: format!(
+                        "parameter substitution makes more than {MAX_EXPANDED_BYTES} bytes in all"
+                    ),
+                });
+            }
             let tokens = lexer::tokens(&line).map_err(|e| ConvertError::Syntax {
                 at: loc.clone(),
                 message: e.to_string(),
@@ -180,7 +246,10 @@ impl<'a> Reader<'a> {
         } else {
             format!("{}/{pattern}", dir.display())
         };
-        let files = glob::expand(&full);
+        let files = glob::expand(&full).map_err(|e| ConvertError::Syntax {
+            at: loc.clone(),
+            message: format!("include: {e}"),
+        })?;
         if files.is_empty() && !glob::is_pattern(&full) {
             return Err(ConvertError::Io {
                 path: PathBuf::from(full),
@@ -206,7 +275,7 @@ impl<'a> Reader<'a> {
                     message: format!("includes nested deeper than {MAX_INCLUDE_DEPTH} levels"),
                 });
             }
-            let text = read_file(&f)?;
+            let text = self.read_file(&f, Some(loc))?;
             let sub_dir = f.parent().map(Path::to_owned).unwrap_or_default();
             self.stack.push(canon);
             self.text(&text, &f.display().to_string(), &sub_dir)?;
@@ -216,11 +285,20 @@ impl<'a> Reader<'a> {
     }
 
     /// Replaces `${NAME}` and `$NAME` (followed by whitespace or the end) for defined names,
-    /// repeatedly, since a value may itself refer to parameters.
+    /// repeatedly, since a value may itself refer to parameters; at most
+    /// [`MAX_SUBSTITUTIONS`] passes and [`MAX_LINE_BYTES`] of result. Errors do not quote
+    /// the line (it may come from any file an include named).
     fn substitute(&self, line: &str, dir: &Path, loc: &Loc) -> Result<String, ConvertError> {
         let mut cur = line.to_owned();
         for _ in 0..MAX_SUBSTITUTIONS {
-            let next = self.substitute_once(&cur, dir);
+            let next = self
+                .substitute_once(&cur, dir)
+                .ok_or_else(|| ConvertError::Syntax {
+                    at: loc.clone(),
+                    message: format!(
+                        "parameter substitution makes a line longer than {MAX_LINE_BYTES} bytes"
+                    ),
+                })?;
             if next == cur {
                 return Ok(cur);
             }
@@ -228,7 +306,9 @@ impl<'a> Reader<'a> {
         }
         Err(ConvertError::Syntax {
             at: loc.clone(),
-            message: format!("parameter substitution does not terminate: {line}"),
+            message: format!(
+                "parameter substitution does not terminate within {MAX_SUBSTITUTIONS} passes"
+            ),
         })
     }
 
@@ -242,7 +322,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn substitute_once(&self, line: &str, dir: &Path) -> String {
+    /// One pass; `None` once the result would pass [`MAX_LINE_BYTES`].
+    fn substitute_once(&self, line: &str, dir: &Path) -> Option<String> {
         let mut out = String::with_capacity(line.len());
         let mut rest = line;
         while let Some(i) = rest.find('$') {
@@ -266,6 +347,9 @@ impl<'a> Reader<'a> {
                 .filter(|_| !name.is_empty() && ends_word)
             {
                 Some(value) => {
+                    if out.len() + value.len() > MAX_LINE_BYTES.max(line.len()) {
+                        return None;
+                    }
                     out.push_str(&value);
                     rest = tail;
                 }
@@ -276,7 +360,8 @@ impl<'a> Reader<'a> {
             }
         }
         out.push_str(rest);
-        out
+        // A long line as written is the file's own size; only growth is bounded here.
+        (out.len() <= MAX_LINE_BYTES.max(line.len())).then_some(out)
     }
 }
 

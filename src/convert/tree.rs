@@ -4,6 +4,11 @@ use super::lexer::Token;
 use super::source::Line;
 use super::{ConvertError, Loc};
 
+/// Blocks nested deeper than this are refused. keepalived's own grammar nests four levels
+/// (`vrrp_instance { track_script { ... } }` and the like); a deep tree would also be
+/// dropped recursively, so an unbounded one could overflow the stack.
+pub const MAX_NESTING: usize = 32;
+
 /// One keyword with its arguments and, for a block, its children.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
@@ -79,6 +84,12 @@ pub fn build(lines: &[Line]) -> Result<Vec<Node>, ConvertError> {
                             ));
                         }
                     };
+                    if open.len() >= MAX_NESTING {
+                        return Err(syntax(
+                            &line.loc,
+                            format!("blocks nested deeper than {MAX_NESTING} levels"),
+                        ));
+                    }
                     open.push(header);
                     levels.push(Vec::new());
                     statement_here = false;

@@ -1,6 +1,6 @@
 //! A configuration checked against the system before it is applied: script security, the
 //! users scripts run as, UDP channel keys and isolation checks. All of it reads files or the
-//! user database, so it runs on the blocking pool, never on the routers' thread.
+//! user database, so it runs on a thread of its own, never on the routers' thread.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -60,14 +60,27 @@ impl Checked {
         })
     }
 
-    /// Runs `make` (which reads and checks a configuration) on tokio's blocking pool.
+    /// Runs `make` (which reads and checks a configuration) on a thread of its own. Not
+    /// tokio's blocking pool: a read stuck in the kernel (a dead network filesystem) would
+    /// then hold up the runtime's shutdown, and so the exit after SIGTERM.
     pub async fn off_thread(
         make: impl FnOnce() -> Result<Checked, DaemonError> + Send + 'static,
     ) -> Result<Checked, DaemonError> {
-        tokio::task::spawn_blocking(make).await.unwrap_or_else(|e| {
-            Err(DaemonError::Config(format!(
-                "configuration check failed: {e}"
-            )))
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("vipd-config".into())
+            .spawn(move || {
+                let _ = tx.send(make());
+            });
+        if let Err(e) = spawned {
+            return Err(DaemonError::Config(format!(
+                "configuration check failed: cannot start a thread: {e}"
+            )));
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(DaemonError::Config(
+                "configuration check failed: the checking thread panicked".into(),
+            ))
         })
     }
 

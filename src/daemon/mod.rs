@@ -38,6 +38,7 @@ mod log_budget;
 pub mod logging;
 mod receipts;
 mod receiver;
+mod reload;
 mod senders;
 mod sockets;
 pub mod stats;
@@ -48,19 +49,20 @@ mod vips;
 mod wakeup;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc};
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use crate::config::Config;
 use crate::control;
 use crate::net::{LinkEvents, NetError, Netlink};
 use checked::Checked;
 use instance::PrepareError;
+use reload::Read;
 use supervisor::Supervisor;
 
 /// How long a clean stop may take before vipd gives up waiting (issue: exit within 2 s).
@@ -98,6 +100,17 @@ pub enum DaemonError {
     /// Signal handlers or the scripts' thread could not be set up.
     #[error("starting up: {0}")]
     Signals(std::io::Error),
+}
+
+/// Resolves on SIGTERM or SIGINT: what a reload's read races, so that it cannot block a stop.
+async fn stopped(
+    sigterm: &mut tokio::signal::unix::Signal,
+    sigint: &mut tokio::signal::unix::Signal,
+) {
+    tokio::select! {
+        _ = sigterm.recv() => info!("SIGTERM during a reload"),
+        _ = sigint.recv() => info!("SIGINT during a reload"),
+    }
 }
 
 /// Runs every instance of `config` (read from `path`) until SIGTERM or SIGINT, then stops
@@ -155,11 +168,28 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
             _ = sigint.recv() => { info!("SIGINT: stopping"); break; }
             _ = sighup.recv() => {
                 info!("SIGHUP: reloading {}", path.display());
-                let _ = reload(&mut supervisor, &path, &global).await;
+                match reload::read(&path, stopped(&mut sigterm, &mut sigint)).await {
+                    Read::Stop => {
+                        info!("stopping during a reload");
+                        break;
+                    }
+                    Read::Done(read) => {
+                        let _ = reload::apply(&mut supervisor, *read, &global).await;
+                    }
+                }
             }
             Some(reply) = reload_rx.recv() => {
                 info!("reload requested on the control socket");
-                let _ = reply.send(reload(&mut supervisor, &path, &global).await);
+                match reload::read(&path, stopped(&mut sigterm, &mut sigint)).await {
+                    Read::Stop => {
+                        let _ = reply.send(Err("vipd is stopping".into()));
+                        info!("stopping during a reload");
+                        break;
+                    }
+                    Read::Done(read) => {
+                        let _ = reply.send(reload::apply(&mut supervisor, *read, &global).await);
+                    }
+                }
             }
         }
     }
@@ -182,63 +212,6 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
     control::server::unlink(&socket_path);
     info!("vipd stopped");
     Ok(())
-}
-
-/// Re-reads `path` and applies it. On any error the running configuration stays untouched.
-async fn reload(
-    supervisor: &mut Supervisor,
-    path: &Path,
-    running: &crate::config::Global,
-) -> Result<String, String> {
-    // Reading and checking the file happen off the routers' thread (see `Checked`).
-    let file = path.to_owned();
-    let read = Checked::off_thread(move || {
-        let config =
-            Config::load(&file).map_err(|errors| DaemonError::Config(errors.to_string()))?;
-        Checked::new(config)
-    });
-    let checked = match read.await {
-        Ok(c) => c,
-        Err(e) => {
-            let text = e.to_string();
-            warn!("reload refused, still running the previous configuration:\n{text}");
-            return Err(text);
-        }
-    };
-    let config = checked.config();
-    let mut needs_restart = Vec::new();
-    if config.global.control_socket != running.control_socket {
-        needs_restart.push("global.control_socket");
-    }
-    if config.global.metrics_listen != running.metrics_listen {
-        needs_restart.push("global.metrics_listen");
-    }
-    if config.global.router_id != running.router_id {
-        needs_restart.push("global.router_id");
-    }
-    match supervisor.apply(checked).await {
-        Ok(mut summary) => {
-            if !needs_restart.is_empty() {
-                summary.push_str(&format!(
-                    "; takes effect at the next restart: {}",
-                    needs_restart.join(", ")
-                ));
-            }
-            systemd::ready(&format!("{} instances running", supervisor.len()));
-            info!("reloaded: {summary}");
-            Ok(summary)
-        }
-        Err(e) => {
-            let text = match e {
-                DaemonError::Partial { summary, failed } => {
-                    format!("{summary}; FAILED to start: {failed}")
-                }
-                e => e.to_string(),
-            };
-            warn!("reload failed: {text}");
-            Err(text)
-        }
-    }
 }
 
 /// A second single-threaded runtime, on its own OS thread, for check scripts and notify

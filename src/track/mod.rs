@@ -11,11 +11,14 @@
 //! let tasks = plan.spawn(&inboxes, &board); // name -> router inbox
 //! ```
 
+pub mod acl;
+pub mod command_paths;
 pub mod priority;
 pub mod probe;
 pub mod process;
 pub mod runner;
 pub mod security;
+pub mod track_file;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -109,10 +112,11 @@ pub fn router_trackers(config: &Config, inst: &crate::config::Instance) -> Vec<T
         .collect()
 }
 
-/// Builds the plan from a validated config. When vipd runs as root, every script is
-/// security-checked first ([`script_security`]) and the first problem is returned.
+/// Builds the plan from a validated config. When scripts run privileged (vipd is root or
+/// holds capabilities), every command is security-checked first ([`script_security`]) and
+/// the first problem is returned.
 pub fn plan(config: &Config) -> Result<Plan, TrackError> {
-    let root = nix::unistd::geteuid().is_root();
+    let privileged = security::scripts_privileged();
     let mut checks = BTreeMap::new();
     let mut instances = Vec::new();
     for (iname, inst) in &config.instances {
@@ -154,7 +158,7 @@ pub fn plan(config: &Config) -> Result<Plan, TrackError> {
             });
         }
     }
-    if root {
+    if privileged {
         if let Some(e) = script_security(config).into_iter().next() {
             return Err(e.into());
         }
@@ -198,9 +202,12 @@ fn spec_of(config: &Config, name: &str, c: &Check) -> Result<CheckSpec, TrackErr
     })
 }
 
-/// Every script in the config (checks and notify commands) that a non-root user could
-/// modify, or that cannot be found. For `vipd check`; meaningful when vipd will run as root.
+/// Every command in the config (script checks, instance and group notify commands) that
+/// runs something another user could modify, or whose program cannot be found. For
+/// `vipd check` and startup; meaningful when scripts run privileged
+/// ([`security::scripts_privileged`]).
 pub fn script_security(config: &Config) -> Vec<InsecureScript> {
+    let trust = security::Trust::of_this_process();
     let mut lines: Vec<&str> = config
         .checks
         .values()
@@ -212,12 +219,15 @@ pub fn script_security(config: &Config) -> Vec<InsecureScript> {
     for inst in config.instances.values() {
         lines.extend(inst.notify.commands().map(|(_, l)| l));
     }
+    for notify in config.group_notify.values() {
+        lines.extend(notify.commands().map(|(_, l)| l));
+    }
     let mut seen = std::collections::BTreeSet::new();
     lines
         .into_iter()
         .filter_map(|l| process::split_command(l).ok())
-        .filter(|argv| seen.insert(argv[0].clone()))
-        .filter_map(|argv| check_script(&argv[0]).err())
+        .filter(|argv| seen.insert(argv.clone()))
+        .filter_map(|argv| security::check_command(&argv[0], &argv, trust).err())
         .collect()
 }
 

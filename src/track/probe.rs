@@ -8,7 +8,6 @@
 //! so name-based virtual hosts work.
 
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
@@ -19,6 +18,8 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::config::HttpCheck;
+
+pub use super::track_file::{FileValue, TRACK_FILE_LIMIT, parse_file_value, read_file};
 
 /// The most of an HTTP response that is read; a body substring must appear within it.
 pub const HTTP_READ_LIMIT: usize = 64 * 1024;
@@ -223,36 +224,6 @@ pub fn judge(check: &HttpCheck, resp: &[u8]) -> Probed {
     Probed::pass(format!("GET {}: status {status}", check.url))
 }
 
-/// What a track file says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FileValue {
-    /// The integer in the file; a missing or empty file reads as 0, so deleting the file
-    /// undoes a forced failover.
-    Value(i64),
-    /// The file exists but cannot be read, or does not hold an integer.
-    Unreadable(String),
-}
-
-/// Parses a track file's content: the first whitespace-separated word, as an integer.
-pub fn parse_file_value(content: &str) -> Result<i64, String> {
-    match content.split_whitespace().next() {
-        None => Ok(0),
-        Some(w) => w.parse().map_err(|_| format!("{w:?} is not an integer")),
-    }
-}
-
-/// Reads a track file. Small and local, so it is read directly.
-pub async fn read_file(path: &Path) -> FileValue {
-    match tokio::fs::read(path).await {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileValue::Value(0),
-        Err(e) => FileValue::Unreadable(format!("{}: {e}", path.display())),
-        Ok(bytes) => match parse_file_value(&String::from_utf8_lossy(&bytes)) {
-            Ok(v) => FileValue::Value(v),
-            Err(e) => FileValue::Unreadable(format!("{}: {e}", path.display())),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,16 +291,6 @@ mod tests {
     fn the_body_substring_is_not_matched_in_headers() {
         let resp = b"HTTP/1.1 200 OK\r\nX-Status: healthy\r\n\r\nnope";
         assert!(!judge(&check(Some("healthy")), resp).ok);
-    }
-
-    #[test]
-    fn file_values_parse_like_keepalived() {
-        assert_eq!(parse_file_value(""), Ok(0));
-        assert_eq!(parse_file_value("  \n"), Ok(0));
-        assert_eq!(parse_file_value("5\n"), Ok(5));
-        assert_eq!(parse_file_value("-12 trailing"), Ok(-12));
-        assert!(parse_file_value("five").is_err());
-        assert!(parse_file_value("1.5").is_err());
     }
 
     /// Whether this process may open unprivileged ICMP (datagram) sockets, which surge-ping

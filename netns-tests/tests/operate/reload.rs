@@ -253,3 +253,40 @@ fn sighup_reloads_like_vipd_reload() {
     assert_eq!(d0.transitions("web").len(), before, "no flap on SIGHUP");
     assert!(d0.try_status().is_none(), "vipd must survive SIGHUP");
 }
+
+#[test]
+fn a_fifo_as_the_reloaded_config_is_refused_and_sigterm_still_stops_vipd() {
+    if !require_root() {
+        return;
+    }
+    let lab = lab();
+    let vip = lab.vip4(0);
+    let n0 = lab.node(0);
+    let web = inst("web", 51, vip, 150);
+    let mut d0 = start(&lab, 0, &config(n0, vec![web.clone()]));
+    settle_all(&mut d0, &config(n0, vec![web]), VrrpState::Master);
+    // A local user able to write the config's directory leaves a FIFO there: opening it
+    // for reading would wait for a writer for ever.
+    let path = d0.config_path().to_owned();
+    std::fs::remove_file(&path).unwrap();
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    d0.signal(Signal::SIGHUP).unwrap();
+    d0.wait_log("reload refused", TOLERANCE).unwrap();
+    let log = d0.log_text();
+    assert!(log.contains("is a FIFO, not a regular file"), "{log}");
+    assert!(
+        d0.try_status().is_none(),
+        "vipd must survive the refused reload"
+    );
+    assert!(holds(n0, vip), "the running configuration stays");
+    d0.signal(Signal::SIGTERM).unwrap();
+    let t0 = Instant::now();
+    let status = d0.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SIGTERM after a FIFO reload: {status:?} after {:?}; log:\n{}",
+        t0.elapsed(),
+        d0.log_text()
+    );
+    assert!(!holds(n0, vip), "a clean stop removes the VIP");
+}

@@ -76,7 +76,7 @@ pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
             "enable_script_security" => cx.out.global_notes.push((
                 "",
                 format!(
-                    "keepalived's enable_script_security ({}) refused scripts writable by non-root users; vipd does not check script permissions, so keep them root-owned yourself",
+                    "keepalived's enable_script_security ({}) is always on in vipd: when it runs as root or with capabilities, a command whose program, script or directories another user could change (mode bits or ACL) is refused",
                     n.loc
                 ),
             )),

@@ -145,6 +145,37 @@ impl Names {
 }
 
 /// Why a top-level keyword has no place in vipd.
+/// keepalived's top-level keywords (keepalived.conf(5)); a file whose statements are not
+/// among them is not keepalived configuration.
+const TOP_LEVEL_KEYWORDS: &[&str] = &[
+    "global_defs",
+    "vrrp_script",
+    "track_file",
+    "vrrp_track_file",
+    "vrrp_track_process",
+    "vrrp_sync_group",
+    "vrrp_instance",
+    "virtual_server",
+    "virtual_server_group",
+    "static_ipaddress",
+    "static_routes",
+    "static_rules",
+    "bfd_instance",
+    "garp_group",
+    "linkbeat_interfaces",
+    "net_namespace",
+    "net_namespace_ipvs",
+    "namespace_with_ipsets",
+    "instance",
+    "use_pid_dir",
+    "child_wait_time",
+];
+
+/// Whether `name` can start a statement at the top level of keepalived.conf.
+pub fn is_top_level_keyword(name: &str) -> bool {
+    TOP_LEVEL_KEYWORDS.contains(&name)
+}
+
 fn top_level_reason(name: &str) -> &'static str {
     match name {
         "virtual_server" | "virtual_server_group" => {
