@@ -30,7 +30,8 @@ use super::server::Instance;
 use crate::vrrp::State;
 
 /// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections.
-const NOT_REJECTIONS: [&str; 7] = [
+const NOT_REJECTIONS: [&str; 8] = [
+    "isolation_local_errors",
     "adverts_sent",
     "adverts_received",
     "advert_send_errors",
