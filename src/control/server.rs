@@ -333,3 +333,6 @@ async fn maintenance(instances: &[Instance], on: bool, only: Option<&str>) -> Re
 pub fn unlink(path: &PathBuf) {
     let _ = std::fs::remove_file(path);
 }
+
+#[cfg(test)]
+mod tests;

@@ -89,3 +89,33 @@ async fn an_evicted_ticket_hears_it_and_its_slot_is_reused() {
     let c = board.counters.snapshot();
     assert_eq!(c[..3], [("accepted", 3), ("refused", 1), ("evicted", 1)]);
 }
+
+/// A listener whose every accept fails as when the process is out of descriptors. After a
+/// thousand attempts it stops answering, so that a loop without a pause ends the test (with a
+/// count far above the bound) instead of spinning for ever.
+#[derive(Default)]
+struct OutOfDescriptors(std::sync::atomic::AtomicUsize);
+
+impl Accept for Arc<OutOfDescriptors> {
+    type Stream = ();
+    async fn next(&self) -> io::Result<()> {
+        if self.0.fetch_add(1, Relaxed) >= 1000 {
+            std::future::pending::<()>().await;
+        }
+        Err(io::Error::from_raw_os_error(libc::EMFILE))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_accept_loop_out_of_descriptors_pauses_instead_of_spinning() {
+    let listener = Arc::new(OutOfDescriptors::default());
+    let counters = Arc::new(Counters::default());
+    let board = Board::new("test", 4, counters.clone());
+    let looping = tokio::spawn(run(listener.clone(), board, |(), _| async {}));
+    // Ten seconds of (virtual) time: one attempt per pause, pauses of up to 1 s.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    looping.abort();
+    let attempts = listener.0.load(Relaxed);
+    assert!((5..=25).contains(&attempts), "{attempts} accepts in 10 s");
+    assert_eq!(counters.accept_errors.load(Relaxed), attempts as u64);
+}
