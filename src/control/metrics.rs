@@ -341,7 +341,9 @@ async fn exchange(
     let ticket = &ticket;
     let service = service_fn(|req: Request<Incoming>| {
         ticket.answered();
-        let response = respond(&req, &instances.borrow(), &listeners);
+        // A copy: rendering under the watch's read lock would hold up a reload publishing.
+        let list = instances.borrow().clone();
+        let response = respond(&req, &list, &listeners);
         async move { Ok::<_, Infallible>(response) }
     });
     let connection = http1::Builder::new()
