@@ -24,6 +24,10 @@ use crate::notify::NotifyCounters;
 use crate::track;
 use crate::vrrp::router::Input;
 
+/// `vipd events` sessions open at once: they hold their slot for as long as they follow, so
+/// at most half the slots, and `vipd status` always finds one.
+const MAX_EVENT_SESSIONS: usize = listener::CAP / 2;
+
 /// The longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
 
@@ -200,6 +204,12 @@ async fn client(stream: UnixStream, daemon: &Daemon, mut ticket: Ticket) -> io::
                 },
             }
         }
+        Ok(Request {
+            command: Command::Events,
+            ..
+        }) if events.receiver_count() >= MAX_EVENT_SESSIONS => Response::error(format!(
+            "{MAX_EVENT_SESSIONS} `vipd events` sessions are open already; try again later"
+        )),
         Ok(Request {
             command: Command::Events,
             ..

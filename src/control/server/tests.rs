@@ -98,3 +98,23 @@ async fn a_client_that_sends_nothing_is_closed_after_the_request_timeout() {
     assert!(start.elapsed() >= listener::REQUEST_TIMEOUT);
     assert_eq!(s.counters.timed_out.load(Relaxed), 1);
 }
+
+#[tokio::test]
+async fn event_sessions_take_at_most_half_the_slots_and_status_still_answers() {
+    let s = served("followers");
+    let mut followers = Vec::new();
+    for _ in 0..MAX_EVENT_SESSIONS {
+        let (answer, reader) = ask(&s.path, &request("events")).await;
+        assert!(answer.contains("following events"), "{answer}");
+        followers.push(reader);
+    }
+    let (refused, _) = ask(&s.path, &request("events")).await;
+    assert!(refused.contains("sessions are open already"), "{refused}");
+    // Idle connections fill the rest, and are evicted for status.
+    let mut idle = Vec::new();
+    for _ in 0..listener::CAP {
+        idle.push(UnixStream::connect(&s.path).await.unwrap());
+    }
+    let (answer, _) = ask(&s.path, &request("status")).await;
+    assert!(answer.contains("\"ok\":true"), "{answer}");
+}
