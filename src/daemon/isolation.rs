@@ -53,15 +53,13 @@ impl IsolationProbe {
             What::Tcp { host, port } => track::probe::tcp(host, *port, limit).await,
             What::Check(spec) => {
                 // A script's own timeout applies inside; the outer one bounds the rest.
-                let (ok, detail) =
-                    match timeout(limit + spec.timeout, track::runner::probe_once(spec)).await {
-                        Ok(r) => r,
-                        Err(_) => (
-                            false,
-                            format!("{} gave no answer within {limit:?}", spec.source),
-                        ),
-                    };
-                return (Finding::of(ok, false), detail);
+                match timeout(limit + spec.timeout, track::runner::probe_once(spec)).await {
+                    Ok(p) => p,
+                    Err(_) => {
+                        let detail = format!("{} gave no answer within {limit:?}", spec.source);
+                        return (Finding::Unreachable, detail);
+                    }
+                }
             }
         };
         (Finding::of(probed.ok, probed.local), probed.detail)
