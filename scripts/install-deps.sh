@@ -11,11 +11,12 @@ set -euo pipefail
 POLICY=/usr/sbin/policy-rc.d
 # Each package is here for a test: peers for interop (keepalived, frr), capture and dissection
 # (tcpdump, tshark), firewall faults (nftables), the harness itself (iproute2, ping, procps for
-# pgrep below, sysctl). Not arping/ndisc6: the harness probes ARP/ND itself on a packet socket,
+# pgrep below, sysctl), the unit's hardening score (systemd, for systemd-analyze; installing
+# it starts nothing). Not arping/ndisc6: the harness probes ARP/ND itself on a packet socket,
 # listing every answerer without parsing another tool's output.
-PACKAGES=(keepalived frr tcpdump tshark nftables iproute2 iputils-ping procps)
+PACKAGES=(keepalived frr tcpdump tshark nftables iproute2 iputils-ping procps systemd)
 # The commands those packages provide, to skip apt entirely when all are present.
-COMMANDS=(keepalived /usr/lib/frr/zebra /usr/lib/frr/vrrpd tcpdump tshark nft ip ping pgrep sysctl)
+COMMANDS=(keepalived /usr/lib/frr/zebra /usr/lib/frr/vrrpd tcpdump tshark nft ip ping pgrep sysctl systemd-analyze)
 
 if [ $# -gt 0 ]; then
   PACKAGES=() COMMANDS=()

@@ -7,6 +7,8 @@
 
 #[path = "operate/common.rs"]
 mod common;
+#[path = "operate/floods.rs"]
+mod floods;
 #[path = "operate/group_reload.rs"]
 mod group_reload;
 #[path = "operate/maintenance.rs"]

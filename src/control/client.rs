@@ -4,6 +4,7 @@
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::time::Duration;
 
 use super::protocol::{Command, Request, Response, VERSION};
 
@@ -38,6 +39,15 @@ pub fn request(
         path: path.display().to_string(),
         source,
     })?;
+    // A daemon that accepts but never answers (stopped, or a flood of connections queued
+    // before this one) must not hang the command line for ever. A reload checks and applies
+    // a whole configuration, so it gets longer.
+    let patience = match command {
+        Command::Reload => Duration::from_secs(60),
+        _ => Duration::from_secs(10),
+    };
+    stream.set_write_timeout(Some(patience))?;
+    stream.set_read_timeout(Some(patience))?;
     let mut line = serde_json::to_string(&Request {
         version: VERSION,
         command,
@@ -46,7 +56,15 @@ pub fn request(
     stream.write_all(line.as_bytes())?;
     let mut reader = BufReader::new(stream);
     let mut answer = String::new();
-    reader.read_line(&mut answer)?;
+    reader.read_line(&mut answer).map_err(|e| match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Io(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no answer from vipd within {patience:?}"),
+        )),
+        _ => ClientError::Io(e),
+    })?;
+    // An event stream waits for as long as it takes.
+    reader.get_ref().set_read_timeout(None)?;
     let response: Response = serde_json::from_str(&answer)?;
     if !response.ok {
         return Err(ClientError::Refused(

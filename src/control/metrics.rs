@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -12,16 +11,27 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::debug;
 
+use super::listener::{self, Ticket};
 use super::server::Instance;
 use crate::vrrp::State;
 
 /// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections.
-const NOT_REJECTIONS: [&str; 9] = [
+const NOT_REJECTIONS: [&str; 10] = [
+    "isolation_local_errors",
     "adverts_sent",
     "answers_suppressed",
     "resignations_doubted",
@@ -256,74 +266,132 @@ impl Collector for Vipd {
 
 /// Renders the metrics of `instances` in the OpenMetrics text format.
 pub fn render(instances: &[Instance]) -> String {
+    render_with(instances, &[])
+}
+
+/// [`render`], plus the connection counters of vipd's own listeners.
+pub fn render_with(instances: &[Instance], listeners: &[Listener]) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Vipd(instances.to_vec())));
+    if !listeners.is_empty() {
+        registry.register_collector(Box::new(Listeners(listeners.to_vec())));
+    }
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
     out
 }
 
-/// Serves `GET /metrics` on `addr` until the task is dropped.
-pub async fn serve(addr: SocketAddr, instances: watch::Receiver<Vec<Instance>>) -> io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    tokio::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, peer)) => {
-                    let instances = instances.borrow().clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = answer(stream, &instances).await {
-                            debug!(%peer, error = %e, "metrics client");
-                        }
-                    });
-                }
-                Err(e) => warn!(error = %e, "metrics accept failed"),
+/// A listener's name and its connection counters.
+pub type Listener = (&'static str, Arc<listener::Counters>);
+
+#[derive(Debug)]
+struct Listeners(Vec<Listener>);
+
+impl Collector for Listeners {
+    fn encode(&self, mut enc: DescriptorEncoder<'_>) -> fmt::Result {
+        let mut samples = Vec::new();
+        for (name, counters) in &self.0 {
+            for (outcome, n) in counters.snapshot() {
+                let l = vec![
+                    ("listener", (*name).to_owned()),
+                    ("outcome", outcome.to_owned()),
+                ];
+                samples.push((l, ConstCounter::new(n)));
             }
         }
-    });
+        family(
+            &mut enc,
+            "vipd_listener_connections",
+            "Connections to vipd's control socket and metrics listener, by outcome",
+            samples,
+        )
+    }
+}
+
+/// Serves `GET /metrics` on `listener` (bound, non-blocking) for ever, with HTTP/1 from
+/// hyper: at most [`listener::CAP`] connections at once, the request head within
+/// [`listener::REQUEST_TIMEOUT`], the whole exchange within [`WHOLE`], one request per
+/// connection (a scraper needs no more, and a kept-alive connection would hold a slot).
+pub async fn serve(
+    listener: std::net::TcpListener,
+    instances: watch::Receiver<Vec<Instance>>,
+    counters: Arc<listener::Counters>,
+    listeners: Vec<Listener>,
+) -> io::Result<()> {
+    let listener = TcpListener::from_std(listener)?;
+    let board = listener::Board::new("metrics", listener::CAP, counters);
+    let listeners = Arc::new(listeners);
+    listener::run(listener, board, move |stream, ticket| {
+        let (instances, listeners) = (instances.clone(), listeners.clone());
+        exchange(stream, ticket, instances, listeners)
+    })
+    .await;
     Ok(())
 }
 
-/// A minimal HTTP/1.x exchange: one request, one response, then close. A scraper needs no
-/// more, and it keeps a web framework out of a daemon whose job is VRRP.
-async fn answer(mut stream: TcpStream, instances: &[Instance]) -> io::Result<()> {
-    let mut head = Vec::with_capacity(1024);
-    let mut buf = [0u8; 1024];
-    let read = async {
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                break;
+/// The longest a metrics connection may last, request and answer together.
+const WHOLE: Duration = Duration::from_secs(10);
+
+async fn exchange(
+    stream: TcpStream,
+    mut ticket: Ticket,
+    instances: watch::Receiver<Vec<Instance>>,
+    listeners: Arc<Vec<Listener>>,
+) {
+    let eviction = ticket.eviction();
+    let ticket = &ticket;
+    let service = service_fn(|req: Request<Incoming>| {
+        ticket.answered();
+        // A copy: rendering under the watch's read lock would hold up a reload publishing.
+        let list = instances.borrow().clone();
+        let response = respond(&req, &list, &listeners);
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(listener::REQUEST_TIMEOUT)
+        .keep_alive(false)
+        .title_case_headers(true)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        r = tokio::time::timeout(WHOLE, connection) => match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                if e.is_timeout() {
+                    ticket.timed_out();
+                }
+                debug!(error = %e, "metrics client");
             }
-            head.extend_from_slice(&buf[..n]);
-        }
-        Ok::<_, io::Error>(())
-    };
-    tokio::time::timeout(Duration::from_secs(5), read)
-        .await
-        .map_err(io::Error::other)??;
-    let first = head.split(|&b| b == b'\n').next().unwrap_or_default();
-    let first = String::from_utf8_lossy(first);
-    let mut parts = first.split_whitespace();
-    let (status, ctype, body) = match (parts.next(), parts.next()) {
-        (Some("GET"), Some("/metrics")) => (
-            "200 OK",
+            Err(_) => ticket.timed_out(),
+        },
+        () = eviction.wait() => {}
+    }
+}
+
+fn respond(
+    req: &Request<Incoming>,
+    instances: &[Instance],
+    listeners: &[Listener],
+) -> Response<Full<Bytes>> {
+    let (status, ctype, body) = match (req.method(), req.uri().path()) {
+        (&Method::GET, "/metrics") => (
+            StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            render(instances),
+            render_with(instances, listeners),
         ),
         _ => (
-            "404 Not Found",
+            StatusCode::NOT_FOUND,
             "text/plain",
             "only GET /metrics is served here\n".to_owned(),
         ),
     };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+    response
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! `vipd maintenance` and `vipd events`. See [`protocol`] for the wire format.
 
 pub mod client;
+pub mod listener;
 pub mod metrics;
 pub mod protocol;
 pub mod server;

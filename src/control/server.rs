@@ -11,8 +11,10 @@ use std::time::SystemTime;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::timeout;
 use tracing::{debug, info, warn};
 
+use super::listener::{self, Ticket};
 use super::protocol::{
     ChannelStatus, Command, Event, InstanceStatus, Request, Response, Status, TrackerStatus,
     VERSION,
@@ -21,6 +23,10 @@ use crate::daemon::stats::Stats;
 use crate::notify::NotifyCounters;
 use crate::track;
 use crate::vrrp::router::Input;
+
+/// `vipd events` sessions open at once: they hold their slot for as long as they follow, so
+/// at most half the slots, and `vipd status` always finds one.
+const MAX_EVENT_SESSIONS: usize = listener::CAP / 2;
 
 /// The longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -77,7 +83,8 @@ impl Instance {
 
 /// Binds the control socket at `path` with mode 0600 (root only), or 0660 owned by `group`
 /// when one is given, replacing a stale socket but refusing to steal a running vipd's.
-pub fn bind(path: &Path, group: Option<&str>) -> io::Result<UnixListener> {
+/// Non-blocking and not yet tied to a runtime: [`serve`] adopts it on the listeners' thread.
+pub fn bind(path: &Path, group: Option<&str>) -> io::Result<std::os::unix::net::UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -90,7 +97,8 @@ pub fn bind(path: &Path, group: Option<&str>) -> io::Result<UnixListener> {
         }
         std::fs::remove_file(path)?;
     }
-    let listener = UnixListener::bind(path)?;
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    listener.set_nonblocking(true)?;
     let mode = match group {
         None => 0o600,
         Some(name) => {
@@ -123,31 +131,47 @@ pub struct Daemon {
     pub reload: mpsc::Sender<ReloadRequest>,
 }
 
-/// Serves clients until the task is dropped.
-pub async fn serve(listener: UnixListener, daemon: Daemon) {
+/// Serves clients until the task is dropped, at most [`listener::CAP`] at once; a client
+/// must send its request within [`listener::REQUEST_TIMEOUT`], and each write must finish
+/// within [`listener::WRITE_TIMEOUT`].
+pub async fn serve(
+    listener: std::os::unix::net::UnixListener,
+    daemon: Daemon,
+    counters: Arc<listener::Counters>,
+) -> io::Result<()> {
+    let listener = UnixListener::from_std(listener)?;
     let daemon = Arc::new(daemon);
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                let daemon = daemon.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = client(stream, &daemon).await {
-                        debug!(error = %e, "control client");
-                    }
-                });
+    let board = listener::Board::new("control socket", listener::CAP, counters);
+    listener::run(listener, board, move |stream, ticket| {
+        let daemon = daemon.clone();
+        async move {
+            if let Err(e) = client(stream, &daemon, ticket).await {
+                debug!(error = %e, "control client");
             }
-            Err(e) => warn!(error = %e, "control socket accept failed"),
         }
-    }
+    })
+    .await;
+    Ok(())
 }
 
-async fn client(stream: UnixStream, daemon: &Daemon) -> io::Result<()> {
-    let instances = daemon.instances.borrow().clone();
-    let (router_id, instances, events) = (&daemon.router_id, &instances[..], &daemon.events);
+async fn client(stream: UnixStream, daemon: &Daemon, mut ticket: Ticket) -> io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST as u64));
-    reader.read_line(&mut line).await?;
+    let eviction = ticket.eviction();
+    tokio::select! {
+        read = timeout(listener::REQUEST_TIMEOUT, reader.read_line(&mut line)) => match read {
+            Ok(r) => r?,
+            Err(_) => {
+                ticket.timed_out();
+                return Ok(());
+            }
+        },
+        () = eviction.wait() => return Ok(()),
+    };
+    ticket.answered();
+    let instances = daemon.instances.borrow().clone();
+    let (router_id, instances, events) = (&daemon.router_id, &instances[..], &daemon.events);
     let response = match serde_json::from_str::<Request>(&line) {
         Err(e) => Response::error(format!("bad request: {e}")),
         Ok(r) if r.version != VERSION => Response::error(format!(
@@ -183,30 +207,58 @@ async fn client(stream: UnixStream, daemon: &Daemon) -> io::Result<()> {
         Ok(Request {
             command: Command::Events,
             ..
+        }) if events.receiver_count() >= MAX_EVENT_SESSIONS => Response::error(format!(
+            "{MAX_EVENT_SESSIONS} `vipd events` sessions are open already; try again later"
+        )),
+        Ok(Request {
+            command: Command::Events,
+            ..
         }) => {
             let mut rx = events.subscribe();
-            send(&mut write, &Response::message("following events")).await?;
+            send(&mut write, &Response::message("following events"), &ticket).await?;
+            // The read half is watched while waiting, so a client that hung up is noticed at
+            // once rather than at the next event (its descriptor would be held till then).
+            let mut read = reader.into_inner().into_inner();
+            let mut scrap = [0u8; 256];
             loop {
-                match rx.recv().await {
-                    Ok(event) => send(&mut write, &event).await?,
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        warn!(missed = n, "events client too slow; events dropped for it")
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                tokio::select! {
+                    got = read.read(&mut scrap) => match got {
+                        Ok(0) | Err(_) => return Ok(()),
+                        Ok(_) => {}
+                    },
+                    event = rx.recv() => match event {
+                        Ok(event) => send(&mut write, &event, &ticket).await?,
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            warn!(missed = n, "events client too slow; events dropped for it")
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                    },
                 }
             }
         }
     };
-    send(&mut write, &response).await
+    send(&mut write, &response, &ticket).await
 }
 
+/// Writes one line, within [`listener::WRITE_TIMEOUT`]: a client that stops reading is
+/// dropped rather than kept with its descriptor.
 async fn send(
     write: &mut (impl AsyncWriteExt + Unpin),
     value: &impl serde::Serialize,
+    ticket: &Ticket,
 ) -> io::Result<()> {
     let mut text = serde_json::to_string(value).map_err(io::Error::other)?;
     text.push('\n');
-    write.write_all(text.as_bytes()).await
+    match timeout(listener::WRITE_TIMEOUT, write.write_all(text.as_bytes())).await {
+        Ok(r) => r,
+        Err(_) => {
+            ticket.timed_out();
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "client not reading",
+            ))
+        }
+    }
 }
 
 fn counters(stats: &Stats) -> std::collections::BTreeMap<String, u64> {
@@ -291,3 +343,6 @@ async fn maintenance(instances: &[Instance], on: bool, only: Option<&str>) -> Re
 pub fn unlink(path: &PathBuf) {
     let _ = std::fs::remove_file(path);
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::driver::{RouterIo, VipOp};
 use super::groups::GroupEvent;
-use super::isolation::IsolationProbe;
+use super::isolation::{Finding, IsolationProbe};
 use super::senders::{Sending, TxPath};
 use super::stats::{LogLimiter, Stats};
 use crate::config::Vip;
@@ -209,16 +209,36 @@ impl RouterIo for LiveIo {
                 let probe = self.settings.borrow().isolation.clone();
                 let inbox = self.inbox.clone();
                 let name = self.name.clone();
+                let stats = self.stats.clone();
                 self.scripts.spawn(async move {
-                    let (reachable, detail) = match probe {
+                    let (finding, detail) = match &probe {
                         Some(p) => p.run().await,
                         // Only if the config changed under a waiting router: let it go on.
-                        None => (true, "no isolation check configured any more".to_owned()),
+                        None => (
+                            Finding::Reachable,
+                            "no isolation check configured any more".to_owned(),
+                        ),
                     };
-                    if !reachable {
-                        warn!(instance = %name, %detail, "isolation check failed");
+                    match finding {
+                        Finding::Reachable => {}
+                        Finding::Unreachable => {
+                            warn!(instance = %name, %detail, "isolation check failed")
+                        }
+                        Finding::LocalError => {
+                            stats.bump("isolation_local_errors");
+                            if let Some(held) = probe.as_ref().and_then(|p| p.may_log_local_error())
+                            {
+                                warn!(
+                                    instance = %name,
+                                    %detail,
+                                    "isolation check could not run here (a local resource error, \
+                                     not evidence of isolation): takeover allowed \
+                                     ({held} more such lines suppressed)"
+                                );
+                            }
+                        }
                     }
-                    let _ = inbox.send(answer(reachable, detail)).await;
+                    let _ = inbox.send(answer(finding.grants(), detail)).await;
                 });
             }
             GateKind::SyncGroup => match &self.settings.borrow().group {

@@ -2,11 +2,13 @@
 //! silent, can it still reach what `isolation_check` names? Run once per question, on the
 //! scripts runtime, never on the routers' thread.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::timeout;
 
 use crate::config::{Config, IsolationCheck, IsolationTarget};
+use crate::control::listener::LogBudget;
 use crate::track::{self, CheckSpec, TrackError};
 
 /// A ready-to-run isolation check.
@@ -14,6 +16,8 @@ use crate::track::{self, CheckSpec, TrackError};
 pub struct IsolationProbe {
     what: What,
     limit: Duration,
+    /// Local errors are logged at most once a minute.
+    local_errors: Mutex<LogBudget>,
 }
 
 #[derive(Debug)]
@@ -37,31 +41,78 @@ impl IsolationProbe {
         Ok(IsolationProbe {
             what,
             limit: check.timeout,
+            local_errors: Mutex::new(LogBudget::new(Duration::from_secs(60))),
         })
     }
 
-    /// Runs the check once: (reachable, what was seen).
-    pub async fn run(&self) -> (bool, String) {
+    /// Runs the check once: what it found, and what was seen.
+    pub async fn run(&self) -> (Finding, String) {
         let limit = self.limit;
-        match &self.what {
-            What::Ping(a) => {
-                let p = track::probe::ping(*a, None, limit).await;
-                (p.ok, p.detail)
-            }
-            What::Tcp { host, port } => {
-                let p = track::probe::tcp(host, *port, limit).await;
-                (p.ok, p.detail)
-            }
+        let probed = match &self.what {
+            What::Ping(a) => track::probe::ping(*a, None, limit).await,
+            What::Tcp { host, port } => track::probe::tcp(host, *port, limit).await,
             What::Check(spec) => {
                 // A script's own timeout applies inside; the outer one bounds the rest.
                 match timeout(limit + spec.timeout, track::runner::probe_once(spec)).await {
-                    Ok(r) => r,
-                    Err(_) => (
-                        false,
-                        format!("{} gave no answer within {limit:?}", spec.source),
-                    ),
+                    Ok(p) => p,
+                    Err(_) => {
+                        let detail = format!("{} gave no answer within {limit:?}", spec.source);
+                        return (Finding::Unreachable, detail);
+                    }
                 }
             }
+        };
+        (Finding::of(probed.ok, probed.local), probed.detail)
+    }
+
+    /// Whether a local-error line may be logged now: `Some(lines held back since the last)`.
+    pub fn may_log_local_error(&self) -> Option<u64> {
+        self.local_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .allow(std::time::Instant::now())
+    }
+}
+
+/// What one run of the isolation check found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// The target answered.
+    Reachable,
+    /// The target did not answer: evidence that this node is cut off.
+    Unreachable,
+    /// The probe could not even start here (no descriptor, no memory, no buffer).
+    LocalError,
+}
+
+impl Finding {
+    /// From a probe's pass and whether its failure was local.
+    pub fn of(ok: bool, local: bool) -> Finding {
+        match (ok, local) {
+            (true, _) => Finding::Reachable,
+            (false, false) => Finding::Unreachable,
+            (false, true) => Finding::LocalError,
         }
+    }
+
+    /// Whether the takeover may go on. Only evidence of isolation holds it back: a probe
+    /// that failed for want of a local resource learnt nothing about the network, and
+    /// treating it as isolation would hold a Backup in FAULT (re-checked every
+    /// Master_Down_Interval) while the Master it should replace is gone.
+    pub fn grants(self) -> bool {
+        self != Finding::Unreachable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unanswered_probe_refuses_the_takeover() {
+        assert!(Finding::of(true, false).grants());
+        assert!(!Finding::of(false, false).grants());
+        assert_eq!(Finding::of(false, true), Finding::LocalError);
+        assert!(Finding::of(false, true).grants());
     }
 }

@@ -55,7 +55,7 @@ use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::control;
@@ -116,6 +116,7 @@ async fn stopped(
 /// Runs every instance of `config` (read from `path`) until SIGTERM or SIGINT, then stops
 /// them cleanly. SIGHUP and `vipd reload` re-read `path` and apply it.
 pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
+    raise_descriptor_limit();
     let nl = Netlink::new()?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
@@ -144,10 +145,25 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
     }
     tokio::spawn(links::run(link_events, watchers));
     tokio::spawn(log_budget::report());
+    // Both local listeners run on a thread of their own: however many clients connect, the
+    // router tasks' thread never serves one.
+    let listeners = side_runtime("vipd-listeners").map_err(DaemonError::Signals)?;
+    let control_counters = Arc::new(control::listener::Counters::default());
     if let Some(addr) = global.metrics_listen {
-        control::metrics::serve(addr, supervisor.controls())
-            .await
+        let bound = std::net::TcpListener::bind(addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|e| DaemonError::Control(format!("metrics listener {addr}"), e))?;
+        let counters = Arc::new(control::listener::Counters::default());
+        let all = vec![
+            ("control", control_counters.clone()),
+            ("metrics", counters.clone()),
+        ];
+        let instances = supervisor.controls();
+        listeners.spawn(async move {
+            if let Err(e) = control::metrics::serve(bound, instances, counters, all).await {
+                error!(%addr, error = %e, "metrics listener stopped");
+            }
+        });
         info!(%addr, "metrics on http://{addr}/metrics");
     }
     let (reload_tx, mut reload_rx) = mpsc::channel::<control::server::ReloadRequest>(4);
@@ -157,7 +173,11 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
         events,
         reload: reload_tx,
     };
-    tokio::spawn(control::server::serve(listener, daemon));
+    listeners.spawn(async move {
+        if let Err(e) = control::server::serve(listener, daemon, control_counters).await {
+            error!(error = %e, "control socket stopped");
+        }
+    });
     info!(instances = supervisor.len(), "vipd running");
     systemd::ready(&format!("{} instances running", supervisor.len()));
     systemd::spawn_watchdog();
@@ -220,9 +240,14 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
 /// two-second scripts, against 0.2 ms without). On their own thread they cannot delay an
 /// advert.
 fn scripts_runtime() -> std::io::Result<tokio::runtime::Handle> {
+    side_runtime("vipd-scripts")
+}
+
+/// A single-threaded runtime on an OS thread of its own, called `name`.
+fn side_runtime(name: &str) -> std::io::Result<tokio::runtime::Handle> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
-        .name("vipd-scripts".into())
+        .name(name.into())
         .spawn(move || {
             match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -238,4 +263,18 @@ fn scripts_runtime() -> std::io::Result<tokio::runtime::Handle> {
             }
         })?;
     rx.recv().map_err(std::io::Error::other)?
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit, as far as it goes: sockets, checks and
+/// notify scripts then have room beyond the default 1,024. A failure only costs that room.
+fn raise_descriptor_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => info!(from = soft, to = hard, "raised the open-file limit"),
+            Err(e) => warn!(soft, hard, error = %e, "could not raise the open-file limit"),
+        },
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "could not read the open-file limit"),
+    }
 }

@@ -29,6 +29,9 @@ pub const HTTP_READ_LIMIT: usize = 64 * 1024;
 pub struct Probed {
     /// Passed.
     pub ok: bool,
+    /// Failed before anything was sent, for want of a local resource (see
+    /// [`local_resource_error`]): the failure says nothing about the target.
+    pub local: bool,
     /// What was seen, for the logs.
     pub detail: String,
 }
@@ -37,22 +40,40 @@ impl Probed {
     fn pass(detail: impl Into<String>) -> Self {
         Probed {
             ok: true,
+            local: false,
             detail: detail.into(),
         }
     }
     fn fail(detail: impl Into<String>) -> Self {
         Probed {
             ok: false,
+            local: false,
             detail: detail.into(),
         }
     }
+    /// A failure caused by `e`, marked local if it is a local resource error.
+    fn failed_on(e: &std::io::Error, detail: impl Into<String>) -> Self {
+        Probed {
+            local: local_resource_error(e),
+            ..Probed::fail(detail)
+        }
+    }
+}
+
+/// Whether `e` is this host running out of something (descriptors, socket buffers, memory)
+/// rather than an answer from the network.
+pub fn local_resource_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }
 
 /// Connects to `host:port` within `limit`.
 pub async fn tcp(host: &str, port: u16, limit: Duration) -> Probed {
     match timeout(limit, TcpStream::connect((host, port))).await {
         Ok(Ok(_)) => Probed::pass(format!("connected to {host}:{port}")),
-        Ok(Err(e)) => Probed::fail(format!("connect to {host}:{port}: {e}")),
+        Ok(Err(e)) => Probed::failed_on(&e, format!("connect to {host}:{port}: {e}")),
         Err(_) => Probed::fail(format!(
             "connect to {host}:{port}: no answer within {limit:?}"
         )),
@@ -83,7 +104,9 @@ pub async fn ping(target: IpAddr, iface: Option<&str>, limit: Duration) -> Probe
                 "ping {target}{via}: ICMP sockets need CAP_NET_RAW (run as root): {e}"
             ));
         }
-        Err(e) => return Probed::fail(format!("ping {target}{via}: opening the socket: {e}")),
+        Err(e) => {
+            return Probed::failed_on(&e, format!("ping {target}{via}: opening the socket: {e}"));
+        }
     };
     let mut pinger = client.pinger(target, next_identifier()).await;
     pinger.timeout(limit);
@@ -291,6 +314,26 @@ mod tests {
     fn the_body_substring_is_not_matched_in_headers() {
         let resp = b"HTTP/1.1 200 OK\r\nX-Status: healthy\r\n\r\nnope";
         assert!(!judge(&check(Some("healthy")), resp).ok);
+    }
+
+    #[test]
+    fn running_out_of_descriptors_or_memory_is_a_local_error_and_a_refusal_is_not() {
+        use std::io::Error;
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            let e = Error::from_raw_os_error(errno);
+            assert!(local_resource_error(&e), "{e}");
+            assert!(Probed::failed_on(&e, "x").local);
+        }
+        for errno in [
+            libc::ECONNREFUSED,
+            libc::ENETUNREACH,
+            libc::EHOSTUNREACH,
+            libc::ETIMEDOUT,
+        ] {
+            let e = Error::from_raw_os_error(errno);
+            assert!(!local_resource_error(&e), "{e}");
+        }
+        assert!(!local_resource_error(&Error::other("x")));
     }
 
     /// Whether this process may open unprivileged ICMP (datagram) sockets, which surge-ping

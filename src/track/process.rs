@@ -163,6 +163,9 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// The process ID it had (also its process group ID), if it started.
     pub pid: Option<u32>,
+    /// It could not start for want of a local resource (descriptors for its pipes, memory,
+    /// the process limit): says nothing about what it checks.
+    pub local_error: bool,
 }
 
 /// Kills the process group if the run is abandoned (its future dropped) before the child
@@ -204,6 +207,9 @@ pub async fn run(spec: &Spec) -> Outcome {
                 stderr: Captured::default(),
                 elapsed: start.elapsed(),
                 pid: None,
+                // EAGAIN from fork is the process limit.
+                local_error: crate::track::probe::local_resource_error(&e)
+                    || e.raw_os_error() == Some(libc::EAGAIN),
             };
         }
     };
@@ -240,6 +246,7 @@ pub async fn run(spec: &Spec) -> Outcome {
         stderr: collect(err).await,
         elapsed: start.elapsed(),
         pid,
+        local_error: false,
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::time::{MissedTickBehavior, interval};
 use tracing::{debug, info, warn};
 
 use super::priority::{Health, Hysteresis, Tracker};
-use super::probe::{self, FileValue};
+use super::probe::{self, FileValue, Probed};
 use super::process::{self, RunAs};
 use crate::config::HttpCheck;
 use crate::net::{LinkEvents, NetError, Netlink};
@@ -83,9 +83,9 @@ fn publish(subs: &Subscribers, report: Report) {
     }
 }
 
-/// Runs one probe and returns (healthy, detail). Interface and file checks are not
-/// pass/fail probes; validation keeps them out of here.
-pub async fn probe_once(spec: &CheckSpec) -> (bool, String) {
+/// Runs one probe: healthy, failed only for want of a local resource, and the detail.
+/// Interface and file checks are not pass/fail probes; validation keeps them out of here.
+pub async fn probe_once(spec: &CheckSpec) -> Probed {
     match &spec.probe {
         Probe::Script { argv, run_as } => {
             let out = process::run(&process::Spec {
@@ -101,16 +101,14 @@ pub async fn probe_once(spec: &CheckSpec) -> (bool, String) {
             if !stdout.is_empty() || !stderr.is_empty() {
                 detail.push_str(&format!("; stdout: {stdout:?}; stderr: {stderr:?}"));
             }
-            (ok, detail)
+            Probed {
+                ok,
+                local: out.local_error,
+                detail,
+            }
         }
-        Probe::Tcp { host, port } => {
-            let p = probe::tcp(host, *port, spec.timeout).await;
-            (p.ok, p.detail)
-        }
-        Probe::Http(h) => {
-            let p = probe::http(h, spec.timeout).await;
-            (p.ok, p.detail)
-        }
+        Probe::Tcp { host, port } => probe::tcp(host, *port, spec.timeout).await,
+        Probe::Http(h) => probe::http(h, spec.timeout).await,
         Probe::File(_) | Probe::Interface(_) => unreachable!("not a pass/fail probe"),
     }
 }
@@ -131,7 +129,7 @@ pub async fn run_check(spec: CheckSpec, subs: Subscribers) {
     let mut last_ok = true;
     loop {
         tick.tick().await;
-        let (ok, detail) = probe_once(&spec).await;
+        let Probed { ok, detail, .. } = probe_once(&spec).await;
         // The first failure of a streak is worth a line with its exit status and output;
         // the repeats are not (the verdict change is logged when fall is reached).
         if !ok && last_ok {

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use super::*;
@@ -102,4 +103,58 @@ fn metrics_carry_state_priorities_transitions_and_rejections() {
     }
     // A processed advert with another address list is not a rejection.
     assert!(!text.contains(r#"reason="address_mismatch""#), "{text}");
+}
+
+/// `GET path` on `addr`; the whole answer.
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: vipd\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).await.unwrap();
+        text
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), exchange)
+        .await
+        .expect("an answer within 10 s")
+}
+
+#[tokio::test]
+async fn a_scrape_is_answered_while_hundreds_of_idle_connections_are_open() {
+    let bound = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    bound.set_nonblocking(true).unwrap();
+    let addr = bound.local_addr().unwrap();
+    let (_keep, instances) = watch::channel(vec![instance("MASTER")]);
+    let counters = Arc::new(listener::Counters::default());
+    let all = vec![("metrics", counters.clone())];
+    tokio::spawn(serve(bound, instances, counters.clone(), all));
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    let answer = get(addr, "/metrics").await;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(
+        head.contains("Content-Type: application/openmetrics-text; version=1.0.0"),
+        "{head}"
+    );
+    let plain = render(&[instance("MASTER")]);
+    let (families, _) = plain.split_once("# EOF").unwrap();
+    assert!(body.starts_with(families), "{body}");
+    assert!(
+        body.contains("vipd_listener_connections_total{listener=\"metrics\",outcome=\"evicted\"}"),
+        "{body}"
+    );
+    assert!(counters.evicted.load(Relaxed) >= 300 - listener::CAP as u64);
+    let missing = get(addr, "/nothing").await;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    assert!(
+        missing.ends_with("only GET /metrics is served here\n"),
+        "{missing}"
+    );
+    drop(idle);
 }
