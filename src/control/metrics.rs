@@ -28,6 +28,7 @@ use tracing::debug;
 use super::listener::{self, Ticket};
 use super::server::Instance;
 use crate::vrrp::State;
+use crate::vrrp::router::Suppressed;
 
 /// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections.
 const NOT_REJECTIONS: [&str; 10] = [
@@ -42,6 +43,16 @@ const NOT_REJECTIONS: [&str; 10] = [
     "inbox_full",
     "own_adverts",
 ];
+
+/// The limits' counters exported as `vipd_held_back_total`.
+const HELD_BACK: [Suppressed; 2] = [Suppressed::Answer, Suppressed::Resignation];
+
+fn held_back_name(what: Suppressed) -> &'static str {
+    match what {
+        Suppressed::Answer => "answer",
+        Suppressed::Resignation => "resignation",
+    }
+}
 
 /// The collector over every instance.
 #[derive(Debug)]
@@ -81,6 +92,7 @@ impl Collector for Vipd {
             (vec![], vec![], vec![], vec![]);
         let (mut trans, mut sent, mut recv, mut rejected, mut checksum) =
             (vec![], vec![], vec![], vec![], vec![]);
+        let mut held_back = vec![];
         let (mut ch_in, mut ch_out, mut ch_rejected, mut ch_lost) =
             (vec![], vec![], vec![], vec![]);
         for i in &self.0 {
@@ -151,6 +163,9 @@ impl Collector for Vipd {
                 if name.starts_with("v2") || name.starts_with("v3_") {
                     l.push(("checksum", name.to_owned()));
                     checksum.push((l, ConstCounter::new(n)));
+                } else if let Some(what) = HELD_BACK.iter().find(|s| s.label() == name) {
+                    l.push(("what", held_back_name(*what).to_owned()));
+                    held_back.push((l, ConstCounter::new(n)));
                 } else if !NOT_REJECTIONS.contains(&name) {
                     l.push(("reason", name.to_owned()));
                     rejected.push((l, ConstCounter::new(n)));
@@ -195,6 +210,12 @@ impl Collector for Vipd {
             trans,
         )?;
         family(&mut enc, "vipd_adverts_sent", "Adverts sent", sent)?;
+        family(
+            &mut enc,
+            "vipd_held_back",
+            "What the limits on forged adverts held back: immediate answers (one per advert interval is sent), resignations doubted",
+            held_back,
+        )?;
         family(
             &mut enc,
             "vipd_adverts_received",

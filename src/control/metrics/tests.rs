@@ -49,6 +49,10 @@ fn instance(state: &str) -> Instance {
     stats.bump("bad_checksum");
     stats.bump("v3_ipv4_rfc9568");
     stats.bump("address_mismatch");
+    for _ in 0..7 {
+        stats.bump("answers_suppressed");
+    }
+    stats.bump("resignations_doubted");
     stats.transition(("BACKUP".into(), "MASTER".into(), "master_down"));
     let (inbox, _) = mpsc::channel(1);
     let board = crate::track::Board::default();
@@ -98,11 +102,15 @@ fn metrics_carry_state_priorities_transitions_and_rejections() {
         r#"vipd_channel_lost{instance="web",channel="eth1"} 1"#,
         r#"vipd_channel_lost{instance="web",channel="eth0"} 0"#,
         "# HELP vipd_packets_rejected Packets dropped, by reason",
+        r#"vipd_held_back_total{instance="web",what="answer"} 7"#,
+        r#"vipd_held_back_total{instance="web",what="resignation"} 1"#,
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
     }
     // A processed advert with another address list is not a rejection.
     assert!(!text.contains(r#"reason="address_mismatch""#), "{text}");
+    // Nor is what the limits held back.
+    assert!(!text.contains(r#"reason="answers_suppressed""#), "{text}");
 }
 
 /// `GET path` on `addr`; the whole answer.
