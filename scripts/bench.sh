@@ -5,8 +5,9 @@
 #   sudo scripts/bench.sh                   # both: failover (about 20 min), then heal (about 10)
 #   sudo scripts/bench.sh failover [OPTS]   # failover only, any failover_bench option (--help)
 #   sudo scripts/bench.sh heal [OPTS]       # partition heal only, any heal_bench option (--help)
+#   sudo scripts/bench.sh flood [OPTS]      # forged-advert floods (about 3 min), flood_bench --help
 #   sudo scripts/bench.sh --runs 2 --idle-secs 5    # options alone: failover, as before
-# Reports: bench-results/failover-<date>.md, bench-results/heal-<date>.md; logs and captures
+# Reports: bench-results/failover-<date>.md, heal-<date>.md, flood-<date>.md; logs and captures
 # of failed runs are kept in bench-results/<name>-<date>-failed/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,14 +18,14 @@ for tool in ip tcpdump keepalived nft; do
 done
 
 case "${1:-}" in
-  failover | heal) which=("$1"); shift ;;
+  failover | heal | flood) which=("$1"); shift ;;
   "") which=(failover heal) ;;
   *) which=(failover) ;;
 esac
 
 echo "== building vipd and the benchmarks (release)" >&2
 cargo build --release -q -p vipd --bin vipd
-cargo build --release -q -p netns-tests --bin failover_bench --bin heal_bench --bin pinger
+cargo build --release -q -p netns-tests --bin failover_bench --bin heal_bench --bin flood_bench --bin pinger
 bin="${CARGO_TARGET_DIR:-target}/release"
 case " $* " in *" --help "* | *" -h "*) exec "$bin/${which[0]}_bench" --help ;; esac
 

@@ -26,6 +26,7 @@ sends (VRRP, ARP), its notify runs and CPU, and the pings lost. Prints a Markdow
   --vipd PATH       vipd binary (default: next to this binary)
   --keepalived PATH keepalived binary (default keepalived)
   --pinger PATH     pinger binary (default: next to this binary)
+  --keep-failed DIR accepted for scripts/bench.sh; a failed run's reason is in the report
 ";
 
 fn attack(s: &str) -> Option<Attack> {
