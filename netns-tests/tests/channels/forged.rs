@@ -4,7 +4,6 @@
 //! adverts need TTL 255; and one advert claiming a long interval cannot stretch a failover.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use netns_tests::forge::{self, Forgery, Source};
@@ -120,11 +119,6 @@ fn with_authenticated_decisions_forged_resignations_move_nothing() {
     if !require_root() {
         return;
     }
-    let lab = hb_lab();
-    let key_file = lab.log_path("heartbeat.key");
-    std::fs::write(&key_file, b"vipd test key, 32 bytes or so..").unwrap();
-    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let key_path = key_file.display().to_string();
     let HbPair {
         lab,
         vip,
@@ -132,15 +126,7 @@ fn with_authenticated_decisions_forged_resignations_move_nothing() {
         low,
         d0,
         d1,
-    } = hb_pair(lab, |lab, i| {
-        vec![
-            format!(
-                "channels: [{{ type: udp, interface: eth1, port: 5405, key_file: {key_path}, peers: [{}] }}]",
-                lab.node(1 - i).hb_ip4().unwrap()
-            ),
-            "authenticated_decisions: true".to_owned(),
-        ]
-    });
+    } = udp_pair(&["authenticated_decisions: true"]);
     let moves = (
         d0.transitions(&high.name).len(),
         d1.transitions(&low.name).len(),

@@ -1,6 +1,7 @@
 //! A settled pair with a second heartbeat channel over the heartbeat link.
 
 use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use netns_tests::vipd::{InstanceSpec, Vipd, VipdConfig, VrrpState};
@@ -113,4 +114,28 @@ pub fn wait_channel_lost(vipd: &mut Vipd, channel: &str, spec: &InstanceSpec) {
         )
         .unwrap();
     assert!(line.contains("running on 1 of 2 channels"), "{line}");
+}
+
+/// The UDP channel's port in [`udp_pair`].
+pub const PORT: u16 = 5405;
+/// The UDP channel's key in [`udp_pair`].
+pub const KEY: &[u8] = b"vipd test key, 32 bytes or so..";
+
+/// A settled pair whose only channel besides the LAN is UDP over eth1, each node with the
+/// further instance lines `extra`.
+pub fn udp_pair(extra: &[&str]) -> HbPair {
+    let lab = hb_lab();
+    let key_file = lab.log_path("heartbeat.key");
+    std::fs::write(&key_file, KEY).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key_path = key_file.display().to_string();
+    hb_pair(lab, |lab, i| {
+        let channel = format!(
+            "channels: [{{ type: udp, interface: eth1, port: {PORT}, key_file: {key_path}, peers: [{}] }}]",
+            lab.node(1 - i).hb_ip4().unwrap()
+        );
+        std::iter::once(channel)
+            .chain(extra.iter().map(|l| (*l).to_owned()))
+            .collect()
+    })
 }

@@ -15,9 +15,6 @@ use vipd::vrrp::{V3Checksum, Version};
 use crate::common::*;
 use crate::setup::*;
 
-const PORT: u16 = 5405;
-const KEY: &[u8] = b"vipd test key, 32 bytes or so..";
-
 /// A sealed advert "from" node0. At priority 0, accepted, it would make node1 take over.
 fn frame_from(key: &[u8], stamp: Stamp, priority: u8, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
     let advert = Advert {
@@ -30,21 +27,6 @@ fn frame_from(key: &[u8], stamp: Stamp, priority: u8, origin: IpAddr, vip: IpAdd
     };
     let vrrp = packet::emit(&advert, origin, origin, V3Checksum::PseudoHeader).unwrap();
     udp_frame::seal(&FrameKey::new(key.to_vec()).unwrap(), stamp, origin, &vrrp)
-}
-
-/// A settled pair whose only channel besides the LAN is UDP over eth1.
-fn udp_pair() -> HbPair {
-    let lab = hb_lab();
-    let key_file = lab.log_path("heartbeat.key");
-    std::fs::write(&key_file, KEY).unwrap();
-    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let key_path = key_file.display().to_string();
-    hb_pair(lab, |lab, i| {
-        vec![format!(
-            "channels: [{{ type: udp, interface: eth1, port: {PORT}, key_file: {key_path}, peers: [{}] }}]",
-            lab.node(1 - i).hb_ip4().unwrap()
-        )]
-    })
 }
 
 /// Tries to bind `addr` as user and group 65534 (nobody), with SO_REUSEADDR as a user
@@ -79,7 +61,7 @@ fn another_local_user_cannot_bind_the_heartbeat_port() {
         d0,
         d1,
         ..
-    } = udp_pair();
+    } = udp_pair(&[]);
     let channel = format!("udp eth1:{PORT}");
     let _lan = lab.cut(Cut::VrrpOnLan).unwrap();
     let n1 = lab.node(1);
@@ -159,7 +141,7 @@ fn forged_replayed_future_dated_and_truncated_frames_are_refused_and_counted() {
         d0,
         d1,
         ..
-    } = udp_pair();
+    } = udp_pair(&[]);
     let channel = format!("udp eth1:{PORT}");
     let lan = lab.cut(Cut::VrrpOnLan).unwrap();
     // With VRRP gone from the LAN, only UDP carries node0's adverts.
