@@ -271,7 +271,10 @@ fn raise_descriptor_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     match getrlimit(Resource::RLIMIT_NOFILE) {
         Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
-            Ok(()) => info!(from = soft, to = hard, "raised the open-file limit"),
+            Ok(()) => {
+                info!(from = soft, to = hard, "raised the open-file limit");
+                crate::track::process::children_get_descriptor_limit(soft);
+            }
             Err(e) => warn!(soft, hard, error = %e, "could not raise the open-file limit"),
         },
         Ok(_) => {}

@@ -180,6 +180,16 @@ impl Drop for GroupGuard {
     }
 }
 
+/// The soft open-file limit commands start with, when vipd raised its own.
+static CHILD_NOFILE: std::sync::OnceLock<libc::rlim_t> = std::sync::OnceLock::new();
+
+/// Commands start with `soft` as their open-file limit, the one vipd was started with, not
+/// the raised one: without systemd the hard limit can be a million, and programs that close
+/// every possible descriptor before they exec would loop that far.
+pub fn children_get_descriptor_limit(soft: libc::rlim_t) {
+    let _ = CHILD_NOFILE.set(soft);
+}
+
 /// Runs `spec` to completion or timeout. Never fails: a command that cannot start is an
 /// [`Exit::SpawnFailed`] outcome.
 pub async fn run(spec: &Spec) -> Outcome {
@@ -194,6 +204,23 @@ pub async fn run(spec: &Spec) -> Outcome {
         // terminal signal aimed at vipd's group does not reach it.
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(&soft) = CHILD_NOFILE.get() {
+        // SAFETY: between fork and exec only getrlimit and setrlimit run, both plain system
+        // calls, async-signal-safe; nothing allocates or takes a lock.
+        unsafe {
+            cmd.pre_exec(move || {
+                let mut limit = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+                    limit.rlim_cur = soft.min(limit.rlim_max);
+                    libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+                }
+                Ok(())
+            });
+        }
+    }
     if let Some(who) = spec.run_as {
         // std drops supplementary groups (setgroups) when switching from root.
         cmd.uid(who.uid).gid(who.gid);

@@ -1,0 +1,26 @@
+//! Commands start with the open-file limit vipd was started with, not the one it raised for
+//! itself. In a process of its own: the limit is process-wide.
+
+use std::time::Duration;
+
+use vipd::track::process::{self, Exit, Spec};
+
+#[tokio::test]
+async fn commands_get_the_limit_vipd_started_with() {
+    let (soft, hard) =
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
+    let child_soft = soft.min(hard).min(77);
+    process::children_get_descriptor_limit(child_soft);
+    let spec = Spec {
+        argv: vec!["/bin/sh".into(), "-c".into(), "ulimit -n".into()],
+        env: Vec::new(),
+        timeout: Duration::from_secs(10),
+        run_as: None,
+    };
+    let out = process::run(&spec).await;
+    assert_eq!(out.exit, Exit::Code(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout.bytes).trim(),
+        child_soft.to_string()
+    );
+}
