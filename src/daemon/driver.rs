@@ -290,4 +290,54 @@ mod tests {
         let events: Vec<&str> = rec.log.iter().map(|(_, e)| e.as_str()).collect();
         assert_eq!(events, ["INIT -> BACKUP"]);
     }
+
+    /// The Master's advert as the receive loop queues it.
+    fn queued_advert() -> Box<Packet> {
+        use crate::vrrp::packet::{self, Auth, ChecksumKind, Received};
+        let advert = packet::Advert {
+            version: Version::V3,
+            vrid: 51,
+            priority: 200,
+            interval: Centis::new(10),
+            addresses: Vec::new(),
+            auth: Auth::None,
+        };
+        Box::new(Packet {
+            received: Received {
+                advert,
+                src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+                dst: IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18)),
+                ttl: 255,
+                checksum: ChecksumKind::V3Ipv4PseudoHeader,
+            },
+            channel: 0,
+            arrival: crate::vrrp::router::Arrival::Multicast,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_advert_queued_when_the_down_timer_is_due_is_read_first() {
+        let (control, control_rx) = mpsc::channel(8);
+        let (packets, packets_rx) = mpsc::channel(PACKET_LANE);
+        let mut r = router(100);
+        r.handle(TokioInstant::now().into_std(), Input::Start);
+        // The task runs late: by its first turn the down timer (360.9 ms) has passed, and the
+        // Master's advert has been waiting in the lane.
+        tokio::time::advance(Duration::from_millis(400)).await;
+        packets.try_send(queued_advert()).unwrap();
+        let rec = Recorder {
+            t0: Some(TokioInstant::now()),
+            ..Recorder::default()
+        };
+        let inbox = Inbox {
+            control: control_rx,
+            packets: packets_rx,
+        };
+        let task = tokio::spawn(drive(r, inbox, rec, Wakeup::Tokio));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        control.send(Input::Stop).await.unwrap();
+        let rec = task.await.unwrap();
+        let events: Vec<&str> = rec.log.iter().map(|(_, e)| e.as_str()).collect();
+        assert!(!events.contains(&"BACKUP -> MASTER"), "{events:?}");
+    }
 }
