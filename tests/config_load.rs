@@ -81,6 +81,14 @@ fn full_config_decodes_every_key() {
     assert_eq!(w.notify.commands().count(), 5);
     assert_eq!(w.v3_checksum, V3Checksum::Rfc9568);
     assert_eq!(w.garp.repeat_after, Duration::from_secs(2));
+    assert_eq!(
+        (w.garp.refresh, w.garp.refresh_count),
+        (Duration::from_secs(60), 2)
+    );
+    assert_eq!(
+        (w.garp.arp_interval, w.garp.na_interval),
+        (Duration::from_millis(10), Duration::from_millis(5))
+    );
     assert!(!w.yield_advert && w.use_vmac);
     assert_eq!(c.groups["lb"], ["web", "api"]);
 }
@@ -285,8 +293,8 @@ fn the_same_vrid_on_separate_interfaces_and_ports_loads() {
 /// that line belongs to check `c` (else to instance `web`), and its maximum.
 fn duration_settings() -> Vec<(&'static str, &'static str, bool, Duration)> {
     use vipd::config::{
-        MAX_CHECK_INTERVAL, MAX_GARP_REPEAT_AFTER, MAX_ISOLATION_TIMEOUT, MAX_PREEMPT_DELAY,
-        MAX_STARTUP_DELAY,
+        MAX_CHECK_INTERVAL, MAX_GARP_GAP, MAX_GARP_REFRESH, MAX_GARP_REPEAT_AFTER,
+        MAX_ISOLATION_TIMEOUT, MAX_PREEMPT_DELAY, MAX_STARTUP_DELAY,
     };
     vec![
         (
@@ -306,6 +314,24 @@ fn duration_settings() -> Vec<(&'static str, &'static str, bool, Duration)> {
             "garp: {repeat_after: V}",
             false,
             MAX_GARP_REPEAT_AFTER,
+        ),
+        (
+            "instances.web.garp.refresh",
+            "garp: {refresh: V}",
+            false,
+            MAX_GARP_REFRESH,
+        ),
+        (
+            "instances.web.garp.arp_interval",
+            "garp: {arp_interval: V}",
+            false,
+            MAX_GARP_GAP,
+        ),
+        (
+            "instances.web.garp.na_interval",
+            "garp: {na_interval: V}",
+            false,
+            MAX_GARP_GAP,
         ),
         (
             "instances.web.isolation_check.timeout",
@@ -351,5 +377,30 @@ fn every_duration_the_daemon_adds_to_the_clock_is_bounded_at_load() {
         let absurd = with_duration(line, in_check, "500000000000y");
         let errs = Config::parse(&absurd, "absurd.yaml").expect_err(path);
         assert_eq!(errs.errors()[0].path, path, "{errs}");
+    }
+}
+
+#[test]
+fn garp_refresh_is_off_or_at_least_a_second_with_one_to_a_hundred_per_refresh() {
+    let with = |garp: &str| with_duration(&format!("garp: {{{garp}}}"), false, "");
+    let off = Config::parse(&with("refresh: 0s"), "off.yaml").expect("0s is off");
+    assert_eq!(off.instances["web"].garp.refresh, Duration::ZERO);
+    for (garp, path, says) in [
+        (
+            "refresh: 500ms",
+            "instances.web.garp.refresh",
+            "at least 1s",
+        ),
+        ("refresh_count: 0", "instances.web.garp.refresh_count", "1"),
+        (
+            "refresh_count: 101",
+            "instances.web.garp.refresh_count",
+            "100",
+        ),
+    ] {
+        let errs = Config::parse(&with(garp), "bad.yaml").expect_err(garp);
+        let e = &errs.errors()[0];
+        assert_eq!(e.path, path, "{errs}");
+        assert!(e.message.contains(says), "{garp}: {e}");
     }
 }

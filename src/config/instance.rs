@@ -9,8 +9,8 @@ use ipnet::IpNet;
 use super::decode::{Cap, interface_name, positive};
 use super::errors::ErrorKind;
 use super::model::{
-    Auth, Instance, MAX_GARP_REPEAT_AFTER, MAX_PREEMPT_DELAY, MAX_STARTUP_DELAY, Notify, Track,
-    TrackTarget, Unicast, Vip,
+    Auth, Instance, MAX_GARP_GAP, MAX_GARP_REFRESH, MAX_GARP_REPEAT_AFTER, MAX_PREEMPT_DELAY,
+    MAX_STARTUP_DELAY, MIN_GARP_REFRESH, Notify, Track, TrackTarget, Unicast, Vip,
 };
 use super::reader::{Fields, Reader};
 use super::tree::{Node, Value};
@@ -345,7 +345,16 @@ fn auth(r: &mut Reader, n: &Node, p: &str) -> Option<Auth> {
 }
 
 fn garp(r: &mut Reader, n: &Node, p: &str) -> Option<AnnounceSchedule> {
-    let f = r.fields(n, p, &["initial", "repeat", "repeat_after"])?;
+    let keys = [
+        "initial",
+        "repeat",
+        "repeat_after",
+        "refresh",
+        "refresh_count",
+        "arp_interval",
+        "na_interval",
+    ];
+    let f = r.fields(n, p, &keys)?;
     let d = AnnounceSchedule::default();
     let initial = opt(r, &f, "initial", d.initial, |r, n, p| r.int(n, p, 0, 100));
     let repeat = opt(r, &f, "repeat", d.repeat, |r, n, p| r.int(n, p, 0, 100));
@@ -353,9 +362,36 @@ fn garp(r: &mut Reader, n: &Node, p: &str) -> Option<AnnounceSchedule> {
         let why = "an hour; keepalived's garp_master_delay stops at 1000s";
         Cap::new(MAX_GARP_REPEAT_AFTER, why).read(r, n, p)
     });
+    let refresh = opt(r, &f, "refresh", d.refresh, garp_refresh);
+    let refresh_count = opt(r, &f, "refresh_count", d.refresh_count, |r, n, p| {
+        r.int(n, p, 1, 100)
+    });
+    let gap = |r: &mut Reader, n: &Node, p: &str| {
+        let why = "a burst must not outlast the adverts; keepalived calls a second very large";
+        Cap::new(MAX_GARP_GAP, why).read(r, n, p)
+    };
+    let arp_interval = opt(r, &f, "arp_interval", d.arp_interval, gap);
+    let na_interval = opt(r, &f, "na_interval", d.na_interval, gap);
     Some(AnnounceSchedule {
         initial: initial?,
         repeat: repeat?,
         repeat_after: repeat_after?,
+        refresh: refresh?,
+        refresh_count: refresh_count?,
+        arp_interval: arp_interval?,
+        na_interval: na_interval?,
     })
+}
+
+/// `garp.refresh`: `0s` (off), or from a second to a day.
+fn garp_refresh(r: &mut Reader, n: &Node, p: &str) -> Option<Duration> {
+    let why = "a day; a rarer refresh refreshes no ARP cache";
+    let d = Cap::new(MAX_GARP_REFRESH, why).read(r, n, p)?;
+    if !d.is_zero() && d < MIN_GARP_REFRESH {
+        let got = n.value.scalar_text().unwrap_or_default();
+        let msg = format!("'{got}' is too short: refresh is 0s (off) or at least 1s");
+        r.problem(n.pos, p, ErrorKind::Invalid, msg);
+        return None;
+    }
+    Some(d)
 }

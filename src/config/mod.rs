@@ -26,9 +26,9 @@ use std::path::Path;
 pub use errors::{ConfigError, ConfigErrors, ErrorKind, Position};
 pub use model::{
     Auth, Channel, ChannelKind, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET, Global,
-    HttpCheck, Instance, IsolationCheck, IsolationTarget, MAX_CHECK_INTERVAL,
-    MAX_GARP_REPEAT_AFTER, MAX_ISOLATION_TIMEOUT, MAX_PREEMPT_DELAY, MAX_STARTUP_DELAY, Notify,
-    OWNER_PRIORITY, Track, TrackTarget, Unicast, Vip,
+    HttpCheck, Instance, IsolationCheck, IsolationTarget, MAX_CHECK_INTERVAL, MAX_GARP_GAP,
+    MAX_GARP_REFRESH, MAX_GARP_REPEAT_AFTER, MAX_ISOLATION_TIMEOUT, MAX_PREEMPT_DELAY,
+    MAX_STARTUP_DELAY, MIN_GARP_REFRESH, Notify, OWNER_PRIORITY, Track, TrackTarget, Unicast, Vip,
 };
 pub use validate::{V2_MAX_VIPS, V3_MAX_VIPS};
 

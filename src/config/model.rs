@@ -177,6 +177,14 @@ pub const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
 pub const MAX_STARTUP_DELAY: Duration = Duration::from_secs(3600);
 /// Longest `garp.repeat_after`: an hour (keepalived's `garp_master_delay` stops at 1000 s).
 pub const MAX_GARP_REPEAT_AFTER: Duration = Duration::from_secs(3600);
+/// Longest `garp.refresh`: a day. A refresh rarer than that refreshes no ARP cache.
+pub const MAX_GARP_REFRESH: Duration = Duration::from_secs(24 * 3600);
+/// Shortest `garp.refresh` other than off: a second, keepalived's resolution for
+/// `garp_master_refresh`; more often only floods the segment.
+pub const MIN_GARP_REFRESH: Duration = Duration::from_secs(1);
+/// Longest `garp.arp_interval` / `garp.na_interval`: a second (keepalived logs anything from
+/// a second on as very large); a burst of five per VIP then already outlasts several adverts.
+pub const MAX_GARP_GAP: Duration = Duration::from_secs(1);
 /// Longest `interval` and `timeout` of a check: an hour. A check probed less often cannot
 /// guard a failover, and the probe timer adds the interval to the clock.
 pub const MAX_CHECK_INTERVAL: Duration = Duration::from_secs(3600);

@@ -134,7 +134,7 @@ impl RouterConfig {
     }
 }
 
-/// When to send gratuitous ARPs / unsolicited NAs after becoming Master.
+/// When to send gratuitous ARPs / unsolicited NAs while Master, and how far apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AnnounceSchedule {
     /// Sent back to back on becoming Master (keepalived: 5).
@@ -143,6 +143,16 @@ pub struct AnnounceSchedule {
     pub repeat: u32,
     /// Delay before the repeat burst (keepalived: 5 s).
     pub repeat_after: Duration,
+    /// While Master, announce again this often; zero is off (keepalived's
+    /// `garp_master_refresh`, off by default). Counted from becoming Master.
+    pub refresh: Duration,
+    /// Announcements per VIP at each refresh (keepalived's `garp_master_refresh_repeat`: 1).
+    pub refresh_count: u32,
+    /// The sender's gap between two gratuitous ARPs on the interface (keepalived's
+    /// `vrrp_garp_interval`: none). The router does not use it; the address worker does.
+    pub arp_interval: Duration,
+    /// The sender's gap between two unsolicited NAs (keepalived's `vrrp_gna_interval`).
+    pub na_interval: Duration,
 }
 
 impl Default for AnnounceSchedule {
@@ -151,6 +161,10 @@ impl Default for AnnounceSchedule {
             initial: 5,
             repeat: 5,
             repeat_after: Duration::from_secs(5),
+            refresh: Duration::ZERO,
+            refresh_count: 1,
+            arp_interval: Duration::ZERO,
+            na_interval: Duration::ZERO,
         }
     }
 }

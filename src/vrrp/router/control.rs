@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::timers::{DownCause, DownTimer, later};
+use super::timers::{DownCause, DownTimer, later, refresh_deadline};
 use super::{Action, FaultSource, Reason, Router, RouterConfig, SyncOrder};
 use crate::vrrp::channels::ChannelHealth;
 use crate::vrrp::health::Health;
@@ -57,6 +57,11 @@ impl Router {
             if self.state == State::Backup {
                 self.channels.watch(now);
             }
+        }
+        // A Master's refresh follows a changed period at once, counted from now; an unchanged
+        // one keeps its grid.
+        if self.state == State::Master && config.announce.refresh != self.config.announce.refresh {
+            self.timers.refresh = refresh_deadline(&config.announce, now);
         }
         self.config = config;
         if self.config.version == Version::V2 {

@@ -19,7 +19,7 @@
 
 use std::time::Instant;
 
-use super::timers::{DownCause, DownTimer, later, next_periodic};
+use super::timers::{DownCause, DownTimer, later, next_periodic, refresh_deadline};
 use super::{Action, Reason, Router};
 use super::{FaultSource, GateAnswer, GateKind, Takeover};
 use crate::vrrp::State;
@@ -225,6 +225,7 @@ impl Router {
         self.timers = Default::default();
         self.timers.advert = Some(later(now, self.advert_period()));
         self.timers.announce = (schedule.repeat > 0).then(|| later(now, schedule.repeat_after));
+        self.timers.refresh = refresh_deadline(&schedule, now);
         self.notify(from, reason, Some(self.config.primary_addr), out);
     }
 }

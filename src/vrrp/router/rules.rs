@@ -247,6 +247,11 @@ impl Router {
                     self.timers.announce = None;
                     self.announce(self.config.announce.repeat, out);
                 }
+                Due::AnnounceRefresh(deadline) => {
+                    let schedule = self.config.announce;
+                    self.announce(schedule.refresh_count, out);
+                    self.timers.refresh = Some(next_periodic(deadline, schedule.refresh, now));
+                }
                 Due::IsolationRecheck(deadline) => self.recheck_isolation(deadline, now, out),
                 Due::Gate => self.gate_expired(now, out),
             }
@@ -340,6 +345,7 @@ impl Router {
         out.push(Action::RemoveVips);
         self.timers.advert = None;
         self.timers.announce = None;
+        self.timers.refresh = None;
     }
 
     /// Master: answers an advert that needs one (a lower Master, a resignation) with an

@@ -2,7 +2,7 @@
 //!
 //! At most one role's timers are armed at a time: the master-down timer (or, while a takeover
 //! waits for a gate, the gate's patience deadline) in Backup, the
-//! advert and announce-repeat timers in Master, the isolation re-check in FAULT (only when
+//! advert, announce-repeat and announce-refresh timers in Master, the isolation re-check in FAULT (only when
 //! the isolation check put the router there). The startup delay and the preempt delay are
 //! not timers of their own: the startup delay re-arms the master-down timer to its end
 //! (see `Router::master_down_expired`), and the preempt delay only changes how a Backup treats
@@ -10,6 +10,8 @@
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+
+use super::AnnounceSchedule;
 
 /// The deadlines a router has armed, for status output. `None` means not armed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub struct Deadlines {
     pub advert: Option<Instant>,
     /// Master: when the repeat burst of gratuitous ARPs / NAs goes out.
     pub announce_repeat: Option<Instant>,
+    /// Master: when the next periodic refresh of gratuitous ARPs / NAs goes out.
+    pub announce_refresh: Option<Instant>,
     /// FAULT because of isolation: when reachability is checked again.
     pub isolation_recheck: Option<Instant>,
     /// Backup waiting for a gate: when the attempt is withdrawn and asked again.
@@ -54,6 +58,8 @@ pub(super) enum Due {
     /// The advert timer, with the deadline it was armed for (re-arming counts from it).
     Advert(Instant),
     AnnounceRepeat,
+    /// The announce refresh, with the deadline it was armed for (re-arming counts from it).
+    AnnounceRefresh(Instant),
     /// The isolation re-check, with the deadline it was armed for.
     IsolationRecheck(Instant),
     /// A gate did not answer in time.
@@ -66,6 +72,7 @@ pub(super) struct Timers {
     pub down: Option<DownTimer>,
     pub advert: Option<Instant>,
     pub announce: Option<Instant>,
+    pub refresh: Option<Instant>,
     pub isolation: Option<Instant>,
     pub gate: Option<Instant>,
 }
@@ -78,6 +85,7 @@ impl Timers {
             d.master_down,
             d.advert,
             d.announce_repeat,
+            d.announce_refresh,
             d.isolation_recheck,
             d.gate,
         ]
@@ -87,13 +95,14 @@ impl Timers {
     }
 
     /// The earliest timer whose deadline is not after `now`. On a tie the master-down timer
-    /// comes first, then the advert, then the announce repeat, then the isolation re-check,
-    /// so the order is deterministic.
+    /// comes first, then the advert, then the announce repeat, then the announce refresh,
+    /// then the isolation re-check, so the order is deterministic.
     pub fn next_due(&self, now: Instant) -> Option<Due> {
         let candidates = [
             self.down.map(|d| (d.deadline, Due::MasterDown)),
             self.advert.map(|t| (t, Due::Advert(t))),
             self.announce.map(|t| (t, Due::AnnounceRepeat)),
+            self.refresh.map(|t| (t, Due::AnnounceRefresh(t))),
             self.isolation.map(|t| (t, Due::IsolationRecheck(t))),
             self.gate.map(|t| (t, Due::Gate)),
         ];
@@ -112,6 +121,7 @@ impl Timers {
             master_down: self.down.map(|d| d.deadline),
             advert: self.advert,
             announce_repeat: self.announce,
+            announce_refresh: self.refresh,
             isolation_recheck: self.isolation,
             gate: self.gate,
         }
@@ -129,7 +139,7 @@ pub(super) fn later(now: Instant, wait: Duration) -> Instant {
 /// Far enough that a timer armed this far away never fires in practice (about 30 years).
 const FOREVER: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
 
-/// The deadline of a periodic timer (the advert, the isolation re-check) after one that fired
+/// The deadline of a periodic timer (the advert, the announce refresh, the isolation re-check) after one that fired
 /// at `now`: one interval after the old deadline so a slightly late wake-up does not drift
 /// the grid, but never at or before `now`, which would fire again at once and send a burst
 /// after a long stall.
@@ -140,4 +150,10 @@ pub(super) fn next_periodic(deadline: Instant, interval: Duration, now: Instant)
     } else {
         later(now, interval)
     }
+}
+
+/// The first refresh of the announcements, one refresh period after `now`; none when the
+/// refresh is off (a zero period).
+pub(super) fn refresh_deadline(schedule: &AnnounceSchedule, now: Instant) -> Option<Instant> {
+    (!schedule.refresh.is_zero()).then(|| later(now, schedule.refresh))
 }

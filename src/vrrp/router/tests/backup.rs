@@ -27,6 +27,7 @@ fn master_down_expiry_takes_over() {
             master_down: None,
             advert: Some(t + ms(1000)),
             announce_repeat: Some(t + ms(5000)),
+            announce_refresh: None,
             isolation_recheck: None,
             gate: None,
         }

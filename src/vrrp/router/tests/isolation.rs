@@ -59,6 +59,7 @@ const NOTHING: Deadlines = Deadlines {
     master_down: None,
     advert: None,
     announce_repeat: None,
+    announce_refresh: None,
     isolation_recheck: None,
     gate: None,
 };
@@ -127,6 +128,7 @@ fn reachable_takes_over_with_the_remembered_reason() {
         Deadlines {
             advert: Some(answered + ms(1000)),
             announce_repeat: Some(answered + ms(5000)),
+            announce_refresh: None,
             ..NOTHING
         }
     );

@@ -52,6 +52,7 @@ fn announce_repeat_fires_once() {
             initial: 3,
             repeat: 2,
             repeat_after: ms(2500),
+            ..AnnounceSchedule::default()
         },
         ..v2(255)
     });
@@ -109,6 +110,7 @@ fn higher_priority_preempts_master_after_a_last_advert() {
             master_down: Some(t + ms(300) + us(3_609_375)),
             advert: None,
             announce_repeat: None,
+            announce_refresh: None,
             isolation_recheck: None,
             gate: None,
         }

@@ -7,6 +7,7 @@ mod hostile;
 mod isolation;
 mod master;
 mod receive;
+mod refresh;
 mod start;
 
 use std::net::IpAddr;

@@ -15,6 +15,7 @@ fn address_owner_starts_as_master_at_once() {
             master_down: None,
             advert: Some(t0 + ms(1000)),
             announce_repeat: Some(t0 + ms(5000)),
+            announce_refresh: None,
             isolation_recheck: None,
             gate: None,
         }
