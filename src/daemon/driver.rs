@@ -14,6 +14,7 @@ use super::wakeup::Wakeup;
 
 use std::net::IpAddr;
 
+use crate::net::announce::Pacing;
 use crate::vrrp::channels::HealthChange;
 use crate::vrrp::router::{
     Action, GateKind, Input, Packet, Receipt, Router, Suppressed, Takeover, Transition,
@@ -26,8 +27,14 @@ pub enum VipOp {
     Add,
     /// Remove every VIP.
     Remove,
-    /// Send this many gratuitous ARPs / unsolicited NAs per VIP.
-    Announce(u32),
+    /// Send this many gratuitous ARPs / unsolicited NAs per VIP, paced as the router's
+    /// configuration says at the time.
+    Announce {
+        /// Rounds over every VIP.
+        count: u32,
+        /// The least gaps between two frames of a kind.
+        pacing: Pacing,
+    },
     /// A reload changed the VIPs: while they are held, add the new ones (and announce them)
     /// and remove the dropped ones; the others stay untouched.
     Set(Vec<crate::config::Vip>),
@@ -140,7 +147,14 @@ impl<I: RouterIo> Task<I> {
                 Action::SendAdvert { priority } => io.send_advert(router, priority),
                 Action::AddVips => io.vips(VipOp::Add),
                 Action::RemoveVips => io.vips(VipOp::Remove),
-                Action::Announce { count } => io.vips(VipOp::Announce(count)),
+                Action::Announce { count } => {
+                    let schedule = router.config().announce;
+                    let pacing = Pacing {
+                        arp: schedule.arp_interval,
+                        na: schedule.na_interval,
+                    };
+                    io.vips(VipOp::Announce { count, pacing })
+                }
                 Action::Notify(t) => io.transition(router, &t),
                 Action::AskGate {
                     gate,

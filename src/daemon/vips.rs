@@ -4,14 +4,22 @@
 //! Running it beside the router task keeps netlink round trips off the protocol path, and
 //! the single queue keeps "add, then announce" ordered: an ARP never leaves before its
 //! address is on the interface, and leaves right after it.
+//!
+//! A paced burst (`garp.arp_interval`, `garp.na_interval`) goes out from here too, between
+//! operations: the worker waits for the next frame's time or the next operation, whichever
+//! comes first, so a long burst delays no removal, and a removal ends the burst.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv6Addr};
+use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Instant as TokioInstant;
 use tracing::{debug, info, warn};
 
 use super::driver::VipOp;
 use crate::config::Vip;
+use crate::net::announce::{Pacer, Pacing};
 use crate::net::{Announcer, MacAddr, NetError, Netlink};
 
 /// Errno values that mean "already as wanted".
@@ -34,6 +42,61 @@ pub struct Target {
     pub src_ll: Option<Ipv6Addr>,
     /// Announcements per VIP for a VIP a reload adds while held (the `garp.initial` burst).
     pub burst: u32,
+    /// The pacing of that burst, until the router's first announcement says otherwise.
+    pub pacing: Pacing,
+}
+
+/// The frames of paced bursts still to send: `(when, frame index)` in time order.
+struct Queue {
+    pacer: Pacer,
+    pacing: Pacing,
+    due: VecDeque<(Instant, usize)>,
+}
+
+impl Queue {
+    /// Plans a burst of `count` rounds behind whatever is still queued.
+    fn push(&mut self, announcer: &Announcer, count: u32) {
+        let now = TokioInstant::now().into_std();
+        let plan = self
+            .pacer
+            .plan(&announcer.kinds(), count as usize, self.pacing, now);
+        let mut all: Vec<_> = self.due.drain(..).chain(plan).collect();
+        all.sort_by_key(|(at, _)| *at);
+        self.due = all.into();
+    }
+
+    /// Drops what is queued: the VIPs were released, or their frames changed.
+    fn clear(&mut self) {
+        self.due.clear();
+        self.pacer.reset();
+    }
+
+    /// When the next frame is due.
+    fn next(&self) -> Option<TokioInstant> {
+        self.due.front().map(|(at, _)| TokioInstant::from_std(*at))
+    }
+
+    /// Sends every frame that is due; returns how many went.
+    fn send_due(&mut self, t: &Target, announcer: &Announcer) -> usize {
+        let now = TokioInstant::now().into_std();
+        let mut sent = 0;
+        while let Some(&(at, index)) = self.due.front() {
+            if at > now {
+                break;
+            }
+            self.due.pop_front();
+            match announcer.send(index) {
+                Ok(()) => sent += 1,
+                Err(error) => {
+                    // A full transmit queue: the rest of this moment's frames would fail too.
+                    warn!(instance = %t.name, %error, "announcement failed");
+                    self.due.retain(|(at, _)| *at > now);
+                    break;
+                }
+            }
+        }
+        sent
+    }
 }
 
 /// Carries out `ops` until the queue closes.
@@ -47,7 +110,24 @@ pub async fn run(
     // Whether the router last asked for the VIPs to be held: a reload's new VIPs are added
     // only then.
     let mut held = false;
-    while let Some(op) = ops.recv().await {
+    let mut queue = Queue {
+        pacer: Pacer::default(),
+        pacing: target.pacing,
+        due: VecDeque::new(),
+    };
+    loop {
+        let next = queue.next();
+        let op = tokio::select! {
+            op = ops.recv() => match op {
+                Some(op) => op,
+                None => break,
+            },
+            _ = tokio::time::sleep_until(next.unwrap_or_else(TokioInstant::now)), if next.is_some() => {
+                let sent = queue.send_due(&target, &announcer);
+                debug!(instance = %target.name, sent, "gratuitous ARP / NA sent");
+                continue;
+            }
+        };
         match op {
             VipOp::Add => {
                 held = true;
@@ -55,14 +135,20 @@ pub async fn run(
             }
             VipOp::Remove => {
                 held = false;
+                queue.clear();
                 remove(&target, &nl, &vips).await;
             }
-            VipOp::Announce(count) => announce(&target, &announcer, count),
+            VipOp::Announce { count, pacing } => {
+                queue.pacing = pacing;
+                queue.push(&announcer, count);
+            }
             VipOp::Set(new) => {
                 let added: Vec<Vip> = new.iter().filter(|v| !vips.contains(v)).cloned().collect();
                 let dropped: Vec<Vip> = vips.iter().filter(|v| !new.contains(v)).cloned().collect();
                 vips = new;
                 let addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr.addr()).collect();
+                // The queued indices name the old frames.
+                queue.clear();
                 if let Err(error) = announcer.set_vips(target.mac, &addrs, target.src_ll, false) {
                     warn!(instance = %target.name, %error, "announcements for the new VIPs");
                 }
@@ -70,10 +156,15 @@ pub async fn run(
                     remove(&target, &nl, &dropped).await;
                     add(&target, &nl, &added).await;
                     if !added.is_empty() {
-                        announce(&target, &announcer, target.burst);
+                        queue.push(&announcer, target.burst);
                     }
                 }
             }
+        }
+        // Frames due now (every frame of an unpaced burst) go before the next operation.
+        if queue.next().is_some_and(|t| t <= TokioInstant::now()) {
+            let sent = queue.send_due(&target, &announcer);
+            debug!(instance = %target.name, sent, "gratuitous ARP / NA sent");
         }
     }
 }
@@ -92,13 +183,6 @@ async fn remove(t: &Target, nl: &Netlink, vips: &[Vip]) {
             other => other,
         };
         report(t, vip, ("remove", "removed"), done, EADDRNOTAVAIL);
-    }
-}
-
-fn announce(t: &Target, announcer: &Announcer, count: u32) {
-    match announcer.announce(count as usize) {
-        Ok(sent) => debug!(instance = %t.name, sent, "gratuitous ARP / NA sent"),
-        Err(error) => warn!(instance = %t.name, %error, "announcement failed"),
     }
 }
 

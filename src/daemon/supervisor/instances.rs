@@ -44,6 +44,10 @@ impl Supervisor {
                 mac: p.mac,
                 src_ll: p.src_ll(),
                 burst: inst.garp.initial,
+                pacing: crate::net::announce::Pacing {
+                    arp: inst.garp.arp_interval,
+                    na: inst.garp.na_interval,
+                },
             },
             self.nl.clone(),
             inst.vips.clone(),

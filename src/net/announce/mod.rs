@@ -18,6 +18,9 @@ use socket2::{Domain, SockAddr, SockAddrStorage, Socket, Type};
 
 use crate::net::{MacAddr, NetError};
 
+mod pace;
+pub use pace::{Kind, Pacer, Pacing};
+
 const ETH_HDR: usize = 14;
 const ARP_LEN: usize = 28;
 const IPV6_HDR: usize = 40;
@@ -119,7 +122,7 @@ pub struct Announcer {
     sock: Socket,
     dest: SockAddr,
     ifindex: u32,
-    frames: Vec<Vec<u8>>,
+    frames: Vec<(Kind, Vec<u8>)>,
 }
 
 impl Announcer {
@@ -159,12 +162,26 @@ impl Announcer {
         Ok(())
     }
 
+    /// The kind of each prepared frame, in order: what [`Pacer::plan`] paces.
+    pub fn kinds(&self) -> Vec<Kind> {
+        self.frames.iter().map(|(kind, _)| *kind).collect()
+    }
+
+    /// Sends prepared frame `index`, as planned by [`Pacer::plan`]; an index from before the
+    /// VIPs last changed that no longer exists sends nothing.
+    pub fn send(&self, index: usize) -> io::Result<()> {
+        match self.frames.get(index) {
+            Some((_, frame)) => self.send_frame(frame),
+            None => Ok(()),
+        }
+    }
+
     /// Sends every prepared frame `count` times back to back; returns the frames sent.
     /// Stops at the first failure.
     pub fn announce(&self, count: usize) -> io::Result<usize> {
         let mut sent = 0;
         for _ in 0..count {
-            for frame in &self.frames {
+            for (_, frame) in &self.frames {
                 self.send_frame(frame)?;
                 sent += 1;
             }
@@ -201,13 +218,14 @@ fn frames_for(
     vips: &[IpAddr],
     src_ll: Option<Ipv6Addr>,
     router: bool,
-) -> Result<Vec<Vec<u8>>, NetError> {
+) -> Result<Vec<(Kind, Vec<u8>)>, NetError> {
     vips.iter()
         .map(|vip| match (vip, src_ll) {
-            (IpAddr::V4(v4), _) => Ok(garp_frame(src_mac, *v4).to_vec()),
-            (IpAddr::V6(v6), Some(ll)) => {
-                Ok(unsolicited_na_frame(src_mac, ll, *v6, router).to_vec())
-            }
+            (IpAddr::V4(v4), _) => Ok((Kind::Arp, garp_frame(src_mac, *v4).to_vec())),
+            (IpAddr::V6(v6), Some(ll)) => Ok((
+                Kind::Na,
+                unsolicited_na_frame(src_mac, ll, *v6, router).to_vec(),
+            )),
             (IpAddr::V6(v6), None) => Err(NetError::Invalid {
                 what: format!("preparing the neighbour advertisement for {v6}"),
                 reason: "no IPv6 link-local source address on the interface".into(),

@@ -81,8 +81,9 @@ fn frames_for_keeps_vip_order_and_needs_a_link_local_for_ipv6() {
     let v6: Ipv6Addr = "2001:db8::1".parse().unwrap();
     let vips = [IpAddr::V6(v6), IpAddr::V4(v4)];
     let frames = frames_for(MAC, &vips, Some(ll), true).unwrap();
-    assert_eq!(frames[0], unsolicited_na_frame(MAC, ll, v6, true).to_vec());
-    assert_eq!(frames[1], garp_frame(MAC, v4).to_vec());
+    let na = unsolicited_na_frame(MAC, ll, v6, true).to_vec();
+    assert_eq!(frames[0], (Kind::Na, na));
+    assert_eq!(frames[1], (Kind::Arp, garp_frame(MAC, v4).to_vec()));
     let err = frames_for(MAC, &vips, None, false).unwrap_err();
     assert!(err.to_string().contains("2001:db8::1"), "{err}");
     assert_eq!(
