@@ -453,3 +453,106 @@ fn values_past_vipds_caps_are_written_as_the_cap_with_a_note() {
         c.yaml
     );
 }
+
+#[test]
+fn garp_refresh_maps_from_the_instance_or_global_defs() {
+    let c = convert(&one("garp_master_refresh 60\ngarp_master_refresh_repeat 2"));
+    let g = inst(&c, "VI_1").garp;
+    assert_eq!((g.refresh, g.refresh_count), (Duration::from_secs(60), 2));
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    // The global refresh with keepalived's default of one per refresh; an instance's own
+    // 0 turns it off for that instance, as in keepalived.
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_garp_master_refresh 30\n}}\n{}",
+        one("")
+    ));
+    let g = inst(&c, "VI_1").garp;
+    assert_eq!((g.refresh, g.refresh_count), (Duration::from_secs(30), 1));
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_garp_master_refresh 30\n vrrp_garp_master_refresh_repeat 3\n}}\n{}",
+        one("garp_master_refresh 0")
+    ));
+    assert_eq!(inst(&c, "VI_1").garp.refresh, Duration::ZERO);
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+}
+
+#[test]
+fn garp_refresh_beyond_vipds_cap_is_written_as_the_cap_with_a_note() {
+    let c = convert(&one("garp_master_refresh 200000"));
+    assert_eq!(
+        inst(&c, "VI_1").garp.refresh,
+        vipd::config::MAX_GARP_REFRESH
+    );
+    assert!(c.yaml.contains("longer than vipd's cap"), "{}", c.yaml);
+}
+
+#[test]
+fn garp_and_gna_intervals_map_to_the_pacing() {
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_garp_interval 0.001\n vrrp_gna_interval 0.000005\n}}\n{}",
+        one("")
+    ));
+    let g = inst(&c, "VI_1").garp;
+    assert_eq!(
+        (g.arp_interval, g.na_interval),
+        (Duration::from_millis(1), Duration::from_micros(5))
+    );
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    // Longer than vipd paces: cannot be kept, so it is reported (convert exits non-zero).
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_garp_interval 2\n}}\n{}",
+        one("")
+    ));
+    assert_eq!(c.unsupported, [(2, "vrrp_garp_interval".to_owned())]);
+}
+
+#[test]
+fn a_garp_group_paces_the_instances_on_its_interfaces() {
+    let text = format!(
+        "global_defs {{\n vrrp_garp_interval 0.002\n}}\ngarp_group {{\n garp_interval 0.01\n gna_interval 0.02\n interface eth0\n}}\n{}vrrp_instance OTHER {{\n interface eth1\n virtual_router_id 52\n virtual_ipaddress {{\n  192.0.2.11/24\n }}\n}}\n",
+        one("")
+    );
+    let c = convert(&text);
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    let on_eth0 = inst(&c, "VI_1").garp;
+    assert_eq!(
+        (on_eth0.arp_interval, on_eth0.na_interval),
+        (Duration::from_millis(10), Duration::from_millis(20))
+    );
+    let elsewhere = inst(&c, "OTHER").garp;
+    assert_eq!(
+        (elsewhere.arp_interval, elsewhere.na_interval),
+        (Duration::from_millis(2), Duration::ZERO)
+    );
+}
+
+#[test]
+fn vrrp_min_garp_sends_one_and_no_second_burst_unless_told_otherwise() {
+    let c = convert(&format!("global_defs {{\n vrrp_min_garp\n}}\n{}", one("")));
+    let g = inst(&c, "VI_1").garp;
+    assert_eq!((g.initial, g.repeat, g.refresh), (1, 0, Duration::ZERO));
+    // Settings written explicitly win over what vrrp_min_garp changes.
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_min_garp true\n vrrp_garp_master_repeat 3\n}}\n{}",
+        one("garp_master_delay 2")
+    ));
+    let g = inst(&c, "VI_1").garp;
+    assert_eq!(
+        (g.initial, g.repeat, g.repeat_after),
+        (3, 3, Duration::from_secs(2))
+    );
+    // It makes keepalived's refresh send nothing unless a count is given.
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_min_garp\n}}\n{}",
+        one("garp_master_refresh 10")
+    ));
+    assert_eq!(inst(&c, "VI_1").garp.refresh, Duration::ZERO);
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_min_garp off\n}}\n{}",
+        one("")
+    ));
+    assert_eq!(
+        inst(&c, "VI_1").garp,
+        vipd::vrrp::router::AnnounceSchedule::default()
+    );
+}

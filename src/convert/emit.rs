@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::map::Out;
 use super::map::model::OutCheck;
-use super::map::model::{Notes, OutInstance};
+use super::map::model::{Notes, OutGarp, OutInstance};
 
 /// A YAML double-quoted scalar.
 pub fn quote(s: &str) -> String {
@@ -205,14 +205,8 @@ fn instance(w: &mut Writer, name: &str, i: &OutInstance) {
     if i.use_vmac {
         w.line(4, "use_vmac: true");
     }
-    if let Some((initial, repeat, after)) = i.garp {
-        w.line(
-            4,
-            &format!(
-                "garp: {{initial: {initial}, repeat: {repeat}, repeat_after: {}}}",
-                dur(after)
-            ),
-        );
+    if !i.garp.is_empty() {
+        w.line(4, &format!("garp: {{{}}}", garp_fields(&i.garp).join(", ")));
     }
     if let Some(y) = i.yield_advert {
         w.line(4, &format!("yield_advert: {y}"));
@@ -240,6 +234,27 @@ fn instance(w: &mut Writer, name: &str, i: &OutInstance) {
             w.comment(4, text);
         }
     }
+}
+
+/// The keys of a `garp:` flow map, in the order the README lists them.
+fn garp_fields(g: &OutGarp) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some((initial, repeat, after)) = g.bursts {
+        out.push(format!("initial: {initial}"));
+        out.push(format!("repeat: {repeat}"));
+        out.push(format!("repeat_after: {}", dur(after)));
+    }
+    if let Some((every, count)) = g.refresh {
+        out.push(format!("refresh: {}", dur(every)));
+        out.push(format!("refresh_count: {count}"));
+    }
+    if let Some(us) = g.arp_interval {
+        out.push(format!("arp_interval: {}", dur(us)));
+    }
+    if let Some(us) = g.na_interval {
+        out.push(format!("na_interval: {}", dur(us)));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::model::OutCheck;
 use super::values::{self, bool_arg, int, secs};
-use super::{Ctx, Script, TrackFile};
+use super::{Ctx, Script, TrackFile, garp};
 use crate::convert::tree::Node;
 
 /// vipd's caps (see `vipd check`), in microseconds: keepalived accepts longer values, which
@@ -22,26 +22,7 @@ pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
                 Some(v) => cx.globals.version = Some(v as u8),
                 None => cx.bad_value(n, "2 or 3"),
             },
-            "vrrp_garp_master_delay" => match int(n.arg(), 0, 1000) {
-                Some(v) => cx.globals.garp_delay = Some(v as u64 * 1_000_000),
-                None => cx.bad_value(n, "whole seconds"),
-            },
-            "vrrp_garp_master_repeat" => match int(n.arg(), 1, 100) {
-                Some(v) => cx.globals.garp_repeat = Some(v as u32),
-                None => cx.bad_value(n, "a count 1..=100"),
-            },
-            "vrrp_garp_master_refresh" | "vrrp_garp_interval" | "vrrp_gna_interval"
-                if n.arg().and_then(secs) == Some(0) =>
-            {
-                // 0 is keepalived's default and vipd's only behaviour: nothing to write.
-            }
-            "vrrp_garp_master_refresh" => {
-                cx.skip_node(n, "periodic GARP refresh while Master is not supported")
-            }
-            "vrrp_garp_interval" | "vrrp_gna_interval" => cx.skip_node(
-                n,
-                "vipd sends each burst of GARPs/NAs back to back; spacing them is not supported",
-            ),
+            _ if garp::global_keyword(cx, n) => {}
             "vrrp_higher_prio_send_advert" => match bool_arg(n.arg()) {
                 Some(b) => cx.globals.yield_advert = Some(b),
                 None => cx.bad_value(n, "a boolean"),

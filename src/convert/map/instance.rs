@@ -6,7 +6,7 @@ use ipnet::IpNet;
 
 use super::model::{Notes, OutInstance};
 use super::values::duration;
-use super::{Ctx, Group, RawTrack, keywords, track};
+use super::{Ctx, Group, RawTrack, garp, keywords, track};
 use crate::convert::Loc;
 use crate::convert::tree::Node;
 
@@ -39,8 +39,7 @@ pub(super) struct Raw {
     pub(super) tracks: Vec<RawTrack>,
     pub(super) notify: Vec<(&'static str, String)>,
     pub(super) use_vmac: bool,
-    pub(super) garp_delay: Option<u64>,
-    pub(super) garp_repeat: Option<u32>,
+    pub(super) garp: garp::Level,
     pub(super) down_timer_adverts: Option<u32>,
     pub(super) yield_advert: Option<bool>,
     pub(super) routed_peers: bool,
@@ -195,15 +194,7 @@ fn common(
     o.use_vmac = raw.use_vmac;
     o.yield_advert = raw.yield_advert.or(cx.globals.yield_advert);
     o.unicast_ttl_check = !raw.routed_peers;
-    let delay = raw.garp_delay.or(cx.globals.garp_delay);
-    let repeat = raw.garp_repeat.or(cx.globals.garp_repeat);
-    if delay.is_some() || repeat.is_some() {
-        let count = repeat.unwrap_or(5);
-        o.garp = Some(match delay.unwrap_or(5_000_000) {
-            0 => (count, 0, 5_000_000),
-            d => (count, count, d),
-        });
-    }
+    o.garp = garp::resolve(cx, &raw.garp, &o.interface);
     o.notify = raw.notify.clone();
     if !o.notify.is_empty() {
         o.notes.push(("notify", "vipd appends 'INSTANCE <name> <STATE> <priority>' to every command; keepalived did so only for 'notify' (notify.any)".to_owned()));

@@ -6,7 +6,7 @@ use ipnet::IpNet;
 
 use super::instance::{Raw, RawVip};
 use super::values::{bool_arg, int, secs};
-use super::{Ctx, track};
+use super::{Ctx, garp, track};
 use crate::convert::tree::Node;
 
 /// keepalived's cap on preempt_delay (1000 s), which vipd shares, in microseconds.
@@ -108,15 +108,7 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
                 cx.skip_node(n, "vipd names its macvlan and uses the standard virtual MAC itself; the interface name/MAC given here is dropped");
             }
         }
-        "garp_master_delay" => match int(arg, 0, 1000) {
-            Some(v) => raw.garp_delay = Some(v as u64 * 1_000_000),
-            None => cx.bad_value(n, "whole seconds"),
-        },
-        "garp_master_repeat" => match int(arg, 1, 100) {
-            Some(v) => raw.garp_repeat = Some(v as u32),
-            None => cx.bad_value(n, "a count 1..=100"),
-        },
-        "garp_master_refresh" if arg.and_then(secs) == Some(0) => {}
+        _ if garp::instance_keyword(cx, &mut raw.garp, n) => {}
         "down_timer_adverts" => match int(arg, 1, 100) {
             Some(v) => raw.down_timer_adverts = Some(v as u32),
             None => cx.bad_value(n, "1..=100"),
@@ -143,10 +135,10 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
             cx.skip_node(n, "vipd manages addresses only; add routes/rules from a notify.master command")
         }
         "track_process" | "track_bfd" => cx.skip_node(n, "process and BFD tracking are not supported; use a script check"),
-        "garp_master_refresh" | "garp_master_refresh_repeat" | "garp_lower_prio_delay"
-        | "garp_lower_prio_repeat" | "garp_extra_if" => {
-            cx.skip_node(n, "vipd sends GARPs/NAs only on becoming Master (initial and repeat bursts)")
-        }
+        "garp_lower_prio_delay" | "garp_lower_prio_repeat" | "garp_extra_if" => cx.skip_node(
+            n,
+            "vipd announces on becoming Master, on re-asserting over a lower Master (no configurable delay or count) and at garp.refresh",
+        ),
         "vmac_xmit_base" | "use_vmac_addr" | "use_ipvlan" => {
             cx.skip_node(n, "vipd's use_vmac sends and receives on the macvlan; other VMAC variants are not supported")
         }

@@ -3,6 +3,7 @@
 //! Two passes: the first reads what instances refer to (global_defs, vrrp_script,
 //! track_file, vrrp_sync_group, wherever they appear), the second maps each vrrp_instance.
 
+mod garp;
 mod globals;
 mod instance;
 mod keywords;
@@ -25,8 +26,7 @@ pub fn values_duration(us: u64) -> String {
 #[derive(Debug, Default)]
 struct Globals {
     version: Option<u8>,
-    garp_delay: Option<u64>,
-    garp_repeat: Option<u32>,
+    garp: garp::Global,
     yield_advert: Option<bool>,
     startup_delay: Option<u64>,
     down_timer_adverts: Option<u32>,
@@ -188,7 +188,6 @@ fn top_level_reason(name: &str) -> &'static str {
         "vrrp_track_process" => {
             "process tracking is not supported; use a script check such as 'pidof NAME'"
         }
-        "garp_group" => "per-interface GARP/NA rate limits are not supported",
         "linkbeat_interfaces" => "vipd always follows link state through netlink",
         "net_namespace" | "net_namespace_ipvs" | "namespace_with_ipsets" => {
             "run vipd itself in the namespace (ip netns exec NAME vipd run ...)"
@@ -218,6 +217,7 @@ pub fn map(nodes: &[Node], unsupported: &mut Vec<Unsupported>) -> Out {
             "vrrp_script" => globals::script(&mut cx, n),
             "track_file" | "vrrp_track_file" => globals::track_file(&mut cx, n),
             "vrrp_sync_group" => sync_group(&mut cx, n),
+            "garp_group" => garp::group(&mut cx, n),
             "vrrp_instance" => {}
             other => {
                 let reason = top_level_reason(other);

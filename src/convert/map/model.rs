@@ -90,12 +90,32 @@ pub struct OutInstance {
     pub auth: Option<String>,
     /// Virtual MAC.
     pub use_vmac: bool,
-    /// `(initial, repeat, repeat_after µs)`.
-    pub garp: Option<(u32, u32, u64)>,
+    /// `garp:`; empty leaves vipd's defaults.
+    pub garp: OutGarp,
     /// `yield_advert`, when keepalived's config said something.
     pub yield_advert: Option<bool>,
     /// False when keepalived's config shows unicast peers behind routers.
     pub unicast_ttl_check: bool,
     /// Comments.
     pub notes: Notes,
+}
+
+/// What an instance's `garp:` says; `None` leaves vipd's default, which is keepalived's.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OutGarp {
+    /// `(initial, repeat, repeat_after µs)`.
+    pub bursts: Option<(u32, u32, u64)>,
+    /// `(refresh µs, refresh_count)`.
+    pub refresh: Option<(u64, u32)>,
+    /// `arp_interval`, µs.
+    pub arp_interval: Option<u64>,
+    /// `na_interval`, µs.
+    pub na_interval: Option<u64>,
+}
+
+impl OutGarp {
+    /// Whether there is anything to write.
+    pub fn is_empty(&self) -> bool {
+        *self == OutGarp::default()
+    }
 }
