@@ -11,6 +11,8 @@ mod common;
 mod election;
 #[path = "failover/fault.rs"]
 mod fault;
+#[path = "failover/garp.rs"]
+mod garp;
 #[path = "failover/preempt.rs"]
 mod preempt;
 #[path = "failover/takeover.rs"]
