@@ -9,7 +9,6 @@
 //! operations: the worker waits for the next frame's time or the next operation, whichever
 //! comes first, so a long burst delays no removal, and a removal ends the burst.
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Instant;
 
@@ -46,59 +45,6 @@ pub struct Target {
     pub pacing: Pacing,
 }
 
-/// The frames of paced bursts still to send: `(when, frame index)` in time order.
-struct Queue {
-    pacer: Pacer,
-    pacing: Pacing,
-    due: VecDeque<(Instant, usize)>,
-}
-
-impl Queue {
-    /// Plans a burst of `count` rounds behind whatever is still queued.
-    fn push(&mut self, announcer: &Announcer, count: u32) {
-        let now = TokioInstant::now().into_std();
-        let plan = self
-            .pacer
-            .plan(&announcer.kinds(), count as usize, self.pacing, now);
-        let mut all: Vec<_> = self.due.drain(..).chain(plan).collect();
-        all.sort_by_key(|(at, _)| *at);
-        self.due = all.into();
-    }
-
-    /// Drops what is queued: the VIPs were released, or their frames changed.
-    fn clear(&mut self) {
-        self.due.clear();
-        self.pacer.reset();
-    }
-
-    /// When the next frame is due.
-    fn next(&self) -> Option<TokioInstant> {
-        self.due.front().map(|(at, _)| TokioInstant::from_std(*at))
-    }
-
-    /// Sends every frame that is due; returns how many went.
-    fn send_due(&mut self, t: &Target, announcer: &Announcer) -> usize {
-        let now = TokioInstant::now().into_std();
-        let mut sent = 0;
-        while let Some(&(at, index)) = self.due.front() {
-            if at > now {
-                break;
-            }
-            self.due.pop_front();
-            match announcer.send(index) {
-                Ok(()) => sent += 1,
-                Err(error) => {
-                    // A full transmit queue: the rest of this moment's frames would fail too.
-                    warn!(instance = %t.name, %error, "announcement failed");
-                    self.due.retain(|(at, _)| *at > now);
-                    break;
-                }
-            }
-        }
-        sent
-    }
-}
-
 /// Carries out `ops` until the queue closes.
 pub async fn run(
     target: Target,
@@ -110,21 +56,17 @@ pub async fn run(
     // Whether the router last asked for the VIPs to be held: a reload's new VIPs are added
     // only then.
     let mut held = false;
-    let mut queue = Queue {
-        pacer: Pacer::default(),
-        pacing: target.pacing,
-        due: VecDeque::new(),
-    };
+    let mut queue = Pacer::default();
+    let mut pacing = target.pacing;
     loop {
-        let next = queue.next();
+        let next = queue.next_due(now()).map(TokioInstant::from_std);
         let op = tokio::select! {
             op = ops.recv() => match op {
                 Some(op) => op,
                 None => break,
             },
             _ = tokio::time::sleep_until(next.unwrap_or_else(TokioInstant::now)), if next.is_some() => {
-                let sent = queue.send_due(&target, &announcer);
-                debug!(instance = %target.name, sent, "gratuitous ARP / NA sent");
+                send_due(&target, &announcer, &mut queue);
                 continue;
             }
         };
@@ -138,9 +80,9 @@ pub async fn run(
                 queue.clear();
                 remove(&target, &nl, &vips).await;
             }
-            VipOp::Announce { count, pacing } => {
-                queue.pacing = pacing;
-                queue.push(&announcer, count);
+            VipOp::Announce { count, pacing: p } => {
+                pacing = p;
+                queue.push(&announcer.kinds(), count as usize, pacing);
             }
             VipOp::Set(new) => {
                 let added: Vec<Vip> = new.iter().filter(|v| !vips.contains(v)).cloned().collect();
@@ -156,17 +98,38 @@ pub async fn run(
                     remove(&target, &nl, &dropped).await;
                     add(&target, &nl, &added).await;
                     if !added.is_empty() {
-                        queue.push(&announcer, target.burst);
+                        queue.push(&announcer.kinds(), target.burst as usize, pacing);
                     }
                 }
             }
         }
         // Frames due now (every frame of an unpaced burst) go before the next operation.
-        if queue.next().is_some_and(|t| t <= TokioInstant::now()) {
-            let sent = queue.send_due(&target, &announcer);
-            debug!(instance = %target.name, sent, "gratuitous ARP / NA sent");
+        send_due(&target, &announcer, &mut queue);
+    }
+}
+
+fn now() -> Instant {
+    TokioInstant::now().into_std()
+}
+
+/// Sends the frames due now. After a failure (a full transmit queue) the rest of this
+/// moment's frames are dropped: they would fail too.
+fn send_due(t: &Target, announcer: &Announcer, queue: &mut Pacer) {
+    let due = queue.take_due(now());
+    if due.is_empty() {
+        return;
+    }
+    let mut sent = 0;
+    for index in due {
+        match announcer.send(index) {
+            Ok(()) => sent += 1,
+            Err(error) => {
+                warn!(instance = %t.name, %error, "announcement failed");
+                break;
+            }
         }
     }
+    debug!(instance = %t.name, sent, "gratuitous ARP / NA sent");
 }
 
 async fn add(t: &Target, nl: &Netlink, vips: &[Vip]) {

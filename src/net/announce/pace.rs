@@ -1,11 +1,13 @@
-//! When each frame of an announcement burst goes out: keepalived's `vrrp_garp_interval` and
-//! `vrrp_gna_interval`, computed without a socket or a clock.
+//! Which frames of announcement bursts go out when: keepalived's `vrrp_garp_interval` and
+//! `vrrp_gna_interval`, decided without a socket or a clock (the caller passes `now`).
 //!
 //! As in keepalived, gratuitous ARPs and unsolicited NAs are paced separately: the gap is
 //! between two frames of one kind on the interface, so an IPv6 VIP's NA does not wait for an
-//! IPv4 VIP's ARP. A burst asked for while an earlier one is still going out queues behind
-//! it rather than sending two frames closer than the gap.
+//! IPv4 VIP's ARP. The gap counts from when a frame was actually sent, so a frame that went
+//! late never brings the next one closer than the gap. A burst asked for while an earlier one
+//! is still going out queues behind it.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Which kind of announcement a frame is.
@@ -26,44 +28,95 @@ pub struct Pacing {
     pub na: Duration,
 }
 
-/// Remembers when the next frame of each kind may go, across bursts.
-#[derive(Clone, Copy, Debug, Default)]
+/// The frames of one kind still to send, and when the next may go.
+#[derive(Clone, Debug, Default)]
+struct Lane {
+    frames: VecDeque<usize>,
+    /// When the last frame of this kind went out.
+    last_sent: Option<Instant>,
+}
+
+impl Lane {
+    fn next(&self, gap: Duration, now: Instant) -> Option<Instant> {
+        self.frames.front()?;
+        Some(match self.last_sent {
+            Some(t) if !gap.is_zero() => t.checked_add(gap).unwrap_or(t),
+            // Nothing sent yet, or unpaced: due at once.
+            _ => now,
+        })
+    }
+}
+
+/// The queue of announcement frames (by index into the prepared frames), paced per kind.
+#[derive(Clone, Debug, Default)]
 pub struct Pacer {
-    next_arp: Option<Instant>,
-    next_na: Option<Instant>,
+    pacing: Pacing,
+    arp: Lane,
+    na: Lane,
 }
 
 impl Pacer {
-    /// The send times of a burst of `count` rounds over `frames` (one kind per prepared
-    /// frame, in their order), asked for at `now`: `(when, frame index)`, in time order, a
-    /// round's frames in frame order where times are equal.
-    pub fn plan(
-        &mut self,
-        frames: &[Kind],
-        count: usize,
-        pacing: Pacing,
-        now: Instant,
-    ) -> Vec<(Instant, usize)> {
-        let mut out = Vec::with_capacity(frames.len() * count);
+    /// Queues a burst of `count` rounds over `frames` (one kind per prepared frame, in their
+    /// order) behind what is still queued, paced by `pacing` from now on.
+    pub fn push(&mut self, frames: &[Kind], count: usize, pacing: Pacing) {
+        self.pacing = pacing;
         for _ in 0..count {
             for (index, kind) in frames.iter().enumerate() {
-                let (next, gap) = match kind {
-                    Kind::Arp => (&mut self.next_arp, pacing.arp),
-                    Kind::Na => (&mut self.next_na, pacing.na),
-                };
-                let at = next.filter(|t| *t > now).unwrap_or(now);
-                *next = Some(at.checked_add(gap).unwrap_or(at));
-                out.push((at, index));
+                self.lane(*kind).frames.push_back(index);
             }
         }
-        // Stable: equal times keep round and frame order.
-        out.sort_by_key(|(at, _)| *at);
+    }
+
+    /// When the next frame is due, if any is queued: `now` for a kind with nothing sent
+    /// yet (or unpaced), else a gap after the last one of its kind.
+    pub fn next_due(&self, now: Instant) -> Option<Instant> {
+        let arp = self.arp.next(self.pacing.arp, now);
+        let na = self.na.next(self.pacing.na, now);
+        arp.into_iter().chain(na).min()
+    }
+
+    /// Takes the frames that may go at `now`, in sending order, and counts them as sent at
+    /// `now`: of each kind, every queued frame when unpaced, else at most one.
+    pub fn take_due(&mut self, now: Instant) -> Vec<usize> {
+        let mut out = Vec::new();
+        for kind in [Kind::Arp, Kind::Na] {
+            let gap = self.gap(kind);
+            let lane = self.lane(kind);
+            let due = lane
+                .last_sent
+                .is_none_or(|t| gap.is_zero() || now >= t.checked_add(gap).unwrap_or(t));
+            if !due {
+                continue;
+            }
+            let take = if gap.is_zero() { lane.frames.len() } else { 1 };
+            let before = out.len();
+            out.extend(lane.frames.drain(..take.min(lane.frames.len())));
+            if out.len() > before {
+                lane.last_sent = Some(now);
+            }
+        }
         out
     }
 
-    /// Forgets the queue: what was planned will not be sent (the VIPs were released).
-    pub fn reset(&mut self) {
-        *self = Pacer::default();
+    /// Forgets the queue: what was queued will not be sent (the VIPs were released, or their
+    /// frames changed). When the last frames went out is kept, so the gap still holds.
+    pub fn clear(&mut self) {
+        self.arp.frames.clear();
+        self.na.frames.clear();
+    }
+
+    fn gap(&self, kind: Kind) -> Duration {
+        match kind {
+            Kind::Arp => self.pacing.arp,
+            Kind::Na => self.pacing.na,
+        }
+    }
+
+    fn lane(&mut self, kind: Kind) -> &mut Lane {
+        match kind {
+            Kind::Arp => &mut self.arp,
+            Kind::Na => &mut self.na,
+        }
     }
 }
 
@@ -75,62 +128,71 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    const PACED: Pacing = Pacing {
+        arp: Duration::from_millis(100),
+        na: Duration::from_millis(30),
+    };
+
     #[test]
-    fn no_pacing_sends_every_round_at_once_in_order() {
+    fn unpaced_every_round_goes_at_once() {
         let t = Instant::now();
-        let plan = Pacer::default().plan(&[Kind::Arp, Kind::Na], 2, Pacing::default(), t);
-        assert_eq!(plan, vec![(t, 0), (t, 1), (t, 0), (t, 1)]);
+        let mut p = Pacer::default();
+        p.push(&[Kind::Arp, Kind::Arp], 2, Pacing::default());
+        assert_eq!(p.take_due(t), vec![0, 1, 0, 1]);
+        assert_eq!(p.next_due(t), None);
     }
 
     #[test]
     fn arps_and_nas_are_paced_each_by_their_own_gap() {
         let t = Instant::now();
-        let pacing = Pacing {
-            arp: ms(100),
-            na: ms(30),
-        };
-        let frames = [Kind::Arp, Kind::Arp, Kind::Na];
-        let plan = Pacer::default().plan(&frames, 2, pacing, t);
-        assert_eq!(
-            plan,
-            vec![
-                (t, 0),
-                (t, 2),
-                (t + ms(30), 2),
-                (t + ms(100), 1),
-                (t + ms(200), 0),
-                (t + ms(300), 1),
-            ]
-        );
+        let mut p = Pacer::default();
+        p.push(&[Kind::Arp, Kind::Arp, Kind::Na], 2, PACED);
+        // One of each kind at once.
+        assert_eq!(p.next_due(t), Some(t));
+        assert_eq!(p.take_due(t), vec![0, 2]);
+        // Then the NA gap, then the ARP gap.
+        assert_eq!(p.next_due(t), Some(t + ms(30)));
+        assert_eq!(p.take_due(t + ms(30)), vec![2]);
+        assert_eq!(p.next_due(t), Some(t + ms(100)));
+        assert_eq!(p.take_due(t + ms(99)), Vec::<usize>::new());
+        assert_eq!(p.take_due(t + ms(100)), vec![1]);
+        assert_eq!(p.take_due(t + ms(200)), vec![0]);
+        assert_eq!(p.take_due(t + ms(300)), vec![1]);
+        assert_eq!(p.next_due(t), None);
+    }
+
+    #[test]
+    fn the_gap_counts_from_a_late_send() {
+        let t = Instant::now();
+        let mut p = Pacer::default();
+        p.push(&[Kind::Arp], 3, PACED);
+        p.take_due(t);
+        // The second ARP went 40 ms late: the third is a full gap after it, not on the grid.
+        assert_eq!(p.take_due(t + ms(140)), vec![0]);
+        assert_eq!(p.next_due(t), Some(t + ms(240)));
     }
 
     #[test]
     fn a_burst_asked_for_during_another_queues_behind_it() {
         let t = Instant::now();
-        let pacing = Pacing {
-            arp: ms(100),
-            na: ms(100),
-        };
-        let mut pacer = Pacer::default();
-        pacer.plan(&[Kind::Arp], 3, pacing, t);
-        // The first burst's last ARP goes at +200 ms; the next may not go before +300 ms.
-        let plan = pacer.plan(&[Kind::Arp], 1, pacing, t + ms(50));
-        assert_eq!(plan, vec![(t + ms(300), 0)]);
-        // Once the queue has drained, a burst starts when asked.
-        let plan = pacer.plan(&[Kind::Arp], 1, pacing, t + ms(1000));
-        assert_eq!(plan, vec![(t + ms(1000), 0)]);
+        let mut p = Pacer::default();
+        p.push(&[Kind::Arp], 2, PACED);
+        p.take_due(t);
+        p.push(&[Kind::Arp], 1, PACED);
+        assert_eq!(p.take_due(t + ms(100)), vec![0]);
+        assert_eq!(p.take_due(t + ms(150)), Vec::<usize>::new());
+        assert_eq!(p.take_due(t + ms(200)), vec![0]);
     }
 
     #[test]
-    fn a_reset_forgets_the_queue() {
+    fn clearing_drops_the_queue_but_keeps_the_gap() {
         let t = Instant::now();
-        let pacing = Pacing {
-            arp: ms(100),
-            na: ms(0),
-        };
-        let mut pacer = Pacer::default();
-        pacer.plan(&[Kind::Arp], 5, pacing, t);
-        pacer.reset();
-        assert_eq!(pacer.plan(&[Kind::Arp], 1, pacing, t), vec![(t, 0)]);
+        let mut p = Pacer::default();
+        p.push(&[Kind::Arp], 5, PACED);
+        p.take_due(t);
+        p.clear();
+        assert_eq!(p.next_due(t), None);
+        p.push(&[Kind::Arp], 1, PACED);
+        assert_eq!(p.next_due(t), Some(t + ms(100)));
     }
 }
