@@ -15,6 +15,7 @@
 //! assert_eq!(answers, vec![node1.mac("eth0").unwrap()]);
 //! ```
 
+pub mod announce;
 pub mod bench;
 mod capture;
 mod cmd;
