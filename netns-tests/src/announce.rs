@@ -1,7 +1,7 @@
 //! Gratuitous ARPs in a capture, grouped into bursts: what the announce-schedule tests
 //! measure (refresh period, gaps inside a burst), for vipd and keepalived alike.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::decode;
 use crate::mac::Mac;
@@ -12,6 +12,17 @@ pub fn garp_times(frames: &[Frame], mac: Mac, vips: &[Ipv4Addr]) -> Vec<f64> {
     frames
         .iter()
         .filter(|f| decode::is_garp(&f.data).is_some_and(|(ip, m)| m == mac && vips.contains(&ip)))
+        .map(|f| f.ts)
+        .collect()
+}
+
+/// The capture times (seconds) of the unsolicited NAs from `mac` for any of `vips`.
+pub fn na_times(frames: &[Frame], mac: Mac, vips: &[Ipv6Addr]) -> Vec<f64> {
+    frames
+        .iter()
+        .filter(|f| {
+            decode::is_unsolicited_na(&f.data).is_some_and(|(ip, m)| m == mac && vips.contains(&ip))
+        })
         .map(|f| f.ts)
         .collect()
 }

@@ -3,10 +3,10 @@
 //! (`garp.arp_interval`, keepalived's `vrrp_garp_interval`). `interop_keepalived.rs` measures
 //! keepalived configured the same.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use netns_tests::announce::{Schedule, garp_times};
+use netns_tests::announce::{Schedule, garp_times, na_times};
 use netns_tests::vipd::VrrpState;
 use netns_tests::{Capture, require_root};
 
@@ -73,6 +73,56 @@ fn a_master_refreshes_its_arps_on_the_period_with_the_configured_gap() {
     );
     eprintln!(
         "vipd garp: bursts {:?}; refresh periods (s) {:?}; gaps within bursts (ms) min {:.1} max {:.1}",
+        m.sizes,
+        m.periods,
+        min * 1000.0,
+        max * 1000.0
+    );
+}
+
+#[test]
+fn unsolicited_nas_are_paced_by_their_own_interval_and_refreshed() {
+    if !require_root() {
+        return;
+    }
+    let lab = lab(true);
+    let vips: Vec<Ipv6Addr> = vec![lab.vip6(0), lab.vip6(1)];
+    let n0 = lab.node(0);
+    let mac = n0.mac("eth0").unwrap();
+    let mut s = spec(vips[0].into(), 200);
+    s.vips = vips.iter().map(|v| IpAddr::from(*v)).collect();
+    // Bursts of 4 NAs (2 rounds over 2 VIPs) 50 ms apart; the ARP interval must not apply.
+    let na_gap = 0.05;
+    s.extra = vec![format!(
+        "garp: {{initial: 2, repeat: 0, refresh: {}s, refresh_count: 2, arp_interval: 1s, na_interval: 50ms}}",
+        REFRESH.as_secs()
+    )];
+    let cap = Capture::start(&lab.client, "eth0", "icmp6", lab.log_path("client-na.pcap")).unwrap();
+    let mut d0 = start(&lab, 0, &s);
+    settle(&mut d0, &s, VrrpState::Master);
+    std::thread::sleep(REFRESH * 2 + Duration::from_millis(1500));
+    let frames = cap.stop().unwrap();
+    let times = na_times(&frames, mac, &vips);
+    let m = Schedule::of(&times, BURST_SPLIT);
+    assert!(
+        m.sizes.len() >= 3 && m.sizes.iter().all(|n| *n == 4),
+        "bursts of 4 NAs: {:?} at {times:?}",
+        m.sizes
+    );
+    let (min, max) = m.gap_range();
+    assert!(
+        min >= na_gap - 0.002 && max < 0.5,
+        "gaps between NAs of a burst: {:?}",
+        m.gaps
+    );
+    let p = REFRESH.as_secs_f64();
+    assert!(
+        m.periods.iter().all(|d| (p - 0.4..p + 0.8).contains(d)),
+        "refresh periods: {:?}",
+        m.periods
+    );
+    eprintln!(
+        "vipd NA: bursts {:?}; refresh periods (s) {:?}; gaps within bursts (ms) min {:.1} max {:.1}",
         m.sizes,
         m.periods,
         min * 1000.0,
