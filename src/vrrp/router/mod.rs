@@ -17,6 +17,8 @@
 //!   once per advert interval, the announcement once per our own Master_Down_Interval (and
 //!   again past the clients' ARP locktime), the notification once per episode of lower
 //!   adverts (see `rules.rs`). What the limits hold back is reported as `Suppressed`.
+//! - while Master: `Announce` alone when the repeat burst is due and every
+//!   `announce.refresh` (keepalived's `garp_master_refresh`), on a grid from becoming Master.
 //! - a takeover a gate questions: `AskGate` alone instead of becoming Master (and, for the
 //!   isolation gate, from FAULT on every re-check); the answer comes back as [`Input::Gate`].
 //!   An abandoned wait says `WithdrawGate`.
