@@ -2,7 +2,8 @@
 //! every `vipd_*` name they mention is a sample name in the rendered metrics, and every input
 //! series of the rules' unit tests has the labels vipd exports, as Prometheus stores them
 //! (vipd's `instance` renamed `exported_instance`, the target's `job` and `instance` added).
-//! Renaming a metric or a label therefore fails here, not on an operator's pager.
+//! Renaming a metric or a label therefore fails here, not on an operator's pager; the README's
+//! metrics list is held to the same names, both ways.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -16,7 +17,20 @@ fn scrape() -> BTreeMap<String, BTreeSet<Vec<String>>> {
         ("control", Arc::new(listener::Counters::default())),
         ("metrics", Arc::new(listener::Counters::default())),
     ];
-    let text = render_with(&[instance("MASTER")], &listeners);
+    let web = instance("MASTER");
+    // A file tracker as well, so that every family vipd can export is in the text.
+    web.trackers
+        .write()
+        .unwrap()
+        .get_mut("web")
+        .expect("the instance's trackers")
+        .push(crate::track::Tracker {
+            source: "file /run/weight".into(),
+            weight: 1,
+            file: true,
+            health: crate::track::Health::Value(5),
+        });
+    let text = render_with(&[web], &listeners);
     let mut samples: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (name, labels) = series(line.rsplit_once(' ').expect("sample value").0);
@@ -41,9 +55,7 @@ fn series(text: &str) -> (String, Vec<String>) {
 }
 
 fn shipped(file: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("monitoring")
-        .join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -59,16 +71,17 @@ fn vipd_names(text: &str) -> BTreeSet<String> {
 fn every_metric_the_rules_and_dashboard_use_is_in_a_scrape() {
     let scraped = scrape();
     for file in [
-        "vipd-alerts.yml",
-        "vipd-alerts.test.yml",
-        "vipd-dashboard.json",
+        "monitoring/vipd-alerts.yml",
+        "monitoring/vipd-alerts.test.yml",
+        "monitoring/vipd-dashboard.json",
+        "README.md",
     ] {
         let used = vipd_names(&shipped(file));
         assert!(used.len() >= 3, "{file}: {used:?}");
         for name in used {
             assert!(
                 scraped.contains_key(&name),
-                "monitoring/{file} uses {name}, which vipd does not export; it exports {:?}",
+                "{file} uses {name}, which vipd does not export; it exports {:?}",
                 scraped.keys().collect::<Vec<_>>()
             );
         }
@@ -78,7 +91,7 @@ fn every_metric_the_rules_and_dashboard_use_is_in_a_scrape() {
 #[test]
 fn the_rule_tests_series_have_the_labels_of_a_stored_scrape() {
     let scraped = scrape();
-    let tests = shipped("vipd-alerts.test.yml");
+    let tests = shipped("monitoring/vipd-alerts.test.yml");
     let inputs: Vec<&str> = tests
         .lines()
         .filter_map(|l| l.trim().strip_prefix("- series: '")?.strip_suffix('\''))
@@ -110,4 +123,15 @@ fn the_rule_tests_series_have_the_labels_of_a_stored_scrape() {
             "{input}: vipd renders {name} with labels {known:?}, not {as_rendered:?}"
         );
     }
+}
+
+/// The README's metrics list names every family a scrape holds, so none goes undocumented.
+#[test]
+fn the_readme_names_every_exported_metric() {
+    let documented = vipd_names(&shipped("README.md"));
+    let missing: Vec<_> = scrape()
+        .into_keys()
+        .filter(|n| !documented.contains(n))
+        .collect();
+    assert!(missing.is_empty(), "README.md does not name {missing:?}");
 }
