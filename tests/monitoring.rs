@@ -166,6 +166,30 @@ fn the_dashboard_is_grafana_json_with_a_datasource_variable() {
     }
 }
 
+/// A panel query with its Grafana variables set to match everything.
+fn with_variables_set(expr: &str) -> String {
+    expr.replace("$__rate_interval", "1m")
+        .replace("$job", ".*")
+        .replace("$router", ".*")
+}
+
+/// The state timeline's encoding (0 INIT, 1 FAULT, 2 BACKUP, 3 MASTER) is tested by promtool
+/// on the panel's own query: the rules' test file holds it verbatim.
+#[test]
+fn the_state_timeline_query_is_the_one_promtool_tests() {
+    let queries = dashboard_queries(&dashboard());
+    let (_, state) = queries
+        .iter()
+        .find(|(title, _)| title == "State per node and instance")
+        .expect("the state timeline panel");
+    let tests = std::fs::read_to_string(monitoring("vipd-alerts.test.yml")).unwrap();
+    let quoted = format!("'{}'", with_variables_set(state));
+    assert!(
+        tests.contains(&format!("expr: &state_timeline {quoted}")),
+        "monitoring/vipd-alerts.test.yml does not test the panel's query {quoted}"
+    );
+}
+
 /// Each panel query, its Grafana variables replaced, is a recording rule for promtool: it
 /// parses as PromQL, or the test names the panel.
 #[test]
@@ -173,10 +197,7 @@ fn every_dashboard_query_parses_as_promql() {
     let queries = dashboard_queries(&dashboard());
     let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
     for (i, (title, expr)) in queries.iter().enumerate() {
-        let expr = expr
-            .replace("$__rate_interval", "1m")
-            .replace("$job", ".*")
-            .replace("$router", ".*");
+        let expr = with_variables_set(expr);
         assert!(!expr.contains('$'), "{title}: unknown variable in {expr}");
         let quoted = serde_json::to_string(&expr).unwrap();
         rules.push_str(&format!(
