@@ -107,7 +107,7 @@ pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
             }
             "dynamic_interfaces" => cx.skip_node(n, "vipd waits for a missing interface by itself"),
             "vrrp_notify_fifo" | "vrrp_notify_fifo_script" | "notify_fifo" | "notify_fifo_script" => {
-                cx.skip_node(n, "notify FIFOs are not supported; use notify commands (notify.any gets the same four arguments)")
+                cx.skip_node(n, "not converted: vipd's event stream (global.event_log, a file or FIFO) writes one JSON line per state change, not keepalived's FIFO lines; a FIFO reader must be adapted, or use notify commands (notify.any gets the same four arguments)")
             }
             _ if name.starts_with("lvs_") || name.starts_with("checker_") || name.starts_with("bfd_") => {
                 cx.skip_node(n, "load balancing and BFD are out of scope for vipd")

@@ -272,7 +272,7 @@ fn sync_group(cx: &mut Ctx<'_>, block: &Node) {
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => cx
                 .skip_node(
                     n,
-                    "vipd has no sync-group notify commands; put the command on one member's notify",
+                    "not converted yet: write it as groups.NAME: {members: [...], notify: {master|backup|fault|stop|any: COMMAND}}; vipd appends GROUP NAME STATE to each command",
                 ),
             "smtp_alert" => cx.skip_node(n, "vipd sends no email"),
             _ if n.args.is_empty() && n.block.is_none() => cx.skip_node(
