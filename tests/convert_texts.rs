@@ -1,8 +1,9 @@
 //! What `vipd convert` tells a user about keywords it leaves out must be true of vipd: where
-//! vipd has the feature under another name, the reason names it.
+//! vipd has the feature, it is converted, or the reason names it.
 
 use std::path::Path;
 
+use vipd::config::Config;
 use vipd::convert::{Options, convert_str};
 
 /// The reason given for each reported keyword, by keyword.
@@ -24,18 +25,28 @@ fn reason_for<'a>(all: &'a [(String, String)], keyword: &str) -> &'a str {
 const BASE: &str = "vrrp_instance web {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress { 10.0.0.100/24 }\n}\n";
 
 #[test]
-fn sync_group_notify_points_to_group_notify() {
+fn sync_group_notify_becomes_group_notify() {
     let text = format!(
-        "{BASE}vrrp_sync_group lb {{\n  group {{ web }}\n  notify_master /etc/keepalived/up.sh\n}}\n"
+        "{BASE}vrrp_sync_group lb {{\n  group {{ web }}\n  notify_master /etc/keepalived/up.sh\n  notify \"/etc/keepalived/any.sh x\"\n}}\n"
     );
-    let all = reasons(&text);
-    let reason = reason_for(&all, "notify_master");
-    // vipd has group notify commands (groups.NAME.notify), called with GROUP NAME STATE.
-    assert!(
-        reason.contains("groups.NAME") && reason.contains("notify"),
-        "{reason}"
+    let c = convert_str(&text, "ka.conf", Path::new("."), &Options::default()).expect("converts");
+    assert!(c.unsupported.is_empty(), "{:#?}", c.unsupported);
+    let yaml = c.yaml.expect("an instance");
+    let config = Config::parse(&yaml, "out.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let notify = &config.group_notify["lb"];
+    assert_eq!(
+        notify.master.as_deref(),
+        Some("/etc/keepalived/up.sh"),
+        "{yaml}"
     );
-    assert!(!reason.contains("no sync-group notify"), "{reason}");
+    assert_eq!(
+        notify.any.as_deref(),
+        Some("/etc/keepalived/any.sh x"),
+        "{yaml}"
+    );
+    assert_eq!(config.groups["lb"], ["web"], "{yaml}");
+    // keepalived appends GROUP NAME STATE only to `notify`; vipd to every command.
+    assert!(yaml.contains("appends 'GROUP <name> <STATE>'"), "{yaml}");
 }
 
 #[test]
