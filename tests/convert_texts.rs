@@ -58,3 +58,18 @@ fn notify_fifo_points_to_the_event_stream() {
     assert!(reason.contains("global.event_log"), "{reason}");
     assert!(!reason.contains("FIFOs are not supported"), "{reason}");
 }
+
+#[test]
+fn lower_priority_garps_and_notify_say_what_vipd_does() {
+    let text = "global_defs {\n  vrrp_garp_lower_prio_repeat 2\n}\nvrrp_instance web {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress { 10.0.0.100/24 }\n  garp_lower_prio_repeat 3\n  notify_master_rx_lower_pri /etc/keepalived/lower.sh\n}\n";
+    let all = reasons(text);
+    // A Master hearing a lower-priority Master re-announces its VIPs and runs notify.master
+    // again (a healed split brain); saying vipd never does is false.
+    let global = reason_for(&all, "vrrp_garp_lower_prio_repeat");
+    assert!(!global.contains("does not re-send"), "{global}");
+    assert!(global.contains("lower-priority Master"), "{global}");
+    let instance = reason_for(&all, "garp_lower_prio_repeat");
+    assert!(!instance.contains("only on becoming Master"), "{instance}");
+    let notify = reason_for(&all, "notify_master_rx_lower_pri");
+    assert!(notify.contains("notify.master"), "{notify}");
+}

@@ -100,7 +100,7 @@ pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
             ),
             "vrrp_garp_lower_prio_delay" | "vrrp_garp_lower_prio_repeat" => cx.skip_node(
                 n,
-                "vipd does not re-send GARPs when a Master hears a lower priority",
+                "vipd's Master answers a lower-priority Master with garp.initial GARPs/NAs (again 1.1 s later if garp.repeat is set), at most once per Master_Down_Interval; the delay and count are not set separately",
             ),
             "vrrp_iptables" | "vrrp_ipsets" | "nftables" | "nftables_priority" | "nftables_ifindex" => {
                 cx.skip_node(n, "vipd manages no firewall rules (it has no no_accept mode)")
