@@ -73,3 +73,13 @@ fn lower_priority_garps_and_notify_say_what_vipd_does() {
     let notify = reason_for(&all, "notify_master_rx_lower_pri");
     assert!(notify.contains("notify.master"), "{notify}");
 }
+
+#[test]
+fn init_fail_says_how_a_check_starts() {
+    let text = "vrrp_script chk {\n  script \"/bin/true\"\n  init_fail\n}\nvrrp_instance web {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress { 10.0.0.100/24 }\n  track_script { chk }\n}\n";
+    let all = reasons(text);
+    let reason = reason_for(&all, "init_fail");
+    // A check starts with no result (crate::track::priority::Hysteresis), not healthy.
+    assert!(!reason.contains("as healthy"), "{reason}");
+    assert!(reason.contains("first"), "{reason}");
+}

@@ -182,7 +182,7 @@ pub(super) fn script(cx: &mut Ctx<'_>, block: &Node) {
             },
             "init_fail" => cx.skip_node(
                 n,
-                "vipd starts every check as healthy; init_fail is not supported",
+                "not converted: a vipd check has no result until its first probe (a weight-0 tracker is FAULT until then, a weighted one adds nothing), and that first result decides at once; there is no setting to start failed",
             ),
             _ => cx.skip_node(n, "no vipd equivalent in a check"),
         }
