@@ -37,7 +37,8 @@ work=$(mktemp -d /tmp/vipd-demo.XXXXXX)
 pids=()
 
 cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  # Reaped here, so bash prints no "Killed" notice for them.
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   for ns in "$N1" "$N2" "$CL" "$SW"; do ip netns del "$ns" 2>/dev/null || true; done
   echo "== cleaned up (logs kept in $work)"
 }
@@ -99,7 +100,7 @@ pids+=($!)
 ping_pid=$!
 sleep 1.3
 kill -9 "$kill_pid"
-wait "$kill_pid" 2>/dev/null || true # reaped here, without bash's "Killed" job notice
+wait "$kill_pid" 2>/dev/null || true # reaped now: no "Killed" notice from bash
 ip -n "$N1" link set eth0 down
 wait_for_holder lb2 10
 sleep 1
