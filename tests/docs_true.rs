@@ -423,6 +423,11 @@ fn exists(path: &str) -> bool {
     })
 }
 
+fn executable(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(root().join(path)).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
 #[test]
 fn every_repository_path_the_docs_name_exists() {
     let mut checked = 0;
@@ -432,13 +437,17 @@ fn every_repository_path_the_docs_name_exists() {
             checked += 1;
             if p.starts_with("../") || !exists(&p) {
                 missing.push(format!("{doc}: {p}"));
+            } else if p.starts_with("scripts/") && p.ends_with(".sh") && !executable(&p) {
+                missing.push(format!(
+                    "{doc}: {p} is not executable (the docs run it directly)"
+                ));
             }
         }
     }
     assert!(checked >= 10, "found only {checked} paths");
     assert!(
         missing.is_empty(),
-        "named in the docs but not in the repository:\n{}",
+        "named in the docs, but missing or not runnable:\n{}",
         missing.join("\n")
     );
 }
