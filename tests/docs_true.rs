@@ -65,9 +65,12 @@ fn help(sub: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Whether a help text lists the flag (`--json`, or `-c` as in `-c, --config <FILE>`).
+/// Whether a help text lists the flag among its options (`--json`, or `-c` as in
+/// `-c, --config <FILE>`); a flag only used in the help's own examples does not count.
 fn help_has_flag(help: &str, flag: &str) -> bool {
-    help.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+    help.lines()
+        .filter(|l| l.trim_start().starts_with('-'))
+        .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']'))
         .any(|w| w == flag || w.split('=').next() == Some(flag))
 }
 
@@ -135,6 +138,40 @@ fn every_documented_command_and_flag_exists() {
         "documented but not in vipd:\n{}",
         problems.join("\n")
     );
+}
+
+/// The examples in `vipd SUB --help` (clap's after_help) must be valid too.
+#[test]
+fn the_help_examples_use_real_commands_and_flags() {
+    let mut helps = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for sub in ["check", "run", "convert"] {
+        let text = help(sub).unwrap_or_else(|| panic!("vipd {sub} --help fails"));
+        let examples = text.split_once("Example").map_or("", |(_, e)| e);
+        for line in examples.lines() {
+            for inv in invocations(line) {
+                seen += 1;
+                let help = helps
+                    .entry(inv.sub.clone())
+                    .or_insert_with(|| help(&inv.sub));
+                match help {
+                    None => problems.push(format!(
+                        "vipd {sub} --help: `{}`: no such subcommand",
+                        line.trim()
+                    )),
+                    Some(h) => problems.extend(
+                        inv.flags
+                            .iter()
+                            .filter(|f| !help_has_flag(h, f))
+                            .map(|f| format!("vipd {sub} --help: `{}`: no flag {f}", line.trim())),
+                    ),
+                }
+            }
+        }
+    }
+    assert!(seen >= 4, "found {seen} examples in the help texts");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
