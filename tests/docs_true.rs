@@ -188,7 +188,7 @@ fn a_made_up_command_or_flag_is_caught() {
 }
 
 /// Directories a repository path in the docs starts with.
-const REPO_DIRS: [&str; 7] = [
+const REPO_DIRS: [&str; 8] = [
     "scripts/",
     "src/",
     "tests/",
@@ -196,6 +196,7 @@ const REPO_DIRS: [&str; 7] = [
     "conf/",
     "docs/",
     "bench-results/",
+    "monitoring/",
 ];
 
 /// Repository paths named in a document's code (`scripts/demo.sh`, `tests/packet_*.rs`),
