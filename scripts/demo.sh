@@ -6,16 +6,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ "$(id -u)" = 0 ] || { echo "demo.sh: needs root (network namespaces); run: sudo $0" >&2; exit 1; }
-# The two tools the lab needs, installed if missing, with install-deps.sh's care that
+[ "$(id -u)" = 0 ] || { echo "demo.sh: needs root (network namespaces); run it as root, or: sudo $0" >&2; exit 1; }
+# The tools the lab needs, installed if missing, with install-deps.sh's care that
 # installing starts no daemon on the host.
-if ! command -v ip >/dev/null || ! command -v tcpdump >/dev/null; then
-  echo "== installing the lab's tools (iproute2, tcpdump)"
-  scripts/install-deps.sh iproute2:ip tcpdump:tcpdump
+if ! command -v ip >/dev/null || ! command -v tcpdump >/dev/null || ! command -v ping >/dev/null; then
+  echo "== installing the lab's tools (iproute2, tcpdump, iputils-ping)"
+  scripts/install-deps.sh iproute2:ip tcpdump:tcpdump iputils-ping:ping
 fi
 
-echo "== building vipd (release; the first build takes about 2 minutes on 2 cores)"
-cargo build --release -p vipd
+# Under sudo, build as the user who ran it: root's PATH (sudo's secure_path) usually lacks
+# rustup's ~/.cargo/bin, and a root-owned target/ would break that user's later builds.
+build=(cargo build --release -p vipd)
+user_home=$([ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && getent passwd "$SUDO_USER" | cut -d: -f6 || true)
+as_user=()
+[ -n "$user_home" ] && as_user=(runuser -u "$SUDO_USER" -- env HOME="$user_home" PATH="$user_home/.cargo/bin:$PATH")
+if [ -n "$user_home" ] && "${as_user[@]}" sh -c 'command -v cargo' >/dev/null 2>&1; then
+  build=("${as_user[@]}" "${build[@]}")
+elif ! command -v cargo >/dev/null; then
+  echo "demo.sh: cargo not found in PATH; install Rust (https://rustup.rs) or add ~/.cargo/bin to PATH" >&2
+  exit 1
+fi
+echo "== building vipd (release; the first build takes about 2 minutes on 2 cores, cargo shows its progress)"
+"${build[@]}"
 VIPD="${CARGO_TARGET_DIR:-target}/release/vipd"
 
 tag="vd$$"
@@ -25,7 +37,8 @@ work=$(mktemp -d /tmp/vipd-demo.XXXXXX)
 pids=()
 
 cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  # Reaped here, so bash prints no "Killed" notice for them.
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   for ns in "$N1" "$N2" "$CL" "$SW"; do ip netns del "$ns" 2>/dev/null || true; done
   echo "== cleaned up (logs kept in $work)"
 }
@@ -87,6 +100,7 @@ pids+=($!)
 ping_pid=$!
 sleep 1.3
 kill -9 "$kill_pid"
+wait "$kill_pid" 2>/dev/null || true # reaped now: no "Killed" notice from bash
 ip -n "$N1" link set eth0 down
 wait_for_holder lb2 10
 sleep 1

@@ -9,10 +9,30 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# Under sudo, root's PATH (sudo's secure_path) usually lacks rustup's ~/.cargo/bin and root
+# has no toolchain of its own: use the invoking user's, and give back to that user, on exit,
+# whatever root wrote under target/ and their cargo home (so their own builds keep working).
+if ! command -v cargo >/dev/null && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+  user_home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+  if [ -x "$user_home/.cargo/bin/cargo" ]; then
+    echo "test.sh: under sudo: using $SUDO_USER's Rust toolchain ($user_home/.cargo/bin)"
+    export PATH="$user_home/.cargo/bin:$PATH" CARGO_HOME="$user_home/.cargo"
+    export RUSTUP_HOME="$user_home/.rustup"
+    give_back() {
+      find "${CARGO_TARGET_DIR:-target}" "$CARGO_HOME" -xdev -user 0 \
+        -exec chown -h "$SUDO_UID:$SUDO_GID" {} + 2>/dev/null || true
+    }
+  fi
+fi
+command -v cargo >/dev/null || {
+  echo "test.sh: cargo not found in PATH; install Rust (https://rustup.rs) or add ~/.cargo/bin to PATH" >&2
+  exit 1
+}
+
 results=()
 failed=0
 log=$(mktemp -t vipd-test.XXXXXX)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; if declare -F give_back >/dev/null; then give_back; fi' EXIT
 
 step() {
   local name=$1; shift

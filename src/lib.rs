@@ -1,7 +1,8 @@
 //! vipd: a VRRP failover agent.
 //!
 //! The crate is a pure protocol core ([`vrrp`]) inside a thin Linux shell ([`net`] and the
-//! daemon). The core never reads a clock or touches the kernel; see `DESIGN.md`.
+//! daemon). The core never reads a clock or touches the kernel; the README's "How it is built"
+//! says how the parts talk.
 
 pub mod config;
 pub mod control;

@@ -56,7 +56,8 @@ enum Command {
     )]
     Convert(ConvertArgs),
     /// Show every instance of the running daemon: state, priorities, Master, VIPs, time in
-    /// state and the reason for the last change, faults, and packet counters.
+    /// state and the reason for the last change, faults, packet counters, and the health of
+    /// each heartbeat channel.
     Status {
         #[command(flatten)]
         socket: SocketArgs,

@@ -5,6 +5,8 @@
 //! They need root and a built vipd (`cargo build -p vipd`, or `VIPD_BIN`); without root they
 //! say SKIPPED loudly (and fail under CI=true).
 
+#[path = "operate/alerts.rs"]
+mod alerts;
 #[path = "operate/common.rs"]
 mod common;
 #[path = "operate/floods.rs"]

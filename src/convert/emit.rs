@@ -99,12 +99,21 @@ pub fn yaml(out: &Out, source: &str) -> String {
     if !out.groups.is_empty() {
         w.line(0, "");
         w.line(0, "groups:");
-        for (name, members, notes) in &out.groups {
+        for (name, members, notes, notify) in &out.groups {
             for n in notes {
                 w.comment(2, n);
             }
             let list: Vec<String> = members.iter().map(|m| quote(m)).collect();
-            w.line(2, &format!("{name}: [{}]", list.join(", ")));
+            if notify.is_empty() {
+                w.line(2, &format!("{name}: [{}]", list.join(", ")));
+                continue;
+            }
+            w.line(2, &format!("{name}:"));
+            w.line(4, &format!("members: [{}]", list.join(", ")));
+            w.line(4, "notify:");
+            for (event, cmd) in notify {
+                w.line(6, &format!("{event}: {}", quote(cmd)));
+            }
         }
     }
     w.buf

@@ -166,3 +166,5 @@ async fn a_scrape_is_answered_while_hundreds_of_idle_connections_are_open() {
     );
     drop(idle);
 }
+
+mod shipped;

@@ -81,14 +81,14 @@ pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
             ),
             "vrrp_garp_lower_prio_delay" | "vrrp_garp_lower_prio_repeat" => cx.skip_node(
                 n,
-                "vipd does not re-send GARPs when a Master hears a lower priority",
+                "vipd's Master answers a lower-priority Master with garp.initial GARPs/NAs (again 1.1 s later if garp.repeat is set), at most once per Master_Down_Interval; the delay and count are not set separately",
             ),
             "vrrp_iptables" | "vrrp_ipsets" | "nftables" | "nftables_priority" | "nftables_ifindex" => {
                 cx.skip_node(n, "vipd manages no firewall rules (it has no no_accept mode)")
             }
             "dynamic_interfaces" => cx.skip_node(n, "vipd waits for a missing interface by itself"),
             "vrrp_notify_fifo" | "vrrp_notify_fifo_script" | "notify_fifo" | "notify_fifo_script" => {
-                cx.skip_node(n, "notify FIFOs are not supported; use notify commands (notify.any gets the same four arguments)")
+                cx.skip_node(n, "not converted: vipd's event stream (global.event_log, a file or FIFO) writes one JSON line per state change, not keepalived's FIFO lines; a FIFO reader must be adapted, or use notify commands (notify.any gets the same four arguments)")
             }
             _ if name.starts_with("lvs_") || name.starts_with("checker_") || name.starts_with("bfd_") => {
                 cx.skip_node(n, "load balancing and BFD are out of scope for vipd")
@@ -163,7 +163,7 @@ pub(super) fn script(cx: &mut Ctx<'_>, block: &Node) {
             },
             "init_fail" => cx.skip_node(
                 n,
-                "vipd starts every check as healthy; init_fail is not supported",
+                "not converted: a vipd check has no result until its first probe (a weight-0 tracker is FAULT until then, a weighted one adds nothing), and that first result decides at once; there is no setting to start failed",
             ),
             _ => cx.skip_node(n, "no vipd equivalent in a check"),
         }

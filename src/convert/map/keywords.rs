@@ -137,14 +137,15 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
         "track_process" | "track_bfd" => cx.skip_node(n, "process and BFD tracking are not supported; use a script check"),
         "garp_lower_prio_delay" | "garp_lower_prio_repeat" | "garp_extra_if" => cx.skip_node(
             n,
-            "vipd announces on becoming Master, on re-asserting over a lower Master (no configurable delay or count) and at garp.refresh",
+            "vipd sends GARPs/NAs on becoming Master (garp: initial and repeat bursts), when a Master hears a lower-priority Master, and every garp.refresh; not with a configurable delay or count after a lower-priority advert, nor on other interfaces",
         ),
         "vmac_xmit_base" | "use_vmac_addr" | "use_ipvlan" => {
             cx.skip_node(n, "vipd's use_vmac sends and receives on the macvlan; other VMAC variants are not supported")
         }
         "mcast_dst_ip" => cx.skip_node(n, "vipd uses the IANA VRRP groups 224.0.0.18 and ff02::12 only"),
         "lvs_sync_daemon_interface" => cx.skip_node(n, "LVS is out of scope for vipd"),
-        "notify_master_rx_lower_pri" | "notify_deleted" | "notify_priority_changes" => {
+        "notify_master_rx_lower_pri" => cx.skip_node(n, "not converted: vipd runs the instance's notify.master (and notify.any) again when a Master hears a lower-priority Master, once per episode, with VIPD_REASON saying so"),
+        "notify_deleted" | "notify_priority_changes" => {
             cx.skip_node(n, "vipd runs notify commands on master, backup, fault, stop and any change only")
         }
         _ => cx.skip_node(n, "no vipd equivalent in an instance"),

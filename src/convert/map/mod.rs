@@ -87,6 +87,8 @@ struct Ctx<'a> {
     names: Names,
     /// `(keepalived instance name, vipd instance name)`; a split instance has two.
     origins: Vec<(String, String)>,
+    /// `(event, command)` notify commands of sync groups, by vipd group name.
+    group_notify: HashMap<String, Vec<(&'static str, String)>>,
     out: Out,
 }
 
@@ -209,6 +211,7 @@ pub fn map(nodes: &[Node], unsupported: &mut Vec<Unsupported>) -> Out {
         groups: Vec::new(),
         names: Names::default(),
         origins: Vec::new(),
+        group_notify: HashMap::new(),
         out: Out::default(),
     };
     for n in nodes {
@@ -269,11 +272,9 @@ fn sync_group(cx: &mut Ctx<'_>, block: &Node) {
                 group.tracks.extend(track::read(cx, n))
             }
             "sync_group_tracking_weight" | "global_tracking" => group.keep_weights = true,
-            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => cx
-                .skip_node(
-                    n,
-                    "vipd has no sync-group notify commands; put the command on one member's notify",
-                ),
+            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                group_notify(cx, &mut group, n)
+            }
             "smtp_alert" => cx.skip_node(n, "vipd sends no email"),
             _ if n.args.is_empty() && n.block.is_none() => cx.skip_node(
                 n,
@@ -283,6 +284,34 @@ fn sync_group(cx: &mut Ctx<'_>, block: &Node) {
         }
     }
     cx.groups.push(group);
+}
+
+/// A sync group's notify command, as `groups.NAME.notify`: vipd runs it when the group as a
+/// whole changes state, as keepalived does.
+fn group_notify(cx: &mut Ctx<'_>, group: &mut Group, n: &Node) {
+    let event = match n.name.as_str() {
+        "notify_master" => "master",
+        "notify_backup" => "backup",
+        "notify_fault" => "fault",
+        "notify_stop" => "stop",
+        _ => "any",
+    };
+    match n.args.as_slice() {
+        [] => cx.bad_value(n, "a command"),
+        [cmd, rest @ ..] => {
+            if !rest.is_empty() {
+                cx.skip_node(
+                    n,
+                    "per-command user/group: vipd runs notify commands as global.script_user",
+                );
+            }
+            let notify = cx.group_notify.entry(group.out_name.clone()).or_default();
+            if notify.is_empty() {
+                group.notes.push("vipd appends 'GROUP <name> <STATE>' to every group notify command; keepalived did so only for 'notify' (notify.any)".to_owned());
+            }
+            notify.push((event, cmd.clone()));
+        }
+    }
 }
 
 /// Writes `groups`, renaming members to their vipd instance names.
@@ -302,6 +331,7 @@ fn groups_out(cx: &mut Ctx<'_>) {
         if members.is_empty() {
             continue;
         }
-        cx.out.groups.push((g.out_name, members, g.notes));
+        let notify = cx.group_notify.remove(&g.out_name).unwrap_or_default();
+        cx.out.groups.push((g.out_name, members, g.notes, notify));
     }
 }

@@ -21,9 +21,12 @@ pub struct Out {
     pub checks: Vec<(String, OutCheck)>,
     /// `instances`, in input order.
     pub instances: Vec<(String, OutInstance)>,
-    /// `groups`: name, members, comments.
-    pub groups: Vec<(String, Vec<String>, Vec<String>)>,
+    /// `groups`: name, members, comments, notify commands.
+    pub groups: Vec<(String, Vec<String>, Vec<String>, NotifyCommands)>,
 }
+
+/// `(event, command)` pairs of a `notify` map (`("master", "/etc/vipd/up.sh")`).
+pub type NotifyCommands = Vec<(&'static str, String)>;
 
 /// A `checks` entry, from a vrrp_script.
 #[derive(Debug, Default)]
