@@ -353,3 +353,32 @@ fn every_duration_the_daemon_adds_to_the_clock_is_bounded_at_load() {
         assert_eq!(errs.errors()[0].path, path, "{errs}");
     }
 }
+
+/// keepalived's virtual_ipaddress_excluded: held with the VIPs, never in an advert, and not
+/// counted against the advert's address limit.
+#[test]
+fn unadvertised_vips_are_held_but_not_advertised() {
+    let mut text = String::from(
+        "instances:\n  web:\n    interface: eth0\n    vrid: 51\n    version: 2\n    vips:\n      - 192.0.2.1/24\n",
+    );
+    for k in 0..25 {
+        text.push_str(&format!(
+            "      - {{address: 198.51.100.{k}/24, advertise: false}}\n"
+        ));
+    }
+    let c = Config::parse(&text, "x.yaml").expect("valid");
+    let i = &c.instances["web"];
+    assert_eq!(i.vips.len(), 26);
+    assert!(i.vips[0].advertise && !i.vips[1].advertise);
+    let primary: IpAddr = "10.0.0.1".parse().expect("addr");
+    let rc = i.router_config("web", primary, &[primary]);
+    let only: IpAddr = "192.0.2.1".parse().expect("addr");
+    assert_eq!(rc.vips, vec![only]);
+
+    let none = "instances:\n  web:\n    interface: eth0\n    vrid: 51\n    vips: [{address: 192.0.2.1, advertise: false}]\n";
+    let errs = Config::parse(none, "n.yaml").expect_err("nothing advertised");
+    assert!(errs.to_string().contains("must be advertised"), "{errs}");
+    let other = "instances:\n  web:\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.1, {address: \"2001:db8::1\", advertise: false}]\n";
+    let errs = Config::parse(other, "o.yaml").expect_err("other family");
+    assert!(errs.to_string().contains("other family"), "{errs}");
+}
