@@ -44,11 +44,19 @@ pub struct Unsupported {
     pub keyword: String,
     /// Why, and what to do instead.
     pub reason: String,
+    /// The converted node would behave differently on the network than the keepalived node
+    /// it replaces; `--allow-unsupported` does not accept these.
+    pub on_wire: bool,
 }
 
 impl fmt::Display for Unsupported {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.loc, self.keyword, self.reason)
+        let wire = if self.on_wire {
+            "differs on the wire: "
+        } else {
+            ""
+        };
+        write!(f, "{}: {}: {wire}{}", self.loc, self.keyword, self.reason)
     }
 }
 

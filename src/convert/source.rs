@@ -64,9 +64,16 @@ pub fn read(
 ) -> Result<Vec<Line>, ConvertError> {
     let mut r = Reader::new(options, unsupported);
     let text = r.read_file(path, None)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    r.stack.push(canonical(path));
-    r.text(&text, &path.display().to_string(), dir)?;
+    // keepalived resolves relative includes and `${_PWD}` against the directory of the file
+    // being read, wherever it was started; a file named without a directory is in the
+    // current one (not in `/`).
+    let canon = canonical(path);
+    let dir = match canon.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    r.stack.push(canon);
+    r.text(&text, &path.display().to_string(), &dir)?;
     Ok(r.out)
 }
 
@@ -149,6 +156,7 @@ impl<'a> Reader<'a> {
             loc: loc.clone(),
             keyword: keyword.to_owned(),
             reason: reason.to_owned(),
+            on_wire: false,
         });
     }
 
@@ -255,6 +263,19 @@ impl<'a> Reader<'a> {
                 path: PathBuf::from(full),
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             });
+        }
+        if files.is_empty() {
+            // keepalived logs "No config files matched" and goes on; whatever the pattern
+            // was meant to bring in is missing from both, so it is reported, not passed over.
+            let word = tokens.first().map_or("include", |t| match t {
+                Token::Word(w) => w.as_str(),
+                _ => "include",
+            });
+            self.skip(
+                loc,
+                word,
+                &format!("the pattern {full} matches no file (keepalived logs \"No config files matched\" and reads on); nothing from it is converted"),
+            );
         }
         for f in files {
             let canon = canonical(&f);

@@ -127,9 +127,15 @@ fn includes_are_relative_to_the_including_file_and_globbed() {
         "{}",
         prio.loc.file
     );
-    // A pattern may match nothing; a plain missing file is an error.
-    let (r, _) = parse_with("include none/*.conf\n", &s.0, &Options::default());
-    assert_eq!(r.expect("empty glob is fine"), vec![]);
+    // A pattern may match nothing (keepalived logs it and reads on), which is reported; a
+    // plain missing file is an error.
+    let (r, unsupported) = parse_with("include none/*.conf\n", &s.0, &Options::default());
+    assert_eq!(r.expect("empty glob is not an error"), vec![]);
+    assert_eq!(unsupported.len(), 1, "{unsupported:?}");
+    assert!(
+        unsupported[0].reason.contains("matches no file"),
+        "{unsupported:?}"
+    );
     let (r, _) = parse_with("include missing.conf\n", &s.0, &Options::default());
     assert!(matches!(r, Err(ConvertError::Io { .. })), "{r:?}");
 }
