@@ -128,7 +128,8 @@ struct ConvertArgs {
     /// one would change what the node does on the wire.
     #[arg(long)]
     allow_unsupported: bool,
-    /// keepalived's config-id (its -i option): selects the '@ID' conditional lines.
+    /// keepalived's config-id (its -i option): selects the '@ID' conditional lines. Default:
+    /// this host's name up to the first dot, as keepalived's.
     #[arg(long, value_name = "ID")]
     config_id: Option<String>,
 }
@@ -228,8 +229,14 @@ fn control(
 }
 
 fn convert(args: ConvertArgs) -> ExitCode {
+    // keepalived's config-id defaults to the first part of the node name (uname).
+    let host_id = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .and_then(|h| h.trim().split('.').next().map(str::to_owned))
+        .filter(|h| !h.is_empty());
+    let defaulted = args.config_id.is_none();
     let options = vipd::convert::Options {
-        config_id: args.config_id,
+        config_id: args.config_id.or(host_id),
     };
     let result = match vipd::convert::convert_file(&args.input, &options) {
         Ok(r) => r,
@@ -240,6 +247,11 @@ fn convert(args: ConvertArgs) -> ExitCode {
     };
     for u in &result.unsupported {
         eprintln!("{u}");
+    }
+    if let (true, true, Some(id)) = (defaulted, result.conditional_lines > 0, &options.config_id) {
+        eprintln!(
+            "vipd convert: the @ lines were chosen for config-id '{id}', this host's name as keepalived defaults it; pass --config-id ID to convert for another node"
+        );
     }
     let Some(yaml) = result.yaml else {
         eprintln!("vipd convert: nothing to convert: no vrrp_instance could be mapped");

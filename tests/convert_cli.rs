@@ -195,3 +195,27 @@ fn wire_differences_exit_1_even_with_allow_unsupported() {
         stderr(&o)
     );
 }
+
+/// keepalived's config-id defaults to the first part of the host name: so does convert's.
+#[test]
+fn config_id_defaults_to_the_host_name() {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    let id = host.trim().split('.').next().expect("name").to_owned();
+    let t = Temp::new(
+        "cfgid",
+        &format!(
+            "vrrp_instance V {{\n interface eth0\n virtual_router_id 5\n @{id} priority 201\n @^{id} priority 50\n virtual_ipaddress {{\n  192.0.2.5\n }}\n}}\n"
+        ),
+    );
+    let o = vipd(&["convert", &t.conf()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = String::from_utf8_lossy(&o.stdout);
+    assert!(yaml.contains("priority: 201"), "{yaml}");
+    assert!(
+        stderr(&o).contains(&format!("config-id '{id}'")),
+        "{}",
+        stderr(&o)
+    );
+    let o = vipd(&["convert", &t.conf(), "--config-id", "other"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("priority: 50"));
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::lexer::{self, Token};
 use super::{ConvertError, Loc, Options, Unsupported, glob};
+use decode::decode;
 
 /// One non-empty line, ready for the tree builder.
 #[derive(Clone, Debug)]
@@ -54,14 +55,26 @@ struct Reader<'a> {
     files: usize,
     bytes: u64,
     expanded: usize,
+    /// Conditional (`@ID`) lines met.
+    conditionals: usize,
 }
 
 /// Reads `path` and everything it includes.
+#[cfg(test)]
 pub fn read(
     path: &Path,
     options: &Options,
     unsupported: &mut Vec<Unsupported>,
 ) -> Result<Vec<Line>, ConvertError> {
+    read_counting(path, options, unsupported).map(|(lines, _)| lines)
+}
+
+/// [`read`], with the number of conditional (`@ID`) lines met.
+pub fn read_counting(
+    path: &Path,
+    options: &Options,
+    unsupported: &mut Vec<Unsupported>,
+) -> Result<(Vec<Line>, usize), ConvertError> {
     let mut r = Reader::new(options, unsupported);
     let text = r.read_file(path, None)?;
     // keepalived resolves relative includes and `${_PWD}` against the directory of the file
@@ -74,10 +87,11 @@ pub fn read(
     };
     r.stack.push(canon);
     r.text(&text, &path.display().to_string(), &dir)?;
-    Ok(r.out)
+    Ok((r.out, r.conditionals))
 }
 
 /// Reads `text` as if it were a file named `name` in `dir`.
+#[cfg(test)]
 pub fn read_text(
     text: &str,
     name: &str,
@@ -85,10 +99,21 @@ pub fn read_text(
     options: &Options,
     unsupported: &mut Vec<Unsupported>,
 ) -> Result<Vec<Line>, ConvertError> {
+    read_text_counting(text, name, dir, options, unsupported).map(|(lines, _)| lines)
+}
+
+/// [`read_text`], with the number of conditional (`@ID`) lines met.
+pub fn read_text_counting(
+    text: &str,
+    name: &str,
+    dir: &Path,
+    options: &Options,
+    unsupported: &mut Vec<Unsupported>,
+) -> Result<(Vec<Line>, usize), ConvertError> {
     let mut r = Reader::new(options, unsupported);
     r.stack.push(dir.join(name));
     r.text(text, name, dir)?;
-    Ok(r.out)
+    Ok((r.out, r.conditionals))
 }
 
 fn canonical(path: &Path) -> PathBuf {
@@ -106,6 +131,7 @@ impl<'a> Reader<'a> {
             files: 0,
             bytes: 0,
             expanded: 0,
+            conditionals: 0,
         }
     }
 
@@ -143,10 +169,9 @@ impl<'a> Reader<'a> {
             )));
         }
         // The error says where, never what: an include may name any file vipd can read.
-        String::from_utf8(bytes).map_err(|e| {
+        decode(bytes).map_err(|at| {
             refused(format!(
-                "not UTF-8 text (at byte {}); not a keepalived configuration",
-                e.utf8_error().valid_up_to()
+                "not UTF-8 text outside a comment (at byte {at}); not a keepalived configuration"
             ))
         })
     }
@@ -178,6 +203,7 @@ impl<'a> Reader<'a> {
                 continue;
             }
             if let Some(cond) = line.strip_prefix('@') {
+                self.conditionals += 1;
                 let (word, rest) = cond.split_once(char::is_whitespace).unwrap_or((cond, ""));
                 let (negated, id) = match word.strip_prefix('^') {
                     Some(id) => (true, id),
@@ -398,5 +424,6 @@ fn definition(line: &str) -> Option<(&str, &str)> {
     valid.then_some((name, value))
 }
 
+mod decode;
 #[cfg(test)]
 mod tests;

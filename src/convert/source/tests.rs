@@ -211,3 +211,22 @@ fn unsupported_template_features_are_reported_not_guessed() {
         .collect();
     assert_eq!(got, [(1, "$M"), (4, "~SEQ")]);
 }
+
+/// keepalived never reads comments, so a Latin-1 byte in one must not stop the conversion;
+/// outside a comment it is still refused, naming only the offset.
+#[test]
+fn a_non_utf8_byte_in_a_comment_is_passed_over() {
+    assert_eq!(
+        super::decode::decode(b"router_id a # Fran\xe7ois\npriority 5\n".to_vec())
+            .expect("decodes"),
+        "router_id a # Fran\u{fffd}ois\npriority 5\n"
+    );
+    assert_eq!(
+        super::decode::decode(b"priority 5\n! caf\xe9\n".to_vec()).expect("decodes"),
+        "priority 5\n! caf\u{fffd}\n"
+    );
+    assert_eq!(
+        super::decode::decode(b"a\nrouter_id \xe9 # x\n".to_vec()),
+        Err(12)
+    );
+}
