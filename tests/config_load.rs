@@ -378,7 +378,12 @@ fn unadvertised_vips_are_held_but_not_advertised() {
     let none = "instances:\n  web:\n    interface: eth0\n    vrid: 51\n    vips: [{address: 192.0.2.1, advertise: false}]\n";
     let errs = Config::parse(none, "n.yaml").expect_err("nothing advertised");
     assert!(errs.to_string().contains("must be advertised"), "{errs}");
+    // Of the other family too (keepalived's docs suggest excluded addresses for mixing
+    // families), except with a virtual MAC, which is per family.
     let other = "instances:\n  web:\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.1, {address: \"2001:db8::1\", advertise: false}]\n";
-    let errs = Config::parse(other, "o.yaml").expect_err("other family");
-    assert!(errs.to_string().contains("other family"), "{errs}");
+    let c = Config::parse(other, "o.yaml").expect("other family, unadvertised");
+    assert_eq!(c.instances["web"].family(), Family::V4);
+    let vmac = format!("{other}    use_vmac: true\n");
+    let errs = Config::parse(&vmac, "v.yaml").expect_err("other family with use_vmac");
+    assert!(errs.to_string().contains("with use_vmac"), "{errs}");
 }

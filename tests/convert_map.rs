@@ -173,12 +173,19 @@ fn mixed_families_keep_the_first_family_like_keepalived() {
     assert_eq!(inst(&c, "V").version, Version::V3);
     assert!(inst(&c, "V").vips[0].addr.addr().is_ipv6());
 
-    // An excluded address of the other family is held by keepalived but not by vipd.
+    // An excluded address of the other family is held, unadvertised, as keepalived holds
+    // it; with a virtual MAC (per family) it cannot be.
     let evip6 = "vrrp_instance V {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n  192.0.2.1/24\n }\n virtual_ipaddress_excluded {\n  2001:db8::1/64\n }\n}\n";
-    let c = convert_all(evip6);
+    let c = convert(evip6);
+    let v = inst(&c, "V");
+    assert_eq!(v.vips.len(), 2);
+    assert!(v.vips[1].addr.addr().is_ipv6() && !v.vips[1].advertise);
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    let vmac = evip6.replace(" interface eth0\n", " interface eth0\n use_vmac\n");
+    let c = convert_all(&vmac);
     assert_eq!(
         c.wire,
-        [(8, "virtual_ipaddress_excluded 2001:db8::1/64".to_owned())]
+        [(9, "virtual_ipaddress_excluded 2001:db8::1/64".to_owned())]
     );
 }
 

@@ -188,23 +188,28 @@ fn vips(c: &mut Checker<'_>, path: &str, i: &Instance) {
     let family = family_of(&first.addr.addr());
     for (n, v) in i.vips.iter().enumerate() {
         let addr = v.addr.addr();
-        if family_of(&addr) != family {
-            let msg = if v.advertise {
-                format!(
-                    "{} mixes {} with the {family} addresses before it; one VRRP instance carries \
-                     one family, so split this into two instances, one per family",
-                    v.addr,
-                    family_of(&addr)
-                )
-            } else {
-                // Announcements (ARP / NA) leave from the instance's own family's source.
-                format!(
-                    "{} is {}, but this instance's advertised VIPs are {family}; an unadvertised \
-                     address of the other family is not supported",
-                    v.addr,
-                    family_of(&addr)
-                )
-            };
+        // Unadvertised addresses never reach an advert, so they may be of either family, as
+        // keepalived's virtual_ipaddress_excluded may.
+        if family_of(&addr) != family && v.advertise {
+            let msg = format!(
+                "{} mixes {} with the {family} addresses before it; one VRRP instance carries \
+                 one family, so split this into two instances, one per family, or hold it with \
+                 advertise: false",
+                v.addr,
+                family_of(&addr)
+            );
+            c.error(format!("{vips_path}[{n}]"), msg);
+            return;
+        }
+        if family_of(&addr) != family && i.use_vmac {
+            // The virtual MAC is per family (RFC 9568 §7.3); an address of the other family
+            // would be announced with the wrong one.
+            let msg = format!(
+                "{} is {}, but this instance's advertised VIPs are {family}: with use_vmac, \
+                 every address must be of the instance's family",
+                v.addr,
+                family_of(&addr)
+            );
             c.error(format!("{vips_path}[{n}]"), msg);
             return;
         }

@@ -119,11 +119,12 @@ pub(super) fn map(cx: &mut Ctx<'_>, block: &Node) {
                 format!("virtual_ipaddress {}", v.net),
                 "keepalived ignores an address of the other family than the instance's first one (\"address family must match VRRP instance - ignoring\"), so the converted instance neither holds nor advertises it either; to hold it as keepalived's docs suggest, move it to virtual_ipaddress_excluded on both nodes",
             ),
-            (false, true) => cx.differs(
+            (false, true) if raw.use_vmac => cx.differs(
                 &v.loc,
                 format!("virtual_ipaddress_excluded {}", v.net),
-                "keepalived holds this address of the other family while Master; vipd holds unadvertised addresses of the instance's own family only, so the converted node would not answer for it",
+                "with use_vmac, vipd holds addresses of the instance's family only (the virtual MAC is per family), so the converted node would not answer for this one, which keepalived held",
             ),
+            (false, true) => vips.push(v.clone()),
         }
     }
     if !vips.iter().any(|v| !v.excluded) {
