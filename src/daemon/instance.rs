@@ -83,7 +83,7 @@ pub enum PrepareError {
 }
 
 impl Prepared {
-    /// The VIP addresses alone, as adverts carry them.
+    /// Every VIP address, advertised or not: what gratuitous ARPs and NAs announce.
     pub fn vip_addrs(&self) -> Vec<IpAddr> {
         self.instance.vips.iter().map(|v| v.addr.addr()).collect()
     }
