@@ -49,8 +49,9 @@ enum Command {
     /// `vipd check`; it is not written if it would not.
     ///
     /// Exit status: 0 converted; 1 something was not converted (unless
-    /// --allow-unsupported), nothing to convert, or the result fails vipd check; 2 the input
-    /// is unreadable or malformed.
+    /// --allow-unsupported), something would differ on the wire from the keepalived node
+    /// (even with --allow-unsupported), nothing to convert, or the result fails vipd check;
+    /// 2 the input is unreadable or malformed.
     #[command(
         after_help = "Examples:\n  vipd convert /etc/keepalived/keepalived.conf -o /etc/vipd/vipd.yaml\n  vipd convert keepalived.conf --config-id lb1 --allow-unsupported"
     )]
@@ -124,10 +125,12 @@ struct ConvertArgs {
     /// Where to write the vipd YAML (default: standard output).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Exit 0 even when some keywords could not be converted (they are still listed).
+    /// Exit 0 even when some keywords could not be converted (they are still listed), unless
+    /// one would change what the node does on the wire.
     #[arg(long)]
     allow_unsupported: bool,
-    /// keepalived's config-id (its -i option): selects the '@ID' conditional lines.
+    /// keepalived's config-id (its -i option): selects the '@ID' conditional lines. Default:
+    /// this host's name up to the first dot, as keepalived's.
     #[arg(long, value_name = "ID")]
     config_id: Option<String>,
 }
@@ -227,8 +230,14 @@ fn control(
 }
 
 fn convert(args: ConvertArgs) -> ExitCode {
+    // keepalived's config-id defaults to the first part of the node name (uname).
+    let host_id = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .and_then(|h| h.trim().split('.').next().map(str::to_owned))
+        .filter(|h| !h.is_empty());
+    let defaulted = args.config_id.is_none();
     let options = vipd::convert::Options {
-        config_id: args.config_id,
+        config_id: args.config_id.or(host_id),
     };
     let result = match vipd::convert::convert_file(&args.input, &options) {
         Ok(r) => r,
@@ -239,6 +248,11 @@ fn convert(args: ConvertArgs) -> ExitCode {
     };
     for u in &result.unsupported {
         eprintln!("{u}");
+    }
+    if let (true, true, Some(id)) = (defaulted, result.conditional_lines > 0, &options.config_id) {
+        eprintln!(
+            "vipd convert: the @ lines were chosen for config-id '{id}', this host's name as keepalived defaults it; pass --config-id ID to convert for another node"
+        );
     }
     let Some(yaml) = result.yaml else {
         eprintln!("vipd convert: nothing to convert: no vrrp_instance could be mapped");
@@ -269,6 +283,13 @@ fn convert(args: ConvertArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let plural = if n == 1 { "" } else { "s" };
+    let wire = result.unsupported.iter().filter(|u| u.on_wire).count();
+    if wire > 0 {
+        eprintln!(
+            "vipd convert: {wire} of the {n} listed difference{plural} would change what this node does on the network (marked 'differs on the wire'): against the keepalived peer it replaces, that can make both Master; change them on both nodes first (--allow-unsupported does not accept these)"
+        );
+        return ExitCode::from(1);
+    }
     if args.allow_unsupported {
         eprintln!(
             "vipd convert: {n} keyword{plural} not converted or approximated (listed above); allowed by --allow-unsupported"

@@ -404,3 +404,37 @@ fn garp_refresh_is_off_or_at_least_a_second_with_one_to_a_hundred_per_refresh() 
         assert!(e.message.contains(says), "{garp}: {e}");
     }
 }
+
+/// keepalived's virtual_ipaddress_excluded: held with the VIPs, never in an advert, and not
+/// counted against the advert's address limit.
+#[test]
+fn unadvertised_vips_are_held_but_not_advertised() {
+    let mut text = String::from(
+        "instances:\n  web:\n    interface: eth0\n    vrid: 51\n    version: 2\n    vips:\n      - 192.0.2.1/24\n",
+    );
+    for k in 0..25 {
+        text.push_str(&format!(
+            "      - {{address: 198.51.100.{k}/24, advertise: false}}\n"
+        ));
+    }
+    let c = Config::parse(&text, "x.yaml").expect("valid");
+    let i = &c.instances["web"];
+    assert_eq!(i.vips.len(), 26);
+    assert!(i.vips[0].advertise && !i.vips[1].advertise);
+    let primary: IpAddr = "10.0.0.1".parse().expect("addr");
+    let rc = i.router_config("web", primary, &[primary]);
+    let only: IpAddr = "192.0.2.1".parse().expect("addr");
+    assert_eq!(rc.vips, vec![only]);
+
+    let none = "instances:\n  web:\n    interface: eth0\n    vrid: 51\n    vips: [{address: 192.0.2.1, advertise: false}]\n";
+    let errs = Config::parse(none, "n.yaml").expect_err("nothing advertised");
+    assert!(errs.to_string().contains("must be advertised"), "{errs}");
+    // Of the other family too (keepalived's docs suggest excluded addresses for mixing
+    // families), except with a virtual MAC, which is per family.
+    let other = "instances:\n  web:\n    interface: eth0\n    vrid: 51\n    vips: [192.0.2.1, {address: \"2001:db8::1\", advertise: false}]\n";
+    let c = Config::parse(other, "o.yaml").expect("other family, unadvertised");
+    assert_eq!(c.instances["web"].family(), Family::V4);
+    let vmac = format!("{other}    use_vmac: true\n");
+    let errs = Config::parse(&vmac, "v.yaml").expect_err("other family with use_vmac");
+    assert!(errs.to_string().contains("with use_vmac"), "{errs}");
+}

@@ -137,3 +137,85 @@ fn output_vipd_would_reject_is_not_written() {
     );
     assert!(!out.exists());
 }
+
+/// `vipd convert keepalived.conf`, the file named without a directory: includes and
+/// `${_PWD}` resolve against the file's directory, as keepalived resolves them, not `/`.
+#[test]
+fn includes_resolve_beside_a_file_named_without_a_directory() {
+    let t = Temp::new(
+        "bare",
+        "include conf.d/*.conf\ninclude ${_PWD}/more/extra.conf\n",
+    );
+    std::fs::create_dir_all(t.0.join("conf.d")).expect("mkdir");
+    std::fs::create_dir_all(t.0.join("more")).expect("mkdir");
+    std::fs::write(
+        t.0.join("conf.d/web.conf"),
+        "vrrp_instance WEB {\n interface eth0\n virtual_router_id 5\n virtual_ipaddress {\n  192.0.2.5\n }\n}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        t.0.join("more/extra.conf"),
+        "vrrp_instance API {\n interface eth0\n virtual_router_id 6\n virtual_ipaddress {\n  192.0.2.6\n }\n}\n",
+    )
+    .expect("write");
+    let o = Command::new(env!("CARGO_BIN_EXE_vipd"))
+        .args(["convert", "keepalived.conf"])
+        .current_dir(&t.0)
+        .output()
+        .expect("vipd runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = String::from_utf8_lossy(&o.stdout);
+    assert!(yaml.contains("WEB:") && yaml.contains("API:"), "{yaml}");
+
+    // A pattern that matches nothing is reported (keepalived logs it), never passed over.
+    std::fs::remove_file(t.0.join("conf.d/web.conf")).expect("rm");
+    let o = Command::new(env!("CARGO_BIN_EXE_vipd"))
+        .args(["convert", "keepalived.conf"])
+        .current_dir(&t.0)
+        .output()
+        .expect("vipd runs");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("matches no file"), "{}", stderr(&o));
+}
+
+/// What would change the node's behaviour on the wire is not accepted by
+/// --allow-unsupported: against the keepalived peer it could make both Master.
+#[test]
+fn wire_differences_exit_1_even_with_allow_unsupported() {
+    let t = Temp::new(
+        "wire",
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 5\n version 2\n virtual_ipaddress {\n  2001:db8::5/64\n }\n}\n",
+    );
+    let o = vipd(&["convert", &t.conf(), "--allow-unsupported"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("differs on the wire"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("does not accept these"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// keepalived's config-id defaults to the first part of the host name: so does convert's.
+#[test]
+fn config_id_defaults_to_the_host_name() {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    let id = host.trim().split('.').next().expect("name").to_owned();
+    let t = Temp::new(
+        "cfgid",
+        &format!(
+            "vrrp_instance V {{\n interface eth0\n virtual_router_id 5\n @{id} priority 201\n @^{id} priority 50\n virtual_ipaddress {{\n  192.0.2.5\n }}\n}}\n"
+        ),
+    );
+    let o = vipd(&["convert", &t.conf()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let yaml = String::from_utf8_lossy(&o.stdout);
+    assert!(yaml.contains("priority: 201"), "{yaml}");
+    assert!(
+        stderr(&o).contains(&format!("config-id '{id}'")),
+        "{}",
+        stderr(&o)
+    );
+    let o = vipd(&["convert", &t.conf(), "--config-id", "other"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("priority: 50"));
+}

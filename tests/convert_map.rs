@@ -33,6 +33,32 @@ fn convert(text: &str) -> Converted {
     }
 }
 
+/// Everything a conversion reports, also when nothing could be converted.
+struct Reported {
+    yaml: Option<String>,
+    unsupported: Vec<(u32, String)>,
+    /// The entries that would change the node's behaviour on the wire.
+    wire: Vec<(u32, String)>,
+    reasons: Vec<String>,
+}
+
+fn convert_all(text: &str) -> Reported {
+    let c = convert_str(text, "ka.conf", Path::new("."), &Options::default()).expect("converts");
+    let pick = |wire: bool| {
+        c.unsupported
+            .iter()
+            .filter(|u| !wire || u.on_wire)
+            .map(|u| (u.loc.line, u.keyword.clone()))
+            .collect()
+    };
+    Reported {
+        yaml: c.yaml.clone(),
+        unsupported: pick(false),
+        wire: pick(true),
+        reasons: c.unsupported.iter().map(|u| u.to_string()).collect(),
+    }
+}
+
 fn inst<'a>(c: &'a Converted, name: &str) -> &'a Instance {
     c.config
         .instances
@@ -104,26 +130,132 @@ fn v2_intervals_round_to_whole_seconds_and_v3_to_10ms() {
     );
 }
 
+/// keepalived sends VRRPv2 over IPv6 when told to (strict_mode turns it into 3); vipd
+/// cannot, so only the strict form converts cleanly.
 #[test]
-fn ipv6_vips_use_v3_and_mixed_families_split() {
+fn version_2_on_ipv6_is_kept_only_where_keepalived_makes_it_3() {
     let v6 = "vrrp_instance V {\n interface eth0\n virtual_router_id 7\n version 2\n virtual_ipaddress {\n  2001:db8::10/64\n }\n}\n";
-    let c = convert(v6);
+    let c = convert_all(v6);
+    assert_eq!(c.wire, [(4, "version 2".to_owned())], "{:?}", c.unsupported);
+    let strict = v6.replace("version 2\n", "version 2\n strict_mode\n");
+    let c = convert_all(&strict);
+    assert!(c.wire.is_empty(), "{:?}", c.wire);
+    let c = convert(&strict);
     assert_eq!(inst(&c, "V").version, Version::V3);
-    assert!(c.yaml.contains("non-standard VRRPv2 over IPv6"));
+    assert!(
+        c.yaml
+            .contains("strict_mode turns version 2 on IPv6 into VRRPv3")
+    );
+}
+
+/// keepalived ignores addresses of the other family in virtual_ipaddress ("address family
+/// must match VRRP instance - ignoring"): one instance, the first address's family, nothing
+/// split off into a second instance that would send adverts the peer never sends.
+#[test]
+fn mixed_families_keep_the_first_family_like_keepalived() {
     let mixed = "vrrp_instance V {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n  192.0.2.1/24\n  2001:db8::1/64\n }\n unicast_peer {\n  192.0.2.2\n }\n}\n";
     let c = convert(mixed);
-    let (v4, v6) = (inst(&c, "V"), inst(&c, "V_v6"));
-    assert_eq!((v4.vrid, v6.vrid), (7, 7));
-    assert_eq!((v4.version, v6.version), (Version::V2, Version::V3));
-    assert_eq!(v4.vips.len(), 1);
-    assert!(v6.vips[0].addr.addr().is_ipv6());
-    assert!(v4.unicast.is_some() && v6.unicast.is_none());
+    assert_eq!(c.config.instances.len(), 1, "{}", c.yaml);
+    assert!(c.config.groups.is_empty(), "{}", c.yaml);
+    let v = inst(&c, "V");
+    assert_eq!((v.vrid, v.version), (7, Version::V2));
+    assert_eq!(v.vips.len(), 1);
+    assert!(v.unicast.is_some());
     assert_eq!(
-        c.config.groups.get("V").map(Vec::len),
-        Some(2),
-        "halves kept in step"
+        c.unsupported,
+        [(6, "virtual_ipaddress 2001:db8::1/64".to_owned())]
     );
-    assert!(c.yaml.contains("mixed IPv4 and IPv6 VIPs"));
+    let c = convert_all(mixed);
+    assert!(c.wire.is_empty(), "the wire is keepalived's: {:?}", c.wire);
+
+    let v6_first = "vrrp_instance V {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n  2001:db8::1/64\n  192.0.2.1/24\n }\n}\n";
+    let c = convert(v6_first);
+    assert_eq!(inst(&c, "V").version, Version::V3);
+    assert!(inst(&c, "V").vips[0].addr.addr().is_ipv6());
+
+    // An excluded address of the other family is held, unadvertised, as keepalived holds
+    // it; with a virtual MAC (per family) it cannot be.
+    let evip6 = "vrrp_instance V {\n interface eth0\n virtual_router_id 7\n virtual_ipaddress {\n  192.0.2.1/24\n }\n virtual_ipaddress_excluded {\n  2001:db8::1/64\n }\n}\n";
+    let c = convert(evip6);
+    let v = inst(&c, "V");
+    assert_eq!(v.vips.len(), 2);
+    assert!(v.vips[1].addr.addr().is_ipv6() && !v.vips[1].advertise);
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    let vmac = evip6.replace(" interface eth0\n", " interface eth0\n use_vmac\n");
+    let c = convert_all(&vmac);
+    assert_eq!(
+        c.wire,
+        [(9, "virtual_ipaddress_excluded 2001:db8::1/64".to_owned())]
+    );
+}
+
+/// virtual_ipaddress_excluded is held but never advertised: keepalived up to 2.3.2 drops an
+/// advert whose address count differs from its own.
+#[test]
+fn excluded_addresses_are_held_but_not_advertised() {
+    let mut text = String::from(
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  192.0.2.1/24\n }\n virtual_ipaddress_excluded {\n",
+    );
+    for k in 0..25 {
+        text.push_str(&format!("  198.51.100.{k}/24\n"));
+    }
+    text.push_str(" }\n}\n");
+    let c = convert(&text);
+    let i = inst(&c, "V");
+    assert_eq!(i.vips.len(), 26);
+    assert_eq!(i.advertised().count(), 1);
+    assert!(i.vips[1..].iter().all(|v| !v.advertise));
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    assert!(c.yaml.contains("advertise: false"), "{}", c.yaml);
+    assert!(!c.yaml.contains("only logs"), "{}", c.yaml);
+    let primary = "10.0.0.1".parse().expect("addr");
+    let rc = i.router_config("V", primary, &[primary]);
+    assert_eq!(
+        rc.vips,
+        ["192.0.2.1".parse::<std::net::IpAddr>().expect("addr")]
+    );
+}
+
+/// keepalived strips a /prefix from unicast_src_ip and unicast_peer; an address it cannot
+/// read leaves the instance out rather than turning it into a multicast one.
+#[test]
+fn unicast_addresses_with_a_prefix_keep_unicast() {
+    let c = convert(&one(
+        "unicast_src_ip 192.168.0.11/24\nunicast_peer {\n 192.168.0.12/24\n}",
+    ));
+    let u = inst(&c, "VI_1").unicast.clone().expect("still unicast");
+    assert_eq!(u.source, Some("192.168.0.11".parse().expect("addr")));
+    assert_eq!(
+        u.peers,
+        ["192.168.0.12".parse::<std::net::IpAddr>().expect("addr")]
+    );
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+
+    let bad = convert_all(&one("unicast_peer {\n 192.168.0.300\n}"));
+    assert!(bad.yaml.is_none(), "never multicast: {:?}", bad.yaml);
+    assert!(
+        bad.reasons
+            .iter()
+            .any(|r| r.contains("left out rather than turned into a multicast")),
+        "{:?}",
+        bad.reasons
+    );
+}
+
+/// keepalived 2.1+ takes the interface from unicast_src_ip; offline that cannot be found, so
+/// the message names the keyword to add.
+#[test]
+fn an_instance_without_interface_names_the_keyword() {
+    let text = "vrrp_instance V {\n virtual_router_id 9\n unicast_src_ip 192.0.2.5\n unicast_peer {\n  192.0.2.6\n }\n virtual_ipaddress {\n  192.0.2.1/24\n }\n}\n";
+    let c = convert_all(text);
+    assert!(c.yaml.is_none());
+    assert!(
+        c.reasons
+            .iter()
+            .any(|r| r.contains("without 'interface'") && r.contains("add 'interface NAME'")),
+        "{:?}",
+        c.reasons
+    );
 }
 
 #[test]
@@ -221,10 +353,13 @@ fn vip_labels_devices_and_excluded_addresses() {
             (6, "virtual_ipaddress dev eth1".to_owned())
         ]
     );
-    assert!(
-        c.yaml
-            .contains("virtual_ipaddress_excluded addresses are ordinary VIPs")
+    assert!(!i.vips[2].advertise);
+    // vipd holds every VIP on the instance's interface: an address keepalived put on eth1
+    // would be answered on eth0, which cannot be kept.
+    let all = convert_all(
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  192.0.2.1/24\n  192.0.2.2 dev eth1\n }\n}\n",
     );
+    assert_eq!(all.wire, [(6, "virtual_ipaddress dev eth1".to_owned())]);
 }
 
 const SCRIPTS: &str = "vrrp_script chk_a {\n script \"/bin/check a\"\n interval 2\n timeout 3\n rise 2\n fall 4\n weight -10\n user nobody\n}\nvrrp_script chk_port {\n script \"</dev/tcp/127.0.0.1/80\"\n}\n";

@@ -182,19 +182,31 @@ fn vips(r: &mut Reader, n: &Node, p: &str) -> Option<Vec<Vip>> {
     ok.then_some(out)
 }
 
-/// `ADDR/PREFIX`, `ADDR` (a host route), or `{address, label}`.
+/// `ADDR/PREFIX`, `ADDR` (a host route), or `{address, label, advertise}`.
 fn vip(r: &mut Reader, n: &Node, p: &str) -> Option<Vip> {
     if let Value::Map(_) = n.value {
-        let f = r.fields(n, p, &["address", "label"])?;
+        let f = r.fields(n, p, &["address", "label", "advertise"])?;
         let addr = r
             .require(&f, "address")
             .and_then(|a| vip_addr(r, a, &f.path_of("address")));
         let label = f
             .get("label")
             .and_then(|l| r.string(l, &f.path_of("label")));
-        return Some(Vip { addr: addr?, label });
+        let advertise = match f.get("advertise") {
+            Some(a) => r.bool(a, &f.path_of("advertise"))?,
+            None => true,
+        };
+        return Some(Vip {
+            addr: addr?,
+            label,
+            advertise,
+        });
     }
-    vip_addr(r, n, p).map(|addr| Vip { addr, label: None })
+    vip_addr(r, n, p).map(|addr| Vip {
+        addr,
+        label: None,
+        advertise: true,
+    })
 }
 
 fn vip_addr(r: &mut Reader, n: &Node, p: &str) -> Option<IpNet> {

@@ -198,10 +198,15 @@ pub const OWNER_PRIORITY: u8 = 255;
 impl Instance {
     /// The address family of the VIPs (validation guarantees they all agree).
     pub fn family(&self) -> Family {
-        match self.vips.first().map(|v| v.addr) {
+        match self.advertised().next().map(|v| v.addr) {
             Some(IpNet::V6(_)) => Family::V6,
             _ => Family::V4,
         }
+    }
+
+    /// The VIPs that adverts list, in order.
+    pub fn advertised(&self) -> impl Iterator<Item = &Vip> {
+        self.vips.iter().filter(|v| v.advertise)
     }
 
     /// Whether this router owns the addresses (priority 255: starts Master, never adjusted).
@@ -249,7 +254,7 @@ impl Instance {
                 .map_or(Duration::ZERO, |c| c.timeout)
                 .saturating_add(Duration::from_secs(1))
                 .max(Duration::from_secs(2)),
-            vips: self.vips.iter().map(|v| v.addr.addr()).collect(),
+            vips: self.advertised().map(|v| v.addr.addr()).collect(),
             auth: self.advert_auth(),
             checksum: self.v3_checksum,
             // Trackers and the sync group are filled in from the whole config by the daemon.
@@ -294,6 +299,10 @@ pub struct Vip {
     pub addr: IpNet,
     /// Interface label for the address (`eth0:vip`), IPv4 only.
     pub label: Option<String>,
+    /// Whether adverts list it. An address held with the VIPs but not advertised is
+    /// keepalived's `virtual_ipaddress_excluded`: peers that compare address lists (keepalived
+    /// up to 2.3.2 drops adverts whose address count differs) never see it.
+    pub advertise: bool,
 }
 
 /// Unicast peers.

@@ -176,17 +176,37 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
 
 fn vips(c: &mut Checker<'_>, path: &str, i: &Instance) {
     let vips_path = format!("{path}.vips");
-    let Some(first) = i.vips.first() else {
-        c.error(vips_path, "at least one virtual address is needed");
+    let Some(first) = i.advertised().next() else {
+        let msg = if i.vips.is_empty() {
+            "at least one virtual address is needed"
+        } else {
+            "at least one virtual address must be advertised (advertise: false on all of them)"
+        };
+        c.error(vips_path, msg);
         return;
     };
     let family = family_of(&first.addr.addr());
     for (n, v) in i.vips.iter().enumerate() {
         let addr = v.addr.addr();
-        if family_of(&addr) != family {
+        // Unadvertised addresses never reach an advert, so they may be of either family, as
+        // keepalived's virtual_ipaddress_excluded may.
+        if family_of(&addr) != family && v.advertise {
             let msg = format!(
-                "{} mixes {} with the {family} addresses before it; one VRRP instance carries one \
-                 family, so split this into two instances, one per family",
+                "{} mixes {} with the {family} addresses before it; one VRRP instance carries \
+                 one family, so split this into two instances, one per family, or hold it with \
+                 advertise: false",
+                v.addr,
+                family_of(&addr)
+            );
+            c.error(format!("{vips_path}[{n}]"), msg);
+            return;
+        }
+        if family_of(&addr) != family && i.use_vmac {
+            // The virtual MAC is per family (RFC 9568 §7.3); an address of the other family
+            // would be announced with the wrong one.
+            let msg = format!(
+                "{} is {}, but this instance's advertised VIPs are {family}: with use_vmac, \
+                 every address must be of the instance's family",
                 v.addr,
                 family_of(&addr)
             );
@@ -196,7 +216,7 @@ fn vips(c: &mut Checker<'_>, path: &str, i: &Instance) {
         if let Some(label) = &v.label {
             let ok = label.len() <= 15
                 && (*label == i.interface || label.starts_with(&format!("{}:", i.interface)));
-            if family == Family::V6 {
+            if addr.is_ipv6() {
                 c.error(
                     format!("{vips_path}[{n}].label"),
                     "address labels exist only for IPv4",
@@ -218,11 +238,11 @@ fn vips(c: &mut Checker<'_>, path: &str, i: &Instance) {
         Version::V2 => V2_MAX_VIPS,
         Version::V3 => V3_MAX_VIPS,
     };
-    if i.vips.len() > max {
+    let advertised = i.advertised().count();
+    if advertised > max {
         let msg = format!(
-            "VRRPv{} carries at most {max} addresses, found {}",
+            "VRRPv{} carries at most {max} addresses, found {advertised} advertised",
             i.version,
-            i.vips.len()
         );
         c.error(vips_path, msg);
     }

@@ -163,13 +163,21 @@ fn instance(w: &mut Writer, name: &str, i: &OutInstance) {
     }
     w.notes(4, n, "vips");
     w.line(4, "vips:");
-    for (addr, label) in &i.vips {
-        match label {
-            Some(l) => w.line(
+    for (addr, label, advertised) in &i.vips {
+        let mut fields = Vec::new();
+        if let Some(l) = label {
+            fields.push(format!("label: {}", quote(l)));
+        }
+        if !advertised {
+            fields.push("advertise: false".to_owned());
+        }
+        if fields.is_empty() {
+            w.line(6, &format!("- {}", quote(addr)));
+        } else {
+            w.line(
                 6,
-                &format!("- {{address: {}, label: {}}}", quote(addr), quote(l)),
-            ),
-            None => w.line(6, &format!("- {}", quote(addr))),
+                &format!("- {{address: {}, {}}}", quote(addr), fields.join(", ")),
+            );
         }
     }
     if let Some((source, peers)) = &i.unicast {

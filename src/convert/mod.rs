@@ -44,11 +44,19 @@ pub struct Unsupported {
     pub keyword: String,
     /// Why, and what to do instead.
     pub reason: String,
+    /// The converted node would behave differently on the network than the keepalived node
+    /// it replaces; `--allow-unsupported` does not accept these.
+    pub on_wire: bool,
 }
 
 impl fmt::Display for Unsupported {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.loc, self.keyword, self.reason)
+        let wire = if self.on_wire {
+            "differs on the wire: "
+        } else {
+            ""
+        };
+        write!(f, "{}: {}: {wire}{}", self.loc, self.keyword, self.reason)
     }
 }
 
@@ -102,7 +110,8 @@ pub enum ConvertError {
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     /// keepalived's config-id (`keepalived -i ID`): which `@ID` lines apply. `None`: every
-    /// conditional line is reported as unsupported and left out.
+    /// conditional line is reported as unsupported and left out (`vipd convert` passes the
+    /// host's name instead, keepalived's default).
     pub config_id: Option<String>,
 }
 
@@ -114,13 +123,17 @@ pub struct Conversion {
     pub yaml: Option<String>,
     /// Everything dropped or approximated, in input order.
     pub unsupported: Vec<Unsupported>,
+    /// Conditional (`@ID`) lines met, which the config-id decided.
+    pub conditional_lines: usize,
 }
 
 /// Converts the keepalived configuration at `path` (following its includes).
 pub fn convert_file(path: &Path, options: &Options) -> Result<Conversion, ConvertError> {
     let mut unsupported = Vec::new();
-    let lines = source::read(path, options, &mut unsupported)?;
-    finish(&lines, path, unsupported)
+    let (lines, conditionals) = source::read_counting(path, options, &mut unsupported)?;
+    let mut c = finish(&lines, path, unsupported)?;
+    c.conditional_lines = conditionals;
+    Ok(c)
 }
 
 /// Converts keepalived configuration `text`; `name` labels it in messages and relative
@@ -132,8 +145,11 @@ pub fn convert_str(
     options: &Options,
 ) -> Result<Conversion, ConvertError> {
     let mut unsupported = Vec::new();
-    let lines = source::read_text(text, name, base_dir, options, &mut unsupported)?;
-    finish(&lines, Path::new(name), unsupported)
+    let (lines, conditionals) =
+        source::read_text_counting(text, name, base_dir, options, &mut unsupported)?;
+    let mut c = finish(&lines, Path::new(name), unsupported)?;
+    c.conditional_lines = conditionals;
+    Ok(c)
 }
 
 fn finish(
@@ -165,7 +181,11 @@ fn finish(
     unsupported
         .sort_by(|a, b| (a.loc.file.as_ref(), a.loc.line).cmp(&(b.loc.file.as_ref(), b.loc.line)));
     let yaml = (!out.instances.is_empty()).then(|| emit::yaml(&out, &path.display().to_string()));
-    Ok(Conversion { yaml, unsupported })
+    Ok(Conversion {
+        yaml,
+        unsupported,
+        conditional_lines: 0,
+    })
 }
 
 /// Whether `word` has the shape of a keepalived keyword (or a `@id` / `$NAME` form of one).

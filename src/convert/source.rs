@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::lexer::{self, Token};
 use super::{ConvertError, Loc, Options, Unsupported, glob};
+use decode::decode;
 
 /// One non-empty line, ready for the tree builder.
 #[derive(Clone, Debug)]
@@ -54,23 +55,43 @@ struct Reader<'a> {
     files: usize,
     bytes: u64,
     expanded: usize,
+    /// Conditional (`@ID`) lines met.
+    conditionals: usize,
 }
 
 /// Reads `path` and everything it includes.
+#[cfg(test)]
 pub fn read(
     path: &Path,
     options: &Options,
     unsupported: &mut Vec<Unsupported>,
 ) -> Result<Vec<Line>, ConvertError> {
+    read_counting(path, options, unsupported).map(|(lines, _)| lines)
+}
+
+/// [`read`], with the number of conditional (`@ID`) lines met.
+pub fn read_counting(
+    path: &Path,
+    options: &Options,
+    unsupported: &mut Vec<Unsupported>,
+) -> Result<(Vec<Line>, usize), ConvertError> {
     let mut r = Reader::new(options, unsupported);
     let text = r.read_file(path, None)?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    r.stack.push(canonical(path));
-    r.text(&text, &path.display().to_string(), dir)?;
-    Ok(r.out)
+    // keepalived resolves relative includes and `${_PWD}` against the directory of the file
+    // being read, wherever it was started; a file named without a directory is in the
+    // current one (not in `/`).
+    let canon = canonical(path);
+    let dir = match canon.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+    };
+    r.stack.push(canon);
+    r.text(&text, &path.display().to_string(), &dir)?;
+    Ok((r.out, r.conditionals))
 }
 
 /// Reads `text` as if it were a file named `name` in `dir`.
+#[cfg(test)]
 pub fn read_text(
     text: &str,
     name: &str,
@@ -78,10 +99,21 @@ pub fn read_text(
     options: &Options,
     unsupported: &mut Vec<Unsupported>,
 ) -> Result<Vec<Line>, ConvertError> {
+    read_text_counting(text, name, dir, options, unsupported).map(|(lines, _)| lines)
+}
+
+/// [`read_text`], with the number of conditional (`@ID`) lines met.
+pub fn read_text_counting(
+    text: &str,
+    name: &str,
+    dir: &Path,
+    options: &Options,
+    unsupported: &mut Vec<Unsupported>,
+) -> Result<(Vec<Line>, usize), ConvertError> {
     let mut r = Reader::new(options, unsupported);
     r.stack.push(dir.join(name));
     r.text(text, name, dir)?;
-    Ok(r.out)
+    Ok((r.out, r.conditionals))
 }
 
 fn canonical(path: &Path) -> PathBuf {
@@ -99,6 +131,7 @@ impl<'a> Reader<'a> {
             files: 0,
             bytes: 0,
             expanded: 0,
+            conditionals: 0,
         }
     }
 
@@ -136,10 +169,9 @@ impl<'a> Reader<'a> {
             )));
         }
         // The error says where, never what: an include may name any file vipd can read.
-        String::from_utf8(bytes).map_err(|e| {
+        decode(bytes).map_err(|at| {
             refused(format!(
-                "not UTF-8 text (at byte {}); not a keepalived configuration",
-                e.utf8_error().valid_up_to()
+                "not UTF-8 text outside a comment (at byte {at}); not a keepalived configuration"
             ))
         })
     }
@@ -149,6 +181,7 @@ impl<'a> Reader<'a> {
             loc: loc.clone(),
             keyword: keyword.to_owned(),
             reason: reason.to_owned(),
+            on_wire: false,
         });
     }
 
@@ -170,6 +203,7 @@ impl<'a> Reader<'a> {
                 continue;
             }
             if let Some(cond) = line.strip_prefix('@') {
+                self.conditionals += 1;
                 let (word, rest) = cond.split_once(char::is_whitespace).unwrap_or((cond, ""));
                 let (negated, id) = match word.strip_prefix('^') {
                     Some(id) => (true, id),
@@ -255,6 +289,19 @@ impl<'a> Reader<'a> {
                 path: PathBuf::from(full),
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
             });
+        }
+        if files.is_empty() {
+            // keepalived logs "No config files matched" and goes on; whatever the pattern
+            // was meant to bring in is missing from both, so it is reported, not passed over.
+            let word = tokens.first().map_or("include", |t| match t {
+                Token::Word(w) => w.as_str(),
+                _ => "include",
+            });
+            self.skip(
+                loc,
+                word,
+                &format!("the pattern {full} matches no file (keepalived logs \"No config files matched\" and reads on); nothing from it is converted"),
+            );
         }
         for f in files {
             let canon = canonical(&f);
@@ -377,5 +424,6 @@ fn definition(line: &str) -> Option<(&str, &str)> {
     valid.then_some((name, value))
 }
 
+mod decode;
 #[cfg(test)]
 mod tests;

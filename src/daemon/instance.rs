@@ -32,6 +32,9 @@ pub struct Prepared {
     pub vmac: Option<Vmac>,
     /// The extra heartbeat channels, with our address on each.
     pub channels: Vec<ResolvedChannel>,
+    /// For an IPv4 instance holding unadvertised IPv6 addresses: the interface's link-local
+    /// address, the source of their NAs.
+    pub extra_ll: Option<Ipv6Addr>,
 }
 
 /// An extra heartbeat channel resolved against the system.
@@ -80,16 +83,17 @@ pub enum PrepareError {
 }
 
 impl Prepared {
-    /// The VIP addresses alone, as adverts carry them.
+    /// Every VIP address, advertised or not: what gratuitous ARPs and NAs announce.
     pub fn vip_addrs(&self) -> Vec<IpAddr> {
         self.instance.vips.iter().map(|v| v.addr.addr()).collect()
     }
 
-    /// The IPv6 link-local source, for adverts and NAs of IPv6 instances.
+    /// The IPv6 link-local source of NAs: the primary address of an IPv6 instance, or the
+    /// interface's for an IPv4 one holding unadvertised IPv6 addresses.
     pub fn src_ll(&self) -> Option<Ipv6Addr> {
         match self.primary {
             IpAddr::V6(a) => Some(a),
-            IpAddr::V4(_) => None,
+            IpAddr::V4(_) => self.extra_ll,
         }
     }
 }
@@ -122,6 +126,27 @@ pub async fn prepare(
     remove_stale_vips(nl, name, ifindex, &iface, &instance.vips)
         .await
         .map_err(net)?;
+    let extra_ll = if family == Family::V4 && instance.vips.iter().any(|v| v.addr.addr().is_ipv6())
+    {
+        let ll = nl
+            .addrs(ifindex)
+            .await
+            .map_err(net)?
+            .iter()
+            .find_map(|a| match a.net.addr() {
+                IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(v6),
+                _ => None,
+            });
+        let missing = || PrepareError::NoSource {
+            instance: name.to_owned(),
+            iface: iface.clone(),
+            what: "IPv6 link-local address",
+            hint: " (needed for the neighbour advertisements of its IPv6 addresses)",
+        };
+        Some(ll.ok_or_else(missing)?)
+    } else {
+        None
+    };
     Ok(Prepared {
         name: name.to_owned(),
         instance: instance.clone(),
@@ -132,6 +157,7 @@ pub async fn prepare(
         primary,
         vmac,
         channels,
+        extra_ll,
     })
 }
 

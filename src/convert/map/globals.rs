@@ -67,10 +67,13 @@ pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
                 n,
                 "vipd sends no email; run a notify command (notify.any) that mails instead",
             ),
-            "vrrp_strict" => cx.skip_node(
-                n,
-                "strict RFC mode (no accept mode, no authentication, no unicast) is not supported; vipd always accepts traffic to its VIPs",
-            ),
+            "vrrp_strict" => {
+                cx.globals.strict = true;
+                cx.skip_node(
+                    n,
+                    "strict RFC mode (no accept mode, no authentication, no unicast) is not supported; vipd always accepts traffic to its VIPs",
+                )
+            }
             "vrrp_skip_check_adv_addr" => cx.skip_node(
                 n,
                 "vipd always compares the address list of received adverts (a mismatch is logged, not fatal)",

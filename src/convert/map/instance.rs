@@ -1,4 +1,4 @@
-//! One vrrp_instance to one vipd instance (two when its addresses mix IPv4 and IPv6).
+//! One vrrp_instance to one vipd instance.
 
 use std::net::IpAddr;
 
@@ -6,7 +6,7 @@ use ipnet::IpNet;
 
 use super::model::{Notes, OutInstance};
 use super::values::duration;
-use super::{Ctx, Group, RawTrack, garp, keywords, track};
+use super::{Ctx, RawTrack, garp, keywords, track};
 use crate::convert::Loc;
 use crate::convert::tree::Node;
 
@@ -17,6 +17,8 @@ pub(super) struct RawVip {
     pub(super) label: Option<String>,
     /// From virtual_ipaddress_excluded: keepalived did not put it in adverts.
     pub(super) excluded: bool,
+    /// Where it is written.
+    pub(super) loc: Loc,
 }
 
 /// What a vrrp_instance block says, before defaults and rewrites.
@@ -28,6 +30,7 @@ pub(super) struct Raw {
     pub(super) priority: Option<u8>,
     pub(super) advert: Option<u64>,
     pub(super) version: Option<u8>,
+    pub(super) version_at: Option<Loc>,
     pub(super) nopreempt: bool,
     pub(super) preempt_delay: Option<u64>,
     pub(super) source: Option<IpAddr>,
@@ -43,6 +46,12 @@ pub(super) struct Raw {
     pub(super) down_timer_adverts: Option<u32>,
     pub(super) yield_advert: Option<bool>,
     pub(super) routed_peers: bool,
+    /// A unicast_src_ip or unicast_peer that could not be read.
+    pub(super) bad_unicast: bool,
+    /// `native_ipv6`: the instance is IPv6 whatever its addresses.
+    pub(super) native_ipv6: bool,
+    /// `strict_mode` on: keepalived turns `version 2` on IPv6 into 3.
+    pub(super) strict: bool,
     pub(super) notes: Notes,
 }
 
@@ -56,72 +65,83 @@ pub(super) fn map(cx: &mut Ctx<'_>, block: &Node) {
     for n in block.children() {
         keywords::keyword(cx, &mut raw, n);
     }
-    let (Some(interface), Some(vrid)) = (raw.interface.clone(), raw.vrid) else {
+    if raw.bad_unicast {
+        // Without the peers as written the instance would send multicast, which the
+        // keepalived peer (sending unicast) never hears: both would be Master.
         cx.skip_node(
             block,
-            "instance without 'interface' or 'virtual_router_id'; vipd needs both, so it is left out",
+            "an unreadable unicast_src_ip or unicast_peer (listed above): the instance is left out rather than turned into a multicast one its unicast peer would not hear",
         );
+        return;
+    }
+    let Some(vrid) = raw.vrid else {
+        cx.skip_node(
+            block,
+            "instance without 'virtual_router_id'; vipd needs it, so it is left out",
+        );
+        return;
+    };
+    let Some(interface) = raw.interface.clone() else {
+        let why = if raw.source.is_some() {
+            "instance without 'interface': keepalived (2.1 and later) takes the interface that has unicast_src_ip, which cannot be found offline; add 'interface NAME' and convert again. It is left out"
+        } else {
+            "instance without 'interface'; vipd needs it, so it is left out"
+        };
+        cx.skip_node(block, why);
         return;
     };
     for (dev, loc) in std::mem::take(&mut raw.vip_devs) {
         if dev != interface {
-            cx.skip(
+            cx.differs(
                 &loc,
                 format!("virtual_ipaddress dev {dev}"),
-                format!("vipd adds every VIP to the instance's interface ({interface}); this address goes there instead of {dev}"),
+                format!("keepalived adds this address to {dev}; vipd adds every VIP to the instance's interface ({interface}), so it would be answered there instead"),
             );
         }
     }
-    let (v4, v6): (Vec<RawVip>, Vec<RawVip>) = raw
-        .vips
-        .iter()
-        .cloned()
-        .partition(|v| v.net.addr().is_ipv4());
-    if v4.is_empty() && v6.is_empty() {
+    // keepalived: the first address of virtual_ipaddress sets the instance's family (or
+    // native_ipv6 does); later addresses of the other family are ignored with "address
+    // family must match VRRP instance". virtual_ipaddress_excluded may mix families.
+    let v6 = raw.native_ipv6
+        || raw
+            .vips
+            .iter()
+            .find(|v| !v.excluded)
+            .is_some_and(|v| v.net.addr().is_ipv6());
+    let mut vips = Vec::new();
+    for v in &raw.vips {
+        let same = v.net.addr().is_ipv6() == v6;
+        match (same, v.excluded) {
+            (true, _) => vips.push(v.clone()),
+            (false, false) => cx.skip(
+                &v.loc,
+                format!("virtual_ipaddress {}", v.net),
+                "keepalived ignores an address of the other family than the instance's first one (\"address family must match VRRP instance - ignoring\"), so the converted instance neither holds nor advertises it either; to hold it as keepalived's docs suggest, move it to virtual_ipaddress_excluded on both nodes",
+            ),
+            (false, true) if raw.use_vmac => cx.differs(
+                &v.loc,
+                format!("virtual_ipaddress_excluded {}", v.net),
+                "with use_vmac, vipd holds addresses of the instance's family only (the virtual MAC is per family), so the converted node would not answer for this one, which keepalived held",
+            ),
+            (false, true) => vips.push(v.clone()),
+        }
+    }
+    if !vips.iter().any(|v| !v.excluded) {
         cx.skip_node(
             block,
-            "instance without virtual_ipaddress; vipd needs at least one VIP",
+            "instance without virtual_ipaddress; vipd needs at least one advertised VIP",
         );
         return;
     }
     let group = cx.groups.iter().position(|g| g.members.contains(&name));
-    let base = common(cx, &raw, interface, vrid, group);
-    let split = !v4.is_empty() && !v6.is_empty();
-    for (vips, v6_part) in [(v4, false), (v6, true)] {
-        if vips.is_empty() {
-            continue;
-        }
-        let out_name = if split && v6_part {
-            cx.names.claim("instances", &format!("{name}_v6"))
-        } else {
-            cx.names.claim("instances", &name)
-        };
-        let mut inst = base.clone();
-        family_part(cx, &raw, &mut inst, &vips, v6_part);
-        if split {
-            let other = if v6_part { "IPv4" } else { "IPv6" };
-            inst.notes.push((
-                "",
-                format!("keepalived instance {name} mixed IPv4 and IPv6 VIPs; one VRRP instance carries one family, so its {other} VIPs are in a sibling instance with the same VRID, kept in step by a sync group"),
-            ));
-        } else if out_name != name {
-            inst.notes.push(("", format!("keepalived name: {name}")));
-        }
-        cx.origins.push((name.clone(), out_name.clone()));
-        cx.out.instances.push((out_name, inst));
+    let mut inst = common(cx, &raw, interface, vrid, group);
+    let out_name = cx.names.claim("instances", &name);
+    family_part(cx, &raw, &mut inst, &vips, v6, &block.loc);
+    if out_name != name {
+        inst.notes.push(("", format!("keepalived name: {name}")));
     }
-    if split && group.is_none() {
-        let out_name = cx.names.claim("groups", &name);
-        cx.groups.push(Group {
-            out_name,
-            members: vec![name.clone()],
-            tracks: Vec::new(),
-            keep_weights: true,
-            notes: vec![format!(
-                "the two halves of keepalived instance {name} (IPv4 and IPv6) change state together"
-            )],
-        });
-    }
+    cx.origins.push((name.clone(), out_name.clone()));
+    cx.out.instances.push((out_name, inst));
 }
 
 /// Settings shared by both families' instances: priority, preemption, timers, trackers.
@@ -204,14 +224,30 @@ fn common(
 }
 
 /// The parts that depend on the address family: version, interval, VIPs, unicast, auth.
-fn family_part(cx: &mut Ctx<'_>, raw: &Raw, o: &mut OutInstance, vips: &[RawVip], v6: bool) {
+fn family_part(
+    cx: &mut Ctx<'_>,
+    raw: &Raw,
+    o: &mut OutInstance,
+    vips: &[RawVip],
+    v6: bool,
+    at: &Loc,
+) {
     o.version = match (raw.version, v6) {
-        (Some(2), true) => {
+        (Some(2), true) if raw.strict || cx.globals.strict => {
             o.notes.push((
                 "version",
-                "keepalived ran non-standard VRRPv2 over IPv6; vipd speaks VRRPv3 for IPv6"
-                    .to_owned(),
+                "keepalived with strict_mode turns version 2 on IPv6 into VRRPv3".to_owned(),
             ));
+            3
+        }
+        (Some(2), true) => {
+            // keepalived sends non-standard VRRPv2 over IPv6 here; vipd speaks only VRRPv3
+            // for IPv6, which the keepalived peer drops as the wrong version.
+            cx.differs(
+                raw.version_at.as_ref().unwrap_or(at),
+                "version 2",
+                "keepalived sends VRRPv2 adverts over IPv6 for this instance (non-standard, allowed without strict_mode); vipd speaks VRRPv3 for IPv6, which the keepalived peer drops, so both would be Master. Set version 3 on the keepalived nodes first",
+            );
             3
         }
         (Some(v), _) => v,
@@ -262,12 +298,18 @@ fn family_part(cx: &mut Ctx<'_>, raw: &Raw, o: &mut OutInstance, vips: &[RawVip]
         }
         centis
     };
-    if raw.vips.iter().any(|v| v.excluded) {
-        o.notes.push(("vips", "virtual_ipaddress_excluded addresses are ordinary VIPs in vipd: they now appear in adverts, which a keepalived peer with the old list logs as an address-list mismatch".to_owned()));
+    if vips.iter().any(|v| v.excluded) {
+        o.notes.push(("vips", "virtual_ipaddress_excluded: held with the VIPs but not advertised (advertise: false), as keepalived does; a keepalived peer up to 2.3.2 drops adverts whose address count differs from its own".to_owned()));
     }
     o.vips = vips
         .iter()
-        .map(|v| (v.net.to_string(), v.label.clone().filter(|_| !v6)))
+        .map(|v| {
+            (
+                v.net.to_string(),
+                v.label.clone().filter(|_| !v6),
+                !v.excluded,
+            )
+        })
         .collect();
     if v6 && vips.iter().any(|v| v.label.is_some()) {
         o.notes.push((
@@ -280,10 +322,11 @@ fn family_part(cx: &mut Ctx<'_>, raw: &Raw, o: &mut OutInstance, vips: &[RawVip]
     if !peers.is_empty() {
         o.unicast = Some((raw.source.filter(same), peers));
     } else if !raw.peers.is_empty() {
-        o.notes.push((
-            "",
-            "no unicast peer of this family: this instance sends multicast adverts".to_owned(),
-        ));
+        cx.differs(
+            at,
+            "unicast_peer",
+            "no unicast peer of the instance's address family: the converted instance would send multicast adverts, which a unicast keepalived peer never hears",
+        );
     } else if raw.source.is_some_and(|s| same(&s)) {
         o.notes.push(("", "mcast_src_ip/unicast_src_ip without unicast peers: vipd sends multicast adverts from the interface's own address".to_owned()));
     }

@@ -38,7 +38,10 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
             None => cx.bad_value(n, "seconds"),
         },
         "version" => match int(arg, 2, 3) {
-            Some(v) => raw.version = Some(v as u8),
+            Some(v) => {
+                raw.version = Some(v as u8);
+                raw.version_at = Some(n.loc.clone());
+            }
             None => cx.bad_value(n, "2 or 3"),
         },
         "nopreempt" | "no_preempt" => raw.nopreempt = true,
@@ -51,15 +54,21 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
                  delay and runs without one, and so does the converted instance)",
             ),
         },
-        "unicast_src_ip" | "mcast_src_ip" => match arg.and_then(|a| a.parse().ok()) {
+        "unicast_src_ip" | "mcast_src_ip" => match arg.and_then(host_addr) {
             Some(ip) => raw.source = Some(ip),
-            None => cx.bad_value(n, "an IP address"),
+            None => {
+                raw.bad_unicast |= n.name == "unicast_src_ip";
+                cx.bad_value(n, "an IP address")
+            }
         },
         "unicast_peer" => {
             for p in n.children() {
-                match p.name.parse::<IpAddr>() {
-                    Ok(ip) => raw.peers.push(ip),
-                    Err(_) => cx.bad_value(p, "an IP address"),
+                match host_addr(&p.name) {
+                    Some(ip) => raw.peers.push(ip),
+                    None => {
+                        raw.bad_unicast = true;
+                        cx.bad_value(p, "an IP address")
+                    }
                 }
                 if !p.args.is_empty() {
                     // keepalived checks a peer's TTL only in the range given; vipd
@@ -121,16 +130,22 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
             "",
             "accept: vipd always accepts traffic to its VIPs (keepalived's default too)".to_owned(),
         )),
-        "native_ipv6" => raw.notes.push((
+        "native_ipv6" => {
+            raw.native_ipv6 = true;
+            raw.notes.push((
             "",
-            "native_ipv6: the VIPs decide the family in vipd, as in keepalived 2".to_owned(),
-        )),
+                "native_ipv6: the instance is IPv6, as in keepalived".to_owned(),
+            ))
+        }
         "smtp_alert" if bool_arg(arg) == Some(false) => {}
         "smtp_alert" => cx.skip_node(n, "vipd sends no email; use a notify command"),
         "no_accept" => cx.skip_node(n, "vipd has no no_accept mode; it always accepts traffic to its VIPs"),
         "dont_track_primary" => cx.skip_node(n, "vipd always goes to FAULT when its interface goes down"),
         "strict_mode" if bool_arg(arg) == Some(false) => {}
-        "strict_mode" => cx.skip_node(n, "strict RFC mode is not supported"),
+        "strict_mode" => {
+            raw.strict = true;
+            cx.skip_node(n, "strict RFC mode is not supported")
+        }
         "virtual_routes" | "virtual_rules" => {
             cx.skip_node(n, "vipd manages addresses only; add routes/rules from a notify.master command")
         }
@@ -150,6 +165,13 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
         }
         _ => cx.skip_node(n, "no vipd equivalent in an instance"),
     }
+}
+
+/// An address as keepalived reads unicast_src_ip and unicast_peer: a `/prefix` after it is
+/// accepted and ignored (its address parser strips the mask).
+fn host_addr(text: &str) -> Option<IpAddr> {
+    let addr = text.split_once('/').map_or(text, |(a, _)| a);
+    addr.parse().ok()
 }
 
 fn auth(cx: &mut Ctx<'_>, raw: &mut Raw, block: &Node) {
@@ -220,5 +242,6 @@ fn vip(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node, excluded: bool) {
         net,
         label,
         excluded,
+        loc: n.loc.clone(),
     });
 }

@@ -30,6 +30,8 @@ struct Globals {
     yield_advert: Option<bool>,
     startup_delay: Option<u64>,
     down_timer_adverts: Option<u32>,
+    /// `vrrp_strict`.
+    strict: bool,
 }
 
 /// A vrrp_script, by its keepalived name.
@@ -98,7 +100,17 @@ impl Ctx<'_> {
             loc: loc.clone(),
             keyword: keyword.into(),
             reason: reason.into(),
+            on_wire: false,
         });
+    }
+
+    /// Reports what the converted node cannot keep exactly: it would behave differently on
+    /// the network than the keepalived node it replaces.
+    fn differs(&mut self, loc: &Loc, keyword: impl Into<String>, reason: impl Into<String>) {
+        self.skip(loc, keyword, reason);
+        if let Some(u) = self.unsupported.last_mut() {
+            u.on_wire = true;
+        }
     }
 
     fn skip_node(&mut self, n: &Node, reason: impl Into<String>) {

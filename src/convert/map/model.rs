@@ -81,8 +81,8 @@ pub struct OutInstance {
     pub startup_delay: Option<u64>,
     /// Missed adverts before Master down.
     pub down_timer_adverts: Option<u32>,
-    /// `(address, label)`.
-    pub vips: Vec<(String, Option<String>)>,
+    /// `(address, label, advertised)`.
+    pub vips: Vec<(String, Option<String>, bool)>,
     /// `(source, peers)`.
     pub unicast: Option<(Option<IpAddr>, Vec<IpAddr>)>,
     /// Trackers.

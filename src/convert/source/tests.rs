@@ -127,9 +127,15 @@ fn includes_are_relative_to_the_including_file_and_globbed() {
         "{}",
         prio.loc.file
     );
-    // A pattern may match nothing; a plain missing file is an error.
-    let (r, _) = parse_with("include none/*.conf\n", &s.0, &Options::default());
-    assert_eq!(r.expect("empty glob is fine"), vec![]);
+    // A pattern may match nothing (keepalived logs it and reads on), which is reported; a
+    // plain missing file is an error.
+    let (r, unsupported) = parse_with("include none/*.conf\n", &s.0, &Options::default());
+    assert_eq!(r.expect("empty glob is not an error"), vec![]);
+    assert_eq!(unsupported.len(), 1, "{unsupported:?}");
+    assert!(
+        unsupported[0].reason.contains("matches no file"),
+        "{unsupported:?}"
+    );
     let (r, _) = parse_with("include missing.conf\n", &s.0, &Options::default());
     assert!(matches!(r, Err(ConvertError::Io { .. })), "{r:?}");
 }
@@ -204,4 +210,23 @@ fn unsupported_template_features_are_reported_not_guessed() {
         .map(|u| (u.loc.line, u.keyword.as_str()))
         .collect();
     assert_eq!(got, [(1, "$M"), (4, "~SEQ")]);
+}
+
+/// keepalived never reads comments, so a Latin-1 byte in one must not stop the conversion;
+/// outside a comment it is still refused, naming only the offset.
+#[test]
+fn a_non_utf8_byte_in_a_comment_is_passed_over() {
+    assert_eq!(
+        super::decode::decode(b"router_id a # Fran\xe7ois\npriority 5\n".to_vec())
+            .expect("decodes"),
+        "router_id a # Fran\u{fffd}ois\npriority 5\n"
+    );
+    assert_eq!(
+        super::decode::decode(b"priority 5\n! caf\xe9\n".to_vec()).expect("decodes"),
+        "priority 5\n! caf\u{fffd}\n"
+    );
+    assert_eq!(
+        super::decode::decode(b"a\nrouter_id \xe9 # x\n".to_vec()),
+        Err(12)
+    );
 }

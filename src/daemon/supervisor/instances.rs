@@ -75,7 +75,7 @@ impl Supervisor {
                 vrid: inst.vrid,
                 priority: inst.priority,
                 interval: inst.advert_interval,
-                addresses: vips,
+                addresses: inst.advertised().map(|v| v.addr.addr()).collect(),
                 auth,
             },
             vip_ops: ops_tx.clone(),
