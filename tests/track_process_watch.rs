@@ -1,0 +1,118 @@
+//! The process check against real processes, in scan mode (no privileges needed): a
+//! `sleep` with an argument no other process has is started and killed, and the check
+//! flips healthy, then failed, but only once `terminate_delay` has passed.
+//! The kernel-events mode is tested as root in netns-tests (tracking/process_events.rs).
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+use vipd::config::{ArgsMatch, ProcessCheck};
+use vipd::track::process_watch;
+use vipd::track::{Health, Report};
+
+const TERMINATE_DELAY: Duration = Duration::from_millis(1500);
+/// Generous: a loaded 2-core machine scans /proc slowly.
+const BOUND: Duration = Duration::from_secs(10);
+
+fn unique_arg() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("3600.{}{nanos}", std::process::id())
+}
+
+/// A `sleep` this test started, killed and reaped when dropped, even by a failed assert.
+struct Sleeper(Child);
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sleeper(arg: &str) -> Sleeper {
+    Sleeper(
+        Command::new("sleep")
+            .arg(arg)
+            .spawn()
+            .expect("sleep starts"),
+    )
+}
+
+fn check(arg: &str) -> ProcessCheck {
+    ProcessCheck {
+        name: "sleep".into(),
+        args: vec![arg.into()],
+        args_match: ArgsMatch::Exact,
+        full_command: false,
+        quorum: 1,
+        quorum_max: None,
+        fork_delay: Duration::ZERO,
+        terminate_delay: TERMINATE_DELAY,
+    }
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<Report>) -> Report {
+    timeout(BOUND, rx.recv())
+        .await
+        .expect("a report within the bound")
+        .expect("the check runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_mode_follows_a_real_process_and_waits_terminate_delay() {
+    let arg = unique_arg();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(process_watch::run_with(
+        "check sleeper".into(),
+        check(&arg),
+        Duration::from_millis(100),
+        vec![tx],
+        None,
+    ));
+    assert_eq!(next(&mut rx).await.health, Health::Failed, "none runs yet");
+    let mut child = sleeper(&arg);
+    let r = next(&mut rx).await;
+    assert_eq!(r.health, Health::Ok, "{}", r.detail);
+    assert!(r.detail.contains("1 matching"), "{}", r.detail);
+    let killed = Instant::now();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let r = next(&mut rx).await;
+    let after = killed.elapsed();
+    assert_eq!(r.health, Health::Failed, "{}", r.detail);
+    assert!(
+        after >= TERMINATE_DELAY,
+        "failed after {after:?}, before terminate_delay"
+    );
+    assert!(after < TERMINATE_DELAY + BOUND, "failed after {after:?}");
+    task.abort();
+}
+
+#[test]
+fn a_scan_reads_the_command_line_only_when_asked_and_skips_zombies() {
+    let arg = unique_arg();
+    let mut child = sleeper(&arg);
+    let pid = child.0.id();
+    let c = check(&arg);
+    let proc_root = std::path::Path::new("/proc");
+    let (found, cut) = process_watch::scan(proc_root, &c).unwrap();
+    assert!(!cut);
+    assert_eq!(found.into_iter().collect::<Vec<_>>(), [pid]);
+    let info = process_watch::read_process(proc_root, pid, false).unwrap();
+    assert_eq!(info.comm, "sleep");
+    assert!(info.cmdline.is_empty());
+    child.0.kill().unwrap();
+    // Not reaped yet: a zombie, which does not count.
+    let until = Instant::now() + BOUND;
+    while process_watch::read_process(proc_root, pid, true).is_some() {
+        assert!(Instant::now() < until, "{pid} never became a zombie");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(process_watch::scan(proc_root, &c).unwrap().0.is_empty());
+    child.0.wait().unwrap();
+}
