@@ -116,3 +116,35 @@ fn a_scan_reads_the_command_line_only_when_asked_and_skips_zombies() {
     assert!(process_watch::scan(proc_root, &c).unwrap().0.is_empty());
     child.0.wait().unwrap();
 }
+
+#[test]
+fn a_process_check_is_read_from_yaml_and_bad_values_are_named() {
+    use vipd::config::{CheckKind, Config};
+    let base = "instances:\n  web:\n    interface: eth0\n    vrid: 1\n    vips: [192.0.2.1/24]\n    track: [{check: p}]\n";
+    let good = format!(
+        "checks:\n  p:\n    process: {{name: haproxy, args: [-f, /etc/h], match: initial, quorum: 2, quorum_max: 3, delay: 2s, terminate_delay: 5s}}\n{base}"
+    );
+    let c = Config::parse(&good, "t.yaml").unwrap();
+    let CheckKind::Process(p) = &c.checks["p"].kind else {
+        panic!()
+    };
+    assert_eq!(p.args_match, ArgsMatch::Initial);
+    assert_eq!(p.fork_delay, Duration::from_secs(2));
+    assert_eq!(p.terminate_delay, Duration::from_secs(5));
+    for (bad, says) in [
+        (
+            "{name: x, quorum: 3, quorum_max: 2}",
+            "quorum_max 2 is below quorum 3",
+        ),
+        ("{name: x, match: fuzzy}", "unknown value 'fuzzy'"),
+        ("{name: \"\"}", "must not be empty"),
+        ("{quorum: 1}", "name"),
+    ] {
+        let text = format!("checks:\n  p:\n    process: {bad}\n{base}");
+        let e = Config::parse(&text, "t.yaml").unwrap_err().to_string();
+        assert!(e.contains(says), "{bad}: {e}");
+    }
+    let text = format!("checks:\n  p:\n    process: {{name: x}}\n    fall: 3\n{base}");
+    let e = Config::parse(&text, "t.yaml").unwrap_err().to_string();
+    assert!(e.contains("a process check has no 'fall'"), "{e}");
+}

@@ -8,6 +8,7 @@ mod instance;
 mod keywords;
 pub mod model;
 mod track;
+mod track_process;
 mod values;
 
 use std::collections::HashMap;
@@ -60,6 +61,7 @@ struct RawTrack {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TrackKind {
     Script,
+    Process,
     Interface,
     File,
 }
@@ -82,6 +84,8 @@ struct Ctx<'a> {
     unsupported: &'a mut Vec<Unsupported>,
     globals: Globals,
     scripts: HashMap<String, Script>,
+    /// vrrp_track_process blocks, by keepalived name.
+    processes: HashMap<String, Script>,
     files: HashMap<String, TrackFile>,
     groups: Vec<Group>,
     names: Names,
@@ -185,9 +189,6 @@ fn top_level_reason(name: &str) -> &'static str {
             "static addresses, routes and rules are not VRRP; configure them in the host's network configuration"
         }
         "bfd_instance" => "BFD is not supported; use a check (script, tcp, http) instead",
-        "vrrp_track_process" => {
-            "process tracking is not supported; use a script check such as 'pidof NAME'"
-        }
         "garp_group" => "per-interface GARP/NA rate limits are not supported",
         "linkbeat_interfaces" => "vipd always follows link state through netlink",
         "net_namespace" | "net_namespace_ipvs" | "namespace_with_ipsets" => {
@@ -206,6 +207,7 @@ pub fn map(nodes: &[Node], unsupported: &mut Vec<Unsupported>) -> Out {
         unsupported,
         globals: Globals::default(),
         scripts: HashMap::new(),
+        processes: HashMap::new(),
         files: HashMap::new(),
         groups: Vec::new(),
         names: Names::default(),
@@ -217,6 +219,7 @@ pub fn map(nodes: &[Node], unsupported: &mut Vec<Unsupported>) -> Out {
             "global_defs" => globals::global_defs(&mut cx, n),
             "vrrp_script" => globals::script(&mut cx, n),
             "track_file" | "vrrp_track_file" => globals::track_file(&mut cx, n),
+            "vrrp_track_process" => track_process::read(&mut cx, n),
             "vrrp_sync_group" => sync_group(&mut cx, n),
             "vrrp_instance" => {}
             other => {
@@ -265,7 +268,7 @@ fn sync_group(cx: &mut Ctx<'_>, block: &Node) {
             "group" => group
                 .members
                 .extend(n.children().iter().map(|m| m.name.clone())),
-            "track_interface" | "track_script" | "track_file" => {
+            "track_interface" | "track_script" | "track_file" | "track_process" => {
                 group.tracks.extend(track::read(cx, n))
             }
             "sync_group_tracking_weight" | "global_tracking" => group.keep_weights = true,
