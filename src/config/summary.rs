@@ -55,10 +55,21 @@ impl Config {
                 CheckKind::File(f) => format!("file {}", f.display()),
                 CheckKind::Process(p) => {
                     let max = p.quorum_max.map_or("any".into(), |m| m.to_string());
-                    format!(
-                        "process {} {:?}, quorum {}..{max}",
-                        p.name, p.args, p.quorum
-                    )
+                    let args = if p.args.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {:?} ({:?})", p.args, p.args_match)
+                    };
+                    writeln!(
+                        out,
+                        "check {name}: process {}{args}, quorum {}..={max}; fork_delay {}, terminate_delay {}; /proc scanned every {} without process events",
+                        p.name,
+                        p.quorum,
+                        dur(p.fork_delay),
+                        dur(p.terminate_delay),
+                        dur(c.interval)
+                    )?;
+                    continue;
                 }
             };
             writeln!(
