@@ -148,3 +148,22 @@ fn a_process_check_is_read_from_yaml_and_bad_values_are_named() {
     let e = Config::parse(&text, "t.yaml").unwrap_err().to_string();
     assert!(e.contains("a process check has no 'fall'"), "{e}");
 }
+
+#[test]
+fn a_scan_stops_at_its_bound_and_says_so() {
+    // A fake /proc: five processes named "sleep", as stat files.
+    let root = std::env::temp_dir().join(format!("vipd-fakeproc-{}", std::process::id()));
+    for pid in 1..=5 {
+        let dir = root.join(pid.to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("stat"), format!("{pid} (sleep) S 1 1")).unwrap();
+    }
+    let mut c = check("x");
+    c.args.clear();
+    c.args_match = ArgsMatch::Any;
+    let (all, cut) = process_watch::scan_at_most(&root, &c, 5).unwrap();
+    assert_eq!((all.len(), cut), (5, false));
+    let (some, cut) = process_watch::scan_at_most(&root, &c, 3).unwrap();
+    assert_eq!((some.len(), cut), (3, true));
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -62,9 +62,18 @@ pub fn read_process(proc_root: &Path, pid: u32, cmdline: bool) -> Option<Process
 /// The matching processes under `proc_root`, from at most [`MAX_SCAN_ENTRIES`] entries;
 /// `true` when the bound cut the scan short.
 pub fn scan(proc_root: &Path, check: &ProcessCheck) -> std::io::Result<(HashSet<u32>, bool)> {
+    scan_at_most(proc_root, check, MAX_SCAN_ENTRIES)
+}
+
+/// [`scan`] with its bound given.
+pub fn scan_at_most(
+    proc_root: &Path,
+    check: &ProcessCheck,
+    max: usize,
+) -> std::io::Result<(HashSet<u32>, bool)> {
     let mut found = HashSet::new();
     for (read, entry) in std::fs::read_dir(proc_root)?.enumerate() {
-        if read == MAX_SCAN_ENTRIES {
+        if read == max {
             return Ok((found, true));
         }
         let Ok(entry) = entry else { continue };
