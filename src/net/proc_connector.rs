@@ -50,6 +50,14 @@ pub struct ProcEvents {
 impl ProcEvents {
     /// Opens the connector socket and asks for process events.
     pub fn subscribe() -> io::Result<ProcEvents> {
+        // The kernel ignores a subscription from another PID or user namespace without an
+        // error, and would then send nothing: refuse it here so the caller scans instead.
+        if !in_initial_namespaces() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "not in the host's PID and user namespaces, where the kernel sends process events",
+            ));
+        }
         // SAFETY: plain socket(2); the result is checked before use.
         let raw = unsafe {
             libc::socket(
@@ -126,6 +134,17 @@ impl ProcEvents {
             }
         }
     }
+}
+
+/// Whether this process is in the initial PID and user namespaces: their inode numbers
+/// are fixed by the kernel (PROC_PID_INIT_INO, PROC_USER_INIT_INO).
+fn in_initial_namespaces() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |ns: &str| std::fs::metadata(format!("/proc/self/ns/{ns}")).map(|m| m.ino());
+    matches!(
+        (ino("pid"), ino("user")),
+        (Ok(0xEFFF_FFFC), Ok(0xEFFF_FFFD))
+    )
 }
 
 fn listen_message() -> Vec<u8> {
