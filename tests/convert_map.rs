@@ -691,3 +691,78 @@ fn vrrp_min_garp_sends_one_and_no_second_burst_unless_told_otherwise() {
         vipd::vrrp::router::AnnounceSchedule::default()
     );
 }
+
+#[test]
+fn notify_fifo_becomes_the_event_log_in_keepalived_format() {
+    use vipd::config::EventLogFormat;
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_notify_fifo /run/ka.fifo\n notify_fifo /run/ka.fifo\n}}\n{}",
+        one("")
+    ));
+    let g = &c.config.global;
+    assert_eq!(g.event_log.as_deref(), Some(Path::new("/run/ka.fifo")));
+    assert_eq!(g.event_log_format, EventLogFormat::Keepalived);
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+
+    // One event log: a second, different FIFO, the owner and the reader script are reported.
+    let c = convert(&format!(
+        "global_defs {{\n notify_fifo /run/a.fifo\n vrrp_notify_fifo /run/b.fifo\n vrrp_notify_fifo_script /bin/reader\n notify_fifo /run/a.fifo haproxy\n}}\n{}",
+        one("")
+    ));
+    assert_eq!(
+        c.config.global.event_log.as_deref(),
+        Some(Path::new("/run/a.fifo"))
+    );
+    assert_eq!(
+        c.unsupported,
+        [
+            (3, "vrrp_notify_fifo".to_owned()),
+            (4, "vrrp_notify_fifo_script".to_owned()),
+            (5, "notify_fifo".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn vrrp_track_process_becomes_a_process_check_tracked_with_its_weight() {
+    use vipd::config::{ArgsMatch, CheckKind};
+    let c = convert(&format!(
+        "vrrp_track_process haproxy {{\n process /usr/sbin/haproxy -f /etc/haproxy\n param_match partial\n quorum 2\n quorum_max 4\n delay 1.5\n terminate_delay 3\n weight -30\n}}\nvrrp_track_process sshd {{\n process sshd\n}}\n{}",
+        one(" track_process {\n  haproxy\n  sshd weight 10\n }")
+    ));
+    assert!(c.unsupported.is_empty(), "{:?}\n{}", c.unsupported, c.yaml);
+    let CheckKind::Process(p) = &c.config.checks["haproxy"].kind else {
+        panic!("{}", c.yaml)
+    };
+    assert_eq!(p.name, "/usr/sbin/haproxy");
+    assert_eq!(p.args, ["-f", "/etc/haproxy"]);
+    assert_eq!(p.args_match, ArgsMatch::Partial);
+    assert_eq!((p.quorum, p.quorum_max), (2, Some(4)));
+    assert_eq!(p.fork_delay, Duration::from_millis(1500));
+    assert_eq!(p.terminate_delay, Duration::from_secs(3));
+    let CheckKind::Process(s) = &c.config.checks["sshd"].kind else {
+        panic!("{}", c.yaml)
+    };
+    assert_eq!((s.name.as_str(), s.args_match), ("sshd", ArgsMatch::Any));
+    let track: Vec<(TrackTarget, i16)> = inst(&c, "VI_1")
+        .track
+        .iter()
+        .map(|t| (t.target.clone(), t.weight))
+        .collect();
+    assert_eq!(
+        track,
+        [
+            (TrackTarget::Check("haproxy".into()), -30),
+            (TrackTarget::Check("sshd".into()), 10)
+        ]
+    );
+    // A bare param_match: the command has exactly the given parameters (here none).
+    let c = convert(&format!(
+        "vrrp_track_process p {{\n process nginx\n param_match\n}}\n{}",
+        one(" track_process {\n  p\n }")
+    ));
+    let CheckKind::Process(p) = &c.config.checks["p"].kind else {
+        panic!("{}", c.yaml)
+    };
+    assert_eq!((p.args_match, p.args.len()), (ArgsMatch::Exact, 0));
+}

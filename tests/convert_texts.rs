@@ -50,13 +50,17 @@ fn sync_group_notify_becomes_group_notify() {
 }
 
 #[test]
-fn notify_fifo_points_to_the_event_stream() {
+fn notify_fifo_becomes_the_event_stream_in_keepalived_format() {
+    // global.event_log writes to a file or a FIFO, in keepalived's line format when asked.
     let text = format!("global_defs {{\n  vrrp_notify_fifo /run/keepalived.fifo\n}}\n{BASE}");
-    let all = reasons(&text);
-    let reason = reason_for(&all, "vrrp_notify_fifo");
-    // global.event_log writes to a file or a FIFO; the line format is what differs.
-    assert!(reason.contains("global.event_log"), "{reason}");
-    assert!(!reason.contains("FIFOs are not supported"), "{reason}");
+    let c = convert_str(&text, "ka.conf", Path::new("."), &Options::default()).expect("converts");
+    assert!(c.unsupported.is_empty(), "{:#?}", c.unsupported);
+    let yaml = c.yaml.expect("an instance");
+    assert!(
+        yaml.contains("event_log: \"/run/keepalived.fifo\""),
+        "{yaml}"
+    );
+    assert!(yaml.contains("event_log_format: keepalived"), "{yaml}");
 }
 
 #[test]

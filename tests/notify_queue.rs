@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::{Scratch, lasting_zombies, read_pid, wait_gone};
-use vipd::config::Notify;
+use vipd::config::{EventLogFormat, Notify};
 use vipd::notify::{Commands, EventStream, Notifier, Subject};
 use vipd::vrrp::State;
 use vipd::vrrp::router::{Reason, Transition};
@@ -237,7 +237,7 @@ async fn a_command_past_its_timeout_is_killed_with_its_group_and_the_next_one_ru
 async fn the_event_stream_appends_one_json_line_per_transition() {
     let dir = Scratch::new("events");
     let path = dir.path("events.jsonl");
-    let stream = EventStream::open(path.clone()).unwrap();
+    let stream = EventStream::open(path.clone(), EventLogFormat::Json).unwrap();
     let (notifier, task) = Notifier::spawn(
         Subject::Instance,
         "web",
@@ -288,7 +288,7 @@ async fn a_fifo_without_reader_never_blocks_and_counts_drops() {
     let dir = Scratch::new("fifo");
     let path = dir.path("events.fifo");
     nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let stream = EventStream::open(path.clone()).unwrap();
+    let stream = EventStream::open(path.clone(), EventLogFormat::Json).unwrap();
     let (notifier, _) = Notifier::spawn(
         Subject::Instance,
         "web",
@@ -326,4 +326,50 @@ async fn a_fifo_without_reader_never_blocks_and_counts_drops() {
     let line = reader.join().unwrap();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["to"], "MASTER");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keepalived_format_writes_keepalived_notify_fifo_lines() {
+    let dir = Scratch::new("kfmt");
+    // As keepalived, a missing path becomes a FIFO.
+    let fifo = dir.path("notify.fifo");
+    drop(EventStream::open(fifo.clone(), EventLogFormat::Keepalived).unwrap());
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    // An existing file is appended to, which lets this test read the lines back.
+    let path = dir.path("notify.log");
+    std::fs::write(&path, "").unwrap();
+    let stream = EventStream::open(path.clone(), EventLogFormat::Keepalived).unwrap();
+    let spawn = |subject, name: &str| {
+        Notifier::spawn(
+            subject,
+            name,
+            vec![],
+            Commands::default(),
+            Some(stream.clone()),
+        )
+        .0
+    };
+    let inst = spawn(Subject::Instance, "VI_1");
+    let group = spawn(Subject::Group, "G1");
+    inst.instance(&tr(State::Initialize, State::Backup, 100));
+    // One writer thread keeps the order of lines as they were queued.
+    lines(&path, 1);
+    group.group(State::Backup, State::Master, "all members Master");
+    lines(&path, 2);
+    inst.instance(&tr(State::Backup, State::Master, 150));
+    lines(&path, 3);
+    inst.instance(&tr(State::Master, State::Fault, 150));
+    lines(&path, 4);
+    inst.instance(&tr(State::Fault, State::Initialize, 150));
+    assert_eq!(
+        lines(&path, 5),
+        [
+            "INSTANCE \"VI_1\" BACKUP 100",
+            "GROUP \"G1\" MASTER 0",
+            "INSTANCE \"VI_1\" MASTER 150",
+            "INSTANCE \"VI_1\" FAULT 150",
+            "INSTANCE \"VI_1\" STOP 150",
+        ]
+    );
 }

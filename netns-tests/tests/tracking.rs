@@ -13,6 +13,8 @@ mod notify;
 mod notify_reload;
 #[path = "tracking/probes.rs"]
 mod probes;
+#[path = "tracking/process_events.rs"]
+mod process_events;
 #[path = "tracking/reload_checks.rs"]
 mod reload_checks;
 #[path = "tracking/scripts.rs"]

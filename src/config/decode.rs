@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::errors::ErrorKind;
 use super::instance::instance;
-use super::model::{Check, CheckKind, Config, Global, HttpCheck};
+use super::model::{Check, CheckKind, Config, EventLogFormat, Global, HttpCheck};
 use super::reader::Reader;
 use super::tree::{Node, Value};
 
@@ -120,6 +120,7 @@ fn global(r: &mut Reader, node: &Node, path: &str) -> Global {
         "metrics_listen",
         "script_user",
         "event_log",
+        "event_log_format",
         "control_group",
     ];
     let Some(f) = r.fields(node, path, &keys) else {
@@ -146,11 +147,23 @@ fn global(r: &mut Reader, node: &Node, path: &str) -> Global {
     if let Some(n) = f.get("event_log") {
         g.event_log = r.string(n, &f.path_of("event_log")).map(PathBuf::from);
     }
+    if let Some(n) = f.get("event_log_format") {
+        let p = f.path_of("event_log_format");
+        if let Some(w) = r.word(n, &p, &["json", "keepalived"]) {
+            g.event_log_format = match w {
+                "keepalived" => EventLogFormat::Keepalived,
+                _ => EventLogFormat::Json,
+            };
+        }
+    }
     g
 }
 
 /// The keys that pick a check's kind; exactly one must be present.
-const CHECK_KINDS: &[&str] = &["script", "tcp", "http", "interface", "file"];
+const CHECK_KINDS: &[&str] = &["script", "tcp", "http", "interface", "file", "process"];
+
+/// Settings of probed checks that a process check, which follows events, does not have.
+const NOT_FOR_PROCESS: &[&str] = &["timeout", "rise", "fall", "user"];
 
 fn check(r: &mut Reader, node: &Node, path: &str) -> Option<Check> {
     let keys = [
@@ -175,6 +188,17 @@ fn check(r: &mut Reader, node: &Node, path: &str) -> Option<Check> {
     let fall = count(r, "fall");
     let user = f.get("user").and_then(|n| r.string(n, &f.path_of("user")));
     let kind = check_kind(r, &f);
+    if matches!(kind, Some(CheckKind::Process(_))) {
+        for key in NOT_FOR_PROCESS {
+            if let Some(n) = f.get(key) {
+                let msg = format!(
+                    "a process check has no '{key}': it counts processes as they come and go; use process.delay to ride over restarts"
+                );
+                r.problem(n.pos, &f.path_of(key), ErrorKind::UnknownKey, msg);
+                return None;
+            }
+        }
+    }
     Some(Check {
         kind: kind?,
         interval: interval?,
@@ -217,6 +241,7 @@ fn check_kind(r: &mut Reader, f: &super::reader::Fields<'_>) -> Option<CheckKind
         "tcp" => tcp_target(r, node, &path),
         "http" => http(r, node, &path).map(CheckKind::Http),
         "interface" => interface_name(r, node, &path).map(CheckKind::Interface),
+        "process" => super::process_check::process(r, node, &path).map(CheckKind::Process),
         _ => r
             .string(node, &path)
             .map(|s| CheckKind::File(PathBuf::from(s))),

@@ -16,6 +16,7 @@ mod decode;
 mod errors;
 mod instance;
 mod model;
+mod process_check;
 mod reader;
 mod summary;
 mod tree;
@@ -25,11 +26,12 @@ use std::path::Path;
 
 pub use errors::{ConfigError, ConfigErrors, ErrorKind, Position};
 pub use model::{
-    Auth, Channel, ChannelKind, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET, Global,
-    HttpCheck, Instance, IsolationCheck, IsolationTarget, MAX_CHECK_INTERVAL, MAX_GARP_GAP,
+    Auth, Channel, ChannelKind, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET, EventLogFormat,
+    Global, HttpCheck, Instance, IsolationCheck, IsolationTarget, MAX_CHECK_INTERVAL, MAX_GARP_GAP,
     MAX_GARP_REFRESH, MAX_GARP_REPEAT_AFTER, MAX_ISOLATION_TIMEOUT, MAX_PREEMPT_DELAY,
     MAX_STARTUP_DELAY, MIN_GARP_REFRESH, Notify, OWNER_PRIORITY, Track, TrackTarget, Unicast, Vip,
 };
+pub use process_check::{ArgsMatch, COMM_LEN, ProcessCheck};
 pub use validate::{V2_MAX_VIPS, V3_MAX_VIPS};
 
 /// Files larger than this are refused before parsing: a real config is a few kilobytes.

@@ -43,8 +43,21 @@ pub struct Global {
     pub script_user: Option<String>,
     /// A file or FIFO that gets one JSON line per state change; `None` disables it.
     pub event_log: Option<PathBuf>,
+    /// The line format of `event_log` (default JSON).
+    pub event_log_format: EventLogFormat,
     /// A group whose members may use the control socket (mode 0660); `None`: root only (0600).
     pub control_group: Option<String>,
+}
+
+/// How `global.event_log` writes a transition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EventLogFormat {
+    /// One JSON object per line, the same line `vipd events` prints.
+    #[default]
+    Json,
+    /// keepalived's `notify_fifo` line, `INSTANCE "VI_1" MASTER 100`, so FIFO readers
+    /// written for keepalived keep working.
+    Keepalived,
 }
 
 /// The default control socket path.
@@ -58,6 +71,7 @@ impl Default for Global {
             metrics_listen: None,
             script_user: None,
             event_log: None,
+            event_log_format: EventLogFormat::Json,
             control_group: None,
         }
     }
@@ -100,6 +114,8 @@ pub enum CheckKind {
     Interface(String),
     /// An integer read from a file (keepalived's `track_file`); see [`Track::weight`].
     File(PathBuf),
+    /// A count of matching processes within a quorum (keepalived's `vrrp_track_process`).
+    Process(super::ProcessCheck),
 }
 
 /// An HTTP health probe.

@@ -40,7 +40,11 @@ impl Config {
         let script_user = g.script_user.as_deref().unwrap_or("(same as vipd)");
         writeln!(out, "  script_user: {script_user}")?;
         if let Some(p) = &g.event_log {
-            writeln!(out, "  event_log: {}", p.display())?;
+            let format = match g.event_log_format {
+                crate::config::EventLogFormat::Json => "json",
+                crate::config::EventLogFormat::Keepalived => "keepalived",
+            };
+            writeln!(out, "  event_log: {} ({format})", p.display())?;
         }
         for (name, c) in &self.checks {
             let what = match &c.kind {
@@ -49,6 +53,24 @@ impl Config {
                 CheckKind::Http(h) => format!("http {} (expect {})", h.url, h.expect_status),
                 CheckKind::Interface(i) => format!("interface {i}"),
                 CheckKind::File(f) => format!("file {}", f.display()),
+                CheckKind::Process(p) => {
+                    let max = p.quorum_max.map_or("any".into(), |m| m.to_string());
+                    let args = if p.args.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {:?} ({:?})", p.args, p.args_match)
+                    };
+                    writeln!(
+                        out,
+                        "check {name}: process {}{args}, quorum {}..={max}; fork_delay {}, terminate_delay {}; /proc scanned every {} without process events",
+                        p.name,
+                        p.quorum,
+                        dur(p.fork_delay),
+                        dur(p.terminate_delay),
+                        dur(c.interval)
+                    )?;
+                    continue;
+                }
             };
             writeln!(
                 out,

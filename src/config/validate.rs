@@ -140,7 +140,7 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
                 {
                     c.error(
                         format!("{p}.check"),
-                        format!("check '{name}' follows an interface or a file; an isolation check must probe something it can reach (script, tcp or http)"),
+                        format!("check '{name}' follows an interface, a file or processes; an isolation check must probe something it can reach (script, tcp or http)"),
                     );
                 }
                 Some(_) => {}

@@ -74,7 +74,11 @@ pub fn yaml(out: &Out, source: &str) -> String {
         w.comment(0, h);
     }
     w.line(0, "");
-    if out.router_id.is_some() || out.script_user.is_some() || !out.global_notes.is_empty() {
+    if out.router_id.is_some()
+        || out.script_user.is_some()
+        || out.notify_fifo.is_some()
+        || !out.global_notes.is_empty()
+    {
         w.line(0, "global:");
         w.notes(2, &out.global_notes, "");
         if let Some(id) = &out.router_id {
@@ -82,6 +86,10 @@ pub fn yaml(out: &Out, source: &str) -> String {
         }
         if let Some(u) = &out.script_user {
             w.line(2, &format!("script_user: {}", quote(u)));
+        }
+        if let Some(p) = &out.notify_fifo {
+            w.line(2, &format!("event_log: {}", quote(p)));
+            w.line(2, "event_log_format: keepalived");
         }
         w.line(0, "");
     }
@@ -126,6 +134,13 @@ fn dur(us: u64) -> String {
 fn check(w: &mut Writer, name: &str, c: &OutCheck) {
     w.notes(2, &c.notes, "");
     w.line(2, &format!("{name}:"));
+    if !c.process.is_empty() {
+        w.line(4, "process:");
+        for (key, value) in &c.process {
+            w.field(6, &c.notes, key, value);
+        }
+        return;
+    }
     w.field(4, &c.notes, c.kind.0, &quote(&c.kind.1));
     w.field(4, &c.notes, "interval", &dur(c.interval));
     if let Some(t) = c.timeout {

@@ -8,6 +8,7 @@ pub mod announce;
 mod error;
 pub mod macvlan;
 pub mod netlink;
+pub mod proc_connector;
 pub mod sysctl;
 pub mod udp_socket;
 pub mod vrrp_socket;

@@ -1,5 +1,5 @@
-//! The machine-readable event stream: one JSON object per line, per transition, appended to
-//! a file or written to a FIFO.
+//! The machine-readable event stream: one line per transition (a JSON object, or
+//! keepalived's notify FIFO line), appended to a file or written to a FIFO.
 //!
 //! Lines are written by a thread of its own, so a slow disk never reaches the runtime. A
 //! FIFO is opened non-blocking: with no reader, or with a full pipe, the line is dropped and
@@ -18,7 +18,9 @@ use std::time::SystemTime;
 
 use tracing::warn;
 
+use crate::config::EventLogFormat;
 use crate::control::protocol::Event;
+use crate::notify::state_word;
 use crate::vrrp::State;
 
 /// One transition, as the stream records it.
@@ -46,6 +48,31 @@ impl EventRecord {
     /// The JSON line, without the newline: the same line `vipd events` prints.
     pub fn to_json(&self) -> String {
         serde_json::to_string(&Event::from(self)).expect("an event serializes")
+    }
+
+    /// keepalived's notify FIFO line, without the newline: `INSTANCE "VI_1" MASTER 100`,
+    /// or `GROUP "G1" BACKUP 0` (keepalived writes priority 0 for a group). A stopped
+    /// instance is `STOP`, as keepalived writes on shutdown.
+    pub fn to_keepalived(&self) -> String {
+        let kind = if self.group { "GROUP" } else { "INSTANCE" };
+        let priority = if self.group {
+            0
+        } else {
+            self.priority.unwrap_or(0)
+        };
+        format!(
+            "{kind} \"{}\" {} {priority}",
+            self.instance,
+            state_word(self.to)
+        )
+    }
+
+    /// The line in `format`, without the newline.
+    pub fn line(&self, format: EventLogFormat) -> String {
+        match format {
+            EventLogFormat::Json => self.to_json(),
+            EventLogFormat::Keepalived => self.to_keepalived(),
+        }
     }
 }
 
@@ -78,26 +105,41 @@ pub struct StreamStats {
 pub struct EventStream {
     tx: mpsc::Sender<String>,
     stats: Arc<StreamStats>,
+    format: EventLogFormat,
 }
 
 impl EventStream {
     /// Starts the writer thread for `path` (a regular file, created if missing, or a FIFO).
     /// The file is opened on the first event, so a FIFO reader may come later.
-    pub fn open(path: PathBuf) -> std::io::Result<EventStream> {
+    /// In keepalived's format a missing path becomes a FIFO (mode 0600), as keepalived
+    /// creates its notify FIFO, so a reader started after vipd finds a FIFO, not a file.
+    pub fn open(path: PathBuf, format: EventLogFormat) -> std::io::Result<EventStream> {
+        if format == EventLogFormat::Keepalived && std::fs::symlink_metadata(&path).is_err() {
+            let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
+            match nix::unistd::mkfifo(&path, mode) {
+                Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         let (tx, rx) = mpsc::channel::<String>();
         let stats = Arc::new(StreamStats::default());
         let s = stats.clone();
         std::thread::Builder::new()
             .name("vipd-events".into())
             .spawn(move || writer(&path, rx, &s))?;
-        Ok(EventStream { tx, stats })
+        Ok(EventStream { tx, stats, format })
     }
 
     /// Queues one record.
     pub fn record(&self, ev: &EventRecord) {
-        if self.tx.send(ev.to_json()).is_err() {
+        if self.tx.send(ev.line(self.format)).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The line format it writes.
+    pub fn format(&self) -> EventLogFormat {
+        self.format
     }
 
     /// The counters.

@@ -16,6 +16,8 @@ pub mod command_paths;
 pub mod priority;
 pub mod probe;
 pub mod process;
+pub mod process_quorum;
+pub mod process_watch;
 pub mod runner;
 pub mod security;
 pub mod track_file;
@@ -191,6 +193,7 @@ fn spec_of(config: &Config, name: &str, c: &Check) -> Result<CheckSpec, TrackErr
         CheckKind::Http(h) => Probe::Http(h.clone()),
         CheckKind::Interface(i) => Probe::Interface(i.clone()),
         CheckKind::File(p) => Probe::File(p.clone()),
+        CheckKind::Process(p) => Probe::Process(p.clone()),
     };
     Ok(CheckSpec {
         source: check_source(name),

@@ -42,6 +42,8 @@ pub enum Probe {
     File(PathBuf),
     /// An interface's link state, from netlink events.
     Interface(String),
+    /// A count of matching processes, from process events or /proc scans.
+    Process(crate::config::ProcessCheck),
 }
 
 /// One check, ready to run.
@@ -75,7 +77,7 @@ pub struct Report {
 /// Where a check's reports go: the inboxes of the instance tasks that track it.
 pub type Subscribers = Vec<mpsc::UnboundedSender<Report>>;
 
-fn publish(subs: &Subscribers, report: Report) {
+pub(super) fn publish(subs: &Subscribers, report: Report) {
     info!(check = %report.source, health = ?report.health, detail = %report.detail, "check changed");
     for s in subs {
         // An instance task that has gone away (shutdown) needs nothing more.
@@ -109,7 +111,9 @@ pub async fn probe_once(spec: &CheckSpec) -> Probed {
         }
         Probe::Tcp { host, port } => probe::tcp(host, *port, spec.timeout).await,
         Probe::Http(h) => probe::http(h, spec.timeout).await,
-        Probe::File(_) | Probe::Interface(_) => unreachable!("not a pass/fail probe"),
+        Probe::File(_) | Probe::Interface(_) | Probe::Process(_) => {
+            unreachable!("not a pass/fail probe")
+        }
     }
 }
 
@@ -121,6 +125,10 @@ pub async fn run_check(spec: CheckSpec, subs: Subscribers) {
             return run_interface(spec.source.clone(), name.clone(), subs).await;
         }
         Probe::File(path) => return run_file(&spec, path.clone(), subs).await,
+        Probe::Process(check) => {
+            let (source, check) = (spec.source.clone(), check.clone());
+            return super::process_watch::run(source, check, spec.interval, subs).await;
+        }
         _ => {}
     }
     let mut h = Hysteresis::new(spec.rise, spec.fall);

@@ -10,6 +10,29 @@ use crate::convert::tree::Node;
 const MAX_STARTUP_DELAY_US: u64 = crate::config::MAX_STARTUP_DELAY.as_micros() as u64;
 const MAX_CHECK_INTERVAL_US: u64 = crate::config::MAX_CHECK_INTERVAL.as_micros() as u64;
 
+/// keepalived's `notify_fifo` / `vrrp_notify_fifo FIFO [USER [GROUP]]`: vipd's event log in
+/// keepalived's line format. keepalived writes the same lines to both FIFOs; vipd has one
+/// event log, so a second, different path cannot be kept.
+fn notify_fifo(cx: &mut Ctx<'_>, n: &Node) {
+    let Some(path) = n.args.first() else {
+        return cx.bad_value(n, "a FIFO path");
+    };
+    match &cx.out.notify_fifo {
+        Some(p) if p == path => {}
+        Some(p) => {
+            let why = format!("vipd writes one event log, already {p}");
+            return cx.skip_node(n, why);
+        }
+        None => cx.out.notify_fifo = Some(path.clone()),
+    }
+    if n.args.len() > 1 {
+        cx.skip_node(
+            n,
+            "FIFO owner: vipd creates a missing FIFO owned by its own user (mode 0600); create it beforehand with the owner the reader needs",
+        );
+    }
+}
+
 pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
     for n in block.children() {
         let name = n.name.as_str();
@@ -90,9 +113,11 @@ pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
                 cx.skip_node(n, "vipd manages no firewall rules (it has no no_accept mode)")
             }
             "dynamic_interfaces" => cx.skip_node(n, "vipd waits for a missing interface by itself"),
-            "vrrp_notify_fifo" | "vrrp_notify_fifo_script" | "notify_fifo" | "notify_fifo_script" => {
-                cx.skip_node(n, "not converted: vipd's event stream (global.event_log, a file or FIFO) writes one JSON line per state change, not keepalived's FIFO lines; a FIFO reader must be adapted, or use notify commands (notify.any gets the same four arguments)")
-            }
+            "vrrp_notify_fifo" | "notify_fifo" => notify_fifo(cx, n),
+            "vrrp_notify_fifo_script" | "notify_fifo_script" => cx.skip_node(
+                n,
+                "vipd runs no FIFO reader: run the reader as a service of its own, reading global.event_log",
+            ),
             _ if name.starts_with("lvs_") || name.starts_with("checker_") || name.starts_with("bfd_") => {
                 cx.skip_node(n, "load balancing and BFD are out of scope for vipd")
             }

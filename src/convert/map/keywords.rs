@@ -92,7 +92,9 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
                 vip(cx, raw, v, excluded);
             }
         }
-        "track_interface" | "track_script" | "track_file" => raw.tracks.extend(track::read(cx, n)),
+        "track_interface" | "track_script" | "track_file" | "track_process" => {
+            raw.tracks.extend(track::read(cx, n))
+        }
         "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
             let event = match n.name.as_str() {
                 "notify_master" => "master",
@@ -149,7 +151,7 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
         "virtual_routes" | "virtual_rules" => {
             cx.skip_node(n, "vipd manages addresses only; add routes/rules from a notify.master command")
         }
-        "track_process" | "track_bfd" => cx.skip_node(n, "process and BFD tracking are not supported; use a script check"),
+        "track_bfd" => cx.skip_node(n, "BFD tracking is not supported; use a check"),
         "garp_lower_prio_delay" | "garp_lower_prio_repeat" | "garp_extra_if" => cx.skip_node(
             n,
             "vipd sends GARPs/NAs on becoming Master (garp: initial and repeat bursts), when a Master hears a lower-priority Master, and every garp.refresh; not with a configurable delay or count after a lower-priority advert, nor on other interfaces",

@@ -9,6 +9,7 @@ mod instance;
 mod keywords;
 pub mod model;
 mod track;
+mod track_process;
 mod values;
 
 use std::collections::HashMap;
@@ -62,6 +63,7 @@ struct RawTrack {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TrackKind {
     Script,
+    Process,
     Interface,
     File,
 }
@@ -84,6 +86,8 @@ struct Ctx<'a> {
     unsupported: &'a mut Vec<Unsupported>,
     globals: Globals,
     scripts: HashMap<String, Script>,
+    /// vrrp_track_process blocks, by keepalived name.
+    processes: HashMap<String, Script>,
     files: HashMap<String, TrackFile>,
     groups: Vec<Group>,
     names: Names,
@@ -199,9 +203,6 @@ fn top_level_reason(name: &str) -> &'static str {
             "static addresses, routes and rules are not VRRP; configure them in the host's network configuration"
         }
         "bfd_instance" => "BFD is not supported; use a check (script, tcp, http) instead",
-        "vrrp_track_process" => {
-            "process tracking is not supported; use a script check such as 'pidof NAME'"
-        }
         "linkbeat_interfaces" => "vipd always follows link state through netlink",
         "net_namespace" | "net_namespace_ipvs" | "namespace_with_ipsets" => {
             "run vipd itself in the namespace (ip netns exec NAME vipd run ...)"
@@ -219,6 +220,7 @@ pub fn map(nodes: &[Node], unsupported: &mut Vec<Unsupported>) -> Out {
         unsupported,
         globals: Globals::default(),
         scripts: HashMap::new(),
+        processes: HashMap::new(),
         files: HashMap::new(),
         groups: Vec::new(),
         names: Names::default(),
@@ -231,6 +233,7 @@ pub fn map(nodes: &[Node], unsupported: &mut Vec<Unsupported>) -> Out {
             "global_defs" => globals::global_defs(&mut cx, n),
             "vrrp_script" => globals::script(&mut cx, n),
             "track_file" | "vrrp_track_file" => globals::track_file(&mut cx, n),
+            "vrrp_track_process" => track_process::read(&mut cx, n),
             "vrrp_sync_group" => sync_group(&mut cx, n),
             "garp_group" => garp::group(&mut cx, n),
             "vrrp_instance" => {}
@@ -280,7 +283,7 @@ fn sync_group(cx: &mut Ctx<'_>, block: &Node) {
             "group" => group
                 .members
                 .extend(n.children().iter().map(|m| m.name.clone())),
-            "track_interface" | "track_script" | "track_file" => {
+            "track_interface" | "track_script" | "track_file" | "track_process" => {
                 group.tracks.extend(track::read(cx, n))
             }
             "sync_group_tracking_weight" | "global_tracking" => group.keep_weights = true,

@@ -15,6 +15,8 @@ pub struct Out {
     pub router_id: Option<String>,
     /// `global.script_user`.
     pub script_user: Option<String>,
+    /// `global.event_log`, from keepalived's notify FIFO, written in keepalived's format.
+    pub notify_fifo: Option<String>,
     /// Comments on the `global` section.
     pub global_notes: Notes,
     /// `checks`, in input order.
@@ -43,6 +45,9 @@ pub struct OutCheck {
     pub fall: Option<u32>,
     /// User to run as.
     pub user: Option<String>,
+    /// `process:` fields, already in YAML form, for a process check (then `kind`,
+    /// `interval` and the rest are not written).
+    pub process: Vec<(&'static str, String)>,
     /// Comments.
     pub notes: Notes,
 }

@@ -1,4 +1,4 @@
-//! Trackers: reading track_interface / track_script / track_file blocks and resolving
+//! Trackers: reading track_interface / track_script / track_file / track_process blocks and resolving
 //! them into vipd `track` entries with keepalived's weight rules applied.
 
 use super::model::{OutInstance, OutTrack};
@@ -11,6 +11,7 @@ pub(super) fn read(cx: &mut Ctx<'_>, block: &Node) -> Vec<RawTrack> {
     let kind = match block.name.as_str() {
         "track_interface" => TrackKind::Interface,
         "track_script" => TrackKind::Script,
+        "track_process" => TrackKind::Process,
         _ => TrackKind::File,
     };
     let mut out = Vec::new();
@@ -75,6 +76,17 @@ pub(super) fn resolve(
                         &t.loc,
                         format!("track_script {}", t.name),
                         "no vrrp_script of that name (keepalived ignores it too)",
+                    );
+                    continue;
+                }
+            },
+            TrackKind::Process => match cx.processes.get(&t.name) {
+                Some(s) => ("check", s.out_name.clone(), s.weight),
+                None => {
+                    cx.skip(
+                        &t.loc,
+                        format!("track_process {}", t.name),
+                        "no vrrp_track_process of that name",
                     );
                     continue;
                 }

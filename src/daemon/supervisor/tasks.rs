@@ -10,10 +10,12 @@ impl Supervisor {
         run_as: Option<RunAs>,
     ) -> Result<HashMap<String, Notifier>, DaemonError> {
         let wanted = config.global.event_log.clone();
-        if self.event_log.as_ref().map(|(p, _)| p) != wanted.as_ref() {
+        let format = config.global.event_log_format;
+        let current = self.event_log.as_ref().map(|(p, s)| (p, s.format()));
+        if current != wanted.as_ref().map(|p| (p, format)) {
             self.event_log = match wanted {
                 Some(path) => {
-                    let stream = EventStream::open(path.clone()).map_err(|e| {
+                    let stream = EventStream::open(path.clone(), format).map_err(|e| {
                         DaemonError::Control(format!("event log {}", path.display()), e)
                     })?;
                     Some((path, stream))
