@@ -96,21 +96,8 @@ pub(super) fn keyword(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node) {
             raw.tracks.extend(track::read(cx, n))
         }
         "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
-            let event = match n.name.as_str() {
-                "notify_master" => "master",
-                "notify_backup" => "backup",
-                "notify_fault" => "fault",
-                "notify_stop" => "stop",
-                _ => "any",
-            };
-            match n.args.as_slice() {
-                [] => cx.bad_value(n, "a command"),
-                [cmd, rest @ ..] => {
-                    if !rest.is_empty() {
-                        cx.skip_node(n, "per-command user/group: vipd runs notify commands as global.script_user");
-                    }
-                    raw.notify.push((event, cmd.clone()));
-                }
+            if let Some(command) = notify_command(cx, n) {
+                raw.notify.push(command);
             }
         }
         "use_vmac" => {
@@ -246,4 +233,31 @@ fn vip(cx: &mut Ctx<'_>, raw: &mut Raw, n: &Node, excluded: bool) {
         excluded,
         loc: n.loc.clone(),
     });
+}
+
+/// The event and command of a `notify*` keyword (an instance's or a sync group's). A user
+/// and group after the command are reported: vipd runs every command as one user.
+pub(super) fn notify_command(cx: &mut Ctx<'_>, n: &Node) -> Option<(&'static str, String)> {
+    let event = match n.name.as_str() {
+        "notify_master" => "master",
+        "notify_backup" => "backup",
+        "notify_fault" => "fault",
+        "notify_stop" => "stop",
+        _ => "any",
+    };
+    match n.args.as_slice() {
+        [] => {
+            cx.bad_value(n, "a command");
+            None
+        }
+        [cmd, rest @ ..] => {
+            if !rest.is_empty() {
+                cx.skip_node(
+                    n,
+                    "per-command user/group: vipd runs notify commands as global.script_user",
+                );
+            }
+            Some((event, cmd.clone()))
+        }
+    }
 }

@@ -304,29 +304,14 @@ fn sync_group(cx: &mut Ctx<'_>, block: &Node) {
 /// A sync group's notify command, as `groups.NAME.notify`: vipd runs it when the group as a
 /// whole changes state, as keepalived does.
 fn group_notify(cx: &mut Ctx<'_>, group: &mut Group, n: &Node) {
-    let event = match n.name.as_str() {
-        "notify_master" => "master",
-        "notify_backup" => "backup",
-        "notify_fault" => "fault",
-        "notify_stop" => "stop",
-        _ => "any",
+    let Some((event, cmd)) = keywords::notify_command(cx, n) else {
+        return;
     };
-    match n.args.as_slice() {
-        [] => cx.bad_value(n, "a command"),
-        [cmd, rest @ ..] => {
-            if !rest.is_empty() {
-                cx.skip_node(
-                    n,
-                    "per-command user/group: vipd runs notify commands as global.script_user",
-                );
-            }
-            let notify = cx.group_notify.entry(group.out_name.clone()).or_default();
-            if notify.is_empty() {
-                group.notes.push("vipd appends 'GROUP <name> <STATE>' to every group notify command; keepalived did so only for 'notify' (notify.any)".to_owned());
-            }
-            notify.push((event, cmd.clone()));
-        }
+    let notify = cx.group_notify.entry(group.out_name.clone()).or_default();
+    if notify.is_empty() {
+        group.notes.push("vipd appends 'GROUP <name> <STATE>' to every group notify command; keepalived did so only for 'notify' (notify.any)".to_owned());
     }
+    notify.push((event, cmd));
 }
 
 /// Writes `groups`, renaming members to their vipd instance names.
