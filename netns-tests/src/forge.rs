@@ -98,7 +98,7 @@ pub fn flood(forgery: &Forgery, per_second: u32, duration: Duration) -> Result<u
         Source::Fixed(a) => Some(forgery.packet(a)),
         Source::Random => None,
     };
-    let mut rng: u32 = 0x9E37_79B9;
+    let mut rng = crate::bench::rng::Rng::new(0x9E37_79B9);
     let start = Instant::now();
     let mut sent = 0u64;
     loop {
@@ -112,10 +112,7 @@ pub fn flood(forgery: &Forgery, per_second: u32, duration: Duration) -> Result<u
             let bytes = match &fixed {
                 Some(p) => p.clone(),
                 None => {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 17;
-                    rng ^= rng << 5;
-                    let host = (rng & 0x00ff_ffff).max(1);
+                    let host = ((rng.next_u64() & 0x00ff_ffff) as u32).max(1);
                     forgery.packet(Ipv4Addr::from(0x0a00_0000 | host))
                 }
             };

@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use netns_tests::vipd::{Vipd, VipdConfig, VrrpState, vipd_bin};
+use netns_tests::vipd::{VipdConfig, VrrpState, vipd_bin};
 use netns_tests::{in_netns, require_root};
 use socket2::{Domain, Protocol, Socket, Type};
 use vipd::vrrp::packet::{Advert, Auth, emit_ipv4};
@@ -77,13 +77,6 @@ fn ttl1_advert(src: Ipv4Addr, dst: Ipv4Addr, vip: Ipv4Addr) -> Vec<u8> {
     packet
 }
 
-fn instance_counter(vipd: &Vipd, counter: &str) -> u64 {
-    let status = vipd.status().expect("status");
-    status.raw["instances"][0]["counters"][counter]
-        .as_u64()
-        .unwrap_or(0)
-}
-
 #[test]
 fn spoofed_sources_cannot_flood_the_log() {
     if !require_root() {
@@ -107,13 +100,13 @@ fn spoofed_sources_cannot_flood_the_log() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut counted = 0;
     while Instant::now() < deadline {
-        counted = instance_counter(&d0, "ttl_not_255");
+        counted = d0.counter("ttl_not_255");
         if counted >= u64::from(PACKETS) * 95 / 100 {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let full = instance_counter(&d0, "inbox_full");
+    let full = d0.counter("inbox_full");
     assert!(
         counted >= u64::from(PACKETS) * 95 / 100,
         "only {counted} of {PACKETS} counted ({full} dropped at a full inbox)"

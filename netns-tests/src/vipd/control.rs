@@ -134,6 +134,14 @@ impl Vipd {
         Ok(Status { instances, raw })
     }
 
+    /// Counter `name` of its first instance in `vipd status --json` (0 when not counted yet).
+    pub fn counter(&self, name: &str) -> u64 {
+        let status = self.status().expect("vipd status");
+        status.raw["instances"][0]["counters"][name]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
     /// Replaces its configuration file with `config` (same control socket), for a reload.
     pub fn rewrite(&self, config: &VipdConfig) -> Result<()> {
         let socket = self.socket.as_ref().ok_or_else(|| {

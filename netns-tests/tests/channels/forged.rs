@@ -6,6 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use netns_tests::bench::idle::{clock_ticks_per_sec, cpu_ticks};
 use netns_tests::forge::{self, Forgery, Source};
 use netns_tests::vipd::{Vipd, VrrpState};
 use netns_tests::{Lab, Pinger, in_netns, pinger_bin, require_root};
@@ -15,26 +16,10 @@ use vipd::vrrp::timing::Centis;
 use crate::common::*;
 use crate::setup::*;
 
-/// Instance `web`'s counter `name` in `vipd status --json`.
-fn counter(vipd: &Vipd, name: &str) -> u64 {
-    let status = vipd.status().expect("status");
-    status.raw["instances"][0]["counters"][name]
-        .as_u64()
-        .unwrap_or(0)
-}
-
-/// CPU time (user + system) of process `pid` so far.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    // Fields after the command name, which ends at the last ')'.
-    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as u64;
-    Duration::from_millis(ticks * 1000 / hz)
+/// CPU time (user + system) of vipd's process group so far.
+fn cpu_time(vipd: &Vipd) -> Duration {
+    let ticks: u64 = cpu_ticks(vipd.pid()).values().sum();
+    Duration::from_secs_f64(ticks as f64 / clock_ticks_per_sec())
 }
 
 fn v4(ip: IpAddr) -> Ipv4Addr {
@@ -78,27 +63,27 @@ fn a_flood_of_forged_lower_adverts_costs_the_master_little() {
         d0.transitions(&high.name).len(),
         d1.transitions(&low.name).len(),
     );
-    let sent_before = counter(&d0, "adverts_sent");
-    let cpu_before = cpu_time(d0.pid());
+    let sent_before = d0.counter("adverts_sent");
+    let cpu_before = cpu_time(&d0);
     let t0 = Instant::now();
     // 10,000 adverts a second for 5 s, each from a different address, priority 50.
     let forgery = Forgery::multicast(Version::V3, 51, 50, &[v4(vip)]);
     let forged = sends(&lab, &forgery, 10_000, Duration::from_secs(5));
     let elapsed = t0.elapsed();
-    let cpu = cpu_time(d0.pid()) - cpu_before;
+    let cpu = cpu_time(&d0) - cpu_before;
     std::thread::sleep(Duration::from_millis(300));
-    let sent = counter(&d0, "adverts_sent") - sent_before;
+    let sent = d0.counter("adverts_sent") - sent_before;
     let report = pinger.stop().unwrap();
     let share = cpu.as_secs_f64() / elapsed.as_secs_f64() * 100.0;
     eprintln!(
         "{forged} forged adverts in {elapsed:?}: Master sent {sent} adverts, used {share:.1} % of a core; \
          answers suppressed {}; pings {report:?}",
-        counter(&d0, "answers_suppressed")
+        d0.counter("answers_suppressed")
     );
     assert!(forged >= 40_000, "the flood ran: {forged}");
     // Periodic adverts (10 a second) plus at most one answer per interval, and slack.
     assert!(sent <= 150, "{sent} adverts out in {elapsed:?}");
-    assert!(counter(&d0, "answers_suppressed") > 1_000);
+    assert!(d0.counter("answers_suppressed") > 1_000);
     assert!(
         d0.reasserts(&high.name).len() <= 1,
         "one re-assertion per episode"
@@ -155,7 +140,7 @@ fn with_authenticated_decisions_forged_resignations_move_nothing() {
         moves.0,
         "the Master stays"
     );
-    assert!(counter(&d1, "unauthenticated") >= 15);
+    assert!(d1.counter("unauthenticated") >= 15);
     assert_eq!(report.lost, 0, "{report:?}");
     // The real Master is still heard over the sealed channel.
     assert_eq!(d1.state(&low.name), Some(VrrpState::Backup));
@@ -186,7 +171,7 @@ fn a_unicast_advert_spoofed_with_ttl_1_is_refused() {
     sends(&lab, &forgery, 20, Duration::from_secs(2));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(d1.transitions(&low.name).len(), moves, "the Backup stays");
-    assert!(counter(&d1, "ttl_not_255") >= 30);
+    assert!(d1.counter("ttl_not_255") >= 30);
     assert_eq!(d0.state(&high.name), Some(VrrpState::Master));
 }
 
@@ -251,7 +236,7 @@ fn forged_resignations_cost_a_plain_pair_at_most_one_flap() {
         .filter(|(_, to)| *to == VrrpState::Master)
         .count();
     assert!(took_over <= 1, "the Backup took over {took_over} times");
-    assert!(counter(&d1, "resignations_doubted") >= 15);
+    assert!(d1.counter("resignations_doubted") >= 15);
     assert_eq!(d0.state(&high.name), Some(VrrpState::Master));
     assert_eq!(d1.state(&low.name), Some(VrrpState::Backup));
     wait_holds(lab.node(0), "eth0", vip, true, TOLERANCE);
