@@ -30,12 +30,11 @@ use super::server::Instance;
 use crate::vrrp::State;
 use crate::vrrp::router::Suppressed;
 
-/// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections.
-const NOT_REJECTIONS: [&str; 10] = [
+/// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections (besides
+/// [`HELD_BACK`]'s).
+const NOT_REJECTIONS: [&str; 8] = [
     "isolation_local_errors",
     "adverts_sent",
-    "answers_suppressed",
-    "resignations_doubted",
     "adverts_received",
     "advert_send_errors",
     "transitions",
@@ -46,6 +45,11 @@ const NOT_REJECTIONS: [&str; 10] = [
 
 /// The limits' counters exported as `vipd_held_back_total`.
 const HELD_BACK: [Suppressed; 2] = [Suppressed::Answer, Suppressed::Resignation];
+
+/// Whether counter `name` counts packets dropped for a reason.
+fn is_rejection(name: &str) -> bool {
+    !NOT_REJECTIONS.contains(&name) && !HELD_BACK.iter().any(|s| s.label() == name)
+}
 
 fn held_back_name(what: Suppressed) -> &'static str {
     match what {
@@ -143,7 +147,7 @@ impl Collector for Vipd {
                 ch_out.push((l(), ConstCounter::new(get("adverts_sent"))));
                 let lost = view.channels.iter().any(|c| c.name == *channel && c.lost);
                 ch_lost.push((l(), ConstGauge::new(i64::from(lost))));
-                for (name, n) in counts.iter().filter(|(k, _)| !NOT_REJECTIONS.contains(k)) {
+                for (name, n) in counts.iter().filter(|(k, _)| is_rejection(k)) {
                     let mut l = l();
                     l.push(("reason", (*name).to_owned()));
                     ch_rejected.push((l, ConstCounter::new(*n)));
@@ -166,7 +170,7 @@ impl Collector for Vipd {
                 } else if let Some(what) = HELD_BACK.iter().find(|s| s.label() == name) {
                     l.push(("what", held_back_name(*what).to_owned()));
                     held_back.push((l, ConstCounter::new(n)));
-                } else if !NOT_REJECTIONS.contains(&name) {
+                } else if is_rejection(name) {
                     l.push(("reason", name.to_owned()));
                     rejected.push((l, ConstCounter::new(n)));
                 }
