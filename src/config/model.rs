@@ -261,7 +261,7 @@ impl Instance {
                 .collect(),
             isolation_guard: self.isolation_check.is_some(),
             sync_group: None,
-            arbiter: false,
+            arbiter: None,
             // Long enough for the isolation probe to answer on its own timeout; a gate
             // that has not answered by then is asked again.
             gate_patience: self

@@ -55,6 +55,8 @@ pub trait RouterIo: Send {
     fn ask_gate(&mut self, router: &Router, gate: GateKind, attempt: u64, takeover: Takeover);
     /// Takeover `attempt` no longer waits for `gate`.
     fn withdraw_gate(&mut self, gate: GateKind, attempt: u64);
+    /// The router left Master under an arbiter: the lease goes back at once.
+    fn release_lease(&mut self);
     /// The router refused its sync group's order to Master; the group must hear of it.
     fn sync_refused(&mut self);
     /// The router's fault sources changed (`router.faults()` has the new set). A sync group
@@ -162,6 +164,7 @@ impl<I: RouterIo> Task<I> {
                     takeover,
                 } => io.ask_gate(router, gate, attempt, takeover),
                 Action::WithdrawGate { gate, attempt } => io.withdraw_gate(gate, attempt),
+                Action::ReleaseLease => io.release_lease(),
                 Action::RefuseSyncOrder { .. } => io.sync_refused(),
                 Action::Channel(change) => io.channel(router, change),
                 Action::Suppressed(what) => io.suppressed(what),
@@ -212,6 +215,9 @@ mod tests {
         fn withdraw_gate(&mut self, gate: GateKind, attempt: u64) {
             self.log
                 .push((self.at(), format!("withdraw {gate:?} {attempt}")));
+        }
+        fn release_lease(&mut self) {
+            self.log.push((self.at(), "release lease".into()));
         }
         fn sync_refused(&mut self) {
             self.log.push((self.at(), "sync refused".into()));

@@ -263,6 +263,10 @@ impl RouterIo for LiveIo {
         }
     }
 
+    fn release_lease(&mut self) {
+        // Wired to the arbiter task below.
+    }
+
     fn withdraw_gate(&mut self, gate: GateKind, attempt: u64) {
         if gate == GateKind::SyncGroup
             && let Some(group) = &self.settings.borrow().group

@@ -365,6 +365,8 @@ impl Sim {
                 }
                 Action::AskGate { gate, attempt, .. } => self.ask_gate(i, gate, attempt),
                 Action::WithdrawGate { .. } => self.withdraw_gate(i),
+                // This model takes the lease back on the transition out of Master.
+                Action::ReleaseLease => {}
                 // No simulated router here is in a sync group.
                 Action::RefuseSyncOrder { .. } => self.violations.push(format!(
                     "{:?}: node {i} refused a sync order it cannot have had",
@@ -454,7 +456,7 @@ impl Node {
                     .collect(),
                 _ => Vec::new(),
             },
-            arbiter: spec.arbiter,
+            arbiter: spec.arbiter.then_some(vipd::arbiter::StoreLoss::Release),
             vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
             trackers: default_trackers(),
             ..RouterConfig::with_defaults(&format!("vr{i}"), 51, spec.version, n.priority, addr(i))

@@ -149,6 +149,15 @@ impl Sim {
             granted,
             detail: String::new(),
         };
+        if granted {
+            // This model's lease never runs out: only who holds it matters here.
+            let until = self.t0 + at + Duration::from_secs(3600 * 24 * 365);
+            self.schedule(
+                at,
+                i,
+                Input::Lease(vipd::arbiter::LeaseView::Held { until }),
+            );
+        }
         self.schedule(at, i, Input::Gate(answer));
     }
 

@@ -7,6 +7,7 @@ use super::{
     FaultSource, GateAnswer, GateKind, SyncMembership, Takeover, TrackerConfig, Transition,
 };
 
+use crate::arbiter::{LeaseView, StoreLoss};
 #[cfg(doc)]
 use crate::vrrp::channels::ChannelHealth;
 use crate::vrrp::channels::HealthChange;
@@ -69,8 +70,11 @@ pub struct RouterConfig {
     /// The sync group this router belongs to, if any: its gate questions every takeover the
     /// member decides on its own, and its faults are the group's members' faults.
     pub sync_group: Option<SyncMembership>,
-    /// An arbiter gate (a lease in a consensus store) questions every takeover.
-    pub arbiter: bool,
+    /// An arbiter gate (a lease in a consensus store) questions every takeover, and what a
+    /// Master does while the store is unreachable. A Master leaves when its lease can no
+    /// longer be proven ours ([`Input::Lease`]), and preemption does not take a held lease
+    /// away: the holder keeps it until it leaves Master.
+    pub arbiter: Option<StoreLoss>,
     /// How long a takeover waits for a gate's answer before withdrawing and asking again.
     pub gate_patience: Duration,
     /// The virtual addresses, in the order adverts list them.
@@ -122,7 +126,7 @@ impl RouterConfig {
             peer_identities: Vec::new(),
             isolation_guard: false,
             sync_group: None,
-            arbiter: false,
+            arbiter: None,
             gate_patience: Duration::from_secs(2),
             vips: Vec::new(),
             auth: Auth::None,
@@ -221,6 +225,8 @@ pub enum Input {
     Sync(SyncOrder),
     /// A gate's answer to [`Action::AskGate`]; ignored unless it answers the attempt waiting.
     Gate(GateAnswer),
+    /// What the arbiter's keeper says about this node's lease (see [`LeaseView`]).
+    Lease(LeaseView),
     /// New settings (configuration reload); the state does not change. The VRID, the version
     /// and address ownership (priority 255) cannot change this way: the daemon restarts the
     /// router for those. Trackers, sync-group membership and VIPs take effect at once:
@@ -356,6 +362,9 @@ pub enum Action {
         /// What kind of takeover it is.
         takeover: Takeover,
     },
+    /// Left Master under an arbiter: give the lease back at once, so a waiting Backup is
+    /// granted within one round trip to the store.
+    ReleaseLease,
     /// A sync-group order to Master was refused: this router hears a Master it would not
     /// preempt. The group takes its other members back to Backup, so the group is not left
     /// split across hosts.

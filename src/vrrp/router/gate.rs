@@ -49,7 +49,7 @@ impl Router {
         if self.config.sync_group.is_some() {
             gates.push(GateKind::SyncGroup);
         }
-        if self.config.arbiter {
+        if self.config.arbiter.is_some() {
             gates.push(GateKind::Arbiter);
         }
         gates
@@ -139,6 +139,12 @@ impl Router {
             return;
         };
         self.timers.gate = None;
+        let mut answer = answer;
+        if answer.granted && answer.gate == GateKind::Arbiter && !self.lease_proven(now) {
+            // A grant is worth only as long as the lease that backs it.
+            answer.granted = false;
+            answer.detail = format!("granted without a lease proven ours ({})", answer.detail);
+        }
         if !answer.granted {
             self.denied(now, answer, pending, out);
             return;
@@ -226,6 +232,7 @@ impl Router {
         self.timers.advert = Some(later(now, self.advert_period()));
         self.timers.announce = (schedule.repeat > 0).then(|| later(now, schedule.repeat_after));
         self.timers.refresh = refresh_deadline(&schedule, now);
+        self.timers.lease = self.lease_deadline();
         self.notify(from, reason, Some(self.config.primary_addr), out);
     }
 }

@@ -11,7 +11,8 @@
 //!   (RFC 9568 §6.4.2 order) because it is what makes the other Backups stand down; the
 //!   addresses are added before they are announced.
 //! - leaving Master: `SendAdvert { priority: 0 }` (or, when yielding to a higher priority
-//!   with `yield_advert`, our own priority), `RemoveVips`, `Notify`.
+//!   with `yield_advert`, our own priority), `RemoveVips`, `ReleaseLease` under an arbiter,
+//!   `Notify`.
 //! - re-asserting against a lower-priority Master (a healed split brain): `SendAdvert`,
 //!   `Announce`, `Notify` (Master to Master, [`Reason::Reasserted`]); the advert at most
 //!   once per advert interval, the announcement once per our own Master_Down_Interval (and
@@ -34,6 +35,7 @@ mod control;
 mod gate;
 mod gates;
 mod health;
+mod lease;
 mod reason;
 mod receive;
 mod resignation;
@@ -118,6 +120,11 @@ pub struct Router {
     recheck: Option<u64>,
     /// The last gate attempt number handed out.
     next_attempt: u64,
+    /// Under an arbiter: until when the keeper has proven the lease ours, by our clock.
+    lease_until: Option<Instant>,
+    /// Under an arbiter with `keep`: the store is unreachable, so a Master keeps its
+    /// addresses past `lease_until`.
+    lease_unproven: bool,
     timers: Timers,
 }
 
@@ -167,6 +174,8 @@ impl Router {
             pending: None,
             recheck: None,
             next_attempt: 0,
+            lease_until: None,
+            lease_unproven: false,
             timers: Timers::default(),
         };
         // Before any report, unweighted trackers hold the router in FAULT (keepalived holds
@@ -191,6 +200,7 @@ impl Router {
             Input::Drain(on) => self.drain(now, on, &mut out),
             Input::Sync(order) => self.sync(now, order, &mut out),
             Input::Gate(answer) => self.gate_answer(now, answer, &mut out),
+            Input::Lease(view) => self.lease_view(now, view, &mut out),
             Input::Configure(config) => self.configure(now, *config, &mut out),
         }
         out

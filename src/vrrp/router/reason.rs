@@ -79,6 +79,11 @@ pub enum Reason {
         /// The check's own account of what failed.
         detail: String,
     },
+    /// Left Master: the arbiter's lease could not be proven ours any longer.
+    LeaseLost {
+        /// What the keeper said, or that the lease ran out by our clock.
+        detail: String,
+    },
     /// Master to Master: a lower-priority Master was heard (a healed split brain), so this
     /// one advertised and announced its addresses again.
     Reasserted {
@@ -105,6 +110,7 @@ impl Reason {
             Reason::Drain => "maintenance",
             Reason::Sync { .. } => "sync_group",
             Reason::Isolated { .. } => "isolated",
+            Reason::LeaseLost { .. } => "lease_lost",
             Reason::Reasserted { .. } => "reasserted",
         }
     }
@@ -147,6 +153,7 @@ impl fmt::Display for Reason {
             Reason::Drain => f.write_str("maintenance drain"),
             Reason::Sync { group, member } => write!(f, "sync group {group}: member {member}"),
             Reason::Isolated { detail } => write!(f, "isolated: {detail}; not taking over"),
+            Reason::LeaseLost { detail } => write!(f, "arbiter lease lost: {detail}"),
             Reason::Reasserted { over, priority } => write!(
                 f,
                 "mastership re-asserted after a split brain: lower-priority master {over} \

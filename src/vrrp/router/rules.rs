@@ -179,7 +179,7 @@ impl Router {
                     priority: self.priority,
                 });
             }
-            out.push(Action::RemoveVips);
+            self.drop_addresses(out);
             self.timers = Default::default();
             self.adopt_interval(advert.interval);
             let reason = Reason::PreemptedBy {
@@ -254,6 +254,7 @@ impl Router {
                 }
                 Due::IsolationRecheck(deadline) => self.recheck_isolation(deadline, now, out),
                 Due::Gate => self.gate_expired(now, out),
+                Due::Lease => self.lease_expired(now, out),
             }
         }
     }
@@ -342,10 +343,20 @@ impl Router {
     /// Leaves Master: the last advert, then the addresses, then no more Master timers.
     pub(super) fn release(&mut self, priority: u8, out: &mut Vec<Action>) {
         out.push(Action::SendAdvert { priority });
-        out.push(Action::RemoveVips);
+        self.drop_addresses(out);
         self.timers.advert = None;
         self.timers.announce = None;
         self.timers.refresh = None;
+        self.timers.lease = None;
+    }
+
+    /// The addresses go, and under an arbiter the lease with them: every way out of Master
+    /// passes here.
+    fn drop_addresses(&self, out: &mut Vec<Action>) {
+        out.push(Action::RemoveVips);
+        if self.config.arbiter.is_some() {
+            out.push(Action::ReleaseLease);
+        }
     }
 
     /// Master: answers an advert that needs one (a lower Master, a resignation) with an
@@ -420,7 +431,10 @@ impl Router {
             || self
                 .preempt_since
                 .is_some_and(|since| now >= later(since, self.config.preempt_delay));
-        (self.config.preempt || self.is_owner()) && delay_over && !self.held
+        // Under an arbiter the lease decides: a held lease is kept until its holder leaves
+        // Master, as with vip-manager and kube-vip.
+        let arbitrated = self.config.arbiter.is_some();
+        (self.config.preempt || self.is_owner()) && delay_over && !self.held && !arbitrated
     }
 
     /// Whether a Master yields to an advert: a higher priority, or an equal one from a

@@ -29,6 +29,8 @@ pub struct Deadlines {
     pub isolation_recheck: Option<Instant>,
     /// Backup waiting for a gate: when the attempt is withdrawn and asked again.
     pub gate: Option<Instant>,
+    /// Master under an arbiter: when the lease can no longer be proven ours.
+    pub lease: Option<Instant>,
 }
 
 /// Why the master-down timer is running; decides the reason given if it fires.
@@ -64,6 +66,8 @@ pub(super) enum Due {
     IsolationRecheck(Instant),
     /// A gate did not answer in time.
     Gate,
+    /// The lease can no longer be proven ours.
+    Lease,
 }
 
 /// Every timer a router can have armed.
@@ -75,6 +79,7 @@ pub(super) struct Timers {
     pub refresh: Option<Instant>,
     pub isolation: Option<Instant>,
     pub gate: Option<Instant>,
+    pub lease: Option<Instant>,
 }
 
 impl Timers {
@@ -88,17 +93,19 @@ impl Timers {
             d.announce_refresh,
             d.isolation_recheck,
             d.gate,
+            d.lease,
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
-    /// The earliest timer whose deadline is not after `now`. On a tie the master-down timer
-    /// comes first, then the advert, then the announce repeat, then the announce refresh,
+    /// The earliest timer whose deadline is not after `now`. On a tie the lease comes first
+    /// (nothing may be sent as Master past it), then the master-down timer, then the advert, then the announce repeat, then the announce refresh,
     /// then the isolation re-check, so the order is deterministic.
     pub fn next_due(&self, now: Instant) -> Option<Due> {
         let candidates = [
+            self.lease.map(|t| (t, Due::Lease)),
             self.down.map(|d| (d.deadline, Due::MasterDown)),
             self.advert.map(|t| (t, Due::Advert(t))),
             self.announce.map(|t| (t, Due::AnnounceRepeat)),
@@ -124,6 +131,7 @@ impl Timers {
             announce_refresh: self.refresh,
             isolation_recheck: self.isolation,
             gate: self.gate,
+            lease: self.lease,
         }
     }
 }

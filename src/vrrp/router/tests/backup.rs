@@ -30,6 +30,7 @@ fn master_down_expiry_takes_over() {
             announce_refresh: None,
             isolation_recheck: None,
             gate: None,
+            lease: None,
         }
     );
 }

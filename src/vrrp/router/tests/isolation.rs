@@ -62,6 +62,7 @@ const NOTHING: Deadlines = Deadlines {
     announce_refresh: None,
     isolation_recheck: None,
     gate: None,
+    lease: None,
 };
 
 /// A guarded Backup at priority `p` started at `t0`, whose master-down timer fired for

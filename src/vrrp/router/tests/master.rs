@@ -113,6 +113,7 @@ fn higher_priority_preempts_master_after_a_last_advert() {
             announce_refresh: None,
             isolation_recheck: None,
             gate: None,
+            lease: None,
         }
     );
     assert_eq!(r.master(), Some(ip(PEER)));

@@ -5,6 +5,7 @@ mod backup;
 mod control;
 mod hostile;
 mod isolation;
+mod lease;
 mod master;
 mod receive;
 mod refresh;

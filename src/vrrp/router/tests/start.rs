@@ -18,6 +18,7 @@ fn address_owner_starts_as_master_at_once() {
             announce_refresh: None,
             isolation_recheck: None,
             gate: None,
+            lease: None,
         }
     );
     assert_eq!(r.next_deadline(), Some(t0 + ms(1000)));
@@ -177,7 +178,7 @@ fn arbiter(granted: bool) -> Input {
 fn under_an_arbiter_the_address_owner_listens_until_granted() {
     let t0 = Instant::now();
     let config = RouterConfig {
-        arbiter: true,
+        arbiter: Some(crate::arbiter::StoreLoss::Release),
         ..v2(255)
     };
     let mut r = Router::new(config.clone());
@@ -191,10 +192,16 @@ fn under_an_arbiter_the_address_owner_listens_until_granted() {
             takeover: Takeover::Owner,
         })
     );
+    let until = t0 + ms(1800);
+    r.handle(
+        t0 + ms(5),
+        Input::Lease(crate::arbiter::LeaseView::Held { until }),
+    );
     assert_eq!(
         r.handle(t0 + ms(5), arbiter(true)),
         takeover(State::Backup, Reason::AddressOwner, 255)
     );
+    assert_eq!(r.deadlines().lease, Some(until));
     // Refused: a Backup that still listens, and tries again when its timer fires.
     let mut r = Router::new(config);
     r.handle(t0, Input::Start);

@@ -1,0 +1,223 @@
+use std::time::{Duration, Instant};
+
+use super::keeper::{Keeper, KeeperAction as A, KeeperConfig, KeeperInput as I, Reply, StoreOp};
+use super::{LeaseId, LeaseView, StoreError, StoreLoss};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn config(on_store_loss: StoreLoss) -> KeeperConfig {
+    KeeperConfig {
+        key: "/vipd/VI_1".into(),
+        holder: "lb1".into(),
+        ttl: ms(2000),
+        margin: ms(200),
+        skew_ppm: 10_000,
+        on_store_loss,
+    }
+}
+
+fn ask(attempt: u64) -> I {
+    I::Ask {
+        member: "VI_1".into(),
+        attempt,
+        after_fence: false,
+    }
+}
+
+const L: LeaseId = LeaseId(7);
+
+/// A keeper that asked at `t0` and was granted the key at `t0 + 2 ms`.
+fn holding(t0: Instant, policy: StoreLoss) -> Keeper {
+    let mut k = Keeper::new(config(policy));
+    assert_eq!(
+        k.handle(t0, ask(1)),
+        vec![A::Store(StoreOp::Grant(ms(2000)))]
+    );
+    let out = k.handle(t0 + ms(1), I::Reply(Reply::Granted(L, ms(2000))));
+    assert_eq!(out, vec![A::Store(StoreOp::Acquire(L))]);
+    let out = k.handle(t0 + ms(2), I::Reply(Reply::Won));
+    assert!(matches!(
+        &out[..],
+        [
+            A::View(LeaseView::Held { .. }),
+            A::Answer {
+                granted: true,
+                attempt: 1,
+                ..
+            }
+        ]
+    ));
+    k
+}
+
+#[test]
+fn a_lease_is_proven_from_when_the_grant_was_sent_less_skew_and_margin() {
+    let t0 = Instant::now();
+    let k = holding(t0, StoreLoss::Release);
+    // 2 s less 1 % (20 ms) less the 200 ms margin, from t0 when the grant was sent.
+    assert_eq!(k.valid_until(), Some(t0 + ms(1780)));
+    assert!(k.holds());
+}
+
+#[test]
+fn a_held_key_is_watched_and_taken_when_deleted() {
+    let t0 = Instant::now();
+    let mut k = Keeper::new(config(StoreLoss::Release));
+    k.handle(t0, ask(1));
+    k.handle(t0, I::Reply(Reply::Granted(L, ms(2000))));
+    let held = Reply::Held {
+        holder: "lb2".into(),
+        lease: LeaseId(9),
+        revision: 41,
+    };
+    assert_eq!(k.handle(t0, I::Reply(held)), vec![A::Watch(41)]);
+    assert!(!k.holds());
+    assert_eq!(
+        k.handle(t0 + ms(900), I::Deleted),
+        vec![A::Store(StoreOp::Acquire(L))]
+    );
+    let out = k.handle(t0 + ms(901), I::Reply(Reply::Won));
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, A::Answer { granted: true, .. }))
+    );
+}
+
+#[test]
+fn renewals_move_the_deadline_from_their_own_send_time() {
+    let t0 = Instant::now();
+    let mut k = holding(t0, StoreLoss::Release);
+    let due = k.next_deadline().unwrap();
+    assert_eq!(due, t0 + ms(1) + ms(500));
+    assert_eq!(
+        k.handle(due, I::Timer),
+        vec![A::Store(StoreOp::KeepAlive(L))]
+    );
+    let out = k.handle(due + ms(3), I::Reply(Reply::KeptAlive(Some(ms(2000)))));
+    assert_eq!(
+        out,
+        vec![A::View(LeaseView::Held {
+            until: due + ms(1780)
+        })]
+    );
+}
+
+#[test]
+fn leaving_master_revokes_the_lease_at_once() {
+    let t0 = Instant::now();
+    let mut k = holding(t0, StoreLoss::Release);
+    let out = k.handle(
+        t0 + ms(10),
+        I::Release {
+            member: "VI_1".into(),
+        },
+    );
+    assert_eq!(out, vec![A::Store(StoreOp::Revoke(L))]);
+    assert!(!k.holds());
+    assert_eq!(k.next_deadline(), None);
+}
+
+#[test]
+fn a_store_that_cannot_grant_is_a_refusal() {
+    let t0 = Instant::now();
+    let mut k = Keeper::new(config(StoreLoss::Release));
+    k.handle(t0, ask(3));
+    let e = StoreError::NoQuorum("etcdserver: no leader".into());
+    let out = k.handle(t0 + ms(500), I::Reply(Reply::Failed(e)));
+    assert!(matches!(
+        &out[..],
+        [A::Answer {
+            granted: false,
+            attempt: 3,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn a_vanished_lease_is_lost_under_release() {
+    let t0 = Instant::now();
+    let mut k = holding(t0, StoreLoss::Release);
+    let due = k.next_deadline().unwrap();
+    k.handle(due, I::Timer);
+    let out = k.handle(due + ms(1), I::Reply(Reply::KeptAlive(None)));
+    assert!(matches!(&out[..], [A::View(LeaseView::Lost { .. })]));
+}
+
+#[test]
+fn under_keep_a_master_cut_off_gets_its_key_back_before_saying_lost() {
+    let t0 = Instant::now();
+    let mut k = holding(t0, StoreLoss::Keep);
+    let due = k.next_deadline().unwrap();
+    k.handle(due, I::Timer);
+    let cut = StoreError::Unreachable("timed out".into());
+    let out = k.handle(due + ms(500), I::Reply(Reply::Failed(cut)));
+    assert!(matches!(&out[..], [A::View(LeaseView::Unreachable { .. })]));
+    // The store comes back after the lease expired there.
+    let due = k.next_deadline().unwrap();
+    assert_eq!(
+        k.handle(due, I::Timer),
+        vec![A::Store(StoreOp::KeepAlive(L))]
+    );
+    let out = k.handle(due + ms(1), I::Reply(Reply::KeptAlive(None)));
+    assert_eq!(out, vec![A::Store(StoreOp::Grant(ms(2000)))]);
+    let l2 = LeaseId(8);
+    let out = k.handle(due + ms(2), I::Reply(Reply::Granted(l2, ms(2000))));
+    assert_eq!(out, vec![A::Store(StoreOp::Acquire(l2))]);
+    let out = k.handle(due + ms(3), I::Reply(Reply::Won));
+    assert!(matches!(&out[..], [A::View(LeaseView::Held { .. })]));
+}
+
+#[test]
+fn a_fenced_masters_key_is_taken_without_waiting() {
+    let t0 = Instant::now();
+    let mut k = Keeper::new(config(StoreLoss::Release));
+    k.handle(
+        t0,
+        I::Ask {
+            member: "VI_1".into(),
+            attempt: 1,
+            after_fence: true,
+        },
+    );
+    k.handle(t0, I::Reply(Reply::Granted(L, ms(2000))));
+    let held = Reply::Held {
+        holder: "lb2".into(),
+        lease: LeaseId(9),
+        revision: 41,
+    };
+    let out = k.handle(t0, I::Reply(held));
+    assert_eq!(
+        out,
+        vec![A::Store(StoreOp::TakeOver {
+            id: L,
+            old: LeaseId(9)
+        })]
+    );
+    let out = k.handle(t0, I::Reply(Reply::TookOver(true)));
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, A::Answer { granted: true, .. }))
+    );
+}
+
+#[test]
+fn a_withdrawn_ask_gives_the_lease_back_once_the_key_arrives() {
+    let t0 = Instant::now();
+    let mut k = Keeper::new(config(StoreLoss::Release));
+    k.handle(t0, ask(1));
+    k.handle(t0, I::Reply(Reply::Granted(L, ms(2000))));
+    let out = k.handle(
+        t0,
+        I::Withdraw {
+            member: "VI_1".into(),
+            attempt: 1,
+        },
+    );
+    assert_eq!(out, vec![], "the acquire is in flight");
+    let out = k.handle(t0, I::Reply(Reply::Won));
+    assert_eq!(out.last(), Some(&A::Store(StoreOp::Revoke(L))));
+    assert!(!k.holds());
+}

@@ -1,0 +1,70 @@
+//! The arbiter's lease as a Master lives with it: held until a deadline by this node's own
+//! clock, which the keeper moves on with every renewal. A Master leaves at that deadline
+//! unless a renewal moved it, and at once when the keeper says the key is gone. With
+//! `on_store_loss: keep`, a Master that cannot reach the store keeps its addresses while
+//! VRRP is healthy; the keeper gets the key back, or says it is lost, once the store answers.
+
+use std::time::Instant;
+
+use super::{Action, Reason, Router};
+use crate::arbiter::{LeaseView, StoreLoss};
+use crate::vrrp::State;
+
+impl Router {
+    pub(super) fn lease_view(&mut self, now: Instant, view: LeaseView, out: &mut Vec<Action>) {
+        let Some(policy) = self.config.arbiter else {
+            return;
+        };
+        match view {
+            LeaseView::Held { until } => {
+                self.lease_until = Some(until);
+                self.lease_unproven = false;
+                if self.state == State::Master {
+                    self.timers.lease = Some(until);
+                }
+            }
+            LeaseView::Unreachable { .. } => {
+                if policy == StoreLoss::Keep {
+                    self.lease_unproven = true;
+                    self.timers.lease = None;
+                }
+            }
+            LeaseView::Lost { detail } => {
+                self.lease_until = None;
+                self.lease_unproven = false;
+                if self.state == State::Master {
+                    self.leave_for_lease(now, detail, out);
+                }
+            }
+        }
+    }
+
+    /// The lease deadline passed with no renewal that moved it.
+    pub(super) fn lease_expired(&mut self, now: Instant, out: &mut Vec<Action>) {
+        self.timers.lease = None;
+        if self.state == State::Master {
+            let detail = "not renewed in time: it ran out by this node's clock (margin included)";
+            self.leave_for_lease(now, detail.into(), out);
+        }
+    }
+
+    /// Whether the keeper has proven the lease ours past `now` (or, with `keep`, the store
+    /// is unreachable and the lease was ours).
+    pub(super) fn lease_proven(&self, now: Instant) -> bool {
+        self.lease_until.is_some_and(|t| t > now)
+    }
+
+    /// The Master deadline to arm on becoming Master.
+    pub(super) fn lease_deadline(&self) -> Option<Instant> {
+        if self.config.arbiter.is_none() || self.lease_unproven {
+            return None;
+        }
+        self.lease_until
+    }
+
+    /// Priority 0 first, so a peer the store grants takes over within Skew_Time.
+    fn leave_for_lease(&mut self, now: Instant, detail: String, out: &mut Vec<Action>) {
+        self.release(0, out);
+        self.enter_backup(now, Reason::LeaseLost { detail }, None, out);
+    }
+}
