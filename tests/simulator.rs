@@ -3,6 +3,8 @@
 //!
 //! `SIM_CASES` scales the number of schedules per property (default 5000).
 
+#[path = "simulator/arbiter.rs"]
+mod arbiter;
 #[path = "simulator/channels.rs"]
 mod channels;
 #[path = "simulator/forged.rs"]
@@ -18,6 +20,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
 use sim::{ClusterSpec, Conditions, NodeSpec, Sim};
+use vipd::arbiter::StoreLoss;
 use vipd::vrrp::health::Health;
 use vipd::vrrp::router::{Action, Input};
 use vipd::vrrp::timing::Centis;
@@ -55,7 +58,7 @@ fn cluster(preempt_always: bool) -> impl Strategy<Value = (ClusterSpec, Duration
             let max_delay = interval.as_duration() * delay_per_mille / 1000;
             (
                 ClusterSpec {
-                    arbiter: false,
+                    arbiter: None,
                     opposite: None,
                     channels: 1,
                     version,
@@ -308,7 +311,7 @@ fn settled_pair(version: Version, interval: Centis, backup_prio: u8) -> Sim {
         preempt: true,
     };
     let spec = ClusterSpec {
-        arbiter: false,
+        arbiter: None,
         opposite: None,
         channels: 1,
         version,
@@ -446,6 +449,33 @@ proptest! {
     }
 
     #[test]
+    fn release_never_makes_two_holders_and_heals_within_ttl_and_master_down(
+        (spec, delay, a) in arbiter::lab(StoreLoss::Release), seed in any::<u64>(),
+        faults in prop::collection::vec((0u64..1500, arbiter::fault(true)), 0..20),
+        crash_master in any::<bool>(),
+    ) {
+        let sim = arbiter::run_faults(Sim::with_arbiter(spec, a, seed), delay, &faults);
+        lift(sim.and_then(|sim| arbiter::heals(sim, &a, crash_master)).map(drop))?;
+    }
+
+    #[test]
+    fn keep_never_makes_two_holders_while_the_pair_hears_each_other(
+        (spec, delay, a) in arbiter::lab(StoreLoss::Keep), seed in any::<u64>(),
+        faults in prop::collection::vec((0u64..1500, arbiter::fault(false)), 0..20),
+    ) {
+        let sim = arbiter::run_faults(Sim::with_arbiter(spec, a, seed), delay, &faults);
+        lift(sim.and_then(|sim| arbiter::heals(sim, &a, false)).map(drop))?;
+    }
+
+    #[test]
+    fn a_stopped_master_hands_over_within_skew_time_and_round_trips(
+        (spec, delay, a) in arbiter::lab(StoreLoss::Release), seed in any::<u64>(),
+        after_ms in 0u64..2000,
+    ) {
+        lift(arbiter::hands_over(spec, delay, a, seed, after_ms).map(drop))?;
+    }
+
+    #[test]
     fn sync_groups_never_take_a_heard_masters_place_and_converge(
         (priorities, interval) in groups::lab(), seed in any::<u64>(),
         ops in prop::collection::vec((0u32..40, groups::group_op()), 0..20),
@@ -471,7 +501,7 @@ fn simulator_catches_vips_kept_after_stop() {
         actions.retain(|a| *a != Action::RemoveVips);
     }
     let spec = ClusterSpec {
-        arbiter: false,
+        arbiter: None,
         opposite: None,
         channels: 1,
         version: Version::V3,
@@ -510,7 +540,7 @@ fn simulator_catches_a_silent_master_after_heal() {
         }
     }
     let spec = ClusterSpec {
-        arbiter: false,
+        arbiter: None,
         opposite: None,
         channels: 1,
         version: Version::V3,
@@ -537,7 +567,7 @@ fn takeover_reference_figure_v2_priority_100() {
     crash_takeover(Version::V2, Centis::from_secs(1), 100, 500).unwrap();
     let sim = Sim::new(
         ClusterSpec {
-            arbiter: false,
+            arbiter: None,
             opposite: None,
             channels: 1,
             version: Version::V2,

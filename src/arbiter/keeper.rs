@@ -338,6 +338,15 @@ impl Keeper {
                 self.unreachable = false;
                 if self.key == Key::Ours {
                     out.push(KeeperAction::View(LeaseView::Held { until }));
+                    // A member that asked while the lease could not be proven (a Master
+                    // that left at its deadline while the store had no leader, and asks
+                    // again) is answered now, not after its gate patience runs out.
+                    if until > now {
+                        for (member, (attempt, _)) in std::mem::take(&mut self.wants) {
+                            self.masters.insert(member.clone(), attempt);
+                            out.push(self.answer_granted(member, attempt));
+                        }
+                    }
                 }
                 self.renew_at = Some(now + self.config.renew_every());
             }

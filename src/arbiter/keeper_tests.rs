@@ -221,3 +221,47 @@ fn a_withdrawn_ask_gives_the_lease_back_once_the_key_arrives() {
     assert_eq!(out.last(), Some(&A::Store(StoreOp::Revoke(L))));
     assert!(!k.holds());
 }
+
+/// A Master that left at its deadline while the store had no leader asks again; the key is
+/// still ours. The first renewal that succeeds answers it, instead of leaving the router
+/// waiting for its gate patience (found by the simulator: quorum lost for longer than the
+/// TTL, then back).
+#[test]
+fn an_ask_while_the_lease_is_unproven_is_granted_by_the_next_renewal() {
+    let t0 = Instant::now();
+    let mut k = holding(t0, StoreLoss::Release);
+    let no_leader = || I::Reply(Reply::Failed(StoreError::NoQuorum("no leader".into())));
+    let renew = vec![A::Store(StoreOp::KeepAlive(L))];
+    let due = k.next_deadline().unwrap();
+    assert_eq!(k.handle(due, I::Timer), renew);
+    let out = k.handle(t0 + ms(1500), no_leader());
+    assert!(matches!(&out[..], [A::View(LeaseView::Unreachable { .. })]));
+    let due = k.next_deadline().unwrap();
+    assert_eq!(k.handle(due, I::Timer), renew);
+    // While that renewal is in flight the router leaves at its deadline (t0 + 1780 ms) and,
+    // the peer silent, asks again.
+    let release = I::Release {
+        member: "VI_1".into(),
+    };
+    assert_eq!(k.handle(t0 + ms(1780), release), vec![]);
+    assert_eq!(k.handle(t0 + ms(2000), ask(2)), vec![]);
+    assert_eq!(k.handle(t0 + ms(2060), no_leader()), vec![]);
+    let due = k.next_deadline().unwrap();
+    assert_eq!(k.handle(due, I::Timer), renew);
+    // The new leader restarted every TTL: the renewal proves the lease again, and answers.
+    let out = k.handle(due + ms(10), I::Reply(Reply::KeptAlive(Some(ms(2000)))));
+    let until = due + ms(1780);
+    assert_eq!(
+        out,
+        vec![
+            A::View(LeaseView::Held { until }),
+            A::Answer {
+                member: "VI_1".into(),
+                attempt: 2,
+                granted: true,
+                detail: "lease 7 holds /vipd/VI_1".into(),
+            }
+        ]
+    );
+    assert!(k.holds());
+}

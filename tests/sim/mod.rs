@@ -7,17 +7,23 @@
 //! simulated. Every call of `Router::handle` is followed by an invariant check, so a rule
 //! broken for a single instant is caught.
 
+pub mod arbiter;
 pub mod group;
 mod net;
 pub mod node;
+pub mod store;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use vipd::arbiter::StoreLoss;
+use vipd::arbiter::keeper::{Keeper, KeeperInput};
 use vipd::vrrp::health::Health;
-use vipd::vrrp::router::{Action, Input, Router, RouterConfig, TrackerConfig, Transition};
+use vipd::vrrp::router::{
+    Action, GateKind, Input, Router, RouterConfig, TrackerConfig, Transition,
+};
 use vipd::vrrp::timing::{self, Centis};
 use vipd::vrrp::{State, Version};
 
@@ -41,8 +47,9 @@ pub struct ClusterSpec {
     pub nodes: Vec<NodeSpec>,
     /// Heartbeat channels per link, at least 1.
     pub channels: usize,
-    /// Every router has the arbiter gate, which the simulator answers as a lease.
-    pub arbiter: bool,
+    /// Every router has the arbiter gate, with this policy, and a keeper of its own talking
+    /// to the model of the store (see `arbiter.rs`).
+    pub arbiter: Option<StoreLoss>,
     /// `None`: every channel orders the nodes alike. `Some(identities)`: channels other than
     /// 0 number them in the opposite order, and the routers know who each peer is (`true`)
     /// or not.
@@ -102,8 +109,17 @@ struct Node {
     last_advert_sent: Option<Duration>,
     /// Adverts sent since the simulation started, across restarts.
     adverts_sent: u64,
-    /// Arbiter grants not yet used, by attempt.
-    granted: BTreeSet<u64>,
+    /// The arbiter's keeper of this run, under an arbiter.
+    keeper: Option<Keeper>,
+    /// Which run of the process this is; deliveries to an earlier run are dropped.
+    incarnation: u64,
+    /// Stopped (SIGSTOP): processes nothing, keeps its addresses.
+    frozen: bool,
+    /// What arrived while frozen, in order.
+    backlog: VecDeque<arbiter::Backlog>,
+    /// When the last hop between router and keeper is delivered, per direction
+    /// (0: to the keeper, 1: to the router), so each direction stays in order.
+    shell_at: [Duration; 2],
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -140,11 +156,17 @@ pub struct Sim {
     timed_inputs: std::collections::HashMap<u64, Input>,
     /// When each (node, check) last reported or will report.
     last_report: std::collections::HashMap<(usize, String), Duration>,
-    /// The arbiter (a lease), when the routers have the arbiter gate: who holds it.
-    pub lease: Option<usize>,
-    /// The arbiter grants every request, lease or not (a broken gate, to prove the
-    /// properties catch one).
-    pub arbiter_grants_all: bool,
+    /// The store, when the routers have the arbiter gate.
+    store: Option<store::Store>,
+    arbiter_spec: arbiter::ArbiterSpec,
+    /// Nodes cut from the store.
+    store_cut: BTreeSet<usize>,
+    /// Arbiter events (keeper inputs, store requests and replies, thaws), in time order.
+    events: BinaryHeap<Reverse<(Duration, u64)>>,
+    event_data: std::collections::HashMap<u64, arbiter::Event>,
+    keeper_mutator: Option<arbiter::KeeperMutator>,
+    /// Print every arbiter input and action (set by a test while debugging a schedule).
+    pub trace: bool,
     /// Tracker reports after a reload only say what changed from an untracked baseline (the
     /// reporting defect, to prove the convergence property catches it).
     pub report_differences_only: bool,
@@ -164,8 +186,14 @@ pub fn addr_on(channel: usize, i: usize) -> IpAddr {
 impl Sim {
     /// A cluster with every router in Initialize, at virtual time zero.
     pub fn new(spec: ClusterSpec, seed: u64) -> Sim {
+        Sim::with_arbiter(spec, arbiter::ArbiterSpec::default(), seed)
+    }
+
+    /// A cluster whose arbiter (if it has one) has these settings.
+    pub fn with_arbiter(spec: ClusterSpec, a: arbiter::ArbiterSpec, seed: u64) -> Sim {
         let nodes = (0..spec.nodes.len()).map(|i| Node::new(&spec, i)).collect();
-        Sim {
+        let store = spec.arbiter.map(|_| store::Store::new(a.rate_ppm));
+        let mut sim = Sim {
             spec,
             t0: Instant::now(),
             now: Duration::ZERO,
@@ -183,10 +211,24 @@ impl Sim {
             timed: BinaryHeap::new(),
             timed_inputs: std::collections::HashMap::new(),
             last_report: std::collections::HashMap::new(),
-            lease: None,
-            arbiter_grants_all: false,
+            store,
+            arbiter_spec: a,
+            store_cut: BTreeSet::new(),
+            events: BinaryHeap::new(),
+            event_data: std::collections::HashMap::new(),
+            keeper_mutator: None,
+            trace: std::env::var_os("SIM_TRACE").is_some(),
             report_differences_only: false,
+        };
+        for i in 0..sim.nodes.len() {
+            sim.nodes[i].keeper = sim.new_keeper(i);
         }
+        sim
+    }
+
+    /// The store's model, for a mutation test that breaks it.
+    pub fn store_mut_for_test(&mut self) -> Option<&mut store::Store> {
+        self.store.as_mut()
     }
 
     /// Installs a mutator that tampers with every router's actions.
@@ -216,9 +258,20 @@ impl Sim {
         if !self.nodes[i].alive || self.filter.is_some_and(|f| !f(i, &input)) {
             return;
         }
+        if self.nodes[i].frozen {
+            self.nodes[i]
+                .backlog
+                .push_back(arbiter::Backlog::Router(input));
+            return;
+        }
+        let traced = self.trace && !matches!(input, Input::Health { .. });
+        let shown = traced.then(|| format!("{input:?}"));
         let mut actions = self.nodes[i].router.handle(self.t0 + self.now, input);
         if let Some(m) = self.mutator {
             m(i, &mut actions);
+        }
+        if let Some(input) = shown {
+            eprintln!("{:?} router {i} {input} -> {actions:?}", self.now);
         }
         self.apply(i, actions);
     }
@@ -231,12 +284,19 @@ impl Sim {
     }
 
     /// Kills node `i` the way SIGKILL plus a cut cable would: it stops at once and says
-    /// nothing; its addresses go with it.
+    /// nothing; its addresses go with it, and so does its keeper (its lease then expires in
+    /// the store).
     pub fn crash(&mut self, i: usize) {
         let node = &mut self.nodes[i];
         node.alive = false;
         node.holds_vips = false;
-        self.crash_releases(i);
+        node.keeper = None;
+        node.frozen = false;
+        node.backlog.clear();
+        node.incarnation += 1;
+        if let Some(store) = self.store.as_mut() {
+            store.unwatch(i);
+        }
     }
 
     /// Brings a crashed node back as a fresh process with the file as it is now, and starts
@@ -249,7 +309,9 @@ impl Sim {
         node.router = Router::new(node.config.clone());
         node.alive = true;
         node.holds_vips = false;
-        node.granted.clear();
+        node.incarnation += 1;
+        node.shell_at = [self.now; 2];
+        self.nodes[i].keeper = self.new_keeper(i);
         self.input(i, Input::Start);
         self.report_all(i, false);
     }
@@ -280,18 +342,28 @@ impl Sim {
         self.nodes[i].adverts_sent
     }
 
-    /// The running nodes in Master state.
+    /// Whether node `i` runs and is not frozen.
+    fn running(&self, i: usize) -> bool {
+        self.nodes[i].alive && !self.nodes[i].frozen
+    }
+
+    /// The running (not frozen) nodes in Master state.
     pub fn masters(&self) -> Vec<usize> {
         (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].alive && self.nodes[i].router.state() == State::Master)
+            .filter(|&i| self.running(i) && self.nodes[i].router.state() == State::Master)
             .collect()
     }
 
-    /// The running nodes that hold the virtual addresses.
+    /// The running (not frozen) nodes that hold the virtual addresses.
     pub fn holders(&self) -> Vec<usize> {
         (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].alive && self.nodes[i].holds_vips)
+            .filter(|&i| self.running(i) && self.nodes[i].holds_vips)
             .collect()
+    }
+
+    /// Whether node `i` holds the virtual addresses, frozen or not.
+    pub fn holds(&self, i: usize) -> bool {
+        self.nodes[i].alive && self.nodes[i].holds_vips
     }
 
     /// Runs the network and the timers until virtual time `until`.
@@ -307,7 +379,9 @@ impl Sim {
             let packet = self.queue.peek().map(|Reverse((at, _, _))| *at);
             let timer = self.earliest_timer();
             let timed = self.timed.peek().map(|Reverse((at, _, _))| *at);
-            let next = [packet, timer.map(|(t, _)| t), timed]
+            let event = self.next_event();
+            let expiry = self.store.as_ref().and_then(|s| s.next_expiry());
+            let next = [packet, timer.map(|(t, _, _)| t), timed, event, expiry]
                 .into_iter()
                 .flatten()
                 .min();
@@ -316,6 +390,14 @@ impl Sim {
                 break;
             }
             self.now = next.max(self.now);
+            if expiry == Some(next) {
+                self.expire_leases();
+                continue;
+            }
+            if event == Some(next) {
+                self.fire_event();
+                continue;
+            }
             if timed == Some(next) && packet.is_none_or(|p| next < p) {
                 self.fire_timed();
                 continue;
@@ -323,7 +405,10 @@ impl Sim {
             match timer {
                 // Packets first at equal times: an advert that arrives exactly when the
                 // timer fires still counts, as it would on a real host more often than not.
-                Some((t, i)) if packet.is_none_or(|p| t < p) => self.input(i, Input::Timer),
+                Some((t, i, false)) if packet.is_none_or(|p| t < p) => self.input(i, Input::Timer),
+                Some((t, i, true)) if packet.is_none_or(|p| t < p) => {
+                    self.keeper_input(i, KeeperInput::Timer)
+                }
                 _ => self.deliver_next(),
             }
         }
@@ -335,13 +420,18 @@ impl Sim {
         self.run_until(self.now + d);
     }
 
-    fn earliest_timer(&self) -> Option<(Duration, usize)> {
+    /// The earliest router or keeper timer of a running node: (when, node, keeper's).
+    fn earliest_timer(&self) -> Option<(Duration, usize, bool)> {
+        let since = |at: Instant| at.saturating_duration_since(self.t0);
         (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].alive)
-            .filter_map(|i| {
-                let at = self.nodes[i].router.next_deadline()?;
-                Some((at.saturating_duration_since(self.t0), i))
+            .filter(|&i| self.running(i))
+            .flat_map(|i| {
+                let node = &self.nodes[i];
+                let router = node.router.next_deadline().map(|at| (since(at), i, false));
+                let keeper = node.keeper.as_ref().and_then(|k| k.next_deadline());
+                [router, keeper.map(|at| (since(at), i, true))]
             })
+            .flatten()
             .min()
     }
 
@@ -355,18 +445,22 @@ impl Sim {
                 | Action::Channel(_)
                 | Action::Receipt { .. }
                 | Action::Suppressed(_) => {}
-                Action::Notify(transition) => {
-                    self.gate_watch(i, &transition);
-                    self.log.push(Logged {
-                        at: self.now,
-                        node: i,
-                        transition,
-                    })
+                Action::Notify(transition) => self.log.push(Logged {
+                    at: self.now,
+                    node: i,
+                    transition,
+                }),
+                Action::AskGate { gate, .. } | Action::WithdrawGate { gate, .. }
+                    if gate != GateKind::Arbiter || self.spec.arbiter.is_none() =>
+                {
+                    self.violations.push(format!(
+                        "{:?}: node {i} used the {gate:?} gate, which it does not have",
+                        self.now
+                    ))
                 }
-                Action::AskGate { gate, attempt, .. } => self.ask_gate(i, gate, attempt),
-                Action::WithdrawGate { .. } => self.withdraw_gate(i),
-                // This model takes the lease back on the transition out of Master.
-                Action::ReleaseLease => {}
+                a @ (Action::AskGate { .. }
+                | Action::WithdrawGate { .. }
+                | Action::ReleaseLease) => self.router_to_keeper(i, a),
                 // No simulated router here is in a sync group.
                 Action::RefuseSyncOrder { .. } => self.violations.push(format!(
                     "{:?}: node {i} refused a sync order it cannot have had",
@@ -392,11 +486,12 @@ impl Sim {
                 }
             ));
         }
-        if self.spec.arbiter && self.masters().len() > 1 {
+        self.check_lease(i);
+        if self.spec.arbiter.is_some() && self.holders().len() > 1 {
             self.violations.push(format!(
-                "{:?}: two Masters under an arbiter: {:?}",
+                "{:?}: two VIP holders under an arbiter: {:?}",
                 self.now,
-                self.masters()
+                self.holders()
             ));
         }
         let node = &self.nodes[i];
@@ -456,7 +551,7 @@ impl Node {
                     .collect(),
                 _ => Vec::new(),
             },
-            arbiter: spec.arbiter.then_some(vipd::arbiter::StoreLoss::Release),
+            arbiter: spec.arbiter,
             vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
             trackers: default_trackers(),
             ..RouterConfig::with_defaults(&format!("vr{i}"), 51, spec.version, n.priority, addr(i))
@@ -480,7 +575,11 @@ impl Node {
             holds_vips: false,
             last_advert_sent: None,
             adverts_sent: 0,
-            granted: BTreeSet::new(),
+            keeper: None,
+            incarnation: 0,
+            frozen: false,
+            backlog: VecDeque::new(),
+            shell_at: [Duration::ZERO; 2],
         }
     }
 }

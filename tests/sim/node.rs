@@ -1,17 +1,15 @@
-//! Whole nodes around the routers: checks whose health flips and report a moment later,
-//! reloads that change the trackers, and an arbiter (a lease) answering the takeover gate.
+//! Whole nodes around the routers: checks whose health flips and report a moment later, and
+//! reloads that change the trackers (the arbiter's keeper is in `arbiter.rs`).
 //!
 //! The shell's work is modelled, not the shell's code: a check reports its health within one
 //! check interval of a change, of a reload (a restarted check reports its first result) and of
-//! a restart; the arbiter grants the lease to one node at a time and takes it back when that
-//! node leaves Master, withdraws its request, or crashes.
+//! a restart.
 
 use std::cmp::Reverse;
 use std::time::Duration;
 
-use vipd::vrrp::State;
 use vipd::vrrp::health::{Health, Tracker, evaluate};
-use vipd::vrrp::router::{FaultSource, GateAnswer, GateKind, Input, RouterConfig, Transition};
+use vipd::vrrp::router::{FaultSource, Input, RouterConfig};
 
 use super::Sim;
 
@@ -125,70 +123,5 @@ impl Sim {
             })
             .collect();
         (r.priority(), faults)
-    }
-
-    /// The arbiter answers: the lease goes to one node at a time.
-    pub(super) fn ask_gate(&mut self, i: usize, gate: GateKind, attempt: u64) {
-        if gate != GateKind::Arbiter {
-            self.violations.push(format!(
-                "{:?}: node {i} asked the {gate:?} gate, which it does not have",
-                self.now
-            ));
-            return;
-        }
-        let granted = self.arbiter_grants_all || self.lease.is_none_or(|h| h == i);
-        if granted {
-            self.lease = Some(i);
-            self.nodes[i].granted.insert(attempt);
-        }
-        // One round trip to the store.
-        let at = self.now + Duration::from_millis(1 + self.next_u64() % 5);
-        let answer = GateAnswer {
-            gate,
-            attempt,
-            granted,
-            detail: String::new(),
-        };
-        if granted {
-            // This model's lease never runs out: only who holds it matters here.
-            let until = self.t0 + at + Duration::from_secs(3600 * 24 * 365);
-            self.schedule(
-                at,
-                i,
-                Input::Lease(vipd::arbiter::LeaseView::Held { until }),
-            );
-        }
-        self.schedule(at, i, Input::Gate(answer));
-    }
-
-    /// A withdrawn request gives back a lease its node is not using.
-    pub(super) fn withdraw_gate(&mut self, i: usize) {
-        if self.lease == Some(i) && self.nodes[i].router.state() != State::Master {
-            self.lease = None;
-        }
-    }
-
-    /// Follows the lease through node `i`'s transitions, and checks that a node became
-    /// Master only while it held the lease.
-    pub(super) fn gate_watch(&mut self, i: usize, t: &Transition) {
-        if !self.spec.arbiter {
-            return;
-        }
-        if t.to == State::Master && t.from != State::Master && self.lease != Some(i) {
-            self.violations.push(format!(
-                "{:?}: node {i} became Master ({}) without the lease (held by {:?})",
-                self.now, t.reason, self.lease
-            ));
-        }
-        if t.from == State::Master && t.to != State::Master && self.lease == Some(i) {
-            self.lease = None;
-        }
-    }
-
-    /// A crashed holder's lease expires (immediately here: it holds no addresses any more).
-    pub(super) fn crash_releases(&mut self, i: usize) {
-        if self.lease == Some(i) {
-            self.lease = None;
-        }
     }
 }

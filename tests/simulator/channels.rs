@@ -30,7 +30,7 @@ pub fn pair() -> impl Strategy<Value = (ClusterSpec, Duration)> {
             preempt: true,
         };
         let spec = ClusterSpec {
-            arbiter: false,
+            arbiter: None,
             opposite: None,
             nodes: vec![node(a), node(b)],
             channels: 2,
@@ -200,7 +200,7 @@ fn node(priority: u8) -> NodeSpec {
 
 fn v3_pair() -> ClusterSpec {
     ClusterSpec {
-        arbiter: false,
+        arbiter: None,
         opposite: None,
         version: Version::V3,
         interval: Centis::new(10),

@@ -152,7 +152,7 @@ fn answers_everything(_: usize, actions: &mut Vec<Action>) {
 #[test]
 fn simulator_catches_a_master_that_answers_every_forged_advert() {
     let spec = ClusterSpec {
-        arbiter: false,
+        arbiter: None,
         opposite: None,
         channels: 1,
         version: Version::V3,

@@ -4,11 +4,13 @@
 //! report, to what its current file and its checks' current health imply; and a node nothing
 //! holds in FAULT can always become Master.
 //!
-//! With an arbiter on every router, no schedule makes two Masters or a Master that did not
-//! hold the lease: every path to Master passes the gate.
+//! With an arbiter on every router (each with its real keeper, the store healthy), no
+//! schedule makes two VIP holders or a holder whose lease does not own the key in the store:
+//! every path to Master passes the gate.
 
 use super::*;
 use sim::default_trackers;
+use vipd::arbiter::StoreLoss;
 use vipd::vrrp::router::{RouterConfig, TrackerConfig};
 
 /// A change an operator or a check makes to one node.
@@ -231,8 +233,9 @@ pub fn operations_converge(
     })
 }
 
-/// An arbiter on every router, and chaos: never two Masters, never a Master without the
-/// lease (the simulator checks both after every input); after the heal, a Master.
+/// An arbiter on every router, and chaos: never two holders, never a holder whose lease does
+/// not own the key (the simulator checks both after every input); after the heal, a Master.
+/// `grants_all`: the store creates the key whether or not it exists (a broken store).
 pub fn arbiter_holds(
     spec: ClusterSpec,
     max_delay: Duration,
@@ -243,12 +246,14 @@ pub fn arbiter_holds(
     let n = spec.nodes.len();
     let interval = spec.interval.as_duration();
     let spec = ClusterSpec {
-        arbiter: true,
+        arbiter: Some(StoreLoss::Release),
         opposite: None,
         ..spec
     };
     let mut sim = Sim::new(spec, seed);
-    sim.arbiter_grants_all = grants_all;
+    if let Some(store) = sim.store_mut_for_test() {
+        store.grants_without_checking = grants_all;
+    }
     let mut sim = run_ops(sim, max_delay, ops)?;
     sim.heal();
     for i in 0..n {
@@ -264,19 +269,18 @@ pub fn arbiter_holds(
     }
     sim.run_for(sim.check_interval() + Duration::from_micros(1));
     let low = (0..n).map(|i| sim.router(i).priority()).min().unwrap();
-    // A refused takeover tries again a Master_Down_Interval later.
-    sim.run_for(sim.master_down(low) * 3 + interval * 3 + max_delay * 2);
+    // A refused takeover tries again a Master_Down_Interval later; a dead run's lease
+    // expires within the TTL.
+    let ttl = sim.keeper_config(0).ttl;
+    sim.run_for(sim.master_down(low) * 3 + interval * 3 + max_delay * 2 + ttl);
     let masters = sim.masters();
     ensure(masters.len() == 1, &sim, || {
-        format!(
-            "after the heal, Masters {masters:?} (lease {:?})",
-            sim.lease
-        )
+        format!("after the heal, Masters {masters:?}")
     })
 }
 
 /// Two routers at 200 and 100, VRRPv3 at 100 ms, one channel.
-fn pair(arbiter: bool) -> ClusterSpec {
+fn pair(arbiter: Option<StoreLoss>) -> ClusterSpec {
     let node = |priority| NodeSpec {
         priority,
         preempt: true,
@@ -298,17 +302,17 @@ fn pair_split() -> Vec<(u32, Op)> {
 
 #[test]
 fn simulator_catches_an_arbiter_that_grants_every_request() {
-    let spec = pair(true);
+    let spec = pair(Some(StoreLoss::Release));
     let ok = arbiter_holds(spec.clone(), Duration::ZERO, 1, &pair_split(), false);
     assert!(ok.is_ok(), "{ok:?}");
     let broken = arbiter_holds(spec, Duration::ZERO, 1, &pair_split(), true);
     let err = broken.expect_err("a partition with a gate that grants everything");
-    assert!(err.contains("two Masters under an arbiter"), "{err}");
+    assert!(err.contains("two VIP holders under an arbiter"), "{err}");
 }
 
 #[test]
 fn simulator_catches_reports_that_only_send_differences_after_a_reload() {
-    let spec = pair(false);
+    let spec = pair(None);
     // The unweighted check of node 0 fails; the operator fixes its command and reloads.
     let ops = vec![
         (

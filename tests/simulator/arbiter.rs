@@ -1,0 +1,326 @@
+//! The arbiter's properties, with every node's real keeper and a model of etcd (see
+//! `sim/arbiter.rs` and `sim/store.rs`): whatever is cut (pair channels, a node from the
+//! store, the store's quorum), whatever the store's clock rate within the keeper's skew,
+//! crashes, restarts, freezes (SIGSTOP) and lost adverts:
+//! - `release`: never two VIP holders among running nodes, and a holder's own lease owns the
+//!   key in the store (the simulator checks both after every input). A frozen node is left
+//!   out while frozen: a stopped process cannot remove its addresses (the documented limit);
+//!   once resumed and past its overdue timers it is checked again, so it must have left;
+//! - `keep`: never two holders while the pair hears each other; what it costs is shown by
+//!   [`keep_costs_a_second_holder_when_the_master_is_cut_from_both`];
+//! - liveness: once every fault healed (or the Master crashed) someone holds the VIP within
+//!   TTL + Master_Down_Interval plus the request timeout and retry pause a request sent just
+//!   before the heal may still cost;
+//! - a Master stopped gracefully hands over within Skew_Time and a few round trips.
+
+use super::*;
+use sim::arbiter::{ArbiterSpec, late_views};
+use vipd::arbiter::StoreLoss;
+
+/// A fault (or its repair) applied to the cluster.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Cuts every pair channel between the nodes in the mask and the others.
+    Split(u32),
+    /// Heals every pair channel.
+    Heal,
+    /// Cuts a node from the store.
+    CutStore(usize),
+    /// Reconnects every node to the store.
+    HealStore,
+    /// The store loses (false) or regains (true) its leader.
+    Quorum(bool),
+    Crash(usize),
+    Restart(usize),
+    /// SIGSTOP for this many milliseconds.
+    Freeze(usize, u64),
+    /// Advert loss, per mille.
+    Loss(u32),
+}
+
+/// Any fault; `pair_cuts`: also those that stop the pair hearing each other.
+pub fn fault(pair_cuts: bool) -> BoxedStrategy<Fault> {
+    let n = 0usize..3;
+    let store = prop_oneof![
+        n.clone().prop_map(Fault::CutStore),
+        Just(Fault::HealStore),
+        any::<bool>().prop_map(Fault::Quorum),
+        n.clone().prop_map(Fault::Crash),
+        n.clone().prop_map(Fault::Restart),
+    ];
+    if !pair_cuts {
+        return store.boxed();
+    }
+    prop_oneof![
+        3 => store,
+        1 => any::<u32>().prop_map(Fault::Split),
+        1 => Just(Fault::Heal),
+        1 => (n, 1u64..3000).prop_map(|(i, ms)| Fault::Freeze(i, ms)),
+        1 => (0u32..300).prop_map(Fault::Loss),
+    ]
+    .boxed()
+}
+
+/// A cluster of 2 or 3 VRRPv3 routers, an advert delay bound, and the arbiter's settings:
+/// TTL 1-2 s, margin 100-200 ms, the store's clock within ±1 % (the keeper's 10 000 ppm),
+/// request timeout 0.2-1 s.
+pub fn lab(policy: StoreLoss) -> impl Strategy<Value = (ClusterSpec, Duration, ArbiterSpec)> {
+    (
+        prop::collection::vec((1u8..=254, any::<bool>()), 2..=3),
+        0usize..3,
+        0u32..=250,
+        (
+            1000u64..=2000,
+            100u64..=200,
+            -10_000i32..=10_000,
+            200u64..=1000,
+        ),
+    )
+        .prop_map(move |(nodes, iv, delay, (ttl, margin, rate, timeout))| {
+            let interval = [Centis::new(5), Centis::new(10), Centis::new(100)][iv];
+            let spec = ClusterSpec {
+                version: Version::V3,
+                interval,
+                nodes: (nodes.into_iter())
+                    .map(|(priority, preempt)| NodeSpec { priority, preempt })
+                    .collect(),
+                channels: 1,
+                arbiter: Some(policy),
+                opposite: None,
+            };
+            let arbiter = ArbiterSpec {
+                ttl: Duration::from_millis(ttl),
+                margin: Duration::from_millis(margin),
+                rate_ppm: rate,
+                request_timeout: Duration::from_millis(timeout),
+                ..ArbiterSpec::default()
+            };
+            (spec, interval.as_duration() * delay / 1000, arbiter)
+        })
+}
+
+/// Applies `fault` to `sim`.
+pub fn inflict(sim: &mut Sim, fault: &Fault) {
+    let n = sim.spec().nodes.len();
+    match *fault {
+        Fault::Split(mask) => {
+            let side: Vec<usize> = (0..n).filter(|i| mask & (1 << i) != 0).collect();
+            sim.partition(&side);
+        }
+        Fault::Heal => sim.heal(),
+        Fault::CutStore(i) => sim.cut_store(i % n),
+        Fault::HealStore => sim.heal_store(),
+        Fault::Quorum(up) => sim.set_quorum(up),
+        Fault::Crash(i) => sim.crash(i % n),
+        Fault::Restart(i) => sim.restart(i % n),
+        Fault::Freeze(i, ms) => sim.freeze(i % n, Duration::from_millis(ms)),
+        Fault::Loss(loss) => sim.conditions.loss = loss,
+    }
+}
+
+/// Starts `sim` with adverts delayed up to `delay` and runs `faults`, each `ms` after the one
+/// before, checking the invariants after each.
+pub fn run_faults(mut sim: Sim, delay: Duration, faults: &[(u64, Fault)]) -> Result<Sim, String> {
+    sim.conditions.max_delay = delay;
+    sim.start_all();
+    for (ms, f) in faults {
+        sim.run_for(Duration::from_millis(*ms));
+        inflict(&mut sim, f);
+        no_violations(&sim)?;
+    }
+    Ok(sim)
+}
+
+/// How long after the heal someone must hold: the TTL on the slowest store clock, the
+/// lowest priority's Master_Down_Interval, a request sent just before the heal that still
+/// times out, the keeper's retry pause, and 100 ms of round trips.
+pub fn liveness_bound(sim: &Sim, a: &ArbiterSpec) -> Duration {
+    let low = (sim.spec().nodes.iter()).map(|n| n.priority).min().unwrap();
+    let k = sim.keeper_config(0);
+    a.ttl.mul_f64(1.0 / 0.99)
+        + sim.master_down(low)
+        + a.request_timeout
+        + k.retry_after()
+        + Duration::from_millis(100)
+}
+
+/// Heals every fault (waiting for frozen nodes to resume), restarts crashed nodes, crashes
+/// the holder if `crash_master`, and returns how long it took until someone held the VIP;
+/// fails if that exceeds [`liveness_bound`].
+pub fn heals(mut sim: Sim, a: &ArbiterSpec, crash_master: bool) -> Result<Duration, String> {
+    let n = sim.spec().nodes.len();
+    sim.heal();
+    sim.heal_store();
+    sim.set_quorum(true);
+    sim.conditions.loss = 0;
+    while (0..n).any(|i| sim.frozen(i)) {
+        sim.run_for(Duration::from_millis(10));
+    }
+    for i in 0..n {
+        sim.restart(i);
+    }
+    if crash_master && let Some(&m) = sim.holders().first() {
+        sim.crash(m);
+    }
+    let healed = sim.now();
+    let bound = liveness_bound(&sim, a);
+    while sim.holders().is_empty() && sim.now() < healed + bound {
+        sim.run_for(Duration::from_millis(5));
+        no_violations(&sim)?;
+    }
+    let took = sim.now() - healed;
+    ensure(sim.holders().len() == 1, &sim, || {
+        format!("nobody holds the VIP {took:?} after the heal (bound {bound:?})")
+    })?;
+    Ok(took)
+}
+
+/// Settles the cluster, then stops the holder gracefully: returns how long until another
+/// holds, and fails past Skew_Time of the next holder plus 150 ms (a few store round trips
+/// and shell hops, and an advert's delay).
+pub fn hands_over(
+    spec: ClusterSpec,
+    delay: Duration,
+    a: ArbiterSpec,
+    seed: u64,
+    after_ms: u64,
+) -> Result<Duration, String> {
+    // One fixed delay: a sender's adverts do not overtake each other on a LAN, and a late
+    // advert from the stopped Master would reset the down timer to a whole interval.
+    let mut sim = Sim::with_arbiter(spec, a, seed);
+    sim.conditions.min_delay = delay;
+    let mut sim = run_faults(sim, delay, &[])?;
+    let low = min_priority(sim.spec());
+    sim.run_for(sim.master_down(low) * 2 + Duration::from_millis(after_ms));
+    let holders = sim.holders();
+    ensure(holders.len() == 1, &sim, || {
+        format!("no single holder before the stop: {holders:?}")
+    })?;
+    let old = holders[0];
+    sim.input(old, Input::Stop);
+    let stopped = sim.now();
+    let next = (0..sim.spec().nodes.len())
+        .filter(|&i| i != old)
+        .max_by_key(|&i| (sim.spec().nodes[i].priority, std::cmp::Reverse(i)))
+        .unwrap();
+    let bound = sim.skew(sim.spec().nodes[next].priority) + delay + Duration::from_millis(150);
+    while sim.holders().is_empty() && sim.now() < stopped + bound {
+        sim.run_for(Duration::from_millis(1));
+    }
+    let took = sim.now() - stopped;
+    let holders = sim.holders();
+    ensure(holders.len() == 1, &sim, || {
+        format!("{holders:?} hold the VIP {took:?} after the Master stopped (bound {bound:?})")
+    })?;
+    Ok(took)
+}
+
+/// A pair (200, 100) at 100 ms adverts, TTL 1 s, margin 150 ms.
+fn pair(policy: StoreLoss) -> (ClusterSpec, ArbiterSpec) {
+    let node = |priority| NodeSpec {
+        priority,
+        preempt: true,
+    };
+    let spec = ClusterSpec {
+        version: Version::V3,
+        interval: Centis::new(10),
+        nodes: vec![node(200), node(100)],
+        channels: 1,
+        arbiter: Some(policy),
+        opposite: None,
+    };
+    (spec, ArbiterSpec::default())
+}
+
+/// The Master (node 0) is cut from its peer and from the store at 2 s, 1 s into a run.
+fn master_cut_from_both() -> Vec<(u64, Fault)> {
+    vec![
+        (2000, Fault::Split(1)),
+        (0, Fault::CutStore(0)),
+        (4000, Fault::Heal),
+    ]
+}
+
+#[test]
+fn simulator_catches_a_keeper_that_claims_its_lease_too_long() {
+    let (spec, a) = pair(StoreLoss::Release);
+    let ok = Sim::with_arbiter(spec.clone(), a, 1);
+    run_faults(ok, Duration::ZERO, &master_cut_from_both()).expect("the real keeper");
+    let broken = Sim::with_arbiter(spec, a, 1).with_keeper_mutator(late_views);
+    let err = run_faults(broken, Duration::ZERO, &master_cut_from_both())
+        .map(drop)
+        .expect_err("a lease claimed 300 ms past its proof");
+    assert!(
+        err.contains("does not own the key") || err.contains("two VIP holders"),
+        "{err}"
+    );
+}
+
+#[test]
+fn simulator_catches_a_router_that_ignores_the_lease() {
+    fn no_lease(_: usize, input: &Input) -> bool {
+        !matches!(input, Input::Lease(_))
+    }
+    let (spec, a) = pair(StoreLoss::Release);
+    let sim = run_faults(Sim::with_arbiter(spec.clone(), a, 1), Duration::ZERO, &[]).unwrap();
+    heals(sim, &a, false).expect("the real router");
+    let broken = Sim::with_arbiter(spec, a, 1).with_filter(no_lease);
+    let sim = run_faults(broken, Duration::ZERO, &[]).unwrap();
+    let err = heals(sim, &a, false).expect_err("a router that never proves a lease");
+    assert!(err.contains("nobody holds"), "{err}");
+}
+
+#[test]
+fn keep_costs_a_second_holder_when_the_master_is_cut_from_both() {
+    let (spec, a) = pair(StoreLoss::Keep);
+    // The pair hears each other: a store outage costs nothing.
+    let calm = [
+        (2000, Fault::CutStore(0)),
+        (3000, Fault::Quorum(false)),
+        (3000, Fault::HealStore),
+        (1000, Fault::Quorum(true)),
+        (3000, Fault::Heal),
+    ];
+    run_faults(Sim::with_arbiter(spec.clone(), a, 1), Duration::ZERO, &calm).unwrap();
+    // Cut from both: the peer gets the key once the lease expires, the Master keeps its VIP.
+    let cut = Sim::with_arbiter(spec, a, 1);
+    let err = run_faults(cut, Duration::ZERO, &master_cut_from_both())
+        .map(drop)
+        .expect_err("keep: a Master cut from both keeps its VIP");
+    assert!(err.contains("two VIP holders"), "{err}");
+}
+
+#[test]
+fn debug_replay() {
+    let node = |priority| NodeSpec {
+        priority,
+        preempt: false,
+    };
+    let spec = ClusterSpec {
+        version: Version::V3,
+        interval: Centis::new(5),
+        nodes: vec![node(1), node(1)],
+        channels: 1,
+        arbiter: Some(StoreLoss::Release),
+        opposite: None,
+    };
+    let a = ArbiterSpec {
+        ttl: Duration::from_millis(1031),
+        margin: Duration::from_millis(127),
+        request_timeout: Duration::from_millis(360),
+        ..ArbiterSpec::default()
+    };
+    let faults = vec![
+        (52, Fault::Crash(0)),
+        (1348, Fault::Quorum(false)),
+        (937, Fault::CutStore(0)),
+        (1249, Fault::CutStore(0)),
+        (740, Fault::Restart(0)),
+    ];
+    let sim = Sim::with_arbiter(spec, a, 5637924270644867620);
+    let r = run_faults(sim, Duration::ZERO, &faults).and_then(|sim| {
+        eprintln!("HEAL at {:?}", sim.now());
+        heals(sim, &a, false)
+    });
+    eprintln!("{r:?}");
+}
