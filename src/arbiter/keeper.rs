@@ -167,6 +167,8 @@ pub struct Keeper {
     inflight: Option<(StoreOp, Instant)>,
     /// When the lease is renewed next.
     renew_at: Option<Instant>,
+    /// A renewal fell due while another request was in flight: it goes next.
+    renew_owed: bool,
     /// After a failed grant or acquire: not before this.
     retry_at: Option<Instant>,
     /// Whether the last renewal failed (the store is unreachable).
@@ -188,6 +190,7 @@ impl Keeper {
             masters: BTreeMap::new(),
             inflight: None,
             renew_at: None,
+            renew_owed: false,
             retry_at: None,
             unreachable: false,
             reacquiring: false,
@@ -293,8 +296,10 @@ impl Keeper {
     /// back at once, so a waiting Backup takes over within one round trip.
     fn step(&mut self, now: Instant, renew_due: bool, out: &mut Vec<KeeperAction>) {
         if self.inflight.is_some() {
+            self.renew_owed |= renew_due;
             return;
         }
+        let renew_due = renew_due || std::mem::take(&mut self.renew_owed);
         let needed = !self.wants.is_empty() || !self.masters.is_empty() || self.reacquiring;
         let backing_off = self.retry_at.is_some();
         let op = match (needed, self.lease, self.key) {
@@ -314,8 +319,12 @@ impl Keeper {
                 return;
             }
             (true, None, _) if !backing_off => StoreOp::Grant(self.config.ttl),
+            // Renewed before anything else, and whether or not the key is ours: an acquire
+            // whose reply was lost (it may have created the key) and that keeps failing
+            // must not let the lease expire unseen, or every later acquire names a lease
+            // the store no longer has ("requested lease not found") for ever.
+            (true, Some(id), _) if renew_due => StoreOp::KeepAlive(id),
             (true, Some(id), Key::Idle) if !backing_off => StoreOp::Acquire(id),
-            (true, Some(id), Key::Ours | Key::Waiting) if renew_due => StoreOp::KeepAlive(id),
             _ => return,
         };
         self.inflight = Some((op.clone(), now));
@@ -440,7 +449,9 @@ impl Keeper {
             out.push(KeeperAction::Unwatch);
         }
         self.key = Key::Idle;
-        if was_ours && self.unreachable && keep && !self.masters.is_empty() {
+        // Under `keep`, a lease lost again while getting the key back is replaced the same way.
+        let cut_off = (was_ours && self.unreachable) || self.reacquiring;
+        if cut_off && keep && !self.masters.is_empty() {
             self.reacquiring = true;
             self.unreachable = false;
             return;

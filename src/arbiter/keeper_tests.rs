@@ -265,3 +265,69 @@ fn an_ask_while_the_lease_is_unproven_is_granted_by_the_next_renewal() {
     );
     assert!(k.holds());
 }
+
+/// Under `keep`, a Master getting its key back after its lease expired sends the acquire;
+/// the store creates the key but the reply is lost, and the store stays cut for longer than
+/// the TTL. The new lease is still renewed while the acquire is retried, so once the store
+/// answers the keeper learns the lease is gone and starts over, instead of naming a lease
+/// the store no longer has for ever (found by the simulator).
+#[test]
+fn under_keep_a_lease_is_renewed_while_the_acquire_is_retried() {
+    let t0 = Instant::now();
+    let mut k = holding(t0, StoreLoss::Keep);
+    let cut = || I::Reply(Reply::Failed(StoreError::Unreachable("timed out".into())));
+    let due = k.next_deadline().unwrap();
+    k.handle(due, I::Timer);
+    k.handle(due + ms(500), cut());
+    let due = k.next_deadline().unwrap();
+    k.handle(due, I::Timer);
+    let out = k.handle(due + ms(1), I::Reply(Reply::KeptAlive(None)));
+    assert_eq!(out, vec![A::Store(StoreOp::Grant(ms(2000)))]);
+    let l2 = LeaseId(8);
+    let out = k.handle(due + ms(2), I::Reply(Reply::Granted(l2, ms(2000))));
+    assert_eq!(out, vec![A::Store(StoreOp::Acquire(l2))]);
+    assert_eq!(k.handle(due + ms(502), cut()), vec![]);
+    // Retried acquires fail too; a renewal goes out within the lease's TTL.
+    let mut renewed = false;
+    for _ in 0..8 {
+        let due = k.next_deadline().unwrap();
+        let out = k.handle(due, I::Timer);
+        if out == vec![A::Store(StoreOp::KeepAlive(l2))] {
+            renewed = true;
+            // The lease expired in the store: get another one, still without saying lost.
+            let out = k.handle(due + ms(1), I::Reply(Reply::KeptAlive(None)));
+            assert_eq!(out, vec![], "no Lost: the key is being had back");
+            let due = k.next_deadline().unwrap();
+            let out = k.handle(due, I::Timer);
+            assert_eq!(out, vec![A::Store(StoreOp::Grant(ms(2000)))]);
+            break;
+        }
+        assert_eq!(out, vec![A::Store(StoreOp::Acquire(l2))]);
+        assert_eq!(k.handle(due + ms(100), cut()), vec![]);
+    }
+    assert!(renewed, "the new lease was never renewed");
+}
+
+/// A renewal that falls due while another request is in flight goes out right after its
+/// reply, not one retry period later or never (found by the simulator with the test above).
+#[test]
+fn a_renewal_due_during_a_request_goes_next() {
+    let t0 = Instant::now();
+    let mut k = holding(t0, StoreLoss::Keep);
+    let cut = || I::Reply(Reply::Failed(StoreError::Unreachable("timed out".into())));
+    let due = k.next_deadline().unwrap();
+    k.handle(due, I::Timer);
+    k.handle(due + ms(500), cut());
+    let due = k.next_deadline().unwrap();
+    k.handle(due, I::Timer);
+    k.handle(due + ms(1), I::Reply(Reply::KeptAlive(None)));
+    let l2 = LeaseId(8);
+    let granted = due + ms(2);
+    let out = k.handle(granted, I::Reply(Reply::Granted(l2, ms(2000))));
+    assert_eq!(out, vec![A::Store(StoreOp::Acquire(l2))]);
+    let due = k.next_deadline().unwrap();
+    assert_eq!(due, granted + ms(500));
+    assert_eq!(k.handle(due, I::Timer), vec![], "the acquire is in flight");
+    let out = k.handle(due + ms(100), cut());
+    assert_eq!(out, vec![A::Store(StoreOp::KeepAlive(l2))]);
+}

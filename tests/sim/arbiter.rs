@@ -493,9 +493,13 @@ impl Sim {
         }
     }
 
-    /// The store, if the cluster has an arbiter.
-    pub fn store(&self) -> Option<&super::store::Store> {
-        self.store.as_ref()
+    /// Whether node `i`'s current lease is alive in the store and owns the key.
+    pub fn owns_key(&self, i: usize) -> bool {
+        let lease = self.nodes[i].keeper.as_ref().and_then(|k| k.lease());
+        let Some(store) = self.store.as_ref() else {
+            return false;
+        };
+        lease.is_some_and(|l| store.lease_alive(l) && store.key().is_some_and(|k| k.lease == l))
     }
 
     /// Installs a keeper mutator.
@@ -507,6 +511,7 @@ impl Sim {
 
 /// A keeper that claims its lease 300 ms longer than it proved (as one computing validity
 /// from the reply's arrival, with no margin or skew, would).
+#[allow(clippy::ptr_arg, reason = "the signature of every keeper mutator")]
 pub fn late_views(_: usize, actions: &mut Vec<KeeperAction>) {
     for a in actions.iter_mut() {
         if let KeeperAction::View(LeaseView::Held { until }) = a {

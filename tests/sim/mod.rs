@@ -361,10 +361,6 @@ impl Sim {
             .collect()
     }
 
-    /// Whether node `i` holds the virtual addresses, frozen or not.
-    pub fn holds(&self, i: usize) -> bool {
-        self.nodes[i].alive && self.nodes[i].holds_vips
-    }
 
     /// Runs the network and the timers until virtual time `until`.
     pub fn run_until(&mut self, until: Duration) {
