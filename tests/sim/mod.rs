@@ -4,8 +4,10 @@
 //! a router advertises on all of them, and each can be cut on its own.
 //!
 //! The routers are the real `vipd::vrrp::router::Router`; only the network and the clock are
-//! simulated. Every call of `Router::handle` is followed by an invariant check, so a rule
-//! broken for a single instant is caught.
+//! simulated. Under an arbiter every node also runs the real `vipd::arbiter::keeper::Keeper`,
+//! talking to a model of etcd (`store.rs`, wired in `arbiter.rs`). Every call of
+//! `Router::handle` or `Keeper::handle` is followed by an invariant check, so a rule broken
+//! for a single instant is caught.
 
 pub mod arbiter;
 pub mod group;
@@ -354,13 +356,17 @@ impl Sim {
             .collect()
     }
 
+    /// Whether node `i` runs and holds the virtual addresses, frozen or not.
+    pub fn holds_vips(&self, i: usize) -> bool {
+        self.nodes[i].alive && self.nodes[i].holds_vips
+    }
+
     /// The running (not frozen) nodes that hold the virtual addresses.
     pub fn holders(&self) -> Vec<usize> {
         (0..self.nodes.len())
             .filter(|&i| self.running(i) && self.nodes[i].holds_vips)
             .collect()
     }
-
 
     /// Runs the network and the timers until virtual time `until`.
     pub fn run_until(&mut self, until: Duration) {

@@ -22,6 +22,8 @@ use vipd::arbiter::StoreLoss;
 pub enum Fault {
     /// Cuts every pair channel between the nodes in the mask and the others.
     Split(u32),
+    /// Cuts one channel (modulo the cluster's) between the nodes in the mask and the others.
+    CutChannel(usize, u32),
     /// Heals every pair channel.
     Heal,
     /// Cuts a node from the store.
@@ -54,6 +56,7 @@ pub fn fault(pair_cuts: bool) -> BoxedStrategy<Fault> {
     prop_oneof![
         3 => store,
         1 => any::<u32>().prop_map(Fault::Split),
+        1 => (0usize..2, any::<u32>()).prop_map(|(c, mask)| Fault::CutChannel(c, mask)),
         1 => Just(Fault::Heal),
         1 => (n, 1u64..3000).prop_map(|(i, ms)| Fault::Freeze(i, ms)),
         1 => (0u32..300).prop_map(Fault::Loss),
@@ -67,13 +70,14 @@ pub fn gap() -> impl Strategy<Value = u64> {
     prop_oneof![3 => 0u64..1500, 1 => 0u64..30]
 }
 
-/// A cluster of 2 or 3 VRRPv3 routers, an advert delay bound, and the arbiter's settings:
+/// A cluster of 2 or 3 VRRPv3 routers on one or two heartbeat channels, an advert delay
+/// bound, and the arbiter's settings:
 /// TTL 1-2 s, margin 100-200 ms, the store's clock within ±1 % (the keeper's 10 000 ppm),
 /// request timeout 0.2-1 s.
 pub fn lab(policy: StoreLoss) -> impl Strategy<Value = (ClusterSpec, Duration, ArbiterSpec)> {
     (
         prop::collection::vec((1u8..=254, any::<bool>()), 2..=3),
-        0usize..3,
+        (0usize..3, 1usize..=2),
         0u32..=250,
         (
             1000u64..=2000,
@@ -82,36 +86,40 @@ pub fn lab(policy: StoreLoss) -> impl Strategy<Value = (ClusterSpec, Duration, A
             200u64..=1000,
         ),
     )
-        .prop_map(move |(nodes, iv, delay, (ttl, margin, rate, timeout))| {
-            let interval = [Centis::new(5), Centis::new(10), Centis::new(100)][iv];
-            let spec = ClusterSpec {
-                version: Version::V3,
-                interval,
-                nodes: (nodes.into_iter())
-                    .map(|(priority, preempt)| NodeSpec { priority, preempt })
-                    .collect(),
-                channels: 1,
-                arbiter: Some(policy),
-                opposite: None,
-            };
-            let arbiter = ArbiterSpec {
-                ttl: Duration::from_millis(ttl),
-                margin: Duration::from_millis(margin),
-                rate_ppm: rate,
-                request_timeout: Duration::from_millis(timeout),
-                ..ArbiterSpec::default()
-            };
-            (spec, interval.as_duration() * delay / 1000, arbiter)
-        })
+        .prop_map(
+            move |(nodes, (iv, channels), delay, (ttl, margin, rate, timeout))| {
+                let interval = [Centis::new(5), Centis::new(10), Centis::new(100)][iv];
+                let spec = ClusterSpec {
+                    version: Version::V3,
+                    interval,
+                    nodes: (nodes.into_iter())
+                        .map(|(priority, preempt)| NodeSpec { priority, preempt })
+                        .collect(),
+                    channels,
+                    arbiter: Some(policy),
+                    opposite: None,
+                };
+                let arbiter = ArbiterSpec {
+                    ttl: Duration::from_millis(ttl),
+                    margin: Duration::from_millis(margin),
+                    rate_ppm: rate,
+                    request_timeout: Duration::from_millis(timeout),
+                    ..ArbiterSpec::default()
+                };
+                (spec, interval.as_duration() * delay / 1000, arbiter)
+            },
+        )
 }
 
 /// Applies `fault` to `sim`.
 pub fn inflict(sim: &mut Sim, fault: &Fault) {
     let n = sim.spec().nodes.len();
+    let side = |mask: u32| -> Vec<usize> { (0..n).filter(|i| mask & (1 << i) != 0).collect() };
     match *fault {
-        Fault::Split(mask) => {
-            let side: Vec<usize> = (0..n).filter(|i| mask & (1 << i) != 0).collect();
-            sim.partition(&side);
+        Fault::Split(mask) => sim.partition(&side(mask)),
+        Fault::CutChannel(c, mask) => {
+            let c = c % sim.spec().channels;
+            sim.cut_channel(c, &side(mask));
         }
         Fault::Heal => sim.heal(),
         Fault::CutStore(i) => sim.cut_store(i % n),
@@ -184,6 +192,7 @@ pub fn heals(mut sim: Sim, a: &ArbiterSpec, crash_master: bool) -> Result<Durati
     ensure(holders.len() == 1 && sim.owns_key(holders[0]), &sim, || {
         format!("{holders:?} hold the VIP {bound:?} after someone did, without the key")
     })?;
+    stats("liveness", took, bound);
     Ok(took)
 }
 
@@ -224,7 +233,15 @@ pub fn hands_over(
     ensure(holders.len() == 1, &sim, || {
         format!("{holders:?} hold the VIP {took:?} after the Master stopped (bound {bound:?})")
     })?;
+    stats("handover", took, bound);
     Ok(took)
+}
+
+/// With `SIM_STATS` set, prints a measured time and its bound (for the figures in reports).
+fn stats(what: &str, took: Duration, bound: Duration) {
+    if std::env::var_os("SIM_STATS").is_some() {
+        eprintln!("STATS {what} {} {}", took.as_micros(), bound.as_micros());
+    }
 }
 
 /// A pair (200, 100) at 100 ms adverts, TTL 1 s, margin 150 ms.
@@ -356,4 +373,58 @@ fn under_keep_a_master_cut_again_while_getting_its_key_back_gets_it_once_healed(
     let sim = Sim::with_arbiter(spec, a, 466);
     let sim = run_faults(sim, Duration::ZERO, &faults).unwrap();
     heals(sim, &a, false).unwrap();
+}
+
+/// A frozen Master keeps its VIP while stopped (a stopped process removes nothing: the
+/// documented limit), the peer takes over once the lease expired in the store, and the
+/// resumed node's overdue lease deadline takes the VIP off before it does anything else.
+#[test]
+fn a_frozen_master_keeps_its_vip_while_stopped_and_drops_it_first_thing_when_resumed() {
+    let (spec, a) = pair(StoreLoss::Release);
+    let sim = Sim::with_arbiter(spec, a, 1);
+    let mut sim = run_faults(sim, Duration::ZERO, &[(2000, Fault::Freeze(0, 3000))]).unwrap();
+    assert!(sim.holders().is_empty(), "a frozen holder is not counted");
+    sim.run_for(Duration::from_millis(2500));
+    assert!(
+        sim.frozen(0) && sim.holds_vips(0),
+        "frozen, with the VIP still on"
+    );
+    assert_eq!(sim.holders(), vec![1], "the peer took over after the TTL");
+    sim.run_for(Duration::from_millis(600));
+    assert!(!sim.frozen(0) && !sim.holds_vips(0));
+    assert_eq!(sim.holders(), vec![1]);
+    no_violations(&sim).unwrap();
+}
+
+/// A keeper allowing no margin and no clock-rate difference, against a store whose clock
+/// runs 1 % fast: the store expires the lease up to 20 ms (of a 2 s TTL) before the Master's
+/// deadline, and the simulator sees a holder whose lease is gone. The same keeper with its
+/// margin and skew never does.
+#[test]
+fn simulator_catches_a_keeper_with_no_margin_or_skew_on_a_fast_store_clock() {
+    let (mut spec, a) = pair(StoreLoss::Release);
+    spec.interval = Centis::new(1);
+    let fast = ArbiterSpec {
+        ttl: Duration::from_secs(2),
+        rate_ppm: 10_000,
+        ..a
+    };
+    let bare = ArbiterSpec {
+        margin: Duration::ZERO,
+        skew_ppm: 0,
+        ..fast
+    };
+    let caught = |a: ArbiterSpec| {
+        (0..20)
+            .filter(|&seed| {
+                let sim = Sim::with_arbiter(spec.clone(), a, seed);
+                run_faults(sim, Duration::ZERO, &master_cut_from_both()).is_err()
+            })
+            .count()
+    };
+    assert_eq!(caught(fast), 0);
+    assert!(
+        caught(bare) > 0,
+        "no schedule caught a keeper without margin or skew"
+    );
 }
