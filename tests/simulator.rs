@@ -5,6 +5,8 @@
 
 #[path = "simulator/arbiter.rs"]
 mod arbiter;
+#[path = "simulator/arbiter_cases.rs"]
+mod arbiter_cases;
 #[path = "simulator/channels.rs"]
 mod channels;
 #[path = "simulator/forged.rs"]

@@ -14,6 +14,7 @@ pub mod group;
 mod net;
 pub mod node;
 pub mod store;
+mod store_link;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
