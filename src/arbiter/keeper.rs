@@ -13,6 +13,10 @@
 //!
 //! A Backup that finds the key held waits for its deletion (a watch, not polling): a crashed
 //! Master's lease expires after its TTL, a stopping one revokes its lease at once.
+//!
+//! A lease is renewed from its grant on, whatever the key's state, and a renewal comes before
+//! any other request: an acquire that keeps failing (its reply perhaps lost after the store
+//! created the key) never outlives its lease unnoticed.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
