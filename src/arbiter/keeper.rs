@@ -174,6 +174,8 @@ pub struct Keeper {
     /// A Master's lease vanished while it could not reach the store (`keep`): get a new one
     /// and the key back before anyone else can.
     reacquiring: bool,
+    /// Who holds the key, as last seen.
+    holder: Option<String>,
 }
 
 impl Keeper {
@@ -191,6 +193,7 @@ impl Keeper {
             retry_at: None,
             unreachable: false,
             reacquiring: false,
+            holder: None,
         }
     }
 
@@ -212,6 +215,11 @@ impl Keeper {
     /// The lease in use, if any.
     pub fn lease(&self) -> Option<LeaseId> {
         self.lease
+    }
+
+    /// Who holds the key, as last seen (this node's identity when it does).
+    pub fn holder(&self) -> Option<&str> {
+        self.holder.as_deref()
     }
 
     /// Whether the last renewal failed.
@@ -265,6 +273,7 @@ impl Keeper {
             KeeperInput::Deleted => {
                 if self.key == Key::Waiting {
                     self.key = Key::Idle;
+                    self.holder = None;
                 }
             }
             KeeperInput::WatchFailed(_) => {
@@ -306,6 +315,9 @@ impl Keeper {
                 self.lease = None;
                 self.valid_until = None;
                 self.renew_at = None;
+                if key == Key::Ours {
+                    self.holder = None;
+                }
                 StoreOp::Revoke(id)
             }
             (false, None, _) => {
@@ -363,6 +375,7 @@ impl Keeper {
                     self.inflight = Some((op.clone(), now));
                     out.push(KeeperAction::Store(op));
                 } else {
+                    self.holder = Some(holder);
                     self.key = Key::Waiting;
                     self.reacquiring = false;
                     out.push(KeeperAction::Watch(revision));
@@ -385,6 +398,7 @@ impl Keeper {
 
     fn won(&mut self, now: Instant, id: LeaseId, out: &mut Vec<KeeperAction>) {
         self.key = Key::Ours;
+        self.holder = Some(self.config.holder.clone());
         self.lease = Some(id);
         self.reacquiring = false;
         self.unreachable = false;

@@ -5,6 +5,7 @@
 //! before its lease can expire by its own clock. [`keeper`] holds the decisions and does no
 //! I/O; the daemon carries its requests to etcd.
 
+pub mod board;
 pub mod keeper;
 #[cfg(test)]
 mod keeper_tests;

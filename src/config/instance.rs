@@ -41,6 +41,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "yield_advert",
     "unicast_ttl_check",
     "authenticated_decisions",
+    "arbiter",
 ];
 
 /// Reads an optional key with `read`, or gives `default` when it is absent. `None` means
@@ -114,6 +115,7 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
     let yield_advert = opt(r, &f, "yield_advert", true, Reader::bool);
     let unicast_ttl_check = opt(r, &f, "unicast_ttl_check", true, Reader::bool);
     let authenticated_decisions = opt(r, &f, "authenticated_decisions", false, Reader::bool);
+    let arbiter = opt(r, &f, "arbiter", false, Reader::bool);
     Some(Instance {
         interface: interface?,
         vrid: vrid?,
@@ -137,6 +139,7 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
         yield_advert: yield_advert?,
         unicast_ttl_check: unicast_ttl_check?,
         authenticated_decisions: authenticated_decisions?,
+        arbiter: arbiter?,
     })
 }
 

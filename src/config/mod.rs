@@ -11,6 +11,7 @@
 //! types into the model (`decode`, `instance`), then rules between values (`validate`).
 //! YAML never leaves this module.
 
+mod arbiter;
 mod channels;
 mod decode;
 mod errors;
@@ -24,6 +25,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use arbiter::{ArbiterStore, CLOCK_SKEW_PPM};
 pub use errors::{ConfigError, ConfigErrors, ErrorKind, Position};
 pub use model::{
     Auth, Channel, ChannelKind, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET, EventLogFormat,

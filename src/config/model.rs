@@ -28,6 +28,9 @@ pub struct Config {
     /// Notify commands of sync groups (`groups: {NAME: {members, notify}}`), by group name;
     /// called as `GROUP <name> <STATE>` when the group as a whole changes state.
     pub group_notify: BTreeMap<String, Notify>,
+    /// The consensus store whose leases decide who may be Master, for instances with
+    /// `arbiter: true`.
+    pub arbiter: Option<super::ArbiterStore>,
 }
 
 /// The `global` section.
@@ -180,6 +183,8 @@ pub struct Instance {
     pub unicast_ttl_check: bool,
     /// Only adverts in sealed (`type: udp`) frames decide anything.
     pub authenticated_decisions: bool,
+    /// Every takeover needs the lease of the top-level `arbiter` store.
+    pub arbiter: bool,
 }
 
 /// Longest `preempt_delay`: keepalived's own cap on it (1000 s), so a converted

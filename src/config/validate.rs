@@ -60,6 +60,7 @@ pub(crate) fn validate(
     }
     unique_vrids(&mut c, config);
     groups(&mut c, config);
+    arbitrated(&mut c, config);
     c.problems
 }
 
@@ -397,6 +398,31 @@ fn groups(c: &mut Checker<'_>, config: &Config) {
             } else {
                 member_of.insert(m, group);
             }
+        }
+    }
+}
+
+/// `arbiter: true` needs the store, and a sync group is arbitrated as one (its members share
+/// one key), so its members must agree.
+fn arbitrated(c: &mut Checker<'_>, config: &Config) {
+    for (name, inst) in &config.instances {
+        if inst.arbiter && config.arbiter.is_none() {
+            let msg = "needs a top-level 'arbiter' section naming the etcd endpoints";
+            c.error(format!("instances.{name}.arbiter"), msg);
+        }
+    }
+    for (group, members) in &config.groups {
+        let on: Vec<&String> = members
+            .iter()
+            .filter(|m| config.instances.get(*m).is_some_and(|i| i.arbiter))
+            .collect();
+        if !on.is_empty() && on.len() != members.len() {
+            let off: Vec<&String> = members.iter().filter(|m| !on.contains(m)).collect();
+            let msg = format!(
+                "members of a sync group share one lease: set 'arbiter: true' on all of them or none ({} without it)",
+                off.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+            );
+            c.error(format!("groups.{group}"), msg);
         }
     }
 }
