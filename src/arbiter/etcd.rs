@@ -143,7 +143,7 @@ impl EtcdClient {
             .txn(
                 Compare::absent(key),
                 put(key, value, id),
-                vec![RequestOp::RequestRange(KeyRequest { key: key.into() })],
+                vec![RequestOp::Range(KeyRequest { key: key.into() })],
             )
             .await?;
         let revision = r.header.revision;
@@ -182,9 +182,7 @@ impl EtcdClient {
     /// One transaction: if `key` is attached to lease `id`, delete it. A key held by another
     /// lease, or absent, is left alone.
     pub async fn release(&self, key: &str, id: LeaseId) -> Result<(), StoreError> {
-        let delete = vec![RequestOp::RequestDeleteRange(KeyRequest {
-            key: key.into(),
-        })];
+        let delete = vec![RequestOp::DeleteRange(KeyRequest { key: key.into() })];
         self.txn(Compare::lease_is(key, id.0), delete, vec![])
             .await
             .map(|_| ())
@@ -234,7 +232,7 @@ impl EtcdClient {
 }
 
 fn put(key: &str, value: &str, id: LeaseId) -> Vec<RequestOp> {
-    vec![RequestOp::RequestPut(PutRequest {
+    vec![RequestOp::Put(PutRequest {
         key: key.into(),
         value: value.into(),
         lease: id.0,

@@ -62,7 +62,12 @@ pub(crate) fn arbiter(r: &mut Reader, node: &Node, path: &str) -> Option<Arbiter
         let p = f.path_of("endpoints");
         let list = r.list(n, &p);
         if list.is_empty() {
-            r.problem(n.pos, &p, ErrorKind::Invalid, "at least one etcd endpoint is needed");
+            r.problem(
+                n.pos,
+                &p,
+                ErrorKind::Invalid,
+                "at least one etcd endpoint is needed",
+            );
             return None;
         }
         let mut out = Vec::new();
@@ -102,17 +107,22 @@ pub(crate) fn arbiter(r: &mut Reader, node: &Node, path: &str) -> Option<Arbiter
         }
         Some(d)
     })?;
-    let on_store_loss = opt(r, &f, "on_store_loss", StoreLoss::Release, |r, n, p| {
-        match r.word(n, p, &["release", "keep"])? {
+    let on_store_loss = opt(
+        r,
+        &f,
+        "on_store_loss",
+        StoreLoss::Release,
+        |r, n, p| match r.word(n, p, &["release", "keep"])? {
             "keep" => Some(StoreLoss::Keep),
             _ => Some(StoreLoss::Release),
-        }
-    })?;
+        },
+    )?;
     let default_timeout = (ttl / 4).min(Duration::from_millis(500));
     let request_timeout = opt(r, &f, "request_timeout", default_timeout, |r, n, p| {
         let d = positive(r, n, p)?;
         if d > ttl / 2 {
-            let msg = format!("must be at most half the ttl ({ttl:?}), or a renewal outlives the lease");
+            let msg =
+                format!("must be at most half the ttl ({ttl:?}), or a renewal outlives the lease");
             r.problem(n.pos, p, ErrorKind::Invalid, msg);
             return None;
         }

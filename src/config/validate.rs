@@ -420,7 +420,10 @@ fn arbitrated(c: &mut Checker<'_>, config: &Config) {
             let off: Vec<&String> = members.iter().filter(|m| !on.contains(m)).collect();
             let msg = format!(
                 "members of a sync group share one lease: set 'arbiter: true' on all of them or none ({} without it)",
-                off.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+                off.iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             c.error(format!("groups.{group}"), msg);
         }

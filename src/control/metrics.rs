@@ -25,6 +25,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::debug;
 
+mod arbiter;
+
 use super::listener::{self, Ticket};
 use super::server::Instance;
 use crate::vrrp::State;
@@ -298,6 +300,9 @@ pub fn render(instances: &[Instance]) -> String {
 pub fn render_with(instances: &[Instance], listeners: &[Listener]) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Vipd(instances.to_vec())));
+    if instances.iter().any(|i| i.arbiter.is_some()) {
+        registry.register_collector(Box::new(arbiter::Arbiters(instances.to_vec())));
+    }
     if !listeners.is_empty() {
         registry.register_collector(Box::new(Listeners(listeners.to_vec())));
     }

@@ -150,6 +150,9 @@ pub struct InstanceStatus {
     /// channels only; `None` when every channel carries it (or there is one channel).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_warning: Option<String>,
+    /// The arbiter, when the instance has `arbiter: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arbiter: Option<crate::arbiter::board::ArbiterStatus>,
 }
 
 /// One heartbeat channel of an instance.

@@ -60,6 +60,8 @@ pub struct Instance {
     pub trackers: track::Board,
     /// Its notify command counters.
     pub notify: Arc<NotifyCounters>,
+    /// Its arbiter's figures, when it has `arbiter: true`.
+    pub arbiter: Option<Arc<crate::arbiter::board::ArbiterBoard>>,
 }
 
 impl Instance {
@@ -283,6 +285,10 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
                 .as_secs_f64();
             s.since = humantime::format_rfc3339_millis(view.since).to_string();
             s.trackers = i.tracker_status();
+            s.arbiter = i
+                .arbiter
+                .as_ref()
+                .map(|a| a.status(std::time::Instant::now()));
             s.counters = counters(&i.stats);
             s.counters.insert(
                 "notify_failed".into(),

@@ -11,11 +11,13 @@ use std::time::SystemTime;
 
 use tokio::sync::{broadcast, watch};
 
+use super::arbiter::{ArbiterLink, ArbiterMsg};
 use super::driver::{RouterIo, VipOp};
 use super::groups::GroupEvent;
 use super::isolation::{Finding, IsolationProbe};
 use super::senders::{Sending, TxPath};
 use super::stats::{LogLimiter, Stats};
+use crate::arbiter::keeper::KeeperInput;
 use crate::config::Vip;
 use crate::control::protocol::{ChannelStatus, Event};
 use crate::control::server::View;
@@ -72,6 +74,8 @@ pub struct Settings {
     pub paths: Arc<Vec<TxPath>>,
     /// The isolation guard's check, when configured.
     pub isolation: Option<Arc<IsolationProbe>>,
+    /// The arbiter task of the instance's key, when it has `arbiter: true`.
+    pub arbiter: Option<ArbiterLink>,
 }
 
 /// Where and how one instance sends.
@@ -254,20 +258,40 @@ impl RouterIo for LiveIo {
                     warn!(instance = %self.name, ?takeover, "no sync group task to ask");
                 }
             },
-            GateKind::Arbiter => {
-                warn!(instance = %self.name, ?takeover, "no arbiter is configured: takeover refused");
-                let _ = self
-                    .inbox
-                    .try_send(answer(false, "no arbiter configured".into()));
-            }
+            GateKind::Arbiter => match &self.settings.borrow().arbiter {
+                Some(link) => {
+                    let _ = link.send(ArbiterMsg::Keeper(KeeperInput::Ask {
+                        member: self.name.clone(),
+                        attempt,
+                        after_fence: false,
+                    }));
+                }
+                None => {
+                    // Only if a reload took the arbiter away under a waiting router: it asks
+                    // again after its patience and finds no gate.
+                    warn!(instance = %self.name, ?takeover, "no arbiter task to ask");
+                }
+            },
         }
     }
 
     fn release_lease(&mut self) {
-        // Wired to the arbiter task below.
+        if let Some(link) = &self.settings.borrow().arbiter {
+            let member = self.name.clone();
+            let _ = link.send(ArbiterMsg::Keeper(KeeperInput::Release { member }));
+        }
     }
 
     fn withdraw_gate(&mut self, gate: GateKind, attempt: u64) {
+        if gate == GateKind::Arbiter
+            && let Some(link) = &self.settings.borrow().arbiter
+        {
+            let member = self.name.clone();
+            let _ = link.send(ArbiterMsg::Keeper(KeeperInput::Withdraw {
+                member,
+                attempt,
+            }));
+        }
         if gate == GateKind::SyncGroup
             && let Some(group) = &self.settings.borrow().group
         {

@@ -26,6 +26,7 @@
 //! | notify queue (1024, bounded) | `notify` task | a note with its commands | the router task (`try_send`: dropped and counted when full) |
 //! | reload requests (4) | [`run`] | `control::server::ReloadRequest` | control server |
 
+mod arbiter;
 mod checked;
 pub mod driver;
 mod groups;

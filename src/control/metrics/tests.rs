@@ -37,6 +37,7 @@ fn instance(state: &str) -> Instance {
             counters: Default::default(),
         }],
         heartbeat_warning: Some("running on 1 of 2 channels; lost: eth1".into()),
+        arbiter: None,
     };
     let (_, view) = watch::channel(View {
         status,
@@ -78,6 +79,7 @@ fn instance(state: &str) -> Instance {
         inbox,
         trackers: board,
         notify,
+        arbiter: None,
     }
 }
 
