@@ -81,8 +81,36 @@ impl Config {
                 c.fall
             )?;
         }
+        if let Some(a) = &self.arbiter {
+            let policy = match a.on_store_loss {
+                crate::arbiter::StoreLoss::Release => "release",
+                crate::arbiter::StoreLoss::Keep => "keep",
+            };
+            writeln!(
+                out,
+                "arbiter: etcd {}; lease ttl {}, a Master leaves {} before it could expire (and 1% for clock rates); on_store_loss {policy}; request timeout {}",
+                a.endpoints.join(", "),
+                dur(a.ttl),
+                dur(a.margin),
+                dur(a.request_timeout)
+            )?;
+        }
         for (name, i) in &self.instances {
             write_instance(out, name, i)?;
+            if i.arbiter
+                && let Some(a) = &self.arbiter
+            {
+                let group = self
+                    .groups
+                    .iter()
+                    .find(|(_, m)| m.contains(name))
+                    .map(|(g, _)| g.as_str());
+                writeln!(
+                    out,
+                    "  arbiter: key {} (every takeover needs its lease; a held lease is not preempted)",
+                    a.key(name, group)
+                )?;
+            }
         }
         for (name, members) in &self.groups {
             writeln!(out, "group {name}: {}", members.join(", "))?;
