@@ -356,6 +356,9 @@ fn needs_restart(old: &Instance, new: &Instance) -> bool {
         || old.use_vmac != new.use_vmac
         || old.v3_checksum != new.v3_checksum
         || old.is_address_owner() != new.is_address_owner()
+        // A Master that gains an arbiter must win the lease before it may hold the VIP, and
+        // one that loses it must give the lease back: both start over as Backup.
+        || old.arbiter != new.arbiter
 }
 
 /// Everything the router of prepared instance `p` needs, from the whole config: its
