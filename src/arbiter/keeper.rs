@@ -350,6 +350,11 @@ impl Keeper {
                 self.unreachable = false;
                 if self.key == Key::Ours {
                     out.push(KeeperAction::View(LeaseView::Held { until }));
+                    // Members that asked while the lease could not be proven.
+                    for (member, (attempt, _)) in std::mem::take(&mut self.wants) {
+                        self.masters.insert(member.clone(), attempt);
+                        out.push(self.answer_granted(member, attempt));
+                    }
                 }
                 self.renew_at = Some(now + self.config.renew_every());
             }

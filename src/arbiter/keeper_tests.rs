@@ -221,3 +221,35 @@ fn a_withdrawn_ask_gives_the_lease_back_once_the_key_arrives() {
     assert_eq!(out.last(), Some(&A::Store(StoreOp::Revoke(L))));
     assert!(!k.holds());
 }
+
+#[test]
+fn an_ask_while_the_lease_is_unproven_is_granted_by_the_next_renewal() {
+    let t0 = Instant::now();
+    let mut k = holding(t0, StoreLoss::Keep);
+    let due = k.next_deadline().unwrap();
+    k.handle(due, I::Timer);
+    let cut = StoreError::Unreachable("timed out".into());
+    k.handle(due + ms(500), I::Reply(Reply::Failed(cut)));
+    // The lease ran past what was proven; a member asks (after a restart, say).
+    assert_eq!(k.handle(t0 + ms(3000), ask(2)), vec![]);
+    let due = k.next_deadline().unwrap();
+    assert_eq!(
+        k.handle(due, I::Timer),
+        vec![A::Store(StoreOp::KeepAlive(L))]
+    );
+    let out = k.handle(due + ms(1), I::Reply(Reply::KeptAlive(Some(ms(2000)))));
+    assert!(
+        matches!(
+            &out[..],
+            [
+                A::View(LeaseView::Held { .. }),
+                A::Answer {
+                    attempt: 2,
+                    granted: true,
+                    ..
+                }
+            ]
+        ),
+        "{out:?}"
+    );
+}
