@@ -14,6 +14,7 @@
 mod channels;
 mod decode;
 mod errors;
+mod fence;
 mod instance;
 mod model;
 mod process_check;
@@ -25,6 +26,7 @@ mod validate;
 use std::path::Path;
 
 pub use errors::{ConfigError, ConfigErrors, ErrorKind, Position};
+pub use fence::{Fence, MAX_FENCE_TIMEOUT, OnFenceFailure};
 pub use model::{
     Auth, Channel, ChannelKind, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET, EventLogFormat,
     Global, HttpCheck, Instance, IsolationCheck, IsolationTarget, MAX_CHECK_INTERVAL, MAX_GARP_GAP,

@@ -162,6 +162,8 @@ pub struct Instance {
     /// Before taking over because every channel went silent, check that this node can still
     /// reach something; if not, go to FAULT instead of MASTER.
     pub isolation_check: Option<IsolationCheck>,
+    /// Before taking over from a silent Master, fence it with this command.
+    pub fence: Option<super::Fence>,
     /// What lowers the priority or forces FAULT.
     pub track: Vec<Track>,
     /// Commands run on state changes.
@@ -261,13 +263,16 @@ impl Instance {
                 .collect(),
             isolation_guard: self.isolation_check.is_some(),
             sync_group: None,
+            fence: self.fence.is_some(),
             arbiter: false,
-            // Long enough for the isolation probe to answer on its own timeout; a gate
-            // that has not answered by then is asked again.
+            // Long enough for the isolation probe and the fence to answer on their own
+            // timeouts; a gate that has not answered by then is asked again (a second fence
+            // while the first still ran would fence twice).
             gate_patience: self
                 .isolation_check
                 .as_ref()
                 .map_or(Duration::ZERO, |c| c.timeout)
+                .max(self.fence.as_ref().map_or(Duration::ZERO, |f| f.timeout))
                 .saturating_add(Duration::from_secs(1))
                 .max(Duration::from_secs(2)),
             vips: self.advertised().map(|v| v.addr.addr()).collect(),

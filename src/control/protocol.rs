@@ -150,6 +150,9 @@ pub struct InstanceStatus {
     /// channels only; `None` when every channel carries it (or there is one channel).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_warning: Option<String>,
+    /// The last fence gate's answer: outcome, time, what ran and how it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fence: Option<String>,
 }
 
 /// One heartbeat channel of an instance.

@@ -284,6 +284,7 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
             s.since = humantime::format_rfc3339_millis(view.since).to_string();
             s.trackers = i.tracker_status();
             s.counters = counters(&i.stats);
+            s.last_fence = i.stats.last_fence();
             s.counters.insert(
                 "notify_failed".into(),
                 i.notify.failed.load(Ordering::Relaxed),

@@ -11,7 +11,8 @@ use std::time::SystemTime;
 
 use tokio::sync::{broadcast, watch};
 
-use super::driver::{RouterIo, VipOp};
+use super::driver::{GateQuestion, RouterIo, VipOp};
+use super::fence::Fencer;
 use super::groups::GroupEvent;
 use super::isolation::{Finding, IsolationProbe};
 use super::senders::{Sending, TxPath};
@@ -23,9 +24,7 @@ use crate::notify::{EventRecord, Notifier};
 use crate::vrrp::State;
 use crate::vrrp::channels::{ChannelHealth, HealthChange};
 use crate::vrrp::packet::Advert;
-use crate::vrrp::router::{
-    GateAnswer, GateKind, Input, Receipt, Router, Suppressed, Takeover, Transition,
-};
+use crate::vrrp::router::{GateAnswer, GateKind, Input, Receipt, Router, Suppressed, Transition};
 use crate::vrrp::timing::Centis;
 
 /// What the status view last showed of the router, to skip unchanged publishes cheaply.
@@ -72,6 +71,8 @@ pub struct Settings {
     pub paths: Arc<Vec<TxPath>>,
     /// The isolation guard's check, when configured.
     pub isolation: Option<Arc<IsolationProbe>>,
+    /// The fence gate's command, when configured.
+    pub fence: Option<Arc<Fencer>>,
 }
 
 /// Where and how one instance sends.
@@ -195,13 +196,20 @@ impl RouterIo for LiveIo {
         self.stats.bump(what.label());
     }
 
-    fn ask_gate(&mut self, _router: &Router, gate: GateKind, attempt: u64, takeover: Takeover) {
+    fn ask_gate(&mut self, router: &Router, question: GateQuestion) {
+        let GateQuestion {
+            gate,
+            attempt,
+            takeover,
+            ..
+        } = question;
         let answer = move |granted: bool, detail: String| {
             Input::Gate(GateAnswer {
                 gate,
                 attempt,
                 granted,
                 detail,
+                fenced: false,
             })
         };
         match gate {
@@ -254,6 +262,7 @@ impl RouterIo for LiveIo {
                     warn!(instance = %self.name, ?takeover, "no sync group task to ask");
                 }
             },
+            GateKind::Fence => self.fence(router, question),
             GateKind::Arbiter => {
                 warn!(instance = %self.name, ?takeover, "no arbiter is configured: takeover refused");
                 let _ = self

@@ -28,6 +28,7 @@
 
 mod checked;
 pub mod driver;
+mod fence;
 mod groups;
 mod instance;
 mod io;

@@ -148,6 +148,7 @@ impl Sim {
             attempt,
             granted,
             detail: String::new(),
+            fenced: false,
         };
         self.schedule(at, i, Input::Gate(answer));
     }

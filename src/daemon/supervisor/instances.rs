@@ -61,6 +61,7 @@ impl Supervisor {
             group,
             paths: paths.clone(),
             isolation: self.isolation.get(&p.name).cloned(),
+            fence: self.fences.get(&p.name).cloned(),
         });
         let group_for_io = settings_rx;
         let sending = Sending::new(paths.clone());
@@ -199,6 +200,7 @@ impl Supervisor {
             group,
             paths: live.paths.clone(),
             isolation: self.isolation.get(name).cloned(),
+            fence: self.fences.get(name).cloned(),
         });
         if old.vips != new.vips {
             let _ = live.vip_ops.send(VipOp::Set(new.vips.clone()));

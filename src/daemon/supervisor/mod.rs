@@ -19,6 +19,7 @@ use tracing::{error, info, warn};
 
 use super::checked::Checked;
 use super::driver::{self, VipOp};
+use super::fence::Fencer;
 use super::groups::{self, GroupEvent};
 use super::instance::{self, Prepared};
 use super::io::{LiveIo, Settings};
@@ -71,9 +72,10 @@ pub struct Supervisor {
     nl: Netlink,
     live: BTreeMap<String, Live>,
     sockets: Sockets,
-    /// UDP keys and isolation checks of the config applied last.
+    /// UDP keys, isolation checks and fence commands of the config applied last.
     keys: HashMap<std::path::PathBuf, Arc<FrameKey>>,
     isolation: HashMap<String, Arc<IsolationProbe>>,
+    fences: HashMap<String, Arc<Fencer>>,
     watchers: Watchers,
     events: broadcast::Sender<Event>,
     controls: watch::Sender<Vec<server::Instance>>,
@@ -108,6 +110,7 @@ impl Supervisor {
             sockets: Sockets::default(),
             keys: HashMap::new(),
             isolation: HashMap::new(),
+            fences: HashMap::new(),
             watchers,
             events,
             controls,
@@ -142,9 +145,11 @@ impl Supervisor {
             run_as,
             keys,
             isolation,
+            fences,
         } = checked;
         self.keys = keys;
         self.isolation = isolation;
+        self.fences = fences;
         let mut notifiers = self.notifiers(&config, run_as)?;
         // What runs now, by key: diffing against it (not the last file) retries an instance
         // that failed to start before.
@@ -414,6 +419,7 @@ fn initial_view(p: &Prepared) -> server::View {
         counters: Default::default(),
         channels: Vec::new(),
         heartbeat_warning: None,
+        last_fence: None,
     };
     server::View {
         status,

@@ -69,6 +69,9 @@ pub struct RouterConfig {
     /// The sync group this router belongs to, if any: its gate questions every takeover the
     /// member decides on its own, and its faults are the group's members' faults.
     pub sync_group: Option<SyncMembership>,
+    /// A fence gate questions a takeover from silence: the silent Master is fenced (a
+    /// command powers it off or cuts it off) before this router takes its addresses.
+    pub fence: bool,
     /// An arbiter gate (a lease in a consensus store) questions every takeover.
     pub arbiter: bool,
     /// How long a takeover waits for a gate's answer before withdrawing and asking again.
@@ -122,6 +125,7 @@ impl RouterConfig {
             peer_identities: Vec::new(),
             isolation_guard: false,
             sync_group: None,
+            fence: false,
             arbiter: false,
             gate_patience: Duration::from_secs(2),
             vips: Vec::new(),
@@ -355,6 +359,12 @@ pub enum Action {
         attempt: u64,
         /// What kind of takeover it is.
         takeover: Takeover,
+        /// The Master this takeover replaces, as last heard (the node a fence gate fences),
+        /// or None if no Master was heard since this router last entered Backup.
+        peer: Option<IpAddr>,
+        /// An earlier gate of this attempt fenced `peer`: an arbiter may take its lease at
+        /// once instead of waiting for it to expire.
+        after_fence: bool,
     },
     /// A sync-group order to Master was refused: this router hears a Master it would not
     /// preempt. The group takes its other members back to Backup, so the group is not left
