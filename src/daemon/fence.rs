@@ -296,6 +296,10 @@ mod tests {
             (a.outcome, a.granted, a.fenced),
             (FenceOutcome::NoPeer, true, false)
         );
+        assert_eq!(
+            (a.outcome.label(), a.outcome.counter()),
+            ("no_peer", "fence_no_peer")
+        );
         let ran = f.run(Some(peer()), "web", 51).await;
         assert_eq!((ran.outcome, ran.granted), (FenceOutcome::Failed, false));
     }
