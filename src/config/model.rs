@@ -153,7 +153,9 @@ pub struct Instance {
     pub startup_delay: Duration,
     /// Missed adverts before the Master is declared down (default 3).
     pub down_timer_adverts: u32,
-    /// The virtual addresses, all of one family. Never empty.
+    /// The virtual addresses, all of one family. Empty only in election-only mode
+    /// (`vips: []`): the instance elects a Master and runs its notify commands, and adds
+    /// no address anywhere.
     pub vips: Vec<Vip>,
     /// Unicast adverts instead of multicast, if set.
     pub unicast: Option<Unicast>,
@@ -214,10 +216,12 @@ pub const MAX_ISOLATION_TIMEOUT: Duration = Duration::from_secs(60);
 pub const OWNER_PRIORITY: u8 = 255;
 
 impl Instance {
-    /// The address family of the VIPs (validation guarantees they all agree).
+    /// The address family of the VIPs (validation guarantees they all agree). An
+    /// election-only instance (`vips: []`) takes its unicast peers' family, else IPv4.
     pub fn family(&self) -> Family {
-        match self.advertised().next().map(|v| v.addr) {
-            Some(IpNet::V6(_)) => Family::V6,
+        let unicast = self.unicast.as_ref().and_then(|u| u.peers.first());
+        match (self.advertised().next().map(|v| v.addr), unicast) {
+            (Some(IpNet::V6(_)), _) | (None, Some(IpAddr::V6(_))) => Family::V6,
             _ => Family::V4,
         }
     }
