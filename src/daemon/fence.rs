@@ -13,6 +13,7 @@ use super::driver::GateQuestion;
 use super::io::LiveIo;
 use super::stats::FENCE_COUNTER_PREFIX;
 use crate::config::{Fence, OnFenceFailure};
+use crate::control::protocol::Event;
 use crate::track::process::{self, RunAs};
 use crate::vrrp::router::{GateAnswer, GateKind, Input, Router};
 
@@ -156,9 +157,10 @@ impl LiveIo {
     /// counts and records the outcome and hands the router its answer.
     pub(super) fn fence(&mut self, router: &Router, question: GateQuestion) {
         let fencer = self.settings.borrow().fence.clone();
-        let (inbox, stats) = (self.inbox.clone(), self.stats.clone());
+        let (inbox, stats, events) = (self.inbox.clone(), self.stats.clone(), self.events.clone());
         let name = self.name.clone();
         let vrid = router.config().vrid;
+        let (state, priority) = (router.state().to_string(), router.priority());
         self.scripts.spawn(async move {
             let answer = match &fencer {
                 Some(f) => f.run(question.peer, &name, vrid).await,
@@ -189,11 +191,24 @@ impl LiveIo {
                 ),
             }
             stats.bump(answer.outcome.counter());
+            let now = std::time::SystemTime::now();
             stats.set_last_fence(format!(
                 "{} at {}: {detail}",
                 answer.outcome.label(),
-                humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                humantime::format_rfc3339_seconds(now)
             ));
+            // Followers of `vipd events` see it; a receiver-less stream is no error.
+            let _ = events.send(Event {
+                time: humantime::format_rfc3339_millis(now).to_string(),
+                instance: name.clone(),
+                from: state.clone(),
+                to: state,
+                reason: detail.clone(),
+                priority: Some(priority),
+                master: question.peer.map(|p| p.to_string()),
+                group: false,
+                fence: Some(answer.outcome.label().to_owned()),
+            });
             let _ = inbox
                 .send(Input::Gate(GateAnswer {
                     gate: GateKind::Fence,
