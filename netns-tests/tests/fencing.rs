@@ -225,6 +225,9 @@ fn a_failed_fence_under_proceed_takes_over_anyway() {
         .unwrap();
     assert!(t.reason.contains("master down"), "{t:?}");
     wait_holds(lab.node(1), vip, true, TOLERANCE);
+    // Nothing stopped node0: `proceed` chose a split brain over no Master, and both hold
+    // the VIP while the cut lasts.
+    assert!(holds(lab.node(0), vip), "node0 lost {vip} without a fence");
     assert_eq!(lines(&record).len(), 1);
     assert_eq!(d1.counter("fence_failed"), 1);
     assert!(d1.log_text().contains("FENCE FAILED"), "{}", d1.log_text());

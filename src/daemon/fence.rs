@@ -123,8 +123,8 @@ impl Fencer {
     ) -> FenceAnswer {
         let ok = exit.success();
         let mut detail = format!(
-            "fence of {peer} by {}: {exit} after {:.2}s",
-            self.fence.argv[0],
+            "fence of {peer} by `{}`: {exit} after {:.2}s",
+            self.fence.argv.join(" "),
             elapsed.as_secs_f64()
         );
         if !stderr.is_empty() {
