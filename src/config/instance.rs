@@ -32,6 +32,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "unicast",
     "channels",
     "isolation_check",
+    "fence",
     "track",
     "notify",
     "v3_checksum",
@@ -97,6 +98,9 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
     let isolation_check = opt(r, &f, "isolation_check", None, |r, n, p| {
         super::channels::isolation_check(r, n, p).map(Some)
     });
+    let fence = opt(r, &f, "fence", None, |r, n, p| {
+        super::fence::fence(r, n, p).map(Some)
+    });
     let track = opt(r, &f, "track", Vec::new(), tracks);
     let notify = opt(r, &f, "notify", Notify::default(), notify);
     let v3_checksum = opt(
@@ -130,6 +134,7 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
         unicast: unicast?,
         channels: channels?,
         isolation_check: isolation_check?,
+        fence: fence?,
         track: track?,
         notify: notify?,
         v3_checksum: v3_checksum?,

@@ -15,6 +15,7 @@ mod arbiter;
 mod channels;
 mod decode;
 mod errors;
+mod fence;
 mod instance;
 mod model;
 mod process_check;
@@ -27,6 +28,7 @@ use std::path::Path;
 
 pub use arbiter::{ArbiterStore, CLOCK_SKEW_PPM};
 pub use errors::{ConfigError, ConfigErrors, ErrorKind, Position};
+pub use fence::{Fence, MAX_FENCE_TIMEOUT, OnFenceFailure};
 pub use model::{
     Auth, Channel, ChannelKind, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET, EventLogFormat,
     Global, HttpCheck, Instance, IsolationCheck, IsolationTarget, MAX_CHECK_INTERVAL, MAX_GARP_GAP,

@@ -200,6 +200,15 @@ fn write_instance(out: &mut String, name: &str, i: &Instance) -> fmt::Result {
             ic.timeout
         )?;
     }
+    if let Some(f) = &i.fence {
+        writeln!(
+            out,
+            "  fence: {} within {:?} before taking over from silence; on failure: {}",
+            f.argv.join(" "),
+            f.timeout,
+            f.on_failure.word()
+        )?;
+    }
     for t in &i.track {
         let what = match &t.target {
             TrackTarget::Check(c) => format!("check {c}"),

@@ -177,12 +177,19 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
 
 fn vips(c: &mut Checker<'_>, path: &str, i: &Instance) {
     let vips_path = format!("{path}.vips");
+    if i.vips.is_empty() {
+        // Election-only mode, asked for explicitly (a missing `vips` key is still an
+        // error): adverts carry no address, nothing is added on any node.
+        if i.use_vmac {
+            let msg = "use_vmac needs an address to carry; an election-only instance \
+                       (vips: []) has none";
+            c.error(format!("{path}.use_vmac"), msg);
+        }
+        return;
+    }
     let Some(first) = i.advertised().next() else {
-        let msg = if i.vips.is_empty() {
-            "at least one virtual address is needed"
-        } else {
-            "at least one virtual address must be advertised (advertise: false on all of them)"
-        };
+        let msg =
+            "at least one virtual address must be advertised (advertise: false on all of them)";
         c.error(vips_path, msg);
         return;
     };

@@ -29,6 +29,7 @@ mod arbiter;
 
 use super::listener::{self, Ticket};
 use super::server::Instance;
+use crate::daemon::stats::FENCE_COUNTER_PREFIX;
 use crate::vrrp::State;
 use crate::vrrp::router::Suppressed;
 
@@ -50,7 +51,9 @@ const HELD_BACK: [Suppressed; 2] = [Suppressed::Answer, Suppressed::Resignation]
 
 /// Whether counter `name` counts packets dropped for a reason.
 fn is_rejection(name: &str) -> bool {
-    !NOT_REJECTIONS.contains(&name) && !HELD_BACK.iter().any(|s| s.label() == name)
+    !NOT_REJECTIONS.contains(&name)
+        && !HELD_BACK.iter().any(|s| s.label() == name)
+        && !name.starts_with(FENCE_COUNTER_PREFIX)
 }
 
 fn held_back_name(what: Suppressed) -> &'static str {
@@ -98,7 +101,7 @@ impl Collector for Vipd {
             (vec![], vec![], vec![], vec![]);
         let (mut trans, mut sent, mut recv, mut rejected, mut checksum) =
             (vec![], vec![], vec![], vec![], vec![]);
-        let mut held_back = vec![];
+        let (mut held_back, mut fence) = (vec![], vec![]);
         let (mut ch_in, mut ch_out, mut ch_rejected, mut ch_lost) =
             (vec![], vec![], vec![], vec![]);
         for i in &self.0 {
@@ -172,6 +175,9 @@ impl Collector for Vipd {
                 } else if let Some(what) = HELD_BACK.iter().find(|s| s.label() == name) {
                     l.push(("what", held_back_name(*what).to_owned()));
                     held_back.push((l, ConstCounter::new(n)));
+                } else if let Some(outcome) = name.strip_prefix(FENCE_COUNTER_PREFIX) {
+                    l.push(("outcome", outcome.to_owned()));
+                    fence.push((l, ConstCounter::new(n)));
                 } else if is_rejection(name) {
                     l.push(("reason", name.to_owned()));
                     rejected.push((l, ConstCounter::new(n)));
@@ -221,6 +227,12 @@ impl Collector for Vipd {
             "vipd_held_back",
             "What the limits on forged adverts held back: immediate answers (one per advert interval is sent), resignations doubted",
             held_back,
+        )?;
+        family(
+            &mut enc,
+            "vipd_fence_runs",
+            "Answers of the fence gate, by outcome: fenced, failed, no_peer (nothing run)",
+            fence,
         )?;
         family(
             &mut enc,

@@ -290,6 +290,7 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
                 .as_ref()
                 .map(|a| a.status(std::time::Instant::now()));
             s.counters = counters(&i.stats);
+            s.last_fence = i.stats.last_fence();
             s.counters.insert(
                 "notify_failed".into(),
                 i.notify.failed.load(Ordering::Relaxed),

@@ -77,6 +77,9 @@ pub fn render(status: &Status) -> String {
         if let Some(w) = &i.heartbeat_warning {
             let _ = writeln!(out, "  heartbeat: {w}");
         }
+        if let Some(f) = &i.last_fence {
+            let _ = writeln!(out, "  last fence: {f}");
+        }
         if let Some(a) = &i.arbiter {
             let _ = writeln!(out, "  arbiter: {}", arbiter_line(a));
         }

@@ -295,6 +295,7 @@ async fn run(
                             attempt,
                             granted,
                             detail,
+                            fenced: false,
                         };
                         let _ = inbox.send(Input::Gate(answer)).await;
                     }

@@ -12,7 +12,8 @@ use std::time::SystemTime;
 use tokio::sync::{broadcast, watch};
 
 use super::arbiter::{ArbiterLink, ArbiterMsg};
-use super::driver::{RouterIo, VipOp};
+use super::driver::{GateQuestion, RouterIo, VipOp};
+use super::fence::Fencer;
 use super::groups::GroupEvent;
 use super::isolation::{Finding, IsolationProbe};
 use super::senders::{Sending, TxPath};
@@ -25,9 +26,7 @@ use crate::notify::{EventRecord, Notifier};
 use crate::vrrp::State;
 use crate::vrrp::channels::{ChannelHealth, HealthChange};
 use crate::vrrp::packet::Advert;
-use crate::vrrp::router::{
-    GateAnswer, GateKind, Input, Receipt, Router, Suppressed, Takeover, Transition,
-};
+use crate::vrrp::router::{GateAnswer, GateKind, Input, Receipt, Router, Suppressed, Transition};
 use crate::vrrp::timing::Centis;
 
 /// What the status view last showed of the router, to skip unchanged publishes cheaply.
@@ -74,6 +73,8 @@ pub struct Settings {
     pub paths: Arc<Vec<TxPath>>,
     /// The isolation guard's check, when configured.
     pub isolation: Option<Arc<IsolationProbe>>,
+    /// The fence gate's command, when configured.
+    pub fence: Option<Arc<Fencer>>,
     /// The arbiter task of the instance's key, when it has `arbiter: true`.
     pub arbiter: Option<ArbiterLink>,
 }
@@ -199,13 +200,20 @@ impl RouterIo for LiveIo {
         self.stats.bump(what.label());
     }
 
-    fn ask_gate(&mut self, _router: &Router, gate: GateKind, attempt: u64, takeover: Takeover) {
+    fn ask_gate(&mut self, router: &Router, question: GateQuestion) {
+        let GateQuestion {
+            gate,
+            attempt,
+            takeover,
+            ..
+        } = question;
         let answer = move |granted: bool, detail: String| {
             Input::Gate(GateAnswer {
                 gate,
                 attempt,
                 granted,
                 detail,
+                fenced: false,
             })
         };
         match gate {
@@ -258,12 +266,13 @@ impl RouterIo for LiveIo {
                     warn!(instance = %self.name, ?takeover, "no sync group task to ask");
                 }
             },
+            GateKind::Fence => self.fence(router, question),
             GateKind::Arbiter => match &self.settings.borrow().arbiter {
                 Some(link) => {
                     let _ = link.send(ArbiterMsg::Keeper(KeeperInput::Ask {
                         member: self.name.clone(),
                         attempt,
-                        after_fence: false,
+                        after_fence: question.after_fence,
                     }));
                 }
                 None => {

@@ -29,6 +29,7 @@
 mod arbiter;
 mod checked;
 pub mod driver;
+mod fence;
 mod groups;
 mod instance;
 mod io;

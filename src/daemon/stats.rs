@@ -18,7 +18,13 @@ pub struct Stats {
     /// Microseconds since the Unix epoch of the last valid advert; 0: none yet. An atomic, so
     /// the receive path takes no lock for it.
     last_advert_us: std::sync::atomic::AtomicU64,
+    /// The last fence's outcome, time and detail, for `vipd status`.
+    last_fence: Mutex<Option<String>>,
 }
+
+/// What every fence counter's name starts with (`fence_fenced`, `fence_failed`,
+/// `fence_no_peer`); the metrics export them as `vipd_fence_runs_total{outcome}`.
+pub const FENCE_COUNTER_PREFIX: &str = "fence_";
 
 /// (from, to, reason kind) of a counted transition.
 pub type TransitionKey = (String, String, &'static str);
@@ -70,6 +76,19 @@ impl Stats {
             .unwrap_or_else(|e| e.into_inner())
             .entry(name)
             .or_default() += 1;
+    }
+
+    /// Records the last fence's outcome for the status.
+    pub fn set_last_fence(&self, line: String) {
+        *self.last_fence.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
+    }
+
+    /// The last fence's outcome, time and detail, if a fence gate was ever answered.
+    pub fn last_fence(&self) -> Option<String> {
+        self.last_fence
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A copy of every counter.

@@ -7,6 +7,7 @@
 //! simulated. Every call of `Router::handle` is followed by an invariant check, so a rule
 //! broken for a single instant is caught.
 
+mod fence;
 pub mod group;
 mod net;
 pub mod node;
@@ -43,6 +44,9 @@ pub struct ClusterSpec {
     pub channels: usize,
     /// Every router has the arbiter gate, which the simulator answers as a lease.
     pub arbiter: bool,
+    /// Every router has the fence gate, which the simulator answers by crashing the silent
+    /// Master it names (a fence device powering it off).
+    pub fence: bool,
     /// `None`: every channel orders the nodes alike. `Some(identities)`: channels other than
     /// 0 number them in the opposite order, and the routers know who each peer is (`true`)
     /// or not.
@@ -104,6 +108,10 @@ struct Node {
     adverts_sent: u64,
     /// Arbiter grants not yet used, by attempt.
     granted: BTreeSet<u64>,
+    /// When the process last started (a restart makes a new process).
+    started: Duration,
+    /// When it last asked the fence gate.
+    fence_asked: Option<Duration>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -148,6 +156,11 @@ pub struct Sim {
     /// Tracker reports after a reload only say what changed from an untracked baseline (the
     /// reporting defect, to prove the convergence property catches it).
     pub report_differences_only: bool,
+    /// The fence gate crashes the node it fences (false: a broken fence device that says
+    /// it fenced and did nothing, to prove the property catches one).
+    pub fence_kills: bool,
+    /// Fences that crashed a running node.
+    pub fences: u64,
 }
 
 /// The primary address of node `i` (its address on channel 0).
@@ -186,6 +199,8 @@ impl Sim {
             lease: None,
             arbiter_grants_all: false,
             report_differences_only: false,
+            fence_kills: true,
+            fences: 0,
         }
     }
 
@@ -250,6 +265,8 @@ impl Sim {
         node.alive = true;
         node.holds_vips = false;
         node.granted.clear();
+        node.started = self.now;
+        node.fence_asked = None;
         self.input(i, Input::Start);
         self.report_all(i, false);
     }
@@ -363,7 +380,12 @@ impl Sim {
                         transition,
                     })
                 }
-                Action::AskGate { gate, attempt, .. } => self.ask_gate(i, gate, attempt),
+                Action::AskGate {
+                    gate,
+                    attempt,
+                    peer,
+                    ..
+                } => self.ask_gate(i, gate, attempt, peer),
                 Action::WithdrawGate { .. } => self.withdraw_gate(i),
                 // This model takes the lease back on the transition out of Master.
                 Action::ReleaseLease => {}
@@ -457,6 +479,7 @@ impl Node {
                 _ => Vec::new(),
             },
             arbiter: spec.arbiter.then_some(vipd::arbiter::StoreLoss::Release),
+            fence: spec.fence,
             vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
             trackers: default_trackers(),
             ..RouterConfig::with_defaults(&format!("vr{i}"), 51, spec.version, n.priority, addr(i))
@@ -481,6 +504,8 @@ impl Node {
             last_advert_sent: None,
             adverts_sent: 0,
             granted: BTreeSet::new(),
+            started: Duration::ZERO,
+            fence_asked: None,
         }
     }
 }

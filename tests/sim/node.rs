@@ -7,6 +7,7 @@
 //! node leaves Master, withdraws its request, or crashes.
 
 use std::cmp::Reverse;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use vipd::vrrp::State;
@@ -127,8 +128,19 @@ impl Sim {
         (r.priority(), faults)
     }
 
-    /// The arbiter answers: the lease goes to one node at a time.
-    pub(super) fn ask_gate(&mut self, i: usize, gate: GateKind, attempt: u64) {
+    /// The arbiter answers: the lease goes to one node at a time. The fence gate crashes
+    /// the node it names.
+    pub(super) fn ask_gate(
+        &mut self,
+        i: usize,
+        gate: GateKind,
+        attempt: u64,
+        peer: Option<IpAddr>,
+    ) {
+        if gate == GateKind::Fence && self.spec.fence {
+            self.fence(i, attempt, peer);
+            return;
+        }
         if gate != GateKind::Arbiter {
             self.violations.push(format!(
                 "{:?}: node {i} asked the {gate:?} gate, which it does not have",
@@ -148,6 +160,7 @@ impl Sim {
             attempt,
             granted,
             detail: String::new(),
+            fenced: false,
         };
         if granted {
             // This model's lease never runs out: only who holds it matters here.
@@ -169,8 +182,10 @@ impl Sim {
     }
 
     /// Follows the lease through node `i`'s transitions, and checks that a node became
-    /// Master only while it held the lease.
+    /// Master only while it held the lease (and, with fencing, not while the node it fenced
+    /// still holds the addresses).
     pub(super) fn gate_watch(&mut self, i: usize, t: &Transition) {
+        self.fence_watch(i, t);
         if !self.spec.arbiter {
             return;
         }

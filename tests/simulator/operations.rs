@@ -174,7 +174,7 @@ pub fn apply(sim: &mut Sim, op: &Op, added: &mut usize) {
 
 /// Starts `sim` with copies delayed up to `max_delay`, and runs `ops`, a quarter interval or
 /// more apart, checking the invariants after each.
-fn run_ops(mut sim: Sim, max_delay: Duration, ops: &[(u32, Op)]) -> Result<Sim, String> {
+pub fn run_ops(mut sim: Sim, max_delay: Duration, ops: &[(u32, Op)]) -> Result<Sim, String> {
     let interval = sim.spec().interval.as_duration();
     sim.conditions = Conditions {
         max_delay,
@@ -244,6 +244,7 @@ pub fn arbiter_holds(
     let interval = spec.interval.as_duration();
     let spec = ClusterSpec {
         arbiter: true,
+        fence: false,
         opposite: None,
         ..spec
     };
@@ -283,6 +284,7 @@ fn pair(arbiter: bool) -> ClusterSpec {
     };
     ClusterSpec {
         arbiter,
+        fence: false,
         opposite: None,
         version: Version::V3,
         interval: Centis::new(10),

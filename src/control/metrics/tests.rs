@@ -38,6 +38,7 @@ fn instance(state: &str) -> Instance {
         }],
         heartbeat_warning: Some("running on 1 of 2 channels; lost: eth1".into()),
         arbiter: None,
+        last_fence: None,
     };
     let (_, view) = watch::channel(View {
         status,
@@ -54,6 +55,9 @@ fn instance(state: &str) -> Instance {
         stats.bump("answers_suppressed");
     }
     stats.bump("resignations_doubted");
+    stats.bump("fence_fenced");
+    stats.bump("fence_failed");
+    stats.bump("fence_failed");
     stats.transition(("BACKUP".into(), "MASTER".into(), "master_down"));
     let (inbox, _) = mpsc::channel(1);
     let board = crate::track::Board::default();
@@ -106,6 +110,8 @@ fn metrics_carry_state_priorities_transitions_and_rejections() {
         "# HELP vipd_packets_rejected Packets dropped, by reason",
         r#"vipd_held_back_total{instance="web",what="answer"} 7"#,
         r#"vipd_held_back_total{instance="web",what="resignation"} 1"#,
+        r#"vipd_fence_runs_total{instance="web",outcome="fenced"} 1"#,
+        r#"vipd_fence_runs_total{instance="web",outcome="failed"} 2"#,
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
     }
@@ -113,6 +119,8 @@ fn metrics_carry_state_priorities_transitions_and_rejections() {
     assert!(!text.contains(r#"reason="address_mismatch""#), "{text}");
     // Nor is what the limits held back.
     assert!(!text.contains(r#"reason="answers_suppressed""#), "{text}");
+    // Nor a fence.
+    assert!(!text.contains(r#"reason="fence_"#), "{text}");
 }
 
 /// `GET path` on `addr`; the whole answer.

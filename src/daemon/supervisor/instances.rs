@@ -66,6 +66,7 @@ impl Supervisor {
             paths: paths.clone(),
             isolation: self.isolation.get(&p.name).cloned(),
             arbiter: arbiter.as_ref().map(|(link, _)| link.clone()),
+            fence: self.fences.get(&p.name).cloned(),
         });
         if let Some((link, _)) = &arbiter {
             let _ = link.send(ArbiterMsg::Join {
@@ -216,6 +217,7 @@ impl Supervisor {
             paths: live.paths.clone(),
             isolation: self.isolation.get(name).cloned(),
             arbiter: arbiter.as_ref().map(|(link, _)| link.clone()),
+            fence: self.fences.get(name).cloned(),
         });
         if let Some((link, _)) = &arbiter {
             let _ = link.send(ArbiterMsg::Join {

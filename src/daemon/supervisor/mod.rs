@@ -20,6 +20,7 @@ use tracing::{error, info, warn};
 use super::arbiter::{ArbiterLink, ArbiterMsg, Arbiters};
 use super::checked::Checked;
 use super::driver::{self, VipOp};
+use super::fence::Fencer;
 use super::groups::{self, GroupEvent};
 use super::instance::{self, Prepared};
 use super::io::{LiveIo, Settings};
@@ -73,9 +74,10 @@ pub struct Supervisor {
     nl: Netlink,
     live: BTreeMap<String, Live>,
     sockets: Sockets,
-    /// UDP keys and isolation checks of the config applied last.
+    /// UDP keys, isolation checks and fence commands of the config applied last.
     keys: HashMap<std::path::PathBuf, Arc<FrameKey>>,
     isolation: HashMap<String, Arc<IsolationProbe>>,
+    fences: HashMap<String, Arc<Fencer>>,
     watchers: Watchers,
     events: broadcast::Sender<Event>,
     controls: watch::Sender<Vec<server::Instance>>,
@@ -122,6 +124,7 @@ impl Supervisor {
             sockets: Sockets::default(),
             keys: HashMap::new(),
             isolation: HashMap::new(),
+            fences: HashMap::new(),
             watchers,
             events,
             controls,
@@ -157,9 +160,11 @@ impl Supervisor {
             run_as,
             keys,
             isolation,
+            fences,
         } = checked;
         self.keys = keys;
         self.isolation = isolation;
+        self.fences = fences;
         let mut notifiers = self.notifiers(&config, run_as)?;
         let mut arbiter_of = self.arbiters.apply(&config).map_err(DaemonError::Config)?;
         // What runs now, by key: diffing against it (not the last file) retries an instance
@@ -451,6 +456,7 @@ fn initial_view(p: &Prepared) -> server::View {
         channels: Vec::new(),
         heartbeat_warning: None,
         arbiter: None,
+        last_fence: None,
     };
     server::View {
         status,
