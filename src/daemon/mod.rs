@@ -6,6 +6,7 @@
 //! ```text
 //!  raw VRRP socket ─ receiver ──┐ Packet (own lane)      ┌─> address worker (vips): add,
 //!  UDP socket ─ udp_receiver ───┤ (parsed, by VRID)      │   remove, announce (netlink, ARP/NA)
+//!  TCP listener ─ tcp_receiver ─┤ (sealed frames: sealed)│
 //!  link watcher (links) ────────┤ Fault(Link)            ├─> senders: adverts on every channel
 //!  check tasks ─ tracker task ──┤ Health                 ├─> notify queue (one per instance,
 //!  sync-group task (groups) ────┤ Sync, Gate, Fault      │   kept across reloads), events
@@ -39,11 +40,14 @@ pub mod logging;
 mod receipts;
 mod receiver;
 mod reload;
+mod sealed;
 mod senders;
 mod sockets;
 pub mod stats;
 mod supervisor;
 mod systemd;
+mod tcp_link;
+mod tcp_receiver;
 mod udp_receiver;
 mod vips;
 mod wakeup;

@@ -1,9 +1,14 @@
 //! The sockets every instance shares, and how an instance's heartbeat channels attach to
-//! them. A raw VRRP socket serves one (interface, family, source address); a UDP socket one
-//! (family, port, interface). Each has a receive loop and a table of routes by VRID; an
-//! instance is attached to as many as its channels need, and a socket closes with its last
-//! route. A VRID in a table belongs to one instance: attaching a second one to it is refused,
-//! never a replacement.
+//! them. A raw VRRP socket serves one (interface, family, source address); a UDP socket and
+//! a TCP listener (`tcp.rs`) one (family, port, interface). Each has a receive loop and a
+//! table of routes by VRID; an instance is attached to as many as its channels need, and a
+//! socket closes with its last route. A VRID in a table belongs to one instance: attaching a
+//! second one to it is refused, never a replacement.
+//!
+//! The primary interface is channel 0, and each `channels:` entry k is channel k: every one
+//! gets a receive route here and a send path ([`TxPath`]). A transport is a key type and an
+//! open function (a file here), a receive loop and a sending half (a file each in `daemon`),
+//! and its config arm.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,9 +20,11 @@ use tokio::task::JoinHandle;
 use super::DaemonError;
 use super::instance::ResolvedChannel;
 use super::receiver::{self, Route, Routes, RxChannel};
+use super::sealed::{SealedRoute, SealedRoutes};
 use super::senders::{TxPath, Via};
 use super::stats::Stats;
-use super::udp_receiver::{self, UdpRoute, UdpRoutes};
+use super::tcp_link::TcpLink;
+use super::udp_receiver;
 use crate::config::{ChannelKind, Instance};
 use crate::net::udp_socket::{UdpChannelSocket, host_addrs};
 use crate::net::{NetError, VrrpSocket};
@@ -30,6 +37,9 @@ use crate::vrrp::udp_frame::FrameKey;
 type RawKey = (String, Family, IpAddr);
 /// A UDP heartbeat socket: family, port, interface.
 type UdpKey = (Family, u16, String);
+use tcp::{LinkKey, TcpKey};
+
+mod tcp;
 
 /// A socket an instance is attached to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +48,24 @@ pub enum Attachment {
     Raw(RawKey),
     /// A UDP socket.
     Udp(UdpKey),
+    /// A TCP listener.
+    Tcp(TcpKey),
+}
+
+/// A socket that carries sealed frames: one route per VRID, one channel per route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SealedKey {
+    Udp(UdpKey),
+    Tcp(TcpKey),
+}
+
+impl std::fmt::Display for SealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SealedKey::Udp((_, port, iface)) => write!(f, "udp {iface}:{port}"),
+            SealedKey::Tcp((_, port, iface)) => write!(f, "tcp {iface}:{port}"),
+        }
+    }
 }
 
 struct Entry<R> {
@@ -49,7 +77,12 @@ struct Entry<R> {
 #[derive(Default)]
 pub struct Sockets {
     raw: HashMap<RawKey, (Arc<VrrpSocket>, Entry<Route>)>,
-    udp: HashMap<UdpKey, (Arc<UdpChannelSocket>, Entry<UdpRoute>)>,
+    udp: HashMap<UdpKey, (Arc<UdpChannelSocket>, Entry<SealedRoute>)>,
+    /// TCP listeners; the listener lives in its accept task.
+    tcp: HashMap<TcpKey, Entry<SealedRoute>>,
+    /// Outgoing TCP connections, by instance and path: a reload that keeps the channel
+    /// keeps the connection.
+    links: HashMap<LinkKey, Weak<TcpLink>>,
     /// UDP sockets closed here that may still be open elsewhere: an aborted receive task is
     /// dropped later, a stopping router task still sends on its paths. The port is bound
     /// exclusively, so a reload that needs it again takes the open socket back rather than
@@ -114,7 +147,7 @@ impl Sockets {
         };
         let mut paths = Vec::new();
         let mut raw_rx: Vec<(RawKey, Vec<RxChannel>)> = Vec::new();
-        let mut udp_rx: Vec<(UdpKey, UdpRoute)> = Vec::new();
+        let mut sealed_rx: Vec<(SealedKey, SealedRoute)> = Vec::new();
         let mut attached = Vec::new();
 
         // The primary channel: received on the parent even with a virtual MAC (a macvlan
@@ -179,28 +212,13 @@ impl Sockets {
                     });
                 }
                 ChannelKind::Udp { port, key_file } => {
-                    let key = plan.keys.get(key_file).cloned().ok_or_else(|| {
-                        DaemonError::Config(format!(
-                            "instance {}: key file {} was not loaded",
-                            plan.name,
-                            key_file.display()
-                        ))
-                    })?;
+                    let key = frame_key(plan, key_file)?;
                     let ukey: UdpKey = (family, *port, ch.interface.clone());
                     let socket = self.udp_socket(&ukey)?;
-                    let route = UdpRoute {
-                        route: route_of(
-                            plan,
-                            vec![RxChannel {
-                                index,
-                                peers: Some(ch.peers.clone()),
-                                stats: stats.clone(),
-                            }],
-                        ),
-                        key: key.clone(),
-                        origin: plan.primary,
-                    };
-                    udp_rx.push((ukey, route));
+                    sealed_rx.push((
+                        SealedKey::Udp(ukey),
+                        sealed_route(plan, index, ch, &stats, &key),
+                    ));
                     paths.push(TxPath {
                         label,
                         via: Via::Udp {
@@ -216,14 +234,37 @@ impl Sockets {
                         stats,
                     });
                 }
+                ChannelKind::Tcp { port, key_file } => {
+                    let key = frame_key(plan, key_file)?;
+                    let tkey: TcpKey = (family, *port, ch.interface.clone());
+                    self.tcp_listener(&tkey)?;
+                    sealed_rx.push((
+                        SealedKey::Tcp(tkey),
+                        sealed_route(plan, index, ch, &stats, &key),
+                    ));
+                    let links = self.tcp_links(plan.name, rc, *port, &stats);
+                    paths.push(TxPath {
+                        label,
+                        via: Via::Tcp {
+                            links,
+                            origin: plan.primary,
+                            key,
+                            key_file: key_file.clone(),
+                        },
+                        stats,
+                    });
+                }
             }
         }
         // Every socket is open: only now do routes go in, so a failure above leaves none.
-        for (key, route) in udp_rx {
-            let (_, entry) = &self.udp[&key];
-            claim(&entry.routes, inst.vrid, route)
-                .map_err(|held| shared_route(plan, &format!("udp {}:{}", key.2, key.1), &held))?;
-            attached.push(Attachment::Udp(key));
+        for (key, route) in sealed_rx {
+            let routes = self.sealed_routes(&key).expect("opened above");
+            claim(routes, inst.vrid, route)
+                .map_err(|held| shared_route(plan, &key.to_string(), &held))?;
+            attached.push(match key {
+                SealedKey::Udp(k) => Attachment::Udp(k),
+                SealedKey::Tcp(k) => Attachment::Tcp(k),
+            });
         }
         for (key, channels) in raw_rx {
             let (_, entry) = &self.raw[&key];
@@ -253,14 +294,19 @@ impl Sockets {
                 return Err(shared_route(plan, iface, &held));
             }
         }
-        let mut mine: Vec<UdpKey> = Vec::new();
+        let mut mine: Vec<SealedKey> = Vec::new();
         let mut host = None;
         for rc in plan.channels {
-            let ChannelKind::Udp { port, .. } = rc.channel.kind else {
-                continue;
+            let key = match rc.channel.kind {
+                ChannelKind::Vrrp => continue,
+                ChannelKind::Udp { port, .. } => {
+                    SealedKey::Udp((family, port, rc.channel.interface.clone()))
+                }
+                ChannelKind::Tcp { port, .. } => {
+                    SealedKey::Tcp((family, port, rc.channel.interface.clone()))
+                }
             };
-            let key: UdpKey = (family, port, rc.channel.interface.clone());
-            let on = format!("udp {}:{port}", key.2);
+            let on = key.to_string();
             let host = host.get_or_insert_with(|| host_addrs().unwrap_or_default());
             if let Some(peer) = own_peer(&rc.channel.peers, &[rc.src, plan.primary], host) {
                 return Err(DaemonError::Config(format!(
@@ -271,13 +317,12 @@ impl Sockets {
                 )));
             }
             if mine.contains(&key) {
-                // One UDP route carries one channel: a second would replace the first.
+                // One sealed route carries one channel: a second would replace the first.
                 return Err(shared_route(plan, &on, plan.name));
             }
             let held = self
-                .udp
-                .get(&key)
-                .and_then(|(_, e)| other_holder(&read(&e.routes), vrid, plan.name));
+                .sealed_routes(&key)
+                .and_then(|routes| other_holder(&read(routes), vrid, plan.name));
             if let Some(held) = held {
                 return Err(shared_route(plan, &on, &held));
             }
@@ -304,6 +349,21 @@ impl Sockets {
             }
             keep
         });
+        self.tcp.retain(|_, e| {
+            let keep = !read(&e.routes).is_empty();
+            if !keep {
+                e.task.abort();
+            }
+            keep
+        });
+    }
+
+    /// The route table of an open sealed-frame socket.
+    fn sealed_routes(&self, key: &SealedKey) -> Option<&RwLock<SealedRoutes>> {
+        match key {
+            SealedKey::Udp(k) => self.udp.get(k).map(|(_, e)| &*e.routes),
+            SealedKey::Tcp(k) => self.tcp.get(k).map(|e| &*e.routes),
+        }
     }
 
     /// Removes the instance `name` from `attachments`, closing sockets left with no route.
@@ -327,6 +387,7 @@ impl Sockets {
                         self.lingering.insert(key.clone(), Arc::downgrade(&socket));
                     }
                 }
+                Attachment::Tcp(key) => self.detach_tcp(name, key),
             }
         }
     }
@@ -356,7 +417,7 @@ impl Sockets {
             Some(open) => open,
             None => Arc::new(UdpChannelSocket::bind(family, port, Some(&iface))?),
         };
-        let routes = Arc::new(RwLock::new(UdpRoutes::new()));
+        let routes = Arc::new(RwLock::new(SealedRoutes::new()));
         let label = format!("udp {iface}:{port}");
         let task = tokio::spawn(udp_receiver::run(socket.clone(), label, routes.clone()));
         self.udp
@@ -374,7 +435,7 @@ impl Named for Route {
         &self.name
     }
 }
-impl Named for UdpRoute {
+impl Named for SealedRoute {
     fn name(&self) -> &str {
         &self.route.name
     }
@@ -434,6 +495,39 @@ fn forget<R: Named>(routes: &RwLock<HashMap<u8, R>>, name: &str) -> bool {
     let mut table = write(routes);
     table.retain(|_, r| r.name() != name);
     table.is_empty()
+}
+
+/// The key loaded from `key_file` for `plan`'s sealed channel.
+fn frame_key(plan: &Plan<'_>, key_file: &std::path::Path) -> Result<Arc<FrameKey>, DaemonError> {
+    plan.keys.get(key_file).cloned().ok_or_else(|| {
+        DaemonError::Config(format!(
+            "instance {}: key file {} was not loaded",
+            plan.name,
+            key_file.display()
+        ))
+    })
+}
+
+/// The receive route of `plan`'s sealed channel `index`.
+fn sealed_route(
+    plan: &Plan<'_>,
+    index: usize,
+    ch: &crate::config::Channel,
+    stats: &Arc<Stats>,
+    key: &Arc<FrameKey>,
+) -> SealedRoute {
+    SealedRoute {
+        route: route_of(
+            plan,
+            vec![RxChannel {
+                index,
+                peers: Some(ch.peers.clone()),
+                stats: stats.clone(),
+            }],
+        ),
+        key: key.clone(),
+        origin: plan.primary,
+    }
 }
 
 fn add_rx(list: &mut Vec<(RawKey, Vec<RxChannel>)>, key: RawKey, ch: RxChannel) {
@@ -507,225 +601,4 @@ fn open_raw(iface: &str, family: Family, src: IpAddr) -> Result<VrrpSocket, NetE
 }
 
 #[cfg(test)]
-mod tests {
-    use std::net::Ipv4Addr;
-    use std::path::PathBuf;
-
-    use super::*;
-    use crate::config::{Channel, Config};
-
-    fn route(name: &str) -> Route {
-        Route {
-            name: name.to_owned(),
-            packets: mpsc::channel(1).0,
-            channels: Vec::new(),
-            stats: Arc::new(Stats::default()),
-        }
-    }
-
-    fn key() -> Arc<FrameKey> {
-        Arc::new(FrameKey::new(b"a key of some twenty bytes".to_vec()).unwrap())
-    }
-
-    /// `web`, VRID 51, IPv4, with one UDP channel on lo at `port`.
-    fn web() -> Instance {
-        let text =
-            "instances:\n  web:\n    interface: lo\n    vrid: 51\n    vips: [192.0.2.1/24]\n";
-        Config::parse(text, "t.yaml").unwrap().instances["web"].clone()
-    }
-
-    fn udp_channel(port: u16) -> ResolvedChannel {
-        ResolvedChannel {
-            channel: Channel {
-                interface: "lo".into(),
-                peers: vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))],
-                source: None,
-                kind: ChannelKind::Udp {
-                    port,
-                    key_file: PathBuf::from("/k"),
-                },
-            },
-            src: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        }
-    }
-
-    #[test]
-    fn a_vrid_another_instance_holds_is_refused_not_replaced() {
-        let table = RwLock::new(Routes::new());
-        claim(&table, 51, route("api")).unwrap();
-        assert_eq!(claim(&table, 51, route("web")), Err("api".to_owned()));
-        assert_eq!(read(&table)[&51].name, "api", "the holder keeps its route");
-        // Its own route again (a reload re-attaching it) and another VRID are fine.
-        claim(&table, 51, route("api")).unwrap();
-        claim(&table, 52, route("web")).unwrap();
-        assert_eq!(read(&table).len(), 2);
-    }
-
-    #[test]
-    fn every_raw_socket_on_the_interface_counts_whatever_its_source() {
-        let v4 = |d| IpAddr::V4(Ipv4Addr::new(192, 0, 2, d));
-        let api = RwLock::new(Routes::from([(51, route("api"))]));
-        let tables = [(("eth0".to_owned(), Family::V4, v4(1)), api)];
-        let holder = |iface, family, vrid, name| {
-            raw_holder(
-                tables.iter().map(|(k, t)| (k, t)),
-                iface,
-                family,
-                vrid,
-                name,
-            )
-        };
-        // web would send from another address, so from another socket on eth0: it would
-        // still hear api's peers.
-        assert_eq!(
-            holder("eth0", Family::V4, 51, "web"),
-            Some("api".to_owned())
-        );
-        assert_eq!(holder("eth0", Family::V4, 51, "api"), None);
-        assert_eq!(holder("eth1", Family::V4, 51, "web"), None);
-        assert_eq!(holder("eth0", Family::V6, 51, "web"), None);
-        assert_eq!(holder("eth0", Family::V4, 52, "web"), None);
-    }
-
-    #[test]
-    fn a_udp_channel_sends_to_no_address_of_this_host() {
-        let ip = |d| IpAddr::V4(Ipv4Addr::new(10, 99, 0, d));
-        // One config for both nodes: node .1 lists itself, and .3 is another address of it.
-        let peers = [ip(1), ip(2), ip(3)];
-        let dests = udp_dests_except(&peers, 5405, ip(1), &[ip(3), Ipv4Addr::LOCALHOST.into()]);
-        assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
-        // The loopback address is always ours.
-        let dests = udp_dests(&[Ipv4Addr::LOCALHOST.into(), ip(2)], 5405, ip(1));
-        assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
-    }
-
-    #[tokio::test]
-    async fn a_udp_socket_still_open_elsewhere_is_taken_back_not_bound_again() {
-        let mut sockets = Sockets::default();
-        let first = sockets
-            .udp_socket(&(Family::V4, 0, "lo".to_owned()))
-            .unwrap();
-        // Port 0 got a port of its own; the key a config would name is that port.
-        let key: UdpKey = (Family::V4, first.local_port(), "lo".to_owned());
-        drop(first);
-        sockets.udp = std::mem::take(&mut sockets.udp)
-            .into_values()
-            .map(|v| (key.clone(), v))
-            .collect();
-        let (socket, _) = &sockets.udp[&key];
-        // A stopping router task still holds its paths, the socket among them.
-        let held = socket.clone();
-        sockets.detach("web", &[Attachment::Udp(key.clone())]);
-        assert!(sockets.udp.is_empty(), "closed here");
-        let again = sockets
-            .udp_socket(&key)
-            .expect("taken back, not bound again");
-        assert!(Arc::ptr_eq(&again, &held));
-        // Once nobody holds it, the port is bound afresh.
-        sockets.detach("web", &[Attachment::Udp(key.clone())]);
-        let gone = Arc::downgrade(&held);
-        drop((again, held));
-        // The aborted receive task drops its handle when the runtime next runs it.
-        tokio::task::yield_now().await;
-        assert_eq!(gone.strong_count(), 0, "closed everywhere");
-        let fresh = sockets.udp_socket(&key).unwrap();
-        assert_eq!(fresh.local_port(), key.1);
-    }
-
-    #[test]
-    fn a_peer_that_is_ours_is_found_among_the_channel_and_host_addresses() {
-        let ip = |d| IpAddr::V4(Ipv4Addr::new(10, 99, 0, d));
-        let mine = [ip(1), ip(9)];
-        assert_eq!(own_peer(&[ip(2), ip(1)], &mine, &[]), Some(ip(1)));
-        assert_eq!(own_peer(&[ip(2), ip(9)], &mine, &[]), Some(ip(9)));
-        assert_eq!(own_peer(&[ip(3), ip(2)], &mine, &[ip(3)]), Some(ip(3)));
-        assert_eq!(own_peer(&[ip(2)], &mine, &[ip(3)]), None);
-    }
-
-    #[tokio::test]
-    async fn a_udp_channel_naming_an_address_of_this_host_is_refused_before_opening() {
-        let inst = web();
-        let keys = HashMap::from([(PathBuf::from("/k"), key())]);
-        let mut ch = udp_channel(0);
-        // 127.0.0.1 is on this host's loopback, whatever else it has.
-        ch.channel.peers = vec![
-            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
-            Ipv4Addr::LOCALHOST.into(),
-        ];
-        ch.src = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
-        let plan = Plan {
-            name: "web",
-            inst: &inst,
-            parent: "lo",
-            vmac_iface: None,
-            primary: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4)),
-            channels: std::slice::from_ref(&ch),
-            packets: mpsc::channel(1).0,
-            stats: Arc::new(Stats::default()),
-            keys: &keys,
-        };
-        let mut sockets = Sockets::default();
-        let err = sockets
-            .attach(&plan, &mut HashMap::new())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("instance web: channel udp lo:0 lists 127.0.0.1 as a peer"),
-            "{err}"
-        );
-        assert!(err.contains("address of this host"), "{err}");
-        assert!(
-            sockets.udp.is_empty() && sockets.raw.is_empty(),
-            "nothing opened"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_udp_port_where_another_instance_holds_the_vrid_is_refused() {
-        let mut sockets = Sockets::default();
-        let ukey: UdpKey = (Family::V4, 0, "lo".to_owned());
-        sockets.udp_socket(&ukey).unwrap();
-        let api = UdpRoute {
-            route: route("api"),
-            key: key(),
-            origin: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        };
-        claim(&sockets.udp[&ukey].1.routes, 51, api).unwrap();
-
-        let inst = web();
-        let keys = HashMap::from([(PathBuf::from("/k"), key())]);
-        let stats = Arc::new(Stats::default());
-        let plan = |channels| Plan {
-            name: "web",
-            inst: &inst,
-            parent: "lo",
-            vmac_iface: None,
-            primary: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            channels,
-            packets: mpsc::channel(1).0,
-            stats: stats.clone(),
-            keys: &keys,
-        };
-        let shared = [udp_channel(0)];
-        let err = sockets
-            .check_claims(&plan(&shared))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("instance web") && err.contains("instance api"),
-            "{err}"
-        );
-        assert!(err.contains("VRID 51 (IPv4) on udp lo:0"), "{err}");
-        // Another port is another socket.
-        let other_port = [udp_channel(1)];
-        sockets.check_claims(&plan(&other_port)).unwrap();
-        // Two channels of web on one port would replace each other.
-        let twice = [udp_channel(1), udp_channel(1)];
-        let err = sockets.check_claims(&plan(&twice)).unwrap_err().to_string();
-        assert!(
-            err.contains("another channel of the same instance"),
-            "{err}"
-        );
-        assert_eq!(read(&sockets.udp[&ukey].1.routes)[&51].route.name, "api");
-    }
-}
+mod tests;
