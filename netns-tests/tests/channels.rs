@@ -21,5 +21,7 @@ mod keepalived;
 mod migrate;
 #[path = "channels/partition.rs"]
 mod partition;
+#[path = "channels/tcp.rs"]
+mod tcp;
 #[path = "channels/udp.rs"]
 mod udp;

@@ -31,7 +31,8 @@ use crate::vrrp::udp_frame::stream::{KEEPALIVE, prefixed};
 
 /// Frames queued for a peer while the connection is slow; the oldest goes first.
 pub const QUEUE_FRAMES: usize = 8;
-/// How long one write may take before the connection counts as stuck.
+/// How long one write may take before the connection counts as stuck; also how long
+/// written data may stay unacknowledged before the kernel aborts the connection.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -129,9 +130,10 @@ async fn keep_connected(shared: Arc<Shared>, src: IpAddr, iface: Option<String>)
     // attempt (`tcp_connect_failures`), and one line.
     let mut failing_logged = false;
     loop {
+        let started = tokio::time::Instant::now();
         let attempt = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            tcp_socket::connect(src, iface.as_deref(), peer),
+            tcp_socket::connect(src, iface.as_deref(), peer, WRITE_TIMEOUT),
         )
         .await;
         match attempt {
@@ -165,7 +167,9 @@ async fn keep_connected(shared: Arc<Shared>, src: IpAddr, iface: Option<String>)
                 }
             }
         }
-        tokio::time::sleep(backoff).await;
+        // An attempt that timed out has waited already: across a partition, one attempt a
+        // second, so the first after the heal is at most that far away.
+        tokio::time::sleep(backoff.saturating_sub(started.elapsed())).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
 }

@@ -60,8 +60,16 @@ pub fn listen(family: Family, port: u16, iface: Option<&str>) -> Result<TcpListe
 }
 
 /// Connects to `to` from `src` (any port), over `iface` when given. The caller bounds the
-/// wait.
-pub async fn connect(src: IpAddr, iface: Option<&str>, to: SocketAddr) -> io::Result<TcpStream> {
+/// wait. Data the peer has not acknowledged within `unacked` aborts the connection
+/// (TCP_USER_TIMEOUT): without it a connection across a partition stays "open" for many
+/// minutes of retransmissions, writes keep filling its buffer, and a healed path would wait
+/// for the next retransmission, seconds away after exponential backoff.
+pub async fn connect(
+    src: IpAddr,
+    iface: Option<&str>,
+    to: SocketAddr,
+    unacked: std::time::Duration,
+) -> io::Result<TcpStream> {
     let sock = match src {
         IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
@@ -73,6 +81,7 @@ pub async fn connect(src: IpAddr, iface: Option<&str>, to: SocketAddr) -> io::Re
         IpAddr::V4(_) => socket2::SockRef::from(&sock).set_tos_v4(TOS_CS6)?,
         IpAddr::V6(_) => socket2::SockRef::from(&sock).set_tclass_v6(TOS_CS6)?,
     }
+    socket2::SockRef::from(&sock).set_tcp_user_timeout(Some(unacked))?;
     sock.bind(SocketAddr::new(src, 0))?;
     let stream = sock.connect(to).await?;
     // An advert is one small write: send it now, not after the previous one is acked.
@@ -99,7 +108,10 @@ mod tests {
         let listener = listen(Family::V4, 0, None).unwrap();
         let port = listener.local_addr().unwrap().port();
         let to = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
-        let mut out = connect(Ipv4Addr::LOCALHOST.into(), None, to).await.unwrap();
+        let unacked = std::time::Duration::from_secs(2);
+        let mut out = connect(Ipv4Addr::LOCALHOST.into(), None, to, unacked)
+            .await
+            .unwrap();
         let (mut inbound, from) = listener.accept().await.unwrap();
         assert_eq!(from, out.local_addr().unwrap());
         set_tos(&inbound).unwrap();
