@@ -1,14 +1,15 @@
 //! The sockets every instance shares, and how an instance's heartbeat channels attach to
 //! them. A raw VRRP socket serves one (interface, family, source address); a UDP socket and
-//! a TCP listener (`tcp.rs`) one (family, port, interface). Each has a receive loop and a
-//! table of routes by VRID; an instance is attached to as many as its channels need, and a
+//! a TCP listener one (family, port, interface). Each has a receive loop and a table of
+//! routes by VRID; an instance is attached to as many as its channels need, and a
 //! socket closes with its last route. A VRID in a table belongs to one instance: attaching a
 //! second one to it is refused, never a replacement.
 //!
 //! The primary interface is channel 0, and each `channels:` entry k is channel k: every one
-//! gets a receive route here and a send path ([`TxPath`]). A transport is a key type and an
-//! open function (a file here), a receive loop and a sending half (a file each in `daemon`),
-//! and its config arm.
+//! gets a receive route here and a send path ([`TxPath`]). A transport is its socket key,
+//! open and attach functions (a file here: `raw.rs`, `udp.rs`, `tcp.rs`), its receive loop
+//! and sending half (files in `daemon`: `receiver.rs`, `udp_receiver.rs`, `tcp_receiver.rs`
+//! and `tcp_link.rs`), and its config arm (`config/channels.rs`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -19,27 +20,24 @@ use tokio::task::JoinHandle;
 
 use super::DaemonError;
 use super::instance::ResolvedChannel;
-use super::receiver::{self, Route, Routes, RxChannel};
+use super::receiver::{Route, RxChannel};
 use super::sealed::{SealedRoute, SealedRoutes};
-use super::senders::{TxPath, Via};
+use super::senders::TxPath;
 use super::stats::Stats;
 use super::tcp_link::TcpLink;
-use super::udp_receiver;
 use crate::config::{ChannelKind, Instance};
+use crate::net::VrrpSocket;
 use crate::net::udp_socket::{UdpChannelSocket, host_addrs};
-use crate::net::{NetError, VrrpSocket};
-use crate::vrrp::Family;
-use crate::vrrp::packet;
 use crate::vrrp::router::Packet;
 use crate::vrrp::udp_frame::FrameKey;
 
-/// A raw VRRP socket: interface, family, source address.
-type RawKey = (String, Family, IpAddr);
-/// A UDP heartbeat socket: family, port, interface.
-type UdpKey = (Family, u16, String);
+use raw::{RawKey, raw_holder};
 use tcp::{LinkKey, TcpKey};
+use udp::UdpKey;
 
+mod raw;
 mod tcp;
+mod udp;
 
 /// A socket an instance is attached to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +69,27 @@ impl std::fmt::Display for SealedKey {
 struct Entry<R> {
     routes: Arc<RwLock<HashMap<u8, R>>>,
     task: JoinHandle<()>,
+}
+
+/// Receive routes waiting to go in once every socket an instance needs is open.
+#[derive(Default)]
+struct Pending {
+    /// Raw sockets, each with the instance's channels it carries.
+    raw: Vec<(RawKey, Vec<RxChannel>)>,
+    /// Sealed-frame sockets, one channel each.
+    sealed: Vec<(SealedKey, SealedRoute)>,
+}
+
+/// One entry of `channels:` as it attaches.
+struct Slot<'a> {
+    /// Its channel index (the primary interface is 0).
+    index: usize,
+    /// The channel and its source address.
+    rc: &'a ResolvedChannel,
+    /// Its name in logs and status.
+    label: String,
+    /// Its counters.
+    stats: Arc<Stats>,
 }
 
 /// Every open heartbeat socket.
@@ -138,7 +157,6 @@ impl Sockets {
         channel_stats: &mut HashMap<String, Arc<Stats>>,
     ) -> Result<(Arc<Vec<TxPath>>, Vec<Attachment>), DaemonError> {
         let inst = plan.inst;
-        let family = inst.family();
         let mut stats_of = |label: &str| {
             channel_stats
                 .entry(label.to_owned())
@@ -146,118 +164,33 @@ impl Sockets {
                 .clone()
         };
         let mut paths = Vec::new();
-        let mut raw_rx: Vec<(RawKey, Vec<RxChannel>)> = Vec::new();
-        let mut sealed_rx: Vec<(SealedKey, SealedRoute)> = Vec::new();
+        let mut pending = Pending::default();
         let mut attached = Vec::new();
 
-        // The primary channel: received on the parent even with a virtual MAC (a macvlan
-        // never delivers a frame carrying its own MAC, and the Master sends from it)...
-        let label = plan.parent.to_owned();
-        let stats = stats_of(&label);
-        let key: RawKey = (plan.parent.to_owned(), family, plan.primary);
-        let recv = self.raw_socket(&key)?;
-        // ...and sent from the macvlan, so adverts carry the virtual MAC (RFC 9568 §7.3).
-        let send = match plan.vmac_iface {
-            Some(iface) => Arc::new(open_raw(iface, family, plan.primary)?),
-            None => recv,
-        };
-        let peers = inst.unicast.as_ref().map(|u| u.peers.clone());
-        add_rx(
-            &mut raw_rx,
-            key,
-            RxChannel {
-                index: 0,
-                peers: peers.clone(),
-                stats: stats.clone(),
-            },
-        );
-        paths.push(TxPath {
-            label,
-            via: Via::Vrrp {
-                socket: send,
-                src: plan.primary,
-                dests: peers.unwrap_or_else(|| vec![group_address(family)]),
-                checksum: inst.v3_checksum,
-            },
-            stats,
-        });
-
+        let stats = stats_of(plan.parent);
+        paths.push(self.attach_primary(plan, stats, &mut pending)?);
         for (k, rc) in plan.channels.iter().enumerate() {
-            let index = k + 1;
             let ch = &rc.channel;
-            let label = ch.label();
-            let stats = stats_of(&label);
-            match &ch.kind {
-                ChannelKind::Vrrp => {
-                    let key: RawKey = (ch.interface.clone(), family, rc.src);
-                    let socket = self.raw_socket(&key)?;
-                    add_rx(
-                        &mut raw_rx,
-                        key,
-                        RxChannel {
-                            index,
-                            peers: Some(ch.peers.clone()),
-                            stats: stats.clone(),
-                        },
-                    );
-                    paths.push(TxPath {
-                        label,
-                        via: Via::Vrrp {
-                            socket,
-                            src: rc.src,
-                            dests: ch.peers.clone(),
-                            checksum: inst.v3_checksum,
-                        },
-                        stats,
-                    });
-                }
+            let slot = Slot {
+                index: k + 1,
+                rc,
+                label: ch.label(),
+                stats: stats_of(&ch.label()),
+            };
+            // One arm per transport, each in its own file here.
+            let path = match &ch.kind {
+                ChannelKind::Vrrp => self.attach_vrrp(plan, slot, &mut pending)?,
                 ChannelKind::Udp { port, key_file } => {
-                    let key = frame_key(plan, key_file)?;
-                    let ukey: UdpKey = (family, *port, ch.interface.clone());
-                    let socket = self.udp_socket(&ukey)?;
-                    sealed_rx.push((
-                        SealedKey::Udp(ukey),
-                        sealed_route(plan, index, ch, &stats, &key),
-                    ));
-                    paths.push(TxPath {
-                        label,
-                        via: Via::Udp {
-                            socket,
-                            // The node's identity, not its address on this channel: a peer
-                            // breaks equal-priority ties with it, so both nodes compare the
-                            // same pair of addresses on every channel.
-                            origin: plan.primary,
-                            dests: udp_dests(&ch.peers, *port, rc.src),
-                            key,
-                            key_file: key_file.clone(),
-                        },
-                        stats,
-                    });
+                    self.attach_udp(plan, slot, *port, key_file, &mut pending)?
                 }
                 ChannelKind::Tcp { port, key_file } => {
-                    let key = frame_key(plan, key_file)?;
-                    let tkey: TcpKey = (family, *port, ch.interface.clone());
-                    self.tcp_listener(&tkey)?;
-                    sealed_rx.push((
-                        SealedKey::Tcp(tkey),
-                        sealed_route(plan, index, ch, &stats, &key),
-                    ));
-                    let links = self.tcp_links(plan.name, rc, *port, &stats);
-                    paths.push(TxPath {
-                        label,
-                        via: Via::Tcp {
-                            links,
-                            origin: plan.primary,
-                            key,
-                            key_file: key_file.clone(),
-                        },
-                        stats,
-                    });
+                    self.attach_tcp(plan, slot, *port, key_file, &mut pending)?
                 }
-            }
+            };
+            paths.push(path);
         }
         // Every socket is open: only now do routes go in, so a failure above leaves none.
-        for (key, route) in sealed_rx {
+        for (key, route) in pending.sealed {
             let routes = self.sealed_routes(&key).expect("opened above");
             claim(routes, inst.vrid, route)
                 .map_err(|held| shared_route(plan, &key.to_string(), &held))?;
@@ -266,7 +199,7 @@ impl Sockets {
                 SealedKey::Tcp(k) => Attachment::Tcp(k),
             });
         }
-        for (key, channels) in raw_rx {
+        for (key, channels) in pending.raw {
             let (_, entry) = &self.raw[&key];
             claim(&entry.routes, inst.vrid, route_of(plan, channels))
                 .map_err(|held| shared_route(plan, &key.0, &held))?;
@@ -391,39 +324,6 @@ impl Sockets {
             }
         }
     }
-
-    fn raw_socket(&mut self, key: &RawKey) -> Result<Arc<VrrpSocket>, NetError> {
-        if let Some((s, _)) = self.raw.get(key) {
-            return Ok(s.clone());
-        }
-        let (iface, family, src) = key.clone();
-        let socket = Arc::new(open_raw(&iface, family, src)?);
-        let routes = Arc::new(RwLock::new(Routes::new()));
-        let mut own = socket.local_addrs().unwrap_or_default();
-        own.push(src);
-        let task = tokio::spawn(receiver::run(socket.clone(), iface, routes.clone(), own));
-        self.raw
-            .insert(key.clone(), (socket.clone(), Entry { routes, task }));
-        Ok(socket)
-    }
-
-    fn udp_socket(&mut self, key: &UdpKey) -> Result<Arc<UdpChannelSocket>, NetError> {
-        if let Some((s, _)) = self.udp.get(key) {
-            return Ok(s.clone());
-        }
-        let (family, port, iface) = key.clone();
-        self.lingering.retain(|_, w| w.strong_count() > 0);
-        let socket = match self.lingering.remove(key).and_then(|w| w.upgrade()) {
-            Some(open) => open,
-            None => Arc::new(UdpChannelSocket::bind(family, port, Some(&iface))?),
-        };
-        let routes = Arc::new(RwLock::new(SealedRoutes::new()));
-        let label = format!("udp {iface}:{port}");
-        let task = tokio::spawn(udp_receiver::run(socket.clone(), label, routes.clone()));
-        self.udp
-            .insert(key.clone(), (socket.clone(), Entry { routes, task }));
-        Ok(socket)
-    }
 }
 
 /// Removes `name`'s route from a table; whether the table is now empty.
@@ -447,21 +347,6 @@ fn other_holder<R: Named>(table: &HashMap<u8, R>, vrid: u8, name: &str) -> Optio
         .get(&vrid)
         .filter(|r| r.name() != name)
         .map(|r| r.name().to_owned())
-}
-
-/// The instance other than `name` that holds `vrid` on any raw socket of `family` on
-/// `iface`: each of them hears every advert there, whatever address it sends from.
-fn raw_holder<'a>(
-    tables: impl IntoIterator<Item = (&'a RawKey, &'a RwLock<Routes>)>,
-    iface: &str,
-    family: Family,
-    vrid: u8,
-    name: &str,
-) -> Option<String> {
-    tables
-        .into_iter()
-        .filter(|(k, _)| k.0 == iface && k.1 == family)
-        .find_map(|(_, routes)| other_holder(&read(routes), vrid, name))
 }
 
 /// Puts `route` in the table for `vrid`. The instance's own earlier route (a reload) is
@@ -530,13 +415,6 @@ fn sealed_route(
     }
 }
 
-fn add_rx(list: &mut Vec<(RawKey, Vec<RxChannel>)>, key: RawKey, ch: RxChannel) {
-    match list.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, v)) => v.push(ch),
-        None => list.push((key, vec![ch])),
-    }
-}
-
 fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
     Route {
         name: plan.name.to_owned(),
@@ -546,24 +424,15 @@ fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
     }
 }
 
-/// Where a UDP channel sends: each peer at `port`, except this host's own addresses. A
+/// Where a sealed channel sends: each peer at `port`, except this host's own addresses. A
 /// channel naming one is refused when it attaches; an address added to the host later must
 /// not make it send to itself either (a Master that heard its own frame would answer itself
 /// in a loop). The receive side drops such frames as well.
-fn udp_dests(peers: &[IpAddr], port: u16, origin: IpAddr) -> Vec<SocketAddr> {
-    udp_dests_except(peers, port, origin, &host_addrs().unwrap_or_default())
+fn peer_dests(peers: &[IpAddr], port: u16, origin: IpAddr) -> Vec<SocketAddr> {
+    peer_dests_except(peers, port, origin, &host_addrs().unwrap_or_default())
 }
 
-/// The first of `peers` that is this node's: one of `mine` (the channel's source and the
-/// origin its frames carry) or of `host`, the addresses on this host's interfaces.
-fn own_peer(peers: &[IpAddr], mine: &[IpAddr], host: &[IpAddr]) -> Option<IpAddr> {
-    peers
-        .iter()
-        .copied()
-        .find(|p| mine.contains(p) || host.contains(p))
-}
-
-fn udp_dests_except(
+fn peer_dests_except(
     peers: &[IpAddr],
     port: u16,
     origin: IpAddr,
@@ -576,11 +445,13 @@ fn udp_dests_except(
         .collect()
 }
 
-fn group_address(family: Family) -> IpAddr {
-    match family {
-        Family::V4 => IpAddr::V4(packet::MULTICAST_V4),
-        Family::V6 => IpAddr::V6(packet::MULTICAST_V6),
-    }
+/// The first of `peers` that is this node's: one of `mine` (the channel's source and the
+/// origin its frames carry) or of `host`, the addresses on this host's interfaces.
+fn own_peer(peers: &[IpAddr], mine: &[IpAddr], host: &[IpAddr]) -> Option<IpAddr> {
+    peers
+        .iter()
+        .copied()
+        .find(|p| mine.contains(p) || host.contains(p))
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -589,15 +460,6 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 pub(super) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Opens the VRRP socket of `family` on `iface`, sending from `src`.
-fn open_raw(iface: &str, family: Family, src: IpAddr) -> Result<VrrpSocket, NetError> {
-    match (family, src) {
-        (Family::V4, IpAddr::V4(src)) => VrrpSocket::open_v4(iface, Some(src)),
-        (_, IpAddr::V6(src)) => VrrpSocket::open_v6(iface, Some(src)),
-        (Family::V6, IpAddr::V4(_)) => unreachable!("an IPv6 instance has an IPv6 source"),
-    }
 }
 
 #[cfg(test)]

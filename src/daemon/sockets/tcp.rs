@@ -5,9 +5,13 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock, Weak};
 
-use super::{Entry, Sockets, forget, udp_dests};
+use super::{
+    Entry, Pending, Plan, SealedKey, Slot, Sockets, forget, frame_key, peer_dests, sealed_route,
+};
+use crate::daemon::DaemonError;
 use crate::daemon::instance::ResolvedChannel;
 use crate::daemon::sealed::{FrameJudge, SealedRoutes, Transport};
+use crate::daemon::senders::{TxPath, Via};
 use crate::daemon::stats::Stats;
 use crate::daemon::tcp_link::TcpLink;
 use crate::daemon::tcp_receiver;
@@ -22,6 +26,36 @@ pub(super) type TcpKey = (Family, u16, String);
 pub(super) type LinkKey = (String, std::net::IpAddr, String, SocketAddr, usize);
 
 impl Sockets {
+    /// A `type: tcp` channel: the listener of its port, its receive route, and a path that
+    /// queues each advert sealed for a connection to every peer.
+    pub(super) fn attach_tcp(
+        &mut self,
+        plan: &Plan<'_>,
+        slot: Slot<'_>,
+        port: u16,
+        key_file: &std::path::Path,
+        pending: &mut Pending,
+    ) -> Result<TxPath, DaemonError> {
+        let ch = &slot.rc.channel;
+        let key = frame_key(plan, key_file)?;
+        let tkey: TcpKey = (plan.inst.family(), port, ch.interface.clone());
+        self.tcp_listener(&tkey)?;
+        let route = sealed_route(plan, slot.index, ch, &slot.stats, &key);
+        pending.sealed.push((SealedKey::Tcp(tkey), route));
+        let links = self.tcp_links(plan.name, slot.rc, port, &slot.stats);
+        Ok(TxPath {
+            label: slot.label,
+            via: Via::Tcp {
+                links,
+                // The node's identity, as on a UDP channel.
+                origin: plan.primary,
+                key,
+                key_file: key_file.to_owned(),
+            },
+            stats: slot.stats,
+        })
+    }
+
     /// Opens the listener of `key` unless it is open.
     pub(super) fn tcp_listener(&mut self, key: &TcpKey) -> Result<(), NetError> {
         if self.tcp.contains_key(key) {
@@ -48,7 +82,7 @@ impl Sockets {
     ) -> Vec<Arc<TcpLink>> {
         self.links.retain(|_, link| link.strong_count() > 0);
         let iface = &rc.channel.interface;
-        udp_dests(&rc.channel.peers, port, rc.src)
+        peer_dests(&rc.channel.peers, port, rc.src)
             .into_iter()
             .map(|peer| {
                 let stats_at = Arc::as_ptr(stats) as usize;

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::config::{Channel, Config};
+use crate::daemon::receiver::Routes;
+use crate::vrrp::Family;
 
 fn route(name: &str) -> Route {
     Route {
@@ -83,10 +85,10 @@ fn a_udp_channel_sends_to_no_address_of_this_host() {
     let ip = |d| IpAddr::V4(Ipv4Addr::new(10, 99, 0, d));
     // One config for both nodes: node .1 lists itself, and .3 is another address of it.
     let peers = [ip(1), ip(2), ip(3)];
-    let dests = udp_dests_except(&peers, 5405, ip(1), &[ip(3), Ipv4Addr::LOCALHOST.into()]);
+    let dests = peer_dests_except(&peers, 5405, ip(1), &[ip(3), Ipv4Addr::LOCALHOST.into()]);
     assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
     // The loopback address is always ours.
-    let dests = udp_dests(&[Ipv4Addr::LOCALHOST.into(), ip(2)], 5405, ip(1));
+    let dests = peer_dests(&[Ipv4Addr::LOCALHOST.into(), ip(2)], 5405, ip(1));
     assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
 }
 
