@@ -68,6 +68,25 @@ fn tcp_alone_carries_the_pair_and_a_healed_partition_leaves_one_master() {
     let up = format!("{} connected", n0.hb_ip4().unwrap());
     assert!(table.contains(&up), "{table}");
     assert!(lab.client.ping_once(vip));
+    // A reload that changes the channel list but not this channel's source, interface and
+    // peer (here: its source written out) keeps the connection: no new one is opened.
+    let ups = |d: &Vipd| d.log_text().matches("heartbeat connection up").count();
+    assert_eq!(ups(&d0), 1, "{}", d0.log_text());
+    let mut same = high.clone();
+    let line = tcp_channel(n1, &lab.log_path("heartbeat.key"));
+    let source = format!(", source: {} }}]", n0.hb_ip4().unwrap());
+    same.extra = vec![line.replacen(" }]", &source, 1)];
+    assert_ne!(same.extra, high.extra);
+    d0.rewrite(&VipdConfig::single(n0.name(), same)).unwrap();
+    d0.ctl_ok(&["reload"]).unwrap();
+    let heard = channel_counter(&d1, &channel(), "adverts_received");
+    netns_tests::wait_until(TOLERANCE, POLL, || {
+        channel_counter(&d1, &channel(), "adverts_received") > heard + 5
+    })
+    .expect("TCP carries the adverts after the reload");
+    assert!(connected(&d0, n1), "{}", channel_status(&d0, &channel()));
+    assert_eq!(channel_counter(&d0, &channel(), "tcp_reconnects"), 0);
+    assert_eq!(ups(&d0), 1, "{}", d0.log_text());
 
     // The heartbeat link cut as well: no path is left, so two Masters.
     let hb = lab.cut(Cut::Heartbeat(n0)).unwrap();
