@@ -26,6 +26,7 @@
 //! | tracker reports (unbounded) | `track::runner::run_instance` | `track::Report` | check tasks, only on a change |
 //! | notify queue (1024, bounded) | `notify` task | a note with its commands | the router task (`try_send`: dropped and counted when full) |
 //! | reload requests (4) | [`run`] | `control::server::ReloadRequest` | control server |
+//! | TCP link queue (8 frames, one per peer) | `tcp_link::keep_connected` | a sealed frame | the router task's senders (`TcpLink::push` never waits: a full queue drops its oldest frame, counted `tcp_queue_dropped`) |
 
 mod checked;
 pub mod driver;

@@ -120,4 +120,18 @@ mod tests {
         inbound.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"hello");
     }
+
+    #[tokio::test]
+    async fn an_ipv6_listener_takes_ipv6_connections() {
+        let listener = listen(Family::V6, 0, None).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let to = SocketAddr::new(Ipv6Addr::LOCALHOST.into(), port);
+        let unacked = std::time::Duration::from_secs(2);
+        let out = connect(Ipv6Addr::LOCALHOST.into(), None, to, unacked)
+            .await
+            .unwrap();
+        let (inbound, from) = listener.accept().await.unwrap();
+        assert_eq!(from, out.local_addr().unwrap());
+        set_tos(&inbound).unwrap();
+    }
 }
