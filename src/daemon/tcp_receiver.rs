@@ -107,6 +107,9 @@ fn refuse(
     src: IpAddr,
     label: &str,
 ) {
+    // The judge first, then the routes, as `FrameJudge::take` does under the judge's lock:
+    // one order, so a reload waiting to write the routes cannot wedge two connections.
+    let mut judge = judge.lock().unwrap_or_else(|e| e.into_inner());
     let table = routes.read().unwrap_or_else(|e| e.into_inner());
     let listing: Vec<&Route> = table
         .values()
@@ -123,7 +126,6 @@ fn refuse(
     } else {
         listing
     };
-    let mut judge = judge.lock().unwrap_or_else(|e| e.into_inner());
     judge.refused(reason, why, src, &counted_on, label);
 }
 
