@@ -23,5 +23,7 @@ mod migrate;
 mod partition;
 #[path = "channels/tcp.rs"]
 mod tcp;
+#[path = "channels/tcp_stall.rs"]
+mod tcp_stall;
 #[path = "channels/udp.rs"]
 mod udp;
