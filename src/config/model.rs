@@ -372,14 +372,44 @@ pub enum ChannelKind {
         /// File holding the shared key; must not be accessible to others.
         key_file: PathBuf,
     },
+    /// The same sealed frames as `Udp`, length-prefixed over a persistent TCP connection
+    /// to each peer, for paths where only TCP gets through.
+    Tcp {
+        /// TCP port every node listens on, the same on every node.
+        port: u16,
+        /// File holding the shared key; must not be accessible to others.
+        key_file: PathBuf,
+    },
+}
+
+impl ChannelKind {
+    /// Its `type:` as written in the config.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            ChannelKind::Vrrp => "vrrp",
+            ChannelKind::Udp { .. } => "udp",
+            ChannelKind::Tcp { .. } => "tcp",
+        }
+    }
+
+    /// Port and key file of a kind that carries sealed frames (HMAC-SHA256, replay
+    /// window); `None` for raw VRRP.
+    pub fn sealed(&self) -> Option<(u16, &std::path::Path)> {
+        match self {
+            ChannelKind::Vrrp => None,
+            ChannelKind::Udp { port, key_file } | ChannelKind::Tcp { port, key_file } => {
+                Some((*port, key_file))
+            }
+        }
+    }
 }
 
 impl Channel {
-    /// A short name for logs and status: "eth1" or "udp eth1:5405".
+    /// A short name for logs and status: "eth1", "udp eth1:5405" or "tcp eth1:5406".
     pub fn label(&self) -> String {
-        match &self.kind {
-            ChannelKind::Vrrp => self.interface.clone(),
-            ChannelKind::Udp { port, .. } => format!("udp {}:{port}", self.interface),
+        match self.kind.sealed() {
+            None => self.interface.clone(),
+            Some((port, _)) => format!("{} {}:{port}", self.kind.name(), self.interface),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt::{self, Write};
 use std::time::Duration;
 
-use super::model::{ChannelKind, CheckKind, Config, Instance, IsolationTarget, TrackTarget};
+use super::model::{CheckKind, Config, Instance, IsolationTarget, TrackTarget};
 use crate::vrrp::timing::{master_down_interval, skew_time};
 
 /// Formats durations the way the rest of the summary does: `609.375ms`, `3.609375s`.
@@ -175,11 +175,13 @@ fn write_instance(out: &mut String, name: &str, i: &Instance) -> fmt::Result {
     }
     for ch in &i.channels {
         let peers: Vec<String> = ch.peers.iter().map(ToString::to_string).collect();
-        let how = match &ch.kind {
-            ChannelKind::Vrrp => "VRRP unicast".to_owned(),
-            ChannelKind::Udp { port, key_file } => {
-                format!("UDP port {port}, HMAC key {}", key_file.display())
-            }
+        let how = match ch.kind.sealed() {
+            None => "VRRP unicast".to_owned(),
+            Some((port, key_file)) => format!(
+                "{} port {port}, HMAC key {}",
+                ch.kind.name().to_uppercase(),
+                key_file.display()
+            ),
         };
         writeln!(
             out,

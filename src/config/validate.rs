@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::errors::ErrorKind;
-use super::model::{
-    Channel, ChannelKind, CheckKind, Config, Instance, IsolationTarget, TrackTarget,
-};
+use super::model::{Channel, CheckKind, Config, Instance, IsolationTarget, TrackTarget};
 use super::reader::{Problem, SourceMap, did_you_mean};
 use crate::vrrp::{Family, Version};
 
@@ -80,12 +78,9 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
         c.error(format!("{path}.auth"), msg);
     }
     vips(c, path, i);
-    let sealed = i
-        .channels
-        .iter()
-        .any(|ch| matches!(ch.kind, ChannelKind::Udp { .. }));
+    let sealed = i.channels.iter().any(|ch| ch.kind.sealed().is_some());
     if i.authenticated_decisions && !sealed {
-        let msg = "needs a `type: udp` channel: only its sealed adverts would decide, and without one this node could never hear its peer";
+        let msg = "needs a `type: udp` or `type: tcp` channel: only its sealed adverts would decide, and without one this node could never hear its peer";
         c.error(format!("{path}.authenticated_decisions"), msg);
     }
     let family = i.family();
@@ -115,7 +110,7 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
         if let Some(src) = &ch.source {
             same_family(c, format!("{path}.channels[{n}].source"), src);
         }
-        if matches!(ch.kind, ChannelKind::Udp { .. }) {
+        if ch.kind.sealed().is_some() {
             own_peer(c, path, n, ch, i.unicast.as_ref().and_then(|u| u.source));
         }
         let twin = i.channels[..n]
@@ -264,15 +259,17 @@ fn vips(c: &mut Checker<'_>, path: &str, i: &Instance) {
 enum Hears<'a> {
     /// IP protocol 112 on an interface: the primary interface or a `vrrp` channel.
     Raw(&'a str),
-    /// A `udp` channel: (port, interface).
-    Udp(u16, &'a str),
+    /// A channel of sealed frames: (`type:`, port, interface).
+    Sealed(&'static str, u16, &'a str),
 }
 
 impl std::fmt::Display for Hears<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Hears::Raw(iface) => f.write_str(iface),
-            Hears::Udp(port, iface) => write!(f, "UDP port {port} on {iface}"),
+            Hears::Sealed(kind, port, iface) => {
+                write!(f, "{} port {port} on {iface}", kind.to_uppercase())
+            }
         }
     }
 }
@@ -282,16 +279,16 @@ impl std::fmt::Display for Hears<'_> {
 fn hears(i: &Instance) -> Vec<(Option<usize>, Hears<'_>)> {
     let mut out = vec![(None, Hears::Raw(i.interface.as_str()))];
     for (n, ch) in i.channels.iter().enumerate() {
-        let h = match &ch.kind {
-            ChannelKind::Vrrp => Hears::Raw(ch.interface.as_str()),
-            ChannelKind::Udp { port, .. } => Hears::Udp(*port, ch.interface.as_str()),
+        let h = match ch.kind.sealed() {
+            None => Hears::Raw(ch.interface.as_str()),
+            Some((port, _)) => Hears::Sealed(ch.kind.name(), port, ch.interface.as_str()),
         };
         out.push((Some(n), h));
     }
     out
 }
 
-/// A UDP channel whose peers name one of this node's own addresses (the channel's source,
+/// A sealed (UDP, TCP) channel whose peers name one of this node's own addresses (the channel's source,
 /// or the instance's unicast source, which the frames carry as their origin) would send
 /// heartbeats to itself; the daemon also refuses peers that are addresses of the host.
 fn own_peer(c: &mut Checker<'_>, path: &str, n: usize, ch: &Channel, unicast: Option<IpAddr>) {
@@ -304,8 +301,9 @@ fn own_peer(c: &mut Checker<'_>, path: &str, n: usize, ch: &Channel, unicast: Op
             c.error(
                 format!("{path}.channels[{n}].peers[{k}]"),
                 format!(
-                    "{peer} is this node's own address ({what}): a UDP channel lists only \
-                     the other nodes, or the node would send its heartbeats to itself"
+                    "{peer} is this node's own address ({what}): a {} channel lists only \
+                     the other nodes, or the node would send its heartbeats to itself",
+                    ch.kind.name().to_uppercase()
                 ),
             );
         }
@@ -330,11 +328,11 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
         for (at, h) in hears(i) {
             if let Some(&(_, first)) = mine.iter().find(|(m, _)| *m == h) {
                 // The same instance twice: raw channels on one interface share the
-                // instance's route, but a UDP route carries one channel only.
-                if let (Hears::Udp(port, iface), Some(n), Some(k)) = (h, at, first) {
+                // instance's route, but a sealed route carries one channel only.
+                if let (Hears::Sealed(..), Some(n), Some(k)) = (h, at, first) {
                     let msg = format!(
-                        "channels[{k}] of this instance already uses UDP port {port} on \
-                         {iface}; list all of its peers in that one channel"
+                        "channels[{k}] of this instance already uses {h}; list all of its \
+                         peers in that one channel"
                     );
                     c.error(format!("{path}.channels[{n}].port"), msg);
                 }
@@ -364,7 +362,7 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
                     let key_path = match (at, h) {
                         (None, _) => format!("{path}.vrid"),
                         (Some(n), Hears::Raw(_)) => format!("{path}.channels[{n}].interface"),
-                        (Some(n), Hears::Udp(..)) => format!("{path}.channels[{n}].port"),
+                        (Some(n), Hears::Sealed(..)) => format!("{path}.channels[{n}].port"),
                     };
                     let msg = format!(
                         "instance '{name}' would hear VRID {vrid} ({family}) on {where_}, where \

@@ -35,7 +35,7 @@ use crate::vrrp::router::Suppressed;
 
 /// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections (besides
 /// [`HELD_BACK`]'s).
-const NOT_REJECTIONS: [&str; 8] = [
+const NOT_REJECTIONS: [&str; 12] = [
     "isolation_local_errors",
     "adverts_sent",
     "adverts_received",
@@ -44,6 +44,19 @@ const NOT_REJECTIONS: [&str; 8] = [
     "address_mismatch",
     "inbox_full",
     "own_adverts",
+    // A TCP channel's own connections (`vipd_channel_link_events_total`).
+    "tcp_reconnects",
+    "tcp_connect_failures",
+    "tcp_queue_dropped",
+    "tcp_write_timeouts",
+];
+
+/// The counters of a TCP channel's outgoing connections, by their `event` label.
+const LINK_EVENTS: [(&str, &str); 4] = [
+    ("tcp_reconnects", "reconnect"),
+    ("tcp_connect_failures", "connect_failure"),
+    ("tcp_queue_dropped", "queue_dropped"),
+    ("tcp_write_timeouts", "write_timeout"),
 ];
 
 /// The limits' counters exported as `vipd_held_back_total`.
@@ -104,6 +117,7 @@ impl Collector for Vipd {
         let (mut held_back, mut fence) = (vec![], vec![]);
         let (mut ch_in, mut ch_out, mut ch_rejected, mut ch_lost) =
             (vec![], vec![], vec![], vec![]);
+        let (mut ch_connected, mut ch_link_events) = (vec![], vec![]);
         for i in &self.0 {
             let view = i.view.borrow().status.clone();
             let inst = || vec![("instance", i.name.clone())];
@@ -156,6 +170,19 @@ impl Collector for Vipd {
                     let mut l = l();
                     l.push(("reason", (*name).to_owned()));
                     ch_rejected.push((l, ConstCounter::new(*n)));
+                }
+                let links = stats.links();
+                for (peer, up) in &links {
+                    let mut l = l();
+                    l.push(("peer", peer.to_string()));
+                    ch_connected.push((l, ConstGauge::new(i64::from(*up))));
+                }
+                if !links.is_empty() {
+                    for (counter, event) in LINK_EVENTS {
+                        let mut l = l();
+                        l.push(("event", event.to_owned()));
+                        ch_link_events.push((l, ConstCounter::new(get(counter))));
+                    }
                 }
             }
             let counts = i.stats.snapshot();
@@ -275,6 +302,18 @@ impl Collector for Vipd {
             "vipd_channel_lost",
             "1 while a Backup hears the Master on other channels but not on this one",
             ch_lost,
+        )?;
+        family(
+            &mut enc,
+            "vipd_channel_peer_connected",
+            "1 while a TCP channel's connection to the peer is up, 0 while it reconnects",
+            ch_connected,
+        )?;
+        family(
+            &mut enc,
+            "vipd_channel_link_events",
+            "A TCP channel's connection events: reconnect, connect_failure, queue_dropped (an advert dropped because the peer reads too slowly), write_timeout",
+            ch_link_events,
         )?;
         family(
             &mut enc,

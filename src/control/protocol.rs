@@ -172,6 +172,10 @@ pub struct ChannelStatus {
     /// Adverts in and out, rejections by reason.
     #[serde(default)]
     pub counters: BTreeMap<String, u64>,
+    /// A channel over connections (`type: tcp`): each peer's connection, "connected" or
+    /// "connecting". Empty for the others.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub connections: BTreeMap<String, String>,
 }
 
 /// One tracker of an instance.

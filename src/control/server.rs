@@ -316,6 +316,14 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
                         .last_advert()
                         .map(|t| now.duration_since(t).unwrap_or_default().as_millis() as u64),
                     counters: counters(stats),
+                    connections: stats
+                        .links()
+                        .into_iter()
+                        .map(|(peer, up)| {
+                            let state = if up { "connected" } else { "connecting" };
+                            (peer.to_string(), state.to_owned())
+                        })
+                        .collect(),
                 })
                 .collect();
             s

@@ -64,13 +64,19 @@ pub fn render(status: &Status) -> String {
                     format!("{:.1}s ago", ms as f64 / 1000.0)
                 });
                 let get = |k: &str| c.counters.get(k).copied().unwrap_or(0);
+                let links: Vec<String> = c
+                    .connections
+                    .iter()
+                    .map(|(peer, state)| format!(", {peer} {state}"))
+                    .collect();
                 let _ = writeln!(
                     out,
-                    "  channel {}: {}last advert {seen}, in {}, out {}",
+                    "  channel {}: {}last advert {seen}, in {}, out {}{}",
                     c.name,
                     if c.lost { "LOST, " } else { "" },
                     get("adverts_received"),
-                    get("adverts_sent")
+                    get("adverts_sent"),
+                    links.concat()
                 );
             }
         }

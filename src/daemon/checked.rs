@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::fence::Fencer;
 use super::isolation::IsolationProbe;
 use super::{DaemonError, keys};
-use crate::config::{ChannelKind, Config};
+use crate::config::Config;
 use crate::track::{self, RunAs};
 use crate::vrrp::udp_frame::FrameKey;
 
@@ -36,12 +36,12 @@ impl Checked {
         let mut isolation = HashMap::new();
         for (name, inst) in &config.instances {
             for ch in &inst.channels {
-                if let ChannelKind::Udp { key_file, .. } = &ch.kind
+                if let Some((_, key_file)) = ch.kind.sealed()
                     && !keys.contains_key(key_file)
                 {
                     let key = keys::load_key(key_file)
                         .map_err(|e| DaemonError::Config(format!("instance {name}: {e}")))?;
-                    keys.insert(key_file.clone(), Arc::new(key));
+                    keys.insert(key_file.to_owned(), Arc::new(key));
                 }
             }
             if let Some(check) = &inst.isolation_check {

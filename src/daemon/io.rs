@@ -143,6 +143,7 @@ impl LiveIo {
                     lost: c.lost,
                     last_advert_ms_ago: None,
                     counters: Default::default(),
+                    connections: Default::default(),
                 })
                 .collect();
             s.heartbeat_warning = heartbeat_warning(health);

@@ -20,6 +20,9 @@ pub struct Stats {
     last_advert_us: std::sync::atomic::AtomicU64,
     /// The last fence's outcome, time and detail, for `vipd status`.
     last_fence: Mutex<Option<String>>,
+    /// Connection-carried channels (TCP): per peer, the link that owns the entry and
+    /// whether it is connected now.
+    links: Mutex<BTreeMap<IpAddr, (u64, bool)>>,
 }
 
 /// What every fence counter's name starts with (`fence_fenced`, `fence_failed`,
@@ -66,6 +69,27 @@ impl Stats {
             0 => None,
             us => Some(std::time::UNIX_EPOCH + Duration::from_micros(us)),
         }
+    }
+
+    /// Records whether the connection `link` keeps to `peer` is up now.
+    pub fn link(&self, peer: IpAddr, link: u64, connected: bool) {
+        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        links.insert(peer, (link, connected));
+    }
+
+    /// Forgets `peer`'s connection state, if `link` still owns it (a link that replaced it
+    /// keeps its own).
+    pub fn forget_link(&self, peer: IpAddr, link: u64) {
+        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        if links.get(&peer).is_some_and(|(owner, _)| *owner == link) {
+            links.remove(&peer);
+        }
+    }
+
+    /// Per peer, whether its connection is up; empty for a channel without connections.
+    pub fn links(&self) -> BTreeMap<IpAddr, bool> {
+        let links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        links.iter().map(|(peer, (_, up))| (*peer, *up)).collect()
     }
 
     /// Adds one to the counter `name` (a stable snake_case label).

@@ -411,10 +411,10 @@ fn group_channels(config: &Config) -> GroupChannels {
 /// Our address on each channel, primary first: the router breaks equal-priority ties with
 /// the address of the channel an advert came in on.
 fn channel_addrs(p: &Prepared) -> Vec<IpAddr> {
-    let on_channel = |c: &instance::ResolvedChannel| match c.channel.kind {
-        // A UDP frame carries the sender's identity, which is compared with ours.
-        crate::config::ChannelKind::Udp { .. } => p.primary,
-        crate::config::ChannelKind::Vrrp => c.src,
+    let on_channel = |c: &instance::ResolvedChannel| match c.channel.kind.sealed() {
+        // A sealed frame carries the sender's identity, which is compared with ours.
+        Some(_) => p.primary,
+        None => c.src,
     };
     std::iter::once(p.primary)
         .chain(p.channels.iter().map(on_channel))
