@@ -4,6 +4,7 @@
 //! daemon). The core never reads a clock or touches the kernel; the README's "How it is built"
 //! says how the parts talk.
 
+pub mod arbiter;
 pub mod config;
 pub mod control;
 pub mod convert;
