@@ -167,7 +167,7 @@ impl EtcdClient {
             .txn(
                 Compare::absent(key),
                 put(key, value, id),
-                vec![RequestOp::RequestRange(KeyRequest { key: key.into() })],
+                vec![RequestOp::Range(KeyRequest { key: key.into() })],
             )
             .await?;
         let revision = r.header.revision;
@@ -206,9 +206,7 @@ impl EtcdClient {
     /// One transaction: if `key` is attached to lease `id`, delete it. A key held by another
     /// lease, or absent, is left alone.
     pub async fn release(&self, key: &str, id: LeaseId) -> Result<(), StoreError> {
-        let delete = vec![RequestOp::RequestDeleteRange(KeyRequest {
-            key: key.into(),
-        })];
+        let delete = vec![RequestOp::DeleteRange(KeyRequest { key: key.into() })];
         self.txn(Compare::lease_is(key, id.0), delete, vec![])
             .await
             .map(|_| ())
@@ -258,7 +256,7 @@ impl EtcdClient {
 }
 
 fn put(key: &str, value: &str, id: LeaseId) -> Vec<RequestOp> {
-    vec![RequestOp::RequestPut(PutRequest {
+    vec![RequestOp::Put(PutRequest {
         key: key.into(),
         value: value.into(),
         lease: id.0,
@@ -278,4 +276,49 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
         StoreError::Rejected(format!("unexpected answer ({e}): {text}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(endpoint: &str) -> StoreSettings {
+        StoreSettings {
+            endpoints: vec![endpoint.to_string()],
+            ca: None,
+            cert: None,
+            key: None,
+            request_timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn refused(s: StoreSettings) -> String {
+        EtcdClient::new(&s).err().expect("settings must be refused")
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_what_is_wrong() {
+        assert!(refused(settings("https://10.0.0.1:2379")).contains("no CA file"));
+        let mut s = settings("https://10.0.0.1:2379");
+        s.ca = Some("/nonexistent/ca.pem".into());
+        assert!(refused(s).contains("/nonexistent/ca.pem"));
+        let mut s = settings("http://10.0.0.1:2379");
+        s.cert = Some("/nonexistent/c.pem".into());
+        assert!(refused(s).contains("no endpoint uses https"));
+        let mut s = settings("https://10.0.0.1:2379");
+        let not_pem = std::env::current_exe().unwrap();
+        s.ca = Some(not_pem.clone());
+        let err = refused(s);
+        assert!(err.contains(&not_pem.display().to_string()), "{err}");
+        let mut s = settings("http://10.0.0.1:2379");
+        s.endpoints.clear();
+        assert!(refused(s).contains("no etcd endpoints"));
+        assert!(refused(settings("10.0.0.1:2379")).contains("10.0.0.1:2379"));
+        assert!(EtcdClient::new(&settings("http://10.0.0.1:2379")).is_ok());
+    }
+
+    #[test]
+    fn lease_ids_show_as_etcdctl_shows_them() {
+        assert_eq!(LeaseId(0x694d7a5f9b6b1a0b).to_string(), "694d7a5f9b6b1a0b");
+    }
 }

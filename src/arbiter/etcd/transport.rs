@@ -191,7 +191,7 @@ impl Transport {
         let ep = &self.endpoints[i];
         let tcp = TcpStream::connect((ep.host.as_str(), ep.port))
             .await
-            .map_err(|e| format!("connect: {e}"))?;
+            .map_err(|e| format!("connect: {}", chain(&e)))?;
         // Requests are small and latency is what matters.
         let _ = tcp.set_nodelay(true);
         match (&ep.tls_name, &self.tls) {
@@ -199,7 +199,7 @@ impl Transport {
                 let stream = tls
                     .connect(name.clone(), tcp)
                     .await
-                    .map_err(|e| format!("TLS handshake: {e}"))?;
+                    .map_err(|e| format!("TLS handshake: {}", chain(&e)))?;
                 handshake(stream).await
             }
             _ => handshake(tcp).await,
@@ -213,7 +213,7 @@ where
 {
     let (sender, conn) = http1::handshake(TokioIo::new(io))
         .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
+        .map_err(|e| format!("HTTP handshake: {}", chain(&e)))?;
     // The connection task ends when the sender is dropped and the last answer is read.
     tokio::spawn(async move {
         let _ = conn.await;
@@ -230,7 +230,7 @@ async fn send(
     sender
         .ready()
         .await
-        .map_err(|e| format!("connection: {e}"))?;
+        .map_err(|e| format!("connection: {}", chain(&e)))?;
     let req = Request::post(path)
         // The Host header is required by HTTP/1.1; any value does for etcd.
         .header(hyper::header::HOST, "etcd")
@@ -240,11 +240,11 @@ async fn send(
         // than answering from a minority (etcd's `WithRequireLeader`).
         .header("grpc-metadata-hasleader", "true")
         .body(Full::new(Bytes::from(body)))
-        .map_err(|e| format!("request: {e}"))?;
+        .map_err(|e| format!("request: {}", chain(&e)))?;
     let resp = sender
         .send_request(req)
         .await
-        .map_err(|e| format!("request: {e}"))?;
+        .map_err(|e| format!("request: {}", chain(&e)))?;
     Ok((sender, resp))
 }
 
@@ -253,7 +253,22 @@ async fn read_body(resp: Response<Incoming>) -> Result<Bytes, String> {
         .collect()
         .await
         .map(|b| b.to_bytes())
-        .map_err(|e| format!("reading the answer: {e}"))
+        .map_err(|e| format!("reading the answer: {}", chain(&e)))
+}
+
+/// An error with its causes: hyper's own message ("connection error") hides the reason,
+/// such as the TLS alert of a member that wants a client certificate.
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// Sorts an error answer: lost quorum (no leader, a proposal that timed out) is

@@ -11,7 +11,7 @@ use std::time::Duration;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::transport::{Attempt, classify};
+use super::transport::{Attempt, chain, classify};
 use super::wire::{EventType, StreamError, StreamItem, WatchCreate, WatchRequest, WatchResponse};
 use super::{EtcdClient, StoreError, json};
 
@@ -127,7 +127,9 @@ impl Lines {
                         self.buf.extend_from_slice(&data);
                     }
                 }
-                Some(Err(e)) => return Err(StoreError::Unreachable(format!("watch: {e}"))),
+                Some(Err(e)) => {
+                    return Err(StoreError::Unreachable(format!("watch: {}", chain(&e))));
+                }
                 None => return Err(StoreError::Unreachable("watch stream ended".into())),
             }
         }

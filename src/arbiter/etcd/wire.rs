@@ -59,11 +59,13 @@ pub struct PutRequest {
 
 /// `RequestOp`: a oneof, which the JSON mapping writes as an object with one member.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "snake_case")]
 pub enum RequestOp {
-    RequestRange(KeyRequest),
-    RequestPut(PutRequest),
-    RequestDeleteRange(KeyRequest),
+    #[serde(rename = "request_range")]
+    Range(KeyRequest),
+    #[serde(rename = "request_put")]
+    Put(PutRequest),
+    #[serde(rename = "request_delete_range")]
+    DeleteRange(KeyRequest),
 }
 
 /// `Compare`: `target` names which of the optional fields holds the value compared.

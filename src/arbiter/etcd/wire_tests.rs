@@ -24,12 +24,12 @@ fn lease_requests_write_int64_as_strings_and_only_what_is_set() {
 fn acquire_txn_encodes_keys_values_and_the_oneof() {
     let txn = TxnRequest {
         compare: vec![Compare::absent("/vipd/k")],
-        success: vec![RequestOp::RequestPut(PutRequest {
+        success: vec![RequestOp::Put(PutRequest {
             key: "/vipd/k".into(),
             value: "node1".into(),
             lease: 42,
         })],
-        failure: vec![RequestOp::RequestRange(KeyRequest {
+        failure: vec![RequestOp::Range(KeyRequest {
             key: "/vipd/k".into(),
         })],
     };
@@ -49,9 +49,7 @@ fn acquire_txn_encodes_keys_values_and_the_oneof() {
 fn lease_compare_and_delete() {
     let txn = TxnRequest {
         compare: vec![Compare::lease_is("k", -5)],
-        success: vec![RequestOp::RequestDeleteRange(KeyRequest {
-            key: "k".into(),
-        })],
+        success: vec![RequestOp::DeleteRange(KeyRequest { key: "k".into() })],
         failure: vec![],
     };
     assert_eq!(
