@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod endpoint;
 mod tls;
 mod transport;
 mod watch;

@@ -120,7 +120,13 @@ impl EtcdCluster {
         for i in 0..MEMBERS {
             c.start_member(i)?;
         }
-        c.wait_healthy(Duration::from_secs(30))?;
+        if let Err(e) = c.wait_healthy(Duration::from_secs(30)) {
+            // The directory goes with the cluster: say here why the members did not come up.
+            let logs: String = (0..MEMBERS)
+                .map(|i| format!("\n--- e{i} log (end):\n{}", tail(&c.member_log(i), 10)))
+                .collect();
+            return Err(HarnessError::parse("etcd start", format!("{e}{logs}")));
+        }
         Ok(c)
     }
 
@@ -317,4 +323,10 @@ pub const ETCD_TOOLS: [(&str, &str); 3] = [
 /// test may run. Otherwise it says SKIPPED loudly and returns false, or panics under `CI=true`.
 pub fn require_etcd() -> bool {
     crate::require_root() && crate::root::may_run("etcd", crate::root::missing_tool(&ETCD_TOOLS))
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
