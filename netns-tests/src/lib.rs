@@ -5,6 +5,9 @@
 //! namespace, every name is unique per process and lab (tests run in parallel), and dropping
 //! the lab removes it all and kills every process in it, pass or panic.
 //!
+//! [`etcd::EtcdCluster`] adds a real 3-member etcd cluster on a segment of its own, which lab
+//! nodes join with [`etcd::EtcdCluster::attach`].
+//!
 //! ```no_run
 //! use netns_tests::{Lab, LabSpec, require_root};
 //! use std::time::Duration;

@@ -102,6 +102,11 @@ fn acquire_take_over_release_and_holder() {
         let Acquire::Won { revision } = won else {
             panic!("an absent key must be won: {won:?}")
         };
+        // The same call again, as after a lost answer: still won, by the same write.
+        assert_eq!(
+            etcd.acquire(key, "node-a", a).await,
+            Ok(Acquire::Won { revision })
+        );
         match etcd.acquire(key, "node-b", b).await.expect("acquire") {
             Acquire::Held {
                 holder,
@@ -117,6 +122,8 @@ fn acquire_take_over_release_and_holder() {
         // Taking over needs the holder's lease: a wrong one changes nothing.
         let wrong = LeaseId(a.0 ^ 1);
         assert_eq!(etcd.take_over(key, "node-b", b, wrong).await, Ok(false));
+        assert_eq!(etcd.take_over(key, "node-b", b, a).await, Ok(true));
+        // Again, as after a lost answer: the key is ours, so it is done.
         assert_eq!(etcd.take_over(key, "node-b", b, a).await, Ok(true));
         assert_eq!(etcd.holder(key).await, Ok(Some(("node-b".into(), b))));
         // Releasing with a lease that does not hold the key leaves it alone.

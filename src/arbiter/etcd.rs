@@ -157,7 +157,8 @@ impl EtcdClient {
     }
 
     /// One transaction: if `key` does not exist, put `key=value` attached to lease `id`;
-    /// otherwise read who holds it.
+    /// otherwise read who holds it. A key already attached to `id` counts as won: a request
+    /// may be sent twice when its first answer is lost, and the first may have been applied.
     pub async fn acquire(
         &self,
         key: &str,
@@ -165,23 +166,20 @@ impl EtcdClient {
         id: LeaseId,
     ) -> Result<Acquire, StoreError> {
         let r = self
-            .txn(
-                Compare::absent(key),
-                put(key, value, id),
-                vec![RequestOp::Range(KeyRequest { key: key.into() })],
-            )
+            .txn(Compare::absent(key), put(key, value, id), read(key))
             .await?;
         let revision = r.header.revision;
         if r.succeeded {
             return Ok(Acquire::Won { revision });
         }
-        let kv = r
-            .responses
-            .into_iter()
-            .find_map(|op| op.response_range)
-            .and_then(|range| range.kvs.into_iter().next())
-            // The comparison said the key exists, in the same transaction as this read.
-            .ok_or_else(|| StoreError::Rejected(format!("{key} exists but reads empty")))?;
+        let kv = read_back(key, r)?;
+        // Our own lease holds it: an earlier attempt of this call was applied though its answer
+        // was lost (a timeout, a broken connection) and the request was sent again.
+        if kv.lease == id.0 {
+            return Ok(Acquire::Won {
+                revision: kv.mod_revision,
+            });
+        }
         Ok(Acquire::Held {
             holder: kv.value,
             lease: LeaseId(kv.lease),
@@ -190,7 +188,8 @@ impl EtcdClient {
     }
 
     /// One transaction: if `key` is attached to lease `old`, put `key=value` attached to lease
-    /// `id` (taking over the key of a node that is fenced). Returns whether it did.
+    /// `id` (taking over the key of a node that is fenced). Returns whether the key is now
+    /// attached to `id` (also when an earlier attempt of this call was applied).
     pub async fn take_over(
         &self,
         key: &str,
@@ -199,9 +198,23 @@ impl EtcdClient {
         old: LeaseId,
     ) -> Result<bool, StoreError> {
         let r = self
-            .txn(Compare::lease_is(key, old.0), put(key, value, id), vec![])
+            .txn(
+                Compare::lease_is(key, old.0),
+                put(key, value, id),
+                read(key),
+            )
             .await?;
-        Ok(r.succeeded)
+        if r.succeeded {
+            return Ok(true);
+        }
+        // Already ours: an earlier attempt of this call was applied, its answer lost.
+        let ours = r
+            .responses
+            .into_iter()
+            .find_map(|op| op.response_range)
+            .and_then(|range| range.kvs.into_iter().next())
+            .is_some_and(|kv| kv.lease == id.0);
+        Ok(ours)
     }
 
     /// One transaction: if `key` is attached to lease `id`, delete it. A key held by another
@@ -254,6 +267,20 @@ impl EtcdClient {
     ) -> Result<R, StoreError> {
         decode(&self.transport.post(path, json(req)).await?)
     }
+}
+
+fn read(key: &str) -> Vec<RequestOp> {
+    vec![RequestOp::Range(KeyRequest { key: key.into() })]
+}
+
+/// The entry the failure branch of an acquire read.
+fn read_back(key: &str, r: TxnResponse) -> Result<KeyValue, StoreError> {
+    r.responses
+        .into_iter()
+        .find_map(|op| op.response_range)
+        .and_then(|range| range.kvs.into_iter().next())
+        // The comparison said the key exists, in the same transaction as this read.
+        .ok_or_else(|| StoreError::Rejected(format!("{key} exists but reads empty")))
 }
 
 fn put(key: &str, value: &str, id: LeaseId) -> Vec<RequestOp> {
