@@ -12,6 +12,8 @@ use super::{FAIL_BOUND, REQUEST_TIMEOUT, client, cluster, serial};
 /// A pending `wait_deleted` reads the key every 2 s (twice the request timeout) besides
 /// watching; with a failed read's own bound, this is when it must have given up.
 const WATCH_FAIL_BOUND: Duration = Duration::from_secs(10);
+/// The TTL of the leases these tests grant: longer than any outage they cause.
+const TTL: Duration = Duration::from_secs(10);
 
 fn is_outage(r: &Result<impl std::fmt::Debug, StoreError>) -> bool {
     matches!(r, Err(StoreError::NoQuorum(_) | StoreError::Unreachable(_)))
@@ -49,8 +51,8 @@ fn quorum_loss_is_an_error_and_recovers() {
     let ns = c.client_ns().to_string();
     block_on_in(&ns, async {
         let key = "/vipd/test/quorum";
-        let (a, _) = etcd.grant(Duration::from_secs(10)).await.unwrap();
-        let (b, _) = etcd.grant(Duration::from_secs(10)).await.unwrap();
+        let (a, _) = etcd.grant(TTL).await.unwrap();
+        let (b, _) = etcd.grant(TTL).await.unwrap();
         assert!(matches!(
             etcd.acquire(key, "a", a).await,
             Ok(Acquire::Won { .. })
@@ -62,42 +64,50 @@ fn quorum_loss_is_an_error_and_recovers() {
         let wait = tokio::spawn(async move { waiter.wait_deleted(key, revision).await });
         tokio::time::sleep(Duration::from_millis(300)).await;
 
-        // Two of three gone: the survivor has no quorum.
+        // Two of three gone: the survivor has no quorum. Writes and linearizable reads need
+        // a majority, so they fail at once (or time out, bounded).
         c.stop(0);
         c.stop(1);
         let stopped = Instant::now();
         for (what, r) in [
-            ("keep_alive", etcd.keep_alive(a).await.map(|_| ())),
             ("acquire", etcd.acquire(key, "b", b).await.map(|_| ())),
             ("holder", etcd.holder(key).await.map(|_| ())),
-            (
-                "grant",
-                etcd.grant(Duration::from_secs(5)).await.map(|_| ()),
-            ),
+            ("grant", etcd.grant(TTL).await.map(|_| ())),
         ] {
             println!("{what} without quorum: {r:?}");
             assert!(is_outage(&r), "{what}: {r:?}");
         }
-        let per_call = stopped.elapsed() / 4;
+        let per_call = stopped.elapsed() / 3;
         assert!(per_call < FAIL_BOUND, "{per_call:?} per failing call");
+        // A renewal may still succeed for a moment: the leader renews leases in its own
+        // lessor, without consensus, until it steps down for want of a quorum one election
+        // timeout (500 ms) after it last heard one (etcd's CheckQuorum). Bounded either way.
+        let start = Instant::now();
+        let r = etcd.keep_alive(a).await;
+        println!("keep_alive right after: {r:?} at {:?}", stopped.elapsed());
+        assert!(start.elapsed() < FAIL_BOUND);
         let w = tokio::time::timeout(WATCH_FAIL_BOUND, wait)
             .await
             .expect("wait_deleted must end without quorum")
             .unwrap();
         println!(
-            "wait_deleted without quorum: {w:?} after {:?}",
+            "wait_deleted without quorum: {w:?} at {:?}",
             stopped.elapsed()
         );
         assert!(is_outage(&w), "{w:?}");
 
-        // Well past the survivor's election timeout it knows it has no leader, and says so:
-        // etcd's "no leader" answer, sorted as NoQuorum.
+        // Well past the election timeout the survivor knows it has no leader, and says so
+        // to everything: etcd's "no leader" answer, sorted as NoQuorum.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let start = Instant::now();
-        let r = etcd.holder(key).await;
-        println!("holder 1 s later: {r:?} after {:?}", start.elapsed());
-        assert!(matches!(r, Err(StoreError::NoQuorum(_))), "{r:?}");
-        assert!(start.elapsed() < FAIL_BOUND);
+        for (what, r) in [
+            ("keep_alive", etcd.keep_alive(a).await.map(|_| ())),
+            ("acquire", etcd.acquire(key, "b", b).await.map(|_| ())),
+            ("holder", etcd.holder(key).await.map(|_| ())),
+            ("grant", etcd.grant(TTL).await.map(|_| ())),
+        ] {
+            println!("{what} 1 s later: {r:?}");
+            assert!(matches!(r, Err(StoreError::NoQuorum(_))), "{what}: {r:?}");
+        }
 
         c.start_member(0).unwrap();
         c.start_member(1).unwrap();
