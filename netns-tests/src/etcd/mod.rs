@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use crate::cmd::{ip_n, output, run};
 use crate::error::{HarnessError, Result};
-use crate::lab::{PREFIX, sweep_once};
+use crate::lab::{Lab, PREFIX, sweep_once};
 use crate::node::Node;
 use crate::wait::wait_until;
 
@@ -126,6 +126,16 @@ impl EtcdCluster {
                 .map(|i| format!("\n--- e{i} log (end):\n{}", tail(&c.member_log(i), 10)))
                 .collect();
             return Err(HarnessError::parse("etcd start", format!("{e}{logs}")));
+        }
+        Ok(c)
+    }
+
+    /// [`EtcdCluster::start`], then attaches every node of `lab` (not its client), so that
+    /// the agents running there reach the members through their `etcd0`.
+    pub fn start_for_lab(lab: &Lab, spec: EtcdSpec) -> Result<EtcdCluster> {
+        let mut c = EtcdCluster::start(spec)?;
+        for node in &lab.nodes {
+            c.attach(node)?;
         }
         Ok(c)
     }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use netns_tests::etcd::{EtcdSpec, MEMBERS};
+use netns_tests::etcd::{EtcdCluster, EtcdSpec, MEMBERS};
 use netns_tests::{Lab, LabSpec, block_on_in};
 use vipd::arbiter::etcd::{Acquire, EtcdClient, StoreError};
 
@@ -217,10 +217,7 @@ fn lab_nodes_reach_the_members_until_cut() {
     }
     let _turn = serial();
     let lab = Lab::new(LabSpec::default()).expect("lab");
-    let mut c = cluster(EtcdSpec::default());
-    for node in &lab.nodes {
-        c.attach(node).unwrap();
-    }
+    let c = EtcdCluster::start_for_lab(&lab, EtcdSpec::default()).expect("etcd cluster");
     let member = c.member_ip(1).into();
     assert!(lab.node(0).ping_once(member) && lab.node(1).ping_once(member));
     let cut = c.cut(lab.node(0).ns()).unwrap();

@@ -7,7 +7,7 @@ use netns_tests::block_on_in;
 use netns_tests::etcd::EtcdSpec;
 use vipd::arbiter::etcd::{Acquire, EtcdClient, StoreError};
 
-use super::{REQUEST_TIMEOUT, client, cluster, serial};
+use super::{REQUEST_TIMEOUT, client, cluster, round_trips_of, serial};
 
 #[test]
 fn tls_with_client_certificates() {
@@ -39,6 +39,8 @@ fn tls_with_client_certificates() {
             .expect("grant over TLS");
         let r = etcd.acquire("/vipd/test/tls", "a", id).await;
         assert!(matches!(r, Ok(Acquire::Won { .. })), "{r:?}");
+        let (acquire, keep_alive) = round_trips_of(&etcd).await;
+        println!("median round trip over 50, TLS: acquire {acquire:?}, keep_alive {keep_alive:?}");
 
         let r = wrong_ca.grant(Duration::from_secs(5)).await;
         println!("wrong CA: {r:?}");
