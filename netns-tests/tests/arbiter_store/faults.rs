@@ -186,25 +186,50 @@ fn a_frozen_member_is_skipped_after_one_request_timeout() {
     let ns = c.client_ns().to_string();
     block_on_in(&ns, async {
         let key = "/vipd/test/frozen";
-        assert_eq!(etcd.holder(key).await, Ok(None));
+        let (a, _) = etcd.grant(TTL).await.unwrap();
+        let (b, _) = etcd.grant(TTL).await.unwrap();
+        assert!(matches!(
+            etcd.acquire(key, "a", a).await,
+            Ok(Acquire::Won { .. })
+        ));
+        let Ok(Acquire::Held { revision, .. }) = etcd.acquire(key, "b", b).await else {
+            panic!("held")
+        };
+        // Its watch is on the member about to freeze, which will never report the deletion.
+        let waiter = etcd.clone();
+        let wait = tokio::spawn(async move {
+            waiter.wait_deleted(key, revision).await?;
+            Ok::<_, StoreError>(Instant::now())
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
         c.pause(frozen).unwrap();
         let start = Instant::now();
         let r = etcd.holder(key).await;
         let took = start.elapsed();
         println!("holder with the preferred member frozen: {r:?} after {took:?}");
-        assert_eq!(r, Ok(None));
+        assert_eq!(r, Ok(Some(("a".into(), a))));
         assert!(
             took >= REQUEST_TIMEOUT && took < REQUEST_TIMEOUT * 2,
             "{took:?}"
         );
         // The member that answered is preferred from now on.
         let start = Instant::now();
-        assert_eq!(etcd.holder(key).await, Ok(None));
+        etcd.release(key, a).await.unwrap();
+        let released = Instant::now();
         assert!(
-            start.elapsed() < REQUEST_TIMEOUT / 2,
+            released - start < REQUEST_TIMEOUT / 2,
             "{:?}",
-            start.elapsed()
+            released - start
         );
+        // The waiter's periodic read (every 2 s, through a live member) sees the deletion
+        // its frozen watch cannot report.
+        let resolved = tokio::time::timeout(WATCH_FAIL_BOUND, wait)
+            .await
+            .expect("wait_deleted must see the release")
+            .unwrap()
+            .expect("wait_deleted");
+        println!("wait_deleted, its watch frozen: {:?}", resolved - released);
+        assert!(resolved - released < Duration::from_secs(4));
         c.resume(frozen).unwrap();
     })
     .unwrap();
