@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod endpoint;
 mod tls;
 mod transport;
 mod watch;
@@ -132,7 +133,8 @@ impl EtcdClient {
     }
 
     /// One transaction: if `key` does not exist, put `key=value` attached to lease `id`;
-    /// otherwise read who holds it.
+    /// otherwise read who holds it. A key already attached to `id` counts as won: a request
+    /// may be sent twice when its first answer is lost, and the first may have been applied.
     pub async fn acquire(
         &self,
         key: &str,
@@ -140,23 +142,20 @@ impl EtcdClient {
         id: LeaseId,
     ) -> Result<Acquire, StoreError> {
         let r = self
-            .txn(
-                Compare::absent(key),
-                put(key, value, id),
-                vec![RequestOp::Range(KeyRequest { key: key.into() })],
-            )
+            .txn(Compare::absent(key), put(key, value, id), read(key))
             .await?;
         let revision = r.header.revision;
         if r.succeeded {
             return Ok(Acquire::Won { revision });
         }
-        let kv = r
-            .responses
-            .into_iter()
-            .find_map(|op| op.response_range)
-            .and_then(|range| range.kvs.into_iter().next())
-            // The comparison said the key exists, in the same transaction as this read.
-            .ok_or_else(|| StoreError::Rejected(format!("{key} exists but reads empty")))?;
+        let kv = read_back(key, r)?;
+        // Our own lease holds it: an earlier attempt of this call was applied though its answer
+        // was lost (a timeout, a broken connection) and the request was sent again.
+        if kv.lease == id.0 {
+            return Ok(Acquire::Won {
+                revision: kv.mod_revision,
+            });
+        }
         Ok(Acquire::Held {
             holder: kv.value,
             lease: LeaseId(kv.lease),
@@ -165,7 +164,8 @@ impl EtcdClient {
     }
 
     /// One transaction: if `key` is attached to lease `old`, put `key=value` attached to lease
-    /// `id` (taking over the key of a node that is fenced). Returns whether it did.
+    /// `id` (taking over the key of a node that is fenced). Returns whether the key is now
+    /// attached to `id` (also when an earlier attempt of this call was applied).
     pub async fn take_over(
         &self,
         key: &str,
@@ -174,9 +174,23 @@ impl EtcdClient {
         old: LeaseId,
     ) -> Result<bool, StoreError> {
         let r = self
-            .txn(Compare::lease_is(key, old.0), put(key, value, id), vec![])
+            .txn(
+                Compare::lease_is(key, old.0),
+                put(key, value, id),
+                read(key),
+            )
             .await?;
-        Ok(r.succeeded)
+        if r.succeeded {
+            return Ok(true);
+        }
+        // Already ours: an earlier attempt of this call was applied, its answer lost.
+        let ours = r
+            .responses
+            .into_iter()
+            .find_map(|op| op.response_range)
+            .and_then(|range| range.kvs.into_iter().next())
+            .is_some_and(|kv| kv.lease == id.0);
+        Ok(ours)
     }
 
     /// One transaction: if `key` is attached to lease `id`, delete it. A key held by another
@@ -231,6 +245,20 @@ impl EtcdClient {
     }
 }
 
+fn read(key: &str) -> Vec<RequestOp> {
+    vec![RequestOp::Range(KeyRequest { key: key.into() })]
+}
+
+/// The entry the failure branch of an acquire read.
+fn read_back(key: &str, r: TxnResponse) -> Result<KeyValue, StoreError> {
+    r.responses
+        .into_iter()
+        .find_map(|op| op.response_range)
+        .and_then(|range| range.kvs.into_iter().next())
+        // The comparison said the key exists, in the same transaction as this read.
+        .ok_or_else(|| StoreError::Rejected(format!("{key} exists but reads empty")))
+}
+
 fn put(key: &str, value: &str, id: LeaseId) -> Vec<RequestOp> {
     vec![RequestOp::Put(PutRequest {
         key: key.into(),
@@ -252,4 +280,49 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
         StoreError::Rejected(format!("unexpected answer ({e}): {text}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(endpoint: &str) -> StoreSettings {
+        StoreSettings {
+            endpoints: vec![endpoint.to_string()],
+            ca: None,
+            cert: None,
+            key: None,
+            request_timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn refused(s: StoreSettings) -> String {
+        EtcdClient::new(&s).err().expect("settings must be refused")
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_what_is_wrong() {
+        assert!(refused(settings("https://10.0.0.1:2379")).contains("no CA file"));
+        let mut s = settings("https://10.0.0.1:2379");
+        s.ca = Some("/nonexistent/ca.pem".into());
+        assert!(refused(s).contains("/nonexistent/ca.pem"));
+        let mut s = settings("http://10.0.0.1:2379");
+        s.cert = Some("/nonexistent/c.pem".into());
+        assert!(refused(s).contains("no endpoint uses https"));
+        let mut s = settings("https://10.0.0.1:2379");
+        let not_pem = std::env::current_exe().unwrap();
+        s.ca = Some(not_pem.clone());
+        let err = refused(s);
+        assert!(err.contains(&not_pem.display().to_string()), "{err}");
+        let mut s = settings("http://10.0.0.1:2379");
+        s.endpoints.clear();
+        assert!(refused(s).contains("no etcd endpoints"));
+        assert!(refused(settings("10.0.0.1:2379")).contains("10.0.0.1:2379"));
+        assert!(EtcdClient::new(&settings("http://10.0.0.1:2379")).is_ok());
+    }
+
+    #[test]
+    fn lease_ids_show_as_etcdctl_shows_them() {
+        assert_eq!(LeaseId(0x694d7a5f9b6b1a0b).to_string(), "694d7a5f9b6b1a0b");
+    }
 }

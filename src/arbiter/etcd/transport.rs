@@ -5,17 +5,17 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::{Request, Response, StatusCode, Uri};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::StoreError;
+use super::endpoint::{Endpoint, parse_endpoint};
 use super::tls;
 use super::wire::{ErrorBody, StreamItem};
 use serde::de::IgnoredAny;
@@ -24,14 +24,9 @@ use serde::de::IgnoredAny;
 const DEADLINE_EXCEEDED: i32 = 4;
 const UNAVAILABLE: i32 = 14;
 
-/// One etcd client URL.
-struct Endpoint {
-    url: String,
-    host: String,
-    port: u16,
-    /// The TLS server name to verify, for `https` endpoints.
-    tls_name: Option<ServerName<'static>>,
-}
+/// The largest answer read: vipd's keys and values are a few bytes; this only stops a broken
+/// or hostile endpoint from filling memory.
+pub(super) const MAX_ANSWER: usize = 1 << 20;
 
 pub(super) struct Transport {
     endpoints: Vec<Endpoint>,
@@ -126,7 +121,10 @@ impl Transport {
                     self.preferred.store(i, Ordering::Relaxed);
                     return Ok(v);
                 }
-                Ok(Ok(Attempt::Refused(e))) => return Err(e),
+                Ok(Ok(Attempt::Refused(e))) => {
+                    self.preferred.store(i, Ordering::Relaxed);
+                    return Err(e);
+                }
                 Ok(Ok(Attempt::Next(e))) => {
                     no_quorum |= matches!(e, StoreError::NoQuorum(_));
                     errors.push(format!("{url}: {}", e.detail()));
@@ -191,7 +189,7 @@ impl Transport {
         let ep = &self.endpoints[i];
         let tcp = TcpStream::connect((ep.host.as_str(), ep.port))
             .await
-            .map_err(|e| format!("connect: {e}"))?;
+            .map_err(|e| format!("connect: {}", chain(&e)))?;
         // Requests are small and latency is what matters.
         let _ = tcp.set_nodelay(true);
         match (&ep.tls_name, &self.tls) {
@@ -199,7 +197,7 @@ impl Transport {
                 let stream = tls
                     .connect(name.clone(), tcp)
                     .await
-                    .map_err(|e| format!("TLS handshake: {e}"))?;
+                    .map_err(|e| format!("TLS handshake: {}", chain(&e)))?;
                 handshake(stream).await
             }
             _ => handshake(tcp).await,
@@ -213,7 +211,7 @@ where
 {
     let (sender, conn) = http1::handshake(TokioIo::new(io))
         .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
+        .map_err(|e| format!("HTTP handshake: {}", chain(&e)))?;
     // The connection task ends when the sender is dropped and the last answer is read.
     tokio::spawn(async move {
         let _ = conn.await;
@@ -230,7 +228,7 @@ async fn send(
     sender
         .ready()
         .await
-        .map_err(|e| format!("connection: {e}"))?;
+        .map_err(|e| format!("connection: {}", chain(&e)))?;
     let req = Request::post(path)
         // The Host header is required by HTTP/1.1; any value does for etcd.
         .header(hyper::header::HOST, "etcd")
@@ -240,34 +238,56 @@ async fn send(
         // than answering from a minority (etcd's `WithRequireLeader`).
         .header("grpc-metadata-hasleader", "true")
         .body(Full::new(Bytes::from(body)))
-        .map_err(|e| format!("request: {e}"))?;
+        .map_err(|e| format!("request: {}", chain(&e)))?;
     let resp = sender
         .send_request(req)
         .await
-        .map_err(|e| format!("request: {e}"))?;
+        .map_err(|e| format!("request: {}", chain(&e)))?;
     Ok((sender, resp))
 }
 
 async fn read_body(resp: Response<Incoming>) -> Result<Bytes, String> {
-    resp.into_body()
+    Limited::new(resp.into_body(), MAX_ANSWER)
         .collect()
         .await
         .map(|b| b.to_bytes())
-        .map_err(|e| format!("reading the answer: {e}"))
+        .map_err(|e| format!("reading the answer: {}", chain(&*e)))
 }
 
-/// Sorts an error answer: lost quorum (no leader, a proposal that timed out) is
-/// [`StoreError::NoQuorum`], another member may do better, so the next is tried; anything
-/// else of gRPC's Unavailable (a stopping member) is tried on the next one too; the rest is a
-/// refusal every member would repeat.
+/// An error with its causes: hyper's own message ("connection error") hides the reason,
+/// such as the TLS alert of a member that wants a client certificate.
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// Sorts an error answer. A unary call's body is `{"error", "code", "message"}`; a
+/// streamed call's (keep-alive, watch) is `{"error": {"grpc_code", "message", ...}}`; etcd
+/// 3.4's gateway answers "no leader" with 503 both ways. Anything else (a proxy's page) is
+/// kept as status and text.
 fn classify_error<T>(status: StatusCode, body: &[u8]) -> Attempt<T> {
-    let err: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    let message = if err.message.is_empty() {
+    let (code, message) = if let Ok(e) = serde_json::from_slice::<ErrorBody>(body) {
+        (e.code, e.message)
+    } else if let Ok(StreamItem::<IgnoredAny> { error: Some(e), .. }) = serde_json::from_slice(body)
+    {
+        (e.grpc_code, e.message)
+    } else {
+        (0, String::new())
+    };
+    let message = if message.is_empty() {
         format!("HTTP {status}: {}", String::from_utf8_lossy(body).trim())
     } else {
-        err.message
+        message
     };
-    classify(err.code, status.is_server_error(), message)
+    classify(code, status.is_server_error(), message)
 }
 
 /// Sorts an error by its gRPC code and message (shared with streamed errors).
@@ -295,64 +315,9 @@ fn is_no_quorum(message: &str) -> bool {
     .any(|m| message.contains(m))
 }
 
-/// Parses `http://HOST:PORT` or `https://HOST:PORT` (a trailing `/` is allowed).
-fn parse_endpoint(url: &str) -> Result<Endpoint, String> {
-    let bad = |why: &str| format!("etcd endpoint `{url}`: {why}");
-    let uri: Uri = url.parse().map_err(|e| bad(&format!("{e}")))?;
-    let https = match uri.scheme_str() {
-        Some("http") => false,
-        Some("https") => true,
-        _ => return Err(bad("the scheme must be http:// or https://")),
-    };
-    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(bad("only scheme, host and port are allowed, no path"));
-    }
-    let host = uri.host().ok_or_else(|| bad("no host"))?;
-    let port = uri
-        .port_u16()
-        .ok_or_else(|| bad("no port (etcd's is usually 2379)"))?;
-    // An IPv6 literal comes bracketed in a URL, neither in a socket address nor a TLS name.
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let tls_name = if https {
-        Some(ServerName::try_from(host.clone()).map_err(|e| bad(&format!("TLS name: {e}")))?)
-    } else {
-        None
-    };
-    Ok(Endpoint {
-        url: url.to_string(),
-        host,
-        port,
-        tls_name,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn endpoints_parse_and_bad_ones_are_named() {
-        let e = parse_endpoint("http://10.0.0.1:2379").unwrap();
-        assert_eq!(
-            (e.host.as_str(), e.port, e.tls_name.is_none()),
-            ("10.0.0.1", 2379, true)
-        );
-        let e = parse_endpoint("https://[fd00::1]:2379/").unwrap();
-        assert_eq!(e.host, "fd00::1");
-        assert!(e.tls_name.is_some());
-        for (url, why) in [
-            ("10.0.0.1:2379", "scheme"),
-            ("ftp://10.0.0.1:2379", "scheme"),
-            ("http://10.0.0.1", "no port"),
-            ("http://10.0.0.1:2379/v3", "no path"),
-        ] {
-            let err = parse_endpoint(url).err().unwrap();
-            assert!(err.contains(url) && err.contains(why), "{url}: {err}");
-        }
-    }
 
     /// What `classify_error` makes of an answer: "next: NoQuorum", "refused: Rejected".
     fn sorted(status: u16, body: &str) -> String {
@@ -369,6 +334,12 @@ mod tests {
         let no_leader =
             r#"{"error":"etcdserver: no leader","message":"etcdserver: no leader","code":14}"#;
         assert!(sorted(503, no_leader).starts_with("next: NoQuorum"));
+        // A streamed call's error (keep-alive, watch), as a leaderless member sends it.
+        let streamed = r#"{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader","http_status":"Service Unavailable"}}"#;
+        assert_eq!(
+            sorted(503, streamed),
+            r#"next: NoQuorum("etcdserver: no leader")"#
+        );
         let timeout = r#"{"error":"etcdserver: request timed out","code":14,"message":"etcdserver: request timed out"}"#;
         assert!(sorted(503, timeout).starts_with("next: NoQuorum"));
         let stopped = r#"{"error":"etcdserver: server stopped","code":14,"message":"etcdserver: server stopped"}"#;

@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body, Bytes};
 
-use super::transport::{Attempt, classify};
+use super::transport::{Attempt, MAX_ANSWER, chain, classify};
 use super::wire::{EventType, StreamError, StreamItem, WatchCreate, WatchRequest, WatchResponse};
 use super::{EtcdClient, StoreError, json};
 
@@ -51,10 +51,14 @@ pub(super) async fn wait_deleted(
                     if w.events.iter().any(|e| e.kind == EventType::Delete) {
                         return Ok(());
                     }
-                    if w.compact_revision > 0 || w.canceled {
+                    if w.compact_revision > 0 {
                         // History before `compact_revision` is gone: read the key and
                         // watch again from what that read saw.
                         break;
+                    }
+                    if w.canceled {
+                        let why = w.cancel_reason;
+                        return Err(StoreError::Unreachable(format!("watch canceled: {why}")));
                     }
                 }
                 _ = tick.tick() => {
@@ -91,13 +95,17 @@ pub(super) fn stream_error(e: StreamError) -> StoreError {
 }
 
 /// The messages of a watch answer, one JSON value per line.
-struct Lines {
-    body: Incoming,
+struct Lines<B> {
+    body: B,
     buf: Vec<u8>,
 }
 
-impl Lines {
-    fn new(body: Incoming) -> Lines {
+impl<B> Lines<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::error::Error,
+{
+    fn new(body: B) -> Lines<B> {
         Lines {
             body,
             buf: Vec::new(),
@@ -126,10 +134,70 @@ impl Lines {
                     if let Ok(data) = frame.into_data() {
                         self.buf.extend_from_slice(&data);
                     }
+                    if self.buf.len() > MAX_ANSWER {
+                        return Err(StoreError::Rejected("watch message too long".into()));
+                    }
                 }
-                Some(Err(e)) => return Err(StoreError::Unreachable(format!("watch: {e}"))),
+                Some(Err(e)) => {
+                    return Err(StoreError::Unreachable(format!("watch: {}", chain(&e))));
+                }
                 None => return Err(StoreError::Unreachable("watch stream ended".into())),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+
+    use super::*;
+
+    type Chunks =
+        StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
+    /// A body that delivers `chunks` as separate frames, then ends.
+    fn body(chunks: &[&str]) -> Chunks {
+        let frames: Vec<Result<Frame<Bytes>, Infallible>> = chunks
+            .iter()
+            .map(|c| Ok(Frame::data(Bytes::from(c.to_string()))))
+            .collect();
+        StreamBody::new(futures::stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn messages_split_across_frames_and_joined_in_one() {
+        let created = r#"{"result":{"header":{"revision":"2"},"created":true}}"#;
+        let delete = r#"{"result":{"header":{"revision":"4"},"events":[{"type":"DELETE","kv":{"key":"aw==","mod_revision":"4"}}]}}"#;
+        let (a, b) = delete.split_at(30);
+        let joined = format!("{created}\n{a}");
+        let mut lines = Lines::new(body(&[&joined, b, "\n", "\n"]));
+        assert!(lines.next().await.unwrap().created);
+        let w = lines.next().await.unwrap();
+        assert_eq!(w.events[0].kind, EventType::Delete);
+        assert_eq!(
+            lines.next().await.unwrap_err(),
+            StoreError::Unreachable("watch stream ended".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_in_the_stream_is_sorted() {
+        let err = r#"{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader","http_status":"Service Unavailable"}}"#;
+        let mut lines = Lines::new(body(&[err, "\n"]));
+        assert_eq!(
+            lines.next().await.unwrap_err(),
+            StoreError::NoQuorum("etcdserver: no leader".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_line_without_end_is_cut_off() {
+        let huge = "x".repeat(MAX_ANSWER + 1);
+        let mut lines = Lines::new(body(&[&huge]));
+        assert!(matches!(lines.next().await, Err(StoreError::Rejected(_))));
     }
 }
