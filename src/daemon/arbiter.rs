@@ -39,6 +39,9 @@ pub enum ArbiterMsg {
     Stop(oneshot::Sender<()>),
 }
 
+/// How long a stop waits for the request in flight (a revoke, most likely).
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How a router task reaches its arbiter.
 pub type ArbiterLink = mpsc::UnboundedSender<ArbiterMsg>;
 
@@ -203,6 +206,9 @@ async fn run(
     let (reply_tx, mut replies) = mpsc::unbounded_channel::<(StoreOp, Instant, Reply)>();
     let (watch_tx, mut watched) = mpsc::unbounded_channel::<Result<(), StoreError>>();
     let mut watch: Option<JoinHandle<()>> = None;
+    // The last request sent: a stop lets it finish, so the revoke a stopping Master's
+    // release just sent is not cut off by the runtime shutting down.
+    let mut last_request: Option<JoinHandle<()>> = None;
     loop {
         let deadline = keeper.next_deadline().map(TokioInstant::from_std);
         let input = tokio::select! {
@@ -234,6 +240,9 @@ async fn run(
                     if let Some(w) = watch.take() {
                         w.abort();
                     }
+                    if let Some(request) = last_request.take() {
+                        let _ = tokio::time::timeout(STOP_WAIT, request).await;
+                    }
                     if let Some(id) = keeper.lease() {
                         // Bounded by the client's request timeout per endpoint.
                         let _ = client.revoke(id).await;
@@ -252,10 +261,10 @@ async fn run(
                     let key = keeper.config().key.clone();
                     let holder = keeper.config().holder.clone();
                     let (client, tx) = (client.clone(), reply_tx.clone());
-                    tokio::spawn(async move {
+                    last_request = Some(tokio::spawn(async move {
                         let reply = carry(client, key, holder, op.clone()).await;
                         let _ = tx.send((op, now, reply));
-                    });
+                    }));
                 }
                 KeeperAction::Watch(revision) => {
                     if let Some(w) = watch.take() {
