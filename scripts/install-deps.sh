@@ -13,11 +13,13 @@ POLICY=/usr/sbin/policy-rc.d
 # (tcpdump, tshark), firewall faults (nftables), the harness itself (iproute2, ping, procps for
 # pgrep below, sysctl), the unit's hardening score (systemd, for systemd-analyze; installing
 # it starts nothing), promtool for the shipped alerting rules (prometheus; its daemon is held
-# back by the same policy-rc.d). Not arping/ndisc6: the harness probes ARP/ND itself on a packet socket,
-# listing every answerer without parsing another tool's output.
-PACKAGES=(keepalived frr tcpdump tshark nftables iproute2 iputils-ping procps systemd prometheus)
+# back by the same policy-rc.d), etcd and etcdctl for the arbiter's store tests
+# (etcd-server's daemon is held back the same way; the tests start their own members) and
+# openssl to make those tests' certificates. Not arping/ndisc6: the harness probes ARP/ND
+# itself on a packet socket, listing every answerer without parsing another tool's output.
+PACKAGES=(keepalived frr tcpdump tshark nftables iproute2 iputils-ping procps systemd prometheus etcd-server etcd-client openssl)
 # The commands those packages provide, to skip apt entirely when all are present.
-COMMANDS=(keepalived /usr/lib/frr/zebra /usr/lib/frr/vrrpd tcpdump tshark nft ip ping pgrep sysctl systemd-analyze promtool)
+COMMANDS=(keepalived /usr/lib/frr/zebra /usr/lib/frr/vrrpd tcpdump tshark nft ip ping pgrep sysctl systemd-analyze promtool etcd etcdctl openssl)
 
 if [ $# -gt 0 ]; then
   PACKAGES=() COMMANDS=()
@@ -45,7 +47,7 @@ else
   else
     printf '#!/bin/sh\n# Created by vipd scripts/install-deps.sh: forbid service starts during apt installs.\nexit 101\n' >"$POLICY"
     chmod 755 "$POLICY"
-    echo "install-deps: NOTE: created $POLICY (exit 101) so that installing keepalived/frr/prometheus starts no daemon; it is left in place" >&2
+    echo "install-deps: NOTE: created $POLICY (exit 101) so that installing keepalived/frr/prometheus/etcd starts no daemon; it is left in place" >&2
   fi
   export DEBIAN_FRONTEND=noninteractive
   # Another apt run (a parallel job) may hold the lock; wait for it instead of failing.
@@ -59,12 +61,12 @@ if command -v pgrep >/dev/null; then
   # The namespace this script runs in is the host's (CI and developers run it there).
   host_ns=$(readlink /proc/$$/ns/net)
   found=0
-  for pid in $(for d in keepalived zebra vrrpd watchfrr bgpd prometheus; do pgrep -x "$d"; done); do
+  for pid in $(for d in keepalived zebra vrrpd watchfrr bgpd prometheus etcd; do pgrep -x "$d"; done); do
     if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$host_ns" ]; then
       echo "install-deps: WARNING: $(ps -o pid=,args= -p "$pid") runs in the host network namespace" >&2
       found=1
     fi
   done
-  [ $found = 0 ] && echo "install-deps: no keepalived/frr/prometheus daemon runs in the host namespace"
+  [ $found = 0 ] && echo "install-deps: no keepalived/frr/prometheus/etcd daemon runs in the host namespace"
 fi
 exit 0

@@ -370,10 +370,7 @@ fn check(args: CheckArgs) -> ExitCode {
                 .instances
                 .values()
                 .flat_map(|i| &i.channels)
-                .filter_map(|c| match &c.kind {
-                    vipd::config::ChannelKind::Udp { key_file, .. } => Some(key_file.clone()),
-                    vipd::config::ChannelKind::Vrrp => None,
-                })
+                .filter_map(|c| c.kind.sealed().map(|(_, key_file)| key_file.to_owned()))
                 .collect();
             for file in key_files {
                 match vipd::daemon::keys::load_key(&file) {

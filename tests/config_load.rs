@@ -339,6 +339,12 @@ fn duration_settings() -> Vec<(&'static str, &'static str, bool, Duration)> {
             false,
             MAX_ISOLATION_TIMEOUT,
         ),
+        (
+            "instances.web.fence.timeout",
+            "fence: {command: /bin/true, timeout: V}",
+            false,
+            vipd::config::MAX_FENCE_TIMEOUT,
+        ),
         ("checks.c.interval", "interval: V", true, MAX_CHECK_INTERVAL),
         ("checks.c.timeout", "timeout: V", true, MAX_CHECK_INTERVAL),
     ]

@@ -540,7 +540,7 @@ fn unmappable_keywords_are_listed_with_their_lines() {
 
 #[test]
 fn instances_vipd_cannot_run_are_left_out_and_reported() {
-    let text = "vrrp_instance NOIF {\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n}\nvrrp_instance NOVIP {\n interface eth0\n virtual_router_id 2\n}\n";
+    let text = "vrrp_instance NOIF {\n virtual_router_id 1\n virtual_ipaddress {\n  192.0.2.1\n }\n}\nvrrp_instance NOADVERT {\n interface eth0\n virtual_router_id 2\n virtual_ipaddress_excluded {\n  192.0.2.2\n }\n}\n";
     let c = convert_str(text, "ka.conf", Path::new("."), &Options::default()).expect("converts");
     assert!(c.yaml.is_none());
     let lines: Vec<u32> = c.unsupported.iter().map(|u| u.loc.line).collect();

@@ -54,6 +54,9 @@ fn check_probe(key: &str) -> String {
 fn instance_probe(key: &str) -> String {
     format!("instances:\n  i:\n    {key}: null\n")
 }
+fn arbiter_probe(key: &str) -> String {
+    format!("arbiter:\n  {key}: null\n")
+}
 
 #[test]
 fn every_key_in_the_readme_tables_is_accepted() {
@@ -63,6 +66,7 @@ fn every_key_in_the_readme_tables_is_accepted() {
         ("### `global`", global_probe as fn(&str) -> String, 5),
         ("### `checks`", check_probe, 8),
         ("### `instances`", instance_probe, 20),
+        ("### `arbiter`", arbiter_probe, 9),
     ] {
         let keys = table_keys(&readme, heading);
         assert!(keys.len() >= at_least, "{heading}: only {keys:?}");

@@ -10,6 +10,8 @@ mod arbiter;
 mod arbiter_cases;
 #[path = "simulator/channels.rs"]
 mod channels;
+#[path = "simulator/fencing.rs"]
+mod fencing;
 #[path = "simulator/forged.rs"]
 mod forged;
 #[path = "simulator/groups.rs"]
@@ -62,6 +64,7 @@ fn cluster(preempt_always: bool) -> impl Strategy<Value = (ClusterSpec, Duration
             (
                 ClusterSpec {
                     arbiter: None,
+                    fence: false,
                     opposite: None,
                     channels: 1,
                     version,
@@ -315,6 +318,7 @@ fn settled_pair(version: Version, interval: Centis, backup_prio: u8) -> Sim {
     };
     let spec = ClusterSpec {
         arbiter: None,
+        fence: false,
         opposite: None,
         channels: 1,
         version,
@@ -454,6 +458,14 @@ proptest! {
     }
 
     #[test]
+    fn a_fenced_takeover_never_leaves_two_vip_holders(
+        (spec, delay) in cluster(false), seed in any::<u64>(),
+        ops in prop::collection::vec((0u32..40, operations::op()), 0..30),
+    ) {
+        lift(fencing::fence_holds(spec, delay, seed, &ops, true, None).map(|_| ()))?;
+    }
+
+    #[test]
     fn sync_groups_never_take_a_heard_masters_place_and_converge(
         (priorities, interval) in groups::lab(), seed in any::<u64>(),
         ops in prop::collection::vec((0u32..40, groups::group_op()), 0..20),
@@ -519,6 +531,7 @@ fn simulator_catches_vips_kept_after_stop() {
     }
     let spec = ClusterSpec {
         arbiter: None,
+        fence: false,
         opposite: None,
         channels: 1,
         version: Version::V3,
@@ -558,6 +571,7 @@ fn simulator_catches_a_silent_master_after_heal() {
     }
     let spec = ClusterSpec {
         arbiter: None,
+        fence: false,
         opposite: None,
         channels: 1,
         version: Version::V3,
@@ -585,6 +599,7 @@ fn takeover_reference_figure_v2_priority_100() {
     let sim = Sim::new(
         ClusterSpec {
             arbiter: None,
+            fence: false,
             opposite: None,
             channels: 1,
             version: Version::V2,

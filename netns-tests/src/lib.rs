@@ -5,6 +5,9 @@
 //! namespace, every name is unique per process and lab (tests run in parallel), and dropping
 //! the lab removes it all and kills every process in it, pass or panic.
 //!
+//! [`etcd::EtcdCluster`] adds a real 3-member etcd cluster on a segment of its own, which lab
+//! nodes join with [`etcd::EtcdCluster::attach`].
+//!
 //! ```no_run
 //! use netns_tests::{Lab, LabSpec, require_root};
 //! use std::time::Duration;
@@ -21,6 +24,7 @@ mod capture;
 mod cmd;
 pub mod decode;
 mod error;
+pub mod etcd;
 pub mod forge;
 mod lab;
 mod mac;
@@ -39,7 +43,7 @@ pub use capture::Capture;
 pub use error::{HarnessError, Result};
 pub use lab::{Cut, CutGuard, Lab, LabSpec, PendingHeal};
 pub use mac::Mac;
-pub use netns::in_netns;
+pub use netns::{block_on_in, in_netns};
 pub use node::Node;
 pub use pcap::Frame;
 pub use ping::{PingReport, Pinger, pinger_bin};

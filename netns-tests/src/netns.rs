@@ -26,3 +26,19 @@ pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> Result<T> {
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
 }
+
+/// Runs the future `fut` to completion on a single-threaded tokio runtime on a thread inside
+/// namespace `ns`: every socket it opens (and every task it spawns) lives there.
+pub fn block_on_in<F>(ns: &str, fut: F) -> Result<F::Output>
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    in_netns(ns, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+            .block_on(fut)
+    })
+}

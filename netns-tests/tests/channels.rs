@@ -21,5 +21,9 @@ mod keepalived;
 mod migrate;
 #[path = "channels/partition.rs"]
 mod partition;
+#[path = "channels/tcp.rs"]
+mod tcp;
+#[path = "channels/tcp_stall.rs"]
+mod tcp_stall;
 #[path = "channels/udp.rs"]
 mod udp;

@@ -180,6 +180,8 @@ pub struct Keeper {
     /// A Master's lease vanished while it could not reach the store (`keep`): get a new one
     /// and the key back before anyone else can.
     reacquiring: bool,
+    /// Who holds the key, as last seen.
+    holder: Option<String>,
 }
 
 impl Keeper {
@@ -198,6 +200,7 @@ impl Keeper {
             retry_at: None,
             unreachable: false,
             reacquiring: false,
+            holder: None,
         }
     }
 
@@ -219,6 +222,11 @@ impl Keeper {
     /// The lease in use, if any.
     pub fn lease(&self) -> Option<LeaseId> {
         self.lease
+    }
+
+    /// Who holds the key, as last seen (this node's identity when it does).
+    pub fn holder(&self) -> Option<&str> {
+        self.holder.as_deref()
     }
 
     /// Whether the last renewal failed.
@@ -272,6 +280,7 @@ impl Keeper {
             KeeperInput::Deleted => {
                 if self.key == Key::Waiting {
                     self.key = Key::Idle;
+                    self.holder = None;
                 }
             }
             KeeperInput::WatchFailed(_) => {
@@ -315,6 +324,9 @@ impl Keeper {
                 self.lease = None;
                 self.valid_until = None;
                 self.renew_at = None;
+                if key == Key::Ours {
+                    self.holder = None;
+                }
                 StoreOp::Revoke(id)
             }
             (false, None, _) => {
@@ -385,6 +397,7 @@ impl Keeper {
                     self.inflight = Some((op.clone(), now));
                     out.push(KeeperAction::Store(op));
                 } else {
+                    self.holder = Some(holder);
                     self.key = Key::Waiting;
                     self.reacquiring = false;
                     out.push(KeeperAction::Watch(revision));
@@ -407,6 +420,7 @@ impl Keeper {
 
     fn won(&mut self, now: Instant, id: LeaseId, out: &mut Vec<KeeperAction>) {
         self.key = Key::Ours;
+        self.holder = Some(self.config.holder.clone());
         self.lease = Some(id);
         self.reacquiring = false;
         self.unreachable = false;

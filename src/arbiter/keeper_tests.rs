@@ -227,7 +227,7 @@ fn a_withdrawn_ask_gives_the_lease_back_once_the_key_arrives() {
 /// waiting for its gate patience (found by the simulator: quorum lost for longer than the
 /// TTL, then back).
 #[test]
-fn an_ask_while_the_lease_is_unproven_is_granted_by_the_next_renewal() {
+fn a_master_that_left_during_quorum_loss_is_granted_by_the_next_renewal() {
     let t0 = Instant::now();
     let mut k = holding(t0, StoreLoss::Release);
     let no_leader = || I::Reply(Reply::Failed(StoreError::NoQuorum("no leader".into())));
@@ -330,4 +330,36 @@ fn a_renewal_due_during_a_request_goes_next() {
     assert_eq!(k.handle(due, I::Timer), vec![], "the acquire is in flight");
     let out = k.handle(due + ms(100), cut());
     assert_eq!(out, vec![A::Store(StoreOp::KeepAlive(l2))]);
+}
+
+#[test]
+fn an_ask_while_the_lease_is_unproven_is_granted_by_the_next_renewal() {
+    let t0 = Instant::now();
+    let mut k = holding(t0, StoreLoss::Keep);
+    let due = k.next_deadline().unwrap();
+    k.handle(due, I::Timer);
+    let cut = StoreError::Unreachable("timed out".into());
+    k.handle(due + ms(500), I::Reply(Reply::Failed(cut)));
+    // The lease ran past what was proven; a member asks (after a restart, say).
+    assert_eq!(k.handle(t0 + ms(3000), ask(2)), vec![]);
+    let due = k.next_deadline().unwrap();
+    assert_eq!(
+        k.handle(due, I::Timer),
+        vec![A::Store(StoreOp::KeepAlive(L))]
+    );
+    let out = k.handle(due + ms(1), I::Reply(Reply::KeptAlive(Some(ms(2000)))));
+    assert!(
+        matches!(
+            &out[..],
+            [
+                A::View(LeaseView::Held { .. }),
+                A::Answer {
+                    attempt: 2,
+                    granted: true,
+                    ..
+                }
+            ]
+        ),
+        "{out:?}"
+    );
 }

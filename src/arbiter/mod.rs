@@ -5,6 +5,8 @@
 //! before its lease can expire by its own clock. [`keeper`] holds the decisions and does no
 //! I/O; the daemon carries its requests to etcd.
 
+pub mod board;
+pub mod etcd;
 pub mod keeper;
 #[cfg(test)]
 mod keeper_tests;
@@ -25,14 +27,14 @@ impl fmt::Display for LeaseId {
 /// Why a request to the store failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// No endpoint answered in time.
-    #[error("unreachable: {0}")]
+    /// No endpoint answered (refused, timed out, broken stream, TLS failure).
+    #[error("etcd unreachable: {0}")]
     Unreachable(String),
-    /// An endpoint answered, but the cluster has no leader (quorum lost).
-    #[error("no quorum: {0}")]
+    /// A member answered that the cluster cannot decide now: no leader, proposal timed out.
+    #[error("etcd has no quorum: {0}")]
     NoQuorum(String),
-    /// The store refused the request.
-    #[error("refused: {0}")]
+    /// etcd refused the request itself; retrying elsewhere would not help.
+    #[error("etcd refused the request: {0}")]
     Rejected(String),
 }
 

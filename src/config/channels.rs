@@ -12,6 +12,27 @@ use super::model::{
 use super::reader::Reader;
 use super::tree::Node;
 
+/// A channel's `type:`. Decoded to this first and matched exhaustively, so a kind added
+/// here without its arm below does not compile, and any other word is refused naming all.
+#[derive(Clone, Copy)]
+enum Type {
+    Vrrp,
+    Udp,
+    Tcp,
+}
+
+impl Type {
+    const ALL: [Type; 3] = [Type::Vrrp, Type::Udp, Type::Tcp];
+
+    const fn name(self) -> &'static str {
+        match self {
+            Type::Vrrp => "vrrp",
+            Type::Udp => "udp",
+            Type::Tcp => "tcp",
+        }
+    }
+}
+
 const CHANNEL_KEYS: &[&str] = &["type", "interface", "peers", "source", "port", "key_file"];
 
 pub(crate) fn channels(r: &mut Reader, n: &Node, p: &str) -> Option<Vec<Channel>> {
@@ -28,8 +49,9 @@ pub(crate) fn channels(r: &mut Reader, n: &Node, p: &str) -> Option<Vec<Channel>
 
 fn channel(r: &mut Reader, item: &Node, path: &str) -> Option<Channel> {
     let f = r.fields(item, path, CHANNEL_KEYS)?;
-    let kind = opt(r, &f, "type", "vrrp", |r, n, p| {
-        r.word(n, p, &["vrrp", "udp"])
+    let kind = opt(r, &f, "type", Type::Vrrp, |r, n, p| {
+        let word = r.word(n, p, &Type::ALL.map(Type::name))?;
+        Type::ALL.into_iter().find(|t| t.name() == word)
     });
     let interface = r
         .require(&f, "interface")
@@ -41,28 +63,23 @@ fn channel(r: &mut Reader, item: &Node, path: &str) -> Option<Channel> {
         r.parsed::<IpAddr>(n, p, "an IP address").map(Some)
     });
     let kind = match kind? {
-        "udp" => {
-            let port = r
-                .require(&f, "port")
-                .and_then(|n| r.int::<u16>(n, &f.path_of("port"), 1, 65535));
-            let key_file = r.require(&f, "key_file").and_then(|n| {
-                let p = f.path_of("key_file");
-                r.string(n, &p).map(PathBuf::from)
-            });
-            ChannelKind::Udp {
-                port: port?,
-                key_file: key_file?,
-            }
-        }
-        _ => {
+        Type::Vrrp => {
             for key in ["port", "key_file"] {
                 if let Some(pos) = f.key_pos(key) {
-                    let msg = format!("'{key}' belongs to a `type: udp` channel");
+                    let msg = format!("'{key}' belongs to a `type: udp` or `type: tcp` channel");
                     r.problem(pos, &f.path_of(key), super::errors::ErrorKind::Invalid, msg);
                     return None;
                 }
             }
             ChannelKind::Vrrp
+        }
+        Type::Udp => {
+            let (port, key_file) = sealed(r, &f)?;
+            ChannelKind::Udp { port, key_file }
+        }
+        Type::Tcp => {
+            let (port, key_file) = sealed(r, &f)?;
+            ChannelKind::Tcp { port, key_file }
         }
     };
     Some(Channel {
@@ -71,6 +88,18 @@ fn channel(r: &mut Reader, item: &Node, path: &str) -> Option<Channel> {
         source: source?,
         kind,
     })
+}
+
+/// The port and key file of a channel carrying sealed frames (`udp`, `tcp`).
+fn sealed(r: &mut Reader, f: &super::reader::Fields<'_>) -> Option<(u16, PathBuf)> {
+    let port = r
+        .require(f, "port")
+        .and_then(|n| r.int::<u16>(n, &f.path_of("port"), 1, 65535));
+    let key_file = r.require(f, "key_file").and_then(|n| {
+        let p = f.path_of("key_file");
+        r.string(n, &p).map(PathBuf::from)
+    });
+    Some((port?, key_file?))
 }
 
 /// The kinds of target an isolation check names; exactly one must be present.

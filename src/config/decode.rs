@@ -19,7 +19,7 @@ pub(crate) struct Decoded {
     pub tainted: BTreeSet<String>,
 }
 
-const ROOT_KEYS: &[&str] = &["global", "checks", "instances", "groups"];
+const ROOT_KEYS: &[&str] = &["global", "arbiter", "checks", "instances", "groups"];
 
 /// Decodes the whole file.
 pub(crate) fn config(r: &mut Reader, root: &Node) -> Decoded {
@@ -30,6 +30,7 @@ pub(crate) fn config(r: &mut Reader, root: &Node) -> Decoded {
             instances: BTreeMap::new(),
             groups: BTreeMap::new(),
             group_notify: BTreeMap::new(),
+            arbiter: None,
         },
         tainted: BTreeSet::new(),
     };
@@ -47,6 +48,9 @@ pub(crate) fn config(r: &mut Reader, root: &Node) -> Decoded {
     };
     if let Some(n) = f.get("global") {
         out.config.global = global(r, n, "global");
+    }
+    if let Some(n) = f.get("arbiter") {
+        out.config.arbiter = super::arbiter::arbiter(r, n, "arbiter");
     }
     if let Some(n) = f.get("checks") {
         for (name, node, path) in r.named(n, "checks") {

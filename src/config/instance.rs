@@ -32,6 +32,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "unicast",
     "channels",
     "isolation_check",
+    "fence",
     "track",
     "notify",
     "v3_checksum",
@@ -41,6 +42,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "yield_advert",
     "unicast_ttl_check",
     "authenticated_decisions",
+    "arbiter",
 ];
 
 /// Reads an optional key with `read`, or gives `default` when it is absent. `None` means
@@ -96,6 +98,9 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
     let isolation_check = opt(r, &f, "isolation_check", None, |r, n, p| {
         super::channels::isolation_check(r, n, p).map(Some)
     });
+    let fence = opt(r, &f, "fence", None, |r, n, p| {
+        super::fence::fence(r, n, p).map(Some)
+    });
     let track = opt(r, &f, "track", Vec::new(), tracks);
     let notify = opt(r, &f, "notify", Notify::default(), notify);
     let v3_checksum = opt(
@@ -114,6 +119,7 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
     let yield_advert = opt(r, &f, "yield_advert", true, Reader::bool);
     let unicast_ttl_check = opt(r, &f, "unicast_ttl_check", true, Reader::bool);
     let authenticated_decisions = opt(r, &f, "authenticated_decisions", false, Reader::bool);
+    let arbiter = opt(r, &f, "arbiter", false, Reader::bool);
     Some(Instance {
         interface: interface?,
         vrid: vrid?,
@@ -128,6 +134,7 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
         unicast: unicast?,
         channels: channels?,
         isolation_check: isolation_check?,
+        fence: fence?,
         track: track?,
         notify: notify?,
         v3_checksum: v3_checksum?,
@@ -137,6 +144,7 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
         yield_advert: yield_advert?,
         unicast_ttl_check: unicast_ttl_check?,
         authenticated_decisions: authenticated_decisions?,
+        arbiter: arbiter?,
     })
 }
 

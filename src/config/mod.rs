@@ -11,9 +11,11 @@
 //! types into the model (`decode`, `instance`), then rules between values (`validate`).
 //! YAML never leaves this module.
 
+mod arbiter;
 mod channels;
 mod decode;
 mod errors;
+mod fence;
 mod instance;
 mod model;
 mod process_check;
@@ -24,7 +26,9 @@ mod validate;
 
 use std::path::Path;
 
+pub use arbiter::{ArbiterStore, CLOCK_SKEW_PPM};
 pub use errors::{ConfigError, ConfigErrors, ErrorKind, Position};
+pub use fence::{Fence, MAX_FENCE_TIMEOUT, OnFenceFailure};
 pub use model::{
     Auth, Channel, ChannelKind, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET, EventLogFormat,
     Global, HttpCheck, Instance, IsolationCheck, IsolationTarget, MAX_CHECK_INTERVAL, MAX_GARP_GAP,

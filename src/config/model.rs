@@ -28,6 +28,9 @@ pub struct Config {
     /// Notify commands of sync groups (`groups: {NAME: {members, notify}}`), by group name;
     /// called as `GROUP <name> <STATE>` when the group as a whole changes state.
     pub group_notify: BTreeMap<String, Notify>,
+    /// The consensus store whose leases decide who may be Master, for instances with
+    /// `arbiter: true`.
+    pub arbiter: Option<super::ArbiterStore>,
 }
 
 /// The `global` section.
@@ -153,7 +156,9 @@ pub struct Instance {
     pub startup_delay: Duration,
     /// Missed adverts before the Master is declared down (default 3).
     pub down_timer_adverts: u32,
-    /// The virtual addresses, all of one family. Never empty.
+    /// The virtual addresses, all of one family. Empty only in election-only mode
+    /// (`vips: []`): the instance elects a Master and runs its notify commands, and adds
+    /// no address anywhere.
     pub vips: Vec<Vip>,
     /// Unicast adverts instead of multicast, if set.
     pub unicast: Option<Unicast>,
@@ -162,6 +167,8 @@ pub struct Instance {
     /// Before taking over because every channel went silent, check that this node can still
     /// reach something; if not, go to FAULT instead of MASTER.
     pub isolation_check: Option<IsolationCheck>,
+    /// Before taking over from a silent Master, fence it with this command.
+    pub fence: Option<super::Fence>,
     /// What lowers the priority or forces FAULT.
     pub track: Vec<Track>,
     /// Commands run on state changes.
@@ -180,6 +187,8 @@ pub struct Instance {
     pub unicast_ttl_check: bool,
     /// Only adverts in sealed (`type: udp`) frames decide anything.
     pub authenticated_decisions: bool,
+    /// Every takeover needs the lease of the top-level `arbiter` store.
+    pub arbiter: bool,
 }
 
 /// Longest `preempt_delay`: keepalived's own cap on it (1000 s), so a converted
@@ -212,10 +221,12 @@ pub const MAX_ISOLATION_TIMEOUT: Duration = Duration::from_secs(60);
 pub const OWNER_PRIORITY: u8 = 255;
 
 impl Instance {
-    /// The address family of the VIPs (validation guarantees they all agree).
+    /// The address family of the VIPs (validation guarantees they all agree). An
+    /// election-only instance (`vips: []`) takes its unicast peers' family, else IPv4.
     pub fn family(&self) -> Family {
-        match self.advertised().next().map(|v| v.addr) {
-            Some(IpNet::V6(_)) => Family::V6,
+        let unicast = self.unicast.as_ref().and_then(|u| u.peers.first());
+        match (self.advertised().next().map(|v| v.addr), unicast) {
+            (Some(IpNet::V6(_)), _) | (None, Some(IpAddr::V6(_))) => Family::V6,
             _ => Family::V4,
         }
     }
@@ -261,13 +272,16 @@ impl Instance {
                 .collect(),
             isolation_guard: self.isolation_check.is_some(),
             sync_group: None,
+            fence: self.fence.is_some(),
             arbiter: None,
-            // Long enough for the isolation probe to answer on its own timeout; a gate
-            // that has not answered by then is asked again.
+            // Long enough for the isolation probe and the fence to answer on their own
+            // timeouts; a gate that has not answered by then is asked again (a second fence
+            // while the first still ran would fence twice).
             gate_patience: self
                 .isolation_check
                 .as_ref()
                 .map_or(Duration::ZERO, |c| c.timeout)
+                .max(self.fence.as_ref().map_or(Duration::ZERO, |f| f.timeout))
                 .saturating_add(Duration::from_secs(1))
                 .max(Duration::from_secs(2)),
             vips: self.advertised().map(|v| v.addr.addr()).collect(),
@@ -358,14 +372,44 @@ pub enum ChannelKind {
         /// File holding the shared key; must not be accessible to others.
         key_file: PathBuf,
     },
+    /// The same sealed frames as `Udp`, length-prefixed over a persistent TCP connection
+    /// to each peer, for paths where only TCP gets through.
+    Tcp {
+        /// TCP port every node listens on, the same on every node.
+        port: u16,
+        /// File holding the shared key; must not be accessible to others.
+        key_file: PathBuf,
+    },
+}
+
+impl ChannelKind {
+    /// Its `type:` as written in the config.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            ChannelKind::Vrrp => "vrrp",
+            ChannelKind::Udp { .. } => "udp",
+            ChannelKind::Tcp { .. } => "tcp",
+        }
+    }
+
+    /// Port and key file of a kind that carries sealed frames (HMAC-SHA256, replay
+    /// window); `None` for raw VRRP.
+    pub fn sealed(&self) -> Option<(u16, &std::path::Path)> {
+        match self {
+            ChannelKind::Vrrp => None,
+            ChannelKind::Udp { port, key_file } | ChannelKind::Tcp { port, key_file } => {
+                Some((*port, key_file))
+            }
+        }
+    }
 }
 
 impl Channel {
-    /// A short name for logs and status: "eth1" or "udp eth1:5405".
+    /// A short name for logs and status: "eth1", "udp eth1:5405" or "tcp eth1:5406".
     pub fn label(&self) -> String {
-        match &self.kind {
-            ChannelKind::Vrrp => self.interface.clone(),
-            ChannelKind::Udp { port, .. } => format!("udp {}:{port}", self.interface),
+        match self.kind.sealed() {
+            None => self.interface.clone(),
+            Some((port, _)) => format!("{} {}:{port}", self.kind.name(), self.interface),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt::{self, Write};
 use std::time::Duration;
 
-use super::model::{ChannelKind, CheckKind, Config, Instance, IsolationTarget, TrackTarget};
+use super::model::{CheckKind, Config, Instance, IsolationTarget, TrackTarget};
 use crate::vrrp::timing::{master_down_interval, skew_time};
 
 /// Formats durations the way the rest of the summary does: `609.375ms`, `3.609375s`.
@@ -81,8 +81,36 @@ impl Config {
                 c.fall
             )?;
         }
+        if let Some(a) = &self.arbiter {
+            let policy = match a.on_store_loss {
+                crate::arbiter::StoreLoss::Release => "release",
+                crate::arbiter::StoreLoss::Keep => "keep",
+            };
+            writeln!(
+                out,
+                "arbiter: etcd {}; lease ttl {}, a Master leaves {} before it could expire (and 1% for clock rates); on_store_loss {policy}; request timeout {}",
+                a.endpoints.join(", "),
+                dur(a.ttl),
+                dur(a.margin),
+                dur(a.request_timeout)
+            )?;
+        }
         for (name, i) in &self.instances {
             write_instance(out, name, i)?;
+            if i.arbiter
+                && let Some(a) = &self.arbiter
+            {
+                let group = self
+                    .groups
+                    .iter()
+                    .find(|(_, m)| m.contains(name))
+                    .map(|(g, _)| g.as_str());
+                writeln!(
+                    out,
+                    "  arbiter: key {} (every takeover needs its lease; a held lease is not preempted)",
+                    a.key(name, group)
+                )?;
+            }
         }
         for (name, members) in &self.groups {
             writeln!(out, "group {name}: {}", members.join(", "))?;
@@ -147,11 +175,13 @@ fn write_instance(out: &mut String, name: &str, i: &Instance) -> fmt::Result {
     }
     for ch in &i.channels {
         let peers: Vec<String> = ch.peers.iter().map(ToString::to_string).collect();
-        let how = match &ch.kind {
-            ChannelKind::Vrrp => "VRRP unicast".to_owned(),
-            ChannelKind::Udp { port, key_file } => {
-                format!("UDP port {port}, HMAC key {}", key_file.display())
-            }
+        let how = match ch.kind.sealed() {
+            None => "VRRP unicast".to_owned(),
+            Some((port, key_file)) => format!(
+                "{} port {port}, HMAC key {}",
+                ch.kind.name().to_uppercase(),
+                key_file.display()
+            ),
         };
         writeln!(
             out,
@@ -170,6 +200,15 @@ fn write_instance(out: &mut String, name: &str, i: &Instance) -> fmt::Result {
             out,
             "  isolation check: {what} within {:?} before taking over from silence",
             ic.timeout
+        )?;
+    }
+    if let Some(f) = &i.fence {
+        writeln!(
+            out,
+            "  fence: {} within {:?} before taking over from silence; on failure: {}",
+            f.argv.join(" "),
+            f.timeout,
+            f.on_failure.word()
         )?;
     }
     for t in &i.track {

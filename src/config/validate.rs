@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::errors::ErrorKind;
-use super::model::{
-    Channel, ChannelKind, CheckKind, Config, Instance, IsolationTarget, TrackTarget,
-};
+use super::model::{Channel, CheckKind, Config, Instance, IsolationTarget, TrackTarget};
 use super::reader::{Problem, SourceMap, did_you_mean};
 use crate::vrrp::{Family, Version};
 
@@ -60,6 +58,7 @@ pub(crate) fn validate(
     }
     unique_vrids(&mut c, config);
     groups(&mut c, config);
+    arbitrated(&mut c, config);
     c.problems
 }
 
@@ -79,12 +78,9 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
         c.error(format!("{path}.auth"), msg);
     }
     vips(c, path, i);
-    let sealed = i
-        .channels
-        .iter()
-        .any(|ch| matches!(ch.kind, ChannelKind::Udp { .. }));
+    let sealed = i.channels.iter().any(|ch| ch.kind.sealed().is_some());
     if i.authenticated_decisions && !sealed {
-        let msg = "needs a `type: udp` channel: only its sealed adverts would decide, and without one this node could never hear its peer";
+        let msg = "needs a `type: udp` or `type: tcp` channel: only its sealed adverts would decide, and without one this node could never hear its peer";
         c.error(format!("{path}.authenticated_decisions"), msg);
     }
     let family = i.family();
@@ -114,7 +110,7 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
         if let Some(src) = &ch.source {
             same_family(c, format!("{path}.channels[{n}].source"), src);
         }
-        if matches!(ch.kind, ChannelKind::Udp { .. }) {
+        if ch.kind.sealed().is_some() {
             own_peer(c, path, n, ch, i.unicast.as_ref().and_then(|u| u.source));
         }
         let twin = i.channels[..n]
@@ -176,12 +172,19 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
 
 fn vips(c: &mut Checker<'_>, path: &str, i: &Instance) {
     let vips_path = format!("{path}.vips");
+    if i.vips.is_empty() {
+        // Election-only mode, asked for explicitly (a missing `vips` key is still an
+        // error): adverts carry no address, nothing is added on any node.
+        if i.use_vmac {
+            let msg = "use_vmac needs an address to carry; an election-only instance \
+                       (vips: []) has none";
+            c.error(format!("{path}.use_vmac"), msg);
+        }
+        return;
+    }
     let Some(first) = i.advertised().next() else {
-        let msg = if i.vips.is_empty() {
-            "at least one virtual address is needed"
-        } else {
-            "at least one virtual address must be advertised (advertise: false on all of them)"
-        };
+        let msg =
+            "at least one virtual address must be advertised (advertise: false on all of them)";
         c.error(vips_path, msg);
         return;
     };
@@ -256,15 +259,17 @@ fn vips(c: &mut Checker<'_>, path: &str, i: &Instance) {
 enum Hears<'a> {
     /// IP protocol 112 on an interface: the primary interface or a `vrrp` channel.
     Raw(&'a str),
-    /// A `udp` channel: (port, interface).
-    Udp(u16, &'a str),
+    /// A channel of sealed frames: (`type:`, port, interface).
+    Sealed(&'static str, u16, &'a str),
 }
 
 impl std::fmt::Display for Hears<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Hears::Raw(iface) => f.write_str(iface),
-            Hears::Udp(port, iface) => write!(f, "UDP port {port} on {iface}"),
+            Hears::Sealed(kind, port, iface) => {
+                write!(f, "{} port {port} on {iface}", kind.to_uppercase())
+            }
         }
     }
 }
@@ -274,16 +279,16 @@ impl std::fmt::Display for Hears<'_> {
 fn hears(i: &Instance) -> Vec<(Option<usize>, Hears<'_>)> {
     let mut out = vec![(None, Hears::Raw(i.interface.as_str()))];
     for (n, ch) in i.channels.iter().enumerate() {
-        let h = match &ch.kind {
-            ChannelKind::Vrrp => Hears::Raw(ch.interface.as_str()),
-            ChannelKind::Udp { port, .. } => Hears::Udp(*port, ch.interface.as_str()),
+        let h = match ch.kind.sealed() {
+            None => Hears::Raw(ch.interface.as_str()),
+            Some((port, _)) => Hears::Sealed(ch.kind.name(), port, ch.interface.as_str()),
         };
         out.push((Some(n), h));
     }
     out
 }
 
-/// A UDP channel whose peers name one of this node's own addresses (the channel's source,
+/// A sealed (UDP, TCP) channel whose peers name one of this node's own addresses (the channel's source,
 /// or the instance's unicast source, which the frames carry as their origin) would send
 /// heartbeats to itself; the daemon also refuses peers that are addresses of the host.
 fn own_peer(c: &mut Checker<'_>, path: &str, n: usize, ch: &Channel, unicast: Option<IpAddr>) {
@@ -296,8 +301,9 @@ fn own_peer(c: &mut Checker<'_>, path: &str, n: usize, ch: &Channel, unicast: Op
             c.error(
                 format!("{path}.channels[{n}].peers[{k}]"),
                 format!(
-                    "{peer} is this node's own address ({what}): a UDP channel lists only \
-                     the other nodes, or the node would send its heartbeats to itself"
+                    "{peer} is this node's own address ({what}): a {} channel lists only \
+                     the other nodes, or the node would send its heartbeats to itself",
+                    ch.kind.name().to_uppercase()
                 ),
             );
         }
@@ -322,11 +328,11 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
         for (at, h) in hears(i) {
             if let Some(&(_, first)) = mine.iter().find(|(m, _)| *m == h) {
                 // The same instance twice: raw channels on one interface share the
-                // instance's route, but a UDP route carries one channel only.
-                if let (Hears::Udp(port, iface), Some(n), Some(k)) = (h, at, first) {
+                // instance's route, but a sealed route carries one channel only.
+                if let (Hears::Sealed(..), Some(n), Some(k)) = (h, at, first) {
                     let msg = format!(
-                        "channels[{k}] of this instance already uses UDP port {port} on \
-                         {iface}; list all of its peers in that one channel"
+                        "channels[{k}] of this instance already uses {h}; list all of its \
+                         peers in that one channel"
                     );
                     c.error(format!("{path}.channels[{n}].port"), msg);
                 }
@@ -356,7 +362,7 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
                     let key_path = match (at, h) {
                         (None, _) => format!("{path}.vrid"),
                         (Some(n), Hears::Raw(_)) => format!("{path}.channels[{n}].interface"),
-                        (Some(n), Hears::Udp(..)) => format!("{path}.channels[{n}].port"),
+                        (Some(n), Hears::Sealed(..)) => format!("{path}.channels[{n}].port"),
                     };
                     let msg = format!(
                         "instance '{name}' would hear VRID {vrid} ({family}) on {where_}, where \
@@ -397,6 +403,34 @@ fn groups(c: &mut Checker<'_>, config: &Config) {
             } else {
                 member_of.insert(m, group);
             }
+        }
+    }
+}
+
+/// `arbiter: true` needs the store, and a sync group is arbitrated as one (its members share
+/// one key), so its members must agree.
+fn arbitrated(c: &mut Checker<'_>, config: &Config) {
+    for (name, inst) in &config.instances {
+        if inst.arbiter && config.arbiter.is_none() {
+            let msg = "needs a top-level 'arbiter' section naming the etcd endpoints";
+            c.error(format!("instances.{name}.arbiter"), msg);
+        }
+    }
+    for (group, members) in &config.groups {
+        let on: Vec<&String> = members
+            .iter()
+            .filter(|m| config.instances.get(*m).is_some_and(|i| i.arbiter))
+            .collect();
+        if !on.is_empty() && on.len() != members.len() {
+            let off: Vec<&String> = members.iter().filter(|m| !on.contains(m)).collect();
+            let msg = format!(
+                "members of a sync group share one lease: set 'arbiter: true' on all of them or none ({} without it)",
+                off.iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            c.error(format!("groups.{group}"), msg);
         }
     }
 }

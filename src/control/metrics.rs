@@ -25,14 +25,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tracing::debug;
 
+mod arbiter;
+
 use super::listener::{self, Ticket};
 use super::server::Instance;
+use crate::daemon::stats::FENCE_COUNTER_PREFIX;
 use crate::vrrp::State;
 use crate::vrrp::router::Suppressed;
 
 /// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections (besides
 /// [`HELD_BACK`]'s).
-const NOT_REJECTIONS: [&str; 8] = [
+const NOT_REJECTIONS: [&str; 12] = [
     "isolation_local_errors",
     "adverts_sent",
     "adverts_received",
@@ -41,6 +44,19 @@ const NOT_REJECTIONS: [&str; 8] = [
     "address_mismatch",
     "inbox_full",
     "own_adverts",
+    // A TCP channel's own connections (`vipd_channel_link_events_total`).
+    "tcp_reconnects",
+    "tcp_connect_failures",
+    "tcp_queue_dropped",
+    "tcp_write_timeouts",
+];
+
+/// The counters of a TCP channel's outgoing connections, by their `event` label.
+const LINK_EVENTS: [(&str, &str); 4] = [
+    ("tcp_reconnects", "reconnect"),
+    ("tcp_connect_failures", "connect_failure"),
+    ("tcp_queue_dropped", "queue_dropped"),
+    ("tcp_write_timeouts", "write_timeout"),
 ];
 
 /// The limits' counters exported as `vipd_held_back_total`.
@@ -48,7 +64,9 @@ const HELD_BACK: [Suppressed; 2] = [Suppressed::Answer, Suppressed::Resignation]
 
 /// Whether counter `name` counts packets dropped for a reason.
 fn is_rejection(name: &str) -> bool {
-    !NOT_REJECTIONS.contains(&name) && !HELD_BACK.iter().any(|s| s.label() == name)
+    !NOT_REJECTIONS.contains(&name)
+        && !HELD_BACK.iter().any(|s| s.label() == name)
+        && !name.starts_with(FENCE_COUNTER_PREFIX)
 }
 
 fn held_back_name(what: Suppressed) -> &'static str {
@@ -96,9 +114,10 @@ impl Collector for Vipd {
             (vec![], vec![], vec![], vec![]);
         let (mut trans, mut sent, mut recv, mut rejected, mut checksum) =
             (vec![], vec![], vec![], vec![], vec![]);
-        let mut held_back = vec![];
+        let (mut held_back, mut fence) = (vec![], vec![]);
         let (mut ch_in, mut ch_out, mut ch_rejected, mut ch_lost) =
             (vec![], vec![], vec![], vec![]);
+        let (mut ch_connected, mut ch_link_events) = (vec![], vec![]);
         for i in &self.0 {
             let view = i.view.borrow().status.clone();
             let inst = || vec![("instance", i.name.clone())];
@@ -152,6 +171,19 @@ impl Collector for Vipd {
                     l.push(("reason", (*name).to_owned()));
                     ch_rejected.push((l, ConstCounter::new(*n)));
                 }
+                let links = stats.links();
+                for (peer, up) in &links {
+                    let mut l = l();
+                    l.push(("peer", peer.to_string()));
+                    ch_connected.push((l, ConstGauge::new(i64::from(*up))));
+                }
+                if !links.is_empty() {
+                    for (counter, event) in LINK_EVENTS {
+                        let mut l = l();
+                        l.push(("event", event.to_owned()));
+                        ch_link_events.push((l, ConstCounter::new(get(counter))));
+                    }
+                }
             }
             let counts = i.stats.snapshot();
             sent.push((
@@ -170,6 +202,9 @@ impl Collector for Vipd {
                 } else if let Some(what) = HELD_BACK.iter().find(|s| s.label() == name) {
                     l.push(("what", held_back_name(*what).to_owned()));
                     held_back.push((l, ConstCounter::new(n)));
+                } else if let Some(outcome) = name.strip_prefix(FENCE_COUNTER_PREFIX) {
+                    l.push(("outcome", outcome.to_owned()));
+                    fence.push((l, ConstCounter::new(n)));
                 } else if is_rejection(name) {
                     l.push(("reason", name.to_owned()));
                     rejected.push((l, ConstCounter::new(n)));
@@ -222,6 +257,12 @@ impl Collector for Vipd {
         )?;
         family(
             &mut enc,
+            "vipd_fence_runs",
+            "Answers of the fence gate, by outcome: fenced, failed, no_peer (nothing run)",
+            fence,
+        )?;
+        family(
+            &mut enc,
             "vipd_adverts_received",
             "Valid adverts received",
             recv,
@@ -264,6 +305,18 @@ impl Collector for Vipd {
         )?;
         family(
             &mut enc,
+            "vipd_channel_peer_connected",
+            "1 while a TCP channel's connection to the peer is up, 0 while it reconnects",
+            ch_connected,
+        )?;
+        family(
+            &mut enc,
+            "vipd_channel_link_events",
+            "A TCP channel's connection events: reconnect, connect_failure, queue_dropped (an advert dropped because the peer reads too slowly), write_timeout",
+            ch_link_events,
+        )?;
+        family(
+            &mut enc,
             "vipd_tracker_failed",
             "1 while a tracker fails, 0 while it is healthy",
             tracker_failed,
@@ -298,6 +351,9 @@ pub fn render(instances: &[Instance]) -> String {
 pub fn render_with(instances: &[Instance], listeners: &[Listener]) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Vipd(instances.to_vec())));
+    if instances.iter().any(|i| i.arbiter.is_some()) {
+        registry.register_collector(Box::new(arbiter::Arbiters(instances.to_vec())));
+    }
     if !listeners.is_empty() {
         registry.register_collector(Box::new(Listeners(listeners.to_vec())));
     }

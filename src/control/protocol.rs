@@ -150,6 +150,12 @@ pub struct InstanceStatus {
     /// channels only; `None` when every channel carries it (or there is one channel).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_warning: Option<String>,
+    /// The last fence gate's answer: outcome, time, what ran and how it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fence: Option<String>,
+    /// The arbiter, when the instance has `arbiter: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arbiter: Option<crate::arbiter::board::ArbiterStatus>,
 }
 
 /// One heartbeat channel of an instance.
@@ -166,6 +172,10 @@ pub struct ChannelStatus {
     /// Adverts in and out, rejections by reason.
     #[serde(default)]
     pub counters: BTreeMap<String, u64>,
+    /// A channel over connections (`type: tcp`): each peer's connection, "connected" or
+    /// "connecting". Empty for the others.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub connections: BTreeMap<String, String>,
 }
 
 /// One tracker of an instance.
@@ -199,11 +209,36 @@ pub struct Event {
     /// Present (true) for a sync-group event; `instance` is then the group's name.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub group: bool,
+    /// Present for a fence gate's answer, not a transition: its outcome (`fenced`,
+    /// `failed`, `no_peer`); `from` and `to` are the state it was asked in, `master` the
+    /// node fenced and `reason` what ran and how it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence: Option<String>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fence_event_says_so_and_a_transition_does_not() {
+        let mut e = Event {
+            time: "2026-12-03T08:00:00.000Z".into(),
+            instance: "web".into(),
+            from: "BACKUP".into(),
+            to: "BACKUP".into(),
+            reason: "fence of 10.0.0.2 by fence-peer: exit status 0 after 0.10s".into(),
+            priority: Some(100),
+            master: Some("10.0.0.2".into()),
+            group: false,
+            fence: Some("fenced".into()),
+        };
+        let text = serde_json::to_string(&e).unwrap();
+        assert!(text.ends_with(r#","fence":"fenced"}"#), "{text}");
+        assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), e);
+        e.fence = None;
+        assert!(!serde_json::to_string(&e).unwrap().contains("fence\""));
+    }
 
     #[test]
     fn requests_have_a_stable_wire_form() {

@@ -60,6 +60,8 @@ pub struct Instance {
     pub trackers: track::Board,
     /// Its notify command counters.
     pub notify: Arc<NotifyCounters>,
+    /// Its arbiter's figures, when it has `arbiter: true`.
+    pub arbiter: Option<Arc<crate::arbiter::board::ArbiterBoard>>,
 }
 
 impl Instance {
@@ -283,7 +285,12 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
                 .as_secs_f64();
             s.since = humantime::format_rfc3339_millis(view.since).to_string();
             s.trackers = i.tracker_status();
+            s.arbiter = i
+                .arbiter
+                .as_ref()
+                .map(|a| a.status(std::time::Instant::now()));
             s.counters = counters(&i.stats);
+            s.last_fence = i.stats.last_fence();
             s.counters.insert(
                 "notify_failed".into(),
                 i.notify.failed.load(Ordering::Relaxed),
@@ -309,6 +316,14 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
                         .last_advert()
                         .map(|t| now.duration_since(t).unwrap_or_default().as_millis() as u64),
                     counters: counters(stats),
+                    connections: stats
+                        .links()
+                        .into_iter()
+                        .map(|(peer, up)| {
+                            let state = if up { "connected" } else { "connecting" };
+                            (peer.to_string(), state.to_owned())
+                        })
+                        .collect(),
                 })
                 .collect();
             s

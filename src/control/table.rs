@@ -64,19 +64,56 @@ pub fn render(status: &Status) -> String {
                     format!("{:.1}s ago", ms as f64 / 1000.0)
                 });
                 let get = |k: &str| c.counters.get(k).copied().unwrap_or(0);
+                let links: Vec<String> = c
+                    .connections
+                    .iter()
+                    .map(|(peer, state)| format!(", {peer} {state}"))
+                    .collect();
                 let _ = writeln!(
                     out,
-                    "  channel {}: {}last advert {seen}, in {}, out {}",
+                    "  channel {}: {}last advert {seen}, in {}, out {}{}",
                     c.name,
                     if c.lost { "LOST, " } else { "" },
                     get("adverts_received"),
-                    get("adverts_sent")
+                    get("adverts_sent"),
+                    links.concat()
                 );
             }
         }
         if let Some(w) = &i.heartbeat_warning {
             let _ = writeln!(out, "  heartbeat: {w}");
         }
+        if let Some(f) = &i.last_fence {
+            let _ = writeln!(out, "  last fence: {f}");
+        }
+        if let Some(a) = &i.arbiter {
+            let _ = writeln!(out, "  arbiter: {}", arbiter_line(a));
+        }
     }
     out
+}
+
+/// `key /vipd/instance/web: held here, 1.62s left; grants 3, denials 0, renew 1.2ms`
+fn arbiter_line(a: &crate::arbiter::board::ArbiterStatus) -> String {
+    let holder = match (&a.holder, a.held_here) {
+        (_, true) => match a.lease_left_ms {
+            Some(ms) => format!("held here, {:.2}s left", ms as f64 / 1000.0),
+            None => "held here".to_owned(),
+        },
+        (Some(h), false) => format!("held by {h}"),
+        (None, false) => "not held".to_owned(),
+    };
+    let reach = if a.reachable { "" } else { "UNREACHABLE, " };
+    let renew = a
+        .renew_latency_ms
+        .map_or(String::new(), |ms| format!(", renew {ms:.1}ms"));
+    let error = a
+        .last_error
+        .as_ref()
+        .filter(|_| !a.reachable)
+        .map_or(String::new(), |e| format!(" ({e})"));
+    format!(
+        "key {}: {reach}{holder}; grants {}, denials {}{renew}{error}",
+        a.key, a.grants, a.denials
+    )
 }

@@ -177,7 +177,15 @@ fn instance(w: &mut Writer, name: &str, i: &OutInstance) {
         w.field(4, n, "down_timer_adverts", &d.to_string());
     }
     w.notes(4, n, "vips");
-    w.line(4, "vips:");
+    // An election-only instance says so explicitly: a missing `vips` key is an error.
+    w.line(
+        4,
+        if i.vips.is_empty() {
+            "vips: []"
+        } else {
+            "vips:"
+        },
+    );
     for (addr, label, advertised) in &i.vips {
         let mut fields = Vec::new();
         if let Some(l) = label {

@@ -1,14 +1,15 @@
 //! A configuration checked against the system before it is applied: script security, the
-//! users scripts run as, UDP channel keys and isolation checks. All of it reads files or the
+//! users scripts run as, UDP channel keys, isolation checks and fence commands. All of it reads files or the
 //! user database, so it runs on a thread of its own, never on the routers' thread.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::fence::Fencer;
 use super::isolation::IsolationProbe;
 use super::{DaemonError, keys};
-use crate::config::{ChannelKind, Config};
+use crate::config::Config;
 use crate::track::{self, RunAs};
 use crate::vrrp::udp_frame::FrameKey;
 
@@ -24,6 +25,8 @@ pub struct Checked {
     pub(super) keys: HashMap<PathBuf, Arc<FrameKey>>,
     /// Isolation checks, by instance.
     pub(super) isolation: HashMap<String, Arc<IsolationProbe>>,
+    /// Fence commands, by instance.
+    pub(super) fences: HashMap<String, Arc<Fencer>>,
 }
 
 impl Checked {
@@ -33,12 +36,12 @@ impl Checked {
         let mut isolation = HashMap::new();
         for (name, inst) in &config.instances {
             for ch in &inst.channels {
-                if let ChannelKind::Udp { key_file, .. } = &ch.kind
+                if let Some((_, key_file)) = ch.kind.sealed()
                     && !keys.contains_key(key_file)
                 {
                     let key = keys::load_key(key_file)
                         .map_err(|e| DaemonError::Config(format!("instance {name}: {e}")))?;
-                    keys.insert(key_file.clone(), Arc::new(key));
+                    keys.insert(key_file.to_owned(), Arc::new(key));
                 }
             }
             if let Some(check) = &inst.isolation_check {
@@ -51,12 +54,21 @@ impl Checked {
         let plan = track::plan(&config).map_err(|e| DaemonError::Scripts(e.to_string()))?;
         let run_as = RunAs::for_scripts(config.global.script_user.as_deref())
             .map_err(|e| DaemonError::Scripts(e.to_string()))?;
+        let fences = config
+            .instances
+            .iter()
+            .filter_map(|(name, inst)| {
+                let fence = inst.fence.clone()?;
+                Some((name.clone(), Arc::new(Fencer::new(fence, run_as))))
+            })
+            .collect();
         Ok(Checked {
             config,
             plan,
             run_as,
             keys,
             isolation,
+            fences,
         })
     }
 

@@ -40,6 +40,21 @@ pub enum VipOp {
     Set(Vec<crate::config::Vip>),
 }
 
+/// One [`Action::AskGate`], as the shell answers it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GateQuestion {
+    /// The gate asked.
+    pub gate: GateKind,
+    /// The attempt its answer must name.
+    pub attempt: u64,
+    /// What kind of takeover it is.
+    pub takeover: Takeover,
+    /// The Master the takeover replaces, as last heard (what a fence fences).
+    pub peer: Option<IpAddr>,
+    /// An earlier gate of this attempt fenced `peer`.
+    pub after_fence: bool,
+}
+
 /// The outside world of one router task. Every method must return at once. The methods the
 /// router waits on (the gates) have no default body: an implementation that forgot one would
 /// leave a takeover waiting for an answer nobody sends.
@@ -51,8 +66,8 @@ pub trait RouterIo: Send {
     fn vips(&mut self, op: VipOp);
     /// Reports a state change (logs, notify, events).
     fn transition(&mut self, router: &Router, transition: &Transition);
-    /// Asks `gate` about takeover `attempt`; the answer comes back as [`Input::Gate`].
-    fn ask_gate(&mut self, router: &Router, gate: GateKind, attempt: u64, takeover: Takeover);
+    /// Asks a gate about a takeover attempt; the answer comes back as [`Input::Gate`].
+    fn ask_gate(&mut self, router: &Router, question: GateQuestion);
     /// Takeover `attempt` no longer waits for `gate`.
     fn withdraw_gate(&mut self, gate: GateKind, attempt: u64);
     /// The router left Master under an arbiter: the lease goes back at once.
@@ -162,7 +177,18 @@ impl<I: RouterIo> Task<I> {
                     gate,
                     attempt,
                     takeover,
-                } => io.ask_gate(router, gate, attempt, takeover),
+                    peer,
+                    after_fence,
+                } => io.ask_gate(
+                    router,
+                    GateQuestion {
+                        gate,
+                        attempt,
+                        takeover,
+                        peer,
+                        after_fence,
+                    },
+                ),
                 Action::WithdrawGate { gate, attempt } => io.withdraw_gate(gate, attempt),
                 Action::ReleaseLease => io.release_lease(),
                 Action::RefuseSyncOrder { .. } => io.sync_refused(),
@@ -208,9 +234,9 @@ mod tests {
         fn send_advert(&mut self, _: &Router, priority: u8) {
             self.log.push((self.at(), format!("advert {priority}")));
         }
-        fn ask_gate(&mut self, _: &Router, gate: GateKind, attempt: u64, _: Takeover) {
+        fn ask_gate(&mut self, _: &Router, q: GateQuestion) {
             self.log
-                .push((self.at(), format!("ask {gate:?} {attempt}")));
+                .push((self.at(), format!("ask {:?} {}", q.gate, q.attempt)));
         }
         fn withdraw_gate(&mut self, gate: GateKind, attempt: u64) {
             self.log

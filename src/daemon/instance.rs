@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use tracing::{info, warn};
 
-use crate::config::{Channel, ChannelKind, Instance, Vip};
+use crate::config::{Channel, Instance, Vip};
 use crate::net::netlink::{Link, Netlink};
 use crate::net::sysctl::{self, SavedParentConf};
 use crate::net::{IpNet, MacAddr, NetError, macvlan};
@@ -180,7 +180,9 @@ pub async fn resolve_channels(
         let src = match ch.source {
             Some(s) => s,
             None => {
-                let udp = matches!(ch.kind, ChannelKind::Udp { .. });
+                // Sealed frames go through the routing table: a link-local source would
+                // not do.
+                let udp = ch.kind.sealed().is_some();
                 let addrs = nl.addrs(link.index).await.map_err(net)?;
                 addrs
                     .iter()

@@ -11,11 +11,14 @@ use std::time::SystemTime;
 
 use tokio::sync::{broadcast, watch};
 
-use super::driver::{RouterIo, VipOp};
+use super::arbiter::{ArbiterLink, ArbiterMsg};
+use super::driver::{GateQuestion, RouterIo, VipOp};
+use super::fence::Fencer;
 use super::groups::GroupEvent;
 use super::isolation::{Finding, IsolationProbe};
 use super::senders::{Sending, TxPath};
 use super::stats::{LogLimiter, Stats};
+use crate::arbiter::keeper::KeeperInput;
 use crate::config::Vip;
 use crate::control::protocol::{ChannelStatus, Event};
 use crate::control::server::View;
@@ -23,9 +26,7 @@ use crate::notify::{EventRecord, Notifier};
 use crate::vrrp::State;
 use crate::vrrp::channels::{ChannelHealth, HealthChange};
 use crate::vrrp::packet::Advert;
-use crate::vrrp::router::{
-    GateAnswer, GateKind, Input, Receipt, Router, Suppressed, Takeover, Transition,
-};
+use crate::vrrp::router::{GateAnswer, GateKind, Input, Receipt, Router, Suppressed, Transition};
 use crate::vrrp::timing::Centis;
 
 /// What the status view last showed of the router, to skip unchanged publishes cheaply.
@@ -72,6 +73,10 @@ pub struct Settings {
     pub paths: Arc<Vec<TxPath>>,
     /// The isolation guard's check, when configured.
     pub isolation: Option<Arc<IsolationProbe>>,
+    /// The fence gate's command, when configured.
+    pub fence: Option<Arc<Fencer>>,
+    /// The arbiter task of the instance's key, when it has `arbiter: true`.
+    pub arbiter: Option<ArbiterLink>,
 }
 
 /// Where and how one instance sends.
@@ -138,6 +143,7 @@ impl LiveIo {
                     lost: c.lost,
                     last_advert_ms_ago: None,
                     counters: Default::default(),
+                    connections: Default::default(),
                 })
                 .collect();
             s.heartbeat_warning = heartbeat_warning(health);
@@ -195,13 +201,20 @@ impl RouterIo for LiveIo {
         self.stats.bump(what.label());
     }
 
-    fn ask_gate(&mut self, _router: &Router, gate: GateKind, attempt: u64, takeover: Takeover) {
+    fn ask_gate(&mut self, router: &Router, question: GateQuestion) {
+        let GateQuestion {
+            gate,
+            attempt,
+            takeover,
+            ..
+        } = question;
         let answer = move |granted: bool, detail: String| {
             Input::Gate(GateAnswer {
                 gate,
                 attempt,
                 granted,
                 detail,
+                fenced: false,
             })
         };
         match gate {
@@ -254,20 +267,41 @@ impl RouterIo for LiveIo {
                     warn!(instance = %self.name, ?takeover, "no sync group task to ask");
                 }
             },
-            GateKind::Arbiter => {
-                warn!(instance = %self.name, ?takeover, "no arbiter is configured: takeover refused");
-                let _ = self
-                    .inbox
-                    .try_send(answer(false, "no arbiter configured".into()));
-            }
+            GateKind::Fence => self.fence(router, question),
+            GateKind::Arbiter => match &self.settings.borrow().arbiter {
+                Some(link) => {
+                    let _ = link.send(ArbiterMsg::Keeper(KeeperInput::Ask {
+                        member: self.name.clone(),
+                        attempt,
+                        after_fence: question.after_fence,
+                    }));
+                }
+                None => {
+                    // Only if a reload took the arbiter away under a waiting router: it asks
+                    // again after its patience and finds no gate.
+                    warn!(instance = %self.name, ?takeover, "no arbiter task to ask");
+                }
+            },
         }
     }
 
     fn release_lease(&mut self) {
-        // Wired to the arbiter task below.
+        if let Some(link) = &self.settings.borrow().arbiter {
+            let member = self.name.clone();
+            let _ = link.send(ArbiterMsg::Keeper(KeeperInput::Release { member }));
+        }
     }
 
     fn withdraw_gate(&mut self, gate: GateKind, attempt: u64) {
+        if gate == GateKind::Arbiter
+            && let Some(link) = &self.settings.borrow().arbiter
+        {
+            let member = self.name.clone();
+            let _ = link.send(ArbiterMsg::Keeper(KeeperInput::Withdraw {
+                member,
+                attempt,
+            }));
+        }
         if gate == GateKind::SyncGroup
             && let Some(group) = &self.settings.borrow().group
         {

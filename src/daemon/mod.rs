@@ -6,6 +6,7 @@
 //! ```text
 //!  raw VRRP socket ─ receiver ──┐ Packet (own lane)      ┌─> address worker (vips): add,
 //!  UDP socket ─ udp_receiver ───┤ (parsed, by VRID)      │   remove, announce (netlink, ARP/NA)
+//!  TCP listener ─ tcp_receiver ─┤ (sealed frames: sealed)│
 //!  link watcher (links) ────────┤ Fault(Link)            ├─> senders: adverts on every channel
 //!  check tasks ─ tracker task ──┤ Health                 ├─> notify queue (one per instance,
 //!  sync-group task (groups) ────┤ Sync, Gate, Fault      │   kept across reloads), events
@@ -25,9 +26,12 @@
 //! | tracker reports (unbounded) | `track::runner::run_instance` | `track::Report` | check tasks, only on a change |
 //! | notify queue (1024, bounded) | `notify` task | a note with its commands | the router task (`try_send`: dropped and counted when full) |
 //! | reload requests (4) | [`run`] | `control::server::ReloadRequest` | control server |
+//! | TCP link queue (8 frames, one per peer) | `tcp_link::keep_connected` | a sealed frame | the router task's senders (`TcpLink::push` never waits: a full queue drops its oldest frame, counted `tcp_queue_dropped`) |
 
+mod arbiter;
 mod checked;
 pub mod driver;
+mod fence;
 mod groups;
 mod instance;
 mod io;
@@ -39,11 +43,14 @@ pub mod logging;
 mod receipts;
 mod receiver;
 mod reload;
+mod sealed;
 mod senders;
 mod sockets;
 pub mod stats;
 mod supervisor;
 mod systemd;
+mod tcp_link;
+mod tcp_receiver;
 mod udp_receiver;
 mod vips;
 mod wakeup;

@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
 use super::stats::Stats;
+use super::tcp_link::{NotConnected, TcpLink};
 use crate::net::VrrpSocket;
 use crate::net::udp_socket::UdpChannelSocket;
 use crate::vrrp::V3Checksum;
@@ -53,6 +54,17 @@ pub enum Via {
         /// Where it was read from.
         key_file: std::path::PathBuf,
     },
+    /// The advert sealed as for UDP, queued for a connection to each peer.
+    Tcp {
+        /// One connection per peer.
+        links: Vec<Arc<TcpLink>>,
+        /// Our identity, sealed into every frame (as for UDP).
+        origin: IpAddr,
+        /// The shared key.
+        key: Arc<FrameKey>,
+        /// Where it was read from.
+        key_file: std::path::PathBuf,
+    },
 }
 
 impl std::fmt::Debug for TxPath {
@@ -69,7 +81,9 @@ impl TxPath {
         keys: &std::collections::HashMap<std::path::PathBuf, Arc<FrameKey>>,
     ) -> bool {
         match &self.via {
-            Via::Udp { key, key_file, .. } => keys.get(key_file).is_some_and(|k| !k.same_as(key)),
+            Via::Udp { key, key_file, .. } | Via::Tcp { key, key_file, .. } => {
+                keys.get(key_file).is_some_and(|k| !k.same_as(key))
+            }
             Via::Vrrp { .. } => false,
         }
     }
@@ -132,24 +146,33 @@ impl Sending {
                     dests,
                     key,
                     ..
-                } => {
-                    let now = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .unwrap_or_default();
-                    let stamp = self.stamps.next(now);
-                    match packet::emit(advert, *origin, *origin, V3Checksum::PseudoHeader) {
-                        Ok(vrrp) => {
-                            let frame = udp_frame::seal(key, stamp, *origin, &vrrp);
-                            for &dst in dests {
-                                match socket.try_send_to(&frame, dst) {
-                                    Ok(()) => sent += 1,
-                                    Err(e) => error = Some(format!("to {dst}: {e}")),
+                } => match seal(&mut self.stamps, advert, *origin, key) {
+                    Ok(frame) => {
+                        for &dst in dests {
+                            match socket.try_send_to(&frame, dst) {
+                                Ok(()) => sent += 1,
+                                Err(e) => error = Some(format!("to {dst}: {e}")),
+                            }
+                        }
+                    }
+                    Err(e) => error = Some(e),
+                },
+                Via::Tcp {
+                    links, origin, key, ..
+                } => match seal(&mut self.stamps, advert, *origin, key) {
+                    // Queued, not written: a stream never blocks the router task.
+                    Ok(frame) => {
+                        for link in links {
+                            match link.push(frame.clone()) {
+                                Ok(()) => sent += 1,
+                                Err(NotConnected) => {
+                                    error = Some(format!("to {}: not connected", link.peer()));
                                 }
                             }
                         }
-                        Err(e) => error = Some(e.to_string()),
                     }
-                }
+                    Err(e) => error = Some(e),
+                },
             }
             for _ in 0..sent {
                 stats.bump("adverts_sent");
@@ -170,6 +193,21 @@ impl Sending {
             }
         }
     }
+}
+
+/// `advert` sealed as a frame from `origin`, stamped now.
+fn seal(
+    stamps: &mut Stamper,
+    advert: &Advert,
+    origin: IpAddr,
+    key: &FrameKey,
+) -> Result<Vec<u8>, String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let vrrp = packet::emit(advert, origin, origin, V3Checksum::PseudoHeader)
+        .map_err(|e| e.to_string())?;
+    Ok(udp_frame::seal(key, stamps.next(now), origin, &vrrp))
 }
 
 /// A random epoch for this run's frames: a receiver takes a new one as our restart. Should

@@ -1,9 +1,15 @@
 //! The sockets every instance shares, and how an instance's heartbeat channels attach to
-//! them. A raw VRRP socket serves one (interface, family, source address); a UDP socket one
-//! (family, port, interface). Each has a receive loop and a table of routes by VRID; an
-//! instance is attached to as many as its channels need, and a socket closes with its last
-//! route. A VRID in a table belongs to one instance: attaching a second one to it is refused,
-//! never a replacement.
+//! them. A raw VRRP socket serves one (interface, family, source address); a UDP socket and
+//! a TCP listener one (family, port, interface). Each has a receive loop and a table of
+//! routes by VRID; an instance is attached to as many as its channels need, and a
+//! socket closes with its last route. A VRID in a table belongs to one instance: attaching a
+//! second one to it is refused, never a replacement.
+//!
+//! The primary interface is channel 0, and each `channels:` entry k is channel k: every one
+//! gets a receive route here and a send path ([`TxPath`]). A transport is its socket key,
+//! open and attach functions (a file here: `raw.rs`, `udp.rs`, `tcp.rs`), its receive loop
+//! and sending half (files in `daemon`: `receiver.rs`, `udp_receiver.rs`, `tcp_receiver.rs`
+//! and `tcp_link.rs`), and its config arm (`config/channels.rs`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,22 +20,24 @@ use tokio::task::JoinHandle;
 
 use super::DaemonError;
 use super::instance::ResolvedChannel;
-use super::receiver::{self, Route, Routes, RxChannel};
-use super::senders::{TxPath, Via};
+use super::receiver::{Route, RxChannel};
+use super::sealed::{SealedRoute, SealedRoutes};
+use super::senders::TxPath;
 use super::stats::Stats;
-use super::udp_receiver::{self, UdpRoute, UdpRoutes};
+use super::tcp_link::TcpLink;
 use crate::config::{ChannelKind, Instance};
+use crate::net::VrrpSocket;
 use crate::net::udp_socket::{UdpChannelSocket, host_addrs};
-use crate::net::{NetError, VrrpSocket};
-use crate::vrrp::Family;
-use crate::vrrp::packet;
 use crate::vrrp::router::Packet;
 use crate::vrrp::udp_frame::FrameKey;
 
-/// A raw VRRP socket: interface, family, source address.
-type RawKey = (String, Family, IpAddr);
-/// A UDP heartbeat socket: family, port, interface.
-type UdpKey = (Family, u16, String);
+use raw::{RawKey, raw_holder};
+use tcp::{LinkKey, TcpKey};
+use udp::UdpKey;
+
+mod raw;
+mod tcp;
+mod udp;
 
 /// A socket an instance is attached to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +46,24 @@ pub enum Attachment {
     Raw(RawKey),
     /// A UDP socket.
     Udp(UdpKey),
+    /// A TCP listener.
+    Tcp(TcpKey),
+}
+
+/// A socket that carries sealed frames: one route per VRID, one channel per route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SealedKey {
+    Udp(UdpKey),
+    Tcp(TcpKey),
+}
+
+impl std::fmt::Display for SealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SealedKey::Udp((_, port, iface)) => write!(f, "udp {iface}:{port}"),
+            SealedKey::Tcp((_, port, iface)) => write!(f, "tcp {iface}:{port}"),
+        }
+    }
 }
 
 struct Entry<R> {
@@ -45,11 +71,37 @@ struct Entry<R> {
     task: JoinHandle<()>,
 }
 
+/// Receive routes waiting to go in once every socket an instance needs is open.
+#[derive(Default)]
+struct Pending {
+    /// Raw sockets, each with the instance's channels it carries.
+    raw: Vec<(RawKey, Vec<RxChannel>)>,
+    /// Sealed-frame sockets, one channel each.
+    sealed: Vec<(SealedKey, SealedRoute)>,
+}
+
+/// One entry of `channels:` as it attaches.
+struct Slot<'a> {
+    /// Its channel index (the primary interface is 0).
+    index: usize,
+    /// The channel and its source address.
+    rc: &'a ResolvedChannel,
+    /// Its name in logs and status.
+    label: String,
+    /// Its counters.
+    stats: Arc<Stats>,
+}
+
 /// Every open heartbeat socket.
 #[derive(Default)]
 pub struct Sockets {
     raw: HashMap<RawKey, (Arc<VrrpSocket>, Entry<Route>)>,
-    udp: HashMap<UdpKey, (Arc<UdpChannelSocket>, Entry<UdpRoute>)>,
+    udp: HashMap<UdpKey, (Arc<UdpChannelSocket>, Entry<SealedRoute>)>,
+    /// TCP listeners; the listener lives in its accept task.
+    tcp: HashMap<TcpKey, Entry<SealedRoute>>,
+    /// Outgoing TCP connections, by instance and path: a reload that keeps the channel
+    /// keeps the connection.
+    links: HashMap<LinkKey, Weak<TcpLink>>,
     /// UDP sockets closed here that may still be open elsewhere: an aborted receive task is
     /// dropped later, a stopping router task still sends on its paths. The port is bound
     /// exclusively, so a reload that needs it again takes the open socket back rather than
@@ -105,7 +157,6 @@ impl Sockets {
         channel_stats: &mut HashMap<String, Arc<Stats>>,
     ) -> Result<(Arc<Vec<TxPath>>, Vec<Attachment>), DaemonError> {
         let inst = plan.inst;
-        let family = inst.family();
         let mut stats_of = |label: &str| {
             channel_stats
                 .entry(label.to_owned())
@@ -113,119 +164,42 @@ impl Sockets {
                 .clone()
         };
         let mut paths = Vec::new();
-        let mut raw_rx: Vec<(RawKey, Vec<RxChannel>)> = Vec::new();
-        let mut udp_rx: Vec<(UdpKey, UdpRoute)> = Vec::new();
+        let mut pending = Pending::default();
         let mut attached = Vec::new();
 
-        // The primary channel: received on the parent even with a virtual MAC (a macvlan
-        // never delivers a frame carrying its own MAC, and the Master sends from it)...
-        let label = plan.parent.to_owned();
-        let stats = stats_of(&label);
-        let key: RawKey = (plan.parent.to_owned(), family, plan.primary);
-        let recv = self.raw_socket(&key)?;
-        // ...and sent from the macvlan, so adverts carry the virtual MAC (RFC 9568 §7.3).
-        let send = match plan.vmac_iface {
-            Some(iface) => Arc::new(open_raw(iface, family, plan.primary)?),
-            None => recv,
-        };
-        let peers = inst.unicast.as_ref().map(|u| u.peers.clone());
-        add_rx(
-            &mut raw_rx,
-            key,
-            RxChannel {
-                index: 0,
-                peers: peers.clone(),
-                stats: stats.clone(),
-            },
-        );
-        paths.push(TxPath {
-            label,
-            via: Via::Vrrp {
-                socket: send,
-                src: plan.primary,
-                dests: peers.unwrap_or_else(|| vec![group_address(family)]),
-                checksum: inst.v3_checksum,
-            },
-            stats,
-        });
-
+        let stats = stats_of(plan.parent);
+        paths.push(self.attach_primary(plan, stats, &mut pending)?);
         for (k, rc) in plan.channels.iter().enumerate() {
-            let index = k + 1;
             let ch = &rc.channel;
-            let label = ch.label();
-            let stats = stats_of(&label);
-            match &ch.kind {
-                ChannelKind::Vrrp => {
-                    let key: RawKey = (ch.interface.clone(), family, rc.src);
-                    let socket = self.raw_socket(&key)?;
-                    add_rx(
-                        &mut raw_rx,
-                        key,
-                        RxChannel {
-                            index,
-                            peers: Some(ch.peers.clone()),
-                            stats: stats.clone(),
-                        },
-                    );
-                    paths.push(TxPath {
-                        label,
-                        via: Via::Vrrp {
-                            socket,
-                            src: rc.src,
-                            dests: ch.peers.clone(),
-                            checksum: inst.v3_checksum,
-                        },
-                        stats,
-                    });
-                }
+            let slot = Slot {
+                index: k + 1,
+                rc,
+                label: ch.label(),
+                stats: stats_of(&ch.label()),
+            };
+            // One arm per transport, each in its own file here.
+            let path = match &ch.kind {
+                ChannelKind::Vrrp => self.attach_vrrp(plan, slot, &mut pending)?,
                 ChannelKind::Udp { port, key_file } => {
-                    let key = plan.keys.get(key_file).cloned().ok_or_else(|| {
-                        DaemonError::Config(format!(
-                            "instance {}: key file {} was not loaded",
-                            plan.name,
-                            key_file.display()
-                        ))
-                    })?;
-                    let ukey: UdpKey = (family, *port, ch.interface.clone());
-                    let socket = self.udp_socket(&ukey)?;
-                    let route = UdpRoute {
-                        route: route_of(
-                            plan,
-                            vec![RxChannel {
-                                index,
-                                peers: Some(ch.peers.clone()),
-                                stats: stats.clone(),
-                            }],
-                        ),
-                        key: key.clone(),
-                        origin: plan.primary,
-                    };
-                    udp_rx.push((ukey, route));
-                    paths.push(TxPath {
-                        label,
-                        via: Via::Udp {
-                            socket,
-                            // The node's identity, not its address on this channel: a peer
-                            // breaks equal-priority ties with it, so both nodes compare the
-                            // same pair of addresses on every channel.
-                            origin: plan.primary,
-                            dests: udp_dests(&ch.peers, *port, rc.src),
-                            key,
-                            key_file: key_file.clone(),
-                        },
-                        stats,
-                    });
+                    self.attach_udp(plan, slot, *port, key_file, &mut pending)?
                 }
-            }
+                ChannelKind::Tcp { port, key_file } => {
+                    self.attach_tcp(plan, slot, *port, key_file, &mut pending)?
+                }
+            };
+            paths.push(path);
         }
         // Every socket is open: only now do routes go in, so a failure above leaves none.
-        for (key, route) in udp_rx {
-            let (_, entry) = &self.udp[&key];
-            claim(&entry.routes, inst.vrid, route)
-                .map_err(|held| shared_route(plan, &format!("udp {}:{}", key.2, key.1), &held))?;
-            attached.push(Attachment::Udp(key));
+        for (key, route) in pending.sealed {
+            let routes = self.sealed_routes(&key).expect("opened above");
+            claim(routes, inst.vrid, route)
+                .map_err(|held| shared_route(plan, &key.to_string(), &held))?;
+            attached.push(match key {
+                SealedKey::Udp(k) => Attachment::Udp(k),
+                SealedKey::Tcp(k) => Attachment::Tcp(k),
+            });
         }
-        for (key, channels) in raw_rx {
+        for (key, channels) in pending.raw {
             let (_, entry) = &self.raw[&key];
             claim(&entry.routes, inst.vrid, route_of(plan, channels))
                 .map_err(|held| shared_route(plan, &key.0, &held))?;
@@ -253,14 +227,19 @@ impl Sockets {
                 return Err(shared_route(plan, iface, &held));
             }
         }
-        let mut mine: Vec<UdpKey> = Vec::new();
+        let mut mine: Vec<SealedKey> = Vec::new();
         let mut host = None;
         for rc in plan.channels {
-            let ChannelKind::Udp { port, .. } = rc.channel.kind else {
-                continue;
+            let key = match rc.channel.kind {
+                ChannelKind::Vrrp => continue,
+                ChannelKind::Udp { port, .. } => {
+                    SealedKey::Udp((family, port, rc.channel.interface.clone()))
+                }
+                ChannelKind::Tcp { port, .. } => {
+                    SealedKey::Tcp((family, port, rc.channel.interface.clone()))
+                }
             };
-            let key: UdpKey = (family, port, rc.channel.interface.clone());
-            let on = format!("udp {}:{port}", key.2);
+            let on = key.to_string();
             let host = host.get_or_insert_with(|| host_addrs().unwrap_or_default());
             if let Some(peer) = own_peer(&rc.channel.peers, &[rc.src, plan.primary], host) {
                 return Err(DaemonError::Config(format!(
@@ -271,13 +250,12 @@ impl Sockets {
                 )));
             }
             if mine.contains(&key) {
-                // One UDP route carries one channel: a second would replace the first.
+                // One sealed route carries one channel: a second would replace the first.
                 return Err(shared_route(plan, &on, plan.name));
             }
             let held = self
-                .udp
-                .get(&key)
-                .and_then(|(_, e)| other_holder(&read(&e.routes), vrid, plan.name));
+                .sealed_routes(&key)
+                .and_then(|routes| other_holder(&read(routes), vrid, plan.name));
             if let Some(held) = held {
                 return Err(shared_route(plan, &on, &held));
             }
@@ -304,6 +282,21 @@ impl Sockets {
             }
             keep
         });
+        self.tcp.retain(|_, e| {
+            let keep = !read(&e.routes).is_empty();
+            if !keep {
+                e.task.abort();
+            }
+            keep
+        });
+    }
+
+    /// The route table of an open sealed-frame socket.
+    fn sealed_routes(&self, key: &SealedKey) -> Option<&RwLock<SealedRoutes>> {
+        match key {
+            SealedKey::Udp(k) => self.udp.get(k).map(|(_, e)| &*e.routes),
+            SealedKey::Tcp(k) => self.tcp.get(k).map(|e| &*e.routes),
+        }
     }
 
     /// Removes the instance `name` from `attachments`, closing sockets left with no route.
@@ -327,41 +320,9 @@ impl Sockets {
                         self.lingering.insert(key.clone(), Arc::downgrade(&socket));
                     }
                 }
+                Attachment::Tcp(key) => self.detach_tcp(name, key),
             }
         }
-    }
-
-    fn raw_socket(&mut self, key: &RawKey) -> Result<Arc<VrrpSocket>, NetError> {
-        if let Some((s, _)) = self.raw.get(key) {
-            return Ok(s.clone());
-        }
-        let (iface, family, src) = key.clone();
-        let socket = Arc::new(open_raw(&iface, family, src)?);
-        let routes = Arc::new(RwLock::new(Routes::new()));
-        let mut own = socket.local_addrs().unwrap_or_default();
-        own.push(src);
-        let task = tokio::spawn(receiver::run(socket.clone(), iface, routes.clone(), own));
-        self.raw
-            .insert(key.clone(), (socket.clone(), Entry { routes, task }));
-        Ok(socket)
-    }
-
-    fn udp_socket(&mut self, key: &UdpKey) -> Result<Arc<UdpChannelSocket>, NetError> {
-        if let Some((s, _)) = self.udp.get(key) {
-            return Ok(s.clone());
-        }
-        let (family, port, iface) = key.clone();
-        self.lingering.retain(|_, w| w.strong_count() > 0);
-        let socket = match self.lingering.remove(key).and_then(|w| w.upgrade()) {
-            Some(open) => open,
-            None => Arc::new(UdpChannelSocket::bind(family, port, Some(&iface))?),
-        };
-        let routes = Arc::new(RwLock::new(UdpRoutes::new()));
-        let label = format!("udp {iface}:{port}");
-        let task = tokio::spawn(udp_receiver::run(socket.clone(), label, routes.clone()));
-        self.udp
-            .insert(key.clone(), (socket.clone(), Entry { routes, task }));
-        Ok(socket)
     }
 }
 
@@ -374,7 +335,7 @@ impl Named for Route {
         &self.name
     }
 }
-impl Named for UdpRoute {
+impl Named for SealedRoute {
     fn name(&self) -> &str {
         &self.route.name
     }
@@ -386,21 +347,6 @@ fn other_holder<R: Named>(table: &HashMap<u8, R>, vrid: u8, name: &str) -> Optio
         .get(&vrid)
         .filter(|r| r.name() != name)
         .map(|r| r.name().to_owned())
-}
-
-/// The instance other than `name` that holds `vrid` on any raw socket of `family` on
-/// `iface`: each of them hears every advert there, whatever address it sends from.
-fn raw_holder<'a>(
-    tables: impl IntoIterator<Item = (&'a RawKey, &'a RwLock<Routes>)>,
-    iface: &str,
-    family: Family,
-    vrid: u8,
-    name: &str,
-) -> Option<String> {
-    tables
-        .into_iter()
-        .filter(|(k, _)| k.0 == iface && k.1 == family)
-        .find_map(|(_, routes)| other_holder(&read(routes), vrid, name))
 }
 
 /// Puts `route` in the table for `vrid`. The instance's own earlier route (a reload) is
@@ -436,10 +382,36 @@ fn forget<R: Named>(routes: &RwLock<HashMap<u8, R>>, name: &str) -> bool {
     table.is_empty()
 }
 
-fn add_rx(list: &mut Vec<(RawKey, Vec<RxChannel>)>, key: RawKey, ch: RxChannel) {
-    match list.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, v)) => v.push(ch),
-        None => list.push((key, vec![ch])),
+/// The key loaded from `key_file` for `plan`'s sealed channel.
+fn frame_key(plan: &Plan<'_>, key_file: &std::path::Path) -> Result<Arc<FrameKey>, DaemonError> {
+    plan.keys.get(key_file).cloned().ok_or_else(|| {
+        DaemonError::Config(format!(
+            "instance {}: key file {} was not loaded",
+            plan.name,
+            key_file.display()
+        ))
+    })
+}
+
+/// The receive route of `plan`'s sealed channel `index`.
+fn sealed_route(
+    plan: &Plan<'_>,
+    index: usize,
+    ch: &crate::config::Channel,
+    stats: &Arc<Stats>,
+    key: &Arc<FrameKey>,
+) -> SealedRoute {
+    SealedRoute {
+        route: route_of(
+            plan,
+            vec![RxChannel {
+                index,
+                peers: Some(ch.peers.clone()),
+                stats: stats.clone(),
+            }],
+        ),
+        key: key.clone(),
+        origin: plan.primary,
     }
 }
 
@@ -452,24 +424,15 @@ fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
     }
 }
 
-/// Where a UDP channel sends: each peer at `port`, except this host's own addresses. A
+/// Where a sealed channel sends: each peer at `port`, except this host's own addresses. A
 /// channel naming one is refused when it attaches; an address added to the host later must
 /// not make it send to itself either (a Master that heard its own frame would answer itself
 /// in a loop). The receive side drops such frames as well.
-fn udp_dests(peers: &[IpAddr], port: u16, origin: IpAddr) -> Vec<SocketAddr> {
-    udp_dests_except(peers, port, origin, &host_addrs().unwrap_or_default())
+fn peer_dests(peers: &[IpAddr], port: u16, origin: IpAddr) -> Vec<SocketAddr> {
+    peer_dests_except(peers, port, origin, &host_addrs().unwrap_or_default())
 }
 
-/// The first of `peers` that is this node's: one of `mine` (the channel's source and the
-/// origin its frames carry) or of `host`, the addresses on this host's interfaces.
-fn own_peer(peers: &[IpAddr], mine: &[IpAddr], host: &[IpAddr]) -> Option<IpAddr> {
-    peers
-        .iter()
-        .copied()
-        .find(|p| mine.contains(p) || host.contains(p))
-}
-
-fn udp_dests_except(
+fn peer_dests_except(
     peers: &[IpAddr],
     port: u16,
     origin: IpAddr,
@@ -482,11 +445,13 @@ fn udp_dests_except(
         .collect()
 }
 
-fn group_address(family: Family) -> IpAddr {
-    match family {
-        Family::V4 => IpAddr::V4(packet::MULTICAST_V4),
-        Family::V6 => IpAddr::V6(packet::MULTICAST_V6),
-    }
+/// The first of `peers` that is this node's: one of `mine` (the channel's source and the
+/// origin its frames carry) or of `host`, the addresses on this host's interfaces.
+fn own_peer(peers: &[IpAddr], mine: &[IpAddr], host: &[IpAddr]) -> Option<IpAddr> {
+    peers
+        .iter()
+        .copied()
+        .find(|p| mine.contains(p) || host.contains(p))
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -497,235 +462,5 @@ pub(super) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Opens the VRRP socket of `family` on `iface`, sending from `src`.
-fn open_raw(iface: &str, family: Family, src: IpAddr) -> Result<VrrpSocket, NetError> {
-    match (family, src) {
-        (Family::V4, IpAddr::V4(src)) => VrrpSocket::open_v4(iface, Some(src)),
-        (_, IpAddr::V6(src)) => VrrpSocket::open_v6(iface, Some(src)),
-        (Family::V6, IpAddr::V4(_)) => unreachable!("an IPv6 instance has an IPv6 source"),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use std::net::Ipv4Addr;
-    use std::path::PathBuf;
-
-    use super::*;
-    use crate::config::{Channel, Config};
-
-    fn route(name: &str) -> Route {
-        Route {
-            name: name.to_owned(),
-            packets: mpsc::channel(1).0,
-            channels: Vec::new(),
-            stats: Arc::new(Stats::default()),
-        }
-    }
-
-    fn key() -> Arc<FrameKey> {
-        Arc::new(FrameKey::new(b"a key of some twenty bytes".to_vec()).unwrap())
-    }
-
-    /// `web`, VRID 51, IPv4, with one UDP channel on lo at `port`.
-    fn web() -> Instance {
-        let text =
-            "instances:\n  web:\n    interface: lo\n    vrid: 51\n    vips: [192.0.2.1/24]\n";
-        Config::parse(text, "t.yaml").unwrap().instances["web"].clone()
-    }
-
-    fn udp_channel(port: u16) -> ResolvedChannel {
-        ResolvedChannel {
-            channel: Channel {
-                interface: "lo".into(),
-                peers: vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))],
-                source: None,
-                kind: ChannelKind::Udp {
-                    port,
-                    key_file: PathBuf::from("/k"),
-                },
-            },
-            src: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        }
-    }
-
-    #[test]
-    fn a_vrid_another_instance_holds_is_refused_not_replaced() {
-        let table = RwLock::new(Routes::new());
-        claim(&table, 51, route("api")).unwrap();
-        assert_eq!(claim(&table, 51, route("web")), Err("api".to_owned()));
-        assert_eq!(read(&table)[&51].name, "api", "the holder keeps its route");
-        // Its own route again (a reload re-attaching it) and another VRID are fine.
-        claim(&table, 51, route("api")).unwrap();
-        claim(&table, 52, route("web")).unwrap();
-        assert_eq!(read(&table).len(), 2);
-    }
-
-    #[test]
-    fn every_raw_socket_on_the_interface_counts_whatever_its_source() {
-        let v4 = |d| IpAddr::V4(Ipv4Addr::new(192, 0, 2, d));
-        let api = RwLock::new(Routes::from([(51, route("api"))]));
-        let tables = [(("eth0".to_owned(), Family::V4, v4(1)), api)];
-        let holder = |iface, family, vrid, name| {
-            raw_holder(
-                tables.iter().map(|(k, t)| (k, t)),
-                iface,
-                family,
-                vrid,
-                name,
-            )
-        };
-        // web would send from another address, so from another socket on eth0: it would
-        // still hear api's peers.
-        assert_eq!(
-            holder("eth0", Family::V4, 51, "web"),
-            Some("api".to_owned())
-        );
-        assert_eq!(holder("eth0", Family::V4, 51, "api"), None);
-        assert_eq!(holder("eth1", Family::V4, 51, "web"), None);
-        assert_eq!(holder("eth0", Family::V6, 51, "web"), None);
-        assert_eq!(holder("eth0", Family::V4, 52, "web"), None);
-    }
-
-    #[test]
-    fn a_udp_channel_sends_to_no_address_of_this_host() {
-        let ip = |d| IpAddr::V4(Ipv4Addr::new(10, 99, 0, d));
-        // One config for both nodes: node .1 lists itself, and .3 is another address of it.
-        let peers = [ip(1), ip(2), ip(3)];
-        let dests = udp_dests_except(&peers, 5405, ip(1), &[ip(3), Ipv4Addr::LOCALHOST.into()]);
-        assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
-        // The loopback address is always ours.
-        let dests = udp_dests(&[Ipv4Addr::LOCALHOST.into(), ip(2)], 5405, ip(1));
-        assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
-    }
-
-    #[tokio::test]
-    async fn a_udp_socket_still_open_elsewhere_is_taken_back_not_bound_again() {
-        let mut sockets = Sockets::default();
-        let first = sockets
-            .udp_socket(&(Family::V4, 0, "lo".to_owned()))
-            .unwrap();
-        // Port 0 got a port of its own; the key a config would name is that port.
-        let key: UdpKey = (Family::V4, first.local_port(), "lo".to_owned());
-        drop(first);
-        sockets.udp = std::mem::take(&mut sockets.udp)
-            .into_values()
-            .map(|v| (key.clone(), v))
-            .collect();
-        let (socket, _) = &sockets.udp[&key];
-        // A stopping router task still holds its paths, the socket among them.
-        let held = socket.clone();
-        sockets.detach("web", &[Attachment::Udp(key.clone())]);
-        assert!(sockets.udp.is_empty(), "closed here");
-        let again = sockets
-            .udp_socket(&key)
-            .expect("taken back, not bound again");
-        assert!(Arc::ptr_eq(&again, &held));
-        // Once nobody holds it, the port is bound afresh.
-        sockets.detach("web", &[Attachment::Udp(key.clone())]);
-        let gone = Arc::downgrade(&held);
-        drop((again, held));
-        // The aborted receive task drops its handle when the runtime next runs it.
-        tokio::task::yield_now().await;
-        assert_eq!(gone.strong_count(), 0, "closed everywhere");
-        let fresh = sockets.udp_socket(&key).unwrap();
-        assert_eq!(fresh.local_port(), key.1);
-    }
-
-    #[test]
-    fn a_peer_that_is_ours_is_found_among_the_channel_and_host_addresses() {
-        let ip = |d| IpAddr::V4(Ipv4Addr::new(10, 99, 0, d));
-        let mine = [ip(1), ip(9)];
-        assert_eq!(own_peer(&[ip(2), ip(1)], &mine, &[]), Some(ip(1)));
-        assert_eq!(own_peer(&[ip(2), ip(9)], &mine, &[]), Some(ip(9)));
-        assert_eq!(own_peer(&[ip(3), ip(2)], &mine, &[ip(3)]), Some(ip(3)));
-        assert_eq!(own_peer(&[ip(2)], &mine, &[ip(3)]), None);
-    }
-
-    #[tokio::test]
-    async fn a_udp_channel_naming_an_address_of_this_host_is_refused_before_opening() {
-        let inst = web();
-        let keys = HashMap::from([(PathBuf::from("/k"), key())]);
-        let mut ch = udp_channel(0);
-        // 127.0.0.1 is on this host's loopback, whatever else it has.
-        ch.channel.peers = vec![
-            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
-            Ipv4Addr::LOCALHOST.into(),
-        ];
-        ch.src = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
-        let plan = Plan {
-            name: "web",
-            inst: &inst,
-            parent: "lo",
-            vmac_iface: None,
-            primary: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4)),
-            channels: std::slice::from_ref(&ch),
-            packets: mpsc::channel(1).0,
-            stats: Arc::new(Stats::default()),
-            keys: &keys,
-        };
-        let mut sockets = Sockets::default();
-        let err = sockets
-            .attach(&plan, &mut HashMap::new())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("instance web: channel udp lo:0 lists 127.0.0.1 as a peer"),
-            "{err}"
-        );
-        assert!(err.contains("address of this host"), "{err}");
-        assert!(
-            sockets.udp.is_empty() && sockets.raw.is_empty(),
-            "nothing opened"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_udp_port_where_another_instance_holds_the_vrid_is_refused() {
-        let mut sockets = Sockets::default();
-        let ukey: UdpKey = (Family::V4, 0, "lo".to_owned());
-        sockets.udp_socket(&ukey).unwrap();
-        let api = UdpRoute {
-            route: route("api"),
-            key: key(),
-            origin: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        };
-        claim(&sockets.udp[&ukey].1.routes, 51, api).unwrap();
-
-        let inst = web();
-        let keys = HashMap::from([(PathBuf::from("/k"), key())]);
-        let stats = Arc::new(Stats::default());
-        let plan = |channels| Plan {
-            name: "web",
-            inst: &inst,
-            parent: "lo",
-            vmac_iface: None,
-            primary: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            channels,
-            packets: mpsc::channel(1).0,
-            stats: stats.clone(),
-            keys: &keys,
-        };
-        let shared = [udp_channel(0)];
-        let err = sockets
-            .check_claims(&plan(&shared))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("instance web") && err.contains("instance api"),
-            "{err}"
-        );
-        assert!(err.contains("VRID 51 (IPv4) on udp lo:0"), "{err}");
-        // Another port is another socket.
-        let other_port = [udp_channel(1)];
-        sockets.check_claims(&plan(&other_port)).unwrap();
-        // Two channels of web on one port would replace each other.
-        let twice = [udp_channel(1), udp_channel(1)];
-        let err = sockets.check_claims(&plan(&twice)).unwrap_err().to_string();
-        assert!(
-            err.contains("another channel of the same instance"),
-            "{err}"
-        );
-        assert_eq!(read(&sockets.udp[&ukey].1.routes)[&51].route.name, "api");
-    }
-}
+mod tests;

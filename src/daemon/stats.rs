@@ -18,7 +18,16 @@ pub struct Stats {
     /// Microseconds since the Unix epoch of the last valid advert; 0: none yet. An atomic, so
     /// the receive path takes no lock for it.
     last_advert_us: std::sync::atomic::AtomicU64,
+    /// The last fence's outcome, time and detail, for `vipd status`.
+    last_fence: Mutex<Option<String>>,
+    /// Connection-carried channels (TCP): per peer, the link that owns the entry and
+    /// whether it is connected now.
+    links: Mutex<BTreeMap<IpAddr, (u64, bool)>>,
 }
+
+/// What every fence counter's name starts with (`fence_fenced`, `fence_failed`,
+/// `fence_no_peer`); the metrics export them as `vipd_fence_runs_total{outcome}`.
+pub const FENCE_COUNTER_PREFIX: &str = "fence_";
 
 /// (from, to, reason kind) of a counted transition.
 pub type TransitionKey = (String, String, &'static str);
@@ -62,6 +71,27 @@ impl Stats {
         }
     }
 
+    /// Records whether the connection `link` keeps to `peer` is up now.
+    pub fn link(&self, peer: IpAddr, link: u64, connected: bool) {
+        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        links.insert(peer, (link, connected));
+    }
+
+    /// Forgets `peer`'s connection state, if `link` still owns it (a link that replaced it
+    /// keeps its own).
+    pub fn forget_link(&self, peer: IpAddr, link: u64) {
+        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        if links.get(&peer).is_some_and(|(owner, _)| *owner == link) {
+            links.remove(&peer);
+        }
+    }
+
+    /// Per peer, whether its connection is up; empty for a channel without connections.
+    pub fn links(&self) -> BTreeMap<IpAddr, bool> {
+        let links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        links.iter().map(|(peer, (_, up))| (*peer, *up)).collect()
+    }
+
     /// Adds one to the counter `name` (a stable snake_case label).
     pub fn bump(&self, name: &'static str) {
         *self
@@ -70,6 +100,19 @@ impl Stats {
             .unwrap_or_else(|e| e.into_inner())
             .entry(name)
             .or_default() += 1;
+    }
+
+    /// Records the last fence's outcome for the status.
+    pub fn set_last_fence(&self, line: String) {
+        *self.last_fence.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
+    }
+
+    /// The last fence's outcome, time and detail, if a fence gate was ever answered.
+    pub fn last_fence(&self) -> Option<String> {
+        self.last_fence
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A copy of every counter.

@@ -10,6 +10,7 @@ pub mod macvlan;
 pub mod netlink;
 pub mod proc_connector;
 pub mod sysctl;
+pub mod tcp_socket;
 pub mod udp_socket;
 pub mod vrrp_socket;
 

@@ -87,6 +87,7 @@ impl From<&EventRecord> for Event {
             priority: r.priority,
             master: r.master.map(|m| m.to_string()),
             group: r.group,
+            fence: None,
         }
     }
 }

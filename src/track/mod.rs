@@ -205,7 +205,8 @@ fn spec_of(config: &Config, name: &str, c: &Check) -> Result<CheckSpec, TrackErr
     })
 }
 
-/// Every command in the config (script checks, instance and group notify commands) that
+/// Every command in the config (script checks, instance and group notify commands, fence
+/// commands) that
 /// runs something another user could modify, or whose program cannot be found. For
 /// `vipd check` and startup; meaningful when scripts run privileged
 /// ([`security::scripts_privileged`]).
@@ -225,10 +226,15 @@ pub fn script_security(config: &Config) -> Vec<InsecureScript> {
     for notify in config.group_notify.values() {
         lines.extend(notify.commands().map(|(_, l)| l));
     }
+    let fences = config
+        .instances
+        .values()
+        .filter_map(|inst| inst.fence.as_ref().map(|f| f.argv.clone()));
     let mut seen = std::collections::BTreeSet::new();
     lines
         .into_iter()
         .filter_map(|l| process::split_command(l).ok())
+        .chain(fences)
         .filter(|argv| seen.insert(argv.clone()))
         .filter_map(|argv| security::check_command(&argv[0], &argv, trust).err())
         .collect()

@@ -115,6 +115,7 @@ impl SyncGroup {
                     attempt,
                     granted: true,
                     detail: detail.clone(),
+                    fenced: false,
                 };
                 (m, Input::Gate(answer))
             })

@@ -30,6 +30,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 mod replay;
+pub mod stream;
 #[cfg(test)]
 mod tests;
 

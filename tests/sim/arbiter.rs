@@ -220,6 +220,7 @@ impl Sim {
                         attempt,
                         granted,
                         detail,
+                        fenced: false,
                     };
                     self.shell(i, true, Backlog::Router(Input::Gate(answer)));
                 }
@@ -234,10 +235,14 @@ impl Sim {
     /// Carries a router's arbiter action to its keeper, as the shell does.
     pub(super) fn router_to_keeper(&mut self, i: usize, action: Action) {
         let input = match action {
-            Action::AskGate { attempt, .. } => KeeperInput::Ask {
+            Action::AskGate {
+                attempt,
+                after_fence,
+                ..
+            } => KeeperInput::Ask {
                 member: MEMBER.into(),
                 attempt,
-                after_fence: false,
+                after_fence,
             },
             Action::WithdrawGate { attempt, .. } => KeeperInput::Withdraw {
                 member: MEMBER.into(),

@@ -389,6 +389,7 @@ impl GroupSim {
                             attempt,
                             granted: true,
                             detail: String::new(),
+                            fenced: false,
                         };
                         orders.push((me.clone(), Input::Gate(answer)));
                     } else {

@@ -10,6 +10,7 @@
 //! for a single instant is caught.
 
 pub mod arbiter;
+mod fence;
 pub mod group;
 mod net;
 pub mod node;
@@ -53,6 +54,9 @@ pub struct ClusterSpec {
     /// Every router has the arbiter gate, with this policy, and a keeper of its own talking
     /// to the model of the store (see `arbiter.rs`).
     pub arbiter: Option<StoreLoss>,
+    /// Every router has the fence gate, which the simulator answers by crashing the silent
+    /// Master it names (a fence device powering it off).
+    pub fence: bool,
     /// `None`: every channel orders the nodes alike. `Some(identities)`: channels other than
     /// 0 number them in the opposite order, and the routers know who each peer is (`true`)
     /// or not.
@@ -123,6 +127,10 @@ struct Node {
     /// When the last hop between router and keeper is delivered, per direction
     /// (0: to the keeper, 1: to the router), so each direction stays in order.
     shell_at: [Duration; 2],
+    /// When the process last started (a restart makes a new process).
+    started: Duration,
+    /// When it last asked the fence gate.
+    fence_asked: Option<Duration>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -173,6 +181,11 @@ pub struct Sim {
     /// Tracker reports after a reload only say what changed from an untracked baseline (the
     /// reporting defect, to prove the convergence property catches it).
     pub report_differences_only: bool,
+    /// The fence gate crashes the node it fences (false: a broken fence device that says
+    /// it fenced and did nothing, to prove the property catches one).
+    pub fence_kills: bool,
+    /// Fences that crashed a running node.
+    pub fences: u64,
 }
 
 /// The primary address of node `i` (its address on channel 0).
@@ -222,6 +235,8 @@ impl Sim {
             keeper_mutator: None,
             trace: std::env::var_os("SIM_TRACE").is_some(),
             report_differences_only: false,
+            fence_kills: true,
+            fences: 0,
         };
         for i in 0..sim.nodes.len() {
             sim.nodes[i].keeper = sim.new_keeper(i);
@@ -314,6 +329,8 @@ impl Sim {
         node.holds_vips = false;
         node.incarnation += 1;
         node.shell_at = [self.now; 2];
+        node.started = self.now;
+        node.fence_asked = None;
         self.nodes[i].keeper = self.new_keeper(i);
         self.input(i, Input::Start);
         self.report_all(i, false);
@@ -448,11 +465,25 @@ impl Sim {
                 | Action::Channel(_)
                 | Action::Receipt { .. }
                 | Action::Suppressed(_) => {}
-                Action::Notify(transition) => self.log.push(Logged {
-                    at: self.now,
-                    node: i,
-                    transition,
-                }),
+                Action::Notify(transition) => {
+                    self.fence_watch(i, &transition);
+                    self.log.push(Logged {
+                        at: self.now,
+                        node: i,
+                        transition,
+                    })
+                }
+                Action::AskGate {
+                    gate: GateKind::Fence,
+                    attempt,
+                    peer,
+                    ..
+                } if self.spec.fence => self.fence(i, attempt, peer),
+                // The fence device has nothing to take back.
+                Action::WithdrawGate {
+                    gate: GateKind::Fence,
+                    ..
+                } if self.spec.fence => {}
                 Action::AskGate { gate, .. } | Action::WithdrawGate { gate, .. }
                     if gate != GateKind::Arbiter || self.spec.arbiter.is_none() =>
                 {
@@ -555,6 +586,7 @@ impl Node {
                 _ => Vec::new(),
             },
             arbiter: spec.arbiter,
+            fence: spec.fence,
             vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
             trackers: default_trackers(),
             ..RouterConfig::with_defaults(&format!("vr{i}"), 51, spec.version, n.priority, addr(i))
@@ -583,6 +615,8 @@ impl Node {
             frozen: false,
             backlog: VecDeque::new(),
             shell_at: [Duration::ZERO; 2],
+            started: Duration::ZERO,
+            fence_asked: None,
         }
     }
 }

@@ -100,6 +100,7 @@ pub fn lab(policy: StoreLoss) -> impl Strategy<Value = (ClusterSpec, Duration, A
                         .collect(),
                     channels,
                     arbiter: Some(policy),
+                    fence: false,
                     opposite: None,
                 };
                 let arbiter = ArbiterSpec {

@@ -19,6 +19,7 @@ fn pair(policy: StoreLoss) -> (ClusterSpec, ArbiterSpec) {
         nodes: vec![node(200), node(100)],
         channels: 1,
         arbiter: Some(policy),
+        fence: false,
         opposite: None,
     };
     (spec, ArbiterSpec::default())
@@ -97,6 +98,7 @@ fn a_master_that_left_while_the_store_had_no_leader_is_granted_by_the_next_renew
         nodes: vec![node(1), node(1)],
         channels: 1,
         arbiter: Some(StoreLoss::Release),
+        fence: false,
         opposite: None,
     };
     let a = ArbiterSpec {

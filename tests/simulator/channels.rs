@@ -31,6 +31,7 @@ pub fn pair() -> impl Strategy<Value = (ClusterSpec, Duration)> {
         };
         let spec = ClusterSpec {
             arbiter: None,
+            fence: false,
             opposite: None,
             nodes: vec![node(a), node(b)],
             channels: 2,
@@ -201,6 +202,7 @@ fn node(priority: u8) -> NodeSpec {
 fn v3_pair() -> ClusterSpec {
     ClusterSpec {
         arbiter: None,
+        fence: false,
         opposite: None,
         version: Version::V3,
         interval: Centis::new(10),

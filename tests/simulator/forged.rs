@@ -153,6 +153,7 @@ fn answers_everything(_: usize, actions: &mut Vec<Action>) {
 fn simulator_catches_a_master_that_answers_every_forged_advert() {
     let spec = ClusterSpec {
         arbiter: None,
+        fence: false,
         opposite: None,
         channels: 1,
         version: Version::V3,

@@ -176,7 +176,7 @@ pub fn apply(sim: &mut Sim, op: &Op, added: &mut usize) {
 
 /// Starts `sim` with copies delayed up to `max_delay`, and runs `ops`, a quarter interval or
 /// more apart, checking the invariants after each.
-fn run_ops(mut sim: Sim, max_delay: Duration, ops: &[(u32, Op)]) -> Result<Sim, String> {
+pub fn run_ops(mut sim: Sim, max_delay: Duration, ops: &[(u32, Op)]) -> Result<Sim, String> {
     let interval = sim.spec().interval.as_duration();
     sim.conditions = Conditions {
         max_delay,
@@ -247,6 +247,7 @@ pub fn arbiter_holds(
     let interval = spec.interval.as_duration();
     let spec = ClusterSpec {
         arbiter: Some(StoreLoss::Release),
+        fence: false,
         opposite: None,
         ..spec
     };
@@ -287,6 +288,7 @@ fn pair(arbiter: Option<StoreLoss>) -> ClusterSpec {
     };
     ClusterSpec {
         arbiter,
+        fence: false,
         opposite: None,
         version: Version::V3,
         interval: Centis::new(10),

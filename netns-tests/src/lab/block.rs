@@ -234,14 +234,14 @@ impl Drop for CutGuard {
 }
 
 /// Runs `nft ARGS` in namespace `ns`; returns its stdout.
-fn nft(ns: &str, args: &[&str]) -> Result<Vec<u8>> {
+pub(crate) fn nft(ns: &str, args: &[&str]) -> Result<Vec<u8>> {
     let all = [&["netns", "exec", ns, "nft"][..], args].concat();
     crate::cmd::run("ip", &all).map(|o| o.stdout)
 }
 
 /// Runs `nft -f -` in namespace `ns` with `script` on stdin: one transaction, so a cut is
 /// either wholly in place or not at all.
-fn nft_stdin(ns: &str, script: &str) -> Result<()> {
+pub(crate) fn nft_stdin(ns: &str, script: &str) -> Result<()> {
     let cmd = format!("ip netns exec {ns} nft -f -");
     let spawn_err = |source| HarnessError::Spawn {
         cmd: cmd.clone(),

@@ -14,10 +14,18 @@ use crate::wait::wait_until;
 mod block;
 mod teardown;
 pub use block::{Cut, CutGuard, PendingHeal};
-use teardown::{PREFIX, Teardown, sweep_stale};
+pub(crate) use block::{nft, nft_stdin};
+pub(crate) use teardown::PREFIX;
+use teardown::{Teardown, sweep_stale};
 
 static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 static SWEEP: Once = Once::new();
+
+/// Removes what killed test processes left behind, once per process (before the first lab or
+/// etcd cluster is built).
+pub(crate) fn sweep_once() {
+    SWEEP.call_once(sweep_stale);
+}
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -95,7 +103,7 @@ impl Lab {
             spec.nodes < usize::from(VIP_BASE) - 1,
             "too many nodes for the address plan"
         );
-        SWEEP.call_once(sweep_stale);
+        sweep_once();
         let pid = std::process::id();
         let n = LAB_COUNTER.fetch_add(1, Ordering::Relaxed);
         let base = format!("{PREFIX}{pid}-{n}");

@@ -9,7 +9,7 @@ use crate::cmd::run;
 
 /// Every namespace the harness makes is named `vth<pid>-<n>-<role>`: unique per process and
 /// lab (tests run in parallel), and recognisable as ours when a killed run leaves one behind.
-pub(super) const PREFIX: &str = "vth";
+pub(crate) const PREFIX: &str = "vth";
 
 /// Owns the lab's namespaces and log directory; its drop is the lab's teardown.
 pub(super) struct Teardown {

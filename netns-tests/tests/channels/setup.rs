@@ -125,16 +125,45 @@ pub const KEY: &[u8] = b"vipd test key, 32 bytes or so..";
 /// further instance lines `extra`.
 pub fn udp_pair(extra: &[&str]) -> HbPair {
     let lab = hb_lab();
-    let key_file = lab.log_path("heartbeat.key");
-    std::fs::write(&key_file, KEY).unwrap();
-    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let key_path = key_file.display().to_string();
+    let key_path = key_file(&lab).display().to_string();
     hb_pair(lab, |lab, i| {
         let channel = format!(
             "channels: [{{ type: udp, interface: eth1, port: {PORT}, key_file: {key_path}, peers: [{}] }}]",
             lab.node(1 - i).hb_ip4().unwrap()
         );
         std::iter::once(channel)
+            .chain(extra.iter().map(|l| (*l).to_owned()))
+            .collect()
+    })
+}
+
+/// The TCP channel's port in [`tcp_pair`].
+pub const TCP_PORT: u16 = 5406;
+
+/// The `channels:` line of a TCP channel over eth1 to `peer`, with the key in `key_file`.
+pub fn tcp_channel(peer: &Node, key_file: &std::path::Path) -> String {
+    format!(
+        "channels: [{{ type: tcp, interface: eth1, port: {TCP_PORT}, key_file: {}, peers: [{}] }}]",
+        key_file.display(),
+        peer.hb_ip4().expect("heartbeat link")
+    )
+}
+
+/// Writes [`KEY`] to a key file of `lab` and returns its path.
+pub fn key_file(lab: &Lab) -> std::path::PathBuf {
+    let key_file = lab.log_path("heartbeat.key");
+    std::fs::write(&key_file, KEY).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    key_file
+}
+
+/// A settled pair whose only channel besides the LAN is TCP over eth1, each node with the
+/// further instance lines `extra`.
+pub fn tcp_pair(extra: &[&str]) -> HbPair {
+    let lab = hb_lab();
+    let key = key_file(&lab);
+    hb_pair(lab, |lab, i| {
+        std::iter::once(tcp_channel(lab.node(1 - i), &key))
             .chain(extra.iter().map(|l| (*l).to_owned()))
             .collect()
     })

@@ -35,8 +35,11 @@ fn instance(state: &str) -> Instance {
             lost: true,
             last_advert_ms_ago: None,
             counters: Default::default(),
+            connections: Default::default(),
         }],
         heartbeat_warning: Some("running on 1 of 2 channels; lost: eth1".into()),
+        arbiter: None,
+        last_fence: None,
     };
     let (_, view) = watch::channel(View {
         status,
@@ -53,6 +56,9 @@ fn instance(state: &str) -> Instance {
         stats.bump("answers_suppressed");
     }
     stats.bump("resignations_doubted");
+    stats.bump("fence_fenced");
+    stats.bump("fence_failed");
+    stats.bump("fence_failed");
     stats.transition(("BACKUP".into(), "MASTER".into(), "master_down"));
     let (inbox, _) = mpsc::channel(1);
     let board = crate::track::Board::default();
@@ -70,14 +76,25 @@ fn instance(state: &str) -> Instance {
     let (eth0, eth1) = (Arc::new(Stats::default()), Arc::new(Stats::default()));
     eth0.bump("adverts_received");
     eth1.bump("udp_bad_mac");
+    // A TCP channel: one peer connected, one reconnecting.
+    let tcp = Arc::new(Stats::default());
+    tcp.link("10.99.0.2".parse().unwrap(), 1, true);
+    tcp.link("10.99.0.3".parse().unwrap(), 2, false);
+    tcp.bump("tcp_reconnects");
+    tcp.bump("tcp_bad_length");
     Instance {
         name: "web".into(),
         view,
         stats,
-        channels: vec![("eth0".into(), eth0), ("eth1".into(), eth1)],
+        channels: vec![
+            ("eth0".into(), eth0),
+            ("eth1".into(), eth1),
+            ("tcp eth2:5406".into(), tcp),
+        ],
         inbox,
         trackers: board,
         notify,
+        arbiter: None,
     }
 }
 
@@ -101,9 +118,16 @@ fn metrics_carry_state_priorities_transitions_and_rejections() {
         r#"vipd_channel_packets_rejected_total{instance="web",channel="eth1",reason="udp_bad_mac"} 1"#,
         r#"vipd_channel_lost{instance="web",channel="eth1"} 1"#,
         r#"vipd_channel_lost{instance="web",channel="eth0"} 0"#,
+        r#"vipd_channel_peer_connected{instance="web",channel="tcp eth2:5406",peer="10.99.0.2"} 1"#,
+        r#"vipd_channel_peer_connected{instance="web",channel="tcp eth2:5406",peer="10.99.0.3"} 0"#,
+        r#"vipd_channel_link_events_total{instance="web",channel="tcp eth2:5406",event="reconnect"} 1"#,
+        r#"vipd_channel_link_events_total{instance="web",channel="tcp eth2:5406",event="queue_dropped"} 0"#,
+        r#"vipd_channel_packets_rejected_total{instance="web",channel="tcp eth2:5406",reason="tcp_bad_length"} 1"#,
         "# HELP vipd_packets_rejected Packets dropped, by reason",
         r#"vipd_held_back_total{instance="web",what="answer"} 7"#,
         r#"vipd_held_back_total{instance="web",what="resignation"} 1"#,
+        r#"vipd_fence_runs_total{instance="web",outcome="fenced"} 1"#,
+        r#"vipd_fence_runs_total{instance="web",outcome="failed"} 2"#,
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
     }
@@ -111,6 +135,10 @@ fn metrics_carry_state_priorities_transitions_and_rejections() {
     assert!(!text.contains(r#"reason="address_mismatch""#), "{text}");
     // Nor is what the limits held back.
     assert!(!text.contains(r#"reason="answers_suppressed""#), "{text}");
+    // Nor a fence.
+    assert!(!text.contains(r#"reason="fence_"#), "{text}");
+    // Nor is a TCP channel reconnecting.
+    assert!(!text.contains(r#"reason="tcp_reconnects""#), "{text}");
 }
 
 /// `GET path` on `addr`; the whole answer.

@@ -126,10 +126,14 @@ pub(super) fn map(cx: &mut Ctx<'_>, block: &Node) {
             (false, true) => vips.push(v.clone()),
         }
     }
-    if !vips.iter().any(|v| !v.excluded) {
+    // No address at all: keepalived runs a VRRPv2 instance like that (warning "No VIP
+    // specified; at least one is sensible") and sends adverts with no address; vipd's
+    // election-only mode is the same thing. Only excluded ones: nothing would be advertised.
+    let election_only = raw.vips.is_empty();
+    if !election_only && !vips.iter().any(|v| !v.excluded) {
         cx.skip_node(
             block,
-            "instance without virtual_ipaddress; vipd needs at least one advertised VIP",
+            "instance with only virtual_ipaddress_excluded; vipd needs at least one advertised VIP, or none at all (vips: [])",
         );
         return;
     }
@@ -137,6 +141,12 @@ pub(super) fn map(cx: &mut Ctx<'_>, block: &Node) {
     let mut inst = common(cx, &raw, interface, vrid, group);
     let out_name = cx.names.claim("instances", &name);
     family_part(cx, &raw, &mut inst, &vips, v6, &block.loc);
+    if election_only {
+        inst.notes.push((
+            "vips",
+            "no virtual_ipaddress: an election-only instance (vips: []), whose adverts carry no address, as keepalived's VRRPv2 adverts for it do (keepalived refuses such an instance under VRRPv3); notify commands do the work".to_owned(),
+        ));
+    }
     if out_name != name {
         inst.notes.push(("", format!("keepalived name: {name}")));
     }

@@ -8,9 +8,13 @@ impl Supervisor {
         &mut self,
         p: Prepared,
         router_config: RouterConfig,
-        notifier: Option<Notifier>,
-        group: Option<mpsc::UnboundedSender<GroupEvent>>,
+        wiring: Wiring,
     ) -> Result<mpsc::Sender<Input>, DaemonError> {
+        let Wiring {
+            notifier,
+            group,
+            arbiter,
+        } = wiring;
         let inst = p.instance.clone();
         let (inbox, inbox_rx) = mpsc::channel(256);
         let (packets, packets_rx) = mpsc::channel(driver::PACKET_LANE);
@@ -61,7 +65,15 @@ impl Supervisor {
             group,
             paths: paths.clone(),
             isolation: self.isolation.get(&p.name).cloned(),
+            arbiter: arbiter.as_ref().map(|(link, _)| link.clone()),
+            fence: self.fences.get(&p.name).cloned(),
         });
+        if let Some((link, _)) = &arbiter {
+            let _ = link.send(ArbiterMsg::Join {
+                member: p.name.clone(),
+                inbox: inbox.clone(),
+            });
+        }
         let group_for_io = settings_rx;
         let sending = Sending::new(paths.clone());
         let io = LiveIo {
@@ -117,6 +129,7 @@ impl Supervisor {
                 .entry(p.name.clone())
                 .or_default()
                 .clone(),
+            arbiter: arbiter.map(|(_, board)| board),
         };
         let name = p.name.clone();
         self.live.insert(
@@ -149,9 +162,13 @@ impl Supervisor {
         name: &str,
         old: &Instance,
         new: &Instance,
-        notifier: Option<Notifier>,
-        group: Option<mpsc::UnboundedSender<GroupEvent>>,
+        wiring: Wiring,
     ) -> Result<bool, DaemonError> {
+        let Wiring {
+            notifier,
+            group,
+            arbiter,
+        } = wiring;
         let resolved = if old.channels != new.channels {
             Some(instance::resolve_channels(&self.nl, name, new).await?)
         } else {
@@ -199,7 +216,16 @@ impl Supervisor {
             group,
             paths: live.paths.clone(),
             isolation: self.isolation.get(name).cloned(),
+            arbiter: arbiter.as_ref().map(|(link, _)| link.clone()),
+            fence: self.fences.get(name).cloned(),
         });
+        if let Some((link, _)) = &arbiter {
+            let _ = link.send(ArbiterMsg::Join {
+                member: name.to_owned(),
+                inbox: live.inbox.clone(),
+            });
+        }
+        live.control.arbiter = arbiter.map(|(_, board)| board);
         if old.vips != new.vips {
             let _ = live.vip_ops.send(VipOp::Set(new.vips.clone()));
         }
@@ -226,6 +252,11 @@ impl Supervisor {
             return;
         };
         let _ = live.inbox.send(Input::Stop).await;
+        if let Some(link) = &live.settings.borrow().arbiter {
+            let _ = link.send(ArbiterMsg::Leave {
+                member: name.to_owned(),
+            });
+        }
         // The worker ends when its queue closes, i.e. when every sender is gone: this one
         // now, the router task's when its I/O is dropped below. Kept, it would hold the
         // queue open and every stop would wait out STOP_BUDGET.

@@ -17,8 +17,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use super::arbiter::{ArbiterLink, ArbiterMsg, Arbiters};
 use super::checked::Checked;
 use super::driver::{self, VipOp};
+use super::fence::Fencer;
 use super::groups::{self, GroupEvent};
 use super::instance::{self, Prepared};
 use super::io::{LiveIo, Settings};
@@ -29,6 +31,7 @@ use super::sockets::{self, Attachment, Sockets, write};
 use super::stats::LogLimiter;
 use super::wakeup::Wakeup;
 use super::{DaemonError, STOP_BUDGET, stats, vips};
+use crate::arbiter::board::ArbiterBoard;
 use crate::config::{Config, Instance};
 use crate::control::protocol::{Event, InstanceStatus};
 use crate::control::server;
@@ -71,9 +74,10 @@ pub struct Supervisor {
     nl: Netlink,
     live: BTreeMap<String, Live>,
     sockets: Sockets,
-    /// UDP keys and isolation checks of the config applied last.
+    /// UDP keys, isolation checks and fence commands of the config applied last.
     keys: HashMap<std::path::PathBuf, Arc<FrameKey>>,
     isolation: HashMap<String, Arc<IsolationProbe>>,
+    fences: HashMap<String, Arc<Fencer>>,
     watchers: Watchers,
     events: broadcast::Sender<Event>,
     controls: watch::Sender<Vec<server::Instance>>,
@@ -91,6 +95,18 @@ pub struct Supervisor {
     notify_counters: HashMap<String, Arc<NotifyCounters>>,
     /// One notify queue per instance and per group, kept across reloads.
     queues: HashMap<(Subject, String), Notifier>,
+    /// The arbiter tasks, by key, kept across reloads with their leases.
+    arbiters: Arbiters,
+}
+
+/// What an instance is wired to besides its own sockets and router.
+struct Wiring {
+    /// Its notify queue.
+    notifier: Option<Notifier>,
+    /// Its sync group's task.
+    group: Option<mpsc::UnboundedSender<GroupEvent>>,
+    /// Its arbiter task, and what that task shows.
+    arbiter: Option<(ArbiterLink, Arc<ArbiterBoard>)>,
 }
 
 impl Supervisor {
@@ -108,6 +124,7 @@ impl Supervisor {
             sockets: Sockets::default(),
             keys: HashMap::new(),
             isolation: HashMap::new(),
+            fences: HashMap::new(),
             watchers,
             events,
             controls,
@@ -119,6 +136,7 @@ impl Supervisor {
             scripts,
             notify_counters: HashMap::new(),
             queues: HashMap::new(),
+            arbiters: Arbiters::default(),
         }
     }
 
@@ -142,10 +160,13 @@ impl Supervisor {
             run_as,
             keys,
             isolation,
+            fences,
         } = checked;
         self.keys = keys;
         self.isolation = isolation;
+        self.fences = fences;
         let mut notifiers = self.notifiers(&config, run_as)?;
+        let mut arbiter_of = self.arbiters.apply(&config).map_err(DaemonError::Config)?;
         // What runs now, by key: diffing against it (not the last file) retries an instance
         // that failed to start before.
         let running: HashMap<Key, (String, Instance)> = self
@@ -211,8 +232,11 @@ impl Supervisor {
                     name,
                     old,
                     new,
-                    notifiers.remove(name),
-                    group_of.get(name).cloned(),
+                    Wiring {
+                        notifier: notifiers.remove(name),
+                        group: group_of.get(name).cloned(),
+                        arbiter: arbiter_of.remove(name),
+                    },
                 )
                 .await
             {
@@ -238,8 +262,12 @@ impl Supervisor {
                 summary.started.push(name.clone());
             }
             let rc = router_config(&config, &p);
-            match self.start_instance(p, rc, notifiers.remove(&name), group_of.get(&name).cloned())
-            {
+            let wiring = Wiring {
+                notifier: notifiers.remove(&name),
+                group: group_of.get(&name).cloned(),
+                arbiter: arbiter_of.remove(&name),
+            };
+            match self.start_instance(p, rc, wiring) {
                 Ok(inbox) => new_inboxes.push((name, inbox)),
                 Err(e) => failed.push(format!("instance {name}: {e}")),
             }
@@ -250,6 +278,7 @@ impl Supervisor {
         for (_, inbox) in new_inboxes {
             let _ = inbox.send(Input::Start).await;
         }
+        self.arbiters.retire().await;
         self.publish_controls();
         if failed.is_empty() {
             Ok(summary.to_string())
@@ -268,6 +297,8 @@ impl Supervisor {
         for name in names {
             self.stop_instance(&name).await;
         }
+        // After the instances: a Master lets go of its addresses before its lease goes.
+        self.arbiters.stop_all().await;
         self.publish_controls();
         // Every notifier is gone with its instance once the kept queues are let go, so each
         // task ends once it has run what is queued, the stop notifications included; exiting
@@ -330,6 +361,9 @@ fn needs_restart(old: &Instance, new: &Instance) -> bool {
         || old.use_vmac != new.use_vmac
         || old.v3_checksum != new.v3_checksum
         || old.is_address_owner() != new.is_address_owner()
+        // A Master that gains an arbiter must win the lease before it may hold the VIP, and
+        // one that loses it must give the lease back: both start over as Backup.
+        || old.arbiter != new.arbiter
 }
 
 /// Everything the router of prepared instance `p` needs, from the whole config: its
@@ -338,6 +372,13 @@ fn router_config(config: &Config, p: &Prepared) -> RouterConfig {
     let inst = &p.instance;
     let mut rc = inst.router_config(&p.name, p.primary, &channel_addrs(p));
     rc.trackers = track::router_trackers(config, inst);
+    if let Some(store) = config.arbiter.as_ref().filter(|_| inst.arbiter) {
+        rc.arbiter = Some(store.on_store_loss);
+        // A takeover after silence waits for the silent Master's lease to expire: up to its
+        // TTL. Asking again sooner would only give the lease back and take another.
+        let wait = store.ttl * 2 + std::time::Duration::from_secs(1);
+        rc.gate_patience = rc.gate_patience.max(wait);
+    }
     rc.sync_group = config
         .groups
         .iter()
@@ -370,10 +411,10 @@ fn group_channels(config: &Config) -> GroupChannels {
 /// Our address on each channel, primary first: the router breaks equal-priority ties with
 /// the address of the channel an advert came in on.
 fn channel_addrs(p: &Prepared) -> Vec<IpAddr> {
-    let on_channel = |c: &instance::ResolvedChannel| match c.channel.kind {
-        // A UDP frame carries the sender's identity, which is compared with ours.
-        crate::config::ChannelKind::Udp { .. } => p.primary,
-        crate::config::ChannelKind::Vrrp => c.src,
+    let on_channel = |c: &instance::ResolvedChannel| match c.channel.kind.sealed() {
+        // A sealed frame carries the sender's identity, which is compared with ours.
+        Some(_) => p.primary,
+        None => c.src,
     };
     std::iter::once(p.primary)
         .chain(p.channels.iter().map(on_channel))
@@ -414,6 +455,8 @@ fn initial_view(p: &Prepared) -> server::View {
         counters: Default::default(),
         channels: Vec::new(),
         heartbeat_warning: None,
+        arbiter: None,
+        last_fence: None,
     };
     server::View {
         status,

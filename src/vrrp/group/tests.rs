@@ -165,6 +165,7 @@ fn grant(attempt: u64) -> Input {
         attempt,
         granted: true,
         detail: "every member of sync group lb wants to be Master".into(),
+        fenced: false,
     })
 }
 

@@ -36,7 +36,7 @@ pub fn emit(
     msg.push((version_nibble << 4) | TYPE_ADVERT);
     msg.push(advert.vrid);
     msg.push(advert.priority);
-    // validate() bounds the count to 1..=255.
+    // validate() bounds the count to 0..=255 (0: an election-only instance, `vips: []`).
     msg.push(advert.addresses.len() as u8);
     match advert.version {
         Version::V2 => {
@@ -113,7 +113,7 @@ fn validate(advert: &Advert, src: IpAddr, dst: IpAddr) -> Result<(), EmitError> 
         return Err(EmitError::AuthInV3);
     }
     advert.interval.check(advert.version)?;
-    if !(1..=255).contains(&advert.addresses.len()) {
+    if advert.addresses.len() > 255 {
         return Err(EmitError::AddressCount(advert.addresses.len()));
     }
     if let Some(a) = advert

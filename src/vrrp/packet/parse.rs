@@ -75,10 +75,12 @@ pub fn parse_vrrp(
     if kind != TYPE_ADVERT {
         return Err(Reject::BadType(kind));
     }
+    // Count 0 is an election-only instance's advert (`vips: []`). RFC 9568 §5.2.5 asks
+    // for at least one address, but keepalived sends VRRPv2 adverts with none for an
+    // instance without VIPs, and RFC 3768 sets no minimum; an instance that does expect
+    // addresses counts the difference as an address mismatch and processes the advert
+    // (RFC 9568 §6.4), as for any other list.
     let count = msg[3];
-    if count == 0 {
-        return Err(Reject::AddressCount(0));
-    }
     let addr_len = match family {
         Family::V4 => 4,
         Family::V6 => 16,

@@ -77,9 +77,6 @@ pub enum Reject {
     /// An advert interval of zero, which would make the Master_Down timer fire at once.
     #[error("advert interval is 0")]
     ZeroInterval,
-    /// An address count the protocol forbids (zero: RFC 9568 §5.2.5 says at least one).
-    #[error("advert carries {0} virtual addresses, at least 1 is required")]
-    AddressCount(u8),
     /// No local instance has this VRID.
     #[error("no instance with VRID {0}")]
     UnknownVrid(u8),
@@ -104,7 +101,6 @@ impl Reject {
             Reject::AuthMismatch => "auth_mismatch",
             Reject::IntervalMismatch { .. } => "interval_mismatch",
             Reject::ZeroInterval => "zero_interval",
-            Reject::AddressCount(_) => "address_count",
             Reject::UnknownVrid(_) => "unknown_vrid",
         }
     }
@@ -127,8 +123,8 @@ pub enum EmitError {
     /// A virtual address is not of the advert's family.
     #[error("virtual address {0} is not of the advert's address family")]
     AddressFamily(IpAddr),
-    /// Zero or more than 255 addresses.
-    #[error("an advert carries 1 to 255 addresses, not {0}")]
+    /// More than 255 addresses.
+    #[error("an advert carries at most 255 addresses, not {0}")]
     AddressCount(usize),
     /// The interval cannot be carried by the version.
     #[error(transparent)]

@@ -70,6 +70,9 @@ pub struct RouterConfig {
     /// The sync group this router belongs to, if any: its gate questions every takeover the
     /// member decides on its own, and its faults are the group's members' faults.
     pub sync_group: Option<SyncMembership>,
+    /// A fence gate questions a takeover from silence: the silent Master is fenced (a
+    /// command powers it off or cuts it off) before this router takes its addresses.
+    pub fence: bool,
     /// An arbiter gate (a lease in a consensus store) questions every takeover, and what a
     /// Master does while the store is unreachable. A Master leaves when its lease can no
     /// longer be proven ours ([`Input::Lease`]), and preemption does not take a held lease
@@ -126,6 +129,7 @@ impl RouterConfig {
             peer_identities: Vec::new(),
             isolation_guard: false,
             sync_group: None,
+            fence: false,
             arbiter: None,
             gate_patience: Duration::from_secs(2),
             vips: Vec::new(),
@@ -361,6 +365,12 @@ pub enum Action {
         attempt: u64,
         /// What kind of takeover it is.
         takeover: Takeover,
+        /// The Master this takeover replaces, as last heard (the node a fence gate fences),
+        /// or None if no Master was heard since this router last entered Backup.
+        peer: Option<IpAddr>,
+        /// An earlier gate of this attempt fenced `peer`: an arbiter may take its lease at
+        /// once instead of waiting for it to expire.
+        after_fence: bool,
     },
     /// Left Master under an arbiter: give the lease back at once, so a waiting Backup is
     /// granted within one round trip to the store.

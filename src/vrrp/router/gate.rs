@@ -8,7 +8,12 @@
 //! - a sync group questions what a member decides on its own (silence, resignation,
 //!   preemption), so a member goes Master only when every member wants to (keepalived's
 //!   "prefer backup to avoid thrashing");
-//! - an arbiter (a lease in a consensus store) questions every takeover.
+//! - a fence questions silence only, like the isolation guard and after it (an isolated
+//!   node must not fence the healthy Master): a silent Master may be alive and unheard, so
+//!   it is fenced (Pacemaker's STONITH) before its addresses are taken. A Master that
+//!   resigned or is preempted was heard, and fencing it would be wrong;
+//! - an arbiter (a lease in a consensus store) questions every takeover, last, so a fenced
+//!   peer's lease can be taken at once.
 //!
 //! Questioned gates are asked one after the other with [`Action::AskGate`]; each answer
 //! ([`Input::Gate`]) carries the attempt it belongs to, so a late answer to an abandoned
@@ -17,6 +22,7 @@
 //! the router waiting for ever. While a takeover waits, the master-down timer is off: an
 //! advert, a control input or the answer moves the router on.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use super::timers::{DownCause, DownTimer, later, next_periodic, refresh_deadline};
@@ -37,6 +43,19 @@ pub(super) struct PendingTakeover {
     /// the wait resumes it, so the takeover becomes the preemption it would have been had the
     /// advert come a moment earlier.
     pub down: Option<DownTimer>,
+    /// The fence gate has fenced the silent Master in this attempt; later gates are told.
+    pub fenced: bool,
+}
+
+/// The Master a takeover for `reason` replaces, as last heard: the node a fence gate must
+/// fence. None when no Master was heard (a startup silence) or the reason names none.
+fn replaced_master(reason: &Reason) -> Option<IpAddr> {
+    match reason {
+        Reason::MasterDown { last_master, .. } => *last_master,
+        Reason::MasterResigned { from } => Some(*from),
+        Reason::Preempting { master, .. } => Some(*master),
+        _ => None,
+    }
 }
 
 impl Router {
@@ -48,6 +67,9 @@ impl Router {
         }
         if self.config.sync_group.is_some() {
             gates.push(GateKind::SyncGroup);
+        }
+        if self.config.fence {
+            gates.push(GateKind::Fence);
         }
         if self.config.arbiter.is_some() {
             gates.push(GateKind::Arbiter);
@@ -85,6 +107,7 @@ impl Router {
             reason,
             gates,
             down,
+            fenced: false,
         };
         self.ask(now, &pending, out);
         self.pending = Some(pending);
@@ -96,6 +119,8 @@ impl Router {
             gate: pending.gates[0],
             attempt: pending.attempt,
             takeover: Takeover::of(&pending.reason),
+            peer: replaced_master(&pending.reason),
+            after_fence: pending.fenced,
         });
         self.timers.gate = Some(later(now, self.config.gate_patience));
     }
@@ -149,7 +174,9 @@ impl Router {
             self.denied(now, answer, pending, out);
             return;
         }
-        pending.gates.remove(0);
+        if pending.gates.remove(0) == GateKind::Fence {
+            pending.fenced = answer.fenced;
+        }
         if pending.gates.is_empty() {
             self.become_master(now, pending.reason, out);
         } else {
@@ -159,7 +186,8 @@ impl Router {
     }
 
     /// A gate said no. The isolation guard's no means this node is cut off: FAULT, asking
-    /// again every Master_Down_Interval. Any other gate's no leaves the router a Backup that
+    /// again every Master_Down_Interval. Any other gate's no (a fence that failed under
+    /// `on_failure: retry` among them) leaves the router a Backup that
     /// tries again when its master-down timer next fires.
     fn denied(
         &mut self,
@@ -200,6 +228,8 @@ impl Router {
             gate: GateKind::Isolation,
             attempt: self.next_attempt,
             takeover: Takeover::Silence,
+            peer: None,
+            after_fence: false,
         });
         let period = self.own_master_down_interval();
         self.timers.isolation = Some(next_periodic(deadline, period, now));

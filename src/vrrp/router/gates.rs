@@ -88,6 +88,9 @@ pub enum GateKind {
     Isolation,
     /// Does every member of the sync group want to be Master?
     SyncGroup,
+    /// Has the silent Master been fenced (powered off, cut off) so it cannot still hold the
+    /// addresses unheard?
+    Fence,
     /// Does this node hold the lease?
     Arbiter,
 }
@@ -96,7 +99,9 @@ impl GateKind {
     /// Whether this gate questions a takeover of `kind`.
     pub fn questions(self, kind: Takeover) -> bool {
         match self {
-            GateKind::Isolation => kind == Takeover::Silence,
+            // Only a silent Master may still be alive and unheard; a resigning or preempted
+            // Master was heard, and fencing it would kill a node that is doing its job.
+            GateKind::Isolation | GateKind::Fence => kind == Takeover::Silence,
             GateKind::SyncGroup => matches!(
                 kind,
                 Takeover::Silence | Takeover::Resigned | Takeover::Preempt
@@ -117,4 +122,8 @@ pub struct GateAnswer {
     pub granted: bool,
     /// What was checked and what happened, for the reason given on a refusal.
     pub detail: String,
+    /// The fence gate's yes after its command really fenced the silent Master (not a yes
+    /// without a peer to fence, nor `on_failure: proceed` after a failed fence). Every
+    /// other gate answers false.
+    pub fenced: bool,
 }

@@ -17,7 +17,11 @@ fn scrape() -> BTreeMap<String, BTreeSet<Vec<String>>> {
         ("control", Arc::new(listener::Counters::default())),
         ("metrics", Arc::new(listener::Counters::default())),
     ];
-    let web = instance("MASTER");
+    let mut web = instance("MASTER");
+    // An arbiter that has renewed once, so that its latency is in the text too.
+    let board = crate::arbiter::board::ArbiterBoard::new("/vipd/instance/web".into());
+    board.renewed(std::time::Duration::from_millis(2));
+    web.arbiter = Some(Arc::new(board));
     // A file tracker as well, so that every family vipd can export is in the text.
     web.trackers
         .write()

@@ -265,16 +265,33 @@ fn zero_interval() {
 }
 
 #[test]
-fn address_count() {
-    // A v2 message with count 0 and only the header and auth data.
+fn an_advert_without_addresses_is_accepted_in_both_versions() {
+    // keepalived's VRRPv2 advert for an instance without VIPs: the header and the auth
+    // data, count 0; and its VRRPv3 form from an election-only vipd.
+    for (advert, src, dst) in [
+        (v2_advert(), SRC4, DST4),
+        (v3_advert4(), SRC4, DST4),
+        (v3_advert6(), SRC6, DST6),
+    ] {
+        let empty = Advert {
+            addresses: vec![],
+            ..advert
+        };
+        let m = msg(&empty, src, dst);
+        let header_and_auth = if empty.version == Version::V2 { 16 } else { 8 };
+        assert_eq!(m.len(), header_and_auth);
+        assert_eq!(m[3], 0);
+        let r = parse_vrrp(&m, src, dst, 255).expect("count 0 parses");
+        assert_eq!(r.advert, empty);
+    }
+    // A count of 0 with addresses after the header is still a length error.
     let mut m = msg(&v2_advert(), SRC4, DST4);
-    m.drain(8..16);
     m[3] = 0;
     refix(&mut m, SRC4, DST4, false);
-    assert_eq!(
+    assert!(matches!(
         parse_vrrp(&m, SRC4, DST4, 255),
-        Err(Reject::AddressCount(0))
-    );
+        Err(Reject::BadLength { .. })
+    ));
 }
 
 #[test]
@@ -317,7 +334,6 @@ fn labels_are_distinct_snake_case_and_messages_say_something() {
             theirs: Centis::new(200),
         },
         Reject::ZeroInterval,
-        Reject::AddressCount(0),
         Reject::UnknownVrid(3),
     ];
     let mut labels: Vec<_> = all.iter().map(Reject::label).collect();

@@ -24,6 +24,7 @@ fn answer(attempt: u64, reachable: bool) -> Input {
         attempt,
         granted: reachable,
         detail: "ping 192.0.2.1: timeout".into(),
+        fenced: false,
     })
 }
 
@@ -32,6 +33,8 @@ fn ask(attempt: u64) -> Action {
         gate: GateKind::Isolation,
         attempt,
         takeover: Takeover::Silence,
+        peer: None,
+        after_fence: false,
     }
 }
 

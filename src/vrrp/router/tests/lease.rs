@@ -20,6 +20,7 @@ fn granted(attempt: u64) -> Input {
         attempt,
         granted: true,
         detail: "lease 7 holds /vipd/web".into(),
+        fenced: false,
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod backup;
 mod control;
+mod fence;
 mod hostile;
 mod isolation;
 mod lease;

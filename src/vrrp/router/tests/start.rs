@@ -171,6 +171,7 @@ fn arbiter(granted: bool) -> Input {
         attempt: 1,
         granted,
         detail: "lease".into(),
+        fenced: false,
     })
 }
 
@@ -190,6 +191,8 @@ fn under_an_arbiter_the_address_owner_listens_until_granted() {
             gate: GateKind::Arbiter,
             attempt: 1,
             takeover: Takeover::Owner,
+            peer: None,
+            after_fence: false,
         })
     );
     let until = t0 + ms(1800);
