@@ -363,3 +363,41 @@ fn an_ask_while_the_lease_is_unproven_is_granted_by_the_next_renewal() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_new_attempt_before_the_old_ones_withdrawal_keeps_the_lease_and_the_watch() {
+    let t0 = Instant::now();
+    let mut k = Keeper::new(config(StoreLoss::Release));
+    k.handle(t0, ask(1));
+    k.handle(t0, I::Reply(Reply::Granted(L, ms(2000))));
+    let held = Reply::Held {
+        holder: "lb2".into(),
+        lease: LeaseId(9),
+        revision: 41,
+    };
+    k.handle(t0, I::Reply(held));
+    // The router's patience ran out: it asks again, then withdraws the old attempt.
+    assert_eq!(k.handle(t0 + ms(2000), ask(2)), vec![]);
+    let out = k.handle(
+        t0 + ms(2000),
+        I::Withdraw {
+            member: "VI_1".into(),
+            attempt: 1,
+        },
+    );
+    assert_eq!(out, vec![], "no revoke, no unwatch");
+    assert_eq!(k.lease(), Some(L));
+    assert_eq!(
+        k.handle(t0 + ms(2100), I::Deleted),
+        vec![A::Store(StoreOp::Acquire(L))]
+    );
+    let out = k.handle(t0 + ms(2101), I::Reply(Reply::Won));
+    assert!(out.iter().any(|a| matches!(
+        a,
+        A::Answer {
+            attempt: 2,
+            granted: true,
+            ..
+        }
+    )));
+}

@@ -137,16 +137,23 @@ impl Router {
         Some(pending)
     }
 
-    /// Nobody answered in time: withdraw and ask the same gate again as a new attempt.
+    /// Nobody answered in time: ask the same gate again as a new attempt, then withdraw the
+    /// old one. In that order, a gate that is still working on it (an arbiter watching a
+    /// held key) sees the new attempt replace the old and keeps its lease and its watch.
     pub(super) fn gate_expired(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.timers.gate = None;
-        let Some(mut pending) = self.cancel_takeover(out) else {
+        let Some(mut pending) = self.pending.take() else {
             return;
         };
+        let old = (pending.gates[0], pending.attempt);
         self.next_attempt += 1;
         pending.attempt = self.next_attempt;
         self.ask(now, &pending, out);
         self.pending = Some(pending);
+        out.push(Action::WithdrawGate {
+            gate: old.0,
+            attempt: old.1,
+        });
     }
 
     pub(super) fn gate_answer(&mut self, now: Instant, answer: GateAnswer, out: &mut Vec<Action>) {

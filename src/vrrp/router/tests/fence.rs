@@ -168,11 +168,11 @@ fn an_answer_to_an_abandoned_fence_is_ignored() {
     assert_eq!(
         r.handle(late, Input::Timer),
         vec![
+            ask(GateKind::Fence, 2, Some(PEER), false),
             Action::WithdrawGate {
                 gate: GateKind::Fence,
                 attempt: 1
             },
-            ask(GateKind::Fence, 2, Some(PEER), false)
         ]
     );
     assert_eq!(

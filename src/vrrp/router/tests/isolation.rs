@@ -108,7 +108,7 @@ fn an_unanswered_check_is_asked_again_as_a_new_attempt() {
     let t0 = Instant::now();
     let (mut r, t) = waiting(100, t0);
     let late = t + ms(2000);
-    assert_eq!(r.handle(late, Input::Timer), vec![withdraw(1), ask(2)]);
+    assert_eq!(r.handle(late, Input::Timer), vec![ask(2), withdraw(1)]);
     // The answer to the abandoned attempt is ignored; the new one is heard.
     assert_eq!(r.handle(late + ms(10), isolation(true)), vec![]);
     assert_eq!(
