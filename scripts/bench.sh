@@ -6,7 +6,7 @@
 #   sudo scripts/bench.sh failover [OPTS]   # failover only, any failover_bench option (--help)
 #   sudo scripts/bench.sh heal [OPTS]       # partition heal only, any heal_bench option (--help)
 #   sudo scripts/bench.sh flood [OPTS]      # forged-advert floods (about 3 min), flood_bench --help
-#   sudo scripts/bench.sh arbiter [OPTS]    # etcd arbiter (about 10 min, needs etcd), arbiter_bench --help
+#   sudo scripts/bench.sh arbiter [OPTS]    # etcd arbiter (about 7 min, needs etcd), arbiter_bench --help
 #   sudo scripts/bench.sh --runs 2 --idle-secs 5    # options alone: failover, as before
 # Reports: bench-results/failover-<date>.md, heal-<date>.md, flood-<date>.md, arbiter-<date>.md;
 # logs and captures of failed runs are kept in bench-results/<name>-<date>-failed/.
