@@ -19,6 +19,7 @@
 //! ```
 
 pub mod announce;
+pub mod arbiter;
 pub mod bench;
 mod capture;
 mod cmd;
@@ -26,6 +27,7 @@ pub mod decode;
 mod error;
 pub mod etcd;
 pub mod forge;
+pub mod holders;
 mod lab;
 mod mac;
 mod netns;

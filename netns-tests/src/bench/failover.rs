@@ -16,6 +16,7 @@ use crate::wait::wait_until;
 
 use super::agent::{FIRST_VRID, Setup, wait_master};
 use super::analyze::{Roles, Timings, analyze};
+use super::arbiter::ArbiterHook;
 use super::rng::Rng;
 use super::{Agent, BACKUP_PRIORITY, Fault, MASTER_PRIORITY, Options, Profile};
 
@@ -62,8 +63,19 @@ pub fn run(
     index: usize,
     rng: &mut Rng,
 ) -> RunResult {
+    run_with(opts, (agent, profile, fault, index), rng, None)
+}
+
+/// [`run`], with vipd's instances under an etcd arbiter when `arbiter` is given.
+pub fn run_with(
+    opts: &Options,
+    (agent, profile, fault, index): (Agent, Profile, Fault, usize),
+    rng: &mut Rng,
+    arbiter: Option<&mut ArbiterHook<'_>>,
+) -> RunResult {
     let mut partial = Partial::default();
-    let failure = match attempt(opts, (agent, profile, fault, index), rng, &mut partial) {
+    let which = (agent, profile, fault, index);
+    let failure = match attempt(opts, which, rng, arbiter, &mut partial) {
         Ok(()) if partial.timings.took_over() => None,
         Ok(()) => Some("no advert from the new Master was captured".into()),
         Err(e) => Some(e.to_string()),
@@ -90,13 +102,25 @@ fn attempt(
     opts: &Options,
     (agent, profile, fault, index): (Agent, Profile, Fault, usize),
     rng: &mut Rng,
+    arbiter: Option<&mut ArbiterHook<'_>>,
     out: &mut Partial,
 ) -> Result<()> {
     let lab = Lab::new(LabSpec {
         nodes: 2,
         ..Default::default()
     })?;
-    let result = fault_and_measure(&lab, opts, agent, profile, fault, rng, out);
+    let mut edit: Box<dyn Fn(String) -> String> = Box::new(|text| text);
+    let mut extra = Duration::ZERO;
+    if let Some(hook) = arbiter {
+        for node in &lab.nodes {
+            hook.cluster.attach(node)?;
+        }
+        // A key of its own per run: the last run's killed Master may hold its key still.
+        let arb = hook.section(index);
+        extra = hook.ttl + Duration::from_secs(1);
+        edit = Box::new(move |text| ArbiterHook::edit(&arb, text));
+    }
+    let result = fault_and_measure(&lab, opts, (agent, profile, fault), &*edit, extra, rng, out);
     let failed = result.is_err() || !out.timings.took_over();
     if let (true, Some(dir)) = (failed, &opts.keep_failed) {
         let name = format!(
@@ -120,9 +144,9 @@ fn fault_slug(fault: Fault) -> &'static str {
 fn fault_and_measure(
     lab: &Lab,
     opts: &Options,
-    agent: Agent,
-    profile: Profile,
-    fault: Fault,
+    (agent, profile, fault): (Agent, Profile, Fault),
+    edit: &dyn Fn(String) -> String,
+    extra_wait: Duration,
     rng: &mut Rng,
     out: &mut Partial,
 ) -> Result<()> {
@@ -137,14 +161,14 @@ fn fault_and_measure(
     let advert = profile.advert();
     // The Master starts alone, so it wins without a contest; both agents start as Backup
     // and take Master_Down_Interval to get there.
-    let mut master = setup(MASTER_PRIORITY).start(lab, old, opts)?;
+    let mut master = setup(MASTER_PRIORITY).start_edited(lab, old, opts, edit)?;
     wait_master(
         old,
         &mut master,
         &vips,
         profile.master_down() * 2 + Duration::from_secs(10),
     )?;
-    let mut backup = setup(BACKUP_PRIORITY).start(lab, new, opts)?;
+    let mut backup = setup(BACKUP_PRIORITY).start_edited(lab, new, opts, edit)?;
     // Neither agent says the same thing when it is up as Backup; a few adverts' time is
     // ample for it to start and hear the Master.
     std::thread::sleep(Duration::from_millis(500).max(advert * 2));
@@ -196,7 +220,7 @@ fn fault_and_measure(
         Fault::Term => master.signal(Signal::SIGTERM)?,
     }
     let file = capture.file().to_path_buf();
-    let limit = profile.master_down() * 2 + Duration::from_secs(3);
+    let limit = profile.master_down() * 2 + Duration::from_secs(3) + extra_wait;
     let seen = wait_until(limit, Duration::from_millis(20), || {
         pcap::read(&file).is_ok_and(|f| analyze(&f, fault_at, &roles).took_over())
     });

@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod analyze;
+pub mod arbiter;
 pub mod args;
 pub mod failover;
 pub mod flood;

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::arbiter::ArbiterSpec;
 use super::checks::{CheckSpec, NotifySpec, TrackSpec, ms, quote};
 
 /// One virtual router of a test configuration. `Default` is a VRRPv3 instance `web`, VRID 51,
@@ -144,6 +145,8 @@ pub struct VipdConfig {
     pub event_log: Option<PathBuf>,
     /// `groups:`: sync groups as (name, member instances), in this order.
     pub groups: Vec<(String, Vec<String>)>,
+    /// `arbiter:`, the etcd store of the instances with `arbiter: true`.
+    pub arbiter: Option<ArbiterSpec>,
 }
 
 impl VipdConfig {
@@ -174,6 +177,9 @@ impl VipdConfig {
             for c in &self.checks {
                 c.render(&mut out);
             }
+        }
+        if let Some(a) = &self.arbiter {
+            a.render(&mut out);
         }
         let _ = writeln!(out, "instances:");
         for inst in &self.instances {
@@ -298,6 +304,11 @@ mod tests {
             metrics_listen: Some("127.0.0.1:9742".parse().unwrap()),
             event_log: Some("/tmp/events.jsonl".into()),
             groups: vec![("lb".into(), vec!["web".into()])],
+            arbiter: Some(ArbiterSpec::new(
+                vec!["http://10.0.0.1:2379".into(), "http://10.0.0.2:2379".into()],
+                Duration::from_secs(2),
+                super::super::arbiter::StoreLoss::Keep,
+            )),
         };
         let yaml = cfg.to_yaml(Path::new("/tmp/x.sock"));
         let parsed = vipd::config::Config::parse(&yaml, "test.yaml")
@@ -324,5 +335,10 @@ mod tests {
             Some(Path::new("/tmp/events.jsonl"))
         );
         assert_eq!(parsed.groups["lb"], ["web"]);
+        let arbiter = parsed.arbiter.expect("arbiter section");
+        assert_eq!(arbiter.endpoints.len(), 2);
+        assert_eq!(arbiter.ttl, Duration::from_secs(2));
+        assert_eq!(arbiter.margin, Duration::from_millis(200));
+        assert_eq!(arbiter.on_store_loss, vipd::arbiter::StoreLoss::Keep);
     }
 }

@@ -11,6 +11,7 @@
 //! vipd.wait_state("web", VrrpState::Master, Duration::from_secs(5)).unwrap();
 //! ```
 
+mod arbiter;
 mod checks;
 mod config;
 mod control;
@@ -25,6 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use nix::sys::signal::Signal;
 
+pub use arbiter::{ArbiterSpec, StoreLoss};
 pub use checks::{CheckKind, CheckSpec, NotifySpec, TrackSpec, TrackTarget};
 pub use config::{InstanceSpec, VipdConfig};
 pub use control::{InstanceStatus, ProcStat, Status, proc_stats};
@@ -139,18 +141,22 @@ impl Vipd {
     /// Writes `config` into the lab's directory and starts `vipd run -c FILE` on `node`,
     /// its stderr in `<node>-vipd<k>.log` there. Returns at once; use the waits.
     pub fn start(lab: &Lab, node: &Node, config: &VipdConfig) -> Result<Vipd> {
+        Vipd::start_bin(lab, node, config, &vipd_bin()?)
+    }
+
+    /// Like [`Vipd::start`] with the vipd binary given (a benchmark's release build).
+    pub fn start_bin(lab: &Lab, node: &Node, config: &VipdConfig, bin: &Path) -> Result<Vipd> {
         let stem = next_stem(node);
         let sock = lab.log_path(&format!("{stem}.sock"));
-        Vipd::spawn(lab, node, &stem, &config.to_yaml(&sock))
+        Vipd::spawn(lab, node, &stem, &config.to_yaml(&sock), bin)
     }
 
     /// Like [`Vipd::start`] with the YAML text given as is.
     pub fn start_yaml(lab: &Lab, node: &Node, yaml: &str) -> Result<Vipd> {
-        Vipd::spawn(lab, node, &next_stem(node), yaml)
+        Vipd::spawn(lab, node, &next_stem(node), yaml, &vipd_bin()?)
     }
 
-    fn spawn(lab: &Lab, node: &Node, stem: &str, yaml: &str) -> Result<Vipd> {
-        let bin = vipd_bin()?;
+    fn spawn(lab: &Lab, node: &Node, stem: &str, yaml: &str, bin: &Path) -> Result<Vipd> {
         let config = lab.log_path(&format!("{stem}.yaml"));
         std::fs::write(&config, yaml)
             .map_err(|e| HarnessError::io(format!("write {}", config.display()), e))?;

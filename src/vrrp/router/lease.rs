@@ -42,6 +42,14 @@ impl Router {
     /// The lease deadline passed with no renewal that moved it.
     pub(super) fn lease_expired(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.timers.lease = None;
+        if self.state == State::Master && self.config.arbiter == Some(StoreLoss::Keep) {
+            // A renewal still unanswered at the deadline is a store that cannot be reached:
+            // its failure may come later (every endpoint is given the request timeout, and
+            // a silently dropped request uses all of it). Under `keep` only the store saying
+            // the key is gone ends mastership.
+            self.lease_unproven = true;
+            return;
+        }
         if self.state == State::Master {
             let detail = "not renewed in time: it ran out by this node's clock (margin included)";
             self.leave_for_lease(now, detail.into(), out);

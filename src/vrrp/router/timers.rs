@@ -100,10 +100,17 @@ impl Timers {
         .min()
     }
 
-    /// The earliest timer whose deadline is not after `now`. On a tie the lease comes first
-    /// (nothing may be sent as Master past it), then the master-down timer, then the advert, then the announce repeat, then the announce refresh,
-    /// then the isolation re-check, so the order is deterministic.
+    /// The earliest timer whose deadline is not after `now`, except that an overdue lease
+    /// comes before everything (nothing may be sent as Master past it). On a tie: the
+    /// master-down timer, then the advert, then the announce repeat, then the announce
+    /// refresh, then the isolation re-check, so the order is deterministic.
     pub fn next_due(&self, now: Instant) -> Option<Due> {
+        // An overdue lease goes first whatever fell due before it: after a pause (a frozen
+        // process, a stalled host) the advert timer is overdue too, and an advert sent as
+        // Master past the lease would make the peer that now holds it yield.
+        if self.lease.is_some_and(|t| t <= now) {
+            return Some(Due::Lease);
+        }
         let candidates = [
             self.lease.map(|t| (t, Due::Lease)),
             self.down.map(|d| (d.deadline, Due::MasterDown)),

@@ -179,3 +179,41 @@ fn a_held_lease_is_not_preempted() {
     assert_eq!(r.handle(t + ms(3000), Input::Timer), vec![]);
     assert_eq!(r.state(), State::Backup);
 }
+
+#[test]
+fn a_master_that_ran_past_its_lease_leaves_before_it_sends_anything() {
+    // A frozen process (SIGSTOP, a paused VM) finds every timer overdue when it runs again;
+    // the advert timer fell due first, but an advert at its own priority after the lease ran
+    // out would make the peer that now holds the lease yield to it.
+    let t0 = Instant::now();
+    let (mut r, t) = master_until(StoreLoss::Release, t0, ms(1780));
+    let out = r.handle(t + ms(5000), Input::Timer);
+    assert_eq!(
+        out.first(),
+        Some(&Action::SendAdvert { priority: 0 }),
+        "{out:?}"
+    );
+    assert!(
+        !out.contains(&Action::SendAdvert { priority: 100 }),
+        "an advert as Master past the lease: {out:?}"
+    );
+    assert_eq!(r.state(), State::Backup);
+}
+
+#[test]
+fn under_keep_a_renewal_unanswered_at_the_deadline_keeps_the_master() {
+    // A Master cut from etcd by dropped packets hears of its renewal's failure only after
+    // every endpoint's request timeout, which may be after the deadline.
+    let t0 = Instant::now();
+    let (mut r, t) = master_until(StoreLoss::Keep, t0, ms(780));
+    let out = r.handle(t + ms(800), Input::Timer);
+    assert_eq!(out, vec![]);
+    assert_eq!(r.state(), State::Master);
+    assert_eq!(r.deadlines().lease, None);
+    // The store answers that the key is gone: it leaves then.
+    let gone = LeaseView::Lost {
+        detail: "the lease expired in the store".into(),
+    };
+    r.handle(t + ms(1500), Input::Lease(gone));
+    assert_eq!(r.state(), State::Backup);
+}
