@@ -56,6 +56,19 @@ impl Router {
         }
     }
 
+    /// Whether a Master yields to another Master's advert. Without an arbiter, by priority
+    /// (RFC 9568 §6.4.3). With one, the lease decides, as it does every takeover: a Master
+    /// whose lease is proven stays (the other is a node that has not yet learned it lost
+    /// the key, such as one just thawed from a freeze) and answers it; one whose lease is
+    /// not proven (`keep` while the store is unreachable) yields to any other Master, which
+    /// can only have become one by a grant.
+    pub(super) fn yields_to(&self, now: Instant, advert: &super::Advert) -> bool {
+        match self.config.arbiter {
+            None => self.loses_to(advert),
+            Some(_) => !self.lease_proven(now),
+        }
+    }
+
     /// Whether the keeper has proven the lease ours past `now` (or, with `keep`, the store
     /// is unreachable and the lease was ours).
     pub(super) fn lease_proven(&self, now: Instant) -> bool {

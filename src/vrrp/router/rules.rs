@@ -172,7 +172,7 @@ impl Router {
         if advert.priority == 0 {
             // Whoever resigned, the Backups must hear us before their skew runs out.
             self.answer(now, out);
-        } else if self.loses_to(&advert) {
+        } else if self.yields_to(now, &advert) {
             self.heard_alive(advert.from, now);
             if self.config.yield_advert {
                 out.push(Action::SendAdvert {
@@ -443,7 +443,7 @@ impl Router {
     /// address with ours; otherwise the advert's source is compared with our address on the
     /// channel it came in on. Two nodes numbered in opposite orders on two channels would
     /// otherwise both yield when a partition heals.
-    fn loses_to(&self, advert: &Advert) -> bool {
+    pub(super) fn loses_to(&self, advert: &Advert) -> bool {
         let identity = self
             .config
             .peer_identities

@@ -155,12 +155,42 @@ fn every_way_out_of_master_gives_the_lease_back() {
     let (mut r, t) = master_until(StoreLoss::Release, t0, ms(1780));
     let out = r.handle(t + ms(10), Input::Stop);
     assert!(out.contains(&Action::ReleaseLease));
-    let (mut r, t) = master_until(StoreLoss::Release, t0, ms(1780));
-    let out = r.handle(t + ms(10), advert(PEER, 200, 100));
+    // Yielding: under keep, past a deadline no renewal moved, to another Master.
+    let (mut r, t) = master_until(StoreLoss::Keep, t0, ms(1780));
+    r.handle(t + ms(1000), Input::Timer);
+    r.handle(t + ms(1800), Input::Timer);
+    let out = r.handle(t + ms(1810), advert(PEER, 200, 100));
     assert!(
         out.contains(&Action::ReleaseLease),
         "yielding to a higher Master: {out:?}"
     );
+}
+
+#[test]
+fn a_master_with_a_proven_lease_answers_another_master_instead_of_yielding() {
+    let t0 = Instant::now();
+    let (mut r, t) = master_until(StoreLoss::Release, t0, ms(1780));
+    // A node thawed from a freeze, which has not yet learned that its lease is gone.
+    let out = r.handle(t + ms(10), advert(PEER, 200, 100));
+    assert_eq!(out, vec![Action::SendAdvert { priority: 100 }]);
+    assert_eq!(r.state(), State::Master);
+}
+
+#[test]
+fn under_keep_a_master_past_its_proven_lease_yields_to_any_other_master() {
+    let t0 = Instant::now();
+    let (mut r, t) = master_until(StoreLoss::Keep, t0, ms(1780));
+    r.handle(t + ms(1000), Input::Timer);
+    r.handle(t + ms(1800), Input::Timer);
+    assert_eq!(
+        r.state(),
+        State::Master,
+        "keep: the deadline alone ends nothing"
+    );
+    // Another Master, even a lower one, can only be one by a grant: ours is gone.
+    let out = r.handle(t + ms(1810), advert(PEER, 50, 100));
+    assert!(out.contains(&Action::ReleaseLease), "{out:?}");
+    assert_eq!(r.state(), State::Backup);
 }
 
 #[test]
