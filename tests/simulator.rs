@@ -312,10 +312,6 @@ fn chaos_converges(
 
 /// Node 0 (priority 254) Master and node 1 Backup on a lossless, zero-delay LAN, settled.
 fn settled_pair(version: Version, interval: Centis, backup_prio: u8) -> Sim {
-    let node = |priority| NodeSpec {
-        priority,
-        preempt: true,
-    };
     let spec = ClusterSpec {
         arbiter: None,
         fence: false,
@@ -323,7 +319,7 @@ fn settled_pair(version: Version, interval: Centis, backup_prio: u8) -> Sim {
         channels: 1,
         version,
         interval,
-        nodes: vec![node(254), node(backup_prio)],
+        nodes: vec![NodeSpec::preempting(254), NodeSpec::preempting(backup_prio)],
     };
     let mut sim = Sim::new(spec, 1);
     sim.start_all();
@@ -529,24 +525,7 @@ fn simulator_catches_vips_kept_after_stop() {
     fn keep_vips(_: usize, actions: &mut Vec<Action>) {
         actions.retain(|a| *a != Action::RemoveVips);
     }
-    let spec = ClusterSpec {
-        arbiter: None,
-        fence: false,
-        opposite: None,
-        channels: 1,
-        version: Version::V3,
-        interval: Centis::new(10),
-        nodes: vec![
-            NodeSpec {
-                priority: 200,
-                preempt: true,
-            },
-            NodeSpec {
-                priority: 100,
-                preempt: true,
-            },
-        ],
-    };
+    let spec = ClusterSpec::v3_pair(200, 100);
     let mut sim = Sim::new(spec, 3).with_mutator(keep_vips);
     sim.start_all();
     sim.run_for(Duration::from_secs(1));
@@ -569,24 +548,7 @@ fn simulator_catches_a_silent_master_after_heal() {
             actions.retain(|a| !matches!(a, Action::SendAdvert { .. }));
         }
     }
-    let spec = ClusterSpec {
-        arbiter: None,
-        fence: false,
-        opposite: None,
-        channels: 1,
-        version: Version::V3,
-        interval: Centis::new(10),
-        nodes: vec![
-            NodeSpec {
-                priority: 100,
-                preempt: true,
-            },
-            NodeSpec {
-                priority: 200,
-                preempt: true,
-            },
-        ],
-    };
+    let spec = ClusterSpec::v3_pair(100, 200);
     let err = partition_heals(spec, Duration::ZERO, 4, 0b01, 0, 500, Some(mute_node_1));
     let err = err.expect_err("a mute Master must break the heal property");
     assert!(err.contains("masters"), "{err}");

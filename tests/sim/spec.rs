@@ -40,7 +40,31 @@ pub struct ClusterSpec {
     pub opposite: Option<bool>,
 }
 
+impl NodeSpec {
+    /// A router at `priority` in preempt mode (the default in vipd and in the RFC).
+    pub fn preempting(priority: u8) -> NodeSpec {
+        NodeSpec {
+            priority,
+            preempt: true,
+        }
+    }
+}
+
 impl ClusterSpec {
+    /// The pair most fixed schedules use: VRRPv3 at 100 ms adverts on one channel, node 0 at
+    /// priority `first` and node 1 at `second`, both preempting; no arbiter, no fence.
+    pub fn v3_pair(first: u8, second: u8) -> ClusterSpec {
+        ClusterSpec {
+            version: Version::V3,
+            interval: Centis::new(10),
+            nodes: vec![NodeSpec::preempting(first), NodeSpec::preempting(second)],
+            channels: 1,
+            arbiter: None,
+            fence: false,
+            opposite: None,
+        }
+    }
+
     /// The address of node `i` on `channel`.
     pub fn addr_on(&self, channel: usize, i: usize) -> IpAddr {
         match self.opposite {
