@@ -7,13 +7,9 @@ use super::*;
 /// Node 0 (priority 254) Master and node 1 Backup on a lossless, zero-delay LAN, settled.
 fn settled_pair(version: Version, interval: Centis, backup_prio: u8) -> Sim {
     let spec = ClusterSpec {
-        arbiter: None,
-        fence: false,
-        opposite: None,
-        channels: 1,
         version,
         interval,
-        nodes: vec![NodeSpec::preempting(254), NodeSpec::preempting(backup_prio)],
+        ..ClusterSpec::v3_pair(254, backup_prio)
     };
     let mut sim = Sim::new(spec, 1);
     sim.start_all();
