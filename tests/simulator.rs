@@ -10,6 +10,8 @@ mod arbiter;
 mod arbiter_cases;
 #[path = "simulator/channels.rs"]
 mod channels;
+#[path = "simulator/chaos.rs"]
+mod chaos;
 #[path = "simulator/fencing.rs"]
 mod fencing;
 #[path = "simulator/forged.rs"]
@@ -19,6 +21,8 @@ mod groups;
 #[path = "simulator/operations.rs"]
 mod operations;
 mod sim;
+#[path = "simulator/takeover.rs"]
+mod takeover;
 
 use std::time::Duration;
 
@@ -202,201 +206,8 @@ fn partition_heals(
     })
 }
 
-#[derive(Clone, Debug)]
-enum Chaos {
-    Partition(u32),
-    Heal,
-    Loss(u32),
-    Dup(u32),
-    Crash(usize),
-    Restart(usize),
-    Stop(usize),
-    Start(usize),
-    Fault(usize, bool),
-    Weighted(usize, bool),
-    Drain(usize, bool),
-}
-
-fn health(ok: bool) -> Health {
-    if ok { Health::Ok } else { Health::Failed }
-}
-
-fn chaos_event() -> impl Strategy<Value = Chaos> {
-    prop_oneof![
-        any::<u32>().prop_map(Chaos::Partition),
-        Just(Chaos::Heal),
-        (0u32..=600).prop_map(Chaos::Loss),
-        (0u32..=300).prop_map(Chaos::Dup),
-        (0usize..5).prop_map(Chaos::Crash),
-        (0usize..5).prop_map(Chaos::Restart),
-        (0usize..5).prop_map(Chaos::Stop),
-        (0usize..5).prop_map(Chaos::Start),
-        (0usize..5, any::<bool>()).prop_map(|(i, a)| Chaos::Fault(i, a)),
-        (0usize..5, any::<bool>()).prop_map(|(i, ok)| Chaos::Weighted(i, ok)),
-        (0usize..5, any::<bool>()).prop_map(|(i, d)| Chaos::Drain(i, d)),
-    ]
-}
-
-/// Random faults for a while, then everything healed: the VIP-iff-Master invariant holds at
-/// every instant, and the cluster converges to one Master with the highest priority.
-fn chaos_converges(
-    spec: ClusterSpec,
-    max_delay: Duration,
-    seed: u64,
-    events: Vec<(u32, Chaos)>,
-) -> Result<(), String> {
-    let n = spec.nodes.len();
-    let interval = spec.interval.as_duration();
-    let mut sim = Sim::new(spec.clone(), seed);
-    sim.conditions = Conditions {
-        max_delay,
-        ..Conditions::default()
-    };
-    sim.start_all();
-    for (quarters, event) in events {
-        sim.run_for(interval * quarters / 4);
-        match event {
-            Chaos::Partition(mask) => {
-                let side: Vec<usize> = (0..n).filter(|i| mask & (1 << i) != 0).collect();
-                sim.partition(&side);
-            }
-            Chaos::Heal => sim.heal(),
-            Chaos::Loss(l) => sim.conditions.loss = l,
-            Chaos::Dup(d) => sim.conditions.dup = d,
-            Chaos::Crash(i) => sim.crash(i % n),
-            Chaos::Restart(i) => sim.restart(i % n),
-            Chaos::Stop(i) => sim.input(i % n, Input::Stop),
-            // Start on a running router is an input like any other: it must be harmless.
-            Chaos::Start(i) => sim.input(i % n, Input::Start),
-            Chaos::Fault(i, active) => sim.set_health(i % n, "check sim", health(!active)),
-            Chaos::Weighted(i, ok) => sim.set_health(i % n, "check w", health(ok)),
-            Chaos::Drain(i, on) => sim.input(i % n, Input::Drain(on)),
-        }
-        no_violations(&sim)?;
-    }
-    // Heal everything.
-    sim.heal();
-    sim.conditions.loss = 0;
-    sim.conditions.dup = 0;
-    for i in 0..n {
-        sim.restart(i);
-        if sim.router(i).state() == State::Initialize {
-            sim.input(i, Input::Start);
-        }
-        sim.set_health(i, "check sim", Health::Ok);
-        sim.input(i, Input::Drain(false));
-    }
-    // The checks report the recovery within a check interval.
-    sim.run_for(sim.check_interval() + Duration::from_micros(1));
-    // A crashed node comes back at its base priority, so the routers say what is effective.
-    let prio: Vec<u8> = (0..n).map(|i| sim.router(i).priority()).collect();
-    let low = *prio.iter().min().unwrap();
-    sim.run_for(sim.master_down(low) + interval * 2 + max_delay * 2 + Duration::from_millis(1));
-    let masters = sim.masters();
-    ensure(masters.len() == 1, &sim, || {
-        format!("masters after full heal: {masters:?}")
-    })?;
-    let high = *prio.iter().max().unwrap();
-    let all_preempt = spec.nodes.iter().all(|s| s.preempt);
-    let master_prio = sim.router(masters[0]).priority();
-    ensure(!all_preempt || master_prio == high, &sim, || {
-        format!(
-            "Master {} has priority {master_prio}, highest is {high}",
-            masters[0]
-        )
-    })?;
-    ensure(sim.holders() == masters, &sim, || {
-        format!("VIPs on {:?}", sim.holders())
-    })
-}
-
-/// Node 0 (priority 254) Master and node 1 Backup on a lossless, zero-delay LAN, settled.
-fn settled_pair(version: Version, interval: Centis, backup_prio: u8) -> Sim {
-    let node = |priority| NodeSpec {
-        priority,
-        preempt: true,
-    };
-    let spec = ClusterSpec {
-        arbiter: None,
-        fence: false,
-        opposite: None,
-        channels: 1,
-        version,
-        interval,
-        nodes: vec![node(254), node(backup_prio)],
-    };
-    let mut sim = Sim::new(spec, 1);
-    sim.start_all();
-    sim.run_for(sim.master_down(backup_prio) + interval.as_duration() * 3);
-    sim
-}
-
-/// Crash the Master at an arbitrary phase on a lossless, zero-delay LAN: the Backup takes
-/// over exactly Master_Down_Interval after the last advert it heard.
-fn crash_takeover(
-    version: Version,
-    interval: Centis,
-    backup_prio: u8,
-    phase: u32,
-) -> Result<(), String> {
-    let mut sim = settled_pair(version, interval, backup_prio);
-    ensure(sim.masters() == vec![0], &sim, || {
-        "node 0 should be Master".into()
-    })?;
-    sim.run_for(interval.as_duration() * phase / 1000);
-    let last = sim.last_advert_sent(0).unwrap();
-    sim.crash(0);
-    sim.run_for(sim.master_down(backup_prio) * 2);
-    let took = sim
-        .log
-        .iter()
-        .rfind(|l| l.node == 1 && l.transition.to == State::Master);
-    let took = took.ok_or("the Backup never took over")?.at;
-    let expected = sim.master_down(backup_prio);
-    ensure(took - last == expected, &sim, || {
-        format!("took over after {:?}, RFC says {expected:?}", took - last)
-    })
-}
-
-/// Stop the Master gracefully: the priority-0 advert makes the Backup take over after
-/// exactly Skew_Time.
-fn stop_takeover(
-    version: Version,
-    interval: Centis,
-    backup_prio: u8,
-    phase: u32,
-) -> Result<(), String> {
-    let mut sim = settled_pair(version, interval, backup_prio);
-    sim.run_for(interval.as_duration() * phase / 1000);
-    let stopped_at = sim.now();
-    sim.input(0, Input::Stop);
-    ensure(sim.holders() == Vec::<usize>::new(), &sim, || {
-        "stopped Master kept its VIPs".into()
-    })?;
-    sim.run_for(sim.master_down(backup_prio) * 2);
-    let took = sim
-        .log
-        .iter()
-        .rfind(|l| l.node == 1 && l.transition.to == State::Master);
-    let took = took.ok_or("the Backup never took over")?.at;
-    let expected = sim.skew(backup_prio);
-    ensure(took - stopped_at == expected, &sim, || {
-        format!(
-            "took over after {:?}, RFC says {expected:?}",
-            took - stopped_at
-        )
-    })
-}
-
 fn lift(r: Result<(), String>) -> Result<(), TestCaseError> {
     r.map_err(TestCaseError::fail)
-}
-
-fn interval_for(version: Version, pick: usize) -> Centis {
-    match version {
-        Version::V2 => Centis::from_secs([1, 2, 3][pick]),
-        Version::V3 => [Centis::new(1), Centis::new(7), Centis::new(100)][pick],
-    }
 }
 
 proptest! {
@@ -418,9 +229,9 @@ proptest! {
     #[test]
     fn chaos_keeps_invariants_and_converges(
         (spec, delay) in cluster(false), seed in any::<u64>(),
-        events in prop::collection::vec((0u32..40, chaos_event()), 0..30),
+        events in prop::collection::vec((0u32..40, chaos::chaos_event()), 0..30),
     ) {
-        lift(chaos_converges(spec, delay, seed, events))?;
+        lift(chaos::chaos_converges(spec, delay, seed, events))?;
     }
 
     #[test]
@@ -478,9 +289,9 @@ proptest! {
         v3 in any::<bool>(), pick in 0usize..3, backup in 1u8..=253, phase in 0u32..1000,
     ) {
         let version = if v3 { Version::V3 } else { Version::V2 };
-        let interval = interval_for(version, pick);
-        lift(crash_takeover(version, interval, backup, phase))?;
-        lift(stop_takeover(version, interval, backup, phase))?;
+        let interval = takeover::interval_for(version, pick);
+        lift(takeover::crash_takeover(version, interval, backup, phase))?;
+        lift(takeover::stop_takeover(version, interval, backup, phase))?;
     }
 }
 
@@ -529,24 +340,7 @@ fn simulator_catches_vips_kept_after_stop() {
     fn keep_vips(_: usize, actions: &mut Vec<Action>) {
         actions.retain(|a| *a != Action::RemoveVips);
     }
-    let spec = ClusterSpec {
-        arbiter: None,
-        fence: false,
-        opposite: None,
-        channels: 1,
-        version: Version::V3,
-        interval: Centis::new(10),
-        nodes: vec![
-            NodeSpec {
-                priority: 200,
-                preempt: true,
-            },
-            NodeSpec {
-                priority: 100,
-                preempt: true,
-            },
-        ],
-    };
+    let spec = ClusterSpec::v3_pair(200, 100);
     let mut sim = Sim::new(spec, 3).with_mutator(keep_vips);
     sim.start_all();
     sim.run_for(Duration::from_secs(1));
@@ -569,47 +363,8 @@ fn simulator_catches_a_silent_master_after_heal() {
             actions.retain(|a| !matches!(a, Action::SendAdvert { .. }));
         }
     }
-    let spec = ClusterSpec {
-        arbiter: None,
-        fence: false,
-        opposite: None,
-        channels: 1,
-        version: Version::V3,
-        interval: Centis::new(10),
-        nodes: vec![
-            NodeSpec {
-                priority: 100,
-                preempt: true,
-            },
-            NodeSpec {
-                priority: 200,
-                preempt: true,
-            },
-        ],
-    };
+    let spec = ClusterSpec::v3_pair(100, 200);
     let err = partition_heals(spec, Duration::ZERO, 4, 0b01, 0, 500, Some(mute_node_1));
     let err = err.expect_err("a mute Master must break the heal property");
     assert!(err.contains("masters"), "{err}");
-}
-
-/// The RFC formula check is not vacuous either: the exact figure for a known case.
-#[test]
-fn takeover_reference_figure_v2_priority_100() {
-    crash_takeover(Version::V2, Centis::from_secs(1), 100, 500).unwrap();
-    let sim = Sim::new(
-        ClusterSpec {
-            arbiter: None,
-            fence: false,
-            opposite: None,
-            channels: 1,
-            version: Version::V2,
-            interval: Centis::from_secs(1),
-            nodes: vec![NodeSpec {
-                priority: 100,
-                preempt: true,
-            }],
-        },
-        0,
-    );
-    assert_eq!(sim.master_down(100), Duration::from_micros(3_609_375));
 }

@@ -6,7 +6,7 @@
 //! The tests take turns (one cluster at a time): three etcd members with 50 ms heartbeats
 //! per test, all at once on a small machine, would make the timing bounds meaningless.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use netns_tests::block_on_in;
@@ -25,16 +25,32 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// A failed call tries all three endpoints; this is what it may take on a loaded machine.
 const FAIL_BOUND: Duration = Duration::from_secs(5);
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+/// This test's turn, held while it runs; `None` (after saying SKIPPED, or failing under
+/// CI=true) where etcd tests cannot run.
+fn turn() -> Option<MutexGuard<'static, ()>> {
+    require_etcd().then(|| ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
-fn cluster(spec: EtcdSpec) -> EtcdCluster {
-    EtcdCluster::start(spec).expect("etcd cluster")
+/// This test's turn, a fresh cluster and a client of it (dropped in the reverse order:
+/// client, cluster, then the turn).
+fn started(spec: EtcdSpec) -> Option<(MutexGuard<'static, ()>, EtcdCluster, EtcdClient)> {
+    let turn = turn()?;
+    let c = EtcdCluster::start(spec).expect("etcd cluster");
+    let etcd = client(&c);
+    Some((turn, c, etcd))
 }
 
 fn client(c: &EtcdCluster) -> EtcdClient {
     EtcdClient::new(&c.store_settings(REQUEST_TIMEOUT)).expect("client")
+}
+
+/// `lease` acquires the absent `key` under `name`.
+async fn wins(etcd: &EtcdClient, key: &str, name: &str, lease: LeaseId) {
+    let r = etcd.acquire(key, name, lease).await;
+    assert!(
+        matches!(r, Ok(Acquire::Won { .. })),
+        "{name} acquiring {key}: {r:?}"
+    );
 }
 
 /// The median round trips of an acquire (one that wins, after an untimed release) and of a
@@ -64,12 +80,9 @@ async fn round_trips_of(etcd: &EtcdClient) -> (Duration, Duration) {
 
 #[test]
 fn leases_grant_renew_and_revoke() {
-    if !require_etcd() {
+    let Some((_turn, c, etcd)) = started(EtcdSpec::default()) else {
         return;
-    }
-    let _turn = serial();
-    let c = cluster(EtcdSpec::default());
-    let etcd = client(&c);
+    };
     block_on_in(c.client_ns(), async {
         // 1 s is etcd's minimum with a 500 ms election timeout: granted as asked.
         let (id, ttl) = etcd.grant(Duration::from_secs(1)).await.expect("grant");
@@ -96,12 +109,9 @@ fn leases_grant_renew_and_revoke() {
 
 #[test]
 fn acquire_take_over_release_and_holder() {
-    if !require_etcd() {
+    let Some((_turn, c, etcd)) = started(EtcdSpec::default()) else {
         return;
-    }
-    let _turn = serial();
-    let c = cluster(EtcdSpec::default());
-    let etcd = client(&c);
+    };
     block_on_in(c.client_ns(), async {
         let key = "/vipd/test/lb";
         let (a, _) = etcd.grant(Duration::from_secs(10)).await.unwrap();
@@ -141,10 +151,7 @@ fn acquire_take_over_release_and_holder() {
         etcd.release(key, b).await.expect("release");
         assert_eq!(etcd.holder(key).await, Ok(None));
         // Revoking the lease deletes the key attached to it.
-        assert!(matches!(
-            etcd.acquire(key, "node-a", a).await,
-            Ok(Acquire::Won { .. })
-        ));
+        wins(&etcd, key, "node-a", a).await;
         etcd.revoke(a).await.unwrap();
         assert_eq!(etcd.holder(key).await, Ok(None));
         // A refusal names etcd's reason: a put with a lease that does not exist.
@@ -158,12 +165,9 @@ fn acquire_take_over_release_and_holder() {
 
 #[test]
 fn wait_deleted_follows_expiry_and_release() {
-    if !require_etcd() {
+    let Some((_turn, c, etcd)) = started(EtcdSpec::default()) else {
         return;
-    }
-    let _turn = serial();
-    let c = cluster(EtcdSpec::default());
-    let etcd = client(&c);
+    };
     block_on_in(c.client_ns(), async {
         let key = "/vipd/test/wait";
         // Absent: at once.
@@ -174,10 +178,7 @@ fn wait_deleted_follows_expiry_and_release() {
         // The holder stops renewing: the key goes when its 1 s lease expires.
         let (a, ttl) = etcd.grant(Duration::from_secs(1)).await.unwrap();
         let (b, _) = etcd.grant(Duration::from_secs(30)).await.unwrap();
-        assert!(matches!(
-            etcd.acquire(key, "a", a).await,
-            Ok(Acquire::Won { .. })
-        ));
+        wins(&etcd, key, "a", a).await;
         let last_renewal = Instant::now();
         etcd.keep_alive(a).await.unwrap().expect("lease alive");
         let Ok(Acquire::Held { revision, .. }) = etcd.acquire(key, "b", b).await else {
@@ -191,10 +192,7 @@ fn wait_deleted_follows_expiry_and_release() {
 
         // A release: at once.
         let (x, _) = etcd.grant(Duration::from_secs(30)).await.unwrap();
-        assert!(matches!(
-            etcd.acquire(key, "b", b).await,
-            Ok(Acquire::Won { .. })
-        ));
+        wins(&etcd, key, "b", b).await;
         let Ok(Acquire::Held { revision, .. }) = etcd.acquire(key, "x", x).await else {
             panic!("held by b")
         };
@@ -214,10 +212,7 @@ fn wait_deleted_follows_expiry_and_release() {
 
         // Deleted before the wait starts, after the revision given: at once, though the key
         // exists again (a new incarnation).
-        assert!(matches!(
-            etcd.acquire(key, "b", b).await,
-            Ok(Acquire::Won { .. })
-        ));
+        wins(&etcd, key, "b", b).await;
         let start = Instant::now();
         etcd.wait_deleted(key, revision).await.unwrap();
         assert!(start.elapsed() < Duration::from_millis(500));
@@ -227,12 +222,9 @@ fn wait_deleted_follows_expiry_and_release() {
 
 #[test]
 fn round_trips() {
-    if !require_etcd() {
+    let Some((_turn, c, etcd)) = started(EtcdSpec::default()) else {
         return;
-    }
-    let _turn = serial();
-    let c = cluster(EtcdSpec::default());
-    let etcd = client(&c);
+    };
     block_on_in(c.client_ns(), async {
         let (acquire, keep_alive) = round_trips_of(&etcd).await;
         println!("median round trip over 50: acquire {acquire:?}, keep_alive {keep_alive:?}");

@@ -6,12 +6,98 @@
 //! a restart.
 
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use vipd::arbiter::keeper::Keeper;
 use vipd::vrrp::health::{Health, Tracker, evaluate};
-use vipd::vrrp::router::{FaultSource, Input, RouterConfig};
+use vipd::vrrp::router::{FaultSource, Input, Router, RouterConfig};
 
-use super::Sim;
+use super::{ClusterSpec, Sim, addr, arbiter, default_trackers};
+
+pub(super) struct Node {
+    pub(super) router: Router,
+    /// Its configuration as the file says now (reloads change it; a restart keeps it).
+    pub(super) config: RouterConfig,
+    /// What each check would report now, whether or not it has reported it yet.
+    pub(super) truth: BTreeMap<String, Health>,
+    /// Crashed: the process is gone, it neither sends nor receives.
+    pub(super) alive: bool,
+    pub(super) holds_vips: bool,
+    pub(super) last_advert_sent: Option<Duration>,
+    /// Adverts sent since the simulation started, across restarts.
+    pub(super) adverts_sent: u64,
+    /// The arbiter's keeper of this run, under an arbiter.
+    pub(super) keeper: Option<Keeper>,
+    /// Which run of the process this is; deliveries to an earlier run are dropped.
+    pub(super) incarnation: u64,
+    /// Stopped (SIGSTOP): processes nothing, keeps its addresses.
+    pub(super) frozen: bool,
+    /// What arrived while frozen, in order.
+    pub(super) backlog: VecDeque<arbiter::Backlog>,
+    /// When the last hop between router and keeper is delivered, per direction
+    /// (0: to the keeper, 1: to the router), so each direction stays in order.
+    pub(super) shell_at: [Duration; 2],
+    /// When the process last started (a restart makes a new process).
+    pub(super) started: Duration,
+    /// When it last asked the fence gate.
+    pub(super) fence_asked: Option<Duration>,
+}
+
+impl Node {
+    pub(super) fn new(spec: &ClusterSpec, i: usize) -> Node {
+        let n = &spec.nodes[i];
+        let config = RouterConfig {
+            advert_interval: spec.interval,
+            preempt: n.preempt,
+            channel_addrs: (0..spec.channels).map(|c| spec.addr_on(c, i)).collect(),
+            channel_names: (0..spec.channels).map(|c| format!("ch{c}")).collect(),
+            peer_identities: match spec.opposite {
+                // The file names one peer per channel (a pair): each peer's channel address
+                // maps to its primary one.
+                Some(true) => (0..spec.nodes.len())
+                    .filter(|&j| j != i)
+                    .flat_map(|j| (1..spec.channels).map(move |c| (c, j)))
+                    .map(|(c, j)| (spec.addr_on(c, j), addr(j)))
+                    .collect(),
+                _ => Vec::new(),
+            },
+            arbiter: spec.arbiter,
+            fence: spec.fence,
+            vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
+            trackers: default_trackers(),
+            ..RouterConfig::with_defaults(&format!("vr{i}"), 51, spec.version, n.priority, addr(i))
+        };
+        let truth = config
+            .trackers
+            .iter()
+            .map(|t| (t.source.clone(), Health::Ok))
+            .collect();
+        let mut router = Router::new(config.clone());
+        // The checks' first results, before start (the daemon starts checks with routers).
+        for t in &config.trackers {
+            let (source, health) = (t.source.clone(), Health::Ok);
+            router.handle(std::time::Instant::now(), Input::Health { source, health });
+        }
+        Node {
+            router,
+            config,
+            truth,
+            alive: true,
+            holds_vips: false,
+            last_advert_sent: None,
+            adverts_sent: 0,
+            keeper: None,
+            incarnation: 0,
+            frozen: false,
+            backlog: VecDeque::new(),
+            shell_at: [Duration::ZERO; 2],
+            started: Duration::ZERO,
+            fence_asked: None,
+        }
+    }
+}
 
 impl Sim {
     /// Feeds `input` to node `i` at virtual time `at` (not before now).

@@ -17,20 +17,25 @@ use super::store::Store;
 
 impl Sim {
     /// Sends a watch for deletions after `revision` from node `i`.
+    /// Run `inc` of node `i`'s keeper hears its watch failed one request timeout from now, as
+    /// the etcd client reports a store it cannot reach.
+    fn watch_unreachable(&mut self, i: usize, inc: u64) {
+        let input = KeeperInput::WatchFailed(StoreError::Unreachable("cut".into()));
+        let at = self.now + self.arbiter_spec.request_timeout;
+        self.push_event(
+            at,
+            Event::Keeper {
+                node: i,
+                inc,
+                input,
+            },
+        );
+    }
+
     pub(super) fn send_watch(&mut self, i: usize, revision: i64) {
         let (inc, at) = (self.nodes[i].incarnation, self.now + self.one_way());
         if self.store_cut.contains(&i) {
-            let e = StoreError::Unreachable("cut".into());
-            let at = self.now + self.arbiter_spec.request_timeout;
-            let input = KeeperInput::WatchFailed(e);
-            self.push_event(
-                at,
-                Event::Keeper {
-                    node: i,
-                    inc,
-                    input,
-                },
-            );
+            self.watch_unreachable(i, inc);
         } else {
             let watch = Event::Watch {
                 node: i,
@@ -148,16 +153,7 @@ impl Sim {
             return;
         }
         if let Some(inc) = self.store_mut().unwatch(i) {
-            let input = KeeperInput::WatchFailed(StoreError::Unreachable("cut".into()));
-            let at = self.now + self.arbiter_spec.request_timeout;
-            self.push_event(
-                at,
-                Event::Keeper {
-                    node: i,
-                    inc,
-                    input,
-                },
-            );
+            self.watch_unreachable(i, inc);
         }
     }
 

@@ -9,18 +9,9 @@ use vipd::arbiter::StoreLoss;
 
 /// A pair (200, 100) at 100 ms adverts, TTL 1 s, margin 150 ms.
 fn pair(policy: StoreLoss) -> (ClusterSpec, ArbiterSpec) {
-    let node = |priority| NodeSpec {
-        priority,
-        preempt: true,
-    };
     let spec = ClusterSpec {
-        version: Version::V3,
-        interval: Centis::new(10),
-        nodes: vec![node(200), node(100)],
-        channels: 1,
         arbiter: Some(policy),
-        fence: false,
-        opposite: None,
+        ..ClusterSpec::v3_pair(200, 100)
     };
     (spec, ArbiterSpec::default())
 }

@@ -25,15 +25,11 @@ pub fn channel_event() -> impl Strategy<Value = ChannelEvent> {
 /// Two routers, two channels, preempt on; intervals and delays as in [`cluster`].
 pub fn pair() -> impl Strategy<Value = (ClusterSpec, Duration)> {
     (cluster(true), 1u8..=254, 1u8..=254).prop_map(|((spec, delay), a, b)| {
-        let node = |priority| NodeSpec {
-            priority,
-            preempt: true,
-        };
         let spec = ClusterSpec {
             arbiter: None,
             fence: false,
             opposite: None,
-            nodes: vec![node(a), node(b)],
+            nodes: vec![NodeSpec::preempting(a), NodeSpec::preempting(b)],
             channels: 2,
             ..spec
         };
@@ -192,22 +188,10 @@ fn deaf_beyond_channel_0(_: usize, input: &Input) -> bool {
     !matches!(input, Input::Advert(a) if a.channel != 0)
 }
 
-fn node(priority: u8) -> NodeSpec {
-    NodeSpec {
-        priority,
-        preempt: true,
-    }
-}
-
 fn v3_pair() -> ClusterSpec {
     ClusterSpec {
-        arbiter: None,
-        fence: false,
-        opposite: None,
-        version: Version::V3,
-        interval: Centis::new(10),
-        nodes: vec![node(100), node(200)],
         channels: 2,
+        ..ClusterSpec::v3_pair(100, 200)
     }
 }
 
@@ -271,7 +255,7 @@ fn both_channels_cut_then_healed_ends_in_a_reassertion() {
 fn opposite_numbering_heal(identities: bool, seed: u64) -> Vec<usize> {
     let spec = ClusterSpec {
         opposite: Some(identities),
-        nodes: vec![node(150), node(150)],
+        nodes: vec![NodeSpec::preempting(150), NodeSpec::preempting(150)],
         ..v3_pair()
     };
     let mut sim = Sim::new(spec.clone(), seed);

@@ -39,12 +39,8 @@ pub fn forged() -> impl Strategy<Value = Forged> {
 pub fn ranked_pair() -> impl Strategy<Value = (ClusterSpec, Duration)> {
     (cluster(true), 2u8..=254, 1u8..=253).prop_map(|((spec, delay), high, low)| {
         let low = low.min(high - 1);
-        let node = |priority| NodeSpec {
-            priority,
-            preempt: true,
-        };
         let spec = ClusterSpec {
-            nodes: vec![node(high), node(low)],
+            nodes: vec![NodeSpec::preempting(high), NodeSpec::preempting(low)],
             ..spec
         };
         (spec, delay)
@@ -151,24 +147,7 @@ fn answers_everything(_: usize, actions: &mut Vec<Action>) {
 
 #[test]
 fn simulator_catches_a_master_that_answers_every_forged_advert() {
-    let spec = ClusterSpec {
-        arbiter: None,
-        fence: false,
-        opposite: None,
-        channels: 1,
-        version: Version::V3,
-        interval: Centis::new(10),
-        nodes: vec![
-            NodeSpec {
-                priority: 200,
-                preempt: true,
-            },
-            NodeSpec {
-                priority: 100,
-                preempt: true,
-            },
-        ],
-    };
+    let spec = ClusterSpec::v3_pair(200, 100);
     let flood: Vec<Forged> = (0..500)
         .map(|k| Forged {
             gap_per_mille: 20,

@@ -282,18 +282,9 @@ pub fn arbiter_holds(
 
 /// Two routers at 200 and 100, VRRPv3 at 100 ms, one channel.
 fn pair(arbiter: Option<StoreLoss>) -> ClusterSpec {
-    let node = |priority| NodeSpec {
-        priority,
-        preempt: true,
-    };
     ClusterSpec {
         arbiter,
-        fence: false,
-        opposite: None,
-        version: Version::V3,
-        interval: Centis::new(10),
-        nodes: vec![node(200), node(100)],
-        channels: 1,
+        ..ClusterSpec::v3_pair(200, 100)
     }
 }
 

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use netns_tests::etcd::{EtcdCluster, EtcdSpec, MEMBERS};
 use netns_tests::{Lab, LabSpec, block_on_in};
-use vipd::arbiter::etcd::{Acquire, EtcdClient, StoreError};
+use vipd::arbiter::etcd::{Acquire, EtcdClient, LeaseId, StoreError};
 
-use super::{FAIL_BOUND, REQUEST_TIMEOUT, client, cluster, serial};
+use super::{FAIL_BOUND, REQUEST_TIMEOUT, client, started, turn, wins};
 
 /// A pending `wait_deleted` reads the key every 2 s (twice the request timeout) besides
 /// watching; with a failed read's own bound, this is when it must have given up.
@@ -17,6 +17,19 @@ const TTL: Duration = Duration::from_secs(10);
 
 fn is_outage(r: &Result<impl std::fmt::Debug, StoreError>) -> bool {
     matches!(r, Err(StoreError::NoQuorum(_) | StoreError::Unreachable(_)))
+}
+
+/// Two leases of `ttl`: `a` holds `key`, and `b`'s try finds it held at the revision
+/// returned (what a wait for the key's deletion starts from).
+async fn a_holds(etcd: &EtcdClient, key: &str, ttl: Duration) -> (LeaseId, LeaseId, i64) {
+    let (a, _) = etcd.grant(ttl).await.unwrap();
+    let (b, _) = etcd.grant(ttl).await.unwrap();
+    wins(etcd, key, "a", a).await;
+    let r = etcd.acquire(key, "b", b).await;
+    let Ok(Acquire::Held { revision, .. }) = r else {
+        panic!("{key} held by a: {r:?}")
+    };
+    (a, b, revision)
 }
 
 /// Retries `acquire` until it answers (a new leader may still be settling), up to 15 s.
@@ -42,24 +55,13 @@ async fn until_answered(etcd: &EtcdClient, key: &str) -> Acquire {
 
 #[test]
 fn quorum_loss_is_an_error_and_recovers() {
-    if !netns_tests::etcd::require_etcd() {
+    let Some((_turn, mut c, etcd)) = started(EtcdSpec::default()) else {
         return;
-    }
-    let _turn = serial();
-    let mut c = cluster(EtcdSpec::default());
-    let etcd = client(&c);
+    };
     let ns = c.client_ns().to_string();
     block_on_in(&ns, async {
         let key = "/vipd/test/quorum";
-        let (a, _) = etcd.grant(TTL).await.unwrap();
-        let (b, _) = etcd.grant(TTL).await.unwrap();
-        assert!(matches!(
-            etcd.acquire(key, "a", a).await,
-            Ok(Acquire::Won { .. })
-        ));
-        let Ok(Acquire::Held { revision, .. }) = etcd.acquire(key, "b", b).await else {
-            panic!("held")
-        };
+        let (a, b, revision) = a_holds(&etcd, key, TTL).await;
         let waiter = etcd.clone();
         let wait = tokio::spawn(async move { waiter.wait_deleted(key, revision).await });
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -122,23 +124,12 @@ fn quorum_loss_is_an_error_and_recovers() {
 
 #[test]
 fn a_client_cut_from_every_member_fails_within_bound_and_heals() {
-    if !netns_tests::etcd::require_etcd() {
+    let Some((_turn, c, etcd)) = started(EtcdSpec::default()) else {
         return;
-    }
-    let _turn = serial();
-    let c = cluster(EtcdSpec::default());
-    let etcd = client(&c);
+    };
     block_on_in(c.client_ns(), async {
         let key = "/vipd/test/cut";
-        let (a, _) = etcd.grant(Duration::from_secs(30)).await.unwrap();
-        let (b, _) = etcd.grant(Duration::from_secs(30)).await.unwrap();
-        assert!(matches!(
-            etcd.acquire(key, "a", a).await,
-            Ok(Acquire::Won { .. })
-        ));
-        let Ok(Acquire::Held { revision, .. }) = etcd.acquire(key, "b", b).await else {
-            panic!("held")
-        };
+        let (a, _, revision) = a_holds(&etcd, key, Duration::from_secs(30)).await;
         let waiter = etcd.clone();
         let wait = tokio::spawn(async move { waiter.wait_deleted(key, revision).await });
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -171,11 +162,10 @@ fn a_client_cut_from_every_member_fails_within_bound_and_heals() {
 
 #[test]
 fn a_frozen_member_is_skipped_after_one_request_timeout() {
-    if !netns_tests::etcd::require_etcd() {
+    let Some(_turn) = turn() else {
         return;
-    }
-    let _turn = serial();
-    let mut c = cluster(EtcdSpec::default());
+    };
+    let mut c = EtcdCluster::start(EtcdSpec::default()).expect("etcd cluster");
     // Freeze a follower: the cluster keeps its quorum and leader, and the client, which
     // starts with the first endpoint, must move on to another.
     let leader = c.leader().unwrap();
@@ -186,15 +176,7 @@ fn a_frozen_member_is_skipped_after_one_request_timeout() {
     let ns = c.client_ns().to_string();
     block_on_in(&ns, async {
         let key = "/vipd/test/frozen";
-        let (a, _) = etcd.grant(TTL).await.unwrap();
-        let (b, _) = etcd.grant(TTL).await.unwrap();
-        assert!(matches!(
-            etcd.acquire(key, "a", a).await,
-            Ok(Acquire::Won { .. })
-        ));
-        let Ok(Acquire::Held { revision, .. }) = etcd.acquire(key, "b", b).await else {
-            panic!("held")
-        };
+        let (a, _, revision) = a_holds(&etcd, key, TTL).await;
         // Its watch is on the member about to freeze, which will never report the deletion.
         let waiter = etcd.clone();
         let wait = tokio::spawn(async move {
@@ -237,10 +219,9 @@ fn a_frozen_member_is_skipped_after_one_request_timeout() {
 
 #[test]
 fn lab_nodes_reach_the_members_until_cut() {
-    if !netns_tests::etcd::require_etcd() {
+    let Some(_turn) = turn() else {
         return;
-    }
-    let _turn = serial();
+    };
     let lab = Lab::new(LabSpec::default()).expect("lab");
     let c = EtcdCluster::start_for_lab(&lab, EtcdSpec::default()).expect("etcd cluster");
     let member = c.member_ip(1).into();

@@ -5,19 +5,16 @@ use std::time::Duration;
 
 use netns_tests::block_on_in;
 use netns_tests::etcd::EtcdSpec;
-use vipd::arbiter::etcd::{Acquire, EtcdClient, StoreError};
+use vipd::arbiter::etcd::{EtcdClient, StoreError};
 
-use super::{REQUEST_TIMEOUT, client, cluster, round_trips_of, serial};
+use super::{REQUEST_TIMEOUT, round_trips_of, started, wins};
 
 #[test]
 fn tls_with_client_certificates() {
-    if !netns_tests::etcd::require_etcd() {
+    let Some((_turn, c, etcd)) = started(EtcdSpec { tls: true }) else {
         return;
-    }
-    let _turn = serial();
-    let c = cluster(EtcdSpec { tls: true });
+    };
     let tls = c.tls().expect("tls files").clone();
-    let etcd = client(&c);
     let mut wrong_ca = c.store_settings(REQUEST_TIMEOUT);
     wrong_ca.ca = Some(tls.unrelated_ca().unwrap());
     let wrong_ca = EtcdClient::new(&wrong_ca).unwrap();
@@ -37,8 +34,7 @@ fn tls_with_client_certificates() {
             .grant(Duration::from_secs(5))
             .await
             .expect("grant over TLS");
-        let r = etcd.acquire("/vipd/test/tls", "a", id).await;
-        assert!(matches!(r, Ok(Acquire::Won { .. })), "{r:?}");
+        wins(&etcd, "/vipd/test/tls", "a", id).await;
         let (acquire, keep_alive) = round_trips_of(&etcd).await;
         println!("median round trip over 50, TLS: acquire {acquire:?}, keep_alive {keep_alive:?}");
 

@@ -96,22 +96,12 @@ fn both_cut_gives_two_masters_and_the_heal_leaves_one_that_the_client_reaches() 
     assert_eq!(lab.client.neigh_mac(vip).unwrap(), Some(n0_mac));
     let lan = lab.cut(Cut::VrrpOnLan).unwrap();
     let hb = lab.cut(Cut::Heartbeat(lab.node(0))).unwrap();
-    let t = d1
-        .wait_state(
-            &low.name,
-            VrrpState::Master,
-            low.master_down_interval() + TOLERANCE,
-        )
-        .unwrap();
-    assert!(t.reason.contains("master down"), "{t:?}");
+    wait_master_down(&mut d1, &low);
     // Only VRRP is cut on the LAN: node1's gratuitous ARPs reach the client, which now
     // sends to node1 (both nodes would answer an ARP probe: that is the split brain).
     wait_holds(lab.node(1), "eth0", vip, true, TOLERANCE);
     let n1_mac = lab.node(1).mac("eth0").unwrap();
-    netns_tests::wait_until(TOLERANCE, POLL, || {
-        lab.client.neigh_mac(vip).ok().flatten() == Some(n1_mac)
-    })
-    .expect("the client's neighbour entry follows node1's gratuitous ARPs");
+    wait_client_neigh(&lab, vip, n1_mac, "node1's gratuitous ARPs");
     assert_stays(&d0, &high.name, VrrpState::Master, Duration::ZERO);
 
     let healed_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
@@ -138,11 +128,7 @@ fn both_cut_gives_two_masters_and_the_heal_leaves_one_that_the_client_reaches() 
         "two Masters for {two_masters}s after the heal"
     );
     wait_holds(lab.node(1), "eth0", vip, false, TOLERANCE);
-    // The winner's fresh gratuitous ARPs move the client back without any probe of its own.
-    netns_tests::wait_until(TOLERANCE, POLL, || {
-        lab.client.neigh_mac(vip).ok().flatten() == Some(n0_mac)
-    })
-    .expect("the client's neighbour entry points at the winner again");
+    wait_client_neigh(&lab, vip, n0_mac, "the winner's fresh gratuitous ARPs");
     assert_only_holder(&[lab.node(0), lab.node(1)], lab.node(0), "eth0", vip);
     assert_client_sees(&lab, vip, n0_mac);
     let re = d0

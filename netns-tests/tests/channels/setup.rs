@@ -2,13 +2,17 @@
 
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use netns_tests::vipd::{InstanceSpec, Vipd, VipdConfig, VrrpState};
-use netns_tests::{Lab, LabSpec, Node};
+use netns_tests::vipd::{InstanceSpec, Transition, Vipd, VipdConfig, VrrpState};
+use netns_tests::{Lab, LabSpec, Mac, Node};
 use serde_json::Value;
+use vipd::vrrp::packet::{self, Advert, Auth};
+use vipd::vrrp::timing::Centis;
+use vipd::vrrp::udp_frame::{self, FrameKey, Stamp};
+use vipd::vrrp::{V3Checksum, Version};
 
-use crate::common::{TOLERANCE, settle, spec, wait_holds};
+use crate::common::{POLL, TOLERANCE, settle, spec, wait_holds};
 
 /// A two-node lab with the heartbeat link (`eth1`).
 pub fn hb_lab() -> Lab {
@@ -114,6 +118,87 @@ pub fn wait_channel_lost(vipd: &mut Vipd, channel: &str, spec: &InstanceSpec) {
         )
         .unwrap();
     assert!(line.contains("running on 1 of 2 channels"), "{line}");
+}
+
+/// Waits for the Backup `vipd` (instance `low`) to take over because the Master's adverts
+/// stopped reaching it: Master_Down_Interval (RFC 9568 6.4.2) and no other reason.
+pub fn wait_master_down(vipd: &mut Vipd, low: &InstanceSpec) -> Transition {
+    let t = vipd
+        .wait_state(
+            &low.name,
+            VrrpState::Master,
+            low.master_down_interval() + TOLERANCE,
+        )
+        .unwrap();
+    assert!(t.reason.contains("master down"), "{t:?}");
+    t
+}
+
+/// Waits for the client's neighbour entry of `vip` to point at `mac`; `why` says what moves it
+/// (the holder's gratuitous ARPs: the client sends no probe of its own meanwhile).
+pub fn wait_client_neigh(lab: &Lab, vip: IpAddr, mac: Mac, why: &str) {
+    netns_tests::wait_until(TOLERANCE, POLL, || {
+        lab.client.neigh_mac(vip).ok().flatten() == Some(mac)
+    })
+    .unwrap_or_else(|_| panic!("the client's neighbour entry never followed {why}"));
+}
+
+/// Frames of the UDP or TCP channel "from" node0, sealed now, for the tests that forge input:
+/// each must be refused (but `once`, the first time) and counted.
+pub struct Forged {
+    /// A resignation (priority 0, which accepted would make node1 take over) under a wrong
+    /// key.
+    pub wrong_key: Vec<u8>,
+    /// A resignation under the right key, sealed an hour ago (a replay).
+    pub stale: Vec<u8>,
+    /// node0's own priority, dated an hour ahead (a key holder, or a sender whose clock
+    /// jumped): refused, and it must not raise a bar node0's own frames then fail to clear.
+    pub future: Vec<u8>,
+    /// A valid resignation, for cutting short.
+    pub good: Vec<u8>,
+    /// node0's own priority, valid: accepted once it changes nothing; then replayed.
+    pub once: Vec<u8>,
+}
+
+impl Forged {
+    /// Frames whose sender identity is `origin` (a node's primary, LAN, address, not its
+    /// address on the heartbeat link), node0's priority being `priority`.
+    pub fn new(origin: IpAddr, vip: IpAddr, priority: u8) -> Forged {
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as u64;
+        let hour = 3_600_000_000;
+        let seal = |key: &[u8], epoch, time_us, priority| {
+            let stamp = Stamp {
+                epoch,
+                seq: 1,
+                time_us,
+            };
+            sealed_advert(key, stamp, priority, origin, vip)
+        };
+        Forged {
+            wrong_key: seal(b"not the key, but as long as it..", 1, now_us, 0),
+            stale: seal(KEY, 1, now_us - hour, 0),
+            future: seal(KEY, 2, now_us + hour, priority),
+            good: seal(KEY, 1, now_us, 0),
+            once: seal(KEY, 3, now_us, priority),
+        }
+    }
+}
+
+/// A sealed advert of the UDP or TCP channel "from" `origin`.
+fn sealed_advert(key: &[u8], stamp: Stamp, priority: u8, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
+    let advert = Advert {
+        version: Version::V3,
+        vrid: 51,
+        priority,
+        interval: Centis::new(10),
+        addresses: vec![vip],
+        auth: Auth::None,
+    };
+    let vrrp = packet::emit(&advert, origin, origin, V3Checksum::PseudoHeader).unwrap();
+    udp_frame::seal(&FrameKey::new(key.to_vec()).unwrap(), stamp, origin, &vrrp)
 }
 
 /// The UDP channel's port in [`udp_pair`].

@@ -10,11 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use netns_tests::vipd::{Vipd, VipdConfig, VrrpState};
 use netns_tests::{Cut, Node, in_netns, require_root};
 use nix::sys::signal::Signal;
-use vipd::vrrp::packet::{self, Advert, Auth};
-use vipd::vrrp::timing::Centis;
 use vipd::vrrp::udp_frame::stream::prefixed;
-use vipd::vrrp::udp_frame::{self, FrameKey, Stamp};
-use vipd::vrrp::{V3Checksum, Version};
 
 use crate::common::*;
 use crate::setup::*;
@@ -89,14 +85,7 @@ fn tcp_alone_carries_the_pair_and_a_healed_partition_leaves_one_master() {
 
     // The heartbeat link cut as well: no path is left, so two Masters.
     let hb = lab.cut(Cut::Heartbeat(n0)).unwrap();
-    let t = d1
-        .wait_state(
-            &low.name,
-            VrrpState::Master,
-            low.master_down_interval() + TOLERANCE,
-        )
-        .unwrap();
-    assert!(t.reason.contains("master down"), "{t:?}");
+    wait_master_down(&mut d1, &low);
     // Data left unacknowledged for 2 s aborts the connections (TCP_USER_TIMEOUT).
     netns_tests::wait_until(Duration::from_secs(10), POLL, || {
         !connected(&d0, n1) && !connected(&d1, n0)
@@ -120,10 +109,7 @@ fn tcp_alone_carries_the_pair_and_a_healed_partition_leaves_one_master() {
     assert!(channel_counter(&d0, &channel(), "tcp_reconnects") > reconnects);
     wait_holds(n1, "eth0", vip, false, TOLERANCE);
     assert_only_holder(&[n0, n1], n0, "eth0", vip);
-    netns_tests::wait_until(TOLERANCE, POLL, || {
-        lab.client.neigh_mac(vip).ok().flatten() == Some(n0.mac("eth0").unwrap())
-    })
-    .expect("the client's neighbour entry points at the winner again");
+    wait_client_neigh(&lab, vip, n0.mac("eth0").unwrap(), "the winner's ARPs");
     assert_client_sees(&lab, vip, n0.mac("eth0").unwrap());
     assert_stays(&d1, &low.name, VrrpState::Backup, quiet(&low));
     assert_stays(&d0, &high.name, VrrpState::Master, Duration::ZERO);
@@ -148,14 +134,7 @@ fn tcp_alone_hands_over_when_the_master_is_stopped_and_when_it_is_killed() {
 
     // SIGSTOP: node0 neither sends nor reads; the kernel still holds its connections.
     d0.signal(Signal::SIGSTOP).unwrap();
-    let t = d1
-        .wait_state(
-            &low.name,
-            VrrpState::Master,
-            low.master_down_interval() + TOLERANCE,
-        )
-        .unwrap();
-    assert!(t.reason.contains("master down"), "{t:?}");
+    wait_master_down(&mut d1, &low);
     wait_holds(n1, "eth0", vip, true, TOLERANCE);
     // Long enough for node1 to give up the silent connection (5 s without a byte).
     std::thread::sleep(Duration::from_secs(6));
@@ -172,30 +151,9 @@ fn tcp_alone_hands_over_when_the_master_is_stopped_and_when_it_is_killed() {
     // its interface must not answer the client.
     let _port = lab.cut(Cut::Node(n0)).unwrap();
     d0.kill();
-    let t = d1
-        .wait_state(
-            &low.name,
-            VrrpState::Master,
-            low.master_down_interval() + TOLERANCE,
-        )
-        .unwrap();
-    assert!(t.reason.contains("master down"), "{t:?}");
+    wait_master_down(&mut d1, &low);
     wait_holds(n1, "eth0", vip, true, TOLERANCE);
     assert_client_sees(&lab, vip, n1.mac("eth0").unwrap());
-}
-
-/// A sealed advert "from" node0 (its identity is its LAN address).
-fn frame_from(key: &[u8], stamp: Stamp, priority: u8, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
-    let advert = Advert {
-        version: Version::V3,
-        vrid: 51,
-        priority,
-        interval: Centis::new(10),
-        addresses: vec![vip],
-        auth: Auth::None,
-    };
-    let vrrp = packet::emit(&advert, origin, origin, V3Checksum::PseudoHeader).unwrap();
-    udp_frame::seal(&FrameKey::new(key.to_vec()).unwrap(), stamp, origin, &vrrp)
 }
 
 /// Opens a connection in `from`'s namespace from `src` to `to`, writes `bytes`, and closes
@@ -238,36 +196,17 @@ fn forged_replayed_truncated_and_misframed_tcp_input_is_refused_and_counted() {
         n0.hb_ip4().unwrap().into(),
         SocketAddr::new(n1.hb_ip4().unwrap().into(), TCP_PORT),
     );
-    let now_us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64;
-    let hour = 3_600_000_000;
-    let at = |epoch, time_us| Stamp {
-        epoch,
-        seq: 1,
-        time_us,
-    };
-    let resign = |key, stamp| frame_from(key, stamp, 0, origin, vip);
-    let wrong_key = b"not the key, but as long as it..";
-    let good = resign(KEY, at(1, now_us));
-    // Accepted once it changes nothing (node0's own priority); then replayed.
-    let once = frame_from(KEY, at(3, now_us), high.priority, origin, vip);
+    let f = Forged::new(origin, vip, high.priority);
     let mut stream = Vec::new();
-    for f in [
-        resign(wrong_key, at(1, now_us)),
-        resign(KEY, at(1, now_us - hour)),
-        frame_from(KEY, at(2, now_us + hour), high.priority, origin, vip),
-        once.clone(),
-        once.clone(),
-    ] {
-        stream.extend(prefixed(&f));
+    // The last replayed on the same connection.
+    for frame in [&f.wrong_key, &f.stale, &f.future, &f.once, &f.once] {
+        stream.extend(prefixed(frame));
     }
     send_stream(n0, src, to, stream);
     // Replayed on a connection of its own: the guard is the listener's.
-    send_stream(n0, src, to, prefixed(&once));
+    send_stream(n0, src, to, prefixed(&f.once));
     // Cut short by the end of the stream.
-    let cut = prefixed(&good);
+    let cut = prefixed(&f.good);
     send_stream(n0, src, to, cut[..cut.len() - 1].to_vec());
     // A length no frame has.
     send_stream(n0, src, to, vec![0xff, 0xff, 1, 2, 3]);
@@ -283,7 +222,7 @@ fn forged_replayed_truncated_and_misframed_tcp_input_is_refused_and_counted() {
         "eth1",
     ])
     .unwrap();
-    send_stream(n0, stranger.into(), to, prefixed(&good));
+    send_stream(n0, stranger.into(), to, prefixed(&f.good));
     let reasons = [
         ("tcp_bad_mac", 1),
         ("tcp_stale", 1),

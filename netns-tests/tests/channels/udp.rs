@@ -2,32 +2,13 @@
 //! and truncated frames are refused and counted while the pair keeps working.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use netns_tests::vipd::VrrpState;
 use netns_tests::{Cut, in_netns, require_root};
-use vipd::vrrp::packet::{self, Advert, Auth};
-use vipd::vrrp::timing::Centis;
-use vipd::vrrp::udp_frame::{self, FrameKey, Stamp};
-use vipd::vrrp::{V3Checksum, Version};
 
 use crate::common::*;
 use crate::setup::*;
-
-/// A sealed advert "from" node0. At priority 0, accepted, it would make node1 take over.
-fn frame_from(key: &[u8], stamp: Stamp, priority: u8, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
-    let advert = Advert {
-        version: Version::V3,
-        vrid: 51,
-        priority,
-        interval: Centis::new(10),
-        addresses: vec![vip],
-        auth: Auth::None,
-    };
-    let vrrp = packet::emit(&advert, origin, origin, V3Checksum::PseudoHeader).unwrap();
-    udp_frame::seal(&FrameKey::new(key.to_vec()).unwrap(), stamp, origin, &vrrp)
-}
 
 /// Tries to bind `addr` as user and group 65534 (nobody), with SO_REUSEADDR as a user
 /// wanting to share the port would set it. Run on a thread of its own: the raw syscalls
@@ -99,9 +80,7 @@ fn a_udp_channel_naming_an_address_of_this_node_is_refused_at_start() {
         return;
     }
     let lab = hb_lab();
-    let key_file = lab.log_path("heartbeat.key");
-    std::fs::write(&key_file, KEY).unwrap();
-    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key_file = key_file(&lab);
     let (n0, n1) = (lab.node(0), lab.node(1));
     // node0's own heartbeat address beside its peer's: not the channel's source as written
     // (that `vipd check` already refuses), so only the interfaces' addresses tell.
@@ -151,39 +130,17 @@ fn forged_replayed_future_dated_and_truncated_frames_are_refused_and_counted() {
     assert!(carried > 10, "UDP carried {carried} adverts");
 
     let (n0, n1) = (lab.node(0), lab.node(1));
-    // Frames carry the sender's identity, its primary (LAN) address, not its address on
-    // the heartbeat link.
+    // Frames carry the sender's identity, its primary (LAN) address.
     let origin: IpAddr = n0.ip4().into();
     let to = SocketAddr::new(n1.hb_ip4().unwrap().into(), PORT);
-    let now_us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64;
-    let hour = 3_600_000_000;
-    let at = |epoch, time_us| Stamp {
-        epoch,
-        seq: 1,
-        time_us,
-    };
-    let resign = |key, stamp| frame_from(key, stamp, 0, origin, vip);
-    let good = resign(KEY, at(1, now_us));
-    let wrong_key = b"not the key, but as long as it..";
-    // The same priority as node0's own adverts: accepted once, it changes nothing.
-    let once = frame_from(KEY, at(3, now_us), high.priority, origin, vip);
+    let f = Forged::new(origin, vip, high.priority);
     let frames = [
-        // Forged: the right layout under a wrong key.
-        (resign(wrong_key, at(1, now_us)), "udp_bad_mac"),
-        // Replayed: the right key, sealed an hour ago.
-        (resign(KEY, at(1, now_us - hour)), "udp_stale"),
-        // Dated an hour ahead (a key holder, or a sender whose clock jumped): refused, and
-        // it must not raise a bar that node0's own frames then fail to clear.
-        (
-            frame_from(KEY, at(2, now_us + hour), high.priority, origin, vip),
-            "udp_future",
-        ),
+        (f.wrong_key, "udp_bad_mac"),
+        (f.stale, "udp_stale"),
+        (f.future, "udp_future"),
         // Truncated: a real frame cut short.
-        (good[..40].to_vec(), "udp_truncated"),
-        (good[..good.len() - 1].to_vec(), "udp_truncated"),
+        (f.good[..40].to_vec(), "udp_truncated"),
+        (f.good[..f.good.len() - 1].to_vec(), "udp_truncated"),
     ];
     in_netns(n0.ns(), || {
         let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
@@ -194,7 +151,7 @@ fn forged_replayed_future_dated_and_truncated_frames_are_refused_and_counted() {
         }
         // Heard once, then three copies of it.
         for _ in 0..4 {
-            sock.send_to(&once, to).unwrap();
+            sock.send_to(&f.once, to).unwrap();
         }
     })
     .unwrap();
