@@ -1,16 +1,19 @@
 //! The sockets every instance shares, and how an instance's heartbeat channels attach to
-//! them. A raw VRRP socket serves one (interface, family, source address); a UDP socket and
-//! a TCP listener one (family, port, interface). Each has a receive loop and a table of
-//! routes by VRID; an instance is attached to as many as its channels need, and a
-//! socket closes with its last route. A VRID in a table belongs to one instance: attaching a
-//! second one to it is refused, never a replacement.
+//! them. A raw VRRP socket serves one (interface, family, source address); a sealed-frame
+//! endpoint one place a transport receives at (a UDP socket or TCP listener: family, port,
+//! interface; a serial line: its device). Each has a receive loop and a table of routes by
+//! VRID; an instance is attached to as many as its channels need, and an endpoint closes
+//! with its last route. A VRID in a table belongs to one instance: attaching a second one
+//! to it is refused, never a replacement.
 //!
 //! The primary interface is channel 0, and each `channels:` entry k is channel k: every one
-//! gets a receive route here and a send path ([`TxPath`]). A transport is its socket key,
-//! open and attach functions (a file here: `raw.rs`, `udp.rs`, `tcp.rs`), its receive loop
-//! and sending half (files in `daemon`: `receiver.rs`, `udp_receiver.rs`, `tcp_receiver.rs`
-//! and `tcp_link.rs`), and its config arm (`config/channels.rs`).
+//! gets a receive route here and a send path ([`TxPath`]). Raw VRRP is `raw.rs`. A sealed
+//! transport is a [`SealedTransport`] in a file of its own here (`udp.rs`, `tcp.rs`,
+//! `serial.rs`) with its receive loop and sending half in `daemon`; everything generic
+//! (the endpoint table, keys, claims, the send path, counters, link status) is written
+//! once, here and in `sealed.rs`, `senders.rs`, `frame_queue.rs` and `stats.rs`.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock, Weak};
@@ -21,48 +24,86 @@ use tokio::task::JoinHandle;
 use super::DaemonError;
 use super::instance::ResolvedChannel;
 use super::receiver::{Route, RxChannel};
-use super::sealed::{SealedRoute, SealedRoutes};
-use super::senders::TxPath;
+use super::sealed::{FrameSink, SealedRoute, SealedRoutes};
+use super::senders::{TxPath, Via};
 use super::stats::Stats;
-use super::tcp_link::TcpLink;
-use crate::config::{ChannelKind, Instance};
+use crate::config::{Channel, ChannelKind, Instance};
 use crate::net::VrrpSocket;
-use crate::net::udp_socket::{UdpChannelSocket, host_addrs};
+use crate::net::udp_socket::host_addrs;
+use crate::vrrp::Family;
 use crate::vrrp::router::Packet;
 use crate::vrrp::udp_frame::FrameKey;
 
 use raw::{RawKey, raw_holder};
-use tcp::{LinkKey, TcpKey};
-use udp::UdpKey;
 
 mod raw;
+mod serial;
 mod tcp;
 mod udp;
+
+/// The transport of a sealed channel, or `None` for raw VRRP: the one place that names
+/// each kind (the config arm picks the kind, its file here does the rest).
+fn transport(ch: &Channel) -> Option<Box<dyn SealedTransport + '_>> {
+    match &ch.kind {
+        ChannelKind::Vrrp(_) => None,
+        ChannelKind::Udp(net, port) => Some(Box::new(udp::Udp { net, port })),
+        ChannelKind::Tcp(net, port) => Some(Box::new(tcp::Tcp { net, port })),
+        ChannelKind::Serial(line) => Some(Box::new(serial::Serial { line })),
+    }
+}
+
+/// A transport of sealed frames, as its file here implements it.
+trait SealedTransport {
+    /// The endpoint this channel receives at: one per key, one route per VRID there.
+    fn key(&self, family: Family) -> SealedKey;
+
+    /// Opens the endpoint of `key` to feed `routes`: its receive task, and what its send
+    /// paths share (a socket, a line; `Arc<()>` when nothing). `lingering` is what an
+    /// endpoint of this key closed earlier shared, if something still holds it (an aborted
+    /// task not yet dropped, a stopping router's paths): take it back rather than open
+    /// again, if the transport binds or opens exclusively.
+    fn open(
+        &self,
+        key: &SealedKey,
+        routes: Arc<RwLock<SealedRoutes>>,
+        lingering: Option<Shared>,
+    ) -> Result<(JoinHandle<()>, Shared), DaemonError>;
+
+    /// Where `slot`'s path sends: its sinks. `shared` is the endpoint's; `reuse` keeps
+    /// sinks across a reload that keeps the channel (an open connection stays open).
+    fn sinks(
+        &self,
+        plan: &Plan<'_>,
+        slot: &Slot<'_>,
+        shared: &Shared,
+        reuse: &mut SinkTable,
+    ) -> Vec<Arc<dyn FrameSink>>;
+}
+
+/// What an endpoint's send paths share with its receive side.
+type Shared = Arc<dyn Any + Send + Sync>;
 
 /// A socket an instance is attached to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attachment {
     /// A raw VRRP socket.
     Raw(RawKey),
-    /// A UDP socket.
-    Udp(UdpKey),
-    /// A TCP listener.
-    Tcp(TcpKey),
+    /// A sealed-frame endpoint.
+    Sealed(SealedKey),
 }
 
-/// A socket that carries sealed frames: one route per VRID, one channel per route.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum SealedKey {
-    Udp(UdpKey),
-    Tcp(TcpKey),
+/// Where a sealed transport receives: its `type:` word, the place as logs name it
+/// ("eth2:5405", "/dev/ttyS1"), and the family for transports with one socket per family.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SealedKey {
+    kind: &'static str,
+    at: String,
+    family: Option<Family>,
 }
 
 impl std::fmt::Display for SealedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SealedKey::Udp((_, port, iface)) => write!(f, "udp {iface}:{port}"),
-            SealedKey::Tcp((_, port, iface)) => write!(f, "tcp {iface}:{port}"),
-        }
+        write!(f, "{} {}", self.kind, self.at)
     }
 }
 
@@ -71,12 +112,23 @@ struct Entry<R> {
     task: JoinHandle<()>,
 }
 
+/// An open sealed-frame endpoint.
+struct Endpoint {
+    entry: Entry<SealedRoute>,
+    shared: Shared,
+}
+
+/// Sinks kept across reloads, by instance, the transport's name for the sink, and the
+/// channel counters it reports to (by address: a live sink holds them, so the address is
+/// not reused meanwhile).
+type SinkTable = HashMap<(String, String, usize), Weak<dyn FrameSink>>;
+
 /// Receive routes waiting to go in once every socket an instance needs is open.
 #[derive(Default)]
 struct Pending {
     /// Raw sockets, each with the instance's channels it carries.
     raw: Vec<(RawKey, Vec<RxChannel>)>,
-    /// Sealed-frame sockets, one channel each.
+    /// Sealed-frame endpoints, one channel each.
     sealed: Vec<(SealedKey, SealedRoute)>,
 }
 
@@ -84,7 +136,7 @@ struct Pending {
 struct Slot<'a> {
     /// Its channel index (the primary interface is 0).
     index: usize,
-    /// The channel and its source address.
+    /// The channel and our address on it.
     rc: &'a ResolvedChannel,
     /// Its name in logs and status.
     label: String,
@@ -96,17 +148,14 @@ struct Slot<'a> {
 #[derive(Default)]
 pub struct Sockets {
     raw: HashMap<RawKey, (Arc<VrrpSocket>, Entry<Route>)>,
-    udp: HashMap<UdpKey, (Arc<UdpChannelSocket>, Entry<SealedRoute>)>,
-    /// TCP listeners; the listener lives in its accept task.
-    tcp: HashMap<TcpKey, Entry<SealedRoute>>,
-    /// Outgoing TCP connections, by instance and path: a reload that keeps the channel
-    /// keeps the connection.
-    links: HashMap<LinkKey, Weak<TcpLink>>,
-    /// UDP sockets closed here that may still be open elsewhere: an aborted receive task is
-    /// dropped later, a stopping router task still sends on its paths. The port is bound
-    /// exclusively, so a reload that needs it again takes the open socket back rather than
-    /// failing to bind while the old one lingers.
-    lingering: HashMap<UdpKey, Weak<UdpChannelSocket>>,
+    sealed: HashMap<SealedKey, Endpoint>,
+    /// Sinks (TCP connections) kept across a reload that keeps their channel.
+    sinks: SinkTable,
+    /// What endpoints closed here shared, which may still be open elsewhere: an aborted
+    /// receive task is dropped later, a stopping router task still sends on its paths. A
+    /// UDP port is bound exclusively, so a reload that needs it again takes the open
+    /// socket back rather than failing to bind while the old one lingers.
+    lingering: HashMap<SealedKey, Weak<dyn Any + Send + Sync>>,
 }
 
 /// What one instance needs to attach: its identity and where its channels go.
@@ -177,15 +226,9 @@ impl Sockets {
                 label: ch.label(),
                 stats: stats_of(&ch.label()),
             };
-            // One arm per transport, each in its own file here.
-            let path = match &ch.kind {
-                ChannelKind::Vrrp => self.attach_vrrp(plan, slot, &mut pending)?,
-                ChannelKind::Udp { port, key_file } => {
-                    self.attach_udp(plan, slot, *port, key_file, &mut pending)?
-                }
-                ChannelKind::Tcp { port, key_file } => {
-                    self.attach_tcp(plan, slot, *port, key_file, &mut pending)?
-                }
+            let path = match transport(ch) {
+                None => self.attach_vrrp(plan, slot, &mut pending)?,
+                Some(t) => self.attach_sealed(plan, slot, &*t, &mut pending)?,
             };
             paths.push(path);
         }
@@ -194,10 +237,7 @@ impl Sockets {
             let routes = self.sealed_routes(&key).expect("opened above");
             claim(routes, inst.vrid, route)
                 .map_err(|held| shared_route(plan, &key.to_string(), &held))?;
-            attached.push(match key {
-                SealedKey::Udp(k) => Attachment::Udp(k),
-                SealedKey::Tcp(k) => Attachment::Tcp(k),
-            });
+            attached.push(Attachment::Sealed(key));
         }
         for (key, channels) in pending.raw {
             let (_, entry) = &self.raw[&key];
@@ -215,12 +255,13 @@ impl Sockets {
     /// mistake from silently handing one instance's adverts to another.
     fn check_claims(&self, plan: &Plan<'_>) -> Result<(), DaemonError> {
         let (vrid, family) = (plan.inst.vrid, plan.inst.family());
-        let raw_ifaces = std::iter::once(plan.parent).chain(
-            plan.channels
-                .iter()
-                .filter(|rc| rc.channel.kind == ChannelKind::Vrrp)
-                .map(|rc| rc.channel.interface.as_str()),
-        );
+        let raw_ifaces =
+            std::iter::once(plan.parent).chain(plan.channels.iter().filter_map(|rc| {
+                match &rc.channel.kind {
+                    ChannelKind::Vrrp(net) => Some(net.interface.as_str()),
+                    _ => None,
+                }
+            }));
         for iface in raw_ifaces {
             let tables = self.raw.iter().map(|(k, (_, e))| (k, &*e.routes));
             if let Some(held) = raw_holder(tables, iface, family, vrid, plan.name) {
@@ -230,18 +271,13 @@ impl Sockets {
         let mut mine: Vec<SealedKey> = Vec::new();
         let mut host = None;
         for rc in plan.channels {
-            let key = match rc.channel.kind {
-                ChannelKind::Vrrp => continue,
-                ChannelKind::Udp { port, .. } => {
-                    SealedKey::Udp((family, port, rc.channel.interface.clone()))
-                }
-                ChannelKind::Tcp { port, .. } => {
-                    SealedKey::Tcp((family, port, rc.channel.interface.clone()))
-                }
+            let Some(t) = transport(&rc.channel) else {
+                continue;
             };
+            let key = t.key(family);
             let on = key.to_string();
             let host = host.get_or_insert_with(|| host_addrs().unwrap_or_default());
-            if let Some(peer) = own_peer(&rc.channel.peers, &[rc.src, plan.primary], host) {
+            if let Some(peer) = own_peer(rc.channel.peers(), &[rc.src, plan.primary], host) {
                 return Err(DaemonError::Config(format!(
                     "instance {}: channel {on} lists {peer} as a peer, but {peer} is an \
                      address of this host: the node would send its heartbeats to itself; \
@@ -274,18 +310,11 @@ impl Sockets {
             keep
         });
         let lingering = &mut self.lingering;
-        self.udp.retain(|key, (socket, e)| {
-            let keep = !read(&e.routes).is_empty();
+        self.sealed.retain(|key, e| {
+            let keep = !read(&e.entry.routes).is_empty();
             if !keep {
-                e.task.abort();
-                lingering.insert(key.clone(), Arc::downgrade(socket));
-            }
-            keep
-        });
-        self.tcp.retain(|_, e| {
-            let keep = !read(&e.routes).is_empty();
-            if !keep {
-                e.task.abort();
+                e.entry.task.abort();
+                lingering.insert(key.clone(), Arc::downgrade(&e.shared));
             }
             keep
         });
@@ -293,10 +322,61 @@ impl Sockets {
 
     /// The route table of an open sealed-frame socket.
     fn sealed_routes(&self, key: &SealedKey) -> Option<&RwLock<SealedRoutes>> {
-        match key {
-            SealedKey::Udp(k) => self.udp.get(k).map(|(_, e)| &*e.routes),
-            SealedKey::Tcp(k) => self.tcp.get(k).map(|e| &*e.routes),
+        self.sealed.get(key).map(|e| &*e.entry.routes)
+    }
+
+    /// A sealed channel: its transport's endpoint (opened unless open), its receive route,
+    /// and a path that seals each advert for the transport's sinks.
+    fn attach_sealed(
+        &mut self,
+        plan: &Plan<'_>,
+        slot: Slot<'_>,
+        t: &dyn SealedTransport,
+        pending: &mut Pending,
+    ) -> Result<TxPath, DaemonError> {
+        let ch = &slot.rc.channel;
+        let key_file = ch.key_file().expect("a sealed channel has a key");
+        let key = frame_key(plan, key_file)?;
+        let skey = t.key(plan.inst.family());
+        let shared = self.endpoint(&skey, t)?;
+        let route = sealed_route(plan, slot.index, ch.peers(), &slot.stats, &key);
+        pending.sealed.push((skey, route));
+        self.sinks.retain(|_, sink| sink.strong_count() > 0);
+        let sinks = t.sinks(plan, &slot, &shared, &mut self.sinks);
+        Ok(TxPath {
+            label: slot.label,
+            via: Via::Sealed {
+                sinks,
+                origin: plan.primary,
+                key,
+                key_file: key_file.to_owned(),
+            },
+            stats: slot.stats,
+        })
+    }
+
+    /// What the endpoint of `key` shares, opening it first unless it is open.
+    fn endpoint(
+        &mut self,
+        key: &SealedKey,
+        t: &dyn SealedTransport,
+    ) -> Result<Shared, DaemonError> {
+        if let Some(e) = self.sealed.get(key) {
+            return Ok(e.shared.clone());
         }
+        self.lingering.retain(|_, w| w.strong_count() > 0);
+        let lingering = self.lingering.remove(key).and_then(|w| w.upgrade());
+        let routes = Arc::new(RwLock::new(SealedRoutes::new()));
+        let (task, shared) = t.open(key, routes.clone(), lingering)?;
+        let entry = Entry { routes, task };
+        self.sealed.insert(
+            key.clone(),
+            Endpoint {
+                entry,
+                shared: shared.clone(),
+            },
+        );
+        Ok(shared)
     }
 
     /// Removes the instance `name` from `attachments`, closing sockets left with no route.
@@ -311,16 +391,16 @@ impl Sockets {
                         entry.task.abort();
                     }
                 }
-                Attachment::Udp(key) => {
-                    if let Some((_, entry)) = self.udp.get(key)
-                        && forget(&entry.routes, name)
-                        && let Some((socket, entry)) = self.udp.remove(key)
+                Attachment::Sealed(key) => {
+                    if let Some(e) = self.sealed.get(key)
+                        && forget(&e.entry.routes, name)
+                        && let Some(e) = self.sealed.remove(key)
                     {
-                        entry.task.abort();
-                        self.lingering.insert(key.clone(), Arc::downgrade(&socket));
+                        e.entry.task.abort();
+                        self.lingering
+                            .insert(key.clone(), Arc::downgrade(&e.shared));
                     }
                 }
-                Attachment::Tcp(key) => self.detach_tcp(name, key),
             }
         }
     }
@@ -397,7 +477,7 @@ fn frame_key(plan: &Plan<'_>, key_file: &std::path::Path) -> Result<Arc<FrameKey
 fn sealed_route(
     plan: &Plan<'_>,
     index: usize,
-    ch: &crate::config::Channel,
+    peers: &[IpAddr],
     stats: &Arc<Stats>,
     key: &Arc<FrameKey>,
 ) -> SealedRoute {
@@ -406,7 +486,7 @@ fn sealed_route(
             plan,
             vec![RxChannel {
                 index,
-                peers: Some(ch.peers.clone()),
+                peers: Some(peers.to_vec()),
                 stats: stats.clone(),
             }],
         ),
