@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::errors::ErrorKind;
-use super::model::{Channel, CheckKind, Config, Instance, IsolationTarget, TrackTarget};
+use super::model::{
+    Channel, ChannelKind, CheckKind, Config, Instance, IsolationTarget, TrackTarget,
+};
 use super::reader::{Problem, SourceMap, did_you_mean};
 use crate::vrrp::{Family, Version};
 
@@ -57,6 +59,7 @@ pub(crate) fn validate(
         }
     }
     unique_vrids(&mut c, config);
+    serial_speeds(&mut c, config);
     groups(&mut c, config);
     arbitrated(&mut c, config);
     c.problems
@@ -384,6 +387,29 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
                     );
                     c.error(key_path, msg);
                 }
+            }
+        }
+    }
+}
+
+/// Instances sharing a serial line share one open device, set to one speed: a second
+/// speed would be ignored, so it is refused, on the later instance in the file.
+fn serial_speeds(c: &mut Checker<'_>, config: &Config) {
+    let mut order: Vec<(&String, &Instance)> = config.instances.iter().collect();
+    order.sort_by_key(|(name, _)| c.spans.at(&format!("instances.{name}")));
+    let mut first: HashMap<&std::path::Path, (u32, &str)> = HashMap::new();
+    for (name, i) in order {
+        for (n, ch) in i.channels.iter().enumerate() {
+            let ChannelKind::Serial(line) = &ch.kind else {
+                continue;
+            };
+            let (baud, other) = *first.entry(&line.device).or_insert((line.baud, name));
+            if baud != line.baud {
+                let msg = format!(
+                    "instance '{other}' opens {} at {baud} baud; a line has one speed",
+                    line.device.display()
+                );
+                c.error(format!("instances.{name}.channels[{n}].baud"), msg);
             }
         }
     }

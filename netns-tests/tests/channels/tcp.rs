@@ -185,7 +185,7 @@ fn tcp_alone_hands_over_when_the_master_is_stopped_and_when_it_is_killed() {
 }
 
 /// A sealed advert "from" node0 (its identity is its LAN address).
-fn frame_from(key: &[u8], stamp: Stamp, priority: u8, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
+pub fn frame_from(key: &[u8], stamp: Stamp, priority: u8, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
     let advert = Advert {
         version: Version::V3,
         vrid: 51,
