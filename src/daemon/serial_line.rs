@@ -30,7 +30,7 @@ use super::sealed::{FrameJudge, FrameSink, SealedRoutes};
 use super::stats::Stats;
 use crate::net::serial_port::SerialPort;
 use crate::vrrp::udp_frame::line::{LineDeframer, LinePiece};
-use crate::vrrp::udp_frame::stream::{Piece, prefixed};
+use crate::vrrp::udp_frame::stream::{MAX_FRAME_LEN, Piece, prefixed};
 
 /// The counters' prefix of this transport.
 pub const PREFIX: &str = "serial";
@@ -176,7 +176,8 @@ async fn carry(
     label: &str,
 ) -> String {
     let mut deframer = LineDeframer::new();
-    let mut buf = vec![0u8; 4096];
+    // Room for the longest piece a deframer may ask for at once.
+    let mut buf = vec![0u8; 2 + MAX_FRAME_LEN];
     let gap = gap_timeout(baud);
     let unknown = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
     loop {

@@ -19,7 +19,7 @@ use crate::net::serial_port::make_raw;
 use crate::vrrp::packet::{Advert, Auth, emit};
 use crate::vrrp::router::{Arrival, Packet};
 use crate::vrrp::timing::Centis;
-use crate::vrrp::udp_frame::stream::Deframer;
+use crate::vrrp::udp_frame::stream::{Deframer, MAX_FRAME_LEN};
 use crate::vrrp::udp_frame::{self, FrameKey, Stamper};
 use crate::vrrp::{V3Checksum, Version};
 
@@ -196,6 +196,17 @@ async fn forged_replayed_foreign_garbled_and_truncated_input_is_refused_and_coun
     p.master.write_all(&noisy).unwrap();
     advert(&mut rig).await;
     assert_eq!(count(&c, "serial_bad_length"), 1);
+
+    // The longest frame the format allows (not a valid one): read whole, judged, refused.
+    let mut longest = b"VIPD".to_vec();
+    longest.resize(MAX_FRAME_LEN, 0);
+    longest[udp_frame::HEADER_LEN + 1] = 51; // the VRID, so the instance counts it
+    p.master.write_all(&prefixed(&longest)).unwrap();
+    until("the longest frame", || count(&c, "serial_bad_version") == 1).await;
+    p.master
+        .write_all(&prefixed(&frame(&mut stamps, PEER_ID, KEY)))
+        .unwrap();
+    advert(&mut rig).await;
 
     // A frame cut short, then silence: dropped when the gap runs out; the line goes on.
     let cut = prefixed(&frame(&mut stamps, PEER_ID, KEY));
