@@ -11,11 +11,12 @@
 //! transport is a [`SealedTransport`] in a file of its own here (`udp.rs`, `tcp.rs`,
 //! `serial.rs`) with its receive loop and sending half in `daemon`; everything generic
 //! (the endpoint table, keys, claims, the send path, counters, link status) is written
-//! once, here and in `sealed.rs`, `senders.rs`, `frame_queue.rs` and `stats.rs`.
+//! once: here, in `endpoint.rs`, and in `daemon`'s `sealed.rs`, `senders.rs`,
+//! `frame_queue.rs` and `stats.rs`.
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock, Weak};
 
 use tokio::sync::mpsc;
@@ -24,18 +25,20 @@ use tokio::task::JoinHandle;
 use super::DaemonError;
 use super::instance::ResolvedChannel;
 use super::receiver::{Route, RxChannel};
-use super::sealed::{FrameSink, SealedRoute, SealedRoutes};
-use super::senders::{TxPath, Via};
+use super::sealed::{SealedRoute, SealedRoutes};
+use super::senders::TxPath;
 use super::stats::Stats;
 use crate::config::{Channel, ChannelKind, Instance};
 use crate::net::VrrpSocket;
 use crate::net::udp_socket::host_addrs;
-use crate::vrrp::Family;
 use crate::vrrp::router::Packet;
 use crate::vrrp::udp_frame::FrameKey;
 
+pub use endpoint::SealedKey;
+use endpoint::{Endpoint, SealedTransport, SinkTable};
 use raw::{RawKey, raw_holder};
 
+mod endpoint;
 mod raw;
 mod serial;
 mod tcp;
@@ -52,37 +55,6 @@ fn transport(ch: &Channel) -> Option<Box<dyn SealedTransport + '_>> {
     }
 }
 
-/// A transport of sealed frames, as its file here implements it.
-trait SealedTransport {
-    /// The endpoint this channel receives at: one per key, one route per VRID there.
-    fn key(&self, family: Family) -> SealedKey;
-
-    /// Opens the endpoint of `key` to feed `routes`: its receive task, and what its send
-    /// paths share (a socket, a line; `Arc<()>` when nothing). `lingering` is what an
-    /// endpoint of this key closed earlier shared, if something still holds it (an aborted
-    /// task not yet dropped, a stopping router's paths): take it back rather than open
-    /// again, if the transport binds or opens exclusively.
-    fn open(
-        &self,
-        key: &SealedKey,
-        routes: Arc<RwLock<SealedRoutes>>,
-        lingering: Option<Shared>,
-    ) -> Result<(JoinHandle<()>, Shared), DaemonError>;
-
-    /// Where `slot`'s path sends: its sinks. `shared` is the endpoint's; `reuse` keeps
-    /// sinks across a reload that keeps the channel (an open connection stays open).
-    fn sinks(
-        &self,
-        plan: &Plan<'_>,
-        slot: &Slot<'_>,
-        shared: &Shared,
-        reuse: &mut SinkTable,
-    ) -> Vec<Arc<dyn FrameSink>>;
-}
-
-/// What an endpoint's send paths share with its receive side.
-type Shared = Arc<dyn Any + Send + Sync>;
-
 /// A socket an instance is attached to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attachment {
@@ -92,36 +64,10 @@ pub enum Attachment {
     Sealed(SealedKey),
 }
 
-/// Where a sealed transport receives: its `type:` word, the place as logs name it
-/// ("eth2:5405", "/dev/ttyS1"), and the family for transports with one socket per family.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SealedKey {
-    kind: &'static str,
-    at: String,
-    family: Option<Family>,
-}
-
-impl std::fmt::Display for SealedKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.kind, self.at)
-    }
-}
-
 struct Entry<R> {
     routes: Arc<RwLock<HashMap<u8, R>>>,
     task: JoinHandle<()>,
 }
-
-/// An open sealed-frame endpoint.
-struct Endpoint {
-    entry: Entry<SealedRoute>,
-    shared: Shared,
-}
-
-/// Sinks kept across reloads, by instance, the transport's name for the sink, and the
-/// channel counters it reports to (by address: a live sink holds them, so the address is
-/// not reused meanwhile).
-type SinkTable = HashMap<(String, String, usize), Weak<dyn FrameSink>>;
 
 /// Receive routes waiting to go in once every socket an instance needs is open.
 #[derive(Default)]
@@ -325,60 +271,6 @@ impl Sockets {
         self.sealed.get(key).map(|e| &*e.entry.routes)
     }
 
-    /// A sealed channel: its transport's endpoint (opened unless open), its receive route,
-    /// and a path that seals each advert for the transport's sinks.
-    fn attach_sealed(
-        &mut self,
-        plan: &Plan<'_>,
-        slot: Slot<'_>,
-        t: &dyn SealedTransport,
-        pending: &mut Pending,
-    ) -> Result<TxPath, DaemonError> {
-        let ch = &slot.rc.channel;
-        let key_file = ch.key_file().expect("a sealed channel has a key");
-        let key = frame_key(plan, key_file)?;
-        let skey = t.key(plan.inst.family());
-        let shared = self.endpoint(&skey, t)?;
-        let route = sealed_route(plan, slot.index, ch.peers(), &slot.stats, &key);
-        pending.sealed.push((skey, route));
-        self.sinks.retain(|_, sink| sink.strong_count() > 0);
-        let sinks = t.sinks(plan, &slot, &shared, &mut self.sinks);
-        Ok(TxPath {
-            label: slot.label,
-            via: Via::Sealed {
-                sinks,
-                origin: plan.primary,
-                key,
-                key_file: key_file.to_owned(),
-            },
-            stats: slot.stats,
-        })
-    }
-
-    /// What the endpoint of `key` shares, opening it first unless it is open.
-    fn endpoint(
-        &mut self,
-        key: &SealedKey,
-        t: &dyn SealedTransport,
-    ) -> Result<Shared, DaemonError> {
-        if let Some(e) = self.sealed.get(key) {
-            return Ok(e.shared.clone());
-        }
-        self.lingering.retain(|_, w| w.strong_count() > 0);
-        let lingering = self.lingering.remove(key).and_then(|w| w.upgrade());
-        let routes = Arc::new(RwLock::new(SealedRoutes::new()));
-        let (task, shared) = t.open(key, routes.clone(), lingering)?;
-        let entry = Entry { routes, task };
-        self.sealed.insert(
-            key.clone(),
-            Endpoint {
-                entry,
-                shared: shared.clone(),
-            },
-        );
-        Ok(shared)
-    }
-
     /// Removes the instance `name` from `attachments`, closing sockets left with no route.
     pub fn detach(&mut self, name: &str, attachments: &[Attachment]) {
         for a in attachments {
@@ -462,39 +354,6 @@ fn forget<R: Named>(routes: &RwLock<HashMap<u8, R>>, name: &str) -> bool {
     table.is_empty()
 }
 
-/// The key loaded from `key_file` for `plan`'s sealed channel.
-fn frame_key(plan: &Plan<'_>, key_file: &std::path::Path) -> Result<Arc<FrameKey>, DaemonError> {
-    plan.keys.get(key_file).cloned().ok_or_else(|| {
-        DaemonError::Config(format!(
-            "instance {}: key file {} was not loaded",
-            plan.name,
-            key_file.display()
-        ))
-    })
-}
-
-/// The receive route of `plan`'s sealed channel `index`.
-fn sealed_route(
-    plan: &Plan<'_>,
-    index: usize,
-    peers: &[IpAddr],
-    stats: &Arc<Stats>,
-    key: &Arc<FrameKey>,
-) -> SealedRoute {
-    SealedRoute {
-        route: route_of(
-            plan,
-            vec![RxChannel {
-                index,
-                peers: Some(peers.to_vec()),
-                stats: stats.clone(),
-            }],
-        ),
-        key: key.clone(),
-        origin: plan.primary,
-    }
-}
-
 fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
     Route {
         name: plan.name.to_owned(),
@@ -502,27 +361,6 @@ fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
         channels,
         stats: plan.stats.clone(),
     }
-}
-
-/// Where a sealed channel sends: each peer at `port`, except this host's own addresses. A
-/// channel naming one is refused when it attaches; an address added to the host later must
-/// not make it send to itself either (a Master that heard its own frame would answer itself
-/// in a loop). The receive side drops such frames as well.
-fn peer_dests(peers: &[IpAddr], port: u16, origin: IpAddr) -> Vec<SocketAddr> {
-    peer_dests_except(peers, port, origin, &host_addrs().unwrap_or_default())
-}
-
-fn peer_dests_except(
-    peers: &[IpAddr],
-    port: u16,
-    origin: IpAddr,
-    own: &[IpAddr],
-) -> Vec<SocketAddr> {
-    peers
-        .iter()
-        .filter(|p| **p != origin && !own.contains(p))
-        .map(|p| SocketAddr::new(*p, port))
-        .collect()
 }
 
 /// The first of `peers` that is this node's: one of `mine` (the channel's source and the

@@ -5,7 +5,8 @@ use std::sync::{Arc, RwLock};
 
 use tokio::task::JoinHandle;
 
-use super::{Plan, SealedKey, SealedTransport, Shared, SinkTable, Slot};
+use super::endpoint::{SealedKey, SealedTransport, Shared, SinkTable};
+use super::{Plan, Slot};
 use crate::config::SerialLine as LineConfig;
 use crate::daemon::DaemonError;
 use crate::daemon::sealed::{FrameJudge, FrameSink, SealedRoutes, Transport};

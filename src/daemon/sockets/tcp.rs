@@ -5,7 +5,8 @@ use std::sync::{Arc, RwLock, Weak};
 
 use tokio::task::JoinHandle;
 
-use super::{Plan, SealedKey, SealedTransport, Shared, SinkTable, Slot, peer_dests};
+use super::endpoint::{SealedKey, SealedTransport, Shared, SinkTable, peer_dests};
+use super::{Plan, Slot};
 use crate::config::{NetPath, SealedPort};
 use crate::daemon::DaemonError;
 use crate::daemon::sealed::{FrameJudge, FrameSink, SealedRoutes, Transport};

@@ -1,8 +1,9 @@
 //! Unit tests of the socket tables.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use super::endpoint::{peer_dests, peer_dests_except};
 use super::*;
 use crate::config::{Channel, Config, NetPath, SealedPort};
 use crate::daemon::receiver::Routes;

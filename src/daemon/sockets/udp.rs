@@ -7,7 +7,8 @@ use std::sync::{Arc, RwLock};
 
 use tokio::task::JoinHandle;
 
-use super::{Plan, SealedKey, SealedTransport, Shared, SinkTable, Slot, peer_dests};
+use super::endpoint::{SealedKey, SealedTransport, Shared, SinkTable, peer_dests};
+use super::{Plan, Slot};
 use crate::config::{NetPath, SealedPort};
 use crate::daemon::DaemonError;
 use crate::daemon::sealed::{FrameSink, SealedRoutes};
