@@ -136,3 +136,35 @@ impl Drop for FrameQueue {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_down_link_refuses_and_a_full_queue_drops_its_oldest_frame() {
+        let stats = Arc::new(Stats::default());
+        let peer: IpAddr = "10.0.0.2".parse().unwrap();
+        let q = FrameQueue::new("serial", peer, stats.clone());
+        assert_eq!(q.push(vec![0]), Err(NotConnected));
+        assert_eq!(stats.links().get(&peer), Some(&false));
+        q.set_up(true);
+        for n in 0..20u8 {
+            q.push(vec![n]).unwrap();
+        }
+        let dropped = 20 - QUEUE_FRAMES as u64;
+        assert_eq!(stats.snapshot()["serial_queue_dropped"], dropped);
+        // The newest frames are kept, oldest first.
+        let kept: Vec<u8> = std::iter::from_fn(|| q.pop()).map(|f| f[0]).collect();
+        assert_eq!(kept, (dropped as u8..20).collect::<Vec<_>>());
+        // Going down drops what is queued: stale by the time the link is back.
+        q.push(vec![99]).unwrap();
+        q.set_up(false);
+        assert_eq!(q.pop(), None);
+        drop(q);
+        assert!(
+            stats.links().is_empty(),
+            "a dropped queue leaves no link state"
+        );
+    }
+}
