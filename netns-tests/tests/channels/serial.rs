@@ -87,6 +87,7 @@ fn serial_alone_carries_the_pair_through_a_kill_and_a_heal() {
 
     // Killed, its LAN port cut as a dead host's would be: node1 takes over.
     let port = lab.cut(Cut::Node(n0)).unwrap();
+    let killed_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     d0.kill();
     let t = d1
         .wait_state(
@@ -96,6 +97,11 @@ fn serial_alone_carries_the_pair_through_a_kill_and_a_heal() {
         )
         .unwrap();
     assert!(t.reason.contains("master down"), "{t:?}");
+    eprintln!(
+        "serial only: node1 Master {:.0} ms after the kill (Master_Down_Interval {} ms)",
+        (t.at - killed_at.as_secs_f64()) * 1000.0,
+        low.master_down_interval().as_millis()
+    );
     wait_holds(n1, "eth0", vip, true, TOLERANCE);
     assert_client_sees(&lab, vip, n1.mac("eth0").unwrap());
 
