@@ -266,15 +266,16 @@ enum Hears<'a> {
     /// IP protocol 112 on an interface: the primary interface or a `vrrp` channel.
     Raw(&'a str),
     /// A channel of sealed frames: where it receives ("UDP port 5405 on eth2", "serial line
-    /// /dev/ttyS1") and the key that names that place (`port`, `device`).
-    Sealed(String, &'static str),
+    /// /dev/ttyS1"), the key that names that place (`port`, `device`), and whether the
+    /// place is per family (a socket is; a serial line is not).
+    Sealed(String, &'static str, bool),
 }
 
 impl std::fmt::Display for Hears<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Hears::Raw(iface) => f.write_str(iface),
-            Hears::Sealed(at, _) => f.write_str(at),
+            Hears::Sealed(at, ..) => f.write_str(at),
         }
     }
 }
@@ -285,7 +286,8 @@ fn hears(i: &Instance) -> Vec<(Option<usize>, Hears<'_>)> {
     let mut out = vec![(None, Hears::Raw(i.interface.as_str()))];
     for (n, ch) in i.channels.iter().enumerate() {
         let h = match (ch.receives_at(), ch.net()) {
-            (Some((at, key)), _) => Hears::Sealed(at, key),
+            // A place without a network (a serial line) is not per family.
+            (Some((at, key)), net) => Hears::Sealed(at, key, net.is_some()),
             (None, Some(net)) => Hears::Raw(net.interface.as_str()),
             (None, None) => unreachable!("a channel without a network receives at its own place"),
         };
@@ -342,7 +344,7 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
             if let Some(&(_, first)) = mine.iter().find(|(m, _)| *m == h) {
                 // The same instance twice: raw channels on one interface share the
                 // instance's route, but a sealed route carries one channel only.
-                if let (Hears::Sealed(_, key), Some(n), Some(k)) = (&h, at, first) {
+                if let (Hears::Sealed(_, key, _), Some(n), Some(k)) = (&h, at, first) {
                     let msg = format!(
                         "channels[{k}] of this instance already uses {h}; list all of its \
                          peers in that one channel"
@@ -353,7 +355,7 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
             }
             mine.push((h.clone(), at));
             // A serial line routes by VRID alone, whatever the family.
-            let fam = (!matches!(h, Hears::Sealed(_, "device"))).then_some(family);
+            let fam = (!matches!(h, Hears::Sealed(_, _, false))).then_some(family);
             let key = (h.clone(), i.vrid, fam);
             let Some(&(other, other_at)) = seen.get(&key) else {
                 seen.insert(key, (name, at));
@@ -377,7 +379,9 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
                     let key_path = match (at, &h) {
                         (None, _) => format!("{path}.vrid"),
                         (Some(n), Hears::Raw(_)) => format!("{path}.channels[{n}].interface"),
-                        (Some(n), Hears::Sealed(_, key)) => format!("{path}.channels[{n}].{key}"),
+                        (Some(n), Hears::Sealed(_, key, _)) => {
+                            format!("{path}.channels[{n}].{key}")
+                        }
                     };
                     let msg = format!(
                         "instance '{name}' would hear VRID {vrid} ({family}) on {where_}, where \
