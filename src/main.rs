@@ -370,7 +370,7 @@ fn check(args: CheckArgs) -> ExitCode {
                 .instances
                 .values()
                 .flat_map(|i| &i.channels)
-                .filter_map(|c| c.kind.sealed().map(|(_, key_file)| key_file.to_owned()))
+                .filter_map(|c| c.key_file().map(ToOwned::to_owned))
                 .collect();
             for file in key_files {
                 match vipd::daemon::keys::load_key(&file) {

@@ -74,7 +74,10 @@ fn full_config_decodes_every_key() {
     let u = w.unicast.as_ref().expect("unicast");
     assert_eq!(u.source, Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))));
     assert_eq!(u.peers.len(), 2);
-    assert_eq!(w.channels[0].interface, "eth1");
+    assert_eq!(
+        w.channels[0].net().map(|n| n.interface.as_str()),
+        Some("eth1")
+    );
     assert_eq!(w.track[0].target, TrackTarget::Check("script_check".into()));
     assert_eq!(w.track[0].weight, -60);
     assert_eq!(w.track[1].weight, 0, "weight defaults to 0 (FAULT)");

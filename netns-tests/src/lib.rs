@@ -32,6 +32,7 @@ mod lab;
 mod mac;
 mod netns;
 mod node;
+pub mod null_modem;
 pub mod pcap;
 pub mod peers;
 pub mod ping;

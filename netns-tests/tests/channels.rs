@@ -21,6 +21,8 @@ mod keepalived;
 mod migrate;
 #[path = "channels/partition.rs"]
 mod partition;
+#[path = "channels/serial.rs"]
+mod serial;
 #[path = "channels/tcp.rs"]
 mod tcp;
 #[path = "channels/tcp_stall.rs"]

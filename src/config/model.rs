@@ -10,6 +10,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::vrrp::packet;
+
+pub use super::channel_model::{Channel, ChannelKind, NetPath, SealedPort, SerialLine};
 use crate::vrrp::router::{AnnounceSchedule, RouterConfig};
 use crate::vrrp::timing::Centis;
 use crate::vrrp::{Family, V3Checksum, Version};
@@ -313,8 +315,11 @@ impl Instance {
         };
         self.channels
             .iter()
-            .filter(|c| matches!(c.kind, ChannelKind::Vrrp))
-            .filter_map(|c| match c.peers.as_slice() {
+            .filter_map(|c| match &c.kind {
+                ChannelKind::Vrrp(net) => Some(net.peers.as_slice()),
+                _ => None,
+            })
+            .filter_map(|peers| match peers {
                 [peer] => Some((*peer, *identity)),
                 _ => None,
             })
@@ -342,76 +347,6 @@ pub struct Unicast {
     pub source: Option<IpAddr>,
     /// Where adverts are sent. Never empty.
     pub peers: Vec<IpAddr>,
-}
-
-/// An extra heartbeat path: the Master sends every advert on it too, and a Backup's
-/// master-down timer is reset by the Master's advert on any path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Channel {
-    /// Interface the channel's adverts use.
-    pub interface: String,
-    /// Peers reached over it. Never empty.
-    pub peers: Vec<IpAddr>,
-    /// Our address on the channel; `None` uses the interface's primary address.
-    pub source: Option<IpAddr>,
-    /// How adverts travel on it.
-    pub kind: ChannelKind,
-}
-
-/// How a channel carries adverts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ChannelKind {
-    /// The advert itself (IP protocol 112), unicast to each peer: keepalived with unicast
-    /// peers understands it.
-    Vrrp,
-    /// The advert inside UDP, authenticated with HMAC-SHA256 and protected against replay,
-    /// for paths where protocol 112 is blocked.
-    Udp {
-        /// UDP port, the same on every node.
-        port: u16,
-        /// File holding the shared key; must not be accessible to others.
-        key_file: PathBuf,
-    },
-    /// The same sealed frames as `Udp`, length-prefixed over a persistent TCP connection
-    /// to each peer, for paths where only TCP gets through.
-    Tcp {
-        /// TCP port every node listens on, the same on every node.
-        port: u16,
-        /// File holding the shared key; must not be accessible to others.
-        key_file: PathBuf,
-    },
-}
-
-impl ChannelKind {
-    /// Its `type:` as written in the config.
-    pub const fn name(&self) -> &'static str {
-        match self {
-            ChannelKind::Vrrp => "vrrp",
-            ChannelKind::Udp { .. } => "udp",
-            ChannelKind::Tcp { .. } => "tcp",
-        }
-    }
-
-    /// Port and key file of a kind that carries sealed frames (HMAC-SHA256, replay
-    /// window); `None` for raw VRRP.
-    pub fn sealed(&self) -> Option<(u16, &std::path::Path)> {
-        match self {
-            ChannelKind::Vrrp => None,
-            ChannelKind::Udp { port, key_file } | ChannelKind::Tcp { port, key_file } => {
-                Some((*port, key_file))
-            }
-        }
-    }
-}
-
-impl Channel {
-    /// A short name for logs and status: "eth1", "udp eth1:5405" or "tcp eth1:5406".
-    pub fn label(&self) -> String {
-        match self.kind.sealed() {
-            None => self.interface.clone(),
-            Some((port, _)) => format!("{} {}:{port}", self.kind.name(), self.interface),
-        }
-    }
 }
 
 /// What an isolated node must still reach before it may take over.

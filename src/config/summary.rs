@@ -174,21 +174,7 @@ fn write_instance(out: &mut String, name: &str, i: &Instance) -> fmt::Result {
         None => writeln!(out, "  adverts: multicast")?,
     }
     for ch in &i.channels {
-        let peers: Vec<String> = ch.peers.iter().map(ToString::to_string).collect();
-        let how = match ch.kind.sealed() {
-            None => "VRRP unicast".to_owned(),
-            Some((port, key_file)) => format!(
-                "{} port {port}, HMAC key {}",
-                ch.kind.name().to_uppercase(),
-                key_file.display()
-            ),
-        };
-        writeln!(
-            out,
-            "  channel: {} ({how}) to {}",
-            ch.interface,
-            peers.join(", ")
-        )?;
+        writeln!(out, "  channel: {}", ch.describe())?;
     }
     if let Some(ic) = &i.isolation_check {
         let what = match &ic.target {

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use super::errors::ErrorKind;
-use super::model::{Channel, CheckKind, Config, Instance, IsolationTarget, TrackTarget};
+use super::model::{
+    Channel, ChannelKind, CheckKind, Config, Instance, IsolationTarget, TrackTarget,
+};
 use super::reader::{Problem, SourceMap, did_you_mean};
 use crate::vrrp::{Family, Version};
 
@@ -57,6 +59,7 @@ pub(crate) fn validate(
         }
     }
     unique_vrids(&mut c, config);
+    serial_speeds(&mut c, config);
     groups(&mut c, config);
     arbitrated(&mut c, config);
     c.problems
@@ -78,9 +81,9 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
         c.error(format!("{path}.auth"), msg);
     }
     vips(c, path, i);
-    let sealed = i.channels.iter().any(|ch| ch.kind.sealed().is_some());
+    let sealed = i.channels.iter().any(Channel::sealed);
     if i.authenticated_decisions && !sealed {
-        let msg = "needs a `type: udp` or `type: tcp` channel: only its sealed adverts would decide, and without one this node could never hear its peer";
+        let msg = "needs a `type: udp`, `type: tcp` or `type: serial` channel: only its sealed adverts would decide, and without one this node could never hear its peer";
         c.error(format!("{path}.authenticated_decisions"), msg);
     }
     let family = i.family();
@@ -104,18 +107,21 @@ fn instance(c: &mut Checker<'_>, config: &Config, path: &str, i: &Instance) {
         }
     }
     for (n, ch) in i.channels.iter().enumerate() {
-        for (k, peer) in ch.peers.iter().enumerate() {
-            same_family(c, format!("{path}.channels[{n}].peers[{k}]"), peer);
+        match ch.net() {
+            Some(net) => {
+                for (k, peer) in net.peers.iter().enumerate() {
+                    same_family(c, format!("{path}.channels[{n}].peers[{k}]"), peer);
+                }
+                if let Some(src) = &net.source {
+                    same_family(c, format!("{path}.channels[{n}].source"), src);
+                }
+            }
+            None => same_family(c, format!("{path}.channels[{n}].peer"), &ch.peers()[0]),
         }
-        if let Some(src) = &ch.source {
-            same_family(c, format!("{path}.channels[{n}].source"), src);
-        }
-        if ch.kind.sealed().is_some() {
+        if ch.sealed() {
             own_peer(c, path, n, ch, i.unicast.as_ref().and_then(|u| u.source));
         }
-        let twin = i.channels[..n]
-            .iter()
-            .any(|o| o.interface == ch.interface && o.kind == ch.kind && o.peers == ch.peers);
+        let twin = i.channels[..n].iter().any(|o| o == ch);
         if twin {
             c.error(
                 format!("{path}.channels[{n}]"),
@@ -255,21 +261,21 @@ fn vips(c: &mut Checker<'_>, path: &str, i: &Instance) {
 /// and a UDP socket every frame to its port on its interface; both hand what they hear to
 /// an instance by VRID alone, so two instances of one family and VRID on the same one would
 /// get each other's peers' adverts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Hears<'a> {
     /// IP protocol 112 on an interface: the primary interface or a `vrrp` channel.
     Raw(&'a str),
-    /// A channel of sealed frames: (`type:`, port, interface).
-    Sealed(&'static str, u16, &'a str),
+    /// A channel of sealed frames: where it receives ("UDP port 5405 on eth2", "serial line
+    /// /dev/ttyS1"), the key that names that place (`port`, `device`), and whether the
+    /// place is per family (a socket is; a serial line is not).
+    Sealed(String, &'static str, bool),
 }
 
 impl std::fmt::Display for Hears<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Hears::Raw(iface) => f.write_str(iface),
-            Hears::Sealed(kind, port, iface) => {
-                write!(f, "{} port {port} on {iface}", kind.to_uppercase())
-            }
+            Hears::Sealed(at, ..) => f.write_str(at),
         }
     }
 }
@@ -279,31 +285,38 @@ impl std::fmt::Display for Hears<'_> {
 fn hears(i: &Instance) -> Vec<(Option<usize>, Hears<'_>)> {
     let mut out = vec![(None, Hears::Raw(i.interface.as_str()))];
     for (n, ch) in i.channels.iter().enumerate() {
-        let h = match ch.kind.sealed() {
-            None => Hears::Raw(ch.interface.as_str()),
-            Some((port, _)) => Hears::Sealed(ch.kind.name(), port, ch.interface.as_str()),
+        let h = match (ch.receives_at(), ch.net()) {
+            // A place without a network (a serial line) is not per family.
+            (Some((at, key)), net) => Hears::Sealed(at, key, net.is_some()),
+            (None, Some(net)) => Hears::Raw(net.interface.as_str()),
+            (None, None) => unreachable!("a channel without a network receives at its own place"),
         };
         out.push((Some(n), h));
     }
     out
 }
 
-/// A sealed (UDP, TCP) channel whose peers name one of this node's own addresses (the channel's source,
-/// or the instance's unicast source, which the frames carry as their origin) would send
-/// heartbeats to itself; the daemon also refuses peers that are addresses of the host.
+/// A sealed (UDP, TCP, serial) channel whose peers name one of this node's own addresses
+/// (the channel's source, or the instance's unicast source, which the frames carry as their
+/// origin) would send heartbeats to itself; the daemon also refuses peers that are
+/// addresses of the host.
 fn own_peer(c: &mut Checker<'_>, path: &str, n: usize, ch: &Channel, unicast: Option<IpAddr>) {
     let own = [
-        (ch.source, "the channel's source"),
+        (ch.net().and_then(|net| net.source), "the channel's source"),
         (unicast, "unicast.source"),
     ];
-    for (k, peer) in ch.peers.iter().enumerate() {
+    for (k, peer) in ch.peers().iter().enumerate() {
         if let Some((_, what)) = own.iter().find(|(a, _)| *a == Some(*peer)) {
+            let at = match ch.net() {
+                Some(_) => format!("{path}.channels[{n}].peers[{k}]"),
+                None => format!("{path}.channels[{n}].peer"),
+            };
             c.error(
-                format!("{path}.channels[{n}].peers[{k}]"),
+                at,
                 format!(
                     "{peer} is this node's own address ({what}): a {} channel lists only \
                      the other nodes, or the node would send its heartbeats to itself",
-                    ch.kind.name().to_uppercase()
+                    ch.name().to_uppercase()
                 ),
             );
         }
@@ -320,7 +333,9 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
         .filter(|(name, _)| !c.known_broken(format!("instances.{name}")))
         .collect();
     order.sort_by_key(|(name, _)| c.spans.at(&format!("instances.{name}")));
-    let mut seen: HashMap<(Hears<'_>, u8, Family), (&str, Option<usize>)> = HashMap::new();
+    // Where, which VRID and family (none on a serial line) -> the first instance and channel.
+    type Place<'a> = (Hears<'a>, u8, Option<Family>);
+    let mut seen: HashMap<Place<'_>, (&str, Option<usize>)> = HashMap::new();
     for (name, i) in order {
         let family = i.family();
         let path = format!("instances.{name}");
@@ -329,22 +344,24 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
             if let Some(&(_, first)) = mine.iter().find(|(m, _)| *m == h) {
                 // The same instance twice: raw channels on one interface share the
                 // instance's route, but a sealed route carries one channel only.
-                if let (Hears::Sealed(..), Some(n), Some(k)) = (h, at, first) {
+                if let (Hears::Sealed(_, key, _), Some(n), Some(k)) = (&h, at, first) {
                     let msg = format!(
                         "channels[{k}] of this instance already uses {h}; list all of its \
                          peers in that one channel"
                     );
-                    c.error(format!("{path}.channels[{n}].port"), msg);
+                    c.error(format!("{path}.channels[{n}].{key}"), msg);
                 }
                 continue;
             }
-            mine.push((h, at));
-            let key = (h, i.vrid, family);
+            mine.push((h.clone(), at));
+            // A serial line routes by VRID alone, whatever the family.
+            let fam = (!matches!(h, Hears::Sealed(_, _, false))).then_some(family);
+            let key = (h.clone(), i.vrid, fam);
             let Some(&(other, other_at)) = seen.get(&key) else {
                 seen.insert(key, (name, at));
                 continue;
             };
-            let (vrid, where_) = (i.vrid, h);
+            let (vrid, where_) = (i.vrid, &h);
             match (at, other_at) {
                 (None, None) => {
                     let msg = format!(
@@ -359,10 +376,12 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
                         None => "as its interface".to_owned(),
                         Some(k) => format!("on its channels[{k}]"),
                     };
-                    let key_path = match (at, h) {
+                    let key_path = match (at, &h) {
                         (None, _) => format!("{path}.vrid"),
                         (Some(n), Hears::Raw(_)) => format!("{path}.channels[{n}].interface"),
-                        (Some(n), Hears::Sealed(..)) => format!("{path}.channels[{n}].port"),
+                        (Some(n), Hears::Sealed(_, key, _)) => {
+                            format!("{path}.channels[{n}].{key}")
+                        }
                     };
                     let msg = format!(
                         "instance '{name}' would hear VRID {vrid} ({family}) on {where_}, where \
@@ -372,6 +391,29 @@ fn unique_vrids(c: &mut Checker<'_>, config: &Config) {
                     );
                     c.error(key_path, msg);
                 }
+            }
+        }
+    }
+}
+
+/// Instances sharing a serial line share one open device, set to one speed: a second
+/// speed would be ignored, so it is refused, on the later instance in the file.
+fn serial_speeds(c: &mut Checker<'_>, config: &Config) {
+    let mut order: Vec<(&String, &Instance)> = config.instances.iter().collect();
+    order.sort_by_key(|(name, _)| c.spans.at(&format!("instances.{name}")));
+    let mut first: HashMap<&std::path::Path, (u32, &str)> = HashMap::new();
+    for (name, i) in order {
+        for (n, ch) in i.channels.iter().enumerate() {
+            let ChannelKind::Serial(line) = &ch.kind else {
+                continue;
+            };
+            let (baud, other) = *first.entry(&line.device).or_insert((line.baud, name));
+            if baud != line.baud {
+                let msg = format!(
+                    "instance '{other}' opens {} at {baud} baud; a line has one speed",
+                    line.device.display()
+                );
+                c.error(format!("instances.{name}.channels[{n}].baud"), msg);
             }
         }
     }

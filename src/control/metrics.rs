@@ -29,13 +29,13 @@ mod arbiter;
 
 use super::listener::{self, Ticket};
 use super::server::Instance;
-use crate::daemon::stats::FENCE_COUNTER_PREFIX;
+use crate::daemon::stats::{FENCE_COUNTER_PREFIX, LINK_EVENTS, link_event};
 use crate::vrrp::State;
 use crate::vrrp::router::Suppressed;
 
 /// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections (besides
-/// [`HELD_BACK`]'s).
-const NOT_REJECTIONS: [&str; 12] = [
+/// [`HELD_BACK`]'s and a sealed channel's link events, [`link_event`]).
+const NOT_REJECTIONS: [&str; 8] = [
     "isolation_local_errors",
     "adverts_sent",
     "adverts_received",
@@ -44,19 +44,6 @@ const NOT_REJECTIONS: [&str; 12] = [
     "address_mismatch",
     "inbox_full",
     "own_adverts",
-    // A TCP channel's own connections (`vipd_channel_link_events_total`).
-    "tcp_reconnects",
-    "tcp_connect_failures",
-    "tcp_queue_dropped",
-    "tcp_write_timeouts",
-];
-
-/// The counters of a TCP channel's outgoing connections, by their `event` label.
-const LINK_EVENTS: [(&str, &str); 4] = [
-    ("tcp_reconnects", "reconnect"),
-    ("tcp_connect_failures", "connect_failure"),
-    ("tcp_queue_dropped", "queue_dropped"),
-    ("tcp_write_timeouts", "write_timeout"),
 ];
 
 /// The limits' counters exported as `vipd_held_back_total`.
@@ -65,6 +52,7 @@ const HELD_BACK: [Suppressed; 2] = [Suppressed::Answer, Suppressed::Resignation]
 /// Whether counter `name` counts packets dropped for a reason.
 fn is_rejection(name: &str) -> bool {
     !NOT_REJECTIONS.contains(&name)
+        && link_event(name).is_none()
         && !HELD_BACK.iter().any(|s| s.label() == name)
         && !name.starts_with(FENCE_COUNTER_PREFIX)
 }
@@ -177,11 +165,15 @@ impl Collector for Vipd {
                     l.push(("peer", peer.to_string()));
                     ch_connected.push((l, ConstGauge::new(i64::from(*up))));
                 }
-                if !links.is_empty() {
+                // Every event of the channel's transport, zero until it happens; the
+                // transport is the channel label's first word (`tcp eth2:5406`).
+                let prefix = channel.split_once(' ').map(|(kind, _)| kind);
+                if let (false, Some(prefix)) = (links.is_empty(), prefix) {
                     for (counter, event) in LINK_EVENTS {
                         let mut l = l();
                         l.push(("event", event.to_owned()));
-                        ch_link_events.push((l, ConstCounter::new(get(counter))));
+                        let n = get(&format!("{prefix}_{counter}"));
+                        ch_link_events.push((l, ConstCounter::new(n)));
                     }
                 }
             }

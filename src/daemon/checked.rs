@@ -36,7 +36,7 @@ impl Checked {
         let mut isolation = HashMap::new();
         for (name, inst) in &config.instances {
             for ch in &inst.channels {
-                if let Some((_, key_file)) = ch.kind.sealed()
+                if let Some(key_file) = ch.key_file()
                     && !keys.contains_key(key_file)
                 {
                     let key = keys::load_key(key_file)

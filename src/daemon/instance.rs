@@ -42,7 +42,8 @@ pub struct Prepared {
 pub struct ResolvedChannel {
     /// Its configuration.
     pub channel: Channel,
-    /// Our address on it: the advert source (VRRP) or origin (UDP).
+    /// Our address on it: the advert source (VRRP), the connection's source (UDP, TCP);
+    /// our identity (the primary address) on a serial line.
     pub src: IpAddr,
 }
 
@@ -122,7 +123,7 @@ pub async fn prepare(
         let mac = parent.mac.unwrap_or_default();
         (parent.name.clone(), parent.index, mac, None)
     };
-    let channels = resolve_channels(nl, name, instance).await?;
+    let channels = resolve_channels(nl, name, instance, primary).await?;
     remove_stale_vips(nl, name, ifindex, &iface, &instance.vips)
         .await
         .map_err(net)?;
@@ -163,15 +164,24 @@ pub async fn prepare(
 
 /// Finds each extra channel's interface and our address on it: `source` when set, else the
 /// interface's first address of the instance's family (for IPv6: the link-local one for VRRP,
-/// which is what VRRP over IPv6 sends from, and a routable one for UDP).
+/// which is what VRRP over IPv6 sends from, and a routable one for UDP). A serial line has
+/// no address: ours there is our identity, `primary`, which its frames carry.
 pub async fn resolve_channels(
     nl: &Netlink,
     name: &str,
     instance: &Instance,
+    primary: IpAddr,
 ) -> Result<Vec<ResolvedChannel>, PrepareError> {
     let family = instance.family();
     let mut out = Vec::new();
-    for (k, ch) in instance.channels.iter().enumerate() {
+    for (k, channel) in instance.channels.iter().enumerate() {
+        let Some(ch) = channel.net() else {
+            out.push(ResolvedChannel {
+                channel: channel.clone(),
+                src: primary,
+            });
+            continue;
+        };
         let net = |source| PrepareError::Net {
             instance: format!("{name} channels[{k}]"),
             source,
@@ -182,7 +192,7 @@ pub async fn resolve_channels(
             None => {
                 // Sealed frames go through the routing table: a link-local source would
                 // not do.
-                let udp = ch.kind.sealed().is_some();
+                let udp = channel.sealed();
                 let addrs = nl.addrs(link.index).await.map_err(net)?;
                 addrs
                     .iter()
@@ -207,7 +217,7 @@ pub async fn resolve_channels(
             }
         };
         out.push(ResolvedChannel {
-            channel: ch.clone(),
+            channel: channel.clone(),
             src,
         });
     }

@@ -7,6 +7,7 @@
 //!  raw VRRP socket ─ receiver ──┐ Packet (own lane)      ┌─> address worker (vips): add,
 //!  UDP socket ─ udp_receiver ───┤ (parsed, by VRID)      │   remove, announce (netlink, ARP/NA)
 //!  TCP listener ─ tcp_receiver ─┤ (sealed frames: sealed)│
+//!  serial line ─ serial_line ───┤                        │
 //!  link watcher (links) ────────┤ Fault(Link)            ├─> senders: adverts on every channel
 //!  check tasks ─ tracker task ──┤ Health                 ├─> notify queue (one per instance,
 //!  sync-group task (groups) ────┤ Sync, Gate, Fault      │   kept across reloads), events
@@ -26,12 +27,14 @@
 //! | tracker reports (unbounded) | `track::runner::run_instance` | `track::Report` | check tasks, only on a change |
 //! | notify queue (1024, bounded) | `notify` task | a note with its commands | the router task (`try_send`: dropped and counted when full) |
 //! | reload requests (4) | [`run`] | `control::server::ReloadRequest` | control server |
-//! | TCP link queue (8 frames, one per peer) | `tcp_link::keep_connected` | a sealed frame | the router task's senders (`TcpLink::push` never waits: a full queue drops its oldest frame, counted `tcp_queue_dropped`) |
+//! | TCP link queue (8 frames, one per peer) | `tcp_link::keep_connected` | a sealed frame | the router task's senders (`frame_queue::FrameQueue::push` never waits: a full queue drops its oldest frame, counted `tcp_queue_dropped`) |
+//! | serial line queue (8 frames, one per instance on the line) | `serial_line::run` | a sealed frame | the router task's senders (the same queue: `serial_queue_dropped`) |
 
 mod arbiter;
 mod checked;
 pub mod driver;
 mod fence;
+mod frame_queue;
 mod groups;
 mod instance;
 mod io;
@@ -45,6 +48,7 @@ mod receiver;
 mod reload;
 mod sealed;
 mod senders;
+mod serial_line;
 mod sockets;
 pub mod stats;
 mod supervisor;

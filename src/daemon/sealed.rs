@@ -1,6 +1,10 @@
-//! Judging sealed heartbeat frames, whatever carried them (UDP datagrams, a TCP stream):
-//! refuse our own frames, authenticate, refuse replays, then hand the advert inside to the
-//! router like any other. Every dropped frame has a reason and a counter.
+//! Judging sealed heartbeat frames, whatever carried them (UDP datagrams, a TCP stream, a
+//! serial line): refuse our own frames, authenticate, refuse replays, then hand the advert
+//! inside to the router like any other. Every dropped frame has a reason and a counter.
+//!
+//! Also the sending side's seam: a sealed channel's path hands each frame to its
+//! [`FrameSink`]s (a datagram destination, a peer connection, a serial line), whatever they
+//! are, and never waits on them.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -10,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing::warn;
 
 use super::receiver::{Route, deliver};
-use super::stats::{LogLimiter, Stats};
+use super::stats::{LogLimiter, Stats, prefixed};
 use crate::net::udp_socket::host_addrs;
 use crate::vrrp::packet::{self, Received};
 use crate::vrrp::router::Arrival;
@@ -74,40 +78,37 @@ impl OwnAddrs {
     }
 }
 
-/// Which transport carried a frame: the frame's reasons are counted under its prefix, so a
-/// channel's counters say where a forged frame came in.
+/// Which transport carried a frame, by its `type:` word: the frame's reasons are counted
+/// under that prefix (`udp_bad_mac`, `tcp_bad_mac`, `serial_bad_mac`), so a channel's
+/// counters say where a forged frame came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// Datagrams (`type: udp`).
-    Udp,
-    /// A stream (`type: tcp`).
-    Tcp,
-}
-
-/// The `udp_*` reasons of sealed frames and their `tcp_*` twins (counter labels are
-/// `&'static str`, so they are listed rather than made).
-const TCP_LABELS: [(&str, &str); 8] = [
-    ("udp_truncated", "tcp_truncated"),
-    ("udp_bad_magic", "tcp_bad_magic"),
-    ("udp_bad_version", "tcp_bad_version"),
-    ("udp_bad_mac", "tcp_bad_mac"),
-    ("udp_replayed", "tcp_replayed"),
-    ("udp_stale", "tcp_stale"),
-    ("udp_future", "tcp_future"),
-    ("udp_unknown_vrid", "tcp_unknown_vrid"),
-];
+pub struct Transport(&'static str);
 
 impl Transport {
-    /// The counter for `reason` (as the UDP path names it) on this transport.
+    /// Datagrams (`type: udp`): the frame's reasons are named for it.
+    pub const UDP: Transport = Transport("udp");
+
+    /// The transport whose counters start with `prefix` (its `type:` word).
+    pub const fn new(prefix: &'static str) -> Self {
+        Transport(prefix)
+    }
+
+    /// The counter for `reason` (as the UDP path names it: `udp_*`) on this transport;
+    /// reasons not about the frame (`own_frame`) are the same on every transport.
     pub fn label(self, reason: &'static str) -> &'static str {
-        match self {
-            Transport::Udp => reason,
-            Transport::Tcp => TCP_LABELS
-                .iter()
-                .find(|(udp, _)| *udp == reason)
-                .map_or(reason, |(_, tcp)| tcp),
+        match reason.strip_prefix("udp_") {
+            Some(rest) if self != Transport::UDP => prefixed(self.0, rest),
+            _ => reason,
         }
     }
+}
+
+/// One destination of a sealed channel's frames: a peer address on a socket, a connection
+/// to a peer, a serial line. The router task calls it for every advert, so it never waits:
+/// it sends at once or queues.
+pub trait FrameSink: Send + Sync {
+    /// Hands over one sealed frame; `Err` says why it did not go (for the send-error log).
+    fn push(&self, frame: &[u8]) -> Result<(), String>;
 }
 
 /// Judges sealed frames for one socket (or one listener and all its connections): the
@@ -146,13 +147,30 @@ impl FrameJudge {
     /// Checks `frame` from `src` and hands its advert to the instance it belongs to, or
     /// counts (and rate-limits a log line about) why it was refused.
     pub fn take(&mut self, frame: &[u8], src: IpAddr, routes: &RwLock<SealedRoutes>, label: &str) {
+        self.take_from(frame, Some(src), routes, label);
+    }
+
+    /// The same for a frame from a line without addresses (a serial line): the sender is
+    /// the identity sealed in the frame, which must be the channel's peer.
+    pub fn take_unaddressed(&mut self, frame: &[u8], routes: &RwLock<SealedRoutes>, label: &str) {
+        self.take_from(frame, None, routes, label);
+    }
+
+    fn take_from(
+        &mut self,
+        frame: &[u8],
+        src: Option<IpAddr>,
+        routes: &RwLock<SealedRoutes>,
+        label: &str,
+    ) {
         let own = self.own.at(Instant::now());
         let table = routes.read().unwrap_or_else(|e| e.into_inner());
         match judge(frame, src, &table, &mut self.guards, own) {
             Ok((route, rx)) => deliver(route, &route.channels[0], rx, Arrival::Sealed),
             Err(dropped) => {
                 let reason = self.transport.label(dropped.reason);
-                self.refused(reason, &dropped.why, src, &dropped.counted_on, label);
+                let from = src.unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+                self.refused(reason, &dropped.why, from, &dropped.counted_on, label);
             }
         }
     }
@@ -179,6 +197,23 @@ impl FrameJudge {
     }
 }
 
+impl FrameJudge {
+    /// Counts a refusal that belongs to no frame's instance (garbage on a line) on every
+    /// instance the endpoint serves, and logs it within the rate limit.
+    pub fn refused_on_all(
+        &mut self,
+        reason: &'static str,
+        why: &str,
+        src: IpAddr,
+        routes: &RwLock<SealedRoutes>,
+        label: &str,
+    ) {
+        let table = routes.read().unwrap_or_else(|e| e.into_inner());
+        let all: Vec<&Route> = table.values().map(|r| &r.route).collect();
+        self.refused(reason, why, src, &all, label);
+    }
+}
+
 /// A refused frame: the counter it goes on, why, and the instances that count it.
 struct Dropped<'a> {
     reason: &'static str,
@@ -186,12 +221,13 @@ struct Dropped<'a> {
     counted_on: Vec<&'a Route>,
 }
 
-/// Checks one frame from `src` in order (VRID, our own, peer, MAC, our own origin, replay,
-/// the advert inside) and returns the instance's route with the advert it carries. `own`
-/// are this host's addresses; the routes' channel origins count as ours too.
+/// Checks one frame from `src` in order (VRID, our own, peer, MAC, our own origin, peer
+/// identity on a line without addresses, replay, the advert inside) and returns the
+/// instance's route with the advert it carries. `own` are this host's addresses; the
+/// routes' channel origins count as ours too. `src` is `None` on a serial line.
 fn judge<'a>(
     frame: &[u8],
-    src: IpAddr,
+    src: Option<IpAddr>,
     table: &'a SealedRoutes,
     guards: &mut HashMap<u8, ReplayGuard>,
     own: &[IpAddr],
@@ -226,16 +262,15 @@ fn judge<'a>(
     };
     // A frame of ours that came back (a peer list naming this host, a host on the path
     // reflecting it) would make a Master answer its own adverts, in a loop.
-    if ours(src) {
+    let peers = route.channels[0].peers.as_deref();
+    if src.is_some_and(ours) {
         return Err(refuse(
             "own_frame",
             "sent from one of this host's addresses".into(),
         ));
     }
-    if route.channels[0]
-        .peers
-        .as_ref()
-        .is_some_and(|p| !p.contains(&src))
+    if let (Some(src), Some(peers)) = (src, peers)
+        && !peers.contains(&src)
     {
         return Err(refuse(
             "not_a_unicast_peer",
@@ -248,6 +283,12 @@ fn judge<'a>(
     if ours(opened.origin) {
         let why = format!("sealed by this host ({}), sent back to it", opened.origin);
         return Err(refuse("own_frame", why));
+    }
+    // A line without addresses (a serial line) names its sender only in the frame, vouched
+    // for by the key: it must be the peer the channel names.
+    if src.is_none() && peers.is_some_and(|p| !p.contains(&opened.origin)) {
+        let why = format!("sealed by {}, which is not this line's peer", opened.origin);
+        return Err(refuse("not_a_unicast_peer", why));
     }
     let now_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -2,16 +2,15 @@
 //! every advert on every path; a path that fails is logged when it starts and stops failing,
 //! and counted in between, so a dead link costs a counter per advert, not a log line.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
 
+use super::sealed::FrameSink;
 use super::stats::Stats;
-use super::tcp_link::{NotConnected, TcpLink};
 use crate::net::VrrpSocket;
-use crate::net::udp_socket::UdpChannelSocket;
 use crate::vrrp::V3Checksum;
 use crate::vrrp::packet::{self, Advert};
 use crate::vrrp::udp_frame::{self, FrameKey, Stamper};
@@ -41,24 +40,14 @@ pub enum Via {
         /// VRRPv3-over-IPv4 checksum convention.
         checksum: V3Checksum,
     },
-    /// The advert sealed in UDP with the channel's key.
-    Udp {
-        /// The socket.
-        socket: Arc<UdpChannelSocket>,
-        /// Our address on the channel: the advert's sender as peers see it.
-        origin: IpAddr,
-        /// Peer address and port.
-        dests: Vec<SocketAddr>,
-        /// The shared key.
-        key: Arc<FrameKey>,
-        /// Where it was read from.
-        key_file: std::path::PathBuf,
-    },
-    /// The advert sealed as for UDP, queued for a connection to each peer.
-    Tcp {
-        /// One connection per peer.
-        links: Vec<Arc<TcpLink>>,
-        /// Our identity, sealed into every frame (as for UDP).
+    /// The advert sealed with the channel's key, handed to each of the channel's sinks
+    /// (UDP: a peer's address; TCP: a peer's connection; serial: the line).
+    Sealed {
+        /// Where the frames go; each never waits.
+        sinks: Vec<Arc<dyn FrameSink>>,
+        /// Our identity, sealed into every frame: the node's primary address, not its
+        /// address on this channel, so a peer breaks equal-priority ties with the same pair
+        /// of addresses on every channel.
         origin: IpAddr,
         /// The shared key.
         key: Arc<FrameKey>,
@@ -81,7 +70,7 @@ impl TxPath {
         keys: &std::collections::HashMap<std::path::PathBuf, Arc<FrameKey>>,
     ) -> bool {
         match &self.via {
-            Via::Udp { key, key_file, .. } | Via::Tcp { key, key_file, .. } => {
+            Via::Sealed { key, key_file, .. } => {
                 keys.get(key_file).is_some_and(|k| !k.same_as(key))
             }
             Via::Vrrp { .. } => false,
@@ -140,34 +129,14 @@ impl Sending {
                         }
                     }
                 }
-                Via::Udp {
-                    socket,
-                    origin,
-                    dests,
-                    key,
-                    ..
+                Via::Sealed {
+                    sinks, origin, key, ..
                 } => match seal(&mut self.stamps, advert, *origin, key) {
                     Ok(frame) => {
-                        for &dst in dests {
-                            match socket.try_send_to(&frame, dst) {
+                        for sink in sinks {
+                            match sink.push(&frame) {
                                 Ok(()) => sent += 1,
-                                Err(e) => error = Some(format!("to {dst}: {e}")),
-                            }
-                        }
-                    }
-                    Err(e) => error = Some(e),
-                },
-                Via::Tcp {
-                    links, origin, key, ..
-                } => match seal(&mut self.stamps, advert, *origin, key) {
-                    // Queued, not written: a stream never blocks the router task.
-                    Ok(frame) => {
-                        for link in links {
-                            match link.push(frame.clone()) {
-                                Ok(()) => sent += 1,
-                                Err(NotConnected) => {
-                                    error = Some(format!("to {}: not connected", link.peer()));
-                                }
+                                Err(e) => error = Some(e),
                             }
                         }
                     }

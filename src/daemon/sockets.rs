@@ -1,18 +1,22 @@
 //! The sockets every instance shares, and how an instance's heartbeat channels attach to
-//! them. A raw VRRP socket serves one (interface, family, source address); a UDP socket and
-//! a TCP listener one (family, port, interface). Each has a receive loop and a table of
-//! routes by VRID; an instance is attached to as many as its channels need, and a
-//! socket closes with its last route. A VRID in a table belongs to one instance: attaching a
-//! second one to it is refused, never a replacement.
+//! them. A raw VRRP socket serves one (interface, family, source address); a sealed-frame
+//! endpoint one place a transport receives at (a UDP socket or TCP listener: family, port,
+//! interface; a serial line: its device). Each has a receive loop and a table of routes by
+//! VRID; an instance is attached to as many as its channels need, and an endpoint closes
+//! with its last route. A VRID in a table belongs to one instance: attaching a second one
+//! to it is refused, never a replacement.
 //!
 //! The primary interface is channel 0, and each `channels:` entry k is channel k: every one
-//! gets a receive route here and a send path ([`TxPath`]). A transport is its socket key,
-//! open and attach functions (a file here: `raw.rs`, `udp.rs`, `tcp.rs`), its receive loop
-//! and sending half (files in `daemon`: `receiver.rs`, `udp_receiver.rs`, `tcp_receiver.rs`
-//! and `tcp_link.rs`), and its config arm (`config/channels.rs`).
+//! gets a receive route here and a send path ([`TxPath`]). Raw VRRP is `raw.rs`. A sealed
+//! transport is a [`SealedTransport`] in a file of its own here (`udp.rs`, `tcp.rs`,
+//! `serial.rs`) with its receive loop and sending half in `daemon`; everything generic
+//! (the endpoint table, keys, claims, the send path, counters, link status) is written
+//! once: here, in `endpoint.rs`, and in `daemon`'s `sealed.rs`, `senders.rs`,
+//! `frame_queue.rs` and `stats.rs`.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock, Weak};
 
 use tokio::sync::mpsc;
@@ -24,46 +28,40 @@ use super::receiver::{Route, RxChannel};
 use super::sealed::{SealedRoute, SealedRoutes};
 use super::senders::TxPath;
 use super::stats::Stats;
-use super::tcp_link::TcpLink;
-use crate::config::{ChannelKind, Instance};
+use crate::config::{Channel, ChannelKind, Instance};
 use crate::net::VrrpSocket;
-use crate::net::udp_socket::{UdpChannelSocket, host_addrs};
+use crate::net::udp_socket::host_addrs;
 use crate::vrrp::router::Packet;
 use crate::vrrp::udp_frame::FrameKey;
 
+pub use endpoint::SealedKey;
+use endpoint::{Endpoint, SealedTransport, SinkTable};
 use raw::{RawKey, raw_holder};
-use tcp::{LinkKey, TcpKey};
-use udp::UdpKey;
 
+mod endpoint;
 mod raw;
+mod serial;
 mod tcp;
 mod udp;
+
+/// The transport of a sealed channel, or `None` for raw VRRP: the one place that names
+/// each kind (the config arm picks the kind, its file here does the rest).
+fn transport(ch: &Channel) -> Option<Box<dyn SealedTransport + '_>> {
+    match &ch.kind {
+        ChannelKind::Vrrp(_) => None,
+        ChannelKind::Udp(net, port) => Some(Box::new(udp::Udp { net, port })),
+        ChannelKind::Tcp(net, port) => Some(Box::new(tcp::Tcp { net, port })),
+        ChannelKind::Serial(line) => Some(Box::new(serial::Serial { line })),
+    }
+}
 
 /// A socket an instance is attached to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attachment {
     /// A raw VRRP socket.
     Raw(RawKey),
-    /// A UDP socket.
-    Udp(UdpKey),
-    /// A TCP listener.
-    Tcp(TcpKey),
-}
-
-/// A socket that carries sealed frames: one route per VRID, one channel per route.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum SealedKey {
-    Udp(UdpKey),
-    Tcp(TcpKey),
-}
-
-impl std::fmt::Display for SealedKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SealedKey::Udp((_, port, iface)) => write!(f, "udp {iface}:{port}"),
-            SealedKey::Tcp((_, port, iface)) => write!(f, "tcp {iface}:{port}"),
-        }
-    }
+    /// A sealed-frame endpoint.
+    Sealed(SealedKey),
 }
 
 struct Entry<R> {
@@ -76,7 +74,7 @@ struct Entry<R> {
 struct Pending {
     /// Raw sockets, each with the instance's channels it carries.
     raw: Vec<(RawKey, Vec<RxChannel>)>,
-    /// Sealed-frame sockets, one channel each.
+    /// Sealed-frame endpoints, one channel each.
     sealed: Vec<(SealedKey, SealedRoute)>,
 }
 
@@ -84,7 +82,7 @@ struct Pending {
 struct Slot<'a> {
     /// Its channel index (the primary interface is 0).
     index: usize,
-    /// The channel and its source address.
+    /// The channel and our address on it.
     rc: &'a ResolvedChannel,
     /// Its name in logs and status.
     label: String,
@@ -96,17 +94,14 @@ struct Slot<'a> {
 #[derive(Default)]
 pub struct Sockets {
     raw: HashMap<RawKey, (Arc<VrrpSocket>, Entry<Route>)>,
-    udp: HashMap<UdpKey, (Arc<UdpChannelSocket>, Entry<SealedRoute>)>,
-    /// TCP listeners; the listener lives in its accept task.
-    tcp: HashMap<TcpKey, Entry<SealedRoute>>,
-    /// Outgoing TCP connections, by instance and path: a reload that keeps the channel
-    /// keeps the connection.
-    links: HashMap<LinkKey, Weak<TcpLink>>,
-    /// UDP sockets closed here that may still be open elsewhere: an aborted receive task is
-    /// dropped later, a stopping router task still sends on its paths. The port is bound
-    /// exclusively, so a reload that needs it again takes the open socket back rather than
-    /// failing to bind while the old one lingers.
-    lingering: HashMap<UdpKey, Weak<UdpChannelSocket>>,
+    sealed: HashMap<SealedKey, Endpoint>,
+    /// Sinks (TCP connections) kept across a reload that keeps their channel.
+    sinks: SinkTable,
+    /// What endpoints closed here shared, which may still be open elsewhere: an aborted
+    /// receive task is dropped later, a stopping router task still sends on its paths. A
+    /// UDP port is bound exclusively, so a reload that needs it again takes the open
+    /// socket back rather than failing to bind while the old one lingers.
+    lingering: HashMap<SealedKey, Weak<dyn Any + Send + Sync>>,
 }
 
 /// What one instance needs to attach: its identity and where its channels go.
@@ -177,15 +172,9 @@ impl Sockets {
                 label: ch.label(),
                 stats: stats_of(&ch.label()),
             };
-            // One arm per transport, each in its own file here.
-            let path = match &ch.kind {
-                ChannelKind::Vrrp => self.attach_vrrp(plan, slot, &mut pending)?,
-                ChannelKind::Udp { port, key_file } => {
-                    self.attach_udp(plan, slot, *port, key_file, &mut pending)?
-                }
-                ChannelKind::Tcp { port, key_file } => {
-                    self.attach_tcp(plan, slot, *port, key_file, &mut pending)?
-                }
+            let path = match transport(ch) {
+                None => self.attach_vrrp(plan, slot, &mut pending)?,
+                Some(t) => self.attach_sealed(plan, slot, &*t, &mut pending)?,
             };
             paths.push(path);
         }
@@ -194,10 +183,7 @@ impl Sockets {
             let routes = self.sealed_routes(&key).expect("opened above");
             claim(routes, inst.vrid, route)
                 .map_err(|held| shared_route(plan, &key.to_string(), &held))?;
-            attached.push(match key {
-                SealedKey::Udp(k) => Attachment::Udp(k),
-                SealedKey::Tcp(k) => Attachment::Tcp(k),
-            });
+            attached.push(Attachment::Sealed(key));
         }
         for (key, channels) in pending.raw {
             let (_, entry) = &self.raw[&key];
@@ -215,12 +201,13 @@ impl Sockets {
     /// mistake from silently handing one instance's adverts to another.
     fn check_claims(&self, plan: &Plan<'_>) -> Result<(), DaemonError> {
         let (vrid, family) = (plan.inst.vrid, plan.inst.family());
-        let raw_ifaces = std::iter::once(plan.parent).chain(
-            plan.channels
-                .iter()
-                .filter(|rc| rc.channel.kind == ChannelKind::Vrrp)
-                .map(|rc| rc.channel.interface.as_str()),
-        );
+        let raw_ifaces =
+            std::iter::once(plan.parent).chain(plan.channels.iter().filter_map(|rc| {
+                match &rc.channel.kind {
+                    ChannelKind::Vrrp(net) => Some(net.interface.as_str()),
+                    _ => None,
+                }
+            }));
         for iface in raw_ifaces {
             let tables = self.raw.iter().map(|(k, (_, e))| (k, &*e.routes));
             if let Some(held) = raw_holder(tables, iface, family, vrid, plan.name) {
@@ -230,18 +217,13 @@ impl Sockets {
         let mut mine: Vec<SealedKey> = Vec::new();
         let mut host = None;
         for rc in plan.channels {
-            let key = match rc.channel.kind {
-                ChannelKind::Vrrp => continue,
-                ChannelKind::Udp { port, .. } => {
-                    SealedKey::Udp((family, port, rc.channel.interface.clone()))
-                }
-                ChannelKind::Tcp { port, .. } => {
-                    SealedKey::Tcp((family, port, rc.channel.interface.clone()))
-                }
+            let Some(t) = transport(&rc.channel) else {
+                continue;
             };
+            let key = t.key(family);
             let on = key.to_string();
             let host = host.get_or_insert_with(|| host_addrs().unwrap_or_default());
-            if let Some(peer) = own_peer(&rc.channel.peers, &[rc.src, plan.primary], host) {
+            if let Some(peer) = own_peer(rc.channel.peers(), &[rc.src, plan.primary], host) {
                 return Err(DaemonError::Config(format!(
                     "instance {}: channel {on} lists {peer} as a peer, but {peer} is an \
                      address of this host: the node would send its heartbeats to itself; \
@@ -274,18 +256,11 @@ impl Sockets {
             keep
         });
         let lingering = &mut self.lingering;
-        self.udp.retain(|key, (socket, e)| {
-            let keep = !read(&e.routes).is_empty();
+        self.sealed.retain(|key, e| {
+            let keep = !read(&e.entry.routes).is_empty();
             if !keep {
-                e.task.abort();
-                lingering.insert(key.clone(), Arc::downgrade(socket));
-            }
-            keep
-        });
-        self.tcp.retain(|_, e| {
-            let keep = !read(&e.routes).is_empty();
-            if !keep {
-                e.task.abort();
+                e.entry.task.abort();
+                lingering.insert(key.clone(), Arc::downgrade(&e.shared));
             }
             keep
         });
@@ -293,10 +268,7 @@ impl Sockets {
 
     /// The route table of an open sealed-frame socket.
     fn sealed_routes(&self, key: &SealedKey) -> Option<&RwLock<SealedRoutes>> {
-        match key {
-            SealedKey::Udp(k) => self.udp.get(k).map(|(_, e)| &*e.routes),
-            SealedKey::Tcp(k) => self.tcp.get(k).map(|e| &*e.routes),
-        }
+        self.sealed.get(key).map(|e| &*e.entry.routes)
     }
 
     /// Removes the instance `name` from `attachments`, closing sockets left with no route.
@@ -311,16 +283,16 @@ impl Sockets {
                         entry.task.abort();
                     }
                 }
-                Attachment::Udp(key) => {
-                    if let Some((_, entry)) = self.udp.get(key)
-                        && forget(&entry.routes, name)
-                        && let Some((socket, entry)) = self.udp.remove(key)
+                Attachment::Sealed(key) => {
+                    if let Some(e) = self.sealed.get(key)
+                        && forget(&e.entry.routes, name)
+                        && let Some(e) = self.sealed.remove(key)
                     {
-                        entry.task.abort();
-                        self.lingering.insert(key.clone(), Arc::downgrade(&socket));
+                        e.entry.task.abort();
+                        self.lingering
+                            .insert(key.clone(), Arc::downgrade(&e.shared));
                     }
                 }
-                Attachment::Tcp(key) => self.detach_tcp(name, key),
             }
         }
     }
@@ -382,39 +354,6 @@ fn forget<R: Named>(routes: &RwLock<HashMap<u8, R>>, name: &str) -> bool {
     table.is_empty()
 }
 
-/// The key loaded from `key_file` for `plan`'s sealed channel.
-fn frame_key(plan: &Plan<'_>, key_file: &std::path::Path) -> Result<Arc<FrameKey>, DaemonError> {
-    plan.keys.get(key_file).cloned().ok_or_else(|| {
-        DaemonError::Config(format!(
-            "instance {}: key file {} was not loaded",
-            plan.name,
-            key_file.display()
-        ))
-    })
-}
-
-/// The receive route of `plan`'s sealed channel `index`.
-fn sealed_route(
-    plan: &Plan<'_>,
-    index: usize,
-    ch: &crate::config::Channel,
-    stats: &Arc<Stats>,
-    key: &Arc<FrameKey>,
-) -> SealedRoute {
-    SealedRoute {
-        route: route_of(
-            plan,
-            vec![RxChannel {
-                index,
-                peers: Some(ch.peers.clone()),
-                stats: stats.clone(),
-            }],
-        ),
-        key: key.clone(),
-        origin: plan.primary,
-    }
-}
-
 fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
     Route {
         name: plan.name.to_owned(),
@@ -422,27 +361,6 @@ fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
         channels,
         stats: plan.stats.clone(),
     }
-}
-
-/// Where a sealed channel sends: each peer at `port`, except this host's own addresses. A
-/// channel naming one is refused when it attaches; an address added to the host later must
-/// not make it send to itself either (a Master that heard its own frame would answer itself
-/// in a loop). The receive side drops such frames as well.
-fn peer_dests(peers: &[IpAddr], port: u16, origin: IpAddr) -> Vec<SocketAddr> {
-    peer_dests_except(peers, port, origin, &host_addrs().unwrap_or_default())
-}
-
-fn peer_dests_except(
-    peers: &[IpAddr],
-    port: u16,
-    origin: IpAddr,
-    own: &[IpAddr],
-) -> Vec<SocketAddr> {
-    peers
-        .iter()
-        .filter(|p| **p != origin && !own.contains(p))
-        .map(|p| SocketAddr::new(*p, port))
-        .collect()
 }
 
 /// The first of `peers` that is this node's: one of `mine` (the channel's source and the

@@ -20,9 +20,43 @@ pub struct Stats {
     last_advert_us: std::sync::atomic::AtomicU64,
     /// The last fence's outcome, time and detail, for `vipd status`.
     last_fence: Mutex<Option<String>>,
-    /// Connection-carried channels (TCP): per peer, the link that owns the entry and
-    /// whether it is connected now.
+    /// Channels with a link per peer (a TCP connection, a serial line): per peer, the link
+    /// that owns the entry and whether it is up now.
     links: Mutex<BTreeMap<IpAddr, (u64, bool)>>,
+}
+
+/// `"{prefix}_{rest}"` as a `&'static str` (counter labels are), made once per pair: the
+/// pairs are a transport's prefix (its `type:` word) and a reason or event named in the
+/// code, so they are few.
+pub fn prefixed(prefix: &'static str, rest: &'static str) -> &'static str {
+    type Names = HashMap<(&'static str, &'static str), &'static str>;
+    static NAMES: std::sync::OnceLock<Mutex<Names>> = std::sync::OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    names
+        .entry((prefix, rest))
+        .or_insert_with(|| Box::leak(format!("{prefix}_{rest}").into_boxed_str()))
+}
+
+/// The events of a sealed channel's link to a peer (a connection, a serial line), counted
+/// as `{type}_{event}` (`tcp_reconnects`, `serial_queue_dropped`), with their `event`
+/// label in the metrics.
+pub const LINK_EVENTS: [(&str, &str); 4] = [
+    ("reconnects", "reconnect"),
+    ("connect_failures", "connect_failure"),
+    ("queue_dropped", "queue_dropped"),
+    ("write_timeouts", "write_timeout"),
+];
+
+/// The `event` label of counter `name` if it counts a link event of some transport.
+pub fn link_event(name: &str) -> Option<&'static str> {
+    let (_, rest) = name.split_once('_')?;
+    LINK_EVENTS
+        .iter()
+        .find(|(counter, _)| *counter == rest)
+        .map(|(_, event)| *event)
 }
 
 /// What every fence counter's name starts with (`fence_fenced`, `fence_failed`,

@@ -8,29 +8,27 @@
 //! leave a direction dead whenever the dialler is the node that has not noticed a reset).
 //!
 //! The router task never waits on the connection: [`TcpLink::push`] queues a frame and
-//! returns. The queue holds [`QUEUE_FRAMES`]; when a peer stops reading, the oldest frame
+//! returns. The queue (`frame_queue`) holds 8 frames; when a peer stops reading, the oldest frame
 //! is dropped and counted (`tcp_queue_dropped`), since a fresh advert is worth more than a
 //! stale one, and a write that cannot finish within [`WRITE_TIMEOUT`] closes the
 //! connection (`tcp_write_timeouts`) so that a reconnect starts clean.
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use super::frame_queue::FrameQueue;
+pub use super::frame_queue::NotConnected;
+use super::sealed::FrameSink;
 use super::stats::Stats;
 use crate::net::tcp_socket;
 use crate::vrrp::udp_frame::stream::{KEEPALIVE, prefixed};
 
-/// Frames queued for a peer while the connection is slow; the oldest goes first.
-pub const QUEUE_FRAMES: usize = 8;
 /// How long one write may take before the connection counts as stuck; also how long
 /// written data may stay unacknowledged before the kernel aborts the connection.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -45,85 +43,53 @@ pub const BACKOFF_MIN: Duration = Duration::from_millis(50);
 /// The longest wait between connection attempts.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// A frame could not be queued: there is no connection to the peer now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NotConnected;
+/// The counters' prefix of this transport.
+pub const PREFIX: &str = "tcp";
 
 /// The connection to one peer, for as long as this handle lives.
 pub struct TcpLink {
-    shared: Arc<Shared>,
-    task: JoinHandle<()>,
-}
-
-/// Tells links apart in the channel's connection table (see [`Stats::link`]).
-static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-struct Shared {
-    id: u64,
+    queue: Arc<FrameQueue>,
     peer: SocketAddr,
-    queue: Mutex<VecDeque<Vec<u8>>>,
-    wake: Notify,
-    connected: AtomicBool,
-    /// The channel's counters; the connection state is shown there per peer.
-    stats: Arc<Stats>,
+    task: JoinHandle<()>,
 }
 
 impl TcpLink {
     /// Starts connecting from `src` (over `iface`) to `peer`, and keeps connected until the
     /// handle is dropped. Must be called inside a tokio runtime.
     pub fn open(src: IpAddr, iface: Option<String>, peer: SocketAddr, stats: Arc<Stats>) -> Self {
-        let shared = Arc::new(Shared {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            peer,
-            queue: Mutex::new(VecDeque::with_capacity(QUEUE_FRAMES)),
-            wake: Notify::new(),
-            connected: AtomicBool::new(false),
-            stats,
-        });
-        shared.stats.link(peer.ip(), shared.id, false);
-        let task = tokio::spawn(keep_connected(shared.clone(), src, iface));
-        TcpLink { shared, task }
-    }
-
-    /// The peer this link sends to.
-    pub fn peer(&self) -> SocketAddr {
-        self.shared.peer
+        let queue = Arc::new(FrameQueue::new(PREFIX, peer.ip(), stats));
+        let task = tokio::spawn(keep_connected(queue.clone(), peer, src, iface));
+        TcpLink { queue, peer, task }
     }
 
     /// Queues a sealed frame for the peer, dropping the oldest queued one if the queue is
     /// full. Never waits.
     pub fn push(&self, frame: Vec<u8>) -> Result<(), NotConnected> {
-        if !self.shared.connected.load(Ordering::Acquire) {
-            return Err(NotConnected);
-        }
-        let mut queue = lock(&self.shared.queue);
-        if queue.len() >= QUEUE_FRAMES {
-            queue.pop_front();
-            self.shared.stats.bump("tcp_queue_dropped");
-        }
-        queue.push_back(frame);
-        drop(queue);
-        self.shared.wake.notify_one();
-        Ok(())
+        self.queue.push(frame)
+    }
+}
+
+impl FrameSink for TcpLink {
+    fn push(&self, frame: &[u8]) -> Result<(), String> {
+        TcpLink::push(self, frame.to_vec())
+            .map_err(|NotConnected| format!("to {}: not connected", self.peer))
     }
 }
 
 impl Drop for TcpLink {
     fn drop(&mut self) {
         self.task.abort();
-        self.shared
-            .stats
-            .forget_link(self.shared.peer.ip(), self.shared.id);
+        self.queue.forget();
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Connects, sends until the connection fails, waits, and connects again, for ever.
-async fn keep_connected(shared: Arc<Shared>, src: IpAddr, iface: Option<String>) {
-    let peer = shared.peer;
+async fn keep_connected(
+    shared: Arc<FrameQueue>,
+    peer: SocketAddr,
+    src: IpAddr,
+    iface: Option<String>,
+) {
     let mut backoff = BACKOFF_MIN;
     let mut ever = false;
     // Logged when the state changes, not per attempt: a dead peer costs a counter per
@@ -139,29 +105,26 @@ async fn keep_connected(shared: Arc<Shared>, src: IpAddr, iface: Option<String>)
         match attempt {
             Ok(Ok(stream)) => {
                 if ever {
-                    shared.stats.bump("tcp_reconnects");
+                    shared.count("reconnects");
                 }
                 ever = true;
                 failing_logged = false;
                 backoff = BACKOFF_MIN;
-                // Frames queued for an earlier connection are stale now.
-                lock(&shared.queue).clear();
-                shared.connected.store(true, Ordering::Release);
-                shared.stats.link(peer.ip(), shared.id, true);
+                // Frames queued for an earlier connection are dropped: stale now.
+                shared.set_up(true);
                 info!(%peer, "heartbeat connection up");
                 let why = send_until_broken(&shared, stream).await;
-                shared.connected.store(false, Ordering::Release);
-                shared.stats.link(peer.ip(), shared.id, false);
+                shared.set_up(false);
                 warn!(%peer, reason = why, "heartbeat connection lost; reconnecting");
             }
             Ok(Err(error)) => {
-                shared.stats.bump("tcp_connect_failures");
+                shared.count("connect_failures");
                 if !std::mem::replace(&mut failing_logged, true) {
                     warn!(%peer, %error, "cannot connect the heartbeat channel; retrying, further failures are counted");
                 }
             }
             Err(_) => {
-                shared.stats.bump("tcp_connect_failures");
+                shared.count("connect_failures");
                 if !std::mem::replace(&mut failing_logged, true) {
                     warn!(%peer, "heartbeat connection attempt timed out; retrying, further failures are counted");
                 }
@@ -176,23 +139,17 @@ async fn keep_connected(shared: Arc<Shared>, src: IpAddr, iface: Option<String>)
 
 /// Writes queued frames (and keepalives when there are none) until a write fails or
 /// stalls; returns why it stopped.
-async fn send_until_broken(shared: &Shared, mut stream: TcpStream) -> &'static str {
+async fn send_until_broken(shared: &FrameQueue, mut stream: TcpStream) -> &'static str {
     loop {
-        let next = lock(&shared.queue).pop_front();
-        let bytes = match next {
+        let bytes = match shared.next(KEEPALIVE_EVERY).await {
             Some(frame) => prefixed(&frame),
-            None => {
-                tokio::select! {
-                    () = shared.wake.notified() => continue,
-                    () = tokio::time::sleep(KEEPALIVE_EVERY) => KEEPALIVE.to_vec(),
-                }
-            }
+            None => KEEPALIVE.to_vec(),
         };
         match tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return "write failed",
             Err(_) => {
-                shared.stats.bump("tcp_write_timeouts");
+                shared.count("write_timeouts");
                 return "the peer stopped reading";
             }
         }

@@ -12,7 +12,7 @@ use crate::vrrp::udp_frame::stream::MAX_FRAME_LEN;
 
 /// Receives on `socket` until the task is aborted.
 pub async fn run(socket: Arc<UdpChannelSocket>, label: String, routes: Arc<RwLock<SealedRoutes>>) {
-    let mut judge = FrameJudge::new(Transport::Udp);
+    let mut judge = FrameJudge::new(Transport::UDP);
     let mut buf = vec![0u8; MAX_FRAME_LEN];
     loop {
         let (len, from) = match socket.recv(&mut buf).await {

@@ -9,6 +9,7 @@ mod error;
 pub mod macvlan;
 pub mod netlink;
 pub mod proc_connector;
+pub mod serial_port;
 pub mod sysctl;
 pub mod tcp_socket;
 pub mod udp_socket;

@@ -29,6 +29,7 @@ use std::time::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+pub mod line;
 mod replay;
 pub mod stream;
 #[cfg(test)]
@@ -45,7 +46,7 @@ pub const HEADER_LEN: usize = 48;
 /// The shortest frame worth authenticating: header, the 8-byte VRRP fixed header, tag.
 pub const MIN_FRAME_LEN: usize = HEADER_LEN + VRRP_FIXED_HEADER + MAC_LEN;
 
-const MAGIC: [u8; 4] = *b"VIPD";
+pub(crate) const MAGIC: [u8; 4] = *b"VIPD";
 const FORMAT_VERSION: u8 = 2;
 const VRRP_FIXED_HEADER: usize = 8;
 /// Offset of the VRID in the VRRP message (same in v2 and v3).

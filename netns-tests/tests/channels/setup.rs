@@ -187,8 +187,14 @@ impl Forged {
     }
 }
 
-/// A sealed advert of the UDP or TCP channel "from" `origin`.
-fn sealed_advert(key: &[u8], stamp: Stamp, priority: u8, origin: IpAddr, vip: IpAddr) -> Vec<u8> {
+/// A sealed advert of a sealed channel (UDP, TCP, serial) "from" `origin`.
+pub fn sealed_advert(
+    key: &[u8],
+    stamp: Stamp,
+    priority: u8,
+    origin: IpAddr,
+    vip: IpAddr,
+) -> Vec<u8> {
     let advert = Advert {
         version: Version::V3,
         vrid: 51,

@@ -82,6 +82,11 @@ fn instance(state: &str) -> Instance {
     tcp.link("10.99.0.3".parse().unwrap(), 2, false);
     tcp.bump("tcp_reconnects");
     tcp.bump("tcp_bad_length");
+    // A serial line: open, one frame dropped from its queue, one forged frame.
+    let serial = Arc::new(Stats::default());
+    serial.link("10.0.0.2".parse().unwrap(), 3, true);
+    serial.bump("serial_queue_dropped");
+    serial.bump("serial_bad_mac");
     Instance {
         name: "web".into(),
         view,
@@ -90,6 +95,7 @@ fn instance(state: &str) -> Instance {
             ("eth0".into(), eth0),
             ("eth1".into(), eth1),
             ("tcp eth2:5406".into(), tcp),
+            ("serial /dev/ttyS1".into(), serial),
         ],
         inbox,
         trackers: board,
@@ -123,6 +129,10 @@ fn metrics_carry_state_priorities_transitions_and_rejections() {
         r#"vipd_channel_link_events_total{instance="web",channel="tcp eth2:5406",event="reconnect"} 1"#,
         r#"vipd_channel_link_events_total{instance="web",channel="tcp eth2:5406",event="queue_dropped"} 0"#,
         r#"vipd_channel_packets_rejected_total{instance="web",channel="tcp eth2:5406",reason="tcp_bad_length"} 1"#,
+        r#"vipd_channel_peer_connected{instance="web",channel="serial /dev/ttyS1",peer="10.0.0.2"} 1"#,
+        r#"vipd_channel_link_events_total{instance="web",channel="serial /dev/ttyS1",event="queue_dropped"} 1"#,
+        r#"vipd_channel_link_events_total{instance="web",channel="serial /dev/ttyS1",event="reconnect"} 0"#,
+        r#"vipd_channel_packets_rejected_total{instance="web",channel="serial /dev/ttyS1",reason="serial_bad_mac"} 1"#,
         "# HELP vipd_packets_rejected Packets dropped, by reason",
         r#"vipd_held_back_total{instance="web",what="answer"} 7"#,
         r#"vipd_held_back_total{instance="web",what="resignation"} 1"#,
@@ -139,6 +149,7 @@ fn metrics_carry_state_priorities_transitions_and_rejections() {
     assert!(!text.contains(r#"reason="fence_"#), "{text}");
     // Nor is a TCP channel reconnecting.
     assert!(!text.contains(r#"reason="tcp_reconnects""#), "{text}");
+    assert!(!text.contains(r#"reason="serial_queue_dropped""#), "{text}");
 }
 
 /// `GET path` on `addr`; the whole answer.

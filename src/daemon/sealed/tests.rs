@@ -76,7 +76,7 @@ fn reason(r: Result<(&Route, Received), Dropped<'_>>) -> &'static str {
 }
 
 #[test]
-fn every_frame_reason_has_a_tcp_twin() {
+fn every_frame_reason_has_a_twin_under_each_transports_prefix() {
     use udp_frame::FrameReject as R;
     let reasons = [
         R::Truncated(0),
@@ -91,22 +91,48 @@ fn every_frame_reason_has_a_tcp_twin() {
             ahead: Duration::ZERO,
         },
     ];
-    for r in reasons {
-        let tcp = Transport::Tcp.label(r.label());
-        assert_eq!(
-            tcp.strip_prefix("tcp_"),
-            r.label().strip_prefix("udp_"),
-            "{r:?}"
-        );
-        assert_eq!(Transport::Udp.label(r.label()), r.label());
+    for prefix in ["tcp", "serial"] {
+        let t = Transport::new(prefix);
+        for r in reasons {
+            let twin = t.label(r.label());
+            assert_eq!(
+                twin.strip_prefix(prefix).and_then(|s| s.strip_prefix('_')),
+                r.label().strip_prefix("udp_"),
+                "{r:?}"
+            );
+            assert!(std::ptr::eq(twin, t.label(r.label())), "made once");
+            assert_eq!(Transport::UDP.label(r.label()), r.label());
+        }
+        assert_eq!(t.label("own_frame"), "own_frame");
     }
-    assert_eq!(Transport::Tcp.label("own_frame"), "own_frame");
+}
+
+#[test]
+fn on_a_line_without_addresses_only_the_peers_sealed_identity_is_accepted() {
+    let (t, _rx) = table(vec![PEER]);
+    let got = judge(&frame(PEER), None, &t, &mut HashMap::new(), &[]);
+    let (_, rx) = got.unwrap_or_else(|d| panic!("dropped: {}", d.why));
+    assert_eq!(rx.src, PEER);
+    // Sealed with the right key by another node (a third node on the line's far side):
+    // not this line's peer.
+    let other = ip(10, 99, 0, 7);
+    let got = judge(&frame(other), None, &t, &mut HashMap::new(), &[]);
+    assert_eq!(reason(got), "not_a_unicast_peer");
+    // Our own frame echoed back by the line.
+    let got = judge(&frame(ORIGIN), None, &t, &mut HashMap::new(), &[]);
+    assert_eq!(reason(got), "own_frame");
 }
 
 #[test]
 fn a_peer_frame_is_accepted() {
     let (t, _rx) = table(vec![PEER]);
-    let got = judge(&frame(PEER), PEER, &t, &mut HashMap::new(), &[ORIGIN, HOST]);
+    let got = judge(
+        &frame(PEER),
+        Some(PEER),
+        &t,
+        &mut HashMap::new(),
+        &[ORIGIN, HOST],
+    );
     let (route, rx) = got.unwrap_or_else(|d| panic!("dropped: {}", d.why));
     assert_eq!((route.name.as_str(), rx.src), ("web", PEER));
 }
@@ -118,17 +144,20 @@ fn a_future_dated_frame_is_counted_and_the_sender_is_heard_right_after() {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let mut stamps = udp_frame::Stamper::new(7);
     let future = sealed(PEER, stamps.next(now + Duration::from_secs(3600)));
-    let got = judge(&future, PEER, &t, &mut guards, &[]);
+    let got = judge(&future, Some(PEER), &t, &mut guards, &[]);
     assert_eq!(reason(got), "udp_future");
     let normal = sealed(PEER, stamps.next(now));
     assert_eq!(
-        reason(judge(&normal, PEER, &t, &mut guards, &[])),
+        reason(judge(&normal, Some(PEER), &t, &mut guards, &[])),
         "accepted"
     );
-    let got = judge(&normal, PEER, &t, &mut guards, &[]);
+    let got = judge(&normal, Some(PEER), &t, &mut guards, &[]);
     assert_eq!(reason(got), "udp_replayed");
     let old = sealed(PEER, stamps.next(now - 2 * REPLAY_WINDOW));
-    assert_eq!(reason(judge(&old, PEER, &t, &mut guards, &[])), "udp_stale");
+    assert_eq!(
+        reason(judge(&old, Some(PEER), &t, &mut guards, &[])),
+        "udp_stale"
+    );
 }
 
 #[test]
@@ -136,11 +165,11 @@ fn a_frame_of_ours_reflected_by_a_peer_is_dropped_as_our_own() {
     let (t, _rx) = table(vec![PEER]);
     // The reflecting host sends from its own address, so only the sealed origin tells.
     let reflected = frame(ORIGIN);
-    let got = judge(&reflected, PEER, &t, &mut HashMap::new(), &[]);
+    let got = judge(&reflected, Some(PEER), &t, &mut HashMap::new(), &[]);
     assert_eq!(reason(got), "own_frame", "the route's origin is ours");
     // Sealed with another address of this host (the origin of an instance on another
     // socket, say): ours as well.
-    let got = judge(&frame(HOST), PEER, &t, &mut HashMap::new(), &[HOST]);
+    let got = judge(&frame(HOST), Some(PEER), &t, &mut HashMap::new(), &[HOST]);
     assert_eq!(reason(got), "own_frame");
 }
 
@@ -149,9 +178,9 @@ fn a_frame_from_one_of_our_addresses_is_dropped_even_from_a_listed_peer() {
     // The peer list names an address of this host (one added after the channel opened,
     // which the open-time refusal could not see).
     let (t, _rx) = table(vec![PEER, HOST]);
-    let got = judge(&frame(HOST), HOST, &t, &mut HashMap::new(), &[HOST]);
+    let got = judge(&frame(HOST), Some(HOST), &t, &mut HashMap::new(), &[HOST]);
     assert_eq!(reason(got), "own_frame");
-    let got = judge(&frame(PEER), ORIGIN, &t, &mut HashMap::new(), &[]);
+    let got = judge(&frame(PEER), Some(ORIGIN), &t, &mut HashMap::new(), &[]);
     assert_eq!(reason(got), "own_frame", "the channel's own source");
 }
 

@@ -63,7 +63,11 @@ impl Sockets {
         slot: Slot<'_>,
         pending: &mut Pending,
     ) -> Result<TxPath, DaemonError> {
-        let ch = &slot.rc.channel;
+        let ch = slot
+            .rc
+            .channel
+            .net()
+            .expect("a vrrp channel is a network channel");
         let key: RawKey = (ch.interface.clone(), plan.inst.family(), slot.rc.src);
         let socket = self.raw_socket(&key)?;
         add_rx(

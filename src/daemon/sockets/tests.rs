@@ -1,11 +1,13 @@
 //! Unit tests of the socket tables.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use super::endpoint::{peer_dests, peer_dests_except};
 use super::*;
-use crate::config::{Channel, Config};
+use crate::config::{Channel, Config, NetPath, SealedPort};
 use crate::daemon::receiver::Routes;
+use crate::net::udp_socket::UdpChannelSocket;
 use crate::vrrp::Family;
 
 fn route(name: &str) -> Route {
@@ -30,13 +32,17 @@ fn web() -> Instance {
 fn udp_channel(port: u16) -> ResolvedChannel {
     ResolvedChannel {
         channel: Channel {
-            interface: "lo".into(),
-            peers: vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))],
-            source: None,
-            kind: ChannelKind::Udp {
-                port,
-                key_file: PathBuf::from("/k"),
-            },
+            kind: ChannelKind::Udp(
+                NetPath {
+                    interface: "lo".into(),
+                    peers: vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))],
+                    source: None,
+                },
+                SealedPort {
+                    port,
+                    key_file: PathBuf::from("/k"),
+                },
+            ),
         },
         src: IpAddr::V4(Ipv4Addr::LOCALHOST),
     }
@@ -92,37 +98,48 @@ fn a_udp_channel_sends_to_no_address_of_this_host() {
     assert_eq!(dests, [SocketAddr::new(ip(2), 5405)]);
 }
 
+/// The UDP transport of `ch` (a `udp_channel`).
+fn udp_of(ch: &ResolvedChannel) -> Box<dyn SealedTransport + '_> {
+    transport(&ch.channel).expect("a sealed channel")
+}
+
+/// The socket an open UDP endpoint shares.
+fn udp_socket(sockets: &mut Sockets, ch: &ResolvedChannel) -> Arc<UdpChannelSocket> {
+    let t = udp_of(ch);
+    let key = t.key(Family::V4);
+    let shared = sockets.endpoint(&key, &*t).expect("opened");
+    shared.downcast::<UdpChannelSocket>().expect("a UDP socket")
+}
+
 #[tokio::test]
 async fn a_udp_socket_still_open_elsewhere_is_taken_back_not_bound_again() {
     let mut sockets = Sockets::default();
-    let first = sockets
-        .udp_socket(&(Family::V4, 0, "lo".to_owned()))
-        .unwrap();
+    let first = udp_socket(&mut sockets, &udp_channel(0));
     // Port 0 got a port of its own; the key a config would name is that port.
-    let key: UdpKey = (Family::V4, first.local_port(), "lo".to_owned());
+    let port = first.local_port();
+    let ch = udp_channel(port);
+    let key = udp_of(&ch).key(Family::V4);
     drop(first);
-    sockets.udp = std::mem::take(&mut sockets.udp)
+    sockets.sealed = std::mem::take(&mut sockets.sealed)
         .into_values()
         .map(|v| (key.clone(), v))
         .collect();
-    let (socket, _) = &sockets.udp[&key];
     // A stopping router task still holds its paths, the socket among them.
-    let held = socket.clone();
-    sockets.detach("web", &[Attachment::Udp(key.clone())]);
-    assert!(sockets.udp.is_empty(), "closed here");
-    let again = sockets
-        .udp_socket(&key)
-        .expect("taken back, not bound again");
-    assert!(Arc::ptr_eq(&again, &held));
+    let held = sockets.sealed[&key].shared.clone();
+    sockets.detach("web", &[Attachment::Sealed(key.clone())]);
+    assert!(sockets.sealed.is_empty(), "closed here");
+    let again = udp_socket(&mut sockets, &ch);
+    let held = held.downcast::<UdpChannelSocket>().unwrap();
+    assert!(Arc::ptr_eq(&again, &held), "taken back, not bound again");
     // Once nobody holds it, the port is bound afresh.
-    sockets.detach("web", &[Attachment::Udp(key.clone())]);
+    sockets.detach("web", &[Attachment::Sealed(key.clone())]);
     let gone = Arc::downgrade(&held);
     drop((again, held));
     // The aborted receive task drops its handle when the runtime next runs it.
     tokio::task::yield_now().await;
     assert_eq!(gone.strong_count(), 0, "closed everywhere");
-    let fresh = sockets.udp_socket(&key).unwrap();
-    assert_eq!(fresh.local_port(), key.1);
+    let fresh = udp_socket(&mut sockets, &ch);
+    assert_eq!(fresh.local_port(), port);
 }
 
 #[test]
@@ -141,7 +158,10 @@ async fn a_udp_channel_naming_an_address_of_this_host_is_refused_before_opening(
     let keys = HashMap::from([(PathBuf::from("/k"), key())]);
     let mut ch = udp_channel(0);
     // 127.0.0.1 is on this host's loopback, whatever else it has.
-    ch.channel.peers = vec![
+    let ChannelKind::Udp(net, _) = &mut ch.channel.kind else {
+        unreachable!("a UDP channel")
+    };
+    net.peers = vec![
         IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
         Ipv4Addr::LOCALHOST.into(),
     ];
@@ -168,7 +188,7 @@ async fn a_udp_channel_naming_an_address_of_this_host_is_refused_before_opening(
     );
     assert!(err.contains("address of this host"), "{err}");
     assert!(
-        sockets.udp.is_empty() && sockets.raw.is_empty(),
+        sockets.sealed.is_empty() && sockets.raw.is_empty(),
         "nothing opened"
     );
 }
@@ -176,14 +196,15 @@ async fn a_udp_channel_naming_an_address_of_this_host_is_refused_before_opening(
 #[tokio::test]
 async fn a_udp_port_where_another_instance_holds_the_vrid_is_refused() {
     let mut sockets = Sockets::default();
-    let ukey: UdpKey = (Family::V4, 0, "lo".to_owned());
-    sockets.udp_socket(&ukey).unwrap();
+    let ch = udp_channel(0);
+    udp_socket(&mut sockets, &ch);
+    let ukey = udp_of(&ch).key(Family::V4);
     let api = SealedRoute {
         route: route("api"),
         key: key(),
         origin: IpAddr::V4(Ipv4Addr::LOCALHOST),
     };
-    claim(&sockets.udp[&ukey].1.routes, 51, api).unwrap();
+    claim(&sockets.sealed[&ukey].entry.routes, 51, api).unwrap();
 
     let inst = web();
     let keys = HashMap::from([(PathBuf::from("/k"), key())]);
@@ -219,5 +240,8 @@ async fn a_udp_port_where_another_instance_holds_the_vrid_is_refused() {
         err.contains("another channel of the same instance"),
         "{err}"
     );
-    assert_eq!(read(&sockets.udp[&ukey].1.routes)[&51].route.name, "api");
+    assert_eq!(
+        read(&sockets.sealed[&ukey].entry.routes)[&51].route.name,
+        "api"
+    );
 }

@@ -2,68 +2,95 @@
 //! interface) and is bound exclusively; one closed here may still be open elsewhere, and a
 //! reload takes it back rather than binding again.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
-use super::{Entry, Pending, Plan, SealedKey, Slot, Sockets, frame_key, peer_dests, sealed_route};
+use tokio::task::JoinHandle;
+
+use super::endpoint::{SealedKey, SealedTransport, Shared, SinkTable, peer_dests};
+use super::{Plan, Slot};
+use crate::config::{NetPath, SealedPort};
 use crate::daemon::DaemonError;
-use crate::daemon::sealed::SealedRoutes;
-use crate::daemon::senders::{TxPath, Via};
+use crate::daemon::sealed::{FrameSink, SealedRoutes};
 use crate::daemon::udp_receiver;
 use crate::net::NetError;
 use crate::net::udp_socket::UdpChannelSocket;
 use crate::vrrp::Family;
 
-/// A UDP heartbeat socket: family, port, interface.
-pub(super) type UdpKey = (Family, u16, String);
+/// A `type: udp` channel.
+pub(super) struct Udp<'a> {
+    pub(super) net: &'a NetPath,
+    pub(super) port: &'a SealedPort,
+}
 
-impl Sockets {
-    /// A `type: udp` channel: its socket, its receive route, and a path that sends each
-    /// advert sealed to every peer.
-    pub(super) fn attach_udp(
-        &mut self,
-        plan: &Plan<'_>,
-        slot: Slot<'_>,
-        port: u16,
-        key_file: &std::path::Path,
-        pending: &mut Pending,
-    ) -> Result<TxPath, DaemonError> {
-        let ch = &slot.rc.channel;
-        let key = frame_key(plan, key_file)?;
-        let ukey: UdpKey = (plan.inst.family(), port, ch.interface.clone());
-        let socket = self.udp_socket(&ukey)?;
-        let route = sealed_route(plan, slot.index, ch, &slot.stats, &key);
-        pending.sealed.push((SealedKey::Udp(ukey), route));
-        Ok(TxPath {
-            label: slot.label,
-            via: Via::Udp {
-                socket,
-                // The node's identity, not its address on this channel: a peer breaks
-                // equal-priority ties with it, so both nodes compare the same pair of
-                // addresses on every channel.
-                origin: plan.primary,
-                dests: peer_dests(&ch.peers, port, slot.rc.src),
-                key,
-                key_file: key_file.to_owned(),
-            },
-            stats: slot.stats,
-        })
+impl SealedTransport for Udp<'_> {
+    fn key(&self, family: Family) -> SealedKey {
+        key(family, self.port.port, &self.net.interface)
     }
 
-    pub(super) fn udp_socket(&mut self, key: &UdpKey) -> Result<Arc<UdpChannelSocket>, NetError> {
-        if let Some((s, _)) = self.udp.get(key) {
-            return Ok(s.clone());
-        }
-        let (family, port, iface) = key.clone();
-        self.lingering.retain(|_, w| w.strong_count() > 0);
-        let socket = match self.lingering.remove(key).and_then(|w| w.upgrade()) {
+    fn open(
+        &self,
+        key: &SealedKey,
+        routes: Arc<RwLock<SealedRoutes>>,
+        lingering: Option<Shared>,
+    ) -> Result<(JoinHandle<()>, Shared), DaemonError> {
+        let family = key.family.expect("a UDP key has a family");
+        let taken_back = lingering.and_then(|s| s.downcast::<UdpChannelSocket>().ok());
+        let socket = match taken_back {
             Some(open) => open,
-            None => Arc::new(UdpChannelSocket::bind(family, port, Some(&iface))?),
+            None => Arc::new(bind(family, self.port.port, &self.net.interface)?),
         };
-        let routes = Arc::new(RwLock::new(SealedRoutes::new()));
-        let label = format!("udp {iface}:{port}");
-        let task = tokio::spawn(udp_receiver::run(socket.clone(), label, routes.clone()));
-        self.udp
-            .insert(key.clone(), (socket.clone(), Entry { routes, task }));
-        Ok(socket)
+        let label = format!("udp {}:{}", self.net.interface, self.port.port);
+        let task = tokio::spawn(udp_receiver::run(socket.clone(), label, routes));
+        Ok((task, socket))
+    }
+
+    fn sinks(
+        &self,
+        _plan: &Plan<'_>,
+        slot: &Slot<'_>,
+        shared: &Shared,
+        _reuse: &mut SinkTable,
+    ) -> Vec<Arc<dyn FrameSink>> {
+        let socket = shared
+            .clone()
+            .downcast::<UdpChannelSocket>()
+            .expect("a UDP endpoint shares its socket");
+        peer_dests(&self.net.peers, self.port.port, slot.rc.src)
+            .into_iter()
+            .map(|dst| {
+                Arc::new(Datagrams {
+                    socket: socket.clone(),
+                    dst,
+                }) as Arc<dyn FrameSink>
+            })
+            .collect()
+    }
+}
+
+/// The endpoint key of a UDP socket.
+pub(super) fn key(family: Family, port: u16, iface: &str) -> SealedKey {
+    SealedKey {
+        kind: "udp",
+        at: format!("{iface}:{port}"),
+        family: Some(family),
+    }
+}
+
+fn bind(family: Family, port: u16, iface: &str) -> Result<UdpChannelSocket, NetError> {
+    UdpChannelSocket::bind(family, port, Some(iface))
+}
+
+/// Frames to one peer, sent at once (a datagram never waits).
+struct Datagrams {
+    socket: Arc<UdpChannelSocket>,
+    dst: SocketAddr,
+}
+
+impl FrameSink for Datagrams {
+    fn push(&self, frame: &[u8]) -> Result<(), String> {
+        self.socket
+            .try_send_to(frame, self.dst)
+            .map_err(|e| format!("to {}: {e}", self.dst))
     }
 }

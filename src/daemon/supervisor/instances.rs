@@ -169,10 +169,12 @@ impl Supervisor {
             group,
             arbiter,
         } = wiring;
-        let resolved = if old.channels != new.channels {
-            Some(instance::resolve_channels(&self.nl, name, new).await?)
-        } else {
-            None
+        let primary = self.live.get(name).map(|l| l.prepared.primary);
+        let resolved = match primary {
+            Some(primary) if old.channels != new.channels => {
+                Some(instance::resolve_channels(&self.nl, name, new, primary).await?)
+            }
+            _ => None,
         };
         let Some(live) = self.live.get_mut(name) else {
             return Ok(false);

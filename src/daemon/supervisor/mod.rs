@@ -411,10 +411,10 @@ fn group_channels(config: &Config) -> GroupChannels {
 /// Our address on each channel, primary first: the router breaks equal-priority ties with
 /// the address of the channel an advert came in on.
 fn channel_addrs(p: &Prepared) -> Vec<IpAddr> {
-    let on_channel = |c: &instance::ResolvedChannel| match c.channel.kind.sealed() {
+    let on_channel = |c: &instance::ResolvedChannel| match c.channel.sealed() {
         // A sealed frame carries the sender's identity, which is compared with ours.
-        Some(_) => p.primary,
-        None => c.src,
+        true => p.primary,
+        false => c.src,
     };
     std::iter::once(p.primary)
         .chain(p.channels.iter().map(on_channel))

@@ -9,10 +9,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::*;
+use crate::daemon::frame_queue::QUEUE_FRAMES;
 use crate::daemon::receiver::RxChannel;
 use crate::daemon::sealed::{SealedRoute, Transport};
 use crate::daemon::stats::Stats;
-use crate::daemon::tcp_link::{QUEUE_FRAMES, TcpLink};
+use crate::daemon::tcp_link::TcpLink;
 use crate::vrrp::packet::{Advert, Auth, emit};
 use crate::vrrp::router::{Arrival, Packet};
 use crate::vrrp::timing::Centis;
@@ -66,7 +67,7 @@ fn rig(peers: Vec<IpAddr>) -> Rig {
         origin: ORIGIN,
     };
     let routes = Arc::new(RwLock::new(SealedRoutes::from([(51, route)])));
-    let judge = FrameJudge::with_own_addrs(Transport::Tcp, none_ours);
+    let judge = FrameJudge::with_own_addrs(Transport::new("tcp"), none_ours);
     let task = tokio::spawn(run(listener, "tcp lo:test".into(), routes, judge));
     Rig {
         addr,
