@@ -8,6 +8,14 @@
 //! [`etcd::EtcdCluster`] adds a real 3-member etcd cluster on a segment of its own, which lab
 //! nodes join with [`etcd::EtcdCluster::attach`].
 //!
+//! After a passing test the lab's directory (`$TMPDIR/vipd-lab-vth<pid>-<n>`) is removed. After
+//! a failing one (a panic), or always with `VIPD_KEEP_LOGS=1`, it is kept and its path printed:
+//! it holds what the test wrote there, the agents' configs and logs, their control sockets and
+//! packet captures (`*.pcap`, with tcpdump's messages in `*.pcap.log`), each file cut to 8 MiB
+//! (a log keeps its end, a capture its start) so that failures cannot fill the disk. An etcd
+//! cluster keeps its members' logs, command lines and certificates the same way, but never its
+//! data directories (see [`etcd`]).
+//!
 //! ```no_run
 //! use netns_tests::{Lab, LabSpec, require_root};
 //! use std::time::Duration;
@@ -28,6 +36,7 @@ mod error;
 pub mod etcd;
 pub mod forge;
 pub mod holders;
+mod keep;
 mod lab;
 mod mac;
 mod netns;

@@ -4,19 +4,28 @@
 
 use std::process::ExitCode;
 
-use netns_tests::bench::arbiter::{self, args};
+use netns_tests::bench::BenchError;
+use netns_tests::bench::arbiter::{self, ArbiterOptions, args};
 use netns_tests::bench::args::bin_main;
 
 fn main() -> ExitCode {
-    if !netns_tests::etcd::require_etcd() {
-        eprintln!("arbiter_bench: needs etcd, etcdctl and openssl");
-        return ExitCode::from(2);
-    }
     bin_main(
         "arbiter_bench",
         args::USAGE,
-        args::parse,
+        parse_then_require_etcd,
         |o| &o.common,
         arbiter::session,
     )
+}
+
+/// The arguments first, so that `--help` and a bad flag are answered on a machine without
+/// etcd; only a run needs etcd, etcdctl and openssl.
+fn parse_then_require_etcd(argv: &[String]) -> Result<Option<ArbiterOptions>, BenchError> {
+    let opts = args::parse(argv)?;
+    if opts.is_some() && !netns_tests::etcd::require_etcd() {
+        return Err(BenchError::Usage(
+            "needs root, the lab's tools, etcd, etcdctl and openssl (see above)".into(),
+        ));
+    }
+    Ok(opts)
 }

@@ -1,6 +1,7 @@
 //! The members' processes: how each is started, stopped, frozen and restarted.
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
 use nix::sys::signal::Signal;
 
@@ -58,13 +59,18 @@ impl EtcdCluster {
         }
     }
 
+    /// Member `i`'s data directory (its WAL and snapshots).
+    pub(super) fn data_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("e{i}.data"))
+    }
+
     pub(super) fn member_args(&self, i: usize, ip: Ipv4Addr, initial: &str) -> Result<Vec<String>> {
         let client = format!(
             "{}://{ip}:{CLIENT_PORT}",
             if self.tls.is_some() { "https" } else { "http" }
         );
         let peer = format!("http://{ip}:{PEER_PORT}");
-        let data = self.dir.join(format!("e{i}.data"));
+        let data = self.data_dir(i);
         let mut args: Vec<String> = [
             "etcd",
             "--name",

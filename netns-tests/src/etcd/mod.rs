@@ -14,8 +14,12 @@
 //! within half a second.
 //!
 //! Dropping the cluster kills the members it started (by PID) and deletes its namespaces,
-//! which removes every `etcd0` veth too; its directory (data, logs, certificates) is removed
-//! after a pass and kept, and printed, after a panic or with VIPD_KEEP_LOGS=1.
+//! which removes every `etcd0` veth too. Its directory (`$TMPDIR/vipd-etcd-vth<pid>-<n>`) is
+//! removed after a pass; after a panic or with VIPD_KEEP_LOGS=1 it is kept, and printed,
+//! with only what helps debugging: each member's log `eN.log` and command line `eN.args`
+//! (its whole configuration), and the certificates under `tls/`, each file cut to
+//! 8 MiB. The members' data directories `eN.data` are deleted even then: etcd preallocates
+//! 64 MB per WAL file, so keeping them cost about 190 MB per failed test and filled the disk.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -24,6 +28,7 @@ use std::time::Duration;
 
 use crate::cmd::{ip_n, output, run};
 use crate::error::{HarnessError, Result};
+use crate::keep::{FILE_CAP, bound_dir, keep_files};
 use crate::lab::{Lab, PREFIX, sweep_once};
 use crate::node::Node;
 use crate::wait::wait_until;
@@ -109,6 +114,9 @@ impl EtcdCluster {
             c.add_ns(&ns)?;
             c.plug(&ns, &format!("m{i}"), "eth0", ip)?;
             let args = c.member_args(i, ip, &initial)?;
+            let args_file = c.dir.join(format!("e{i}.args"));
+            std::fs::write(&args_file, args.join("\n") + "\n")
+                .map_err(|e| HarnessError::io(format!("write {}", args_file.display()), e))?;
             c.members.push(Member {
                 name: format!("e{i}"),
                 ns,
@@ -314,8 +322,15 @@ impl Drop for EtcdCluster {
                 eprintln!("etcd cluster teardown: {e}");
             }
         }
-        if std::thread::panicking() || std::env::var_os("VIPD_KEEP_LOGS").is_some() {
-            eprintln!("etcd cluster files kept in {}", self.dir.display());
+        if keep_files() {
+            for i in 0..self.members.len() {
+                let _ = std::fs::remove_dir_all(self.data_dir(i));
+            }
+            bound_dir(&self.dir, FILE_CAP);
+            eprintln!(
+                "etcd cluster logs, command lines and certificates kept in {} (data removed)",
+                self.dir.display()
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }

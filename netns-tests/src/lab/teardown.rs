@@ -6,6 +6,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::cmd::run;
+use crate::keep::{FILE_CAP, bound_dir, keep_files};
 
 /// Every namespace the harness makes is named `vth<pid>-<n>-<role>`: unique per process and
 /// lab (tests run in parallel), and recognisable as ours when a killed run leaves one behind.
@@ -27,8 +28,13 @@ impl Drop for Teardown {
                 eprintln!("lab teardown: {e}");
             }
         }
-        if std::thread::panicking() || std::env::var_os("VIPD_KEEP_LOGS").is_some() {
-            eprintln!("lab logs kept in {}", self.logdir.display());
+        if keep_files() {
+            bound_dir(&self.logdir, FILE_CAP);
+            eprintln!(
+                "lab logs, configs and captures kept in {} (each file cut to {} MiB)",
+                self.logdir.display(),
+                FILE_CAP >> 20
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.logdir);
         }
