@@ -157,6 +157,14 @@ fn the_masters_lan_link_down_hands_over_through_the_heartbeat_link() {
         mut d1,
         ..
     } = vrrp_pair();
+    // node1 has heard the Master on both channels, under its address on each: its LAN
+    // address, heard a moment before the resignation, is not another Master to wait for.
+    netns_tests::wait_until(TOLERANCE, POLL, || {
+        ["eth0", "eth1"]
+            .iter()
+            .all(|c| channel_counter(&d1, c, "adverts_received") > 0)
+    })
+    .expect("node1 hears node0 on eth0 and eth1");
     let t0 = Instant::now();
     lab.set_port(lab.node(0), false).unwrap();
     let t = d0

@@ -135,6 +135,8 @@ const FOLLOWED_MAX: usize = 4;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Heard {
     addr: IpAddr,
+    /// The heartbeat channel it came in on: a node has another address on each.
+    channel: usize,
     priority: u8,
     at: Instant,
 }

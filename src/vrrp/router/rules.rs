@@ -91,6 +91,7 @@ impl Router {
         }
         let heard = Heard {
             addr: advert.from,
+            channel: advert.channel,
             priority: advert.priority,
             at: now,
         };
@@ -118,7 +119,16 @@ impl Router {
             self.followed.retain(|f| f.addr != advert.from);
             let mdi = self.master_down_interval();
             self.followed.retain(|f| now < later(f.at, mdi));
-            if let Some(other) = self.followed.iter().max_by_key(|f| f.at).copied() {
+            // Another Master is judged on the channel the resignation came in on: every
+            // Master advertises on every channel, and the resigning one has other addresses
+            // on the others (its adverts there, heard a moment ago, are not another Master).
+            let other = self
+                .followed
+                .iter()
+                .filter(|f| f.channel == advert.channel)
+                .max_by_key(|f| f.at)
+                .copied();
+            if let Some(other) = other {
                 // Another Master we follow is still alive: wait for it as usual.
                 self.heard = Some(other);
                 self.arm_down(other.at, later(other.at, mdi), DownCause::Silence);
@@ -188,6 +198,7 @@ impl Router {
             };
             let winner = Heard {
                 addr: advert.from,
+                channel: advert.channel,
                 priority: advert.priority,
                 at: now,
             };

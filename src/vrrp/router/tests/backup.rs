@@ -312,3 +312,33 @@ fn huge_delays_never_overflow_a_deadline() {
     assert_eq!(owner.state(), State::Master);
     assert!(owner.deadlines().announce_repeat.unwrap() > t0 + Duration::from_secs(1 << 30));
 }
+
+/// The Master heard on two channels, under its address on each.
+fn on_channel(channel: usize, from: &str, priority: u8) -> Input {
+    Input::Advert(Advert {
+        from: ip(from),
+        channel,
+        priority,
+        interval: Centis::ONE_SECOND,
+    })
+}
+
+#[test]
+fn a_resignation_on_the_heartbeat_channel_alone_takes_over_after_skew_time() {
+    let t0 = Instant::now();
+    let config = RouterConfig {
+        channel_addrs: vec![ip(US), ip("192.168.7.2")],
+        channel_names: vec!["eth0".into(), "eth1".into()],
+        ..v2(100)
+    };
+    let mut r = backup(config, t0);
+    // The Master, 10.0.0.2 on the LAN and 192.168.7.1 on the heartbeat link.
+    r.handle(t0 + ms(100), on_channel(0, PEER, 200));
+    r.handle(t0 + ms(101), on_channel(1, "192.168.7.1", 200));
+    // Its LAN link fails: its priority 0 comes over the heartbeat link only. Its LAN address,
+    // heard a moment ago, is not another Master to wait for.
+    let at = t0 + ms(150);
+    r.handle(at, on_channel(1, "192.168.7.1", 0));
+    let skew = r.deadlines().master_down.unwrap() - at;
+    assert_eq!(skew, ms(609) + us(375), "Skew_Time at priority 100");
+}
