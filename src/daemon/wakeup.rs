@@ -4,6 +4,13 @@
 //! made every takeover about a millisecond late (measured: Master_Down_Interval + 1.2 to
 //! 1.8 ms, where keepalived is within 0.2 ms). A timerfd armed with the exact remaining time
 //! wakes the task within microseconds of the RFC deadline.
+//!
+//! The timer is set only when the time it must fire changes, and never read before it is
+//! set: `timerfd_settime` discards an expiry not yet read. A Backup's Master_Down timer moves
+//! with every advert it hears (RFC 9568 §6.4.2), and reading the old expiry first cost a
+//! system call per advert. (Leaving the timer armed for the earlier time instead, to be
+//! re-armed when it fires, measured worse: a wake-up of the thread costs more than the
+//! `timerfd_settime` it saves.)
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -19,9 +26,9 @@ use tokio::time::{Instant as TokioInstant, sleep_until};
 pub enum Wakeup {
     /// tokio's timer: millisecond ticks, but follows tokio's paused clock in tests.
     Tokio,
-    /// A timerfd on CLOCK_MONOTONIC (the clock of `std::time::Instant`): exact. The flag
-    /// says a wait was cancelled while the timer was armed, so an expiry may be pending.
-    Precise(AsyncFd<Fd>, bool),
+    /// A timerfd on CLOCK_MONOTONIC (the clock of `std::time::Instant`): exact. The time
+    /// is when the armed timer expires, if it is armed and its expiry has not been read.
+    Precise(AsyncFd<Fd>, Option<Instant>),
 }
 
 /// A timerfd that tokio can poll.
@@ -48,7 +55,7 @@ impl Wakeup {
                 .map_err(|e| e.into_parts().1)
         });
         match made {
-            Ok(fd) => Wakeup::Precise(fd, false),
+            Ok(fd) => Wakeup::Precise(fd, None),
             Err(e) => {
                 tracing::warn!(error = %e, "no timerfd: timers fall back to millisecond precision");
                 Wakeup::Tokio
@@ -63,44 +70,46 @@ impl Wakeup {
         };
         match self {
             Wakeup::Tokio => sleep_until(TokioInstant::from_std(deadline)).await,
-            Wakeup::Precise(fd, armed) => {
+            Wakeup::Precise(fd, armed) => loop {
                 let now = Instant::now();
                 if deadline <= now {
                     return;
                 }
-                let timer = &fd.get_ref().0;
-                if *armed {
-                    // An expiry left unread by a cancelled wait must not end this one.
-                    let _ = timer.wait();
-                }
-                let left = TimeSpec::from_duration(deadline - now);
-                if timer
-                    .set(Expiration::OneShot(left), TimerSetTimeFlags::empty())
-                    .is_err()
-                {
-                    return sleep_until(TokioInstant::from_std(deadline)).await;
-                }
-                // Until the read below succeeds, a cancellation leaves the timer armed.
-                *armed = true;
-                loop {
-                    let Ok(mut guard) = fd.readable().await else {
+                // Setting a timerfd discards an expiry not yet read; a readiness tokio still
+                // holds from it is found stale below (the read would block) and cleared.
+                let (expiry, flags, target) = exact(deadline, now);
+                if *armed != Some(target) {
+                    let set = fd.get_ref().0.set(Expiration::OneShot(expiry), flags);
+                    if set.is_err() {
+                        *armed = None;
                         return sleep_until(TokioInstant::from_std(deadline)).await;
-                    };
-                    // `wait` reads the expiry count; EAGAIN means a spurious wakeup.
-                    match guard.try_io(|inner| inner.get_ref().0.wait().map_err(io::Error::from)) {
-                        Ok(_) => {
-                            // The count is read, so the fd is not readable now: saying so
-                            // saves the next wait a poll that would find nothing.
-                            guard.clear_ready();
-                            *armed = false;
-                            return;
-                        }
-                        Err(_would_block) => continue,
                     }
+                    *armed = Some(target);
                 }
-            }
+                let Ok(mut guard) = fd.readable().await else {
+                    return sleep_until(TokioInstant::from_std(deadline)).await;
+                };
+                // `wait` reads the expiry count; EAGAIN means the timer has not expired yet
+                // (a stale readiness), so wait again. Woken early (never expected), the loop
+                // arms the timer again.
+                if guard
+                    .try_io(|inner| inner.get_ref().0.wait().map_err(io::Error::from))
+                    .is_ok()
+                {
+                    // The count is read, so the fd is not readable now: saying so saves the
+                    // next wait a poll that would find nothing.
+                    guard.clear_ready();
+                    *armed = None;
+                }
+            },
         }
     }
+}
+
+/// A relative expiry at `deadline`.
+fn exact(deadline: Instant, now: Instant) -> (TimeSpec, TimerSetTimeFlags, Instant) {
+    let left = TimeSpec::from_duration(deadline - now);
+    (left, TimerSetTimeFlags::empty(), deadline)
 }
 
 #[cfg(test)]
@@ -132,5 +141,31 @@ mod tests {
         let deadline = Instant::now() + Duration::from_millis(30);
         w.until(Some(deadline)).await;
         assert!(Instant::now() >= deadline);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_does_not_disturb_later_and_earlier_deadlines() {
+        let mut w = Wakeup::precise();
+        // Armed for 20 ms, then cancelled: the timer stays armed for 20 ms.
+        let _ = tokio::time::timeout(
+            Duration::from_millis(2),
+            w.until(Some(Instant::now() + Duration::from_millis(20))),
+        )
+        .await;
+        // A later deadline (a Backup hearing an advert): the early expiry must not end it.
+        let later = Instant::now() + Duration::from_millis(40);
+        w.until(Some(later)).await;
+        assert!(Instant::now() >= later);
+        // Armed for 200 ms and cancelled; an earlier deadline must not wait for it.
+        let _ = tokio::time::timeout(
+            Duration::from_millis(2),
+            w.until(Some(Instant::now() + Duration::from_millis(200))),
+        )
+        .await;
+        let sooner = Instant::now() + Duration::from_millis(10);
+        w.until(Some(sooner)).await;
+        let late = Instant::now().duration_since(sooner);
+        // Generous for a loaded machine, and far below the 190 ms of a missed re-arm.
+        assert!(late < Duration::from_millis(100), "{late:?}");
     }
 }
