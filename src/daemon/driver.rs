@@ -10,7 +10,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
-use super::wakeup::Wakeup;
+use super::wakeup::{Slack, Wakeup};
 
 use std::net::IpAddr;
 
@@ -112,11 +112,12 @@ pub async fn drive<I: RouterIo>(router: Router, inbox: Inbox, io: I, mut wakeup:
     let mut packets_open = true;
     loop {
         let deadline = task.router.next_deadline();
+        let slack = slack(&task.router, deadline);
         // Timers before control before packets: a flood of packets must not starve the
         // advert timer, and nothing from the network goes before the daemon's own inputs.
         tokio::select! {
             biased;
-            () = wakeup.until(deadline) => {
+            () = wakeup.until(deadline, slack) => {
                 // Read what is queued before acting on an expiry: a Backup that ran late must
                 // not declare a Master down whose advert sits unread in its inbox. Bounded by
                 // the lane's capacity, so the timer is served after at most that many.
@@ -143,6 +144,16 @@ pub async fn drive<I: RouterIo>(router: Router, inbox: Inbox, io: I, mut wakeup:
         }
     }
     task.io
+}
+
+/// How exactly `deadline`, the router's next, must be kept: a Master's next advert may wait
+/// for the grid (see `wakeup`); nothing else may.
+fn slack(router: &Router, deadline: Option<Instant>) -> Slack {
+    if deadline.is_some() && router.deadlines().advert == deadline {
+        Slack::Grid
+    } else {
+        Slack::Exact
+    }
 }
 
 /// A router and its outside world, inside the task.
@@ -264,6 +275,21 @@ mod tests {
             self.log
                 .push((self.at(), format!("{} -> {}", t.from, t.to)));
         }
+    }
+
+    #[test]
+    fn only_a_masters_advert_timer_may_wait_for_the_grid() {
+        let t0 = Instant::now();
+        let mut backup = router(100);
+        backup.handle(t0, Input::Start);
+        assert_eq!(slack(&backup, backup.next_deadline()), Slack::Exact);
+        // Its Master_Down_Interval passes: it is Master, and its next deadline is an advert.
+        let down = backup.next_deadline().unwrap();
+        backup.handle(down, Input::Timer);
+        assert_eq!(backup.state(), crate::vrrp::State::Master);
+        let next = backup.next_deadline();
+        assert_eq!(next, backup.deadlines().advert);
+        assert_eq!(slack(&backup, next), Slack::Grid);
     }
 
     /// An inbox whose packet lane nobody sends on.

@@ -11,16 +11,38 @@
 //! system call per advert. (Leaving the timer armed for the earlier time instead, to be
 //! re-armed when it fires, measured worse: a wake-up of the thread costs more than the
 //! `timerfd_settime` it saves.)
+//!
+//! A Master's advert timer alone may be served late, on a shared grid ([`ADVERT_GRID`]):
+//! every instance's advert deadline is rounded up to the same instants, so the kernel
+//! expires their timers together and one wake-up of the thread serves all of them, and
+//! the Backups receive them together too. Each advert deadline is counted from the previous
+//! deadline (not from when it was served), and every advert interval is a whole number of
+//! centiseconds, so the rounding shifts an instance's adverts by a constant below one grid
+//! step and never changes the interval between two of them (RFC 9568 §6.4.3). A Backup's
+//! Master_Down timer, and every other timer, stays exact.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::time::{Instant as TokioInstant, sleep_until};
+
+/// The grid that Master advert timers are rounded up to on CLOCK_MONOTONIC: one
+/// centisecond, the unit of every advert interval.
+pub const ADVERT_GRID: Duration = Duration::from_millis(10);
+
+/// How exactly a deadline must be kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slack {
+    /// At the deadline (Master_Down, gates, leases, announcements).
+    Exact,
+    /// At the next [`ADVERT_GRID`] point from the deadline on (a Master's next advert).
+    Grid,
+}
 
 /// How a router task waits for its next deadline.
 pub enum Wakeup {
@@ -63,8 +85,9 @@ impl Wakeup {
         }
     }
 
-    /// Returns at `deadline` (at once if it has passed); never, for `None`.
-    pub async fn until(&mut self, deadline: Option<Instant>) {
+    /// Returns at `deadline` (at once if it has passed), or with [`Slack::Grid`] at the
+    /// next grid point from it on; never, for `None`.
+    pub async fn until(&mut self, deadline: Option<Instant>, slack: Slack) {
         let Some(deadline) = deadline else {
             return std::future::pending().await;
         };
@@ -77,7 +100,13 @@ impl Wakeup {
                 }
                 // Setting a timerfd discards an expiry not yet read; a readiness tokio still
                 // holds from it is found stale below (the read would block) and cleared.
-                let (expiry, flags, target) = exact(deadline, now);
+                let (expiry, flags, target) = match slack {
+                    Slack::Grid => match monotonic().map(|mono| grid_point(deadline, now, mono)) {
+                        Some((abs, at)) => (abs, TimerSetTimeFlags::TFD_TIMER_ABSTIME, at),
+                        None => exact(deadline, now),
+                    },
+                    Slack::Exact => exact(deadline, now),
+                };
                 if *armed != Some(target) {
                     let set = fd.get_ref().0.set(Expiration::OneShot(expiry), flags);
                     if set.is_err() {
@@ -112,6 +141,26 @@ fn exact(deadline: Instant, now: Instant) -> (TimeSpec, TimerSetTimeFlags, Insta
     (left, TimerSetTimeFlags::empty(), deadline)
 }
 
+/// CLOCK_MONOTONIC now, the clock of `Instant` and of the timerfd.
+fn monotonic() -> Option<Duration> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).ok()?;
+    Some(Duration::new(
+        u64::try_from(t.tv_sec()).ok()?,
+        u32::try_from(t.tv_nsec()).ok()?,
+    ))
+}
+
+/// The first [`ADVERT_GRID`] point at or after `deadline`, as an absolute CLOCK_MONOTONIC
+/// time (the same instant for every task that rounds to it) and as an `Instant`; `mono` is
+/// CLOCK_MONOTONIC read at `now`.
+fn grid_point(deadline: Instant, now: Instant, mono: Duration) -> (TimeSpec, Instant) {
+    let abs = mono + deadline.saturating_duration_since(now);
+    let step = ADVERT_GRID.as_nanos();
+    // Nanoseconds of CLOCK_MONOTONIC fit a u64 for 584 years of uptime.
+    let rounded = Duration::from_nanos((abs.as_nanos().div_ceil(step) * step) as u64);
+    (TimeSpec::from_duration(rounded), now + (rounded - mono))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -123,23 +172,29 @@ mod tests {
         let mut w = Wakeup::precise();
         assert!(matches!(w, Wakeup::Precise(..)));
         let deadline = Instant::now() + Duration::from_millis(20);
-        w.until(Some(deadline)).await;
+        w.until(Some(deadline), Slack::Exact).await;
         let late = Instant::now().duration_since(deadline);
         assert!(Instant::now() >= deadline);
         // Generous: a loaded machine may schedule late, but never early.
         assert!(late < Duration::from_millis(50), "{late:?}");
         // A past deadline returns at once.
-        w.until(Some(Instant::now() - Duration::from_millis(1)))
-            .await;
+        w.until(
+            Some(Instant::now() - Duration::from_millis(1)),
+            Slack::Exact,
+        )
+        .await;
         // A cancelled wait that expired later does not end the next one early.
         let _ = tokio::time::timeout(
             Duration::from_millis(5),
-            w.until(Some(Instant::now() + Duration::from_millis(10))),
+            w.until(
+                Some(Instant::now() + Duration::from_millis(10)),
+                Slack::Exact,
+            ),
         )
         .await;
         tokio::time::sleep(Duration::from_millis(15)).await;
         let deadline = Instant::now() + Duration::from_millis(30);
-        w.until(Some(deadline)).await;
+        w.until(Some(deadline), Slack::Exact).await;
         assert!(Instant::now() >= deadline);
     }
 
@@ -149,23 +204,49 @@ mod tests {
         // Armed for 20 ms, then cancelled: the timer stays armed for 20 ms.
         let _ = tokio::time::timeout(
             Duration::from_millis(2),
-            w.until(Some(Instant::now() + Duration::from_millis(20))),
+            w.until(
+                Some(Instant::now() + Duration::from_millis(20)),
+                Slack::Exact,
+            ),
         )
         .await;
         // A later deadline (a Backup hearing an advert): the early expiry must not end it.
         let later = Instant::now() + Duration::from_millis(40);
-        w.until(Some(later)).await;
+        w.until(Some(later), Slack::Exact).await;
         assert!(Instant::now() >= later);
         // Armed for 200 ms and cancelled; an earlier deadline must not wait for it.
         let _ = tokio::time::timeout(
             Duration::from_millis(2),
-            w.until(Some(Instant::now() + Duration::from_millis(200))),
+            w.until(
+                Some(Instant::now() + Duration::from_millis(200)),
+                Slack::Exact,
+            ),
         )
         .await;
         let sooner = Instant::now() + Duration::from_millis(10);
-        w.until(Some(sooner)).await;
+        w.until(Some(sooner), Slack::Exact).await;
         let late = Instant::now().duration_since(sooner);
         // Generous for a loaded machine, and far below the 190 ms of a missed re-arm.
         assert!(late < Duration::from_millis(100), "{late:?}");
+    }
+
+    #[tokio::test]
+    async fn advert_deadlines_meet_on_the_grid() {
+        let mut w = Wakeup::precise();
+        // Two deadlines less than a grid step apart wake at the same grid point.
+        let now = Instant::now();
+        // CLOCK_MONOTONIC 3 ms past a grid point at `now`.
+        let mono = Duration::from_millis(1_000_003);
+        let (abs, a) = grid_point(now + Duration::from_millis(5), now, mono);
+        assert_eq!((abs.tv_sec(), abs.tv_nsec()), (1000, 10_000_000));
+        assert_eq!(a, now + Duration::from_millis(7));
+        let (_, b) = grid_point(now + Duration::from_micros(6_999), now, mono);
+        assert_eq!(a, b, "deadlines within one step meet");
+        // A period of whole centiseconds keeps its offset to the grid.
+        let (_, q) = grid_point(now + Duration::from_millis(105), now, mono);
+        assert_eq!(q - a, Duration::from_millis(100));
+        let first = Instant::now() + Duration::from_millis(15);
+        w.until(Some(first), Slack::Grid).await;
+        assert!(Instant::now() >= first);
     }
 }
