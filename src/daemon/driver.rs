@@ -10,7 +10,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
-use super::wakeup::{Slack, Wakeup};
+use super::wakeup::{Slack, Wakeup, advert_grid};
 
 use std::net::IpAddr;
 
@@ -160,7 +160,7 @@ pub async fn drive<I: RouterIo>(router: Router, inbox: Inbox, io: I, mut wakeup:
 /// for the grid (see `wakeup`); nothing else may.
 fn slack(router: &Router, deadline: Option<Instant>) -> Slack {
     if deadline.is_some() && router.deadlines().advert == deadline {
-        Slack::Grid
+        Slack::Grid(advert_grid(router.config().advert_interval.as_duration()))
     } else {
         Slack::Exact
     }
@@ -299,7 +299,8 @@ mod tests {
         assert_eq!(backup.state(), crate::vrrp::State::Master);
         let next = backup.next_deadline();
         assert_eq!(next, backup.deadlines().advert);
-        assert_eq!(slack(&backup, next), Slack::Grid);
+        // 100 ms adverts: a 10 ms grid.
+        assert_eq!(slack(&backup, next), Slack::Grid(Duration::from_millis(10)));
     }
 
     /// An inbox whose packet lane nobody sends on.

@@ -12,13 +12,17 @@
 //! re-armed when it fires, measured worse: a wake-up of the thread costs more than the
 //! `timerfd_settime` it saves.)
 //!
-//! A Master's advert timer alone may be served late, on a shared grid ([`ADVERT_GRID`]):
+//! A Master's advert timer alone may be served late, on a shared grid ([`advert_grid`]):
 //! every instance's advert deadline is rounded up to the same instants, so the kernel
 //! expires their timers together and one wake-up of the thread serves all of them, and
 //! the Backups receive them together too. Each advert deadline is counted from the previous
-//! deadline (not from when it was served), and every advert interval is a whole number of
-//! centiseconds, so the rounding shifts an instance's adverts by a constant below one grid
-//! step and never changes the interval between two of them (RFC 9568 §6.4.3). A Backup's
+//! deadline (not from when it was served), and the grid step divides every advert interval
+//! (whole centiseconds), so the rounding shifts an instance's adverts by a constant below one
+//! step and never changes the interval between two of them (RFC 9568 §6.4.3). The step is
+//! at most a fifth of the interval: served up to a step late, the next deadline must still be
+//! well ahead, or a wake-up a little later than that finds it passed and the router counts
+//! the next advert from then, a skipped advert (a 10 ms step at 10 ms adverts did that: a
+//! 40.8 ms gap in a 10-minute run, over the 36.1 ms Master_Down_Interval). A Backup's
 //! Master_Down timer, and every other timer, stays exact.
 
 use std::io;
@@ -31,17 +35,26 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::time::{Instant as TokioInstant, sleep_until};
 
-/// The grid that Master advert timers are rounded up to on CLOCK_MONOTONIC: one
-/// centisecond, the unit of every advert interval.
-pub const ADVERT_GRID: Duration = Duration::from_millis(10);
+/// The grid step of a Master's advert timer for adverts every `interval`: the largest of
+/// 10, 5, 2 and 1 ms (each divides a centisecond, so every interval) that is at most a fifth
+/// of the interval. Instances with the same interval share grid points; 2 and 5 ms grids
+/// meet every 10 ms.
+pub fn advert_grid(interval: Duration) -> Duration {
+    [10, 5, 2]
+        .into_iter()
+        .map(Duration::from_millis)
+        .find(|step| *step * 5 <= interval)
+        .unwrap_or(Duration::from_millis(1))
+}
 
 /// How exactly a deadline must be kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slack {
     /// At the deadline (Master_Down, gates, leases, announcements).
     Exact,
-    /// At the next [`ADVERT_GRID`] point from the deadline on (a Master's next advert).
-    Grid,
+    /// At the next point of a grid of this step from the deadline on (a Master's next
+    /// advert; see [`advert_grid`]).
+    Grid(Duration),
 }
 
 /// How a router task waits for its next deadline.
@@ -101,10 +114,12 @@ impl Wakeup {
                 // Setting a timerfd discards an expiry not yet read; a readiness tokio still
                 // holds from it is found stale below (the read would block) and cleared.
                 let (expiry, flags, target) = match slack {
-                    Slack::Grid => match monotonic().map(|mono| grid_point(deadline, now, mono)) {
-                        Some((abs, at)) => (abs, TimerSetTimeFlags::TFD_TIMER_ABSTIME, at),
-                        None => exact(deadline, now),
-                    },
+                    Slack::Grid(step) => {
+                        match monotonic().map(|mono| grid_point(deadline, now, mono, step)) {
+                            Some((abs, at)) => (abs, TimerSetTimeFlags::TFD_TIMER_ABSTIME, at),
+                            None => exact(deadline, now),
+                        }
+                    }
                     Slack::Exact => exact(deadline, now),
                 };
                 if *armed != Some(target) {
@@ -150,12 +165,17 @@ fn monotonic() -> Option<Duration> {
     ))
 }
 
-/// The first [`ADVERT_GRID`] point at or after `deadline`, as an absolute CLOCK_MONOTONIC
-/// time (the same instant for every task that rounds to it) and as an `Instant`; `mono` is
+/// The first multiple of `step` at or after `deadline`, as an absolute CLOCK_MONOTONIC time
+/// (the same instant for every task that rounds to it) and as an `Instant`; `mono` is
 /// CLOCK_MONOTONIC read at `now`.
-fn grid_point(deadline: Instant, now: Instant, mono: Duration) -> (TimeSpec, Instant) {
+fn grid_point(
+    deadline: Instant,
+    now: Instant,
+    mono: Duration,
+    step: Duration,
+) -> (TimeSpec, Instant) {
     let abs = mono + deadline.saturating_duration_since(now);
-    let step = ADVERT_GRID.as_nanos();
+    let step = step.as_nanos().max(1);
     // Nanoseconds of CLOCK_MONOTONIC fit a u64 for 584 years of uptime.
     let rounded = Duration::from_nanos((abs.as_nanos().div_ceil(step) * step) as u64);
     (TimeSpec::from_duration(rounded), now + (rounded - mono))
@@ -237,16 +257,41 @@ mod tests {
         let now = Instant::now();
         // CLOCK_MONOTONIC 3 ms past a grid point at `now`.
         let mono = Duration::from_millis(1_000_003);
-        let (abs, a) = grid_point(now + Duration::from_millis(5), now, mono);
+        let step = Duration::from_millis(10);
+        let (abs, a) = grid_point(now + Duration::from_millis(5), now, mono, step);
         assert_eq!((abs.tv_sec(), abs.tv_nsec()), (1000, 10_000_000));
         assert_eq!(a, now + Duration::from_millis(7));
-        let (_, b) = grid_point(now + Duration::from_micros(6_999), now, mono);
+        let (_, b) = grid_point(now + Duration::from_micros(6_999), now, mono, step);
         assert_eq!(a, b, "deadlines within one step meet");
         // A period of whole centiseconds keeps its offset to the grid.
-        let (_, q) = grid_point(now + Duration::from_millis(105), now, mono);
+        let (_, q) = grid_point(now + Duration::from_millis(105), now, mono, step);
         assert_eq!(q - a, Duration::from_millis(100));
+        // A 2 ms grid: 1,000,008 ms is on it already.
+        let (_, c) = grid_point(
+            now + Duration::from_millis(5),
+            now,
+            mono,
+            Duration::from_millis(2),
+        );
+        assert_eq!(c, now + Duration::from_millis(5));
+        assert_eq!(
+            advert_grid(Duration::from_millis(10)),
+            Duration::from_millis(2)
+        );
+        assert_eq!(
+            advert_grid(Duration::from_millis(30)),
+            Duration::from_millis(5)
+        );
+        assert_eq!(
+            advert_grid(Duration::from_millis(100)),
+            Duration::from_millis(10)
+        );
+        assert_eq!(
+            advert_grid(Duration::from_millis(1)),
+            Duration::from_millis(1)
+        );
         let first = Instant::now() + Duration::from_millis(15);
-        w.until(Some(first), Slack::Grid).await;
+        w.until(Some(first), Slack::Grid(step)).await;
         assert!(Instant::now() >= first);
     }
 }
