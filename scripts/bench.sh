@@ -7,9 +7,11 @@
 #   sudo scripts/bench.sh heal [OPTS]       # partition heal only, any heal_bench option (--help)
 #   sudo scripts/bench.sh flood [OPTS]      # forged-advert floods (about 3 min), flood_bench --help
 #   sudo scripts/bench.sh arbiter [OPTS]    # etcd arbiter (about 7 min, needs etcd), arbiter_bench --help
+#   sudo scripts/bench.sh scale [OPTS]      # 1 to 1,000 instances, 10/100 ms adverts, CPU and
+#                                           # memory beside keepalived (about 15 min), scale_bench --help
 #   sudo scripts/bench.sh --runs 2 --idle-secs 5    # options alone: failover, as before
-# Reports: bench-results/failover-<date>.md, heal-<date>.md, flood-<date>.md, arbiter-<date>.md;
-# logs and captures of failed runs are kept in bench-results/<name>-<date>-failed/.
+# Reports: bench-results/failover-<date>.md, heal-<date>.md, flood-<date>.md, arbiter-<date>.md,
+# scale-<date>.md; logs and captures of failed runs are kept in bench-results/<name>-<date>-failed/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +21,7 @@ for tool in ip tcpdump keepalived nft; do
 done
 
 case "${1:-}" in
-  failover | heal | flood | arbiter) which=("$1"); shift ;;
+  failover | heal | flood | arbiter | scale) which=("$1"); shift ;;
   "") which=(failover heal) ;;
   *) which=(failover) ;;
 esac
@@ -27,7 +29,7 @@ esac
 echo "== building vipd and the benchmarks (release)" >&2
 cargo build --release -q -p vipd --bin vipd
 cargo build --release -q -p netns-tests --bin failover_bench --bin heal_bench --bin flood_bench \
-  --bin arbiter_bench --bin pinger
+  --bin arbiter_bench --bin scale_bench --bin pinger
 bin="${CARGO_TARGET_DIR:-target}/release"
 case " $* " in *" --help "* | *" -h "*) exec "$bin/${which[0]}_bench" --help ;; esac
 

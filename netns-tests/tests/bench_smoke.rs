@@ -217,3 +217,49 @@ fn one_vipd_heal_gives_a_complete_plausible_report() {
         "{summary:?}; {context}"
     );
 }
+
+#[test]
+fn one_small_scale_case_gives_a_plausible_row() {
+    if !require_root() {
+        return;
+    }
+    // vipd_bin fails, naming where it looked, when there is no vipd binary.
+    let vipd = netns_tests::vipd::vipd_bin().expect("vipd binary");
+    let out = Command::new(env!("CARGO_BIN_EXE_scale_bench"))
+        .args(["--cases", "2@100ms", "--idle-secs", "2", "--agents", "vipd"])
+        .arg("--vipd")
+        .arg(&vipd)
+        .arg("--pinger")
+        .arg(env!("CARGO_BIN_EXE_pinger"))
+        .output()
+        .expect("run scale_bench");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let progress = String::from_utf8_lossy(&out.stderr);
+    let context = format!("report:\n{report}\nprogress:\n{progress}");
+    assert!(out.status.success(), "{context}");
+    // case, agent, Master CPU, Backup CPU, Master memory, Backup memory, false takeovers,
+    // longest gap, Master up, all-Backup, load.
+    let rows: Vec<Vec<&str>> = report
+        .lines()
+        .filter(|l| l.starts_with("| 2 × 100ms | vipd |"))
+        .map(cells)
+        .collect();
+    assert_eq!(rows.len(), 1, "{context}");
+    let r = &rows[0];
+    assert_eq!(r.len(), 11, "{context}");
+    // Two instances at 100 ms cost far less than a core, and something.
+    for k in [2, 3] {
+        let cpu = number(r[k]);
+        assert!(cpu > 0.0 && cpu < 50.0, "column {k}: {context}");
+    }
+    // RSS / anonymous / PSS in MB: anonymous is part of the RSS.
+    let mem: Vec<f64> = r[4].split(" / ").map(number).collect();
+    assert!(
+        mem.len() == 3 && mem[1] > 0.0 && mem[1] <= mem[0],
+        "{context}"
+    );
+    assert_eq!(r[6], "0", "a false takeover in 2 s: {context}");
+    // Adverts every 100 ms: the longest gap is about that, far below Master_Down_Interval.
+    let gap = number(r[7].trim_end_matches(" ms"));
+    assert!((50.0..300.0).contains(&gap), "{context}");
+}

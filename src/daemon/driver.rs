@@ -10,7 +10,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
-use super::wakeup::Wakeup;
+use super::wakeup::{Slack, Wakeup, advert_grid};
 
 use std::net::IpAddr;
 
@@ -112,11 +112,22 @@ pub async fn drive<I: RouterIo>(router: Router, inbox: Inbox, io: I, mut wakeup:
     let mut packets_open = true;
     loop {
         let deadline = task.router.next_deadline();
+        let slack = slack(&task.router, deadline);
+        let master_down = deadline.is_some() && task.router.deadlines().master_down == deadline;
         // Timers before control before packets: a flood of packets must not starve the
         // advert timer, and nothing from the network goes before the daemon's own inputs.
         tokio::select! {
             biased;
-            () = wakeup.until(deadline) => {
+            () = wakeup.until(deadline, slack) => {
+                if master_down {
+                    // A Backup whose thread was held up (a loaded host) wakes with the
+                    // Master's adverts still in the socket: the timerfd and the socket become
+                    // ready in the same poll, in either order. Yielding lets the runtime poll
+                    // its I/O driver and run the receive loops first (tokio runs a yielded
+                    // task after the I/O woken in that poll), so the adverts reach the lane
+                    // drained below. Only Master_Down pays for this, and it fires rarely.
+                    tokio::task::yield_now().await;
+                }
                 // Read what is queued before acting on an expiry: a Backup that ran late must
                 // not declare a Master down whose advert sits unread in its inbox. Bounded by
                 // the lane's capacity, so the timer is served after at most that many.
@@ -143,6 +154,16 @@ pub async fn drive<I: RouterIo>(router: Router, inbox: Inbox, io: I, mut wakeup:
         }
     }
     task.io
+}
+
+/// How exactly `deadline`, the router's next, must be kept: a Master's next advert may wait
+/// for the grid (see `wakeup`); nothing else may.
+fn slack(router: &Router, deadline: Option<Instant>) -> Slack {
+    if deadline.is_some() && router.deadlines().advert == deadline {
+        Slack::Grid(advert_grid(router.config().advert_interval.as_duration()))
+    } else {
+        Slack::Exact
+    }
 }
 
 /// A router and its outside world, inside the task.
@@ -266,6 +287,22 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_a_masters_advert_timer_may_wait_for_the_grid() {
+        let t0 = Instant::now();
+        let mut backup = router(100);
+        backup.handle(t0, Input::Start);
+        assert_eq!(slack(&backup, backup.next_deadline()), Slack::Exact);
+        // Its Master_Down_Interval passes: it is Master, and its next deadline is an advert.
+        let down = backup.next_deadline().unwrap();
+        backup.handle(down, Input::Timer);
+        assert_eq!(backup.state(), crate::vrrp::State::Master);
+        let next = backup.next_deadline();
+        assert_eq!(next, backup.deadlines().advert);
+        // 100 ms adverts: a 10 ms grid.
+        assert_eq!(slack(&backup, next), Slack::Grid(Duration::from_millis(10)));
+    }
+
     /// An inbox whose packet lane nobody sends on.
     fn control_only(control: mpsc::Receiver<Input>) -> Inbox {
         Inbox {
@@ -381,6 +418,37 @@ mod tests {
         };
         let task = tokio::spawn(drive(r, inbox, rec, Wakeup::Tokio));
         tokio::time::sleep(Duration::from_millis(100)).await;
+        control.send(Input::Stop).await.unwrap();
+        let rec = task.await.unwrap();
+        let events: Vec<&str> = rec.log.iter().map(|(_, e)| e.as_str()).collect();
+        assert!(!events.contains(&"BACKUP -> MASTER"), "{events:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_advert_read_by_the_receive_loop_in_the_same_turn_as_the_down_timer_counts() {
+        let (control, control_rx) = mpsc::channel(8);
+        let (packets, packets_rx) = mpsc::channel(PACKET_LANE);
+        let mut r = router(100);
+        let start = TokioInstant::now();
+        r.handle(start.into_std(), Input::Start);
+        let rec = Recorder {
+            t0: Some(start),
+            ..Recorder::default()
+        };
+        let inbox = Inbox {
+            control: control_rx,
+            packets: packets_rx,
+        };
+        // The router task waits first; a receive loop that finds the Master's advert becomes
+        // ready in the same turn as the down timer (both at 361 ms on tokio's clock).
+        let task = tokio::spawn(drive(r, inbox, rec, Wakeup::Tokio));
+        tokio::task::yield_now().await;
+        let receiver = tokio::spawn(async move {
+            tokio::time::sleep_until(start + Duration::from_millis(361)).await;
+            packets.try_send(queued_advert()).unwrap();
+        });
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        receiver.await.unwrap();
         control.send(Input::Stop).await.unwrap();
         let rec = task.await.unwrap();
         let events: Vec<&str> = rec.log.iter().map(|(_, e)| e.as_str()).collect();

@@ -94,35 +94,45 @@ impl Setup<'_> {
         });
         std::fs::write(&conf, text)
             .map_err(|e| HarnessError::io(format!("write {}", conf.display()), e))?;
-        let conf = conf.to_string_lossy().into_owned();
-        let log = file("log");
-        match self.agent {
-            Agent::Vipd => {
-                let bin = opts.vipd.to_string_lossy();
-                node.spawn(&[&bin, "run", "-c", &conf], log)
-            }
-            Agent::Keepalived => {
-                let bin = opts.keepalived.to_string_lossy();
-                let (pid, vrrp_pid) = (file("pid"), file("vrrp.pid"));
-                // -n foreground, -P VRRP only, -l log to the console, -G no syslog; pid files
-                // per node, or the second keepalived refuses to start.
-                node.spawn(
-                    &[
-                        &bin,
-                        "-n",
-                        "-P",
-                        "-l",
-                        "-G",
-                        "-f",
-                        &conf,
-                        "-p",
-                        &pid.to_string_lossy(),
-                        "-r",
-                        &vrrp_pid.to_string_lossy(),
-                    ],
-                    log,
-                )
-            }
+        let bin = match self.agent {
+            Agent::Vipd => &opts.vipd,
+            Agent::Keepalived => &opts.keepalived,
+        };
+        spawn(lab, node, self.agent, bin, &conf)
+    }
+}
+
+/// Starts `agent` (binary `bin`) on `node` with the configuration file `conf`, logging to
+/// the lab directory. The returned process leads a process group holding every process of
+/// the agent.
+pub fn spawn(lab: &Lab, node: &Node, agent: Agent, bin: &Path, conf: &Path) -> Result<Proc> {
+    let name = node.name();
+    let file = |ext: &str| lab.log_path(&format!("{name}-{agent}.{ext}"));
+    let conf = conf.to_string_lossy().into_owned();
+    let log = file("log");
+    let bin = bin.to_string_lossy();
+    match agent {
+        Agent::Vipd => node.spawn(&[&bin, "run", "-c", &conf], log),
+        Agent::Keepalived => {
+            let (pid, vrrp_pid) = (file("pid"), file("vrrp.pid"));
+            // -n foreground, -P VRRP only, -l log to the console, -G no syslog; pid files
+            // per node, or the second keepalived refuses to start.
+            node.spawn(
+                &[
+                    &bin,
+                    "-n",
+                    "-P",
+                    "-l",
+                    "-G",
+                    "-f",
+                    &conf,
+                    "-p",
+                    &pid.to_string_lossy(),
+                    "-r",
+                    &vrrp_pid.to_string_lossy(),
+                ],
+                log,
+            )
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod heal;
 pub mod idle;
 pub mod report;
 pub mod rng;
+pub mod scale;
 pub mod session;
 
 use std::fmt;

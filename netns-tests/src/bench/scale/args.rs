@@ -1,0 +1,164 @@
+//! The command line of `scale_bench`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use vipd::vrrp::timing::Centis;
+
+use super::super::{Agent, BenchError, Options, args};
+use super::layout::MAX_INSTANCES;
+use super::{Case, Contender, ScaleOptions};
+
+/// The usage text (`--help`).
+pub const USAGE: &str = "\
+Usage: scale_bench [OPTIONS]   (as root)
+
+Many instances, fast adverts, vipd beside keepalived in network namespaces: node0 (priority
+200) Master and node1 (100) Backup of every instance, VRRPv3. Per case and agent, back to
+back: CPU of both nodes over an idle window (schedstat, every thread), RSS, anonymous memory
+and PSS, adverts sent by the Backups during the window (false takeovers), start-up time to
+all-Backup; for cases of 100 instances or more, vipd's reload time of the unchanged
+configuration (and any flap during it) and, for every agent, a sample of takeover times after
+SIGKILL of the Master. 1,000 instances: 255 VRIDs per family on eth0, the rest on eth1.
+Prints a Markdown report.
+
+  --cases LIST          INSTANCES@INTERVAL (default 1@10ms,50@10ms,50@100ms,1000@100ms)
+  --runs N              runs per case and agent, alternating agents (default 1)
+  --agents LIST         vipd, keepalived (default vipd,keepalived)
+  --baseline PATH       also measure this (older) vipd binary, labelled with its file
+                        name, right before the current one, for before/after figures;
+                        may be given more than once
+  --idle-secs N         idle window per run (default 60)
+  --burn N              keep N busy threads spinning during the idle window (saturated
+                        cores: the false-takeover check under load) (default 0)
+  --takeover-sample N   instances whose takeover is timed, cases >= 100 (default 8; 0 skips)
+  --vipd PATH           vipd binary (default: next to this binary)
+  --keepalived PATH     keepalived binary (default keepalived)
+  --keep-failed DIR     accepted for scripts/bench.sh; a failed run's reason is in the report
+  --pinger PATH         accepted for scripts/bench.sh; unused
+";
+
+/// One `INSTANCES@INTERVAL` item.
+pub fn case(s: &str) -> Option<Case> {
+    let (n, interval) = s.split_once('@')?;
+    let instances: usize = n.parse().ok().filter(|n| (1..=MAX_INSTANCES).contains(n))?;
+    let ms: u32 = interval.strip_suffix("ms")?.parse().ok()?;
+    // VRRPv3 intervals are centiseconds, 10 ms to 40.95 s.
+    let centis = u16::try_from(ms / 10)
+        .ok()
+        .filter(|c| ms.is_multiple_of(10) && (1..4096).contains(c))?;
+    Some(Case {
+        instances,
+        interval: Centis::new(centis),
+    })
+}
+
+/// Parses the arguments (without the program name). `Ok(None)` means `--help`.
+pub fn parse(argv: &[String]) -> Result<Option<ScaleOptions>, BenchError> {
+    let mut o = ScaleOptions {
+        common: Options {
+            runs: 1,
+            faults: Vec::new(),
+            idle: Duration::from_secs(60),
+            idle_instances: Vec::new(),
+            idle_profiles: Vec::new(),
+            ..args::defaults()
+        },
+        cases: ["1@10ms", "50@10ms", "50@100ms", "1000@100ms"]
+            .iter()
+            .map(|s| case(s).expect("valid default"))
+            .collect(),
+        baseline: Vec::new(),
+        burn: 0,
+        takeover_sample: 8,
+    };
+    let go_on = args::each_flag(argv, USAGE, |flag, value| {
+        if let Some(done) = args::set_common(&mut o.common, flag, value) {
+            return done;
+        }
+        match flag {
+            "--cases" => args::list(value, case).map(|v| o.cases = v),
+            "--idle-secs" => args::number(value)
+                .and_then(|n| (n > 0).then_some(n).ok_or("at least 1".into()))
+                .map(|n| o.common.idle = Duration::from_secs(n)),
+            "--baseline" => {
+                o.baseline.push(PathBuf::from(value));
+                Ok(())
+            }
+            "--burn" => args::number(value).map(|n| o.burn = n as usize),
+            "--takeover-sample" => args::number(value).map(|n| o.takeover_sample = n as usize),
+            _ => Err("unknown option".into()),
+        }
+    })?;
+    Ok(go_on.then_some(o))
+}
+
+impl ScaleOptions {
+    /// Who is measured, in the order of each round: the baseline vipd first, then the
+    /// agents as listed.
+    pub fn contenders(&self) -> Vec<Contender> {
+        let mut out = Vec::new();
+        if self.common.agents.contains(&Agent::Vipd) {
+            for bin in &self.baseline {
+                let name = bin.file_name().map(|n| n.to_string_lossy().into_owned());
+                out.push(Contender {
+                    label: name.unwrap_or_else(|| "vipd-base".into()),
+                    agent: Agent::Vipd,
+                    bin: bin.clone(),
+                });
+            }
+        }
+        for &agent in &self.common.agents {
+            let bin = match agent {
+                Agent::Vipd => self.common.vipd.clone(),
+                Agent::Keepalived => self.common.keepalived.clone(),
+            };
+            out.push(Contender {
+                label: agent.to_string(),
+                agent,
+                bin,
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn defaults_overrides_and_bad_values() {
+        let o = parse(&[]).unwrap().unwrap();
+        assert_eq!(o.cases.len(), 4);
+        assert_eq!(o.cases[3].instances, 1000);
+        assert_eq!(o.cases[0].interval, Centis::new(1));
+        assert_eq!(o.contenders().len(), 2);
+        let o = parse(&argv(
+            "--cases 1000@100ms --idle-secs 5 --burn 2 --baseline /x/vipd-old --baseline /y/vipd-b --agents vipd",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!((o.burn, o.common.idle), (2, Duration::from_secs(5)));
+        let labels: Vec<String> = o.contenders().into_iter().map(|c| c.label).collect();
+        assert_eq!(labels, ["vipd-old", "vipd-b", "vipd"]);
+        for bad in [
+            "--cases 0@10ms",
+            "--cases 1021@100ms",
+            "--cases 5@15ms",
+            "--cases 5",
+            "--idle-secs 0",
+            "--bogus 1",
+        ] {
+            let err = parse(&argv(bad)).unwrap_err().to_string();
+            assert!(
+                err.starts_with(bad.split(' ').next().unwrap()),
+                "{bad}: {err}"
+            );
+        }
+    }
+}
