@@ -204,9 +204,16 @@ impl SyncGroup {
             },
             // Leaving FAULT means no source at all is left, the member's own included; a
             // member starting without a fault (restarted by a reload) clears what its
-            // previous self passed on.
+            // previous self passed on. A member that comes back as Backup beside a member
+            // that is Master (it faulted, or started, before the group was there to take the
+            // others along) is ordered to Master too, as a rebuilt group orders its Backups:
+            // it follows, or refuses and takes the group back to Backup.
             (State::Fault | State::Initialize, to) if to != State::Fault => {
-                self.fault_input(member, false)
+                let mut orders = self.to_others(member, self.fault_input(member, false));
+                if to == State::Backup {
+                    orders.extend(self.follow_a_master(member));
+                }
+                return orders;
             }
             _ => return Vec::new(),
         };
@@ -226,6 +233,19 @@ impl SyncGroup {
         }
         let own = faults.into_iter().any(|s| !self.is_ours(s));
         self.to_others(member, self.fault_input(member, own))
+    }
+
+    /// An order to Master for `member` when another member is Master.
+    fn follow_a_master(&self, member: &str) -> Option<(String, Input)> {
+        let master = self
+            .members
+            .iter()
+            .find(|m| *m != member && self.states.get(*m) == Some(&State::Master))?;
+        let order = SyncOrder::Master {
+            group: self.name.clone(),
+            member: master.clone(),
+        };
+        Some((member.to_owned(), Input::Sync(order)))
     }
 
     fn has(&self, member: &str) -> bool {

@@ -193,3 +193,51 @@ fn simulator_catches_a_group_that_follows_the_first_member_to_time_out() {
     // Master_Down_Interval, as the old rule did on a real lab (129 transitions in 15 s).
     assert!(moved > 20, "{moved} transitions: {}", sim.tail(8));
 }
+
+/// A schedule a fresh-clone CI run found: link faults on two hosts at the start, reloads that
+/// drop and restore group members, and a restart, at 10 ms adverts.
+#[test]
+fn a_regroup_while_a_member_is_faulted_leaves_the_hosts_members_agreeing() {
+    let ops = [
+        (
+            0,
+            GroupOp::Link {
+                host: 2,
+                lan: 2,
+                up: false,
+            },
+        ),
+        (0, GroupOp::Regroup(33_499_088)),
+        (
+            0,
+            GroupOp::Link {
+                host: 1,
+                lan: 1,
+                up: false,
+            },
+        ),
+        (13, GroupOp::Restart(0)),
+        (3, GroupOp::Regroup(2_036_767_315)),
+    ];
+    let priorities = vec![vec![1, 1], vec![56, 56], vec![56, 56]];
+    groups_hold(priorities, Centis::new(1), 0, &ops).unwrap();
+}
+
+/// Another: a member faulted by its link while two reloads move the group's membership.
+#[test]
+fn a_fault_passed_on_by_a_member_a_reload_took_out_does_not_stay() {
+    let ops = [
+        (
+            0,
+            GroupOp::Link {
+                host: 0,
+                lan: 0,
+                up: false,
+            },
+        ),
+        (0, GroupOp::Regroup(1_966_540_245)),
+        (1, GroupOp::Regroup(444_364_246)),
+    ];
+    let priorities = vec![vec![1, 1, 1], vec![1, 1, 1]];
+    groups_hold(priorities, Centis::new(1), 0, &ops).unwrap();
+}

@@ -404,3 +404,31 @@ fn a_rebuilt_group_whose_members_disagree_orders_the_backups_to_master() {
             .all(|(_, i)| matches!(i, Input::Fault { active: false, .. }))
     );
 }
+
+#[test]
+fn a_member_back_from_fault_beside_a_master_is_ordered_to_master() {
+    let mut g = running();
+    g.seed("api", State::Master);
+    g.seed("db", State::Fault);
+    let back = transition(State::Fault, State::Backup, Reason::FaultCleared);
+    let follow = Input::Sync(SyncOrder::Master {
+        group: "lb".into(),
+        member: "api".into(),
+    });
+    assert_eq!(
+        g.on_transition("db", &back),
+        [
+            to(&["web", "api"], fault("sync group lb: db", false)),
+            to(&["db"], follow)
+        ]
+        .concat()
+    );
+    // With no member Master, coming back from FAULT orders nothing.
+    let mut g = running();
+    g.seed("db", State::Fault);
+    let orders = g.on_transition("db", &back);
+    assert!(
+        orders.iter().all(|(_, i)| matches!(i, Input::Fault { .. })),
+        "{orders:?}"
+    );
+}
