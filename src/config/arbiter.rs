@@ -153,12 +153,15 @@ pub(crate) fn arbiter(r: &mut Reader, node: &Node, path: &str) -> Option<Arbiter
     })
 }
 
-impl ArbiterStore {
-    /// The key of an instance, or of the sync group it belongs to.
-    pub fn key(&self, instance: &str, group: Option<&str>) -> String {
-        match group {
-            Some(g) => format!("{}/group/{g}", self.prefix),
-            None => format!("{}/instance/{instance}", self.prefix),
-        }
+impl super::Config {
+    /// The store key of `instance` when it has `arbiter: true`: its own, or its sync
+    /// group's, which the members share.
+    pub fn arbiter_key(&self, instance: &str) -> Option<String> {
+        let store = self.arbiter.as_ref()?;
+        self.instances.get(instance).filter(|i| i.arbiter)?;
+        Some(match self.group_of(instance) {
+            Some((group, _)) => format!("{}/group/{group}", store.prefix),
+            None => format!("{}/instance/{instance}", store.prefix),
+        })
     }
 }

@@ -35,6 +35,16 @@ pub struct Config {
     pub arbiter: Option<super::ArbiterStore>,
 }
 
+impl Config {
+    /// The sync group `instance` belongs to, by name, with its members.
+    pub fn group_of(&self, instance: &str) -> Option<(&str, &[String])> {
+        self.groups
+            .iter()
+            .find(|(_, members)| members.iter().any(|m| m == instance))
+            .map(|(group, members)| (group.as_str(), members.as_slice()))
+    }
+}
+
 /// The `global` section.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Global {

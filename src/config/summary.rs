@@ -97,18 +97,10 @@ impl Config {
         }
         for (name, i) in &self.instances {
             write_instance(out, name, i)?;
-            if i.arbiter
-                && let Some(a) = &self.arbiter
-            {
-                let group = self
-                    .groups
-                    .iter()
-                    .find(|(_, m)| m.contains(name))
-                    .map(|(g, _)| g.as_str());
+            if let Some(key) = self.arbiter_key(name) {
                 writeln!(
                     out,
-                    "  arbiter: key {} (every takeover needs its lease; a held lease is not preempted)",
-                    a.key(name, group)
+                    "  arbiter: key {key} (every takeover needs its lease; a held lease is not preempted)"
                 )?;
             }
         }

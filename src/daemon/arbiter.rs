@@ -73,13 +73,10 @@ impl Arbiters {
             let client =
                 EtcdClient::new(&store_settings(store)).map_err(|e| format!("arbiter: {e}"))?;
             let holder = identity(config);
-            for (name, _) in config.instances.iter().filter(|(_, i)| i.arbiter) {
-                let group = config
-                    .groups
-                    .iter()
-                    .find(|(_, members)| members.contains(name))
-                    .map(|(g, _)| g.as_str());
-                let key = store.key(name, group);
+            for name in config.instances.keys() {
+                let Some(key) = config.arbiter_key(name) else {
+                    continue;
+                };
                 let kc = keeper_config(store, key.clone(), holder.clone());
                 let running = self.running.entry(key.clone()).or_insert_with(|| {
                     let board = Arc::new(ArbiterBoard::new(key.clone()));

@@ -380,12 +380,10 @@ fn router_config(config: &Config, p: &Prepared) -> RouterConfig {
         rc.gate_patience = rc.gate_patience.max(wait);
     }
     rc.sync_group = config
-        .groups
-        .iter()
-        .find(|(_, members)| members.contains(&p.name))
+        .group_of(&p.name)
         .map(|(group, members)| SyncMembership {
-            group: group.clone(),
-            members: members.clone(),
+            group: group.to_owned(),
+            members: members.to_vec(),
         });
     rc
 }
