@@ -28,6 +28,15 @@ fn ask(attempt: u64) -> I {
 
 const L: LeaseId = LeaseId(7);
 
+/// The key as another node's lease holds it.
+fn held_by_lb2() -> Reply {
+    Reply::Held {
+        holder: "lb2".into(),
+        lease: LeaseId(9),
+        revision: 41,
+    }
+}
+
 /// A keeper that asked at `t0` and was granted the key at `t0 + 2 ms`.
 fn holding(t0: Instant, policy: StoreLoss) -> Keeper {
     let mut k = Keeper::new(config(policy));
@@ -67,11 +76,7 @@ fn a_held_key_is_watched_and_taken_when_deleted() {
     let mut k = Keeper::new(config(StoreLoss::Release));
     k.handle(t0, ask(1));
     k.handle(t0, I::Reply(Reply::Granted(L, ms(2000))));
-    let held = Reply::Held {
-        holder: "lb2".into(),
-        lease: LeaseId(9),
-        revision: 41,
-    };
+    let held = held_by_lb2();
     assert_eq!(k.handle(t0, I::Reply(held)), vec![A::Watch(41)]);
     assert!(!k.holds());
     assert_eq!(
@@ -183,11 +188,7 @@ fn a_fenced_masters_key_is_taken_without_waiting() {
         },
     );
     k.handle(t0, I::Reply(Reply::Granted(L, ms(2000))));
-    let held = Reply::Held {
-        holder: "lb2".into(),
-        lease: LeaseId(9),
-        revision: 41,
-    };
+    let held = held_by_lb2();
     let out = k.handle(t0, I::Reply(held));
     assert_eq!(
         out,
@@ -370,11 +371,7 @@ fn a_new_attempt_before_the_old_ones_withdrawal_keeps_the_lease_and_the_watch() 
     let mut k = Keeper::new(config(StoreLoss::Release));
     k.handle(t0, ask(1));
     k.handle(t0, I::Reply(Reply::Granted(L, ms(2000))));
-    let held = Reply::Held {
-        holder: "lb2".into(),
-        lease: LeaseId(9),
-        revision: 41,
-    };
+    let held = held_by_lb2();
     k.handle(t0, I::Reply(held));
     // The router's patience ran out: it asks again, then withdraws the old attempt.
     assert_eq!(k.handle(t0 + ms(2000), ask(2)), vec![]);

@@ -197,16 +197,26 @@ fn under_keep_a_master_past_its_proven_lease_yields_to_any_other_master() {
 fn a_held_lease_is_not_preempted() {
     let t0 = Instant::now();
     let mut r = backup(arbitrated(StoreLoss::Release), t0);
-    // A lower-priority Master holds the lease: this Backup follows it.
+    // The same Backup without an arbiter, which preempts.
+    let mut plain = backup(v2(100), t0);
+    let mdi = r.master_down_interval();
+    // A lower-priority Master holds the lease: each of its adverts resets this Backup's
+    // timer, as a Master it would not preempt does.
     for n in 0..5 {
-        let out = r.handle(t0 + ms(100 + n * 1000), advert(PEER, 50, 100));
+        let at = t0 + ms(100 + n * 1000);
+        r.handle(at, advert(PEER, 50, 100));
+        plain.handle(at, advert(PEER, 50, 100));
+        assert_eq!(r.deadlines().master_down, Some(at + mdi));
+        let out = r.handle(at, Input::Timer);
         assert!(
             !out.iter().any(|a| matches!(a, Action::AskGate { .. })),
             "{out:?}"
         );
     }
-    let t = t0 + ms(4100);
-    assert_eq!(r.handle(t + ms(3000), Input::Timer), vec![]);
+    // Without the arbiter the timer runs on from the start, and its expiry preempts.
+    assert_eq!(plain.deadlines().master_down, Some(t0 + mdi));
+    plain.handle(t0 + mdi, Input::Timer);
+    assert_eq!(plain.state(), State::Master);
     assert_eq!(r.state(), State::Backup);
 }
 
