@@ -103,7 +103,12 @@ impl Supervisor {
             control: inbox_rx,
             packets: packets_rx,
         };
-        let driver = tokio::spawn(driver::drive(router, lanes, io, Wakeup::precise()));
+        let driver = tokio::spawn(driver::drive(
+            router,
+            lanes,
+            io,
+            Wakeup::precise(self.timer.as_ref()),
+        ));
         write(&self.watchers)
             .entry(p.parent.index)
             .or_default()

@@ -29,7 +29,7 @@ use super::links::{self, Watchers};
 use super::senders::{Sending, TxPath};
 use super::sockets::{self, Attachment, Sockets, write};
 use super::stats::LogLimiter;
-use super::wakeup::Wakeup;
+use super::wakeup::{SharedTimer, Wakeup};
 use super::{DaemonError, STOP_BUDGET, stats, vips};
 use crate::arbiter::board::ArbiterBoard;
 use crate::config::{Config, Instance};
@@ -97,6 +97,9 @@ pub struct Supervisor {
     queues: HashMap<(Subject, String), Notifier>,
     /// The arbiter tasks, by key, kept across reloads with their leases.
     arbiters: Arbiters,
+    /// The precise timer every router task waits on; `None` without a timerfd (then
+    /// tokio's millisecond timer).
+    timer: Option<SharedTimer>,
 }
 
 /// What an instance is wired to besides its own sockets and router.
@@ -137,6 +140,11 @@ impl Supervisor {
             notify_counters: HashMap::new(),
             queues: HashMap::new(),
             arbiters: Arbiters::default(),
+            timer: SharedTimer::start()
+                .inspect_err(|error| {
+                    warn!(%error, "no timerfd: timers fall back to millisecond precision");
+                })
+                .ok(),
         }
     }
 

@@ -1,0 +1,320 @@
+//! One timerfd for every router task of the daemon.
+//!
+//! A timerfd per router cost two system calls per advert: a Backup re-armed its
+//! Master_Down timer on every advert it heard (RFC 9568 §6.4.2 moves it each time), and a
+//! Master re-armed its advert timer and read its expiry every interval. At 50 instances and
+//! 10 ms adverts that was 5,000 `timerfd_settime` a second on each node. Here the deadlines
+//! of all routers wait in one ordered map and the one timerfd is armed for the earliest: a
+//! deadline that moves later costs a map update and no system call. The timer is left armed
+//! for the earlier time then, and when it fires early it wakes nobody and is re-armed for
+//! the new earliest: one wake-up of the thread per Master_Down_Interval for all the Backups
+//! together, not a system call per advert each. Masters whose advert deadlines meet on the
+//! grid (see [`super::advert_grid`]) share one expiry and one wake-up.
+//!
+//! The timer is armed in absolute CLOCK_MONOTONIC time, the clock of `Instant`, so every
+//! deadline is kept to the microsecond as with a timerfd of its own.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+/// The daemon's shared precise timer; clones share it. Made once, in the runtime whose
+/// router tasks use it, where a task serves its expiries.
+#[derive(Clone)]
+pub struct SharedTimer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    fd: AsyncFd<Fd>,
+    /// `Instant` and CLOCK_MONOTONIC read together (the `Instant` first, so an absolute
+    /// time computed from them is never early).
+    base: (Instant, Duration),
+    timers: Mutex<Timers>,
+}
+
+#[derive(Default)]
+struct Timers {
+    /// What the timerfd is armed for, if it is armed and its expiry not yet served.
+    armed: Option<Instant>,
+    /// Every waiting deadline, with the router it belongs to and the task to wake.
+    waiting: BTreeMap<(Instant, u64), Waker>,
+    next_id: u64,
+    /// How many times the timerfd was armed (`timerfd_settime`).
+    arms: u64,
+}
+
+/// A timerfd that tokio can poll.
+struct Fd(TimerFd);
+
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+impl SharedTimer {
+    /// A timer and the task that serves it, on the current runtime.
+    pub fn start() -> io::Result<SharedTimer> {
+        let fd = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )?;
+        // SAFETY: `Fd` owns the timerfd, keeps it open until it is dropped together with
+        // the `AsyncFd`, and always returns that same descriptor.
+        let fd = unsafe { AsyncFd::register_with_interest(Fd(fd), Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)?;
+        let base = (Instant::now(), monotonic()?);
+        let timer = SharedTimer {
+            inner: Arc::new(Inner {
+                fd,
+                base,
+                timers: Mutex::default(),
+            }),
+        };
+        tokio::spawn(timer.clone().serve());
+        Ok(timer)
+    }
+
+    /// A place in the timer for one router task.
+    pub fn slot(&self) -> Slot {
+        let mut t = self.timers();
+        t.next_id += 1;
+        Slot {
+            timer: self.clone(),
+            id: t.next_id,
+            waiting: None,
+        }
+    }
+
+    /// The first multiple of `step` (counted from CLOCK_MONOTONIC's zero, the same grid
+    /// for every task) at or after `deadline`.
+    pub fn grid_point(&self, deadline: Instant, step: Duration) -> Instant {
+        let abs = self.absolute(deadline);
+        let step = step.as_nanos().max(1);
+        // Nanoseconds of CLOCK_MONOTONIC fit a u64 for 584 years of uptime.
+        let rounded = Duration::from_nanos((abs.as_nanos().div_ceil(step) * step) as u64);
+        deadline + (rounded - abs)
+    }
+
+    fn absolute(&self, at: Instant) -> Duration {
+        let (instant, mono) = self.inner.base;
+        match at.checked_duration_since(instant) {
+            Some(after) => mono + after,
+            None => mono.saturating_sub(instant - at),
+        }
+    }
+
+    fn timers(&self) -> MutexGuard<'_, Timers> {
+        self.inner.timers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Arms the timerfd for `at` unless it is armed for that time or earlier.
+    fn arm_for(&self, t: &mut Timers, at: Instant) {
+        if t.armed.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        let when = TimeSpec::from_duration(self.absolute(at));
+        let set = self.inner.fd.get_ref().0.set(
+            Expiration::OneShot(when),
+            TimerSetTimeFlags::TFD_TIMER_ABSTIME,
+        );
+        match set {
+            Ok(()) => {
+                t.armed = Some(at);
+                t.arms += 1;
+            }
+            // Never seen: a valid timerfd and a valid time. Say so; the next arming tries
+            // again.
+            Err(error) => tracing::error!(%error, "cannot arm the shared timer"),
+        }
+    }
+
+    /// Wakes the tasks whose deadlines have come, each time the timerfd expires, and arms
+    /// it for the next deadline.
+    async fn serve(self) {
+        loop {
+            let Ok(mut guard) = self.inner.fd.readable().await else {
+                tracing::error!("the shared timer cannot be polled: timers stop");
+                return;
+            };
+            // Arming the timer again discards an expiry not yet read, so a readiness from
+            // it may be stale: the read then finds nothing (EAGAIN) and clears it.
+            if guard
+                .try_io(|fd| fd.get_ref().0.wait().map_err(io::Error::from))
+                .is_err()
+            {
+                continue;
+            }
+            guard.clear_ready();
+            let due = {
+                let mut t = self.timers();
+                t.armed = None;
+                let now = Instant::now();
+                let later = t.waiting.split_off(&(now, u64::MAX));
+                let due = std::mem::replace(&mut t.waiting, later);
+                if let Some(&(next, _)) = t.waiting.keys().next() {
+                    self.arm_for(&mut t, next);
+                }
+                due
+            };
+            due.into_values().for_each(Waker::wake);
+        }
+    }
+}
+
+/// One router task's deadline in the shared timer.
+pub struct Slot {
+    timer: SharedTimer,
+    id: u64,
+    /// The deadline this slot may have in the map (served deadlines leave it early).
+    waiting: Option<Instant>,
+}
+
+impl Slot {
+    /// Returns at `at`, to the microsecond (at once if it has passed).
+    pub async fn until(&mut self, at: Instant) {
+        std::future::poll_fn(|cx| self.poll_until(cx, at)).await;
+    }
+
+    /// The grid point of `deadline` (see [`SharedTimer::grid_point`]).
+    pub fn grid_point(&self, deadline: Instant, step: Duration) -> Instant {
+        self.timer.grid_point(deadline, step)
+    }
+
+    /// Takes this slot's deadline out of the timer: it waits for nothing now.
+    pub fn clear(&mut self) {
+        if let Some(old) = self.waiting.take() {
+            self.timer.timers().waiting.remove(&(old, self.id));
+        }
+    }
+
+    fn poll_until(&mut self, cx: &mut Context<'_>, at: Instant) -> Poll<()> {
+        if Instant::now() >= at {
+            self.clear();
+            return Poll::Ready(());
+        }
+        let timer = self.timer.clone();
+        let mut t = timer.timers();
+        if let Some(old) = self.waiting.replace(at)
+            && old != at
+        {
+            t.waiting.remove(&(old, self.id));
+        }
+        t.waiting
+            .entry((at, self.id))
+            .and_modify(|w| w.clone_from(cx.waker()))
+            .or_insert_with(|| cx.waker().clone());
+        timer.arm_for(&mut t, at);
+        Poll::Pending
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// CLOCK_MONOTONIC now, the clock of `Instant` and of the timerfd.
+pub(super) fn monotonic() -> io::Result<Duration> {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)?;
+    let (Ok(secs), Ok(nanos)) = (u64::try_from(t.tv_sec()), u32::try_from(t.tv_nsec())) else {
+        return Err(io::Error::other("CLOCK_MONOTONIC before its zero"));
+    };
+    Ok(Duration::new(secs, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// Polls `slot` once for `at`: it registers the deadline and returns.
+    async fn register(slot: &mut Slot, at: Instant) {
+        let _ = tokio::time::timeout(Duration::ZERO, slot.until(at)).await;
+    }
+
+    #[tokio::test]
+    async fn grid_points_are_shared_multiples_of_the_step_and_keep_a_period() {
+        let timer = SharedTimer::start().unwrap();
+        let step = 10 * MS;
+        let now = Instant::now();
+        let a = timer.grid_point(now + 5 * MS, step);
+        assert_eq!(timer.absolute(a).as_nanos() % step.as_nanos(), 0);
+        assert!(a >= now + 5 * MS && a < now + 15 * MS);
+        // Deadlines within one step before a grid point meet at it.
+        assert_eq!(timer.grid_point(a - 9 * MS, step), a);
+        assert_eq!(timer.grid_point(a, step), a, "a grid point is its own");
+        // A period of whole centiseconds keeps its offset to the grid.
+        assert_eq!(timer.grid_point(a - 3 * MS + 100 * MS, step), a + 100 * MS);
+    }
+
+    #[tokio::test]
+    async fn a_deadline_that_moves_later_arms_nothing_and_an_earlier_one_arms_once() {
+        let timer = SharedTimer::start().unwrap();
+        let mut slot = timer.slot();
+        let t0 = Instant::now();
+        register(&mut slot, t0 + 500 * MS).await;
+        assert_eq!(timer.timers().arms, 1);
+        // A Backup hearing adverts: its Master_Down deadline moves later each time.
+        for k in 1..50 {
+            register(&mut slot, t0 + 500 * MS + k * MS).await;
+        }
+        assert_eq!(
+            timer.timers().arms,
+            1,
+            "a later deadline re-armed the timer"
+        );
+        assert_eq!(timer.timers().waiting.len(), 1, "old deadlines left behind");
+        // Another router's earlier deadline arms it again.
+        let mut other = timer.slot();
+        register(&mut other, t0 + 400 * MS).await;
+        assert_eq!(timer.timers().arms, 2);
+        drop(other);
+        slot.clear();
+        assert!(
+            timer.timers().waiting.is_empty(),
+            "a cleared slot still waits"
+        );
+    }
+
+    #[tokio::test]
+    async fn many_routers_are_each_woken_at_their_own_deadline_never_early() {
+        let timer = SharedTimer::start().unwrap();
+        let t0 = Instant::now();
+        let tasks: Vec<_> = (0..40u32)
+            .map(|k| {
+                let mut slot = timer.slot();
+                // Spread over 5..83 ms, several sharing an instant.
+                let at = t0 + (5 + (k * 7) % 79) * MS;
+                tokio::spawn(async move {
+                    // Moved later once before it is kept, as a Backup's would be.
+                    register(&mut slot, at - 3 * MS).await;
+                    slot.until(at).await;
+                    let woke = Instant::now();
+                    assert!(woke >= at, "woken early");
+                    woke - at
+                })
+            })
+            .collect();
+        for task in tasks {
+            let late = task.await.unwrap();
+            // Generous for a loaded machine.
+            assert!(late < 60 * MS, "woken {late:?} late");
+        }
+        assert!(
+            timer.timers().waiting.is_empty(),
+            "served deadlines left in the map"
+        );
+    }
+}
