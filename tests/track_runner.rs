@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use support::Scratch;
 use tokio::sync::mpsc;
+use vipd::daemon::router_inbox::RouterInbox;
 use tokio::time::timeout;
 use vipd::config::Config;
 use vipd::track::Health;
@@ -43,8 +44,8 @@ instances:
     Config::parse(&text, "test.yaml").expect("valid config")
 }
 
-async fn next(rx: &mut mpsc::Receiver<Input>) -> Input {
-    timeout(Duration::from_secs(5), rx.recv())
+async fn next(rx: &mut mpsc::Receiver<Box<Input>>) -> Input {
+    *timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("an input within 5 s")
         .expect("inbox open")
@@ -71,7 +72,7 @@ async fn checks_drive_faults_and_priority_into_the_router_inbox() {
     let plan = track::plan(&cfg).unwrap();
     assert_eq!(plan.checks.len(), 2);
     std::fs::write(dir.path("ok"), "").unwrap();
-    let (tx, mut rx) = mpsc::channel(16);
+    let (tx, mut rx) = RouterInbox::channel(16);
     let inboxes = HashMap::from([("web".to_string(), tx)]);
     let tasks = plan.spawn(&inboxes, &Default::default());
     assert_eq!(tasks.len(), 3, "two checks and one instance task");
@@ -101,7 +102,7 @@ async fn nothing_is_sent_while_nothing_changes() {
     let dir = Scratch::new("quiet");
     std::fs::write(dir.path("ok"), "").unwrap();
     let plan = track::plan(&config(&dir)).unwrap();
-    let (tx, mut rx) = mpsc::channel(16);
+    let (tx, mut rx) = RouterInbox::channel(16);
     let tasks = plan.spawn(
         &HashMap::from([("web".to_string(), tx)]),
         &Default::default(),

@@ -19,6 +19,7 @@ use super::protocol::{
     ChannelStatus, Command, Event, InstanceStatus, Request, Response, Status, TrackerStatus,
     VERSION,
 };
+use crate::daemon::router_inbox::RouterInbox;
 use crate::daemon::stats::Stats;
 use crate::notify::NotifyCounters;
 use crate::track;
@@ -55,7 +56,7 @@ pub struct Instance {
     /// Its heartbeat channels' labels and counters, primary first.
     pub channels: Vec<(String, Arc<Stats>)>,
     /// Its router task's inbox.
-    pub inbox: mpsc::Sender<Input>,
+    pub inbox: RouterInbox,
     /// Every instance's trackers (this one's under its name).
     pub trackers: track::Board,
     /// Its notify command counters.

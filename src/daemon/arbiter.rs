@@ -20,15 +20,13 @@ use crate::arbiter::etcd::{Acquire, EtcdClient, StoreSettings};
 use crate::arbiter::keeper::{Keeper, KeeperAction, KeeperConfig, KeeperInput, Reply, StoreOp};
 use crate::arbiter::{LeaseView, StoreError};
 use crate::config::{ArbiterStore, CLOCK_SKEW_PPM, Config};
+use crate::daemon::router_inbox::RouterInbox;
 use crate::vrrp::router::{GateAnswer, GateKind, Input};
 
 /// What a router task and the supervisor tell an arbiter task.
 pub enum ArbiterMsg {
     /// A member's router task, and where its answers go (replaces an earlier one).
-    Join {
-        member: String,
-        inbox: mpsc::Sender<Input>,
-    },
+    Join { member: String, inbox: RouterInbox },
     /// The member stopped.
     Leave { member: String },
     /// A gate request, a withdrawal or a release from a member's router.
@@ -199,7 +197,7 @@ async fn run(
     board: Arc<ArbiterBoard>,
     mut inbox: mpsc::UnboundedReceiver<ArbiterMsg>,
 ) {
-    let mut members: HashMap<String, mpsc::Sender<Input>> = HashMap::new();
+    let mut members: HashMap<String, RouterInbox> = HashMap::new();
     let (reply_tx, mut replies) = mpsc::unbounded_channel::<(StoreOp, Instant, Reply)>();
     let (watch_tx, mut watched) = mpsc::unbounded_channel::<Result<(), StoreError>>();
     let mut watch: Option<JoinHandle<()>> = None;

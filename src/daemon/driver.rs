@@ -96,19 +96,30 @@ pub const PACKET_LANE: usize = 256;
 /// packets, so a flood can neither crowd them out nor delay them.
 pub struct Inbox {
     /// Inputs from the daemon itself.
-    pub control: mpsc::Receiver<Input>,
+    pub control: mpsc::Receiver<Box<Input>>,
     /// Received adverts, parsed, not yet judged (capacity [`PACKET_LANE`]).
     pub packets: mpsc::Receiver<Box<Packet>>,
 }
 
 /// Runs `router` until its control inbox closes or it has handled [`Input::Stop`]; returns
 /// the I/O so the caller can wait for queued work to finish.
-pub async fn drive<I: RouterIo>(router: Router, inbox: Inbox, io: I, mut wakeup: Wakeup) -> I {
+pub fn drive<I: RouterIo>(
+    router: Router,
+    inbox: Inbox,
+    io: I,
+    wakeup: Wakeup,
+) -> impl Future<Output = I> + Send {
+    // The router and its I/O live on the heap, once: an async fn keeps its arguments in its
+    // future beside the locals they are moved into, and a router is a kilobyte; a thousand
+    // instances each paid for it twice.
+    serve(Box::new(Task { router, io }), inbox, wakeup)
+}
+
+async fn serve<I: RouterIo>(mut task: Box<Task<I>>, inbox: Inbox, mut wakeup: Wakeup) -> I {
     let Inbox {
         mut control,
         mut packets,
     } = inbox;
-    let mut task = Task { router, io };
     let mut packets_open = true;
     loop {
         let deadline = task.router.next_deadline();
@@ -139,8 +150,8 @@ pub async fn drive<I: RouterIo>(router: Router, inbox: Inbox, io: I, mut wakeup:
             }
             msg = control.recv() => match msg {
                 Some(input) => {
-                    let stopping = input == Input::Stop;
-                    task.handle(input);
+                    let stopping = *input == Input::Stop;
+                    task.handle(*input);
                     if stopping {
                         break;
                     }
@@ -235,6 +246,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::daemon::router_inbox::RouterInbox;
     use crate::vrrp::Version;
     use crate::vrrp::router::{Advert, RouterConfig};
     use crate::vrrp::timing::Centis;
@@ -304,7 +316,7 @@ mod tests {
     }
 
     /// An inbox whose packet lane nobody sends on.
-    fn control_only(control: mpsc::Receiver<Input>) -> Inbox {
+    fn control_only(control: mpsc::Receiver<Box<Input>>) -> Inbox {
         Inbox {
             control,
             packets: mpsc::channel(1).1,
@@ -322,7 +334,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn backup_takes_over_on_the_tokio_clock_at_master_down_interval() {
-        let (tx, rx) = mpsc::channel(8);
+        let (tx, rx) = RouterInbox::channel(8);
         let rec = Recorder {
             t0: Some(TokioInstant::now()),
             ..Recorder::default()
@@ -351,7 +363,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn adverts_from_a_higher_master_keep_the_backup_quiet() {
-        let (tx, rx) = mpsc::channel(8);
+        let (tx, rx) = RouterInbox::channel(8);
         let rec = Recorder {
             t0: Some(TokioInstant::now()),
             ..Recorder::default()
@@ -400,7 +412,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_advert_queued_when_the_down_timer_is_due_is_read_first() {
-        let (control, control_rx) = mpsc::channel(8);
+        let (control, control_rx) = RouterInbox::channel(8);
         let (packets, packets_rx) = mpsc::channel(PACKET_LANE);
         let mut r = router(100);
         r.handle(TokioInstant::now().into_std(), Input::Start);
@@ -426,7 +438,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_advert_read_by_the_receive_loop_in_the_same_turn_as_the_down_timer_counts() {
-        let (control, control_rx) = mpsc::channel(8);
+        let (control, control_rx) = RouterInbox::channel(8);
         let (packets, packets_rx) = mpsc::channel(PACKET_LANE);
         let mut r = router(100);
         let start = TokioInstant::now();

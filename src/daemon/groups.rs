@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
+use crate::daemon::router_inbox::RouterInbox;
 use crate::notify::Notifier;
 use crate::vrrp::group::SyncGroup;
-use crate::vrrp::router::{FaultSource, Input, Transition};
+use crate::vrrp::router::{FaultSource, Transition};
 
 /// What a member's router task tells its group.
 #[derive(Debug)]
@@ -54,7 +55,7 @@ pub enum GroupEvent {
 /// where it stands nor notifies a change that did not happen.
 pub async fn run(
     mut group: SyncGroup,
-    inboxes: HashMap<String, mpsc::Sender<Input>>,
+    inboxes: HashMap<String, RouterInbox>,
     mut events: mpsc::UnboundedReceiver<GroupEvent>,
     notifier: Option<Notifier>,
 ) {

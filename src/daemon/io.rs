@@ -22,6 +22,7 @@ use crate::arbiter::keeper::KeeperInput;
 use crate::config::Vip;
 use crate::control::protocol::{ChannelStatus, Event};
 use crate::control::server::View;
+use crate::daemon::router_inbox::RouterInbox;
 use crate::notify::{EventRecord, Notifier};
 use crate::vrrp::State;
 use crate::vrrp::channels::{ChannelHealth, HealthChange};
@@ -90,7 +91,7 @@ pub struct LiveIo {
     /// The advert, priority filled in per send.
     pub advert: Advert,
     /// The router's own inbox, for isolation check results.
-    pub inbox: tokio::sync::mpsc::Sender<Input>,
+    pub inbox: RouterInbox,
     /// Where isolation checks run (off the routers' thread).
     pub scripts: tokio::runtime::Handle,
     /// The address worker's queue.

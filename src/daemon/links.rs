@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use tokio::sync::mpsc;
 use tracing::info;
 
+use crate::daemon::router_inbox::RouterInbox;
 use crate::net::LinkEvents;
 use crate::vrrp::router::{FaultSource, Input};
 
 /// The routers to tell about each interface (by index); changes with reloads.
-pub type Watchers = Arc<RwLock<HashMap<u32, Vec<(String, mpsc::Sender<Input>)>>>>;
+pub type Watchers = Arc<RwLock<HashMap<u32, Vec<(String, RouterInbox)>>>>;
 
 /// The fault source for a link.
 pub fn fault_source(iface: &str) -> FaultSource {

@@ -46,6 +46,7 @@ pub mod logging;
 mod receipts;
 mod receiver;
 mod reload;
+pub mod router_inbox;
 mod sealed;
 mod senders;
 mod serial_line;

@@ -31,7 +31,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Check, CheckKind, Config, TrackTarget};
-use crate::vrrp::router::{Input, TrackerConfig};
+use crate::daemon::router_inbox::RouterInbox;
+use crate::vrrp::router::TrackerConfig;
 pub use priority::{Health, Hysteresis, Tracker, Verdict};
 pub use process::{CommandError, RunAs};
 pub use runner::{CheckSpec, InstanceTrackers, Probe, Report};
@@ -245,7 +246,7 @@ impl Plan {
     /// names to router inboxes; an instance without one is skipped.
     pub fn spawn(
         self,
-        inboxes: &HashMap<String, mpsc::Sender<Input>>,
+        inboxes: &HashMap<String, RouterInbox>,
         board: &Board,
     ) -> Vec<JoinHandle<()>> {
         {

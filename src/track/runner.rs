@@ -16,6 +16,7 @@ use super::priority::{Health, Hysteresis, Tracker};
 use super::probe::{self, FileValue, Probed};
 use super::process::{self, RunAs};
 use crate::config::HttpCheck;
+use crate::daemon::router_inbox::RouterInbox;
 use crate::net::{LinkEvents, NetError, Netlink};
 use crate::vrrp::router::Input;
 
@@ -256,7 +257,7 @@ pub struct InstanceTrackers {
 pub async fn run_instance(
     mut me: InstanceTrackers,
     mut reports: mpsc::UnboundedReceiver<Report>,
-    inbox: mpsc::Sender<Input>,
+    inbox: RouterInbox,
     board: super::Board,
 ) {
     while let Some(r) = reports.recv().await {

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::*;
 use crate::control::protocol::InstanceStatus;
@@ -60,7 +60,7 @@ fn instance(state: &str) -> Instance {
     stats.bump("fence_failed");
     stats.bump("fence_failed");
     stats.transition(("BACKUP".into(), "MASTER".into(), "master_down"));
-    let (inbox, _) = mpsc::channel(1);
+    let (inbox, _) = crate::daemon::router_inbox::RouterInbox::channel(1);
     let board = crate::track::Board::default();
     board.write().unwrap().insert(
         "web".into(),

@@ -9,14 +9,14 @@ impl Supervisor {
         p: Prepared,
         router_config: RouterConfig,
         wiring: Wiring,
-    ) -> Result<mpsc::Sender<Input>, DaemonError> {
+    ) -> Result<RouterInbox, DaemonError> {
         let Wiring {
             notifier,
             group,
             arbiter,
         } = wiring;
         let inst = p.instance.clone();
-        let (inbox, inbox_rx) = mpsc::channel(256);
+        let (inbox, inbox_rx) = RouterInbox::channel(256);
         let (packets, packets_rx) = mpsc::channel(driver::PACKET_LANE);
         let stats = Arc::new(stats::Stats::default());
         let auth = inst.advert_auth();
@@ -139,7 +139,7 @@ impl Supervisor {
         let name = p.name.clone();
         self.live.insert(
             name,
-            Live {
+            Box::new(Live {
                 prepared: p,
                 inbox: inbox.clone(),
                 packets,
@@ -153,7 +153,7 @@ impl Supervisor {
                 channel_stats,
                 stats,
                 router_config,
-            },
+            }),
         );
         Ok(inbox)
     }
@@ -255,7 +255,7 @@ impl Supervisor {
     }
 
     pub(super) async fn stop_instance(&mut self, name: &str) {
-        let Some(live) = self.live.remove(name) else {
+        let Some(live) = self.live.remove(name).map(|l| *l) else {
             return;
         };
         let _ = live.inbox.send(Input::Stop).await;

@@ -35,6 +35,7 @@ use crate::arbiter::board::ArbiterBoard;
 use crate::config::{Config, Instance};
 use crate::control::protocol::{Event, InstanceStatus};
 use crate::control::server;
+use crate::daemon::router_inbox::RouterInbox;
 use crate::net::{Announcer, Netlink};
 use crate::notify::{Commands, EventStream, Notifier, NotifyCounters, Subject};
 use crate::track::{self, RunAs};
@@ -49,7 +50,7 @@ type Key = (String, u8, Family);
 
 struct Live {
     prepared: Prepared,
-    inbox: mpsc::Sender<Input>,
+    inbox: RouterInbox,
     /// The router's packet lane, for the receive loops of sockets attached on reload.
     packets: mpsc::Sender<Box<Packet>>,
     driver: JoinHandle<LiveIo>,
@@ -72,7 +73,8 @@ struct Live {
 /// Everything that runs, and how to change it.
 pub struct Supervisor {
     nl: Netlink,
-    live: BTreeMap<String, Live>,
+    /// Boxed: a `Live` is over a kilobyte, and a map node holds room for eleven.
+    live: BTreeMap<String, Box<Live>>,
     sockets: Sockets,
     /// UDP keys, isolation checks and fence commands of the config applied last.
     keys: HashMap<std::path::PathBuf, Arc<FrameKey>>,

@@ -118,7 +118,7 @@ impl Supervisor {
         for t in self.trackers.drain(..) {
             t.abort();
         }
-        let inboxes: HashMap<String, mpsc::Sender<Input>> = self
+        let inboxes: HashMap<String, RouterInbox> = self
             .live
             .iter()
             .map(|(n, l)| (n.clone(), l.inbox.clone()))
