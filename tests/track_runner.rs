@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use support::Scratch;
 use tokio::sync::mpsc;
-use vipd::daemon::router_inbox::RouterInbox;
 use tokio::time::timeout;
 use vipd::config::Config;
+use vipd::daemon::router_inbox::RouterInbox;
 use vipd::track::Health;
 use vipd::track::{self, InsecureScript};
 use vipd::vrrp::router::Input;
