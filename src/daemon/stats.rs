@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,16 +15,30 @@ use super::log_budget::LogBudget;
 #[derive(Debug, Default)]
 pub struct Stats {
     counts: Mutex<BTreeMap<&'static str, u64>>,
+    /// The counters of [`HOT`], by position.
+    hot: [AtomicU64; HOT.len()],
     transitions: Mutex<BTreeMap<TransitionKey, u64>>,
     /// Microseconds since the Unix epoch of the last valid advert; 0: none yet. An atomic, so
     /// the receive path takes no lock for it.
-    last_advert_us: std::sync::atomic::AtomicU64,
+    last_advert_us: AtomicU64,
     /// The last fence's outcome, time and detail, for `vipd status`.
     last_fence: Mutex<Option<String>>,
     /// Channels with a link per peer (a TCP connection, a serial line): per peer, the link
     /// that owns the entry and whether it is up now.
     links: Mutex<BTreeMap<IpAddr, (u64, bool)>>,
 }
+
+/// Counters bumped for every advert sent or received (a checksum kind names each received
+/// one): atomics, so the advert path takes no lock and searches no map. Every other counter
+/// is rare.
+const HOT: [&str; 6] = [
+    "adverts_received",
+    "adverts_sent",
+    "v2",
+    "v3_ipv6",
+    "v3_ipv4_pseudo_header",
+    "v3_ipv4_rfc9568",
+];
 
 /// `"{prefix}_{rest}"` as a `&'static str` (counter labels are), made once per pair: the
 /// pairs are a transport's prefix (its `type:` word) and a reason or event named in the
@@ -91,14 +106,14 @@ impl Stats {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_micros() as u64);
         self.last_advert_us
-            .store(now, std::sync::atomic::Ordering::Relaxed);
+            .store(now, Ordering::Relaxed);
     }
 
     /// When the last valid advert arrived, if ever.
     pub fn last_advert(&self) -> Option<std::time::SystemTime> {
         match self
             .last_advert_us
-            .load(std::sync::atomic::Ordering::Relaxed)
+            .load(Ordering::Relaxed)
         {
             0 => None,
             us => Some(std::time::UNIX_EPOCH + Duration::from_micros(us)),
@@ -128,6 +143,10 @@ impl Stats {
 
     /// Adds one to the counter `name` (a stable snake_case label).
     pub fn bump(&self, name: &'static str) {
+        if let Some(i) = HOT.iter().position(|hot| *hot == name) {
+            self.hot[i].fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         *self
             .counts
             .lock()
@@ -151,10 +170,21 @@ impl Stats {
 
     /// A copy of every counter.
     pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
-        self.counts
+        let mut counts = self
+            .counts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        // As in the map, a counter is there once it was bumped.
+        for (name, count) in HOT.iter().zip(&self.hot) {
+            match count.load(Ordering::Relaxed) {
+                0 => {}
+                n => {
+                    counts.insert(name, n);
+                }
+            }
+        }
+        counts
     }
 }
 
@@ -250,6 +280,27 @@ impl LogLimiter {
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn hot_and_rare_counters_snapshot_alike_and_only_once_bumped() {
+        let stats = Stats::default();
+        assert!(stats.snapshot().is_empty());
+        for _ in 0..3 {
+            stats.bump("adverts_received");
+        }
+        stats.bump("v3_ipv4_pseudo_header");
+        stats.bump("bad_ttl");
+        stats.bump("bad_ttl");
+        let snap = stats.snapshot();
+        assert_eq!(
+            snap.into_iter().collect::<Vec<_>>(),
+            [
+                ("adverts_received", 3),
+                ("bad_ttl", 2),
+                ("v3_ipv4_pseudo_header", 1)
+            ]
+        );
+    }
 
     #[test]
     fn last_advert_is_none_until_one_is_seen_then_its_time() {
