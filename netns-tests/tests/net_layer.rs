@@ -63,7 +63,7 @@ fn send_from_a(lab: &Lab, v6: bool, dst: IpAddr, kernel_src: bool) {
             };
             VrrpSocket::open_v4(&if_a, src).expect("v4 socket in A")
         };
-        sock.send_to(PAYLOAD, dst).await.expect("send from A");
+        sock.try_send_to(PAYLOAD, dst).expect("send from A");
         let own = tokio::time::timeout(Duration::from_millis(500), sock.recv()).await;
         assert!(own.is_err(), "A received its own packet: {own:?}");
     }));

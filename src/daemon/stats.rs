@@ -105,16 +105,12 @@ impl Stats {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_micros() as u64);
-        self.last_advert_us
-            .store(now, Ordering::Relaxed);
+        self.last_advert_us.store(now, Ordering::Relaxed);
     }
 
     /// When the last valid advert arrived, if ever.
     pub fn last_advert(&self) -> Option<std::time::SystemTime> {
-        match self
-            .last_advert_us
-            .load(Ordering::Relaxed)
-        {
+        match self.last_advert_us.load(Ordering::Relaxed) {
             0 => None,
             us => Some(std::time::UNIX_EPOCH + Duration::from_micros(us)),
         }

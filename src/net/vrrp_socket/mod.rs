@@ -98,14 +98,17 @@ impl VrrpSocket {
         ifindex: u32,
         src: Option<IpAddr>,
     ) -> Result<Self, NetError> {
+        // Readable only: sends never wait for room (`try_send_to`), and a socket polled for
+        // writability wakes the thread after every advert sent, when the kernel frees it.
         // SAFETY: `Socket` owns its descriptor, keeps it open until it is dropped together
         // with the `AsyncFd`, and always returns that same descriptor from `as_raw_fd`.
-        let fd = unsafe { AsyncFd::register(sock) }.map_err(|e| {
-            NetError::io(
-                format!("registering the VRRP socket of {ifname}"),
-                e.into_parts().1,
-            )
-        })?;
+        let fd =
+            unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) }.map_err(|e| {
+                NetError::io(
+                    format!("registering the VRRP socket of {ifname}"),
+                    e.into_parts().1,
+                )
+            })?;
         Ok(VrrpSocket {
             fd,
             family,
@@ -150,18 +153,6 @@ impl VrrpSocket {
         self.fd
             .async_io(Interest::READABLE, |s| recv_now(s.as_raw_fd(), self.family))
             .await
-    }
-
-    /// Sends `payload` (the VRRP message, without IP header) to `dst`: the group, or a
-    /// unicast peer. The source is the address given at open time.
-    pub async fn send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
-        let sent = self
-            .fd
-            .async_io(Interest::WRITABLE, |s| {
-                self.send_now(s.as_raw_fd(), payload, dst)
-            })
-            .await?;
-        self.whole(sent, payload)
     }
 
     /// Sends `payload` to `dst` now, without waiting: the router task calls this on the
