@@ -1,6 +1,7 @@
 //! A flood of well-formed but rejected adverts from spoofed sources costs counters, not
 //! log lines: the log holds to its global budget and sums up the rest. And a stderr that
-//! nobody reads costs a bounded queue, not memory that grows with every line.
+//! nobody reads costs a bounded queue, not memory that grows with every line. And a
+//! malformed packet read in the same batch as adverts costs them nothing.
 //!
 //! Needs root; without it, it says SKIPPED loudly (and fails under CI=true).
 
@@ -128,6 +129,53 @@ fn spoofed_sources_cannot_flood_the_log() {
     d0.wait_log(SUMMARY, Duration::from_secs(25))
         .unwrap_or_else(|e| panic!("no summary line: {e}"));
     assert_stays(&d0, &s.name, VrrpState::Master, Duration::from_secs(1));
+}
+
+/// Adverts in the burst of [`malformed_packets_do_not_cost_their_neighbours`]; as many
+/// malformed packets go between them.
+const BURST: u32 = 40;
+
+#[test]
+fn malformed_packets_do_not_cost_their_neighbours() {
+    if !require_root() {
+        return;
+    }
+    let lab = lab(false);
+    let vip: IpAddr = lab.vip4(0).into();
+    let s = spec(vip, 150);
+    let mut d0 = start(&lab, 0, &s);
+    settle(&mut d0, &s, VrrpState::Master);
+    let IpAddr::V4(vip) = vip else {
+        unreachable!("an IPv4 lab")
+    };
+    let to = lab.node(0).ip4();
+    let before = d0.counter("ttl_not_255");
+    // Sent back to back, so the receiver finds them queued and reads them in batches where
+    // every advert sits between two packets whose VRRP message is two bytes long: the
+    // codec rejects those before any instance sees them.
+    flood(&lab, to, 2 * BURST + 1, |k| {
+        let advert = ttl1_advert(spoofed(k), to, vip);
+        if k % 2 == 0 {
+            // The kernel fills in the total length of an IP_HDRINCL packet.
+            advert[..22].to_vec()
+        } else {
+            advert
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut counted = 0;
+    while Instant::now() < deadline {
+        counted = d0.counter("ttl_not_255") - before;
+        if counted >= u64::from(BURST) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        (counted, d0.counter("inbox_full")),
+        (u64::from(BURST), 0),
+        "every advert between the malformed packets reached its instance"
+    );
 }
 
 /// vipd run directly, its stderr a pipe nobody reads; killed when dropped.

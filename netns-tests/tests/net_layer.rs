@@ -3,6 +3,8 @@
 
 #[path = "net_layer/announce.rs"]
 mod announce;
+#[path = "net_layer/batch.rs"]
+mod batch;
 #[path = "net_layer/lab.rs"]
 mod lab;
 #[path = "net_layer/netlink.rs"]

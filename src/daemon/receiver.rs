@@ -10,7 +10,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use tracing::{debug, warn};
 
 use super::stats::{LogLimiter, Stats};
-use crate::net::VrrpSocket;
+use crate::net::{BATCH_SLOTS, RecvBatch, RecvPacket, VrrpSocket};
 use crate::vrrp::packet::{self, Received, Reject};
 use crate::vrrp::router::{Arrival, Packet};
 
@@ -57,6 +57,10 @@ impl Route {
     }
 }
 
+/// Full batches read in a row before the loop yields: a flood of adverts on one interface
+/// must not starve the router tasks and timers that share the runtime's threads.
+const BATCHES_PER_TURN: usize = 4;
+
 /// Receives on `socket` until it fails for good. `own` are this host's addresses: a packet
 /// from one of them is our own and is ignored.
 pub async fn run(
@@ -65,49 +69,105 @@ pub async fn run(
     routes: Arc<RwLock<Routes>>,
     own: Vec<IpAddr>,
 ) {
-    // Packets that belong to no instance (malformed, other VRIDs) are counted here.
-    let stats = Stats::default();
-    let mut limiter = LogLimiter::new(Duration::from_secs(10));
+    let mut rx = Receiver {
+        family: socket.family(),
+        iface,
+        own,
+        stats: Stats::default(),
+        limiter: LogLimiter::new(Duration::from_secs(10)),
+    };
+    let mut batch = RecvBatch::default();
+    // Full batches read in a row: the queue has not run dry since the last wait.
+    let mut full_batches = 0;
     loop {
-        let pkt = match socket.recv().await {
-            Ok(pkt) => pkt,
+        // Readiness stays set while packets are queued, so only the first batch after the
+        // queue ran dry waits for the poller; a batch short of full means it ran dry again.
+        let read = match socket.recv_batch(&mut batch).await {
+            Ok(read) => read,
             Err(error) => {
-                warn!(interface = %iface, %error, "receive failed");
+                warn!(interface = %rx.iface, %error, "receive failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
-        if own.contains(&pkt.src) {
-            stats.bump("own_adverts");
-            continue;
+        // One look at the routes per batch: a reload waits for at most a batch.
+        {
+            let table = routes.read().unwrap_or_else(|e| e.into_inner());
+            for pkt in batch.drain() {
+                rx.handle(&table, pkt);
+            }
         }
-        let parsed = match socket.family() {
+        if read < BATCH_SLOTS {
+            full_batches = 0;
+        } else {
+            full_batches += 1;
+            if full_batches == BATCHES_PER_TURN {
+                full_batches = 0;
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
+
+/// What the receive loop of one socket keeps between packets.
+struct Receiver {
+    family: Family,
+    iface: String,
+    own: Vec<IpAddr>,
+    /// Packets that belong to no instance (malformed, other VRIDs) are counted here.
+    stats: Stats,
+    limiter: LogLimiter,
+}
+
+impl Receiver {
+    /// Judges one packet of a batch and hands it to its instance, or counts why not.
+    fn handle(&mut self, table: &Routes, pkt: std::io::Result<RecvPacket>) {
+        let iface = &self.iface;
+        let pkt = match pkt {
+            Ok(pkt) => pkt,
+            Err(error) => {
+                // The rest of the batch is fine: count this one and carry on.
+                self.stats.bump("unreadable");
+                let any = IpAddr::from([0, 0, 0, 0]);
+                if let Some(held) = self.limiter.allow(Instant::now(), any, "unreadable") {
+                    warn!(interface = %iface, %error, suppressed = held, "unreadable packet");
+                }
+                return;
+            }
+        };
+        if self.own.contains(&pkt.src) {
+            self.stats.bump("own_adverts");
+            return;
+        }
+        let parsed = match self.family {
             Family::V4 => packet::parse_ipv4(&pkt.data),
             Family::V6 => packet::parse_vrrp(&pkt.data, pkt.src, pkt.dst, pkt.hop_limit),
         };
         let rx = match parsed {
             Ok(rx) => rx,
             Err(reject) => {
-                stats.bump(reject.label());
-                if let Some(held) = limiter.allow(Instant::now(), pkt.src, reject.label()) {
+                self.stats.bump(reject.label());
+                if let Some(held) = self.limiter.allow(Instant::now(), pkt.src, reject.label()) {
                     warn!(interface = %iface, src = %pkt.src, reason = reject.label(), suppressed = held, "dropped malformed packet: {reject}");
                 }
-                continue;
+                return;
             }
         };
-        let table = routes.read().unwrap_or_else(|e| e.into_inner());
         let Some(route) = table.get(&rx.advert.vrid) else {
             // Other clusters share LANs all the time: count, and say so only at debug level.
-            stats.bump(Reject::UnknownVrid(rx.advert.vrid).label());
+            self.stats.bump(Reject::UnknownVrid(rx.advert.vrid).label());
             debug!(interface = %iface, src = %rx.src, vrid = rx.advert.vrid, "advert for a VRID we do not run");
-            continue;
+            return;
         };
         let Some(channel) = route.channel_of(rx.src) else {
             route.stats.bump("not_a_unicast_peer");
-            if let Some(held) = limiter.allow(Instant::now(), rx.src, "not_a_unicast_peer") {
+            if let Some(held) = self
+                .limiter
+                .allow(Instant::now(), rx.src, "not_a_unicast_peer")
+            {
                 warn!(instance = %route.name, src = %rx.src, suppressed = held, "dropped advert from an address that is not a configured unicast peer");
             }
-            continue;
+            return;
         };
         let arrival = match channel.peers {
             None => Arrival::Multicast,

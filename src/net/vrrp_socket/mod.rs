@@ -1,16 +1,15 @@
 //! Raw VRRP sockets (IP protocol 112): they move bytes, the codec in `vrrp::packet` reads them.
 
+mod recv;
 mod setup;
 
-use std::io::{self, IoSlice, IoSliceMut};
+pub use recv::{BATCH_SLOTS, RecvBatch};
+
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, RawFd};
 
-use nix::cmsg_space;
-use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, SockaddrIn6, SockaddrStorage,
-    recvmsg, sendmsg,
-};
+use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn, SockaddrIn6, sendmsg};
 use socket2::Socket;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -24,10 +23,6 @@ pub const VRRP_PROTOCOL: i32 = 112;
 pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// The IPv6 multicast group of VRRP adverts (link scope).
 pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
-
-/// Large enough for the biggest VRRP message (255 IPv6 addresses: 4088 bytes) behind any
-/// IPv4 header, and for a jumbo frame; anything longer is flagged as truncated.
-const RECV_BUFFER: usize = 9216;
 
 /// One packet as the kernel delivered it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,8 +146,35 @@ impl VrrpSocket {
     /// Waits for the next packet.
     pub async fn recv(&self) -> io::Result<RecvPacket> {
         self.fd
-            .async_io(Interest::READABLE, |s| recv_now(s.as_raw_fd(), self.family))
+            .async_io(Interest::READABLE, |s| {
+                recv::recv_now(s.as_raw_fd(), self.family)
+            })
             .await
+    }
+
+    /// Waits until packets are queued, then reads up to [`BATCH_SLOTS`] of them with one
+    /// system call into `batch` (see [`RecvBatch::drain`]). Returns how many it read.
+    pub async fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        loop {
+            let mut ready = self.fd.readable().await?;
+            match ready.try_io(|s| batch.fill(s.as_raw_fd(), self.family)) {
+                Ok(Ok(n)) => {
+                    // `recvmmsg` with MSG_DONTWAIT stops early only when the queue ran dry,
+                    // or on an error, which the kernel keeps for the next call (no packet is
+                    // lost). So a short batch proves the socket drained: clear its readiness
+                    // now rather than pay one more call that ends in EAGAIN. A packet that
+                    // arrived since is a new edge of the edge-triggered poller, and tokio
+                    // does not clear a readiness newer than the one this guard saw.
+                    if n < BATCH_SLOTS {
+                        ready.clear_ready();
+                    }
+                    return Ok(n);
+                }
+                Ok(Err(e)) => return Err(e),
+                // WouldBlock: `try_io` cleared the readiness; wait for the next packet.
+                Err(_) => continue,
+            }
+        }
     }
 
     /// Sends `payload` to `dst` now, without waiting: the router task calls this on the
@@ -222,55 +244,6 @@ impl VrrpSocket {
             )),
         }
     }
-}
-
-fn recv_now(fd: RawFd, family: Family) -> io::Result<RecvPacket> {
-    let mut buf = [0u8; RECV_BUFFER];
-    let mut cmsg = cmsg_space!(libc::in6_pktinfo, libc::c_int);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
-    let len = msg.bytes;
-    let truncated = msg.flags.contains(MsgFlags::MSG_TRUNC);
-    let src = msg
-        .address
-        .as_ref()
-        .and_then(|a| match family {
-            Family::V4 => a.as_sockaddr_in().map(|s| IpAddr::V4(s.ip())),
-            Family::V6 => a.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())),
-        })
-        .ok_or_else(|| io::Error::other("received a packet without a source address"))?;
-    let mut dst = None;
-    let mut ifindex = 0;
-    let mut hop_limit = None;
-    for c in msg.cmsgs()? {
-        match c {
-            ControlMessageOwned::Ipv4PacketInfo(i) => {
-                dst = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(i.ipi_addr.s_addr))));
-                ifindex = i.ipi_ifindex as u32;
-            }
-            ControlMessageOwned::Ipv6PacketInfo(i) => {
-                dst = Some(IpAddr::V6(Ipv6Addr::from(i.ipi6_addr.s6_addr)));
-                ifindex = i.ipi6_ifindex;
-            }
-            ControlMessageOwned::Ipv4Ttl(t) | ControlMessageOwned::Ipv6HopLimit(t) => {
-                hop_limit = u8::try_from(t).ok();
-            }
-            _ => {}
-        }
-    }
-    let (Some(dst), Some(hop_limit)) = (dst, hop_limit) else {
-        return Err(io::Error::other(
-            "received a packet without pktinfo or hop limit",
-        ));
-    };
-    Ok(RecvPacket {
-        data: buf[..len].to_vec(),
-        src,
-        dst,
-        ifindex,
-        hop_limit,
-        truncated,
-    })
 }
 
 /// The addresses of `family` on interface `ifname`.
