@@ -378,4 +378,54 @@ mod tests {
             "served deadlines left in the map"
         );
     }
+
+    /// Routers that keep moving their deadlines, earlier and later, from many tasks at
+    /// once: every wait ends, none early, none lost (a lost arming leaves a task waiting
+    /// until the test's timeout).
+    #[tokio::test]
+    async fn deadlines_moved_at_random_by_many_tasks_are_all_served() {
+        let timer = SharedTimer::start().unwrap();
+        let tasks: Vec<_> = (0..50u64)
+            .map(|k| {
+                let mut slot = timer.slot();
+                tokio::spawn(async move {
+                    let mut x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                    let mut next = move || {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x
+                    };
+                    let mut worst = Duration::ZERO;
+                    for _ in 0..40 {
+                        let now = Instant::now();
+                        // A deadline that is then moved (as a Backup's is by an advert)
+                        // before the one that is kept.
+                        register(&mut slot, now + Duration::from_micros(next() % 6_000)).await;
+                        let at = Instant::now() + Duration::from_micros(next() % 4_000);
+                        if next() % 4 == 0 {
+                            slot.clear();
+                        }
+                        slot.until(at).await;
+                        let woke = Instant::now();
+                        assert!(woke >= at, "woken early");
+                        worst = worst.max(woke - at);
+                    }
+                    worst
+                })
+            })
+            .collect();
+        let all = async {
+            let mut worst = Duration::ZERO;
+            for task in tasks {
+                worst = worst.max(task.await.unwrap());
+            }
+            worst
+        };
+        let worst = tokio::time::timeout(Duration::from_secs(30), all)
+            .await
+            .expect("a deadline was never served");
+        // Generous for a loaded machine; a lost arming waits for the timeout instead.
+        assert!(worst < 200 * MS, "served {worst:?} late");
+    }
 }
