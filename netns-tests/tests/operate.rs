@@ -15,6 +15,8 @@ mod floods;
 mod group_reload;
 #[path = "operate/maintenance.rs"]
 mod maintenance;
+#[path = "operate/many_instances.rs"]
+mod many_instances;
 #[path = "operate/metrics.rs"]
 mod metrics;
 #[path = "operate/reload.rs"]

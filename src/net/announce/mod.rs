@@ -4,6 +4,9 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex, Weak};
+
+use nix::sys::socket::sockopt;
 
 use pnet_packet::MutablePacket;
 use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, MutableArpPacket};
@@ -113,13 +116,16 @@ pub fn unsolicited_na_frame(
 
 /// Sends gratuitous ARPs and unsolicited NAs for a set of VIPs on one interface.
 ///
-/// One AF_PACKET socket per interface, kept for the life of the instance; the frames are
-/// built once when the VIPs are set, so an announcement is only `sendto` calls. The socket
+/// An instance's announcements on one interface; the frames are built once when the VIPs
+/// are set, so an announcement is only `sendto` calls. Every announcer of the process sends
+/// on one AF_PACKET socket (the interface is in each frame's destination): closing a packet
+/// socket waits for an RCU grace period, and with a socket per instance a stop of 1,000
+/// instances spent 16 s closing them, past its budget, and left most VIPs behind. The socket
 /// is non-blocking: a full transmit queue drops an announcement (reported as an error)
 /// rather than stalling the router task.
 #[derive(Debug)]
 pub struct Announcer {
-    sock: Socket,
+    sock: Arc<Socket>,
     dest: SockAddr,
     ifindex: u32,
     frames: Vec<(Kind, Vec<u8>)>,
@@ -128,12 +134,12 @@ pub struct Announcer {
 impl Announcer {
     /// Opens the packet socket on interface `ifindex`, with no VIPs yet.
     pub fn new(ifindex: u32) -> Result<Self, NetError> {
-        // Protocol 0: the socket sends only and never queues received frames.
-        let sock = Socket::new(Domain::PACKET, Type::RAW, None).map_err(|e| {
-            NetError::socket(format!("opening a packet socket on interface {ifindex}"), e)
+        let sock = shared_socket().map_err(|e| {
+            NetError::socket(
+                format!("opening a packet socket for interface {ifindex}"),
+                e,
+            )
         })?;
-        sock.set_nonblocking(true)
-            .map_err(|e| NetError::io("making the packet socket non-blocking", e))?;
         let dest = link_addr(ifindex, EtherTypes::Arp);
         Ok(Announcer {
             sock,
@@ -238,6 +244,31 @@ impl AsRawFd for Announcer {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.sock.as_raw_fd()
     }
+}
+
+/// Room in the shared socket's transmit queue: every instance of the host may announce at
+/// once (a thousand becoming Master together, each with its initial burst), and a frame
+/// waits there until the driver has sent it. Forced past `net.core.wmem_max` when the
+/// process may (CAP_NET_ADMIN); the kernel's default otherwise.
+const SEND_BUFFER: usize = 4 << 20;
+
+/// The process's packet socket for announcements, opened when the first announcer needs it
+/// and closed with the last.
+fn shared_socket() -> io::Result<Arc<Socket>> {
+    static SHARED: Mutex<Weak<Socket>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(sock) = shared.upgrade() {
+        return Ok(sock);
+    }
+    // Protocol 0: the socket sends only and never queues received frames.
+    let sock = Socket::new(Domain::PACKET, Type::RAW, None)?;
+    sock.set_nonblocking(true)?;
+    if nix::sys::socket::setsockopt(&sock, sockopt::SndBufForce, &SEND_BUFFER).is_err() {
+        let _ = sock.set_send_buffer_size(SEND_BUFFER);
+    }
+    let sock = Arc::new(sock);
+    *shared = Arc::downgrade(&sock);
+    Ok(sock)
 }
 
 /// A `sockaddr_ll` naming the interface; with SOCK_RAW the kernel sends the frame as
