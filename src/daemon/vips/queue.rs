@@ -55,8 +55,10 @@ struct Shared<W: Work> {
 struct Inner<W: Work> {
     ops: VecDeque<W::Op>,
     /// The worker's state while no task runs; `None` while one holds it. Operations are
-    /// queued only while a task runs: a push onto an idle queue starts one.
-    idle: Option<W>,
+    /// queued only while a task runs: a push onto an idle queue starts one. Boxed so that
+    /// a task carries a pointer, not the state: when every instance changes state at once
+    /// (a host's first start), each has a task, and their memory stays with the allocator.
+    idle: Option<Box<W>>,
     closed: bool,
     /// A worker task ended without giving its state back (it panicked, or the runtime shut
     /// down): nothing runs operations any more, as when a channel's receiver is gone.
@@ -70,7 +72,7 @@ impl<W: Work> WorkQueue<W> {
         WorkQueue(Arc::new(Shared {
             inner: Mutex::new(Inner {
                 ops: VecDeque::new(),
-                idle: Some(state),
+                idle: Some(Box::new(state)),
                 closed: false,
                 lost: false,
             }),
@@ -141,7 +143,7 @@ impl<W: Work> WorkQueue<W> {
     /// Runs `f` on the idle worker's state; `None` while a task holds it.
     #[cfg(test)]
     pub fn with_idle<T>(&self, f: impl FnOnce(&W) -> T) -> Option<T> {
-        self.0.lock().idle.as_ref().map(f)
+        self.0.lock().idle.as_deref().map(f)
     }
 }
 
@@ -161,7 +163,7 @@ struct Running<W: Work> {
 }
 
 impl<W: Work> Running<W> {
-    async fn drive(mut self, mut state: W) {
+    async fn drive(mut self, mut state: Box<W>) {
         loop {
             let op = {
                 let mut inner = self.shared.lock();
