@@ -95,7 +95,7 @@ pub struct LiveIo {
     /// Where isolation checks run (off the routers' thread).
     pub scripts: tokio::runtime::Handle,
     /// The address worker's queue.
-    pub vip_ops: UnboundedSender<VipOp>,
+    pub vip_ops: super::vips::VipQueue,
     /// Counters.
     pub stats: Arc<Stats>,
     /// Where the control server reads this instance's status.
@@ -314,8 +314,8 @@ impl RouterIo for LiveIo {
     }
 
     fn vips(&mut self, op: VipOp) {
-        // The worker lives as long as this sender; a send can only fail during shutdown.
-        let _ = self.vip_ops.send(op);
+        // Refused only once the instance is stopping and the router task has ended.
+        self.vip_ops.push(op);
     }
 
     fn sync_refused(&mut self) {

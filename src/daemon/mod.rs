@@ -22,7 +22,7 @@
 //! |---|---|---|---|
 //! | router packet lane (256, bounded) | [`driver::drive`] | [`crate::vrrp::router::Packet`] | receivers (`try_send`: a full lane drops a packet, counted `inbox_full`); read after control inputs, and drained before a timer is served |
 //! | router control inbox (256, bounded) | [`driver::drive`] | [`crate::vrrp::router::Input`] | trackers, links, group, isolation probe, control, supervisor (`send`: a reload's `Configure` is never dropped); nothing from the network, so a flood cannot delay these |
-//! | address worker queue (unbounded) | `vips::run` | [`driver::VipOp`] | the router task, in action order |
+//! | address worker queue (unbounded) | `vips::WorkQueue`: a task spawned by a push onto an idle queue, ended when drained | [`driver::VipOp`] | the router task, in action order; the supervisor (reload) |
 //! | group events (unbounded) | `groups::run` | `groups::GroupEvent` | member router tasks |
 //! | tracker reports (unbounded) | `track::runner::run_instance` | `track::Report` | check tasks, only on a change |
 //! | notify queue (1024, bounded) | `notify` task | a note with its commands | the router task (`try_send`: dropped and counted when full) |

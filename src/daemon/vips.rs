@@ -1,5 +1,5 @@
-//! The address worker: one task per instance that adds and removes its VIPs over netlink and
-//! sends the announcements, in the order the router asked for them.
+//! The address worker: per instance, adds and removes its VIPs over netlink and sends the
+//! announcements, in the order the router asked for them.
 //!
 //! Running it beside the router task keeps netlink round trips off the protocol path, and
 //! the single queue keeps "add, then announce" ordered: an ARP never leaves before its
@@ -8,19 +8,28 @@
 //! A paced burst (`garp.arp_interval`, `garp.na_interval`) goes out from here too, between
 //! operations: the worker waits for the next frame's time or the next operation, whichever
 //! comes first, so a long burst delays no removal, and a removal ends the burst.
+//!
+//! The worker is a task only while it has something to do (see [`queue`]): between state
+//! changes an instance's worker is its state and nothing more.
 
+mod queue;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Instant;
 
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant as TokioInstant;
 use tracing::{debug, info, warn};
 
 use super::driver::VipOp;
 use crate::config::Vip;
-use crate::net::announce::{Pacer, Pacing};
+use crate::net::announce::{Kind, Pacer, Pacing};
 use crate::net::{Announcer, MacAddr, NetError, Netlink};
 
+pub use queue::WorkQueue;
 /// Errno values that mean "already as wanted".
 const EEXIST: i32 = 17;
 const EADDRNOTAVAIL: i32 = 99;
@@ -45,66 +54,160 @@ pub struct Target {
     pub pacing: Pacing,
 }
 
-/// Carries out `ops` until the queue closes.
-pub async fn run(
-    target: Target,
+/// An instance's address worker queue, as the router task and the supervisor hold it.
+pub type VipQueue = WorkQueue<Worker<Kernel>>;
+
+/// An idle address worker for `target`, holding `vips`, announcing with `announcer` (its
+/// frames already prepared for `vips`).
+pub fn queue(target: Target, nl: Netlink, vips: Vec<Vip>, announcer: Announcer) -> VipQueue {
+    WorkQueue::new(Worker::new(target, Kernel { nl, announcer }, vips))
+}
+
+/// What the worker does to the system: netlink for the addresses, a packet socket for the
+/// announcements. A trait so the worker's ordering is tested without privileges.
+pub trait Hands: Send + Sync + 'static {
+    /// Adds `vip` to interface `ifindex`.
+    fn add(&self, ifindex: u32, vip: &Vip) -> impl Future<Output = Result<(), NetError>> + Send;
+    /// Removes `vip` from interface `ifindex`.
+    fn remove(&self, ifindex: u32, vip: &Vip) -> impl Future<Output = Result<(), NetError>> + Send;
+    /// Prepares the announcement frames for `vips` (see [`Announcer::set_vips`]).
+    fn set_vips(
+        &mut self,
+        mac: MacAddr,
+        vips: &[IpAddr],
+        src_ll: Option<Ipv6Addr>,
+    ) -> Result<(), NetError>;
+    /// The kind of each prepared frame, in order.
+    fn kinds(&self) -> Vec<Kind>;
+    /// Sends prepared frame `index`.
+    fn send(&self, index: usize) -> io::Result<()>;
+}
+
+/// The real [`Hands`].
+pub struct Kernel {
     nl: Netlink,
-    mut vips: Vec<Vip>,
-    mut announcer: Announcer,
-    mut ops: UnboundedReceiver<VipOp>,
-) {
-    // Whether the router last asked for the VIPs to be held: a reload's new VIPs are added
-    // only then.
-    let mut held = false;
-    let mut queue = Pacer::default();
-    let mut pacing = target.pacing;
-    loop {
-        let next = queue.next_due(now()).map(TokioInstant::from_std);
-        let op = tokio::select! {
-            op = ops.recv() => match op {
-                Some(op) => op,
-                None => break,
-            },
-            _ = tokio::time::sleep_until(next.unwrap_or_else(TokioInstant::now)), if next.is_some() => {
-                send_due(&target, &announcer, &mut queue);
-                continue;
-            }
-        };
+    announcer: Announcer,
+}
+
+impl Hands for Kernel {
+    fn add(&self, ifindex: u32, vip: &Vip) -> impl Future<Output = Result<(), NetError>> + Send {
+        self.nl.add_addr(ifindex, vip.addr, vip.label.as_deref())
+    }
+    fn remove(&self, ifindex: u32, vip: &Vip) -> impl Future<Output = Result<(), NetError>> + Send {
+        self.nl.del_addr(ifindex, vip.addr)
+    }
+    fn set_vips(
+        &mut self,
+        mac: MacAddr,
+        vips: &[IpAddr],
+        src_ll: Option<Ipv6Addr>,
+    ) -> Result<(), NetError> {
+        self.announcer.set_vips(mac, vips, src_ll, false)
+    }
+    fn kinds(&self) -> Vec<Kind> {
+        self.announcer.kinds()
+    }
+    fn send(&self, index: usize) -> io::Result<()> {
+        self.announcer.send(index)
+    }
+}
+
+/// One instance's address worker: what it holds between operations.
+pub struct Worker<H: Hands> {
+    target: Target,
+    hands: H,
+    vips: Vec<Vip>,
+    /// Whether the router last asked for the VIPs to be held: a reload's new VIPs are added
+    /// only then.
+    held: bool,
+    queue: Pacer,
+    /// The pacing of the router's last announcement, for the burst of a reload's new VIPs.
+    pacing: Pacing,
+}
+
+impl<H: Hands> Worker<H> {
+    /// A worker that does not hold its VIPs yet.
+    pub fn new(target: Target, hands: H, vips: Vec<Vip>) -> Self {
+        Worker {
+            pacing: target.pacing,
+            target,
+            hands,
+            vips,
+            held: false,
+            queue: Pacer::default(),
+        }
+    }
+
+    /// Whether it holds the VIPs, and which: what a worker must remember between tasks.
+    #[cfg(test)]
+    pub fn holding(&self) -> (bool, &[Vip]) {
+        (self.held, &self.vips)
+    }
+}
+
+impl<H: Hands> queue::Work for Worker<H> {
+    type Op = VipOp;
+
+    async fn run(&mut self, op: VipOp) {
+        let target = &self.target;
+        let hands = &self.hands;
         match op {
             VipOp::Add => {
-                held = true;
-                add(&target, &nl, &vips).await;
+                self.held = true;
+                add(target, hands, &self.vips).await;
             }
             VipOp::Remove => {
-                held = false;
-                queue.clear();
-                remove(&target, &nl, &vips).await;
+                self.held = false;
+                self.queue.clear();
+                remove(target, hands, &self.vips).await;
             }
-            VipOp::Announce { count, pacing: p } => {
-                pacing = p;
-                queue.push(&announcer.kinds(), count as usize, pacing);
+            VipOp::Announce { count, pacing } => {
+                self.pacing = pacing;
+                self.queue.push(&hands.kinds(), count as usize, pacing);
             }
-            VipOp::Set(new) => {
-                let added: Vec<Vip> = new.iter().filter(|v| !vips.contains(v)).cloned().collect();
-                let dropped: Vec<Vip> = vips.iter().filter(|v| !new.contains(v)).cloned().collect();
-                vips = new;
-                let addrs: Vec<IpAddr> = vips.iter().map(|v| v.addr.addr()).collect();
-                // The queued indices name the old frames.
-                queue.clear();
-                if let Err(error) = announcer.set_vips(target.mac, &addrs, target.src_ll, false) {
-                    warn!(instance = %target.name, %error, "announcements for the new VIPs");
-                }
-                if held {
-                    remove(&target, &nl, &dropped).await;
-                    add(&target, &nl, &added).await;
-                    if !added.is_empty() {
-                        queue.push(&announcer.kinds(), target.burst as usize, pacing);
-                    }
-                }
+            VipOp::Set(new) => self.set(new).await,
+        }
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.queue.next_due(now())
+    }
+
+    /// Frames due now (every frame of an unpaced burst) go before the next operation.
+    fn tick(&mut self) {
+        send_due(&self.target, &self.hands, &mut self.queue);
+    }
+}
+
+impl<H: Hands> Worker<H> {
+    async fn set(&mut self, new: Vec<Vip>) {
+        let added: Vec<Vip> = new
+            .iter()
+            .filter(|v| !self.vips.contains(v))
+            .cloned()
+            .collect();
+        let dropped: Vec<Vip> = self
+            .vips
+            .iter()
+            .filter(|v| !new.contains(v))
+            .cloned()
+            .collect();
+        self.vips = new;
+        let addrs: Vec<IpAddr> = self.vips.iter().map(|v| v.addr.addr()).collect();
+        let t = &self.target;
+        // The queued indices name the old frames.
+        self.queue.clear();
+        if let Err(error) = self.hands.set_vips(t.mac, &addrs, t.src_ll) {
+            warn!(instance = %t.name, %error, "announcements for the new VIPs");
+        }
+        if self.held {
+            remove(t, &self.hands, &dropped).await;
+            add(t, &self.hands, &added).await;
+            if !added.is_empty() {
+                let kinds = self.hands.kinds();
+                self.queue.push(&kinds, t.burst as usize, self.pacing);
             }
         }
-        // Frames due now (every frame of an unpaced burst) go before the next operation.
-        send_due(&target, &announcer, &mut queue);
     }
 }
 
@@ -114,14 +217,14 @@ fn now() -> Instant {
 
 /// Sends the frames due now. After a failure (a full transmit queue) the rest of this
 /// moment's frames are dropped: they would fail too.
-fn send_due(t: &Target, announcer: &Announcer, queue: &mut Pacer) {
+fn send_due(t: &Target, hands: &impl Hands, queue: &mut Pacer) {
     let due = queue.take_due(now());
     if due.is_empty() {
         return;
     }
     let mut sent = 0;
     for index in due {
-        match announcer.send(index) {
+        match hands.send(index) {
             Ok(()) => sent += 1,
             Err(error) => {
                 warn!(instance = %t.name, %error, "announcement failed");
@@ -132,16 +235,16 @@ fn send_due(t: &Target, announcer: &Announcer, queue: &mut Pacer) {
     debug!(instance = %t.name, sent, "gratuitous ARP / NA sent");
 }
 
-async fn add(t: &Target, nl: &Netlink, vips: &[Vip]) {
+async fn add(t: &Target, hands: &impl Hands, vips: &[Vip]) {
     for vip in vips {
-        let done = nl.add_addr(t.ifindex, vip.addr, vip.label.as_deref()).await;
+        let done = hands.add(t.ifindex, vip).await;
         report(t, vip, ("add", "added"), done, EEXIST);
     }
 }
 
-async fn remove(t: &Target, nl: &Netlink, vips: &[Vip]) {
+async fn remove(t: &Target, hands: &impl Hands, vips: &[Vip]) {
     for vip in vips {
-        let done = match nl.del_addr(t.ifindex, vip.addr).await {
+        let done = match hands.remove(t.ifindex, vip).await {
             Err(e) if e.errno().map(|n| n as i32) == Some(ENOENT) => Ok(()),
             other => other,
         };

@@ -39,8 +39,7 @@ impl Supervisor {
 
         let mut announcer = Announcer::new(p.ifindex)?;
         announcer.set_vips(p.mac, &vips, p.src_ll(), false)?;
-        let (ops_tx, ops_rx) = mpsc::unbounded_channel();
-        let worker = tokio::spawn(vips::run(
+        let vip_ops = vips::queue(
             vips::Target {
                 name: p.name.clone(),
                 ifindex: p.ifindex,
@@ -56,8 +55,7 @@ impl Supervisor {
             self.nl.clone(),
             inst.vips.clone(),
             announcer,
-            ops_rx,
-        ));
+        );
         let (view_tx, view_rx) = watch::channel(initial_view(&p));
         let (settings_tx, settings_rx) = watch::channel(Settings {
             vips: inst.vips.clone(),
@@ -90,7 +88,7 @@ impl Supervisor {
                 addresses: inst.advertised().map(|v| v.addr.addr()).collect(),
                 auth,
             },
-            vip_ops: ops_tx.clone(),
+            vip_ops: vip_ops.clone(),
             stats: stats.clone(),
             view: view_tx,
             events: self.events.clone(),
@@ -144,8 +142,7 @@ impl Supervisor {
                 inbox: inbox.clone(),
                 packets,
                 driver,
-                worker,
-                vip_ops: ops_tx,
+                vip_ops,
                 settings: settings_tx,
                 control,
                 attached,
@@ -234,7 +231,7 @@ impl Supervisor {
         }
         live.control.arbiter = arbiter.map(|(_, board)| board);
         if old.vips != new.vips {
-            let _ = live.vip_ops.send(VipOp::Set(new.vips.clone()));
+            live.vip_ops.push(VipOp::Set(new.vips.clone()));
         }
         live.prepared.instance = new.clone();
         // Always: trackers and groups live elsewhere in the file, and the router weighs and
@@ -264,17 +261,15 @@ impl Supervisor {
                 member: name.to_owned(),
             });
         }
-        // The worker ends when its queue closes, i.e. when every sender is gone: this one
-        // now, the router task's when its I/O is dropped below. Kept, it would hold the
-        // queue open and every stop would wait out STOP_BUDGET.
-        drop(live.vip_ops);
         let finish = async {
             match live.driver.await {
-                // Dropping the I/O closes the worker's queue; the worker drains it and ends.
                 Ok(io) => drop(io),
                 Err(e) => error!(instance = name, error = %e, "router task failed"),
             }
-            let _ = live.worker.await;
+            // Closed only now: the router's last operations (removing the VIPs at Stop) are
+            // queued by then, and run before the worker ends.
+            live.vip_ops.close();
+            live.vip_ops.finished().await;
         };
         if tokio::time::timeout(STOP_BUDGET, finish).await.is_err() {
             error!(instance = name, "stop took longer than {STOP_BUDGET:?}");

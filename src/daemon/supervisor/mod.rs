@@ -54,8 +54,8 @@ struct Live {
     /// The router's packet lane, for the receive loops of sockets attached on reload.
     packets: mpsc::Sender<Box<Packet>>,
     driver: JoinHandle<LiveIo>,
-    worker: JoinHandle<()>,
-    vip_ops: mpsc::UnboundedSender<VipOp>,
+    /// The address worker's queue (its worker is a task only while it has work).
+    vip_ops: vips::VipQueue,
     settings: watch::Sender<Settings>,
     control: server::Instance,
     /// The sockets its channels use.
