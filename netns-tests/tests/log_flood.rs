@@ -13,7 +13,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use netns_tests::vipd::{VipdConfig, VrrpState, vipd_bin};
+use netns_tests::Lab;
+use netns_tests::vipd::{InstanceSpec, Vipd, VipdConfig, VrrpState, vipd_bin};
 use netns_tests::{in_netns, require_root};
 use socket2::{Domain, Protocol, Socket, Type};
 use vipd::vrrp::packet::{Advert, Auth, emit_ipv4};
@@ -78,20 +79,44 @@ fn ttl1_advert(src: Ipv4Addr, dst: Ipv4Addr, vip: Ipv4Addr) -> Vec<u8> {
     packet
 }
 
+/// A Master alone in an IPv4 lab: its vipd, its instance, its VIP and the node's address.
+struct LoneMaster {
+    lab: Lab,
+    d0: Vipd,
+    s: InstanceSpec,
+    vip: Ipv4Addr,
+    to: Ipv4Addr,
+}
+
+fn lone_master() -> LoneMaster {
+    let lab = lab(false);
+    let vip = lab.vip4(0);
+    let s = spec(vip.into(), 150);
+    let mut d0 = start(&lab, 0, &s);
+    settle(&mut d0, &s, VrrpState::Master);
+    let to = lab.node(0).ip4();
+    LoneMaster {
+        lab,
+        d0,
+        s,
+        vip,
+        to,
+    }
+}
+
 #[test]
 fn spoofed_sources_cannot_flood_the_log() {
     if !require_root() {
         return;
     }
-    let lab = lab(false);
-    let vip: IpAddr = lab.vip4(0).into();
-    let s = spec(vip, 150);
-    let mut d0 = start(&lab, 0, &s);
-    settle(&mut d0, &s, VrrpState::Master);
-    let IpAddr::V4(vip) = vip else {
-        unreachable!("an IPv4 lab")
-    };
-    let to = lab.node(0).ip4();
+    // `lab` first: it is dropped last, after its vipd.
+    let LoneMaster {
+        lab,
+        mut d0,
+        s,
+        vip,
+        to,
+    } = lone_master();
     let before_lines = d0.log_text().matches(LINE).count();
 
     let started = Instant::now();
@@ -140,15 +165,10 @@ fn malformed_packets_do_not_cost_their_neighbours() {
     if !require_root() {
         return;
     }
-    let lab = lab(false);
-    let vip: IpAddr = lab.vip4(0).into();
-    let s = spec(vip, 150);
-    let mut d0 = start(&lab, 0, &s);
-    settle(&mut d0, &s, VrrpState::Master);
-    let IpAddr::V4(vip) = vip else {
-        unreachable!("an IPv4 lab")
-    };
-    let to = lab.node(0).ip4();
+    // `lab` first: it is dropped last, after its vipd.
+    let LoneMaster {
+        lab, d0, vip, to, ..
+    } = lone_master();
     let before = d0.counter("ttl_not_255");
     // Sent back to back, so the receiver finds them queued and reads them in batches where
     // every advert sits between two packets whose VRRP message is two bytes long: the

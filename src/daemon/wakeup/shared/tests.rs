@@ -1,0 +1,158 @@
+use super::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Polls `slot` once for `at`: it registers the deadline and returns.
+async fn register(slot: &mut Slot, at: Instant) {
+    let _ = tokio::time::timeout(Duration::ZERO, slot.until(at)).await;
+}
+
+#[tokio::test]
+async fn grid_points_are_shared_multiples_of_the_step_and_keep_a_period() {
+    let timer = SharedTimer::start().unwrap();
+    let step = 10 * MS;
+    let now = Instant::now();
+    let a = timer.grid_point(now + 5 * MS, step);
+    assert_eq!(timer.absolute(a).as_nanos() % step.as_nanos(), 0);
+    assert!(a >= now + 5 * MS && a < now + 15 * MS);
+    // Deadlines within one step before a grid point meet at it.
+    assert_eq!(timer.grid_point(a - 9 * MS, step), a);
+    assert_eq!(timer.grid_point(a, step), a, "a grid point is its own");
+    // A period of whole centiseconds keeps its offset to the grid.
+    assert_eq!(timer.grid_point(a - 3 * MS + 100 * MS, step), a + 100 * MS);
+}
+
+#[tokio::test]
+async fn only_a_change_of_the_earliest_deadline_arms_the_timer() {
+    let timer = SharedTimer::start().unwrap();
+    let arms = || timer.timers().arms;
+    let t0 = Instant::now();
+    let mut first = timer.slot();
+    register(&mut first, t0 + 400 * MS).await;
+    assert_eq!(arms(), 1);
+    // Forty-nine Backups hearing adverts: their Master_Down deadlines move later, behind
+    // the earliest, and arm nothing.
+    let mut others: Vec<_> = (0..49).map(|_| timer.slot()).collect();
+    for k in 0..3 {
+        for (n, slot) in others.iter_mut().enumerate() {
+            register(slot, t0 + (500 + 10 * k) * MS + n as u32 * MS).await;
+        }
+    }
+    assert_eq!(arms(), 1, "a deadline behind the earliest armed the timer");
+    assert_eq!(
+        timer.timers().waiting.len(),
+        50,
+        "old deadlines left behind"
+    );
+    // The earliest moves later: armed again, for the new earliest.
+    register(&mut first, t0 + 450 * MS).await;
+    assert_eq!(arms(), 2);
+    register(&mut first, t0 + 900 * MS).await;
+    assert_eq!(arms(), 3);
+    assert_eq!(
+        timer.timers().armed,
+        Some(t0 + 520 * MS),
+        "not the earliest"
+    );
+    // A burst: every Backup's deadline moves in one turn of the runtime, each the
+    // earliest in turn; the timer is armed once, after.
+    let before = arms();
+    std::future::poll_fn(|cx| {
+        for (n, slot) in others.iter_mut().enumerate() {
+            let _ = slot.poll_until(cx, t0 + 1000 * MS + n as u32 * MS);
+        }
+        Poll::Ready(())
+    })
+    .await;
+    tokio::task::yield_now().await;
+    assert_eq!(arms(), before + 1, "one arming per turn");
+    assert_eq!(timer.timers().armed, Some(t0 + 900 * MS));
+    drop(first);
+    tokio::task::yield_now().await;
+    assert_eq!(timer.timers().armed, Some(t0 + 1000 * MS));
+    others.iter_mut().for_each(Slot::clear);
+    assert!(
+        timer.timers().waiting.is_empty(),
+        "a cleared slot still waits"
+    );
+}
+
+#[tokio::test]
+async fn many_routers_are_each_woken_at_their_own_deadline_never_early() {
+    let timer = SharedTimer::start().unwrap();
+    let t0 = Instant::now();
+    let tasks: Vec<_> = (0..40u32)
+        .map(|k| {
+            let mut slot = timer.slot();
+            // Spread over 5..83 ms, several sharing an instant.
+            let at = t0 + (5 + (k * 7) % 79) * MS;
+            tokio::spawn(async move {
+                // Moved later once before it is kept, as a Backup's would be.
+                register(&mut slot, at - 3 * MS).await;
+                slot.until(at).await;
+                let woke = Instant::now();
+                assert!(woke >= at, "woken early");
+                woke - at
+            })
+        })
+        .collect();
+    for task in tasks {
+        let late = task.await.unwrap();
+        // Generous for a loaded machine.
+        assert!(late < 60 * MS, "woken {late:?} late");
+    }
+    assert!(
+        timer.timers().waiting.is_empty(),
+        "served deadlines left in the map"
+    );
+}
+
+/// Routers that keep moving their deadlines, earlier and later, from many tasks at
+/// once: every wait ends, none early, none lost (a lost arming leaves a task waiting
+/// until the test's timeout).
+#[tokio::test]
+async fn deadlines_moved_at_random_by_many_tasks_are_all_served() {
+    let timer = SharedTimer::start().unwrap();
+    let tasks: Vec<_> = (0..50u64)
+        .map(|k| {
+            let mut slot = timer.slot();
+            tokio::spawn(async move {
+                let mut x = k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                let mut next = move || {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x
+                };
+                let mut worst = Duration::ZERO;
+                for _ in 0..40 {
+                    let now = Instant::now();
+                    // A deadline that is then moved (as a Backup's is by an advert)
+                    // before the one that is kept.
+                    register(&mut slot, now + Duration::from_micros(next() % 6_000)).await;
+                    let at = Instant::now() + Duration::from_micros(next() % 4_000);
+                    if next() % 4 == 0 {
+                        slot.clear();
+                    }
+                    slot.until(at).await;
+                    let woke = Instant::now();
+                    assert!(woke >= at, "woken early");
+                    worst = worst.max(woke - at);
+                }
+                worst
+            })
+        })
+        .collect();
+    let all = async {
+        let mut worst = Duration::ZERO;
+        for task in tasks {
+            worst = worst.max(task.await.unwrap());
+        }
+        worst
+    };
+    let worst = tokio::time::timeout(Duration::from_secs(30), all)
+        .await
+        .expect("a deadline was never served");
+    // Generous for a loaded machine; a lost arming waits for the timeout instead.
+    assert!(worst < 200 * MS, "served {worst:?} late");
+}
