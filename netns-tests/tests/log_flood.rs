@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use netns_tests::Lab;
+use netns_tests::vipd::metrics::{sample, scrape};
 use netns_tests::vipd::{InstanceSpec, Vipd, VipdConfig, VrrpState, vipd_bin};
 use netns_tests::{in_netns, require_root};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -79,6 +80,9 @@ fn ttl1_advert(src: Ipv4Addr, dst: Ipv4Addr, vip: Ipv4Addr) -> Vec<u8> {
     packet
 }
 
+/// Where the lone Master serves its metrics, in its node's namespace.
+const METRICS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9742);
+
 /// A Master alone in an IPv4 lab: its vipd, its instance, its VIP and the node's address.
 struct LoneMaster {
     lab: Lab,
@@ -92,7 +96,10 @@ fn lone_master() -> LoneMaster {
     let lab = lab(false);
     let vip = lab.vip4(0);
     let s = spec(vip.into(), 150);
-    let mut d0 = start(&lab, 0, &s);
+    let node = lab.node(0);
+    let mut config = VipdConfig::single(node.name(), s.clone());
+    config.metrics_listen = Some(METRICS);
+    let mut d0 = Vipd::start(&lab, node, &config).expect("start vipd");
     settle(&mut d0, &s, VrrpState::Master);
     let to = lab.node(0).ip4();
     LoneMaster {
@@ -195,6 +202,18 @@ fn malformed_packets_do_not_cost_their_neighbours() {
         (counted, d0.counter("inbox_full")),
         (u64::from(BURST), 0),
         "every advert between the malformed packets reached its instance"
+    );
+    // The malformed packets named no instance: their socket counted them.
+    let text = scrape(lab.node(0), METRICS).expect("metrics");
+    let labels = [
+        ("interface", "eth0"),
+        ("family", "ipv4"),
+        ("reason", "too_short"),
+    ];
+    assert_eq!(
+        sample(&text, "vipd_socket_packets_dropped_total", &labels),
+        Some(f64::from(BURST + 1)),
+        "{text}"
     );
 }
 

@@ -26,9 +26,11 @@ use tokio::sync::watch;
 use tracing::debug;
 
 mod arbiter;
+mod sockets;
 
 use super::listener::{self, Ticket};
 use super::server::Instance;
+use crate::daemon::socket_counters;
 use crate::daemon::stats::{FENCE_COUNTER_PREFIX, LINK_EVENTS, link_event};
 use crate::vrrp::State;
 use crate::vrrp::router::Suppressed;
@@ -349,6 +351,7 @@ pub fn render_with(instances: &[Instance], listeners: &[Listener]) -> String {
     if !listeners.is_empty() {
         registry.register_collector(Box::new(Listeners(listeners.to_vec())));
     }
+    registry.register_collector(Box::new(sockets::Sockets(socket_counters::all())));
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, &registry);

@@ -50,6 +50,7 @@ pub mod router_inbox;
 mod sealed;
 mod senders;
 mod serial_line;
+pub mod socket_counters;
 mod sockets;
 pub mod stats;
 mod supervisor;

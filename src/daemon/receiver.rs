@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tracing::{debug, warn};
 
+use super::socket_counters;
 use super::stats::{LogLimiter, Stats};
 use crate::net::{BATCH_SLOTS, RecvBatch, RecvPacket, VrrpSocket};
 use crate::vrrp::packet::{self, Received, Reject};
@@ -69,11 +70,13 @@ pub async fn run(
     routes: Arc<RwLock<Routes>>,
     own: Vec<IpAddr>,
 ) {
+    // Listed for the metrics while this loop runs (the future is dropped with it).
+    let (stats, _listed) = socket_counters::register(&iface, socket.family());
     let mut rx = Receiver {
         family: socket.family(),
         iface,
         own,
-        stats: Stats::default(),
+        stats,
         limiter: LogLimiter::new(Duration::from_secs(10)),
     };
     let mut batch = RecvBatch::default();
@@ -114,8 +117,9 @@ struct Receiver {
     family: Family,
     iface: String,
     own: Vec<IpAddr>,
-    /// Packets that belong to no instance (malformed, other VRIDs) are counted here.
-    stats: Stats,
+    /// Packets that belong to no instance (malformed, other VRIDs, our own) are counted
+    /// here, and exported per socket.
+    stats: Arc<Stats>,
     limiter: LogLimiter,
 }
 

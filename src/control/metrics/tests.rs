@@ -206,4 +206,26 @@ async fn a_scrape_is_answered_while_hundreds_of_idle_connections_are_open() {
     drop(idle);
 }
 
+#[test]
+fn packets_a_socket_dropped_before_any_instance_are_exported_per_socket() {
+    use crate::daemon::socket_counters;
+    use crate::vrrp::Family;
+    let (stats, listed) = socket_counters::register("lan9", Family::V4);
+    stats.bump("too_short");
+    stats.bump("too_short");
+    stats.bump("unknown_vrid");
+    let text = render(&[]);
+    for line in [
+        r#"vipd_socket_packets_dropped_total{interface="lan9",family="ipv4",reason="too_short"} 2"#,
+        r#"vipd_socket_packets_dropped_total{interface="lan9",family="ipv4",reason="unknown_vrid"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line} in:\n{text}");
+    }
+    drop(listed);
+    assert!(
+        !render(&[]).contains(r#"interface="lan9""#),
+        "listed after its loop ended"
+    );
+}
+
 mod shipped;

@@ -11,7 +11,7 @@ use std::path::Path;
 use super::*;
 
 /// Every sample of a scrape of an instance with faults, a failing tracker, a lost channel,
-/// rejections, transitions and both listeners: name -> the label-name sets it appears with.
+/// rejections, transitions, both listeners and a socket's drops: name -> the label-name sets it appears with.
 fn scrape() -> BTreeMap<String, BTreeSet<Vec<String>>> {
     let listeners: Vec<Listener> = vec![
         ("control", Arc::new(listener::Counters::default())),
@@ -34,6 +34,10 @@ fn scrape() -> BTreeMap<String, BTreeSet<Vec<String>>> {
             file: true,
             health: crate::track::Health::Value(5),
         });
+    // A receive loop that dropped a packet no instance saw.
+    let (socket, _listed) =
+        crate::daemon::socket_counters::register("eth0", crate::vrrp::Family::V4);
+    socket.bump("too_short");
     let text = render_with(&[web], &listeners);
     let mut samples: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
