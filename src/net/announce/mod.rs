@@ -1,9 +1,11 @@
 //! Gratuitous ARP and unsolicited neighbour advertisements, sent as whole Ethernet frames
 //! on an AF_PACKET socket so that the source MAC can be the virtual MAC when one is used.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::sync::{Arc, Mutex, Weak};
 
 use nix::sys::socket::sockopt;
@@ -117,8 +119,8 @@ pub fn unsolicited_na_frame(
 /// Sends gratuitous ARPs and unsolicited NAs for a set of VIPs on one interface.
 ///
 /// An instance's announcements on one interface; the frames are built once when the VIPs
-/// are set, so an announcement is only `sendto` calls. Every announcer of the process sends
-/// on one AF_PACKET socket (the interface is in each frame's destination): closing a packet
+/// are set, so an announcement is only `sendto` calls. Every announcer of a network
+/// namespace sends on one AF_PACKET socket (the interface is in each frame's destination): closing a packet
 /// socket waits for an RCU grace period, and with a socket per instance a stop of 1,000
 /// instances spent 16 s closing them, past its budget, and left most VIPs behind. The socket
 /// is non-blocking: a full transmit queue drops an announcement (reported as an error)
@@ -252,12 +254,15 @@ impl AsRawFd for Announcer {
 /// process may (CAP_NET_ADMIN); the kernel's default otherwise.
 const SEND_BUFFER: usize = 4 << 20;
 
-/// The process's packet socket for announcements, opened when the first announcer needs it
-/// and closed with the last.
+/// The packet socket for announcements of the network namespace this thread is in, opened
+/// when the first announcer there needs it and closed with the last. A packet socket sends
+/// in the namespace it was opened in, and an interface index means nothing in another, so
+/// there is one per namespace (the daemon has one; a test process may enter several).
 fn shared_socket() -> io::Result<Arc<Socket>> {
-    static SHARED: Mutex<Weak<Socket>> = Mutex::new(Weak::new());
+    static SHARED: Mutex<BTreeMap<u64, Weak<Socket>>> = Mutex::new(BTreeMap::new());
+    let netns = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
     let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(sock) = shared.upgrade() {
+    if let Some(sock) = shared.get(&netns).and_then(Weak::upgrade) {
         return Ok(sock);
     }
     // Protocol 0: the socket sends only and never queues received frames.
@@ -267,7 +272,8 @@ fn shared_socket() -> io::Result<Arc<Socket>> {
         let _ = sock.set_send_buffer_size(SEND_BUFFER);
     }
     let sock = Arc::new(sock);
-    *shared = Arc::downgrade(&sock);
+    shared.retain(|_, s| s.strong_count() > 0);
+    shared.insert(netns, Arc::downgrade(&sock));
     Ok(sock)
 }
 
