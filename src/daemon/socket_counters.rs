@@ -4,6 +4,7 @@
 //! and exported beside the instances' counters (`vipd_socket_packets_dropped_total`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::stats::Stats;
@@ -22,7 +23,7 @@ pub struct SocketCounters {
 
 /// Every running receive loop's counters, by registration.
 static REGISTERED: Mutex<BTreeMap<u64, SocketCounters>> = Mutex::new(BTreeMap::new());
-static NEXT: Mutex<u64> = Mutex::new(0);
+static NEXT: AtomicU64 = AtomicU64::new(1);
 
 /// Keeps a loop's counters listed until it is dropped with the loop.
 #[derive(Debug)]
@@ -38,11 +39,7 @@ impl Drop for Registration {
 /// [`all`] while the returned registration lives.
 pub fn register(interface: &str, family: Family) -> (Arc<Stats>, Registration) {
     let stats = Arc::new(Stats::default());
-    let id = {
-        let mut next = NEXT.lock().unwrap_or_else(|e| e.into_inner());
-        *next += 1;
-        *next
-    };
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
     let family = match family {
         Family::V4 => "ipv4",
         Family::V6 => "ipv6",

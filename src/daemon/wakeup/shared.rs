@@ -237,15 +237,15 @@ impl Slot {
             self.clear();
             return Poll::Ready(());
         }
-        let timer = self.timer.clone();
+        let Slot { timer, id, waiting } = self;
         let mut t = timer.timers();
-        if let Some(old) = self.waiting.replace(at)
+        if let Some(old) = waiting.replace(at)
             && old != at
         {
-            t.waiting.remove(&(old, self.id));
+            t.waiting.remove(&(old, *id));
         }
         t.waiting
-            .entry((at, self.id))
+            .entry((at, *id))
             .and_modify(|w| w.clone_from(cx.waker()))
             .or_insert_with(|| cx.waker().clone());
         t.earliest_changed();
