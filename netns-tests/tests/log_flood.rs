@@ -139,10 +139,9 @@ fn spoofed_sources_cannot_flood_the_log() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let full = d0.counter("inbox_full");
     assert!(
         counted >= u64::from(PACKETS) * 95 / 100,
-        "only {counted} of {PACKETS} counted ({full} dropped at a full inbox)"
+        "only {counted} of {PACKETS} counted"
     );
     eprintln!("{counted} of {PACKETS} counted in {sent_for:?}");
     // The writer thread has had time to write what it was given.
@@ -199,8 +198,8 @@ fn malformed_packets_do_not_cost_their_neighbours() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
-        (counted, d0.counter("inbox_full")),
-        (u64::from(BURST), 0),
+        counted,
+        u64::from(BURST),
         "every advert between the malformed packets reached its instance"
     );
     // The malformed packets named no instance: their socket counted them.

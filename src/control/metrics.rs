@@ -37,14 +37,13 @@ use crate::vrrp::router::Suppressed;
 
 /// Counters of [`crate::daemon::stats::Stats`] that are not packet rejections (besides
 /// [`HELD_BACK`]'s and a sealed channel's link events, [`link_event`]).
-const NOT_REJECTIONS: [&str; 8] = [
+const NOT_REJECTIONS: [&str; 7] = [
     "isolation_local_errors",
     "adverts_sent",
     "adverts_received",
     "advert_send_errors",
     "transitions",
     "address_mismatch",
-    "inbox_full",
     "own_adverts",
 ];
 

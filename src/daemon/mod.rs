@@ -1,10 +1,12 @@
 //! The daemon: one task per virtual router, wired to sockets, netlink and signals.
 //!
 //! Every decision is the router's ([`crate::vrrp::router`]); the tasks here carry inputs in
-//! and actions out, and talk through channels only. The router task never waits on I/O.
+//! and actions out, and talk through channels only, except that a receive loop hands a
+//! parsed advert to its router directly ([`driver::PacketDoor`]), which judges it there and
+//! then. Neither the router task nor a receive loop ever waits on I/O.
 //!
 //! ```text
-//!  raw VRRP socket ─ receiver ──┐ Packet (own lane)      ┌─> address worker (vips): add,
+//!  raw VRRP socket ─ receiver ──┐ Packet (handed over)   ┌─> address worker (vips): add,
 //!  UDP socket ─ udp_receiver ───┤ (parsed, by VRID)      │   remove, announce (netlink, ARP/NA)
 //!  TCP listener ─ tcp_receiver ─┤ (sealed frames: sealed)│
 //!  serial line ─ serial_line ───┤                        │
@@ -20,7 +22,6 @@
 //!
 //! | inbox | owner | message | senders |
 //! |---|---|---|---|
-//! | router packet lane (256, bounded) | [`driver::drive`] | [`crate::vrrp::router::Packet`] | receivers (`try_send`: a full lane drops a packet, counted `inbox_full`); read after control inputs, and drained before a timer is served |
 //! | router control inbox (256, bounded) | [`driver::drive`] | [`crate::vrrp::router::Input`] | trackers, links, group, isolation probe, control, supervisor (`send`: a reload's `Configure` is never dropped); nothing from the network, so a flood cannot delay these |
 //! | address worker queue (unbounded) | `vips::WorkQueue`: a task spawned by a push onto an idle queue, ended when drained | [`driver::VipOp`] | the router task, in action order; the supervisor (reload) |
 //! | group events (unbounded) | `groups::run` | `groups::GroupEvent` | member router tasks |

@@ -1,14 +1,14 @@
 //! The receive loop of one VRRP socket: parse, validate, and hand each advert to the router
-//! task of its VRID. Every dropped packet has a reason and a counter.
+//! of its VRID. Every dropped packet has a reason and a counter.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc::{self, error::TrySendError};
 use tracing::{debug, warn};
 
+use super::driver::Door;
 use super::socket_counters;
 use super::stats::{LogLimiter, Stats};
 use crate::net::{BATCH_SLOTS, RecvBatch, RecvPacket, VrrpSocket};
@@ -25,8 +25,8 @@ pub type Routes = HashMap<u8, Route>;
 pub struct Route {
     /// Instance name.
     pub name: String,
-    /// The router task's packet lane (see [`super::driver::Inbox`]).
-    pub packets: mpsc::Sender<Box<Packet>>,
+    /// The router, which judges each advert the moment it is handed over.
+    pub packets: Door,
     /// The instance's heartbeat channels this socket carries (the primary interface's
     /// multicast or unicast path, and extra channels over the same interface).
     pub channels: Vec<RxChannel>,
@@ -182,16 +182,11 @@ impl Receiver {
 }
 
 /// Hands a well-formed advert to the router of `route` as arrived on `channel`; the router
-/// judges it and reports what became of it. A full inbox drops it here, counted.
+/// judges it and reports what became of it.
 pub(super) fn deliver(route: &Route, channel: &RxChannel, rx: Received, arrival: Arrival) {
-    let packet = Packet {
+    route.packets.deliver(Packet {
         received: rx,
         channel: channel.index,
         arrival,
-    };
-    match route.packets.try_send(Box::new(packet)) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) => route.stats.bump("inbox_full"),
-        Err(TrySendError::Closed(_)) => {}
-    }
+    });
 }

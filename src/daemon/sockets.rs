@@ -19,10 +19,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock, Weak};
 
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::DaemonError;
+use super::driver::Door;
 use super::instance::ResolvedChannel;
 use super::receiver::{Route, RxChannel};
 use super::sealed::{SealedRoute, SealedRoutes};
@@ -31,7 +31,6 @@ use super::stats::Stats;
 use crate::config::{Channel, ChannelKind, Instance};
 use crate::net::VrrpSocket;
 use crate::net::udp_socket::host_addrs;
-use crate::vrrp::router::Packet;
 use crate::vrrp::udp_frame::FrameKey;
 
 pub use endpoint::SealedKey;
@@ -118,8 +117,8 @@ pub struct Plan<'a> {
     pub primary: IpAddr,
     /// Extra channels, resolved.
     pub channels: &'a [ResolvedChannel],
-    /// The router's packet lane.
-    pub packets: mpsc::Sender<Box<Packet>>,
+    /// Where its receive loops hand the router adverts.
+    pub packets: Door,
     /// Instance counters.
     pub stats: Arc<Stats>,
     /// UDP keys by file.

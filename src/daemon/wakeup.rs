@@ -21,9 +21,11 @@
 
 mod shared;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::time::{Instant as TokioInstant, sleep_until};
+use tokio::time::{Instant as TokioInstant, Sleep, sleep_until};
 
 pub use shared::{SharedTimer, Slot};
 
@@ -51,8 +53,9 @@ pub enum Slack {
 
 /// How a router task waits for its next deadline.
 pub enum Wakeup {
-    /// tokio's timer: millisecond ticks, but follows tokio's paused clock in tests.
-    Tokio,
+    /// tokio's timer: millisecond ticks, but follows tokio's paused clock in tests. Holds
+    /// the sleep of the wait in progress, moved rather than made anew.
+    Tokio(Option<Pin<Box<Sleep>>>),
     /// The daemon's shared timerfd: exact.
     Precise(Slot),
 }
@@ -60,27 +63,71 @@ pub enum Wakeup {
 impl Wakeup {
     /// A precise wakeup in `timer`, or tokio's if the daemon has no timerfd.
     pub fn precise(timer: Option<&SharedTimer>) -> Wakeup {
-        timer.map_or(Wakeup::Tokio, |t| Wakeup::Precise(t.slot()))
+        timer.map_or(Wakeup::Tokio(None), |t| Wakeup::Precise(t.slot()))
     }
 
     /// Returns at `deadline` (at once if it has passed), or with [`Slack::Grid`] at the
     /// next grid point from it on; never, for `None`.
     pub async fn until(&mut self, deadline: Option<Instant>, slack: Slack) {
+        std::future::poll_fn(|cx| self.poll_until(cx, deadline, slack)).await;
+    }
+
+    /// [`Wakeup::until`] as a poll: ready once `deadline` (kept as `slack` says) has come;
+    /// until then the task of `cx` is woken when it comes.
+    pub fn poll_until(
+        &mut self,
+        cx: &mut Context<'_>,
+        deadline: Option<Instant>,
+        slack: Slack,
+    ) -> Poll<()> {
         let Some(deadline) = deadline else {
-            if let Wakeup::Precise(slot) = self {
-                slot.clear();
+            match self {
+                Wakeup::Tokio(sleep) => *sleep = None,
+                Wakeup::Precise(slot) => slot.clear(),
             }
-            return std::future::pending().await;
+            return Poll::Pending;
         };
         match self {
-            Wakeup::Tokio => sleep_until(TokioInstant::from_std(deadline)).await,
+            Wakeup::Tokio(sleep) => {
+                let at = TokioInstant::from_std(deadline);
+                match sleep {
+                    Some(s) if s.deadline() == at => {}
+                    Some(s) => s.as_mut().reset(at),
+                    None => *sleep = Some(Box::pin(sleep_until(at))),
+                }
+                sleep
+                    .as_mut()
+                    .map_or(Poll::Pending, |s| s.as_mut().poll(cx))
+            }
             Wakeup::Precise(slot) => {
                 let at = match slack {
                     Slack::Grid(step) => slot.grid_point(deadline, step),
                     Slack::Exact => deadline,
                 };
-                slot.until(at).await;
+                slot.poll_until(cx, at)
             }
+        }
+    }
+
+    /// The deadline moved while its task was not polling (a receive loop handed the router
+    /// an advert): the shared timer moves the wait itself, keeping the task asleep, which is
+    /// what a Backup needs for every advert it hears. Returns whether the task must be woken
+    /// to wait afresh instead (tokio's timer, or no wait in the shared timer to move).
+    #[must_use]
+    pub fn moved(&mut self, deadline: Option<Instant>, slack: Slack) -> bool {
+        match (self, deadline) {
+            (Wakeup::Precise(slot), None) => {
+                slot.clear();
+                false
+            }
+            (Wakeup::Precise(slot), Some(deadline)) => {
+                let at = match slack {
+                    Slack::Grid(step) => slot.grid_point(deadline, step),
+                    Slack::Exact => deadline,
+                };
+                slot.reschedule(at)
+            }
+            (Wakeup::Tokio(_), _) => true,
         }
     }
 }

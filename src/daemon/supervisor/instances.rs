@@ -17,7 +17,8 @@ impl Supervisor {
         } = wiring;
         let inst = p.instance.clone();
         let (inbox, inbox_rx) = RouterInbox::channel(256);
-        let (packets, packets_rx) = mpsc::channel(driver::PACKET_LANE);
+        let cell = RouterCell::new();
+        let packets: Door = cell.clone();
         let stats = Arc::new(stats::Stats::default());
         let auth = inst.advert_auth();
         let vips = p.vip_addrs();
@@ -97,13 +98,10 @@ impl Supervisor {
             seen: None,
         };
         let router = Router::new(router_config.clone());
-        let lanes = driver::Inbox {
-            control: inbox_rx,
-            packets: packets_rx,
-        };
         let driver = tokio::spawn(driver::drive(
+            cell,
             router,
-            lanes,
+            inbox_rx,
             io,
             Wakeup::precise(self.timer.as_ref()),
         ));

@@ -19,7 +19,7 @@ use tracing::{error, info, warn};
 
 use super::arbiter::{ArbiterLink, ArbiterMsg, Arbiters};
 use super::checked::Checked;
-use super::driver::{self, VipOp};
+use super::driver::{self, Door, RouterCell, VipOp};
 use super::fence::Fencer;
 use super::groups::{self, GroupEvent};
 use super::instance::{self, Prepared};
@@ -41,7 +41,7 @@ use crate::notify::{Commands, EventStream, Notifier, NotifyCounters, Subject};
 use crate::track::{self, RunAs};
 use crate::vrrp::group::SyncGroup;
 use crate::vrrp::packet;
-use crate::vrrp::router::{Input, Packet, Router, RouterConfig, SyncMembership};
+use crate::vrrp::router::{Input, Router, RouterConfig, SyncMembership};
 use crate::vrrp::udp_frame::FrameKey;
 use crate::vrrp::{Family, Version};
 
@@ -51,8 +51,8 @@ type Key = (String, u8, Family);
 struct Live {
     prepared: Prepared,
     inbox: RouterInbox,
-    /// The router's packet lane, for the receive loops of sockets attached on reload.
-    packets: mpsc::Sender<Box<Packet>>,
+    /// Where receive loops hand its router adverts, for sockets attached on reload.
+    packets: Door,
     driver: JoinHandle<LiveIo>,
     /// The address worker's queue (its worker is a task only while it has work).
     vip_ops: vips::VipQueue,

@@ -232,7 +232,7 @@ impl Slot {
         }
     }
 
-    fn poll_until(&mut self, cx: &mut Context<'_>, at: Instant) -> Poll<()> {
+    pub(super) fn poll_until(&mut self, cx: &mut Context<'_>, at: Instant) -> Poll<()> {
         if Instant::now() >= at {
             self.clear();
             return Poll::Ready(());
@@ -250,6 +250,37 @@ impl Slot {
             .or_insert_with(|| cx.waker().clone());
         t.earliest_changed();
         Poll::Pending
+    }
+}
+
+impl Slot {
+    /// Moves the wait in progress to `at`, keeping the task it wakes, so the task sleeps on
+    /// (a Backup's Master_Down moving with each advert its receive loop handed the router).
+    /// Returns whether the task must be woken to wait afresh: it waits in no slot now, so
+    /// there is nothing to move. A wait whose deadline came already has woken its task.
+    pub(super) fn reschedule(&mut self, at: Instant) -> bool {
+        let Some(old) = self.waiting else {
+            return true;
+        };
+        if old == at {
+            return false;
+        }
+        let mut t = self.timer.timers();
+        let Some(waker) = t.waiting.remove(&(old, self.id)) else {
+            self.waiting = None;
+            return false;
+        };
+        if Instant::now() >= at {
+            self.waiting = None;
+            t.earliest_changed();
+            drop(t);
+            waker.wake();
+            return false;
+        }
+        t.waiting.insert((at, self.id), waker);
+        self.waiting = Some(at);
+        t.earliest_changed();
+        false
     }
 }
 
