@@ -268,6 +268,8 @@ impl Instance {
             version: self.version,
             priority: self.priority,
             advert_interval: self.advert_interval,
+            // The daemon sets its own start here.
+            advert_origin: None,
             preempt: self.preempt,
             preempt_delay: self.preempt_delay,
             startup_delay: self.startup_delay,

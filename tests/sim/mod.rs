@@ -96,11 +96,21 @@ impl Sim {
 
     /// A cluster whose arbiter (if it has one) has these settings.
     pub fn with_arbiter(spec: ClusterSpec, a: arbiter::ArbiterSpec, seed: u64) -> Sim {
-        let nodes = (0..spec.nodes.len()).map(|i| Node::new(&spec, i)).collect();
+        let t0 = Instant::now();
+        // Each host's daemon has its own advert origin (its start): the nodes' Masters
+        // advertise on grids out of phase with each other, by an amount the seed picks.
+        let origin = |i: u64| {
+            let mixed = (seed ^ (i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                .wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            t0 + Duration::from_micros((mixed >> 33) % 1_000_000)
+        };
+        let nodes = (0..spec.nodes.len())
+            .map(|i| Node::new(&spec, i, origin(i as u64)))
+            .collect();
         let store = spec.arbiter.map(|_| store::Store::new(a.rate_ppm));
         let mut sim = Sim {
             spec,
-            t0: Instant::now(),
+            t0,
             now: Duration::ZERO,
             nodes,
             queue: BinaryHeap::new(),

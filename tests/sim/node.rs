@@ -8,7 +8,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vipd::arbiter::keeper::Keeper;
 use vipd::vrrp::health::{Health, Tracker, evaluate};
@@ -46,10 +46,12 @@ pub(super) struct Node {
 }
 
 impl Node {
-    pub(super) fn new(spec: &ClusterSpec, i: usize) -> Node {
+    /// Node `i` of `spec`, whose daemon's advert grid starts at `origin`.
+    pub(super) fn new(spec: &ClusterSpec, i: usize, origin: Instant) -> Node {
         let n = &spec.nodes[i];
         let config = RouterConfig {
             advert_interval: spec.interval,
+            advert_origin: Some(origin),
             preempt: n.preempt,
             channel_addrs: (0..spec.channels).map(|c| spec.addr_on(c, i)).collect(),
             channel_names: (0..spec.channels).map(|c| format!("ch{c}")).collect(),

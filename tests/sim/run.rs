@@ -158,8 +158,10 @@ impl Sim {
             && deadline < self.t0 + self.now
         {
             self.violations.push(format!(
-                "{:?}: node {i} armed a timer in the past",
-                self.now
+                "{:?}: node {i} armed a timer in the past ({:?} before now: {:?})",
+                self.now,
+                (self.t0 + self.now) - deadline,
+                node.router.deadlines()
             ));
         }
     }

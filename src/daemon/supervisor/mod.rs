@@ -378,9 +378,18 @@ fn needs_restart(old: &Instance, new: &Instance) -> bool {
 
 /// Everything the router of prepared instance `p` needs, from the whole config: its
 /// trackers and its sync group are the router's to weigh and to ask.
+/// The one origin of every router's advert grid in this daemon (see
+/// [`RouterConfig::advert_origin`]): fixed for the life of the process, so reloads and
+/// restarts of the instances keep it.
+fn advert_origin() -> std::time::Instant {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(std::time::Instant::now)
+}
+
 fn router_config(config: &Config, p: &Prepared) -> RouterConfig {
     let inst = &p.instance;
     let mut rc = inst.router_config(&p.name, p.primary, &channel_addrs(p));
+    rc.advert_origin = Some(advert_origin());
     rc.trackers = track::router_trackers(config, inst);
     if let Some(store) = config.arbiter.as_ref().filter(|_| inst.arbiter) {
         rc.arbiter = Some(store.on_store_loss);

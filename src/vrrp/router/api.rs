@@ -1,7 +1,7 @@
 //! The router's vocabulary: its configuration, what goes in and what comes out.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{
     FaultSource, GateAnswer, GateKind, SyncMembership, Takeover, TrackerConfig, Transition,
@@ -29,6 +29,13 @@ pub struct RouterConfig {
     pub priority: u8,
     /// The interval this router advertises at when Master.
     pub advert_interval: Centis,
+    /// A common origin of the Masters' advert deadlines (the daemon's start). Set, a router
+    /// that starts advertising sends its next advert at the last multiple of its interval
+    /// after this origin that is at most one interval away, so the Masters of one host with
+    /// the same interval advertise together: one wake-up serves all of them, and all their
+    /// Backups. Never later than the Adver_Timer of RFC 9568 §6.4.3 asks, once a little
+    /// earlier. `None`: one full interval later.
+    pub advert_origin: Option<Instant>,
     /// Whether a higher-priority Backup takes over from a lower-priority Master.
     pub preempt: bool,
     /// With `preempt`, how long before preempting a lower-priority Master: from start, and
@@ -117,6 +124,7 @@ impl RouterConfig {
             version,
             priority,
             advert_interval: Centis::ONE_SECOND,
+            advert_origin: None,
             preempt: true,
             preempt_delay: Duration::ZERO,
             startup_delay: Duration::ZERO,

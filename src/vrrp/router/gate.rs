@@ -266,10 +266,15 @@ impl Router {
         self.master_adver_interval = self.config.advert_interval;
         let schedule = self.config.announce;
         self.timers = Default::default();
-        self.timers.advert = Some(later(now, self.advert_period()));
+        self.timers.advert = Some(self.next_advert_after(now));
         self.timers.announce = (schedule.repeat > 0).then(|| later(now, schedule.repeat_after));
         self.timers.refresh = refresh_deadline(&schedule, now);
         self.timers.lease = self.lease_deadline();
         self.notify(from, reason, Some(self.config.primary_addr), out);
+        // A lease proven only until a time that has passed (its renewal delivered late):
+        // as its deadline would, at once.
+        if self.timers.lease.is_some_and(|until| until <= now) {
+            self.lease_expired(now, out);
+        }
     }
 }

@@ -21,6 +21,12 @@ impl Router {
                 self.lease_unproven = false;
                 if self.state == State::Master {
                     self.timers.lease = Some(until);
+                    // A view delivered late (queued while the process was frozen) may have
+                    // run out already: as its deadline would, at once, rather than leave a
+                    // timer armed in the past.
+                    if until <= now {
+                        self.lease_expired(now, out);
+                    }
                 }
             }
             LeaseView::Unreachable { .. } => {

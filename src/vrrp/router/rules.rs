@@ -390,7 +390,24 @@ impl Router {
         out.push(Action::SendAdvert {
             priority: self.priority,
         });
-        self.timers.advert = Some(later(now, self.advert_period()));
+        self.timers.advert = Some(self.next_advert_after(now));
+    }
+
+    /// When a Master that advertised at `now` advertises next: a full interval later, or a
+    /// little earlier on the grid of [`RouterConfig::advert_origin`].
+    pub(super) fn next_advert_after(&self, now: Instant) -> Instant {
+        let period = self.advert_period();
+        let full = later(now, period);
+        let Some(since) = self
+            .config
+            .advert_origin
+            .and_then(|origin| full.checked_duration_since(origin))
+        else {
+            return full;
+        };
+        // Below one period, so the result is after `now`.
+        let past_grid = since.as_nanos() % period.as_nanos();
+        full - Duration::from_nanos(past_grid as u64)
     }
 
     pub(super) fn announce(&self, count: u32, out: &mut Vec<Action>) {

@@ -72,6 +72,26 @@ fn a_master_leaves_when_its_lease_runs_out_by_its_own_clock() {
 }
 
 #[test]
+fn a_renewal_delivered_after_it_ran_out_ends_mastership_at_once() {
+    // A view queued while the process was frozen reaches the router after its time: no timer
+    // may be left armed in the past, and the lease is treated as run out now.
+    let t0 = Instant::now();
+    let (mut r, t) = master_until(StoreLoss::Release, t0, ms(1780));
+    let now = t + ms(1000);
+    let out = r.handle(now, held(t + ms(900)));
+    assert_eq!(
+        out,
+        vec![
+            Action::SendAdvert { priority: 0 },
+            Action::RemoveVips,
+            Action::ReleaseLease,
+            notify(State::Master, State::Backup, lost(RAN_OUT), 100, None),
+        ]
+    );
+    assert!(r.next_deadline().is_none_or(|d| d > now));
+}
+
+#[test]
 fn a_renewal_moves_the_deadline() {
     let t0 = Instant::now();
     let (mut r, t) = master_until(StoreLoss::Release, t0, ms(1780));

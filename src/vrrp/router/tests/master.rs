@@ -29,6 +29,38 @@ fn advert_timer_more_than_an_interval_late_rearms_from_now() {
     assert_eq!(r.deadlines().advert, Some(t0 + ms(3500)));
 }
 
+/// Two Backups of one host that take over at different times advertise together from
+/// their second advert on: each next advert is at the last point of the origin's grid at
+/// most one interval away, never later.
+#[test]
+fn masters_with_an_advert_origin_share_their_advert_deadlines() {
+    let origin = Instant::now();
+    let config = |vrid| RouterConfig {
+        vrid,
+        advert_origin: Some(origin),
+        ..v2(100)
+    };
+    let mut deadlines = Vec::new();
+    for (vrid, start) in [(51, ms(120)), (52, ms(1730))] {
+        let mut r = Router::new(config(vrid));
+        r.handle(origin + start, Input::Start);
+        let down = r.next_deadline().unwrap();
+        r.handle(down, Input::Timer);
+        assert_eq!(r.state(), State::Master);
+        let next = r.deadlines().advert.unwrap();
+        assert!(next > down && next - down <= ms(1000), "{:?}", next - down);
+        // Whole seconds from the origin: the grid of a one-second interval.
+        assert_eq!((next - origin).subsec_nanos(), 0, "{:?}", next - origin);
+        // Then a full interval apart, as RFC 9568 §6.4.3 says.
+        r.handle(next, Input::Timer);
+        assert_eq!(r.deadlines().advert, Some(next + ms(1000)));
+        deadlines.push(next + ms(1000));
+    }
+    assert_ne!(deadlines[0], deadlines[1]);
+    let apart = deadlines[1] - deadlines[0];
+    assert_eq!(apart.subsec_nanos(), 0, "in phase: {apart:?}");
+}
+
 #[test]
 fn late_timer_handles_every_due_timer_in_deadline_order() {
     let t0 = Instant::now();
