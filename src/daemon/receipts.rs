@@ -21,9 +21,9 @@ impl LiveIo {
         from: IpAddr,
         receipt: Receipt,
     ) {
-        let now = Instant::now();
-        let paths = self.sending.paths();
-        let on_channel = paths.get(channel).map(|p| &p.stats);
+        // Read only for the log limiter, which an accepted advert rarely needs.
+        let now = Instant::now;
+        let on_channel = self.sending.path(channel).map(|p| &p.stats);
         let bump = |label: &'static str| {
             self.stats.bump(label);
             if let Some(c) = on_channel {
@@ -33,7 +33,7 @@ impl LiveIo {
         match receipt {
             Receipt::Rejected(reject) => {
                 bump(reject.label());
-                if let Some(held) = self.limiter.allow(now, from, reject.label()) {
+                if let Some(held) = self.limiter.allow(now(), from, reject.label()) {
                     warn!(instance = %self.name, src = %from, reason = reject.label(),
                         suppressed = held, "dropped advert: {reject}");
                 }
@@ -50,7 +50,7 @@ impl LiveIo {
             } => {
                 if let Some(theirs) = other_addresses {
                     self.stats.bump("address_mismatch");
-                    if let Some(held) = self.limiter.allow(now, from, "address_mismatch") {
+                    if let Some(held) = self.limiter.allow(now(), from, "address_mismatch") {
                         let ours = &router.config().vips;
                         warn!(instance = %self.name, src = %from, ?ours, ?theirs, suppressed = held,
                             "advert lists other virtual addresses than ours; processing it anyway");
@@ -64,7 +64,7 @@ impl LiveIo {
                 if let Some(why) = checksum_mismatch(router.config().checksum, checksum)
                     && let Some(held) =
                         self.limiter
-                            .allow(now, from, "checksum_convention_mismatch")
+                            .allow(now(), from, "checksum_convention_mismatch")
                 {
                     warn!(instance = %self.name, src = %from, suppressed = held,
                         "VRRPv3 checksum convention mismatch: {why}");

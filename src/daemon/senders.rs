@@ -107,6 +107,11 @@ impl Sending {
         self.paths.clone()
     }
 
+    /// Path `k` (the heartbeat channel of index `k`), if there is one.
+    pub fn path(&self, k: usize) -> Option<&TxPath> {
+        self.paths.get(k)
+    }
+
     /// Sends `advert` on every path, counting per instance (`stats`) and per channel.
     pub fn send(&mut self, instance: &str, advert: &Advert, stats: &Stats) {
         for (k, path) in self.paths.iter().enumerate() {
