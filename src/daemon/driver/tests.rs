@@ -80,31 +80,37 @@ fn router(priority: u8) -> Router {
     })
 }
 
-#[tokio::test(start_paused = true)]
-async fn backup_takes_over_on_the_tokio_clock_at_master_down_interval() {
+/// A router task for `router` in `cell`, recording what it does from now on.
+fn recorded(
+    cell: Arc<RouterCell<Recorder>>,
+    router: Router,
+    wakeup: Wakeup,
+) -> (RouterInbox, tokio::task::JoinHandle<Recorder>) {
     let (tx, rx) = RouterInbox::channel(8);
     let rec = Recorder {
         t0: Some(TokioInstant::now()),
         ..Recorder::default()
     };
-    let task = tokio::spawn(drive(
-        RouterCell::new(),
-        router(100),
-        rx,
-        rec,
-        Wakeup::Tokio(None),
-    ));
+    (tx, tokio::spawn(drive(cell, router, rx, rec, wakeup)))
+}
+
+/// When the recorded router became Master, from the start of the recording.
+fn took_over(rec: &Recorder) -> Option<Duration> {
+    rec.log
+        .iter()
+        .find(|(_, e)| e == "BACKUP -> MASTER")
+        .map(|(at, _)| *at)
+}
+
+#[tokio::test(start_paused = true)]
+async fn backup_takes_over_on_the_tokio_clock_at_master_down_interval() {
+    let (tx, task) = recorded(RouterCell::new(), router(100), Wakeup::Tokio(None));
     tx.send(Input::Start).await.unwrap();
     // v3, 100 ms, priority 100: 3 * 100 ms + 60.9375 ms.
     tokio::time::sleep(Duration::from_millis(500)).await;
     tx.send(Input::Stop).await.unwrap();
     let rec = task.await.unwrap();
-    let became_master = rec
-        .log
-        .iter()
-        .find(|(_, e)| e == "BACKUP -> MASTER")
-        .unwrap()
-        .0;
+    let became_master = took_over(&rec).unwrap();
     // tokio timers tick in whole milliseconds: 360.9375 ms fires at 361 ms.
     assert_eq!(became_master, Duration::from_millis(361));
     let events: Vec<&str> = rec.log.iter().map(|(_, e)| e.as_str()).collect();
@@ -117,18 +123,7 @@ async fn backup_takes_over_on_the_tokio_clock_at_master_down_interval() {
 
 #[tokio::test(start_paused = true)]
 async fn adverts_from_a_higher_master_keep_the_backup_quiet() {
-    let (tx, rx) = RouterInbox::channel(8);
-    let rec = Recorder {
-        t0: Some(TokioInstant::now()),
-        ..Recorder::default()
-    };
-    let task = tokio::spawn(drive(
-        RouterCell::new(),
-        router(100),
-        rx,
-        rec,
-        Wakeup::Tokio(None),
-    ));
+    let (tx, task) = recorded(RouterCell::new(), router(100), Wakeup::Tokio(None));
     tx.send(Input::Start).await.unwrap();
     let advert = Advert {
         from: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
@@ -209,26 +204,14 @@ async fn an_advert_handed_over_in_the_same_turn_as_the_down_timer_counts() {
 #[tokio::test]
 async fn adverts_handed_over_move_the_wait_in_the_shared_timer_both_ways() {
     let timer = crate::daemon::wakeup::SharedTimer::start().unwrap();
-    let (control, control_rx) = RouterInbox::channel(8);
-    let t0 = TokioInstant::now();
-    let rec = Recorder {
-        t0: Some(t0),
-        ..Recorder::default()
-    };
     // 300 ms adverts, priority 100: Master_Down_Interval 900 + 182.8 ms, Skew_Time 182.8 ms.
     let v3 = RouterConfig {
         advert_interval: Centis::new(30),
         ..router(100).config().clone()
     };
     let cell = RouterCell::new();
-    let wakeup = Wakeup::precise(Some(&timer));
-    let task = tokio::spawn(drive(
-        cell.clone(),
-        Router::new(v3),
-        control_rx,
-        rec,
-        wakeup,
-    ));
+    let t0 = TokioInstant::now();
+    let (control, task) = recorded(cell.clone(), Router::new(v3), Wakeup::precise(Some(&timer)));
     control.send(Input::Start).await.unwrap();
     // Each advert moves Master_Down on; the first wait (1,083 ms from the start) is left
     // behind unless the advert moves it.
@@ -244,12 +227,7 @@ async fn adverts_handed_over_move_the_wait_in_the_shared_timer_both_ways() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     control.send(Input::Stop).await.unwrap();
     let rec = task.await.unwrap();
-    let took_over = rec
-        .log
-        .iter()
-        .find(|(_, e)| e == "BACKUP -> MASTER")
-        .map(|(at, _)| *at)
-        .expect("no takeover after the Master resigned");
+    let took_over = took_over(&rec).expect("no takeover after the Master resigned");
     assert!(
         took_over >= resigned,
         "took over while the Master advertised"

@@ -51,6 +51,16 @@ fn lost(detail: &str) -> Reason {
 
 const RAN_OUT: &str = "not renewed in time: it ran out by this node's clock (margin included)";
 
+/// What a Master (priority 100) does when its lease runs out by its own clock.
+fn ran_out() -> Vec<Action> {
+    vec![
+        Action::SendAdvert { priority: 0 },
+        Action::RemoveVips,
+        Action::ReleaseLease,
+        notify(State::Master, State::Backup, lost(RAN_OUT), 100, None),
+    ]
+}
+
 #[test]
 fn a_master_leaves_when_its_lease_runs_out_by_its_own_clock() {
     let t0 = Instant::now();
@@ -59,15 +69,7 @@ fn a_master_leaves_when_its_lease_runs_out_by_its_own_clock() {
     let due = t - ms(2) + ms(1780);
     r.handle(t + ms(1000), Input::Timer);
     let out = r.handle(due, Input::Timer);
-    assert_eq!(
-        out,
-        vec![
-            Action::SendAdvert { priority: 0 },
-            Action::RemoveVips,
-            Action::ReleaseLease,
-            notify(State::Master, State::Backup, lost(RAN_OUT), 100, None),
-        ]
-    );
+    assert_eq!(out, ran_out());
     assert_eq!(r.deadlines().lease, None);
 }
 
@@ -79,15 +81,7 @@ fn a_renewal_delivered_after_it_ran_out_ends_mastership_at_once() {
     let (mut r, t) = master_until(StoreLoss::Release, t0, ms(1780));
     let now = t + ms(1000);
     let out = r.handle(now, held(t + ms(900)));
-    assert_eq!(
-        out,
-        vec![
-            Action::SendAdvert { priority: 0 },
-            Action::RemoveVips,
-            Action::ReleaseLease,
-            notify(State::Master, State::Backup, lost(RAN_OUT), 100, None),
-        ]
-    );
+    assert_eq!(out, ran_out());
     assert!(r.next_deadline().is_none_or(|d| d > now));
 }
 
