@@ -1,5 +1,6 @@
-//! The task that owns one virtual router: feeds it inputs and timer expiries, and hands its
-//! actions to the outside world through [`RouterIo`].
+//! The task that drives one virtual router: feeds it timer expiries and the daemon's control
+//! inputs, and hands its actions to the outside world through [`RouterIo`]. The router lives
+//! in a [`RouterCell`] it shares with the receive loops, which feed it adverts themselves.
 //!
 //! This is the only place where protocol time meets the tokio clock. Nothing here waits on
 //! I/O: `RouterIo` implementations queue slow work (netlink, scripts) elsewhere, so an

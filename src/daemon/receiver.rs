@@ -26,7 +26,7 @@ pub struct Route {
     /// Instance name.
     pub name: String,
     /// The router, which judges each advert the moment it is handed over.
-    pub packets: Door,
+    pub router: Door,
     /// The instance's heartbeat channels this socket carries (the primary interface's
     /// multicast or unicast path, and extra channels over the same interface).
     pub channels: Vec<RxChannel>,
@@ -184,7 +184,7 @@ impl Receiver {
 /// Hands a well-formed advert to the router of `route` as arrived on `channel`; the router
 /// judges it and reports what became of it.
 pub(super) fn deliver(route: &Route, channel: &RxChannel, rx: Received, arrival: Arrival) {
-    route.packets.deliver(Packet {
+    route.router.deliver(Packet {
         received: rx,
         channel: channel.index,
         arrival,

@@ -118,7 +118,7 @@ pub struct Plan<'a> {
     /// Extra channels, resolved.
     pub channels: &'a [ResolvedChannel],
     /// Where its receive loops hand the router adverts.
-    pub packets: Door,
+    pub router: Door,
     /// Instance counters.
     pub stats: Arc<Stats>,
     /// UDP keys by file.
@@ -356,7 +356,7 @@ fn forget<R: Named>(routes: &RwLock<HashMap<u8, R>>, name: &str) -> bool {
 fn route_of(plan: &Plan<'_>, channels: Vec<RxChannel>) -> Route {
     Route {
         name: plan.name.to_owned(),
-        packets: plan.packets.clone(),
+        router: plan.router.clone(),
         channels,
         stats: plan.stats.clone(),
     }

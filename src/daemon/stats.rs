@@ -142,12 +142,7 @@ impl Stats {
 
     /// Adds one to the counter `name` (a stable snake_case label).
     pub fn bump(&self, name: &'static str) {
-        // The same literal is usually one address: compare addresses first, text after.
-        let hot = HOT
-            .iter()
-            .position(|hot| std::ptr::eq(hot.as_ptr(), name.as_ptr()))
-            .or_else(|| HOT.iter().position(|hot| *hot == name));
-        if let Some(i) = hot {
+        if let Some(i) = HOT.iter().position(|hot| *hot == name) {
             self.hot[i].fetch_add(1, Ordering::Relaxed);
             return;
         }

@@ -67,7 +67,9 @@ impl Wakeup {
     }
 
     /// Returns at `deadline` (at once if it has passed), or with [`Slack::Grid`] at the
-    /// next grid point from it on; never, for `None`.
+    /// next grid point from it on; never, for `None`. Router tasks poll
+    /// ([`Wakeup::poll_until`]); the tests wait with this.
+    #[cfg(test)]
     pub async fn until(&mut self, deadline: Option<Instant>, slack: Slack) {
         std::future::poll_fn(|cx| self.poll_until(cx, deadline, slack)).await;
     }
@@ -100,10 +102,7 @@ impl Wakeup {
                     .map_or(Poll::Pending, |s| s.as_mut().poll(cx))
             }
             Wakeup::Precise(slot) => {
-                let at = match slack {
-                    Slack::Grid(step) => slot.grid_point(deadline, step),
-                    Slack::Exact => deadline,
-                };
+                let at = kept_at(slot, deadline, slack);
                 slot.poll_until(cx, at)
             }
         }
@@ -121,14 +120,19 @@ impl Wakeup {
                 false
             }
             (Wakeup::Precise(slot), Some(deadline)) => {
-                let at = match slack {
-                    Slack::Grid(step) => slot.grid_point(deadline, step),
-                    Slack::Exact => deadline,
-                };
+                let at = kept_at(slot, deadline, slack);
                 slot.reschedule(at)
             }
             (Wakeup::Tokio(_), _) => true,
         }
+    }
+}
+
+/// When the shared timer serves `deadline`, kept as `slack` says.
+fn kept_at(slot: &Slot, deadline: Instant, slack: Slack) -> Instant {
+    match slack {
+        Slack::Grid(step) => slot.grid_point(deadline, step),
+        Slack::Exact => deadline,
     }
 }
 

@@ -30,7 +30,7 @@ fn table(peers: Vec<IpAddr>) -> (SealedRoutes, mpsc::Receiver<Box<Packet>>) {
     let (packets, rx) = mpsc::channel(8);
     let route = Route {
         name: "web".into(),
-        packets: Arc::new(packets),
+        router: Arc::new(packets),
         channels: vec![RxChannel {
             index: 1,
             peers: Some(peers),

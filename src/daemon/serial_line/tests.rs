@@ -72,7 +72,7 @@ fn rig(device: PathBuf) -> Rig {
     let route = SealedRoute {
         route: Route {
             name: "web".into(),
-            packets: Arc::new(tx),
+            router: Arc::new(tx),
             channels: vec![RxChannel {
                 index: 1,
                 peers: Some(vec![PEER_ID]),

@@ -13,7 +13,7 @@ use crate::vrrp::Family;
 fn route(name: &str) -> Route {
     Route {
         name: name.to_owned(),
-        packets: Arc::new(tokio::sync::mpsc::channel(1).0),
+        router: Arc::new(tokio::sync::mpsc::channel(1).0),
         channels: Vec::new(),
         stats: Arc::new(Stats::default()),
     }
@@ -173,7 +173,7 @@ async fn a_udp_channel_naming_an_address_of_this_host_is_refused_before_opening(
         vmac_iface: None,
         primary: IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4)),
         channels: std::slice::from_ref(&ch),
-        packets: Arc::new(tokio::sync::mpsc::channel(1).0),
+        router: Arc::new(tokio::sync::mpsc::channel(1).0),
         stats: Arc::new(Stats::default()),
         keys: &keys,
     };
@@ -216,7 +216,7 @@ async fn a_udp_port_where_another_instance_holds_the_vrid_is_refused() {
         vmac_iface: None,
         primary: IpAddr::V4(Ipv4Addr::LOCALHOST),
         channels,
-        packets: Arc::new(tokio::sync::mpsc::channel(1).0),
+        router: Arc::new(tokio::sync::mpsc::channel(1).0),
         stats: stats.clone(),
         keys: &keys,
     };

@@ -18,7 +18,7 @@ impl Supervisor {
         let inst = p.instance.clone();
         let (inbox, inbox_rx) = RouterInbox::channel(256);
         let cell = RouterCell::new();
-        let packets: Door = cell.clone();
+        let door: Door = cell.clone();
         let stats = Arc::new(stats::Stats::default());
         let auth = inst.advert_auth();
         let vips = p.vip_addrs();
@@ -31,7 +31,7 @@ impl Supervisor {
                 vmac_iface: p.vmac.as_ref().map(|v| v.name.as_str()),
                 primary: p.primary,
                 channels: &p.channels,
-                packets: packets.clone(),
+                router: door.clone(),
                 stats: stats.clone(),
                 keys: &self.keys,
             },
@@ -138,7 +138,7 @@ impl Supervisor {
             Box::new(Live {
                 prepared: p,
                 inbox: inbox.clone(),
-                packets,
+                door,
                 driver,
                 vip_ops,
                 settings: settings_tx,
@@ -195,7 +195,7 @@ impl Supervisor {
                     vmac_iface: p.vmac.as_ref().map(|v| v.name.as_str()),
                     primary: p.primary,
                     channels: &p.channels,
-                    packets: live.packets.clone(),
+                    router: live.door.clone(),
                     stats: live.stats.clone(),
                     keys: &self.keys,
                 },

@@ -52,7 +52,7 @@ struct Live {
     prepared: Prepared,
     inbox: RouterInbox,
     /// Where receive loops hand its router adverts, for sockets attached on reload.
-    packets: Door,
+    door: Door,
     driver: JoinHandle<LiveIo>,
     /// The address worker's queue (its worker is a task only while it has work).
     vip_ops: vips::VipQueue,
@@ -376,8 +376,6 @@ fn needs_restart(old: &Instance, new: &Instance) -> bool {
         || old.arbiter != new.arbiter
 }
 
-/// Everything the router of prepared instance `p` needs, from the whole config: its
-/// trackers and its sync group are the router's to weigh and to ask.
 /// The one origin of every router's advert grid in this daemon (see
 /// [`RouterConfig::advert_origin`]): fixed for the life of the process, so reloads and
 /// restarts of the instances keep it.
@@ -386,6 +384,8 @@ fn advert_origin() -> std::time::Instant {
     *ORIGIN.get_or_init(std::time::Instant::now)
 }
 
+/// Everything the router of prepared instance `p` needs, from the whole config: its
+/// trackers and its sync group are the router's to weigh and to ask.
 fn router_config(config: &Config, p: &Prepared) -> RouterConfig {
     let inst = &p.instance;
     let mut rc = inst.router_config(&p.name, p.primary, &channel_addrs(p));

@@ -55,7 +55,7 @@ fn rig(peers: Vec<IpAddr>) -> Rig {
     let route = SealedRoute {
         route: Route {
             name: "web".into(),
-            packets: Arc::new(tx),
+            router: Arc::new(tx),
             channels: vec![RxChannel {
                 index: 1,
                 peers: Some(peers),

@@ -213,7 +213,9 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// Returns at `at`, to the microsecond (at once if it has passed).
+    /// Returns at `at`, to the microsecond (at once if it has passed). Router tasks poll
+    /// through [`super::Wakeup`]; the tests wait with this.
+    #[cfg(test)]
     pub async fn until(&mut self, at: Instant) {
         std::future::poll_fn(|cx| self.poll_until(cx, at)).await;
     }
@@ -251,9 +253,7 @@ impl Slot {
         t.earliest_changed();
         Poll::Pending
     }
-}
 
-impl Slot {
     /// Moves the wait in progress to `at`, keeping the task it wakes, so the task sleeps on
     /// (a Backup's Master_Down moving with each advert its receive loop handed the router).
     /// Returns whether the task must be woken to wait afresh: it waits in no slot now, so

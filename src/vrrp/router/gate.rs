@@ -269,12 +269,9 @@ impl Router {
         self.timers.advert = Some(self.next_advert_after(now));
         self.timers.announce = (schedule.repeat > 0).then(|| later(now, schedule.repeat_after));
         self.timers.refresh = refresh_deadline(&schedule, now);
-        self.timers.lease = self.lease_deadline();
         self.notify(from, reason, Some(self.config.primary_addr), out);
-        // A lease proven only until a time that has passed (its renewal delivered late):
-        // as its deadline would, at once.
-        if self.timers.lease.is_some_and(|until| until <= now) {
-            self.lease_expired(now, out);
-        }
+        // After the notification: a lease that has run out already ends this mastership
+        // at once, and its transition must come second.
+        self.arm_lease(self.lease_deadline(), now, out);
     }
 }

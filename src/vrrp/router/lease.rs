@@ -20,13 +20,7 @@ impl Router {
                 self.lease_until = Some(until);
                 self.lease_unproven = false;
                 if self.state == State::Master {
-                    self.timers.lease = Some(until);
-                    // A view delivered late (queued while the process was frozen) may have
-                    // run out already: as its deadline would, at once, rather than leave a
-                    // timer armed in the past.
-                    if until <= now {
-                        self.lease_expired(now, out);
-                    }
+                    self.arm_lease(Some(until), now, out);
                 }
             }
             LeaseView::Unreachable { .. } => {
@@ -42,6 +36,21 @@ impl Router {
                     self.leave_for_lease(now, detail, out);
                 }
             }
+        }
+    }
+
+    /// Arms a Master's lease deadline. One that has passed already (a renewal delivered
+    /// late, queued while the process was frozen) runs out at once, as its timer would,
+    /// rather than be left armed in the past.
+    pub(super) fn arm_lease(
+        &mut self,
+        until: Option<Instant>,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        self.timers.lease = until;
+        if until.is_some_and(|until| until <= now) {
+            self.lease_expired(now, out);
         }
     }
 
