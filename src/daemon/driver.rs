@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use crate::net::announce::Pacing;
 use crate::vrrp::channels::HealthChange;
 use crate::vrrp::router::{
-    Action, GateKind, Input, Receipt, Router, Suppressed, Takeover, Transition,
+    Action, GateKind, Input, Packet, Receipt, Router, Suppressed, Takeover, Transition,
 };
 
 /// What to do with the virtual addresses; queued to an address worker, in order.
@@ -163,17 +163,48 @@ fn slack(router: &Router, deadline: Option<Instant>) -> Slack {
 struct Task<I> {
     router: Router,
     io: I,
+    /// The router's actions for one input, kept between inputs: a Backup of fifty
+    /// instances at 10 ms adverts feeds 5,000 adverts a second through here.
+    actions: Vec<Action>,
 }
 
 impl<I: RouterIo> Task<I> {
+    fn new(router: Router, io: I) -> Self {
+        Task {
+            router,
+            io,
+            actions: Vec::new(),
+        }
+    }
+
     fn handle(&mut self, input: Input) {
-        let Task { router, io } = self;
         // Received adverts and timers never change faults, and they are nearly every input:
         // only the rest pay for the comparison.
         let faults_before = (!matches!(input, Input::Advert(_) | Input::Packet(_) | Input::Timer))
-            .then(|| router.faults());
-        let now: Instant = TokioInstant::now().into_std();
-        for action in router.handle(now, input) {
+            .then(|| self.router.faults());
+        let mut actions = std::mem::take(&mut self.actions);
+        self.router.handle_into(now(), input, &mut actions);
+        self.act(&mut actions);
+        self.actions = actions;
+        if faults_before.is_some_and(|before| before != self.router.faults()) {
+            self.io.faults_changed(&self.router);
+        }
+        self.io.after_input(&self.router);
+    }
+
+    /// A received advert, as [`Task::handle`] would take it in an [`Input::Packet`].
+    fn packet(&mut self, packet: Packet) {
+        let mut actions = std::mem::take(&mut self.actions);
+        self.router.receive_into(now(), packet, &mut actions);
+        self.act(&mut actions);
+        self.actions = actions;
+        self.io.after_input(&self.router);
+    }
+
+    /// Carries out `actions`, in order, leaving the buffer empty.
+    fn act(&mut self, actions: &mut Vec<Action>) {
+        let Task { router, io, .. } = self;
+        for action in actions.drain(..) {
             match action {
                 Action::SendAdvert { priority } => io.send_advert(router, priority),
                 Action::AddVips => io.vips(VipOp::Add),
@@ -215,11 +246,12 @@ impl<I: RouterIo> Task<I> {
                 } => io.receipt(router, channel, from, receipt),
             }
         }
-        if faults_before.is_some_and(|before| before != router.faults()) {
-            io.faults_changed(router);
-        }
-        io.after_input(router);
     }
+}
+
+/// Protocol time, from the tokio clock (which tests may pause and advance).
+fn now() -> Instant {
+    TokioInstant::now().into_std()
 }
 
 #[cfg(test)]

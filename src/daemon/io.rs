@@ -55,7 +55,7 @@ impl Seen {
             draining: router.draining(),
             // Each fault input adds or removes one source, so the count changes whenever the
             // set does.
-            faults: router.faults().len(),
+            faults: router.fault_count(),
             carrying: health.carrying(),
         }
     }

@@ -96,7 +96,7 @@ pub async fn run(
         // One look at the routes per batch: a reload waits for at most a batch.
         {
             let table = routes.read().unwrap_or_else(|e| e.into_inner());
-            for pkt in batch.drain() {
+            for pkt in batch.packets() {
                 rx.handle(&table, pkt);
             }
         }
@@ -125,7 +125,7 @@ struct Receiver {
 
 impl Receiver {
     /// Judges one packet of a batch and hands it to its instance, or counts why not.
-    fn handle(&mut self, table: &Routes, pkt: std::io::Result<RecvPacket>) {
+    fn handle(&mut self, table: &Routes, pkt: &std::io::Result<RecvPacket>) {
         let iface = &self.iface;
         let pkt = match pkt {
             Ok(pkt) => pkt,

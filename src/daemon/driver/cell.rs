@@ -54,7 +54,7 @@ impl<I: RouterIo> RouterCell<I> {
 
     pub(super) fn install(&self, router: Router, io: I, wakeup: Wakeup) {
         *self.lock() = Some(Held {
-            task: Task { router, io },
+            task: Task::new(router, io),
             wakeup,
             waiter: None,
         });
@@ -107,7 +107,7 @@ impl<I: RouterIo> PacketDoor for RouterCell<I> {
             return;
         };
         let before = held.task.router.next_deadline();
-        held.task.handle(Input::Packet(Box::new(packet)));
+        held.task.packet(packet);
         let router = &held.task.router;
         let after = router.next_deadline();
         if after != before && held.wakeup.moved(after, slack(router, after)) {

@@ -37,7 +37,10 @@ fn cmsg_buffer() -> Vec<u8> {
 /// 144 KB per socket.
 pub struct RecvBatch {
     buffers: Box<[u8]>,
+    /// The packets of the last call are the first `len`; the rest are kept from earlier
+    /// calls so that their `data` allocations are reused, not made anew for every advert.
     packets: Vec<io::Result<RecvPacket>>,
+    len: usize,
 }
 
 impl Default for RecvBatch {
@@ -45,6 +48,7 @@ impl Default for RecvBatch {
         RecvBatch {
             buffers: vec![0; BATCH_SLOTS * RECV_BUFFER].into_boxed_slice(),
             packets: Vec::with_capacity(BATCH_SLOTS),
+            len: 0,
         }
     }
 }
@@ -53,14 +57,14 @@ impl RecvBatch {
     /// The datagrams of the last call, in the order they arrived. A datagram the kernel
     /// delivered without the ancillary data every packet must carry is an error item; its
     /// neighbours are unaffected.
-    pub fn drain(&mut self) -> std::vec::Drain<'_, io::Result<RecvPacket>> {
-        self.packets.drain(..)
+    pub fn packets(&self) -> &[io::Result<RecvPacket>] {
+        &self.packets[..self.len]
     }
 
     /// Reads up to [`BATCH_SLOTS`] queued datagrams with one `recvmmsg`, without waiting;
     /// `WouldBlock` when none is queued. Returns how many it read.
     pub(super) fn fill(&mut self, fd: RawFd, family: Family) -> io::Result<usize> {
-        self.packets.clear();
+        self.len = 0;
         let mut slots = self.buffers.chunks_exact_mut(RECV_BUFFER);
         let mut iovs: [[IoSliceMut<'_>; 1]; BATCH_SLOTS] = std::array::from_fn(|_| {
             let slot = slots.next().expect("the buffers hold BATCH_SLOTS slots");
@@ -79,9 +83,20 @@ impl RecvBatch {
             MsgFlags::MSG_DONTWAIT,
             None,
         )?;
-        self.packets
-            .extend(received.map(|msg| packet_of(&msg, family)));
-        Ok(self.packets.len())
+        for msg in received {
+            let slot = self.packets.get_mut(self.len);
+            let data = match slot {
+                Some(Ok(earlier)) => std::mem::take(&mut earlier.data),
+                _ => Vec::new(),
+            };
+            let packet = packet_of(&msg, family, data);
+            match self.packets.get_mut(self.len) {
+                Some(slot) => *slot = packet,
+                None => self.packets.push(packet),
+            }
+            self.len += 1;
+        }
+        Ok(self.len)
     }
 }
 
@@ -91,14 +106,18 @@ pub(super) fn recv_now(fd: RawFd, family: Family) -> io::Result<RecvPacket> {
     let mut cmsg = cmsg_buffer();
     let mut iov = [IoSliceMut::new(&mut buf)];
     let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
-    packet_of(&msg, family)
+    packet_of(&msg, family, Vec::new())
 }
 
 /// One received datagram (its bytes, source address, control messages and flags) as a
-/// [`RecvPacket`]; an error if the kernel left out the source, the destination (pktinfo)
-/// or the TTL / hop limit.
-fn packet_of(msg: &RecvMsg<'_, '_, SockaddrStorage>, family: Family) -> io::Result<RecvPacket> {
-    let mut data = Vec::with_capacity(msg.bytes);
+/// [`RecvPacket`] whose bytes go into `data`; an error if the kernel left out the source,
+/// the destination (pktinfo) or the TTL / hop limit.
+fn packet_of(
+    msg: &RecvMsg<'_, '_, SockaddrStorage>,
+    family: Family,
+    mut data: Vec<u8>,
+) -> io::Result<RecvPacket> {
+    data.clear();
     for part in msg.iovs() {
         data.extend_from_slice(part);
     }

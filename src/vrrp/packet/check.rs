@@ -73,11 +73,7 @@ pub fn check_against(received: &Received, expected: &Expected<'_>) -> Result<Add
             });
         }
     }
-    let mut ours = expected.vips.to_vec();
-    let mut theirs = advert.addresses.clone();
-    ours.sort_unstable();
-    theirs.sort_unstable();
-    Ok(if ours == theirs {
+    Ok(if same_addresses(expected.vips, &advert.addresses) {
         AddressCheck::Match
     } else {
         AddressCheck::Mismatch {
@@ -85,6 +81,22 @@ pub fn check_against(received: &Received, expected: &Expected<'_>) -> Result<Add
             theirs: advert.addresses.clone(),
         }
     })
+}
+
+/// Whether two address lists hold the same addresses, in any order. A Master lists its
+/// VIPs in the order of its configuration, which is nearly always ours: that case is one
+/// comparison and no copy; any other order is compared sorted.
+fn same_addresses(ours: &[IpAddr], theirs: &[IpAddr]) -> bool {
+    if ours == theirs {
+        return true;
+    }
+    if ours.len() != theirs.len() {
+        return false;
+    }
+    let (mut ours, mut theirs) = (ours.to_vec(), theirs.to_vec());
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    ours == theirs
 }
 
 /// The type is public; the password is compared in constant time so that timing does not

@@ -191,21 +191,32 @@ impl Router {
     /// Feeds one input at time `now` and returns what to do, in order.
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Action> {
         let mut out = Vec::new();
-        match input {
-            Input::Start => self.start(now, &mut out),
-            Input::Stop => self.stop(&mut out),
-            Input::Advert(advert) => self.advert(now, advert, &mut out),
-            Input::Packet(packet) => self.packet(now, *packet, &mut out),
-            Input::Timer => self.fire_due(now, &mut out),
-            Input::Health { source, health } => self.health(now, source, health, &mut out),
-            Input::Fault { source, active } => self.fault(now, source, active, &mut out),
-            Input::Drain(on) => self.drain(now, on, &mut out),
-            Input::Sync(order) => self.sync(now, order, &mut out),
-            Input::Gate(answer) => self.gate_answer(now, answer, &mut out),
-            Input::Lease(view) => self.lease_view(now, view, &mut out),
-            Input::Configure(config) => self.configure(now, *config, &mut out),
-        }
+        self.handle_into(now, input, &mut out);
         out
+    }
+
+    /// [`Router::handle`] appending to `out`: a caller that feeds thousands of adverts a
+    /// second keeps one buffer instead of allocating one per input.
+    pub fn handle_into(&mut self, now: Instant, input: Input, out: &mut Vec<Action>) {
+        match input {
+            Input::Start => self.start(now, out),
+            Input::Stop => self.stop(out),
+            Input::Advert(advert) => self.advert(now, advert, out),
+            Input::Packet(packet) => self.packet(now, *packet, out),
+            Input::Timer => self.fire_due(now, out),
+            Input::Health { source, health } => self.health(now, source, health, out),
+            Input::Fault { source, active } => self.fault(now, source, active, out),
+            Input::Drain(on) => self.drain(now, on, out),
+            Input::Sync(order) => self.sync(now, order, out),
+            Input::Gate(answer) => self.gate_answer(now, answer, out),
+            Input::Lease(view) => self.lease_view(now, view, out),
+            Input::Configure(config) => self.configure(now, *config, out),
+        }
+    }
+
+    /// [`Router::handle_into`] for a received packet, without boxing it into an [`Input`].
+    pub fn receive_into(&mut self, now: Instant, packet: Packet, out: &mut Vec<Action>) {
+        self.packet(now, packet, out);
     }
 
     /// The earliest time at which [`Input::Timer`] must be fed, if any timer is armed.
@@ -246,6 +257,11 @@ impl Router {
             .cloned()
             .map(FaultSource::Tracker);
         trackers.chain(self.external.iter().cloned()).collect()
+    }
+
+    /// How many fault sources are active: `faults().len()` without building the list.
+    pub fn fault_count(&self) -> usize {
+        self.tracker_faults.len() + self.external.len()
     }
 
     /// Whether any fault source is active.

@@ -244,6 +244,17 @@ fn address_lists_compare_as_sets() {
             theirs: vec![v4(10), v4(11)]
         })
     );
+
+    // One of theirs, listed first: the same prefix is not the same list.
+    let fewer = [v4(10)];
+    let ours = Expected {
+        vips: &fewer,
+        ..expected_for(&advert)
+    };
+    assert!(matches!(
+        check_against(&r, &ours),
+        Ok(AddressCheck::Mismatch { .. })
+    ));
 }
 
 #[test]
