@@ -5,7 +5,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
-use vipd::config::{CheckKind, Config, ErrorKind, MAX_FILE_BYTES, TrackTarget};
+use vipd::config::{
+    CheckKind, Config, DEFAULT_REALTIME_PRIORITY, ErrorKind, MAX_FILE_BYTES, TrackTarget,
+};
 use vipd::vrrp::router::AnnounceSchedule;
 use vipd::vrrp::timing::Centis;
 use vipd::vrrp::{Family, V3Checksum, Version};
@@ -19,6 +21,7 @@ fn minimal_instance_gets_every_default() {
     let c = Config::load(repo("tests/configs/good/minimal.yaml")).expect("valid");
     assert_eq!(c.global.control_socket, Path::new("/run/vipd/vipd.sock"));
     assert_eq!(c.global.metrics_listen, None);
+    assert_eq!(c.global.realtime_priority, DEFAULT_REALTIME_PRIORITY);
     let i = &c.instances["web"];
     assert_eq!(i.version, Version::V3);
     assert_eq!(i.priority, 100);
@@ -45,6 +48,7 @@ fn full_config_decodes_every_key() {
         c.global.metrics_listen,
         Some("[::1]:9742".parse().expect("addr"))
     );
+    assert_eq!(c.global.realtime_priority, 30);
     let script = &c.checks["script_check"];
     assert_eq!(script.interval, Duration::from_millis(500));
     assert_eq!(script.timeout, Duration::from_millis(200));

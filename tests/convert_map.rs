@@ -521,6 +521,28 @@ fn vmac_garp_and_globals() {
 }
 
 #[test]
+fn vrrp_rt_priority_becomes_realtime_priority() {
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_rt_priority 40\n}}\n{}",
+        one("")
+    ));
+    assert_eq!(c.config.global.realtime_priority, 40);
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    // Without it, vipd's own default stays: nothing is written.
+    let c = convert(&one(""));
+    assert_eq!(
+        c.config.global.realtime_priority,
+        vipd::config::DEFAULT_REALTIME_PRIORITY
+    );
+    assert!(!c.yaml.contains("realtime_priority"), "{}", c.yaml);
+    let c = convert(&format!(
+        "global_defs {{\n vrrp_rt_priority 100\n}}\n{}",
+        one("")
+    ));
+    assert!(!c.yaml.contains("realtime_priority"), "{}", c.yaml);
+}
+
+#[test]
 fn unmappable_keywords_are_listed_with_their_lines() {
     let c = convert(&format!(
         "global_defs {{\n vrrp_strict\n notification_email {{\n  a@b\n }}\n}}\n{}virtual_server 10.0.0.1 80 {{\n delay_loop 6\n}}\n",

@@ -82,3 +82,23 @@ fn the_unit_has_a_reload_command_and_a_descriptor_limit() {
     // control_group: the socket's group is changed with chown(2).
     assert!(caps.split_whitespace().any(|c| c == "CAP_CHOWN"), "{caps}");
 }
+
+#[test]
+fn the_unit_sets_the_realtime_priority_vipd_defaults_to() {
+    let unit =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/vipd.service"))
+            .unwrap();
+    let value = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in the unit"))
+    };
+    // RestrictRealtime= keeps vipd from setting it itself; systemd must, at the same value.
+    assert_eq!(value("CPUSchedulingPolicy="), "rr");
+    assert_eq!(
+        value("CPUSchedulingPriority="),
+        vipd::config::DEFAULT_REALTIME_PRIORITY.to_string()
+    );
+    assert_eq!(value("CPUSchedulingResetOnFork="), "yes");
+    assert_eq!(value("RestrictRealtime="), "yes");
+}

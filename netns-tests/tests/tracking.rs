@@ -15,6 +15,8 @@ mod notify_reload;
 mod probes;
 #[path = "tracking/process_events.rs"]
 mod process_events;
+#[path = "tracking/realtime.rs"]
+mod realtime;
 #[path = "tracking/reload_checks.rs"]
 mod reload_checks;
 #[path = "tracking/scripts.rs"]

@@ -126,6 +126,7 @@ fn global(r: &mut Reader, node: &Node, path: &str) -> Global {
         "event_log",
         "event_log_format",
         "control_group",
+        "realtime_priority",
     ];
     let Some(f) = r.fields(node, path, &keys) else {
         return g;
@@ -147,6 +148,11 @@ fn global(r: &mut Reader, node: &Node, path: &str) -> Global {
     }
     if let Some(n) = f.get("control_group") {
         g.control_group = r.string(n, &f.path_of("control_group"));
+    }
+    if let Some(n) = f.get("realtime_priority")
+        && let Some(p) = r.int(n, &f.path_of("realtime_priority"), 0, 99)
+    {
+        g.realtime_priority = p;
     }
     if let Some(n) = f.get("event_log") {
         g.event_log = r.string(n, &f.path_of("event_log")).map(PathBuf::from);

@@ -31,11 +31,11 @@ pub use arbiter::{ArbiterStore, CLOCK_SKEW_PPM};
 pub use errors::{ConfigError, ConfigErrors, ErrorKind, Position};
 pub use fence::{Fence, MAX_FENCE_TIMEOUT, OnFenceFailure};
 pub use model::{
-    Auth, Channel, ChannelKind, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET, EventLogFormat,
-    Global, HttpCheck, Instance, IsolationCheck, IsolationTarget, MAX_CHECK_INTERVAL, MAX_GARP_GAP,
-    MAX_GARP_REFRESH, MAX_GARP_REPEAT_AFTER, MAX_ISOLATION_TIMEOUT, MAX_PREEMPT_DELAY,
-    MAX_STARTUP_DELAY, MIN_GARP_REFRESH, NetPath, Notify, OWNER_PRIORITY, SealedPort, SerialLine,
-    Track, TrackTarget, Unicast, Vip,
+    Auth, Channel, ChannelKind, Check, CheckKind, Config, DEFAULT_CONTROL_SOCKET,
+    DEFAULT_REALTIME_PRIORITY, EventLogFormat, Global, HttpCheck, Instance, IsolationCheck,
+    IsolationTarget, MAX_CHECK_INTERVAL, MAX_GARP_GAP, MAX_GARP_REFRESH, MAX_GARP_REPEAT_AFTER,
+    MAX_ISOLATION_TIMEOUT, MAX_PREEMPT_DELAY, MAX_STARTUP_DELAY, MIN_GARP_REFRESH, NetPath, Notify,
+    OWNER_PRIORITY, SealedPort, SerialLine, Track, TrackTarget, Unicast, Vip,
 };
 pub use process_check::{ArgsMatch, COMM_LEN, ProcessCheck};
 pub use validate::{V2_MAX_VIPS, V3_MAX_VIPS};

@@ -39,6 +39,13 @@ impl Config {
         }
         let script_user = g.script_user.as_deref().unwrap_or("(same as vipd)");
         writeln!(out, "  script_user: {script_user}")?;
+        match g.realtime_priority {
+            0 => writeln!(out, "  realtime_priority: off (normal scheduling)")?,
+            p => writeln!(
+                out,
+                "  realtime_priority: {p} (SCHED_RR, router thread only)"
+            )?,
+        }
         if let Some(p) = &g.event_log {
             let format = match g.event_log_format {
                 crate::config::EventLogFormat::Json => "json",

@@ -76,6 +76,7 @@ pub fn yaml(out: &Out, source: &str) -> String {
     w.line(0, "");
     if out.router_id.is_some()
         || out.script_user.is_some()
+        || out.realtime_priority.is_some()
         || out.notify_fifo.is_some()
         || !out.global_notes.is_empty()
     {
@@ -86,6 +87,9 @@ pub fn yaml(out: &Out, source: &str) -> String {
         }
         if let Some(u) = &out.script_user {
             w.line(2, &format!("script_user: {}", quote(u)));
+        }
+        if let Some(p) = out.realtime_priority {
+            w.line(2, &format!("realtime_priority: {p}"));
         }
         if let Some(p) = &out.notify_fifo {
             w.line(2, &format!("event_log: {}", quote(p)));

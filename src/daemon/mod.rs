@@ -44,6 +44,7 @@ pub mod keys;
 mod links;
 mod log_budget;
 pub mod logging;
+mod realtime;
 mod receipts;
 mod receiver;
 mod reload;
@@ -131,6 +132,8 @@ async fn stopped(
 /// them cleanly. SIGHUP and `vipd reload` re-read `path` and apply it.
 pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
     raise_descriptor_limit();
+    // The routers, receive loops and timers run on this thread.
+    realtime::apply(config.global.realtime_priority);
     let nl = Netlink::new()?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;

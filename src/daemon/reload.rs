@@ -83,6 +83,9 @@ pub async fn apply(
     if config.global.router_id != running.router_id {
         needs_restart.push("global.router_id");
     }
+    if config.global.realtime_priority != running.realtime_priority {
+        needs_restart.push("global.realtime_priority");
+    }
     match supervisor.apply(checked).await {
         Ok(mut summary) => {
             if !needs_restart.is_empty() {

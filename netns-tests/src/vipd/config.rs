@@ -147,6 +147,8 @@ pub struct VipdConfig {
     pub groups: Vec<(String, Vec<String>)>,
     /// `arbiter:`, the etcd store of the instances with `arbiter: true`.
     pub arbiter: Option<ArbiterSpec>,
+    /// `global.realtime_priority`; `None` leaves vipd's default.
+    pub realtime_priority: Option<u8>,
 }
 
 impl VipdConfig {
@@ -171,6 +173,9 @@ impl VipdConfig {
         }
         if let Some(path) = &self.event_log {
             let _ = writeln!(out, "  event_log: {}", quote(&path.display().to_string()));
+        }
+        if let Some(p) = self.realtime_priority {
+            let _ = writeln!(out, "  realtime_priority: {p}");
         }
         if !self.checks.is_empty() {
             let _ = writeln!(out, "checks:");
@@ -309,6 +314,7 @@ mod tests {
                 Duration::from_secs(2),
                 super::super::arbiter::StoreLoss::Keep,
             )),
+            realtime_priority: Some(0),
         };
         let yaml = cfg.to_yaml(Path::new("/tmp/x.sock"));
         let parsed = vipd::config::Config::parse(&yaml, "test.yaml")
@@ -335,6 +341,7 @@ mod tests {
             Some(Path::new("/tmp/events.jsonl"))
         );
         assert_eq!(parsed.groups["lb"], ["web"]);
+        assert_eq!(parsed.global.realtime_priority, 0);
         let arbiter = parsed.arbiter.expect("arbiter section");
         assert_eq!(arbiter.endpoints.len(), 2);
         assert_eq!(arbiter.ttl, Duration::from_secs(2));

@@ -65,6 +65,14 @@ pub(super) fn global_defs(cx: &mut Ctx<'_>, block: &Node) {
                 Some(us) => cx.globals.startup_delay = Some(us),
                 None => cx.bad_value(n, "seconds"),
             },
+            "vrrp_rt_priority" => match int(n.arg(), 1, 99) {
+                Some(p) => cx.out.realtime_priority = Some(p as u8),
+                None => cx.bad_value(n, "1..=99"),
+            },
+            "vrrp_rlimit_rttime" => cx.skip_node(
+                n,
+                "vipd sets no RLIMIT_RTTIME; the kernel's realtime throttling (kernel.sched_rt_runtime_us) bounds its realtime thread",
+            ),
             "vrrp_down_timer_adverts" => match int(n.arg(), 1, 100) {
                 Some(v) => cx.globals.down_timer_adverts = Some(v as u32),
                 None => cx.bad_value(n, "1..=100"),

@@ -15,6 +15,8 @@ pub struct Out {
     pub router_id: Option<String>,
     /// `global.script_user`.
     pub script_user: Option<String>,
+    /// `global.realtime_priority`, from keepalived's `vrrp_rt_priority`.
+    pub realtime_priority: Option<u8>,
     /// `global.event_log`, from keepalived's notify FIFO, written in keepalived's format.
     pub notify_fifo: Option<String>,
     /// Comments on the `global` section.
