@@ -144,7 +144,11 @@ impl Collector for Vipd {
             notify_dropped.push((inst(), ConstCounter::new(dropped)));
             for ((from, to, reason), n) in i.stats.transitions() {
                 let mut l = inst();
-                l.extend([("from", from), ("to", to), ("reason", reason.to_owned())]);
+                l.extend([
+                    ("from", from.to_owned()),
+                    ("to", to.to_owned()),
+                    ("reason", reason.to_owned()),
+                ]);
                 trans.push((l, ConstCounter::new(n)));
             }
             for (channel, stats) in &i.channels {

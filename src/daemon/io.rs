@@ -342,7 +342,7 @@ impl RouterIo for LiveIo {
     fn transition(&mut self, router: &Router, t: &Transition) {
         self.stats.bump("transitions");
         self.stats
-            .transition((t.from.to_string(), t.to.to_string(), t.reason.kind()));
+            .transition((t.from.name(), t.to.name(), t.reason.kind()));
         self.publish(router, Some(t));
         let settings = self.settings.borrow().clone();
         if let Some(group) = &settings.group {

@@ -14,11 +14,14 @@ use super::log_budget::LogBudget;
 /// What happened to one instance's packets.
 #[derive(Debug, Default)]
 pub struct Stats {
-    counts: Mutex<BTreeMap<&'static str, u64>>,
+    /// A list, not a map: the first entry of a map took a 280-byte node, and an instance
+    /// bumps a few rare counters.
+    counts: Mutex<Vec<(&'static str, u64)>>,
     /// The counters of [`HOT`], by position.
     hot: [AtomicU64; HOT.len()],
     /// A list, not a map: an instance sees a handful of kinds of transition, and the first
-    /// entry of a map reserved room for eleven (800 bytes per instance).
+    /// entry of a map reserved room for eleven (800 bytes per instance). Grown one entry at
+    /// a time: a doubling list kept room for four.
     transitions: Mutex<Vec<(TransitionKey, u64)>>,
     /// Microseconds since the Unix epoch of the last valid advert; 0: none yet. An atomic, so
     /// the receive path takes no lock for it.
@@ -80,8 +83,9 @@ pub fn link_event(name: &str) -> Option<&'static str> {
 /// `fence_no_peer`); the metrics export them as `vipd_fence_runs_total{outcome}`.
 pub const FENCE_COUNTER_PREFIX: &str = "fence_";
 
-/// (from, to, reason kind) of a counted transition.
-pub type TransitionKey = (String, String, &'static str);
+/// (from, to, reason kind) of a counted transition. The state names are static: two
+/// strings per entry made a transition cost three allocations.
+pub type TransitionKey = (&'static str, &'static str, &'static str);
 
 impl Stats {
     /// Counts a transition by its from/to states and reason kind.
@@ -89,7 +93,10 @@ impl Stats {
         let mut list = self.transitions.lock().unwrap_or_else(|e| e.into_inner());
         match list.iter_mut().find(|(k, _)| *k == key) {
             Some((_, n)) => *n += 1,
-            None => list.push((key, 1)),
+            None => {
+                list.reserve_exact(1);
+                list.push((key, 1));
+            }
         }
     }
 
@@ -146,12 +153,11 @@ impl Stats {
             self.hot[i].fetch_add(1, Ordering::Relaxed);
             return;
         }
-        *self
-            .counts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(name)
-            .or_default() += 1;
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        match counts.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((name, 1)),
+        }
     }
 
     /// Records the last fence's outcome for the status.
@@ -169,11 +175,13 @@ impl Stats {
 
     /// A copy of every counter.
     pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
-        let mut counts = self
+        let mut counts: BTreeMap<&'static str, u64> = self
             .counts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
+            .iter()
+            .copied()
+            .collect();
         // As in the map, a counter is there once it was bumped.
         for (name, count) in HOT.iter().zip(&self.hot) {
             match count.load(Ordering::Relaxed) {

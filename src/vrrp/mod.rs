@@ -59,14 +59,21 @@ pub enum State {
     Fault,
 }
 
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl State {
+    /// The state's word, as logs, status and metrics show it.
+    pub fn name(self) -> &'static str {
+        match self {
             State::Initialize => "INIT",
             State::Backup => "BACKUP",
             State::Master => "MASTER",
             State::Fault => "FAULT",
-        })
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

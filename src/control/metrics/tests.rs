@@ -59,7 +59,7 @@ fn instance(state: &str) -> Instance {
     stats.bump("fence_fenced");
     stats.bump("fence_failed");
     stats.bump("fence_failed");
-    stats.transition(("BACKUP".into(), "MASTER".into(), "master_down"));
+    stats.transition(("BACKUP", "MASTER", "master_down"));
     let (inbox, _) = crate::daemon::router_inbox::RouterInbox::channel(1);
     let board = crate::track::Board::default();
     board.write().unwrap().insert(
