@@ -164,7 +164,7 @@ impl GroupSim {
             self.hosts[n].group = group;
             for k in 0..self.lans() {
                 let config = self.config(n, k);
-                self.input(n, k, Input::Configure(Box::new(config)));
+                self.input(n, k, Input::Configure(config.into()));
             }
             self.route(n, orders);
         }

@@ -151,7 +151,7 @@ impl Sim {
     /// and every check of the new file reports its current health within a check interval.
     pub fn reload(&mut self, i: usize, config: RouterConfig) {
         self.nodes[i].config = config.clone();
-        self.input(i, Input::Configure(Box::new(config)));
+        self.input(i, Input::Configure(config.into()));
         self.report_all(i, true);
     }
 

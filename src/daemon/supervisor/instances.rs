@@ -97,6 +97,7 @@ impl Supervisor {
             settings: group_for_io,
             seen: None,
         };
+        let router_config = Arc::new(router_config);
         let router = Router::new(router_config.clone());
         let driver = tokio::spawn(driver::drive(
             cell,
@@ -239,9 +240,10 @@ impl Supervisor {
         let rc = router_config(config, &live.prepared);
         // Trackers and groups are not in the instance's own section: compare what the
         // router is told, not only the section, to say whether anything changed.
-        let router_changed = rc != live.router_config;
+        let router_changed = rc != *live.router_config;
+        let rc = Arc::new(rc);
         live.router_config = rc.clone();
-        let _ = live.inbox.send(Input::Configure(Box::new(rc))).await;
+        let _ = live.inbox.send(Input::Configure(rc)).await;
         if old == new && !keys_changed && !router_changed {
             return Ok(false);
         }

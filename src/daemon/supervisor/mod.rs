@@ -66,8 +66,9 @@ struct Live {
     channel_stats: HashMap<String, Arc<stats::Stats>>,
     /// Instance counters.
     stats: Arc<stats::Stats>,
-    /// What its router was configured with last (a reload compares against it).
-    router_config: RouterConfig,
+    /// What its router was configured with last (a reload compares against it); the
+    /// router shares it.
+    router_config: Arc<RouterConfig>,
 }
 
 /// Everything that runs, and how to change it.

@@ -1,6 +1,7 @@
 //! The router's vocabulary: its configuration, what goes in and what comes out.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{
@@ -243,7 +244,7 @@ pub enum Input {
     /// and address ownership (priority 255) cannot change this way: the daemon restarts the
     /// router for those. Trackers, sync-group membership and VIPs take effect at once:
     /// priority and faults are recomputed from the new settings and the current health.
-    Configure(Box<RouterConfig>),
+    Configure(Arc<RouterConfig>),
 }
 
 /// A received advert as the receive loop hands it over: parsed, not yet judged.

@@ -1,5 +1,6 @@
 //! The control inputs: reload, faults, maintenance drain and sync-group orders.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::timers::{DownCause, DownTimer, later, refresh_deadline};
@@ -31,13 +32,19 @@ impl Router {
     pub(super) fn configure(
         &mut self,
         now: Instant,
-        mut config: RouterConfig,
+        mut config: Arc<RouterConfig>,
         out: &mut Vec<Action>,
     ) {
-        config.vrid = self.config.vrid;
-        config.version = self.config.version;
+        // Copied only when something is kept: otherwise the router shares what the daemon
+        // holds.
+        if config.vrid != self.config.vrid {
+            Arc::make_mut(&mut config).vrid = self.config.vrid;
+        }
+        if config.version != self.config.version {
+            Arc::make_mut(&mut config).version = self.config.version;
+        }
         if (config.priority == 255) != self.is_owner() {
-            config.priority = self.config.priority;
+            Arc::make_mut(&mut config).priority = self.config.priority;
         }
         // Health of trackers that are gone is forgotten. A tracker added while running
         // counts for nothing until it first reports, so a reload does not fault a healthy

@@ -47,6 +47,7 @@ pub(crate) mod tests;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use api::{
@@ -69,7 +70,8 @@ use timers::Timers;
 /// One virtual router. See the module docs for how to drive it.
 #[derive(Debug)]
 pub struct Router {
-    config: RouterConfig,
+    /// Shared: the daemon keeps the same configuration to compare a reload against.
+    config: Arc<RouterConfig>,
     state: State,
     priority: u8,
     /// Fault sources fed in (links, sync group) or found by the router (isolation).
@@ -143,7 +145,8 @@ struct Heard {
 
 impl Router {
     /// A router in Initialize with the base priority as its effective priority.
-    pub fn new(config: RouterConfig) -> Self {
+    pub fn new(config: impl Into<Arc<RouterConfig>>) -> Self {
+        let config: Arc<RouterConfig> = config.into();
         let priority = config.priority;
         let master_adver_interval = config.advert_interval;
         let health = config
@@ -210,7 +213,7 @@ impl Router {
             Input::Sync(order) => self.sync(now, order, out),
             Input::Gate(answer) => self.gate_answer(now, answer, out),
             Input::Lease(view) => self.lease_view(now, view, out),
-            Input::Configure(config) => self.configure(now, *config, out),
+            Input::Configure(config) => self.configure(now, config, out),
         }
     }
 

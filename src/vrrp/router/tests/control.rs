@@ -297,7 +297,7 @@ fn a_fault_ends_the_group_hold() {
 // --- configure (reload) ---
 
 fn configure(config: RouterConfig) -> Input {
-    Input::Configure(Box::new(config))
+    Input::Configure(config.into())
 }
 
 #[test]

@@ -69,7 +69,7 @@ fn a_reload_changes_what_is_accepted_in_the_same_input() {
         vips: vec![ip("192.0.2.100"), ip("192.0.2.101")],
         ..with_password(v2(100), b"new")
     };
-    r.handle(t0, Input::Configure(Box::new(new)));
+    r.handle(t0, Input::Configure(new.into()));
     let old_pass = r.handle(t0 + ms(10), packet(200, &["192.0.2.100"], Some(b"old"), 0));
     assert_eq!(receipt(&old_pass), &Receipt::Rejected(Reject::AuthMismatch));
     let listed = r.handle(t0 + ms(20), packet(200, &["192.0.2.100"], Some(b"new"), 0));

@@ -18,7 +18,7 @@ fn refreshing(config: RouterConfig, period: Duration, count: u32) -> RouterConfi
 }
 
 fn configure(config: RouterConfig) -> Input {
-    Input::Configure(Box::new(config))
+    Input::Configure(config.into())
 }
 
 #[test]
