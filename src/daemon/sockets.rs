@@ -157,9 +157,10 @@ impl Sockets {
                 .or_insert_with(|| Arc::new(Stats::default()))
                 .clone()
         };
-        let mut paths = Vec::new();
+        // Sized exactly: both live as long as the instance, and a first push reserves room
+        // for four (a path is over a hundred bytes).
+        let mut paths = Vec::with_capacity(1 + plan.channels.len());
         let mut pending = Pending::default();
-        let mut attached = Vec::new();
 
         let stats = stats_of(plan.parent);
         paths.push(self.attach_primary(plan, stats, &mut pending)?);
@@ -178,6 +179,7 @@ impl Sockets {
             paths.push(path);
         }
         // Every socket is open: only now do routes go in, so a failure above leaves none.
+        let mut attached = Vec::with_capacity(pending.sealed.len() + pending.raw.len());
         for (key, route) in pending.sealed {
             let routes = self.sealed_routes(&key).expect("opened above");
             claim(routes, inst.vrid, route)
