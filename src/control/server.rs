@@ -19,6 +19,7 @@ use super::protocol::{
     ChannelStatus, Command, Event, InstanceStatus, Request, Response, Status, TrackerStatus,
     VERSION,
 };
+use crate::daemon::latest::Reader;
 use crate::daemon::router_inbox::RouterInbox;
 use crate::daemon::stats::Stats;
 use crate::notify::NotifyCounters;
@@ -50,7 +51,7 @@ pub struct Instance {
     /// Name.
     pub name: String,
     /// The latest view published by its router task.
-    pub view: watch::Receiver<View>,
+    pub view: Reader<View>,
     /// Its counters.
     pub stats: Arc<Stats>,
     /// Its heartbeat channels' labels and counters, primary first.

@@ -9,13 +9,14 @@ use tracing::{info, warn};
 
 use std::time::SystemTime;
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 use super::arbiter::{ArbiterLink, ArbiterMsg};
 use super::driver::{GateQuestion, RouterIo, VipOp};
 use super::fence::Fencer;
 use super::groups::GroupEvent;
 use super::isolation::{Finding, IsolationProbe};
+use super::latest::{Latest, Reader};
 use super::senders::{Sending, TxPath};
 use super::stats::{LogLimiter, Stats};
 use crate::arbiter::keeper::KeeperInput;
@@ -99,13 +100,13 @@ pub struct LiveIo {
     /// Counters.
     pub stats: Arc<Stats>,
     /// Where the control server reads this instance's status.
-    pub view: watch::Sender<View>,
+    pub view: Latest<View>,
     /// The transition stream (`vipd events`).
     pub events: broadcast::Sender<Event>,
     /// What a reload can change while the router runs (read for adverts).
-    pub settings: watch::Receiver<Settings>,
+    pub settings: Reader<Settings>,
     /// The same, read for the status view (each receiver tracks what it has seen).
-    pub view_settings: watch::Receiver<Settings>,
+    pub view_settings: Reader<Settings>,
     /// What the view last showed.
     pub seen: Option<Seen>,
 }
@@ -116,14 +117,14 @@ impl LiveIo {
         // compare the few fields that can change before building anything.
         let seen = Seen::of(router);
         let health = router.channel_health();
-        let settings_changed = self.view_settings.has_changed().unwrap_or(false);
+        let settings_changed = self.view_settings.has_changed();
         if transition.is_none() && !settings_changed && self.seen.as_ref() == Some(&seen) {
             return;
         }
         self.seen = Some(seen);
         // Past the gate something shown changed: rebuild and publish.
         let settings = self.view_settings.borrow_and_update();
-        self.view.send_modify(|view| {
+        self.view.modify(|view| {
             let s = &mut view.status;
             s.vips = settings.vips.iter().map(|v| v.addr.to_string()).collect();
             s.advert_interval_ms = router.config().advert_interval.as_duration().as_millis() as u64;
@@ -160,7 +161,7 @@ impl LiveIo {
 impl LiveIo {
     /// Takes what a reload changed into the send paths.
     fn follow_settings(&mut self) {
-        if !self.settings.has_changed().unwrap_or(false) {
+        if !self.settings.has_changed() {
             return;
         }
         let settings = self.settings.borrow_and_update();

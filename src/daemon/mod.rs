@@ -41,6 +41,7 @@ mod instance;
 mod io;
 mod isolation;
 pub mod keys;
+pub mod latest;
 mod links;
 mod log_budget;
 pub mod logging;

@@ -7,6 +7,7 @@ use tokio::sync::watch;
 use super::*;
 use crate::control::protocol::InstanceStatus;
 use crate::control::server::View;
+use crate::daemon::latest::Latest;
 use crate::daemon::stats::Stats;
 
 fn instance(state: &str) -> Instance {
@@ -41,11 +42,12 @@ fn instance(state: &str) -> Instance {
         arbiter: None,
         last_fence: None,
     };
-    let (_, view) = watch::channel(View {
+    let view = Latest::new(View {
         status,
         since: SystemTime::now(),
         state: crate::vrrp::State::Backup,
-    });
+    })
+    .reader();
     let stats = Arc::new(Stats::default());
     stats.bump("adverts_sent");
     stats.bump("bad_checksum");

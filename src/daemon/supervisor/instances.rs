@@ -57,8 +57,9 @@ impl Supervisor {
             inst.vips.clone(),
             announcer,
         );
-        let (view_tx, view_rx) = watch::channel(initial_view(&p));
-        let (settings_tx, settings_rx) = watch::channel(Settings {
+        let view_tx = Latest::new(initial_view(&p));
+        let view_rx = view_tx.reader();
+        let settings_tx = Latest::new(Settings {
             vips: inst.vips.clone(),
             notifier,
             group,
@@ -73,7 +74,7 @@ impl Supervisor {
                 inbox: inbox.clone(),
             });
         }
-        let group_for_io = settings_rx;
+        let group_for_io = settings_tx.reader();
         let sending = Sending::new(paths.clone());
         let io = LiveIo {
             name: p.name.clone(),
@@ -213,7 +214,7 @@ impl Supervisor {
             live.paths = paths;
             live.control.channels = channel_list(&live.paths);
         }
-        live.settings.send_replace(Settings {
+        live.settings.replace(Settings {
             vips: new.vips.clone(),
             notifier,
             group,

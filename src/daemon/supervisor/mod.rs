@@ -25,6 +25,7 @@ use super::groups::{self, GroupEvent};
 use super::instance::{self, Prepared};
 use super::io::{LiveIo, Settings};
 use super::isolation::IsolationProbe;
+use super::latest::Latest;
 use super::links::{self, Watchers};
 use super::senders::{Sending, TxPath};
 use super::sockets::{self, Attachment, Sockets, write};
@@ -56,7 +57,7 @@ struct Live {
     driver: JoinHandle<LiveIo>,
     /// The address worker's queue (its worker is a task only while it has work).
     vip_ops: vips::VipQueue,
-    settings: watch::Sender<Settings>,
+    settings: Latest<Settings>,
     control: server::Instance,
     /// The sockets its channels use.
     attached: Vec<Attachment>,
