@@ -110,7 +110,7 @@ impl Router {
             fenced: false,
         };
         self.ask(now, &pending, out);
-        self.pending = Some(pending);
+        self.pending = Some(Box::new(pending));
     }
 
     /// Asks the first remaining gate of `pending`, and arms the patience deadline.
@@ -134,7 +134,7 @@ impl Router {
             gate: pending.gates[0],
             attempt: pending.attempt,
         });
-        Some(pending)
+        Some(*pending)
     }
 
     /// Nobody answered in time: ask the same gate again as a new attempt, then withdraw the
@@ -165,9 +165,10 @@ impl Router {
             }
             return;
         }
-        let answers =
-            |p: &mut PendingTakeover| p.attempt == answer.attempt && p.gates[0] == answer.gate;
-        let Some(mut pending) = self.pending.take_if(answers) else {
+        let Some(mut pending) = self
+            .pending
+            .take_if(|p| p.attempt == answer.attempt && p.gates[0] == answer.gate)
+        else {
             return;
         };
         self.timers.gate = None;
@@ -178,7 +179,7 @@ impl Router {
             answer.detail = format!("granted without a lease proven ours ({})", answer.detail);
         }
         if !answer.granted {
-            self.denied(now, answer, pending, out);
+            self.denied(now, answer, *pending, out);
             return;
         }
         if pending.gates.remove(0) == GateKind::Fence {
