@@ -103,6 +103,11 @@ pub struct Sockets {
     lingering: HashMap<SealedKey, Weak<dyn Any + Send + Sync>>,
 }
 
+/// An instance's counters per channel label, kept across reloads so they only grow. A
+/// list grown one entry at a time, not a map: an instance has a channel or two, and a map's
+/// first entry took room for three.
+pub type ChannelStats = Vec<(String, Arc<Stats>)>;
+
 /// What one instance needs to attach: its identity and where its channels go.
 pub struct Plan<'a> {
     /// Instance name.
@@ -133,7 +138,7 @@ impl Sockets {
     pub fn attach(
         &mut self,
         plan: &Plan<'_>,
-        channel_stats: &mut HashMap<String, Arc<Stats>>,
+        channel_stats: &mut ChannelStats,
     ) -> Result<(Arc<Vec<TxPath>>, Vec<Attachment>), DaemonError> {
         // Refused before anything is opened or inserted, so a refusal changes nothing.
         self.check_claims(plan)?;
@@ -148,14 +153,17 @@ impl Sockets {
     fn attach_checked(
         &mut self,
         plan: &Plan<'_>,
-        channel_stats: &mut HashMap<String, Arc<Stats>>,
+        channel_stats: &mut ChannelStats,
     ) -> Result<(Arc<Vec<TxPath>>, Vec<Attachment>), DaemonError> {
         let inst = plan.inst;
-        let mut stats_of = |label: &str| {
-            channel_stats
-                .entry(label.to_owned())
-                .or_insert_with(|| Arc::new(Stats::default()))
-                .clone()
+        let mut stats_of = |label: &str| match channel_stats.iter().find(|(l, _)| l == label) {
+            Some((_, stats)) => stats.clone(),
+            None => {
+                let stats = Arc::new(Stats::default());
+                channel_stats.reserve_exact(1);
+                channel_stats.push((label.to_owned(), stats.clone()));
+                stats
+            }
         };
         // Sized exactly: both live as long as the instance, and a first push reserves room
         // for four (a path is over a hundred bytes).

@@ -179,7 +179,7 @@ async fn a_udp_channel_naming_an_address_of_this_host_is_refused_before_opening(
     };
     let mut sockets = Sockets::default();
     let err = sockets
-        .attach(&plan, &mut HashMap::new())
+        .attach(&plan, &mut Vec::new())
         .unwrap_err()
         .to_string();
     assert!(

@@ -22,7 +22,7 @@ impl Supervisor {
         let stats = Arc::new(stats::Stats::default());
         let auth = inst.advert_auth();
         let vips = p.vip_addrs();
-        let mut channel_stats = HashMap::new();
+        let mut channel_stats = Vec::new();
         let (paths, attached) = self.sockets.attach(
             &sockets::Plan {
                 name: &p.name,

@@ -64,7 +64,7 @@ struct Live {
     /// Its send paths (kept to re-use when a reload leaves the channels alone).
     paths: Arc<Vec<TxPath>>,
     /// Per channel label, kept across reloads so the counters only grow.
-    channel_stats: HashMap<String, Arc<stats::Stats>>,
+    channel_stats: sockets::ChannelStats,
     /// Instance counters.
     stats: Arc<stats::Stats>,
     /// What its router was configured with last (a reload compares against it); the
