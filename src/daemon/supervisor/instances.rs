@@ -100,13 +100,16 @@ impl Supervisor {
         };
         let router_config = Arc::new(router_config);
         let router = Router::new(router_config.clone());
-        let driver = tokio::spawn(driver::drive(
+        let serving = driver::drive(
             cell,
             router,
             inbox_rx,
             io,
             Wakeup::precise(self.timer.as_ref()),
-        ));
+        );
+        // The I/O comes back boxed: a task keeps room for its output from the start, and
+        // the I/O is over 300 bytes that only the stop reads.
+        let driver = tokio::spawn(async move { Box::new(serving.await) });
         write(&self.watchers)
             .entry(p.parent.index)
             .or_default()

@@ -54,7 +54,7 @@ struct Live {
     inbox: RouterInbox,
     /// Where receive loops hand its router adverts, for sockets attached on reload.
     door: Door,
-    driver: JoinHandle<LiveIo>,
+    driver: JoinHandle<Box<LiveIo>>,
     /// The address worker's queue (its worker is a task only while it has work).
     vip_ops: vips::VipQueue,
     settings: Latest<Settings>,
