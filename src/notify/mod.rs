@@ -187,6 +187,17 @@ impl Commands {
     }
 }
 
+/// `commands` in an Arc; one Arc for every queue without commands. Nothing reads the
+/// timeout or the user of a set without commands, and each instance held a 168-byte copy.
+fn shared(commands: Commands) -> Arc<Commands> {
+    static NONE: std::sync::OnceLock<Arc<Commands>> = std::sync::OnceLock::new();
+    if commands.is_empty() {
+        NONE.get_or_init(|| Arc::new(Commands::default())).clone()
+    } else {
+        Arc::new(commands)
+    }
+}
+
 /// The queue of one instance's (or group's) notifications.
 #[derive(Clone, Debug)]
 pub struct Notifier {
@@ -241,7 +252,7 @@ impl Notifier {
             subject,
             name: name.to_owned(),
             vips,
-            commands: Arc::new(commands),
+            commands: shared(commands),
             tx,
             events,
             counters,
@@ -264,7 +275,7 @@ impl Notifier {
             Some(_) => {
                 let n = Notifier {
                     vips,
-                    commands: Arc::new(commands),
+                    commands: shared(commands),
                     events,
                     ..self.clone()
                 };
