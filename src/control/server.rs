@@ -279,7 +279,7 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
     let instances = instances
         .iter()
         .map(|i| {
-            let view = i.view.borrow().clone();
+            let view = View::clone(&i.view.borrow());
             let mut s = view.status;
             s.seconds_in_state = now
                 .duration_since(view.since)

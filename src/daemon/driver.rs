@@ -182,10 +182,8 @@ impl<I: RouterIo> Task<I> {
         // only the rest pay for the comparison.
         let faults_before = (!matches!(input, Input::Advert(_) | Input::Packet(_) | Input::Timer))
             .then(|| self.router.faults());
-        let mut actions = std::mem::take(&mut self.actions);
-        self.router.handle_into(now(), input, &mut actions);
-        self.act(&mut actions);
-        self.actions = actions;
+        self.router.handle_into(now(), input, &mut self.actions);
+        self.act();
         if faults_before.is_some_and(|before| before != self.router.faults()) {
             self.io.faults_changed(&self.router);
         }
@@ -194,16 +192,19 @@ impl<I: RouterIo> Task<I> {
 
     /// A received advert, as [`Task::handle`] would take it in an [`Input::Packet`].
     fn packet(&mut self, packet: Packet) {
-        let mut actions = std::mem::take(&mut self.actions);
-        self.router.receive_into(now(), packet, &mut actions);
-        self.act(&mut actions);
-        self.actions = actions;
+        self.router.receive_into(now(), packet, &mut self.actions);
+        self.act();
         self.io.after_input(&self.router);
     }
 
-    /// Carries out `actions`, in order, leaving the buffer empty.
-    fn act(&mut self, actions: &mut Vec<Action>) {
-        let Task { router, io, .. } = self;
+    /// Carries out the router's actions, in order, leaving the buffer empty for the next
+    /// input.
+    fn act(&mut self) {
+        let Task {
+            router,
+            io,
+            actions,
+        } = self;
         for action in actions.drain(..) {
             match action {
                 Action::SendAdvert { priority } => io.send_advert(router, priority),

@@ -345,7 +345,7 @@ impl RouterIo for LiveIo {
         self.stats
             .transition((t.from.name(), t.to.name(), t.reason.kind()));
         self.publish(router, Some(t));
-        let settings = self.settings.borrow().clone();
+        let settings = Arc::clone(&self.settings.borrow());
         if let Some(group) = &settings.group {
             let member = self.name.clone();
             let _ = group.send(GroupEvent::Transition {

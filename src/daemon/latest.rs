@@ -4,24 +4,24 @@
 //! A tokio watch channel did this, and also lets a reader wait for a change. Nothing here
 //! waits: readers look when they act. The wake-up lists that waiting needs made each
 //! channel some 330 bytes larger, two channels per instance.
+//!
+//! The value sits behind an [`ArcSwap`], not a lock: the router thread, which runs at
+//! realtime priority, publishes the status view that the control listener's thread reads,
+//! and a reader preempted on a saturated host must never hold up the next advert.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use arc_swap::{ArcSwap, Guard};
 
 struct Shared<T> {
-    /// Counts replacements; written under the write lock, so a reader holding the read
-    /// lock sees the number that goes with the value.
+    /// Counts replacements, raised after each is stored: a reader that notes a number
+    /// and then loads the value sees that replacement or a later one.
     version: AtomicU64,
-    value: RwLock<T>,
+    value: ArcSwap<T>,
 }
 
-impl<T> Shared<T> {
-    fn read(&self) -> RwLockReadGuard<'_, T> {
-        self.value.read().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// The side that replaces the value.
+/// The side that replaces the value; the only one that does.
 pub struct Latest<T>(Arc<Shared<T>>);
 
 /// A side that reads it; each remembers the version it last took note of.
@@ -44,13 +44,12 @@ impl<T> Latest<T> {
     pub fn new(value: T) -> Self {
         Latest(Arc::new(Shared {
             version: AtomicU64::new(0),
-            value: RwLock::new(value),
+            value: ArcSwap::from_pointee(value),
         }))
     }
 
     /// A reader that has seen the value as it is now.
     pub fn reader(&self) -> Reader<T> {
-        let _value = self.0.read();
         Reader {
             shared: self.0.clone(),
             seen: self.0.version.load(Ordering::Acquire),
@@ -58,20 +57,24 @@ impl<T> Latest<T> {
     }
 
     /// The value now.
-    pub fn borrow(&self) -> RwLockReadGuard<'_, T> {
-        self.0.read()
+    pub fn borrow(&self) -> Guard<Arc<T>> {
+        self.0.value.load()
     }
 
     /// Replaces the value; every reader finds it changed.
     pub fn replace(&self, value: T) {
-        self.modify(|old| *old = value);
+        self.0.value.store(Arc::new(value));
+        self.0.version.fetch_add(1, Ordering::Release);
     }
 
-    /// Changes the value in place; every reader finds it changed.
-    pub fn modify(&self, change: impl FnOnce(&mut T)) {
-        let mut value = self.0.value.write().unwrap_or_else(|e| e.into_inner());
+    /// Changes a copy of the value and publishes it; every reader finds it changed.
+    pub fn modify(&self, change: impl FnOnce(&mut T))
+    where
+        T: Clone,
+    {
+        let mut value = T::clone(&self.0.value.load());
         change(&mut value);
-        self.0.version.fetch_add(1, Ordering::Release);
+        self.replace(value);
     }
 }
 
@@ -83,15 +86,14 @@ impl<T> Reader<T> {
     }
 
     /// The value now.
-    pub fn borrow(&self) -> RwLockReadGuard<'_, T> {
-        self.shared.read()
+    pub fn borrow(&self) -> Guard<Arc<T>> {
+        self.shared.value.load()
     }
 
     /// The value now, noted as seen.
-    pub fn borrow_and_update(&mut self) -> RwLockReadGuard<'_, T> {
-        let value = self.shared.read();
+    pub fn borrow_and_update(&mut self) -> Guard<Arc<T>> {
         self.seen = self.shared.version.load(Ordering::Acquire);
-        value
+        self.shared.value.load()
     }
 }
 
@@ -107,15 +109,33 @@ mod tests {
         assert!(!a.has_changed());
         latest.replace(2);
         assert!(a.has_changed() && b.has_changed());
-        assert_eq!(*a.borrow_and_update(), 2);
+        assert_eq!(**a.borrow_and_update(), 2);
         assert!(!a.has_changed());
         assert!(b.has_changed());
         latest.modify(|v| *v += 1);
         assert!(a.has_changed());
-        assert_eq!(*a.borrow(), 3);
+        assert_eq!(**a.borrow(), 3);
         assert!(a.has_changed(), "borrow does not take note");
-        assert_eq!(*latest.borrow(), 3);
+        assert_eq!(**latest.borrow(), 3);
         let c = latest.reader();
         assert!(!c.has_changed());
+    }
+
+    #[test]
+    fn a_reader_holding_the_value_never_holds_up_the_writer() {
+        let latest = Latest::new(1);
+        let reader = latest.reader();
+        let held = reader.borrow();
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            latest.modify(|v| *v = 2);
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the writer went on while a reader held the value");
+        assert_eq!(**held, 1, "the reader keeps what it took");
+        assert_eq!(**reader.borrow(), 2);
+        assert!(reader.has_changed());
     }
 }

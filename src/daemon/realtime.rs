@@ -16,18 +16,19 @@ use std::io;
 
 use tracing::{info, warn};
 
-/// Where the calling thread stands after [`apply`].
+/// The calling thread's scheduling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheduling {
-    /// SCHED_RR at this priority.
+    /// SCHED_RR or SCHED_FIFO at this priority.
     Realtime(u8),
     /// Normal scheduling.
     Normal,
 }
 
-/// Puts the calling thread at SCHED_RR `priority` (normal scheduling for 0), and says so in
-/// the log. A refusal (no CAP_SYS_NICE, a container without a realtime budget, a unit with
-/// RestrictRealtime=) is a warning: the daemon runs on at normal priority.
+/// Puts the calling thread at SCHED_RR `priority` (normal scheduling for 0), with
+/// SCHED_RESET_ON_FORK, and says so in the log. A refusal (no CAP_SYS_NICE, a container
+/// without a realtime budget, a unit with RestrictRealtime=) is a warning, and the thread
+/// stays as it was.
 pub fn apply(priority: u8) -> Scheduling {
     match set(priority) {
         Ok(Scheduling::Realtime(p)) => {
@@ -39,9 +40,9 @@ pub fn apply(priority: u8) -> Scheduling {
         }
         Ok(Scheduling::Normal) => Scheduling::Normal,
         Err(error) => {
-            let now = current();
+            let (now, _) = current();
             let stays = match now {
-                Scheduling::Realtime(p) => format!("SCHED_RR {p}"),
+                Scheduling::Realtime(p) => format!("realtime priority {p}"),
                 // A saturated host can then delay adverts into a false takeover.
                 Scheduling::Normal => "normal priority".to_owned(),
             };
@@ -58,9 +59,11 @@ fn set(priority: u8) -> io::Result<Scheduling> {
         0 => (libc::SCHED_OTHER, Scheduling::Normal),
         p => (libc::SCHED_RR, Scheduling::Realtime(p)),
     };
-    // A service manager may have set this already (systemd's CPUSchedulingPolicy=), and
-    // may forbid setting it again (RestrictRealtime=).
-    if current() == wanted {
+    // A service manager may have set this already (systemd's CPUSchedulingPolicy= with
+    // CPUSchedulingResetOnFork=), and may forbid setting it again (RestrictRealtime=). Set
+    // without the reset flag (`chrt` without -R), it is set again: the threads and scripts
+    // started from here must not inherit it.
+    if current() == (wanted, true) {
         return Ok(wanted);
     }
     let param = libc::sched_param {
@@ -75,32 +78,39 @@ fn set(priority: u8) -> io::Result<Scheduling> {
     Ok(wanted)
 }
 
-/// The calling thread's scheduling, as the kernel reports it.
-pub fn current() -> Scheduling {
+/// The calling thread's scheduling as the kernel reports it, and whether the threads and
+/// processes it starts go back to normal scheduling (SCHED_RESET_ON_FORK).
+fn current() -> (Scheduling, bool) {
     // SAFETY: pid 0 is the calling thread; `param` is written by the kernel on success.
-    let policy = unsafe { libc::sched_getscheduler(0) } & !libc::SCHED_RESET_ON_FORK;
+    let raw = unsafe { libc::sched_getscheduler(0) };
     let mut param = libc::sched_param { sched_priority: 0 };
     // SAFETY: as above.
     let rc = unsafe { libc::sched_getparam(0, &mut param) };
-    match (policy, rc) {
+    let resets = raw >= 0 && raw & libc::SCHED_RESET_ON_FORK != 0;
+    let scheduling = match (raw & !libc::SCHED_RESET_ON_FORK, rc) {
         (libc::SCHED_RR | libc::SCHED_FIFO, 0) => {
             Scheduling::Realtime(u8::try_from(param.sched_priority).unwrap_or(u8::MAX))
         }
         _ => Scheduling::Normal,
-    }
+    };
+    (scheduling, resets)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Needs no privilege: normal scheduling can always be asked for, and a thread that
-    /// asked for it starts its own threads at normal scheduling too.
+    /// Needs no privilege: normal scheduling can always be asked for. A thread that never
+    /// asked is normal but passes its scheduling on; after `apply(0)` it resets what it
+    /// starts, and what it starts is normal without the flag (the kernel clears it).
     #[test]
-    fn priority_zero_is_normal_scheduling() {
+    fn apply_sets_the_reset_flag_even_when_the_policy_is_already_right() {
         std::thread::spawn(|| {
+            assert_eq!(current(), (Scheduling::Normal, false));
             assert_eq!(apply(0), Scheduling::Normal);
-            assert_eq!(current(), Scheduling::Normal);
+            assert_eq!(current(), (Scheduling::Normal, true));
+            let child = std::thread::spawn(current).join().expect("the child ran");
+            assert_eq!(child, (Scheduling::Normal, false));
         })
         .join()
         .expect("the thread ran");

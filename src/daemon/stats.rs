@@ -20,8 +20,7 @@ pub struct Stats {
     /// The counters of [`HOT`], by position.
     hot: [AtomicU64; HOT.len()],
     /// A list, not a map: an instance sees a handful of kinds of transition, and the first
-    /// entry of a map reserved room for eleven (800 bytes per instance). Grown one entry at
-    /// a time: a doubling list kept room for four.
+    /// entry of a map reserved room for eleven (800 bytes per instance).
     transitions: Mutex<Vec<(TransitionKey, u64)>>,
     /// Microseconds since the Unix epoch of the last valid advert; 0: none yet. An atomic, so
     /// the receive path takes no lock for it.
@@ -90,14 +89,7 @@ pub type TransitionKey = (&'static str, &'static str, &'static str);
 impl Stats {
     /// Counts a transition by its from/to states and reason kind.
     pub fn transition(&self, key: TransitionKey) {
-        let mut list = self.transitions.lock().unwrap_or_else(|e| e.into_inner());
-        match list.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, n)) => *n += 1,
-            None => {
-                list.reserve_exact(1);
-                list.push((key, 1));
-            }
-        }
+        count_in(&self.transitions, key);
     }
 
     /// A copy of the transition counters.
@@ -153,11 +145,7 @@ impl Stats {
             self.hot[i].fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        match counts.iter_mut().find(|(k, _)| *k == name) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((name, 1)),
-        }
+        count_in(&self.counts, name);
     }
 
     /// Records the last fence's outcome for the status.
@@ -280,6 +268,19 @@ impl LogLimiter {
             }
             keep
         });
+    }
+}
+
+/// Adds one to `key`'s count in a short list of counters, appending it at 1 the first time.
+/// Grown one entry at a time: a doubling list kept room for four.
+fn count_in<K: PartialEq>(list: &Mutex<Vec<(K, u64)>>, key: K) {
+    let mut list = list.lock().unwrap_or_else(|e| e.into_inner());
+    match list.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += 1,
+        None => {
+            list.reserve_exact(1);
+            list.push((key, 1));
+        }
     }
 }
 
@@ -406,6 +407,22 @@ mod tests {
         // b comes while the bucket is empty: held back, and not marked as logged.
         assert_eq!(l.allow(t0, b, "bad_ttl"), None);
         assert_eq!(l.allow(t0 + Duration::from_secs(1), b, "bad_ttl"), Some(0));
+    }
+
+    #[test]
+    fn transitions_count_by_their_states_and_reason() {
+        let s = Stats::default();
+        s.transition(("BACKUP", "MASTER", "master_down"));
+        s.transition(("MASTER", "BACKUP", "preempted"));
+        s.transition(("BACKUP", "MASTER", "master_down"));
+        let counted: Vec<_> = s.transitions().into_iter().collect();
+        assert_eq!(
+            counted,
+            vec![
+                (("BACKUP", "MASTER", "master_down"), 2),
+                (("MASTER", "BACKUP", "preempted"), 1)
+            ]
+        );
     }
 
     #[test]

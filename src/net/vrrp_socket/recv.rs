@@ -84,15 +84,12 @@ impl RecvBatch {
             None,
         )?;
         for msg in received {
-            let slot = self.packets.get_mut(self.len);
-            let data = match slot {
-                Some(Ok(earlier)) => std::mem::take(&mut earlier.data),
-                _ => Vec::new(),
-            };
-            let packet = packet_of(&msg, family, data);
             match self.packets.get_mut(self.len) {
-                Some(slot) => *slot = packet,
-                None => self.packets.push(packet),
+                Some(slot) => {
+                    let data = slot.as_mut().map(|p| std::mem::take(&mut p.data));
+                    *slot = packet_of(&msg, family, data.unwrap_or_default());
+                }
+                None => self.packets.push(packet_of(&msg, family, Vec::new())),
             }
             self.len += 1;
         }
