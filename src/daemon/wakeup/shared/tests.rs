@@ -30,20 +30,32 @@ async fn grid_points_are_shared_multiples_of_the_step_and_keep_a_period() {
     assert_eq!(timer.grid_point(a - 3 * MS + 100 * MS, step), a + 100 * MS);
 }
 
+/// Sets how long after an arming a later earliest deadline arms the timer again: a test
+/// of what happens within [`LATER_REARM_AFTER`] must not depend on how fast it runs.
+fn rearm_later_after(timer: &SharedTimer, after: Duration) {
+    timer.timers().later_rearm_after = after;
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+const SEC: Duration = Duration::from_secs(1);
+
 #[tokio::test]
-async fn only_a_change_of_the_earliest_deadline_arms_the_timer() {
+async fn only_a_sooner_earliest_deadline_or_a_stale_arming_arms_the_timer() {
     let timer = SharedTimer::start().unwrap();
     let arms = || timer.timers().arms;
+    let armed = || timer.timers().armed;
+    // Deadlines far ahead: none comes while the test runs, however slowly.
     let t0 = Instant::now();
     let mut first = timer.slot();
-    register(&mut first, t0 + 400 * MS).await;
+    register(&mut first, t0 + 400 * SEC).await;
     assert_eq!(arms(), 1);
     // Forty-nine Backups hearing adverts: their Master_Down deadlines move later, behind
     // the earliest, and arm nothing.
     let mut others: Vec<_> = (0..49).map(|_| timer.slot()).collect();
+    rearm_later_after(&timer, Duration::ZERO);
     for k in 0..3 {
         for (n, slot) in others.iter_mut().enumerate() {
-            register(slot, t0 + (500 + 10 * k) * MS + n as u32 * MS).await;
+            register(slot, t0 + (500 + 10 * k) * SEC + n as u32 * MS).await;
         }
     }
     assert_eq!(arms(), 1, "a deadline behind the earliest armed the timer");
@@ -52,37 +64,56 @@ async fn only_a_change_of_the_earliest_deadline_arms_the_timer() {
         50,
         "old deadlines left behind"
     );
-    // The earliest moves later: armed again, for the new earliest.
-    register(&mut first, t0 + 450 * MS).await;
-    assert_eq!(arms(), 2);
-    register(&mut first, t0 + 900 * MS).await;
-    assert_eq!(arms(), 3);
+    // The earliest moves later just after an arming: the timer stays armed early.
+    rearm_later_after(&timer, HOUR);
+    register(&mut first, t0 + 450 * SEC).await;
+    assert_eq!((arms(), armed()), (1, Some(t0 + 400 * SEC)));
+    // Moved later again, long after the arming: armed for the new earliest.
+    rearm_later_after(&timer, Duration::ZERO);
+    register(&mut first, t0 + 900 * SEC).await;
     assert_eq!(
-        timer.timers().armed,
-        Some(t0 + 520 * MS),
+        (arms(), armed()),
+        (2, Some(t0 + 520 * SEC)),
         "not the earliest"
     );
-    // A burst: every Backup's deadline moves in one turn of the runtime, each the
-    // earliest in turn; the timer is armed once, after.
-    let before = arms();
-    std::future::poll_fn(|cx| {
-        for (n, slot) in others.iter_mut().enumerate() {
-            let _ = slot.poll_until(cx, t0 + 1000 * MS + n as u32 * MS);
-        }
-        Poll::Ready(())
-    })
-    .await;
-    tokio::task::yield_now().await;
-    assert_eq!(arms(), before + 1, "one arming per turn");
-    assert_eq!(timer.timers().armed, Some(t0 + 900 * MS));
+    // A burst: every Backup's deadline moves later, each the earliest in turn; the first
+    // arms the timer, the rest follow within LATER_REARM_AFTER and arm nothing.
+    for (n, slot) in others.iter_mut().enumerate() {
+        register(slot, t0 + 1000 * SEC + n as u32 * MS).await;
+        rearm_later_after(&timer, HOUR);
+    }
+    assert_eq!(
+        (arms(), armed()),
+        (3, Some(t0 + 520 * SEC + MS)),
+        "one arming per burst"
+    );
+    // A sooner earliest arms the timer at once, however recently it was armed.
+    register(&mut first, t0 + 200 * SEC).await;
+    assert_eq!((arms(), armed()), (4, Some(t0 + 200 * SEC)));
+    // Taking deadlines out arms nothing: the timer expires early, once.
     drop(first);
-    tokio::task::yield_now().await;
-    assert_eq!(timer.timers().armed, Some(t0 + 1000 * MS));
     others.iter_mut().for_each(Slot::clear);
+    assert_eq!((arms(), armed()), (4, Some(t0 + 200 * SEC)));
     assert!(
         timer.timers().waiting.is_empty(),
         "a cleared slot still waits"
     );
+}
+
+#[tokio::test]
+async fn a_timer_left_armed_early_expires_and_serves_the_moved_deadline_on_time() {
+    let timer = SharedTimer::start().unwrap();
+    let mut slot = timer.slot();
+    let t0 = Instant::now();
+    register(&mut slot, t0 + 10 * MS).await;
+    // Moved later at once: the timer stays armed for 10 ms.
+    let at = t0 + 40 * MS;
+    register(&mut slot, at).await;
+    assert_eq!(timer.timers().armed, Some(t0 + 10 * MS));
+    let late = served(&mut slot, at).await;
+    // Generous for a loaded machine; never early (`served` checks).
+    assert!(late < 60 * MS, "served {late:?} late");
+    assert_eq!(timer.timers().arms, 2, "the early expiry armed it again");
 }
 
 #[tokio::test]
