@@ -72,6 +72,19 @@ impl<I: RouterIo> RouterCell<I> {
         }
     }
 
+    /// Feeds a timer expiry to the router; returns whether it left actions for
+    /// [`RouterCell::finish`] (see `Task::timer`).
+    pub(super) fn timer(&self) -> bool {
+        self.lock().as_mut().is_some_and(|held| held.task.timer())
+    }
+
+    /// Carries out the actions a timer expiry left.
+    pub(super) fn finish(&self) {
+        if let Some(held) = self.lock().as_mut() {
+            held.task.finish();
+        }
+    }
+
     /// Ready when the router's next deadline has come, with whether it is Master_Down;
     /// until then the task of `cx` is woken when it comes.
     pub(super) fn poll_due(&self, cx: &mut Context<'_>) -> Poll<bool> {

@@ -19,39 +19,48 @@ impl Recorder {
     }
 }
 
-impl RouterIo for Recorder {
+impl Log for Recorder {
+    fn push(&mut self, what: String) {
+        let at = self.at();
+        self.log.push((at, what));
+    }
+}
+
+/// A test's record of what routers do, one line per action.
+trait Log: Send {
+    fn push(&mut self, what: String);
+}
+
+impl<L: Log> RouterIo for L {
     fn send_advert(&mut self, _: &Router, priority: u8) {
-        self.log.push((self.at(), format!("advert {priority}")));
+        self.push(format!("advert {priority}"));
     }
     fn ask_gate(&mut self, _: &Router, q: GateQuestion) {
-        self.log
-            .push((self.at(), format!("ask {:?} {}", q.gate, q.attempt)));
+        self.push(format!("ask {:?} {}", q.gate, q.attempt));
     }
     fn withdraw_gate(&mut self, gate: GateKind, attempt: u64) {
-        self.log
-            .push((self.at(), format!("withdraw {gate:?} {attempt}")));
+        self.push(format!("withdraw {gate:?} {attempt}"));
     }
     fn release_lease(&mut self) {
-        self.log.push((self.at(), "release lease".into()));
+        self.push("release lease".into());
     }
     fn sync_refused(&mut self) {
-        self.log.push((self.at(), "sync refused".into()));
+        self.push("sync refused".into());
     }
     fn channel(&mut self, _: &Router, change: HealthChange) {
-        self.log.push((self.at(), format!("{change:?}")));
+        self.push(format!("{change:?}"));
     }
     fn suppressed(&mut self, what: Suppressed) {
-        self.log.push((self.at(), format!("{what:?}")));
+        self.push(format!("{what:?}"));
     }
     fn receipt(&mut self, _: &Router, _: usize, _: IpAddr, receipt: Receipt) {
-        self.log.push((self.at(), format!("{receipt:?}")));
+        self.push(format!("{receipt:?}"));
     }
     fn vips(&mut self, op: VipOp) {
-        self.log.push((self.at(), format!("{op:?}")));
+        self.push(format!("{op:?}"));
     }
     fn transition(&mut self, _: &Router, t: &Transition) {
-        self.log
-            .push((self.at(), format!("{} -> {}", t.from, t.to)));
+        self.push(format!("{} -> {}", t.from, t.to));
     }
 }
 
@@ -239,4 +248,70 @@ async fn adverts_handed_over_move_the_wait_in_the_shared_timer_both_ways() {
         after < Duration::from_millis(600),
         "took over {after:?} after the resignation"
     );
+}
+
+/// Records, for several routers, what each did into one shared log.
+struct Named {
+    name: &'static str,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Log for Named {
+    fn push(&mut self, what: String) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{} {what}", self.name));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn backups_due_together_all_send_their_first_advert_before_any_reports_its_takeover() {
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let names = ["a", "b", "c"];
+    let mut running = Vec::new();
+    for name in names {
+        let (tx, rx) = RouterInbox::channel(8);
+        let io = Named {
+            name,
+            log: log.clone(),
+        };
+        let task = tokio::spawn(drive(
+            RouterCell::new(),
+            router(100),
+            rx,
+            io,
+            Wakeup::Tokio(None),
+        ));
+        tx.send(Input::Start).await.unwrap();
+        running.push((tx, task));
+    }
+    // All three Master_Down timers expire at 361 ms, in one turn of the runtime.
+    tokio::time::sleep(Duration::from_millis(380)).await;
+    let events = log.lock().unwrap().clone();
+    let at = |e: &str| events.iter().position(|x| x == e);
+    let last_advert = names
+        .iter()
+        .map(|n| at(&format!("{n} advert 100")).expect("every router sent its advert"))
+        .max();
+    let first_report = names
+        .iter()
+        .map(|n| at(&format!("{n} BACKUP -> MASTER")).expect("every router took over"))
+        .min();
+    assert!(last_advert < first_report, "{events:?}");
+    // Each router's own actions keep their order: advert, addresses, its report.
+    for n in names {
+        let mine: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e.strip_prefix(n)?.strip_prefix(' '))
+            .skip_while(|e| *e != "advert 100")
+            .collect();
+        assert_eq!(mine.first(), Some(&"advert 100"), "{events:?}");
+        assert_eq!(mine.get(1), Some(&"Add"), "{events:?}");
+        assert!(mine.contains(&"BACKUP -> MASTER"), "{events:?}");
+    }
+    for (tx, task) in running {
+        tx.send(Input::Stop).await.unwrap();
+        task.await.unwrap();
+    }
 }
