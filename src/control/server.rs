@@ -45,6 +45,11 @@ pub struct View {
     pub state: crate::vrrp::State,
 }
 
+/// Every running instance's handle, as the daemon publishes them. Shared, not copied:
+/// the supervisor keeps each handle, and a copy for the list (and another per metrics
+/// scrape) was some 200 bytes per instance each.
+pub type Instances = Vec<Arc<Instance>>;
+
 /// The control server's handle on one instance.
 #[derive(Clone)]
 pub struct Instance {
@@ -128,7 +133,7 @@ pub struct Daemon {
     /// `global.router_id`.
     pub router_id: Option<String>,
     /// The running instances; follows reloads.
-    pub instances: watch::Receiver<Vec<Instance>>,
+    pub instances: watch::Receiver<Instances>,
     /// The transition stream.
     pub events: broadcast::Sender<Event>,
     /// Where reload requests go.
@@ -274,7 +279,7 @@ fn counters(stats: &Stats) -> std::collections::BTreeMap<String, u64> {
 }
 
 /// The status of every instance, with counters and time in state filled in now.
-pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
+pub fn status(router_id: &Option<String>, instances: &[Arc<Instance>]) -> Status {
     let now = SystemTime::now();
     let instances = instances
         .iter()
@@ -337,9 +342,10 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
     }
 }
 
-async fn maintenance(instances: &[Instance], on: bool, only: Option<&str>) -> Response {
+async fn maintenance(instances: &[Arc<Instance>], on: bool, only: Option<&str>) -> Response {
     let chosen: Vec<&Instance> = instances
         .iter()
+        .map(|i| &**i)
         .filter(|i| only.is_none_or(|n| n == i.name))
         .collect();
     if chosen.is_empty() {

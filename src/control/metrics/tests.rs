@@ -108,7 +108,7 @@ fn instance(state: &str) -> Instance {
 
 #[test]
 fn metrics_carry_state_priorities_transitions_and_rejections() {
-    let text = render(&[instance("MASTER")]);
+    let text = render(&[Arc::new(instance("MASTER"))]);
     for line in [
         r#"vipd_instance_state{instance="web",state="MASTER"} 1"#,
         r#"vipd_instance_state{instance="web",state="BACKUP"} 0"#,
@@ -176,7 +176,7 @@ async fn a_scrape_is_answered_while_hundreds_of_idle_connections_are_open() {
     let bound = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     bound.set_nonblocking(true).unwrap();
     let addr = bound.local_addr().unwrap();
-    let (_keep, instances) = watch::channel(vec![instance("MASTER")]);
+    let (_keep, instances) = watch::channel(vec![Arc::new(instance("MASTER"))]);
     let counters = Arc::new(listener::Counters::default());
     let all = vec![("metrics", counters.clone())];
     tokio::spawn(serve(bound, instances, counters.clone(), all));
@@ -191,7 +191,7 @@ async fn a_scrape_is_answered_while_hundreds_of_idle_connections_are_open() {
         head.contains("Content-Type: application/openmetrics-text; version=1.0.0"),
         "{head}"
     );
-    let plain = render(&[instance("MASTER")]);
+    let plain = render(&[Arc::new(instance("MASTER"))]);
     let (families, _) = plain.split_once("# EOF").unwrap();
     assert!(body.starts_with(families), "{body}");
     assert!(

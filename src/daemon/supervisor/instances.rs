@@ -123,7 +123,7 @@ impl Supervisor {
             // The inbox is new and empty: this cannot be full.
             let _ = inbox.try_send(fault);
         }
-        let control = server::Instance {
+        let control = Arc::new(server::Instance {
             name: p.name.clone(),
             view: view_rx,
             stats: stats.clone(),
@@ -136,7 +136,7 @@ impl Supervisor {
                 .or_default()
                 .clone(),
             arbiter: arbiter.map(|(_, board)| board),
-        };
+        });
         let name = p.name.clone();
         self.live.insert(
             name,
@@ -215,7 +215,7 @@ impl Supervisor {
             self.sockets.detach(name, &gone);
             live.attached = attached;
             live.paths = paths;
-            live.control.channels = channel_list(&live.paths);
+            Arc::make_mut(&mut live.control).channels = channel_list(&live.paths);
         }
         live.settings.replace(Settings {
             vips: new.vips.clone(),
@@ -232,7 +232,7 @@ impl Supervisor {
                 inbox: live.inbox.clone(),
             });
         }
-        live.control.arbiter = arbiter.map(|(_, board)| board);
+        Arc::make_mut(&mut live.control).arbiter = arbiter.map(|(_, board)| board);
         if old.vips != new.vips {
             live.vip_ops.push(VipOp::Set(new.vips.clone()));
         }

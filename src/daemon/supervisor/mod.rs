@@ -58,7 +58,8 @@ struct Live {
     /// The address worker's queue (its worker is a task only while it has work).
     vip_ops: vips::VipQueue,
     settings: Latest<Settings>,
-    control: server::Instance,
+    /// Shared with the list the control server and the metrics read.
+    control: Arc<server::Instance>,
     /// The sockets its channels use.
     attached: Vec<Attachment>,
     /// Its send paths (kept to re-use when a reload leaves the channels alone).
@@ -84,7 +85,7 @@ pub struct Supervisor {
     fences: HashMap<String, Arc<Fencer>>,
     watchers: Watchers,
     events: broadcast::Sender<Event>,
-    controls: watch::Sender<Vec<server::Instance>>,
+    controls: watch::Sender<server::Instances>,
     trackers: Vec<JoinHandle<()>>,
     groups: Vec<JoinHandle<()>>,
     event_log: Option<(std::path::PathBuf, EventStream)>,
@@ -153,7 +154,7 @@ impl Supervisor {
     }
 
     /// The instances the control server and the metrics see; follows reloads.
-    pub fn controls(&self) -> watch::Receiver<Vec<server::Instance>> {
+    pub fn controls(&self) -> watch::Receiver<server::Instances> {
         self.controls.subscribe()
     }
 

@@ -38,7 +38,7 @@ fn scrape() -> BTreeMap<String, BTreeSet<Vec<String>>> {
     let (socket, _listed) =
         crate::daemon::socket_counters::register("eth0", crate::vrrp::Family::V4);
     socket.bump("too_short");
-    let text = render_with(&[web], &listeners);
+    let text = render_with(&[Arc::new(web)], &listeners);
     let mut samples: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (name, labels) = series(line.rsplit_once(' ').expect("sample value").0);
