@@ -108,7 +108,7 @@ impl Collector for Vipd {
             (vec![], vec![], vec![], vec![]);
         let (mut ch_connected, mut ch_link_events) = (vec![], vec![]);
         for i in &self.0 {
-            let view = i.view.borrow().status.clone();
+            let view = i.view.borrow().status();
             let inst = || vec![("instance", i.name.clone())];
             for s in [
                 State::Initialize,

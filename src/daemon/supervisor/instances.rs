@@ -57,10 +57,17 @@ impl Supervisor {
             inst.vips.clone(),
             announcer,
         );
-        let view_tx = Latest::new(initial_view(&p));
+        // One list for the settings and the status view; a reload replaces both.
+        let vip_list: Arc<[crate::config::Vip]> = inst.vips.as_slice().into();
+        let router_config = Arc::new(router_config);
+        let view_tx = Latest::new(server::View::initial(
+            router_config.clone(),
+            p.iface.as_str().into(),
+            vip_list.clone(),
+        ));
         let view_rx = view_tx.reader();
         let settings_tx = Latest::new(Settings {
-            vips: inst.vips.clone(),
+            vips: vip_list,
             notifier,
             group,
             paths: paths.clone(),
@@ -98,7 +105,6 @@ impl Supervisor {
             settings: group_for_io,
             seen: None,
         };
-        let router_config = Arc::new(router_config);
         let router = Router::new(router_config.clone());
         let serving = driver::drive(
             cell,
@@ -218,7 +224,7 @@ impl Supervisor {
             Arc::make_mut(&mut live.control).channels = channel_list(&live.paths);
         }
         live.settings.replace(Settings {
-            vips: new.vips.clone(),
+            vips: new.vips.as_slice().into(),
             notifier,
             group,
             paths: live.paths.clone(),

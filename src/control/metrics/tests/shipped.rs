@@ -17,7 +17,7 @@ fn scrape() -> BTreeMap<String, BTreeSet<Vec<String>>> {
         ("control", Arc::new(listener::Counters::default())),
         ("metrics", Arc::new(listener::Counters::default())),
     ];
-    let mut web = instance("MASTER");
+    let mut web = instance(crate::vrrp::State::Master);
     // An arbiter that has renewed once, so that its latency is in the text too.
     let board = crate::arbiter::board::ArbiterBoard::new("/vipd/instance/web".into());
     board.renewed(std::time::Duration::from_millis(2));
