@@ -11,11 +11,11 @@ mod cell;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
 
 pub use cell::{Door, PacketDoor, RouterCell};
 
+use super::router_inbox::InboxReceiver;
 use super::wakeup::{Slack, Wakeup, advert_grid};
 
 use std::net::IpAddr;
@@ -102,7 +102,7 @@ pub trait RouterIo: Send {
 pub fn drive<I: RouterIo>(
     cell: Arc<RouterCell<I>>,
     router: Router,
-    control: mpsc::Receiver<Box<Input>>,
+    control: InboxReceiver,
     io: I,
     wakeup: Wakeup,
 ) -> impl Future<Output = I> + Send {
@@ -112,10 +112,7 @@ pub fn drive<I: RouterIo>(
     serve(cell, control)
 }
 
-async fn serve<I: RouterIo>(
-    cell: Arc<RouterCell<I>>,
-    mut control: mpsc::Receiver<Box<Input>>,
-) -> I {
+async fn serve<I: RouterIo>(cell: Arc<RouterCell<I>>, mut control: InboxReceiver) -> I {
     loop {
         // Timers before control: nothing the daemon queues may hold back an advert.
         tokio::select! {
