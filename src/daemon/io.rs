@@ -18,7 +18,7 @@ use super::groups::GroupEvent;
 use super::isolation::{Finding, IsolationProbe};
 use super::latest::{Latest, Reader};
 use super::senders::{Sending, TxPath};
-use super::stats::{LogLimiter, Stats};
+use super::stats::{LazyLogLimiter, Stats};
 use crate::arbiter::keeper::KeeperInput;
 use crate::config::Vip;
 use crate::control::protocol::Event;
@@ -88,7 +88,7 @@ pub struct LiveIo {
     /// Every heartbeat channel's way out (and, by index, its counters).
     pub sending: Sending,
     /// Log lines about rejected adverts, at most one per source and reason per period.
-    pub limiter: LogLimiter,
+    pub limiter: LazyLogLimiter,
     /// The advert, priority filled in per send.
     pub advert: Advert,
     /// The router's own inbox, for isolation check results.

@@ -86,7 +86,7 @@ impl Supervisor {
         let io = LiveIo {
             name: p.name.clone(),
             sending,
-            limiter: LogLimiter::new(std::time::Duration::from_secs(10)),
+            limiter: LazyLogLimiter::new(std::time::Duration::from_secs(10)),
             inbox: inbox.clone(),
             scripts: self.scripts.clone(),
             advert: packet::Advert {

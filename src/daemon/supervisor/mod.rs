@@ -29,7 +29,7 @@ use super::latest::Latest;
 use super::links::{self, Watchers};
 use super::senders::{Sending, TxPath};
 use super::sockets::{self, Attachment, Sockets, write};
-use super::stats::LogLimiter;
+use super::stats::LazyLogLimiter;
 use super::wakeup::{SharedTimer, Wakeup};
 use super::{DaemonError, STOP_BUDGET, stats, vips};
 use crate::arbiter::board::ArbiterBoard;
