@@ -9,10 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use support::Scratch;
-use tokio::sync::mpsc;
 use tokio::time::timeout;
 use vipd::config::Config;
-use vipd::daemon::router_inbox::RouterInbox;
+use vipd::daemon::router_inbox::{InboxReceiver, RouterInbox};
 use vipd::track::Health;
 use vipd::track::{self, InsecureScript};
 use vipd::vrrp::router::Input;
@@ -44,7 +43,7 @@ instances:
     Config::parse(&text, "test.yaml").expect("valid config")
 }
 
-async fn next(rx: &mut mpsc::Receiver<Box<Input>>) -> Input {
+async fn next(rx: &mut InboxReceiver) -> Input {
     *timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("an input within 5 s")

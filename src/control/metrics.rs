@@ -29,7 +29,7 @@ mod arbiter;
 mod sockets;
 
 use super::listener::{self, Ticket};
-use super::server::Instance;
+use super::server::{Instance, Instances};
 use crate::daemon::socket_counters;
 use crate::daemon::stats::{FENCE_COUNTER_PREFIX, LINK_EVENTS, link_event};
 use crate::vrrp::State;
@@ -67,7 +67,7 @@ fn held_back_name(what: Suppressed) -> &'static str {
 
 /// The collector over every instance.
 #[derive(Debug)]
-struct Vipd(Vec<Instance>);
+struct Vipd(Instances);
 
 impl fmt::Debug for Instance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -108,7 +108,7 @@ impl Collector for Vipd {
             (vec![], vec![], vec![], vec![]);
         let (mut ch_connected, mut ch_link_events) = (vec![], vec![]);
         for i in &self.0 {
-            let view = i.view.borrow().status.clone();
+            let view = i.view.borrow().status();
             let inst = || vec![("instance", i.name.clone())];
             for s in [
                 State::Initialize,
@@ -340,12 +340,12 @@ impl Collector for Vipd {
 }
 
 /// Renders the metrics of `instances` in the OpenMetrics text format.
-pub fn render(instances: &[Instance]) -> String {
+pub fn render(instances: &[Arc<Instance>]) -> String {
     render_with(instances, &[])
 }
 
 /// [`render`], plus the connection counters of vipd's own listeners.
-pub fn render_with(instances: &[Instance], listeners: &[Listener]) -> String {
+pub fn render_with(instances: &[Arc<Instance>], listeners: &[Listener]) -> String {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Vipd(instances.to_vec())));
     if instances.iter().any(|i| i.arbiter.is_some()) {
@@ -394,7 +394,7 @@ impl Collector for Listeners {
 /// connection (a scraper needs no more, and a kept-alive connection would hold a slot).
 pub async fn serve(
     listener: std::net::TcpListener,
-    instances: watch::Receiver<Vec<Instance>>,
+    instances: watch::Receiver<Instances>,
     counters: Arc<listener::Counters>,
     listeners: Vec<Listener>,
 ) -> io::Result<()> {
@@ -415,7 +415,7 @@ const WHOLE: Duration = Duration::from_secs(10);
 async fn exchange(
     stream: TcpStream,
     mut ticket: Ticket,
-    instances: watch::Receiver<Vec<Instance>>,
+    instances: watch::Receiver<Instances>,
     listeners: Arc<Vec<Listener>>,
 ) {
     let eviction = ticket.eviction();
@@ -450,7 +450,7 @@ async fn exchange(
 
 fn respond(
     req: &Request<Incoming>,
-    instances: &[Instance],
+    instances: &[Arc<Instance>],
     listeners: &[Listener],
 ) -> Response<Full<Bytes>> {
     let (status, ctype, body) = match (req.method(), req.uri().path()) {

@@ -16,8 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::listener::{self, Ticket};
 use super::protocol::{
-    ChannelStatus, Command, Event, InstanceStatus, Request, Response, Status, TrackerStatus,
-    VERSION,
+    ChannelStatus, Command, Event, Request, Response, Status, TrackerStatus, VERSION,
 };
 use crate::daemon::latest::Reader;
 use crate::daemon::router_inbox::RouterInbox;
@@ -33,17 +32,12 @@ const MAX_EVENT_SESSIONS: usize = listener::CAP / 2;
 /// The longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
 
-/// What a router task publishes about itself: the status without the time-dependent and
-/// counter fields, which are filled in when a client asks.
-#[derive(Clone, Debug, PartialEq)]
-pub struct View {
-    /// The status as of the last change.
-    pub status: InstanceStatus,
-    /// When the current state began.
-    pub since: SystemTime,
-    /// The state, typed (the status carries its word).
-    pub state: crate::vrrp::State,
-}
+pub use super::view::View;
+
+/// Every running instance's handle, as the daemon publishes them. Shared, not copied:
+/// the supervisor keeps each handle, and a copy for the list (and another per metrics
+/// scrape) was some 200 bytes per instance each.
+pub type Instances = Vec<Arc<Instance>>;
 
 /// The control server's handle on one instance.
 #[derive(Clone)]
@@ -128,7 +122,7 @@ pub struct Daemon {
     /// `global.router_id`.
     pub router_id: Option<String>,
     /// The running instances; follows reloads.
-    pub instances: watch::Receiver<Vec<Instance>>,
+    pub instances: watch::Receiver<Instances>,
     /// The transition stream.
     pub events: broadcast::Sender<Event>,
     /// Where reload requests go.
@@ -274,13 +268,13 @@ fn counters(stats: &Stats) -> std::collections::BTreeMap<String, u64> {
 }
 
 /// The status of every instance, with counters and time in state filled in now.
-pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
+pub fn status(router_id: &Option<String>, instances: &[Arc<Instance>]) -> Status {
     let now = SystemTime::now();
     let instances = instances
         .iter()
         .map(|i| {
-            let view = View::clone(&i.view.borrow());
-            let mut s = view.status;
+            let view = i.view.borrow();
+            let mut s = view.status();
             s.seconds_in_state = now
                 .duration_since(view.since)
                 .unwrap_or_default()
@@ -337,9 +331,10 @@ pub fn status(router_id: &Option<String>, instances: &[Instance]) -> Status {
     }
 }
 
-async fn maintenance(instances: &[Instance], on: bool, only: Option<&str>) -> Response {
+async fn maintenance(instances: &[Arc<Instance>], on: bool, only: Option<&str>) -> Response {
     let chosen: Vec<&Instance> = instances
         .iter()
+        .map(|i| &**i)
         .filter(|i| only.is_none_or(|n| n == i.name))
         .collect();
     if chosen.is_empty() {

@@ -18,15 +18,15 @@ use super::groups::GroupEvent;
 use super::isolation::{Finding, IsolationProbe};
 use super::latest::{Latest, Reader};
 use super::senders::{Sending, TxPath};
-use super::stats::{LogLimiter, Stats};
+use super::stats::{LazyLogLimiter, Stats};
 use crate::arbiter::keeper::KeeperInput;
 use crate::config::Vip;
-use crate::control::protocol::{ChannelStatus, Event};
+use crate::control::protocol::Event;
 use crate::control::server::View;
 use crate::daemon::router_inbox::RouterInbox;
 use crate::notify::{EventRecord, Notifier};
 use crate::vrrp::State;
-use crate::vrrp::channels::{ChannelHealth, HealthChange};
+use crate::vrrp::channels::HealthChange;
 use crate::vrrp::packet::Advert;
 use crate::vrrp::router::{GateAnswer, GateKind, Input, Receipt, Router, Suppressed, Transition};
 use crate::vrrp::timing::Centis;
@@ -65,8 +65,8 @@ impl Seen {
 /// The parts of an instance a reload changes in place.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// The VIPs (adverts list their addresses).
-    pub vips: Vec<Vip>,
+    /// The VIPs (adverts list their addresses); shared with the status view.
+    pub vips: Arc<[Vip]>,
     /// Notify commands and the event file, when configured.
     pub notifier: Option<Notifier>,
     /// The sync group's task, when the instance is in one.
@@ -88,7 +88,7 @@ pub struct LiveIo {
     /// Every heartbeat channel's way out (and, by index, its counters).
     pub sending: Sending,
     /// Log lines about rejected adverts, at most one per source and reason per period.
-    pub limiter: LogLimiter,
+    pub limiter: LazyLogLimiter,
     /// The advert, priority filled in per send.
     pub advert: Advert,
     /// The router's own inbox, for isolation check results.
@@ -122,36 +122,25 @@ impl LiveIo {
             return;
         }
         self.seen = Some(seen);
-        // Past the gate something shown changed: rebuild and publish.
+        // Past the gate something shown changed: publish the new values.
         let settings = self.view_settings.borrow_and_update();
         self.view.modify(|view| {
-            let s = &mut view.status;
-            s.vips = settings.vips.iter().map(|v| v.addr.to_string()).collect();
-            s.advert_interval_ms = router.config().advert_interval.as_duration().as_millis() as u64;
-            s.base_priority = router.config().priority;
-            s.state = router.state().to_string();
-            s.effective_priority = router.priority();
-            s.master = router.master().map(|m| m.to_string());
-            s.vips_held = router.state() == State::Master;
-            s.master_advert_interval_ms =
-                router.master_adver_interval().as_duration().as_millis() as u64;
-            s.faults = router.faults().iter().map(ToString::to_string).collect();
-            s.maintenance = router.draining();
-            s.channels = health
+            view.config = Arc::clone(router.shared_config());
+            view.vips = settings.vips.clone();
+            view.state = router.state();
+            view.effective_priority = router.priority();
+            view.master = router.master();
+            view.master_interval = router.master_adver_interval();
+            view.faults = router.faults().iter().map(ToString::to_string).collect();
+            view.maintenance = router.draining();
+            view.lost = health
                 .channels()
                 .iter()
-                .map(|c| ChannelStatus {
-                    name: c.name.clone(),
-                    lost: c.lost,
-                    last_advert_ms_ago: None,
-                    counters: Default::default(),
-                    connections: Default::default(),
-                })
+                .enumerate()
+                .filter_map(|(k, c)| c.lost.then_some(k))
                 .collect();
-            s.heartbeat_warning = heartbeat_warning(health);
-            view.state = router.state();
             if let Some(t) = transition {
-                s.last_reason = t.reason.to_string();
+                view.last_reason = Some(t.reason.clone());
                 view.since = SystemTime::now();
             }
         });
@@ -382,22 +371,4 @@ impl RouterIo for LiveIo {
             self.name, t.from, t.to, t.reason
         );
     }
-}
-
-/// The status line for a Backup that hears the Master on some channels only.
-fn heartbeat_warning(health: &ChannelHealth) -> Option<String> {
-    let lost: Vec<&str> = health
-        .channels()
-        .iter()
-        .filter(|c| c.lost)
-        .map(|c| c.name.as_str())
-        .collect();
-    (!lost.is_empty()).then(|| {
-        format!(
-            "running on {} of {} channels; lost: {}",
-            health.carrying(),
-            health.channels().len(),
-            lost.join(", ")
-        )
-    })
 }

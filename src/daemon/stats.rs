@@ -271,6 +271,29 @@ impl LogLimiter {
     }
 }
 
+/// A [`LogLimiter`] made at its first line: most routers never log a rejected advert, and
+/// a limiter kept in every router task was 88 bytes per instance.
+#[derive(Debug)]
+pub struct LazyLogLimiter {
+    every: Duration,
+    made: Option<Box<LogLimiter>>,
+}
+
+impl LazyLogLimiter {
+    /// A limiter of period `every`, made when first asked.
+    pub fn new(every: Duration) -> Self {
+        LazyLogLimiter { every, made: None }
+    }
+
+    /// [`LogLimiter::allow`].
+    pub fn allow(&mut self, now: Instant, src: IpAddr, reason: &'static str) -> Option<u64> {
+        let every = self.every;
+        self.made
+            .get_or_insert_with(|| Box::new(LogLimiter::new(every)))
+            .allow(now, src, reason)
+    }
+}
+
 /// Adds one to `key`'s count in a short list of counters, appending it at 1 the first time.
 /// Grown one entry at a time: a doubling list kept room for four.
 fn count_in<K: PartialEq>(list: &Mutex<Vec<(K, u64)>>, key: K) {

@@ -198,9 +198,14 @@ fn shared(commands: Commands) -> Arc<Commands> {
     }
 }
 
-/// The queue of one instance's (or group's) notifications.
+/// The queue of one instance's (or group's) notifications. Clones share one copy of what
+/// it holds (the name and the VIPs as notes spell them): the daemon keeps one per instance
+/// and the instance's settings another, and a copy each was some 200 bytes per instance.
 #[derive(Clone, Debug)]
-pub struct Notifier {
+pub struct Notifier(Arc<Held>);
+
+#[derive(Debug)]
+struct Held {
     subject: Subject,
     name: String,
     vips: Vec<String>,
@@ -248,7 +253,7 @@ impl Notifier {
             let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
             (Some(tx), Some(tokio::spawn(run(rx, counters.clone()))))
         };
-        let n = Notifier {
+        let n = Notifier(Arc::new(Held {
             subject,
             name: name.to_owned(),
             vips,
@@ -256,7 +261,7 @@ impl Notifier {
             tx,
             events,
             counters,
-        };
+        }));
         (n, task)
     }
 
@@ -271,23 +276,26 @@ impl Notifier {
         commands: Commands,
         events: Option<EventStream>,
     ) -> (Notifier, Option<JoinHandle<()>>) {
-        match &self.tx {
+        match &self.0.tx {
             Some(_) => {
-                let n = Notifier {
+                let n = Notifier(Arc::new(Held {
+                    subject: self.0.subject,
+                    name: self.0.name.clone(),
                     vips,
                     commands: shared(commands),
+                    tx: self.0.tx.clone(),
                     events,
-                    ..self.clone()
-                };
+                    counters: self.0.counters.clone(),
+                }));
                 (n, None)
             }
             None => Self::spawn_counted(
-                self.subject,
-                &self.name,
+                self.0.subject,
+                &self.0.name,
                 vips,
                 commands,
                 events,
-                self.counters.clone(),
+                self.0.counters.clone(),
             ),
         }
     }
@@ -295,14 +303,14 @@ impl Notifier {
     /// Queues an instance transition; never waits.
     pub fn instance(&self, t: &Transition) {
         self.push(Note {
-            subject: self.subject,
-            name: self.name.clone(),
+            subject: self.0.subject,
+            name: self.0.name.clone(),
             from: t.from,
             to: t.to,
-            priority: (self.subject == Subject::Instance).then_some(t.priority),
+            priority: (self.0.subject == Subject::Instance).then_some(t.priority),
             reason: t.reason.to_string(),
             master: t.master,
-            vips: self.vips.clone(),
+            vips: self.0.vips.clone(),
         });
     }
 
@@ -310,35 +318,35 @@ impl Notifier {
     pub fn group(&self, from: State, to: State, reason: &str) {
         self.push(Note {
             subject: Subject::Group,
-            name: self.name.clone(),
+            name: self.0.name.clone(),
             from,
             to,
             priority: None,
             reason: reason.to_owned(),
             master: None,
-            vips: self.vips.clone(),
+            vips: self.0.vips.clone(),
         });
     }
 
     /// Queues a prepared note; never waits.
     pub fn push(&self, note: Note) {
-        if let Some(ev) = &self.events {
+        if let Some(ev) = &self.0.events {
             ev.record(&note.record());
         }
-        let Some(tx) = &self.tx else { return };
-        if let Err(e) = tx.try_send((self.commands.clone(), note)) {
-            let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        let Some(tx) = &self.0.tx else { return };
+        if let Err(e) = tx.try_send((self.0.commands.clone(), note)) {
+            let n = self.0.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             let (_, note) = match e {
                 mpsc::error::TrySendError::Full(n) | mpsc::error::TrySendError::Closed(n) => n,
             };
-            error!(name = %self.name, to = %note.to, dropped = n,
+            error!(name = %self.0.name, to = %note.to, dropped = n,
                 "notify queue full: notification dropped (commands are too slow)");
         }
     }
 
     /// Notifications dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
-        self.counters.dropped.load(Ordering::Relaxed)
+        self.0.counters.dropped.load(Ordering::Relaxed)
     }
 }
 

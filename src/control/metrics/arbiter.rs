@@ -11,10 +11,10 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::{Labels, family};
-use crate::control::server::Instance;
+use crate::control::server::Instances;
 
 #[derive(Debug)]
-pub(super) struct Arbiters(pub Vec<Instance>);
+pub(super) struct Arbiters(pub Instances);
 
 impl Collector for Arbiters {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> fmt::Result {

@@ -1,53 +1,32 @@
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::*;
-use crate::control::protocol::InstanceStatus;
 use crate::control::server::View;
 use crate::daemon::latest::Latest;
 use crate::daemon::stats::Stats;
 
-fn instance(state: &str) -> Instance {
-    let status = InstanceStatus {
-        name: "web".into(),
-        interface: "eth0".into(),
-        vrid: 51,
-        version: 3,
-        state: state.into(),
-        base_priority: 150,
-        effective_priority: 90,
-        master: None,
-        vips: vec![],
-        vips_held: state == "MASTER",
-        advert_interval_ms: 100,
-        master_advert_interval_ms: 100,
-        since: String::new(),
-        seconds_in_state: 0.0,
-        last_reason: String::new(),
-        faults: vec!["link eth0 down".into()],
-        maintenance: false,
-        trackers: Vec::new(),
-        counters: Default::default(),
-        channels: vec![crate::control::protocol::ChannelStatus {
-            name: "eth1".into(),
-            lost: true,
-            last_advert_ms_ago: None,
-            counters: Default::default(),
-            connections: Default::default(),
-        }],
-        heartbeat_warning: Some("running on 1 of 2 channels; lost: eth1".into()),
-        arbiter: None,
-        last_fence: None,
-    };
-    let view = Latest::new(View {
-        status,
-        since: SystemTime::now(),
-        state: crate::vrrp::State::Backup,
-    })
-    .reader();
+fn instance(state: crate::vrrp::State) -> Instance {
+    use crate::vrrp::router::RouterConfig;
+    let mut config = RouterConfig::with_defaults(
+        "web",
+        51,
+        crate::vrrp::Version::V3,
+        150,
+        "10.0.0.1".parse().unwrap(),
+    );
+    config.advert_interval = crate::vrrp::timing::Centis::new(10);
+    config.channel_names = ["eth0", "eth1", "tcp eth2:5406", "serial /dev/ttyS1"]
+        .map(String::from)
+        .to_vec();
+    let mut view = View::initial(Arc::new(config), "eth0".into(), Arc::new([]));
+    view.state = state;
+    view.effective_priority = 90;
+    view.faults = vec!["link eth0 down".into()];
+    view.lost = vec![1];
+    let view = Latest::new(view).reader();
     let stats = Arc::new(Stats::default());
     stats.bump("adverts_sent");
     stats.bump("bad_checksum");
@@ -108,7 +87,7 @@ fn instance(state: &str) -> Instance {
 
 #[test]
 fn metrics_carry_state_priorities_transitions_and_rejections() {
-    let text = render(&[instance("MASTER")]);
+    let text = render(&[Arc::new(instance(crate::vrrp::State::Master))]);
     for line in [
         r#"vipd_instance_state{instance="web",state="MASTER"} 1"#,
         r#"vipd_instance_state{instance="web",state="BACKUP"} 0"#,
@@ -176,7 +155,7 @@ async fn a_scrape_is_answered_while_hundreds_of_idle_connections_are_open() {
     let bound = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     bound.set_nonblocking(true).unwrap();
     let addr = bound.local_addr().unwrap();
-    let (_keep, instances) = watch::channel(vec![instance("MASTER")]);
+    let (_keep, instances) = watch::channel(vec![Arc::new(instance(crate::vrrp::State::Master))]);
     let counters = Arc::new(listener::Counters::default());
     let all = vec![("metrics", counters.clone())];
     tokio::spawn(serve(bound, instances, counters.clone(), all));
@@ -191,7 +170,7 @@ async fn a_scrape_is_answered_while_hundreds_of_idle_connections_are_open() {
         head.contains("Content-Type: application/openmetrics-text; version=1.0.0"),
         "{head}"
     );
-    let plain = render(&[instance("MASTER")]);
+    let plain = render(&[Arc::new(instance(crate::vrrp::State::Master))]);
     let (families, _) = plain.split_once("# EOF").unwrap();
     assert!(body.starts_with(families), "{body}");
     assert!(

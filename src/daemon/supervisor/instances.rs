@@ -57,10 +57,17 @@ impl Supervisor {
             inst.vips.clone(),
             announcer,
         );
-        let view_tx = Latest::new(initial_view(&p));
+        // One list for the settings and the status view; a reload replaces both.
+        let vip_list: Arc<[crate::config::Vip]> = inst.vips.as_slice().into();
+        let router_config = Arc::new(router_config);
+        let view_tx = Latest::new(server::View::initial(
+            router_config.clone(),
+            p.iface.as_str().into(),
+            vip_list.clone(),
+        ));
         let view_rx = view_tx.reader();
         let settings_tx = Latest::new(Settings {
-            vips: inst.vips.clone(),
+            vips: vip_list,
             notifier,
             group,
             paths: paths.clone(),
@@ -79,7 +86,7 @@ impl Supervisor {
         let io = LiveIo {
             name: p.name.clone(),
             sending,
-            limiter: LogLimiter::new(std::time::Duration::from_secs(10)),
+            limiter: LazyLogLimiter::new(std::time::Duration::from_secs(10)),
             inbox: inbox.clone(),
             scripts: self.scripts.clone(),
             advert: packet::Advert {
@@ -98,7 +105,6 @@ impl Supervisor {
             settings: group_for_io,
             seen: None,
         };
-        let router_config = Arc::new(router_config);
         let router = Router::new(router_config.clone());
         let serving = driver::drive(
             cell,
@@ -108,8 +114,10 @@ impl Supervisor {
             Wakeup::precise(self.timer.as_ref()),
         );
         // The I/O comes back boxed: a task keeps room for its output from the start, and
-        // the I/O is over 300 bytes that only the stop reads.
-        let driver = tokio::spawn(async move { Box::new(serving.await) });
+        // the I/O is over 250 bytes that only the stop reads. Boxed by a map, not in an
+        // async block: the block held the future twice (as captured, and pinned while
+        // awaited), and the task took 128 bytes more.
+        let driver = tokio::spawn(futures::FutureExt::map(serving, Box::new));
         write(&self.watchers)
             .entry(p.parent.index)
             .or_default()
@@ -123,7 +131,7 @@ impl Supervisor {
             // The inbox is new and empty: this cannot be full.
             let _ = inbox.try_send(fault);
         }
-        let control = server::Instance {
+        let control = Arc::new(server::Instance {
             name: p.name.clone(),
             view: view_rx,
             stats: stats.clone(),
@@ -136,7 +144,7 @@ impl Supervisor {
                 .or_default()
                 .clone(),
             arbiter: arbiter.map(|(_, board)| board),
-        };
+        });
         let name = p.name.clone();
         self.live.insert(
             name,
@@ -215,10 +223,10 @@ impl Supervisor {
             self.sockets.detach(name, &gone);
             live.attached = attached;
             live.paths = paths;
-            live.control.channels = channel_list(&live.paths);
+            Arc::make_mut(&mut live.control).channels = channel_list(&live.paths);
         }
         live.settings.replace(Settings {
-            vips: new.vips.clone(),
+            vips: new.vips.as_slice().into(),
             notifier,
             group,
             paths: live.paths.clone(),
@@ -232,7 +240,7 @@ impl Supervisor {
                 inbox: live.inbox.clone(),
             });
         }
-        live.control.arbiter = arbiter.map(|(_, board)| board);
+        Arc::make_mut(&mut live.control).arbiter = arbiter.map(|(_, board)| board);
         if old.vips != new.vips {
             live.vip_ops.push(VipOp::Set(new.vips.clone()));
         }

@@ -29,22 +29,22 @@ use super::latest::Latest;
 use super::links::{self, Watchers};
 use super::senders::{Sending, TxPath};
 use super::sockets::{self, Attachment, Sockets, write};
-use super::stats::LogLimiter;
+use super::stats::LazyLogLimiter;
 use super::wakeup::{SharedTimer, Wakeup};
 use super::{DaemonError, STOP_BUDGET, stats, vips};
 use crate::arbiter::board::ArbiterBoard;
 use crate::config::{Config, Instance};
-use crate::control::protocol::{Event, InstanceStatus};
+use crate::control::protocol::Event;
 use crate::control::server;
 use crate::daemon::router_inbox::RouterInbox;
 use crate::net::{Announcer, Netlink};
 use crate::notify::{Commands, EventStream, Notifier, NotifyCounters, Subject};
 use crate::track::{self, RunAs};
+use crate::vrrp::Family;
 use crate::vrrp::group::SyncGroup;
 use crate::vrrp::packet;
 use crate::vrrp::router::{Input, Router, RouterConfig, SyncMembership};
 use crate::vrrp::udp_frame::FrameKey;
-use crate::vrrp::{Family, Version};
 
 /// How instances are matched across a reload.
 type Key = (String, u8, Family);
@@ -58,7 +58,8 @@ struct Live {
     /// The address worker's queue (its worker is a task only while it has work).
     vip_ops: vips::VipQueue,
     settings: Latest<Settings>,
-    control: server::Instance,
+    /// Shared with the list the control server and the metrics read.
+    control: Arc<server::Instance>,
     /// The sockets its channels use.
     attached: Vec<Attachment>,
     /// Its send paths (kept to re-use when a reload leaves the channels alone).
@@ -84,7 +85,7 @@ pub struct Supervisor {
     fences: HashMap<String, Arc<Fencer>>,
     watchers: Watchers,
     events: broadcast::Sender<Event>,
-    controls: watch::Sender<Vec<server::Instance>>,
+    controls: watch::Sender<server::Instances>,
     trackers: Vec<JoinHandle<()>>,
     groups: Vec<JoinHandle<()>>,
     event_log: Option<(std::path::PathBuf, EventStream)>,
@@ -153,7 +154,7 @@ impl Supervisor {
     }
 
     /// The instances the control server and the metrics see; follows reloads.
-    pub fn controls(&self) -> watch::Receiver<Vec<server::Instance>> {
+    pub fn controls(&self) -> watch::Receiver<server::Instances> {
         self.controls.subscribe()
     }
 
@@ -446,40 +447,4 @@ fn channel_list(paths: &[TxPath]) -> Vec<(String, Arc<stats::Stats>)> {
         .iter()
         .map(|p| (p.label.clone(), p.stats.clone()))
         .collect()
-}
-
-/// What the control server shows for an instance before its router task has said anything.
-fn initial_view(p: &Prepared) -> server::View {
-    let inst = &p.instance;
-    let interval_ms = inst.advert_interval.as_duration().as_millis() as u64;
-    let status = InstanceStatus {
-        name: p.name.clone(),
-        interface: p.iface.clone(),
-        vrid: inst.vrid,
-        version: if inst.version == Version::V2 { 2 } else { 3 },
-        state: crate::vrrp::State::Initialize.to_string(),
-        base_priority: inst.priority,
-        effective_priority: inst.priority,
-        master: None,
-        vips: inst.vips.iter().map(|v| v.addr.to_string()).collect(),
-        vips_held: false,
-        advert_interval_ms: interval_ms,
-        master_advert_interval_ms: interval_ms,
-        since: String::new(),
-        seconds_in_state: 0.0,
-        last_reason: "not started".into(),
-        faults: Vec::new(),
-        maintenance: false,
-        trackers: Vec::new(),
-        counters: Default::default(),
-        channels: Vec::new(),
-        heartbeat_warning: None,
-        arbiter: None,
-        last_fence: None,
-    };
-    server::View {
-        status,
-        since: std::time::SystemTime::now(),
-        state: crate::vrrp::State::Initialize,
-    }
 }

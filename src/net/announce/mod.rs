@@ -128,7 +128,8 @@ pub fn unsolicited_na_frame(
 #[derive(Debug)]
 pub struct Announcer {
     sock: Arc<Socket>,
-    dest: SockAddr,
+    /// The destination address (a `sockaddr_ll`) is made from this per frame: kept, it
+    /// took 128 bytes of every instance for the few moments an instance announces.
     ifindex: u32,
     frames: Vec<(Kind, Vec<u8>)>,
 }
@@ -142,10 +143,8 @@ impl Announcer {
                 e,
             )
         })?;
-        let dest = link_addr(ifindex, EtherTypes::Arp);
         Ok(Announcer {
             sock,
-            dest,
             ifindex,
             frames: Vec::new(),
         })
@@ -208,7 +207,8 @@ impl Announcer {
     }
 
     fn send_frame(&self, frame: &[u8]) -> io::Result<()> {
-        let n = self.sock.send_to(frame, &self.dest)?;
+        let dest = link_addr(self.ifindex, EtherTypes::Arp);
+        let n = self.sock.send_to(frame, &dest)?;
         if n == frame.len() {
             Ok(())
         } else {

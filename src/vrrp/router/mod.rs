@@ -248,6 +248,11 @@ impl Router {
         &self.config
     }
 
+    /// The same configuration, as the router shares it (a status view keeps it).
+    pub fn shared_config(&self) -> &Arc<RouterConfig> {
+        &self.config
+    }
+
     /// Whether a takeover is waiting for a gate's answer.
     pub fn waiting_for_gate(&self) -> bool {
         self.pending.is_some()

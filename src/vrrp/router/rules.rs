@@ -142,6 +142,10 @@ impl Router {
             if self.followed.len() >= FOLLOWED_MAX {
                 self.followed.remove(0);
             }
+            if self.followed.capacity() == 0 {
+                // One Master is the rule: room for one (a first push reserves four).
+                self.followed.reserve_exact(1);
+            }
             self.followed.push(heard);
             let deadline = later(now, self.master_down_interval());
             self.arm_down(now, deadline, DownCause::Silence);

@@ -17,7 +17,7 @@ fn scrape() -> BTreeMap<String, BTreeSet<Vec<String>>> {
         ("control", Arc::new(listener::Counters::default())),
         ("metrics", Arc::new(listener::Counters::default())),
     ];
-    let mut web = instance("MASTER");
+    let mut web = instance(crate::vrrp::State::Master);
     // An arbiter that has renewed once, so that its latency is in the text too.
     let board = crate::arbiter::board::ArbiterBoard::new("/vipd/instance/web".into());
     board.renewed(std::time::Duration::from_millis(2));
@@ -38,7 +38,7 @@ fn scrape() -> BTreeMap<String, BTreeSet<Vec<String>>> {
     let (socket, _listed) =
         crate::daemon::socket_counters::register("eth0", crate::vrrp::Family::V4);
     socket.bump("too_short");
-    let text = render_with(&[web], &listeners);
+    let text = render_with(&[Arc::new(web)], &listeners);
     let mut samples: BTreeMap<String, BTreeSet<Vec<String>>> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let (name, labels) = series(line.rsplit_once(' ').expect("sample value").0);
