@@ -161,6 +161,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
         control::server::unlink(&socket_path);
         return Err(e);
     }
+    give_back_freed_memory();
     tokio::spawn(links::run(link_events, watchers));
     tokio::spawn(log_budget::report());
     // Both local listeners run on a thread of their own: however many clients connect, the
@@ -213,6 +214,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
                     }
                     Read::Done(read) => {
                         let _ = reload::apply(&mut supervisor, *read, &global).await;
+                        give_back_freed_memory();
                     }
                 }
             }
@@ -226,6 +228,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
                     }
                     Read::Done(read) => {
                         let _ = reply.send(reload::apply(&mut supervisor, *read, &global).await);
+                        give_back_freed_memory();
                     }
                 }
             }
@@ -285,6 +288,19 @@ fn side_runtime(name: &str) -> std::io::Result<tokio::runtime::Handle> {
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit, as far as it goes: sockets, checks and
 /// notify scripts then have room beyond the default 1,024. A failure only costs that room.
+/// Returns to the kernel what the allocator keeps of memory freed after applying a
+/// configuration. Reading and preparing one holds a few copies of every instance's
+/// settings at once (1,000 instances: about 2 MB); freed, glibc keeps them mapped, and the
+/// daemon's resident memory would stay at that peak for its whole life. Only at start and
+/// after a reload; it walks the heap, which takes about a millisecond.
+fn give_back_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free memory; it takes the allocator's own locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn raise_descriptor_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     match getrlimit(Resource::RLIMIT_NOFILE) {
