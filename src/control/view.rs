@@ -73,7 +73,13 @@ impl View {
         let names = &config.channel_names;
         let lost = |k: usize| self.lost.contains(&k);
         let heartbeat_warning = (!self.lost.is_empty()).then(|| {
-            let lost: Vec<&str> = self.lost.iter().map(|&k| names[k].as_str()).collect();
+            // The router names its channels from this configuration; `get` all the same,
+            // so a view out of step can never panic the listener.
+            let lost: Vec<&str> = self
+                .lost
+                .iter()
+                .filter_map(|&k| names.get(k).map(String::as_str))
+                .collect();
             format!(
                 "running on {} of {} channels; lost: {}",
                 names.len() - lost.len(),
