@@ -195,10 +195,10 @@ impl<I: RouterIo> Task<I> {
 
     fn handle(&mut self, input: Input) {
         self.finish();
-        // Received adverts and timers never change faults, and they are nearly every input:
-        // only the rest pay for the comparison.
-        let faults_before = (!matches!(input, Input::Advert(_) | Input::Packet(_) | Input::Timer))
-            .then(|| self.router.faults());
+        // Received adverts never change faults, and they are nearly every input (timers come
+        // through `Task::timer`): only the rest pay for the comparison.
+        let faults_before =
+            (!matches!(input, Input::Advert(_) | Input::Packet(_))).then(|| self.router.faults());
         let mut actions = ACTIONS.take();
         self.router.handle_into(now(), input, &mut actions);
         self.act(&mut actions);
