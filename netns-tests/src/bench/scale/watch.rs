@@ -87,7 +87,8 @@ pub fn master_adverts(lab: &Lab, node: &Node, slot: Slot) -> Result<Capture> {
     } else {
         format!("ip proto 112 and ip[21] = {}", slot.vrid)
     };
-    Capture::start(
+    // Batched: the capture runs on the Backup through the measured window.
+    Capture::start_batched(
         node,
         slot.iface,
         &filter,
