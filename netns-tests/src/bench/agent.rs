@@ -98,43 +98,56 @@ impl Setup<'_> {
             Agent::Vipd => &opts.vipd,
             Agent::Keepalived => &opts.keepalived,
         };
-        spawn(lab, node, self.agent, bin, &conf)
+        spawn(lab, node, self.agent, bin, &conf, None)
     }
 }
 
 /// Starts `agent` (binary `bin`) on `node` with the configuration file `conf`, logging to
 /// the lab directory. The returned process leads a process group holding every process of
 /// the agent.
-pub fn spawn(lab: &Lab, node: &Node, agent: Agent, bin: &Path, conf: &Path) -> Result<Proc> {
+pub fn spawn(
+    lab: &Lab,
+    node: &Node,
+    agent: Agent,
+    bin: &Path,
+    conf: &Path,
+    cpu: Option<usize>,
+) -> Result<Proc> {
     let name = node.name();
     let file = |ext: &str| lab.log_path(&format!("{name}-{agent}.{ext}"));
     let conf = conf.to_string_lossy().into_owned();
     let log = file("log");
-    let bin = bin.to_string_lossy();
-    match agent {
-        Agent::Vipd => node.spawn(&[&bin, "run", "-c", &conf], log),
-        Agent::Keepalived => {
-            let (pid, vrrp_pid) = (file("pid"), file("vrrp.pid"));
-            // -n foreground, -P VRRP only, -l log to the console, -G no syslog; pid files
-            // per node, or the second keepalived refuses to start.
-            node.spawn(
-                &[
-                    &bin,
-                    "-n",
-                    "-P",
-                    "-l",
-                    "-G",
-                    "-f",
-                    &conf,
-                    "-p",
-                    &pid.to_string_lossy(),
-                    "-r",
-                    &vrrp_pid.to_string_lossy(),
-                ],
-                log,
-            )
-        }
+    let bin = bin.to_string_lossy().into_owned();
+    let (pid, vrrp_pid) = (
+        file("pid").to_string_lossy().into_owned(),
+        file("vrrp.pid").to_string_lossy().into_owned(),
+    );
+    let mut args: Vec<&str> = Vec::new();
+    // taskset execs the agent, so the process (and group) is still the agent's own; the
+    // CPU set is inherited by every process and thread it starts.
+    let cpu = cpu.map(|c| c.to_string());
+    if let Some(cpu) = &cpu {
+        args.extend(["taskset", "-c", cpu]);
     }
+    match agent {
+        Agent::Vipd => args.extend([bin.as_str(), "run", "-c", &conf]),
+        // -n foreground, -P VRRP only, -l log to the console, -G no syslog; pid files per
+        // node, or the second keepalived refuses to start.
+        Agent::Keepalived => args.extend([
+            bin.as_str(),
+            "-n",
+            "-P",
+            "-l",
+            "-G",
+            "-f",
+            &conf,
+            "-p",
+            &pid,
+            "-r",
+            &vrrp_pid,
+        ]),
+    }
+    node.spawn(&args, log)
 }
 
 /// Waits until `node` holds every address of `vips` on `eth0` (it is Master of every

@@ -29,6 +29,9 @@ pub struct ScaleOptions {
     pub baseline: Vec<PathBuf>,
     /// Busy threads during the idle window.
     pub burn: usize,
+    /// Each node's agent on a CPU of its own (node0 on CPU 0, node1 on CPU 1), as on two
+    /// hosts; otherwise the scheduler places them.
+    pub apart: bool,
     /// Takeovers timed per large case.
     pub takeover_sample: usize,
 }

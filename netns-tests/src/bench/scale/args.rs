@@ -31,6 +31,12 @@ Prints a Markdown report.
   --idle-secs N         idle window per run (default 60)
   --burn N              keep N busy threads spinning during the idle window (saturated
                         cores: the false-takeover check under load) (default 0)
+  --placement P         shared: the scheduler places both nodes' agents on the machine's
+                        CPUs (default); apart: node0's agent on CPU 0 and node1's on CPU 1,
+                        as on two hosts. Shared, a Backup woken on the CPU its Master just
+                        sent from costs several times less than one woken on the other CPU,
+                        and which happens depends on the agent's scheduling class (vipd's
+                        router thread is realtime, keepalived's is not) and on chance
   --takeover-sample N   instances whose takeover is timed, cases >= 100 (default 8; 0 skips)
   --vipd PATH           vipd binary (default: next to this binary)
   --keepalived PATH     keepalived binary (default keepalived)
@@ -53,6 +59,16 @@ pub fn case(s: &str) -> Option<Case> {
     })
 }
 
+/// `--placement`: whether the nodes' agents go on CPUs of their own (on a one-CPU machine,
+/// apart fails each run with taskset's error).
+fn placement(value: &str) -> Result<bool, String> {
+    match value {
+        "shared" => Ok(false),
+        "apart" => Ok(true),
+        _ => Err("shared or apart".into()),
+    }
+}
+
 /// Parses the arguments (without the program name). `Ok(None)` means `--help`.
 pub fn parse(argv: &[String]) -> Result<Option<ScaleOptions>, BenchError> {
     let mut o = ScaleOptions {
@@ -70,6 +86,7 @@ pub fn parse(argv: &[String]) -> Result<Option<ScaleOptions>, BenchError> {
             .collect(),
         baseline: Vec::new(),
         burn: 0,
+        apart: false,
         takeover_sample: 8,
     };
     let go_on = args::each_flag(argv, USAGE, |flag, value| {
@@ -86,6 +103,7 @@ pub fn parse(argv: &[String]) -> Result<Option<ScaleOptions>, BenchError> {
                 Ok(())
             }
             "--burn" => args::number(value).map(|n| o.burn = n as usize),
+            "--placement" => placement(value).map(|apart| o.apart = apart),
             "--takeover-sample" => args::number(value).map(|n| o.takeover_sample = n as usize),
             _ => Err("unknown option".into()),
         }
@@ -139,11 +157,14 @@ mod tests {
         assert_eq!(o.cases[0].interval, Centis::new(1));
         assert_eq!(o.contenders().len(), 2);
         let o = parse(&argv(
-            "--cases 1000@100ms --idle-secs 5 --burn 2 --baseline /x/vipd-old --baseline /y/vipd-b --agents vipd",
+            "--cases 1000@100ms --idle-secs 5 --burn 2 --placement apart --baseline /x/vipd-old --baseline /y/vipd-b --agents vipd",
         ))
         .unwrap()
         .unwrap();
         assert_eq!((o.burn, o.common.idle), (2, Duration::from_secs(5)));
+        assert!(o.apart);
+        assert!(!parse(&argv("--placement shared")).unwrap().unwrap().apart);
+        assert!(!parse(&[]).unwrap().unwrap().apart);
         let labels: Vec<String> = o.contenders().into_iter().map(|c| c.label).collect();
         assert_eq!(labels, ["vipd-old", "vipd-b", "vipd"]);
         for bad in [
@@ -153,6 +174,7 @@ mod tests {
             "--cases 5",
             "--idle-secs 0",
             "--bogus 1",
+            "--placement sideways",
         ] {
             let err = parse(&argv(bad)).unwrap_err().to_string();
             assert!(

@@ -43,7 +43,7 @@ pub fn markdown(opts: &ScaleOptions, command: &str, results: &[RunResult]) -> St
     let _ = writeln!(
         s,
         "`{command}`\n\nTwo nodes on one bridge, VRRPv3, node0 priority 200 (Master of every \
-         instance), node1 priority 100 (Backup). Idle window {} s per run{}. CPU: time on the \
+         instance), node1 priority 100 (Backup){}. Idle window {} s per run{}. CPU: time on the \
          CPU of every thread of the agent's processes over the window (schedstat), as a \
          percentage of one core. Memory at the end of the window, in MB, summed over the \
          agent's processes (keepalived: parent and VRRP child). False takeovers: instances \
@@ -51,6 +51,11 @@ pub fn markdown(opts: &ScaleOptions, command: &str, results: &[RunResult]) -> St
          first instance, as the Backup received them (longer than its Master_Down_Interval, \
          a takeover is correct: the Master ran late). Load: the machine's 1-minute load \
          average at the start and end of the window (it may be shared).\n",
+        if opts.apart {
+            ", node0's agent on CPU 0 and node1's on CPU 1"
+        } else {
+            ", both agents placed by the scheduler"
+        },
         opts.common.idle.as_secs(),
         if opts.burn > 0 {
             format!(", with {} busy threads saturating the cores", opts.burn)

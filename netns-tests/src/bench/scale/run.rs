@@ -58,12 +58,12 @@ fn measure(opts: &ScaleOptions, who: &Contender, case: Case, r: &mut RunResult) 
     let start_budget = Duration::from_secs(30) + Duration::from_millis(30) * slots.len() as u32;
 
     let started = Instant::now();
-    let mut master = start(&lab, n0, who, &slots, MASTER, case)?;
+    let mut master = start(&lab, n0, who, &slots, MASTER, case, opts.apart.then_some(0))?;
     wait_vips(n0, &mut master, &slots, start_budget)?;
     r.startup_master = Some(started.elapsed());
     let master_since = Instant::now();
 
-    let mut backup = start(&lab, n1, who, &slots, BACKUP, case)?;
+    let mut backup = start(&lab, n1, who, &slots, BACKUP, case, opts.apart.then_some(1))?;
     r.startup_backup = Some(wait_all_backup(
         &lab,
         n1,
@@ -145,6 +145,7 @@ fn start(
     slots: &[Slot],
     prio: u8,
     case: Case,
+    cpu: Option<usize>,
 ) -> Result<Proc> {
     let name = node.name();
     let conf = lab.log_path(&format!("{name}-{}.conf", who.agent));
@@ -154,7 +155,7 @@ fn start(
     };
     std::fs::write(&conf, text)
         .map_err(|e| HarnessError::io(format!("write {}", conf.display()), e))?;
-    spawn(lab, node, who.agent, &who.bin, &conf)
+    spawn(lab, node, who.agent, &who.bin, &conf, cpu)
 }
 
 fn socket(lab: &Lab, node: &Node, who: &Contender) -> std::path::PathBuf {
