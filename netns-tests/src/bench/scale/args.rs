@@ -35,8 +35,7 @@ Prints a Markdown report.
                         CPUs (default); apart: node0's agent on CPU 0 and node1's on CPU 1,
                         as on two hosts. Shared, a Backup woken on the CPU its Master just
                         sent from costs several times less than one woken on the other CPU,
-                        and which happens depends on the agent's scheduling class (vipd's
-                        router thread is realtime, keepalived's is not) and on chance
+                        and which happens differs by agent and from run to run
   --takeover-sample N   instances whose takeover is timed, cases >= 100 (default 8; 0 skips)
   --vipd PATH           vipd binary (default: next to this binary)
   --keepalived PATH     keepalived binary (default keepalived)
