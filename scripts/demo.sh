@@ -7,11 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ "$(id -u)" = 0 ] || { echo "demo.sh: needs root (network namespaces); run it as root, or: sudo $0" >&2; exit 1; }
-# The tools the lab needs, installed if missing, with install-deps.sh's care that
-# installing starts no daemon on the host.
-if ! command -v ip >/dev/null || ! command -v tcpdump >/dev/null || ! command -v ping >/dev/null; then
-  echo "== installing the lab's tools (iproute2, tcpdump, iputils-ping)"
-  scripts/install-deps.sh iproute2:ip tcpdump:tcpdump iputils-ping:ping
+# The tools the lab needs, and make for building jemalloc, installed if missing, with
+# install-deps.sh's care that installing starts no daemon on the host.
+if ! command -v ip >/dev/null || ! command -v tcpdump >/dev/null || ! command -v ping >/dev/null || ! command -v make >/dev/null; then
+  echo "== installing the lab's tools (iproute2, tcpdump, iputils-ping, make)"
+  scripts/install-deps.sh iproute2:ip tcpdump:tcpdump iputils-ping:ping make:make
 fi
 
 # Under sudo, build as the user who ran it: root's PATH (sudo's secure_path) usually lacks

@@ -156,6 +156,28 @@ struct CheckArgs {
     file: Option<PathBuf>,
 }
 
+// jemalloc rather than glibc's malloc: an instance's state is some fifty small allocations,
+// which glibc rounds up to 32-byte chunks with a header each, and the start-up's short-lived
+// ones leave holes its heap keeps. Measured with 1,000 instances (two nodes, schedstat and
+// /proc/PID/status): anonymous memory 9.2-10.1 MB with glibc, 7.9-8.0 MB with jemalloc, for
+// 0.4 MB more with one instance and about the same CPU at 5,000 adverts a second. One arena (the
+// daemon's work is on one runtime thread), and freed pages go back to the kernel at once:
+// applying a configuration (start, reload) holds a few copies of every instance's settings
+// for a moment (1,000 instances: about 2 MB), and a daemon that idles for months after it
+// has no use for them.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's `malloc_conf`: a C `const char *`, hence a thin pointer and not a `&[u8]`.
+#[repr(transparent)]
+pub struct MallocConf(*const std::ffi::c_char);
+// SAFETY: it points at a constant string that nothing writes.
+unsafe impl Sync for MallocConf {}
+
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static MALLOC_CONF: MallocConf =
+    MallocConf(c"narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0".as_ptr());
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Run(_)) {

@@ -161,7 +161,6 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
         control::server::unlink(&socket_path);
         return Err(e);
     }
-    give_back_freed_memory();
     tokio::spawn(links::run(link_events, watchers));
     tokio::spawn(log_budget::report());
     // Both local listeners run on a thread of their own: however many clients connect, the
@@ -214,7 +213,6 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
                     }
                     Read::Done(read) => {
                         let _ = reload::apply(&mut supervisor, *read, &global).await;
-                        give_back_freed_memory();
                     }
                 }
             }
@@ -228,7 +226,6 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
                     }
                     Read::Done(read) => {
                         let _ = reply.send(reload::apply(&mut supervisor, *read, &global).await);
-                        give_back_freed_memory();
                     }
                 }
             }
@@ -284,21 +281,6 @@ fn side_runtime(name: &str) -> std::io::Result<tokio::runtime::Handle> {
             }
         })?;
     rx.recv().map_err(std::io::Error::other)?
-}
-
-/// Returns to the kernel what the allocator keeps of memory freed after applying a
-/// configuration. Reading and preparing one holds a few copies of every instance's
-/// settings at once (1,000 instances: about 2 MB); freed, glibc keeps them mapped, and the
-/// daemon's resident memory would stay at that peak for its whole life. Only at start and
-/// after a reload. It runs on the router thread, which it holds for as long as it walks the
-/// heap (0.2-0.6 ms at 1,000 instances): on another thread, at normal priority, it would
-/// hold the allocator's lock that the router thread needs, and could be preempted with it.
-fn give_back_freed_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only releases free memory; it takes the allocator's own locks.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit, as far as it goes: sockets, checks and
