@@ -9,10 +9,14 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo.sh: needs root (network namespaces); run it as root, or: sudo $0" >&2; exit 1; }
 # The tools the lab needs, and make for building jemalloc, installed if missing, with
 # install-deps.sh's care that installing starts no daemon on the host.
-if ! command -v ip >/dev/null || ! command -v tcpdump >/dev/null || ! command -v ping >/dev/null || ! command -v make >/dev/null; then
-  echo "== installing the lab's tools (iproute2, tcpdump, iputils-ping, make)"
-  scripts/install-deps.sh iproute2:ip tcpdump:tcpdump iputils-ping:ping make:make
-fi
+tools=(iproute2:ip tcpdump:tcpdump iputils-ping:ping make:make)
+for pair in "${tools[@]}"; do
+  if ! command -v "${pair#*:}" >/dev/null; then
+    echo "== installing the lab's tools (iproute2, tcpdump, iputils-ping, make)"
+    scripts/install-deps.sh "${tools[@]}"
+    break
+  fi
+done
 
 # Under sudo, build as the user who ran it: root's PATH (sudo's secure_path) usually lacks
 # rustup's ~/.cargo/bin, and a root-owned target/ would break that user's later builds.
