@@ -1,14 +1,16 @@
 //! Reading packets off a raw VRRP socket: one at a time (`recvmsg`) or a batch at a time
 //! (`recvmmsg`), both turned into [`RecvPacket`]s by the same function.
+//!
+//! The message headers are libc's own, kept with the buffers and reset before every call:
+//! the kernel overwrites each header's address and control lengths with what it used, so a
+//! header must be given its full room again, and nix's `recvmmsg` offers no way to do that
+//! short of allocating its headers (three allocations and 3 KB zeroed) for every wake-up.
 
-use std::io::{self, IoSliceMut};
+use std::io;
+use std::mem::{MaybeUninit, size_of};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
-
-use nix::cmsg_space;
-use nix::sys::socket::{
-    ControlMessageOwned, MsgFlags, MultiHeaders, RecvMsg, SockaddrStorage, recvmmsg, recvmsg,
-};
+use std::ptr;
 
 use super::RecvPacket;
 use crate::vrrp::Family;
@@ -24,9 +26,41 @@ pub(super) const RECV_BUFFER: usize = 9216;
 pub const BATCH_SLOTS: usize = 16;
 
 /// Room for the control messages every packet carries: IP_PKTINFO or IPV6_PKTINFO (the
-/// IPv6 one is the larger) and the TTL or hop limit.
-fn cmsg_buffer() -> Vec<u8> {
-    cmsg_space!(libc::in6_pktinfo, libc::c_int)
+/// IPv6 one is the larger, 40 bytes with its header) and the TTL or hop limit (24 bytes).
+const CONTROL_ROOM: usize = 64;
+
+/// Where the kernel writes one datagram's source address and control messages.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Meta {
+    name: libc::sockaddr_storage,
+    /// `cmsghdr` alignment: the control messages are read in place.
+    control: Control,
+}
+
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+struct Control([u8; CONTROL_ROOM]);
+
+impl Meta {
+    fn zeroed() -> Self {
+        // SAFETY: both fields are plain bytes for which all zeroes is a valid value.
+        unsafe { std::mem::zeroed() }
+    }
+
+    /// A header that gives the kernel this slot's full room and `iov` for the datagram.
+    fn header(&mut self, iov: &mut libc::iovec) -> libc::msghdr {
+        // SAFETY: all zeroes is a valid `msghdr` (null pointers, zero lengths); the fields
+        // that matter are set below, and some libcs add padding fields.
+        let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+        h.msg_name = ptr::from_mut(&mut self.name).cast();
+        h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        h.msg_iov = iov;
+        h.msg_iovlen = 1;
+        h.msg_control = self.control.0.as_mut_ptr().cast();
+        h.msg_controllen = CONTROL_ROOM as _;
+        h
+    }
 }
 
 /// The buffers of [`super::VrrpSocket::recv_batch`] and the packets of its last call.
@@ -37,6 +71,7 @@ fn cmsg_buffer() -> Vec<u8> {
 /// 144 KB per socket.
 pub struct RecvBatch {
     buffers: Box<[u8]>,
+    metas: Box<[Meta; BATCH_SLOTS]>,
     /// The packets of the last call are the first `len`; the rest are kept from earlier
     /// calls so that their `data` allocations are reused, not made anew for every advert.
     packets: Vec<io::Result<RecvPacket>>,
@@ -47,6 +82,7 @@ impl Default for RecvBatch {
     fn default() -> Self {
         RecvBatch {
             buffers: vec![0; BATCH_SLOTS * RECV_BUFFER].into_boxed_slice(),
+            metas: Box::new([Meta::zeroed(); BATCH_SLOTS]),
             packets: Vec::with_capacity(BATCH_SLOTS),
             len: 0,
         }
@@ -66,85 +102,111 @@ impl RecvBatch {
     pub(super) fn fill(&mut self, fd: RawFd, family: Family) -> io::Result<usize> {
         self.len = 0;
         let mut slots = self.buffers.chunks_exact_mut(RECV_BUFFER);
-        let mut iovs: [[IoSliceMut<'_>; 1]; BATCH_SLOTS] = std::array::from_fn(|_| {
+        let mut iovs: [libc::iovec; BATCH_SLOTS] = std::array::from_fn(|_| {
             let slot = slots.next().expect("the buffers hold BATCH_SLOTS slots");
-            [IoSliceMut::new(slot)]
-        });
-        // The headers are made afresh for every call (about 4 KB, unlike the 144 KB of
-        // buffers): the kernel overwrites each header's address and control lengths with
-        // what it used, and nix's `recvmmsg` does not restore them, so reused headers would
-        // offer later datagrams less room than `cmsg_buffer` and lose their control messages.
-        let mut headers =
-            MultiHeaders::<SockaddrStorage>::preallocate(BATCH_SLOTS, Some(cmsg_buffer()));
-        let received = recvmmsg(
-            fd,
-            &mut headers,
-            iovs.iter_mut(),
-            MsgFlags::MSG_DONTWAIT,
-            None,
-        )?;
-        for msg in received {
-            match self.packets.get_mut(self.len) {
-                Some(slot) => {
-                    let data = slot.as_mut().map(|p| std::mem::take(&mut p.data));
-                    *slot = packet_of(&msg, family, data.unwrap_or_default());
-                }
-                None => self.packets.push(packet_of(&msg, family, Vec::new())),
+            libc::iovec {
+                iov_base: slot.as_mut_ptr().cast(),
+                iov_len: slot.len(),
             }
-            self.len += 1;
+        });
+        let mut headers: [libc::mmsghdr; BATCH_SLOTS] = std::array::from_fn(|_| libc::mmsghdr {
+            // SAFETY: as in `Meta::header`; replaced at once.
+            msg_hdr: unsafe { std::mem::zeroed() },
+            msg_len: 0,
+        });
+        for ((h, meta), iov) in headers.iter_mut().zip(self.metas.iter_mut()).zip(&mut iovs) {
+            h.msg_hdr = meta.header(iov);
         }
-        Ok(self.len)
+        // SAFETY: every header points into `self.metas` and `iovs`, and every iovec into
+        // `self.buffers`, all alive and not otherwise borrowed for the call; the kernel
+        // writes within the lengths given.
+        let read = unsafe {
+            libc::recvmmsg(
+                fd,
+                headers.as_mut_ptr(),
+                BATCH_SLOTS as _,
+                libc::MSG_DONTWAIT as _,
+                ptr::null_mut(),
+            )
+        };
+        let read = usize::try_from(read).map_err(|_| io::Error::last_os_error())?;
+        for (i, h) in headers.iter().take(read).enumerate() {
+            let bytes = &self.buffers[i * RECV_BUFFER..][..(h.msg_len as usize).min(RECV_BUFFER)];
+            let data = match self.packets.get_mut(i) {
+                Some(Ok(p)) => std::mem::take(&mut p.data),
+                _ => Vec::new(),
+            };
+            let packet = packet_of(&h.msg_hdr, bytes, family, data);
+            match self.packets.get_mut(i) {
+                Some(slot) => *slot = packet,
+                None => self.packets.push(packet),
+            }
+        }
+        self.len = read;
+        Ok(read)
     }
 }
 
 /// Reads one queued datagram with `recvmsg`; `WouldBlock` when none is queued.
 pub(super) fn recv_now(fd: RawFd, family: Family) -> io::Result<RecvPacket> {
     let mut buf = [0u8; RECV_BUFFER];
-    let mut cmsg = cmsg_buffer();
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
-    packet_of(&msg, family, Vec::new())
+    let mut meta = Meta::zeroed();
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut h = meta.header(&mut iov);
+    // SAFETY: the header points into `meta`, `iov` and `buf`, alive for the call.
+    let len = unsafe { libc::recvmsg(fd, &mut h, 0) };
+    let len = usize::try_from(len).map_err(|_| io::Error::last_os_error())?;
+    packet_of(&h, &buf[..len.min(RECV_BUFFER)], family, Vec::new())
 }
 
-/// One received datagram (its bytes, source address, control messages and flags) as a
-/// [`RecvPacket`] whose bytes go into `data`; an error if the kernel left out the source,
-/// the destination (pktinfo) or the TTL / hop limit.
+/// One received datagram (its bytes, and the source address, control messages and flags
+/// in `h`) as a [`RecvPacket`] whose bytes go into `data`; an error if the kernel left out
+/// the source, the destination (pktinfo) or the TTL / hop limit.
 fn packet_of(
-    msg: &RecvMsg<'_, '_, SockaddrStorage>,
+    h: &libc::msghdr,
+    bytes: &[u8],
     family: Family,
     mut data: Vec<u8>,
 ) -> io::Result<RecvPacket> {
     data.clear();
-    for part in msg.iovs() {
-        data.extend_from_slice(part);
-    }
-    let truncated = msg.flags.contains(MsgFlags::MSG_TRUNC);
-    let src = msg
-        .address
-        .as_ref()
-        .and_then(|a| match family {
-            Family::V4 => a.as_sockaddr_in().map(|s| IpAddr::V4(s.ip())),
-            Family::V6 => a.as_sockaddr_in6().map(|s| IpAddr::V6(s.ip())),
-        })
+    data.extend_from_slice(bytes);
+    let truncated = h.msg_flags & libc::MSG_TRUNC != 0;
+    let src = source_of(h, family)
         .ok_or_else(|| io::Error::other("received a packet without a source address"))?;
     let mut dst = None;
     let mut ifindex = 0;
     let mut hop_limit = None;
-    for c in msg.cmsgs()? {
-        match c {
-            ControlMessageOwned::Ipv4PacketInfo(i) => {
+    // SAFETY: `h` is a header the kernel filled: its control pointer and length describe
+    // the messages it wrote, which the CMSG macros walk within those bounds.
+    let mut c = unsafe { libc::CMSG_FIRSTHDR(h) };
+    while !c.is_null() {
+        // SAFETY: `c` is a complete control message header inside the buffer (see above).
+        let (level, kind, data) = unsafe { ((*c).cmsg_level, (*c).cmsg_type, libc::CMSG_DATA(c)) };
+        match (level, kind) {
+            (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                // SAFETY: the kernel writes an `in_pktinfo` after an IP_PKTINFO header.
+                let i: libc::in_pktinfo = unsafe { read_at(data) };
                 dst = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(i.ipi_addr.s_addr))));
                 ifindex = i.ipi_ifindex as u32;
             }
-            ControlMessageOwned::Ipv6PacketInfo(i) => {
+            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                // SAFETY: the kernel writes an `in6_pktinfo` after an IPV6_PKTINFO header.
+                let i: libc::in6_pktinfo = unsafe { read_at(data) };
                 dst = Some(IpAddr::V6(Ipv6Addr::from(i.ipi6_addr.s6_addr)));
                 ifindex = i.ipi6_ifindex;
             }
-            ControlMessageOwned::Ipv4Ttl(t) | ControlMessageOwned::Ipv6HopLimit(t) => {
+            (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
+                // SAFETY: the kernel writes an `int` after an IP_TTL or IPV6_HOPLIMIT header.
+                let t: libc::c_int = unsafe { read_at(data) };
                 hop_limit = u8::try_from(t).ok();
             }
             _ => {}
         }
+        // SAFETY: as for CMSG_FIRSTHDR; null after the last message.
+        c = unsafe { libc::CMSG_NXTHDR(h, c) };
     }
     let (Some(dst), Some(hop_limit)) = (dst, hop_limit) else {
         return Err(io::Error::other(
@@ -159,4 +221,54 @@ fn packet_of(
         hop_limit,
         truncated,
     })
+}
+
+/// The sender's address the kernel wrote into `h`'s name, if it is of `family`.
+fn source_of(h: &libc::msghdr, family: Family) -> Option<IpAddr> {
+    let len = h.msg_namelen as usize;
+    let name = h.msg_name.cast::<u8>().cast_const();
+    match family {
+        Family::V4 if len >= size_of::<libc::sockaddr_in>() => {
+            // SAFETY: `name` points at a `sockaddr_storage` the kernel filled `len` bytes of.
+            let s: libc::sockaddr_in = unsafe { read_at(name) };
+            let ok = s.sin_family == libc::AF_INET as libc::sa_family_t;
+            ok.then(|| IpAddr::V4(Ipv4Addr::from(u32::from_be(s.sin_addr.s_addr))))
+        }
+        Family::V6 if len >= size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: as above.
+            let s: libc::sockaddr_in6 = unsafe { read_at(name) };
+            let ok = s.sin6_family == libc::AF_INET6 as libc::sa_family_t;
+            ok.then(|| IpAddr::V6(Ipv6Addr::from(s.sin6_addr.s6_addr)))
+        }
+        _ => None,
+    }
+}
+
+/// Reads a `T` from bytes the kernel wrote, whatever their alignment.
+///
+/// # Safety
+/// `p` must point at `size_of::<T>()` readable bytes that hold a valid `T`.
+unsafe fn read_at<T>(p: *const u8) -> T {
+    let mut out = MaybeUninit::<T>::uninit();
+    // SAFETY: the caller's promise; the copy is bytewise, so alignment does not matter.
+    unsafe { ptr::copy_nonoverlapping(p, out.as_mut_ptr().cast::<u8>(), size_of::<T>()) };
+    // SAFETY: the bytes are a valid `T` (the caller's promise).
+    unsafe { out.assume_init() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The control room fits both messages of the larger family, as the kernel lays them out.
+    #[test]
+    fn control_room_fits_pktinfo_and_hop_limit() {
+        let space = |len: usize| {
+            // SAFETY: CMSG_SPACE is arithmetic on its argument.
+            unsafe { libc::CMSG_SPACE(len as u32) as usize }
+        };
+        let v6 = space(size_of::<libc::in6_pktinfo>()) + space(size_of::<libc::c_int>());
+        let v4 = space(size_of::<libc::in_pktinfo>()) + space(size_of::<libc::c_int>());
+        assert!(v6 <= CONTROL_ROOM && v4 <= CONTROL_ROOM, "v4 {v4}, v6 {v6}");
+    }
 }
