@@ -123,7 +123,7 @@ fn keepalived_v2_two_vips() {
         vrid: 51,
         priority: 150,
         interval: Centis::from_secs(1),
-        addresses: vec![v4(10), v4(11)],
+        addresses: smallvec::smallvec![v4(10), v4(11)],
         auth: Auth::None,
     };
     assert_fixture("v2", PEER_V4, &advert, ChecksumKind::V2);
@@ -136,7 +136,7 @@ fn keepalived_v2_simple_password() {
         vrid: 52,
         priority: 100,
         interval: Centis::from_secs(1),
-        addresses: vec![v4(20)],
+        addresses: smallvec::smallvec![v4(20)],
         auth: Auth::Simple(*b"secret\0\0"),
     };
     assert_fixture("v2_auth", PEER_V4, &advert, ChecksumKind::V2);
@@ -167,7 +167,7 @@ fn keepalived_v3_ipv4_half_second() {
         vrid: 53,
         priority: 200,
         interval: Centis::new(50),
-        addresses: vec![v4(30), v4(31)],
+        addresses: smallvec::smallvec![v4(30), v4(31)],
         auth: Auth::None,
     };
     assert_fixture(
@@ -185,7 +185,7 @@ fn keepalived_v3_ipv6_link_local_source() {
         vrid: 55,
         priority: 120,
         interval: Centis::new(50),
-        addresses: vec![IpAddr::V6(Ipv6Addr::new(
+        addresses: smallvec::smallvec![IpAddr::V6(Ipv6Addr::new(
             0x2001, 0xdb8, 0x77, 0, 0, 0, 0, 0x55,
         ))],
         auth: Auth::None,
@@ -200,7 +200,7 @@ fn frr_v3_ipv4_700ms() {
         vrid: 54,
         priority: 180,
         interval: Centis::new(70),
-        addresses: vec![v4(54)],
+        addresses: smallvec::smallvec![v4(54)],
         auth: Auth::None,
     };
     assert_fixture(

@@ -70,7 +70,7 @@ fn advert(
         vrid,
         priority,
         interval,
-        addresses,
+        addresses: addresses.into(),
         auth: Auth::None,
     }
 }

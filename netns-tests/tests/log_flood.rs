@@ -36,7 +36,7 @@ fn advert(vrid: u8, src: Ipv4Addr, dst: Ipv4Addr, vip: Ipv4Addr) -> Vec<u8> {
         vrid,
         priority: 200,
         interval: Centis::new(10),
-        addresses: vec![vip.into()],
+        addresses: vec![vip.into()].into(),
         auth: Auth::None,
     };
     emit_ipv4(&advert, src, dst, V3Checksum::PseudoHeader).unwrap()

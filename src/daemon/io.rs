@@ -166,8 +166,8 @@ impl RouterIo for LiveIo {
         // What the advert says is the router's configuration: one copy, changed by reload
         // in the same input that changes what the router does.
         let config = router.config();
-        if self.advert.addresses != config.vips {
-            self.advert.addresses.clone_from(&config.vips);
+        if self.advert.addresses[..] != config.vips[..] {
+            self.advert.addresses = config.vips.iter().copied().collect();
         }
         self.advert.interval = config.advert_interval;
         self.advert.priority = priority;

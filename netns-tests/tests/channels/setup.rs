@@ -200,7 +200,7 @@ pub fn sealed_advert(
         vrid: 51,
         priority,
         interval: Centis::new(10),
-        addresses: vec![vip],
+        addresses: vec![vip].into(),
         auth: Auth::None,
     };
     let vrrp = packet::emit(&advert, origin, origin, V3Checksum::PseudoHeader).unwrap();

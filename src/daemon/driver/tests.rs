@@ -158,7 +158,7 @@ fn masters_advert() -> Packet {
         vrid: 51,
         priority: 200,
         interval: Centis::new(10),
-        addresses: Vec::new(),
+        addresses: Vec::new().into(),
         auth: Auth::None,
     };
     Packet {

@@ -58,7 +58,7 @@ fn sealed(origin: IpAddr, stamp: udp_frame::Stamp) -> Vec<u8> {
         vrid: 51,
         priority: 100,
         interval: Centis::ONE_SECOND,
-        addresses: vec![VIP],
+        addresses: smallvec::smallvec![VIP],
         auth: Auth::None,
     };
     let vrrp = emit(&advert, origin, origin, V3Checksum::PseudoHeader).unwrap();

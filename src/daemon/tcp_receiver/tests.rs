@@ -84,7 +84,7 @@ fn frame(stamps: &mut Stamper, key: &[u8]) -> Vec<u8> {
         vrid: 51,
         priority: 100,
         interval: Centis::ONE_SECOND,
-        addresses: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
+        addresses: smallvec::smallvec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
         auth: Auth::None,
     };
     let vrrp = emit(&advert, PEER_ID, PEER_ID, V3Checksum::PseudoHeader).unwrap();

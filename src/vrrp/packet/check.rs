@@ -78,7 +78,7 @@ pub fn check_against(received: &Received, expected: &Expected<'_>) -> Result<Add
     } else {
         AddressCheck::Mismatch {
             ours: expected.vips.to_vec(),
-            theirs: advert.addresses.clone(),
+            theirs: advert.addresses.to_vec(),
         }
     })
 }

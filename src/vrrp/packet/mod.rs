@@ -27,6 +27,11 @@ pub use emit::{emit, emit_ipv4};
 pub use parse::{parse_ipv4, parse_vrrp};
 pub use reject::{EmitError, Reject};
 
+/// The addresses of an advert, the first two inline: a received advert of one or two
+/// addresses (nearly every instance) is parsed without an allocation, and an instance's own
+/// advert keeps its list without one.
+pub type Addresses = smallvec::SmallVec<[IpAddr; 2]>;
+
 /// IP protocol number of VRRP (both versions, both families).
 pub const PROTOCOL: u8 = 112;
 /// The IPv4 multicast group adverts are sent to (224.0.0.18).
@@ -49,7 +54,7 @@ pub struct Advert {
     /// always a multiple of 100 cs; VRRPv3 carries 12 bits of centiseconds.
     pub interval: Centis,
     /// The virtual addresses, all of the advert's address family.
-    pub addresses: Vec<IpAddr>,
+    pub addresses: Addresses,
     /// VRRPv2 authentication; always [`Auth::None`] for v3, which has no auth field.
     pub auth: Auth,
 }

@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::checksum::Sum;
 use super::emit::TYPE_ADVERT;
-use super::{Advert, Auth, ChecksumKind, PROTOCOL, Received, Reject};
+use super::{Addresses, Advert, Auth, ChecksumKind, PROTOCOL, Received, Reject};
 use crate::vrrp::timing::Centis;
 use crate::vrrp::{Family, Version};
 
@@ -119,16 +119,20 @@ pub fn parse_vrrp(
     if interval.get() == 0 {
         return Err(Reject::ZeroInterval);
     }
-    let addresses = msg[HEADER..addresses_end]
-        .chunks_exact(addr_len)
-        .map(|a| match family {
-            Family::V4 => IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3])),
-            Family::V6 => {
-                let octets: [u8; 16] = a.try_into().expect("chunk of 16");
-                IpAddr::V6(Ipv6Addr::from(octets))
-            }
-        })
-        .collect();
+    // Exactly as many as the advert carries: collecting would round a spilled list up to a
+    // power of two, up to twice what the packet's size bounds.
+    let mut addresses = Addresses::with_capacity(usize::from(count));
+    addresses.extend(
+        msg[HEADER..addresses_end]
+            .chunks_exact(addr_len)
+            .map(|a| match family {
+                Family::V4 => IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3])),
+                Family::V6 => {
+                    let octets: [u8; 16] = a.try_into().expect("chunk of 16");
+                    IpAddr::V6(Ipv6Addr::from(octets))
+                }
+            }),
+    );
 
     Ok(Received {
         advert: Advert {

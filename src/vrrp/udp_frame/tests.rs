@@ -28,7 +28,7 @@ fn advert(version: Version, vrid: u8, addresses: Vec<IpAddr>) -> Advert {
         vrid,
         priority: 150,
         interval: Centis::from_secs(1),
-        addresses,
+        addresses: addresses.into(),
         auth: Auth::None,
     }
 }

@@ -30,7 +30,7 @@ fn v2_advert() -> Advert {
         vrid: 7,
         priority: 100,
         interval: Centis::from_secs(1),
-        addresses: vec![v4(10), v4(11)],
+        addresses: smallvec::smallvec![v4(10), v4(11)],
         auth: Auth::None,
     }
 }
@@ -41,7 +41,7 @@ fn v3_advert4() -> Advert {
         vrid: 8,
         priority: 200,
         interval: Centis::new(25),
-        addresses: vec![v4(20)],
+        addresses: smallvec::smallvec![v4(20)],
         auth: Auth::None,
     }
 }
@@ -52,7 +52,7 @@ fn v3_advert6() -> Advert {
         vrid: 9,
         priority: 254,
         interval: Centis::new(4095),
-        addresses: vec![v6(1), v6(2)],
+        addresses: smallvec::smallvec![v6(1), v6(2)],
         auth: Auth::None,
     }
 }
@@ -293,7 +293,7 @@ fn emit_refuses_what_the_wire_cannot_carry() {
     a.vrid = 0;
     assert_eq!(e(&a, SRC4, DST4), EmitError::VridZero);
     let mut a = v2_advert();
-    a.addresses = vec![v6(1)];
+    a.addresses = smallvec::smallvec![v6(1)];
     assert_eq!(e(&a, SRC6, DST6), EmitError::V2OverIpv6);
     assert_eq!(
         e(&v3_advert4(), SRC6, DST6),

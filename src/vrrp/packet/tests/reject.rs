@@ -274,7 +274,7 @@ fn an_advert_without_addresses_is_accepted_in_both_versions() {
         (v3_advert6(), SRC6, DST6),
     ] {
         let empty = Advert {
-            addresses: vec![],
+            addresses: smallvec::smallvec![],
             ..advert
         };
         let m = msg(&empty, src, dst);

@@ -13,7 +13,7 @@ fn heard(from: &str, priority: u8, cs: u16, arrival: Arrival, ttl: u8) -> Input 
         vrid: 51,
         priority,
         interval: Centis::new(cs),
-        addresses: Vec::new(),
+        addresses: Default::default(),
         auth: packet::Auth::None,
     };
     Input::Packet(Box::new(Packet {
