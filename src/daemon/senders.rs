@@ -15,6 +15,12 @@ use crate::vrrp::V3Checksum;
 use crate::vrrp::packet::{self, Advert};
 use crate::vrrp::udp_frame::{self, FrameKey, Stamper};
 
+thread_local! {
+    /// The advert being sent, encoded: one buffer for every instance the thread sends for,
+    /// so a Master sends without an allocation, and an instance holds no buffer of its own.
+    static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// One way out for adverts.
 #[derive(Clone)]
 pub struct TxPath {
@@ -125,9 +131,13 @@ impl Sending {
                     checksum,
                 } => {
                     for &dst in dests {
-                        let r = packet::emit(advert, *src, dst, *checksum)
-                            .map_err(|e| e.to_string())
-                            .and_then(|b| socket.try_send_to(&b, dst).map_err(|e| e.to_string()));
+                        let r = ENCODED.with_borrow_mut(|b| {
+                            packet::emit_into(advert, *src, dst, *checksum, b)
+                                .map_err(|e| e.to_string())
+                                .and_then(|()| {
+                                    socket.try_send_to(b, dst).map_err(|e| e.to_string())
+                                })
+                        });
                         match r {
                             Ok(()) => sent += 1,
                             Err(e) => error = Some(format!("to {dst}: {e}")),

@@ -66,6 +66,9 @@ struct Timers {
     arms: u64,
 }
 
+/// The wakers of one expiry; most expiries wake a few tasks, whose wakers stay on the stack.
+type Due = smallvec::SmallVec<[Waker; 8]>;
+
 /// A timerfd that tokio can poll.
 struct Fd(TimerFd);
 
@@ -209,12 +212,20 @@ impl SharedTimer {
                 if t.armed.is_some_and(|armed| armed <= now) {
                     t.armed = None;
                 }
-                let later = t.waiting.split_off(&(now, u64::MAX));
-                let due = std::mem::replace(&mut t.waiting, later);
+                // Taken one by one, not split off: splitting built a new tree, and with it a
+                // node allocated for every expiry of a lone Master's advert timer.
+                let mut due = Due::new();
+                while let Some(entry) = t.waiting.first_entry() {
+                    if entry.key().0 > now {
+                        break;
+                    }
+                    due.push(entry.remove());
+                }
                 self.rearm(&mut t, now);
                 due
             };
-            due.into_values().for_each(Waker::wake);
+            // Woken once the lock is released: a woken task may move its own deadline.
+            due.into_iter().for_each(Waker::wake);
             if !fired {
                 return Poll::Pending;
             }

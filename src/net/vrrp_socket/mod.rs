@@ -1,15 +1,15 @@
 //! Raw VRRP sockets (IP protocol 112): they move bytes, the codec in `vrrp::packet` reads them.
 
 mod recv;
+mod send;
 mod setup;
 
 pub use recv::{BATCH_SLOTS, RecvBatch};
 
-use std::io::{self, IoSlice};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 
-use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn, SockaddrIn6, sendmsg};
 use socket2::Socket;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
@@ -199,25 +199,15 @@ impl VrrpSocket {
     }
 
     fn send_now(&self, fd: RawFd, payload: &[u8], dst: IpAddr) -> io::Result<usize> {
-        let iov = [IoSlice::new(payload)];
         match (dst, self.src) {
             (IpAddr::V4(dst), src) if self.family == Family::V4 => {
-                let addr = SockaddrIn::from(SocketAddrV4::new(dst, 0));
+                // IP_PKTINFO picks the source per packet; an unspecified source lets the
+                // kernel choose the interface's primary address.
                 let src = match src {
                     Some(IpAddr::V4(s)) => s,
                     _ => Ipv4Addr::UNSPECIFIED,
                 };
-                // IP_PKTINFO picks the source per packet; an unspecified source lets the
-                // kernel choose the interface's primary address.
-                let info = libc::in_pktinfo {
-                    ipi_ifindex: self.ifindex as libc::c_int,
-                    ipi_spec_dst: libc::in_addr {
-                        s_addr: u32::from(src).to_be(),
-                    },
-                    ipi_addr: libc::in_addr { s_addr: 0 },
-                };
-                let cmsg = [ControlMessage::Ipv4PacketInfo(&info)];
-                Ok(sendmsg(fd, &iov, &cmsg, MsgFlags::empty(), Some(&addr))?)
+                send::send_v4(fd, payload, dst, src, self.ifindex)
             }
             (IpAddr::V6(dst), Some(IpAddr::V6(src))) if self.family == Family::V6 => {
                 let scope = if setup::needs_scope(&dst) {
@@ -225,15 +215,7 @@ impl VrrpSocket {
                 } else {
                     0
                 };
-                let addr = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, scope));
-                let info = libc::in6_pktinfo {
-                    ipi6_addr: libc::in6_addr {
-                        s6_addr: src.octets(),
-                    },
-                    ipi6_ifindex: self.ifindex,
-                };
-                let cmsg = [ControlMessage::Ipv6PacketInfo(&info)];
-                Ok(sendmsg(fd, &iov, &cmsg, MsgFlags::empty(), Some(&addr))?)
+                send::send_v6(fd, payload, dst, scope, src, self.ifindex)
             }
             _ => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

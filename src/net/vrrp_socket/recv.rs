@@ -27,7 +27,7 @@ pub const BATCH_SLOTS: usize = 16;
 
 /// Room for the control messages every packet carries: IP_PKTINFO or IPV6_PKTINFO (the
 /// IPv6 one is the larger, 40 bytes with its header) and the TTL or hop limit (24 bytes).
-const CONTROL_ROOM: usize = 64;
+pub(super) const CONTROL_ROOM: usize = 64;
 
 /// Where the kernel writes one datagram's source address and control messages.
 #[repr(C)]
@@ -38,9 +38,16 @@ struct Meta {
     control: Control,
 }
 
+/// Room for control messages, aligned as their headers must be.
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]
-struct Control([u8; CONTROL_ROOM]);
+pub(super) struct Control(pub(super) [u8; CONTROL_ROOM]);
+
+impl Default for Control {
+    fn default() -> Self {
+        Control([0; CONTROL_ROOM])
+    }
+}
 
 impl Meta {
     fn zeroed() -> Self {

@@ -24,10 +24,25 @@ pub fn emit(
     dst: IpAddr,
     checksum: V3Checksum,
 ) -> Result<Vec<u8>, EmitError> {
+    let mut msg = Vec::new();
+    emit_into(advert, src, dst, checksum, &mut msg)?;
+    Ok(msg)
+}
+
+/// [`emit`] into `msg`, replacing what it held: a sender that keeps one buffer encodes
+/// every advert without an allocation.
+pub fn emit_into(
+    advert: &Advert,
+    src: IpAddr,
+    dst: IpAddr,
+    checksum: V3Checksum,
+    msg: &mut Vec<u8>,
+) -> Result<(), EmitError> {
     validate(advert, src, dst)?;
     let addr_len: usize = if src.is_ipv4() { 4 } else { 16 };
     let auth_len = if advert.version == Version::V2 { 8 } else { 0 };
-    let mut msg = Vec::with_capacity(8 + advert.addresses.len() * addr_len + auth_len);
+    msg.clear();
+    msg.reserve(8 + advert.addresses.len() * addr_len + auth_len);
 
     let version_nibble = match advert.version {
         Version::V2 => 2,
@@ -70,9 +85,9 @@ pub fn emit(
     if with_pseudo {
         sum = sum.pseudo_header(src, dst, msg.len());
     }
-    let value = sum.bytes(&msg).checksum();
+    let value = sum.bytes(msg).checksum();
     msg[CHECKSUM_AT..CHECKSUM_AT + 2].copy_from_slice(&value.to_be_bytes());
-    Ok(msg)
+    Ok(())
 }
 
 /// Encodes a complete IPv4 packet for an `IP_HDRINCL` raw socket: a 20-byte header (TOS

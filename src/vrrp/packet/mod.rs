@@ -23,7 +23,7 @@ use super::Version;
 use super::timing::Centis;
 
 pub use check::{AddressCheck, Expected, check_against};
-pub use emit::{emit, emit_ipv4};
+pub use emit::{emit, emit_into, emit_ipv4};
 pub use parse::{parse_ipv4, parse_vrrp};
 pub use reject::{EmitError, Reject};
 
