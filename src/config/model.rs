@@ -182,19 +182,20 @@ pub struct Instance {
     /// (`vips: []`): the instance elects a Master and runs its notify commands, and adds
     /// no address anywhere.
     pub vips: Vec<Vip>,
-    /// Unicast adverts instead of multicast, if set.
-    pub unicast: Option<Unicast>,
+    /// Unicast adverts instead of multicast, if set. The rarely set parts of an instance
+    /// are boxed: the daemon keeps every instance's configuration for as long as it runs.
+    pub unicast: Option<Box<Unicast>>,
     /// Extra heartbeat paths besides `interface`.
     pub channels: Vec<Channel>,
     /// Before taking over because every channel went silent, check that this node can still
     /// reach something; if not, go to FAULT instead of MASTER.
-    pub isolation_check: Option<IsolationCheck>,
+    pub isolation_check: Option<Box<IsolationCheck>>,
     /// Before taking over from a silent Master, fence it with this command.
-    pub fence: Option<super::Fence>,
+    pub fence: Option<Box<super::Fence>>,
     /// What lowers the priority or forces FAULT.
     pub track: Vec<Track>,
     /// Commands run on state changes.
-    pub notify: Notify,
+    pub notify: Box<Notify>,
     /// VRRPv3-over-IPv4 checksum form to send.
     pub v3_checksum: V3Checksum,
     /// VRRPv2 simple-text authentication, if set (v2 only).

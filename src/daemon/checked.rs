@@ -58,7 +58,7 @@ impl Checked {
             .instances
             .iter()
             .filter_map(|(name, inst)| {
-                let fence = inst.fence.clone()?;
+                let fence = inst.fence.as_deref()?.clone();
                 Some((name.clone(), Arc::new(Fencer::new(fence, run_as))))
             })
             .collect();

@@ -44,7 +44,7 @@ pub enum VipOp {
     },
     /// A reload changed the VIPs: while they are held, add the new ones (and announce them)
     /// and remove the dropped ones; the others stay untouched.
-    Set(Vec<crate::config::Vip>),
+    Set(std::sync::Arc<[crate::config::Vip]>),
 }
 
 /// One [`Action::AskGate`], as the shell answers it.

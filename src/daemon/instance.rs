@@ -28,8 +28,9 @@ pub struct Prepared {
     pub mac: MacAddr,
     /// Source address of adverts, and the tie-breaker between equal priorities.
     pub primary: IpAddr,
-    /// The virtual-MAC interface we created, to remove on stop.
-    pub vmac: Option<Vmac>,
+    /// The virtual-MAC interface we created, to remove on stop. Boxed: few instances have
+    /// one, and the daemon keeps every instance's `Prepared` while it runs.
+    pub vmac: Option<Box<Vmac>>,
     /// The extra heartbeat channels, with our address on each.
     pub channels: Vec<ResolvedChannel>,
     /// For an IPv4 instance holding unadvertised IPv6 addresses: the interface's link-local
@@ -118,7 +119,7 @@ pub async fn prepare(
             .await
             .map_err(net)?;
         let mac = macvlan::vmac(family, instance.vrid);
-        (vmac.name.clone(), vmac.index, mac, Some(vmac))
+        (vmac.name.clone(), vmac.index, mac, Some(Box::new(vmac)))
     } else {
         let mac = parent.mac.unwrap_or_default();
         (parent.name.clone(), parent.index, mac, None)

@@ -19,6 +19,7 @@ mod tests;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::time::Instant as TokioInstant;
@@ -59,7 +60,7 @@ pub type VipQueue = WorkQueue<Worker<Kernel>>;
 
 /// An idle address worker for `target`, holding `vips`, announcing with `announcer` (its
 /// frames already prepared for `vips`).
-pub fn queue(target: Target, nl: Netlink, vips: Vec<Vip>, announcer: Announcer) -> VipQueue {
+pub fn queue(target: Target, nl: Netlink, vips: Arc<[Vip]>, announcer: Announcer) -> VipQueue {
     WorkQueue::new(Worker::new(target, Kernel { nl, announcer }, vips))
 }
 
@@ -116,25 +117,25 @@ impl Hands for Kernel {
 pub struct Worker<H: Hands> {
     target: Target,
     hands: H,
-    vips: Vec<Vip>,
+    /// Shared with the instance's settings and status view.
+    vips: Arc<[Vip]>,
     /// Whether the router last asked for the VIPs to be held: a reload's new VIPs are added
     /// only then.
     held: bool,
+    /// Its pacing is the router's last announcement's, for the burst of a reload's new
+    /// VIPs.
     queue: Pacer,
-    /// The pacing of the router's last announcement, for the burst of a reload's new VIPs.
-    pacing: Pacing,
 }
 
 impl<H: Hands> Worker<H> {
     /// A worker that does not hold its VIPs yet.
-    pub fn new(target: Target, hands: H, vips: Vec<Vip>) -> Self {
+    pub fn new(target: Target, hands: H, vips: Arc<[Vip]>) -> Self {
         Worker {
-            pacing: target.pacing,
+            queue: Pacer::new(target.pacing),
             target,
             hands,
             vips,
             held: false,
-            queue: Pacer::default(),
         }
     }
 
@@ -162,7 +163,6 @@ impl<H: Hands> queue::Work for Worker<H> {
                 remove(target, hands, &self.vips).await;
             }
             VipOp::Announce { count, pacing } => {
-                self.pacing = pacing;
                 self.queue.push(&hands.kinds(), count as usize, pacing);
             }
             VipOp::Set(new) => self.set(new).await,
@@ -180,7 +180,7 @@ impl<H: Hands> queue::Work for Worker<H> {
 }
 
 impl<H: Hands> Worker<H> {
-    async fn set(&mut self, new: Vec<Vip>) {
+    async fn set(&mut self, new: Arc<[Vip]>) {
         let added: Vec<Vip> = new
             .iter()
             .filter(|v| !self.vips.contains(v))
@@ -205,7 +205,8 @@ impl<H: Hands> Worker<H> {
             add(t, &self.hands, &added).await;
             if !added.is_empty() {
                 let kinds = self.hands.kinds();
-                self.queue.push(&kinds, t.burst as usize, self.pacing);
+                let pacing = self.queue.pacing();
+                self.queue.push(&kinds, t.burst as usize, pacing);
             }
         }
     }

@@ -174,7 +174,8 @@ impl Commands {
         }
     }
 
-    fn is_empty(&self) -> bool {
+    /// No command configured for any transition.
+    pub fn is_empty(&self) -> bool {
         [
             &self.master,
             &self.backup,
@@ -263,6 +264,11 @@ impl Notifier {
             counters,
         }));
         (n, task)
+    }
+
+    /// Whether this queue has a task: it ran, or may still run, commands.
+    pub fn has_task(&self) -> bool {
+        self.0.tx.is_some()
     }
 
     /// The same queue with a reload's commands, VIPs and event stream. Notes already queued

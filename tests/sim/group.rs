@@ -120,9 +120,11 @@ impl GroupSim {
         RouterConfig {
             advert_interval: self.interval,
             channel_names: vec![format!("lan{k}")],
-            sync_group: self.grouped.contains(&k).then(|| SyncMembership {
-                group: "lb".into(),
-                members,
+            sync_group: self.grouped.contains(&k).then(|| {
+                Box::new(SyncMembership {
+                    group: "lb".into(),
+                    members,
+                })
             }),
             vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + k as u8))],
             ..RouterConfig::with_defaults(

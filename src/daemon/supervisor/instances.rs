@@ -38,6 +38,9 @@ impl Supervisor {
             &mut channel_stats,
         )?;
 
+        // One list for the address worker, the settings and the status view; a reload
+        // replaces all three.
+        let vip_list: Arc<[crate::config::Vip]> = inst.vips.as_slice().into();
         let mut announcer = Announcer::new(p.ifindex)?;
         announcer.set_vips(p.mac, &vips, p.src_ll(), false)?;
         let vip_ops = vips::queue(
@@ -54,11 +57,9 @@ impl Supervisor {
                 },
             },
             self.nl.clone(),
-            inst.vips.clone(),
+            vip_list.clone(),
             announcer,
         );
-        // One list for the settings and the status view; a reload replaces both.
-        let vip_list: Arc<[crate::config::Vip]> = inst.vips.as_slice().into();
         let router_config = Arc::new(router_config);
         let view_tx = Latest::new(server::View::initial(
             router_config.clone(),
@@ -225,8 +226,12 @@ impl Supervisor {
             live.paths = paths;
             Arc::make_mut(&mut live.control).channels = channel_list(&live.paths);
         }
+        let vip_list: Arc<[crate::config::Vip]> = new.vips.as_slice().into();
+        if old.vips != new.vips {
+            live.vip_ops.push(VipOp::Set(vip_list.clone()));
+        }
         live.settings.replace(Settings {
-            vips: new.vips.as_slice().into(),
+            vips: vip_list,
             notifier,
             group,
             paths: live.paths.clone(),
@@ -241,9 +246,6 @@ impl Supervisor {
             });
         }
         Arc::make_mut(&mut live.control).arbiter = arbiter.map(|(_, board)| board);
-        if old.vips != new.vips {
-            live.vip_ops.push(VipOp::Set(new.vips.clone()));
-        }
         live.prepared.instance = new.clone();
         // Always: trackers and groups live elsewhere in the file, and the router weighs and
         // asks them by its own configuration. Waited for, never dropped: a full inbox drains

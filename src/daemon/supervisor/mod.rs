@@ -401,12 +401,12 @@ fn router_config(config: &Config, p: &Prepared) -> RouterConfig {
         let wait = store.ttl * 2 + std::time::Duration::from_secs(1);
         rc.gate_patience = rc.gate_patience.max(wait);
     }
-    rc.sync_group = config
-        .group_of(&p.name)
-        .map(|(group, members)| SyncMembership {
+    rc.sync_group = config.group_of(&p.name).map(|(group, members)| {
+        Box::new(SyncMembership {
             group: group.to_owned(),
             members: members.to_vec(),
-        });
+        })
+    });
     rc
 }
 

@@ -29,8 +29,9 @@ impl Supervisor {
             let commands = Commands::from_config(&inst.notify, run_as)
                 .map_err(|e| DaemonError::Scripts(format!("instance {name}: notify: {e}")))?;
             let vips = inst.vips.iter().map(|v| v.addr.to_string()).collect();
-            let notifier = self.queue(Subject::Instance, name, vips, commands);
-            out.insert(name.clone(), notifier);
+            if let Some(notifier) = self.queue(Subject::Instance, name, vips, commands) {
+                out.insert(name.clone(), notifier);
+            }
         }
         self.notify_tasks.retain(|t| !t.is_finished());
         Ok(out)
@@ -48,24 +49,33 @@ impl Supervisor {
             let notify = config.group_notify.get(name).cloned().unwrap_or_default();
             let commands = Commands::from_config(&notify, run_as)
                 .map_err(|e| DaemonError::Scripts(format!("group {name}: notify: {e}")))?;
-            let n = self.queue(Subject::Group, name, vec![], commands);
-            out.insert(name.clone(), n);
+            if let Some(n) = self.queue(Subject::Group, name, vec![], commands) {
+                out.insert(name.clone(), n);
+            }
         }
         Ok(out)
     }
 
     /// The notify queue of an instance (or group), one for the daemon's life: a reload renews
     /// its commands instead of starting a second queue beside the first, so notifications keep
-    /// their order and never run side by side.
+    /// their order and never run side by side. `None` where there is nothing to do: no
+    /// command, no event log and no task that ever ran one. Such a queue would only hold
+    /// memory (some 200 bytes an instance), and one made later starts in order, as nothing
+    /// ran before it.
     fn queue(
         &mut self,
         subject: Subject,
         name: &str,
         vips: Vec<String>,
         commands: Commands,
-    ) -> Notifier {
+    ) -> Option<Notifier> {
         let events = self.event_log.as_ref().map(|(_, s)| s.clone());
         let key = (subject, name.to_owned());
+        let has_task = self.queues.get(&key).is_some_and(Notifier::has_task);
+        if commands.is_empty() && events.is_none() && !has_task {
+            self.queues.remove(&key);
+            return None;
+        }
         let (n, task) = match self.queues.get(&key) {
             Some(old) => old.renewed(vips, commands, events),
             None => {
@@ -83,7 +93,7 @@ impl Supervisor {
         };
         self.notify_tasks.extend(task);
         self.queues.insert(key, n.clone());
-        n
+        Some(n)
     }
 
     pub(super) fn respawn_groups(

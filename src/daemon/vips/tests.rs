@@ -87,7 +87,7 @@ fn worker(vips: &[&str]) -> (WorkQueue<Worker<Recorder>>, Log) {
         burst: 1,
         pacing: Pacing::default(),
     };
-    (WorkQueue::new(Worker::new(target, hands, vips)), log)
+    (WorkQueue::new(Worker::new(target, hands, vips.into())), log)
 }
 
 fn taken(log: &Log) -> Vec<String> {
@@ -198,7 +198,9 @@ async fn a_drained_worker_ends_and_the_next_one_still_knows_what_it_holds() {
     });
     assert_eq!(holding, Some((true, vec![vip("10.0.0.1/32")])));
     // A reload while held: a new task adds only the new VIP, and announces it.
-    queue.push(VipOp::Set(vec![vip("10.0.0.1/32"), vip("10.0.0.2/32")]));
+    queue.push(VipOp::Set(
+        vec![vip("10.0.0.1/32"), vip("10.0.0.2/32")].into(),
+    ));
     settle().await;
     assert_eq!(
         taken(&log),
@@ -207,7 +209,7 @@ async fn a_drained_worker_ends_and_the_next_one_still_knows_what_it_holds() {
     assert_eq!(alive_tasks(), 0);
     // Released, then changed again: nothing is added while not held...
     queue.push(VipOp::Remove);
-    queue.push(VipOp::Set(vec![vip("10.0.0.3/32")]));
+    queue.push(VipOp::Set(vec![vip("10.0.0.3/32")].into()));
     settle().await;
     assert_eq!(taken(&log), ["remove 10.0.0.1/32", "remove 10.0.0.2/32"]);
     // ...and the next Add adds the VIPs of the last Set.

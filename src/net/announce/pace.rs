@@ -56,6 +56,19 @@ pub struct Pacer {
 }
 
 impl Pacer {
+    /// An empty queue that paces by `pacing` until a push says otherwise.
+    pub fn new(pacing: Pacing) -> Self {
+        Pacer {
+            pacing,
+            ..Pacer::default()
+        }
+    }
+
+    /// The pacing of the last push (or the first one given).
+    pub fn pacing(&self) -> Pacing {
+        self.pacing
+    }
+
     /// Queues a burst of `count` rounds over `frames` (one kind per prepared frame, in their
     /// order) behind what is still queued, paced by `pacing` from now on.
     pub fn push(&mut self, frames: &[Kind], count: usize, pacing: Pacing) {

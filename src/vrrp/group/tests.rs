@@ -9,10 +9,10 @@ use crate::vrrp::timing::Centis;
 fn config(name: &str, priority: u8, members: &[&str]) -> RouterConfig {
     RouterConfig {
         name: name.into(),
-        sync_group: Some(SyncMembership {
+        sync_group: Some(Box::new(SyncMembership {
             group: "lb".into(),
             members: members.iter().map(|m| m.to_string()).collect(),
-        }),
+        })),
         ..crate::vrrp::router::tests::v2(priority)
     }
 }

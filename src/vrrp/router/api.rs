@@ -76,8 +76,9 @@ pub struct RouterConfig {
     /// grabbing the addresses.
     pub isolation_guard: bool,
     /// The sync group this router belongs to, if any: its gate questions every takeover the
-    /// member decides on its own, and its faults are the group's members' faults.
-    pub sync_group: Option<SyncMembership>,
+    /// member decides on its own, and its faults are the group's members' faults. Boxed:
+    /// most routers are in none, and the daemon keeps every router's configuration.
+    pub sync_group: Option<Box<SyncMembership>>,
     /// A fence gate questions a takeover from silence: the silent Master is fenced (a
     /// command powers it off or cuts it off) before this router takes its addresses.
     pub fence: bool,

@@ -368,10 +368,10 @@ fn a_sync_order_does_not_make_a_backup_that_hears_its_master_take_over() {
 
 fn in_group(config: RouterConfig, members: &[&str]) -> RouterConfig {
     RouterConfig {
-        sync_group: Some(SyncMembership {
+        sync_group: Some(Box::new(SyncMembership {
             group: "lb".into(),
             members: members.iter().map(|m| m.to_string()).collect(),
-        }),
+        })),
         ..config
     }
 }
