@@ -39,12 +39,12 @@ pub struct View {
     /// Why the last transition happened; `None` before the first.
     pub last_reason: Option<Reason>,
     /// Active fault sources (nearly always none, which takes no allocation).
-    pub faults: Vec<String>,
+    pub faults: Box<[String]>,
     /// Maintenance drain on.
     pub maintenance: bool,
     /// The heartbeat channels reported lost, by index in `config.channel_names` (nearly
     /// always none).
-    pub lost: Vec<usize>,
+    pub lost: Box<[usize]>,
 }
 
 impl View {
@@ -60,9 +60,9 @@ impl View {
             vips,
             since: SystemTime::now(),
             last_reason: None,
-            faults: Vec::new(),
+            faults: Box::default(),
             maintenance: false,
-            lost: Vec::new(),
+            lost: Box::default(),
         }
     }
 
@@ -106,7 +106,7 @@ impl View {
                 .last_reason
                 .as_ref()
                 .map_or_else(|| "not started".to_owned(), ToString::to_string),
-            faults: self.faults.clone(),
+            faults: self.faults.to_vec(),
             maintenance: self.maintenance,
             trackers: Vec::new(),
             counters: Default::default(),

@@ -14,22 +14,29 @@ use super::log_budget::LogBudget;
 /// What happened to one instance's packets.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// A list, not a map: the first entry of a map took a 280-byte node, and an instance
-    /// bumps a few rare counters.
-    counts: Mutex<Vec<(&'static str, u64)>>,
     /// The counters of [`HOT`], by position.
     hot: [AtomicU64; HOT.len()],
-    /// A list, not a map: an instance sees a handful of kinds of transition, and the first
-    /// entry of a map reserved room for eleven (800 bytes per instance).
-    transitions: Mutex<Vec<(TransitionKey, u64)>>,
     /// Microseconds since the Unix epoch of the last valid advert; 0: none yet. An atomic, so
     /// the receive path takes no lock for it.
     last_advert_us: AtomicU64,
+    /// Everything else, made at the first rare event. A channel's counters (one set per
+    /// channel of every instance) mostly never have one: 72 bytes instead of 184.
+    rare: Mutex<Option<Box<Rare>>>,
+}
+
+#[derive(Debug, Default)]
+struct Rare {
+    /// A list, not a map: the first entry of a map took a 280-byte node, and an instance
+    /// bumps a few rare counters.
+    counts: Vec<(&'static str, u64)>,
+    /// A list, not a map: an instance sees a handful of kinds of transition, and the first
+    /// entry of a map reserved room for eleven (800 bytes per instance).
+    transitions: Vec<(TransitionKey, u64)>,
     /// The last fence's outcome, time and detail, for `vipd status`.
-    last_fence: Mutex<Option<String>>,
+    last_fence: Option<String>,
     /// Channels with a link per peer (a TCP connection, a serial line): per peer, the link
     /// that owns the entry and whether it is up now.
-    links: Mutex<BTreeMap<IpAddr, (u64, bool)>>,
+    links: BTreeMap<IpAddr, (u64, bool)>,
 }
 
 /// Counters bumped for every advert sent or received (a checksum kind names each received
@@ -89,17 +96,24 @@ pub type TransitionKey = (&'static str, &'static str, &'static str);
 impl Stats {
     /// Counts a transition by its from/to states and reason kind.
     pub fn transition(&self, key: TransitionKey) {
-        count_in(&self.transitions, key);
+        self.write(|rare| count_in(&mut rare.transitions, key));
     }
 
     /// A copy of the transition counters.
     pub fn transitions(&self) -> BTreeMap<TransitionKey, u64> {
-        self.transitions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect()
+        self.read(|rare| rare.transitions.iter().copied().collect())
+    }
+
+    /// `f` of the rare part, made first if there is none yet.
+    fn write<R>(&self, f: impl FnOnce(&mut Rare) -> R) -> R {
+        let mut rare = self.rare.lock().unwrap_or_else(|e| e.into_inner());
+        f(rare.get_or_insert_with(Box::default))
+    }
+
+    /// `f` of the rare part, or its default if there is none yet (nothing is made).
+    fn read<R: Default>(&self, f: impl FnOnce(&Rare) -> R) -> R {
+        let rare = self.rare.lock().unwrap_or_else(|e| e.into_inner());
+        rare.as_deref().map(f).unwrap_or_default()
     }
 
     /// Records that a valid advert arrived now (per channel: "last advert seen").
@@ -120,23 +134,31 @@ impl Stats {
 
     /// Records whether the connection `link` keeps to `peer` is up now.
     pub fn link(&self, peer: IpAddr, link: u64, connected: bool) {
-        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
-        links.insert(peer, (link, connected));
+        self.write(|rare| rare.links.insert(peer, (link, connected)));
     }
 
     /// Forgets `peer`'s connection state, if `link` still owns it (a link that replaced it
     /// keeps its own).
     pub fn forget_link(&self, peer: IpAddr, link: u64) {
-        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
-        if links.get(&peer).is_some_and(|(owner, _)| *owner == link) {
-            links.remove(&peer);
+        let mut rare = self.rare.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(rare) = rare.as_deref_mut()
+            && rare
+                .links
+                .get(&peer)
+                .is_some_and(|(owner, _)| *owner == link)
+        {
+            rare.links.remove(&peer);
         }
     }
 
     /// Per peer, whether its connection is up; empty for a channel without connections.
     pub fn links(&self) -> BTreeMap<IpAddr, bool> {
-        let links = self.links.lock().unwrap_or_else(|e| e.into_inner());
-        links.iter().map(|(peer, (_, up))| (*peer, *up)).collect()
+        self.read(|rare| {
+            rare.links
+                .iter()
+                .map(|(peer, (_, up))| (*peer, *up))
+                .collect()
+        })
     }
 
     /// Adds one to the counter `name` (a stable snake_case label).
@@ -145,31 +167,23 @@ impl Stats {
             self.hot[i].fetch_add(1, Ordering::Relaxed);
             return;
         }
-        count_in(&self.counts, name);
+        self.write(|rare| count_in(&mut rare.counts, name));
     }
 
     /// Records the last fence's outcome for the status.
     pub fn set_last_fence(&self, line: String) {
-        *self.last_fence.lock().unwrap_or_else(|e| e.into_inner()) = Some(line);
+        self.write(|rare| rare.last_fence = Some(line));
     }
 
     /// The last fence's outcome, time and detail, if a fence gate was ever answered.
     pub fn last_fence(&self) -> Option<String> {
-        self.last_fence
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.read(|rare| rare.last_fence.clone())
     }
 
     /// A copy of every counter.
     pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
-        let mut counts: BTreeMap<&'static str, u64> = self
-            .counts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .copied()
-            .collect();
+        let mut counts: BTreeMap<&'static str, u64> =
+            self.read(|rare| rare.counts.iter().copied().collect());
         // As in the map, a counter is there once it was bumped.
         for (name, count) in HOT.iter().zip(&self.hot) {
             match count.load(Ordering::Relaxed) {
@@ -296,8 +310,7 @@ impl LazyLogLimiter {
 
 /// Adds one to `key`'s count in a short list of counters, appending it at 1 the first time.
 /// Grown one entry at a time: a doubling list kept room for four.
-fn count_in<K: PartialEq>(list: &Mutex<Vec<(K, u64)>>, key: K) {
-    let mut list = list.lock().unwrap_or_else(|e| e.into_inner());
+fn count_in<K: PartialEq>(list: &mut Vec<(K, u64)>, key: K) {
     match list.iter_mut().find(|(k, _)| *k == key) {
         Some((_, n)) => *n += 1,
         None => {
