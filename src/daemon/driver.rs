@@ -179,9 +179,9 @@ thread_local! {
 struct Task<I> {
     router: Router,
     io: I,
-    /// What a timer expiry left for [`Task::finish`] (see [`Task::timer`]); empty, without
-    /// an allocation, but in the instant of a takeover.
-    deferred: Vec<Action>,
+    /// What a timer expiry left for [`Task::finish`] (see [`Task::timer`]); `None` but in
+    /// the instant of a takeover. Boxed: every router's task holds one.
+    deferred: Option<Box<[Action]>>,
 }
 
 impl<I: RouterIo> Task<I> {
@@ -189,7 +189,7 @@ impl<I: RouterIo> Task<I> {
         Task {
             router,
             io,
-            deferred: Vec::new(),
+            deferred: None,
         }
     }
 
@@ -233,7 +233,7 @@ impl<I: RouterIo> Task<I> {
             .count();
         let deferring = adverts > 0 && adverts < actions.len();
         if deferring {
-            self.deferred.extend(actions.drain(adverts..));
+            self.deferred = Some(actions.drain(adverts..).collect());
         }
         self.act(&mut actions);
         ACTIONS.set(actions);
@@ -245,9 +245,8 @@ impl<I: RouterIo> Task<I> {
 
     /// Carries out what [`Task::timer`] left.
     fn finish(&mut self) {
-        if !self.deferred.is_empty() {
-            let mut deferred = std::mem::take(&mut self.deferred);
-            self.act(&mut deferred);
+        if let Some(deferred) = self.deferred.take() {
+            self.act(&mut deferred.into_vec());
             self.io.after_input(&self.router);
         }
     }

@@ -40,8 +40,8 @@ pub struct Seen {
     master: Option<IpAddr>,
     interval: Centis,
     draining: bool,
-    faults: usize,
-    carrying: usize,
+    faults: u32,
+    carrying: u32,
 }
 
 impl Seen {
@@ -56,8 +56,8 @@ impl Seen {
             draining: router.draining(),
             // Each fault input adds or removes one source, so the count changes whenever the
             // set does.
-            faults: router.fault_count(),
-            carrying: health.carrying(),
+            faults: u32::try_from(router.fault_count()).unwrap_or(u32::MAX),
+            carrying: u32::try_from(health.carrying()).unwrap_or(u32::MAX),
         }
     }
 }
@@ -79,12 +79,15 @@ pub struct Settings {
     pub fence: Option<Arc<Fencer>>,
     /// The arbiter task of the instance's key, when it has `arbiter: true`.
     pub arbiter: Option<ArbiterLink>,
+    /// Where isolation checks run (off the routers' thread). Here, not in the router task's
+    /// I/O, which every router holds in its cell.
+    pub scripts: tokio::runtime::Handle,
 }
 
 /// Where and how one instance sends.
 pub struct LiveIo {
     /// Instance name, for logs.
-    pub name: String,
+    pub name: Box<str>,
     /// Every heartbeat channel's way out (and, by index, its counters).
     pub sending: Sending,
     /// Log lines about rejected adverts, at most one per source and reason per period.
@@ -93,8 +96,6 @@ pub struct LiveIo {
     pub advert: Advert,
     /// The router's own inbox, for isolation check results.
     pub inbox: RouterInbox,
-    /// Where isolation checks run (off the routers' thread).
-    pub scripts: tokio::runtime::Handle,
     /// The address worker's queue.
     pub vip_ops: super::vips::VipQueue,
     /// Counters.
@@ -105,8 +106,8 @@ pub struct LiveIo {
     pub events: broadcast::Sender<Event>,
     /// What a reload can change while the router runs (read for adverts).
     pub settings: Reader<Settings>,
-    /// The same, read for the status view (each receiver tracks what it has seen).
-    pub view_settings: Reader<Settings>,
+    /// The settings' version the status view last showed.
+    pub view_seen: u64,
     /// What the view last showed.
     pub seen: Option<Seen>,
 }
@@ -117,13 +118,15 @@ impl LiveIo {
         // compare the few fields that can change before building anything.
         let seen = Seen::of(router);
         let health = router.channel_health();
-        let settings_changed = self.view_settings.has_changed();
+        let version = self.settings.version();
+        let settings_changed = version != self.view_seen;
         if transition.is_none() && !settings_changed && self.seen.as_ref() == Some(&seen) {
             return;
         }
         self.seen = Some(seen);
         // Past the gate something shown changed: publish the new values.
-        let settings = self.view_settings.borrow_and_update();
+        self.view_seen = version;
+        let settings = self.settings.borrow();
         self.view.modify(|view| {
             view.config = Arc::clone(router.shared_config());
             view.vips = settings.vips.clone();
@@ -210,11 +213,12 @@ impl RouterIo for LiveIo {
         };
         match gate {
             GateKind::Isolation => {
-                let probe = self.settings.borrow().isolation.clone();
+                let settings = self.settings.borrow();
+                let (probe, scripts) = (settings.isolation.clone(), settings.scripts.clone());
                 let inbox = self.inbox.clone();
-                let name = self.name.clone();
+                let name = self.name.to_string();
                 let stats = self.stats.clone();
-                self.scripts.spawn(async move {
+                scripts.spawn(async move {
                     let (finding, detail) = match &probe {
                         Some(p) => p.run().await,
                         // Only if the config changed under a waiting router: let it go on.
@@ -248,7 +252,7 @@ impl RouterIo for LiveIo {
             GateKind::SyncGroup => match &self.settings.borrow().group {
                 Some(group) => {
                     let _ = group.send(GroupEvent::Ask {
-                        member: self.name.clone(),
+                        member: self.name.to_string(),
                         attempt,
                     });
                 }
@@ -262,7 +266,7 @@ impl RouterIo for LiveIo {
             GateKind::Arbiter => match &self.settings.borrow().arbiter {
                 Some(link) => {
                     let _ = link.send(ArbiterMsg::Keeper(KeeperInput::Ask {
-                        member: self.name.clone(),
+                        member: self.name.to_string(),
                         attempt,
                         after_fence: question.after_fence,
                     }));
@@ -278,7 +282,7 @@ impl RouterIo for LiveIo {
 
     fn release_lease(&mut self) {
         if let Some(link) = &self.settings.borrow().arbiter {
-            let member = self.name.clone();
+            let member = self.name.to_string();
             let _ = link.send(ArbiterMsg::Keeper(KeeperInput::Release { member }));
         }
     }
@@ -287,7 +291,7 @@ impl RouterIo for LiveIo {
         if gate == GateKind::Arbiter
             && let Some(link) = &self.settings.borrow().arbiter
         {
-            let member = self.name.clone();
+            let member = self.name.to_string();
             let _ = link.send(ArbiterMsg::Keeper(KeeperInput::Withdraw {
                 member,
                 attempt,
@@ -297,7 +301,7 @@ impl RouterIo for LiveIo {
             && let Some(group) = &self.settings.borrow().group
         {
             let _ = group.send(GroupEvent::Withdraw {
-                member: self.name.clone(),
+                member: self.name.to_string(),
                 attempt,
             });
         }
@@ -311,7 +315,7 @@ impl RouterIo for LiveIo {
     fn sync_refused(&mut self) {
         if let Some(group) = &self.settings.borrow().group {
             let _ = group.send(GroupEvent::Refused {
-                member: self.name.clone(),
+                member: self.name.to_string(),
             });
         }
     }
@@ -319,7 +323,7 @@ impl RouterIo for LiveIo {
     fn faults_changed(&mut self, router: &Router) {
         if let Some(group) = &self.settings.borrow().group {
             let _ = group.send(GroupEvent::Faults {
-                member: self.name.clone(),
+                member: self.name.to_string(),
                 faults: router.faults(),
             });
         }
@@ -336,7 +340,7 @@ impl RouterIo for LiveIo {
         self.publish(router, Some(t));
         let settings = Arc::clone(&self.settings.borrow());
         if let Some(group) = &settings.group {
-            let member = self.name.clone();
+            let member = self.name.to_string();
             let _ = group.send(GroupEvent::Transition {
                 member,
                 transition: t.clone(),
@@ -347,7 +351,7 @@ impl RouterIo for LiveIo {
         }
         let record = EventRecord {
             time: SystemTime::now(),
-            instance: self.name.clone(),
+            instance: self.name.to_string(),
             group: false,
             from: t.from,
             to: t.to,

@@ -286,24 +286,22 @@ impl LogLimiter {
 }
 
 /// A [`LogLimiter`] made at its first line: most routers never log a rejected advert, and
-/// a limiter kept in every router task was 88 bytes per instance.
-#[derive(Debug)]
+/// a limiter kept in every router task was 88 bytes per instance. One line per source and
+/// reason every [`LazyLogLimiter::EVERY`], as the receive loops' limiters; a constant, not
+/// a field, as every router task holds one.
+#[derive(Debug, Default)]
 pub struct LazyLogLimiter {
-    every: Duration,
     made: Option<Box<LogLimiter>>,
 }
 
 impl LazyLogLimiter {
-    /// A limiter of period `every`, made when first asked.
-    pub fn new(every: Duration) -> Self {
-        LazyLogLimiter { every, made: None }
-    }
+    /// The period.
+    pub const EVERY: Duration = Duration::from_secs(10);
 
     /// [`LogLimiter::allow`].
     pub fn allow(&mut self, now: Instant, src: IpAddr, reason: &'static str) -> Option<u64> {
-        let every = self.every;
         self.made
-            .get_or_insert_with(|| Box::new(LogLimiter::new(every)))
+            .get_or_insert_with(|| Box::new(LogLimiter::new(Self::EVERY)))
             .allow(now, src, reason)
     }
 }

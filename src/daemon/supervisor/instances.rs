@@ -75,6 +75,7 @@ impl Supervisor {
             isolation: self.isolation.get(&p.name).cloned(),
             arbiter: arbiter.as_ref().map(|(link, _)| link.clone()),
             fence: self.fences.get(&p.name).cloned(),
+            scripts: self.scripts.clone(),
         });
         if let Some((link, _)) = &arbiter {
             let _ = link.send(ArbiterMsg::Join {
@@ -85,11 +86,10 @@ impl Supervisor {
         let group_for_io = settings_tx.reader();
         let sending = Sending::new(paths.clone());
         let io = LiveIo {
-            name: p.name.clone(),
+            name: p.name.as_str().into(),
             sending,
-            limiter: LazyLogLimiter::new(std::time::Duration::from_secs(10)),
+            limiter: LazyLogLimiter::default(),
             inbox: inbox.clone(),
-            scripts: self.scripts.clone(),
             advert: packet::Advert {
                 version: inst.version,
                 vrid: inst.vrid,
@@ -102,7 +102,7 @@ impl Supervisor {
             stats: stats.clone(),
             view: view_tx,
             events: self.events.clone(),
-            view_settings: group_for_io.clone(),
+            view_seen: group_for_io.version(),
             settings: group_for_io,
             seen: None,
         };
@@ -238,6 +238,7 @@ impl Supervisor {
             isolation: self.isolation.get(name).cloned(),
             arbiter: arbiter.as_ref().map(|(link, _)| link.clone()),
             fence: self.fences.get(name).cloned(),
+            scripts: self.scripts.clone(),
         });
         if let Some((link, _)) = &arbiter {
             let _ = link.send(ArbiterMsg::Join {
