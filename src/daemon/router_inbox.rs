@@ -31,8 +31,9 @@ struct Shared {
 
 struct Queue {
     inputs: VecDeque<Box<Input>>,
-    /// Live [`RouterInbox`] handles.
-    senders: usize,
+    /// Live [`RouterInbox`] handles. A u32, as the inbox (one per instance) then fits a
+    /// smaller allocation; handles are a few per instance.
+    senders: u32,
     /// The [`InboxReceiver`] was dropped.
     closed: bool,
 }
@@ -147,6 +148,11 @@ impl InboxReceiver {
         let mut queue = self.0.lock();
         match queue.inputs.pop_front() {
             Some(input) => {
+                // Control inputs are rare: an empty queue gives its room back rather than
+                // keep it for the instance's life.
+                if queue.inputs.is_empty() {
+                    queue.inputs = VecDeque::new();
+                }
                 drop(queue);
                 self.0.room.add_permits(1);
                 Some(Some(input))
