@@ -35,7 +35,7 @@ fn minimal_instance_gets_every_default() {
     assert!(i.yield_advert);
     assert!(i.unicast_ttl_check && !i.authenticated_decisions);
     assert!(!i.use_vmac);
-    assert_eq!(i.notify.timeout, Duration::from_secs(10));
+    assert_eq!(i.notify().timeout, Duration::from_secs(10));
     assert!(i.unicast.is_none() && i.track.is_empty() && i.auth.is_none());
     // A bare address is a host route.
     assert_eq!(i.vips[0].addr.to_string(), "192.0.2.10/32");
@@ -85,7 +85,7 @@ fn full_config_decodes_every_key() {
     assert_eq!(w.track[0].target, TrackTarget::Check("script_check".into()));
     assert_eq!(w.track[0].weight, -60);
     assert_eq!(w.track[1].weight, 0, "weight defaults to 0 (FAULT)");
-    assert_eq!(w.notify.commands().count(), 5);
+    assert_eq!(w.notify().commands().count(), 5);
     assert_eq!(w.v3_checksum, V3Checksum::Rfc9568);
     assert_eq!(w.garp.repeat_after, Duration::from_secs(2));
     assert_eq!(

@@ -481,7 +481,7 @@ fn notify_commands() {
     let c = convert(&one(
         "notify_master \"/bin/n master\"\nnotify_backup /bin/b\nnotify_fault /bin/f\nnotify_stop /bin/s\nnotify /bin/any\nnotify_master_rx_lower_pri /bin/x",
     ));
-    let n = &inst(&c, "VI_1").notify;
+    let n = inst(&c, "VI_1").notify();
     assert_eq!(n.master.as_deref(), Some("/bin/n master"));
     assert_eq!(n.backup.as_deref(), Some("/bin/b"));
     assert_eq!(n.fault.as_deref(), Some("/bin/f"));

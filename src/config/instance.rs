@@ -136,7 +136,9 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
         isolation_check: isolation_check?.map(Box::new),
         fence: fence?.map(Box::new),
         track: track?,
-        notify: Box::new(notify?),
+        notify: Some(notify?)
+            .filter(|n| *n != Notify::default())
+            .map(Box::new),
         v3_checksum: v3_checksum?,
         auth: auth?,
         use_vmac: use_vmac?,

@@ -194,8 +194,9 @@ pub struct Instance {
     pub fence: Option<Box<super::Fence>>,
     /// What lowers the priority or forces FAULT.
     pub track: Vec<Track>,
-    /// Commands run on state changes.
-    pub notify: Box<Notify>,
+    /// Commands run on state changes; `None` for the default (no command, the default
+    /// timeout), which most instances have. Read it with [`Instance::notify`].
+    pub notify: Option<Box<Notify>>,
     /// VRRPv3-over-IPv4 checksum form to send.
     pub v3_checksum: V3Checksum,
     /// VRRPv2 simple-text authentication, if set (v2 only).
@@ -439,14 +440,25 @@ pub struct Notify {
 
 impl Default for Notify {
     fn default() -> Self {
-        Notify {
-            master: None,
-            backup: None,
-            fault: None,
-            stop: None,
-            any: None,
-            timeout: Duration::from_secs(10),
-        }
+        NO_NOTIFY
+    }
+}
+
+/// No command, the default timeout.
+const NO_NOTIFY: Notify = Notify {
+    master: None,
+    backup: None,
+    fault: None,
+    stop: None,
+    any: None,
+    timeout: Duration::from_secs(10),
+};
+
+impl Instance {
+    /// Its notify commands (the default where none are configured).
+    pub fn notify(&self) -> &Notify {
+        static DEFAULT: Notify = NO_NOTIFY;
+        self.notify.as_deref().unwrap_or(&DEFAULT)
     }
 }
 

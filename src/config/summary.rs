@@ -209,7 +209,7 @@ fn write_instance(out: &mut String, name: &str, i: &Instance) -> fmt::Result {
         };
         writeln!(out, "  track: {what}, {effect}")?;
     }
-    for (event, cmd) in i.notify.commands() {
+    for (event, cmd) in i.notify().commands() {
         writeln!(out, "  notify {event}: {cmd}")?;
     }
     if i.auth.is_some() {

@@ -222,7 +222,7 @@ pub fn script_security(config: &Config) -> Vec<InsecureScript> {
         })
         .collect();
     for inst in config.instances.values() {
-        lines.extend(inst.notify.commands().map(|(_, l)| l));
+        lines.extend(inst.notify().commands().map(|(_, l)| l));
     }
     for notify in config.group_notify.values() {
         lines.extend(notify.commands().map(|(_, l)| l));

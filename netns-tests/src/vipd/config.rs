@@ -326,12 +326,12 @@ mod tests {
         assert_eq!(web.track.len(), 4);
         assert_eq!(web.track[3].weight, -100);
         assert_eq!(
-            web.notify.master.as_deref(),
+            web.notify().master.as_deref(),
             Some("/bin/true master: #1"),
             "a command line with YAML specials survives"
         );
-        assert_eq!(web.notify.any.as_deref(), Some("/bin/echo \"quoted\""));
-        assert_eq!(web.notify.timeout, Duration::from_millis(500));
+        assert_eq!(web.notify().any.as_deref(), Some("/bin/echo \"quoted\""));
+        assert_eq!(web.notify().timeout, Duration::from_millis(500));
         assert_eq!(
             parsed.global.metrics_listen,
             Some("127.0.0.1:9742".parse().unwrap())

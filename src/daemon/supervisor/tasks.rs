@@ -26,7 +26,7 @@ impl Supervisor {
         let _scripts = self.scripts.enter();
         let mut out = HashMap::new();
         for (name, inst) in &config.instances {
-            let commands = Commands::from_config(&inst.notify, run_as)
+            let commands = Commands::from_config(inst.notify(), run_as)
                 .map_err(|e| DaemonError::Scripts(format!("instance {name}: notify: {e}")))?;
             let vips = inst.vips.iter().map(|v| v.addr.to_string()).collect();
             if let Some(notifier) = self.queue(Subject::Instance, name, vips, commands) {
