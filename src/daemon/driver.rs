@@ -180,8 +180,11 @@ struct Task<I> {
     router: Router,
     io: I,
     /// What a timer expiry left for [`Task::finish`] (see [`Task::timer`]); `None` but in
-    /// the instant of a takeover. Boxed: every router's task holds one.
-    deferred: Option<Box<[Action]>>,
+    /// the instant of a takeover. Behind a thin pointer (a boxed Vec: a boxed slice is a
+    /// fat one): every router's task holds one, and eight more bytes put the router's cell
+    /// in jemalloc's next size class, 128 bytes up.
+    #[allow(clippy::box_collection)]
+    deferred: Option<Box<Vec<Action>>>,
 }
 
 impl<I: RouterIo> Task<I> {
@@ -233,7 +236,7 @@ impl<I: RouterIo> Task<I> {
             .count();
         let deferring = adverts > 0 && adverts < actions.len();
         if deferring {
-            self.deferred = Some(actions.drain(adverts..).collect());
+            self.deferred = Some(Box::new(actions.drain(adverts..).collect()));
         }
         self.act(&mut actions);
         ACTIONS.set(actions);
@@ -245,8 +248,8 @@ impl<I: RouterIo> Task<I> {
 
     /// Carries out what [`Task::timer`] left.
     fn finish(&mut self) {
-        if let Some(deferred) = self.deferred.take() {
-            self.act(&mut deferred.into_vec());
+        if let Some(mut deferred) = self.deferred.take() {
+            self.act(&mut deferred);
             self.io.after_input(&self.router);
         }
     }
