@@ -79,8 +79,8 @@ pub struct Settings {
     pub fence: Option<Arc<Fencer>>,
     /// The arbiter task of the instance's key, when it has `arbiter: true`.
     pub arbiter: Option<ArbiterLink>,
-    /// Where isolation checks run (off the routers' thread). Here, not in the router task's
-    /// I/O, which every router holds in its cell.
+    /// Where isolation checks and fence commands run (off the routers' thread). Here, not
+    /// in the router task's I/O, which every router holds in its cell.
     pub scripts: tokio::runtime::Handle,
 }
 
