@@ -7,6 +7,8 @@
 //! ownership) restarts that instance alone, gracefully.
 
 mod instances;
+#[cfg(all(test, target_os = "linux", target_pointer_width = "64"))]
+mod size_budget;
 mod tasks;
 
 use std::collections::{BTreeMap, HashMap};
