@@ -373,3 +373,30 @@ async fn the_keepalived_format_writes_keepalived_notify_fifo_lines() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_is_needed_for_commands_an_event_stream_or_a_task_it_already_has() {
+    let none = Commands::default();
+    let some = commands(Notify {
+        master: Some("/bin/true".into()),
+        ..Notify::default()
+    });
+    assert!(!Notifier::needed(&none, None, None), "nothing to do");
+    assert!(Notifier::needed(&some, None, None), "commands");
+
+    let dir = Scratch::new("needed");
+    let stream = EventStream::open(dir.path("events.jsonl"), EventLogFormat::Json).unwrap();
+    assert!(Notifier::needed(&none, Some(&stream), None), "an event log");
+
+    // A queue whose commands were taken away by a reload keeps its task (and its order)...
+    let (ran, task) = Notifier::spawn(Subject::Instance, "web", vec![], some, None);
+    assert!(task.is_some());
+    assert!(
+        Notifier::needed(&none, None, Some(&ran)),
+        "a task already running"
+    );
+    // ...but one that never had a task is let go.
+    let (idle, task) = Notifier::spawn(Subject::Instance, "web", vec![], none.clone(), None);
+    assert!(task.is_none());
+    assert!(!Notifier::needed(&none, None, Some(&idle)), "an idle queue");
+}

@@ -174,8 +174,7 @@ impl Commands {
         }
     }
 
-    /// No command configured for any transition.
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         [
             &self.master,
             &self.backup,
@@ -266,9 +265,17 @@ impl Notifier {
         (n, task)
     }
 
-    /// Whether this queue has a task: it ran, or may still run, commands.
-    pub fn has_task(&self) -> bool {
-        self.0.tx.is_some()
+    /// Whether an instance (or group) needs a queue: it has `commands` or an event stream to
+    /// write to, or its `existing` queue has a task (it ran, or may still run, commands:
+    /// that queue stays, so that notifications never run side by side or out of order). A
+    /// queue that would do nothing only holds memory, and one made later starts in order,
+    /// as nothing ran before it.
+    pub fn needed(
+        commands: &Commands,
+        events: Option<&EventStream>,
+        existing: Option<&Notifier>,
+    ) -> bool {
+        !commands.is_empty() || events.is_some() || existing.is_some_and(|n| n.0.tx.is_some())
     }
 
     /// The same queue with a reload's commands, VIPs and event stream. Notes already queued

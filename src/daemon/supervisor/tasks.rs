@@ -58,10 +58,8 @@ impl Supervisor {
 
     /// The notify queue of an instance (or group), one for the daemon's life: a reload renews
     /// its commands instead of starting a second queue beside the first, so notifications keep
-    /// their order and never run side by side. `None` where there is nothing to do: no
-    /// command, no event log and no task that ever ran one. Such a queue would only hold
-    /// memory (some 200 bytes an instance), and one made later starts in order, as nothing
-    /// ran before it.
+    /// their order and never run side by side. `None` where none is
+    /// [`Notifier::needed`].
     fn queue(
         &mut self,
         subject: Subject,
@@ -71,8 +69,7 @@ impl Supervisor {
     ) -> Option<Notifier> {
         let events = self.event_log.as_ref().map(|(_, s)| s.clone());
         let key = (subject, name.to_owned());
-        let has_task = self.queues.get(&key).is_some_and(Notifier::has_task);
-        if commands.is_empty() && events.is_none() && !has_task {
+        if !Notifier::needed(&commands, events.as_ref(), self.queues.get(&key)) {
             self.queues.remove(&key);
             return None;
         }
