@@ -236,9 +236,15 @@ impl<I: RouterIo> Task<I> {
             .count();
         let deferring = adverts > 0 && adverts < actions.len();
         if deferring {
-            self.deferred = Some(Box::new(actions.drain(adverts..).collect()));
+            // The adverts go out before the rest is kept: keeping it allocates.
+            let mut due = actions.drain(..);
+            for action in due.by_ref().take(adverts) {
+                self.act_one(action);
+            }
+            self.deferred = Some(Box::new(due.collect()));
+        } else {
+            self.act(&mut actions);
         }
-        self.act(&mut actions);
         ACTIONS.set(actions);
         if !deferring {
             self.io.after_input(&self.router);
@@ -257,48 +263,53 @@ impl<I: RouterIo> Task<I> {
     /// Carries out the router's actions, in order, leaving the buffer empty for the next
     /// input.
     fn act(&mut self, actions: &mut Vec<Action>) {
-        let Task { router, io, .. } = self;
         for action in actions.drain(..) {
-            match action {
-                Action::SendAdvert { priority } => io.send_advert(router, priority),
-                Action::AddVips => io.vips(VipOp::Add),
-                Action::RemoveVips => io.vips(VipOp::Remove),
-                Action::Announce { count } => {
-                    let schedule = router.config().announce;
-                    let pacing = Pacing {
-                        arp: schedule.arp_interval,
-                        na: schedule.na_interval,
-                    };
-                    io.vips(VipOp::Announce { count, pacing })
-                }
-                Action::Notify(t) => io.transition(router, &t),
-                Action::AskGate {
+            self.act_one(action);
+        }
+    }
+
+    /// Carries out one of the router's actions.
+    fn act_one(&mut self, action: Action) {
+        let Task { router, io, .. } = self;
+        match action {
+            Action::SendAdvert { priority } => io.send_advert(router, priority),
+            Action::AddVips => io.vips(VipOp::Add),
+            Action::RemoveVips => io.vips(VipOp::Remove),
+            Action::Announce { count } => {
+                let schedule = router.config().announce;
+                let pacing = Pacing {
+                    arp: schedule.arp_interval,
+                    na: schedule.na_interval,
+                };
+                io.vips(VipOp::Announce { count, pacing })
+            }
+            Action::Notify(t) => io.transition(router, &t),
+            Action::AskGate {
+                gate,
+                attempt,
+                takeover,
+                peer,
+                after_fence,
+            } => io.ask_gate(
+                router,
+                GateQuestion {
                     gate,
                     attempt,
                     takeover,
                     peer,
                     after_fence,
-                } => io.ask_gate(
-                    router,
-                    GateQuestion {
-                        gate,
-                        attempt,
-                        takeover,
-                        peer,
-                        after_fence,
-                    },
-                ),
-                Action::WithdrawGate { gate, attempt } => io.withdraw_gate(gate, attempt),
-                Action::ReleaseLease => io.release_lease(),
-                Action::RefuseSyncOrder { .. } => io.sync_refused(),
-                Action::Channel(change) => io.channel(router, change),
-                Action::Suppressed(what) => io.suppressed(what),
-                Action::Receipt {
-                    channel,
-                    from,
-                    receipt,
-                } => io.receipt(router, channel, from, receipt),
-            }
+                },
+            ),
+            Action::WithdrawGate { gate, attempt } => io.withdraw_gate(gate, attempt),
+            Action::ReleaseLease => io.release_lease(),
+            Action::RefuseSyncOrder { .. } => io.sync_refused(),
+            Action::Channel(change) => io.channel(router, change),
+            Action::Suppressed(what) => io.suppressed(what),
+            Action::Receipt {
+                channel,
+                from,
+                receipt,
+            } => io.receipt(router, channel, from, receipt),
         }
     }
 }
