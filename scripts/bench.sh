@@ -33,6 +33,10 @@ cargo build --release -q -p netns-tests --bin failover_bench --bin heal_bench --
 bin="${CARGO_TARGET_DIR:-target}/release"
 case " $* " in *" --help "* | *" -h "*) exec "$bin/${which[0]}_bench" --help ;; esac
 
+if [ "${which[0]}" = scale ]; then
+  # For `--switch threaded` (threaded NAPI on the switch's ports).
+  command -v ethtool >/dev/null || { echo "bench.sh: ethtool missing; run scripts/install-deps.sh" >&2; exit 1; }
+fi
 if [ "${which[0]}" = arbiter ]; then
   for tool in etcd etcdctl openssl; do
     command -v "$tool" >/dev/null || { echo "bench.sh: $tool missing; run scripts/install-deps.sh" >&2; exit 1; }

@@ -26,6 +26,26 @@ impl Capture {
         Capture::spawn(node, iface, filter, file, &["--immediate-mode", "-U"])
     }
 
+    /// Like [`Capture::start`], but only frames `node` receives on `iface`, never those it
+    /// sends (`-Q in`, which the kernel honours by not handing the capture outgoing frames
+    /// at all). For captures on a node whose CPU time is being measured: every frame a
+    /// capture is handed, even one its filter rejects, costs the sender, which the
+    /// measurement would then charge to the agent.
+    pub fn start_incoming(
+        node: &Node,
+        iface: &str,
+        filter: &str,
+        file: PathBuf,
+    ) -> Result<Capture> {
+        Capture::spawn(
+            node,
+            iface,
+            filter,
+            file,
+            &["--immediate-mode", "-U", "-Q", "in"],
+        )
+    }
+
     /// Like [`Capture::start`], but tcpdump is handed frames in blocks (about once a second)
     /// rather than woken for each one; the frames still carry the kernel's arrival times.
     /// For long captures on a node whose CPU time is being measured: a capture woken by

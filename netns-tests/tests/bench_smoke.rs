@@ -226,7 +226,9 @@ fn one_small_scale_case_gives_a_plausible_row() {
     // vipd_bin fails, naming where it looked, when there is no vipd binary.
     let vipd = netns_tests::vipd::vipd_bin().expect("vipd binary");
     let out = Command::new(env!("CARGO_BIN_EXE_scale_bench"))
+        // A threaded switch, so its setup (ethtool, sysfs in the switch) is exercised too.
         .args(["--cases", "2@100ms", "--idle-secs", "2", "--agents", "vipd"])
+        .args(["--switch", "threaded"])
         .arg("--vipd")
         .arg(&vipd)
         .arg("--pinger")

@@ -32,6 +32,9 @@ pub struct ScaleOptions {
     /// Each node's agent on a CPU of its own (node0 on CPU 0, node1 on CPU 1), as on two
     /// hosts; otherwise the scheduler places them.
     pub apart: bool,
+    /// The switch's ports served by kernel threads ([`crate::lab::Lab::thread_switch_ports`]):
+    /// the switch and the receiving node's kernel are charged to no agent, as on two hosts.
+    pub threaded_switch: bool,
     /// Takeovers timed per large case.
     pub takeover_sample: usize,
 }

@@ -12,6 +12,7 @@ use crate::node::Node;
 use crate::wait::wait_until;
 
 mod block;
+mod switch_threads;
 mod teardown;
 pub use block::{Cut, CutGuard, PendingHeal};
 pub(crate) use block::{nft, nft_stdin};
@@ -281,6 +282,15 @@ fn build_switch(td: &mut Teardown, plan: &Plan, heartbeat: bool) -> Result<()> {
     // The switch must be silent: no IPv6 on its ports, so it sends no RS/MLD of its own.
     sysctl(sw, "net.ipv6.conf.all.disable_ipv6", "1")?;
     sysctl(sw, "net.ipv6.conf.default.disable_ipv6", "1")?;
+    // A switch forwards frames without passing them through an IP firewall. br_netfilter
+    // (built in on some kernels, on by default in every namespace) would run every bridged
+    // frame through the IP hooks, in the softirq of the sending agent, which then pays for
+    // it in the CPU the benchmarks measure. Cuts are `bridge` tables and need none of it.
+    if std::path::Path::new("/proc/sys/net/bridge").exists() {
+        for family in ["iptables", "ip6tables", "arptables"] {
+            sysctl(sw, &format!("net.bridge.bridge-nf-call-{family}"), "0")?;
+        }
+    }
     // Without STP, ports forward at once; without snooping, multicast (VRRP adverts,
     // solicited-node NS) floods to every port whatever MLD/IGMP has or has not been seen.
     let bridges: &[&str] = if heartbeat { &["br0", "br1"] } else { &["br0"] };

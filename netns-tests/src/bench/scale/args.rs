@@ -36,6 +36,12 @@ Prints a Markdown report.
                         as on two hosts. Shared, a Backup woken on the CPU its Master just
                         sent from costs several times less than one woken on the other CPU,
                         and which happens differs by agent and from run to run
+  --switch S            inline: a frame's whole way, through the bridge to the other node's
+                        socket and the wake-up of its agent, runs in the sender's context
+                        and counts as the sending agent's CPU (default); threaded: the
+                        switch's ports run it in kernel threads of their own (threaded
+                        NAPI, needs ethtool), so each agent pays for its own sends and
+                        receives only, as on two hosts
   --takeover-sample N   instances whose takeover is timed, cases >= 100 (default 8; 0 skips)
   --vipd PATH           vipd binary (default: next to this binary)
   --keepalived PATH     keepalived binary (default keepalived)
@@ -68,6 +74,15 @@ fn placement(value: &str) -> Result<bool, String> {
     }
 }
 
+/// `--switch`: whether the switch's ports run in kernel threads of their own.
+fn switch(value: &str) -> Result<bool, String> {
+    match value {
+        "inline" => Ok(false),
+        "threaded" => Ok(true),
+        _ => Err("inline or threaded".into()),
+    }
+}
+
 /// Parses the arguments (without the program name). `Ok(None)` means `--help`.
 pub fn parse(argv: &[String]) -> Result<Option<ScaleOptions>, BenchError> {
     let mut o = ScaleOptions {
@@ -86,6 +101,7 @@ pub fn parse(argv: &[String]) -> Result<Option<ScaleOptions>, BenchError> {
         baseline: Vec::new(),
         burn: 0,
         apart: false,
+        threaded_switch: false,
         takeover_sample: 8,
     };
     let go_on = args::each_flag(argv, USAGE, |flag, value| {
@@ -103,6 +119,7 @@ pub fn parse(argv: &[String]) -> Result<Option<ScaleOptions>, BenchError> {
             }
             "--burn" => args::number(value).map(|n| o.burn = n as usize),
             "--placement" => placement(value).map(|apart| o.apart = apart),
+            "--switch" => switch(value).map(|threaded| o.threaded_switch = threaded),
             "--takeover-sample" => args::number(value).map(|n| o.takeover_sample = n as usize),
             _ => Err("unknown option".into()),
         }
@@ -164,6 +181,19 @@ mod tests {
         assert!(o.apart);
         assert!(!parse(&argv("--placement shared")).unwrap().unwrap().apart);
         assert!(!parse(&[]).unwrap().unwrap().apart);
+        assert!(!o.threaded_switch && !parse(&[]).unwrap().unwrap().threaded_switch);
+        assert!(
+            parse(&argv("--switch threaded"))
+                .unwrap()
+                .unwrap()
+                .threaded_switch
+        );
+        assert!(
+            !parse(&argv("--switch inline"))
+                .unwrap()
+                .unwrap()
+                .threaded_switch
+        );
         let labels: Vec<String> = o.contenders().into_iter().map(|c| c.label).collect();
         assert_eq!(labels, ["vipd-old", "vipd-b", "vipd"]);
         for bad in [
@@ -174,6 +204,7 @@ mod tests {
             "--idle-secs 0",
             "--bogus 1",
             "--placement sideways",
+            "--switch fast",
         ] {
             let err = parse(&argv(bad)).unwrap_err().to_string();
             assert!(

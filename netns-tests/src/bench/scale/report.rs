@@ -43,7 +43,7 @@ pub fn markdown(opts: &ScaleOptions, command: &str, results: &[RunResult]) -> St
     let _ = writeln!(
         s,
         "`{command}`\n\nTwo nodes on one bridge, VRRPv3, node0 priority 200 (Master of every \
-         instance), node1 priority 100 (Backup){}. Idle window {} s per run{}. CPU: time on the \
+         instance), node1 priority 100 (Backup){}{}. Idle window {} s per run{}. CPU: time on the \
          CPU of every thread of the agent's processes over the window (schedstat), as a \
          percentage of one core. Memory at the end of the window, in MB, summed over the \
          agent's processes (keepalived: parent and VRRP child). False takeovers: instances \
@@ -55,6 +55,13 @@ pub fn markdown(opts: &ScaleOptions, command: &str, results: &[RunResult]) -> St
             ", node0's agent on CPU 0 and node1's on CPU 1"
         } else {
             ", both agents placed by the scheduler"
+        },
+        if opts.threaded_switch {
+            "; the switch's ports run in kernel threads of their own (threaded NAPI), so the \
+             bridge and the receiving node's kernel count as neither agent's CPU"
+        } else {
+            "; a frame's way through the bridge and the receiving node's kernel runs in the \
+             sender's context and counts as the sending agent's CPU"
         },
         opts.common.idle.as_secs(),
         if opts.burn > 0 {

@@ -48,6 +48,9 @@ fn measure(opts: &ScaleOptions, who: &Contender, case: Case, r: &mut RunResult) 
         heartbeat_link: uses_eth1(&slots),
         ..Default::default()
     })?;
+    if opts.threaded_switch {
+        lab.thread_switch_ports()?;
+    }
     let (n0, n1) = (lab.node(0), lab.node(1));
     let ifaces: &[&str] = if uses_eth1(&slots) {
         &["eth0", "eth1"]

@@ -56,7 +56,7 @@ pub fn sent_by(
     ifaces
         .iter()
         .map(|iface| {
-            Capture::start(
+            Capture::start_incoming(
                 node,
                 iface,
                 &filter,
