@@ -11,7 +11,7 @@ use tracing::{debug, warn};
 use super::driver::Door;
 use super::socket_counters;
 use super::stats::{LogLimiter, Stats};
-use crate::net::{BATCH_SLOTS, RecvBatch, RecvPacket, VrrpSocket};
+use crate::net::{BATCH_SLOTS, RecvPacket, VrrpSocket};
 use crate::vrrp::packet::{self, Received, Reject};
 use crate::vrrp::router::{Arrival, Packet};
 
@@ -79,13 +79,19 @@ pub async fn run(
         stats,
         limiter: LogLimiter::new(Duration::from_secs(10)),
     };
-    let mut batch = RecvBatch::default();
     // Full batches read in a row: the queue has not run dry since the last wait.
     let mut full_batches = 0;
     loop {
         // Readiness stays set while packets are queued, so only the first batch after the
         // queue ran dry waits for the poller; a batch short of full means it ran dry again.
-        let read = match socket.recv_batch(&mut batch).await {
+        // One look at the routes per batch: a reload waits for at most a batch.
+        let handled = socket.recv_each(|packets| {
+            let table = routes.read().unwrap_or_else(|e| e.into_inner());
+            for pkt in packets {
+                rx.handle(&table, pkt);
+            }
+        });
+        let read = match handled.await {
             Ok(read) => read,
             Err(error) => {
                 warn!(interface = %rx.iface, %error, "receive failed");
@@ -93,13 +99,6 @@ pub async fn run(
                 continue;
             }
         };
-        // One look at the routes per batch: a reload waits for at most a batch.
-        {
-            let table = routes.read().unwrap_or_else(|e| e.into_inner());
-            for pkt in batch.packets() {
-                rx.handle(&table, pkt);
-            }
-        }
         if read < BATCH_SLOTS {
             full_batches = 0;
         } else {

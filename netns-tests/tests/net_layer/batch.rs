@@ -1,4 +1,4 @@
-//! `VrrpSocket::recv_batch`: packets queued before the reader wakes come back many per call,
+//! `VrrpSocket::recv_each`: packets queued before the reader wakes come back many per call,
 //! all of them, in order, each with its own addresses and hop limit; one that is too long
 //! for its buffer is flagged truncated without costing its neighbours.
 
@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use vipd::net::{BATCH_SLOTS, RecvBatch, RecvPacket, VrrpSocket};
+use vipd::net::{BATCH_SLOTS, RecvPacket, VrrpSocket};
 
 use super::lab::{A4, B4, Lab, join, run_in_netns};
 use super::{GROUP4, GROUP6, PAYLOAD, WAIT};
@@ -33,7 +33,7 @@ fn message(i: usize) -> Vec<u8> {
 }
 
 /// Sends [`SENT`] packets from A to the group while B's socket is open but not reading, then
-/// lets B read them with `recv_batch`. Returns the packets and the size of each batch.
+/// lets B read them with `recv_each`. Returns the packets and the size of each batch.
 fn queue_then_read(lab: &Lab, v6: bool) -> (Vec<RecvPacket>, Vec<usize>) {
     let (ready_tx, ready_rx) = mpsc::channel();
     let (sent_tx, sent_rx) = mpsc::channel::<()>();
@@ -48,16 +48,21 @@ fn queue_then_read(lab: &Lab, v6: bool) -> (Vec<RecvPacket>, Vec<usize>) {
         sent_rx.recv_timeout(WAIT).expect("A sent");
         // Let the last packets (and the fragments of the long one) reach B's queue.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let mut batch = RecvBatch::default();
         let (mut got, mut sizes) = (Vec::new(), Vec::new());
         while got.len() < SENT {
-            let n = tokio::time::timeout(WAIT, sock.recv_batch(&mut batch))
+            let heard = got.len();
+            let each = |packets: &[std::io::Result<RecvPacket>]| {
+                got.extend(
+                    packets
+                        .iter()
+                        .map(|p| p.as_ref().expect("a readable packet").clone()),
+                )
+            };
+            let n = tokio::time::timeout(WAIT, sock.recv_each(each))
                 .await
-                .unwrap_or_else(|_| panic!("B heard only {} packets", got.len()))
-                .expect("recv_batch in B");
+                .unwrap_or_else(|_| panic!("B heard only {heard} packets"))
+                .expect("recv_each in B");
             sizes.push(n);
-            let read = batch.packets().iter();
-            got.extend(read.map(|p| p.as_ref().expect("a readable packet").clone()));
         }
         (got, sizes)
     });

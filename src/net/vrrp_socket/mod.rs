@@ -4,7 +4,8 @@ mod recv;
 mod send;
 mod setup;
 
-pub use recv::{BATCH_SLOTS, RecvBatch};
+pub use recv::BATCH_SLOTS;
+use recv::RecvBatch;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -152,27 +153,41 @@ impl VrrpSocket {
             .await
     }
 
-    /// Waits until packets are queued, then reads up to [`BATCH_SLOTS`] of them with one
-    /// system call into `batch` (see [`RecvBatch::drain`]). Returns how many it read.
-    pub async fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+    /// Waits until packets are queued, reads up to [`BATCH_SLOTS`] of them with one system
+    /// call and hands them to `each`, in the order they arrived. Returns how many it read.
+    ///
+    /// The buffers are the thread's, lent for the call (see [`RecvBatch::lend`]): every
+    /// receive loop of the daemon runs on its one runtime thread and reads between two
+    /// waits, never during one, so one set of buffers serves them all.
+    pub async fn recv_each(
+        &self,
+        mut each: impl FnMut(&[io::Result<RecvPacket>]),
+    ) -> io::Result<usize> {
         loop {
             let mut ready = self.fd.readable().await?;
-            match ready.try_io(|s| batch.fill(s.as_raw_fd(), self.family)) {
-                Ok(Ok(n)) => {
-                    // `recvmmsg` with MSG_DONTWAIT stops early only when the queue ran dry,
-                    // or on an error, which the kernel keeps for the next call (no packet is
-                    // lost). So a short batch proves the socket drained: clear its readiness
-                    // now rather than pay one more call that ends in EAGAIN. A packet that
-                    // arrived since is a new edge of the edge-triggered poller, and tokio
-                    // does not clear a readiness newer than the one this guard saw.
-                    if n < BATCH_SLOTS {
-                        ready.clear_ready();
+            let read = RecvBatch::lend(|batch| {
+                match ready.try_io(|s| batch.fill(s.as_raw_fd(), self.family)) {
+                    Ok(Ok(n)) => {
+                        // `recvmmsg` with MSG_DONTWAIT stops early only when the queue ran
+                        // dry, or on an error, which the kernel keeps for the next call (no
+                        // packet is lost). So a short batch proves the socket drained: clear
+                        // its readiness now rather than pay one more call that ends in
+                        // EAGAIN. A packet that arrived since is a new edge of the
+                        // edge-triggered poller, and tokio does not clear a readiness newer
+                        // than the one this guard saw.
+                        if n < BATCH_SLOTS {
+                            ready.clear_ready();
+                        }
+                        each(batch.packets());
+                        Some(Ok(n))
                     }
-                    return Ok(n);
+                    Ok(Err(e)) => Some(Err(e)),
+                    // WouldBlock: `try_io` cleared the readiness; wait for the next packet.
+                    Err(_) => None,
                 }
-                Ok(Err(e)) => return Err(e),
-                // WouldBlock: `try_io` cleared the readiness; wait for the next packet.
-                Err(_) => continue,
+            });
+            if let Some(read) = read {
+                return read;
             }
         }
     }

@@ -6,6 +6,7 @@
 //! header must be given its full room again, and nix's `recvmmsg` offers no way to do that
 //! short of allocating its headers (three allocations and 3 KB zeroed) for every wake-up.
 
+use std::cell::Cell;
 use std::io;
 use std::mem::{MaybeUninit, size_of};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -70,13 +71,14 @@ impl Meta {
     }
 }
 
-/// The buffers of [`super::VrrpSocket::recv_batch`] and the packets of its last call.
+/// The buffers of [`super::VrrpSocket::recv_each`] and the packets of its last call.
 ///
-/// Made once per receive loop and reused: the 16 × 9 KB of buffers are one zeroed
-/// allocation, whose pages the kernel maps only once a datagram has been written into them.
-/// Adverts shorter than a page leave the first page of each slot resident: 64 KB of the
-/// 144 KB per socket.
-pub struct RecvBatch {
+/// One per thread, lent to each read in turn ([`RecvBatch::lend`]): the 16 × 9 KB of
+/// buffers are one zeroed allocation, whose pages the kernel maps only once a datagram has
+/// been written into them. Adverts shorter than a page leave the first page of each slot
+/// resident, 64 KB, which a batch per socket paid for every interface and family (four
+/// sockets at 1,000 instances: 256 KB).
+pub(super) struct RecvBatch {
     buffers: Box<[u8]>,
     metas: Box<[Meta; BATCH_SLOTS]>,
     /// The packets of the last call are the first `len`; the rest are kept from earlier
@@ -96,11 +98,25 @@ impl Default for RecvBatch {
     }
 }
 
+thread_local! {
+    /// The thread's batch between two reads.
+    static LENT: Cell<Option<Box<RecvBatch>>> = const { Cell::new(None) };
+}
+
 impl RecvBatch {
+    /// Runs `read` with the thread's batch, made on first use. A read that lends again
+    /// while it holds the batch (none does: reads do not nest) gets a new one.
+    pub(super) fn lend<R>(read: impl FnOnce(&mut RecvBatch) -> R) -> R {
+        let mut batch = LENT.take().unwrap_or_default();
+        let out = read(&mut batch);
+        LENT.set(Some(batch));
+        out
+    }
+
     /// The datagrams of the last call, in the order they arrived. A datagram the kernel
     /// delivered without the ancillary data every packet must carry is an error item; its
     /// neighbours are unaffected.
-    pub fn packets(&self) -> &[io::Result<RecvPacket>] {
+    pub(super) fn packets(&self) -> &[io::Result<RecvPacket>] {
         &self.packets[..self.len]
     }
 
