@@ -16,8 +16,9 @@ POLICY=/usr/sbin/policy-rc.d
 # back by the same policy-rc.d), etcd and etcdctl for the arbiter's store tests
 # (etcd-server's daemon is held back the same way; the tests start their own members) and
 # openssl to make those tests' certificates, make, with which jemalloc (vipd's allocator)
-# is built, and ethtool, with which the scale benchmark turns on threaded NAPI in the switch. Not arping/ndisc6: the harness probes ARP/ND itself on a packet socket, listing
-# every answerer without parsing another tool's output.
+# is built, and ethtool, with which the scale benchmark turns on threaded NAPI in the switch
+# (`--switch threaded`). Not arping/ndisc6: the harness probes ARP/ND itself on a packet
+# socket, listing every answerer without parsing another tool's output.
 PACKAGES=(keepalived frr tcpdump tshark nftables iproute2 iputils-ping procps systemd prometheus etcd-server etcd-client openssl make ethtool)
 # The commands those packages provide, to skip apt entirely when all are present.
 COMMANDS=(keepalived /usr/lib/frr/zebra /usr/lib/frr/vrrpd tcpdump tshark nft ip ping pgrep sysctl systemd-analyze promtool etcd etcdctl openssl make ethtool)
