@@ -157,12 +157,12 @@ impl LiveIo {
     /// counts and records the outcome and hands the router its answer.
     pub(super) fn fence(&mut self, router: &Router, question: GateQuestion) {
         let settings = self.settings.borrow();
-        let (fencer, scripts) = (settings.fence.clone(), settings.scripts.clone());
+        let fencer = settings.fence.clone();
         let (inbox, stats, events) = (self.inbox.clone(), self.stats.clone(), self.events.clone());
         let name = self.name.to_string();
         let vrid = router.config().vrid;
         let (state, priority) = (router.state().to_string(), router.priority());
-        scripts.spawn(async move {
+        settings.scripts.spawn(async move {
             let answer = match &fencer {
                 Some(f) => f.run(question.peer, &name, vrid).await,
                 // Only if a reload removed the fence under a waiting router: nothing to run.

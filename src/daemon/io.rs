@@ -214,11 +214,11 @@ impl RouterIo for LiveIo {
         match gate {
             GateKind::Isolation => {
                 let settings = self.settings.borrow();
-                let (probe, scripts) = (settings.isolation.clone(), settings.scripts.clone());
+                let probe = settings.isolation.clone();
                 let inbox = self.inbox.clone();
                 let name = self.name.to_string();
                 let stats = self.stats.clone();
-                scripts.spawn(async move {
+                settings.scripts.spawn(async move {
                     let (finding, detail) = match &probe {
                         Some(p) => p.run().await,
                         // Only if the config changed under a waiting router: let it go on.

@@ -166,25 +166,23 @@ impl VrrpSocket {
         loop {
             let mut ready = self.fd.readable().await?;
             let read = RecvBatch::lend(|batch| {
-                match ready.try_io(|s| batch.fill(s.as_raw_fd(), self.family)) {
-                    Ok(Ok(n)) => {
-                        // `recvmmsg` with MSG_DONTWAIT stops early only when the queue ran
-                        // dry, or on an error, which the kernel keeps for the next call (no
-                        // packet is lost). So a short batch proves the socket drained: clear
-                        // its readiness now rather than pay one more call that ends in
-                        // EAGAIN. A packet that arrived since is a new edge of the
-                        // edge-triggered poller, and tokio does not clear a readiness newer
-                        // than the one this guard saw.
-                        if n < BATCH_SLOTS {
-                            ready.clear_ready();
-                        }
-                        each(batch.packets());
-                        Some(Ok(n))
-                    }
-                    Ok(Err(e)) => Some(Err(e)),
+                let n = match ready.try_io(|s| batch.fill(s.as_raw_fd(), self.family)) {
+                    Ok(Ok(n)) => n,
+                    Ok(Err(e)) => return Some(Err(e)),
                     // WouldBlock: `try_io` cleared the readiness; wait for the next packet.
-                    Err(_) => None,
+                    Err(_) => return None,
+                };
+                // `recvmmsg` with MSG_DONTWAIT stops early only when the queue ran dry, or on
+                // an error, which the kernel keeps for the next call (no packet is lost). So a
+                // short batch proves the socket drained: clear its readiness now rather than
+                // pay one more call that ends in EAGAIN. A packet that arrived since is a new
+                // edge of the edge-triggered poller, and tokio does not clear a readiness
+                // newer than the one this guard saw.
+                if n < BATCH_SLOTS {
+                    ready.clear_ready();
                 }
+                each(batch.packets());
+                Some(Ok(n))
             });
             if let Some(read) = read {
                 return read;
