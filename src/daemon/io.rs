@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{info, warn};
@@ -84,6 +85,26 @@ pub struct Settings {
     pub scripts: tokio::runtime::Handle,
 }
 
+/// How many times any instance's settings were replaced. Every advert sent or received
+/// looks whether its instance's settings changed; this one counter, shared by all and kept
+/// in the cache by them, answers "no" without reading each instance's own version, a cache
+/// miss per advert at fifty instances and 10 ms adverts. Bumped after the replacement
+/// ([`replace_settings`]), so a reader that sees the new count sees the new settings. 32
+/// bits, which keep the router's cell in its size class: the count wraps, and a reader is
+/// fooled only if exactly 2^32 reloads pass between two of its adverts.
+static SETTINGS_REPLACED: AtomicU32 = AtomicU32::new(0);
+
+/// Replaces an instance's settings (a reload) where its router's I/O will see them.
+pub fn replace_settings(latest: &Latest<Settings>, settings: Settings) {
+    latest.replace(settings);
+    SETTINGS_REPLACED.fetch_add(1, Ordering::Release);
+}
+
+/// [`SETTINGS_REPLACED`] now: what a new router's I/O starts from.
+pub fn settings_replaced() -> u32 {
+    SETTINGS_REPLACED.load(Ordering::Acquire)
+}
+
 /// Where and how one instance sends.
 pub struct LiveIo {
     /// Instance name, for logs.
@@ -106,8 +127,11 @@ pub struct LiveIo {
     pub events: broadcast::Sender<Event>,
     /// What a reload can change while the router runs (read for adverts).
     pub settings: Reader<Settings>,
-    /// The settings' version the status view last showed.
-    pub view_seen: u64,
+    /// A reload's settings that the status view has not shown yet.
+    pub view_stale: bool,
+    /// [`SETTINGS_REPLACED`] when the sending paths and the status view last looked at the
+    /// settings.
+    pub settings_looked: u32,
     /// What the view last showed.
     pub seen: Option<Seen>,
 }
@@ -118,14 +142,13 @@ impl LiveIo {
         // compare the few fields that can change before building anything.
         let seen = Seen::of(router);
         let health = router.channel_health();
-        let version = self.settings.version();
-        let settings_changed = version != self.view_seen;
-        if transition.is_none() && !settings_changed && self.seen.as_ref() == Some(&seen) {
+        self.follow_settings();
+        if transition.is_none() && !self.view_stale && self.seen.as_ref() == Some(&seen) {
             return;
         }
         self.seen = Some(seen);
         // Past the gate something shown changed: publish the new values.
-        self.view_seen = version;
+        self.view_stale = false;
         let settings = self.settings.borrow();
         self.view.modify(|view| {
             view.config = Arc::clone(router.shared_config());
@@ -152,10 +175,18 @@ impl LiveIo {
 
 impl LiveIo {
     /// Takes what a reload changed into the send paths.
+    /// Takes note of a reload's new settings, if there was one since the last look: the
+    /// sending paths follow at once; the status view at its next publish.
     fn follow_settings(&mut self) {
+        let replaced = SETTINGS_REPLACED.load(Ordering::Acquire);
+        if replaced == self.settings_looked {
+            return;
+        }
+        self.settings_looked = replaced;
         if !self.settings.has_changed() {
             return;
         }
+        self.view_stale = true;
         let settings = self.settings.borrow_and_update();
         if !Arc::ptr_eq(&settings.paths, &self.sending.paths()) {
             self.sending.replace(settings.paths.clone());

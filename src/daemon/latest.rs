@@ -90,12 +90,6 @@ impl<T> Reader<T> {
         self.shared.value.load()
     }
 
-    /// The number of replacements so far: a reader that notes it and then loads the value
-    /// sees that replacement or a later one.
-    pub fn version(&self) -> u64 {
-        self.shared.version.load(Ordering::Acquire)
-    }
-
     /// The value now, noted as seen.
     pub fn borrow_and_update(&mut self) -> Guard<Arc<T>> {
         self.seen = self.shared.version.load(Ordering::Acquire);

@@ -102,7 +102,8 @@ impl Supervisor {
             stats: stats.clone(),
             view: view_tx,
             events: self.events.clone(),
-            view_seen: group_for_io.version(),
+            view_stale: false,
+            settings_looked: io::settings_replaced(),
             settings: group_for_io,
             seen: None,
         };
@@ -230,16 +231,19 @@ impl Supervisor {
         if old.vips != new.vips {
             live.vip_ops.push(VipOp::Set(vip_list.clone()));
         }
-        live.settings.replace(Settings {
-            vips: vip_list,
-            notifier,
-            group,
-            paths: live.paths.clone(),
-            isolation: self.isolation.get(name).cloned(),
-            arbiter: arbiter.as_ref().map(|(link, _)| link.clone()),
-            fence: self.fences.get(name).cloned(),
-            scripts: self.scripts.clone(),
-        });
+        io::replace_settings(
+            &live.settings,
+            Settings {
+                vips: vip_list,
+                notifier,
+                group,
+                paths: live.paths.clone(),
+                isolation: self.isolation.get(name).cloned(),
+                arbiter: arbiter.as_ref().map(|(link, _)| link.clone()),
+                fence: self.fences.get(name).cloned(),
+                scripts: self.scripts.clone(),
+            },
+        );
         if let Some((link, _)) = &arbiter {
             let _ = link.send(ArbiterMsg::Join {
                 member: name.to_owned(),

@@ -25,7 +25,7 @@ use super::driver::{self, Door, RouterCell, VipOp};
 use super::fence::Fencer;
 use super::groups::{self, GroupEvent};
 use super::instance::{self, Prepared};
-use super::io::{LiveIo, Settings};
+use super::io::{self, LiveIo, Settings};
 use super::isolation::IsolationProbe;
 use super::latest::Latest;
 use super::links::{self, Watchers};
