@@ -33,11 +33,13 @@ pub struct RecvPacket {
     pub data: Vec<u8>,
     /// The sender's address.
     pub src: IpAddr,
-    /// The destination address of the packet (the group for multicast adverts).
+    /// The destination address of the packet (the group for multicast adverts); for IPv4
+    /// from the header, 0.0.0.0 if the datagram is too short to hold one.
     pub dst: IpAddr,
     /// The interface the packet arrived on.
     pub ifindex: u32,
-    /// The IPv4 TTL or IPv6 hop limit, from ancillary data (for IPv6 the only way to see it).
+    /// The IPv4 TTL (from the header) or IPv6 hop limit (from ancillary data, the only way
+    /// to see it).
     pub hop_limit: u8,
     /// The packet was longer than the receive buffer and `data` holds only its start.
     pub truncated: bool,
@@ -144,11 +146,18 @@ impl VrrpSocket {
         interface_addrs(&self.ifname, self.family)
     }
 
+    fn bound(&self) -> recv::Bound {
+        recv::Bound {
+            family: self.family,
+            ifindex: self.ifindex,
+        }
+    }
+
     /// Waits for the next packet.
     pub async fn recv(&self) -> io::Result<RecvPacket> {
         self.fd
             .async_io(Interest::READABLE, |s| {
-                recv::recv_now(s.as_raw_fd(), self.family)
+                recv::recv_now(s.as_raw_fd(), self.bound())
             })
             .await
     }
@@ -166,7 +175,7 @@ impl VrrpSocket {
         loop {
             let mut ready = self.fd.readable().await?;
             let read = RecvBatch::lend(|batch| {
-                let n = match ready.try_io(|s| batch.fill(s.as_raw_fd(), self.family)) {
+                let n = match ready.try_io(|s| batch.fill(s.as_raw_fd(), self.bound())) {
                     Ok(Ok(n)) => n,
                     Ok(Err(e)) => return Some(Err(e)),
                     // WouldBlock: `try_io` cleared the readiness; wait for the next packet.

@@ -47,10 +47,9 @@ pub(super) fn open_v4(ifname: &str, ifindex: u32) -> Result<Socket, NetError> {
     // Our own adverts must not come back to us as if a peer had sent them.
     sock.set_multicast_loop_v4(false)
         .map_err(|e| NetError::io(what("IP_MULTICAST_LOOP"), e))?;
-    setsockopt(&sock, sockopt::Ipv4PacketInfo, &true)
-        .map_err(|e| NetError::io(what("IP_PKTINFO"), e.into()))?;
-    setsockopt(&sock, sockopt::Ipv4RecvTtl, &true)
-        .map_err(|e| NetError::io(what("IP_RECVTTL"), e.into()))?;
+    // No IP_PKTINFO or IP_RECVTTL: a raw IPv4 socket receives the IP header, which holds
+    // the destination and TTL, and the socket is bound to its interface. (Sending with an
+    // IP_PKTINFO control message needs no option.)
     sock.set_nonblocking(true)
         .map_err(|e| NetError::io(what("O_NONBLOCK"), e))?;
     Ok(sock)
