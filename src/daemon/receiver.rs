@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use nohash_hasher::BuildNoHashHasher;
 use tracing::{debug, warn};
 
 use super::driver::Door;
@@ -17,8 +18,12 @@ use crate::vrrp::router::{Arrival, Packet};
 
 use crate::vrrp::Family;
 
+/// A table by VRID. A VRID is its own hash: a table is looked up for every advert received,
+/// and SipHash of one byte took as long as the rest of the lookup.
+pub type ByVrid<R> = HashMap<u8, R, BuildNoHashHasher<u8>>;
+
 /// The instances a socket serves, by VRID; changes with reloads.
-pub type Routes = HashMap<u8, Route>;
+pub type Routes = ByVrid<Route>;
 
 /// Where adverts for one VRID go. What they must look like is the router's to judge, by its
 /// own configuration.

@@ -25,7 +25,7 @@ use crate::vrrp::udp_frame::{self, FrameKey, ReplayGuard};
 pub const REPLAY_WINDOW: Duration = Duration::from_secs(60);
 
 /// The instances a sealed channel's socket serves, by VRID; changes with reloads.
-pub type SealedRoutes = HashMap<u8, SealedRoute>;
+pub type SealedRoutes = super::receiver::ByVrid<SealedRoute>;
 
 /// How often a receive loop re-reads this host's addresses, so one added after the socket
 /// opened (DHCP, a new channel) is known within this, without a syscall per frame.

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use super::DaemonError;
 use super::driver::Door;
 use super::instance::ResolvedChannel;
-use super::receiver::{Route, RxChannel};
+use super::receiver::{ByVrid, Route, RxChannel};
 use super::sealed::{SealedRoute, SealedRoutes};
 use super::senders::TxPath;
 use super::stats::Stats;
@@ -64,7 +64,7 @@ pub enum Attachment {
 }
 
 struct Entry<R> {
-    routes: Arc<RwLock<HashMap<u8, R>>>,
+    routes: Arc<RwLock<ByVrid<R>>>,
     task: JoinHandle<()>,
 }
 
@@ -323,7 +323,7 @@ impl Named for SealedRoute {
 }
 
 /// The instance other than `name` that holds `vrid` in `table`, if any.
-fn other_holder<R: Named>(table: &HashMap<u8, R>, vrid: u8, name: &str) -> Option<String> {
+fn other_holder<R: Named>(table: &ByVrid<R>, vrid: u8, name: &str) -> Option<String> {
     table
         .get(&vrid)
         .filter(|r| r.name() != name)
@@ -333,7 +333,7 @@ fn other_holder<R: Named>(table: &HashMap<u8, R>, vrid: u8, name: &str) -> Optio
 /// Puts `route` in the table for `vrid`. The instance's own earlier route (a reload) is
 /// replaced; another instance's is not: its name comes back as the error, because the
 /// receiver tells instances apart by VRID alone and one of them would go deaf.
-fn claim<R: Named>(routes: &RwLock<HashMap<u8, R>>, vrid: u8, route: R) -> Result<(), String> {
+fn claim<R: Named>(routes: &RwLock<ByVrid<R>>, vrid: u8, route: R) -> Result<(), String> {
     let mut table = write(routes);
     if let Some(held) = other_holder(&table, vrid, route.name()) {
         return Err(held);
@@ -357,7 +357,7 @@ fn shared_route(plan: &Plan<'_>, on: &str, held: &str) -> DaemonError {
     ))
 }
 
-fn forget<R: Named>(routes: &RwLock<HashMap<u8, R>>, name: &str) -> bool {
+fn forget<R: Named>(routes: &RwLock<ByVrid<R>>, name: &str) -> bool {
     let mut table = write(routes);
     table.retain(|_, r| r.name() != name);
     table.is_empty()

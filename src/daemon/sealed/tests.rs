@@ -43,7 +43,7 @@ fn table(peers: Vec<IpAddr>) -> (SealedRoutes, mpsc::Receiver<Box<Packet>>) {
         key: key(),
         origin: ORIGIN,
     };
-    (HashMap::from([(51, udp)]), rx)
+    (SealedRoutes::from_iter([(51, udp)]), rx)
 }
 
 /// A sealed VRID 51 advert from `origin`, stamped as a new sender would stamp it now.

@@ -83,7 +83,7 @@ fn rig(device: PathBuf) -> Rig {
         key: Arc::new(FrameKey::new(KEY.to_vec()).unwrap()),
         origin: ORIGIN,
     };
-    let routes = Arc::new(RwLock::new(SealedRoutes::from([(51, route)])));
+    let routes = Arc::new(RwLock::new(SealedRoutes::from_iter([(51, route)])));
     let line = Arc::new(SerialLine::new(device));
     let sink = line.sink(PEER_ID, channel.clone());
     let judge = FrameJudge::with_own_addrs(Transport::new(PREFIX), none_ours);

@@ -119,7 +119,7 @@ impl Sockets {
         }
         self.lingering.retain(|_, w| w.strong_count() > 0);
         let lingering = self.lingering.remove(key).and_then(|w| w.upgrade());
-        let routes = Arc::new(RwLock::new(SealedRoutes::new()));
+        let routes = Arc::new(RwLock::new(SealedRoutes::default()));
         let (task, shared) = t.open(key, routes.clone(), lingering)?;
         let entry = Entry { routes, task };
         self.sealed.insert(

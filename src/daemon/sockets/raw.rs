@@ -97,7 +97,7 @@ impl Sockets {
         }
         let (iface, family, src) = key.clone();
         let socket = Arc::new(open_raw(&iface, family, src)?);
-        let routes = Arc::new(RwLock::new(Routes::new()));
+        let routes = Arc::new(RwLock::new(Routes::default()));
         let mut own = socket.local_addrs().unwrap_or_default();
         own.push(src);
         let task = tokio::spawn(receiver::run(socket.clone(), iface, routes.clone(), own));

@@ -50,7 +50,7 @@ fn udp_channel(port: u16) -> ResolvedChannel {
 
 #[test]
 fn a_vrid_another_instance_holds_is_refused_not_replaced() {
-    let table = RwLock::new(Routes::new());
+    let table = RwLock::new(Routes::default());
     claim(&table, 51, route("api")).unwrap();
     assert_eq!(claim(&table, 51, route("web")), Err("api".to_owned()));
     assert_eq!(read(&table)[&51].name, "api", "the holder keeps its route");
@@ -63,7 +63,7 @@ fn a_vrid_another_instance_holds_is_refused_not_replaced() {
 #[test]
 fn every_raw_socket_on_the_interface_counts_whatever_its_source() {
     let v4 = |d| IpAddr::V4(Ipv4Addr::new(192, 0, 2, d));
-    let api = RwLock::new(Routes::from([(51, route("api"))]));
+    let api = RwLock::new(Routes::from_iter([(51, route("api"))]));
     let tables = [(("eth0".to_owned(), Family::V4, v4(1)), api)];
     let holder = |iface, family, vrid, name| {
         raw_holder(

@@ -66,7 +66,7 @@ fn rig(peers: Vec<IpAddr>) -> Rig {
         key: Arc::new(FrameKey::new(KEY.to_vec()).unwrap()),
         origin: ORIGIN,
     };
-    let routes = Arc::new(RwLock::new(SealedRoutes::from([(51, route)])));
+    let routes = Arc::new(RwLock::new(SealedRoutes::from_iter([(51, route)])));
     let judge = FrameJudge::with_own_addrs(Transport::new("tcp"), none_ours);
     let task = tokio::spawn(run(listener, "tcp lo:test".into(), routes, judge));
     Rig {
