@@ -1,6 +1,7 @@
 //! The task that drives one virtual router: feeds it timer expiries and the daemon's control
 //! inputs, and hands its actions to the outside world through [`RouterIo`]. The router lives
-//! in a [`RouterCell`] it shares with the receive loops, which feed it adverts themselves.
+//! in a [`RouterCell`] it shares with the receive loops, which feed it adverts themselves,
+//! and with the shared timer, which sends a Master's adverts itself (see `cell`).
 //!
 //! This is the only place where protocol time meets the tokio clock. Nothing here waits on
 //! I/O: `RouterIo` implementations queue slow work (netlink, scripts) elsewhere, so an
@@ -100,7 +101,7 @@ pub trait RouterIo: Send {
 /// Control inputs (reloads, trackers, gates, links, the group) come from this daemon and
 /// are never dropped. Received adverts do not pass through here: receive loops hand them to
 /// the router in `cell` directly ([`PacketDoor`]).
-pub fn drive<I: RouterIo>(
+pub fn drive<I: RouterIo + 'static>(
     cell: Arc<RouterCell<I>>,
     router: Router,
     control: InboxReceiver,
@@ -113,7 +114,7 @@ pub fn drive<I: RouterIo>(
     serve(cell, control)
 }
 
-async fn serve<I: RouterIo>(cell: Arc<RouterCell<I>>, mut control: InboxReceiver) -> I {
+async fn serve<I: RouterIo + 'static>(cell: Arc<RouterCell<I>>, mut control: InboxReceiver) -> I {
     loop {
         // Timers before control: nothing the daemon queues may hold back an advert.
         tokio::select! {

@@ -17,7 +17,8 @@
 //! little later than that finds it passed and the router counts the next advert from then,
 //! a skipped advert (a 10 ms step at 10 ms adverts did that: a 40.8 ms gap in a 10-minute
 //! run, over the 36.1 ms Master_Down_Interval). A Backup's Master_Down timer, and every
-//! other timer, stays exact.
+//! other timer, stays exact. A Master's advert deadline is also the one the shared timer
+//! serves by calling the router's cell instead of waking its task ([`Wakeup::call_at`]).
 
 mod shared;
 
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use tokio::time::{Instant as TokioInstant, Sleep, sleep_until};
 
-pub use shared::{SharedTimer, Slot};
+pub use shared::{Expiry, SharedTimer, Slot};
 
 /// The grid step of a Master's advert timer for adverts every `interval`: the largest of
 /// 10, 5, 2 and 1 ms (each divides a centisecond, so every interval) that is at most a fifth
@@ -106,6 +107,27 @@ impl Wakeup {
                 slot.poll_until(cx, at)
             }
         }
+    }
+
+    /// Has the shared timer call `owner` when `deadline` comes (kept as `slack` says),
+    /// instead of waking the task (see [`Slot::call_at`]). Returns `false`, having done
+    /// nothing, where it cannot: on tokio's timer, or once the deadline has come (the task
+    /// acts on it now).
+    pub fn call_at(
+        &mut self,
+        deadline: Instant,
+        slack: Slack,
+        owner: impl FnOnce() -> std::sync::Weak<dyn Expiry>,
+    ) -> bool {
+        let Wakeup::Precise(slot) = self else {
+            return false;
+        };
+        let at = kept_at(slot, deadline, slack);
+        if Instant::now() >= at {
+            return false;
+        }
+        slot.call_at(at, owner());
+        true
     }
 
     /// The deadline moved while its task was not polling (a receive loop handed the router

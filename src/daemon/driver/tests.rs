@@ -315,3 +315,73 @@ async fn backups_due_together_all_send_their_first_advert_before_any_reports_its
         task.await.unwrap();
     }
 }
+
+/// A future that counts how often it is polled.
+struct Counted<F> {
+    inner: std::pin::Pin<Box<F>>,
+    polls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<F: Future> Future for Counted<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.polls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// On the daemon's shared timer a Master's adverts are sent by the timer's task calling the
+/// router's cell: its own task is not polled for them.
+#[tokio::test]
+async fn a_masters_adverts_on_the_shared_timer_cost_its_task_no_poll() {
+    let timer = crate::daemon::wakeup::SharedTimer::start().unwrap();
+    // 10 ms adverts, priority 100: Master after 36 ms.
+    let fast = RouterConfig {
+        advert_interval: Centis::new(1),
+        ..router(100).config().clone()
+    };
+    let (tx, rx) = RouterInbox::channel(8);
+    let rec = Recorder {
+        t0: Some(TokioInstant::now()),
+        ..Recorder::default()
+    };
+    let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let serving = drive(
+        RouterCell::new(),
+        Router::new(fast),
+        rx,
+        rec,
+        Wakeup::precise(Some(&timer)),
+    );
+    let task = tokio::spawn(Counted {
+        inner: Box::pin(serving),
+        polls: polls.clone(),
+    });
+    tx.send(Input::Start).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let polled = || polls.load(std::sync::atomic::Ordering::Relaxed);
+    let (before, t0) = (polled(), TokioInstant::now());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (during, t1) = (polled() - before, TokioInstant::now());
+    tx.send(Input::Stop).await.unwrap();
+    let rec = task.await.unwrap();
+    let since = t0 - rec.t0.unwrap();
+    let until = t1 - rec.t0.unwrap();
+    let adverts = rec
+        .log
+        .iter()
+        .filter(|(at, e)| *at >= since && *at < until && e == "advert 100")
+        .count();
+    // About 30; generous for a loaded machine, which may serve the timer late.
+    assert!(adverts >= 10, "{adverts} adverts: {:?}", rec.log);
+    // None but when the timer's task ran so late that the next advert was due already
+    // (then the router's task sends it); a task woken for each advert is polled for each.
+    assert!(
+        during * 4 <= adverts,
+        "{during} polls of the task for {adverts} adverts"
+    );
+}

@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -59,15 +59,44 @@ struct Timers {
     armed_when: Option<Instant>,
     /// [`LATER_REARM_AFTER`] (tests move it).
     later_rearm_after: Duration,
-    /// Every waiting deadline, with the router it belongs to and the task to wake.
-    waiting: BTreeMap<(Instant, u64), Waker>,
+    /// Every waiting deadline, with the router it belongs to and what its coming does.
+    waiting: BTreeMap<(Instant, u64), Then>,
     next_id: u64,
     /// How many times the timerfd was armed (`timerfd_settime`).
     arms: u64,
 }
 
-/// The wakers of one expiry; most expiries wake a few tasks, whose wakers stay on the stack.
-type Due = smallvec::SmallVec<[Waker; 8]>;
+/// What the deadlines of one expiry do; most expiries serve a few, which stay on the stack.
+type Due = smallvec::SmallVec<[Then; 8]>;
+
+/// What the timer does when a deadline comes.
+enum Then {
+    /// Wakes a task, which then acts.
+    Wake(Waker),
+    /// Calls its owner, which acts at once, in the timer's task (a Master's next advert).
+    Call(Weak<dyn Expiry>),
+}
+
+impl Then {
+    /// Does it. Never with the timer's lock held: the task or owner may wait again.
+    fn run(self) {
+        match self {
+            Then::Wake(waker) => waker.wake(),
+            Then::Call(owner) => {
+                if let Some(owner) = owner.upgrade() {
+                    owner.expired();
+                }
+            }
+        }
+    }
+}
+
+/// What the shared timer may call at a deadline instead of waking a task: a Master's
+/// adverts then cost no poll of its task (see [`Slot::call_at`]).
+pub trait Expiry: Send + Sync {
+    /// The deadline came. Runs in the timer's task, with none of the timer's locks held.
+    fn expired(self: Arc<Self>);
+}
 
 /// A timerfd that tokio can poll.
 struct Fd(TimerFd);
@@ -224,8 +253,9 @@ impl SharedTimer {
                 self.rearm(&mut t, now);
                 due
             };
-            // Woken once the lock is released: a woken task may move its own deadline.
-            due.into_iter().for_each(Waker::wake);
+            // Served once the lock is released: a woken task or a called owner may move its
+            // own deadline.
+            due.into_iter().for_each(Then::run);
             if !fired {
                 return Poll::Pending;
             }
@@ -278,16 +308,38 @@ impl Slot {
         }
         t.waiting
             .entry((at, *id))
-            .and_modify(|w| w.clone_from(cx.waker()))
-            .or_insert_with(|| cx.waker().clone());
+            .and_modify(|then| match then {
+                Then::Wake(w) => w.clone_from(cx.waker()),
+                Then::Call(_) => *then = Then::Wake(cx.waker().clone()),
+            })
+            .or_insert_with(|| Then::Wake(cx.waker().clone()));
         timer.earliest_changed(&mut t, now);
         Poll::Pending
     }
 
-    /// Moves the wait in progress to `at`, keeping the task it wakes, so the task sleeps on
-    /// (a Backup's Master_Down moving with each advert its receive loop handed the router).
-    /// Returns whether the task must be woken to wait afresh: it waits in no slot now, so
-    /// there is nothing to move. A wait whose deadline came already has woken its task.
+    /// Calls `owner` at `at` (at the next expiry if it has passed) instead of waking a
+    /// task: the timer's task, which wakes for the deadline anyway, acts for the owner, and
+    /// the owner's own task is not polled. For a Master's adverts, which a waiting task cost
+    /// a wake-up and a poll each.
+    pub(super) fn call_at(&mut self, at: Instant, owner: Weak<dyn Expiry>) {
+        let now = Instant::now();
+        let Slot { timer, id, waiting } = self;
+        let mut t = timer.timers();
+        if let Some(old) = waiting.replace(at)
+            && old != at
+        {
+            t.waiting.remove(&(old, *id));
+        }
+        t.waiting.insert((at, *id), Then::Call(owner));
+        timer.earliest_changed(&mut t, now);
+    }
+
+    /// Moves the wait in progress to `at`, keeping the task it wakes (or the owner it calls),
+    /// so the task sleeps on (a Backup's Master_Down moving with each advert its receive loop
+    /// handed the router). Returns whether the task must be woken to wait afresh: it waits
+    /// in no slot now, so there is nothing to move, or `at` has come and the wait calls an
+    /// owner, which must not be called here (the caller holds its lock). A wait whose
+    /// deadline came already has been served.
     pub(super) fn reschedule(&mut self, at: Instant) -> bool {
         let Some(old) = self.waiting else {
             return true;
@@ -296,7 +348,7 @@ impl Slot {
             return false;
         }
         let mut t = self.timer.timers();
-        let Some(waker) = t.waiting.remove(&(old, self.id)) else {
+        let Some(then) = t.waiting.remove(&(old, self.id)) else {
             self.waiting = None;
             return false;
         };
@@ -304,10 +356,15 @@ impl Slot {
         if now >= at {
             self.waiting = None;
             drop(t);
-            waker.wake();
-            return false;
+            return match then {
+                Then::Wake(waker) => {
+                    waker.wake();
+                    false
+                }
+                Then::Call(_) => true,
+            };
         }
-        t.waiting.insert((at, self.id), waker);
+        t.waiting.insert((at, self.id), then);
         self.waiting = Some(at);
         self.timer.earliest_changed(&mut t, now);
         false

@@ -189,3 +189,91 @@ async fn deadlines_moved_at_random_by_many_tasks_are_all_served() {
     // Generous for a loaded machine; a lost arming waits for the timeout instead.
     assert!(worst < 200 * MS, "served {worst:?} late");
 }
+
+/// Records when the timer called it, and tells a waiting test.
+struct Called {
+    at: Mutex<Vec<Instant>>,
+    told: tokio::sync::Notify,
+}
+
+impl Expiry for Called {
+    fn expired(self: Arc<Self>) {
+        self.at.lock().unwrap().push(Instant::now());
+        self.told.notify_one();
+    }
+}
+
+fn called() -> Arc<Called> {
+    Arc::new(Called {
+        at: Mutex::new(Vec::new()),
+        told: tokio::sync::Notify::new(),
+    })
+}
+
+fn owner(c: &Arc<Called>) -> Weak<dyn Expiry> {
+    let weak: Weak<Called> = Arc::downgrade(c);
+    weak
+}
+
+#[tokio::test]
+async fn a_called_deadline_is_served_by_a_call_on_time_and_a_move_keeps_the_call() {
+    let timer = SharedTimer::start().unwrap();
+    let c = called();
+    let mut slot = timer.slot();
+    let t0 = Instant::now();
+    slot.call_at(t0 + 20 * MS, owner(&c));
+    // Moved later, as a preempted Master's wait is to its Master_Down: still a call.
+    let at = t0 + 40 * MS;
+    assert!(
+        !slot.reschedule(at),
+        "a wait in the map is moved, not restarted"
+    );
+    tokio::time::timeout(SEC, c.told.notified())
+        .await
+        .expect("called");
+    let calls = c.at.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "called once, at the moved deadline");
+    assert!(calls[0] >= at, "called early");
+    // Generous for a loaded machine.
+    assert!(calls[0] - at < 60 * MS, "called {:?} late", calls[0] - at);
+    assert!(timer.timers().waiting.is_empty());
+}
+
+#[tokio::test]
+async fn a_called_deadline_moved_into_the_past_is_left_to_the_task() {
+    let timer = SharedTimer::start().unwrap();
+    let c = called();
+    let mut slot = timer.slot();
+    slot.call_at(Instant::now() + HOUR, owner(&c));
+    // The caller holds the owner's lock: calling it here would deadlock. The task acts.
+    assert!(
+        slot.reschedule(Instant::now() - MS),
+        "the task must be woken"
+    );
+    assert!(timer.timers().waiting.is_empty());
+    assert!(c.at.lock().unwrap().is_empty(), "never called from a move");
+}
+
+#[tokio::test]
+async fn an_owner_gone_is_not_called_and_a_task_wait_replaces_a_call() {
+    let timer = SharedTimer::start().unwrap();
+    let gone = called();
+    let mut slot = timer.slot();
+    slot.call_at(Instant::now() + 5 * MS, owner(&gone));
+    let weak = Arc::downgrade(&gone);
+    drop(gone);
+    // Its deadline comes, finds no owner, and the timer serves on.
+    let mut other = timer.slot();
+    let at = Instant::now() + 30 * MS;
+    let late = served(&mut other, at).await;
+    assert!(late < 60 * MS, "served {late:?} late");
+    assert!(weak.upgrade().is_none());
+    // A task that waits in a slot that had a call is woken, not the owner called.
+    let c = called();
+    let mut slot = timer.slot();
+    slot.call_at(Instant::now() + 10 * MS, owner(&c));
+    let at = Instant::now() + 20 * MS;
+    let late = served(&mut slot, at).await;
+    assert!(late < 60 * MS, "served {late:?} late");
+    assert!(c.at.lock().unwrap().is_empty(), "the call was replaced");
+}
