@@ -27,10 +27,10 @@ impl Capture {
     }
 
     /// Like [`Capture::start`], but only frames `node` receives on `iface`, never those it
-    /// sends (`-Q in`, which the kernel honours by not handing the capture outgoing frames
-    /// at all). For captures on a node whose CPU time is being measured: every frame a
-    /// capture is handed, even one its filter rejects, costs the sender, which the
-    /// measurement would then charge to the agent.
+    /// sends (`-Q in`). libpcap 1.10 does not ask the kernel to leave outgoing frames out
+    /// (`perf` shows `tpacket_rcv` under the sender's `sendmsg`): each frame the node sends
+    /// still costs the sender a run of the capture's filter, which should then reject it
+    /// (a filter on the other node's source address does), so that nothing is copied.
     pub fn start_incoming(
         node: &Node,
         iface: &str,
