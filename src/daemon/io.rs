@@ -174,7 +174,6 @@ impl LiveIo {
 }
 
 impl LiveIo {
-    /// Takes what a reload changed into the send paths.
     /// Takes note of a reload's new settings, if there was one since the last look: the
     /// sending paths follow at once; the status view at its next publish.
     fn follow_settings(&mut self) {

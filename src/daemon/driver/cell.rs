@@ -10,8 +10,8 @@
 //! A Master's next advert is sent the same way, without its task: the shared timer, whose
 //! task wakes for the deadline anyway, calls the router's cell ([`Expiry`]), which sends the
 //! advert and waits for the next. Waking the router's task for it cost a wake-up and a poll
-//! per advert, about a tenth of a lone Master's time at 10 ms adverts. Every other deadline
-//! (Master_Down above all, with its ordering) still wakes the task.
+//! per advert: 13 % of a lone Master's user-space instructions per advert (callgrind). Every
+//! other deadline (Master_Down above all, with its ordering) still wakes the task.
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
