@@ -89,15 +89,36 @@ pub struct Settings {
 /// looks whether its instance's settings changed; this one counter, shared by all and kept
 /// in the cache by them, answers "no" without reading each instance's own version, a cache
 /// miss per advert at fifty instances and 10 ms adverts. Bumped after the replacement
-/// ([`replace_settings`]), so a reader that sees the new count sees the new settings. 32
+/// ([`SettingsSource::replace`]), so a reader that sees the new count sees the new settings. 32
 /// bits, which keep the router's cell in its size class: the count wraps, and a reader is
 /// fooled only if exactly 2^32 reloads pass between two of its adverts.
 static SETTINGS_REPLACED: AtomicU32 = AtomicU32::new(0);
 
-/// Replaces an instance's settings (a reload) where its router's I/O will see them.
-pub fn replace_settings(latest: &Latest<Settings>, settings: Settings) {
-    latest.replace(settings);
-    SETTINGS_REPLACED.fetch_add(1, Ordering::Release);
+/// An instance's settings as the supervisor holds them. Replaced only through here, so no
+/// reload can change them without the count the advert path looks at.
+pub struct SettingsSource(Latest<Settings>);
+
+impl SettingsSource {
+    /// The first settings of an instance.
+    pub fn new(settings: Settings) -> Self {
+        SettingsSource(Latest::new(settings))
+    }
+
+    /// A reader for the router's I/O.
+    pub fn reader(&self) -> Reader<Settings> {
+        self.0.reader()
+    }
+
+    /// The settings now.
+    pub fn borrow(&self) -> arc_swap::Guard<Arc<Settings>> {
+        self.0.borrow()
+    }
+
+    /// Replaces the settings (a reload) where the router's I/O will see them.
+    pub fn replace(&self, settings: Settings) {
+        self.0.replace(settings);
+        SETTINGS_REPLACED.fetch_add(1, Ordering::Release);
+    }
 }
 
 /// [`SETTINGS_REPLACED`] now: what a new router's I/O starts from.

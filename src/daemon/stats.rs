@@ -122,12 +122,7 @@ impl Stats {
     /// clock reads the CPU's counter and, in a virtual machine, scales it, for every advert.
     pub fn advert_seen(&self) {
         let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME_COARSE)
-            .ok()
-            .and_then(|t| {
-                let micros = i128::from(t.tv_sec()) * 1_000_000 + i128::from(t.tv_nsec()) / 1_000;
-                u64::try_from(micros).ok()
-            })
-            .map_or(1, |us| us.max(1));
+            .map_or(1, |t| Duration::from(t).as_micros() as u64);
         self.last_advert_us.store(now, Ordering::Relaxed);
     }
 
@@ -358,11 +353,14 @@ mod tests {
         let before = std::time::SystemTime::now();
         stats.advert_seen();
         let seen = stats.last_advert().expect("recorded");
-        // The coarse clock is as of the last tick: at most one (10 ms at HZ=100) behind the
-        // clock read before, and never ahead of the clock read after.
+        // The coarse clock is as of the last tick: at most its resolution (one tick) behind
+        // the clock read before, and never ahead of the clock read after.
+        let tick: Duration = nix::time::clock_getres(nix::time::ClockId::CLOCK_REALTIME_COARSE)
+            .expect("the coarse clock's resolution")
+            .into();
         assert!(
-            seen + Duration::from_millis(11) >= before,
-            "{seen:?} < {before:?}"
+            seen + tick + Duration::from_micros(1) >= before,
+            "{seen:?} more than {tick:?} before {before:?}"
         );
         assert!(seen <= std::time::SystemTime::now());
     }

@@ -131,10 +131,8 @@ impl<I: RouterIo + 'static> RouterCell<I> {
         let (Some(deadline), Slack::Grid(_)) = (deadline, slack) else {
             return false;
         };
-        held.wakeup.call_at(deadline, slack, || {
-            let owner: Weak<dyn Expiry> = Arc::downgrade(self) as Weak<Self>;
-            owner
-        })
+        held.wakeup
+            .call_at(deadline, slack, || Arc::downgrade(self) as Weak<dyn Expiry>)
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<Held<I>>> {

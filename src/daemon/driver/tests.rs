@@ -81,12 +81,27 @@ fn only_a_masters_advert_timer_may_wait_for_the_grid() {
 }
 
 fn router(priority: u8) -> Router {
+    router_every(Centis::new(10), priority)
+}
+
+/// A VRRPv3 router of `priority` that advertises every `interval`.
+fn router_every(interval: Centis, priority: u8) -> Router {
     let v2 = crate::vrrp::router::tests::v2(priority);
     Router::new(RouterConfig {
         version: Version::V3,
-        advert_interval: Centis::new(10),
+        advert_interval: interval,
         ..v2
     })
+}
+
+impl Recorder {
+    /// A recording from now on.
+    fn started() -> Recorder {
+        Recorder {
+            t0: Some(TokioInstant::now()),
+            ..Recorder::default()
+        }
+    }
 }
 
 /// A router task for `router` in `cell`, recording what it does from now on.
@@ -96,11 +111,10 @@ fn recorded(
     wakeup: Wakeup,
 ) -> (RouterInbox, tokio::task::JoinHandle<Recorder>) {
     let (tx, rx) = RouterInbox::channel(8);
-    let rec = Recorder {
-        t0: Some(TokioInstant::now()),
-        ..Recorder::default()
-    };
-    (tx, tokio::spawn(drive(cell, router, rx, rec, wakeup)))
+    (
+        tx,
+        tokio::spawn(drive(cell, router, rx, Recorder::started(), wakeup)),
+    )
 }
 
 /// When the recorded router became Master, from the start of the recording.
@@ -214,13 +228,10 @@ async fn an_advert_handed_over_in_the_same_turn_as_the_down_timer_counts() {
 async fn adverts_handed_over_move_the_wait_in_the_shared_timer_both_ways() {
     let timer = crate::daemon::wakeup::SharedTimer::start().unwrap();
     // 300 ms adverts, priority 100: Master_Down_Interval 900 + 182.8 ms, Skew_Time 182.8 ms.
-    let v3 = RouterConfig {
-        advert_interval: Centis::new(30),
-        ..router(100).config().clone()
-    };
+    let slow = router_every(Centis::new(30), 100);
     let cell = RouterCell::new();
     let t0 = TokioInstant::now();
-    let (control, task) = recorded(cell.clone(), Router::new(v3), Wakeup::precise(Some(&timer)));
+    let (control, task) = recorded(cell.clone(), slow, Wakeup::precise(Some(&timer)));
     control.send(Input::Start).await.unwrap();
     // Each advert moves Master_Down on; the first wait (1,083 ms from the start) is left
     // behind unless the advert moves it.
@@ -340,21 +351,14 @@ impl<F: Future> Future for Counted<F> {
 async fn a_masters_adverts_on_the_shared_timer_cost_its_task_no_poll() {
     let timer = crate::daemon::wakeup::SharedTimer::start().unwrap();
     // 10 ms adverts, priority 100: Master after 36 ms.
-    let fast = RouterConfig {
-        advert_interval: Centis::new(1),
-        ..router(100).config().clone()
-    };
+    let fast = router_every(Centis::new(1), 100);
     let (tx, rx) = RouterInbox::channel(8);
-    let rec = Recorder {
-        t0: Some(TokioInstant::now()),
-        ..Recorder::default()
-    };
     let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let serving = drive(
         RouterCell::new(),
-        Router::new(fast),
+        fast,
         rx,
-        rec,
+        Recorder::started(),
         Wakeup::precise(Some(&timer)),
     );
     let task = tokio::spawn(Counted {

@@ -67,7 +67,7 @@ impl Supervisor {
             vip_list.clone(),
         ));
         let view_rx = view_tx.reader();
-        let settings_tx = Latest::new(Settings {
+        let settings_tx = SettingsSource::new(Settings {
             vips: vip_list,
             notifier,
             group,
@@ -231,19 +231,16 @@ impl Supervisor {
         if old.vips != new.vips {
             live.vip_ops.push(VipOp::Set(vip_list.clone()));
         }
-        io::replace_settings(
-            &live.settings,
-            Settings {
-                vips: vip_list,
-                notifier,
-                group,
-                paths: live.paths.clone(),
-                isolation: self.isolation.get(name).cloned(),
-                arbiter: arbiter.as_ref().map(|(link, _)| link.clone()),
-                fence: self.fences.get(name).cloned(),
-                scripts: self.scripts.clone(),
-            },
-        );
+        live.settings.replace(Settings {
+            vips: vip_list,
+            notifier,
+            group,
+            paths: live.paths.clone(),
+            isolation: self.isolation.get(name).cloned(),
+            arbiter: arbiter.as_ref().map(|(link, _)| link.clone()),
+            fence: self.fences.get(name).cloned(),
+            scripts: self.scripts.clone(),
+        });
         if let Some((link, _)) = &arbiter {
             let _ = link.send(ArbiterMsg::Join {
                 member: name.to_owned(),

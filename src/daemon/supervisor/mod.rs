@@ -25,7 +25,7 @@ use super::driver::{self, Door, RouterCell, VipOp};
 use super::fence::Fencer;
 use super::groups::{self, GroupEvent};
 use super::instance::{self, Prepared};
-use super::io::{self, LiveIo, Settings};
+use super::io::{self, LiveIo, Settings, SettingsSource};
 use super::isolation::IsolationProbe;
 use super::latest::Latest;
 use super::links::{self, Watchers};
@@ -59,7 +59,7 @@ struct Live {
     driver: JoinHandle<Box<LiveIo>>,
     /// The address worker's queue (its worker is a task only while it has work).
     vip_ops: vips::VipQueue,
-    settings: Latest<Settings>,
+    settings: SettingsSource,
     /// Shared with the list the control server and the metrics read.
     control: Arc<server::Instance>,
     /// The sockets its channels use.

@@ -15,6 +15,7 @@ use std::ptr;
 
 use super::RecvPacket;
 use crate::vrrp::Family;
+use crate::vrrp::packet;
 
 /// Large enough for the biggest VRRP message (v3 with 255 IPv6 addresses: 4088 bytes, about
 /// 4 KB) behind any IPv4 header, and for a whole jumbo frame (9000-byte MTU); anything longer
@@ -224,16 +225,14 @@ fn packet_of(
     })
 }
 
-/// The destination and TTL of an IPv4 datagram, from its header: a raw IPv4 socket receives
-/// the header, so it asks for no control messages (IP_PKTINFO and IP_TTL cost the kernel
-/// two per packet, a few per cent of a Backup's time at 5,000 adverts a second), and the
-/// socket is bound to its interface. A datagram too short to hold a header has neither:
-/// 0.0.0.0 and 0, and the codec rejects it as too short.
+/// The destination and TTL of an IPv4 datagram, from its header (the codec's
+/// [`packet::ipv4_ttl_and_dst`]): a raw IPv4 socket receives the header, so it asks for no
+/// control messages (IP_PKTINFO and IP_TTL cost the kernel two per packet, a few per cent of
+/// a Backup's time at 5,000 adverts a second), and the socket is bound to its interface. A
+/// datagram too short to hold a header has neither: 0.0.0.0 and 0, and the codec rejects it
+/// as too short.
 fn ipv4_header(bytes: &[u8]) -> (Ipv4Addr, u8) {
-    match (bytes.get(8), bytes.get(16..20)) {
-        (Some(&ttl), Some(&[a, b, c, d])) => (Ipv4Addr::new(a, b, c, d), ttl),
-        _ => (Ipv4Addr::UNSPECIFIED, 0),
-    }
+    packet::ipv4_ttl_and_dst(bytes).map_or((Ipv4Addr::UNSPECIFIED, 0), |(ttl, dst)| (dst, ttl))
 }
 
 /// The destination, arrival interface and hop limit of an IPv6 datagram, from the control

@@ -13,6 +13,16 @@ const HEADER: usize = 8;
 const V2_AUTH_DATA: usize = 8;
 const IPV4_MIN_HEADER: usize = 20;
 
+/// The TTL and destination of the IPv4 header at the start of `packet`, read without
+/// judging anything else (the receive layer reports them for every datagram); `None` if
+/// `packet` is shorter than a header.
+pub fn ipv4_ttl_and_dst(packet: &[u8]) -> Option<(u8, Ipv4Addr)> {
+    match (packet.get(8), packet.get(16..IPV4_MIN_HEADER)) {
+        (Some(&ttl), Some(&[a, b, c, d])) => Some((ttl, Ipv4Addr::new(a, b, c, d))),
+        _ => None,
+    }
+}
+
 /// Parses what a raw IPv4 socket returns: the IPv4 header (options allowed) and a VRRP
 /// message. The TTL is taken from the header; the IPv4 header checksum is left to the
 /// kernel, which has verified it before delivering the packet.
@@ -43,9 +53,10 @@ pub fn parse_ipv4(packet: &[u8]) -> Result<Received, Reject> {
     if packet[9] != PROTOCOL {
         return Err(Reject::NotVrrp(packet[9]));
     }
-    let ttl = packet[8];
+    let Some((ttl, dst)) = ipv4_ttl_and_dst(packet) else {
+        return Err(Reject::TooShort(packet.len()));
+    };
     let src = Ipv4Addr::new(packet[12], packet[13], packet[14], packet[15]);
-    let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
     parse_vrrp(&packet[header_len..total_len], src.into(), dst.into(), ttl)
 }
 

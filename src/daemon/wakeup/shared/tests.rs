@@ -268,6 +268,10 @@ async fn an_owner_gone_is_not_called_and_a_task_wait_replaces_a_call() {
     let late = served(&mut other, at).await;
     assert!(late < 60 * MS, "served {late:?} late");
     assert!(weak.upgrade().is_none());
+    assert!(
+        timer.timers().waiting.is_empty(),
+        "the gone owner's deadline was served and left the map"
+    );
     // A task that waits in a slot that had a call is woken, not the owner called.
     let c = called();
     let mut slot = timer.slot();
