@@ -192,6 +192,7 @@ async fn a_users_link_out_of_its_directory_is_refused_but_one_inside_is_followed
     }
     let e = refused(&out).await;
     assert!(e.contains("outside its directory"), "{e}");
-    assert!(!e.contains("42"), "{e}");
+    // The file's words, not its number: "42" also turns up in scratch paths named by pid.
+    assert!(!e.contains("root-only"), "{e}");
     assert_eq!(probe::read_file(&inside).await, FileValue::Value(7));
 }
