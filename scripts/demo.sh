@@ -30,7 +30,7 @@ elif ! command -v cargo >/dev/null; then
   echo "demo.sh: cargo not found in PATH; install Rust (https://rustup.rs) or add ~/.cargo/bin to PATH" >&2
   exit 1
 fi
-echo "== building vipd (release; the first build takes about 2 minutes on 2 cores, cargo shows its progress)"
+echo "== building vipd (release; the first build takes about 4 minutes on 2 cores, cargo shows its progress)"
 "${build[@]}"
 VIPD="${CARGO_TARGET_DIR:-target}/release/vipd"
 
