@@ -169,7 +169,13 @@ struct CheckArgs {
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's `malloc_conf`: a C `const char *`, hence a thin pointer and not a `&[u8]`.
-/// One automatic arena for every thread but the router thread (see [`own_arena`]).
+/// One automatic arena for every thread but the router thread, and no thread caches but the
+/// router thread's (see [`router_thread_allocation`]). A thread's cache keeps the small
+/// blocks it frees for its next allocations; the threads that parse a configuration, run
+/// scripts or serve clients kept theirs, full, for good (anonymous memory, with the router
+/// thread's cache flushed after start: one instance 1.2 → 1.1 MB, 1,000 instances 6.9 →
+/// 6.6-6.7 MB as Master and 6.6 → 6.3 MB as Backup, start-up and takeovers as before;
+/// `bench-results/scale-2026-12-05-tcache.md`).
 #[repr(transparent)]
 struct MallocConf(*const std::ffi::c_char);
 // SAFETY: it points at a constant string that nothing writes.
@@ -177,18 +183,22 @@ unsafe impl Sync for MallocConf {}
 
 #[unsafe(export_name = "_rjem_malloc_conf")]
 static MALLOC_CONF: MallocConf =
-    MallocConf(c"narenas:1,dirty_decay_ms:0,muzzy_decay_ms:0".as_ptr());
+    MallocConf(c"narenas:1,tcache:false,dirty_decay_ms:0,muzzy_decay_ms:0".as_ptr());
 
 /// Gives the calling thread, the one that runs the routers at realtime priority, an arena
-/// of its own. An arena shared with the listeners, the scripts thread or tokio's blocking
-/// pool would make the router thread wait on a lock that a thread of normal priority holds
-/// and may be preempted with on a busy host. This arena costs about 0.1 MB; an automatic arena
-/// per thread would cost 0.3 MB. A failure only costs that separation.
-fn own_arena() -> tikv_jemalloc_ctl::Result<()> {
-    // SAFETY: "arenas.create" reads an unsigned int, "thread.arena" takes one.
+/// of its own and a thread cache. An arena shared with the listeners, the scripts thread or
+/// tokio's blocking pool would make the router thread wait on a lock that a thread of normal
+/// priority holds and may be preempted with on a busy host. This arena costs about 0.1 MB; an
+/// automatic arena per thread would cost 0.3 MB. The cache keeps the allocations of a
+/// takeover (its log line, its address worker's task) off the arena's lock; the daemon
+/// flushes it after applying a configuration. A failure only costs that separation or speed.
+fn router_thread_allocation() -> tikv_jemalloc_ctl::Result<()> {
+    // SAFETY: "arenas.create" reads an unsigned int, "thread.arena" takes one,
+    // "thread.tcache.enabled" a bool.
     unsafe {
         tikv_jemalloc_ctl::raw::read::<std::ffi::c_uint>(b"arenas.create\0")
             .and_then(|arena| tikv_jemalloc_ctl::raw::write(b"thread.arena\0", arena))
+            .and_then(|()| tikv_jemalloc_ctl::raw::write(b"thread.tcache.enabled\0", true))
     }
 }
 
@@ -341,7 +351,7 @@ fn convert(args: ConvertArgs) -> ExitCode {
 
 fn run(args: RunArgs) -> ExitCode {
     // First, so that what this thread allocates from here on is in its arena.
-    let arena = own_arena();
+    let arena = router_thread_allocation();
     let config = match Config::load(&args.config) {
         Ok(config) => config,
         Err(errors) => {
@@ -355,7 +365,7 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let _log_guard = logging::init(args.log_format);
     if let Err(e) = arena {
-        tracing::warn!("the router thread shares the allocator's arena with the others: {e}");
+        tracing::warn!("the router thread has no allocator arena or cache of its own: {e}");
     }
     // One thread: the work is a few packets a second per instance, and a single thread keeps
     // idle CPU and memory low; nothing on it blocks.

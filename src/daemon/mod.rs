@@ -31,6 +31,7 @@
 //! | TCP link queue (8 frames, one per peer) | `tcp_link::keep_connected` | a sealed frame | the router task's senders (`frame_queue::FrameQueue::push` never waits: a full queue drops its oldest frame, counted `tcp_queue_dropped`) |
 //! | serial line queue (8 frames, one per instance on the line) | `serial_line::run` | a sealed frame | the router task's senders (the same queue: `serial_queue_dropped`) |
 
+mod allocator;
 mod arbiter;
 mod checked;
 pub mod driver;

@@ -169,6 +169,14 @@ impl Supervisor {
     /// (scripts, notify commands, new instances' interfaces) is checked first; an error there
     /// leaves everything as it was. Returns a one-line summary.
     pub async fn apply(&mut self, checked: Checked) -> Result<String, DaemonError> {
+        let applied = self.apply_checked(checked).await;
+        // What applying freed (the configuration, the state of what it replaced) sits in
+        // this thread's allocation cache, which nothing per advert drains.
+        super::allocator::flush_thread_cache();
+        applied
+    }
+
+    async fn apply_checked(&mut self, checked: Checked) -> Result<String, DaemonError> {
         let Checked {
             config,
             plan,
