@@ -122,7 +122,7 @@ impl Stats {
     /// clock reads the CPU's counter and, in a virtual machine, scales it, for every advert.
     pub fn advert_seen(&self) {
         let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME_COARSE)
-            .map_or(1, |t| Duration::from(t).as_micros() as u64);
+            .map_or(1, |t| (Duration::from(t).as_micros() as u64).max(1));
         self.last_advert_us.store(now, Ordering::Relaxed);
     }
 
@@ -350,9 +350,24 @@ mod tests {
     fn last_advert_is_none_until_one_is_seen_then_its_time() {
         let stats = Stats::default();
         assert_eq!(stats.last_advert(), None);
+        let coarse_us = || {
+            let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME_COARSE);
+            Duration::from(t.expect("the coarse clock")).as_micros()
+        };
         let before = std::time::SystemTime::now();
+        let coarse_before = coarse_us();
         stats.advert_seen();
+        let coarse_after = coarse_us();
         let seen = stats.last_advert().expect("recorded");
+        // Read from the coarse clock itself: between two reads of it, to the microsecond.
+        let seen_us = seen
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros();
+        assert!(
+            (coarse_before..=coarse_after).contains(&seen_us),
+            "{seen_us} µs outside the coarse clock's {coarse_before}..={coarse_after}"
+        );
         // The coarse clock is as of the last tick the kernel served, which on a loaded or
         // virtual machine can lag well past the clock's nominal resolution: allow a second.
         assert!(

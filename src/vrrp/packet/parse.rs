@@ -27,9 +27,9 @@ pub fn ipv4_ttl_and_dst(packet: &[u8]) -> Option<(u8, Ipv4Addr)> {
 /// message. The TTL is taken from the header; the IPv4 header checksum is left to the
 /// kernel, which has verified it before delivering the packet.
 pub fn parse_ipv4(packet: &[u8]) -> Result<Received, Reject> {
-    if packet.len() < IPV4_MIN_HEADER {
+    let Some((ttl, dst)) = ipv4_ttl_and_dst(packet) else {
         return Err(Reject::TooShort(packet.len()));
-    }
+    };
     let ip_version = packet[0] >> 4;
     if ip_version != 4 {
         return Err(Reject::NotIpv4(ip_version));
@@ -53,9 +53,6 @@ pub fn parse_ipv4(packet: &[u8]) -> Result<Received, Reject> {
     if packet[9] != PROTOCOL {
         return Err(Reject::NotVrrp(packet[9]));
     }
-    let Some((ttl, dst)) = ipv4_ttl_and_dst(packet) else {
-        return Err(Reject::TooShort(packet.len()));
-    };
     let src = Ipv4Addr::new(packet[12], packet[13], packet[14], packet[15]);
     parse_vrrp(&packet[header_len..total_len], src.into(), dst.into(), ttl)
 }
