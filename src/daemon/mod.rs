@@ -33,6 +33,7 @@
 
 mod allocator;
 mod arbiter;
+mod burst;
 mod checked;
 pub mod driver;
 mod fence;

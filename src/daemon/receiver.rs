@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use nohash_hasher::BuildNoHashHasher;
 use tracing::{debug, warn};
 
+use super::burst;
 use super::driver::Door;
 use super::socket_counters;
 use super::stats::{LogLimiter, Stats};
+use super::wakeup::SharedTimer;
 use crate::net::{BATCH_SLOTS, RecvPacket, VrrpSocket};
 use crate::vrrp::packet::{self, Received, Reject};
 use crate::vrrp::router::{Arrival, Packet};
@@ -68,12 +70,14 @@ impl Route {
 const BATCHES_PER_TURN: usize = 4;
 
 /// Receives on `socket` until it fails for good. `own` are this host's addresses: a packet
-/// from one of them is our own and is ignored.
+/// from one of them is our own and is ignored. `timer` holds the routers' deadlines, which
+/// a pause after a burst must not delay ([`burst`]); without it, the loop never pauses.
 pub async fn run(
     socket: Arc<VrrpSocket>,
     iface: String,
     routes: Arc<RwLock<Routes>>,
     own: Vec<IpAddr>,
+    timer: Option<SharedTimer>,
 ) {
     // Listed for the metrics while this loop runs (the future is dropped with it).
     let (stats, _listed) = socket_counters::register(&iface, socket.family());
@@ -106,6 +110,13 @@ pub async fn run(
         };
         if read < BATCH_SLOTS {
             full_batches = 0;
+            let pause = timer.as_ref().and_then(|timer| {
+                burst::pause(read, BATCH_SLOTS, timer.next_deadline(), Instant::now())
+            });
+            if let Some(pause) = pause {
+                // The thread's sleep, not the task's: see `burst`.
+                std::thread::sleep(pause);
+            }
         } else {
             full_batches += 1;
             if full_batches == BATCHES_PER_TURN {

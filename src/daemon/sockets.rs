@@ -28,6 +28,7 @@ use super::receiver::{ByVrid, Route, RxChannel};
 use super::sealed::{SealedRoute, SealedRoutes};
 use super::senders::TxPath;
 use super::stats::Stats;
+use super::wakeup::SharedTimer;
 use crate::config::{Channel, ChannelKind, Instance};
 use crate::net::VrrpSocket;
 use crate::net::udp_socket::host_addrs;
@@ -101,6 +102,9 @@ pub struct Sockets {
     /// UDP port is bound exclusively, so a reload that needs it again takes the open
     /// socket back rather than failing to bind while the old one lingers.
     lingering: HashMap<SealedKey, Weak<dyn Any + Send + Sync>>,
+    /// The routers' shared timer, whose deadlines a raw receive loop's pause after a burst
+    /// must not delay.
+    timer: Option<SharedTimer>,
 }
 
 /// An instance's counters per channel label, kept across reloads so they only grow. A
@@ -131,6 +135,14 @@ pub struct Plan<'a> {
 }
 
 impl Sockets {
+    /// No socket yet; raw receive loops will keep clear of `timer`'s deadlines.
+    pub fn new(timer: Option<SharedTimer>) -> Self {
+        Sockets {
+            timer,
+            ..Sockets::default()
+        }
+    }
+
     /// Attaches the instance to every socket its channels need (opening them as needed) and
     /// returns its send paths, primary first. Routes it had on sockets it no longer uses are
     /// not touched: [`Sockets::detach`] the difference. Fails, attaching nothing, when

@@ -100,7 +100,14 @@ impl Sockets {
         let routes = Arc::new(RwLock::new(Routes::default()));
         let mut own = socket.local_addrs().unwrap_or_default();
         own.push(src);
-        let task = tokio::spawn(receiver::run(socket.clone(), iface, routes.clone(), own));
+        let timer = self.timer.clone();
+        let task = tokio::spawn(receiver::run(
+            socket.clone(),
+            iface,
+            routes.clone(),
+            own,
+            timer,
+        ));
         self.raw
             .insert(key.clone(), (socket.clone(), Entry { routes, task }));
         Ok(socket)

@@ -128,10 +128,15 @@ impl Supervisor {
         scripts: tokio::runtime::Handle,
     ) -> Self {
         let (controls, _) = watch::channel(Vec::new());
+        let timer = SharedTimer::start()
+            .inspect_err(|error| {
+                warn!(%error, "no timerfd: timers fall back to millisecond precision");
+            })
+            .ok();
         Supervisor {
             nl,
             live: BTreeMap::new(),
-            sockets: Sockets::default(),
+            sockets: Sockets::new(timer.clone()),
             keys: HashMap::new(),
             isolation: HashMap::new(),
             fences: HashMap::new(),
@@ -147,11 +152,7 @@ impl Supervisor {
             notify_counters: HashMap::new(),
             queues: HashMap::new(),
             arbiters: Arbiters::default(),
-            timer: SharedTimer::start()
-                .inspect_err(|error| {
-                    warn!(%error, "no timerfd: timers fall back to millisecond precision");
-                })
-                .ok(),
+            timer,
         }
     }
 

@@ -154,6 +154,11 @@ impl SharedTimer {
         deadline + (rounded - abs)
     }
 
+    /// The earliest deadline any router waits for, if one waits.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers().waiting.keys().next().map(|&(at, _)| at)
+    }
+
     fn absolute(&self, at: Instant) -> Duration {
         let (instant, mono) = self.inner.base;
         match at.checked_duration_since(instant) {
