@@ -65,6 +65,11 @@ impl Route {
     }
 }
 
+thread_local! {
+    /// When the last pause after a burst ended, of whichever receive loop of the thread.
+    static LAST_PAUSE_END: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
 /// Full batches read in a row before the loop yields: a flood of adverts on one interface
 /// must not starve the router tasks and timers that share the runtime's threads.
 const BATCHES_PER_TURN: usize = 4;
@@ -111,11 +116,16 @@ pub async fn run(
         if read < BATCH_SLOTS {
             full_batches = 0;
             let pause = timer.as_ref().and_then(|timer| {
-                burst::pause(read, BATCH_SLOTS, timer.next_deadline(), Instant::now())
+                burst::pause(read, BATCH_SLOTS, || burst::Clock {
+                    next_deadline: timer.next_deadline(),
+                    last_pause_end: LAST_PAUSE_END.get(),
+                    now: Instant::now(),
+                })
             });
             if let Some(pause) = pause {
                 // The thread's sleep, not the task's: see `burst`.
                 std::thread::sleep(pause);
+                LAST_PAUSE_END.set(Some(Instant::now()));
             }
         } else {
             full_batches += 1;
