@@ -13,8 +13,10 @@
 //! thread in the same `epoll_wait` that every datagram wakes. The rest of the burst queues
 //! meanwhile and is read in one or two batches.
 //!
-//! The sleep delays nothing that is due: it is taken only when no router deadline falls
-//! within it (the shared timer's earliest, with a margin for the sleep's own lateness). An
+//! The sleep delays nothing that is due: it is taken only after the tasks already runnable
+//! have run (a router its deadline woke is in no timer any more), and only when no router
+//! deadline falls within it (the shared timer's earliest, with a margin for the sleep's own
+//! lateness). An
 //! advert it delays is judged at most [`PAUSE`] later, which moves a Backup's Master_Down
 //! deadline at most that much later, never earlier; and a Backup whose deadline comes reads
 //! what is queued before it acts (see `driver`), as before. A lone instance's adverts come one

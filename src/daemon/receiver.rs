@@ -115,17 +115,8 @@ pub async fn run(
         };
         if read < BATCH_SLOTS {
             full_batches = 0;
-            let pause = timer.as_ref().and_then(|timer| {
-                burst::pause(read, BATCH_SLOTS, || burst::Clock {
-                    next_deadline: timer.next_deadline(),
-                    last_pause_end: LAST_PAUSE_END.get(),
-                    now: Instant::now(),
-                })
-            });
-            if let Some(pause) = pause {
-                // The thread's sleep, not the task's: see `burst`.
-                std::thread::sleep(pause);
-                LAST_PAUSE_END.set(Some(Instant::now()));
+            if let Some(timer) = &timer {
+                pause_after(read, timer).await;
             }
         } else {
             full_batches += 1;
@@ -134,6 +125,27 @@ pub async fn run(
                 tokio::task::yield_now().await;
             }
         }
+    }
+}
+
+/// After a read of `read` datagrams, sleeps the thread if [`burst::pause`] says so (the
+/// thread's sleep, not the task's: see `burst`). Tasks already runnable run first: a router
+/// woken by its deadline, or one a control input woke, waits in no timer, so the timer's
+/// earliest deadline cannot speak for it, and the sleep would hold it.
+async fn pause_after(read: usize, timer: &SharedTimer) {
+    let clock = || burst::Clock {
+        next_deadline: timer.next_deadline(),
+        last_pause_end: LAST_PAUSE_END.get(),
+        now: Instant::now(),
+    };
+    if burst::pause(read, BATCH_SLOTS, clock).is_none() {
+        return;
+    }
+    tokio::task::yield_now().await;
+    // Asked again: the tasks that ran may have moved their deadlines.
+    if let Some(pause) = burst::pause(read, BATCH_SLOTS, clock) {
+        std::thread::sleep(pause);
+        LAST_PAUSE_END.set(Some(Instant::now()));
     }
 }
 
@@ -214,4 +226,23 @@ pub(super) fn deliver(route: &Route, channel: &RxChannel, rx: Received, arrival:
         channel: channel.index,
         arrival,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_task_already_runnable_runs_before_the_pause() {
+        let timer = SharedTimer::start().expect("a timerfd");
+        // Runnable, not yet run: what a router woken by its deadline is at that moment.
+        let woken = tokio::spawn(async { LAST_PAUSE_END.get() });
+        pause_after(2, &timer).await;
+        assert!(LAST_PAUSE_END.get().is_some(), "the burst paused");
+        assert_eq!(
+            woken.await.expect("the task ran"),
+            None,
+            "the runnable task ran only after the thread's sleep"
+        );
+    }
 }
