@@ -260,6 +260,15 @@ impl Instance {
         self.vips.iter().filter(|v| v.advertise)
     }
 
+    /// The advertised addresses, in order, in a list sized exactly: every instance keeps
+    /// two (its router's configuration and its advert template) for as long as it runs, and
+    /// a filtered collect reserves room for four.
+    pub fn advertised_addrs(&self) -> Vec<IpAddr> {
+        let mut addrs: Vec<IpAddr> = self.advertised().map(|v| v.addr.addr()).collect();
+        addrs.shrink_to_fit();
+        addrs
+    }
+
     /// Whether this router owns the addresses (priority 255: starts Master, never adjusted).
     pub fn is_address_owner(&self) -> bool {
         self.priority == OWNER_PRIORITY
@@ -310,7 +319,7 @@ impl Instance {
                 .max(self.fence.as_ref().map_or(Duration::ZERO, |f| f.timeout))
                 .saturating_add(Duration::from_secs(1))
                 .max(Duration::from_secs(2)),
-            vips: self.advertised().map(|v| v.addr.addr()).collect(),
+            vips: self.advertised_addrs(),
             auth: self.advert_auth(),
             checksum: self.v3_checksum,
             // Trackers and the sync group are filled in from the whole config by the daemon.

@@ -109,7 +109,7 @@ impl Collector for Vipd {
         let (mut ch_connected, mut ch_link_events) = (vec![], vec![]);
         for i in &self.0 {
             let view = i.view.borrow().status();
-            let inst = || vec![("instance", i.name.clone())];
+            let inst = || vec![("instance", i.name.to_string())];
             for s in [
                 State::Initialize,
                 State::Backup,
@@ -152,7 +152,12 @@ impl Collector for Vipd {
                 trans.push((l, ConstCounter::new(n)));
             }
             for (channel, stats) in &i.channels {
-                let l = || vec![("instance", i.name.clone()), ("channel", channel.clone())];
+                let l = || {
+                    vec![
+                        ("instance", i.name.to_string()),
+                        ("channel", channel.clone()),
+                    ]
+                };
                 let counts = stats.snapshot();
                 let get = |k: &str| counts.get(k).copied().unwrap_or(0);
                 ch_in.push((l(), ConstCounter::new(get("adverts_received"))));

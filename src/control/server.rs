@@ -43,7 +43,7 @@ pub type Instances = Vec<Arc<Instance>>;
 #[derive(Clone)]
 pub struct Instance {
     /// Name.
-    pub name: String,
+    pub name: Arc<str>,
     /// The latest view published by its router task.
     pub view: Reader<View>,
     /// Its counters.
@@ -65,7 +65,7 @@ impl Instance {
     pub fn tracker_status(&self) -> Vec<TrackerStatus> {
         let board = self.trackers.read().unwrap_or_else(|e| e.into_inner());
         board
-            .get(&self.name)
+            .get(&*self.name)
             .map(|list| {
                 list.iter()
                     .map(|t| TrackerStatus {
@@ -335,7 +335,7 @@ async fn maintenance(instances: &[Arc<Instance>], on: bool, only: Option<&str>) 
     let chosen: Vec<&Instance> = instances
         .iter()
         .map(|i| &**i)
-        .filter(|i| only.is_none_or(|n| n == i.name))
+        .filter(|i| only.is_none_or(|n| *n == *i.name))
         .collect();
     if chosen.is_empty() {
         return Response::error(format!("no instance named {}", only.unwrap_or("")));
@@ -343,7 +343,7 @@ async fn maintenance(instances: &[Arc<Instance>], on: bool, only: Option<&str>) 
     let mut names = Vec::new();
     for i in chosen {
         if i.inbox.send(Input::Drain(on)).await.is_ok() {
-            names.push(i.name.as_str());
+            names.push(&*i.name);
         }
     }
     let what = if on { "on" } else { "off" };

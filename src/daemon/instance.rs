@@ -20,9 +20,7 @@ pub struct Prepared {
     pub instance: Instance,
     /// The configured interface.
     pub parent: Link,
-    /// Where VIPs go and adverts are sent: the virtual-MAC interface, or the parent.
-    pub iface: String,
-    /// Index of `iface`.
+    /// Index of [`Prepared::iface`].
     pub ifindex: u32,
     /// Source MAC of gratuitous ARPs / NAs.
     pub mac: MacAddr,
@@ -32,7 +30,7 @@ pub struct Prepared {
     /// one, and the daemon keeps every instance's `Prepared` while it runs.
     pub vmac: Option<Box<Vmac>>,
     /// The extra heartbeat channels, with our address on each.
-    pub channels: Vec<ResolvedChannel>,
+    pub channels: Box<[ResolvedChannel]>,
     /// For an IPv4 instance holding unadvertised IPv6 addresses: the interface's link-local
     /// address, the source of their NAs.
     pub extra_ll: Option<Ipv6Addr>,
@@ -85,6 +83,11 @@ pub enum PrepareError {
 }
 
 impl Prepared {
+    /// Where VIPs go and adverts are sent: the virtual-MAC interface, or the parent.
+    pub fn iface(&self) -> &str {
+        self.vmac.as_ref().map_or(&self.parent.name, |v| &v.name)
+    }
+
     /// Every VIP address, advertised or not: what gratuitous ARPs and NAs announce.
     pub fn vip_addrs(&self) -> Vec<IpAddr> {
         self.instance.vips.iter().map(|v| v.addr.addr()).collect()
@@ -153,7 +156,6 @@ pub async fn prepare(
         name: name.to_owned(),
         instance: instance.clone(),
         parent,
-        iface,
         ifindex,
         mac,
         primary,
@@ -172,7 +174,7 @@ pub async fn resolve_channels(
     name: &str,
     instance: &Instance,
     primary: IpAddr,
-) -> Result<Vec<ResolvedChannel>, PrepareError> {
+) -> Result<Box<[ResolvedChannel]>, PrepareError> {
     let family = instance.family();
     let mut out = Vec::new();
     for (k, channel) in instance.channels.iter().enumerate() {
@@ -222,7 +224,7 @@ pub async fn resolve_channels(
             src,
         });
     }
-    Ok(out)
+    Ok(out.into_boxed_slice())
 }
 
 async fn primary_addr(

@@ -129,7 +129,7 @@ pub fn settings_replaced() -> u32 {
 /// Where and how one instance sends.
 pub struct LiveIo {
     /// Instance name, for logs.
-    pub name: Box<str>,
+    pub name: Arc<str>,
     /// Every heartbeat channel's way out (and, by index, its counters).
     pub sending: Sending,
     /// Log lines about rejected adverts, at most one per source and reason per period.

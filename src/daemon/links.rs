@@ -10,7 +10,7 @@ use crate::net::LinkEvents;
 use crate::vrrp::router::{FaultSource, Input};
 
 /// The routers to tell about each interface (by index); changes with reloads.
-pub type Watchers = Arc<RwLock<HashMap<u32, Vec<(String, RouterInbox)>>>>;
+pub type Watchers = Arc<RwLock<HashMap<u32, Vec<(Arc<str>, RouterInbox)>>>>;
 
 /// The fault source for a link.
 pub fn fault_source(iface: &str) -> FaultSource {

@@ -31,7 +31,7 @@ pub type Routes = ByVrid<Route>;
 /// own configuration.
 pub struct Route {
     /// Instance name.
-    pub name: String,
+    pub name: Arc<str>,
     /// The router, which judges each advert the moment it is handed over.
     pub router: Door,
     /// The instance's heartbeat channels this socket carries (the primary interface's

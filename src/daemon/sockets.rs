@@ -114,8 +114,8 @@ pub type ChannelStats = Vec<(String, Arc<Stats>)>;
 
 /// What one instance needs to attach: its identity and where its channels go.
 pub struct Plan<'a> {
-    /// Instance name.
-    pub name: &'a str,
+    /// Instance name (its receive routes share it).
+    pub name: &'a Arc<str>,
     /// Its configuration.
     pub inst: &'a Instance,
     /// The interface it receives on (the parent with a virtual MAC).
@@ -357,7 +357,7 @@ fn claim<R: Named>(routes: &RwLock<ByVrid<R>>, vrid: u8, route: R) -> Result<(),
 /// The error for `plan`'s instance meeting `held`'s route for the same VRID on `on`.
 fn shared_route(plan: &Plan<'_>, on: &str, held: &str) -> DaemonError {
     let (name, vrid, family) = (plan.name, plan.inst.vrid, plan.inst.family());
-    let who = if held == name {
+    let who = if held == &**name {
         "another channel of the same instance".to_owned()
     } else {
         format!("instance {held}")

@@ -42,9 +42,11 @@ struct Rare {
 /// Counters bumped for every advert sent or received (a checksum kind names each received
 /// one): atomics, so the advert path takes no lock and searches no map. Every other counter
 /// is rare.
-const HOT: [&str; 6] = [
+const HOT: [&str; 7] = [
     "adverts_received",
     "adverts_sent",
+    // Every instance changes state at least once, at its start.
+    "transitions",
     "v2",
     "v3_ipv6",
     "v3_ipv4_pseudo_header",

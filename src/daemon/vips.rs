@@ -17,7 +17,6 @@ mod queue;
 mod tests;
 
 use std::future::Future;
-use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,7 +26,7 @@ use tracing::{debug, info, warn};
 
 use super::driver::VipOp;
 use crate::config::Vip;
-use crate::net::announce::{Kind, Pacer, Pacing};
+use crate::net::announce::{self, Kind, Pacer, Pacing};
 use crate::net::{Announcer, MacAddr, NetError, Netlink};
 
 pub use queue::WorkQueue;
@@ -39,29 +38,33 @@ const ENOENT: i32 = 2;
 /// Where an instance's VIPs live.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// Instance name, for logs.
-    pub name: String,
+    /// Instance name, for logs (shared with the router's I/O).
+    pub name: Arc<str>,
     /// Interface index of the VIPs.
     pub ifindex: u32,
-    /// Interface name, for logs.
-    pub iface: String,
+    /// Interface name, for logs (shared with the status view).
+    pub iface: Arc<str>,
     /// Source MAC of announcements.
     pub mac: MacAddr,
     /// Link-local source of unsolicited NAs.
     pub src_ll: Option<Ipv6Addr>,
     /// Announcements per VIP for a VIP a reload adds while held (the `garp.initial` burst).
     pub burst: u32,
-    /// The pacing of that burst, until the router's first announcement says otherwise.
-    pub pacing: Pacing,
 }
 
 /// An instance's address worker queue, as the router task and the supervisor hold it.
 pub type VipQueue = WorkQueue<Worker<Kernel>>;
 
-/// An idle address worker for `target`, holding `vips`, announcing with `announcer` (its
-/// frames already prepared for `vips`).
-pub fn queue(target: Target, nl: Netlink, vips: Arc<[Vip]>, announcer: Announcer) -> VipQueue {
-    WorkQueue::new(Worker::new(target, Kernel { nl, announcer }, vips))
+/// An idle address worker for `target`, holding `vips`, announcing with `announcer` and
+/// pacing a reload's burst by `pacing` until the router's first announcement says otherwise.
+pub fn queue(
+    target: Target,
+    pacing: Pacing,
+    nl: Netlink,
+    vips: Arc<[Vip]>,
+    announcer: Announcer,
+) -> VipQueue {
+    WorkQueue::new(Worker::new(target, pacing, Kernel { nl, announcer }, vips))
 }
 
 /// What the worker does to the system: netlink for the addresses, a packet socket for the
@@ -71,17 +74,9 @@ pub trait Hands: Send + Sync + 'static {
     fn add(&self, ifindex: u32, vip: &Vip) -> impl Future<Output = Result<(), NetError>> + Send;
     /// Removes `vip` from interface `ifindex`.
     fn remove(&self, ifindex: u32, vip: &Vip) -> impl Future<Output = Result<(), NetError>> + Send;
-    /// Prepares the announcement frames for `vips` (see [`Announcer::set_vips`]).
-    fn set_vips(
-        &mut self,
-        mac: MacAddr,
-        vips: &[IpAddr],
-        src_ll: Option<Ipv6Addr>,
-    ) -> Result<(), NetError>;
-    /// The kind of each prepared frame, in order.
-    fn kinds(&self) -> Vec<Kind>;
-    /// Sends prepared frame `index`.
-    fn send(&self, index: usize) -> io::Result<()>;
+    /// Sends one announcement of `vip` from `mac` (an IPv6 VIP's NA from `src_ll`).
+    fn announce(&self, mac: MacAddr, vip: IpAddr, src_ll: Option<Ipv6Addr>)
+    -> Result<(), NetError>;
 }
 
 /// The real [`Hands`].
@@ -97,19 +92,13 @@ impl Hands for Kernel {
     fn remove(&self, ifindex: u32, vip: &Vip) -> impl Future<Output = Result<(), NetError>> + Send {
         self.nl.del_addr(ifindex, vip.addr)
     }
-    fn set_vips(
-        &mut self,
+    fn announce(
+        &self,
         mac: MacAddr,
-        vips: &[IpAddr],
+        vip: IpAddr,
         src_ll: Option<Ipv6Addr>,
     ) -> Result<(), NetError> {
-        self.announcer.set_vips(mac, vips, src_ll, false)
-    }
-    fn kinds(&self) -> Vec<Kind> {
-        self.announcer.kinds()
-    }
-    fn send(&self, index: usize) -> io::Result<()> {
-        self.announcer.send(index)
+        self.announcer.send(mac, vip, src_ll, false)
     }
 }
 
@@ -128,10 +117,10 @@ pub struct Worker<H: Hands> {
 }
 
 impl<H: Hands> Worker<H> {
-    /// A worker that does not hold its VIPs yet.
-    pub fn new(target: Target, hands: H, vips: Arc<[Vip]>) -> Self {
+    /// A worker that does not hold its VIPs yet; see [`queue`] for `pacing`.
+    pub fn new(target: Target, pacing: Pacing, hands: H, vips: Arc<[Vip]>) -> Self {
         Worker {
-            queue: Pacer::new(target.pacing),
+            queue: Pacer::new(pacing),
             target,
             hands,
             vips,
@@ -163,7 +152,7 @@ impl<H: Hands> queue::Work for Worker<H> {
                 remove(target, hands, &self.vips).await;
             }
             VipOp::Announce { count, pacing } => {
-                self.queue.push(&hands.kinds(), count as usize, pacing);
+                self.queue.push(&kinds(&self.vips), count as usize, pacing);
             }
             VipOp::Set(new) => self.set(new).await,
         }
@@ -175,7 +164,7 @@ impl<H: Hands> queue::Work for Worker<H> {
 
     /// Frames due now (every frame of an unpaced burst) go before the next operation.
     fn tick(&mut self) {
-        send_due(&self.target, &self.hands, &mut self.queue);
+        send_due(&self.target, &self.hands, &self.vips, &mut self.queue);
     }
 }
 
@@ -195,16 +184,16 @@ impl<H: Hands> Worker<H> {
         self.vips = new;
         let addrs: Vec<IpAddr> = self.vips.iter().map(|v| v.addr.addr()).collect();
         let t = &self.target;
-        // The queued indices name the old frames.
+        // The queued indices name the old list.
         self.queue.clear();
-        if let Err(error) = self.hands.set_vips(t.mac, &addrs, t.src_ll) {
+        if let Err(error) = announce::check_sources(&addrs, t.src_ll) {
             warn!(instance = %t.name, %error, "announcements for the new VIPs");
         }
         if self.held {
             remove(t, &self.hands, &dropped).await;
             add(t, &self.hands, &added).await;
             if !added.is_empty() {
-                let kinds = self.hands.kinds();
+                let kinds = kinds(&self.vips);
                 let pacing = self.queue.pacing();
                 self.queue.push(&kinds, t.burst as usize, pacing);
             }
@@ -216,17 +205,30 @@ fn now() -> Instant {
     TokioInstant::now().into_std()
 }
 
-/// Sends the frames due now. After a failure (a full transmit queue) the rest of this
+/// The kind of each VIP's announcement, in order: what the pacer's indices name.
+fn kinds(vips: &[Vip]) -> Vec<Kind> {
+    vips.iter()
+        .map(|v| announce::kind_of(v.addr.addr()))
+        .collect()
+}
+
+/// Sends the frames due now. After a failed send (a full transmit queue) the rest of this
 /// moment's frames are dropped: they would fail too.
-fn send_due(t: &Target, hands: &impl Hands, queue: &mut Pacer) {
+fn send_due(t: &Target, hands: &impl Hands, vips: &[Vip], queue: &mut Pacer) {
     let due = queue.take_due(now());
     if due.is_empty() {
         return;
     }
     let mut sent = 0;
-    for index in due {
-        match hands.send(index) {
+    // An index from before the VIPs last changed names nothing: the queue is cleared then.
+    for vip in due.into_iter().filter_map(|i| vips.get(i)) {
+        match hands.announce(t.mac, vip.addr.addr(), t.src_ll) {
             Ok(()) => sent += 1,
+            // A VIP that cannot be announced (an IPv6 one with no link-local source) costs
+            // only its own frame.
+            Err(error @ NetError::Invalid { .. }) => {
+                warn!(instance = %t.name, %error, "announcement failed")
+            }
             Err(error) => {
                 warn!(instance = %t.name, %error, "announcement failed");
                 break;

@@ -42,10 +42,10 @@ fn garp_is_seen_by_the_peer_and_fills_its_arp_table() {
     let if_a = lab.if_a.clone();
     join(run_in_netns(&lab.ns_a, move || async move {
         let idx = vipd::net::ifindex_by_name(&if_a).unwrap();
-        let mut ann = Announcer::new(idx).unwrap();
-        ann.set_vips(mac_a, &[IpAddr::V4(vip)], None, false)
-            .unwrap();
-        assert_eq!(ann.announce(3).unwrap(), 3);
+        let ann = Announcer::new(idx).unwrap();
+        for _ in 0..3 {
+            ann.send(mac_a, IpAddr::V4(vip), None, false).unwrap();
+        }
     }));
     let frames = join(capture);
     assert_eq!(frames.len(), 3, "three gratuitous ARPs back to back");

@@ -25,7 +25,7 @@ impl Collector for Arbiters {
         for i in &self.0 {
             let Some(board) = &i.arbiter else { continue };
             let s = board.status(now);
-            let l = || -> Labels { vec![("instance", i.name.clone()), ("key", s.key.clone())] };
+            let l = || -> Labels { vec![("instance", i.name.to_string()), ("key", s.key.clone())] };
             reachable.push((l(), ConstGauge::new(i64::from(s.reachable))));
             held.push((l(), ConstGauge::new(i64::from(s.held_here))));
             let secs = s.lease_left_ms.map_or(0.0, |ms| ms as f64 / 1000.0);

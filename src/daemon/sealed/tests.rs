@@ -134,7 +134,7 @@ fn a_peer_frame_is_accepted() {
         &[ORIGIN, HOST],
     );
     let (route, rx) = got.unwrap_or_else(|d| panic!("dropped: {}", d.why));
-    assert_eq!((route.name.as_str(), rx.src), ("web", PEER));
+    assert_eq!((&*route.name, rx.src), ("web", PEER));
 }
 
 #[test]

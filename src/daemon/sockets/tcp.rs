@@ -59,7 +59,7 @@ impl SealedTransport for Tcp<'_> {
             .map(|peer| {
                 let stats_at = Arc::as_ptr(&slot.stats) as usize;
                 let at = format!("tcp {src}%{iface} -> {peer}");
-                let key = (plan.name.to_owned(), at, stats_at);
+                let key = (plan.name.to_string(), at, stats_at);
                 if let Some(open) = reuse.get(&key).and_then(Weak::upgrade) {
                     return open;
                 }

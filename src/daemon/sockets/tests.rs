@@ -12,7 +12,7 @@ use crate::vrrp::Family;
 
 fn route(name: &str) -> Route {
     Route {
-        name: name.to_owned(),
+        name: name.into(),
         router: Arc::new(tokio::sync::mpsc::channel(1).0),
         channels: Vec::new(),
         stats: Arc::new(Stats::default()),
@@ -53,7 +53,11 @@ fn a_vrid_another_instance_holds_is_refused_not_replaced() {
     let table = RwLock::new(Routes::default());
     claim(&table, 51, route("api")).unwrap();
     assert_eq!(claim(&table, 51, route("web")), Err("api".to_owned()));
-    assert_eq!(read(&table)[&51].name, "api", "the holder keeps its route");
+    assert_eq!(
+        &*read(&table)[&51].name,
+        "api",
+        "the holder keeps its route"
+    );
     // Its own route again (a reload re-attaching it) and another VRID are fine.
     claim(&table, 51, route("api")).unwrap();
     claim(&table, 52, route("web")).unwrap();
@@ -167,7 +171,7 @@ async fn a_udp_channel_naming_an_address_of_this_host_is_refused_before_opening(
     ];
     ch.src = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
     let plan = Plan {
-        name: "web",
+        name: &"web".into(),
         inst: &inst,
         parent: "lo",
         vmac_iface: None,
@@ -209,8 +213,9 @@ async fn a_udp_port_where_another_instance_holds_the_vrid_is_refused() {
     let inst = web();
     let keys = HashMap::from([(PathBuf::from("/k"), key())]);
     let stats = Arc::new(Stats::default());
+    let name: Arc<str> = "web".into();
     let plan = |channels| Plan {
-        name: "web",
+        name: &name,
         inst: &inst,
         parent: "lo",
         vmac_iface: None,
@@ -241,7 +246,7 @@ async fn a_udp_port_where_another_instance_holds_the_vrid_is_refused() {
         "{err}"
     );
     assert_eq!(
-        read(&sockets.sealed[&ukey].entry.routes)[&51].route.name,
+        &*read(&sockets.sealed[&ukey].entry.routes)[&51].route.name,
         "api"
     );
 }

@@ -18,20 +18,24 @@ impl Supervisor {
         let inst = p.instance.clone();
         let (inbox, inbox_rx) = RouterInbox::channel(256);
         let cell = RouterCell::new();
-        let door: Door = cell.clone();
+        let door_cell = cell.clone();
         let stats = Arc::new(stats::Stats::default());
         let auth = inst.advert_auth();
         let vips = p.vip_addrs();
+        // One copy of each name for the receive routes, the router's I/O, the address
+        // worker, the status view and the control server.
+        let name: Arc<str> = p.name.as_str().into();
+        let iface: Arc<str> = p.iface().into();
         let mut channel_stats = Vec::new();
         let (paths, attached) = self.sockets.attach(
             &sockets::Plan {
-                name: &p.name,
+                name: &name,
                 inst: &inst,
                 parent: &p.parent.name,
                 vmac_iface: p.vmac.as_ref().map(|v| v.name.as_str()),
                 primary: p.primary,
                 channels: &p.channels,
-                router: door.clone(),
+                router: door_cell.clone(),
                 stats: stats.clone(),
                 keys: &self.keys,
             },
@@ -41,20 +45,20 @@ impl Supervisor {
         // One list for the address worker, the settings and the status view; a reload
         // replaces all three.
         let vip_list: Arc<[crate::config::Vip]> = inst.vips.as_slice().into();
-        let mut announcer = Announcer::new(p.ifindex)?;
-        announcer.set_vips(p.mac, &vips, p.src_ll(), false)?;
+        let announcer = Announcer::new(p.ifindex)?;
+        crate::net::announce::check_sources(&vips, p.src_ll())?;
         let vip_ops = vips::queue(
             vips::Target {
-                name: p.name.clone(),
+                name: name.clone(),
                 ifindex: p.ifindex,
-                iface: p.iface.clone(),
+                iface: iface.clone(),
                 mac: p.mac,
                 src_ll: p.src_ll(),
                 burst: inst.garp.initial,
-                pacing: crate::net::announce::Pacing {
-                    arp: inst.garp.arp_interval,
-                    na: inst.garp.na_interval,
-                },
+            },
+            crate::net::announce::Pacing {
+                arp: inst.garp.arp_interval,
+                na: inst.garp.na_interval,
             },
             self.nl.clone(),
             vip_list.clone(),
@@ -63,7 +67,7 @@ impl Supervisor {
         let router_config = Arc::new(router_config);
         let view_tx = Latest::new(server::View::initial(
             router_config.clone(),
-            p.iface.as_str().into(),
+            iface,
             vip_list.clone(),
         ));
         let view_rx = view_tx.reader();
@@ -86,7 +90,7 @@ impl Supervisor {
         let group_for_io = settings_tx.reader();
         let sending = Sending::new(paths.clone());
         let io = LiveIo {
-            name: p.name.as_str().into(),
+            name: name.clone(),
             sending,
             limiter: LazyLogLimiter::default(),
             inbox: inbox.clone(),
@@ -123,7 +127,7 @@ impl Supervisor {
         write(&self.watchers)
             .entry(p.parent.index)
             .or_default()
-            .push((p.name.clone(), inbox.clone()));
+            .push((name.clone(), inbox.clone()));
         if !p.parent.usable() {
             warn!(instance = %p.name, interface = %p.parent.name, "interface is down: starting in FAULT");
             let fault = Input::Fault {
@@ -134,7 +138,7 @@ impl Supervisor {
             let _ = inbox.try_send(fault);
         }
         let control = Arc::new(server::Instance {
-            name: p.name.clone(),
+            name,
             view: view_rx,
             stats: stats.clone(),
             channels: channel_list(&paths),
@@ -152,16 +156,14 @@ impl Supervisor {
             name,
             Box::new(Live {
                 prepared: p,
-                inbox: inbox.clone(),
-                door,
+                cell: door_cell,
                 driver,
                 vip_ops,
                 settings: settings_tx,
                 control,
-                attached,
+                attached: attached.into_boxed_slice(),
                 paths,
                 channel_stats,
-                stats,
                 router_config,
             }),
         );
@@ -204,14 +206,14 @@ impl Supervisor {
             let p = &live.prepared;
             let (paths, attached) = self.sockets.attach(
                 &sockets::Plan {
-                    name,
+                    name: &live.control.name,
                     inst: new,
                     parent: &p.parent.name,
                     vmac_iface: p.vmac.as_ref().map(|v| v.name.as_str()),
                     primary: p.primary,
                     channels: &p.channels,
-                    router: live.door.clone(),
-                    stats: live.stats.clone(),
+                    router: live.cell.clone(),
+                    stats: live.control.stats.clone(),
                     keys: &self.keys,
                 },
                 &mut live.channel_stats,
@@ -223,7 +225,7 @@ impl Supervisor {
                 .cloned()
                 .collect();
             self.sockets.detach(name, &gone);
-            live.attached = attached;
+            live.attached = attached.into_boxed_slice();
             live.paths = paths;
             Arc::make_mut(&mut live.control).channels = channel_list(&live.paths);
         }
@@ -244,7 +246,7 @@ impl Supervisor {
         if let Some((link, _)) = &arbiter {
             let _ = link.send(ArbiterMsg::Join {
                 member: name.to_owned(),
-                inbox: live.inbox.clone(),
+                inbox: live.control.inbox.clone(),
             });
         }
         Arc::make_mut(&mut live.control).arbiter = arbiter.map(|(_, board)| board);
@@ -259,7 +261,7 @@ impl Supervisor {
         let router_changed = rc != *live.router_config;
         let rc = Arc::new(rc);
         live.router_config = rc.clone();
-        let _ = live.inbox.send(Input::Configure(rc)).await;
+        let _ = live.control.inbox.send(Input::Configure(rc)).await;
         if old == new && !keys_changed && !router_changed {
             return Ok(false);
         }
@@ -271,7 +273,7 @@ impl Supervisor {
         let Some(live) = self.live.remove(name).map(|l| *l) else {
             return;
         };
-        let _ = live.inbox.send(Input::Stop).await;
+        let _ = live.control.inbox.send(Input::Stop).await;
         if let Some(link) = &live.settings.borrow().arbiter {
             let _ = link.send(ArbiterMsg::Leave {
                 member: name.to_owned(),
@@ -292,7 +294,7 @@ impl Supervisor {
         }
         self.sockets.detach(name, &live.attached);
         for list in write(&self.watchers).values_mut() {
-            list.retain(|(n, _)| n != name);
+            list.retain(|(n, _)| **n != *name);
         }
         instance::teardown(&self.nl, &live.prepared).await;
     }

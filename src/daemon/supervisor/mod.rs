@@ -21,7 +21,7 @@ use tracing::{error, info, warn};
 
 use super::arbiter::{ArbiterLink, ArbiterMsg, Arbiters};
 use super::checked::Checked;
-use super::driver::{self, Door, RouterCell, VipOp};
+use super::driver::{self, RouterCell, VipOp};
 use super::fence::Fencer;
 use super::groups::{self, GroupEvent};
 use super::instance::{self, Prepared};
@@ -53,23 +53,21 @@ type Key = (String, u8, Family);
 
 struct Live {
     prepared: Prepared,
-    inbox: RouterInbox,
-    /// Where receive loops hand its router adverts, for sockets attached on reload.
-    door: Door,
+    /// Its router, where receive loops hand it adverts: for sockets attached on reload.
+    cell: Arc<RouterCell<LiveIo>>,
     driver: JoinHandle<Box<LiveIo>>,
     /// The address worker's queue (its worker is a task only while it has work).
     vip_ops: vips::VipQueue,
     settings: SettingsSource,
-    /// Shared with the list the control server and the metrics read.
+    /// Shared with the list the control server and the metrics read; its inbox and
+    /// counters are the instance's.
     control: Arc<server::Instance>,
     /// The sockets its channels use.
-    attached: Vec<Attachment>,
+    attached: Box<[Attachment]>,
     /// Its send paths (kept to re-use when a reload leaves the channels alone).
     paths: Arc<Vec<TxPath>>,
     /// Per channel label, kept across reloads so the counters only grow.
     channel_stats: sockets::ChannelStats,
-    /// Instance counters.
-    stats: Arc<stats::Stats>,
     /// What its router was configured with last (a reload compares against it); the
     /// router shares it.
     router_config: Arc<RouterConfig>,
@@ -316,7 +314,7 @@ impl Supervisor {
     pub async fn stop_all(&mut self) {
         let names: Vec<String> = self.live.keys().cloned().collect();
         for r in names.iter().filter_map(|n| self.live.get(n)) {
-            let _ = r.inbox.send(Input::Stop).await;
+            let _ = r.control.inbox.send(Input::Stop).await;
         }
         for name in names {
             self.stop_instance(&name).await;

@@ -18,7 +18,7 @@ fn per_instance_structures_fit_their_size_classes() {
             size_of::<RouterCell<LiveIo>>() + ARC,
             896,
         ),
-        ("the supervisor's record", size_of::<Live>(), 640),
+        ("the supervisor's record", size_of::<Live>(), 512),
         (
             "the router's configuration",
             size_of::<RouterConfig>() + ARC,
@@ -29,7 +29,7 @@ fn per_instance_structures_fit_their_size_classes() {
         (
             "the address worker",
             size_of::<vips::Worker<vips::Kernel>>(),
-            320,
+            256,
         ),
     ];
     for (what, size, class) in kept {

@@ -2,7 +2,6 @@
 //! on tokio's paused clock (time moves only when every task waits, to the next timer).
 
 use std::future::Future;
-use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,15 +9,13 @@ use std::time::Duration;
 use super::{Hands, Target, WorkQueue, Worker};
 use crate::config::Vip;
 use crate::daemon::driver::VipOp;
-use crate::net::announce::{Kind, Pacing};
+use crate::net::announce::Pacing;
 use crate::net::{MacAddr, NetError};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
 struct Recorder {
     log: Log,
-    /// The prepared frames, one per VIP.
-    frames: Vec<IpAddr>,
 }
 
 impl Recorder {
@@ -43,21 +40,8 @@ impl Hands for Recorder {
             Ok(())
         }
     }
-    fn set_vips(
-        &mut self,
-        _: MacAddr,
-        vips: &[IpAddr],
-        _: Option<Ipv6Addr>,
-    ) -> Result<(), NetError> {
-        self.frames = vips.to_vec();
-        Ok(())
-    }
-    fn kinds(&self) -> Vec<Kind> {
-        let kind = |a: &IpAddr| if a.is_ipv4() { Kind::Arp } else { Kind::Na };
-        self.frames.iter().map(kind).collect()
-    }
-    fn send(&self, index: usize) -> io::Result<()> {
-        self.note(format!("announce {}", self.frames[index]));
+    fn announce(&self, _: MacAddr, vip: IpAddr, _: Option<Ipv6Addr>) -> Result<(), NetError> {
+        self.note(format!("announce {vip}"));
         Ok(())
     }
 }
@@ -74,10 +58,7 @@ fn vip(s: &str) -> Vip {
 fn worker(vips: &[&str]) -> (WorkQueue<Worker<Recorder>>, Log) {
     let log = Log::default();
     let vips: Vec<Vip> = vips.iter().map(|s| vip(s)).collect();
-    let hands = Recorder {
-        log: log.clone(),
-        frames: vips.iter().map(|v| v.addr.addr()).collect(),
-    };
+    let hands = Recorder { log: log.clone() };
     let target = Target {
         name: "vi".into(),
         ifindex: 7,
@@ -85,9 +66,12 @@ fn worker(vips: &[&str]) -> (WorkQueue<Worker<Recorder>>, Log) {
         mac: MacAddr::new(0, 0, 0x5e, 0, 1, 7),
         src_ll: None,
         burst: 1,
-        pacing: Pacing::default(),
     };
-    (WorkQueue::new(Worker::new(target, hands, vips.into())), log)
+    let pacing = Pacing::default();
+    (
+        WorkQueue::new(Worker::new(target, pacing, hands, vips.into())),
+        log,
+    )
 }
 
 fn taken(log: &Log) -> Vec<String> {

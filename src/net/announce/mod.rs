@@ -116,10 +116,11 @@ pub fn unsolicited_na_frame(
     frame
 }
 
-/// Sends gratuitous ARPs and unsolicited NAs for a set of VIPs on one interface.
+/// Sends gratuitous ARPs and unsolicited NAs on one interface.
 ///
-/// An instance's announcements on one interface; the frames are built once when the VIPs
-/// are set, so an announcement is only `sendto` calls. Every announcer of a network
+/// A frame is built on the stack when it is sent, from the address it announces: an
+/// instance announces at a state change and for moments after, and frames kept for every
+/// instance between bursts took about 190 bytes of each. Every announcer of a network
 /// namespace sends on one AF_PACKET socket (the interface is in each frame's destination): closing a packet
 /// socket waits for an RCU grace period, and with a socket per instance a stop of 1,000
 /// instances spent 16 s closing them, past its budget, and left most VIPs behind. The socket
@@ -131,11 +132,10 @@ pub struct Announcer {
     /// The destination address (a `sockaddr_ll`) is made from this per frame: kept, it
     /// took 128 bytes of every instance for the few moments an instance announces.
     ifindex: u32,
-    frames: Vec<(Kind, Vec<u8>)>,
 }
 
 impl Announcer {
-    /// Opens the packet socket on interface `ifindex`, with no VIPs yet.
+    /// Opens the packet socket on interface `ifindex`.
     pub fn new(ifindex: u32) -> Result<Self, NetError> {
         let sock = shared_socket().map_err(|e| {
             NetError::socket(
@@ -143,11 +143,7 @@ impl Announcer {
                 e,
             )
         })?;
-        Ok(Announcer {
-            sock,
-            ifindex,
-            frames: Vec::new(),
-        })
+        Ok(Announcer { sock, ifindex })
     }
 
     /// The interface this announcer sends on.
@@ -155,45 +151,23 @@ impl Announcer {
         self.ifindex
     }
 
-    /// Prepares the frames for `vips`: a gratuitous ARP for each IPv4 address and an
-    /// unsolicited NA (sent from `src_ll`, R flag per `router`) for each IPv6 one.
-    /// IPv6 VIPs without a link-local source are an error.
-    pub fn set_vips(
-        &mut self,
+    /// Sends one announcement of `vip` from `src_mac`: a gratuitous ARP for an IPv4
+    /// address, an unsolicited NA (from `src_ll`, R flag per `router`) for an IPv6 one.
+    pub fn send(
+        &self,
         src_mac: MacAddr,
-        vips: &[IpAddr],
+        vip: IpAddr,
         src_ll: Option<Ipv6Addr>,
         router: bool,
     ) -> Result<(), NetError> {
-        self.frames = frames_for(src_mac, vips, src_ll, router)?;
-        Ok(())
-    }
-
-    /// The kind of each prepared frame, in order: what [`Pacer::plan`] paces.
-    pub fn kinds(&self) -> Vec<Kind> {
-        self.frames.iter().map(|(kind, _)| *kind).collect()
-    }
-
-    /// Sends prepared frame `index`, as planned by [`Pacer::plan`]; an index from before the
-    /// VIPs last changed that no longer exists sends nothing.
-    pub fn send(&self, index: usize) -> io::Result<()> {
-        match self.frames.get(index) {
-            Some((_, frame)) => self.send_frame(frame),
-            None => Ok(()),
-        }
-    }
-
-    /// Sends every prepared frame `count` times back to back; returns the frames sent.
-    /// Stops at the first failure.
-    pub fn announce(&self, count: usize) -> io::Result<usize> {
-        let mut sent = 0;
-        for _ in 0..count {
-            for (_, frame) in &self.frames {
-                self.send_frame(frame)?;
-                sent += 1;
+        let sent = match (vip, src_ll) {
+            (IpAddr::V4(v4), _) => self.send_frame(&garp_frame(src_mac, v4)),
+            (IpAddr::V6(v6), Some(ll)) => {
+                self.send_frame(&unsolicited_na_frame(src_mac, ll, v6, router))
             }
-        }
-        Ok(sent)
+            (IpAddr::V6(v6), None) => return Err(no_source(v6)),
+        };
+        sent.map_err(|e| NetError::io(format!("announcing {vip}"), e))
     }
 
     /// Sends one unsolicited NA for `target` from `src_mac` / `src_ll` (R flag clear).
@@ -220,26 +194,27 @@ impl Announcer {
     }
 }
 
-/// The announcement frames for `vips`, in order; see [`Announcer::set_vips`].
-fn frames_for(
-    src_mac: MacAddr,
-    vips: &[IpAddr],
-    src_ll: Option<Ipv6Addr>,
-    router: bool,
-) -> Result<Vec<(Kind, Vec<u8>)>, NetError> {
-    vips.iter()
-        .map(|vip| match (vip, src_ll) {
-            (IpAddr::V4(v4), _) => Ok((Kind::Arp, garp_frame(src_mac, *v4).to_vec())),
-            (IpAddr::V6(v6), Some(ll)) => Ok((
-                Kind::Na,
-                unsolicited_na_frame(src_mac, ll, *v6, router).to_vec(),
-            )),
-            (IpAddr::V6(v6), None) => Err(NetError::Invalid {
-                what: format!("preparing the neighbour advertisement for {v6}"),
-                reason: "no IPv6 link-local source address on the interface".into(),
-            }),
-        })
-        .collect()
+/// Whether every one of `vips` can be announced: an IPv6 VIP needs a link-local source.
+pub fn check_sources(vips: &[IpAddr], src_ll: Option<Ipv6Addr>) -> Result<(), NetError> {
+    match vips.iter().find(|v| v.is_ipv6()) {
+        Some(IpAddr::V6(v6)) if src_ll.is_none() => Err(no_source(*v6)),
+        _ => Ok(()),
+    }
+}
+
+/// The kind of announcement `vip` gets.
+pub fn kind_of(vip: IpAddr) -> Kind {
+    match vip {
+        IpAddr::V4(_) => Kind::Arp,
+        IpAddr::V6(_) => Kind::Na,
+    }
+}
+
+fn no_source(v6: Ipv6Addr) -> NetError {
+    NetError::Invalid {
+        what: format!("preparing the neighbour advertisement for {v6}"),
+        reason: "no IPv6 link-local source address on the interface".into(),
+    }
 }
 
 impl AsRawFd for Announcer {

@@ -75,21 +75,15 @@ fn na_checksum_verifies_over_the_pseudo_header() {
 }
 
 #[test]
-fn frames_for_keeps_vip_order_and_needs_a_link_local_for_ipv6() {
+fn an_ipv6_vip_needs_a_link_local_source_and_kinds_follow_the_family() {
     let ll: Ipv6Addr = "fe80::1".parse().unwrap();
     let v4 = Ipv4Addr::new(192, 0, 2, 1);
     let v6: Ipv6Addr = "2001:db8::1".parse().unwrap();
-    let vips = [IpAddr::V6(v6), IpAddr::V4(v4)];
-    let frames = frames_for(MAC, &vips, Some(ll), true).unwrap();
-    let na = unsolicited_na_frame(MAC, ll, v6, true).to_vec();
-    assert_eq!(frames[0], (Kind::Na, na));
-    assert_eq!(frames[1], (Kind::Arp, garp_frame(MAC, v4).to_vec()));
-    let err = frames_for(MAC, &vips, None, false).unwrap_err();
+    let vips = [IpAddr::V4(v4), IpAddr::V6(v6)];
+    assert!(check_sources(&vips, Some(ll)).is_ok());
+    let err = check_sources(&vips, None).unwrap_err();
     assert!(err.to_string().contains("2001:db8::1"), "{err}");
-    assert_eq!(
-        frames_for(MAC, &[IpAddr::V4(v4)], None, false)
-            .unwrap()
-            .len(),
-        1
-    );
+    assert!(check_sources(&[IpAddr::V4(v4)], None).is_ok());
+    assert_eq!(kind_of(IpAddr::V4(v4)), Kind::Arp);
+    assert_eq!(kind_of(IpAddr::V6(v6)), Kind::Na);
 }
