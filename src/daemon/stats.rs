@@ -30,8 +30,9 @@ struct Rare {
     /// bumps a few rare counters.
     counts: Vec<(&'static str, u64)>,
     /// A list, not a map: an instance sees a handful of kinds of transition, and the first
-    /// entry of a map reserved room for eleven (800 bytes per instance).
-    transitions: Vec<(TransitionKey, u64)>,
+    /// entry of a map reserved room for eleven (800 bytes per instance). Each kind by its
+    /// one shared copy ([`interned`]): an entry takes 16 bytes, not 56.
+    transitions: Vec<(&'static TransitionKey, u64)>,
     /// The last fence's outcome, time and detail, for `vipd status`.
     last_fence: Option<String>,
     /// Channels with a link per peer (a TCP connection, a serial line): per peer, the link
@@ -68,6 +69,19 @@ pub fn prefixed(prefix: &'static str, rest: &'static str) -> &'static str {
         .or_insert_with(|| Box::leak(format!("{prefix}_{rest}").into_boxed_str()))
 }
 
+/// The one shared copy of `key`. The code names a few dozen kinds of transition (states,
+/// and reason kinds), so the copies made over a run are few and live as long as the process.
+fn interned(key: TransitionKey) -> &'static TransitionKey {
+    static KNOWN: Mutex<Vec<&'static TransitionKey>> = Mutex::new(Vec::new());
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = known.iter().find(|k| ***k == key) {
+        return k;
+    }
+    let k: &'static TransitionKey = Box::leak(Box::new(key));
+    known.push(k);
+    k
+}
+
 /// The events of a sealed channel's link to a peer (a connection, a serial line), counted
 /// as `{type}_{event}` (`tcp_reconnects`, `serial_queue_dropped`), with their `event`
 /// label in the metrics.
@@ -98,12 +112,13 @@ pub type TransitionKey = (&'static str, &'static str, &'static str);
 impl Stats {
     /// Counts a transition by its from/to states and reason kind.
     pub fn transition(&self, key: TransitionKey) {
+        let key = interned(key);
         self.write(|rare| count_in(&mut rare.transitions, key));
     }
 
     /// A copy of the transition counters.
     pub fn transitions(&self) -> BTreeMap<TransitionKey, u64> {
-        self.read(|rare| rare.transitions.iter().copied().collect())
+        self.read(|rare| rare.transitions.iter().map(|(k, n)| (**k, *n)).collect())
     }
 
     /// `f` of the rare part, made first if there is none yet.

@@ -229,10 +229,15 @@ impl Supervisor {
             live.paths = paths;
             Arc::make_mut(&mut live.control).channels = channel_list(&live.paths);
         }
-        let vip_list: Arc<[crate::config::Vip]> = new.vips.as_slice().into();
-        if old.vips != new.vips {
-            live.vip_ops.push(VipOp::Set(vip_list.clone()));
-        }
+        // The list in use is kept when the VIPs are the same: the address worker holds it
+        // too, and a copy per reload would stay beside its copy.
+        let vip_list: Arc<[crate::config::Vip]> = if old.vips == new.vips {
+            live.settings.borrow().vips.clone()
+        } else {
+            let list: Arc<[crate::config::Vip]> = new.vips.as_slice().into();
+            live.vip_ops.push(VipOp::Set(list.clone()));
+            list
+        };
         live.settings.replace(Settings {
             vips: vip_list,
             notifier,

@@ -101,9 +101,8 @@ impl Router {
             self.enter_backup(now, Reason::Startup, None, out);
         }
         self.timers.down = None;
-        self.next_attempt += 1;
         let pending = PendingTakeover {
-            attempt: self.next_attempt,
+            attempt: self.new_attempt(),
             reason,
             gates,
             down,
@@ -146,8 +145,7 @@ impl Router {
             return;
         };
         let old = (pending.gates[0], pending.attempt);
-        self.next_attempt += 1;
-        pending.attempt = self.next_attempt;
+        pending.attempt = self.new_attempt();
         self.ask(now, &pending, out);
         self.pending = Some(pending);
         out.push(Action::WithdrawGate {
@@ -157,8 +155,9 @@ impl Router {
     }
 
     pub(super) fn gate_answer(&mut self, now: Instant, answer: GateAnswer, out: &mut Vec<Action>) {
-        if answer.gate == GateKind::Isolation && self.recheck == Some(answer.attempt) {
-            self.recheck = None;
+        let recheck = self.episodes().and_then(|e| e.recheck);
+        if answer.gate == GateKind::Isolation && recheck == Some(answer.attempt) {
+            self.episodes_mut().recheck = None;
             if answer.granted && self.state == State::Fault {
                 self.timers.isolation = None;
                 self.clear_fault(now, FaultSource::Isolation, out);
@@ -230,11 +229,11 @@ impl Router {
         now: Instant,
         out: &mut Vec<Action>,
     ) {
-        self.next_attempt += 1;
-        self.recheck = Some(self.next_attempt);
+        let attempt = self.new_attempt();
+        self.episodes_mut().recheck = Some(attempt);
         out.push(Action::AskGate {
             gate: GateKind::Isolation,
-            attempt: self.next_attempt,
+            attempt,
             takeover: Takeover::Silence,
             peer: None,
             after_fence: false,
@@ -263,7 +262,9 @@ impl Router {
         // Master_Down_Interval is the old Master's yield advert after a takeover or a
         // preemption, not a healed split brain: no second burst, no re-assertion event.
         self.last_reannounce = Some(now);
-        self.lower_heard = None;
+        if let Some(episodes) = self.episodes.as_deref_mut() {
+            episodes.lower_heard = None;
+        }
         self.master_adver_interval = self.config.advert_interval;
         let schedule = self.config.announce;
         self.timers = Default::default();

@@ -32,6 +32,7 @@
 
 mod api;
 mod control;
+mod episodes;
 mod gate;
 mod gates;
 mod health;
@@ -106,23 +107,11 @@ pub struct Router {
     /// Master: when we last announced (becoming Master, or re-asserting over a lower-priority
     /// Master), for the re-assertion rate limit.
     last_reannounce: Option<Instant>,
-    /// Master: when we last heard a lower-priority Master, and whether this episode (lower
-    /// adverts less than our Master_Down_Interval apart) has had its re-assertion.
-    lower_heard: Option<(Instant, bool)>,
-    /// Master: when we last answered a heard advert at once, for the answer rate limit.
-    last_answer: Option<Instant>,
-    /// The last resignation (priority 0) heard, by sender and time.
-    resignation: Option<(IpAddr, Instant)>,
-    /// A sender whose resignation was followed by its own adverts (a forged one), and until
-    /// when its resignations are doubted.
-    doubted: Option<(IpAddr, Instant)>,
+    /// What only something out of the ordinary makes (see [`episodes`]).
+    episodes: Option<Box<episodes::Episodes>>,
     /// Backup: a takeover waiting for a gate's answer. Boxed: only gated takeovers have
     /// one, for moments, and it would make every router 144 bytes larger.
     pending: Option<Box<PendingTakeover>>,
-    /// FAULT because isolated: the re-check attempt waiting for the isolation gate.
-    recheck: Option<u64>,
-    /// The last gate attempt number handed out.
-    next_attempt: u64,
     /// Under an arbiter: until when the keeper has proven the lease ours, by our clock.
     lease_until: Option<Instant>,
     /// Under an arbiter with `keep`: the store is unreachable, so a Master keeps its
@@ -173,13 +162,8 @@ impl Router {
             heard: None,
             followed: Vec::new(),
             last_reannounce: None,
-            lower_heard: None,
-            last_answer: None,
-            resignation: None,
-            doubted: None,
+            episodes: None,
             pending: None,
-            recheck: None,
-            next_attempt: 0,
             lease_until: None,
             lease_unproven: false,
             timers: Timers::default(),

@@ -21,7 +21,7 @@ pub(super) const DOUBT: Duration = Duration::from_secs(60);
 impl Router {
     /// A priority-0 advert from `from`.
     pub(super) fn heard_resignation(&mut self, from: IpAddr, now: Instant) {
-        self.resignation = Some((from, now));
+        self.episodes_mut().resignation = Some((from, now));
     }
 
     /// An advert from `from` with a priority: if `from` resigned within the last
@@ -31,17 +31,20 @@ impl Router {
             .master_down_interval()
             .max(self.own_master_down_interval());
         let forged = self
-            .resignation
+            .episodes()
+            .and_then(|e| e.resignation)
             .is_some_and(|(who, at)| who == from && now < later(at, window));
         if forged {
-            self.resignation = None;
-            self.doubted = Some((from, later(now, DOUBT)));
+            let episodes = self.episodes_mut();
+            episodes.resignation = None;
+            episodes.doubted = Some((from, later(now, DOUBT)));
         }
     }
 
     /// Whether a resignation from `from` now is doubted (and so ignored).
     pub(super) fn doubts(&self, from: IpAddr, now: Instant) -> bool {
-        self.doubted
+        self.episodes()
+            .and_then(|e| e.doubted)
             .is_some_and(|(who, until)| who == from && now < until)
     }
 }

@@ -46,7 +46,9 @@ impl Router {
         // Isolation is our own finding, not a tracker's: a restart checks afresh, and a
         // stopped router has no re-check timer that could ever clear it.
         self.external.remove(&FaultSource::Isolation);
-        self.recheck = None;
+        if let Some(episodes) = self.episodes.as_deref_mut() {
+            episodes.recheck = None;
+        }
         self.heard = None;
         self.followed.clear();
         self.held = false;
@@ -220,12 +222,13 @@ impl Router {
             self.heard_alive(advert.from, now);
             let quiet = self.own_master_down_interval();
             let ongoing = self
-                .lower_heard
+                .episodes()
+                .and_then(|e| e.lower_heard)
                 .filter(|(last, _)| now < later(*last, quiet));
             let served = ongoing.is_some_and(|(_, served)| served);
             let announce = self.last_reannounce.is_none_or(|t| now >= later(t, quiet));
             let reassert = announce && !served;
-            self.lower_heard = Some((now, served || reassert));
+            self.episodes_mut().lower_heard = Some((now, served || reassert));
             if announce {
                 self.last_reannounce = Some(now);
                 self.announce(self.config.announce.initial, out);
@@ -379,13 +382,14 @@ impl Router {
     /// sender, and a flood of forged adverts must not become a flood of ours.
     fn answer(&mut self, now: Instant, out: &mut Vec<Action>) {
         if self
-            .last_answer
+            .episodes()
+            .and_then(|e| e.last_answer)
             .is_some_and(|t| now < later(t, self.advert_period()))
         {
             out.push(Action::Suppressed(Suppressed::Answer));
             return;
         }
-        self.last_answer = Some(now);
+        self.episodes_mut().last_answer = Some(now);
         self.advertise_now(now, out);
     }
 
