@@ -37,6 +37,14 @@ struct Lane {
 }
 
 impl Lane {
+    /// Gives a drained queue's room back: every Master's address worker keeps its pacer
+    /// between bursts, which are seconds or hours apart.
+    fn release_if_empty(&mut self) {
+        if self.frames.is_empty() {
+            self.frames = VecDeque::new();
+        }
+    }
+
     fn next(&self, gap: Duration, now: Instant) -> Option<Instant> {
         self.frames.front()?;
         Some(match self.last_sent {
@@ -107,6 +115,7 @@ impl Pacer {
             if out.len() > before {
                 lane.last_sent = Some(now);
             }
+            lane.release_if_empty();
         }
         out
     }
@@ -116,6 +125,8 @@ impl Pacer {
     pub fn clear(&mut self) {
         self.arp.frames.clear();
         self.na.frames.clear();
+        self.arp.release_if_empty();
+        self.na.release_if_empty();
     }
 
     fn gap(&self, kind: Kind) -> Duration {
@@ -153,6 +164,7 @@ mod tests {
         p.push(&[Kind::Arp, Kind::Arp], 2, Pacing::default());
         assert_eq!(p.take_due(t), vec![0, 1, 0, 1]);
         assert_eq!(p.next_due(t), None);
+        assert_eq!(p.arp.frames.capacity(), 0, "a drained lane keeps no room");
     }
 
     #[test]
