@@ -140,6 +140,12 @@ impl<W: Work> WorkQueue<W> {
         self.0.lock().idle.is_some()
     }
 
+    /// How many operations the queue has room for without growing.
+    #[cfg(test)]
+    pub fn room(&self) -> usize {
+        self.0.lock().ops.capacity()
+    }
+
     /// Runs `f` on the idle worker's state; `None` while a task holds it.
     #[cfg(test)]
     pub fn with_idle<T>(&self, f: impl FnOnce(&W) -> T) -> Option<T> {
@@ -176,6 +182,9 @@ impl<W: Work> Running<W> {
                             // Under the lock: a push after this finds the state and starts
                             // a new task; one before it was popped above.
                             inner.idle = Some(state);
+                            // The drained queue's room goes back: state changes are seconds
+                            // or hours apart, and every instance has a queue.
+                            inner.ops = VecDeque::new();
                             drop(inner);
                             self.gave_back = true;
                             self.shared.ended.notify_waiters();

@@ -124,6 +124,12 @@ async fn operations_run_in_the_order_pushed() {
         "add 10.0.0.2/32",
     ];
     assert_eq!(taken(&log), expected);
+    assert!(queue.is_idle());
+    assert_eq!(
+        queue.room(),
+        0,
+        "an idle queue keeps no room for operations"
+    );
 }
 
 #[tokio::test(start_paused = true)]
