@@ -178,14 +178,16 @@ impl LiveIo {
             view.effective_priority = router.priority();
             view.master = router.master();
             view.master_interval = router.master_adver_interval();
-            view.faults = router.faults().iter().map(ToString::to_string).collect();
             view.maintenance = router.draining();
-            view.lost = health
-                .channels()
-                .iter()
-                .enumerate()
-                .filter_map(|(k, c)| c.lost.then_some(k))
-                .collect();
+            view.set_trouble(
+                router.faults().iter().map(ToString::to_string).collect(),
+                health
+                    .channels()
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, c)| c.lost.then_some(k))
+                    .collect(),
+            );
             if let Some(t) = transition {
                 view.last_reason = Some(t.reason.clone());
                 view.since = SystemTime::now();

@@ -24,8 +24,7 @@ fn instance(state: crate::vrrp::State) -> Instance {
     let mut view = View::initial(Arc::new(config), "eth0".into(), Arc::new([]));
     view.state = state;
     view.effective_priority = 90;
-    view.faults = ["link eth0 down".into()].into();
-    view.lost = [1].into();
+    view.set_trouble(["link eth0 down".into()].into(), [1].into());
     let view = Latest::new(view).reader();
     let stats = Arc::new(Stats::default());
     stats.bump("adverts_sent");

@@ -25,7 +25,7 @@ fn per_instance_structures_fit_their_size_classes() {
             384,
         ),
         ("the counters", size_of::<stats::Stats>() + ARC, 96),
-        ("the status view", size_of::<server::View>() + ARC, 192),
+        ("the status view", size_of::<server::View>() + ARC, 160),
         (
             "the address worker",
             size_of::<vips::Worker<vips::Kernel>>(),
