@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{RunResult, ScaleOptions};
 
 fn mb(kib: u64) -> String {
-    format!("{:.1}", kib as f64 / 1024.0)
+    format!("{:.2}", kib as f64 / 1024.0)
 }
 
 fn gap(d: Option<Duration>) -> String {
@@ -210,7 +210,7 @@ mod tests {
         bad.failure = Some("lab | broke".into());
         let text = markdown(&opts, "scale_bench", &[ok, bad]);
         assert!(
-            text.contains("| 1000 × 100ms | vipd | 5.00 | 0.00 | 2.0 / 1.0 / 1.5 |"),
+            text.contains("| 1000 × 100ms | vipd | 5.00 | 0.00 | 2.00 / 1.00 / 1.50 |"),
             "{text}"
         );
         assert!(
