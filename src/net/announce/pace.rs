@@ -28,40 +28,29 @@ pub struct Pacing {
     pub na: Duration,
 }
 
-/// The frames of one kind still to send, and when the next may go.
-#[derive(Clone, Debug, Default)]
-struct Lane {
-    frames: VecDeque<usize>,
-    /// When the last frame of this kind went out.
-    last_sent: Option<Instant>,
-}
-
-impl Lane {
-    /// Gives a drained queue's room back: every Master's address worker keeps its pacer
-    /// between bursts, which are seconds or hours apart.
-    fn release_if_empty(&mut self) {
-        if self.frames.is_empty() {
-            self.frames = VecDeque::new();
-        }
-    }
-
-    fn next(&self, gap: Duration, now: Instant) -> Option<Instant> {
-        self.frames.front()?;
-        Some(match self.last_sent {
-            Some(t) if !gap.is_zero() => t.checked_add(gap).unwrap_or(t),
-            // Nothing sent yet, or unpaced: due at once.
-            _ => now,
-        })
-    }
-}
-
 /// The queue of announcement frames (by index into the prepared frames), paced per kind.
+///
+/// Every instance's address worker keeps one for its life, and frames wait in it only for
+/// the moments of a burst: the queues are boxed while frames wait and dropped when drained,
+/// and only the time of each kind's last frame stays (the gap counts from it).
 #[derive(Clone, Debug, Default)]
 pub struct Pacer {
     pacing: Pacing,
-    arp: Lane,
-    na: Lane,
+    /// When the last frame of each kind went out, by [`lane`].
+    last_sent: [Option<Instant>; 2],
+    /// The frames of each kind still to send, by [`lane`]; `None` when there are none.
+    queued: Option<Box<[VecDeque<usize>; 2]>>,
 }
+
+/// The index of `kind`'s queue and last-sent time.
+fn lane(kind: Kind) -> usize {
+    match kind {
+        Kind::Arp => 0,
+        Kind::Na => 1,
+    }
+}
+
+const KINDS: [Kind; 2] = [Kind::Arp, Kind::Na];
 
 impl Pacer {
     /// An empty queue that paces by `pacing` until a push says otherwise.
@@ -81,9 +70,13 @@ impl Pacer {
     /// order) behind what is still queued, paced by `pacing` from now on.
     pub fn push(&mut self, frames: &[Kind], count: usize, pacing: Pacing) {
         self.pacing = pacing;
+        if count == 0 || frames.is_empty() {
+            return;
+        }
+        let queued = self.queued.get_or_insert_with(Box::default);
         for _ in 0..count {
             for (index, kind) in frames.iter().enumerate() {
-                self.lane(*kind).frames.push_back(index);
+                queued[lane(*kind)].push_back(index);
             }
         }
     }
@@ -91,56 +84,63 @@ impl Pacer {
     /// When the next frame is due, if any is queued: `now` for a kind with nothing sent
     /// yet (or unpaced), else a gap after the last one of its kind.
     pub fn next_due(&self, now: Instant) -> Option<Instant> {
-        let arp = self.arp.next(self.pacing.arp, now);
-        let na = self.na.next(self.pacing.na, now);
-        arp.into_iter().chain(na).min()
+        let queued = self.queued.as_deref()?;
+        KINDS
+            .into_iter()
+            .filter(|kind| !queued[lane(*kind)].is_empty())
+            .map(|kind| self.due_at(kind, now))
+            .min()
     }
 
     /// Takes the frames that may go at `now`, in sending order, and counts them as sent at
     /// `now`: of each kind, every queued frame when unpaced, else at most one.
     pub fn take_due(&mut self, now: Instant) -> Vec<usize> {
         let mut out = Vec::new();
-        for kind in [Kind::Arp, Kind::Na] {
-            let gap = self.gap(kind);
-            let lane = self.lane(kind);
-            let due = lane
-                .last_sent
-                .is_none_or(|t| gap.is_zero() || now >= t.checked_add(gap).unwrap_or(t));
-            if !due {
+        let due = KINDS.map(|kind| self.due_at(kind, now) <= now);
+        let Some(queued) = self.queued.as_deref_mut() else {
+            return out;
+        };
+        for kind in KINDS {
+            let frames = &mut queued[lane(kind)];
+            if !due[lane(kind)] || frames.is_empty() {
                 continue;
             }
-            let take = if gap.is_zero() { lane.frames.len() } else { 1 };
-            let before = out.len();
-            out.extend(lane.frames.drain(..take.min(lane.frames.len())));
-            if out.len() > before {
-                lane.last_sent = Some(now);
-            }
-            lane.release_if_empty();
+            let take = if gap(self.pacing, kind).is_zero() {
+                frames.len()
+            } else {
+                1
+            };
+            out.extend(frames.drain(..take));
+            self.last_sent[lane(kind)] = Some(now);
+        }
+        if queued.iter().all(VecDeque::is_empty) {
+            self.queued = None;
         }
         out
+    }
+
+    /// When a frame of `kind` may go: `now` with nothing sent yet (or unpaced), else a gap
+    /// after the last one.
+    fn due_at(&self, kind: Kind, now: Instant) -> Instant {
+        let gap = gap(self.pacing, kind);
+        match self.last_sent[lane(kind)] {
+            Some(t) if !gap.is_zero() => t.checked_add(gap).unwrap_or(t),
+            _ => now,
+        }
     }
 
     /// Forgets the queue: what was queued will not be sent (the VIPs were released, or their
     /// frames changed). When the last frames went out is kept, so the gap still holds.
     pub fn clear(&mut self) {
-        self.arp.frames.clear();
-        self.na.frames.clear();
-        self.arp.release_if_empty();
-        self.na.release_if_empty();
+        self.queued = None;
     }
+}
 
-    fn gap(&self, kind: Kind) -> Duration {
-        match kind {
-            Kind::Arp => self.pacing.arp,
-            Kind::Na => self.pacing.na,
-        }
-    }
-
-    fn lane(&mut self, kind: Kind) -> &mut Lane {
-        match kind {
-            Kind::Arp => &mut self.arp,
-            Kind::Na => &mut self.na,
-        }
+/// The least time between two frames of `kind`.
+fn gap(pacing: Pacing, kind: Kind) -> Duration {
+    match kind {
+        Kind::Arp => pacing.arp,
+        Kind::Na => pacing.na,
     }
 }
 
@@ -164,7 +164,7 @@ mod tests {
         p.push(&[Kind::Arp, Kind::Arp], 2, Pacing::default());
         assert_eq!(p.take_due(t), vec![0, 1, 0, 1]);
         assert_eq!(p.next_due(t), None);
-        assert_eq!(p.arp.frames.capacity(), 0, "a drained lane keeps no room");
+        assert!(p.queued.is_none(), "a drained pacer keeps no queues");
     }
 
     #[test]
