@@ -225,9 +225,9 @@ fn send_due(t: &Target, hands: &impl Hands, vips: &[Vip], queue: &mut Pacer) {
         match hands.announce(t.mac, vip.addr.addr(), t.src_ll) {
             Ok(()) => sent += 1,
             // A VIP that cannot be announced (an IPv6 one with no link-local source) costs
-            // only its own frame.
+            // only its own frame, and was warned about when a reload brought it.
             Err(error @ NetError::Invalid { .. }) => {
-                warn!(instance = %t.name, %error, "announcement failed")
+                debug!(instance = %t.name, %error, "announcement skipped")
             }
             Err(error) => {
                 warn!(instance = %t.name, %error, "announcement failed");
