@@ -45,7 +45,13 @@ pub enum VipOp {
     },
     /// A reload changed the VIPs: while they are held, add the new ones (and announce them)
     /// and remove the dropped ones; the others stay untouched.
-    Set(std::sync::Arc<[crate::config::Vip]>),
+    Set {
+        /// The new list.
+        vips: std::sync::Arc<[crate::config::Vip]>,
+        /// The link-local source of their NAs (an IPv4 instance's first IPv6 VIP needs one
+        /// it did not have before).
+        src_ll: Option<std::net::Ipv6Addr>,
+    },
 }
 
 /// One [`Action::AskGate`], as the shell answers it.

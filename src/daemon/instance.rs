@@ -131,27 +131,7 @@ pub async fn prepare(
     remove_stale_vips(nl, name, ifindex, &iface, &instance.vips)
         .await
         .map_err(net)?;
-    let extra_ll = if family == Family::V4 && instance.vips.iter().any(|v| v.addr.addr().is_ipv6())
-    {
-        let ll = nl
-            .addrs(ifindex)
-            .await
-            .map_err(net)?
-            .iter()
-            .find_map(|a| match a.net.addr() {
-                IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(v6),
-                _ => None,
-            });
-        let missing = || PrepareError::NoSource {
-            instance: name.to_owned(),
-            iface: iface.clone(),
-            what: "IPv6 link-local address",
-            hint: " (needed for the neighbour advertisements of its IPv6 addresses)",
-        };
-        Some(ll.ok_or_else(missing)?)
-    } else {
-        None
-    };
+    let extra_ll = extra_link_local(nl, name, instance, ifindex, &iface).await?;
     Ok(Prepared {
         name: name.to_owned(),
         instance: instance.clone(),
@@ -162,6 +142,39 @@ pub async fn prepare(
         vmac,
         channels,
         extra_ll,
+    })
+}
+
+/// The source of the NAs of an IPv4 instance's IPv6 VIPs: the link-local address of
+/// interface `iface` (index `ifindex`). `None` when the instance needs none (an IPv6
+/// instance sends them from its primary address; an instance without IPv6 VIPs sends none).
+pub async fn extra_link_local(
+    nl: &Netlink,
+    name: &str,
+    instance: &Instance,
+    ifindex: u32,
+    iface: &str,
+) -> Result<Option<Ipv6Addr>, PrepareError> {
+    if instance.family() != Family::V4 || !instance.vips.iter().any(|v| v.addr.addr().is_ipv6()) {
+        return Ok(None);
+    }
+    let ll = nl
+        .addrs(ifindex)
+        .await
+        .map_err(|source| PrepareError::Net {
+            instance: name.to_owned(),
+            source,
+        })?
+        .iter()
+        .find_map(|a| match a.net.addr() {
+            IpAddr::V6(v6) if v6.is_unicast_link_local() => Some(v6),
+            _ => None,
+        });
+    ll.map(Some).ok_or_else(|| PrepareError::NoSource {
+        instance: name.to_owned(),
+        iface: iface.to_owned(),
+        what: "IPv6 link-local address",
+        hint: " (needed for the neighbour advertisements of its IPv6 addresses)",
     })
 }
 

@@ -154,7 +154,7 @@ impl<H: Hands> queue::Work for Worker<H> {
             VipOp::Announce { count, pacing } => {
                 self.queue.push(&kinds(&self.vips), count as usize, pacing);
             }
-            VipOp::Set(new) => self.set(new).await,
+            VipOp::Set { vips, src_ll } => self.set(vips, src_ll).await,
         }
     }
 
@@ -169,7 +169,7 @@ impl<H: Hands> queue::Work for Worker<H> {
 }
 
 impl<H: Hands> Worker<H> {
-    async fn set(&mut self, new: Arc<[Vip]>) {
+    async fn set(&mut self, new: Arc<[Vip]>, src_ll: Option<Ipv6Addr>) {
         let added: Vec<Vip> = new
             .iter()
             .filter(|v| !self.vips.contains(v))
@@ -182,6 +182,7 @@ impl<H: Hands> Worker<H> {
             .cloned()
             .collect();
         self.vips = new;
+        self.target.src_ll = src_ll;
         let addrs: Vec<IpAddr> = self.vips.iter().map(|v| v.addr.addr()).collect();
         let t = &self.target;
         // The queued indices name the old list.

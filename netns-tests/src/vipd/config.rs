@@ -34,6 +34,9 @@ pub struct InstanceSpec {
     pub preempt_delay: Duration,
     /// The virtual addresses; written as /24 (IPv4) or /64 (IPv6), the lab's prefixes.
     pub vips: Vec<IpAddr>,
+    /// Addresses held with the VIPs but left out of adverts (`advertise: false`), such as
+    /// an IPv4 instance's IPv6 addresses.
+    pub unadvertised: Vec<IpAddr>,
     /// Unicast peers; empty means multicast adverts.
     pub unicast_peers: Vec<IpAddr>,
     /// Put the VIPs on a macvlan with the VRRP virtual MAC.
@@ -59,6 +62,7 @@ impl Default for InstanceSpec {
             preempt: true,
             preempt_delay: Duration::ZERO,
             vips: Vec::new(),
+            unadvertised: Vec::new(),
             unicast_peers: Vec::new(),
             use_vmac: false,
             track: Vec::new(),
@@ -98,14 +102,14 @@ impl InstanceSpec {
         if self.preempt && !self.preempt_delay.is_zero() {
             let _ = writeln!(out, "    preempt_delay: {}", ms(self.preempt_delay));
         }
-        let vips: Vec<String> = self
-            .vips
-            .iter()
-            .map(|ip| match ip {
-                IpAddr::V4(a) => format!("{a}/24"),
-                IpAddr::V6(a) => format!("{a}/64"),
-            })
-            .collect();
+        let prefixed = |ip: &IpAddr| match ip {
+            IpAddr::V4(a) => format!("{a}/24"),
+            IpAddr::V6(a) => format!("{a}/64"),
+        };
+        let advertised = self.vips.iter().map(prefixed);
+        let others = (self.unadvertised.iter())
+            .map(|ip| format!("{{address: {}, advertise: false}}", prefixed(ip)));
+        let vips: Vec<String> = advertised.chain(others).collect();
         let _ = writeln!(out, "    vips: [{}]", vips.join(", "));
         if !self.unicast_peers.is_empty() {
             let peers: Vec<String> = self.unicast_peers.iter().map(IpAddr::to_string).collect();
@@ -238,6 +242,7 @@ mod tests {
                 priority: 150,
                 preempt_delay: Duration::from_secs(2),
                 vips: vec!["10.1.2.100".parse().unwrap(), "fd00::164".parse().unwrap()],
+                unadvertised: vec!["fd00::165".parse().unwrap()],
                 unicast_peers: vec!["10.1.2.2".parse().unwrap()],
                 use_vmac: true,
                 ..Default::default()
@@ -251,7 +256,7 @@ mod tests {
             "    priority: 150",
             "    advert_interval: 100ms",
             "    preempt_delay: 2000ms",
-            "    vips: [10.1.2.100/24, fd00::164/64]",
+            "    vips: [10.1.2.100/24, fd00::164/64, {address: fd00::165/64, advertise: false}]",
             "    unicast: { peers: [10.1.2.2] }",
             "    use_vmac: true",
         ] {

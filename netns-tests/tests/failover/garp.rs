@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use netns_tests::announce::{Schedule, garp_times, na_times};
-use netns_tests::vipd::VrrpState;
+use netns_tests::vipd::{VipdConfig, VrrpState};
 use netns_tests::{Capture, require_root};
 
 use crate::common::*;
@@ -127,5 +127,41 @@ fn unsolicited_nas_are_paced_by_their_own_interval_and_refreshed() {
         m.periods,
         min * 1000.0,
         max * 1000.0
+    );
+}
+
+#[test]
+fn a_reload_that_gives_an_ipv4_master_an_ipv6_address_announces_it() {
+    if !require_root() {
+        return;
+    }
+    let lab = lab(true);
+    let n0 = lab.node(0);
+    let mac = n0.mac("eth0").unwrap();
+    // No IPv6 address at start: the instance had no source for NAs until the reload.
+    let s = spec(lab.vip4(0).into(), 200);
+    let mut d0 = start(&lab, 0, &s);
+    settle(&mut d0, &s, VrrpState::Master);
+    let v6 = lab.vip6(0);
+    let mut s2 = s.clone();
+    s2.unadvertised = vec![v6.into()];
+    let cap = Capture::start(&lab.client, "eth0", "icmp6", lab.log_path("client-na.pcap")).unwrap();
+    d0.rewrite(&VipdConfig::single(n0.name(), s2)).unwrap();
+    let out = d0.ctl_ok(&["reload"]).unwrap();
+    assert!(out.contains("updated in place: web"), "{out}");
+    wait_holds(n0, "eth0", v6.into(), true, TOLERANCE);
+    // The first NA goes out with the address; give it a generous while on a loaded machine.
+    std::thread::sleep(Duration::from_secs(1));
+    let frames = cap.stop().unwrap();
+    let times = na_times(&frames, mac, &[v6]);
+    assert!(
+        !times.is_empty(),
+        "no unsolicited NA for {v6} after the reload; log:\n{}",
+        d0.log_text()
+    );
+    let log = d0.log_text();
+    assert!(
+        !log.contains("announcements for the new VIPs") && !log.contains("announcement failed"),
+        "a warning about announcements; log:\n{log}"
     );
 }

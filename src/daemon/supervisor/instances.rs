@@ -193,9 +193,21 @@ impl Supervisor {
             }
             _ => None,
         };
+        // An IPv4 instance's first IPv6 VIP needs a source for its NAs. Looked up before
+        // anything changes: without one the instance keeps its old settings, as an instance
+        // that starts without one does not start.
+        let extra_ll = match self.live.get(name) {
+            Some(l) if l.prepared.extra_ll.is_none() => {
+                let (index, iface) = (l.prepared.ifindex, l.prepared.iface());
+                instance::extra_link_local(&self.nl, name, new, index, iface).await?
+            }
+            Some(l) => l.prepared.extra_ll,
+            None => None,
+        };
         let Some(live) = self.live.get_mut(name) else {
             return Ok(false);
         };
+        live.prepared.extra_ll = extra_ll;
         if let Some(channels) = resolved {
             live.prepared.channels = channels;
         }
@@ -235,7 +247,10 @@ impl Supervisor {
             live.settings.borrow().vips.clone()
         } else {
             let list: Arc<[crate::config::Vip]> = new.vips.as_slice().into();
-            live.vip_ops.push(VipOp::Set(list.clone()));
+            live.vip_ops.push(VipOp::Set {
+                vips: list.clone(),
+                src_ll: live.prepared.src_ll(),
+            });
             list
         };
         live.settings.replace(Settings {

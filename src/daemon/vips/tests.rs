@@ -40,7 +40,14 @@ impl Hands for Recorder {
             Ok(())
         }
     }
-    fn announce(&self, _: MacAddr, vip: IpAddr, _: Option<Ipv6Addr>) -> Result<(), NetError> {
+    fn announce(&self, _: MacAddr, vip: IpAddr, src: Option<Ipv6Addr>) -> Result<(), NetError> {
+        // As the announcer: an NA needs a link-local source.
+        if vip.is_ipv6() && src.is_none() {
+            return Err(NetError::Invalid {
+                what: format!("NA for {vip}"),
+                reason: "no link-local source".into(),
+            });
+        }
         self.note(format!("announce {vip}"));
         Ok(())
     }
@@ -188,9 +195,10 @@ async fn a_drained_worker_ends_and_the_next_one_still_knows_what_it_holds() {
     });
     assert_eq!(holding, Some((true, vec![vip("10.0.0.1/32")])));
     // A reload while held: a new task adds only the new VIP, and announces it.
-    queue.push(VipOp::Set(
-        vec![vip("10.0.0.1/32"), vip("10.0.0.2/32")].into(),
-    ));
+    queue.push(VipOp::Set {
+        vips: vec![vip("10.0.0.1/32"), vip("10.0.0.2/32")].into(),
+        src_ll: None,
+    });
     settle().await;
     assert_eq!(
         taken(&log),
@@ -199,13 +207,42 @@ async fn a_drained_worker_ends_and_the_next_one_still_knows_what_it_holds() {
     assert_eq!(alive_tasks(), 0);
     // Released, then changed again: nothing is added while not held...
     queue.push(VipOp::Remove);
-    queue.push(VipOp::Set(vec![vip("10.0.0.3/32")].into()));
+    queue.push(VipOp::Set {
+        vips: vec![vip("10.0.0.3/32")].into(),
+        src_ll: None,
+    });
     settle().await;
     assert_eq!(taken(&log), ["remove 10.0.0.1/32", "remove 10.0.0.2/32"]);
     // ...and the next Add adds the VIPs of the last Set.
     queue.push(VipOp::Add);
     settle().await;
     assert_eq!(taken(&log), ["add 10.0.0.3/32"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_that_brings_an_ipv6_vip_announces_it_from_the_source_it_brings() {
+    // An IPv4 instance that held no IPv6 VIP had no link-local source for NAs.
+    let (queue, log) = worker(&["10.0.0.1/32"]);
+    queue.push(VipOp::Add);
+    settle().await;
+    assert_eq!(taken(&log), ["add 10.0.0.1/32"]);
+    queue.push(VipOp::Set {
+        vips: vec![vip("10.0.0.1/32"), vip("2001:db8::1/128")].into(),
+        src_ll: Some("fe80::1".parse().unwrap()),
+    });
+    settle().await;
+    assert_eq!(
+        taken(&log),
+        [
+            "add 2001:db8::1/128",
+            "announce 10.0.0.1",
+            "announce 2001:db8::1"
+        ]
+    );
+    // A takeover's announcements use it too.
+    queue.push(announce(1, Duration::ZERO));
+    settle().await;
+    assert_eq!(taken(&log), ["announce 10.0.0.1", "announce 2001:db8::1"]);
 }
 
 #[tokio::test(start_paused = true)]
