@@ -165,3 +165,41 @@ fn a_reload_that_gives_an_ipv4_master_an_ipv6_address_announces_it() {
         "a warning about announcements; log:\n{log}"
     );
 }
+
+#[test]
+fn a_reload_giving_an_ipv6_address_where_no_link_local_is_refused_and_the_master_stays() {
+    if !require_root() {
+        return;
+    }
+    let lab = lab(true);
+    let n0 = lab.node(0);
+    let s = spec(lab.vip4(0).into(), 200);
+    let mut d0 = start(&lab, 0, &s);
+    settle(&mut d0, &s, VrrpState::Master);
+    // The kernel makes a link-local address only when the link comes up.
+    n0.exec_ok(&["ip", "-6", "addr", "flush", "dev", "eth0", "scope", "link"])
+        .unwrap();
+    let before = d0.transitions("web").len();
+    let v6 = lab.vip6(0);
+    let mut s2 = s.clone();
+    s2.unadvertised = vec![v6.into()];
+    d0.rewrite(&VipdConfig::single(n0.name(), s2)).unwrap();
+    let out = d0.ctl(&["reload"]).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the reload must fail: {stderr}");
+    assert!(
+        stderr.contains("web") && stderr.contains("eth0") && stderr.contains("link-local"),
+        "the error must name the instance, the interface and what is missing:\n{stderr}"
+    );
+    // Nothing lost: still Master of its IPv4 VIP, the IPv6 one not half-added.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(holds(n0, "eth0", lab.vip4(0).into()));
+    assert!(!holds(n0, "eth0", v6.into()));
+    assert_eq!(d0.status().unwrap().instance("web").state, "MASTER");
+    assert_eq!(
+        d0.transitions("web").len(),
+        before,
+        "no transition; log:\n{}",
+        d0.log_text()
+    );
+}
