@@ -183,13 +183,9 @@ impl<H: Hands> Worker<H> {
             .collect();
         self.vips = new;
         self.target.src_ll = src_ll;
-        let addrs: Vec<IpAddr> = self.vips.iter().map(|v| v.addr.addr()).collect();
         let t = &self.target;
         // The queued indices name the old list.
         self.queue.clear();
-        if let Err(error) = announce::check_sources(&addrs, t.src_ll) {
-            warn!(instance = %t.name, %error, "announcements for the new VIPs");
-        }
         if self.held {
             remove(t, &self.hands, &dropped).await;
             add(t, &self.hands, &added).await;
@@ -225,10 +221,10 @@ fn send_due(t: &Target, hands: &impl Hands, vips: &[Vip], queue: &mut Pacer) {
     for vip in due.into_iter().filter_map(|i| vips.get(i)) {
         match hands.announce(t.mac, vip.addr.addr(), t.src_ll) {
             Ok(()) => sent += 1,
-            // A VIP that cannot be announced (an IPv6 one with no link-local source) costs
-            // only its own frame, and was warned about when a reload brought it.
+            // A VIP that cannot be announced (an IPv6 one with no link-local source, which
+            // start and reload refuse) costs only its own frame.
             Err(error @ NetError::Invalid { .. }) => {
-                debug!(instance = %t.name, %error, "announcement skipped")
+                warn!(instance = %t.name, %error, "announcement failed")
             }
             Err(error) => {
                 warn!(instance = %t.name, %error, "announcement failed");

@@ -196,18 +196,17 @@ impl Supervisor {
         // An IPv4 instance's first IPv6 VIP needs a source for its NAs. Looked up before
         // anything changes: without one the instance keeps its old settings, as an instance
         // that starts without one does not start.
-        let extra_ll = match self.live.get(name) {
+        let found_ll = match self.live.get(name) {
             Some(l) if l.prepared.extra_ll.is_none() => {
                 let (index, iface) = (l.prepared.ifindex, l.prepared.iface());
                 instance::extra_link_local(&self.nl, name, new, index, iface).await?
             }
-            Some(l) => l.prepared.extra_ll,
-            None => None,
+            _ => None,
         };
         let Some(live) = self.live.get_mut(name) else {
             return Ok(false);
         };
-        live.prepared.extra_ll = extra_ll;
+        live.prepared.extra_ll = live.prepared.extra_ll.or(found_ll);
         if let Some(channels) = resolved {
             live.prepared.channels = channels;
         }
