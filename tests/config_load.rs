@@ -105,7 +105,7 @@ fn router_config_carries_the_instance_settings() {
     let c = Config::load(repo("tests/configs/good/full.yaml")).expect("valid");
     let primary: IpAddr = "10.0.0.1".parse().expect("addr");
     let rc = c.instances["web"].router_config("web", primary, &[primary]);
-    assert_eq!(rc.name, "web");
+    assert_eq!(&*rc.name, "web");
     assert_eq!((rc.vrid, rc.version, rc.priority), (51, Version::V3, 150));
     assert_eq!(rc.advert_interval, Centis::new(10));
     assert_eq!(rc.preempt_delay, Duration::from_secs(30));
@@ -437,7 +437,7 @@ fn unadvertised_vips_are_held_but_not_advertised() {
     let primary: IpAddr = "10.0.0.1".parse().expect("addr");
     let rc = i.router_config("web", primary, &[primary]);
     let only: IpAddr = "192.0.2.1".parse().expect("addr");
-    assert_eq!(rc.vips, vec![only]);
+    assert_eq!(*rc.vips, [only]);
 
     let none = "instances:\n  web:\n    interface: eth0\n    vrid: 51\n    vips: [{address: 192.0.2.1, advertise: false}]\n";
     let errs = Config::parse(none, "n.yaml").expect_err("nothing advertised");

@@ -211,7 +211,7 @@ fn excluded_addresses_are_held_but_not_advertised() {
     let primary = "10.0.0.1".parse().expect("addr");
     let rc = i.router_config("V", primary, &[primary]);
     assert_eq!(
-        rc.vips,
+        *rc.vips,
         ["192.0.2.1".parse::<std::net::IpAddr>().expect("addr")]
     );
 }

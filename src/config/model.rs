@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -279,12 +280,12 @@ impl Instance {
     /// `channel_addrs` are our addresses on the heartbeat channels, primary first.
     pub fn router_config(
         &self,
-        name: &str,
+        name: impl Into<Arc<str>>,
         primary_addr: IpAddr,
         channel_addrs: &[IpAddr],
     ) -> RouterConfig {
         RouterConfig {
-            name: name.to_owned(),
+            name: name.into(),
             vrid: self.vrid,
             version: self.version,
             priority: self.priority,
@@ -300,8 +301,8 @@ impl Instance {
             unicast_ttl_check: self.unicast_ttl_check,
             authenticated_decisions: self.authenticated_decisions,
             primary_addr,
-            channel_addrs: channel_addrs.to_vec(),
-            peer_identities: self.peer_identities(),
+            channel_addrs: channel_addrs.into(),
+            peer_identities: self.peer_identities().into(),
             channel_names: std::iter::once(self.interface.clone())
                 .chain(self.channels.iter().map(Channel::label))
                 .collect(),
@@ -319,11 +320,11 @@ impl Instance {
                 .max(self.fence.as_ref().map_or(Duration::ZERO, |f| f.timeout))
                 .saturating_add(Duration::from_secs(1))
                 .max(Duration::from_secs(2)),
-            vips: self.advertised_addrs(),
+            vips: self.advertised_addrs().into(),
             auth: self.advert_auth(),
             checksum: self.v3_checksum,
             // Trackers and the sync group are filled in from the whole config by the daemon.
-            trackers: Vec::new(),
+            trackers: Box::default(),
         }
     }
 }

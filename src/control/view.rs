@@ -108,7 +108,7 @@ impl View {
             )
         });
         InstanceStatus {
-            name: config.name.clone(),
+            name: config.name.to_string(),
             interface: self.interface.to_string(),
             vrid: config.vrid,
             version: if config.version == Version::V2 { 2 } else { 3 },

@@ -119,14 +119,14 @@ impl GroupSim {
         let members: Vec<String> = self.grouped.iter().map(|&m| member_name(m)).collect();
         RouterConfig {
             advert_interval: self.interval,
-            channel_names: vec![format!("lan{k}")],
+            channel_names: vec![format!("lan{k}")].into(),
             sync_group: self.grouped.contains(&k).then(|| {
                 Box::new(SyncMembership {
                     group: "lb".into(),
                     members,
                 })
             }),
-            vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + k as u8))],
+            vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + k as u8))].into(),
             ..RouterConfig::with_defaults(
                 &member_name(k),
                 50 + k as u8,

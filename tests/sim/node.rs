@@ -63,12 +63,12 @@ impl Node {
                     .flat_map(|j| (1..spec.channels).map(move |c| (c, j)))
                     .map(|(c, j)| (spec.addr_on(c, j), addr(j)))
                     .collect(),
-                _ => Vec::new(),
+                _ => Box::default(),
             },
             arbiter: spec.arbiter,
             fence: spec.fence,
-            vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))],
-            trackers: default_trackers(),
+            vips: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100))].into(),
+            trackers: default_trackers().into(),
             ..RouterConfig::with_defaults(&format!("vr{i}"), 51, spec.version, n.priority, addr(i))
         };
         let truth = config

@@ -120,11 +120,13 @@ pub fn apply(sim: &mut Sim, op: &Op, added: &mut usize) {
             *added += 1;
             let source = format!("check new{added}");
             let mut config = sim.config(i).clone();
-            config.trackers.push(TrackerConfig {
+            let mut trackers = std::mem::take(&mut config.trackers).into_vec();
+            trackers.push(TrackerConfig {
                 source: source.clone(),
                 weight,
                 file: false,
             });
+            config.trackers = trackers.into();
             sim.set_truth(i, &source, health(ok));
             sim.reload(i, config);
         }
@@ -141,7 +143,9 @@ pub fn apply(sim: &mut Sim, op: &Op, added: &mut usize) {
             let i = node % n;
             let mut config = sim.config(i).clone();
             if let Some(k) = tracker(&config, check) {
-                config.trackers.remove(k);
+                let mut trackers = std::mem::take(&mut config.trackers).into_vec();
+                trackers.remove(k);
+                config.trackers = trackers.into();
                 sim.reload(i, config);
             }
         }
@@ -260,7 +264,7 @@ pub fn arbiter_holds(
     for i in 0..n {
         sim.restart(i);
         let config = RouterConfig {
-            trackers: default_trackers(),
+            trackers: default_trackers().into(),
             ..sim.config(i).clone()
         };
         for t in &config.trackers {

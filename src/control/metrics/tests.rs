@@ -20,7 +20,7 @@ fn instance(state: crate::vrrp::State) -> Instance {
     config.advert_interval = crate::vrrp::timing::Centis::new(10);
     config.channel_names = ["eth0", "eth1", "tcp eth2:5406", "serial /dev/ttyS1"]
         .map(String::from)
-        .to_vec();
+        .into();
     let mut view = View::initial(Arc::new(config), "eth0".into(), Arc::new([]));
     view.state = state;
     view.effective_priority = 90;

@@ -24,7 +24,7 @@ impl Supervisor {
         let vips = p.vip_addrs();
         // One copy of each name for the receive routes, the router's I/O, the address
         // worker, the status view and the control server.
-        let name: Arc<str> = p.name.as_str().into();
+        let name = router_config.name.clone();
         let iface: Arc<str> = p.iface().into();
         let mut channel_stats = Vec::new();
         let (paths, attached) = self.sockets.attach(
@@ -274,7 +274,7 @@ impl Supervisor {
         // asks them by its own configuration. Waited for, never dropped: a full inbox drains
         // in an advert interval, and a router without its new settings would advertise the
         // old ones.
-        let rc = router_config(config, &live.prepared);
+        let rc = router_config(config, &live.prepared, live.router_config.name.clone());
         // Trackers and groups are not in the instance's own section: compare what the
         // router is told, not only the section, to say whether anything changed.
         let router_changed = rc != *live.router_config;

@@ -283,7 +283,7 @@ impl Supervisor {
             if !summary.restarted.contains(&name) {
                 summary.started.push(name.clone());
             }
-            let rc = router_config(&config, &p);
+            let rc = router_config(&config, &p, p.name.as_str().into());
             let wiring = Wiring {
                 notifier: notifiers.remove(&name),
                 group: group_of.get(&name).cloned(),
@@ -398,11 +398,12 @@ fn advert_origin() -> std::time::Instant {
 
 /// Everything the router of prepared instance `p` needs, from the whole config: its
 /// trackers and its sync group are the router's to weigh and to ask.
-fn router_config(config: &Config, p: &Prepared) -> RouterConfig {
+/// `name` is the instance's one shared copy of its name.
+fn router_config(config: &Config, p: &Prepared, name: Arc<str>) -> RouterConfig {
     let inst = &p.instance;
-    let mut rc = inst.router_config(&p.name, p.primary, &channel_addrs(p));
+    let mut rc = inst.router_config(name, p.primary, &channel_addrs(p));
     rc.advert_origin = Some(advert_origin());
-    rc.trackers = track::router_trackers(config, inst);
+    rc.trackers = track::router_trackers(config, inst).into();
     if let Some(store) = config.arbiter.as_ref().filter(|_| inst.arbiter) {
         rc.arbiter = Some(store.on_store_loss);
         // A takeover after silence waits for the silent Master's lease to expire: up to its
@@ -439,7 +440,7 @@ fn group_channels(config: &Config) -> GroupChannels {
 
 /// Our address on each channel, primary first: the router breaks equal-priority ties with
 /// the address of the channel an advert came in on.
-fn channel_addrs(p: &Prepared) -> Vec<IpAddr> {
+fn channel_addrs(p: &Prepared) -> Box<[IpAddr]> {
     let on_channel = |c: &instance::ResolvedChannel| match c.channel.sealed() {
         // A sealed frame carries the sender's identity, which is compared with ours.
         true => p.primary,

@@ -22,7 +22,7 @@ fn per_instance_structures_fit_their_size_classes() {
         (
             "the router's configuration",
             size_of::<RouterConfig>() + ARC,
-            384,
+            320,
         ),
         ("the counters", size_of::<stats::Stats>() + ARC, 96),
         ("the status view", size_of::<server::View>() + ARC, 160),

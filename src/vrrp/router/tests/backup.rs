@@ -327,8 +327,8 @@ fn on_channel(channel: usize, from: &str, priority: u8) -> Input {
 fn a_resignation_on_the_heartbeat_channel_alone_takes_over_after_skew_time() {
     let t0 = Instant::now();
     let config = RouterConfig {
-        channel_addrs: vec![ip(US), ip("192.168.7.2")],
-        channel_names: vec!["eth0".into(), "eth1".into()],
+        channel_addrs: vec![ip(US), ip("192.168.7.2")].into(),
+        channel_names: vec!["eth0".into(), "eth1".into()].into(),
         ..v2(100)
     };
     let mut r = backup(config, t0);

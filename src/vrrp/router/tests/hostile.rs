@@ -225,8 +225,8 @@ fn a_forger_that_keeps_at_it_keeps_the_doubt_alive() {
 fn with_sealed_decisions_a_raw_channel_carrying_the_master_is_not_reported_lost() {
     let t0 = Instant::now();
     let config = RouterConfig {
-        channel_addrs: vec![ip(US), ip(US)],
-        channel_names: vec!["eth0".into(), "udp eth1:5405".into()],
+        channel_addrs: vec![ip(US), ip(US)].into(),
+        channel_names: vec!["eth0".into(), "udp eth1:5405".into()].into(),
         ..sealed_only(v3(100, 10))
     };
     let mut r = backup(config, t0);

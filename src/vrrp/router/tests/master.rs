@@ -192,7 +192,7 @@ fn equal_priority_ipv4_tie_break_compares_addresses_as_integers() {
     let t0 = Instant::now();
     let config = RouterConfig {
         primary_addr: ip("10.0.0.10"),
-        channel_addrs: vec![ip("10.0.0.10")],
+        channel_addrs: vec![ip("10.0.0.10")].into(),
         ..v2(100)
     };
     let (mut r, t) = master(config, t0);
@@ -209,7 +209,7 @@ fn equal_priority_ipv6_tie_break_compares_addresses_as_integers() {
     let t0 = Instant::now();
     let config = RouterConfig {
         primary_addr: ip("fe80::a"),
-        channel_addrs: vec![ip("fe80::a")],
+        channel_addrs: vec![ip("fe80::a")].into(),
         ..v3(100, 100)
     };
     let (mut r, t) = master(config, t0);
@@ -398,7 +398,7 @@ fn reassertion_with_no_announce_still_notifies() {
 /// sorts below it.
 fn two_channels() -> RouterConfig {
     RouterConfig {
-        channel_addrs: vec![ip(US), ip("192.168.7.9")],
+        channel_addrs: vec![ip(US), ip("192.168.7.9")].into(),
         ..v2(100)
     }
 }
@@ -467,7 +467,7 @@ fn a_tie_on_another_channel_is_decided_by_the_peers_identity() {
     let t0 = Instant::now();
     // On channel 1 our address is the higher one, on channel 0 the peer's is.
     let config = RouterConfig {
-        channel_addrs: vec![ip(US), ip("10.9.0.9")],
+        channel_addrs: vec![ip(US), ip("10.9.0.9")].into(),
         ..v2(100)
     };
     let on_channel_1 = Input::Advert(Advert {
@@ -480,7 +480,7 @@ fn a_tie_on_another_channel_is_decided_by_the_peers_identity() {
     r.handle(t + ms(10), on_channel_1.clone());
     assert_eq!(r.state(), State::Master, "unknown peer: channel 1's order");
     let known = RouterConfig {
-        peer_identities: vec![(ip("10.9.0.1"), ip(PEER))],
+        peer_identities: vec![(ip("10.9.0.1"), ip(PEER))].into(),
         ..config
     };
     let (mut r, t) = master(known, t0);

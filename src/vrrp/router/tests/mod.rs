@@ -40,8 +40,8 @@ fn us(n: u64) -> Duration {
 /// Shared with the other modules' tests that need a plain router.
 pub(crate) fn v2(priority: u8) -> RouterConfig {
     RouterConfig {
-        channel_names: vec!["eth0".into()],
-        vips: vec![ip("192.0.2.100")],
+        channel_names: vec!["eth0".into()].into(),
+        vips: vec![ip("192.0.2.100")].into(),
         ..RouterConfig::with_defaults("web", 51, Version::V2, priority, ip(US))
     }
 }
@@ -53,7 +53,8 @@ fn weighted(config: RouterConfig, weight: i16) -> RouterConfig {
             source: "check w".into(),
             weight,
             file: false,
-        }],
+        }]
+        .into(),
         ..config
     }
 }

@@ -66,7 +66,7 @@ fn a_reload_changes_what_is_accepted_in_the_same_input() {
     let t0 = Instant::now();
     let mut r = backup(with_password(v2(100), b"old"), t0);
     let new = RouterConfig {
-        vips: vec![ip("192.0.2.100"), ip("192.0.2.101")],
+        vips: vec![ip("192.0.2.100"), ip("192.0.2.101")].into(),
         ..with_password(v2(100), b"new")
     };
     r.handle(t0, Input::Configure(new.into()));
@@ -91,8 +91,8 @@ fn a_reload_changes_what_is_accepted_in_the_same_input() {
 fn a_channel_silent_while_another_carries_the_master_is_reported_lost_once() {
     let t0 = Instant::now();
     let config = RouterConfig {
-        channel_addrs: vec![ip(US), ip("10.9.0.1")],
-        channel_names: vec!["eth0".into(), "eth1".into()],
+        channel_addrs: vec![ip(US), ip("10.9.0.1")].into(),
+        channel_names: vec!["eth0".into(), "eth1".into()].into(),
         ..v2(100)
     };
     let mut r = backup(config, t0);
