@@ -64,6 +64,7 @@ mod tcp_link;
 mod tcp_receiver;
 mod udp_receiver;
 mod vips;
+mod vrid_table;
 mod wakeup;
 
 use std::collections::HashMap;

@@ -1,12 +1,10 @@
 //! The receive loop of one VRRP socket: parse, validate, and hand each advert to the router
 //! of its VRID. Every dropped packet has a reason and a counter.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use nohash_hasher::BuildNoHashHasher;
 use tracing::{debug, warn};
 
 use super::burst;
@@ -20,9 +18,7 @@ use crate::vrrp::router::{Arrival, Packet};
 
 use crate::vrrp::Family;
 
-/// A table by VRID. A VRID is its own hash: a table is looked up for every advert received,
-/// and SipHash of one byte took as long as the rest of the lookup.
-pub type ByVrid<R> = HashMap<u8, R, BuildNoHashHasher<u8>>;
+pub use super::vrid_table::ByVrid;
 
 /// The instances a socket serves, by VRID; changes with reloads.
 pub type Routes = ByVrid<Route>;
