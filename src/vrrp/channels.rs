@@ -67,8 +67,8 @@ impl ChannelHealth {
     }
 
     /// The channels, named in index order, not watched yet (a router not started).
-    pub fn idle(names: Vec<String>) -> Self {
-        let mut health = ChannelHealth::new(names, Instant::now());
+    pub fn idle(names: &[String]) -> Self {
+        let mut health = ChannelHealth::new(names.to_vec(), Instant::now());
         health.watching_since = None;
         health
     }

@@ -120,7 +120,7 @@ pub fn apply(sim: &mut Sim, op: &Op, added: &mut usize) {
             *added += 1;
             let source = format!("check new{added}");
             let mut config = sim.config(i).clone();
-            let mut trackers = std::mem::take(&mut config.trackers).into_vec();
+            let mut trackers = config.trackers.into_vec();
             trackers.push(TrackerConfig {
                 source: source.clone(),
                 weight,
@@ -143,7 +143,7 @@ pub fn apply(sim: &mut Sim, op: &Op, added: &mut usize) {
             let i = node % n;
             let mut config = sim.config(i).clone();
             if let Some(k) = tracker(&config, check) {
-                let mut trackers = std::mem::take(&mut config.trackers).into_vec();
+                let mut trackers = config.trackers.into_vec();
                 trackers.remove(k);
                 config.trackers = trackers.into();
                 sim.reload(i, config);

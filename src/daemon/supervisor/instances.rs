@@ -22,8 +22,9 @@ impl Supervisor {
         let stats = Arc::new(stats::Stats::default());
         let auth = inst.advert_auth();
         let vips = p.vip_addrs();
-        // One copy of each name for the receive routes, the router's I/O, the address
-        // worker, the status view and the control server.
+        // One copy of each name for the router's configuration (which brings it), the
+        // receive routes, the router's I/O, the address worker, the status view and the
+        // control server.
         let name = router_config.name.clone();
         let iface: Arc<str> = p.iface().into();
         let mut channel_stats = Vec::new();

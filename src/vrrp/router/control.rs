@@ -60,7 +60,7 @@ impl Router {
         // A member's fault is the group's only while both are in it.
         self.external.retain(|f| from_our_group(&config, f));
         if config.channel_names != self.config.channel_names {
-            self.channels = ChannelHealth::idle(config.channel_names.to_vec());
+            self.channels = ChannelHealth::idle(&config.channel_names);
             if self.state == State::Backup {
                 self.channels.watch(now);
             }
@@ -215,7 +215,7 @@ impl Router {
 fn from_our_group(config: &RouterConfig, fault: &FaultSource) -> bool {
     match fault {
         FaultSource::Group { group, member } => config.sync_group.as_ref().is_some_and(|g| {
-            g.group == *group && **member != *config.name && g.members.contains(member)
+            g.group == *group && member.as_str() != &*config.name && g.members.contains(member)
         }),
         _ => true,
     }

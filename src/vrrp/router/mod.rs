@@ -144,7 +144,7 @@ impl Router {
             .iter()
             .map(|t| (t.source.clone(), Health::Init))
             .collect();
-        let channels = ChannelHealth::idle(config.channel_names.to_vec());
+        let channels = ChannelHealth::idle(&config.channel_names);
         let mut router = Router {
             channels,
             config,
