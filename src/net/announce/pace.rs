@@ -35,7 +35,10 @@ pub struct Pacing {
 /// and only the time of each kind's last frame stays (the gap counts from it).
 #[derive(Clone, Debug, Default)]
 pub struct Pacer {
-    pacing: Pacing,
+    /// The least gap between two frames of each kind, by [`lane`], in whole microseconds
+    /// (rounded up; gaps are at most [`crate::config::MAX_GARP_GAP`]). Two `Duration`s here
+    /// put every instance's address worker in jemalloc's next size class, 32 bytes up.
+    gaps_us: [u32; 2],
     /// When the last frame of each kind went out, by [`lane`].
     last_sent: [Option<Instant>; 2],
     /// The frames of each kind still to send, by [`lane`]; `None` when there are none.
@@ -56,20 +59,23 @@ impl Pacer {
     /// An empty queue that paces by `pacing` until a push says otherwise.
     pub fn new(pacing: Pacing) -> Self {
         Pacer {
-            pacing,
+            gaps_us: [micros(pacing.arp), micros(pacing.na)],
             ..Pacer::default()
         }
     }
 
-    /// The pacing of the last push (or the first one given).
+    /// The pacing of the last push (or the first one given), to the microsecond.
     pub fn pacing(&self) -> Pacing {
-        self.pacing
+        Pacing {
+            arp: self.gap(Kind::Arp),
+            na: self.gap(Kind::Na),
+        }
     }
 
     /// Queues a burst of `count` rounds over `frames` (one kind per prepared frame, in their
     /// order) behind what is still queued, paced by `pacing` from now on.
     pub fn push(&mut self, frames: &[Kind], count: usize, pacing: Pacing) {
-        self.pacing = pacing;
+        self.gaps_us = [micros(pacing.arp), micros(pacing.na)];
         if count == 0 || frames.is_empty() {
             return;
         }
@@ -97,6 +103,7 @@ impl Pacer {
     pub fn take_due(&mut self, now: Instant) -> Vec<usize> {
         let mut out = Vec::new();
         let due = KINDS.map(|kind| self.due_at(kind, now) <= now);
+        let unpaced = KINDS.map(|kind| self.gap(kind).is_zero());
         let Some(queued) = self.queued.as_deref_mut() else {
             return out;
         };
@@ -105,11 +112,7 @@ impl Pacer {
             if !due[lane(kind)] || frames.is_empty() {
                 continue;
             }
-            let take = if gap(self.pacing, kind).is_zero() {
-                frames.len()
-            } else {
-                1
-            };
+            let take = if unpaced[lane(kind)] { frames.len() } else { 1 };
             out.extend(frames.drain(..take));
             self.last_sent[lane(kind)] = Some(now);
         }
@@ -122,11 +125,16 @@ impl Pacer {
     /// When a frame of `kind` may go: `now` with nothing sent yet (or unpaced), else a gap
     /// after the last one.
     fn due_at(&self, kind: Kind, now: Instant) -> Instant {
-        let gap = gap(self.pacing, kind);
+        let gap = self.gap(kind);
         match self.last_sent[lane(kind)] {
             Some(t) if !gap.is_zero() => t.checked_add(gap).unwrap_or(t),
             _ => now,
         }
+    }
+
+    /// The least time between two frames of `kind`.
+    fn gap(&self, kind: Kind) -> Duration {
+        Duration::from_micros(self.gaps_us[lane(kind)].into())
     }
 
     /// Forgets the queue: what was queued will not be sent (the VIPs were released, or their
@@ -136,12 +144,10 @@ impl Pacer {
     }
 }
 
-/// The least time between two frames of `kind`.
-fn gap(pacing: Pacing, kind: Kind) -> Duration {
-    match kind {
-        Kind::Arp => pacing.arp,
-        Kind::Na => pacing.na,
-    }
+/// `gap` in whole microseconds, rounded up so that no frame goes early; a gap too long for
+/// 32 bits (71 minutes, far past any configurable one) keeps the longest that fits.
+fn micros(gap: Duration) -> u32 {
+    u32::try_from(gap.as_nanos().div_ceil(1000)).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -156,6 +162,36 @@ mod tests {
         arp: Duration::from_millis(100),
         na: Duration::from_millis(30),
     };
+
+    #[test]
+    fn gaps_are_kept_to_the_microsecond_and_never_shortened() {
+        let mut pacer = Pacer::new(PACED);
+        assert_eq!(pacer.pacing(), PACED);
+        let odd = Pacing {
+            arp: Duration::from_nanos(1_500),
+            na: Duration::from_nanos(999),
+        };
+        pacer.push(&[], 0, odd);
+        assert_eq!(
+            pacer.pacing(),
+            Pacing {
+                arp: Duration::from_micros(2),
+                na: Duration::from_micros(1),
+            }
+        );
+        // Longer than 32 bits of microseconds (no configuration allows it): the longest
+        // that fits, not a wrap to a short gap.
+        let huge = Duration::from_secs(5_000);
+        pacer.push(
+            &[],
+            0,
+            Pacing {
+                arp: huge,
+                na: huge,
+            },
+        );
+        assert_eq!(pacer.pacing().arp, Duration::from_micros(u32::MAX.into()));
+    }
 
     #[test]
     fn unpaced_every_round_goes_at_once() {
