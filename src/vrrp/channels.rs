@@ -9,6 +9,7 @@
 //! It is pure bookkeeping like the router: the caller passes the time in, feeds it the
 //! Master's accepted adverts and logs what comes back.
 
+use crate::vrrp::stamp::Stamp;
 use std::time::{Duration, Instant};
 
 /// One channel as status output shows it.
@@ -44,7 +45,7 @@ pub enum HealthChange {
 pub struct ChannelHealth {
     channels: Vec<ChannelState>,
     /// When watching (re)started; `None` while not a Backup, when there is nothing to watch.
-    watching_since: Option<Instant>,
+    watching_since: Option<Stamp>,
 }
 
 impl ChannelHealth {
@@ -62,7 +63,7 @@ impl ChannelHealth {
             .collect();
         ChannelHealth {
             channels,
-            watching_since: Some(now),
+            watching_since: Some(Stamp::new(now)),
         }
     }
 
@@ -81,7 +82,7 @@ impl ChannelHealth {
     /// (Re)starts watching, on entering Backup. Every channel gets a grace period from `now`:
     /// a silence that began while we were Master (and heard nobody) is not a loss.
     pub fn watch(&mut self, now: Instant) {
-        self.watching_since = Some(now);
+        self.watching_since = Some(Stamp::new(now));
     }
 
     /// Stops watching (Master, FAULT, Initialize): nothing is expected on any channel, so
@@ -99,7 +100,7 @@ impl ChannelHealth {
     /// the losses. Nothing happens while not watching, or for an unknown channel.
     pub fn advert(&mut self, channel: usize, now: Instant, silence: Duration) -> Vec<HealthChange> {
         let mut changes = Vec::new();
-        let Some(since) = self.watching_since else {
+        let Some(since) = self.watching_since.map(Stamp::get) else {
             return changes;
         };
         let Some(seen) = self.channels.get_mut(channel) else {

@@ -9,6 +9,7 @@ pub mod group;
 pub mod health;
 pub mod packet;
 pub mod router;
+pub mod stamp;
 pub mod timing;
 pub mod udp_frame;
 

@@ -16,7 +16,7 @@ fn per_instance_structures_fit_their_size_classes() {
         (
             "the router's cell",
             size_of::<RouterCell<LiveIo>>() + ARC,
-            768,
+            640,
         ),
         ("the supervisor's record", size_of::<Live>(), 512),
         (

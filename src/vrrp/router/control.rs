@@ -1,5 +1,6 @@
 //! The control inputs: reload, faults, maintenance drain and sync-group orders.
 
+use crate::vrrp::stamp::Stamp;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -68,7 +69,7 @@ impl Router {
         // A Master's refresh follows a changed period at once, counted from now; an unchanged
         // one keeps its grid.
         if self.state == State::Master && config.announce.refresh != self.config.announce.refresh {
-            self.timers.refresh = refresh_deadline(&config.announce, now);
+            self.timers.refresh = refresh_deadline(&config.announce, now).map(Stamp::new);
         }
         self.config = config;
         if self.config.version == Version::V2 {
@@ -96,7 +97,7 @@ impl Router {
                 DownCause::Resigned(_) => self.skew_time(),
             };
             self.timers.down = Some(DownTimer {
-                deadline: later(down.reset_at, wait).max(now),
+                deadline: Stamp::new(later(down.reset_at.get(), wait).max(now)),
                 ..down
             });
         }
@@ -184,7 +185,7 @@ impl Router {
     pub(super) fn sync(&mut self, now: Instant, order: SyncOrder, out: &mut Vec<Action>) {
         match (order, self.state) {
             (SyncOrder::Master { group, member }, State::Backup) => {
-                let in_startup = self.startup_until.is_some_and(|until| now < until);
+                let in_startup = self.startup_until.is_some_and(|until| now < until.get());
                 // A member that hears a live Master it would not preempt stays Backup: the
                 // group does not get to make two Masters on this member's LAN.
                 if self.draining || in_startup {

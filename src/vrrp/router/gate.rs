@@ -22,6 +22,7 @@
 //! the router waiting for ever. While a takeover waits, the master-down timer is off: an
 //! advert, a control input or the answer moves the router on.
 
+use crate::vrrp::stamp::Stamp;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -121,7 +122,7 @@ impl Router {
             peer: replaced_master(&pending.reason),
             after_fence: pending.fenced,
         });
-        self.timers.gate = Some(later(now, self.config.gate_patience));
+        self.timers.gate = Some(Stamp::new(later(now, self.config.gate_patience)));
     }
 
     /// Drops a waiting takeover (an advert, a fault, a drain or a stop ended the wait) and
@@ -211,7 +212,7 @@ impl Router {
                 },
                 out,
             );
-            self.timers.isolation = Some(later(now, self.own_master_down_interval()));
+            self.timers.isolation = Some(Stamp::new(later(now, self.own_master_down_interval())));
         } else {
             // Listen again as if the Master had just been heard: a takeover that had no
             // timer of its own (the owner starting, a group's order) must not be left without
@@ -239,7 +240,7 @@ impl Router {
             after_fence: false,
         });
         let period = self.own_master_down_interval();
-        self.timers.isolation = Some(next_periodic(deadline, period, now));
+        self.timers.isolation = Some(Stamp::new(next_periodic(deadline, period, now)));
     }
 
     /// Becomes Master from Initialize or Backup. Private to the gate, so every path to Master
@@ -261,16 +262,17 @@ impl Router {
         // Becoming Master has just announced. A lower Master heard within the next
         // Master_Down_Interval is the old Master's yield advert after a takeover or a
         // preemption, not a healed split brain: no second burst, no re-assertion event.
-        self.last_reannounce = Some(now);
+        self.last_reannounce = Some(Stamp::new(now));
         if let Some(episodes) = self.episodes.as_deref_mut() {
             episodes.lower_heard = None;
         }
         self.master_adver_interval = self.config.advert_interval;
         let schedule = self.config.announce;
         self.timers = Default::default();
-        self.timers.advert = Some(self.next_advert_after(now));
-        self.timers.announce = (schedule.repeat > 0).then(|| later(now, schedule.repeat_after));
-        self.timers.refresh = refresh_deadline(&schedule, now);
+        self.timers.advert = Some(Stamp::new(self.next_advert_after(now)));
+        self.timers.announce =
+            (schedule.repeat > 0).then(|| Stamp::new(later(now, schedule.repeat_after)));
+        self.timers.refresh = refresh_deadline(&schedule, now).map(Stamp::new);
         self.notify(from, reason, Some(self.config.primary_addr), out);
         // After the notification: a lease that has run out already ends this mastership
         // at once, and its transition must come second.

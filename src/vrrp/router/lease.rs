@@ -4,6 +4,7 @@
 //! `on_store_loss: keep`, a Master that cannot reach the store keeps its addresses while
 //! VRRP is healthy; the keeper gets the key back, or says it is lost, once the store answers.
 
+use crate::vrrp::stamp::Stamp;
 use std::time::Instant;
 
 use super::{Action, Reason, Router};
@@ -17,7 +18,7 @@ impl Router {
         };
         match view {
             LeaseView::Held { until } => {
-                self.lease_until = Some(until);
+                self.lease_until = Some(Stamp::new(until));
                 self.lease_unproven = false;
                 if self.state == State::Master {
                     self.arm_lease(Some(until), now, out);
@@ -48,7 +49,7 @@ impl Router {
         now: Instant,
         out: &mut Vec<Action>,
     ) {
-        self.timers.lease = until;
+        self.timers.lease = until.map(Stamp::new);
         if until.is_some_and(|until| until <= now) {
             self.lease_expired(now, out);
         }
@@ -87,7 +88,7 @@ impl Router {
     /// Whether the keeper has proven the lease ours past `now` (or, with `keep`, the store
     /// is unreachable and the lease was ours).
     pub(super) fn lease_proven(&self, now: Instant) -> bool {
-        self.lease_until.is_some_and(|t| t > now)
+        self.lease_until.is_some_and(|t| t.get() > now)
     }
 
     /// The Master deadline to arm on becoming Master.
@@ -95,7 +96,7 @@ impl Router {
         if self.config.arbiter.is_none() || self.lease_unproven {
             return None;
         }
-        self.lease_until
+        self.lease_until.map(Stamp::get)
     }
 
     /// Priority 0 first, so a peer the store grants takes over within Skew_Time.

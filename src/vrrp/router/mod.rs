@@ -65,6 +65,7 @@ use super::State;
 use super::channels::ChannelHealth;
 use super::health::Health;
 use super::timing::{Centis, master_down_interval, skew_time};
+use crate::vrrp::stamp::Stamp;
 use gate::PendingTakeover;
 use timers::Timers;
 
@@ -89,12 +90,12 @@ pub struct Router {
     /// Set by a sync-group Backup order: behave as nopreempt until next Master.
     held: bool,
     /// End of the startup delay, if one was configured; never Master before it.
-    startup_until: Option<Instant>,
+    startup_until: Option<Stamp>,
     /// When this router last entered Backup: "silent for" counts from it.
-    backup_since: Option<Instant>,
+    backup_since: Option<Stamp>,
     /// The preempt delay's episode: since when a lower-priority Master has been heard (or
     /// since start), as keepalived counts `preempt_delay`.
-    preempt_since: Option<Instant>,
+    preempt_since: Option<Stamp>,
     /// The Master's interval as far as a Backup knows it (v3 adopts the advertised one).
     master_adver_interval: Centis,
     /// The last advert heard while Backup (or the winner we yielded to).
@@ -106,14 +107,14 @@ pub struct Router {
     followed: Vec<Heard>,
     /// Master: when we last announced (becoming Master, or re-asserting over a lower-priority
     /// Master), for the re-assertion rate limit.
-    last_reannounce: Option<Instant>,
+    last_reannounce: Option<Stamp>,
     /// What only something out of the ordinary makes (see [`episodes`]).
     episodes: Option<Box<episodes::Episodes>>,
     /// Backup: a takeover waiting for a gate's answer. Boxed: only gated takeovers have
     /// one, for moments, and it would make every router 144 bytes larger.
     pending: Option<Box<PendingTakeover>>,
     /// Under an arbiter: until when the keeper has proven the lease ours, by our clock.
-    lease_until: Option<Instant>,
+    lease_until: Option<Stamp>,
     /// Under an arbiter with `keep`: the store is unreachable, so a Master keeps its
     /// addresses past `lease_until`.
     lease_unproven: bool,
@@ -130,7 +131,7 @@ struct Heard {
     /// The heartbeat channel it came in on: a node has another address on each.
     channel: usize,
     priority: u8,
-    at: Instant,
+    at: Stamp,
 }
 
 impl Router {

@@ -1,5 +1,6 @@
 //! The rules: one method per input, plus the shared moves between states.
 
+use crate::vrrp::stamp::Stamp;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -15,8 +16,8 @@ impl Router {
         if self.state != State::Initialize {
             return;
         }
-        self.startup_until =
-            (!self.config.startup_delay.is_zero()).then(|| later(now, self.config.startup_delay));
+        self.startup_until = (!self.config.startup_delay.is_zero())
+            .then(|| Stamp::new(later(now, self.config.startup_delay)));
         if let Some(source) = self.faults().into_iter().next() {
             self.state = State::Fault;
             self.notify(State::Initialize, Reason::Fault { source }, None, out);
@@ -27,7 +28,7 @@ impl Router {
         }
         // keepalived counts preempt_delay from startup, and from each first lower-priority
         // advert after that.
-        self.preempt_since = Some(now);
+        self.preempt_since = Some(Stamp::new(now));
     }
 
     pub(super) fn stop(&mut self, out: &mut Vec<Action>) {
@@ -89,13 +90,13 @@ impl Router {
         if !lower {
             self.preempt_since = None;
         } else if self.preempt_since.is_none() {
-            self.preempt_since = Some(now);
+            self.preempt_since = Some(Stamp::new(now));
         }
         let heard = Heard {
             addr: advert.from,
             channel: advert.channel,
             priority: advert.priority,
-            at: now,
+            at: Stamp::new(now),
         };
         self.heard = Some(heard);
         if lower && self.may_preempt(now) {
@@ -109,7 +110,7 @@ impl Router {
                 .is_some_and(|p| p.gates[0] == super::GateKind::Isolation);
             if asks_isolation && let Some(down) = self.cancel_takeover(out).and_then(|p| p.down) {
                 self.timers.down = Some(DownTimer {
-                    deadline: now,
+                    deadline: Stamp::new(now),
                     ..down
                 });
             }
@@ -120,7 +121,7 @@ impl Router {
         if advert.priority == 0 {
             self.followed.retain(|f| f.addr != advert.from);
             let mdi = self.master_down_interval();
-            self.followed.retain(|f| now < later(f.at, mdi));
+            self.followed.retain(|f| now < later(f.at.get(), mdi));
             // Another Master is judged on the channel the resignation came in on: every
             // Master advertises on every channel, and the resigning one has other addresses
             // on the others (its adverts there, heard a moment ago, are not another Master).
@@ -133,7 +134,11 @@ impl Router {
             if let Some(other) = other {
                 // Another Master we follow is still alive: wait for it as usual.
                 self.heard = Some(other);
-                self.arm_down(other.at, later(other.at, mdi), DownCause::Silence);
+                self.arm_down(
+                    other.at.get(),
+                    later(other.at.get(), mdi),
+                    DownCause::Silence,
+                );
             } else {
                 let deadline = later(now, self.skew_time());
                 self.arm_down(now, deadline, DownCause::Resigned(advert.from));
@@ -181,7 +186,7 @@ impl Router {
         let mdi = self.master_down_interval();
         self.followed
             .iter()
-            .any(|f| f.priority != 0 && now < later(f.at, mdi))
+            .any(|f| f.priority != 0 && now < later(f.at.get(), mdi))
     }
 
     fn master_advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
@@ -206,7 +211,7 @@ impl Router {
                 addr: advert.from,
                 channel: advert.channel,
                 priority: advert.priority,
-                at: now,
+                at: Stamp::new(now),
             };
             self.heard = Some(winner);
             self.followed = vec![winner];
@@ -226,17 +231,19 @@ impl Router {
                 .and_then(|e| e.lower_heard)
                 .filter(|(last, _)| now < later(*last, quiet));
             let served = ongoing.is_some_and(|(_, served)| served);
-            let announce = self.last_reannounce.is_none_or(|t| now >= later(t, quiet));
+            let announce = self
+                .last_reannounce
+                .is_none_or(|t| now >= later(t.get(), quiet));
             let reassert = announce && !served;
             self.episodes_mut().lower_heard = Some((now, served || reassert));
             if announce {
-                self.last_reannounce = Some(now);
+                self.last_reannounce = Some(Stamp::new(now));
                 self.announce(self.config.announce.initial, out);
                 // The lower Master announced itself moments ago, and Linux ignores a second
                 // ARP update of a neighbour entry within its locktime (1 s by default): the
                 // burst above may be dropped by every client. Repeat it once that has passed.
                 if self.config.announce.repeat > 0 {
-                    self.timers.announce = Some(later(now, LOCKTIME_PASSED));
+                    self.timers.announce = Some(Stamp::new(later(now, LOCKTIME_PASSED)));
                 }
             }
             if reassert {
@@ -259,7 +266,7 @@ impl Router {
                         priority: self.priority,
                     });
                     let period = self.advert_period();
-                    self.timers.advert = Some(next_periodic(deadline, period, now));
+                    self.timers.advert = Some(Stamp::new(next_periodic(deadline, period, now)));
                 }
                 Due::AnnounceRepeat => {
                     self.timers.announce = None;
@@ -268,7 +275,8 @@ impl Router {
                 Due::AnnounceRefresh(deadline) => {
                     let schedule = self.config.announce;
                     self.announce(schedule.refresh_count, out);
-                    self.timers.refresh = Some(next_periodic(deadline, schedule.refresh, now));
+                    self.timers.refresh =
+                        Some(Stamp::new(next_periodic(deadline, schedule.refresh, now)));
                 }
                 Due::IsolationRecheck(deadline) => self.recheck_isolation(deadline, now, out),
                 Due::Gate => self.gate_expired(now, out),
@@ -283,11 +291,15 @@ impl Router {
             self.timers.down = None;
             return;
         }
-        if let Some(until) = self.startup_until.filter(|until| now < *until) {
+        if let Some(until) = self
+            .startup_until
+            .map(Stamp::get)
+            .filter(|until| now < *until)
+        {
             // Still silent (or still preemptable) but too early: try again when the delay
             // ends. Any advert accepted meanwhile resets the timer as usual.
             self.timers.down = Some(DownTimer {
-                deadline: until,
+                deadline: Stamp::new(until),
                 ..down
             });
             return;
@@ -301,9 +313,9 @@ impl Router {
             },
             (DownCause::Silence, heard) => {
                 let since = heard
-                    .map(|h| h.at)
-                    .or(self.backup_since)
-                    .unwrap_or(down.reset_at);
+                    .map(|h| h.at.get())
+                    .or(self.backup_since.map(Stamp::get))
+                    .unwrap_or(down.reset_at.get());
                 Reason::MasterDown {
                     last_master: heard.map(|h| h.addr),
                     silent_for: now.saturating_duration_since(since),
@@ -341,7 +353,7 @@ impl Router {
             self.channels.watch(now);
         }
         self.state = State::Backup;
-        self.backup_since = Some(now);
+        self.backup_since = Some(Stamp::new(now));
         self.preempt_since = None;
         self.timers = Default::default();
         let deadline = later(now, self.master_down_interval());
@@ -352,8 +364,8 @@ impl Router {
     /// Arms (or resets) the master-down timer, unless draining keeps us from ever firing it.
     pub(super) fn arm_down(&mut self, now: Instant, deadline: Instant, cause: DownCause) {
         self.timers.down = (!self.draining).then_some(DownTimer {
-            deadline,
-            reset_at: now,
+            deadline: Stamp::new(deadline),
+            reset_at: Stamp::new(now),
             cause,
         });
     }
@@ -398,7 +410,7 @@ impl Router {
         out.push(Action::SendAdvert {
             priority: self.priority,
         });
-        self.timers.advert = Some(self.next_advert_after(now));
+        self.timers.advert = Some(Stamp::new(self.next_advert_after(now)));
     }
 
     /// When a Master that advertised at `now` advertises next: a full interval later, or a
@@ -466,7 +478,7 @@ impl Router {
             || self.config.preempt_delay.is_zero()
             || self
                 .preempt_since
-                .is_some_and(|since| now >= later(since, self.config.preempt_delay));
+                .is_some_and(|since| now >= later(since.get(), self.config.preempt_delay));
         // Under an arbiter the lease decides: a held lease is kept until its holder leaves
         // Master, as with vip-manager and kube-vip.
         let arbitrated = self.config.arbiter.is_some();

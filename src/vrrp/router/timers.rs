@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::AnnounceSchedule;
+use crate::vrrp::stamp::Stamp;
 
 /// The deadlines a router has armed, for status output. `None` means not armed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,9 +48,9 @@ pub(super) enum DownCause {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct DownTimer {
     /// When it fires.
-    pub deadline: Instant,
+    pub deadline: Stamp,
     /// When it was last reset: a priority change re-bases the deadline on this instant.
-    pub reset_at: Instant,
+    pub reset_at: Stamp,
     pub cause: DownCause,
 }
 
@@ -70,16 +71,16 @@ pub(super) enum Due {
     Lease,
 }
 
-/// Every timer a router can have armed.
+/// Every timer a router can have armed, as [`Stamp`]s: half the size of `Instant`s.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Timers {
     pub down: Option<DownTimer>,
-    pub advert: Option<Instant>,
-    pub announce: Option<Instant>,
-    pub refresh: Option<Instant>,
-    pub isolation: Option<Instant>,
-    pub gate: Option<Instant>,
-    pub lease: Option<Instant>,
+    pub advert: Option<Stamp>,
+    pub announce: Option<Stamp>,
+    pub refresh: Option<Stamp>,
+    pub isolation: Option<Stamp>,
+    pub gate: Option<Stamp>,
+    pub lease: Option<Stamp>,
 }
 
 impl Timers {
@@ -108,17 +109,18 @@ impl Timers {
         // An overdue lease goes first whatever fell due before it: after a pause (a frozen
         // process, a stalled host) the advert timer is overdue too, and an advert sent as
         // Master past the lease would make the peer that now holds it yield.
-        if self.lease.is_some_and(|t| t <= now) {
+        if self.lease.is_some_and(|t| t.get() <= now) {
             return Some(Due::Lease);
         }
+        let d = self.deadlines();
         let candidates = [
-            self.lease.map(|t| (t, Due::Lease)),
-            self.down.map(|d| (d.deadline, Due::MasterDown)),
-            self.advert.map(|t| (t, Due::Advert(t))),
-            self.announce.map(|t| (t, Due::AnnounceRepeat)),
-            self.refresh.map(|t| (t, Due::AnnounceRefresh(t))),
-            self.isolation.map(|t| (t, Due::IsolationRecheck(t))),
-            self.gate.map(|t| (t, Due::Gate)),
+            d.lease.map(|t| (t, Due::Lease)),
+            d.master_down.map(|t| (t, Due::MasterDown)),
+            d.advert.map(|t| (t, Due::Advert(t))),
+            d.announce_repeat.map(|t| (t, Due::AnnounceRepeat)),
+            d.announce_refresh.map(|t| (t, Due::AnnounceRefresh(t))),
+            d.isolation_recheck.map(|t| (t, Due::IsolationRecheck(t))),
+            d.gate.map(|t| (t, Due::Gate)),
         ];
         candidates
             .into_iter()
@@ -132,13 +134,13 @@ impl Timers {
     /// A snapshot for status output.
     pub fn deadlines(&self) -> Deadlines {
         Deadlines {
-            master_down: self.down.map(|d| d.deadline),
-            advert: self.advert,
-            announce_repeat: self.announce,
-            announce_refresh: self.refresh,
-            isolation_recheck: self.isolation,
-            gate: self.gate,
-            lease: self.lease,
+            master_down: self.down.map(|d| d.deadline.get()),
+            advert: self.advert.map(Stamp::get),
+            announce_repeat: self.announce.map(Stamp::get),
+            announce_refresh: self.refresh.map(Stamp::get),
+            isolation_recheck: self.isolation.map(Stamp::get),
+            gate: self.gate.map(Stamp::get),
+            lease: self.lease.map(Stamp::get),
         }
     }
 }
