@@ -31,6 +31,11 @@ fn per_instance_structures_fit_their_size_classes() {
             size_of::<vips::Worker<vips::Kernel>>(),
             160,
         ),
+        (
+            "the address worker's queue",
+            vips::VipQueue::shared_size() + ARC,
+            128,
+        ),
     ];
     for (what, size, class) in kept {
         assert!(

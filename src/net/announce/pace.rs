@@ -59,7 +59,7 @@ impl Pacer {
     /// An empty queue that paces by `pacing` until a push says otherwise.
     pub fn new(pacing: Pacing) -> Self {
         Pacer {
-            gaps_us: [micros(pacing.arp), micros(pacing.na)],
+            gaps_us: gaps_us(pacing),
             ..Pacer::default()
         }
     }
@@ -75,7 +75,7 @@ impl Pacer {
     /// Queues a burst of `count` rounds over `frames` (one kind per prepared frame, in their
     /// order) behind what is still queued, paced by `pacing` from now on.
     pub fn push(&mut self, frames: &[Kind], count: usize, pacing: Pacing) {
-        self.gaps_us = [micros(pacing.arp), micros(pacing.na)];
+        self.gaps_us = gaps_us(pacing);
         if count == 0 || frames.is_empty() {
             return;
         }
@@ -142,6 +142,11 @@ impl Pacer {
     pub fn clear(&mut self) {
         self.queued = None;
     }
+}
+
+/// `pacing`'s gaps by [`lane`], as a [`Pacer`] keeps them.
+fn gaps_us(pacing: Pacing) -> [u32; 2] {
+    [micros(pacing.arp), micros(pacing.na)]
 }
 
 /// `gap` in whole microseconds, rounded up so that no frame goes early; a gap too long for

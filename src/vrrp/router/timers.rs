@@ -109,10 +109,10 @@ impl Timers {
         // An overdue lease goes first whatever fell due before it: after a pause (a frozen
         // process, a stalled host) the advert timer is overdue too, and an advert sent as
         // Master past the lease would make the peer that now holds it yield.
-        if self.lease.is_some_and(|t| t.get() <= now) {
+        let d = self.deadlines();
+        if d.lease.is_some_and(|t| t <= now) {
             return Some(Due::Lease);
         }
-        let d = self.deadlines();
         let candidates = [
             d.lease.map(|t| (t, Due::Lease)),
             d.master_down.map(|t| (t, Due::MasterDown)),
