@@ -6,12 +6,14 @@ mod support;
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use support::Scratch;
+use tokio::sync::Notify;
 use tokio::time::timeout;
 use vipd::config::Config;
-use vipd::daemon::router_inbox::{InboxReceiver, RouterInbox};
+use vipd::daemon::router_inbox::{InboxReceiver, Knock, RouterInbox};
 use vipd::track::Health;
 use vipd::track::{self, InsecureScript};
 use vipd::vrrp::router::Input;
@@ -43,8 +45,41 @@ instances:
     Config::parse(&text, "test.yaml").expect("valid config")
 }
 
-async fn next(rx: &mut InboxReceiver) -> Input {
-    *timeout(Duration::from_secs(5), rx.recv())
+/// A router's inbox as the tests read it: each input knocks on a bell, as it does on the
+/// router's cell.
+struct Reader {
+    rx: InboxReceiver,
+    bell: Arc<Bell>,
+}
+
+struct Bell(Notify);
+
+impl Knock for Bell {
+    fn knock(self: Arc<Self>) {
+        // Kept for the next wait when nobody waits: no knock is lost.
+        self.0.notify_one();
+    }
+}
+
+impl Reader {
+    async fn recv(&mut self) -> Option<Input> {
+        loop {
+            if let Some(ready) = self.rx.try_recv() {
+                return ready.map(|input| *input);
+            }
+            self.bell.0.notified().await;
+        }
+    }
+}
+
+fn inbox() -> (RouterInbox, Reader) {
+    let bell = Arc::new(Bell(Notify::new()));
+    let (tx, rx) = RouterInbox::channel(16, Arc::downgrade(&bell) as Weak<dyn Knock>);
+    (tx, Reader { rx, bell })
+}
+
+async fn next(rx: &mut Reader) -> Input {
+    timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("an input within 5 s")
         .expect("inbox open")
@@ -71,7 +106,7 @@ async fn checks_drive_faults_and_priority_into_the_router_inbox() {
     let plan = track::plan(&cfg).unwrap();
     assert_eq!(plan.checks.len(), 2);
     std::fs::write(dir.path("ok"), "").unwrap();
-    let (tx, mut rx) = RouterInbox::channel(16);
+    let (tx, mut rx) = inbox();
     let inboxes = HashMap::from([("web".to_string(), tx)]);
     let tasks = plan.spawn(&inboxes, &Default::default());
     assert_eq!(tasks.len(), 3, "two checks and one instance task");
@@ -101,7 +136,7 @@ async fn nothing_is_sent_while_nothing_changes() {
     let dir = Scratch::new("quiet");
     std::fs::write(dir.path("ok"), "").unwrap();
     let plan = track::plan(&config(&dir)).unwrap();
-    let (tx, mut rx) = RouterInbox::channel(16);
+    let (tx, mut rx) = inbox();
     let tasks = plan.spawn(
         &HashMap::from([("web".to_string(), tx)]),
         &Default::default(),

@@ -1,7 +1,8 @@
-//! The task that drives one virtual router: feeds it timer expiries and the daemon's control
+//! What drives one virtual router: its task feeds it timer expiries and the daemon's control
 //! inputs, and hands its actions to the outside world through [`RouterIo`]. The router lives
 //! in a [`RouterCell`] it shares with the receive loops, which feed it adverts themselves,
-//! and with the shared timer, which sends a Master's adverts itself (see `cell`).
+//! and with the shared timer, which sends a Master's adverts itself; on the shared timer the
+//! task runs only while the router has something else to do (see `cell`).
 //!
 //! This is the only place where protocol time meets the tokio clock. Nothing here waits on
 //! I/O: `RouterIo` implementations queue slow work (netlink, scripts) elsewhere, so an
@@ -15,6 +16,7 @@ use std::time::Instant;
 
 use tokio::time::Instant as TokioInstant;
 
+use cell::Step;
 pub use cell::{Door, PacketDoor, RouterCell};
 
 use super::router_inbox::InboxReceiver;
@@ -101,39 +103,42 @@ pub trait RouterIo: Send {
     fn receipt(&mut self, router: &Router, channel: usize, from: IpAddr, receipt: Receipt);
 }
 
-/// Runs the router in `cell` until `control` closes or the router has handled
-/// [`Input::Stop`]; returns the I/O so the caller can wait for queued work to finish.
+/// Installs `router` in `cell` and starts its task, which runs it until `control` closes or
+/// the router has handled [`Input::Stop`]. The stop is seen on the inbox
+/// ([`super::router_inbox::RouterInbox::closed`]); the I/O then waits in the cell
+/// ([`RouterCell::take_ended`]) so the caller can wait for queued work to finish.
 ///
 /// Control inputs (reloads, trackers, gates, links, the group) come from this daemon and
 /// are never dropped. Received adverts do not pass through here: receive loops hand them to
-/// the router in `cell` directly ([`PacketDoor`]).
+/// the router in `cell` directly ([`PacketDoor`]). `control` must knock on `cell`
+/// ([`RouterCell::reader`]).
 pub fn drive<I: RouterIo + 'static>(
-    cell: Arc<RouterCell<I>>,
+    cell: &Arc<RouterCell<I>>,
     router: Router,
     control: InboxReceiver,
     io: I,
     wakeup: Wakeup,
-) -> impl Future<Output = I> + Send {
-    // Installed now, not when the task first runs: a receive loop may hand the router an
-    // advert before that.
-    cell.install(router, io, wakeup);
-    serve(cell, control)
+) {
+    cell.install(router, io, control, wakeup);
 }
 
-async fn serve<I: RouterIo + 'static>(cell: Arc<RouterCell<I>>, mut control: InboxReceiver) -> I {
+/// The task serving the router in `cell`: on the shared timer, only until nothing is due
+/// and no input waits (see `cell`); else until the router stops.
+async fn serve<I: RouterIo + 'static>(cell: Arc<RouterCell<I>>) {
+    let mut serving = Serving { cell, ended: false };
+    let cell = &serving.cell;
     loop {
-        // Timers before control: nothing the daemon queues may hold back an advert.
-        tokio::select! {
-            biased;
-            master_down = std::future::poll_fn(|cx| cell.poll_due(cx)) => {
+        match std::future::poll_fn(|cx| cell.poll_step(cx)).await {
+            Step::Due { master_down } => {
                 if master_down {
                     // A Backup whose thread was held up (a loaded host) wakes with the
-                    // Master's adverts still in the socket: the timerfd and the socket become
-                    // ready in the same poll, in either order. Yielding lets the runtime poll
-                    // its I/O driver and run the receive loops first (tokio runs a yielded
-                    // task after the I/O woken in that poll): they hand the router the
-                    // adverts, which move Master_Down on, and the timer below finds nothing
-                    // due. Only Master_Down pays for this, and it fires rarely.
+                    // Master's adverts still in the socket: the timerfd and the socket
+                    // become ready in the same poll, in either order. Yielding lets the
+                    // runtime poll its I/O driver and run the receive loops first (tokio
+                    // runs a yielded task after the I/O woken in that poll): they hand the
+                    // router the adverts, which move Master_Down on, and the timer below
+                    // finds nothing due. Only Master_Down pays for this, and it fires
+                    // rarely.
                     tokio::task::yield_now().await;
                 }
                 if cell.timer() {
@@ -147,20 +152,37 @@ async fn serve<I: RouterIo + 'static>(cell: Arc<RouterCell<I>>, mut control: Inb
                     cell.finish();
                 }
             }
-            msg = control.recv() => match msg {
-                Some(input) => {
-                    let stopping = *input == Input::Stop;
-                    cell.handle(*input);
-                    if stopping {
-                        break;
-                    }
+            Step::Input(input) => {
+                let stopping = *input == Input::Stop;
+                cell.handle(*input);
+                if stopping {
+                    cell.end();
+                    break;
                 }
-                None => break,
-            },
+            }
+            Step::Closed => {
+                cell.end();
+                break;
+            }
+            Step::Idle => break,
         }
     }
-    cell.take_io()
-        .expect("only the router's own task takes it out of its cell")
+    serving.ended = true;
+}
+
+/// A serving task's hold on its cell: dropped before it ended well (a panic, a runtime
+/// shutting down), it marks the router lost, so a stop waiting for it goes on.
+struct Serving<I: RouterIo + 'static> {
+    cell: Arc<RouterCell<I>>,
+    ended: bool,
+}
+
+impl<I: RouterIo + 'static> Drop for Serving<I> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.cell.lost();
+        }
+    }
 }
 
 /// How exactly `deadline`, the router's next, must be kept: a Master's next advert may wait

@@ -1,4 +1,6 @@
-//! The daemon: one task per virtual router, wired to sockets, netlink and signals.
+//! The daemon: virtual routers wired to sockets, netlink and signals. A router has a task
+//! of its own only while it has something to do besides a Master's adverts and a Backup's
+//! listening (see `driver`).
 //!
 //! Every decision is the router's ([`crate::vrrp::router`]); the tasks here carry inputs in
 //! and actions out, and talk through channels only, except that a receive loop hands a
@@ -22,7 +24,7 @@
 //!
 //! | inbox | owner | message | senders |
 //! |---|---|---|---|
-//! | router control inbox (256, bounded) | [`driver::drive`] | [`crate::vrrp::router::Input`] | trackers, links, group, isolation probe, control, supervisor (`send`: a reload's `Configure` is never dropped); nothing from the network, so a flood cannot delay these |
+//! | router control inbox (256, bounded) | the router's cell ([`driver::RouterCell`]): each input knocks on it, which wakes its task or starts one | [`crate::vrrp::router::Input`] | trackers, links, group, isolation probe, control, supervisor (`send`: a reload's `Configure` is never dropped); nothing from the network, so a flood cannot delay these |
 //! | address worker queue (unbounded) | `vips::WorkQueue`: a task spawned by a push onto an idle queue, ended when drained | [`driver::VipOp`] | the router task, in action order; the supervisor (reload) |
 //! | group events (unbounded) | `groups::run` | `groups::GroupEvent` | member router tasks |
 //! | tracker reports (unbounded) | `track::runner::run_instance` | `track::Report` | check tasks, only on a change |

@@ -1,4 +1,4 @@
-//! A router task's control lane: a bounded queue with one reader, the router task.
+//! A router's control lane: a bounded queue with one reader, the router's serving task.
 //!
 //! Inputs travel boxed, and the queue is a plain locked list. A tokio channel allocates room
 //! for 32 messages when it is made, and its shared part is laid out in cache lines of its
@@ -6,17 +6,19 @@
 //! that come a few a minute. This one is about 200 bytes, and each input costs an
 //! allocation it can afford. It keeps what the daemon relies on from a tokio channel: a
 //! full inbox makes [`RouterInbox::send`] wait and [`RouterInbox::try_send`] fail, sending
-//! fails once the router task is gone, and the router task sees the end once every sender
-//! is gone and the queue is drained.
+//! fails once the router has stopped, and the router sees the end once every sender is
+//! gone and the queue is drained.
+//!
+//! The router has a task only while it has something to do (see `driver`), so the inbox
+//! does not wake a waiting reader: it knocks on the router's cell after each input, which
+//! wakes the task serving it or starts one.
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use futures::task::AtomicWaker;
 use tokio::sync::mpsc::error::{SendError, TrySendError};
-use tokio::sync::{Semaphore, TryAcquireError};
+use tokio::sync::{Semaphore, TryAcquireError, watch};
 
 use crate::vrrp::router::Input;
 
@@ -25,8 +27,15 @@ struct Shared {
     /// One permit per free place: a sender takes one before it queues, the reader gives it
     /// back when it takes the input out. Closed when the reader is gone.
     room: Semaphore,
-    /// The router task, while it waits for an input.
-    reader: AtomicWaker,
+    /// Told of every input queued and of the last sender's end: the router's cell.
+    knock: Weak<dyn Knock>,
+}
+
+/// What an inbox tells that it has something for its reader.
+pub trait Knock: Send + Sync {
+    /// An input was queued, or the last sender went. Never called with the inbox's lock
+    /// held.
+    fn knock(self: Arc<Self>);
 }
 
 struct Queue {
@@ -36,27 +45,69 @@ struct Queue {
     senders: u32,
     /// The [`InboxReceiver`] was dropped.
     closed: bool,
+    /// Made while [`RouterInbox::closed`] waits (a stop), dropped with the receiver, which
+    /// wakes the waiter: made only then, as the inbox is one per instance.
+    ended: Option<watch::Sender<()>>,
 }
 
-/// A router task's control inbox; clones share it.
+/// A router's control inbox; clones share it.
 pub struct RouterInbox(Arc<Shared>);
 
-/// The router task's end of its inbox.
+/// The router's end of its inbox.
 pub struct InboxReceiver(Arc<Shared>);
 
 impl RouterInbox {
-    /// An inbox for `capacity` inputs and the receiving end the router task reads.
-    pub fn channel(capacity: usize) -> (RouterInbox, InboxReceiver) {
+    /// An inbox for `capacity` inputs, the receiving end the router reads, and whom each
+    /// input is announced to.
+    pub fn channel(capacity: usize, knock: Weak<dyn Knock>) -> (RouterInbox, InboxReceiver) {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 inputs: VecDeque::new(),
                 senders: 1,
                 closed: false,
+                ended: None,
             }),
             room: Semaphore::new(capacity),
-            reader: AtomicWaker::new(),
+            knock,
         });
         (RouterInbox(shared.clone()), InboxReceiver(shared))
+    }
+
+    /// An inbox that knocks on nobody, for tests that read no input.
+    #[cfg(test)]
+    pub fn unread(capacity: usize) -> (RouterInbox, InboxReceiver) {
+        struct Nobody;
+        impl Knock for Nobody {
+            fn knock(self: Arc<Self>) {}
+        }
+        RouterInbox::channel(capacity, Weak::<Nobody>::new())
+    }
+
+    /// The size of what an inbox's ends share (without its `Arc`'s counts), for the
+    /// daemon's size budget.
+    #[cfg(test)]
+    pub fn shared_size() -> usize {
+        size_of::<Shared>()
+    }
+
+    /// Completes once the receiving end is gone: the router has stopped (or was lost), and
+    /// every action it took is queued where it goes.
+    pub async fn closed(&self) {
+        loop {
+            let mut ended = {
+                let mut queue = self.0.lock();
+                if queue.closed {
+                    return;
+                }
+                // Subscribed under the lock the receiver's drop takes: its end comes after.
+                queue
+                    .ended
+                    .get_or_insert_with(|| watch::channel(()).0)
+                    .subscribe()
+            };
+            // Only ever an error: the sender is dropped, never sent on.
+            let _ = ended.changed().await;
+        }
     }
 
     /// Queues `input`, waiting while the inbox is full; fails once the router task is gone.
@@ -94,8 +145,14 @@ impl Shared {
         }
         queue.inputs.push_back(input);
         drop(queue);
-        self.reader.wake();
+        self.knock();
         Ok(())
+    }
+
+    fn knock(&self) {
+        if let Some(reader) = self.knock.upgrade() {
+            reader.knock();
+        }
     }
 }
 
@@ -113,7 +170,7 @@ impl Drop for RouterInbox {
         let last = queue.senders == 0;
         drop(queue);
         if last {
-            self.0.reader.wake();
+            self.0.knock();
         }
     }
 }
@@ -125,26 +182,9 @@ impl fmt::Debug for RouterInbox {
 }
 
 impl InboxReceiver {
-    /// The next input; `None` once every sender is gone and the queue is drained.
-    /// Cancel-safe: an input is taken out only when it is returned.
-    pub async fn recv(&mut self) -> Option<Box<Input>> {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
-    }
-
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Box<Input>>> {
-        if let Some(ready) = self.try_take() {
-            return Poll::Ready(ready);
-        }
-        // Registered before looking again, so a push in between is not missed.
-        self.0.reader.register(cx.waker());
-        match self.try_take() {
-            Some(ready) => Poll::Ready(ready),
-            None => Poll::Pending,
-        }
-    }
-
-    /// An input, or the end, if either is there now.
-    fn try_take(&self) -> Option<Option<Box<Input>>> {
+    /// An input, or the end (`Some(None)`: every sender is gone and the queue drained), if
+    /// either is there now. An input is taken out only when it is returned.
+    pub fn try_recv(&self) -> Option<Option<Box<Input>>> {
         let mut queue = self.0.lock();
         match queue.inputs.pop_front() {
             Some(input) => {
@@ -163,15 +203,24 @@ impl InboxReceiver {
     }
 }
 
+impl InboxReceiver {
+    /// Whom the inbox knocks on, if it is still there.
+    pub fn reader(&self) -> Option<Arc<dyn Knock>> {
+        self.0.knock.upgrade()
+    }
+}
+
 impl Drop for InboxReceiver {
     fn drop(&mut self) {
         let mut queue = self.0.lock();
         queue.closed = true;
         let dropped = std::mem::take(&mut queue.inputs);
+        let ended = queue.ended.take();
         drop(queue);
         // Senders waiting for room fail now.
         self.0.room.close();
         drop(dropped);
+        drop(ended);
     }
 }
 

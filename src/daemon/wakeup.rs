@@ -17,8 +17,9 @@
 //! little later than that finds it passed and the router counts the next advert from then,
 //! a skipped advert (a 10 ms step at 10 ms adverts did that: a 40.8 ms gap in a 10-minute
 //! run, over the 36.1 ms Master_Down_Interval). A Backup's Master_Down timer, and every
-//! other timer, stays exact. A Master's advert deadline is also the one the shared timer
-//! serves by calling the router's cell instead of waking its task ([`Wakeup::call_at`]).
+//! other timer, stays exact. A router that has no task waiting leaves its deadline to the
+//! shared timer as a call on its cell ([`Wakeup::call_at`]); a Master's adverts are always
+//! served that way.
 
 mod shared;
 
@@ -26,6 +27,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use tokio::runtime::Handle;
 use tokio::time::{Instant as TokioInstant, Sleep, sleep_until};
 
 pub use shared::{Expiry, SharedTimer, Slot};
@@ -64,7 +66,28 @@ pub enum Wakeup {
 impl Wakeup {
     /// A precise wakeup in `timer`, or tokio's if the daemon has no timerfd.
     pub fn precise(timer: Option<&SharedTimer>) -> Wakeup {
-        timer.map_or(Wakeup::Tokio(None), |t| Wakeup::Precise(t.slot()))
+        timer.map_or_else(Wakeup::tokio, |t| Wakeup::Precise(t.slot()))
+    }
+
+    /// A wakeup on tokio's timer.
+    pub fn tokio() -> Wakeup {
+        Wakeup::Tokio(None)
+    }
+
+    /// The runtime a task waiting on this wakeup runs on: the shared timer's, whichever
+    /// thread asks; on tokio's timer, the caller's (a task on it is started once, when
+    /// its router is installed, from inside the runtime).
+    pub fn runtime(&self) -> Handle {
+        match self {
+            Wakeup::Tokio(_) => Handle::current(),
+            Wakeup::Precise(slot) => slot.runtime().clone(),
+        }
+    }
+
+    /// Whether a deadline can be left to call its owner ([`Wakeup::call_at`]): then a
+    /// router needs no task while it waits.
+    pub fn calls_owners(&self) -> bool {
+        matches!(self, Wakeup::Precise(_))
     }
 
     /// Returns at `deadline` (at once if it has passed), or with [`Slack::Grid`] at the
@@ -145,7 +168,7 @@ impl Wakeup {
                 let at = kept_at(slot, deadline, slack);
                 slot.reschedule(at)
             }
-            (Wakeup::Tokio(_), _) => true,
+            (Wakeup::Tokio(..), _) => true,
         }
     }
 }

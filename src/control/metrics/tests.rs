@@ -40,7 +40,7 @@ fn instance(state: crate::vrrp::State) -> Instance {
     stats.bump("fence_failed");
     stats.bump("fence_failed");
     stats.transition(("BACKUP", "MASTER", "master_down"));
-    let (inbox, _) = crate::daemon::router_inbox::RouterInbox::channel(1);
+    let (inbox, _) = crate::daemon::router_inbox::RouterInbox::unread(1);
     let board = crate::track::Board::default();
     board.write().unwrap().insert(
         "web".into(),

@@ -5,19 +5,27 @@
 //! time at 5,000 adverts a second. Now the loop that parsed an advert hands it to the router
 //! itself, under a lock nobody else holds in that instant (every router task and receive loop
 //! runs on the daemon's one runtime thread), and moves the router's wait in the shared timer
-//! to the new deadline; its task sleeps on until a deadline comes or a control input arrives.
+//! to the new deadline.
 //!
-//! A Master's next advert is sent the same way, without its task: the shared timer, whose
-//! task wakes for the deadline anyway, calls the router's cell ([`Expiry`]), which sends the
-//! advert and waits for the next. Waking the router's task for it cost a wake-up and a poll
-//! per advert: 13 % of a lone Master's user-space instructions per advert (callgrind). Every
-//! other deadline (Master_Down above all, with its ordering) still wakes the task.
+//! A Master's next advert is sent the same way: the shared timer, whose task wakes for the
+//! deadline anyway, calls the router's cell ([`Expiry`]), which sends the advert and waits
+//! for the next. Waking the router's task for it cost a wake-up and a poll per advert: 13 %
+//! of a lone Master's user-space instructions per advert (callgrind).
+//!
+//! So on the shared timer a router needs a task only while it has something else to do:
+//! a deadline other than a Master's advert (Master_Down above all, with its ordering), or a
+//! control input. The cell starts one then ([`RouterCell::rouse`]); it serves until nothing
+//! is due and the inbox is empty, leaves the next deadline to the timer as a call, and ends.
+//! A parked tokio task is 256 bytes whatever it holds (its cell is aligned to 128 bytes), a
+//! sixth of what an idle instance kept. On tokio's timer (no timerfd, and the paused-clock
+//! tests) nothing calls the cell at a deadline, so the task stays until the router stops.
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use super::{RouterIo, Task, now, slack};
+use crate::daemon::router_inbox::{InboxReceiver, Knock};
 use crate::daemon::wakeup::{Expiry, Slack, Wakeup};
 use crate::vrrp::router::{Input, Packet, Router};
 
@@ -32,49 +40,160 @@ pub trait PacketDoor: Send + Sync {
 pub type Door = Arc<dyn PacketDoor>;
 
 /// One router, its outside world and its wait, shared by its task and the receive loops.
-/// Empty until the task is made ([`super::drive`]), and again once it has stopped.
+/// Empty until [`super::drive`] installs the router; holds the I/O alone once it stopped.
 pub struct RouterCell<I> {
-    held: Mutex<Option<Held<I>>>,
+    held: Mutex<Life<I>>,
+}
+
+// The running router is kept in place: it is what the cell is for, and boxing it would be
+// one more allocation per instance.
+#[allow(clippy::large_enum_variant)]
+enum Life<I> {
+    /// Not installed yet.
+    Unborn,
+    Running(Held<I>),
+    /// Stopped: the I/O, for whoever waited for the stop; `None` once taken, or if the task
+    /// was lost (it panicked, or its runtime shut down).
+    Ended(Option<I>),
 }
 
 struct Held<I> {
     task: Task<I>,
+    control: InboxReceiver,
     wakeup: Wakeup,
-    /// The task's waker, from its last wait: woken when a packet moved the router's
-    /// deadline where the shared timer cannot follow by itself.
+    /// The waker of the task serving the router, while one does (a no-op waker from its
+    /// start to its first poll): `None` while no task runs.
     waiter: Option<Waker>,
+}
+
+/// What the serving task does next.
+pub(super) enum Step {
+    /// The router's next deadline came; whether it is Master_Down.
+    Due {
+        master_down: bool,
+    },
+    Input(Box<Input>),
+    /// Every sender of the inbox is gone.
+    Closed,
+    /// Nothing is due and nothing queued: the timer calls the cell at the next deadline and
+    /// the inbox knocks at the next input, so the task ends.
+    Idle,
 }
 
 impl<I> Default for RouterCell<I> {
     fn default() -> Self {
         RouterCell {
-            held: Mutex::new(None),
+            held: Mutex::new(Life::Unborn),
+        }
+    }
+}
+
+impl<I> Life<I> {
+    fn running(&mut self) -> Option<&mut Held<I>> {
+        match self {
+            Life::Running(held) => Some(held),
+            _ => None,
         }
     }
 }
 
 impl<I: RouterIo + 'static> RouterCell<I> {
-    /// An empty cell: receive loops may be given its door before the router exists.
+    /// An empty cell: receive loops and the inbox may be given it before the router exists.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
-    pub(super) fn install(&self, router: Router, io: I, wakeup: Wakeup) {
-        *self.lock() = Some(Held {
-            task: Task::new(router, io),
-            wakeup,
-            waiter: None,
-        });
+    /// This cell as its inbox's reader, knocked on for each input.
+    pub fn reader(self: &Arc<Self>) -> Weak<dyn Knock> {
+        Arc::downgrade(self) as Weak<dyn Knock>
     }
 
-    /// Takes the router out when its task ends; later packets are dropped.
-    pub(super) fn take_io(&self) -> Option<I> {
-        self.lock().take().map(|held| held.task.io)
+    /// Installs the router and starts its task.
+    pub(super) fn install(
+        self: &Arc<Self>,
+        router: Router,
+        io: I,
+        control: InboxReceiver,
+        wakeup: Wakeup,
+    ) {
+        let mut held = Held {
+            task: Task::new(router, io),
+            control,
+            wakeup,
+            waiter: None,
+        };
+        let start = self.rouse(&mut held);
+        *self.lock() = Life::Running(held);
+        if let Some(start) = start {
+            start();
+        }
+    }
+
+    /// Wakes the task serving the router, or, if none does, returns what starts one (to be
+    /// called once the cell's lock is released: starting a task allocates).
+    #[must_use]
+    fn rouse(self: &Arc<Self>, held: &mut Held<I>) -> Option<impl FnOnce() + use<I>> {
+        if let Some(waiter) = &held.waiter {
+            waiter.wake_by_ref();
+            return None;
+        }
+        held.waiter = Some(Waker::noop().clone());
+        let serving = super::serve(self.clone());
+        let runtime = held.wakeup.runtime();
+        // Detached: the task's end is seen in this cell, not through a handle.
+        Some(move || drop(runtime.spawn(serving)))
+    }
+
+    /// The router stopped: keeps its I/O for [`RouterCell::take_ended`] and lets the rest
+    /// go, the inbox's receiving end with it (which tells a stop waiting on the inbox).
+    pub(super) fn end(&self) {
+        let mut guard = self.lock();
+        let Life::Running(held) = std::mem::replace(&mut *guard, Life::Ended(None)) else {
+            return;
+        };
+        let Held {
+            task,
+            control,
+            wakeup,
+            ..
+        } = held;
+        let Task {
+            router,
+            io,
+            deferred,
+        } = task;
+        *guard = Life::Ended(Some(io));
+        drop(guard);
+        // Out of the lock: what goes may knock on this cell as it goes.
+        drop((router, deferred, wakeup, control));
+    }
+
+    /// The serving task was dropped before the router stopped: nothing serves it any more,
+    /// as when a task dies; a stop waiting on the inbox goes on.
+    pub(super) fn lost(&self) {
+        let life = std::mem::replace(&mut *self.lock(), Life::Ended(None));
+        drop(life);
+    }
+
+    /// The I/O of a stopped router, once; `None` while it runs or if it was lost.
+    pub fn take_ended(&self) -> Option<I> {
+        match &mut *self.lock() {
+            Life::Ended(io) => io.take(),
+            _ => None,
+        }
+    }
+
+    /// Whether a task serves the router now.
+    #[cfg(test)]
+    pub(super) fn serving(&self) -> bool {
+        self.lock()
+            .running()
+            .is_some_and(|held| held.waiter.is_some())
     }
 
     /// Feeds one input to the router.
     pub(super) fn handle(&self, input: Input) {
-        if let Some(held) = self.lock().as_mut() {
+        if let Some(held) = self.lock().running() {
             held.task.handle(input);
         }
     }
@@ -82,23 +201,26 @@ impl<I: RouterIo + 'static> RouterCell<I> {
     /// Feeds a timer expiry to the router; returns whether it left actions for
     /// [`RouterCell::finish`] (see `Task::timer`).
     pub(super) fn timer(&self) -> bool {
-        self.lock().as_mut().is_some_and(|held| held.task.timer())
+        self.lock().running().is_some_and(|held| held.task.timer())
     }
 
     /// Carries out the actions a timer expiry left.
     pub(super) fn finish(&self) {
-        if let Some(held) = self.lock().as_mut() {
+        if let Some(held) = self.lock().running() {
             held.task.finish();
         }
     }
 
-    /// Ready when the router's next deadline has come, with whether it is Master_Down;
-    /// until then the task of `cx` is woken when it comes, or, for a Master's next advert
-    /// on the shared timer, the timer sends it ([`Expiry`]) and the task sleeps on.
-    pub(super) fn poll_due(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<bool> {
+    /// What the serving task of `cx` does next: the router's next deadline if it has come,
+    /// else the next control input; until either, the task is woken when it comes, or on
+    /// the shared timer it ends ([`Step::Idle`]), leaving the deadline to the timer and the
+    /// input to the inbox's knock. Timers first: nothing the daemon queues may hold back an
+    /// advert.
+    pub(super) fn poll_step(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<Step> {
         let mut guard = self.lock();
-        let Some(held) = guard.as_mut() else {
-            return Poll::Pending;
+        let Some(held) = guard.running() else {
+            // Stopped, or lost, under it: nothing to serve.
+            return Poll::Ready(Step::Closed);
         };
         if !held
             .waiter
@@ -111,12 +233,27 @@ impl<I: RouterIo + 'static> RouterCell<I> {
         let deadline = router.next_deadline();
         let master_down = deadline.is_some() && router.deadlines().master_down == deadline;
         let slack = slack(router, deadline);
-        if self.timer_sends(held, deadline, slack) {
-            return Poll::Pending;
+        if !self.timer_sends(held, deadline, slack)
+            && held.wakeup.poll_until(cx, deadline, slack).is_ready()
+        {
+            return Poll::Ready(Step::Due { master_down });
         }
-        held.wakeup
-            .poll_until(cx, deadline, slack)
-            .map(|()| master_down)
+        match held.control.try_recv() {
+            Some(Some(input)) => return Poll::Ready(Step::Input(input)),
+            Some(None) => return Poll::Ready(Step::Closed),
+            None => {}
+        }
+        if held.wakeup.calls_owners() {
+            // Checked under the cell's lock, which a knock takes after queueing: an input
+            // queued after the look above finds no task and starts one.
+            if self.leave_to_timer(held, deadline, slack) {
+                held.waiter = None;
+                return Poll::Ready(Step::Idle);
+            }
+            // The deadline came in the meantime.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
     }
 
     /// Leaves `deadline` to the shared timer to serve by calling this cell, if it is a
@@ -128,25 +265,45 @@ impl<I: RouterIo + 'static> RouterCell<I> {
         deadline: Option<Instant>,
         slack: Slack,
     ) -> bool {
-        let (Some(deadline), Slack::Grid(_)) = (deadline, slack) else {
+        let (Some(_), Slack::Grid(_)) = (deadline, slack) else {
+            return false;
+        };
+        self.leave_to_timer(held, deadline, slack)
+    }
+
+    /// Has the shared timer call this cell at `deadline`, whatever it is, or wait for
+    /// nothing if there is none; returns whether it could (on the shared timer, with the
+    /// deadline not yet come).
+    fn leave_to_timer(
+        self: &Arc<Self>,
+        held: &mut Held<I>,
+        deadline: Option<Instant>,
+        slack: Slack,
+    ) -> bool {
+        let Some(deadline) = deadline else {
+            if let Wakeup::Precise(slot) = &mut held.wakeup {
+                slot.clear();
+                return true;
+            }
             return false;
         };
         held.wakeup
             .call_at(deadline, slack, || Arc::downgrade(self) as Weak<dyn Expiry>)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Option<Held<I>>> {
+    fn lock(&self) -> MutexGuard<'_, Life<I>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl<I: RouterIo + 'static> Expiry for RouterCell<I> {
-    /// A Master's next advert came: sent here, as the task would have on waking, and the
-    /// next one waited for the same way. Anything else found due (a preemption moved the
-    /// wait to Master_Down) wakes the task, which acts on it with its ordering.
+    /// A deadline left to the timer came. A Master's next advert is sent here, as the task
+    /// would have on waking, and the next deadline left to the timer the same way. Anything
+    /// else found due (Master_Down, or a preemption that moved the wait) needs the task,
+    /// which acts on it with its ordering: it is woken, or started.
     fn expired(self: Arc<Self>) {
         let mut guard = self.lock();
-        let Some(held) = guard.as_mut() else {
+        let Some(held) = guard.running() else {
             return;
         };
         let router = &held.task.router;
@@ -162,10 +319,30 @@ impl<I: RouterIo + 'static> Expiry for RouterCell<I> {
         let router = &held.task.router;
         let next = router.next_deadline();
         let slack = slack(router, next);
-        if !(advert_due && self.timer_sends(held, next, slack))
-            && let Some(waiter) = &held.waiter
-        {
-            waiter.wake_by_ref();
+        let left = if held.waiter.is_some() {
+            advert_due && self.timer_sends(held, next, slack)
+        } else {
+            self.leave_to_timer(held, next, slack)
+        };
+        let start = if left { None } else { self.rouse(held) };
+        drop(guard);
+        if let Some(start) = start {
+            start();
+        }
+    }
+}
+
+impl<I: RouterIo + 'static> Knock for RouterCell<I> {
+    /// A control input came, or the inbox's last sender went: the serving task looks.
+    fn knock(self: Arc<Self>) {
+        let mut guard = self.lock();
+        let Some(held) = guard.running() else {
+            return;
+        };
+        let start = self.rouse(held);
+        drop(guard);
+        if let Some(start) = start {
+            start();
         }
     }
 }
@@ -173,7 +350,7 @@ impl<I: RouterIo + 'static> Expiry for RouterCell<I> {
 impl<I: RouterIo + 'static> PacketDoor for RouterCell<I> {
     fn deliver(&self, packet: Packet) {
         let mut guard = self.lock();
-        let Some(held) = guard.as_mut() else {
+        let Some(held) = guard.running() else {
             return;
         };
         let before = held.task.router.next_deadline();
@@ -181,8 +358,14 @@ impl<I: RouterIo + 'static> PacketDoor for RouterCell<I> {
         let router = &held.task.router;
         let after = router.next_deadline();
         if after != before && held.wakeup.moved(after, slack(router, after)) {
+            // Rare: the wait could not simply move (none was left to the timer, or the new
+            // deadline has come).
             if let Some(waiter) = &held.waiter {
                 waiter.wake_by_ref();
+            } else if let Some(cell) = held.control.reader() {
+                // This cell, as its inbox knows it: knocked on, it starts a task.
+                drop(guard);
+                cell.knock();
             }
         }
     }

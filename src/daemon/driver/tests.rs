@@ -11,6 +11,8 @@ use crate::vrrp::timing::Centis;
 struct Recorder {
     log: Vec<(Duration, String)>,
     t0: Option<TokioInstant>,
+    /// Inputs handled, of every kind.
+    inputs: usize,
 }
 
 impl Recorder {
@@ -24,14 +26,22 @@ impl Log for Recorder {
         let at = self.at();
         self.log.push((at, what));
     }
+    fn input(&mut self) {
+        self.inputs += 1;
+    }
 }
 
 /// A test's record of what routers do, one line per action.
 trait Log: Send {
     fn push(&mut self, what: String);
+    /// An input was handled.
+    fn input(&mut self) {}
 }
 
 impl<L: Log> RouterIo for L {
+    fn after_input(&mut self, _: &Router) {
+        self.input();
+    }
     fn send_advert(&mut self, _: &Router, priority: u8) {
         self.push(format!("advert {priority}"));
     }
@@ -104,17 +114,36 @@ impl Recorder {
     }
 }
 
-/// A router task for `router` in `cell`, recording what it does from now on.
-fn recorded(
-    cell: Arc<RouterCell<Recorder>>,
+/// `router` started in `cell` with `io`; returns its inbox.
+fn started<I: RouterIo + 'static>(
+    cell: &Arc<RouterCell<I>>,
     router: Router,
+    io: I,
     wakeup: Wakeup,
-) -> (RouterInbox, tokio::task::JoinHandle<Recorder>) {
-    let (tx, rx) = RouterInbox::channel(8);
-    (
-        tx,
-        tokio::spawn(drive(cell, router, rx, Recorder::started(), wakeup)),
-    )
+) -> RouterInbox {
+    let (tx, rx) = RouterInbox::channel(8, cell.reader());
+    drive(cell, router, rx, io, wakeup);
+    tx
+}
+
+/// `router` started in `cell`, recording what it does from now on.
+fn recorded(cell: &Arc<RouterCell<Recorder>>, router: Router, wakeup: Wakeup) -> RouterInbox {
+    started(cell, router, Recorder::started(), wakeup)
+}
+
+/// The I/O of the router in `cell`, once it has stopped.
+async fn stopped<I: RouterIo + 'static>(cell: &RouterCell<I>) -> I {
+    let poll = async {
+        loop {
+            if let Some(io) = cell.take_ended() {
+                return io;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), poll)
+        .await
+        .expect("the router did not stop")
 }
 
 /// When the recorded router became Master, from the start of the recording.
@@ -127,12 +156,15 @@ fn took_over(rec: &Recorder) -> Option<Duration> {
 
 #[tokio::test(start_paused = true)]
 async fn backup_takes_over_on_the_tokio_clock_at_master_down_interval() {
-    let (tx, task) = recorded(RouterCell::new(), router(100), Wakeup::Tokio(None));
+    let cell = RouterCell::new();
+    let tx = recorded(&cell, router(100), Wakeup::tokio());
     tx.send(Input::Start).await.unwrap();
     // v3, 100 ms, priority 100: 3 * 100 ms + 60.9375 ms.
     tokio::time::sleep(Duration::from_millis(500)).await;
     tx.send(Input::Stop).await.unwrap();
-    let rec = task.await.unwrap();
+    // The stop is seen on the inbox, as the supervisor waits for it.
+    tx.closed().await;
+    let rec = cell.take_ended().expect("the stopped router's I/O");
     let became_master = took_over(&rec).unwrap();
     // tokio timers tick in whole milliseconds: 360.9375 ms fires at 361 ms.
     assert_eq!(became_master, Duration::from_millis(361));
@@ -146,7 +178,8 @@ async fn backup_takes_over_on_the_tokio_clock_at_master_down_interval() {
 
 #[tokio::test(start_paused = true)]
 async fn adverts_from_a_higher_master_keep_the_backup_quiet() {
-    let (tx, task) = recorded(RouterCell::new(), router(100), Wakeup::Tokio(None));
+    let cell = RouterCell::new();
+    let tx = recorded(&cell, router(100), Wakeup::tokio());
     tx.send(Input::Start).await.unwrap();
     let advert = Advert {
         from: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
@@ -158,8 +191,9 @@ async fn adverts_from_a_higher_master_keep_the_backup_quiet() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         tx.send(Input::Advert(advert)).await.unwrap();
     }
+    // The last sender gone ends the router too.
     drop(tx);
-    let rec = task.await.unwrap();
+    let rec = stopped(&cell).await;
     let events: Vec<&str> = rec.log.iter().map(|(_, e)| e.as_str()).collect();
     assert_eq!(events, ["INIT -> BACKUP"]);
 }
@@ -190,7 +224,6 @@ fn masters_advert() -> Packet {
 
 #[tokio::test(start_paused = true)]
 async fn an_advert_handed_over_in_the_same_turn_as_the_down_timer_counts() {
-    let (control, control_rx) = RouterInbox::channel(8);
     let mut r = router(100);
     let start = TokioInstant::now();
     r.handle(start.into_std(), Input::Start);
@@ -201,9 +234,9 @@ async fn an_advert_handed_over_in_the_same_turn_as_the_down_timer_counts() {
     // The router task waits first; a receive loop that finds the Master's advert becomes
     // ready in the same turn as the down timer (both at 361 ms on tokio's clock).
     let cell = RouterCell::new();
-    let task = tokio::spawn(drive(cell.clone(), r, control_rx, rec, Wakeup::Tokio(None)));
+    let control = started(&cell, r, rec, Wakeup::tokio());
     tokio::task::yield_now().await;
-    let door: Door = cell;
+    let door: Door = cell.clone();
     let receiver = tokio::spawn(async move {
         tokio::time::sleep_until(start + Duration::from_millis(361)).await;
         door.deliver(masters_advert());
@@ -211,7 +244,7 @@ async fn an_advert_handed_over_in_the_same_turn_as_the_down_timer_counts() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     receiver.await.unwrap();
     control.send(Input::Stop).await.unwrap();
-    let rec = task.await.unwrap();
+    let rec = stopped(&cell).await;
     let events: Vec<&str> = rec.log.iter().map(|(_, e)| e.as_str()).collect();
     assert!(!events.contains(&"BACKUP -> MASTER"), "{events:?}");
     assert!(
@@ -231,7 +264,7 @@ async fn adverts_handed_over_move_the_wait_in_the_shared_timer_both_ways() {
     let slow = router_every(Centis::new(30), 100);
     let cell = RouterCell::new();
     let t0 = TokioInstant::now();
-    let (control, task) = recorded(cell.clone(), slow, Wakeup::precise(Some(&timer)));
+    let control = recorded(&cell, slow, Wakeup::precise(Some(&timer)));
     control.send(Input::Start).await.unwrap();
     // Each advert moves Master_Down on; the first wait (1,083 ms from the start) is left
     // behind unless the advert moves it.
@@ -239,6 +272,8 @@ async fn adverts_handed_over_move_the_wait_in_the_shared_timer_both_ways() {
     advert.received.advert.interval = Centis::new(30);
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(100)).await;
+        // Started, the Backup waits with no task: the timer will call its cell.
+        assert!(!cell.serving(), "a waiting Backup kept a task");
         cell.deliver(advert.clone());
     }
     advert.received.advert.priority = 0;
@@ -246,7 +281,7 @@ async fn adverts_handed_over_move_the_wait_in_the_shared_timer_both_ways() {
     cell.deliver(advert);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     control.send(Input::Stop).await.unwrap();
-    let rec = task.await.unwrap();
+    let rec = stopped(&cell).await;
     let took_over = took_over(&rec).expect("no takeover after the Master resigned");
     assert!(
         took_over >= resigned,
@@ -282,20 +317,14 @@ async fn backups_due_together_all_send_their_first_advert_before_any_reports_its
     let names = ["a", "b", "c"];
     let mut running = Vec::new();
     for name in names {
-        let (tx, rx) = RouterInbox::channel(8);
         let io = Named {
             name,
             log: log.clone(),
         };
-        let task = tokio::spawn(drive(
-            RouterCell::new(),
-            router(100),
-            rx,
-            io,
-            Wakeup::Tokio(None),
-        ));
+        let cell = RouterCell::new();
+        let tx = started(&cell, router(100), io, Wakeup::tokio());
         tx.send(Input::Start).await.unwrap();
-        running.push((tx, task));
+        running.push((tx, cell));
     }
     // All three Master_Down timers expire at 361 ms, in one turn of the runtime.
     tokio::time::sleep(Duration::from_millis(380)).await;
@@ -321,58 +350,33 @@ async fn backups_due_together_all_send_their_first_advert_before_any_reports_its
         assert_eq!(mine.get(1), Some(&"Add"), "{events:?}");
         assert!(mine.contains(&"BACKUP -> MASTER"), "{events:?}");
     }
-    for (tx, task) in running {
+    for (tx, cell) in running {
         tx.send(Input::Stop).await.unwrap();
-        task.await.unwrap();
-    }
-}
-
-/// A future that counts how often it is polled.
-struct Counted<F> {
-    inner: std::pin::Pin<Box<F>>,
-    polls: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-impl<F: Future> Future for Counted<F> {
-    type Output = F::Output;
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        self.polls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.inner.as_mut().poll(cx)
+        stopped(&cell).await;
     }
 }
 
 /// On the daemon's shared timer a Master's adverts are sent by the timer's task calling the
-/// router's cell: its own task is not polled for them.
+/// router's cell: between them the router has no task at all.
 #[tokio::test]
-async fn a_masters_adverts_on_the_shared_timer_cost_its_task_no_poll() {
+async fn a_master_on_the_shared_timer_keeps_no_task_between_its_adverts() {
     let timer = crate::daemon::wakeup::SharedTimer::start().unwrap();
     // 10 ms adverts, priority 100: Master after 36 ms.
     let fast = router_every(Centis::new(1), 100);
-    let (tx, rx) = RouterInbox::channel(8);
-    let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let serving = drive(
-        RouterCell::new(),
-        fast,
-        rx,
-        Recorder::started(),
-        Wakeup::precise(Some(&timer)),
-    );
-    let task = tokio::spawn(Counted {
-        inner: Box::pin(serving),
-        polls: polls.clone(),
-    });
+    let cell = RouterCell::new();
+    let tx = recorded(&cell, fast, Wakeup::precise(Some(&timer)));
     tx.send(Input::Start).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let polled = || polls.load(std::sync::atomic::Ordering::Relaxed);
-    let (before, t0) = (polled(), TokioInstant::now());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (during, t1) = (polled() - before, TokioInstant::now());
+    let t0 = TokioInstant::now();
+    let (mut looks, mut serving) = (0, 0);
+    while t0.elapsed() < Duration::from_millis(300) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        looks += 1;
+        serving += usize::from(cell.serving());
+    }
+    let t1 = TokioInstant::now();
     tx.send(Input::Stop).await.unwrap();
-    let rec = task.await.unwrap();
+    let rec = stopped(&cell).await;
     let since = t0 - rec.t0.unwrap();
     let until = t1 - rec.t0.unwrap();
     let adverts = rec
@@ -382,10 +386,96 @@ async fn a_masters_adverts_on_the_shared_timer_cost_its_task_no_poll() {
         .count();
     // About 30; generous for a loaded machine, which may serve the timer late.
     assert!(adverts >= 10, "{adverts} adverts: {:?}", rec.log);
-    // None but when the timer's task ran so late that the next advert was due already
-    // (then the router's task sends it); a task woken for each advert is polled for each.
+    // A task only when the timer's task ran so late that the next advert was due already
+    // (then a task sends it); a task kept between adverts is seen at every look.
     assert!(
-        during * 4 <= adverts,
-        "{during} polls of the task for {adverts} adverts"
+        serving * 4 <= looks,
+        "a task served the Master at {serving} of {looks} looks"
     );
+}
+
+/// Counts the inputs its router handled, where a test can watch.
+struct Counting(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Log for Counting {
+    fn push(&mut self, _: String) {}
+    fn input(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Inputs sent from another thread while the router's task comes and goes (each input may
+/// find it ending, or gone) are each handled without another to push them along: none
+/// waits for a knock that never comes.
+#[tokio::test]
+async fn inputs_from_another_thread_are_each_handled_while_the_task_comes_and_goes() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let timer = crate::daemon::wakeup::SharedTimer::start().unwrap();
+    let cell = RouterCell::new();
+    let handled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let io = Counting(handled.clone());
+    // Never started: a router in Initialize has no deadline, so nothing but a knock can get
+    // an input handled.
+    let tx = started(&cell, router(100), io, Wakeup::precise(Some(&timer)));
+    let advert = Advert {
+        from: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        channel: 0,
+        priority: 200,
+        interval: Centis::new(10),
+    };
+    const SENT: usize = 1_000;
+    let sender = tx.clone();
+    let seen = handled.clone();
+    // Each input is waited for before the next is sent: a lost knock leaves it unhandled.
+    let thread = std::thread::spawn(move || -> Result<(), String> {
+        for i in 0..SENT {
+            futures::executor::block_on(sender.send(Input::Advert(advert))).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while seen.load(SeqCst) < i + 1 {
+                if Instant::now() > deadline {
+                    return Err(format!("input {i} was never handled"));
+                }
+                std::thread::yield_now();
+            }
+        }
+        Ok(())
+    });
+    let sent = tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .unwrap()
+        .unwrap();
+    sent.unwrap();
+    tx.send(Input::Stop).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), tx.closed())
+        .await
+        .expect("the stop was not handled");
+    assert!(cell.take_ended().is_some(), "the stopped router's I/O");
+    // Every advert, and Stop.
+    assert_eq!(handled.load(SeqCst), SENT + 1);
+}
+
+/// A router whose task dies (here: its I/O panics) is marked lost, so a stop that waits for
+/// it goes on rather than waiting forever.
+#[tokio::test]
+async fn a_lost_router_task_ends_the_wait_for_its_stop() {
+    struct Panics;
+    impl Log for Panics {
+        fn push(&mut self, what: String) {
+            if what.contains("->") {
+                panic!("a transition's report failed (as the test wants)");
+            }
+        }
+    }
+    let timer = crate::daemon::wakeup::SharedTimer::start().unwrap();
+    let cell = RouterCell::new();
+    let tx = started(&cell, router(100), Panics, Wakeup::precise(Some(&timer)));
+    tx.send(Input::Start).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), tx.closed())
+        .await
+        .expect("a lost router's inbox stayed open");
+    assert!(
+        cell.take_ended().is_none(),
+        "a lost router has no I/O to give"
+    );
+    assert!(tx.send(Input::Stop).await.is_err());
 }

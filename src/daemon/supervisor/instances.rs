@@ -16,9 +16,8 @@ impl Supervisor {
             arbiter,
         } = wiring;
         let inst = p.instance.clone();
-        let (inbox, inbox_rx) = RouterInbox::channel(256);
         let cell = RouterCell::new();
-        let door_cell = cell.clone();
+        let (inbox, inbox_rx) = RouterInbox::channel(256, cell.reader());
         let stats = Arc::new(stats::Stats::default());
         let auth = inst.advert_auth();
         let vips = p.vip_addrs();
@@ -36,7 +35,7 @@ impl Supervisor {
                 vmac_iface: p.vmac.as_ref().map(|v| v.name.as_str()),
                 primary: p.primary,
                 channels: &p.channels,
-                router: door_cell.clone(),
+                router: cell.clone(),
                 stats: stats.clone(),
                 keys: &self.keys,
             },
@@ -113,18 +112,13 @@ impl Supervisor {
             seen: None,
         };
         let router = Router::new(router_config.clone());
-        let serving = driver::drive(
-            cell,
+        driver::drive(
+            &cell,
             router,
             inbox_rx,
             io,
             Wakeup::precise(self.timer.as_ref()),
         );
-        // The I/O comes back boxed: a task keeps room for its output from the start, and
-        // the I/O is over 250 bytes that only the stop reads. Boxed by a map, not in an
-        // async block: the block held the future twice (as captured, and pinned while
-        // awaited), and the task took 128 bytes more.
-        let driver = tokio::spawn(futures::FutureExt::map(serving, Box::new));
         write(&self.watchers)
             .entry(p.parent.index)
             .or_default()
@@ -157,8 +151,7 @@ impl Supervisor {
             name,
             Box::new(Live {
                 prepared: p,
-                cell: door_cell,
-                driver,
+                cell,
                 vip_ops,
                 settings: settings_tx,
                 control,
@@ -300,9 +293,12 @@ impl Supervisor {
             });
         }
         let finish = async {
-            match live.driver.await {
-                Ok(io) => drop(io),
-                Err(e) => error!(instance = name, error = %e, "router task failed"),
+            live.control.inbox.closed().await;
+            if live.cell.take_ended().is_none() {
+                error!(
+                    instance = name,
+                    "the router's task failed before it stopped"
+                );
             }
             // Closed only now: the router's last operations (removing the VIPs at Stop) are
             // queued by then, and run before the worker ends.

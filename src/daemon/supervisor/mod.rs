@@ -53,9 +53,9 @@ type Key = (String, u8, Family);
 
 struct Live {
     prepared: Prepared,
-    /// Its router, where receive loops hand it adverts: for sockets attached on reload.
+    /// Its router, where receive loops hand it adverts: for sockets attached on reload, and
+    /// where its I/O waits once it stopped.
     cell: Arc<RouterCell<LiveIo>>,
-    driver: JoinHandle<Box<LiveIo>>,
     /// The address worker's queue (its worker is a task only while it has work).
     vip_ops: vips::VipQueue,
     settings: SettingsSource,

@@ -32,6 +32,11 @@ fn per_instance_structures_fit_their_size_classes() {
             160,
         ),
         (
+            "the router's inbox",
+            crate::daemon::router_inbox::RouterInbox::shared_size() + ARC,
+            128,
+        ),
+        (
             "the address worker's queue",
             vips::VipQueue::shared_size() + ARC,
             128,

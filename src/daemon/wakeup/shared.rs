@@ -31,6 +31,8 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use crate::vrrp::stamp::Stamp;
+
 /// The daemon's shared precise timer; clones share it. Made once, in the runtime whose
 /// router tasks use it, where a task serves its expiries.
 #[derive(Clone)]
@@ -44,6 +46,9 @@ struct Inner {
     /// time computed from them is never early).
     base: (Instant, Duration),
     timers: Mutex<Timers>,
+    /// The runtime the timer serves, where a router's task is started when a deadline or
+    /// an input needs one (see `driver`).
+    runtime: tokio::runtime::Handle,
 }
 
 /// How long after arming the timer a deadline that moved later re-arms it (see the module
@@ -123,6 +128,7 @@ impl SharedTimer {
             inner: Arc::new(Inner {
                 fd,
                 base,
+                runtime: tokio::runtime::Handle::current(),
                 timers: Mutex::new(Timers {
                     later_rearm_after: LATER_REARM_AFTER,
                     ..Timers::default()
@@ -272,8 +278,10 @@ impl SharedTimer {
 pub struct Slot {
     timer: SharedTimer,
     id: u64,
-    /// The deadline this slot may have in the map (served deadlines leave it early).
-    waiting: Option<Instant>,
+    /// The deadline this slot may have in the map (served deadlines leave it early). A
+    /// stamp, half an `Instant`: every router's cell holds a slot, at the edge of its size
+    /// class.
+    waiting: Option<Stamp>,
 }
 
 impl Slot {
@@ -289,12 +297,17 @@ impl Slot {
         self.timer.grid_point(deadline, step)
     }
 
+    /// The runtime the timer serves.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.timer.inner.runtime
+    }
+
     /// Takes this slot's deadline out of the timer: it waits for nothing now. The timer
     /// stays armed: taking a deadline out never makes the earliest sooner, and an expiry
     /// that finds nothing due arms it for the earliest then.
     pub fn clear(&mut self) {
         if let Some(old) = self.waiting.take() {
-            self.timer.timers().waiting.remove(&(old, self.id));
+            self.timer.timers().waiting.remove(&(old.get(), self.id));
         }
     }
 
@@ -306,7 +319,7 @@ impl Slot {
         }
         let Slot { timer, id, waiting } = self;
         let mut t = timer.timers();
-        if let Some(old) = waiting.replace(at)
+        if let Some(old) = waiting.replace(Stamp::new(at)).map(Stamp::get)
             && old != at
         {
             t.waiting.remove(&(old, *id));
@@ -330,7 +343,7 @@ impl Slot {
         let now = Instant::now();
         let Slot { timer, id, waiting } = self;
         let mut t = timer.timers();
-        if let Some(old) = waiting.replace(at)
+        if let Some(old) = waiting.replace(Stamp::new(at)).map(Stamp::get)
             && old != at
         {
             t.waiting.remove(&(old, *id));
@@ -346,7 +359,7 @@ impl Slot {
     /// owner, which must not be called here (the caller holds its lock). A wait whose
     /// deadline came already has been served.
     pub(super) fn reschedule(&mut self, at: Instant) -> bool {
-        let Some(old) = self.waiting else {
+        let Some(old) = self.waiting.map(Stamp::get) else {
             return true;
         };
         if old == at {
@@ -370,7 +383,7 @@ impl Slot {
             };
         }
         t.waiting.insert((at, self.id), then);
-        self.waiting = Some(at);
+        self.waiting = Some(Stamp::new(at));
         self.timer.earliest_changed(&mut t, now);
         false
     }
