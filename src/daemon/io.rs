@@ -73,7 +73,7 @@ pub struct Settings {
     /// The sync group's task, when the instance is in one.
     pub group: Option<UnboundedSender<GroupEvent>>,
     /// Where adverts go, one path per heartbeat channel (primary interface first).
-    pub paths: Arc<Vec<TxPath>>,
+    pub paths: Arc<[TxPath]>,
     /// The isolation guard's check, when configured.
     pub isolation: Option<Arc<IsolationProbe>>,
     /// The fence gate's command, when configured.
@@ -231,7 +231,9 @@ impl RouterIo for LiveIo {
     }
 
     fn channel(&mut self, router: &Router, change: HealthChange) {
-        let line = router.channel_health().describe(&change);
+        let line = router
+            .channel_health()
+            .describe(&change, &router.config().channel_names);
         match change {
             HealthChange::Lost { .. } => warn!(instance = %self.name, "{line}"),
             HealthChange::Recovered { .. } => info!(instance = %self.name, "{line}"),

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
+
 use super::log_budget::LogBudget;
 
 /// What happened to one instance's packets.
@@ -28,16 +30,30 @@ pub struct Stats {
 struct Rare {
     /// A list, not a map: the first entry of a map took a 280-byte node, and an instance
     /// bumps a few rare counters.
-    counts: Vec<(&'static str, u64)>,
+    counts: SmallVec<[(&'static str, u64); 0]>,
     /// A list, not a map: an instance sees a handful of kinds of transition, and the first
     /// entry of a map reserved room for eleven (800 bytes per instance). Each kind by its
-    /// one shared copy ([`interned`]): an entry takes 16 bytes, not 56.
-    transitions: Vec<(&'static TransitionKey, u64)>,
+    /// one shared copy ([`interned`]): an entry takes 16 bytes, not 56. The first two kinds
+    /// (every instance's start, a Master's takeover) inline.
+    transitions: SmallVec<[(&'static TransitionKey, u64); 2]>,
+    /// What only fenced instances and channels with links have: kept out, every instance
+    /// has a rare part (every instance changes state), in the 80-byte class.
+    rarer: Option<Box<Rarer>>,
+}
+
+#[derive(Debug, Default)]
+struct Rarer {
     /// The last fence's outcome, time and detail, for `vipd status`.
     last_fence: Option<String>,
     /// Channels with a link per peer (a TCP connection, a serial line): per peer, the link
     /// that owns the entry and whether it is up now.
     links: BTreeMap<IpAddr, (u64, bool)>,
+}
+
+impl Rare {
+    fn rarer(&mut self) -> &mut Rarer {
+        self.rarer.get_or_insert_with(Box::default)
+    }
 }
 
 /// Counters bumped for every advert sent or received (a checksum kind names each received
@@ -110,6 +126,13 @@ pub const FENCE_COUNTER_PREFIX: &str = "fence_";
 pub type TransitionKey = (&'static str, &'static str, &'static str);
 
 impl Stats {
+    /// The size of the rare part every instance's counters make at its first transition,
+    /// for the daemon's size budget.
+    #[cfg(test)]
+    pub fn rare_size() -> usize {
+        size_of::<Rare>()
+    }
+
     /// Counts a transition by its from/to states and reason kind.
     pub fn transition(&self, key: TransitionKey) {
         let key = interned(key);
@@ -153,30 +176,33 @@ impl Stats {
 
     /// Records whether the connection `link` keeps to `peer` is up now.
     pub fn link(&self, peer: IpAddr, link: u64, connected: bool) {
-        self.write(|rare| rare.links.insert(peer, (link, connected)));
+        self.write(|rare| rare.rarer().links.insert(peer, (link, connected)));
     }
 
     /// Forgets `peer`'s connection state, if `link` still owns it (a link that replaced it
     /// keeps its own).
     pub fn forget_link(&self, peer: IpAddr, link: u64) {
         let mut rare = self.rare.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(rare) = rare.as_deref_mut()
-            && rare
+        if let Some(rarer) = rare.as_deref_mut().and_then(|r| r.rarer.as_deref_mut())
+            && rarer
                 .links
                 .get(&peer)
                 .is_some_and(|(owner, _)| *owner == link)
         {
-            rare.links.remove(&peer);
+            rarer.links.remove(&peer);
         }
     }
 
     /// Per peer, whether its connection is up; empty for a channel without connections.
     pub fn links(&self) -> BTreeMap<IpAddr, bool> {
         self.read(|rare| {
-            rare.links
-                .iter()
-                .map(|(peer, (_, up))| (*peer, *up))
-                .collect()
+            rare.rarer.as_ref().map_or_else(BTreeMap::new, |rarer| {
+                rarer
+                    .links
+                    .iter()
+                    .map(|(peer, (_, up))| (*peer, *up))
+                    .collect()
+            })
         })
     }
 
@@ -191,12 +217,12 @@ impl Stats {
 
     /// Records the last fence's outcome for the status.
     pub fn set_last_fence(&self, line: String) {
-        self.write(|rare| rare.last_fence = Some(line));
+        self.write(|rare| rare.rarer().last_fence = Some(line));
     }
 
     /// The last fence's outcome, time and detail, if a fence gate was ever answered.
     pub fn last_fence(&self) -> Option<String> {
-        self.read(|rare| rare.last_fence.clone())
+        self.read(|rare| rare.rarer.as_ref().and_then(|r| r.last_fence.clone()))
     }
 
     /// A copy of every counter.
@@ -327,7 +353,7 @@ impl LazyLogLimiter {
 
 /// Adds one to `key`'s count in a short list of counters, appending it at 1 the first time.
 /// Grown one entry at a time: a doubling list kept room for four.
-fn count_in<K: PartialEq>(list: &mut Vec<(K, u64)>, key: K) {
+fn count_in<K: PartialEq, A: smallvec::Array<Item = (K, u64)>>(list: &mut SmallVec<A>, key: K) {
     match list.iter_mut().find(|(k, _)| *k == key) {
         Some((_, n)) => *n += 1,
         None => {

@@ -12,15 +12,20 @@
 use crate::vrrp::stamp::Stamp;
 use std::time::{Duration, Instant};
 
-/// One channel as status output shows it.
+/// One channel as status output shows it. Its name is the router configuration's (by
+/// index): a copy here cost every instance an allocation, and its state 48 bytes, not 16.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelState {
-    /// The channel's name (its interface, or whatever the caller calls it).
-    pub name: String,
-    /// When the Master's last advert arrived on it, if ever.
-    pub last_seen: Option<Instant>,
+    last_seen: Option<Stamp>,
     /// Reported lost and not recovered since.
     pub lost: bool,
+}
+
+impl ChannelState {
+    /// When the Master's last advert arrived on it, if ever.
+    pub fn last_seen(&self) -> Option<Instant> {
+        self.last_seen.map(Stamp::get)
+    }
 }
 
 /// A change worth a log line.
@@ -43,40 +48,31 @@ pub enum HealthChange {
 /// The health of one instance's heartbeat channels.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChannelHealth {
-    channels: Vec<ChannelState>,
+    channels: Box<[ChannelState]>,
     /// When watching (re)started; `None` while not a Backup, when there is nothing to watch.
     watching_since: Option<Stamp>,
 }
 
 impl ChannelHealth {
-    /// The channels, named in index order (`names[0]` is the primary interface), watched
-    /// from `now`: a router starts as a Backup, and [`watch`](Self::watch) on entering Backup
-    /// again only restarts the grace period.
-    pub fn new(names: Vec<String>, now: Instant) -> Self {
-        let channels = names
-            .into_iter()
-            .map(|name| ChannelState {
-                name,
-                last_seen: None,
-                lost: false,
-            })
-            .collect();
-        ChannelHealth {
-            channels,
-            watching_since: Some(Stamp::new(now)),
-        }
-    }
-
-    /// The channels, named in index order, not watched yet (a router not started).
-    pub fn idle(names: &[String]) -> Self {
-        let mut health = ChannelHealth::new(names.to_vec(), Instant::now());
-        health.watching_since = None;
+    /// `count` channels (index 0 is the primary interface), watched from `now`: a router
+    /// starts as a Backup, and [`watch`](Self::watch) on entering Backup again only restarts
+    /// the grace period.
+    pub fn new(count: usize, now: Instant) -> Self {
+        let mut health = ChannelHealth::idle(count);
+        health.watching_since = Some(Stamp::new(now));
         health
     }
 
-    /// The channels' names, in index order.
-    pub fn names(&self) -> Vec<String> {
-        self.channels.iter().map(|c| c.name.clone()).collect()
+    /// `count` channels, not watched yet (a router not started).
+    pub fn idle(count: usize) -> Self {
+        let unseen = ChannelState {
+            last_seen: None,
+            lost: false,
+        };
+        ChannelHealth {
+            channels: vec![unseen; count].into_boxed_slice(),
+            watching_since: None,
+        }
     }
 
     /// (Re)starts watching, on entering Backup. Every channel gets a grace period from `now`:
@@ -106,7 +102,7 @@ impl ChannelHealth {
         let Some(seen) = self.channels.get_mut(channel) else {
             return changes;
         };
-        seen.last_seen = Some(now);
+        seen.last_seen = Some(Stamp::new(now));
         if seen.lost {
             seen.lost = false;
             changes.push(HealthChange::Recovered { channel });
@@ -115,7 +111,7 @@ impl ChannelHealth {
             if i == channel || c.lost {
                 continue;
             }
-            let from = c.last_seen.map_or(since, |seen| seen.max(since));
+            let from = c.last_seen().map_or(since, |seen| seen.max(since));
             let silent_for = now.saturating_duration_since(from);
             if silent_for > silence {
                 c.lost = true;
@@ -138,8 +134,9 @@ impl ChannelHealth {
         self.channels.iter().filter(|c| !c.lost).count()
     }
 
-    /// The log line for `change`, with the channel counts as they are now.
-    pub fn describe(&self, change: &HealthChange) -> String {
+    /// The log line for `change`, with the channel counts as they are now; `names` are the
+    /// channels', in index order.
+    pub fn describe(&self, change: &HealthChange, names: &[String]) -> String {
         let (channel, what) = match *change {
             HealthChange::Lost {
                 channel,
@@ -150,10 +147,9 @@ impl ChannelHealth {
             ),
             HealthChange::Recovered { channel } => (channel, "recovered".to_owned()),
         };
-        let name = self
-            .channels
+        let name = names
             .get(channel)
-            .map_or_else(|| format!("channel {channel}"), |c| c.name.clone());
+            .map_or_else(|| format!("channel {channel}"), Clone::clone);
         format!(
             "heartbeat over {name} {what}; running on {} of {} channels",
             self.carrying(),

@@ -65,7 +65,7 @@ struct Live {
     /// The sockets its channels use.
     attached: Box<[Attachment]>,
     /// Its send paths (kept to re-use when a reload leaves the channels alone).
-    paths: Arc<Vec<TxPath>>,
+    paths: Arc<[TxPath]>,
     /// Per channel label, kept across reloads so the counters only grow.
     channel_stats: sockets::ChannelStats,
     /// What its router was configured with last (a reload compares against it); the

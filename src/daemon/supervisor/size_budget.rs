@@ -25,6 +25,12 @@ fn per_instance_structures_fit_their_size_classes() {
             320,
         ),
         ("the counters", size_of::<stats::Stats>() + ARC, 96),
+        ("the counters' rare part", stats::Stats::rare_size(), 80),
+        (
+            "the send paths of an instance with one channel",
+            size_of::<TxPath>() + ARC,
+            128,
+        ),
         ("the status view", size_of::<server::View>() + ARC, 160),
         (
             "the address worker",

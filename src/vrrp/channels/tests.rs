@@ -8,7 +8,12 @@ fn ms(n: u64) -> Duration {
 }
 
 fn two(t0: Instant) -> ChannelHealth {
-    ChannelHealth::new(vec!["eth0".into(), "eth1".into()], t0)
+    ChannelHealth::new(2, t0)
+}
+
+/// The names of [`two`]'s channels.
+fn names() -> Vec<String> {
+    vec!["eth0".into(), "eth1".into()]
 }
 
 #[test]
@@ -21,7 +26,7 @@ fn both_channels_carrying_reports_nothing() {
         assert_eq!(h.advert(1, t + ms(1), MDI), vec![]);
     }
     assert_eq!(h.carrying(), 2);
-    assert_eq!(h.channels()[1].last_seen, Some(t0 + ms(9001)));
+    assert_eq!(h.channels()[1].last_seen(), Some(t0 + ms(9001)));
 }
 
 #[test]
@@ -42,7 +47,7 @@ fn a_silent_channel_is_lost_once_after_the_silence() {
     assert!(h.channels()[1].lost);
     assert_eq!(h.advert(0, t + ms(1000), MDI), vec![]);
     assert_eq!(
-        h.describe(&lost),
+        h.describe(&lost, &names()),
         "heartbeat over eth1 lost (silent for 3.70s); running on 1 of 2 channels"
     );
 }
@@ -58,7 +63,7 @@ fn a_channel_never_seen_counts_from_the_watch_start() {
     };
     assert_eq!(h.advert(0, t, MDI), vec![lost]);
     assert_eq!(
-        h.describe(&lost),
+        h.describe(&lost, &names()),
         "heartbeat over eth1 lost (silent for 3.61s); running on 1 of 2 channels"
     );
 }
@@ -72,7 +77,7 @@ fn an_advert_on_a_lost_channel_recovers_it() {
     assert_eq!(h.advert(1, t0 + ms(5000), MDI), vec![back]);
     assert_eq!(h.carrying(), 2);
     assert_eq!(
-        h.describe(&back),
+        h.describe(&back, &names()),
         "heartbeat over eth1 recovered; running on 2 of 2 channels"
     );
 }
@@ -95,7 +100,7 @@ fn the_primary_can_be_the_lost_one() {
 fn recovery_comes_before_losses_in_one_advert() {
     let t0 = Instant::now();
     let names = ["eth0", "eth1", "hb0"].map(String::from).to_vec();
-    let mut h = ChannelHealth::new(names, t0);
+    let mut h = ChannelHealth::new(names.len(), t0);
     // Only eth1 carries: eth0 and hb0 go lost together.
     assert_eq!(
         h.advert(1, t0 + ms(4000), MDI),
@@ -118,7 +123,7 @@ fn recovery_comes_before_losses_in_one_advert() {
     );
     assert_eq!(h.carrying(), 2);
     assert_eq!(
-        h.describe(&HealthChange::Recovered { channel: 0 }),
+        h.describe(&HealthChange::Recovered { channel: 0 }, &names),
         "heartbeat over eth0 recovered; running on 2 of 3 channels"
     );
 }
@@ -132,7 +137,7 @@ fn stop_clears_losses_and_ignores_adverts() {
     h.stop();
     assert_eq!(h.carrying(), 2);
     assert_eq!(h.advert(0, t0 + ms(20_000), MDI), vec![]);
-    assert_eq!(h.channels()[0].last_seen, Some(t0 + ms(4000)));
+    assert_eq!(h.channels()[0].last_seen(), Some(t0 + ms(4000)));
 }
 
 #[test]
@@ -162,7 +167,7 @@ fn an_unknown_channel_changes_nothing() {
     assert_eq!(h.advert(7, t0 + ms(9000), MDI), vec![]);
     assert_eq!(h.carrying(), 2);
     assert_eq!(
-        h.describe(&HealthChange::Recovered { channel: 7 }),
+        h.describe(&HealthChange::Recovered { channel: 7 }, &names()),
         "heartbeat over channel 7 recovered; running on 2 of 2 channels"
     );
 }

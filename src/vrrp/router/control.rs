@@ -61,7 +61,7 @@ impl Router {
         // A member's fault is the group's only while both are in it.
         self.external.retain(|f| from_our_group(&config, f));
         if config.channel_names != self.config.channel_names {
-            self.channels = ChannelHealth::idle(&config.channel_names);
+            self.channels = ChannelHealth::idle(config.channel_names.len());
             if self.state == State::Backup {
                 self.channels.watch(now);
             }

@@ -145,7 +145,7 @@ impl Router {
             .iter()
             .map(|t| (t.source.clone(), Health::Init))
             .collect();
-        let channels = ChannelHealth::idle(&config.channel_names);
+        let channels = ChannelHealth::idle(config.channel_names.len());
         let mut router = Router {
             channels,
             config,

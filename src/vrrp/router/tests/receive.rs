@@ -107,7 +107,8 @@ fn a_channel_silent_while_another_carries_the_master_is_reported_lost_once() {
     assert_eq!(lost.len(), 1, "{lost:?}");
     assert!(matches!(lost[0].1, HealthChange::Lost { channel: 1, .. }));
     assert_eq!(
-        r.channel_health().describe(&lost[0].1),
+        r.channel_health()
+            .describe(&lost[0].1, &r.config().channel_names),
         "heartbeat over eth1 lost (silent for 4.00s); running on 1 of 2 channels"
     );
     let back = r.handle(t0 + ms(9000), packet(200, &["192.0.2.100"], None, 1));
