@@ -31,7 +31,9 @@ fn minimal_instance_gets_every_default() {
     assert_eq!(i.startup_delay, Duration::ZERO);
     assert_eq!(i.down_timer_adverts, 3);
     assert_eq!(i.v3_checksum, V3Checksum::PseudoHeader);
-    assert_eq!(i.garp, AnnounceSchedule::default());
+    assert_eq!(i.garp(), AnnounceSchedule::default());
+    // The default is not kept in every instance (the daemon keeps them all).
+    assert!(i.garp.is_none());
     assert!(i.yield_advert);
     assert!(i.unicast_ttl_check && !i.authenticated_decisions);
     assert!(!i.use_vmac);
@@ -87,13 +89,13 @@ fn full_config_decodes_every_key() {
     assert_eq!(w.track[1].weight, 0, "weight defaults to 0 (FAULT)");
     assert_eq!(w.notify().commands().count(), 5);
     assert_eq!(w.v3_checksum, V3Checksum::Rfc9568);
-    assert_eq!(w.garp.repeat_after, Duration::from_secs(2));
+    assert_eq!(w.garp().repeat_after, Duration::from_secs(2));
     assert_eq!(
-        (w.garp.refresh, w.garp.refresh_count),
+        (w.garp().refresh, w.garp().refresh_count),
         (Duration::from_secs(60), 2)
     );
     assert_eq!(
-        (w.garp.arp_interval, w.garp.na_interval),
+        (w.garp().arp_interval, w.garp().na_interval),
         (Duration::from_millis(10), Duration::from_millis(5))
     );
     assert!(!w.yield_advert && w.use_vmac);
@@ -397,7 +399,7 @@ fn every_duration_the_daemon_adds_to_the_clock_is_bounded_at_load() {
 fn garp_refresh_is_off_or_at_least_a_second_with_one_to_a_hundred_per_refresh() {
     let with = |garp: &str| with_duration(&format!("garp: {{{garp}}}"), false, "");
     let off = Config::parse(&with("refresh: 0s"), "off.yaml").expect("0s is off");
-    assert_eq!(off.instances["web"].garp.refresh, Duration::ZERO);
+    assert_eq!(off.instances["web"].garp().refresh, Duration::ZERO);
     for (garp, path, says) in [
         (
             "refresh: 500ms",

@@ -510,14 +510,18 @@ fn vmac_garp_and_globals() {
     let i = inst(&c, "VI_1");
     assert!(i.use_vmac && i.yield_advert);
     assert_eq!(
-        (i.garp.initial, i.garp.repeat, i.garp.repeat_after),
+        (i.garp().initial, i.garp().repeat, i.garp().repeat_after),
         (2, 2, Duration::from_secs(3))
     );
     assert_eq!(i.startup_delay, Duration::from_secs(5));
     assert!(c.yaml.contains("enable_script_security"));
     assert!(c.yaml.contains("yield_advert: true"));
     let c = convert(&one("garp_master_delay 0"));
-    assert_eq!(inst(&c, "VI_1").garp.repeat, 0, "delay 0: no second burst");
+    assert_eq!(
+        inst(&c, "VI_1").garp().repeat,
+        0,
+        "delay 0: no second burst"
+    );
 }
 
 #[test]
@@ -614,7 +618,7 @@ fn values_past_vipds_caps_are_written_as_the_cap_with_a_note() {
 #[test]
 fn garp_refresh_maps_from_the_instance_or_global_defs() {
     let c = convert(&one("garp_master_refresh 60\ngarp_master_refresh_repeat 2"));
-    let g = inst(&c, "VI_1").garp;
+    let g = inst(&c, "VI_1").garp();
     assert_eq!((g.refresh, g.refresh_count), (Duration::from_secs(60), 2));
     assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
     // The global refresh with keepalived's default of one per refresh; an instance's own
@@ -623,13 +627,13 @@ fn garp_refresh_maps_from_the_instance_or_global_defs() {
         "global_defs {{\n vrrp_garp_master_refresh 30\n}}\n{}",
         one("")
     ));
-    let g = inst(&c, "VI_1").garp;
+    let g = inst(&c, "VI_1").garp();
     assert_eq!((g.refresh, g.refresh_count), (Duration::from_secs(30), 1));
     let c = convert(&format!(
         "global_defs {{\n vrrp_garp_master_refresh 30\n vrrp_garp_master_refresh_repeat 3\n}}\n{}",
         one("garp_master_refresh 0")
     ));
-    assert_eq!(inst(&c, "VI_1").garp.refresh, Duration::ZERO);
+    assert_eq!(inst(&c, "VI_1").garp().refresh, Duration::ZERO);
     assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
 }
 
@@ -637,7 +641,7 @@ fn garp_refresh_maps_from_the_instance_or_global_defs() {
 fn garp_refresh_beyond_vipds_cap_is_written_as_the_cap_with_a_note() {
     let c = convert(&one("garp_master_refresh 200000"));
     assert_eq!(
-        inst(&c, "VI_1").garp.refresh,
+        inst(&c, "VI_1").garp().refresh,
         vipd::config::MAX_GARP_REFRESH
     );
     assert!(c.yaml.contains("longer than vipd's cap"), "{}", c.yaml);
@@ -649,7 +653,7 @@ fn garp_and_gna_intervals_map_to_the_pacing() {
         "global_defs {{\n vrrp_garp_interval 0.001\n vrrp_gna_interval 0.000005\n}}\n{}",
         one("")
     ));
-    let g = inst(&c, "VI_1").garp;
+    let g = inst(&c, "VI_1").garp();
     assert_eq!(
         (g.arp_interval, g.na_interval),
         (Duration::from_millis(1), Duration::from_micros(5))
@@ -671,12 +675,12 @@ fn a_garp_group_paces_the_instances_on_its_interfaces() {
     );
     let c = convert(&text);
     assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
-    let on_eth0 = inst(&c, "VI_1").garp;
+    let on_eth0 = inst(&c, "VI_1").garp();
     assert_eq!(
         (on_eth0.arp_interval, on_eth0.na_interval),
         (Duration::from_millis(10), Duration::from_millis(20))
     );
-    let elsewhere = inst(&c, "OTHER").garp;
+    let elsewhere = inst(&c, "OTHER").garp();
     assert_eq!(
         (elsewhere.arp_interval, elsewhere.na_interval),
         (Duration::from_millis(2), Duration::ZERO)
@@ -686,14 +690,14 @@ fn a_garp_group_paces_the_instances_on_its_interfaces() {
 #[test]
 fn vrrp_min_garp_sends_one_and_no_second_burst_unless_told_otherwise() {
     let c = convert(&format!("global_defs {{\n vrrp_min_garp\n}}\n{}", one("")));
-    let g = inst(&c, "VI_1").garp;
+    let g = inst(&c, "VI_1").garp();
     assert_eq!((g.initial, g.repeat, g.refresh), (1, 0, Duration::ZERO));
     // Settings written explicitly win over what vrrp_min_garp changes.
     let c = convert(&format!(
         "global_defs {{\n vrrp_min_garp true\n vrrp_garp_master_repeat 3\n}}\n{}",
         one("garp_master_delay 2")
     ));
-    let g = inst(&c, "VI_1").garp;
+    let g = inst(&c, "VI_1").garp();
     assert_eq!(
         (g.initial, g.repeat, g.repeat_after),
         (3, 3, Duration::from_secs(2))
@@ -703,13 +707,13 @@ fn vrrp_min_garp_sends_one_and_no_second_burst_unless_told_otherwise() {
         "global_defs {{\n vrrp_min_garp\n}}\n{}",
         one("garp_master_refresh 10")
     ));
-    assert_eq!(inst(&c, "VI_1").garp.refresh, Duration::ZERO);
+    assert_eq!(inst(&c, "VI_1").garp().refresh, Duration::ZERO);
     let c = convert(&format!(
         "global_defs {{\n vrrp_min_garp off\n}}\n{}",
         one("")
     ));
     assert_eq!(
-        inst(&c, "VI_1").garp,
+        inst(&c, "VI_1").garp(),
         vipd::vrrp::router::AnnounceSchedule::default()
     );
 }

@@ -130,7 +130,7 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
         preempt_delay: preempt_delay?,
         startup_delay: startup_delay?,
         down_timer_adverts: down_timer_adverts?,
-        vips: vips?,
+        vips: vips?.into(),
         unicast: unicast?.map(Box::new),
         channels: channels?,
         isolation_check: isolation_check?.map(Box::new),
@@ -142,7 +142,9 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
         v3_checksum: v3_checksum?,
         auth: auth?,
         use_vmac: use_vmac?,
-        garp: garp?,
+        garp: Some(garp?)
+            .filter(|g| *g != AnnounceSchedule::default())
+            .map(Box::new),
         yield_advert: yield_advert?,
         unicast_ttl_check: unicast_ttl_check?,
         authenticated_decisions: authenticated_decisions?,

@@ -181,8 +181,9 @@ pub struct Instance {
     pub down_timer_adverts: u32,
     /// The virtual addresses, all of one family. Empty only in election-only mode
     /// (`vips: []`): the instance elects a Master and runs its notify commands, and adds
-    /// no address anywhere.
-    pub vips: Vec<Vip>,
+    /// no address anywhere. Shared: the daemon keeps every running instance's
+    /// configuration, and its address worker, settings and status view hold this same list.
+    pub vips: Arc<[Vip]>,
     /// Unicast adverts instead of multicast, if set. The rarely set parts of an instance
     /// are boxed: the daemon keeps every instance's configuration for as long as it runs.
     pub unicast: Option<Box<Unicast>>,
@@ -204,8 +205,10 @@ pub struct Instance {
     pub auth: Option<Auth>,
     /// Use a VRRP virtual MAC (macvlan) instead of the interface's own MAC.
     pub use_vmac: bool,
-    /// Gratuitous ARP / unsolicited NA schedule on becoming Master.
-    pub garp: AnnounceSchedule,
+    /// Gratuitous ARP / unsolicited NA schedule on becoming Master; `None` for the default,
+    /// which most instances have (80 bytes in every kept configuration otherwise). Read it
+    /// with [`Instance::garp`].
+    pub garp: Option<Box<AnnounceSchedule>>,
     /// Send one last advert when yielding to a higher priority.
     pub yield_advert: bool,
     /// Require TTL / hop limit 255 on raw adverts from unicast peers.
@@ -296,7 +299,7 @@ impl Instance {
             preempt_delay: self.preempt_delay,
             startup_delay: self.startup_delay,
             down_timer_adverts: self.down_timer_adverts,
-            announce: self.garp,
+            announce: self.garp(),
             yield_advert: self.yield_advert,
             unicast_ttl_check: self.unicast_ttl_check,
             authenticated_decisions: self.authenticated_decisions,
@@ -465,6 +468,11 @@ const NO_NOTIFY: Notify = Notify {
 };
 
 impl Instance {
+    /// Its announcement schedule (the default where none is configured).
+    pub fn garp(&self) -> AnnounceSchedule {
+        self.garp.as_deref().copied().unwrap_or_default()
+    }
+
     /// Its notify commands (the default where none are configured).
     pub fn notify(&self) -> &Notify {
         static DEFAULT: Notify = NO_NOTIFY;

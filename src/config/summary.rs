@@ -158,7 +158,7 @@ fn write_instance(out: &mut String, name: &str, i: &Instance) -> fmt::Result {
         i.down_timer_adverts,
         i.advert_interval
     )?;
-    for v in &i.vips {
+    for v in i.vips.iter() {
         match &v.label {
             Some(l) => writeln!(out, "  vip: {} label {l}", v.addr)?,
             None => writeln!(out, "  vip: {}", v.addr)?,

@@ -42,9 +42,9 @@ impl Supervisor {
             &mut channel_stats,
         )?;
 
-        // One list for the address worker, the settings and the status view; a reload
-        // replaces all three.
-        let vip_list: Arc<[crate::config::Vip]> = inst.vips.as_slice().into();
+        // One list for the kept configuration, the address worker, the settings and the
+        // status view; a reload replaces all four.
+        let vip_list = inst.vips.clone();
         let announcer = Announcer::new(p.ifindex)?;
         crate::net::announce::check_sources(&vips, p.src_ll())?;
         let vip_ops = vips::queue(
@@ -54,11 +54,11 @@ impl Supervisor {
                 iface: iface.clone(),
                 mac: p.mac,
                 src_ll: p.src_ll(),
-                burst: inst.garp.initial,
+                burst: inst.garp().initial,
             },
             crate::net::announce::Pacing {
-                arp: inst.garp.arp_interval,
-                na: inst.garp.na_interval,
+                arp: inst.garp().arp_interval,
+                na: inst.garp().na_interval,
             },
             self.nl.clone(),
             vip_list.clone(),
@@ -239,7 +239,7 @@ impl Supervisor {
         let vip_list: Arc<[crate::config::Vip]> = if old.vips == new.vips {
             live.settings.borrow().vips.clone()
         } else {
-            let list: Arc<[crate::config::Vip]> = new.vips.as_slice().into();
+            let list = new.vips.clone();
             live.vip_ops.push(VipOp::Set {
                 vips: list.clone(),
                 src_ll: live.prepared.src_ll(),
@@ -247,7 +247,7 @@ impl Supervisor {
             list
         };
         live.settings.replace(Settings {
-            vips: vip_list,
+            vips: vip_list.clone(),
             notifier,
             group,
             paths: live.paths.clone(),
@@ -263,7 +263,11 @@ impl Supervisor {
             });
         }
         Arc::make_mut(&mut live.control).arbiter = arbiter.map(|(_, board)| board);
-        live.prepared.instance = new.clone();
+        live.prepared.instance = Instance {
+            // The list in use, not the file's equal copy.
+            vips: vip_list.clone(),
+            ..new.clone()
+        };
         // Always: trackers and groups live elsewhere in the file, and the router weighs and
         // asks them by its own configuration. Waited for, never dropped: a full inbox drains
         // in an advert interval, and a router without its new settings would advertise the

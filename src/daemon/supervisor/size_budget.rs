@@ -18,7 +18,7 @@ fn per_instance_structures_fit_their_size_classes() {
             size_of::<RouterCell<LiveIo>>() + ARC,
             640,
         ),
-        ("the supervisor's record", size_of::<Live>(), 512),
+        ("the supervisor's record", size_of::<Live>(), 448),
         (
             "the router's configuration",
             size_of::<RouterConfig>() + ARC,
