@@ -95,7 +95,7 @@ pub struct Supervisor {
     board: track::Board,
     /// The runtime (its own thread) where check scripts and notify commands are started:
     /// forking a hundred processes must not delay an advert.
-    scripts: tokio::runtime::Handle,
+    scripts: Arc<tokio::runtime::Handle>,
     /// Per instance name, kept across reloads so the counters only grow.
     notify_counters: HashMap<String, Arc<NotifyCounters>>,
     /// One notify queue per instance and per group, kept across reloads.
@@ -146,7 +146,7 @@ impl Supervisor {
             event_log: None,
             notify_tasks: Vec::new(),
             board: track::Board::default(),
-            scripts,
+            scripts: Arc::new(scripts),
             notify_counters: HashMap::new(),
             queues: HashMap::new(),
             arbiters: Arbiters::default(),

@@ -32,6 +32,7 @@ fn per_instance_structures_fit_their_size_classes() {
             128,
         ),
         ("the status view", size_of::<server::View>() + ARC, 160),
+        ("the settings", size_of::<io::Settings>() + ARC, 96),
         (
             "the address worker",
             size_of::<vips::Worker<vips::Kernel>>(),
