@@ -38,6 +38,7 @@ mod arbiter;
 mod burst;
 mod checked;
 pub mod driver;
+mod end_signal;
 mod fence;
 mod frame_queue;
 mod groups;

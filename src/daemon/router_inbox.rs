@@ -18,7 +18,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::sync::mpsc::error::{SendError, TrySendError};
-use tokio::sync::{Semaphore, TryAcquireError, watch};
+use tokio::sync::{Semaphore, TryAcquireError};
+
+use super::end_signal::{EndSignal, until_ended};
 
 use crate::vrrp::router::Input;
 
@@ -45,9 +47,8 @@ struct Queue {
     senders: u32,
     /// The [`InboxReceiver`] was dropped.
     closed: bool,
-    /// Made while [`RouterInbox::closed`] waits (a stop), dropped with the receiver, which
-    /// wakes the waiter: made only then, as the inbox is one per instance.
-    ended: Option<watch::Sender<()>>,
+    /// Told when the receiver is dropped, for [`RouterInbox::closed`] (a stop).
+    ended: EndSignal,
 }
 
 /// A router's control inbox; clones share it.
@@ -65,7 +66,7 @@ impl RouterInbox {
                 inputs: VecDeque::new(),
                 senders: 1,
                 closed: false,
-                ended: None,
+                ended: EndSignal::default(),
             }),
             room: Semaphore::new(capacity),
             knock,
@@ -93,21 +94,11 @@ impl RouterInbox {
     /// Completes once the receiving end is gone: the router has stopped (or was lost), and
     /// every action it took is queued where it goes.
     pub async fn closed(&self) {
-        loop {
-            let mut ended = {
-                let mut queue = self.0.lock();
-                if queue.closed {
-                    return;
-                }
-                // Subscribed under the lock the receiver's drop takes: its end comes after.
-                queue
-                    .ended
-                    .get_or_insert_with(|| watch::channel(()).0)
-                    .subscribe()
-            };
-            // Only ever an error: the sender is dropped, never sent on.
-            let _ = ended.changed().await;
-        }
+        until_ended(|| {
+            let mut queue = self.0.lock();
+            (!queue.closed).then(|| queue.ended.watch())
+        })
+        .await;
     }
 
     /// Queues `input`, waiting while the inbox is full; fails once the router task is gone.

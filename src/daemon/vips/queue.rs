@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use tokio::runtime::Handle;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
+
+use crate::daemon::end_signal::{EndSignal, until_ended};
 use tokio::time::Instant as TokioInstant;
 
 /// What a queue's worker does with its operations.
@@ -61,11 +63,8 @@ struct Inner<W: Work> {
     /// A worker task ended without giving its state back (it panicked, or the runtime shut
     /// down): nothing runs operations any more, as when a channel's receiver is gone.
     lost: bool,
-    /// Made while [`WorkQueue::finished`] waits, and dropped when the worker task ends,
-    /// which wakes every waiter. Made only then: a second `Notify` kept for it in every
-    /// queue put the queue in jemalloc's next size class, 32 bytes up, for the one wait at
-    /// an instance's stop.
-    ended: Option<watch::Sender<()>>,
+    /// Told when the worker task ends, for [`WorkQueue::finished`].
+    ended: EndSignal,
 }
 
 impl<W: Work> WorkQueue<W> {
@@ -78,7 +77,7 @@ impl<W: Work> WorkQueue<W> {
                 idle: Some(Box::new(state)),
                 closed: false,
                 lost: false,
-                ended: None,
+                ended: EndSignal::default(),
             }),
             runtime: Handle::current(),
             wake: Notify::new(),
@@ -121,22 +120,12 @@ impl<W: Work> WorkQueue<W> {
     /// were not due yet are not waited for, as a worker fed by a channel stopped when the
     /// channel closed.
     pub async fn finished(&self) {
-        loop {
-            let mut ended = {
-                let mut inner = self.0.lock();
-                if inner.closed && (inner.idle.is_some() || inner.lost) {
-                    return;
-                }
-                // Subscribed under the lock the worker ends under: its end drops the sender
-                // after this, and the wait below returns.
-                inner
-                    .ended
-                    .get_or_insert_with(|| watch::channel(()).0)
-                    .subscribe()
-            };
-            // Only ever an error: the sender is dropped, never sent on.
-            let _ = ended.changed().await;
-        }
+        until_ended(|| {
+            let mut inner = self.0.lock();
+            let ended = inner.closed && (inner.idle.is_some() || inner.lost);
+            (!ended).then(|| inner.ended.watch())
+        })
+        .await;
     }
 
     /// Whether no worker task holds the state (nothing queued, no burst going out).
