@@ -1,9 +1,10 @@
 //! A wait for something to end (a worker, a router), paid for only while someone waits.
 //!
 //! Every instance has an address worker's queue and a router inbox, and each is waited for
-//! once, at the instance's stop. A `Notify` kept in each for that one wait put them in
-//! jemalloc's next size class; here a `watch` sender is made by the first waiter, under the
-//! lock the end is marked under, and dropped at the end, which wakes every waiter.
+//! once, at the instance's stop. A `Notify` kept in the queue for that one wait put it in
+//! jemalloc's next size class, and the inbox sits at the edge of its own; here a `watch`
+//! sender is made by the first waiter, under the lock the end is marked under, and dropped
+//! at the end, which wakes every waiter.
 
 use tokio::sync::watch;
 

@@ -16,8 +16,8 @@
 //! a deadline other than a Master's advert (Master_Down above all, with its ordering), or a
 //! control input. The cell starts one then ([`RouterCell::rouse`]); it serves until nothing
 //! is due and the inbox is empty, leaves the next deadline to the timer as a call, and ends.
-//! A parked tokio task is 256 bytes whatever it holds (its cell is aligned to 128 bytes), a
-//! sixth of what an idle instance kept. On tokio's timer (no timerfd, and the paused-clock
+//! A parked tokio task is 256 bytes whatever it holds (its cell is aligned to 128 bytes),
+//! about 6 % of what an idle instance kept. On tokio's timer (no timerfd, and the paused-clock
 //! tests) nothing calls the cell at a deadline, so the task stays until the router stops.
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
