@@ -29,7 +29,8 @@ pub struct Stats {
 #[derive(Debug, Default)]
 struct Rare {
     /// A list, not a map: the first entry of a map took a 280-byte node, and an instance
-    /// bumps a few rare counters.
+    /// bumps a few rare counters. With no inline room this is a `Vec` (24 bytes), in the
+    /// type [`count_in`] counts in, as it does in `transitions`.
     counts: SmallVec<[(&'static str, u64); 0]>,
     /// A list, not a map: an instance sees a handful of kinds of transition, and the first
     /// entry of a map reserved room for eleven (800 bytes per instance). Each kind by its

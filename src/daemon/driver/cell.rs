@@ -14,7 +14,7 @@
 //!
 //! So on the shared timer a router needs a task only while it has something else to do:
 //! a deadline other than a Master's advert (Master_Down above all, with its ordering), or a
-//! control input. The cell starts one then ([`RouterCell::rouse`]); it serves until nothing
+//! control input. A knock on the cell starts one then ([`Knock`]); it serves until nothing
 //! is due and the inbox is empty, leaves the next deadline to the timer as a call, and ends.
 //! A parked tokio task is 256 bytes whatever it holds (its cell is aligned to 128 bytes),
 //! about 6 % of what an idle instance kept. On tokio's timer (no timerfd, and the paused-clock
@@ -116,32 +116,13 @@ impl<I: RouterIo + 'static> RouterCell<I> {
         control: InboxReceiver,
         wakeup: Wakeup,
     ) {
-        let mut held = Held {
+        *self.lock() = Life::Running(Held {
             task: Task::new(router, io),
             control,
             wakeup,
             waiter: None,
-        };
-        let start = self.rouse(&mut held);
-        *self.lock() = Life::Running(held);
-        if let Some(start) = start {
-            start();
-        }
-    }
-
-    /// Wakes the task serving the router, or, if none does, returns what starts one (to be
-    /// called once the cell's lock is released: starting a task allocates).
-    #[must_use]
-    fn rouse(self: &Arc<Self>, held: &mut Held<I>) -> Option<impl FnOnce() + use<I>> {
-        if let Some(waiter) = &held.waiter {
-            waiter.wake_by_ref();
-            return None;
-        }
-        held.waiter = Some(Waker::noop().clone());
-        let serving = super::serve(self.clone());
-        let runtime = held.wakeup.runtime();
-        // Detached: the task's end is seen in this cell, not through a handle.
-        Some(move || drop(runtime.spawn(serving)))
+        });
+        self.clone().knock();
     }
 
     /// The router stopped: keeps its I/O for [`RouterCell::take_ended`] and lets the rest
@@ -233,9 +214,15 @@ impl<I: RouterIo + 'static> RouterCell<I> {
         let deadline = router.next_deadline();
         let master_down = deadline.is_some() && router.deadlines().master_down == deadline;
         let slack = slack(router, deadline);
-        if !self.timer_sends(held, deadline, slack)
-            && held.wakeup.poll_until(cx, deadline, slack).is_ready()
-        {
+        let calls = held.wakeup.calls_owners();
+        // On the shared timer a deadline not yet come is left to it as a call on this cell
+        // (the task, if it ends, needs nothing more); on tokio's, the task waits for it.
+        let due = if calls {
+            !self.leave_to_timer(held, deadline, slack)
+        } else {
+            held.wakeup.poll_until(cx, deadline, slack).is_ready()
+        };
+        if due {
             return Poll::Ready(Step::Due { master_down });
         }
         match held.control.try_recv() {
@@ -243,32 +230,13 @@ impl<I: RouterIo + 'static> RouterCell<I> {
             Some(None) => return Poll::Ready(Step::Closed),
             None => {}
         }
-        if held.wakeup.calls_owners() {
+        if calls {
             // Checked under the cell's lock, which a knock takes after queueing: an input
             // queued after the look above finds no task and starts one.
-            if self.leave_to_timer(held, deadline, slack) {
-                held.waiter = None;
-                return Poll::Ready(Step::Idle);
-            }
-            // The deadline came in the meantime.
-            cx.waker().wake_by_ref();
+            held.waiter = None;
+            return Poll::Ready(Step::Idle);
         }
         Poll::Pending
-    }
-
-    /// Leaves `deadline` to the shared timer to serve by calling this cell, if it is a
-    /// Master's next advert (the only deadline kept on the grid) not yet due; returns
-    /// whether it did.
-    fn timer_sends(
-        self: &Arc<Self>,
-        held: &mut Held<I>,
-        deadline: Option<Instant>,
-        slack: Slack,
-    ) -> bool {
-        let (Some(_), Slack::Grid(_)) = (deadline, slack) else {
-            return false;
-        };
-        self.leave_to_timer(held, deadline, slack)
     }
 
     /// Has the shared timer call this cell at `deadline`, whatever it is, or wait for
@@ -319,31 +287,31 @@ impl<I: RouterIo + 'static> Expiry for RouterCell<I> {
         let router = &held.task.router;
         let next = router.next_deadline();
         let slack = slack(router, next);
-        let left = if held.waiter.is_some() {
-            advert_due && self.timer_sends(held, next, slack)
-        } else {
-            self.leave_to_timer(held, next, slack)
-        };
-        let start = if left { None } else { self.rouse(held) };
-        drop(guard);
-        if let Some(start) = start {
-            start();
+        if !self.leave_to_timer(held, next, slack) {
+            drop(guard);
+            self.knock();
         }
     }
 }
 
 impl<I: RouterIo + 'static> Knock for RouterCell<I> {
-    /// A control input came, or the inbox's last sender went: the serving task looks.
+    /// A control input came, the inbox's last sender went, or a deadline needs the task:
+    /// the task serving the router is woken, or, if none does, one is started.
     fn knock(self: Arc<Self>) {
         let mut guard = self.lock();
         let Some(held) = guard.running() else {
             return;
         };
-        let start = self.rouse(held);
-        drop(guard);
-        if let Some(start) = start {
-            start();
+        if let Some(waiter) = &held.waiter {
+            waiter.wake_by_ref();
+            return;
         }
+        held.waiter = Some(Waker::noop().clone());
+        let runtime = held.wakeup.runtime();
+        // Started once the lock is released (starting a task allocates); detached: the
+        // task's end is seen in this cell, not through a handle.
+        drop(guard);
+        drop(runtime.spawn(super::serve(self)));
     }
 }
 
@@ -359,12 +327,10 @@ impl<I: RouterIo + 'static> PacketDoor for RouterCell<I> {
         let after = router.next_deadline();
         if after != before && held.wakeup.moved(after, slack(router, after)) {
             // Rare: the wait could not simply move (none was left to the timer, or the new
-            // deadline has come).
-            if let Some(waiter) = &held.waiter {
-                waiter.wake_by_ref();
-            } else if let Some(cell) = held.control.reader() {
-                // This cell, as its inbox knows it: knocked on, it starts a task.
-                drop(guard);
+            // deadline has come). This cell, as its inbox knows it, is knocked on.
+            let cell = held.control.reader();
+            drop(guard);
+            if let Some(cell) = cell {
                 cell.knock();
             }
         }
