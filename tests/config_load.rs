@@ -32,8 +32,11 @@ fn minimal_instance_gets_every_default() {
     assert_eq!(i.down_timer_adverts, 3);
     assert_eq!(i.v3_checksum, V3Checksum::PseudoHeader);
     assert_eq!(i.garp(), AnnounceSchedule::default());
-    // The default is not kept in every instance (the daemon keeps them all).
+    // The default is not kept in every instance (the daemon keeps them all), nor in its
+    // router's configuration.
     assert!(i.garp.is_none());
+    let any: IpAddr = "10.0.0.1".parse().expect("addr");
+    assert!(i.router_config("web", any, &[any]).announce.is_none());
     assert!(i.yield_advert);
     assert!(i.unicast_ttl_check && !i.authenticated_decisions);
     assert!(!i.use_vmac);
@@ -113,7 +116,7 @@ fn router_config_carries_the_instance_settings() {
     assert_eq!(rc.preempt_delay, Duration::from_secs(30));
     assert_eq!(rc.startup_delay, Duration::from_secs(5));
     assert_eq!(rc.down_timer_adverts, 5);
-    assert_eq!(rc.announce.initial, 3);
+    assert_eq!(rc.announce().initial, 3);
     assert!(!rc.yield_advert);
     assert!(!rc.unicast_ttl_check && rc.authenticated_decisions);
     assert_eq!(rc.primary_addr, primary);

@@ -132,15 +132,15 @@ pub(crate) fn instance(r: &mut Reader, node: &Node, path: &str) -> Option<Instan
         down_timer_adverts: down_timer_adverts?,
         vips: vips?.into(),
         unicast: unicast?.map(Box::new),
-        channels: channels?,
+        channels: channels?.into(),
         isolation_check: isolation_check?.map(Box::new),
         fence: fence?.map(Box::new),
-        track: track?,
+        track: track?.into(),
         notify: Some(notify?)
             .filter(|n| *n != Notify::default())
             .map(Box::new),
         v3_checksum: v3_checksum?,
-        auth: auth?,
+        auth: auth?.map(Box::new),
         use_vmac: use_vmac?,
         garp: Some(garp?)
             .filter(|g| *g != AnnounceSchedule::default())

@@ -305,7 +305,7 @@ impl<I: RouterIo> Task<I> {
             Action::AddVips => io.vips(VipOp::Add),
             Action::RemoveVips => io.vips(VipOp::Remove),
             Action::Announce { count } => {
-                let schedule = router.config().announce;
+                let schedule = router.config().announce();
                 let pacing = Pacing {
                     arp: schedule.arp_interval,
                     na: schedule.na_interval,

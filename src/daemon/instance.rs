@@ -2,6 +2,7 @@
 //! MAC, and a clean slate (no VIPs left behind by a crashed run).
 
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
 
 use tracing::{info, warn};
 
@@ -14,8 +15,9 @@ use crate::vrrp::Family;
 /// An instance resolved against the running system.
 #[derive(Debug)]
 pub struct Prepared {
-    /// The instance name.
-    pub name: String,
+    /// The instance name: the one copy its router's configuration, routes, I/O and view
+    /// share.
+    pub name: Arc<str>,
     /// Its configuration.
     pub instance: Instance,
     /// The configured interface.
@@ -33,7 +35,9 @@ pub struct Prepared {
     pub channels: Box<[ResolvedChannel]>,
     /// For an IPv4 instance holding unadvertised IPv6 addresses: the interface's link-local
     /// address, the source of their NAs.
-    pub extra_ll: Option<Ipv6Addr>,
+    /// Boxed: few instances have one, and inline it put this record, kept while the
+    /// instance runs, a size class higher.
+    pub extra_ll: Option<Box<Ipv6Addr>>,
 }
 
 /// An extra heartbeat channel resolved against the system.
@@ -98,7 +102,7 @@ impl Prepared {
     pub fn src_ll(&self) -> Option<Ipv6Addr> {
         match self.primary {
             IpAddr::V6(a) => Some(a),
-            IpAddr::V4(_) => self.extra_ll,
+            IpAddr::V4(_) => self.extra_ll.as_deref().copied(),
         }
     }
 }
@@ -133,7 +137,7 @@ pub async fn prepare(
         .map_err(net)?;
     let extra_ll = extra_link_local(nl, name, instance, ifindex, &iface).await?;
     Ok(Prepared {
-        name: name.to_owned(),
+        name: name.into(),
         instance: instance.clone(),
         parent,
         ifindex,
@@ -141,7 +145,7 @@ pub async fn prepare(
         primary,
         vmac,
         channels,
-        extra_ll,
+        extra_ll: extra_ll.map(Box::new),
     })
 }
 

@@ -127,6 +127,18 @@ pub fn settings_replaced() -> u32 {
     SETTINGS_REPLACED.load(Ordering::Acquire)
 }
 
+thread_local! {
+    /// The advert being sent, filled in from the router's configuration per send.
+    static SCRATCH_ADVERT: std::cell::RefCell<Advert> = std::cell::RefCell::new(Advert {
+        version: crate::vrrp::Version::V3,
+        vrid: 0,
+        priority: 0,
+        interval: Centis::new(0),
+        addresses: Default::default(),
+        auth: crate::vrrp::packet::Auth::None,
+    });
+}
+
 /// Where and how one instance sends.
 pub struct LiveIo {
     /// Instance name, for logs.
@@ -135,8 +147,6 @@ pub struct LiveIo {
     pub sending: Sending,
     /// Log lines about rejected adverts, at most one per source and reason per period.
     pub limiter: LazyLogLimiter,
-    /// The advert, priority filled in per send.
-    pub advert: Advert,
     /// The router's own inbox, for isolation check results.
     pub inbox: RouterInbox,
     /// The address worker's queue.
@@ -221,14 +231,20 @@ impl RouterIo for LiveIo {
     fn send_advert(&mut self, router: &Router, priority: u8) {
         self.follow_settings();
         // What the advert says is the router's configuration: one copy, changed by reload
-        // in the same input that changes what the router does.
+        // in the same input that changes what the router does. The advert is written into
+        // the thread's one scratch copy, whose address list keeps its room, rather than into
+        // a template of 64 bytes in every instance's cell.
         let config = router.config();
-        if self.advert.addresses[..] != config.vips[..] {
-            self.advert.addresses = config.vips.iter().copied().collect();
-        }
-        self.advert.interval = config.advert_interval;
-        self.advert.priority = priority;
-        self.sending.send(&self.name, &self.advert, &self.stats);
+        SCRATCH_ADVERT.with_borrow_mut(|advert| {
+            advert.version = config.version;
+            advert.vrid = config.vrid;
+            advert.priority = priority;
+            advert.interval = config.advert_interval;
+            advert.auth = config.auth;
+            advert.addresses.clear();
+            advert.addresses.extend_from_slice(&config.vips);
+            self.sending.send(&self.name, advert, &self.stats);
+        });
     }
 
     fn channel(&mut self, router: &Router, change: HealthChange) {

@@ -19,7 +19,6 @@ impl Supervisor {
         let cell = RouterCell::new();
         let (inbox, inbox_rx) = RouterInbox::channel(256, cell.reader());
         let stats = Arc::new(stats::Stats::default());
-        let auth = inst.advert_auth();
         let vips = p.vip_addrs();
         // One copy of each name for the router's configuration (which brings it), the
         // receive routes, the router's I/O, the address worker, the status view and the
@@ -76,14 +75,14 @@ impl Supervisor {
             notifier,
             group,
             paths: paths.clone(),
-            isolation: self.isolation.get(&p.name).cloned(),
+            isolation: self.isolation.get(&*p.name).cloned(),
             arbiter: arbiter.as_ref().map(|(link, _)| link.clone()),
-            fence: self.fences.get(&p.name).cloned(),
+            fence: self.fences.get(&*p.name).cloned(),
             scripts: self.scripts.clone(),
         });
         if let Some((link, _)) = &arbiter {
             let _ = link.send(ArbiterMsg::Join {
-                member: p.name.clone(),
+                member: p.name.to_string(),
                 inbox: inbox.clone(),
             });
         }
@@ -94,14 +93,6 @@ impl Supervisor {
             sending,
             limiter: LazyLogLimiter::default(),
             inbox: inbox.clone(),
-            advert: packet::Advert {
-                version: inst.version,
-                vrid: inst.vrid,
-                priority: inst.priority,
-                interval: inst.advert_interval,
-                addresses: inst.advertised().map(|v| v.addr.addr()).collect(),
-                auth,
-            },
             vip_ops: vip_ops.clone(),
             stats: stats.clone(),
             view: view_tx,
@@ -141,12 +132,12 @@ impl Supervisor {
             trackers: self.board.clone(),
             notify: self
                 .notify_counters
-                .entry(p.name.clone())
+                .entry(p.name.to_string())
                 .or_default()
                 .clone(),
             arbiter: arbiter.map(|(_, board)| board),
         });
-        let name = p.name.clone();
+        let name = p.name.to_string();
         self.live.insert(
             name,
             Box::new(Live {
@@ -200,7 +191,7 @@ impl Supervisor {
         let Some(live) = self.live.get_mut(name) else {
             return Ok(false);
         };
-        live.prepared.extra_ll = live.prepared.extra_ll.or(found_ll);
+        live.prepared.extra_ll = live.prepared.extra_ll.take().or(found_ll.map(Box::new));
         if let Some(channels) = resolved {
             live.prepared.channels = channels;
         }

@@ -44,7 +44,6 @@ use crate::notify::{Commands, EventStream, Notifier, NotifyCounters, Subject};
 use crate::track::{self, RunAs};
 use crate::vrrp::Family;
 use crate::vrrp::group::SyncGroup;
-use crate::vrrp::packet;
 use crate::vrrp::router::{Input, Router, RouterConfig, SyncMembership};
 use crate::vrrp::udp_frame::FrameKey;
 
@@ -279,11 +278,11 @@ impl Supervisor {
         }
         let mut new_inboxes = Vec::new();
         for p in prepared {
-            let name = p.name.clone();
+            let name = p.name.to_string();
             if !summary.restarted.contains(&name) {
                 summary.started.push(name.clone());
             }
-            let rc = router_config(&config, &p, p.name.as_str().into());
+            let rc = router_config(&config, &p, p.name.clone());
             let wiring = Wiring {
                 notifier: notifiers.remove(&name),
                 group: group_of.get(&name).cloned(),

@@ -16,13 +16,13 @@ fn per_instance_structures_fit_their_size_classes() {
         (
             "the router's cell",
             size_of::<RouterCell<LiveIo>>() + ARC,
-            640,
+            512,
         ),
-        ("the supervisor's record", size_of::<Live>(), 448),
+        ("the supervisor's record", size_of::<Live>(), 384),
         (
             "the router's configuration",
             size_of::<RouterConfig>() + ARC,
-            320,
+            256,
         ),
         ("the counters", size_of::<stats::Stats>() + ARC, 96),
         ("the counters' rare part", stats::Stats::rare_size(), 80),

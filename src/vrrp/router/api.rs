@@ -51,8 +51,10 @@ pub struct RouterConfig {
     pub startup_delay: Duration,
     /// Missed adverts before the Master is declared down (RFC: 3).
     pub down_timer_adverts: u32,
-    /// Gratuitous ARP / unsolicited NA schedule on becoming Master.
-    pub announce: AnnounceSchedule,
+    /// Gratuitous ARP / unsolicited NA schedule on becoming Master; `None` for the default
+    /// (read it with [`RouterConfig::announce`]). Boxed: most instances keep the default,
+    /// and 80 bytes inline put every router's configuration a size class higher.
+    pub announce: Option<Box<AnnounceSchedule>>,
     /// Send one last advert of our own before yielding to a higher priority, so a healed
     /// partition's winner hears the loser and re-announces (keepalived's
     /// `vrrp_higher_prio_send_advert`, on by default here).
@@ -113,6 +115,11 @@ pub struct RouterConfig {
 }
 
 impl RouterConfig {
+    /// The announcement schedule (the default where none is configured).
+    pub fn announce(&self) -> AnnounceSchedule {
+        self.announce.as_deref().copied().unwrap_or_default()
+    }
+
     /// A router on one channel with keepalived's defaults: a 1 s interval, preempt on, no
     /// delays, three missed adverts, the default announce schedule, the yield advert, no
     /// gates, no trackers, no VIPs; the rest to set with struct update syntax.
@@ -134,7 +141,7 @@ impl RouterConfig {
             preempt_delay: Duration::ZERO,
             startup_delay: Duration::ZERO,
             down_timer_adverts: 3,
-            announce: AnnounceSchedule::default(),
+            announce: None,
             yield_advert: true,
             primary_addr,
             channel_addrs: Box::new([primary_addr]),

@@ -51,15 +51,19 @@ impl Router {
         // counts for nothing until it first reports, so a reload does not fault a healthy
         // Master for the moment before a new check's first result; before start it holds
         // the router like any other unreported tracker.
-        self.health
-            .retain(|source, _| config.trackers.iter().any(|t| t.source == *source));
-        if self.state == State::Initialize {
+        if let Some(state) = self.fault_state.as_deref_mut() {
+            state
+                .health
+                .retain(|source, _| config.trackers.iter().any(|t| t.source == *source));
+            // A member's fault is the group's only while both are in it.
+            state.external.retain(|f| from_our_group(&config, f));
+        }
+        if self.state == State::Initialize && !config.trackers.is_empty() {
+            let health = &mut self.fault_state_mut().health;
             for t in &config.trackers {
-                self.health.entry(t.source.clone()).or_insert(Health::Init);
+                health.entry(t.source.clone()).or_insert(Health::Init);
             }
         }
-        // A member's fault is the group's only while both are in it.
-        self.external.retain(|f| from_our_group(&config, f));
         if config.channel_names != self.config.channel_names {
             self.channels = ChannelHealth::idle(config.channel_names.len());
             if self.state == State::Backup {
@@ -68,8 +72,10 @@ impl Router {
         }
         // A Master's refresh follows a changed period at once, counted from now; an unchanged
         // one keeps its grid.
-        if self.state == State::Master && config.announce.refresh != self.config.announce.refresh {
-            self.timers.refresh = refresh_deadline(&config.announce, now).map(Stamp::new);
+        if self.state == State::Master
+            && config.announce().refresh != self.config.announce().refresh
+        {
+            self.timers.refresh = refresh_deadline(&config.announce(), now).map(Stamp::new);
         }
         self.config = config;
         if self.config.version == Version::V2 {
@@ -120,9 +126,11 @@ impl Router {
         }
         let name = source.clone();
         let changed = if active {
-            self.external.insert(source)
+            self.fault_state_mut().external.insert(source)
         } else {
-            self.external.remove(&source)
+            self.fault_state
+                .as_deref_mut()
+                .is_some_and(|state| state.external.remove(&source))
         };
         if changed {
             self.faults_changed(now, active.then_some(name), out);

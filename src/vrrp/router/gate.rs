@@ -205,7 +205,9 @@ impl Router {
         out: &mut Vec<Action>,
     ) {
         if answer.gate == GateKind::Isolation {
-            self.external.insert(FaultSource::Isolation);
+            self.fault_state_mut()
+                .external
+                .insert(FaultSource::Isolation);
             self.enter_fault(
                 Reason::Isolated {
                     detail: answer.detail,
@@ -251,7 +253,7 @@ impl Router {
             priority: self.priority,
         });
         out.push(Action::AddVips);
-        self.announce(self.config.announce.initial, out);
+        self.announce(self.config.announce().initial, out);
         self.state = State::Master;
         self.held = false;
         self.pending = None;
@@ -267,7 +269,7 @@ impl Router {
             episodes.lower_heard = None;
         }
         self.master_adver_interval = self.config.advert_interval;
-        let schedule = self.config.announce;
+        let schedule = self.config.announce();
         self.timers = Default::default();
         self.timers.advert = Some(Stamp::new(self.next_advert_after(now)));
         self.timers.announce =

@@ -5,14 +5,44 @@
 //! weighted tracker or adds a `+weight` one that fails at once is the same computation as any
 //! other report, so the router cannot keep a stale priority or a fault nobody will clear.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use super::{Action, FaultSource, Reason, Router};
 use crate::vrrp::State;
 use crate::vrrp::health::{Health, Tracker, evaluate};
 
+/// What can hold a router in FAULT or lower its priority, kept apart from the router's
+/// hot state: most routers have no tracker and never a fault.
+#[derive(Debug, Default)]
+pub(super) struct FaultState {
+    /// Fault sources fed in (links, sync group) or found by the router (isolation).
+    pub external: BTreeSet<FaultSource>,
+    /// Tracker faults, derived from `health` and the configured trackers.
+    pub tracker_faults: BTreeSet<String>,
+    /// The latest health of each tracker. A tracker with no entry (added by a reload while
+    /// the router ran) counts for nothing until it first reports.
+    pub health: BTreeMap<String, Health>,
+}
+
+/// The state of a router that never had a tracker or a fault.
+static NO_FAULTS: FaultState = FaultState {
+    external: BTreeSet::new(),
+    tracker_faults: BTreeSet::new(),
+    health: BTreeMap::new(),
+};
+
 impl Router {
+    /// Its fault sources and trackers' health (empty ones if it never had any).
+    pub(super) fn fault_state(&self) -> &FaultState {
+        self.fault_state.as_deref().unwrap_or(&NO_FAULTS)
+    }
+
+    /// Its fault sources and trackers' health, made at first use.
+    pub(super) fn fault_state_mut(&mut self) -> &mut FaultState {
+        self.fault_state.get_or_insert_with(Default::default)
+    }
+
     /// The priority and tracker faults the current configuration and health imply.
     pub(super) fn verdict(&self) -> (u8, BTreeSet<String>) {
         let trackers: Vec<Tracker> = self
@@ -20,7 +50,7 @@ impl Router {
             .trackers
             .iter()
             .filter_map(|t| {
-                let health = *self.health.get(&t.source)?;
+                let health = *self.fault_state().health.get(&t.source)?;
                 Some(Tracker {
                     source: t.source.clone(),
                     weight: t.weight,
@@ -45,7 +75,7 @@ impl Router {
         if !self.config.trackers.iter().any(|t| t.source == source) {
             return;
         }
-        self.health.insert(source, health);
+        self.fault_state_mut().health.insert(source, health);
         self.reevaluate(now, out);
     }
 
@@ -53,14 +83,14 @@ impl Router {
     /// the new priority first), then the priority.
     pub(super) fn reevaluate(&mut self, now: Instant, out: &mut Vec<Action>) {
         let (priority, faults) = self.verdict();
+        let current = &self.fault_state().tracker_faults;
         let raised = faults
-            .difference(&self.tracker_faults)
+            .difference(current)
             .next()
             .cloned()
             .map(FaultSource::Tracker);
-        let changed = faults != self.tracker_faults;
-        self.tracker_faults = faults;
-        if changed {
+        if faults != *current {
+            self.fault_state_mut().tracker_faults = faults;
             self.faults_changed(now, raised, out);
         }
         self.set_priority(now, priority);

@@ -46,7 +46,9 @@ impl Router {
         self.timers = Default::default();
         // Isolation is our own finding, not a tracker's: a restart checks afresh, and a
         // stopped router has no re-check timer that could ever clear it.
-        self.external.remove(&FaultSource::Isolation);
+        if let Some(state) = self.fault_state.as_deref_mut() {
+            state.external.remove(&FaultSource::Isolation);
+        }
         if let Some(episodes) = self.episodes.as_deref_mut() {
             episodes.recheck = None;
         }
@@ -238,11 +240,11 @@ impl Router {
             self.episodes_mut().lower_heard = Some((now, served || reassert));
             if announce {
                 self.last_reannounce = Some(Stamp::new(now));
-                self.announce(self.config.announce.initial, out);
+                self.announce(self.config.announce().initial, out);
                 // The lower Master announced itself moments ago, and Linux ignores a second
                 // ARP update of a neighbour entry within its locktime (1 s by default): the
                 // burst above may be dropped by every client. Repeat it once that has passed.
-                if self.config.announce.repeat > 0 {
+                if self.config.announce().repeat > 0 {
                     self.timers.announce = Some(Stamp::new(later(now, LOCKTIME_PASSED)));
                 }
             }
@@ -270,10 +272,10 @@ impl Router {
                 }
                 Due::AnnounceRepeat => {
                     self.timers.announce = None;
-                    self.announce(self.config.announce.repeat, out);
+                    self.announce(self.config.announce().repeat, out);
                 }
                 Due::AnnounceRefresh(deadline) => {
-                    let schedule = self.config.announce;
+                    let schedule = self.config.announce();
                     self.announce(schedule.refresh_count, out);
                     self.timers.refresh =
                         Some(Stamp::new(next_periodic(deadline, schedule.refresh, now)));

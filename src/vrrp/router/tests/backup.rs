@@ -292,10 +292,10 @@ fn huge_delays_never_overflow_a_deadline() {
     let config = RouterConfig {
         preempt_delay: forever,
         startup_delay: forever,
-        announce: AnnounceSchedule {
+        announce: Some(Box::new(AnnounceSchedule {
             repeat_after: forever,
             ..AnnounceSchedule::default()
-        },
+        })),
         ..v2(200)
     };
     let mut r = Router::new(config.clone());

@@ -80,12 +80,12 @@ fn late_timer_handles_every_due_timer_in_deadline_order() {
 fn announce_repeat_fires_once() {
     let t0 = Instant::now();
     let mut r = Router::new(RouterConfig {
-        announce: AnnounceSchedule {
+        announce: Some(Box::new(AnnounceSchedule {
             initial: 3,
             repeat: 2,
             repeat_after: ms(2500),
             ..AnnounceSchedule::default()
-        },
+        })),
         ..v2(255)
     });
     assert_eq!(r.handle(t0, Input::Start)[2], Action::Announce { count: 3 });
@@ -104,10 +104,10 @@ fn announce_repeat_fires_once() {
 fn no_announce_repeat_when_repeat_is_zero() {
     let t0 = Instant::now();
     let mut r = Router::new(RouterConfig {
-        announce: AnnounceSchedule {
+        announce: Some(Box::new(AnnounceSchedule {
             repeat: 0,
             ..AnnounceSchedule::default()
-        },
+        })),
         ..v2(255)
     });
     r.handle(t0, Input::Start);
@@ -381,10 +381,10 @@ fn reasserted_reason_reads_as_a_split_brain() {
 fn reassertion_with_no_announce_still_notifies() {
     let t0 = Instant::now();
     let config = RouterConfig {
-        announce: AnnounceSchedule {
+        announce: Some(Box::new(AnnounceSchedule {
             initial: 0,
             ..AnnounceSchedule::default()
-        },
+        })),
         ..v2(200)
     };
     let (mut r, t) = master(config, t0);

@@ -7,12 +7,12 @@ use super::*;
 /// refresh is the only announce timer.
 fn refreshing(config: RouterConfig, period: Duration, count: u32) -> RouterConfig {
     RouterConfig {
-        announce: AnnounceSchedule {
+        announce: Some(Box::new(AnnounceSchedule {
             repeat: 0,
             refresh: period,
             refresh_count: count,
             ..AnnounceSchedule::default()
-        },
+        })),
         ..config
     }
 }
