@@ -195,6 +195,12 @@ impl InboxReceiver {
 }
 
 impl InboxReceiver {
+    /// Whether [`InboxReceiver::try_recv`] has something now: an input, or the end.
+    pub fn waiting(&self) -> bool {
+        let queue = self.0.lock();
+        !queue.inputs.is_empty() || queue.senders == 0
+    }
+
     /// Whom the inbox knocks on, if it is still there.
     pub fn reader(&self) -> Option<Arc<dyn Knock>> {
         self.0.knock.upgrade()

@@ -479,3 +479,43 @@ async fn a_lost_router_task_ends_the_wait_for_its_stop() {
     );
     assert!(tx.send(Input::Stop).await.is_err());
 }
+
+/// A router gets a task at its install only for work already there. With nothing to do it
+/// gets none: at start-up, a task started for each router and ended at once left holes
+/// among what the instances keep. An input queued before the install, whose knock found no
+/// router, is handled.
+#[tokio::test]
+async fn a_router_gets_a_task_at_its_install_only_for_work_already_there() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let timer = crate::daemon::wakeup::SharedTimer::start().unwrap();
+    let precise = || Wakeup::precise(Some(&timer));
+    let idle = RouterCell::new();
+    let idle_tx = started(&idle, router(100), Counting(Arc::default()), precise());
+    assert!(!idle.serving(), "a router with nothing to do got a task");
+
+    let early = RouterCell::new();
+    let handled = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = RouterInbox::channel(8, early.reader());
+    tx.send(Input::Start).await.unwrap();
+    drive(
+        &early,
+        router(100),
+        rx,
+        Counting(handled.clone()),
+        precise(),
+    );
+    let deadline = TokioInstant::now() + Duration::from_secs(10);
+    while handled.load(SeqCst) == 0 && TokioInstant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(
+        handled.load(SeqCst),
+        1,
+        "the input queued before the install"
+    );
+
+    for (cell, tx) in [(&idle, idle_tx), (&early, tx)] {
+        tx.send(Input::Stop).await.unwrap();
+        stopped(cell).await;
+    }
+}
