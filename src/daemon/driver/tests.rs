@@ -519,3 +519,24 @@ async fn a_router_gets_a_task_at_its_install_only_for_work_already_there() {
         stopped(cell).await;
     }
 }
+
+/// A router installed with a deadline already armed (started before its install) is served
+/// at it with no input to start a task: the install starts one for the deadline.
+#[tokio::test(start_paused = true)]
+async fn a_router_installed_with_a_deadline_is_served_at_it() {
+    let mut r = router(100);
+    let start = TokioInstant::now();
+    r.handle(start.into_std(), Input::Start);
+    let rec = Recorder {
+        t0: Some(start),
+        ..Recorder::default()
+    };
+    let cell = RouterCell::new();
+    let tx = started(&cell, r, rec, Wakeup::tokio());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tx.send(Input::Stop).await.unwrap();
+    tx.closed().await;
+    let rec = cell.take_ended().expect("the stopped router's I/O");
+    // v3, 100 ms, priority 100: Master_Down_Interval 360.9375 ms, 361 ms on tokio's clock.
+    assert_eq!(took_over(&rec), Some(Duration::from_millis(361)));
+}

@@ -125,13 +125,7 @@ impl Router {
             return;
         }
         let name = source.clone();
-        let changed = if active {
-            self.fault_state_mut().external.insert(source)
-        } else {
-            self.fault_state
-                .as_deref_mut()
-                .is_some_and(|state| state.external.remove(&source))
-        };
+        let changed = self.set_external(source, active);
         if changed {
             self.faults_changed(now, active.then_some(name), out);
         }

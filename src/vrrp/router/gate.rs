@@ -205,9 +205,7 @@ impl Router {
         out: &mut Vec<Action>,
     ) {
         if answer.gate == GateKind::Isolation {
-            self.fault_state_mut()
-                .external
-                .insert(FaultSource::Isolation);
+            self.set_external(FaultSource::Isolation, true);
             self.enter_fault(
                 Reason::Isolated {
                     detail: answer.detail,

@@ -43,6 +43,18 @@ impl Router {
         self.fault_state.get_or_insert_with(Default::default)
     }
 
+    /// Raises or clears a fault source fed in or found by the router (not a tracker's);
+    /// returns whether the set changed. Clearing one never makes the state.
+    pub(super) fn set_external(&mut self, source: FaultSource, active: bool) -> bool {
+        if active {
+            self.fault_state_mut().external.insert(source)
+        } else {
+            self.fault_state
+                .as_deref_mut()
+                .is_some_and(|state| state.external.remove(&source))
+        }
+    }
+
     /// The priority and tracker faults the current configuration and health imply.
     pub(super) fn verdict(&self) -> (u8, BTreeSet<String>) {
         let trackers: Vec<Tracker> = self

@@ -46,9 +46,7 @@ impl Router {
         self.timers = Default::default();
         // Isolation is our own finding, not a tracker's: a restart checks afresh, and a
         // stopped router has no re-check timer that could ever clear it.
-        if let Some(state) = self.fault_state.as_deref_mut() {
-            state.external.remove(&FaultSource::Isolation);
-        }
+        self.set_external(FaultSource::Isolation, false);
         if let Some(episodes) = self.episodes.as_deref_mut() {
             episodes.recheck = None;
         }
