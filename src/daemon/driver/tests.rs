@@ -114,6 +114,19 @@ impl Recorder {
     }
 }
 
+/// A router of `priority` started now, before any cell holds it (a Backup waiting for
+/// Master_Down), and a recording from now on.
+fn started_before_install(priority: u8) -> (Router, Recorder) {
+    let mut r = router(priority);
+    let start = TokioInstant::now();
+    r.handle(start.into_std(), Input::Start);
+    let rec = Recorder {
+        t0: Some(start),
+        ..Recorder::default()
+    };
+    (r, rec)
+}
+
 /// `router` started in `cell` with `io`; returns its inbox.
 fn started<I: RouterIo + 'static>(
     cell: &Arc<RouterCell<I>>,
@@ -224,13 +237,8 @@ fn masters_advert() -> Packet {
 
 #[tokio::test(start_paused = true)]
 async fn an_advert_handed_over_in_the_same_turn_as_the_down_timer_counts() {
-    let mut r = router(100);
-    let start = TokioInstant::now();
-    r.handle(start.into_std(), Input::Start);
-    let rec = Recorder {
-        t0: Some(start),
-        ..Recorder::default()
-    };
+    let (r, rec) = started_before_install(100);
+    let start = rec.t0.unwrap();
     // The router task waits first; a receive loop that finds the Master's advert becomes
     // ready in the same turn as the down timer (both at 361 ms on tokio's clock).
     let cell = RouterCell::new();
@@ -524,13 +532,7 @@ async fn a_router_gets_a_task_at_its_install_only_for_work_already_there() {
 /// at it with no input to start a task: the install starts one for the deadline.
 #[tokio::test(start_paused = true)]
 async fn a_router_installed_with_a_deadline_is_served_at_it() {
-    let mut r = router(100);
-    let start = TokioInstant::now();
-    r.handle(start.into_std(), Input::Start);
-    let rec = Recorder {
-        t0: Some(start),
-        ..Recorder::default()
-    };
+    let (r, rec) = started_before_install(100);
     let cell = RouterCell::new();
     let tx = started(&cell, r, rec, Wakeup::tokio());
     tokio::time::sleep(Duration::from_millis(500)).await;
