@@ -132,6 +132,14 @@ pub fn set_common(o: &mut Options, flag: &str, value: &str) -> Option<Result<(),
     })
 }
 
+/// Whether a benchmark starts the pinger, whose binary must then be there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pinger {
+    Started,
+    /// `--pinger` is accepted (scripts/bench.sh passes it to every benchmark) and ignored.
+    Unused,
+}
+
 /// The `main` of a benchmark binary called `name`: parses the command line, checks root and
 /// the binaries it starts, and prints the report `session` returns (stdout carries the
 /// report alone, so `> file` captures exactly the document). Exit status 2 on a usage error.
@@ -141,6 +149,7 @@ pub fn bin_main<O>(
     parse: impl Fn(&[String]) -> Result<Option<O>, BenchError>,
     common: impl Fn(&O) -> &Options,
     session: impl Fn(&O, &str) -> String,
+    pinger: Pinger,
 ) -> std::process::ExitCode {
     use std::process::ExitCode;
     let argv: Vec<String> = std::env::args().collect();
@@ -160,7 +169,8 @@ pub fn bin_main<O>(
         return ExitCode::from(2);
     }
     let c = common(&opts);
-    for (what, bin) in [("vipd", &c.vipd), ("pinger", &c.pinger)] {
+    let pinger = (pinger == Pinger::Started).then_some(("pinger", &c.pinger));
+    for (what, bin) in [("vipd", &c.vipd)].into_iter().chain(pinger) {
         if !bin.is_file() {
             eprintln!(
                 "{name}: {what} binary {} not found (see --{what})",

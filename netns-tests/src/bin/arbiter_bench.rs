@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use netns_tests::bench::BenchError;
 use netns_tests::bench::arbiter::{self, ArbiterOptions, args};
-use netns_tests::bench::args::bin_main;
+use netns_tests::bench::args::{Pinger, bin_main};
 
 fn main() -> ExitCode {
     bin_main(
@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         parse_then_require_etcd,
         |o| &o.common,
         arbiter::session,
+        Pinger::Started,
     )
 }
 

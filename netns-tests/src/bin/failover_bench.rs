@@ -12,5 +12,6 @@ fn main() -> ExitCode {
         args::parse,
         |o| o,
         session::run,
+        args::Pinger::Started,
     )
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use netns_tests::bench::args::bin_main;
+use netns_tests::bench::args::{Pinger, bin_main};
 use netns_tests::bench::flood::{self, args};
 
 fn main() -> ExitCode {
@@ -13,5 +13,6 @@ fn main() -> ExitCode {
         args::parse,
         |o| &o.common,
         flood::session,
+        Pinger::Started,
     )
 }

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use netns_tests::bench::args::bin_main;
+use netns_tests::bench::args::{Pinger, bin_main};
 use netns_tests::bench::scale::{self, args};
 
 fn main() -> ExitCode {
@@ -14,5 +14,6 @@ fn main() -> ExitCode {
         args::parse,
         |o| &o.common,
         scale::session,
+        Pinger::Unused,
     )
 }
