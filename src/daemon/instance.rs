@@ -16,7 +16,7 @@ use crate::vrrp::Family;
 #[derive(Debug)]
 pub struct Prepared {
     /// The instance name: the one copy its router's configuration, routes, I/O and view
-    /// share.
+    /// share, and the supervisor's maps key on.
     pub name: Arc<str>,
     /// Its configuration.
     pub instance: Instance,

@@ -132,14 +132,13 @@ impl Supervisor {
             trackers: self.board.clone(),
             notify: self
                 .notify_counters
-                .entry(p.name.to_string())
+                .entry(p.name.clone())
                 .or_default()
                 .clone(),
             arbiter: arbiter.map(|(_, board)| board),
         });
-        let name = p.name.to_string();
         self.live.insert(
-            name,
+            p.name.clone(),
             Box::new(Live {
                 prepared: p,
                 cell,

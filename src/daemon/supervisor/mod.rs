@@ -75,8 +75,9 @@ struct Live {
 /// Everything that runs, and how to change it.
 pub struct Supervisor {
     nl: Netlink,
-    /// Boxed: a `Live` is over a kilobyte, and a map node holds room for eleven.
-    live: BTreeMap<String, Box<Live>>,
+    /// Boxed: a map node keeps room for eleven values, and each empty place would cost a
+    /// whole `Live` (384 bytes) where a box costs 8.
+    live: BTreeMap<Arc<str>, Box<Live>>,
     sockets: Sockets,
     /// UDP keys, isolation checks and fence commands of the config applied last.
     keys: HashMap<std::path::PathBuf, Arc<FrameKey>>,
@@ -95,8 +96,9 @@ pub struct Supervisor {
     /// The runtime (its own thread) where check scripts and notify commands are started:
     /// forking a hundred processes must not delay an advert.
     scripts: Arc<tokio::runtime::Handle>,
-    /// Per instance name, kept across reloads so the counters only grow.
-    notify_counters: HashMap<String, Arc<NotifyCounters>>,
+    /// Per instance name, kept across reloads so the counters only grow. Keyed, as `live`,
+    /// by the instance's one copy of its name.
+    notify_counters: HashMap<Arc<str>, Arc<NotifyCounters>>,
     /// One notify queue per instance and per group, kept across reloads.
     queues: HashMap<(Subject, String), Notifier>,
     /// The arbiter tasks, by key, kept across reloads with their leases.
@@ -196,7 +198,7 @@ impl Supervisor {
             .map(|(n, l)| {
                 (
                     key(&l.prepared.instance),
-                    (n.clone(), l.prepared.instance.clone()),
+                    (n.to_string(), l.prepared.instance.clone()),
                 )
             })
             .collect();
@@ -228,8 +230,8 @@ impl Supervisor {
         let gone: Vec<String> = self
             .live
             .keys()
-            .filter(|n| !keep.contains_key(*n))
-            .cloned()
+            .filter(|n| !keep.contains_key(&***n))
+            .map(|n| n.to_string())
             .collect();
         for name in gone {
             if !restart.iter().any(|(n, _)| *n == name) {
@@ -311,7 +313,7 @@ impl Supervisor {
 
     /// Stops every instance: Masters send priority 0 and release their VIPs.
     pub async fn stop_all(&mut self) {
-        let names: Vec<String> = self.live.keys().cloned().collect();
+        let names: Vec<Arc<str>> = self.live.keys().cloned().collect();
         for r in names.iter().filter_map(|n| self.live.get(n)) {
             let _ = r.control.inbox.send(Input::Stop).await;
         }

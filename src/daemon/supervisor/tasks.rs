@@ -77,8 +77,8 @@ impl Supervisor {
             Some(old) => old.renewed(vips, commands, events),
             None => {
                 let counters_key = match subject {
-                    Subject::Instance => name.to_owned(),
-                    Subject::Group => format!("group {name}"),
+                    Subject::Instance => Arc::from(name),
+                    Subject::Group => Arc::from(format!("group {name}")),
                 };
                 let counters = self
                     .notify_counters
@@ -105,7 +105,7 @@ impl Supervisor {
             let members = group
                 .members
                 .iter()
-                .filter_map(|m| Some((m.clone(), self.live.get(m)?.control.inbox.clone())))
+                .filter_map(|m| Some((m.clone(), self.live.get(&**m)?.control.inbox.clone())))
                 .collect();
             // Where each running member stands, so the rebuilt group neither forgets it nor
             // notifies a group change that did not happen.
@@ -128,7 +128,7 @@ impl Supervisor {
         let inboxes: HashMap<String, RouterInbox> = self
             .live
             .iter()
-            .map(|(n, l)| (n.clone(), l.control.inbox.clone()))
+            .map(|(n, l)| (n.to_string(), l.control.inbox.clone()))
             .collect();
         let _scripts = self.scripts.enter();
         self.trackers = plan.spawn(&inboxes, &self.board);
