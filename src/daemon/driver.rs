@@ -188,7 +188,7 @@ impl<I: RouterIo + 'static> Drop for Serving<I> {
 /// How exactly `deadline`, the router's next, must be kept: a Master's next advert may wait
 /// for the grid (see `wakeup`); nothing else may.
 fn slack(router: &Router, deadline: Option<Instant>) -> Slack {
-    if deadline.is_some() && router.deadlines().advert == deadline {
+    if deadline.is_some() && router.advert_deadline() == deadline {
         Slack::Grid(advert_grid(router.config().advert_interval.as_duration()))
     } else {
         Slack::Exact

@@ -154,6 +154,33 @@ impl Sim {
             ));
         }
         let node = &self.nodes[i];
+        let all = node.router.deadlines();
+        let least = [
+            all.master_down,
+            all.advert,
+            all.announce_repeat,
+            all.announce_refresh,
+            all.isolation_recheck,
+            all.gate,
+            all.lease,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        // The driver reads these instead of the whole snapshot, at every advert.
+        if node.router.next_deadline() != least
+            || node.router.advert_deadline() != all.advert
+            || node.router.master_down_deadline() != all.master_down
+        {
+            self.violations.push(format!(
+                "{:?}: node {i}'s deadline readers disagree with its deadlines: next {:?}, \
+                 advert {:?}, master down {:?}, all {all:?}",
+                self.now,
+                node.router.next_deadline(),
+                node.router.advert_deadline(),
+                node.router.master_down_deadline(),
+            ));
+        }
         if let Some(deadline) = node.router.next_deadline()
             && deadline < self.t0 + self.now
         {

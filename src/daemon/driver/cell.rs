@@ -224,7 +224,7 @@ impl<I: RouterIo + 'static> RouterCell<I> {
         }
         let router = &held.task.router;
         let deadline = router.next_deadline();
-        let master_down = deadline.is_some() && router.deadlines().master_down == deadline;
+        let master_down = deadline.is_some() && router.master_down_deadline() == deadline;
         let slack = slack(router, deadline);
         let calls = held.wakeup.calls_owners();
         // On the shared timer a deadline not yet come is left to it as a call on this cell
@@ -289,7 +289,7 @@ impl<I: RouterIo + 'static> Expiry for RouterCell<I> {
         let router = &held.task.router;
         let deadline = router.next_deadline();
         let advert_due =
-            deadline.is_some_and(|d| d <= now()) && deadline == router.deadlines().advert;
+            deadline.is_some_and(|d| d <= now()) && deadline == router.advert_deadline();
         if advert_due && held.task.timer() {
             // Something else came due at the same instant: carried out now, after the
             // advert. (The task defers this past other routers' adverts of the instant; a

@@ -219,6 +219,17 @@ impl Router {
         self.timers.deadlines()
     }
 
+    /// The advert timer's deadline, if armed: [`Router::deadlines`]'s `advert` without
+    /// making the other six, for the driver's look at every advert sent or heard.
+    pub fn advert_deadline(&self) -> Option<Instant> {
+        self.timers.advert.map(Stamp::get)
+    }
+
+    /// The master-down timer's deadline, if armed ([`Router::advert_deadline`]'s twin).
+    pub fn master_down_deadline(&self) -> Option<Instant> {
+        self.timers.down.map(|d| d.deadline.get())
+    }
+
     /// The current state.
     pub fn state(&self) -> State {
         self.state

@@ -84,21 +84,22 @@ pub(super) struct Timers {
 }
 
 impl Timers {
-    /// The earliest armed deadline.
+    /// The earliest armed deadline. Stamps order as their instants do, so only the least
+    /// is turned into an `Instant`: a Backup asks twice for every advert it hears.
     pub fn earliest(&self) -> Option<Instant> {
-        let d = self.deadlines();
         [
-            d.master_down,
-            d.advert,
-            d.announce_repeat,
-            d.announce_refresh,
-            d.isolation_recheck,
-            d.gate,
-            d.lease,
+            self.down.map(|d| d.deadline),
+            self.advert,
+            self.announce,
+            self.refresh,
+            self.isolation,
+            self.gate,
+            self.lease,
         ]
         .into_iter()
         .flatten()
         .min()
+        .map(Stamp::get)
     }
 
     /// The earliest timer whose deadline is not after `now`, except that an overdue lease
@@ -173,4 +174,55 @@ pub(super) fn next_periodic(deadline: Instant, interval: Duration, now: Instant)
 /// refresh is off (a zero period).
 pub(super) fn refresh_deadline(schedule: &AnnounceSchedule, now: Instant) -> Option<Instant> {
     (!schedule.refresh.is_zero()).then(|| later(now, schedule.refresh))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The earliest deadline read from the stamps is the least of every armed timer's
+    /// instant, whichever timers are armed and on whichever side of the stamps' base.
+    #[test]
+    fn the_earliest_deadline_is_the_least_armed_instant() {
+        let origin = Instant::now();
+        // Instants 10 s either side of the first one stamped.
+        let at = |k: u64| Stamp::new(origin - Duration::from_secs(10) + Duration::from_millis(k));
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut draw = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..2_000 {
+            let mut arm = || (draw(3) > 0).then(|| at(draw(20_000)));
+            let t = Timers {
+                down: arm().map(|deadline| DownTimer {
+                    deadline,
+                    reset_at: deadline,
+                    cause: DownCause::Silence,
+                }),
+                advert: arm(),
+                announce: arm(),
+                refresh: arm(),
+                isolation: arm(),
+                gate: arm(),
+                lease: arm(),
+            };
+            let d = t.deadlines();
+            let least = [
+                d.master_down,
+                d.advert,
+                d.announce_repeat,
+                d.announce_refresh,
+                d.isolation_recheck,
+                d.gate,
+                d.lease,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            assert_eq!(t.earliest(), least, "{t:?}");
+        }
+    }
 }
