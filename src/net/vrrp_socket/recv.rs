@@ -3,8 +3,9 @@
 //!
 //! The message headers are libc's own, kept with the buffers, and the ones the last call
 //! used are reset before the next: the kernel overwrites each header's address and control
-//! lengths with what it used, so a header must be given its full room again, and nix's `recvmmsg` offers no way to do that
-//! short of allocating its headers (three allocations and 3 KB zeroed) for every wake-up.
+//! lengths with what it used, so a header must be given its full room again, and nix's
+//! `recvmmsg` offers no way to do that short of allocating its headers (three allocations
+//! and 3 KB zeroed) for every wake-up.
 
 use std::cell::Cell;
 use std::io;
