@@ -155,20 +155,8 @@ impl Sim {
         }
         let node = &self.nodes[i];
         let all = node.router.deadlines();
-        let least = [
-            all.master_down,
-            all.advert,
-            all.announce_repeat,
-            all.announce_refresh,
-            all.isolation_recheck,
-            all.gate,
-            all.lease,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
         // The driver reads these instead of the whole snapshot, at every advert.
-        if node.router.next_deadline() != least
+        if node.router.next_deadline() != all.least()
             || node.router.advert_deadline() != all.advert
             || node.router.master_down_deadline() != all.master_down
         {

@@ -1,11 +1,11 @@
 //! Reading packets off a raw VRRP socket: one at a time (`recvmsg`) or a batch at a time
 //! (`recvmmsg`), both turned into [`RecvPacket`]s by the same function.
 //!
-//! The message headers are libc's own, kept with the buffers, and the ones the last call
-//! used are reset before the next: the kernel overwrites each header's address and control
-//! lengths with what it used, so a header must be given its full room again, and nix's
-//! `recvmmsg` offers no way to do that short of allocating its headers (three allocations
-//! and 3 KB zeroed) for every wake-up.
+//! The message headers are libc's own, kept with the buffers, and their lengths reset before
+//! every call: the kernel overwrites each header's address and control lengths with what it
+//! used, so a header must be given its full room again, and nix's `recvmmsg` offers no way to
+//! do that short of allocating its headers (three allocations and 3 KB zeroed) for every
+//! wake-up.
 
 use std::cell::Cell;
 use std::io;
@@ -92,8 +92,6 @@ pub(super) struct RecvBatch {
     _metas: Box<[Meta; BATCH_SLOTS]>,
     _iovs: Box<[libc::iovec; BATCH_SLOTS]>,
     headers: Box<[libc::mmsghdr; BATCH_SLOTS]>,
-    /// Headers the kernel may have written since their room was last given back.
-    written: usize,
     /// The packets of the last call are the first `len`; the rest are kept from earlier
     /// calls so that their `data` allocations are reused, not made anew for every advert.
     packets: Vec<io::Result<RecvPacket>>,
@@ -131,7 +129,6 @@ impl Default for RecvBatch {
             _metas: metas,
             _iovs: iovs,
             headers,
-            written: 0,
             packets: Vec::with_capacity(BATCH_SLOTS),
             len: 0,
         }
@@ -165,8 +162,9 @@ impl RecvBatch {
     pub(super) fn fill(&mut self, fd: RawFd, on: Bound) -> io::Result<usize> {
         self.len = 0;
         // The kernel overwrites the address and control lengths of the headers it used with
-        // what it wrote: give those back their full room.
-        for h in &mut self.headers[..self.written] {
+        // what it wrote: give every header its full room back (two stores each, where making
+        // the headers anew was a few hundred instructions).
+        for h in self.headers.iter_mut() {
             h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_hdr.msg_controllen = CONTROL_ROOM as _;
         }
@@ -182,11 +180,7 @@ impl RecvBatch {
                 ptr::null_mut(),
             )
         };
-        let read = usize::try_from(read);
-        // One header past the datagrams read may have been written before the call ended
-        // (the read that found the queue empty, or failed).
-        self.written = read.as_ref().map_or(1, |&n| (n + 1).min(BATCH_SLOTS));
-        let read = read.map_err(|_| io::Error::last_os_error())?;
+        let read = usize::try_from(read).map_err(|_| io::Error::last_os_error())?;
         for (i, h) in self.headers.iter().take(read).enumerate() {
             let bytes = &self.buffers[i * RECV_BUFFER..][..(h.msg_len as usize).min(RECV_BUFFER)];
             let data = match self.packets.get_mut(i) {

@@ -34,6 +34,24 @@ pub struct Deadlines {
     pub lease: Option<Instant>,
 }
 
+impl Deadlines {
+    /// The least armed deadline of the snapshot.
+    pub fn least(&self) -> Option<Instant> {
+        [
+            self.master_down,
+            self.advert,
+            self.announce_repeat,
+            self.announce_refresh,
+            self.isolation_recheck,
+            self.gate,
+            self.lease,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}
+
 /// Why the master-down timer is running; decides the reason given if it fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum DownCause {
@@ -209,20 +227,7 @@ mod tests {
                 gate: arm(),
                 lease: arm(),
             };
-            let d = t.deadlines();
-            let least = [
-                d.master_down,
-                d.advert,
-                d.announce_repeat,
-                d.announce_refresh,
-                d.isolation_recheck,
-                d.gate,
-                d.lease,
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            assert_eq!(t.earliest(), least, "{t:?}");
+            assert_eq!(t.earliest(), t.deadlines().least(), "{t:?}");
         }
     }
 }
