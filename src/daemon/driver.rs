@@ -242,13 +242,16 @@ impl<I: RouterIo> Task<I> {
     }
 
     /// A received advert, as [`Task::handle`] would take it in an [`Input::Packet`].
-    fn packet(&mut self, packet: Packet) {
+    /// Returns the time the router was given: a deadline it moved is judged against it.
+    fn packet(&mut self, packet: Packet) -> Instant {
         self.finish();
         let mut actions = ACTIONS.take();
-        self.router.receive_into(now(), packet, &mut actions);
+        let at = now();
+        self.router.receive_into(at, packet, &mut actions);
         self.act(&mut actions);
         ACTIONS.set(actions);
         self.io.after_input(&self.router);
+        at
     }
 
     /// A timer expiry, as [`Task::handle`] would take [`Input::Timer`], except that when it

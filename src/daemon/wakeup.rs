@@ -157,8 +157,17 @@ impl Wakeup {
     /// an advert): the shared timer moves the wait itself, keeping the task asleep, which is
     /// what a Backup needs for every advert it hears. Returns whether the task must be woken
     /// to wait afresh instead (tokio's timer, or no wait in the shared timer to move).
+    /// `next_move` is how soon the deadline will move again if all goes well, when that is
+    /// known (a Backup's next advert; see [`Slot::reschedule`]); `now`, the time the router
+    /// moved it at.
     #[must_use]
-    pub fn moved(&mut self, deadline: Option<Instant>, slack: Slack) -> bool {
+    pub fn moved(
+        &mut self,
+        deadline: Option<Instant>,
+        slack: Slack,
+        next_move: Option<Duration>,
+        now: Instant,
+    ) -> bool {
         match (self, deadline) {
             (Wakeup::Precise(slot), None) => {
                 slot.clear();
@@ -166,7 +175,7 @@ impl Wakeup {
             }
             (Wakeup::Precise(slot), Some(deadline)) => {
                 let at = kept_at(slot, deadline, slack);
-                slot.reschedule(at)
+                slot.reschedule(at, next_move, now)
             }
             (Wakeup::Tokio(..), _) => true,
         }

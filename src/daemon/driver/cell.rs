@@ -22,7 +22,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{RouterIo, Task, now, slack};
 use crate::daemon::router_inbox::{InboxReceiver, Knock};
@@ -277,8 +277,9 @@ impl<I: RouterIo + 'static> RouterCell<I> {
 }
 
 impl<I: RouterIo + 'static> Expiry for RouterCell<I> {
-    /// A deadline left to the timer came. A Master's next advert is sent here, as the task
-    /// would have on waking, and the next deadline left to the timer the same way. Anything
+    /// A deadline left to the timer came, or a Backup's wait that its Master_Down moved past
+    /// (nothing is due then). A Master's next advert is sent here, as the task would have
+    /// on waking, and the next deadline left to the timer the same way. Anything
     /// else found due (Master_Down, or a preemption that moved the wait) needs the task,
     /// which acts on it with its ordering: it is woken, or started.
     fn expired(self: Arc<Self>) {
@@ -334,10 +335,14 @@ impl<I: RouterIo + 'static> PacketDoor for RouterCell<I> {
             return;
         };
         let before = held.task.router.next_deadline();
-        held.task.packet(packet);
+        let at = held.task.packet(packet);
         let router = &held.task.router;
         let after = router.next_deadline();
-        if after != before && held.wakeup.moved(after, slack(router, after)) {
+        if after != before
+            && held
+                .wakeup
+                .moved(after, slack(router, after), next_move(router, after), at)
+        {
             // Rare: the wait could not simply move (none was left to the timer, or the new
             // deadline has come). This cell, as its inbox knows it, is knocked on.
             let cell = held.control.reader();
@@ -347,6 +352,13 @@ impl<I: RouterIo + 'static> PacketDoor for RouterCell<I> {
             }
         }
     }
+}
+
+/// How soon `deadline`, the router's next, moves again if all goes well: Master_Down with
+/// the Master's next advert; `None` for any other.
+fn next_move(router: &Router, deadline: Option<Instant>) -> Option<Duration> {
+    (deadline.is_some() && router.master_down_deadline() == deadline)
+        .then(|| router.master_adver_interval().as_duration())
 }
 
 /// Tests watch what a receive loop hands over on a channel of their own.

@@ -304,6 +304,48 @@ async fn adverts_handed_over_move_the_wait_in_the_shared_timer_both_ways() {
     );
 }
 
+/// A Backup hearing its Master at the Master's pace moves its wait in the shared timer with
+/// every second or third advert, not every one (each move re-arms the timerfd), and still
+/// takes over at the last advert's Master_Down_Interval, never before: a wait left early
+/// only makes the timer call the cell, which waits again for the rest.
+#[tokio::test]
+async fn a_backup_moves_its_wait_with_every_few_adverts_and_takes_over_on_time() {
+    let timer = crate::daemon::wakeup::SharedTimer::start().unwrap();
+    let cell = RouterCell::new();
+    // v3, 100 ms adverts, priority 100: Master_Down_Interval 360.9375 ms.
+    let control = recorded(&cell, router(100), Wakeup::precise(Some(&timer)));
+    // Read after the recording's start: "never early" below is then on the safe side.
+    let t0 = TokioInstant::now();
+    control.send(Input::Start).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let armed_before = timer.arms();
+    let heard = 12;
+    let mut last = Duration::ZERO;
+    for k in 1..=heard {
+        tokio::time::sleep_until(t0 + Duration::from_millis(100) * k).await;
+        last = TokioInstant::now() - t0;
+        cell.deliver(masters_advert());
+    }
+    let moves = timer.arms() - armed_before;
+    // Every third advert here; every second if the test runs late. Each one did before.
+    assert!(
+        moves <= u64::from(heard) / 2,
+        "{moves} arms for {heard} adverts"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    control.send(Input::Stop).await.unwrap();
+    let rec = stopped(&cell).await;
+    let took_over = took_over(&rec).expect("no takeover after the Master went silent");
+    let down = last + Duration::from_micros(360_937);
+    assert!(took_over >= down, "took over {:?} early", down - took_over);
+    // Generous for a loaded machine.
+    assert!(
+        took_over - down < Duration::from_millis(300),
+        "took over {:?} late",
+        took_over - down
+    );
+}
+
 /// Records, for several routers, what each did into one shared log.
 struct Named {
     name: &'static str,

@@ -16,6 +16,11 @@
 //! burst at 50 instances and 10 ms adverts), and Masters whose advert deadlines meet on the
 //! grid (see [`super::advert_grid`]) share one expiry and one wake-up.
 //!
+//! A Backup's Master_Down, which moves later with every advert, need not move in the map at
+//! all while its wait there is more than one and a half advert intervals ahead: the next
+//! advert comes first ([`Slot::reschedule`]). It moves with every second or third advert,
+//! and only those lock the map and may re-arm the timerfd.
+//!
 //! The timer is armed in absolute CLOCK_MONOTONIC time, the clock of `Instant`, so every
 //! deadline is kept to the microsecond as with a timerfd of its own.
 
@@ -99,7 +104,9 @@ impl Then {
 /// What the shared timer may call at a deadline instead of waking a task: a Master's
 /// adverts then cost no poll of its task (see [`Slot::call_at`]).
 pub trait Expiry: Send + Sync {
-    /// The deadline came. Runs in the timer's task, with none of the timer's locks held.
+    /// The deadline came, or an earlier one that a later move left in place (see
+    /// [`Slot::reschedule`]): the owner looks at its own deadlines and asks again for what
+    /// is not due. Runs in the timer's task, with none of the timer's locks held.
     fn expired(self: Arc<Self>);
 }
 
@@ -158,6 +165,12 @@ impl SharedTimer {
         // Nanoseconds of CLOCK_MONOTONIC fit a u64 for 584 years of uptime.
         let rounded = Duration::from_nanos((abs.as_nanos().div_ceil(step) * step) as u64);
         deadline + (rounded - abs)
+    }
+
+    /// How many times the timerfd was armed so far.
+    #[cfg(test)]
+    pub fn arms(&self) -> u64 {
+        self.timers().arms
     }
 
     /// The earliest deadline any router waits for, if one waits.
@@ -358,11 +371,24 @@ impl Slot {
     /// in no slot now, so there is nothing to move, or `at` has come and the wait calls an
     /// owner, which must not be called here (the caller holds its lock). A wait whose
     /// deadline came already has been served.
-    pub(super) fn reschedule(&mut self, at: Instant) -> bool {
+    ///
+    /// `next_move`, when given, is how soon the deadline will move again if all goes well
+    /// (a Backup's next advert): a later deadline then leaves a wait that the next move will
+    /// reach first where it is (see [`left_for_the_next_move`]). `now` is the time the
+    /// deadline moved at (the caller read the clock for it).
+    pub(super) fn reschedule(
+        &mut self,
+        at: Instant,
+        next_move: Option<Duration>,
+        now: Instant,
+    ) -> bool {
         let Some(old) = self.waiting.map(Stamp::get) else {
             return true;
         };
         if old == at {
+            return false;
+        }
+        if at > old && next_move.is_some_and(|step| left_for_the_next_move(old, step, now)) {
             return false;
         }
         let mut t = self.timer.timers();
@@ -370,7 +396,6 @@ impl Slot {
             self.waiting = None;
             return false;
         };
-        let now = Instant::now();
         if now >= at {
             self.waiting = None;
             drop(t);
@@ -387,6 +412,20 @@ impl Slot {
         self.timer.earliest_changed(&mut t, now);
         false
     }
+}
+
+/// Whether a wait at `old` may stay there when its deadline moves later, since the next
+/// move is expected within `step`: the wait then comes early, and its task or owner, which
+/// looks at its own deadlines, waits again for the rest, so nothing is ever late. A Backup's
+/// Master_Down lies more than three advert intervals ahead and moves later with each advert
+/// it hears (RFC 9568 §6.4.2); while the wait in the timer is more than one and a half
+/// intervals away, the next advert comes first and decides again. So the wait moves with
+/// every second or third advert, not every one, and the others skip the timer's lock, its
+/// map and the re-arming of the timerfd (a system call keepalived makes for every advert).
+/// A wait left early costs a wake-up only when an advert is half an interval late or more.
+fn left_for_the_next_move(old: Instant, step: Duration, now: Instant) -> bool {
+    old.checked_duration_since(now)
+        .is_some_and(|ahead| ahead > step + step / 2)
 }
 
 impl Drop for Slot {

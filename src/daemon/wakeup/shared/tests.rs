@@ -225,7 +225,7 @@ async fn a_called_deadline_is_served_by_a_call_on_time_and_a_move_keeps_the_call
     // Moved later, as a preempted Master's wait is to its Master_Down: still a call.
     let at = t0 + 40 * MS;
     assert!(
-        !slot.reschedule(at),
+        !slot.reschedule(at, None, Instant::now()),
         "a wait in the map is moved, not restarted"
     );
     tokio::time::timeout(SEC, c.told.notified())
@@ -247,7 +247,7 @@ async fn a_called_deadline_moved_into_the_past_is_left_to_the_task() {
     slot.call_at(Instant::now() + HOUR, owner(&c));
     // The caller holds the owner's lock: calling it here would deadlock. The task acts.
     assert!(
-        slot.reschedule(Instant::now() - MS),
+        slot.reschedule(Instant::now() - MS, Some(MS), Instant::now()),
         "the task must be woken"
     );
     assert!(timer.timers().waiting.is_empty());
@@ -280,4 +280,42 @@ async fn an_owner_gone_is_not_called_and_a_task_wait_replaces_a_call() {
     let late = served(&mut slot, at).await;
     assert!(late < 60 * MS, "served {late:?} late");
     assert!(c.at.lock().unwrap().is_empty(), "the call was replaced");
+}
+
+/// A Backup's Master_Down moves later with every advert; the wait stays where it is while the
+/// next advert, due within `next_move`, would reach it first, and moves once it would not.
+/// A sooner deadline always moves it.
+#[tokio::test]
+async fn a_wait_moved_later_stays_while_the_next_move_comes_first() {
+    let timer = SharedTimer::start().unwrap();
+    let c = called();
+    let mut slot = timer.slot();
+    let first = Instant::now() + 300 * MS;
+    slot.call_at(first, owner(&c));
+    let waits = |timer: &SharedTimer| -> Vec<Instant> {
+        timer.timers().waiting.keys().map(|&(at, _)| at).collect()
+    };
+    // 300 ms ahead, the next move due within 100: left.
+    assert!(!slot.reschedule(first + 100 * MS, Some(100 * MS), Instant::now()));
+    assert_eq!(
+        waits(&timer),
+        [first],
+        "moved though the next move comes first"
+    );
+    // The next move due within 250 ms might come after it (300 < 375): moved.
+    let second = first + 200 * MS;
+    assert!(!slot.reschedule(second, Some(250 * MS), Instant::now()));
+    assert_eq!(
+        waits(&timer),
+        [second],
+        "left where the next move may come too late"
+    );
+    // Sooner: moved, whatever the next move.
+    let sooner = first - 100 * MS;
+    assert!(!slot.reschedule(sooner, Some(MS), Instant::now()));
+    assert_eq!(waits(&timer), [sooner], "a sooner deadline was left behind");
+    // Without a next move to expect, a later deadline moves the wait.
+    assert!(!slot.reschedule(first, None, Instant::now()));
+    assert_eq!(waits(&timer), [first]);
+    assert!(c.at.lock().unwrap().is_empty(), "never called from a move");
 }
