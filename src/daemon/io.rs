@@ -19,7 +19,7 @@ use super::groups::GroupEvent;
 use super::isolation::{Finding, IsolationProbe};
 use super::latest::{Latest, Reader};
 use super::senders::{Sending, TxPath};
-use super::stats::{LazyLogLimiter, Stats};
+use super::stats::{Hot, LazyLogLimiter, Stats};
 use crate::arbiter::keeper::KeeperInput;
 use crate::config::Vip;
 use crate::control::protocol::Event;
@@ -406,7 +406,7 @@ impl RouterIo for LiveIo {
     }
 
     fn transition(&mut self, router: &Router, t: &Transition) {
-        self.stats.bump("transitions");
+        self.stats.count(Hot::Transitions);
         self.stats
             .transition((t.from.name(), t.to.name(), t.reason.kind()));
         self.publish(router, Some(t));

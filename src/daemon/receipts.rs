@@ -7,6 +7,7 @@ use std::time::Instant;
 use tracing::{debug, warn};
 
 use super::io::LiveIo;
+use super::stats::Hot;
 use crate::vrrp::V3Checksum;
 use crate::vrrp::packet::ChecksumKind;
 use crate::vrrp::router::{Receipt, Router};
@@ -56,11 +57,12 @@ impl LiveIo {
                             "advert lists other virtual addresses than ours; processing it anyway");
                     }
                 }
-                bump("adverts_received");
+                self.stats.count(Hot::AdvertsReceived);
                 if let Some(c) = on_channel {
+                    c.count(Hot::AdvertsReceived);
                     c.advert_seen();
                 }
-                self.stats.bump(checksum.label());
+                self.stats.count(Hot::checksum(checksum));
                 if let Some(why) = checksum_mismatch(router.config().checksum, checksum)
                     && let Some(held) =
                         self.limiter

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
 use super::sealed::FrameSink;
-use super::stats::Stats;
+use super::stats::{Hot, Stats};
 use crate::net::VrrpSocket;
 use crate::vrrp::V3Checksum;
 use crate::vrrp::packet::{self, Advert};
@@ -161,8 +161,8 @@ impl Sending {
                 },
             }
             for _ in 0..sent {
-                stats.bump("adverts_sent");
-                path.stats.bump("adverts_sent");
+                stats.count(Hot::AdvertsSent);
+                path.stats.count(Hot::AdvertsSent);
             }
             match error {
                 Some(e) => {

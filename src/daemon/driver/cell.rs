@@ -28,6 +28,7 @@ use super::{RouterIo, Task, now, slack};
 use crate::daemon::router_inbox::{InboxReceiver, Knock};
 use crate::daemon::wakeup::{Expiry, Slack, Wakeup};
 use crate::vrrp::router::{Input, Packet, Router};
+use crate::vrrp::stamp::Stamp;
 
 /// Where a receive loop hands a well-formed advert: to its router, at once. Packets come
 /// from anyone on the network; every one is judged by the router and counted.
@@ -334,14 +335,17 @@ impl<I: RouterIo + 'static> PacketDoor for RouterCell<I> {
         let Some(held) = guard.running() else {
             return;
         };
-        let before = held.task.router.next_deadline();
+        let before = held.task.router.next_stamp();
         let at = held.task.packet(packet);
         let router = &held.task.router;
-        let after = router.next_deadline();
-        if after != before
-            && held
-                .wakeup
-                .moved(after, slack(router, after), next_move(router, after), at)
+        let after = router.next_stamp();
+        if after == before {
+            return;
+        }
+        let after = after.map(Stamp::get);
+        if held
+            .wakeup
+            .moved(after, slack(router, after), next_move(router, after), at)
         {
             // Rare: the wait could not simply move (none was left to the timer, or the new
             // deadline has come). This cell, as its inbox knows it, is knocked on.

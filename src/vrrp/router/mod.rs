@@ -214,6 +214,12 @@ impl Router {
         self.timers.earliest()
     }
 
+    /// [`Router::next_deadline`] as its stamp, which orders as the instant does: cheaper to
+    /// compare, for the driver's look at whether an advert heard moved it.
+    pub fn next_stamp(&self) -> Option<Stamp> {
+        self.timers.earliest_stamp()
+    }
+
     /// Every armed deadline, for status output.
     pub fn deadlines(&self) -> Deadlines {
         self.timers.deadlines()

@@ -105,6 +105,11 @@ impl Timers {
     /// The earliest armed deadline. Stamps order as their instants do, so only the least
     /// is turned into an `Instant`: a Backup asks twice for every advert it hears.
     pub fn earliest(&self) -> Option<Instant> {
+        self.earliest_stamp().map(Stamp::get)
+    }
+
+    /// [`Timers::earliest`] as its stamp.
+    pub fn earliest_stamp(&self) -> Option<Stamp> {
         [
             self.down.map(|d| d.deadline),
             self.advert,
@@ -117,7 +122,6 @@ impl Timers {
         .into_iter()
         .flatten()
         .min()
-        .map(Stamp::get)
     }
 
     /// The earliest timer whose deadline is not after `now`, except that an overdue lease
