@@ -327,9 +327,10 @@ async fn a_backup_moves_its_wait_with_every_few_adverts_and_takes_over_on_time()
         cell.deliver(masters_advert());
     }
     let moves = timer.arms() - armed_before;
-    // Every third advert here; every second if the test runs late. Each one did before.
+    // Every third advert here, every second if the test runs late, and a stall longer than
+    // 160 ms can add an early call's arming. Each advert re-armed it before.
     assert!(
-        moves <= u64::from(heard) / 2,
+        moves <= u64::from(heard) * 2 / 3,
         "{moves} arms for {heard} adverts"
     );
     tokio::time::sleep(Duration::from_millis(800)).await;

@@ -284,34 +284,35 @@ async fn an_owner_gone_is_not_called_and_a_task_wait_replaces_a_call() {
 
 /// A Backup's Master_Down moves later with every advert; the wait stays where it is while the
 /// next advert, due within `next_move`, would reach it first, and moves once it would not.
-/// A sooner deadline always moves it.
+/// A sooner deadline always moves it. (Seconds apart: a stalled test thread only makes the
+/// wait nearer, which moves it anyway.)
 #[tokio::test]
 async fn a_wait_moved_later_stays_while_the_next_move_comes_first() {
     let timer = SharedTimer::start().unwrap();
     let c = called();
     let mut slot = timer.slot();
-    let first = Instant::now() + 300 * MS;
+    let first = Instant::now() + 30 * SEC;
     slot.call_at(first, owner(&c));
     let waits = |timer: &SharedTimer| -> Vec<Instant> {
         timer.timers().waiting.keys().map(|&(at, _)| at).collect()
     };
-    // 300 ms ahead, the next move due within 100: left.
-    assert!(!slot.reschedule(first + 100 * MS, Some(100 * MS), Instant::now()));
+    // 30 s ahead, the next move due within 10 s: left.
+    assert!(!slot.reschedule(first + 10 * SEC, Some(10 * SEC), Instant::now()));
     assert_eq!(
         waits(&timer),
         [first],
         "moved though the next move comes first"
     );
-    // The next move due within 250 ms might come after it (300 < 375): moved.
-    let second = first + 200 * MS;
-    assert!(!slot.reschedule(second, Some(250 * MS), Instant::now()));
+    // The next move due within 25 s might come after it (30 < 37.5): moved.
+    let second = first + 20 * SEC;
+    assert!(!slot.reschedule(second, Some(25 * SEC), Instant::now()));
     assert_eq!(
         waits(&timer),
         [second],
         "left where the next move may come too late"
     );
     // Sooner: moved, whatever the next move.
-    let sooner = first - 100 * MS;
+    let sooner = first - 10 * SEC;
     assert!(!slot.reschedule(sooner, Some(MS), Instant::now()));
     assert_eq!(waits(&timer), [sooner], "a sooner deadline was left behind");
     // Without a next move to expect, a later deadline moves the wait.
