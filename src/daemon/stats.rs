@@ -17,8 +17,8 @@ use crate::vrrp::packet::ChecksumKind;
 /// What happened to one instance's packets.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// The counters of [`HOT`], by position.
-    hot: [AtomicU64; HOT.len()],
+    /// The [`Hot`] counters, each at its own index.
+    hot: [AtomicU64; Hot::ALL.len()],
     /// Microseconds since the Unix epoch of the last valid advert; 0: none yet. An atomic, so
     /// the receive path takes no lock for it.
     last_advert_us: AtomicU64,
@@ -58,26 +58,14 @@ impl Rare {
     }
 }
 
-/// Counters bumped for every advert sent or received (a checksum kind names each received
-/// one): atomics, so the advert path takes no lock and searches no map. In the order of
-/// [`Hot`], which the advert path counts by. Every other counter is rare.
-const HOT: [&str; 7] = [
-    "adverts_received",
-    "adverts_sent",
-    // Every instance changes state at least once, at its start.
-    "transitions",
-    "v2",
-    "v3_ipv6",
-    "v3_ipv4_pseudo_header",
-    "v3_ipv4_rfc9568",
-];
-
-/// A counter of [`HOT`], named by its position there: the advert path counts by this, with
-/// no text compared.
+/// A counter bumped for every advert sent or received (a checksum kind names each received
+/// one): an atomic, so the advert path takes no lock and searches no map, and counts by this
+/// name, with no text compared. Every other counter is rare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hot {
     AdvertsReceived,
     AdvertsSent,
+    /// Every instance changes state at least once, at its start.
     Transitions,
     V2,
     V3Ipv6,
@@ -86,13 +74,37 @@ pub enum Hot {
 }
 
 impl Hot {
-    /// The counter of adverts received with `kind`'s checksum (named by its label).
+    /// Every hot counter; each one's counter is at its own index (`hot as usize`).
+    const ALL: [Hot; 7] = [
+        Hot::AdvertsReceived,
+        Hot::AdvertsSent,
+        Hot::Transitions,
+        Hot::V2,
+        Hot::V3Ipv6,
+        Hot::V3Ipv4PseudoHeader,
+        Hot::V3Ipv4Rfc9568,
+    ];
+
+    /// The counter of adverts received with `kind`'s checksum.
     pub fn checksum(kind: ChecksumKind) -> Hot {
         match kind {
             ChecksumKind::V2 => Hot::V2,
             ChecksumKind::V3Ipv6 => Hot::V3Ipv6,
             ChecksumKind::V3Ipv4PseudoHeader => Hot::V3Ipv4PseudoHeader,
             ChecksumKind::V3Ipv4Rfc9568 => Hot::V3Ipv4Rfc9568,
+        }
+    }
+
+    /// Its label, as metrics and the status show it; a checksum kind's own.
+    fn label(self) -> &'static str {
+        match self {
+            Hot::AdvertsReceived => "adverts_received",
+            Hot::AdvertsSent => "adverts_sent",
+            Hot::Transitions => "transitions",
+            Hot::V2 => ChecksumKind::V2.label(),
+            Hot::V3Ipv6 => ChecksumKind::V3Ipv6.label(),
+            Hot::V3Ipv4PseudoHeader => ChecksumKind::V3Ipv4PseudoHeader.label(),
+            Hot::V3Ipv4Rfc9568 => ChecksumKind::V3Ipv4Rfc9568.label(),
         }
     }
 }
@@ -240,8 +252,8 @@ impl Stats {
 
     /// Adds one to the counter `name` (a stable snake_case label).
     pub fn bump(&self, name: &'static str) {
-        if let Some(i) = HOT.iter().position(|hot| *hot == name) {
-            self.hot[i].fetch_add(1, Ordering::Relaxed);
+        if let Some(hot) = Hot::ALL.into_iter().find(|hot| hot.label() == name) {
+            self.count(hot);
             return;
         }
         self.write(|rare| count_in(&mut rare.counts, name));
@@ -262,11 +274,11 @@ impl Stats {
         let mut counts: BTreeMap<&'static str, u64> =
             self.read(|rare| rare.counts.iter().copied().collect());
         // As in the map, a counter is there once it was bumped.
-        for (name, count) in HOT.iter().zip(&self.hot) {
-            match count.load(Ordering::Relaxed) {
+        for hot in Hot::ALL {
+            match self.hot[hot as usize].load(Ordering::Relaxed) {
                 0 => {}
                 n => {
-                    counts.insert(name, n);
+                    counts.insert(hot.label(), n);
                 }
             }
         }
