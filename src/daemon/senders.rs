@@ -2,15 +2,18 @@
 //! every advert on every path; a path that fails is logged when it starts and stops failing,
 //! and counted in between, so a dead link costs a counter per advert, not a log line.
 
+use std::cell::RefCell;
+use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
 
 use super::sealed::FrameSink;
 use super::stats::{Hot, Stats};
-use crate::net::VrrpSocket;
+use crate::net::{SendBatches, VrrpSocket};
 use crate::vrrp::V3Checksum;
 use crate::vrrp::packet::{self, Advert};
 use crate::vrrp::udp_frame::{self, FrameKey, Stamper};
@@ -22,14 +25,17 @@ thread_local! {
 }
 
 /// One way out for adverts.
-#[derive(Clone)]
 pub struct TxPath {
-    /// The channel's name in logs and status ("eth0", "eth1", "udp eth2:5405").
-    pub label: String,
+    /// The channel's name in logs and status ("eth0", "eth1", "udp eth2:5405"). Boxed: 8
+    /// bytes less than a `String` in every instance's paths, which sit at the edge of their
+    /// size class.
+    pub label: Box<str>,
     /// How it sends.
     pub via: Via,
     /// The channel's counters (shared with its receive side).
     pub stats: Arc<Stats>,
+    /// Whether its last advert failed: the next success is logged, further failures not.
+    pub failing: AtomicBool,
 }
 
 /// The socket and addressing of a path.
@@ -87,26 +93,20 @@ impl TxPath {
 /// The paths of one instance and their send state.
 pub struct Sending {
     paths: Arc<[TxPath]>,
-    /// Per path, as long as the paths: a boxed slice, 8 bytes less than a `Vec` in every
-    /// router's cell, which sits at the edge of its size class.
-    failing: Box<[bool]>,
     stamps: Stamper,
 }
 
 impl Sending {
     /// Sends on `paths`.
     pub fn new(paths: Arc<[TxPath]>) -> Self {
-        let failing = vec![false; paths.len()].into_boxed_slice();
         Sending {
             paths,
-            failing,
             stamps: Stamper::new(run_epoch()),
         }
     }
 
     /// Switches to new paths (a reload changed the channels); the stamps go on.
     pub fn replace(&mut self, paths: Arc<[TxPath]>) {
-        self.failing = vec![false; paths.len()].into_boxed_slice();
         self.paths = paths;
     }
 
@@ -120,9 +120,36 @@ impl Sending {
         self.paths.get(k)
     }
 
-    /// Sends `advert` on every path, counting per instance (`stats`) and per channel.
-    pub fn send(&mut self, instance: &str, advert: &Advert, stats: &Stats) {
+    /// Sends `advert` on every path, counting per instance (`stats`) and per channel. Inside
+    /// [`sent_together`], a path's one raw datagram joins the thread's batch, and is counted
+    /// when the batch leaves.
+    pub fn send(&mut self, instance: &Arc<str>, advert: &Advert, stats: &Arc<Stats>) {
         for (k, path) in self.paths.iter().enumerate() {
+            if let Via::Vrrp {
+                socket,
+                src,
+                dests,
+                checksum,
+            } = &path.via
+                && let [dst] = dests.as_slice()
+                && OUTBOX.with_borrow(|o| o.open)
+            {
+                let sent = Sent {
+                    instance: instance.clone(),
+                    stats: stats.clone(),
+                    paths: self.paths.clone(),
+                    k,
+                    dst: *dst,
+                };
+                ENCODED.with_borrow_mut(|b| {
+                    match packet::emit_into(advert, *src, *dst, *checksum, b) {
+                        Ok(()) => OUTBOX
+                            .with_borrow_mut(|o| o.batch.push(socket, *dst, b, sent, &mut settle)),
+                        Err(e) => settle(sent, Err(io::Error::other(e.to_string()))),
+                    }
+                });
+                continue;
+            }
             let mut error = None;
             let mut sent = 0;
             match &path.via {
@@ -160,23 +187,83 @@ impl Sending {
                     Err(e) => error = Some(e),
                 },
             }
-            for _ in 0..sent {
-                stats.count(Hot::AdvertsSent);
-                path.stats.count(Hot::AdvertsSent);
-            }
-            match error {
-                Some(e) => {
-                    stats.bump("advert_send_errors");
-                    path.stats.bump("advert_send_errors");
-                    if !std::mem::replace(&mut self.failing[k], true) {
-                        warn!(instance, channel = %path.label, error = %e, "advert not sent on this channel; further failures are counted, not logged, until it works again");
-                    }
+            path.settle(instance, stats, sent, error);
+        }
+    }
+}
+
+/// Runs `serve` with the adverts the thread sends batched: each socket's datagrams leave
+/// with one `sendmmsg` per 64, the last of them when `serve` returns. The
+/// shared timer serves every Master's advert deadline of a pass inside one.
+pub fn sent_together<R>(serve: impl FnOnce() -> R) -> R {
+    /// Sends what waits when the outermost `serve` ends, even by a panic.
+    struct Close;
+    impl Drop for Close {
+        fn drop(&mut self) {
+            let _ = OUTBOX.try_with(|o| {
+                let mut o = o.borrow_mut();
+                o.open = false;
+                o.batch.flush(&mut settle);
+            });
+        }
+    }
+    let outermost = OUTBOX.with_borrow_mut(|o| !std::mem::replace(&mut o.open, true));
+    let _close = if outermost { Some(Close) } else { None };
+    serve()
+}
+
+/// The thread's batch, and whether adverts go into it now.
+struct Outbox {
+    open: bool,
+    batch: SendBatches<Sent>,
+}
+
+thread_local! {
+    static OUTBOX: RefCell<Outbox> = const {
+        RefCell::new(Outbox {
+            open: false,
+            batch: SendBatches::new(),
+        })
+    };
+}
+
+/// One advert's datagram on one path, counted once it has left or failed.
+struct Sent {
+    instance: Arc<str>,
+    stats: Arc<Stats>,
+    paths: Arc<[TxPath]>,
+    k: usize,
+    dst: IpAddr,
+}
+
+fn settle(s: Sent, outcome: io::Result<()>) {
+    let (sent, error) = match outcome {
+        Ok(()) => (1, None),
+        Err(e) => (0, Some(format!("to {}: {e}", s.dst))),
+    };
+    s.paths[s.k].settle(&s.instance, &s.stats, sent, error);
+}
+
+impl TxPath {
+    /// Counts one advert's datagrams on this path: `sent` of them left, and `error` is the
+    /// last failure. Logs when the path starts failing and when it works again.
+    fn settle(&self, instance: &str, stats: &Stats, sent: usize, error: Option<String>) {
+        for _ in 0..sent {
+            stats.count(Hot::AdvertsSent);
+            self.stats.count(Hot::AdvertsSent);
+        }
+        match error {
+            Some(e) => {
+                stats.bump("advert_send_errors");
+                self.stats.bump("advert_send_errors");
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    warn!(instance, channel = %self.label, error = %e, "advert not sent on this channel; further failures are counted, not logged, until it works again");
                 }
-                None if std::mem::replace(&mut self.failing[k], false) => {
-                    info!(instance, channel = %path.label, "adverts go out on this channel again");
-                }
-                None => {}
             }
+            None if self.failing.swap(false, Ordering::Relaxed) => {
+                info!(instance, channel = %self.label, "adverts go out on this channel again");
+            }
+            None => {}
         }
     }
 }
@@ -205,4 +292,64 @@ fn run_epoch() -> u64 {
             .unwrap_or_default();
         (now.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path() -> TxPath {
+        TxPath {
+            label: "eth9".into(),
+            via: Via::Sealed {
+                sinks: Vec::new(),
+                origin: IpAddr::from([10, 0, 0, 1]),
+                key: Arc::new(FrameKey::new(vec![7; 32]).unwrap()),
+                key_file: "k".into(),
+            },
+            stats: Arc::default(),
+            failing: AtomicBool::default(),
+        }
+    }
+
+    fn count(stats: &Stats, label: &str) -> u64 {
+        stats.snapshot().get(label).copied().unwrap_or(0)
+    }
+
+    #[test]
+    fn a_path_is_logged_failing_once_and_counted_per_advert_until_it_works_again() {
+        let (path, stats) = (path(), Stats::default());
+        path.settle("vi", &stats, 1, None);
+        assert!(!path.failing.load(Ordering::Relaxed));
+        path.settle("vi", &stats, 0, Some("to 224.0.0.18: no buffer".into()));
+        assert!(
+            path.failing.load(Ordering::Relaxed),
+            "the first failure marks the path"
+        );
+        path.settle("vi", &stats, 0, Some("to 224.0.0.18: no buffer".into()));
+        assert!(path.failing.load(Ordering::Relaxed));
+        path.settle("vi", &stats, 1, None);
+        assert!(
+            !path.failing.load(Ordering::Relaxed),
+            "a success clears the mark"
+        );
+        for s in [&stats, &*path.stats] {
+            assert_eq!(count(s, "adverts_sent"), 2);
+            assert_eq!(count(s, "advert_send_errors"), 2);
+        }
+    }
+
+    #[test]
+    fn only_the_outermost_of_nested_batches_sends_and_the_thread_sends_at_once_after() {
+        assert!(!OUTBOX.with_borrow(|o| o.open));
+        sent_together(|| {
+            assert!(OUTBOX.with_borrow(|o| o.open));
+            sent_together(|| {});
+            assert!(OUTBOX.with_borrow(|o| o.open), "an inner batch closed it");
+        });
+        assert!(!OUTBOX.with_borrow(|o| o.open));
+        let unwound = std::panic::catch_unwind(|| sent_together(|| panic!("a served owner")));
+        assert!(unwound.is_err());
+        assert!(!OUTBOX.with_borrow(|o| o.open), "a panic closed the batch");
+    }
 }

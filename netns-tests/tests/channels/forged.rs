@@ -64,20 +64,21 @@ fn a_flood_of_forged_lower_adverts_costs_the_master_little() {
         d1.transitions(&low.name).len(),
     );
     let sent_before = d0.counter("adverts_sent");
-    let cpu_before = cpu_time(&d0);
+    let cpu_before = (cpu_time(&d0), cpu_time(&d1));
     let t0 = Instant::now();
     // 10,000 adverts a second for 5 s, each from a different address, priority 50.
     let forgery = Forgery::multicast(Version::V3, 51, 50, &[v4(vip)]);
     let forged = sends(&lab, &forgery, 10_000, Duration::from_secs(5));
     let elapsed = t0.elapsed();
-    let cpu = cpu_time(&d0) - cpu_before;
+    let cpu = (cpu_time(&d0) - cpu_before.0, cpu_time(&d1) - cpu_before.1);
     std::thread::sleep(Duration::from_millis(300));
     let sent = d0.counter("adverts_sent") - sent_before;
     let report = pinger.stop().unwrap();
-    let share = cpu.as_secs_f64() / elapsed.as_secs_f64() * 100.0;
+    let share = |cpu: Duration| cpu.as_secs_f64() / elapsed.as_secs_f64() * 100.0;
+    let (share, backup_share) = (share(cpu.0), share(cpu.1));
     eprintln!(
-        "{forged} forged adverts in {elapsed:?}: Master sent {sent} adverts, used {share:.1} % of a core; \
-         answers suppressed {}; pings {report:?}",
+        "{forged} forged adverts in {elapsed:?}: Master sent {sent} adverts, used {share:.1} % of a core \
+         (the Backup, which reads the same flood, {backup_share:.1} %); answers suppressed {}; pings {report:?}",
         d0.counter("answers_suppressed")
     );
     assert!(forged >= 40_000, "the flood ran: {forged}");
@@ -95,8 +96,15 @@ fn a_flood_of_forged_lower_adverts_costs_the_master_little() {
     );
     assert_eq!(d1.transitions(&low.name).len(), moves.1, "the Backup stays");
     assert_eq!(report.lost, 0, "{report:?}");
-    // A generous bound for a loaded machine; the benchmark reports the real figure.
-    assert!(share < 50.0, "{share:.1} % of a core");
+    // Against the Backup, which reads and judges the same flood in the same build on the same
+    // machine: the Master may answer once per interval and no more, so it costs about as
+    // much (a debug build of either takes more than half a core on a slow machine, where a
+    // bound of its own would depend on the machine). Twenty points of slack for a loaded
+    // machine; the benchmark reports the real figures.
+    assert!(
+        share < backup_share + 20.0,
+        "the Master {share:.1} % of a core, the Backup {backup_share:.1} %"
+    );
 }
 
 #[test]

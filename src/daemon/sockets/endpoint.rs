@@ -97,7 +97,7 @@ impl Sockets {
         self.sinks.retain(|_, sink| sink.strong_count() > 0);
         let sinks = t.sinks(plan, &slot, &shared, &mut self.sinks);
         Ok(TxPath {
-            label: slot.label,
+            label: slot.label.into(),
             via: Via::Sealed {
                 sinks,
                 origin: plan.primary,
@@ -105,6 +105,7 @@ impl Sockets {
                 key_file: key_file.to_owned(),
             },
             stats: slot.stats,
+            failing: Default::default(),
         })
     }
 

@@ -45,7 +45,7 @@ impl Sockets {
             },
         );
         Ok(TxPath {
-            label: plan.parent.to_owned(),
+            label: plan.parent.into(),
             via: Via::Vrrp {
                 socket: send,
                 src: plan.primary,
@@ -53,6 +53,7 @@ impl Sockets {
                 checksum: inst.v3_checksum,
             },
             stats,
+            failing: Default::default(),
         })
     }
 
@@ -80,7 +81,7 @@ impl Sockets {
             },
         );
         Ok(TxPath {
-            label: slot.label,
+            label: slot.label.into(),
             via: Via::Vrrp {
                 socket,
                 src: slot.rc.src,
@@ -88,6 +89,7 @@ impl Sockets {
                 checksum: plan.inst.v3_checksum,
             },
             stats: slot.stats,
+            failing: Default::default(),
         })
     }
 

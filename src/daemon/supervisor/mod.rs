@@ -456,6 +456,6 @@ fn channel_addrs(p: &Prepared) -> Box<[IpAddr]> {
 fn channel_list(paths: &[TxPath]) -> Vec<(String, Arc<stats::Stats>)> {
     paths
         .iter()
-        .map(|p| (p.label.clone(), p.stats.clone()))
+        .map(|p| (p.label.to_string(), p.stats.clone()))
         .collect()
 }

@@ -21,6 +21,10 @@
 //! advert comes first ([`Slot::reschedule`]). It moves with every second or third advert,
 //! and only those lock the map and may re-arm the timerfd.
 //!
+//! The adverts that the owners called in one pass send are batched
+//! ([`crate::daemon::senders::sent_together`]): Masters whose deadlines met on the grid send
+//! with one `sendmmsg` per socket, not one `sendmsg` each.
+//!
 //! The timer is armed in absolute CLOCK_MONOTONIC time, the clock of `Instant`, so every
 //! deadline is kept to the microsecond as with a timerfd of its own.
 
@@ -278,8 +282,9 @@ impl SharedTimer {
                 due
             };
             // Served once the lock is released: a woken task or a called owner may move its
-            // own deadline.
-            due.into_iter().for_each(Then::run);
+            // own deadline. The adverts of Masters whose deadlines came together leave
+            // together, one `sendmmsg` per socket.
+            crate::daemon::senders::sent_together(|| due.into_iter().for_each(Then::run));
             if !fired {
                 return Poll::Pending;
             }

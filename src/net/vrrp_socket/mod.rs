@@ -1,9 +1,11 @@
 //! Raw VRRP sockets (IP protocol 112): they move bytes, the codec in `vrrp::packet` reads them.
 
+mod batch;
 mod recv;
 mod send;
 mod setup;
 
+pub use batch::{SendBatch, SendBatches};
 pub use recv::BATCH_SLOTS;
 use recv::RecvBatch;
 
@@ -203,8 +205,12 @@ impl VrrpSocket {
     /// protocol path, where waiting for writability would delay its timers. A full socket
     /// buffer is an error (`WouldBlock`) for the caller to count.
     pub fn try_send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
-        let sent = self.send_now(self.fd.get_ref().as_raw_fd(), payload, dst)?;
+        let sent = send::send_one(self.raw_fd(), payload, self.addressing(dst)?)?;
         self.whole(sent, payload)
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        self.fd.get_ref().as_raw_fd()
     }
 
     /// A datagram is sent whole or not at all; a short count would be a kernel surprise.
@@ -220,7 +226,8 @@ impl VrrpSocket {
         Err(io::Error::other(msg))
     }
 
-    fn send_now(&self, fd: RawFd, payload: &[u8], dst: IpAddr) -> io::Result<usize> {
+    /// Where a datagram to `dst` goes, and the source it leaves from.
+    fn addressing(&self, dst: IpAddr) -> io::Result<send::Addressing> {
         match (dst, self.src) {
             (IpAddr::V4(dst), src) if self.family == Family::V4 => {
                 // IP_PKTINFO picks the source per packet; an unspecified source lets the
@@ -229,7 +236,7 @@ impl VrrpSocket {
                     Some(IpAddr::V4(s)) => s,
                     _ => Ipv4Addr::UNSPECIFIED,
                 };
-                send::send_v4(fd, payload, dst, src, self.ifindex)
+                Ok(send::Addressing::v4(dst, src, self.ifindex))
             }
             (IpAddr::V6(dst), Some(IpAddr::V6(src))) if self.family == Family::V6 => {
                 let scope = if setup::needs_scope(&dst) {
@@ -237,7 +244,7 @@ impl VrrpSocket {
                 } else {
                     0
                 };
-                send::send_v6(fd, payload, dst, scope, src, self.ifindex)
+                Ok(send::Addressing::v6(dst, scope, src, self.ifindex))
             }
             _ => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -247,6 +254,12 @@ impl VrrpSocket {
                 ),
             )),
         }
+    }
+}
+
+impl AsRawFd for VrrpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw_fd()
     }
 }
 
