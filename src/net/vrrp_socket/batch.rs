@@ -19,7 +19,7 @@ use super::send::{self, Addressing};
 type Held = Arc<dyn AsRawFd + Send + Sync>;
 
 /// Datagrams waiting to leave one socket, each with a token that comes back with its outcome.
-pub struct SendBatch<T> {
+struct SendBatch<T> {
     socket: Option<Held>,
     /// Every payload, one after the other; `ends` says where each one ends.
     bytes: Vec<u8>,
@@ -32,19 +32,13 @@ pub struct SendBatch<T> {
     headers: Vec<libc::mmsghdr>,
 }
 
-impl<T> Default for SendBatch<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl<T> SendBatch<T> {
     /// Datagrams one batch holds before it sends them: a pass over a thousand instances'
     /// deadlines sends its first datagrams after 64 of them, not after all.
-    pub const MAX: usize = 64;
+    const MAX: usize = 64;
 
     /// An empty batch.
-    pub const fn new() -> Self {
+    const fn new() -> Self {
         SendBatch {
             socket: None,
             bytes: Vec::new(),
@@ -57,12 +51,12 @@ impl<T> SendBatch<T> {
     }
 
     /// How many datagrams wait.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.tokens.len()
     }
 
     /// Whether none waits.
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.tokens.is_empty()
     }
 
@@ -96,7 +90,7 @@ impl<T> SendBatch<T> {
     }
 
     /// Sends what waits, with as few `sendmmsg` as the kernel takes, and settles each.
-    pub fn flush(&mut self, settle: &mut impl FnMut(T, io::Result<()>)) {
+    fn flush(&mut self, settle: &mut impl FnMut(T, io::Result<()>)) {
         let Some(socket) = self.socket.take() else {
             return;
         };

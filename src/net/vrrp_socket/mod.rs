@@ -5,7 +5,7 @@ mod recv;
 mod send;
 mod setup;
 
-pub use batch::{SendBatch, SendBatches};
+pub use batch::SendBatches;
 pub use recv::BATCH_SLOTS;
 use recv::RecvBatch;
 
