@@ -317,7 +317,7 @@ mod tests {
     }
 
     #[test]
-    fn a_path_is_logged_failing_once_and_counted_per_advert_until_it_works_again() {
+    fn a_path_is_marked_failing_once_and_counted_per_advert_until_it_works_again() {
         let (path, stats) = (path(), Stats::default());
         path.settle("vi", &stats, 1, None);
         assert!(!path.failing.load(Ordering::Relaxed));
@@ -340,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_outermost_of_nested_batches_sends_and_the_thread_sends_at_once_after() {
+    fn nested_passes_open_the_batch_once_and_a_panic_closes_it() {
         assert!(!OUTBOX.with_borrow(|o| o.open));
         sent_together(|| {
             assert!(OUTBOX.with_borrow(|o| o.open));

@@ -56,11 +56,13 @@ impl<T> SendBatch<T> {
     }
 
     /// Whether none waits.
+    #[cfg(test)]
     fn is_empty(&self) -> bool {
         self.tokens.is_empty()
     }
 
-    /// Whether what waits is for the socket of `fd`, or nothing waits.
+    /// Whether what waits is for the socket of `fd`, or nothing waits. While the batch holds
+    /// its socket, no other open socket has the same number.
     fn takes(&self, fd: RawFd) -> bool {
         self.socket.as_ref().is_none_or(|s| s.as_raw_fd() == fd)
     }
@@ -75,9 +77,7 @@ impl<T> SendBatch<T> {
         token: T,
         settle: &mut impl FnMut(T, io::Result<()>),
     ) {
-        // While the batch holds its socket, no other open socket has the same number.
-        let same = self.socket.as_ref().is_some_and(|s| s.as_raw_fd() == fd);
-        if !same || self.len() == Self::MAX {
+        if !self.takes(fd) || self.len() == Self::MAX {
             self.flush(settle);
         }
         if self.socket.is_none() {
@@ -163,7 +163,7 @@ impl<T> Default for SendBatches<T> {
 impl<T> SendBatches<T> {
     /// Sockets with a batch of their own at once; the datagrams of any more share the last
     /// batch, which sends what waits whenever its socket changes.
-    pub const SOCKETS: usize = 8;
+    const SOCKETS: usize = 8;
 
     /// No batch yet.
     pub const fn new() -> Self {
@@ -183,31 +183,13 @@ impl<T> SendBatches<T> {
         token: T,
         settle: &mut impl FnMut(T, io::Result<()>),
     ) {
+        let fd = socket.as_raw_fd();
         match socket.addressing(dst) {
-            Ok(a) => self.queue(
-                || socket.clone(),
-                socket.raw_fd(),
-                a,
-                payload,
-                token,
-                settle,
-            ),
+            Ok(a) => self
+                .batch_for(fd)
+                .queue(|| socket.clone(), fd, a, payload, token, settle),
             Err(error) => settle(token, Err(error)),
         }
-    }
-
-    /// Queues one addressed datagram in the batch of the socket of `fd`.
-    fn queue(
-        &mut self,
-        hold: impl FnOnce() -> Held,
-        fd: RawFd,
-        a: Addressing,
-        payload: &[u8],
-        token: T,
-        settle: &mut impl FnMut(T, io::Result<()>),
-    ) {
-        self.batch_for(fd)
-            .queue(hold, fd, a, payload, token, settle);
     }
 
     /// The batch of the socket of `fd`: its own, a free one, a new one, or the last.
@@ -232,12 +214,14 @@ impl<T> SendBatches<T> {
     }
 
     /// Datagrams waiting, in all batches.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.batches.iter().map(SendBatch::len).sum()
     }
 
     /// Whether none waits.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.batches.iter().all(SendBatch::is_empty)
     }
 }

@@ -205,12 +205,8 @@ impl VrrpSocket {
     /// protocol path, where waiting for writability would delay its timers. A full socket
     /// buffer is an error (`WouldBlock`) for the caller to count.
     pub fn try_send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
-        let sent = send::send_one(self.raw_fd(), payload, self.addressing(dst)?)?;
+        let sent = send::send_one(self.as_raw_fd(), payload, self.addressing(dst)?)?;
         self.whole(sent, payload)
-    }
-
-    fn raw_fd(&self) -> RawFd {
-        self.fd.get_ref().as_raw_fd()
     }
 
     /// A datagram is sent whole or not at all; a short count would be a kernel surprise.
@@ -259,7 +255,7 @@ impl VrrpSocket {
 
 impl AsRawFd for VrrpSocket {
     fn as_raw_fd(&self) -> RawFd {
-        self.raw_fd()
+        self.fd.get_ref().as_raw_fd()
     }
 }
 

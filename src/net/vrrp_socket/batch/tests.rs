@@ -178,7 +178,7 @@ fn datagrams_for_sockets_taken_in_turn_wait_in_a_batch_each() {
         } else {
             (b.clone(), fd_b, &rx_b)
         };
-        batches.queue(
+        batches.batch_for(fd).queue(
             || held,
             fd,
             to(rx, LOOPBACK_INDEX),
