@@ -94,6 +94,25 @@ pub fn freeze_master(pair: &mut ArbiterPair, hold: Duration, after: Duration) ->
     Ok(finish(pair, fault, Some(Instant::now()), after))
 }
 
+/// (d) as [`freeze_master`], but thawed only once node 1 holds the VIP (or `limit` passed),
+/// and `then` after that. How long a frozen Master's lease outlives its last renewal is up
+/// to the store: on a loaded machine etcd may answer late, or elect a new leader, which
+/// extends every lease by an election timeout. A fixed freeze then ends before the takeover
+/// it was meant to show.
+pub fn freeze_master_past_takeover(
+    pair: &mut ArbiterPair,
+    limit: Duration,
+    then: Duration,
+    after: Duration,
+) -> Result<Outcome> {
+    pair.vipds[0].signal(Signal::SIGSTOP)?;
+    let fault = Instant::now();
+    let _ = pair.watch.wait(limit, |h| h[1]);
+    std::thread::sleep(then);
+    pair.vipds[0].signal(Signal::SIGCONT)?;
+    Ok(finish(pair, fault, Some(Instant::now()), after))
+}
+
 /// (e) node 0's vipd killed (SIGKILL) and its LAN port cut at the same moment, a dead host
 /// (else its kernel keeps answering for the VIP it leaves behind); or (f) stopped with
 /// SIGTERM. Watched until node 1 holds the VIP or `limit` passes, then `after` more.

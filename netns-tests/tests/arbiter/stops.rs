@@ -8,7 +8,7 @@ use nix::sys::signal::Signal;
 
 use netns_tests::arbiter::PairSpec;
 use netns_tests::arbiter::pair::METRICS_PORT;
-use netns_tests::arbiter::scenario::{freeze_master, stop_master};
+use netns_tests::arbiter::scenario::{freeze_master_past_takeover, stop_master};
 use netns_tests::etcd::require_etcd;
 use netns_tests::vipd::metrics::{sample, scrape};
 use netns_tests::wait_until;
@@ -27,7 +27,7 @@ fn a_frozen_master_loses_its_lease_and_drops_the_vip_when_it_runs_again() {
     let mut pair = pair(PairSpec::default());
     let ttl = pair.spec.ttl;
     let ping = pair.pinger(pinger()).unwrap();
-    let out = freeze_master(&mut pair, ttl * 3, ttl * 2).unwrap();
+    let out = freeze_master_past_takeover(&mut pair, ttl * 8, ttl, ttl * 2).unwrap();
     let report = ping.stop().unwrap();
     let thawed = out.healed.expect("thawed");
     let took = out.backup_took_over().unwrap_or_else(|| {
