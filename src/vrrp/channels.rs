@@ -94,15 +94,21 @@ impl ChannelHealth {
     /// lost), then reports every other channel silent for more than `silence` (the caller's
     /// Master_Down_Interval) as lost, once. Changes come in channel order, a recovery before
     /// the losses. Nothing happens while not watching, or for an unknown channel.
-    pub fn advert(&mut self, channel: usize, now: Instant, silence: Duration) -> Vec<HealthChange> {
+    pub fn advert(
+        &mut self,
+        channel: usize,
+        now: impl Into<Stamp>,
+        silence: Duration,
+    ) -> Vec<HealthChange> {
         let mut changes = Vec::new();
-        let Some(since) = self.watching_since.map(Stamp::get) else {
+        let Some(since) = self.watching_since else {
             return changes;
         };
         let Some(seen) = self.channels.get_mut(channel) else {
             return changes;
         };
-        seen.last_seen = Some(Stamp::new(now));
+        let now = now.into();
+        seen.last_seen = Some(now);
         if seen.lost {
             seen.lost = false;
             changes.push(HealthChange::Recovered { channel });
@@ -111,8 +117,8 @@ impl ChannelHealth {
             if i == channel || c.lost {
                 continue;
             }
-            let from = c.last_seen().map_or(since, |seen| seen.max(since));
-            let silent_for = now.saturating_duration_since(from);
+            let from = c.last_seen.map_or(since, |seen| seen.max(since));
+            let silent_for = now.since(from);
             if silent_for > silence {
                 c.lost = true;
                 changes.push(HealthChange::Lost {

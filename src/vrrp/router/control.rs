@@ -177,8 +177,12 @@ impl Router {
                 self.cancel_takeover(out);
             }
             State::Backup => {
-                let deadline = later(now, self.master_down_interval());
-                self.arm_down(now, deadline, DownCause::Silence);
+                let at = Stamp::new(now);
+                self.arm_down(
+                    at,
+                    at.later(self.master_down_interval()),
+                    DownCause::Silence,
+                );
             }
             _ => {}
         }

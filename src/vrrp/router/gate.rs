@@ -218,8 +218,8 @@ impl Router {
             // timer of its own (the owner starting, a group's order) must not be left without
             // one.
             let cause = pending.down.map_or(DownCause::Silence, |d| d.cause);
-            let deadline = later(now, self.master_down_interval());
-            self.arm_down(now, deadline, cause);
+            let at = Stamp::new(now);
+            self.arm_down(at, at.later(self.master_down_interval()), cause);
         }
     }
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::{Action, Advert, Arrival, Packet, Receipt, Router};
 use crate::vrrp::packet::{AddressCheck, Expected, check_against};
+use crate::vrrp::stamp::Stamp;
 
 impl Router {
     pub(super) fn packet(&mut self, now: Instant, packet: Packet, out: &mut Vec<Action>) {
@@ -53,7 +54,7 @@ impl Router {
             receipt,
         });
         if shows_channel {
-            self.channel_heard(now, channel, out);
+            self.channel_heard(Stamp::new(now), channel, out);
         }
         if accepted {
             let advert = Advert {

@@ -27,13 +27,15 @@ impl Router {
     /// An advert from `from` with a priority: if `from` resigned within the last
     /// Master_Down_Interval, that resignation was not its own.
     pub(super) fn heard_alive(&mut self, from: IpAddr, now: Instant) {
+        // Nearly every advert finds no resignation noted: the window is worked out only for
+        // one that does.
+        let Some((who, at)) = self.episodes().and_then(|e| e.resignation) else {
+            return;
+        };
         let window = self
             .master_down_interval()
             .max(self.own_master_down_interval());
-        let forged = self
-            .episodes()
-            .and_then(|e| e.resignation)
-            .is_some_and(|(who, at)| who == from && now < later(at, window));
+        let forged = who == from && now < later(at, window);
         if forged {
             let episodes = self.episodes_mut();
             episodes.resignation = None;

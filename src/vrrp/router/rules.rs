@@ -69,6 +69,8 @@ impl Router {
     }
 
     fn backup_advert(&mut self, now: Instant, advert: Advert, out: &mut Vec<Action>) {
+        // The times this advert sets are all worked out from one stamp of `now`.
+        let at = Stamp::new(now);
         if advert.priority == 0 && self.doubts(advert.from, now) {
             // Still noted: the sender's next advert renews the doubt, so a forger that
             // keeps at it never gets past it.
@@ -82,7 +84,7 @@ impl Router {
             self.heard_alive(advert.from, now);
         }
         if advert.priority != 0 {
-            self.channel_heard(now, advert.channel, out);
+            self.channel_heard(at, advert.channel, out);
         }
         let lower = advert.priority != 0 && advert.priority < self.priority;
         // The preempt delay runs from the first lower-priority advert of an episode; an
@@ -90,13 +92,13 @@ impl Router {
         if !lower {
             self.preempt_since = None;
         } else if self.preempt_since.is_none() {
-            self.preempt_since = Some(Stamp::new(now));
+            self.preempt_since = Some(at);
         }
         let heard = Heard {
             addr: advert.from,
             channel: advert.channel,
             priority: advert.priority,
-            at: Stamp::new(now),
+            at,
         };
         self.heard = Some(heard);
         if lower && self.may_preempt(now) {
@@ -110,7 +112,7 @@ impl Router {
                 .is_some_and(|p| p.gates[0] == super::GateKind::Isolation);
             if asks_isolation && let Some(down) = self.cancel_takeover(out).and_then(|p| p.down) {
                 self.timers.down = Some(DownTimer {
-                    deadline: Stamp::new(now),
+                    deadline: at,
                     ..down
                 });
             }
@@ -134,14 +136,10 @@ impl Router {
             if let Some(other) = other {
                 // Another Master we follow is still alive: wait for it as usual.
                 self.heard = Some(other);
-                self.arm_down(
-                    other.at.get(),
-                    later(other.at.get(), mdi),
-                    DownCause::Silence,
-                );
+                self.arm_down(other.at, other.at.later(mdi), DownCause::Silence);
             } else {
-                let deadline = later(now, self.skew_time());
-                self.arm_down(now, deadline, DownCause::Resigned(advert.from));
+                let deadline = at.later(self.skew_time());
+                self.arm_down(at, deadline, DownCause::Resigned(advert.from));
             }
         } else {
             self.adopt_interval(advert.interval);
@@ -154,8 +152,8 @@ impl Router {
                 self.followed.reserve_exact(1);
             }
             self.followed.push(heard);
-            let deadline = later(now, self.master_down_interval());
-            self.arm_down(now, deadline, DownCause::Silence);
+            let deadline = at.later(self.master_down_interval());
+            self.arm_down(at, deadline, DownCause::Silence);
         }
     }
 
@@ -175,7 +173,7 @@ impl Router {
 
     /// A Backup heard the Master on `channel`: the channel carries it (for status and logs
     /// only; no decision depends on it).
-    pub(super) fn channel_heard(&mut self, now: Instant, channel: usize, out: &mut Vec<Action>) {
+    pub(super) fn channel_heard(&mut self, now: Stamp, channel: usize, out: &mut Vec<Action>) {
         let silence = self.master_down_interval();
         let changes = self.channels.advert(channel, now, silence);
         out.extend(changes.into_iter().map(Action::Channel));
@@ -353,19 +351,23 @@ impl Router {
             self.channels.watch(now);
         }
         self.state = State::Backup;
-        self.backup_since = Some(Stamp::new(now));
+        let at = Stamp::new(now);
+        self.backup_since = Some(at);
         self.preempt_since = None;
         self.timers = Default::default();
-        let deadline = later(now, self.master_down_interval());
-        self.arm_down(now, deadline, DownCause::Silence);
+        self.arm_down(
+            at,
+            at.later(self.master_down_interval()),
+            DownCause::Silence,
+        );
         self.notify(from, reason, master, out);
     }
 
     /// Arms (or resets) the master-down timer, unless draining keeps us from ever firing it.
-    pub(super) fn arm_down(&mut self, now: Instant, deadline: Instant, cause: DownCause) {
+    pub(super) fn arm_down(&mut self, now: Stamp, deadline: Stamp, cause: DownCause) {
         self.timers.down = (!self.draining).then_some(DownTimer {
-            deadline: Stamp::new(deadline),
-            reset_at: Stamp::new(now),
+            deadline,
+            reset_at: now,
             cause,
         });
     }
