@@ -28,6 +28,7 @@
 //! The timer is armed in absolute CLOCK_MONOTONIC time, the clock of `Instant`, so every
 //! deadline is kept to the microsecond as with a timerfd of its own.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -80,8 +81,13 @@ struct Timers {
     arms: u64,
 }
 
-/// What the deadlines of one expiry do; most expiries serve a few, which stay on the stack.
-type Due = smallvec::SmallVec<[Then; 8]>;
+thread_local! {
+    /// What the deadlines of one expiry do, kept between expiries with its room: a Master of
+    /// many instances serves dozens at a time on its advert grid, and a list made for each
+    /// expiry was allocated and grown again on every pass. Its room stays at the most one
+    /// expiry served.
+    static DUE: Cell<Vec<Then>> = const { Cell::new(Vec::new()) };
+}
 
 /// What the timer does when a deadline comes.
 enum Then {
@@ -261,7 +267,7 @@ impl SharedTimer {
                 }
                 Poll::Pending => false,
             };
-            let due = {
+            let mut due = {
                 let mut t = self.timers();
                 let now = Instant::now();
                 // An expiry: the timer is no longer armed. (A readiness from an expiry that
@@ -271,7 +277,7 @@ impl SharedTimer {
                 }
                 // Taken one by one, not split off: splitting built a new tree, and with it a
                 // node allocated for every expiry of a lone Master's advert timer.
-                let mut due = Due::new();
+                let mut due = DUE.take();
                 while let Some(entry) = t.waiting.first_entry() {
                     if entry.key().0 > now {
                         break;
@@ -284,7 +290,8 @@ impl SharedTimer {
             // Served once the lock is released: a woken task or a called owner may move its
             // own deadline. The adverts of Masters whose deadlines came together leave
             // together, one `sendmmsg` per socket.
-            crate::daemon::senders::sent_together(|| due.into_iter().for_each(Then::run));
+            crate::daemon::senders::sent_together(|| due.drain(..).for_each(Then::run));
+            DUE.set(due);
             if !fired {
                 return Poll::Pending;
             }
