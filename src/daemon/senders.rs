@@ -141,12 +141,11 @@ impl Sending {
                     k,
                     dst: *dst,
                 };
-                ENCODED.with_borrow_mut(|b| {
-                    match packet::emit_into(advert, *src, *dst, *checksum, b) {
-                        Ok(()) => OUTBOX
-                            .with_borrow_mut(|o| o.batch.push(socket, *dst, b, sent, &mut settle)),
-                        Err(e) => settle(sent, Err(io::Error::other(e.to_string()))),
+                encoded(advert, *src, *dst, *checksum, |datagram| match datagram {
+                    Ok(b) => {
+                        OUTBOX.with_borrow_mut(|o| o.batch.push(socket, *dst, b, sent, &mut settle))
                     }
+                    Err(e) => settle(sent, Err(io::Error::other(e))),
                 });
                 continue;
             }
@@ -160,12 +159,10 @@ impl Sending {
                     checksum,
                 } => {
                     for &dst in dests {
-                        let r = ENCODED.with_borrow_mut(|b| {
-                            packet::emit_into(advert, *src, dst, *checksum, b)
+                        let r = encoded(advert, *src, dst, *checksum, |datagram| {
+                            socket
+                                .try_send_to(datagram?, dst)
                                 .map_err(|e| e.to_string())
-                                .and_then(|()| {
-                                    socket.try_send_to(b, dst).map_err(|e| e.to_string())
-                                })
                         });
                         match r {
                             Ok(()) => sent += 1,
@@ -190,6 +187,21 @@ impl Sending {
             path.settle(instance, stats, sent, error);
         }
     }
+}
+
+/// `advert` from `src` to `dst`, encoded into the thread's buffer and handed to `then`, or
+/// why it could not be.
+fn encoded<R>(
+    advert: &Advert,
+    src: IpAddr,
+    dst: IpAddr,
+    checksum: V3Checksum,
+    then: impl FnOnce(Result<&[u8], String>) -> R,
+) -> R {
+    ENCODED.with_borrow_mut(|b| {
+        let datagram = packet::emit_into(advert, src, dst, checksum, b).map(|()| &b[..]);
+        then(datagram.map_err(|e| e.to_string()))
+    })
 }
 
 /// Runs `serve` with the adverts the thread sends batched: each socket's datagrams leave

@@ -226,20 +226,11 @@ impl<T> SendBatches<T> {
     }
 }
 
-/// A datagram is sent whole or not at all; a short count would be a kernel surprise.
+/// Whether the datagram of `h` left whole.
 fn whole(h: &libc::mmsghdr) -> io::Result<()> {
-    let (sent, len) = (h.msg_len as usize, iov_len(h));
-    if sent == len {
-        return Ok(());
-    }
-    Err(io::Error::other(format!(
-        "short send: {sent} of {len} bytes"
-    )))
-}
-
-fn iov_len(h: &libc::mmsghdr) -> usize {
     // SAFETY: every header of a batch points at exactly one iovec, alive while it is read.
-    unsafe { (*h.msg_hdr.msg_iov).iov_len }
+    let len = unsafe { (*h.msg_hdr.msg_iov).iov_len };
+    send::whole(h.msg_len as usize, len)
 }
 
 #[cfg(test)]

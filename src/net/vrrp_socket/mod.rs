@@ -206,20 +206,7 @@ impl VrrpSocket {
     /// buffer is an error (`WouldBlock`) for the caller to count.
     pub fn try_send_to(&self, payload: &[u8], dst: IpAddr) -> io::Result<()> {
         let sent = send::send_one(self.as_raw_fd(), payload, self.addressing(dst)?)?;
-        self.whole(sent, payload)
-    }
-
-    /// A datagram is sent whole or not at all; a short count would be a kernel surprise.
-    fn whole(&self, sent: usize, payload: &[u8]) -> io::Result<()> {
-        if sent == payload.len() {
-            return Ok(());
-        }
-        let msg = format!(
-            "short send on {}: {sent} of {} bytes",
-            self.ifname,
-            payload.len()
-        );
-        Err(io::Error::other(msg))
+        send::whole(sent, payload.len())
     }
 
     /// Where a datagram to `dst` goes, and the source it leaves from.

@@ -154,6 +154,17 @@ pub(super) fn send_one(fd: RawFd, payload: &[u8], mut a: Addressing) -> io::Resu
     usize::try_from(sent).map_err(|_| io::Error::last_os_error())
 }
 
+/// A datagram is sent whole or not at all; a short count of `len` bytes would be a kernel
+/// surprise.
+pub(super) fn whole(sent: usize, len: usize) -> io::Result<()> {
+    if sent == len {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "short send: {sent} of {len} bytes"
+    )))
+}
+
 /// One `sendmmsg` of `headers`, without waiting: how many of them left, from the first
 /// (each one's `msg_len` then holds the bytes sent). An error only if the first did not
 /// leave; a later one's error is the next call's, which starts with it.

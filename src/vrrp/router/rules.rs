@@ -123,7 +123,7 @@ impl Router {
         if advert.priority == 0 {
             self.followed.retain(|f| f.addr != advert.from);
             let mdi = self.master_down_interval();
-            self.followed.retain(|f| now < later(f.at.get(), mdi));
+            self.followed.retain(|f| at < f.at.later(mdi));
             // Another Master is judged on the channel the resignation came in on: every
             // Master advertises on every channel, and the resigning one has other addresses
             // on the others (its adverts there, heard a moment ago, are not another Master).

@@ -32,6 +32,19 @@ fn sender() -> (Held, i32) {
     (tx, fd)
 }
 
+/// Queues `payload` with `token` on the socket of `sender`, addressed `to`.
+fn queue<T>(
+    batch: &mut SendBatch<T>,
+    sender: &(Held, i32),
+    to: Addressing,
+    payload: &[u8],
+    token: T,
+    settle: &mut impl FnMut(T, io::Result<()>),
+) {
+    let held = sender.0.clone();
+    batch.queue(|| held, sender.1, to, payload, token, settle);
+}
+
 /// Receives `n` datagrams, in order.
 fn received(rx: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
     let mut buf = [0u8; 64];
@@ -46,21 +59,14 @@ fn received(rx: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
 #[test]
 fn queued_datagrams_leave_in_order_when_flushed_each_settled_once() {
     let rx = receiver();
-    let (tx, fd) = sender();
+    let tx = sender();
     let mut batch = SendBatch::new();
     let settled = RefCell::new(Vec::new());
     let mut settle =
         |token: usize, r: io::Result<()>| settled.borrow_mut().push((token, r.is_ok()));
     for k in 0..5usize {
-        let held = tx.clone();
-        batch.queue(
-            || held,
-            fd,
-            to(&rx, LOOPBACK_INDEX),
-            &[k as u8; 3],
-            k,
-            &mut settle,
-        );
+        let to = to(&rx, LOOPBACK_INDEX);
+        queue(&mut batch, &tx, to, &[k as u8; 3], k, &mut settle);
     }
     assert_eq!(batch.len(), 5);
     batch.flush(&mut settle);
@@ -76,28 +82,18 @@ fn queued_datagrams_leave_in_order_when_flushed_each_settled_once() {
 #[test]
 fn a_failing_datagram_is_settled_with_its_error_and_the_rest_still_leave() {
     let rx = receiver();
-    let (tx, fd) = sender();
+    let tx = sender();
     let mut batch = SendBatch::new();
     let settled = RefCell::new(Vec::new());
     let mut settle = |token: u8, r: io::Result<()>| settled.borrow_mut().push((token, r.is_ok()));
-    for (k, ifindex) in [
+    let ifindexes = [
         LOOPBACK_INDEX,
         NO_SUCH_INTERFACE,
         LOOPBACK_INDEX,
         NO_SUCH_INTERFACE,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let held = tx.clone();
-        batch.queue(
-            || held,
-            fd,
-            to(&rx, ifindex),
-            &[k as u8],
-            k as u8,
-            &mut settle,
-        );
+    ];
+    for (k, ifindex) in (0u8..).zip(ifindexes) {
+        queue(&mut batch, &tx, to(&rx, ifindex), &[k], k, &mut settle);
     }
     batch.flush(&mut settle);
     assert_eq!(
@@ -110,25 +106,29 @@ fn a_failing_datagram_is_settled_with_its_error_and_the_rest_still_leave() {
 #[test]
 fn a_full_batch_or_another_socket_sends_what_waits_first() {
     let rx = receiver();
-    let (a, fd_a) = sender();
-    let (b, fd_b) = sender();
+    let (a, b) = (sender(), sender());
     let mut batch = SendBatch::new();
     let settled = RefCell::new(Vec::new());
     let mut settle =
         |token: usize, r: io::Result<()>| settled.borrow_mut().push((token, r.is_ok()));
     let max = SendBatch::<usize>::MAX;
     for k in 0..max {
-        let held = a.clone();
-        batch.queue(|| held, fd_a, to(&rx, LOOPBACK_INDEX), &[1], k, &mut settle);
+        queue(
+            &mut batch,
+            &a,
+            to(&rx, LOOPBACK_INDEX),
+            &[1],
+            k,
+            &mut settle,
+        );
     }
     assert!(
         settled.borrow().is_empty(),
         "nothing leaves before the batch is full"
     );
-    let held = a.clone();
-    batch.queue(
-        || held,
-        fd_a,
+    queue(
+        &mut batch,
+        &a,
         to(&rx, LOOPBACK_INDEX),
         &[1],
         max,
@@ -140,10 +140,9 @@ fn a_full_batch_or_another_socket_sends_what_waits_first() {
         "a full batch left before the next was queued"
     );
     assert_eq!(batch.len(), 1);
-    let held = b.clone();
-    batch.queue(
-        || held,
-        fd_b,
+    queue(
+        &mut batch,
+        &b,
         to(&rx, LOOPBACK_INDEX),
         &[2],
         max + 1,
@@ -166,21 +165,17 @@ fn a_full_batch_or_another_socket_sends_what_waits_first() {
 #[test]
 fn datagrams_for_sockets_taken_in_turn_wait_in_a_batch_each() {
     let (rx_a, rx_b) = (receiver(), receiver());
-    let (a, fd_a) = sender();
-    let (b, fd_b) = sender();
+    let (a, b) = (sender(), sender());
     let mut batches = SendBatches::new();
     let settled = RefCell::new(Vec::new());
     let mut settle =
         |token: usize, r: io::Result<()>| settled.borrow_mut().push((token, r.is_ok()));
     for k in 0..10usize {
-        let (held, fd, rx) = if k % 2 == 0 {
-            (a.clone(), fd_a, &rx_a)
-        } else {
-            (b.clone(), fd_b, &rx_b)
-        };
-        batches.batch_for(fd).queue(
-            || held,
-            fd,
+        let (tx, rx) = if k % 2 == 0 { (&a, &rx_a) } else { (&b, &rx_b) };
+        let batch = batches.batch_for(tx.1);
+        queue(
+            batch,
+            tx,
             to(rx, LOOPBACK_INDEX),
             &[k as u8],
             k,
