@@ -18,6 +18,8 @@ mod fencing;
 mod forged;
 #[path = "simulator/groups.rs"]
 mod groups;
+#[path = "simulator/late_reads.rs"]
+mod late_reads;
 #[path = "simulator/operations.rs"]
 mod operations;
 mod sim;

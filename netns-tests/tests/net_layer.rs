@@ -11,6 +11,8 @@ mod lab;
 mod netlink;
 #[path = "net_layer/sniff.rs"]
 mod sniff;
+#[path = "net_layer/split.rs"]
+mod split;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::mpsc;

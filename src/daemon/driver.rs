@@ -19,6 +19,7 @@ use tokio::time::Instant as TokioInstant;
 use cell::Step;
 pub use cell::{Door, PacketDoor, RouterCell};
 
+use super::late_reads;
 use super::router_inbox::InboxReceiver;
 use super::wakeup::{Slack, Wakeup, advert_grid};
 
@@ -129,8 +130,12 @@ async fn serve<I: RouterIo + 'static>(cell: Arc<RouterCell<I>>) {
     let cell = &serving.cell;
     loop {
         match std::future::poll_fn(|cx| cell.poll_step(cx)).await {
-            Step::Due { master_down } => {
-                if master_down {
+            Step::Due { master_down, late } => {
+                if late {
+                    // Its routine adverts wait in their socket: read them first, as below.
+                    late_reads::read_now();
+                }
+                if master_down || late {
                     // A Backup whose thread was held up (a loaded host) wakes with the
                     // Master's adverts still in the socket: the timerfd and the socket
                     // become ready in the same poll, in either order. Yielding lets the
@@ -152,7 +157,13 @@ async fn serve<I: RouterIo + 'static>(cell: Arc<RouterCell<I>>) {
                     cell.finish();
                 }
             }
-            Step::Input(input) => {
+            Step::Input { input, late } => {
+                if late {
+                    // The adverts that came before the input are judged before it, as when
+                    // they are read as they come.
+                    late_reads::read_now();
+                    tokio::task::yield_now().await;
+                }
                 let stopping = *input == Input::Stop;
                 cell.handle(*input);
                 if stopping {
@@ -241,12 +252,14 @@ impl<I: RouterIo> Task<I> {
         self.io.after_input(&self.router);
     }
 
-    /// A received advert, as [`Task::handle`] would take it in an [`Input::Packet`].
+    /// A received advert, as [`Task::handle`] would take it in an [`Input::Packet`], as
+    /// arrived at `arrived` (`None`: now; never later than now by the protocol's clock).
     /// Returns the time the router was given: a deadline it moved is judged against it.
-    fn packet(&mut self, packet: Packet) -> Instant {
+    fn packet(&mut self, packet: Packet, arrived: Option<Instant>) -> Instant {
         self.finish();
         let mut actions = ACTIONS.take();
-        let at = now();
+        let now = now();
+        let at = arrived.map_or(now, |arrived| arrived.min(now));
         self.router.receive_into(at, packet, &mut actions);
         self.act(&mut actions);
         ACTIONS.set(actions);

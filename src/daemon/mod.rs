@@ -46,6 +46,7 @@ mod instance;
 mod io;
 mod isolation;
 pub mod keys;
+mod late_reads;
 pub mod latest;
 mod links;
 mod log_budget;

@@ -9,16 +9,21 @@ use tracing::{debug, warn};
 
 use super::burst;
 use super::driver::Door;
+use super::late_reads;
 use super::socket_counters;
 use super::stats::{LogLimiter, Stats};
 use super::wakeup::SharedTimer;
-use crate::net::{BATCH_SLOTS, RecvPacket, VrrpSocket};
+use crate::net::vrrp_socket::Ready;
+use crate::net::{BATCH_SLOTS, RecvPacket, RoutineSocket, VrrpSocket};
 use crate::vrrp::packet::{self, Received, Reject};
 use crate::vrrp::router::{Arrival, Packet};
 
 use crate::vrrp::Family;
 
 pub use super::vrid_table::ByVrid;
+
+mod late;
+use late::LateReader;
 
 /// The instances a socket serves, by VRID; changes with reloads.
 pub type Routes = ByVrid<Route>;
@@ -73,8 +78,12 @@ const BATCHES_PER_TURN: usize = 4;
 /// Receives on `socket` until it fails for good. `own` are this host's addresses: a packet
 /// from one of them is our own and is ignored. `timer` holds the routers' deadlines, which
 /// a pause after a burst must not delay ([`burst`]); without it, the loop never pauses.
+///
+/// With `routine`, `socket` carries resignations only and `routine` every other advert,
+/// read late while every router here reads late (see `late_reads`).
 pub async fn run(
     socket: Arc<VrrpSocket>,
+    routine: Option<RoutineSocket>,
     iface: String,
     routes: Arc<RwLock<Routes>>,
     own: Vec<IpAddr>,
@@ -89,23 +98,68 @@ pub async fn run(
         stats,
         limiter: LogLimiter::new(Duration::from_secs(10)),
     };
+    let mut late = routine.map(LateReader::new);
+    // When `socket` was last found empty.
+    let mut floor = Instant::now();
     // Full batches read in a row: the queue has not run dry since the last wait.
     let mut full_batches = 0;
     loop {
+        let mut signal = std::pin::pin!(late_reads::signal());
+        signal.as_mut().enable();
+        if let Some(late) = &mut late {
+            let each =
+                &mut |packets: &[std::io::Result<RecvPacket>]| rx.handle_all(&routes, packets);
+            let drops = late.look(&routes, &socket, each);
+            rx.count_drops(drops);
+        }
         // Readiness stays set while packets are queued, so only the first batch after the
         // queue ran dry waits for the poller; a batch short of full means it ran dry again.
         // One look at the routes per batch: a reload waits for at most a batch.
-        let handled = socket.recv_each(|packets| {
-            let table = routes.read().unwrap_or_else(|e| e.into_inner());
-            for pkt in packets {
-                rx.handle(&table, pkt);
+        let woke = tokio::select! {
+            // The routine socket first: the adverts that came before a resignation
+            // are judged before it.
+            biased;
+            ready = routine_ready(late.as_ref()) => Woke::Routine(ready),
+            ready = socket.ready() => Woke::Socket(ready),
+            () = &mut signal => Woke::Signal,
+            () = routine_wait(late.as_ref()) => Woke::Due,
+        };
+        let read = match woke {
+            Woke::Socket(Ok(ready)) => {
+                if let Some(late) = &mut late {
+                    // The same, while the routine socket is not watched.
+                    late.read_queued(&mut |packets| rx.handle_all(&routes, packets));
+                }
+                let before = Instant::now();
+                match ready.read_each(floor, &mut |packets| rx.handle_all(&routes, packets)) {
+                    Ok(Some(read)) => {
+                        if read < BATCH_SLOTS {
+                            floor = before;
+                        }
+                        read
+                    }
+                    Ok(None) => continue,
+                    Err(error) => {
+                        warn!(interface = %rx.iface, %error, "receive failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                }
             }
-        });
-        let read = match handled.await {
-            Ok(read) => read,
-            Err(error) => {
+            Woke::Socket(Err(error)) | Woke::Routine(Err(error)) => {
                 warn!(interface = %rx.iface, %error, "receive failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            Woke::Routine(Ok(())) => {
+                let late = late.as_mut().expect("only a routine socket is ready so");
+                late.read_ready(&mut |packets| rx.handle_all(&routes, packets))
+            }
+            Woke::Signal => continue,
+            Woke::Due => {
+                let late = late.as_mut().expect("only a routine socket waits so");
+                let drops = late.read_all(&mut |packets| rx.handle_all(&routes, packets));
+                rx.count_drops(drops);
                 continue;
             }
         };
@@ -121,6 +175,32 @@ pub async fn run(
                 tokio::task::yield_now().await;
             }
         }
+    }
+}
+
+/// What woke a receive loop.
+enum Woke<'a> {
+    Socket(std::io::Result<Ready<'a>>),
+    /// The routine socket, watched: its guard is taken again to read (see `late`), so that
+    /// what woke the loop does not hold the reader.
+    Routine(std::io::Result<()>),
+    /// A router started or stopped reading late, or one that does is due.
+    Signal,
+    /// The routine socket, unwatched, must be read before its queue could fill.
+    Due,
+}
+
+async fn routine_ready(late: Option<&LateReader>) -> std::io::Result<()> {
+    match late {
+        Some(late) => late.readable().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn routine_wait(late: Option<&LateReader>) {
+    match late {
+        Some(late) => late.wait().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -157,6 +237,23 @@ struct Receiver {
 }
 
 impl Receiver {
+    /// Judges every packet of a batch, with one look at the routes.
+    fn handle_all(&mut self, routes: &RwLock<Routes>, packets: &[std::io::Result<RecvPacket>]) {
+        let table = routes.read().unwrap_or_else(|e| e.into_inner());
+        for pkt in packets {
+            self.handle(&table, pkt);
+        }
+    }
+
+    /// Counts datagrams the kernel dropped from a full routine socket: read late, it held
+    /// more than it had room for (a flood).
+    fn count_drops(&self, drops: u32) {
+        if drops > 0 {
+            self.stats.bump_by("queue_full", u64::from(drops));
+            warn!(interface = %self.iface, drops, "the routine VRRP socket was full: adverts dropped");
+        }
+    }
+
     /// Judges one packet of a batch and hands it to its instance, or counts why not.
     fn handle(&mut self, table: &Routes, pkt: &std::io::Result<RecvPacket>) {
         let iface = &self.iface;
@@ -210,18 +307,27 @@ impl Receiver {
             None => Arrival::Multicast,
             Some(_) => Arrival::Unicast,
         };
-        deliver(route, channel, rx, arrival);
+        deliver(route, channel, rx, arrival, Some(pkt.arrived));
     }
 }
 
-/// Hands a well-formed advert to the router of `route` as arrived on `channel`; the router
-/// judges it and reports what became of it.
-pub(super) fn deliver(route: &Route, channel: &RxChannel, rx: Received, arrival: Arrival) {
-    route.router.deliver(Packet {
-        received: rx,
-        channel: channel.index,
-        arrival,
-    });
+/// Hands a well-formed advert to the router of `route` as arrived on `channel` at
+/// `arrived` (`None`: now); the router judges it and reports what became of it.
+pub(super) fn deliver(
+    route: &Route,
+    channel: &RxChannel,
+    rx: Received,
+    arrival: Arrival,
+    arrived: Option<Instant>,
+) {
+    route.router.deliver(
+        Packet {
+            received: rx,
+            channel: channel.index,
+            arrival,
+        },
+        arrived,
+    );
 }
 
 #[cfg(test)]

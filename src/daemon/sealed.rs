@@ -166,7 +166,7 @@ impl FrameJudge {
         let own = self.own.at(Instant::now());
         let table = routes.read().unwrap_or_else(|e| e.into_inner());
         match judge(frame, src, &table, &mut self.guards, own) {
-            Ok((route, rx)) => deliver(route, &route.channels[0], rx, Arrival::Sealed),
+            Ok((route, rx)) => deliver(route, &route.channels[0], rx, Arrival::Sealed, None),
             Err(dropped) => {
                 let reason = self.transport.label(dropped.reason);
                 let from = src.unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));

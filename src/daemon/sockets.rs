@@ -352,6 +352,7 @@ fn claim<R: Named>(routes: &RwLock<ByVrid<R>>, vrid: u8, route: R) -> Result<(),
         return Err(held);
     }
     table.insert(vrid, route);
+    super::late_reads::changed();
     Ok(())
 }
 
@@ -373,6 +374,7 @@ fn shared_route(plan: &Plan<'_>, on: &str, held: &str) -> DaemonError {
 fn forget<R: Named>(routes: &RwLock<ByVrid<R>>, name: &str) -> bool {
     let mut table = write(routes);
     table.retain(|_, r| r.name() != name);
+    super::late_reads::changed();
     table.is_empty()
 }
 

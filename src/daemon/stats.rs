@@ -259,6 +259,20 @@ impl Stats {
         self.write(|rare| count_in(&mut rare.counts, name));
     }
 
+    /// Counts `n` at once under `name`.
+    pub fn bump_by(&self, name: &'static str, n: u64) {
+        if let Some(hot) = Hot::ALL.into_iter().find(|hot| hot.label() == name) {
+            self.hot[hot as usize].fetch_add(n, Ordering::Relaxed);
+            return;
+        }
+        self.write(|rare| {
+            count_in(&mut rare.counts, name);
+            if let Some((_, count)) = rare.counts.iter_mut().find(|(k, _)| *k == name) {
+                *count += n - 1;
+            }
+        });
+    }
+
     /// Records the last fence's outcome for the status.
     pub fn set_last_fence(&self, line: String) {
         self.write(|rare| rare.rarer().last_fence = Some(line));

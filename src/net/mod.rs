@@ -21,7 +21,9 @@ pub use ipnet::IpNet;
 pub use netlink::{Addr, Link, LinkEvent, LinkEvents, Netlink};
 pub use pnet_base::MacAddr;
 pub use udp_socket::UdpChannelSocket;
-pub use vrrp_socket::{BATCH_SLOTS, RecvPacket, SendBatches, VrrpSocket};
+pub use vrrp_socket::{
+    BATCH_SLOTS, QueueFill, Ready, RecvPacket, RoutineSocket, SendBatches, VrrpSocket,
+};
 
 /// The index of interface `name` in the current network namespace.
 pub fn ifindex_by_name(name: &str) -> Result<u32, NetError> {

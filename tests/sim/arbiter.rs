@@ -296,14 +296,8 @@ impl Sim {
     /// Node `i` resumes: overdue timers first, then what arrived meanwhile.
     fn thaw(&mut self, i: usize) {
         self.nodes[i].frozen = false;
+        self.router_timer(i);
         let now = self.t0 + self.now;
-        if self.nodes[i]
-            .router
-            .next_deadline()
-            .is_some_and(|t| t <= now)
-        {
-            self.input(i, Input::Timer);
-        }
         let keeper_due = self.nodes[i]
             .keeper
             .as_ref()

@@ -12,6 +12,7 @@
 pub mod arbiter;
 mod fence;
 pub mod group;
+mod late;
 mod net;
 pub mod node;
 mod run;
@@ -19,6 +20,7 @@ mod spec;
 pub mod store;
 mod store_link;
 
+pub use late::Reads;
 pub use spec::{
     ClusterSpec, Conditions, Filter, Logged, Mutator, NodeSpec, addr, default_trackers,
 };
@@ -86,6 +88,12 @@ pub struct Sim {
     pub fence_kills: bool,
     /// Fences that crashed a running node.
     pub fences: u64,
+    /// How adverts reach the routers (see `late.rs`).
+    pub reads: Reads,
+    /// Adverts handed over late so far.
+    pub read_late: u64,
+    /// The instant the input being handled is dated, when not now (an advert read late).
+    dated: Option<Duration>,
 }
 
 impl Sim {
@@ -138,6 +146,9 @@ impl Sim {
             report_differences_only: false,
             fence_kills: true,
             fences: 0,
+            reads: Reads::AtOnce,
+            read_late: 0,
+            dated: None,
         };
         for i in 0..sim.nodes.len() {
             sim.nodes[i].keeper = sim.new_keeper(i);
@@ -174,7 +185,7 @@ impl Sim {
 
     /// Feeds an input to node `i` now (ignored if it has crashed).
     pub fn input(&mut self, i: usize, input: Input) {
-        if !self.nodes[i].alive || self.filter.is_some_and(|f| !f(i, &input)) {
+        if !self.nodes[i].alive {
             return;
         }
         if self.nodes[i].frozen {
@@ -183,16 +194,29 @@ impl Sim {
                 .push_back(arbiter::Backlog::Router(input));
             return;
         }
+        self.read(i, input);
+    }
+
+    /// Node `i`'s router handles `input`, dated `at` (earlier than now for an advert read
+    /// late), unless the filter drops it.
+    fn hand(&mut self, i: usize, at: Duration, input: Input) {
+        if self.filter.is_some_and(|f| !f(i, &input)) {
+            return;
+        }
         let traced = self.trace && !matches!(input, Input::Health { .. });
         let shown = traced.then(|| format!("{input:?}"));
-        let mut actions = self.nodes[i].router.handle(self.t0 + self.now, input);
+        let mut actions = self.nodes[i].router.handle(self.t0 + at, input);
         if let Some(m) = self.mutator {
             m(i, &mut actions);
         }
         if let Some(input) = shown {
-            eprintln!("{:?} router {i} {input} -> {actions:?}", self.now);
+            let arrived = (at != self.now).then(|| format!(" (arrived {at:?})"));
+            let arrived = arrived.unwrap_or_default();
+            eprintln!("{:?} router {i}{arrived} {input} -> {actions:?}", self.now);
         }
+        self.dated = (at != self.now).then_some(at);
         self.apply(i, actions);
+        self.dated = None;
     }
 
     /// Starts every router.
@@ -212,6 +236,7 @@ impl Sim {
         node.keeper = None;
         node.frozen = false;
         node.backlog.clear();
+        node.unread.clear();
         node.incarnation += 1;
         if let Some(store) = self.store.as_mut() {
             store.unwatch(i);

@@ -14,7 +14,7 @@ use vipd::arbiter::keeper::Keeper;
 use vipd::vrrp::health::{Health, Tracker, evaluate};
 use vipd::vrrp::router::{FaultSource, Input, Router, RouterConfig};
 
-use super::{ClusterSpec, Sim, addr, arbiter, default_trackers};
+use super::{ClusterSpec, Sim, addr, arbiter, default_trackers, late};
 
 pub(super) struct Node {
     pub(super) router: Router,
@@ -36,6 +36,8 @@ pub(super) struct Node {
     pub(super) frozen: bool,
     /// What arrived while frozen, in order.
     pub(super) backlog: VecDeque<arbiter::Backlog>,
+    /// Adverts that arrived and wait to be read (late reads only).
+    pub(super) unread: VecDeque<late::Unread>,
     /// When the last hop between router and keeper is delivered, per direction
     /// (0: to the keeper, 1: to the router), so each direction stays in order.
     pub(super) shell_at: [Duration; 2],
@@ -94,6 +96,7 @@ impl Node {
             incarnation: 0,
             frozen: false,
             backlog: VecDeque::new(),
+            unread: VecDeque::new(),
             shell_at: [Duration::ZERO; 2],
             started: Duration::ZERO,
             fence_asked: None,

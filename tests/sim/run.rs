@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use vipd::arbiter::keeper::KeeperInput;
 use vipd::vrrp::State;
-use vipd::vrrp::router::{Action, GateKind, Input};
+use vipd::vrrp::router::{Action, GateKind};
 
 use super::{Logged, Sim};
 
@@ -50,7 +50,7 @@ impl Sim {
             match timer {
                 // Packets first at equal times: an advert that arrives exactly when the
                 // timer fires still counts, as it would on a real host more often than not.
-                Some((t, i, false)) if packet.is_none_or(|p| t < p) => self.input(i, Input::Timer),
+                Some((t, i, false)) if packet.is_none_or(|p| t < p) => self.router_timer(i),
                 Some((t, i, true)) if packet.is_none_or(|p| t < p) => {
                     self.keeper_input(i, KeeperInput::Timer)
                 }
@@ -169,13 +169,17 @@ impl Sim {
                 node.router.master_down_deadline(),
             ));
         }
+        // The past is before the instant the input is dated: an advert read late after a
+        // pause (SIGSTOP) may leave a deadline that passed during it, as reading it at once
+        // would have; the timer then goes in at once.
+        let dated = self.t0 + self.dated.unwrap_or(self.now);
         if let Some(deadline) = node.router.next_deadline()
-            && deadline < self.t0 + self.now
+            && deadline < dated
         {
             self.violations.push(format!(
                 "{:?}: node {i} armed a timer in the past ({:?} before now: {:?})",
                 self.now,
-                (self.t0 + self.now) - deadline,
+                dated - deadline,
                 node.router.deadlines()
             ));
         }

@@ -38,6 +38,28 @@ pub fn chaos_event() -> impl Strategy<Value = Chaos> {
     ]
 }
 
+/// Applies `event` to `sim`.
+pub fn inflict(sim: &mut Sim, event: &Chaos) {
+    let n = sim.spec().nodes.len();
+    match *event {
+        Chaos::Partition(mask) => {
+            let side: Vec<usize> = (0..n).filter(|i| mask & (1 << i) != 0).collect();
+            sim.partition(&side);
+        }
+        Chaos::Heal => sim.heal(),
+        Chaos::Loss(l) => sim.conditions.loss = l,
+        Chaos::Dup(d) => sim.conditions.dup = d,
+        Chaos::Crash(i) => sim.crash(i % n),
+        Chaos::Restart(i) => sim.restart(i % n),
+        Chaos::Stop(i) => sim.input(i % n, Input::Stop),
+        // Start on a running router is an input like any other: it must be harmless.
+        Chaos::Start(i) => sim.input(i % n, Input::Start),
+        Chaos::Fault(i, active) => sim.set_health(i % n, "check sim", health(!active)),
+        Chaos::Weighted(i, ok) => sim.set_health(i % n, "check w", health(ok)),
+        Chaos::Drain(i, on) => sim.input(i % n, Input::Drain(on)),
+    }
+}
+
 /// Random faults for a while, then everything healed: the VIP-iff-Master invariant holds at
 /// every instant, and the cluster converges to one Master with the highest priority.
 pub fn chaos_converges(
@@ -46,33 +68,26 @@ pub fn chaos_converges(
     seed: u64,
     events: Vec<(u32, Chaos)>,
 ) -> Result<(), String> {
+    chaos_converges_in(Sim::new(spec, seed), max_delay, &events).map(drop)
+}
+
+/// [`chaos_converges`] on a cluster already built, which it returns.
+pub fn chaos_converges_in(
+    mut sim: Sim,
+    max_delay: Duration,
+    events: &[(u32, Chaos)],
+) -> Result<Sim, String> {
+    let spec = sim.spec().clone();
     let n = spec.nodes.len();
     let interval = spec.interval.as_duration();
-    let mut sim = Sim::new(spec.clone(), seed);
     sim.conditions = Conditions {
         max_delay,
         ..Conditions::default()
     };
     sim.start_all();
     for (quarters, event) in events {
-        sim.run_for(interval * quarters / 4);
-        match event {
-            Chaos::Partition(mask) => {
-                let side: Vec<usize> = (0..n).filter(|i| mask & (1 << i) != 0).collect();
-                sim.partition(&side);
-            }
-            Chaos::Heal => sim.heal(),
-            Chaos::Loss(l) => sim.conditions.loss = l,
-            Chaos::Dup(d) => sim.conditions.dup = d,
-            Chaos::Crash(i) => sim.crash(i % n),
-            Chaos::Restart(i) => sim.restart(i % n),
-            Chaos::Stop(i) => sim.input(i % n, Input::Stop),
-            // Start on a running router is an input like any other: it must be harmless.
-            Chaos::Start(i) => sim.input(i % n, Input::Start),
-            Chaos::Fault(i, active) => sim.set_health(i % n, "check sim", health(!active)),
-            Chaos::Weighted(i, ok) => sim.set_health(i % n, "check w", health(ok)),
-            Chaos::Drain(i, on) => sim.input(i % n, Input::Drain(on)),
-        }
+        sim.run_for(interval * *quarters / 4);
+        inflict(&mut sim, event);
         no_violations(&sim)?;
     }
     // Heal everything.
@@ -108,5 +123,6 @@ pub fn chaos_converges(
     })?;
     ensure(sim.holders() == masters, &sim, || {
         format!("VIPs on {:?}", sim.holders())
-    })
+    })?;
+    Ok(sim)
 }

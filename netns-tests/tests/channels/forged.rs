@@ -64,6 +64,7 @@ fn a_flood_of_forged_lower_adverts_costs_the_master_little() {
         d1.transitions(&low.name).len(),
     );
     let sent_before = d0.counter("adverts_sent");
+    let heard_before = d1.counter("adverts_received");
     let cpu_before = (cpu_time(&d0), cpu_time(&d1));
     let t0 = Instant::now();
     // 10,000 adverts a second for 5 s, each from a different address, priority 50.
@@ -73,6 +74,7 @@ fn a_flood_of_forged_lower_adverts_costs_the_master_little() {
     let cpu = (cpu_time(&d0) - cpu_before.0, cpu_time(&d1) - cpu_before.1);
     std::thread::sleep(Duration::from_millis(300));
     let sent = d0.counter("adverts_sent") - sent_before;
+    let heard = d1.counter("adverts_received") - heard_before;
     let report = pinger.stop().unwrap();
     let share = |cpu: Duration| cpu.as_secs_f64() / elapsed.as_secs_f64() * 100.0;
     let (share, backup_share) = (share(cpu.0), share(cpu.1));
@@ -96,14 +98,15 @@ fn a_flood_of_forged_lower_adverts_costs_the_master_little() {
     );
     assert_eq!(d1.transitions(&low.name).len(), moves.1, "the Backup stays");
     assert_eq!(report.lost, 0, "{report:?}");
-    // Against the Backup, which reads and judges the same flood in the same build on the same
-    // machine: the Master may answer once per interval and no more, so it costs about as
-    // much (a debug build of either takes more than half a core on a slow machine, where a
-    // bound of its own would depend on the machine). Twenty points of slack for a loaded
-    // machine; the benchmark reports the real figures.
+    // The Backup reads its Master's routine adverts late, at its deadlines, and the flood
+    // with them: every forged advert must still be judged, none lost to a full queue (its
+    // Master's would be lost with them). Its CPU is no reference for the Master's any more:
+    // it reads in large batches, the Master as each datagram comes. The advert count above
+    // is what holds the Master to one answer per interval; the benchmark reports the CPU.
     assert!(
-        share < backup_share + 20.0,
-        "the Master {share:.1} % of a core, the Backup {backup_share:.1} %"
+        heard >= forged,
+        "the Backup judged {heard} adverts of {forged} forged (the Master {share:.1} %, \
+         the Backup {backup_share:.1} % of a core)"
     );
 }
 

@@ -58,7 +58,7 @@ fn queue_then_read(lab: &Lab, v6: bool) -> (Vec<RecvPacket>, Vec<usize>) {
                         .map(|p| p.as_ref().expect("a readable packet").clone()),
                 )
             };
-            let n = tokio::time::timeout(WAIT, sock.recv_each(each))
+            let n = tokio::time::timeout(WAIT, sock.recv_each(std::time::Instant::now(), each))
                 .await
                 .unwrap_or_else(|_| panic!("B heard only {heard} packets"))
                 .expect("recv_each in B");

@@ -20,11 +20,13 @@
 //! about 6 % of what an idle instance kept. On tokio's timer (no timerfd, and the paused-clock
 //! tests) nothing calls the cell at a deadline, so the task stays until the router stops.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::{RouterIo, Task, now, slack};
+use crate::daemon::late_reads;
 use crate::daemon::router_inbox::{InboxReceiver, Knock};
 use crate::daemon::wakeup::{Expiry, Slack, Wakeup};
 use crate::vrrp::router::{Input, Packet, Router};
@@ -33,8 +35,15 @@ use crate::vrrp::stamp::Stamp;
 /// Where a receive loop hands a well-formed advert: to its router, at once. Packets come
 /// from anyone on the network; every one is judged by the router and counted.
 pub trait PacketDoor: Send + Sync {
-    /// Hands `packet` to the router now; dropped if the router is not running.
-    fn deliver(&self, packet: Packet);
+    /// Hands `packet` to the router now, as arrived at `arrived` (`None`: now); dropped if
+    /// the router is not running.
+    fn deliver(&self, packet: Packet, arrived: Option<Instant>);
+
+    /// The Master whose routine adverts the router may be handed late (see `late_reads`);
+    /// `None`: every advert as it comes.
+    fn late_source(&self) -> Option<IpAddr> {
+        None
+    }
 }
 
 /// A shared handle on a [`PacketDoor`].
@@ -69,11 +78,11 @@ struct Held<I> {
 
 /// What the serving task does next.
 pub(super) enum Step {
-    /// The router's next deadline came; whether it is Master_Down.
-    Due {
-        master_down: bool,
-    },
-    Input(Box<Input>),
+    /// The router's next deadline came; whether it is Master_Down, and whether the router
+    /// reads late (its routine adverts wait in their socket).
+    Due { master_down: bool, late: bool },
+    /// A control input, and whether the router reads late (as for `Due`).
+    Input { input: Box<Input>, late: bool },
     /// Every sender of the inbox is gone.
     Closed,
     /// Nothing is due and nothing queued: the timer calls the cell at the next deadline and
@@ -188,20 +197,22 @@ impl<I: RouterIo + 'static> RouterCell<I> {
     /// Feeds one input to the router.
     pub(super) fn handle(&self, input: Input) {
         if let Some(held) = self.lock().running() {
-            held.task.handle(input);
+            watching(&mut held.task, |task| task.handle(input));
         }
     }
 
     /// Feeds a timer expiry to the router; returns whether it left actions for
     /// [`RouterCell::finish`] (see `Task::timer`).
     pub(super) fn timer(&self) -> bool {
-        self.lock().running().is_some_and(|held| held.task.timer())
+        self.lock()
+            .running()
+            .is_some_and(|held| watching(&mut held.task, Task::timer))
     }
 
     /// Carries out the actions a timer expiry left.
     pub(super) fn finish(&self) {
         if let Some(held) = self.lock().running() {
-            held.task.finish();
+            watching(&mut held.task, Task::finish);
         }
     }
 
@@ -226,6 +237,7 @@ impl<I: RouterIo + 'static> RouterCell<I> {
         let router = &held.task.router;
         let deadline = router.next_deadline();
         let master_down = deadline.is_some() && router.master_down_deadline() == deadline;
+        let late = router.reads_late();
         let slack = slack(router, deadline);
         let calls = held.wakeup.calls_owners();
         // On the shared timer a deadline not yet come is left to it as a call on this cell
@@ -236,10 +248,10 @@ impl<I: RouterIo + 'static> RouterCell<I> {
             held.wakeup.poll_until(cx, deadline, slack).is_ready()
         };
         if due {
-            return Poll::Ready(Step::Due { master_down });
+            return Poll::Ready(Step::Due { master_down, late });
         }
         match held.control.try_recv() {
-            Some(Some(input)) => return Poll::Ready(Step::Input(input)),
+            Some(Some(input)) => return Poll::Ready(Step::Input { input, late }),
             Some(None) => return Poll::Ready(Step::Closed),
             None => {}
         }
@@ -292,11 +304,11 @@ impl<I: RouterIo + 'static> Expiry for RouterCell<I> {
         let deadline = router.next_deadline();
         let advert_due =
             deadline.is_some_and(|d| d <= now()) && deadline == router.advert_deadline();
-        if advert_due && held.task.timer() {
+        if advert_due && watching(&mut held.task, Task::timer) {
             // Something else came due at the same instant: carried out now, after the
             // advert. (The task defers this past other routers' adverts of the instant; a
             // Master's advert timer takes nobody over, so nobody waits for it.)
-            held.task.finish();
+            watching(&mut held.task, Task::finish);
         }
         let router = &held.task.router;
         let next = router.next_deadline();
@@ -330,13 +342,13 @@ impl<I: RouterIo + 'static> Knock for RouterCell<I> {
 }
 
 impl<I: RouterIo + 'static> PacketDoor for RouterCell<I> {
-    fn deliver(&self, packet: Packet) {
+    fn deliver(&self, packet: Packet, arrived: Option<Instant>) {
         let mut guard = self.lock();
         let Some(held) = guard.running() else {
             return;
         };
         let before = held.task.router.next_stamp();
-        let at = held.task.packet(packet);
+        let at = watching(&mut held.task, |task| task.packet(packet, arrived));
         let router = &held.task.router;
         let after = router.next_stamp();
         if after == before {
@@ -356,6 +368,23 @@ impl<I: RouterIo + 'static> PacketDoor for RouterCell<I> {
             }
         }
     }
+
+    fn late_source(&self) -> Option<IpAddr> {
+        self.lock()
+            .running()
+            .and_then(|held| held.task.router.late_source())
+    }
+}
+
+/// Runs `step` on `task`, and tells the receive loops when the router started or stopped
+/// reading late, or follows another Master.
+fn watching<I: RouterIo, R>(task: &mut Task<I>, step: impl FnOnce(&mut Task<I>) -> R) -> R {
+    let before = task.router.late_source();
+    let out = step(task);
+    if task.router.late_source() != before {
+        late_reads::changed();
+    }
+    out
 }
 
 /// How soon `deadline`, the router's next, moves again if all goes well: Master_Down with
@@ -368,7 +397,7 @@ fn next_move(router: &Router, deadline: Option<Instant>) -> Option<Duration> {
 /// Tests watch what a receive loop hands over on a channel of their own.
 #[cfg(test)]
 impl PacketDoor for tokio::sync::mpsc::Sender<Box<Packet>> {
-    fn deliver(&self, packet: Packet) {
+    fn deliver(&self, packet: Packet, _arrived: Option<Instant>) {
         let _ = self.try_send(Box::new(packet));
     }
 }

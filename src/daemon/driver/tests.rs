@@ -247,7 +247,7 @@ async fn an_advert_handed_over_in_the_same_turn_as_the_down_timer_counts() {
     let door: Door = cell.clone();
     let receiver = tokio::spawn(async move {
         tokio::time::sleep_until(start + Duration::from_millis(361)).await;
-        door.deliver(masters_advert());
+        door.deliver(masters_advert(), None);
     });
     tokio::time::sleep(Duration::from_millis(400)).await;
     receiver.await.unwrap();
@@ -282,11 +282,11 @@ async fn adverts_handed_over_move_the_wait_in_the_shared_timer_both_ways() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         // Started, the Backup waits with no task: the timer will call its cell.
         assert!(!cell.serving(), "a waiting Backup kept a task");
-        cell.deliver(advert.clone());
+        cell.deliver(advert.clone(), None);
     }
     advert.received.advert.priority = 0;
     let resigned = TokioInstant::now() - t0;
-    cell.deliver(advert);
+    cell.deliver(advert, None);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     control.send(Input::Stop).await.unwrap();
     let rec = stopped(&cell).await;
@@ -324,7 +324,7 @@ async fn a_backup_moves_its_wait_with_every_few_adverts_and_takes_over_on_time()
     for k in 1..=heard {
         tokio::time::sleep_until(t0 + Duration::from_millis(100) * k).await;
         last = TokioInstant::now() - t0;
-        cell.deliver(masters_advert());
+        cell.deliver(masters_advert(), None);
     }
     let moves = timer.arms() - armed_before;
     // Every third advert here, every second if the test runs late, and a stall longer than

@@ -5,6 +5,8 @@
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
+use tracing::warn;
+
 use super::{Entry, Pending, Plan, Slot, Sockets, other_holder, read};
 use crate::daemon::DaemonError;
 use crate::daemon::receiver::{self, Routes, RxChannel};
@@ -103,8 +105,17 @@ impl Sockets {
         let mut own = socket.local_addrs().unwrap_or_default();
         own.push(src);
         let timer = self.timer.clone();
+        // Resignations on this socket, the rest on its own, read late while they may be.
+        let routine = match socket.split_off_routine() {
+            Ok(routine) => Some(routine),
+            Err(error) => {
+                warn!(interface = %iface, %error, "every advert is read as it comes");
+                None
+            }
+        };
         let task = tokio::spawn(receiver::run(
             socket.clone(),
+            routine,
             iface,
             routes.clone(),
             own,

@@ -1,21 +1,27 @@
 //! Raw VRRP sockets (IP protocol 112): they move bytes, the codec in `vrrp::packet` reads them.
 
+mod arrival;
 mod batch;
+mod filter;
 mod recv;
+mod routine;
 mod send;
 mod setup;
 
 pub use batch::SendBatches;
+pub use filter::MOST_SOURCES;
 pub use recv::BATCH_SLOTS;
 use recv::RecvBatch;
+pub use routine::{QueueFill, RoutineSocket};
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
+use std::time::Instant;
 
 use socket2::Socket;
 use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
+use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 
 use crate::net::{NetError, ifindex_by_name};
 use crate::vrrp::Family;
@@ -45,6 +51,9 @@ pub struct RecvPacket {
     pub hop_limit: u8,
     /// The packet was longer than the receive buffer and `data` holds only its start.
     pub truncated: bool,
+    /// When it arrived: the kernel's receive stamp where the socket asks for one, else when
+    /// it was read (see `arrival`).
+    pub arrived: Instant,
 }
 
 /// A raw VRRP socket on one interface, for one address family.
@@ -166,39 +175,41 @@ impl VrrpSocket {
 
     /// Waits until packets are queued, reads up to [`BATCH_SLOTS`] of them with one system
     /// call and hands them to `each`, in the order they arrived. Returns how many it read.
-    ///
-    /// The buffers are the thread's, lent for the call (see [`RecvBatch::lend`]): every
-    /// receive loop of the daemon runs on its one runtime thread and reads between two
-    /// waits, never during one, so one set of buffers serves them all.
+    /// `floor`: when the socket was last found empty (see [`RecvPacket::arrived`]).
     pub async fn recv_each(
         &self,
+        floor: Instant,
         mut each: impl FnMut(&[io::Result<RecvPacket>]),
     ) -> io::Result<usize> {
         loop {
-            let mut ready = self.fd.readable().await?;
-            let read = RecvBatch::lend(|batch| {
-                let n = match ready.try_io(|s| batch.fill(s.as_raw_fd(), self.bound())) {
-                    Ok(Ok(n)) => n,
-                    Ok(Err(e)) => return Some(Err(e)),
-                    // WouldBlock: `try_io` cleared the readiness; wait for the next packet.
-                    Err(_) => return None,
-                };
-                // `recvmmsg` with MSG_DONTWAIT stops early only when the queue ran dry, or on
-                // an error, which the kernel keeps for the next call (no packet is lost). So a
-                // short batch proves the socket drained: clear its readiness now rather than
-                // pay one more call that ends in EAGAIN. A packet that arrived since is a new
-                // edge of the edge-triggered poller, and tokio does not clear a readiness
-                // newer than the one this guard saw.
-                if n < BATCH_SLOTS {
-                    ready.clear_ready();
-                }
-                each(batch.packets());
-                Some(Ok(n))
-            });
-            if let Some(read) = read {
-                return read;
+            if let Some(read) = self.ready().await?.read_each(floor, &mut each)? {
+                return Ok(read);
             }
         }
+    }
+
+    /// Waits until the poller reports packets queued.
+    pub async fn ready(&self) -> io::Result<Ready<'_>> {
+        Ok(Ready {
+            guard: self.fd.readable().await?,
+            bound: self.bound(),
+        })
+    }
+
+    /// A socket beside this one for the routine adverts of the Masters its Backups follow
+    /// (see `filter`): none until [`RoutineSocket::follow`] names them, and this socket
+    /// receives everything until then. Both stamp what they receive.
+    pub fn split_off_routine(&self) -> Result<RoutineSocket, NetError> {
+        let routine = RoutineSocket::open(&self.ifname, self.ifindex, self.family)?;
+        routine::stamp_arrivals(self.fd.get_ref(), &self.ifname)?;
+        Ok(routine)
+    }
+
+    /// Has this socket keep everything but the routine adverts of `sources`.
+    fn leave_routine(&self, sources: &[IpAddr]) -> io::Result<()> {
+        self.fd
+            .get_ref()
+            .attach_filter(&filter::others(self.family, sources))
     }
 
     /// Sends `payload` to `dst` now, without waiting: the router task calls this on the
@@ -237,6 +248,50 @@ impl VrrpSocket {
                 ),
             )),
         }
+    }
+}
+
+/// Packets the poller reported queued on a socket.
+pub struct Ready<'a> {
+    guard: AsyncFdReadyGuard<'a, Socket>,
+    bound: recv::Bound,
+}
+
+impl Ready<'_> {
+    /// Reads up to [`BATCH_SLOTS`] queued datagrams with one system call and hands them to
+    /// `each`, in the order they arrived; `None` if none was queued after all.
+    ///
+    /// The buffers are the thread's, lent for the call (see [`RecvBatch::lend`]): every
+    /// receive loop of the daemon runs on its one runtime thread and reads between two
+    /// waits, never during one, so one set of buffers serves them all.
+    pub fn read_each(
+        mut self,
+        floor: Instant,
+        each: &mut (impl FnMut(&[io::Result<RecvPacket>]) + ?Sized),
+    ) -> io::Result<Option<usize>> {
+        let bound = self.bound;
+        RecvBatch::lend(|batch| {
+            let n = match self
+                .guard
+                .try_io(|s| batch.fill(s.as_raw_fd(), bound, floor))
+            {
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => return Err(e),
+                // WouldBlock: `try_io` cleared the readiness; wait for the next packet.
+                Err(_) => return Ok(None),
+            };
+            // `recvmmsg` with MSG_DONTWAIT stops early only when the queue ran dry, or on
+            // an error, which the kernel keeps for the next call (no packet is lost). So a
+            // short batch proves the socket drained: clear its readiness now rather than
+            // pay one more call that ends in EAGAIN. A packet that arrived since is a new
+            // edge of the edge-triggered poller, and tokio does not clear a readiness
+            // newer than the one this guard saw.
+            if n < BATCH_SLOTS {
+                self.guard.clear_ready();
+            }
+            each(batch.packets());
+            Ok(Some(n))
+        })
     }
 }
 

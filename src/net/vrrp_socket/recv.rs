@@ -13,8 +13,10 @@ use std::mem::{MaybeUninit, size_of};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 use std::ptr;
+use std::time::Instant;
 
 use super::RecvPacket;
+use super::arrival::{ArrivalClock, timespec_ns};
 use crate::vrrp::Family;
 use crate::vrrp::packet;
 
@@ -29,8 +31,9 @@ pub(super) const RECV_BUFFER: usize = 9216;
 pub const BATCH_SLOTS: usize = 16;
 
 /// Room for the control messages every IPv6 packet carries: IPV6_PKTINFO (40 bytes with its
-/// header) and the hop limit (24 bytes). IPv4 packets carry none (see [`ipv4_header`]).
-pub(super) const CONTROL_ROOM: usize = 64;
+/// header) and the hop limit (24 bytes); and the receive stamp (32 bytes), which sockets
+/// that ask for it get in either family. IPv4 packets carry no other (see [`ipv4_header`]).
+pub(super) const CONTROL_ROOM: usize = 96;
 
 /// Where the kernel writes one datagram's source address and control messages.
 #[repr(C)]
@@ -158,8 +161,9 @@ impl RecvBatch {
     }
 
     /// Reads up to [`BATCH_SLOTS`] queued datagrams with one `recvmmsg`, without waiting;
-    /// `WouldBlock` when none is queued. Returns how many it read.
-    pub(super) fn fill(&mut self, fd: RawFd, on: Bound) -> io::Result<usize> {
+    /// `WouldBlock` when none is queued. Returns how many it read. `floor`: when the socket
+    /// was last found empty, before which nothing read now can have arrived.
+    pub(super) fn fill(&mut self, fd: RawFd, on: Bound, floor: Instant) -> io::Result<usize> {
         self.len = 0;
         // The kernel overwrites the address and control lengths of the headers it used with
         // what it wrote: give every header its full room back (two stores each, where making
@@ -181,13 +185,14 @@ impl RecvBatch {
             )
         };
         let read = usize::try_from(read).map_err(|_| io::Error::last_os_error())?;
+        let clock = ArrivalClock::read(floor);
         for (i, h) in self.headers.iter().take(read).enumerate() {
             let bytes = &self.buffers[i * RECV_BUFFER..][..(h.msg_len as usize).min(RECV_BUFFER)];
             let data = match self.packets.get_mut(i) {
                 Some(Ok(p)) => std::mem::take(&mut p.data),
                 _ => Vec::new(),
             };
-            let packet = packet_of(&h.msg_hdr, bytes, on, data);
+            let packet = packet_of(&h.msg_hdr, bytes, on, &clock, data);
             match self.packets.get_mut(i) {
                 Some(slot) => *slot = packet,
                 None => self.packets.push(packet),
@@ -210,7 +215,8 @@ pub(super) fn recv_now(fd: RawFd, on: Bound) -> io::Result<RecvPacket> {
     // SAFETY: the header points into `meta`, `iov` and `buf`, alive for the call.
     let len = unsafe { libc::recvmsg(fd, &mut h, 0) };
     let len = usize::try_from(len).map_err(|_| io::Error::last_os_error())?;
-    packet_of(&h, &buf[..len.min(RECV_BUFFER)], on, Vec::new())
+    let clock = ArrivalClock::read(Instant::now());
+    packet_of(&h, &buf[..len.min(RECV_BUFFER)], on, &clock, Vec::new())
 }
 
 /// What a socket is bound to: its family, and the interface every packet arrives on
@@ -222,12 +228,13 @@ pub(super) struct Bound {
 }
 
 /// One received datagram (its bytes, and the source address, control messages and flags
-/// in `h`) as a [`RecvPacket`] whose bytes go into `data`; an error if the kernel left out
-/// the source, or for IPv6 the destination (pktinfo) or the hop limit.
+/// in `h`) as a [`RecvPacket`] whose bytes go into `data`, dated by `clock`; an error if
+/// the kernel left out the source, or for IPv6 the destination (pktinfo) or the hop limit.
 fn packet_of(
     h: &libc::msghdr,
     bytes: &[u8],
     on: Bound,
+    clock: &ArrivalClock,
     mut data: Vec<u8>,
 ) -> io::Result<RecvPacket> {
     data.clear();
@@ -235,12 +242,20 @@ fn packet_of(
     let truncated = h.msg_flags & libc::MSG_TRUNC != 0;
     let src = source_of(h, on.family)
         .ok_or_else(|| io::Error::other("received a packet without a source address"))?;
+    let control = control_of(h);
     let (dst, ifindex, hop_limit) = match on.family {
         Family::V4 => {
             let (dst, ttl) = ipv4_header(bytes);
             (IpAddr::V4(dst), on.ifindex, ttl)
         }
-        Family::V6 => ipv6_control(h)?,
+        Family::V6 => {
+            let (Some(dst), Some(hop_limit)) = (control.dst, control.hop_limit) else {
+                return Err(io::Error::other(
+                    "received a packet without pktinfo or hop limit",
+                ));
+            };
+            (IpAddr::V6(dst), control.ifindex, hop_limit)
+        }
     };
     Ok(RecvPacket {
         data,
@@ -249,6 +264,7 @@ fn packet_of(
         ifindex,
         hop_limit,
         truncated,
+        arrived: clock.arrival(control.stamp),
     })
 }
 
@@ -262,12 +278,23 @@ fn ipv4_header(bytes: &[u8]) -> (Ipv4Addr, u8) {
     packet::ipv4_ttl_and_dst(bytes).map_or((Ipv4Addr::UNSPECIFIED, 0), |(ttl, dst)| (dst, ttl))
 }
 
-/// The destination, arrival interface and hop limit of an IPv6 datagram, from the control
-/// messages in `h`: a raw IPv6 socket never sees the IPv6 header.
-fn ipv6_control(h: &libc::msghdr) -> io::Result<(IpAddr, u32, u8)> {
-    let mut dst = None;
-    let mut ifindex = 0;
-    let mut hop_limit = None;
+/// What the control messages of one datagram say.
+#[derive(Default)]
+struct Controls {
+    /// IPv6: the destination and arrival interface (pktinfo), and the hop limit; a raw
+    /// IPv6 socket never sees the IPv6 header.
+    dst: Option<Ipv6Addr>,
+    ifindex: u32,
+    hop_limit: Option<u8>,
+    /// The kernel's receive stamp, by the wall clock, in nanoseconds.
+    stamp: Option<i128>,
+}
+
+fn control_of(h: &libc::msghdr) -> Controls {
+    let mut out = Controls::default();
+    if h.msg_controllen == 0 {
+        return out;
+    }
     // SAFETY: `h` is a header the kernel filled: its control pointer and length describe
     // the messages it wrote, which the CMSG macros walk within those bounds.
     let mut c = unsafe { libc::CMSG_FIRSTHDR(h) };
@@ -278,25 +305,25 @@ fn ipv6_control(h: &libc::msghdr) -> io::Result<(IpAddr, u32, u8)> {
             (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
                 // SAFETY: the kernel writes an `in6_pktinfo` after an IPV6_PKTINFO header.
                 let i: libc::in6_pktinfo = unsafe { read_at(data) };
-                dst = Some(IpAddr::V6(Ipv6Addr::from(i.ipi6_addr.s6_addr)));
-                ifindex = i.ipi6_ifindex;
+                out.dst = Some(Ipv6Addr::from(i.ipi6_addr.s6_addr));
+                out.ifindex = i.ipi6_ifindex;
             }
             (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
                 // SAFETY: the kernel writes an `int` after an IPV6_HOPLIMIT header.
                 let t: libc::c_int = unsafe { read_at(data) };
-                hop_limit = u8::try_from(t).ok();
+                out.hop_limit = u8::try_from(t).ok();
+            }
+            (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
+                // SAFETY: the kernel writes a `timespec` after an SCM_TIMESTAMPNS header.
+                let t: libc::timespec = unsafe { read_at(data) };
+                out.stamp = Some(timespec_ns(&t));
             }
             _ => {}
         }
         // SAFETY: as for CMSG_FIRSTHDR; null after the last message.
         c = unsafe { libc::CMSG_NXTHDR(h, c) };
     }
-    let (Some(dst), Some(hop_limit)) = (dst, hop_limit) else {
-        return Err(io::Error::other(
-            "received a packet without pktinfo or hop limit",
-        ));
-    };
-    Ok((dst, ifindex, hop_limit))
+    out
 }
 
 /// The sender's address the kernel wrote into `h`'s name, if it is of `family`.
@@ -338,12 +365,14 @@ mod tests {
 
     /// The control room fits both messages of an IPv6 packet, as the kernel lays them out.
     #[test]
-    fn control_room_fits_pktinfo_and_hop_limit() {
+    fn control_room_fits_pktinfo_hop_limit_and_stamp() {
         let space = |len: usize| {
             // SAFETY: CMSG_SPACE is arithmetic on its argument.
             unsafe { libc::CMSG_SPACE(len as u32) as usize }
         };
-        let v6 = space(size_of::<libc::in6_pktinfo>()) + space(size_of::<libc::c_int>());
+        let v6 = space(size_of::<libc::in6_pktinfo>())
+            + space(size_of::<libc::c_int>())
+            + space(size_of::<libc::timespec>());
         assert!(v6 <= CONTROL_ROOM, "v6 {v6}");
     }
 

@@ -261,6 +261,31 @@ impl Router {
         self.pending.is_some()
     }
 
+    /// Whether this router may be handed adverts other than resignations late: read at its
+    /// next deadline rather than as they come, each with the time it arrived.
+    ///
+    /// A Backup acts on such an advert only at a deadline: it moves Master_Down, or
+    /// (lower priority, preempting) leaves it running; the same advert handed over at the
+    /// deadline with its arrival time decides the same. A resignation shortens the wait to
+    /// Skew_Time and must come at once; a Master answers what it hears; a takeover waiting
+    /// for a gate is called off by the first advert heard.
+    ///
+    /// One heartbeat channel only: with several, the others' adverts come as they arrive
+    /// (a sealed line, a UDP socket), and one read late after them would move Master_Down
+    /// back to its own arrival, and show its channel silent in between.
+    pub fn reads_late(&self) -> bool {
+        self.state == State::Backup
+            && self.pending.is_none()
+            && self.config.channel_addrs.len() == 1
+    }
+
+    /// The Master whose routine adverts may reach this router late, while it reads late and
+    /// has heard one: only that Master's. Anyone else's may be a new Master, or a flood,
+    /// which left to wait would fill the queue the Master's adverts wait in.
+    pub fn late_source(&self) -> Option<IpAddr> {
+        self.heard.filter(|_| self.reads_late()).map(|h| h.addr)
+    }
+
     /// Active fault sources: trackers first, then links, the sync group and isolation.
     pub fn faults(&self) -> Vec<FaultSource> {
         let state = self.fault_state();

@@ -342,3 +342,26 @@ fn a_resignation_on_the_heartbeat_channel_alone_takes_over_after_skew_time() {
     let skew = r.deadlines().master_down.unwrap() - at;
     assert_eq!(skew, ms(609) + us(375), "Skew_Time at priority 100");
 }
+
+#[test]
+fn only_a_backup_of_one_channel_reads_late() {
+    let t0 = Instant::now();
+    let mut r = Router::new(v2(100));
+    assert!(!r.reads_late(), "not started");
+    r.handle(t0, Input::Start);
+    assert!(r.reads_late(), "a Backup of one channel");
+    r.handle(t0 + MDI_100, Input::Timer);
+    assert_eq!(r.state(), State::Master);
+    assert!(!r.reads_late(), "a Master answers what it hears");
+    let two = RouterConfig {
+        channel_addrs: Box::new([ip("10.0.0.2"), ip("10.1.0.2")]),
+        channel_names: Box::new(["eth0".into(), "eth1".into()]),
+        ..v2(100)
+    };
+    let r = backup(two, t0);
+    assert_eq!(r.state(), State::Backup);
+    assert!(
+        !r.reads_late(),
+        "another channel's adverts come as they arrive"
+    );
+}
