@@ -84,8 +84,13 @@ fn a_flood_of_forged_lower_adverts_costs_the_master_little() {
         d0.counter("answers_suppressed")
     );
     assert!(forged >= 40_000, "the flood ran: {forged}");
-    // Periodic adverts (10 a second) plus at most one answer per interval, and slack.
-    assert!(sent <= 150, "{sent} adverts out in {elapsed:?}");
+    // Periodic adverts (10 a second) plus at most one answer per interval, and slack. Per
+    // second of the flood: a loaded machine stretches it (7.7 s for 5 s's worth once).
+    let most = (elapsed.as_secs_f64() * 20.0) as u64 + 50;
+    assert!(
+        sent <= most,
+        "{sent} adverts out in {elapsed:?} (at most {most})"
+    );
     assert!(d0.counter("answers_suppressed") > 1_000);
     assert!(
         d0.reasserts(&high.name).len() <= 1,

@@ -270,8 +270,9 @@ fn packet_of(
 
 /// The destination and TTL of an IPv4 datagram, from its header (the codec's
 /// [`packet::ipv4_ttl_and_dst`]): a raw IPv4 socket receives the header, so it asks for no
-/// control messages (IP_PKTINFO and IP_TTL cost the kernel two per packet, a few per cent of
-/// a Backup's time at 5,000 adverts a second), and the socket is bound to its interface. A
+/// control messages but the receive stamp (IP_PKTINFO and IP_TTL cost the kernel two per
+/// packet, a few per cent of a Backup's time at 5,000 adverts a second), and the socket is
+/// bound to its interface. A
 /// datagram too short to hold a header has neither: 0.0.0.0 and 0, and the codec rejects it
 /// as too short.
 fn ipv4_header(bytes: &[u8]) -> (Ipv4Addr, u8) {
