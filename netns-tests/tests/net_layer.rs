@@ -27,6 +27,18 @@ const PAYLOAD: &[u8] = b"\x31\x33\x64\x01\x00\x64\x00\x00not-a-real-advert";
 /// How long any step may take before the test calls it lost.
 const WAIT: Duration = Duration::from_secs(3);
 
+/// A's socket of one family on `if_a` (sending from A4 or A's link-local address), and the
+/// VRRP group of that family; to be called inside A's namespace.
+fn a_socket_and_group(if_a: &str, v6: bool) -> (VrrpSocket, IpAddr) {
+    if v6 {
+        let s = VrrpSocket::open_v6(if_a, None).expect("v6 socket in A");
+        (s, IpAddr::V6(GROUP6))
+    } else {
+        let s = VrrpSocket::open_v4(if_a, Some(A4.parse().unwrap())).expect("v4 in A");
+        (s, IpAddr::V4(GROUP4))
+    }
+}
+
 /// Opens a v4 or v6 socket in B, reports ready, and returns the first packet it gets.
 fn receive_in_b(
     lab: &Lab,

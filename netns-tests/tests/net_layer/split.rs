@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use vipd::net::{RecvPacket, VrrpSocket};
 
 use super::lab::{A4, B4, Lab, join, run_in_netns};
-use super::{GROUP4, GROUP6, PAYLOAD, WAIT};
+use super::{PAYLOAD, WAIT, a_socket_and_group};
 
 /// Packets sent: every third a resignation, one too short to hold a priority.
 const SENT: usize = 30;
@@ -90,13 +90,7 @@ fn split(lab: &Lab, v6: bool) {
     ready_rx.recv_timeout(WAIT).expect("B ready");
     let if_a = lab.if_a.clone();
     let sent = join(run_in_netns(&lab.ns_a, move || async move {
-        let (sock, group) = if v6 {
-            let s = VrrpSocket::open_v6(&if_a, None).expect("v6 socket in A");
-            (s, IpAddr::V6(GROUP6))
-        } else {
-            let s = VrrpSocket::open_v4(&if_a, Some(A4.parse().unwrap())).expect("v4 in A");
-            (s, IpAddr::V4(GROUP4))
-        };
+        let (sock, group) = a_socket_and_group(&if_a, v6);
         for i in 0..SENT {
             sock.try_send_to(&message(i), group).expect("send from A");
         }
