@@ -39,6 +39,15 @@ fn a_socket_and_group(if_a: &str, v6: bool) -> (VrrpSocket, IpAddr) {
     }
 }
 
+/// B's socket of one family on `if_b` (IPv4 sending from B4); inside B's namespace.
+fn b_socket(if_b: &str, v6: bool) -> VrrpSocket {
+    if v6 {
+        VrrpSocket::open_v6(if_b, None).expect("v6 socket in B")
+    } else {
+        VrrpSocket::open_v4(if_b, Some(B4.parse().unwrap())).expect("v4 socket in B")
+    }
+}
+
 /// Opens a v4 or v6 socket in B, reports ready, and returns the first packet it gets.
 fn receive_in_b(
     lab: &Lab,
@@ -50,11 +59,7 @@ fn receive_in_b(
     let (ready_tx, ready_rx) = mpsc::channel();
     let if_b = lab.if_b.clone();
     let h = run_in_netns(&lab.ns_b, move || async move {
-        let sock = if v6 {
-            VrrpSocket::open_v6(&if_b, None).expect("v6 socket in B")
-        } else {
-            VrrpSocket::open_v4(&if_b, Some(B4.parse().unwrap())).expect("v4 socket in B")
-        };
+        let sock = b_socket(&if_b, v6);
         ready_tx.send(()).unwrap();
         tokio::time::timeout(WAIT, sock.recv())
             .await

@@ -175,7 +175,7 @@ impl Stats {
     /// Counts a transition by its from/to states and reason kind.
     pub fn transition(&self, key: TransitionKey) {
         let key = interned(key);
-        self.write(|rare| count_in(&mut rare.transitions, key));
+        self.write(|rare| count_in(&mut rare.transitions, key, 1));
     }
 
     /// A copy of the transition counters.
@@ -252,11 +252,7 @@ impl Stats {
 
     /// Adds one to the counter `name` (a stable snake_case label).
     pub fn bump(&self, name: &'static str) {
-        if let Some(hot) = Hot::ALL.into_iter().find(|hot| hot.label() == name) {
-            self.count(hot);
-            return;
-        }
-        self.write(|rare| count_in(&mut rare.counts, name));
+        self.bump_by(name, 1);
     }
 
     /// Counts `n` at once under `name`.
@@ -265,12 +261,7 @@ impl Stats {
             self.hot[hot as usize].fetch_add(n, Ordering::Relaxed);
             return;
         }
-        self.write(|rare| {
-            count_in(&mut rare.counts, name);
-            if let Some((_, count)) = rare.counts.iter_mut().find(|(k, _)| *k == name) {
-                *count += n - 1;
-            }
-        });
+        self.write(|rare| count_in(&mut rare.counts, name, n));
     }
 
     /// Records the last fence's outcome for the status.
@@ -411,12 +402,16 @@ impl LazyLogLimiter {
 
 /// Adds one to `key`'s count in a short list of counters, appending it at 1 the first time.
 /// Grown one entry at a time: a doubling list kept room for four.
-fn count_in<K: PartialEq, A: smallvec::Array<Item = (K, u64)>>(list: &mut SmallVec<A>, key: K) {
+fn count_in<K: PartialEq, A: smallvec::Array<Item = (K, u64)>>(
+    list: &mut SmallVec<A>,
+    key: K,
+    by: u64,
+) {
     match list.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, n)) => *n += 1,
+        Some((_, n)) => *n += by,
         None => {
             list.reserve_exact(1);
-            list.push((key, 1));
+            list.push((key, by));
         }
     }
 }
@@ -425,6 +420,17 @@ fn count_in<K: PartialEq, A: smallvec::Array<Item = (K, u64)>>(list: &mut SmallV
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn a_count_of_many_adds_them_all_to_a_hot_or_rare_counter() {
+        let stats = Stats::default();
+        stats.bump_by("queue_full", 40);
+        stats.bump("queue_full");
+        stats.bump_by("adverts_received", 7);
+        let counts = stats.snapshot();
+        assert_eq!(counts.get("queue_full"), Some(&41));
+        assert_eq!(counts.get("adverts_received"), Some(&7));
+    }
 
     #[test]
     fn hot_and_rare_counters_snapshot_alike_and_only_once_bumped() {

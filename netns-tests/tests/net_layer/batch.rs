@@ -6,10 +6,10 @@ use std::net::IpAddr;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use vipd::net::{BATCH_SLOTS, RecvPacket, VrrpSocket};
+use vipd::net::{BATCH_SLOTS, RecvPacket};
 
-use super::lab::{A4, B4, Lab, join, run_in_netns};
-use super::{GROUP4, GROUP6, PAYLOAD, WAIT, a_socket_and_group};
+use super::lab::{A4, Lab, join, run_in_netns};
+use super::{GROUP4, GROUP6, PAYLOAD, WAIT, a_socket_and_group, b_socket};
 
 /// Packets sent before B reads any: more than two batches' worth.
 const SENT: usize = 40;
@@ -39,11 +39,7 @@ fn queue_then_read(lab: &Lab, v6: bool) -> (Vec<RecvPacket>, Vec<usize>) {
     let (sent_tx, sent_rx) = mpsc::channel::<()>();
     let if_b = lab.if_b.clone();
     let reader = run_in_netns(&lab.ns_b, move || async move {
-        let sock = if v6 {
-            VrrpSocket::open_v6(&if_b, None).expect("v6 socket in B")
-        } else {
-            VrrpSocket::open_v4(&if_b, Some(B4.parse().unwrap())).expect("v4 socket in B")
-        };
+        let sock = b_socket(&if_b, v6);
         ready_tx.send(()).unwrap();
         sent_rx.recv_timeout(WAIT).expect("A sent");
         // Let the last packets (and the fragments of the long one) reach B's queue.

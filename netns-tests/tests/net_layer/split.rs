@@ -8,10 +8,10 @@ use std::net::IpAddr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use vipd::net::{RecvPacket, VrrpSocket};
+use vipd::net::RecvPacket;
 
-use super::lab::{A4, B4, Lab, join, run_in_netns};
-use super::{PAYLOAD, WAIT, a_socket_and_group};
+use super::lab::{A4, Lab, join, run_in_netns};
+use super::{PAYLOAD, WAIT, a_socket_and_group, b_socket};
 
 /// Packets sent: every third a resignation, one too short to hold a priority.
 const SENT: usize = 30;
@@ -53,11 +53,7 @@ fn split(lab: &Lab, v6: bool) {
     let (sent_tx, sent_rx) = mpsc::channel::<Instant>();
     let if_b = lab.if_b.clone();
     let reader = run_in_netns(&lab.ns_b, move || async move {
-        let sock = if v6 {
-            VrrpSocket::open_v6(&if_b, None).expect("v6 socket in B")
-        } else {
-            VrrpSocket::open_v4(&if_b, Some(B4.parse().unwrap())).expect("v4 socket in B")
-        };
+        let sock = b_socket(&if_b, v6);
         let mut routine = sock.split_off_routine().expect("the split");
         assert!(!routine.polled(), "a routine socket starts unwatched");
         routine.follow(&sock, &[a]).expect("follow A");
