@@ -79,8 +79,9 @@ impl Forgery {
     }
 }
 
-/// Sends `forgery` at `per_second` for `duration` (at least one packet); returns how many
-/// were sent.
+/// Sends `per_second` × `duration` copies of `forgery` (at least one), paced at `per_second`;
+/// returns how many were sent. A sender slower than the rate stretches the flood rather than
+/// cutting it short, so callers measure over the time it really took.
 pub fn flood(forgery: &Forgery, per_second: u32, duration: Duration) -> Result<u64> {
     let sock = Socket::new(
         Domain::IPV4,
@@ -99,15 +100,15 @@ pub fn flood(forgery: &Forgery, per_second: u32, duration: Duration) -> Result<u
         Source::Random => None,
     };
     let mut rng = crate::bench::rng::Rng::new(0x9E37_79B9);
+    let total = ((duration.as_secs_f64() * f64::from(per_second)) as u64).max(1);
     let start = Instant::now();
     let mut sent = 0u64;
     loop {
-        let elapsed = start.elapsed();
-        if sent > 0 && elapsed >= duration {
+        if sent >= total {
             return Ok(sent);
         }
         // Keep to the rate in 1 ms steps.
-        let due = (elapsed.as_secs_f64() * f64::from(per_second)) as u64 + 1;
+        let due = ((start.elapsed().as_secs_f64() * f64::from(per_second)) as u64 + 1).min(total);
         while sent < due {
             let bytes = match &fixed {
                 Some(p) => p.clone(),

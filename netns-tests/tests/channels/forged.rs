@@ -83,9 +83,9 @@ fn a_flood_of_forged_lower_adverts_costs_the_master_little() {
          (the Backup, which reads the same flood, {backup_share:.1} %); answers suppressed {}; pings {report:?}",
         d0.counter("answers_suppressed")
     );
-    assert!(forged >= 40_000, "the flood ran: {forged}");
     // Periodic adverts (10 a second) plus at most one answer per interval, and slack. Per
-    // second of the flood: a loaded machine stretches it (7.7 s for 5 s's worth once).
+    // second of the flood: a loaded machine stretches it (7.7 s for 5 s's worth once), since
+    // `flood` sends all 50,000 however long that takes.
     let most = (elapsed.as_secs_f64() * 20.0) as u64 + 50;
     assert!(
         sent <= most,
