@@ -355,7 +355,10 @@ impl Keeper {
             (StoreOp::Grant(_), Reply::Granted(id, ttl)) => {
                 self.lease = Some(id);
                 self.valid_until = Some(self.config.valid_until(sent, ttl));
-                self.renew_at = Some(now + self.config.renew_every());
+                // From when the TTL (re)started, not from the reply: a reply that took
+                // longer than `renew_every` leaves the renewal due at once, where counting
+                // from the reply would spend the lease's slack twice.
+                self.renew_at = Some(sent + self.config.renew_every());
             }
             (StoreOp::KeepAlive(_), Reply::KeptAlive(Some(ttl))) => {
                 let until = self.config.valid_until(sent, ttl);
@@ -373,7 +376,7 @@ impl Keeper {
                         }
                     }
                 }
-                self.renew_at = Some(now + self.config.renew_every());
+                self.renew_at = Some(sent + self.config.renew_every());
             }
             (StoreOp::KeepAlive(_), Reply::KeptAlive(None)) => self.lease_gone(out),
             (

@@ -95,7 +95,8 @@ fn renewals_move_the_deadline_from_their_own_send_time() {
     let t0 = Instant::now();
     let mut k = holding(t0, StoreLoss::Release);
     let due = k.next_deadline().unwrap();
-    assert_eq!(due, t0 + ms(1) + ms(500));
+    // A quarter of the TTL after the grant was sent, not after its reply (t0 + 1 ms).
+    assert_eq!(due, t0 + ms(500));
     assert_eq!(
         k.handle(due, I::Timer),
         vec![A::Store(StoreOp::KeepAlive(L))]
@@ -309,6 +310,38 @@ fn under_keep_a_lease_is_renewed_while_the_acquire_is_retried() {
     assert!(renewed, "the new lease was never renewed");
 }
 
+/// A store that takes 700 ms to answer each request (of a 2 s TTL, valid 1,780 ms from each
+/// send) keeps the lease: the next renewal is due a quarter TTL after the last was sent, so
+/// it goes out as soon as the slow reply comes. Counting from the reply instead, the next
+/// renewal would go out 1,200 ms after the last was sent and come back at 1,900 ms, after
+/// the lease ran out by this node's clock.
+#[test]
+fn a_slow_store_answering_each_renewal_late_keeps_the_lease() {
+    let t0 = Instant::now();
+    let mut k = holding(t0, StoreLoss::Release);
+    let mut now = t0 + ms(2);
+    for _ in 0..12 {
+        now = now.max(k.next_deadline().unwrap());
+        assert_eq!(
+            k.handle(now, I::Timer),
+            vec![A::Store(StoreOp::KeepAlive(L))]
+        );
+        now += ms(700);
+        assert!(
+            k.valid_until().is_some_and(|t| t > now),
+            "the lease ran out before the renewal's reply"
+        );
+        let out = k.handle(now, I::Reply(Reply::KeptAlive(Some(ms(2000)))));
+        assert_eq!(
+            out,
+            vec![A::View(LeaseView::Held {
+                until: now - ms(700) + ms(1780)
+            })]
+        );
+    }
+    assert!(k.holds());
+}
+
 /// A renewal that falls due while another request is in flight goes out right after its
 /// reply, not one retry period later or never (found by the simulator with the test above).
 #[test]
@@ -327,7 +360,8 @@ fn a_renewal_due_during_a_request_goes_next() {
     let out = k.handle(granted, I::Reply(Reply::Granted(l2, ms(2000))));
     assert_eq!(out, vec![A::Store(StoreOp::Acquire(l2))]);
     let due = k.next_deadline().unwrap();
-    assert_eq!(due, granted + ms(500));
+    // The grant went out when the old lease was found gone, 1 ms before its reply.
+    assert_eq!(due, granted - ms(1) + ms(500));
     assert_eq!(k.handle(due, I::Timer), vec![], "the acquire is in flight");
     let out = k.handle(due + ms(100), cut());
     assert_eq!(out, vec![A::Store(StoreOp::KeepAlive(l2))]);
