@@ -123,6 +123,7 @@ impl Lab {
         let mut td = Teardown {
             created: Vec::new(),
             logdir,
+            keep: Default::default(),
         };
         build_switch(&mut td, &plan, spec.heartbeat_link)?;
         let mut nodes = Vec::new();
@@ -253,6 +254,14 @@ impl Lab {
     /// Every namespace this lab created.
     pub fn namespaces(&self) -> &[String] {
         &self.teardown.created
+    }
+
+    /// Keeps this lab's logs and captures at teardown, as after a failing test: a benchmark
+    /// run that counted something to look into (a false takeover) is not a panic.
+    pub fn keep_logs(&self) {
+        self.teardown
+            .keep
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A path for a log or capture file in this lab's directory, which is removed after a

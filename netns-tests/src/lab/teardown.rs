@@ -1,6 +1,7 @@
 //! Removing a lab: its processes, namespaces and logs; and leftovers of killed runs.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -18,6 +19,8 @@ pub(super) struct Teardown {
     pub(super) created: Vec<String>,
     /// Where the lab's logs and captures go.
     pub(super) logdir: PathBuf,
+    /// Keep the logs although nothing panicked (a benchmark saw something to look into).
+    pub(super) keep: AtomicBool,
 }
 
 impl Drop for Teardown {
@@ -28,7 +31,7 @@ impl Drop for Teardown {
                 eprintln!("lab teardown: {e}");
             }
         }
-        if keep_files() {
+        if self.keep.load(Ordering::Relaxed) || keep_files() {
             bound_dir(&self.logdir, FILE_CAP);
             eprintln!(
                 "lab logs, configs and captures kept in {} (each file cut to {} MiB)",

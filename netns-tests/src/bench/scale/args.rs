@@ -20,7 +20,8 @@ and PSS, adverts sent by the Backups during the window (false takeovers), start-
 all-Backup; for cases of 100 instances or more, vipd's reload time of the unchanged
 configuration (and any flap during it) and, for every agent, a sample of takeover times after
 SIGKILL of the Master. 1,000 instances: 255 VRIDs per family on eth0, the rest on eth1.
-Prints a Markdown report.
+Prints a Markdown report. A run that counts a false takeover keeps its lab's logs, configs
+and captures, and names the directory on stderr (every run's, with VIPD_KEEP_LOGS=1).
 
   --cases LIST          INSTANCES@INTERVAL (default 1@10ms,50@10ms,50@100ms,1000@100ms)
   --runs N              runs per case and agent, alternating agents (default 1)

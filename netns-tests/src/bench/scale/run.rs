@@ -108,6 +108,10 @@ fn measure(opts: &ScaleOptions, who: &Contender, case: Case, r: &mut RunResult) 
     }
     r.false_takeovers = takeovers_seen(watch)?;
     r.longest_gap = longest_gap(first)?;
+    if r.false_takeovers > 0 {
+        // The agents' logs say which instance took over when, and why.
+        lab.keep_logs();
+    }
 
     if case.instances >= 100 {
         if who.agent == Agent::Vipd {
