@@ -400,7 +400,7 @@ impl LazyLogLimiter {
     }
 }
 
-/// Adds one to `key`'s count in a short list of counters, appending it at 1 the first time.
+/// Adds `by` to `key`'s count in a short list of counters, appending it at `by` the first time.
 /// Grown one entry at a time: a doubling list kept room for four.
 fn count_in<K: PartialEq, A: smallvec::Array<Item = (K, u64)>>(
     list: &mut SmallVec<A>,

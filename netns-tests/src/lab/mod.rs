@@ -265,8 +265,8 @@ impl Lab {
     }
 
     /// A path for a log or capture file in this lab's directory, which is removed after a
-    /// passing test and kept (and printed) after a failing one, or always with VIPD_KEEP_LOGS=1;
-    /// what is kept is bounded (see the crate documentation).
+    /// passing test and kept (and printed) after a failing one, after [`Lab::keep_logs`], or
+    /// always with VIPD_KEEP_LOGS=1; what is kept is bounded (see the crate documentation).
     pub fn log_path(&self, file: &str) -> PathBuf {
         self.teardown.logdir.join(file)
     }

@@ -76,7 +76,8 @@ impl Meta {
     }
 }
 
-/// The buffers of every batched read ([`super::Ready::read_each`], [`super::RoutineSocket::read_now`]) and the packets of the last.
+/// The buffers of every batched read ([`super::Ready::read_each`],
+/// [`super::RoutineSocket::read_now`]) and the packets of the last.
 ///
 /// One per thread, lent to each read in turn ([`RecvBatch::lend`]): the 16 × 9 KB of
 /// buffers are one zeroed allocation, whose pages the kernel maps only once a datagram has
