@@ -56,6 +56,17 @@ impl Capture {
         Capture::spawn(node, iface, filter, file, &[])
     }
 
+    /// Like [`Capture::start_batched`], but only the frames `node` sends on `iface` (`-Q out`),
+    /// timed as they leave it: for a veth, in the sending thread's own `sendmsg`.
+    pub fn start_batched_outgoing(
+        node: &Node,
+        iface: &str,
+        filter: &str,
+        file: PathBuf,
+    ) -> Result<Capture> {
+        Capture::spawn(node, iface, filter, file, &["-Q", "out"])
+    }
+
     fn spawn(
         node: &Node,
         iface: &str,

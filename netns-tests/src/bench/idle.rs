@@ -17,6 +17,8 @@ pub struct Stat {
     pub state: char,
     /// Process group.
     pub pgrp: u32,
+    /// Page faults that had to wait for a read from disk, over the process's life.
+    pub majflt: u64,
     /// User-mode CPU time, in clock ticks.
     pub utime: u64,
     /// Kernel-mode CPU time, in clock ticks.
@@ -28,10 +30,12 @@ pub struct Stat {
 pub fn parse_stat(text: &str) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the name: state (field 3), ppid, pgrp (5), ..., utime (14), stime (15).
+    // After the name: state (field 3), ppid, pgrp (5), ..., majflt (12), ..., utime (14),
+    // stime (15).
     Some(Stat {
         state: f.first()?.chars().next()?,
         pgrp: f.get(2)?.parse().ok()?,
+        majflt: f.get(9)?.parse().ok()?,
         utime: f.get(11)?.parse().ok()?,
         stime: f.get(12)?.parse().ok()?,
     })
@@ -171,13 +175,14 @@ mod tests {
 
     #[test]
     fn stat_fields_are_counted_from_the_last_parenthesis() {
-        let line = "4242 (keep (a) lived) S 1 4240 4240 0 -1 4194560 500 0 0 0 37 12 0 0 20 0 \
+        let line = "4242 (keep (a) lived) S 1 4240 4240 0 -1 4194560 500 0 3 0 37 12 0 0 20 0 \
                     1 0 1000 12345 678 18446744073709551615";
         assert_eq!(
             parse_stat(line),
             Some(Stat {
                 state: 'S',
                 pgrp: 4240,
+                majflt: 3,
                 utime: 37,
                 stime: 12
             })

@@ -7,11 +7,12 @@ pub mod args;
 pub mod layout;
 pub mod report;
 pub mod run;
+pub mod stalls;
 pub mod usage;
 pub mod watch;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use vipd::vrrp::timing::Centis;
 
@@ -119,7 +120,15 @@ pub struct RunResult {
     pub false_takeovers: usize,
     /// The longest gap between the first instance's adverts during the window, as the
     /// Backup received them.
-    pub longest_gap: Option<Duration>,
+    pub longest_gap: Option<watch::Gap>,
+    /// The same, as the adverts left the Master.
+    pub longest_sent_gap: Option<watch::Gap>,
+    /// When the window began, by the system's clock (the captures').
+    pub window_start: Option<SystemTime>,
+    /// What the machine's CPUs could not run during the window.
+    pub stalls: Vec<stalls::CpuStalls>,
+    /// Major page faults of the Master's and the Backup's processes during the window.
+    pub major_faults: (u64, u64),
     /// vipd only, large cases.
     pub reload: Option<Reload>,
     /// Large cases.
@@ -145,6 +154,10 @@ impl RunResult {
             backup_mem: Memory::default(),
             false_takeovers: 0,
             longest_gap: None,
+            longest_sent_gap: None,
+            window_start: None,
+            stalls: Vec::new(),
+            major_faults: (0, 0),
             reload: None,
             takeovers: Vec::new(),
             failure: None,

@@ -20,6 +20,9 @@ and PSS, adverts sent by the Backups during the window (false takeovers), start-
 all-Backup; for cases of 100 instances or more, vipd's reload time of the unchanged
 configuration (and any flap during it) and, for every agent, a sample of takeover times after
 SIGKILL of the Master. 1,000 instances: 255 VRIDs per family on eth0, the rest on eth1.
+What the machine did during the window is reported beside: the first instance's longest gap
+between adverts as the Master sent and as the Backup received them, how late a pinned
+realtime thread on each CPU woke, the hypervisor's steal, and major page faults.
 Prints a Markdown report. A run that counts a false takeover keeps its lab's logs, configs
 and captures, and names the directory on stderr (every run's, with VIPD_KEEP_LOGS=1).
 

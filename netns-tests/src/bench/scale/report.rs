@@ -2,8 +2,9 @@
 //! next to each other; reload and takeover samples below.
 
 use std::fmt::Write;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use super::watch::Gap;
 use super::{RunResult, ScaleOptions};
 
 fn mb(kib: u64) -> String {
@@ -24,16 +25,64 @@ pub fn line(r: &RunResult) -> String {
         return format!("FAILED: {f}");
     }
     format!(
-        "Master {:.2} %, Backup {:.2} %, anon {}/{} MB, false takeovers {}, longest gap {}, load {:.1}-{:.1}",
+        "Master {:.2} %, Backup {:.2} %, anon {}/{} MB, false takeovers {}, longest gap {} (sent {}), {}, load {:.1}-{:.1}",
         r.cpu_percent(r.master_cpu_ns),
         r.cpu_percent(r.backup_cpu_ns),
         mb(r.master_mem.anon),
         mb(r.backup_mem.anon),
         r.false_takeovers,
-        gap(r.longest_gap),
+        gap_at(r, r.longest_gap),
+        gap_at(r, r.longest_sent_gap),
+        stalls(r),
         r.load_before,
         r.load_after
     )
+}
+
+/// When, in the window: ` at +12.345 s`.
+fn at(r: &RunResult, t: Option<SystemTime>) -> String {
+    match (r.window_start, t) {
+        (Some(start), Some(t)) => match t.duration_since(start) {
+            Ok(d) => format!(" at +{:.3} s", d.as_secs_f64()),
+            Err(e) => format!(" at -{:.3} s", e.duration().as_secs_f64()),
+        },
+        _ => String::new(),
+    }
+}
+
+fn gap_at(r: &RunResult, g: Option<Gap>) -> String {
+    match g {
+        Some(g) => format!("{}{}", gap(Some(g.length)), at(r, Some(g.ended))),
+        None => gap(None),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0}", d.as_secs_f64() * 1e3)
+}
+
+/// Per CPU: the longest a realtime thread woke late, and steal (total, most in 100 ms).
+fn stalls(r: &RunResult) -> String {
+    let cpus: Vec<String> = r
+        .stalls
+        .iter()
+        .map(|c| {
+            format!(
+                "CPU {}: late {:.1} ms{}{}, steal {} ms ({} in 100 ms)",
+                c.cpu,
+                c.late.as_secs_f64() * 1e3,
+                at(r, c.late_at),
+                if c.realtime { "" } else { " (not realtime)" },
+                ms(c.steal),
+                ms(c.steal_burst)
+            )
+        })
+        .collect();
+    if cpus.is_empty() {
+        "–".into()
+    } else {
+        cpus.join("; ")
+    }
 }
 
 /// The whole report.
@@ -98,11 +147,37 @@ pub fn markdown(opts: &ScaleOptions, command: &str, results: &[RunResult]) -> St
             mem(&r.master_mem),
             mem(&r.backup_mem),
             r.false_takeovers,
-            gap(r.longest_gap),
+            gap(r.longest_gap.map(|g| g.length)),
             secs(r.startup_master),
             secs(r.startup_backup),
             r.load_before,
             r.load_after,
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nThe machine during the window: the first instance's longest gap between adverts as \
+         the Master sent them and as the Backup received them; per CPU, the longest a realtime \
+         thread (SCHED_FIFO 1, pinned, sleeping 10 ms at a time) woke late, and the time the \
+         hypervisor took from the CPU (steal, in 10 ms ticks: over the window, and the most in \
+         any 100 ms); page faults that waited for the disk.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| case | agent | gap sent / received | per CPU: late, steal (most in 100 ms) | major faults Master / Backup |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|");
+    for r in results.iter().filter(|r| r.failure.is_none()) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} / {} | {} | {} / {} |",
+            r.case,
+            r.label,
+            gap_at(r, r.longest_sent_gap),
+            gap_at(r, r.longest_gap),
+            stalls(r),
+            r.major_faults.0,
+            r.major_faults.1
         );
     }
     let reloads: Vec<&RunResult> = results.iter().filter(|r| r.reload.is_some()).collect();
@@ -206,6 +281,25 @@ mod tests {
             floor: Duration::from_micros(360_938),
             took: Some(Duration::from_micros(361_100)),
         }];
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        ok.window_start = Some(start);
+        ok.longest_gap = Some(Gap {
+            length: Duration::from_micros(39_400),
+            ended: start + Duration::from_millis(2_500),
+        });
+        ok.longest_sent_gap = Some(Gap {
+            length: Duration::from_micros(11_000),
+            ended: start + Duration::from_millis(7_250),
+        });
+        ok.stalls = vec![super::super::stalls::CpuStalls {
+            cpu: 0,
+            steal: Duration::from_millis(120),
+            steal_burst: Duration::from_millis(30),
+            late: Duration::from_millis(31),
+            late_at: Some(start + Duration::from_millis(2_490)),
+            realtime: true,
+        }];
+        ok.major_faults = (2, 0);
         let mut bad = RunResult::new("keepalived".into(), case);
         bad.failure = Some("lab | broke".into());
         let text = markdown(&opts, "scale_bench", &[ok, bad]);
@@ -215,6 +309,12 @@ mod tests {
         );
         assert!(
             text.contains("| 1000 × 100ms | keepalived | FAILED: lab / broke"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| 1000 × 100ms | vipd | 11.0 ms at +7.250 s / 39.4 ms at +2.500 s | CPU 0: late 31.0 ms at +2.490 s, steal 120 ms (30 in 100 ms) | 2 / 0 |"
+            ),
             "{text}"
         );
         assert!(text.contains("| 300 ms | 250 ms | 0 | 0 |"), "{text}");

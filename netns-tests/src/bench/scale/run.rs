@@ -22,9 +22,10 @@ use crate::wait::wait_until;
 use super::super::Agent;
 use super::super::agent::{spawn, tail};
 use super::layout::{Slot, keepalived_config, layout, uses_eth1, vipd_config};
-use super::usage::{cpu_between, cpu_ns, load_average, memory};
+use super::stalls::Stalls;
+use super::usage::{cpu_between, cpu_ns, load_average, major_faults, memory};
 use super::watch::{
-    BACKUP, addrs_of, longest_gap, master_adverts, sample_takeovers, sent_by, takeovers_seen,
+    BACKUP, addrs_of, first_adverts, longest_gap, sample_takeovers, sent_by, takeovers_seen,
 };
 use super::{Case, Contender, RunResult, ScaleOptions};
 
@@ -83,16 +84,26 @@ fn measure(opts: &ScaleOptions, who: &Contender, case: Case, r: &mut RunResult) 
     let watch = sent_by(&lab, n0, ifaces, &backup_v4, &backup_v6, "idle")?;
     // The first instance's adverts as the Backup receives them: a gap longer than the
     // Master_Down_Interval makes a takeover correct, whoever ran late.
-    let first = master_adverts(&lab, n1, slots[0])?;
+    let first = first_adverts(&lab, n1, slots[0], false)?;
+    // The same adverts as they left the Master: a gap here too, and the Master sent late.
+    let first_sent = first_adverts(&lab, n0, slots[0], true)?;
 
     let burners = Burners::start(opts.burn);
+    let stalls = Stalls::start(&[0, 1]);
     r.load_before = load_average();
+    let faults = (major_faults(master.pid()), major_faults(backup.pid()));
     let (m0, b0) = (cpu_ns(master.pid()), cpu_ns(backup.pid()));
     let t0 = Instant::now();
+    r.window_start = Some(std::time::SystemTime::now());
     std::thread::sleep(opts.common.idle);
     let (m1, b1) = (cpu_ns(master.pid()), cpu_ns(backup.pid()));
     r.window = t0.elapsed();
+    r.major_faults = (
+        major_faults(master.pid()).saturating_sub(faults.0),
+        major_faults(backup.pid()).saturating_sub(faults.1),
+    );
     r.load_after = load_average();
+    r.stalls = stalls.finish();
     drop(burners);
     r.master_cpu_ns = cpu_between(&m0, &m1);
     r.backup_cpu_ns = cpu_between(&b0, &b1);
@@ -108,6 +119,7 @@ fn measure(opts: &ScaleOptions, who: &Contender, case: Case, r: &mut RunResult) 
     }
     r.false_takeovers = takeovers_seen(watch)?;
     r.longest_gap = longest_gap(first)?;
+    r.longest_sent_gap = longest_gap(first_sent)?;
     if r.false_takeovers > 0 {
         // The agents' logs say which instance took over when, and why.
         lab.keep_logs();

@@ -72,6 +72,17 @@ pub fn kib(text: &str, key: &str) -> Option<u64> {
     line[key.len()..].split_whitespace().next()?.parse().ok()
 }
 
+/// Page faults of group `pgid` so far that waited for a read from disk.
+pub fn major_faults(pgid: u32) -> u64 {
+    group_pids(pgid)
+        .into_iter()
+        .filter_map(|pid| {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            Some(super::super::idle::parse_stat(&text)?.majflt)
+        })
+        .sum()
+}
+
 /// The 1-minute load average, for the record (the machine may be shared).
 pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")

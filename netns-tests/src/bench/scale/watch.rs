@@ -2,7 +2,7 @@
 //! takeover times of a sample of instances after the Master is killed.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::Signal;
 use vipd::vrrp::Version;
@@ -80,24 +80,26 @@ pub fn takeovers_seen(captures: Vec<Capture>) -> Result<usize> {
     Ok(seen.len())
 }
 
-/// Captures on `node` the adverts of `slot`'s instance (from either node).
-pub fn master_adverts(lab: &Lab, node: &Node, slot: Slot) -> Result<Capture> {
+/// Captures on `node` the adverts of `slot`'s instance: those it receives (from either node),
+/// or with `sent`, those it sends, as they leave its interface.
+pub fn first_adverts(lab: &Lab, node: &Node, slot: Slot, sent: bool) -> Result<Capture> {
     let filter = if slot.vip.is_ipv6() {
         format!("ip6 proto 112 and ip6[41] = {}", slot.vrid)
     } else {
         format!("ip proto 112 and ip[21] = {}", slot.vrid)
     };
-    // Batched: the capture runs on the Backup through the measured window.
-    Capture::start_batched(
-        node,
-        slot.iface,
-        &filter,
-        lab.log_path("first-instance.pcap"),
-    )
+    // Batched: the capture runs through the measured window.
+    if sent {
+        let file = lab.log_path("first-instance-sent.pcap");
+        Capture::start_batched_outgoing(node, slot.iface, &filter, file)
+    } else {
+        let file = lab.log_path("first-instance.pcap");
+        Capture::start_batched(node, slot.iface, &filter, file)
+    }
 }
 
 /// The longest time between two captured adverts with a priority above zero.
-pub fn longest_gap(capture: Capture) -> Result<Option<Duration>> {
+pub fn longest_gap(capture: Capture) -> Result<Option<Gap>> {
     let times: Vec<f64> = capture
         .stop()?
         .iter()
@@ -106,9 +108,20 @@ pub fn longest_gap(capture: Capture) -> Result<Option<Duration>> {
         .collect();
     Ok(times
         .windows(2)
-        .map(|w| w[1] - w[0])
-        .max_by(f64::total_cmp)
-        .map(|g| Duration::from_secs_f64(g.max(0.0))))
+        .max_by(|a, b| (a[1] - a[0]).total_cmp(&(b[1] - b[0])))
+        .map(|w| Gap {
+            length: Duration::from_secs_f64((w[1] - w[0]).max(0.0)),
+            ended: UNIX_EPOCH + Duration::from_secs_f64(w[1].max(0.0)),
+        }))
+}
+
+/// A gap between two adverts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    /// From one advert to the next.
+    pub length: Duration,
+    /// When the later one was captured (the capture's clock: the system's).
+    pub ended: SystemTime,
 }
 
 /// Kills the Master's processes and times, from the Backup's capture, the takeover of a
