@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command, as CI runs it (`.ci/run`) and as developers should:
 #   scripts/test.sh
-# Steps: system packages (as root; VIPD_SKIP_DEPS=1 skips), cargo fmt --check, clippy with
-# warnings denied, then every test of the workspace: unit, unprivileged integration, and the
-# netns end-to-end tests, which need root (without it they print SKIPPED, or fail if CI=true).
+# Steps: system packages (as root; VIPD_SKIP_DEPS=1 skips), cargo fmt --check, clippy and
+# rustdoc with warnings denied, then every test of the workspace: unit, unprivileged
+# integration, and the netns end-to-end tests, which need root (without it they print
+# SKIPPED, or fail if CI=true).
 # Every step runs even after a failure, so one run shows every problem; the exit status is
 # non-zero if any step failed.
 set -uo pipefail
@@ -64,6 +65,8 @@ done
 
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+# Broken intra-doc links are documentation that says nothing; rustdoc reports them.
+step "cargo doc -D warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 # --no-fail-fast: a failing test binary must not hide the results of the others. The
 # timeout leaves room in CI's 90 minutes for this summary to be printed.
 step "cargo test --workspace" \

@@ -30,13 +30,13 @@ pub enum ArgsMatch {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessCheck {
     /// The process name (`/proc/PID/comm`, compared on its first 15 bytes), or, when
-    /// arguments are compared or `full_command` is set, the program as started (argv[0]).
+    /// arguments are compared or `full_command` is set, the program as started (`argv[0]`).
     pub name: String,
     /// The arguments to compare (see `args_match`).
     pub args: Vec<String>,
     /// How `args` are compared.
     pub args_match: ArgsMatch,
-    /// Compare `name` with argv[0] rather than the process name.
+    /// Compare `name` with `argv[0]` rather than the process name.
     pub full_command: bool,
     /// At least this many matching processes for healthy (default 1).
     pub quorum: u32,

@@ -395,7 +395,7 @@ impl Collector for Listeners {
 
 /// Serves `GET /metrics` on `listener` (bound, non-blocking) for ever, with HTTP/1 from
 /// hyper: at most [`listener::CAP`] connections at once, the request head within
-/// [`listener::REQUEST_TIMEOUT`], the whole exchange within [`WHOLE`], one request per
+/// [`listener::REQUEST_TIMEOUT`], the whole exchange within `WHOLE`, one request per
 /// connection (a scraper needs no more, and a kept-alive connection would hold a slot).
 pub async fn serve(
     listener: std::net::TcpListener,

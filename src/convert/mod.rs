@@ -1,9 +1,9 @@
 //! `vipd convert`: keepalived.conf to vipd YAML.
 //!
-//! The pipeline: [`source`] reads the file and its includes line by line (comments,
+//! The pipeline: `source` reads the file and its includes line by line (comments,
 //! conditional lines, `$PARAM` substitution), [`lexer`] splits lines into words, [`tree`]
-//! nests them into blocks, and [`map`] turns the VRRP parts into vipd's configuration,
-//! written as commented YAML by [`emit`]. Everything that has no vipd equivalent is
+//! nests them into blocks, and `map` turns the VRRP parts into vipd's configuration,
+//! written as commented YAML by `emit`. Everything that has no vipd equivalent is
 //! collected as an [`Unsupported`] with its file and line, so nothing is dropped silently.
 //!
 //! The output is text; the caller can (and `vipd convert` does) check it with

@@ -56,7 +56,7 @@ pub enum KeyFileError {
         /// The key's length.
         len: usize,
     },
-    /// Larger than [`MAX_KEY_FILE`] bytes: probably the wrong file.
+    /// Larger than `MAX_KEY_FILE` bytes: probably the wrong file.
     #[error(
         "key file {} is {size} bytes; a key file holds at most {MAX_KEY_FILE}",
         path.display()

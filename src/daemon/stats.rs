@@ -293,7 +293,7 @@ impl Stats {
 
 /// Lets through one log line per (source, reason) per `every`, and says how many were held
 /// back, so a flood of bad packets costs a counter each, not a log line each. Every line let
-/// through also takes a token from the process's [`LogBudget`], so a flood from ever new
+/// through also takes a token from the process's `LogBudget`, so a flood from ever new
 /// (spoofed) sources is held to the budget as well.
 #[derive(Debug)]
 pub struct LogLimiter {

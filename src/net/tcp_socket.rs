@@ -18,7 +18,7 @@ const TOS_CS6: u32 = 0xc0;
 /// connection open, so a few are plenty; a flood overflows the backlog, not vipd.
 const BACKLOG: i32 = 16;
 
-/// Listens on [::]:port or 0.0.0.0:port; with `iface`, SO_BINDTODEVICE so only connections
+/// Listens on `[::]:port` or `0.0.0.0:port`; with `iface`, SO_BINDTODEVICE so only connections
 /// arriving over that interface are accepted. Port 0 picks an ephemeral port.
 ///
 /// Must be called inside a tokio runtime, which the socket registers with.

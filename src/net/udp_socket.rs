@@ -23,7 +23,7 @@ pub struct UdpChannelSocket {
 }
 
 impl UdpChannelSocket {
-    /// Binds [::]:port or 0.0.0.0:port; with `iface`, SO_BINDTODEVICE so it only uses that
+    /// Binds `[::]:port` or `0.0.0.0:port`; with `iface`, SO_BINDTODEVICE so it only uses that
     /// interface. Port 0 picks an ephemeral port (see [`local_port`](Self::local_port)).
     ///
     /// Must be called inside a tokio runtime, which the socket registers with.

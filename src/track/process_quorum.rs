@@ -13,7 +13,7 @@ use crate::config::{ArgsMatch, COMM_LEN, ProcessCheck};
 pub struct ProcessInfo {
     /// `/proc/PID/comm` (at most 15 bytes).
     pub comm: String,
-    /// `/proc/PID/cmdline`: NUL-separated arguments, argv[0] first.
+    /// `/proc/PID/cmdline`: NUL-separated arguments, `argv[0]` first.
     pub cmdline: Vec<u8>,
 }
 

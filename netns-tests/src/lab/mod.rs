@@ -37,7 +37,7 @@ pub struct LabSpec {
     pub heartbeat_link: bool,
     /// Give every LAN interface an `fd00::` address as well as its link-local one.
     pub ipv6_ula: bool,
-    /// The LAN's /24 as its first three octets; `None` picks 10.<k>.<j>.0/24, distinct per
+    /// The LAN's /24 as its first three octets; `None` picks `10.<k>.<j>.0/24`, distinct per
     /// process and lab.
     pub v4_net: Option<[u8; 3]>,
 }

@@ -261,7 +261,7 @@ impl Ready<'_> {
     /// Reads up to [`BATCH_SLOTS`] queued datagrams with one system call and hands them to
     /// `each`, in the order they arrived; `None` if none was queued after all.
     ///
-    /// The buffers are the thread's, lent for the call (see [`RecvBatch::lend`]): every
+    /// The buffers are the thread's, lent for the call (see `RecvBatch::lend`): every
     /// receive loop of the daemon runs on its one runtime thread and reads between two
     /// waits, never during one, so one set of buffers serves them all.
     pub fn read_each(
