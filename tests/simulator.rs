@@ -23,6 +23,8 @@ mod late_reads;
 #[path = "simulator/operations.rs"]
 mod operations;
 mod sim;
+#[path = "simulator/stalls.rs"]
+mod stalls;
 #[path = "simulator/takeover.rs"]
 mod takeover;
 

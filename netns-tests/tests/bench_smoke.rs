@@ -246,7 +246,8 @@ fn one_small_scale_case_gives_a_plausible_row() {
         .filter(|l| l.starts_with("| 2 × 100ms | vipd |"))
         .map(cells)
         .collect();
-    assert_eq!(rows.len(), 1, "{context}");
+    // The main table's row, then the machine's.
+    assert_eq!(rows.len(), 2, "{context}");
     let r = &rows[0];
     assert_eq!(r.len(), 11, "{context}");
     // Two instances at 100 ms cost far less than a core, and something.
@@ -264,4 +265,23 @@ fn one_small_scale_case_gives_a_plausible_row() {
     // Adverts every 100 ms: the longest gap is about that, far below Master_Down_Interval.
     let gap = number(r[7].trim_end_matches(" ms"));
     assert!((50.0..300.0).contains(&gap), "{context}");
+
+    // case, agent, gaps sent / received, per CPU, major faults.
+    let m = &rows[1];
+    assert_eq!(m.len(), 5, "{context}");
+    // The Master's own gap is about the interval too, and dated within the 2 s window.
+    let sent = m[2].split(" / ").next().unwrap_or_default();
+    let (sent_gap, when) = sent.split_once(" ms at +").expect("a dated gap");
+    assert!((50.0..300.0).contains(&number(sent_gap)), "{context}");
+    assert!(
+        (0.0..=3.0).contains(&number(when.trim_end_matches(" s"))),
+        "{context}"
+    );
+    // Both CPUs sampled, at realtime priority (the test runs as root).
+    for cpu in ["CPU 0: late ", "; CPU 1: late "] {
+        assert!(m[3].contains(cpu), "{context}");
+    }
+    assert!(!m[3].contains("not realtime"), "{context}");
+    let faults: Vec<f64> = m[4].split(" / ").map(number).collect();
+    assert_eq!(faults.len(), 2, "{context}");
 }

@@ -48,7 +48,11 @@ const NOT_REJECTIONS: [&str; 7] = [
 ];
 
 /// The limits' counters exported as `vipd_held_back_total`.
-const HELD_BACK: [Suppressed; 2] = [Suppressed::Answer, Suppressed::Resignation];
+const HELD_BACK: [Suppressed; 3] = [
+    Suppressed::Answer,
+    Suppressed::Resignation,
+    Suppressed::Takeover,
+];
 
 /// Whether counter `name` counts packets dropped for a reason.
 fn is_rejection(name: &str) -> bool {
@@ -62,6 +66,7 @@ fn held_back_name(what: Suppressed) -> &'static str {
     match what {
         Suppressed::Answer => "answer",
         Suppressed::Resignation => "resignation",
+        Suppressed::Takeover => "takeover",
     }
 }
 
@@ -254,7 +259,7 @@ impl Collector for Vipd {
         family(
             &mut enc,
             "vipd_held_back",
-            "What the limits on forged adverts held back: immediate answers (one per advert interval is sent), resignations doubted",
+            "What the limits held back: immediate answers (one per advert interval is sent) and resignations doubted, against forged adverts; takeovers deferred one interval after this node ran late",
             held_back,
         )?;
         family(

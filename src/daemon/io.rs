@@ -265,6 +265,11 @@ impl RouterIo for LiveIo {
 
     fn suppressed(&mut self, what: Suppressed) {
         self.stats.bump(what.label());
+        if what == Suppressed::Takeover {
+            // Rare, and the reason a takeover came one interval late: said in the log.
+            warn!(instance = %self.name,
+                "the master down timer was handled over a quarter advert interval late (this                  host or thread stalled): listening one more advert interval before taking over");
+        }
     }
 
     fn ask_gate(&mut self, router: &Router, question: GateQuestion) {

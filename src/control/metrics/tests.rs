@@ -36,6 +36,7 @@ fn instance(state: crate::vrrp::State) -> Instance {
         stats.bump("answers_suppressed");
     }
     stats.bump("resignations_doubted");
+    stats.bump("takeovers_deferred");
     stats.bump("fence_fenced");
     stats.bump("fence_failed");
     stats.bump("fence_failed");
@@ -116,6 +117,7 @@ fn metrics_carry_state_priorities_transitions_and_rejections() {
         "# HELP vipd_packets_rejected Packets dropped, by reason",
         r#"vipd_held_back_total{instance="web",what="answer"} 7"#,
         r#"vipd_held_back_total{instance="web",what="resignation"} 1"#,
+        r#"vipd_held_back_total{instance="web",what="takeover"} 1"#,
         r#"vipd_fence_runs_total{instance="web",outcome="fenced"} 1"#,
         r#"vipd_fence_runs_total{instance="web",outcome="failed"} 2"#,
     ] {

@@ -310,6 +310,10 @@ pub enum Suppressed {
     /// A resignation from a sender whose earlier resignation its own adverts contradicted:
     /// ignored, the Backup waits for its silence instead (see `resignation.rs`).
     Resignation,
+    /// A takeover for silence: this Backup ran more than a quarter interval past its
+    /// Master_Down deadline (a stalled host or thread), and listens one more
+    /// Master_Adver_Interval first.
+    Takeover,
 }
 
 impl Suppressed {
@@ -318,6 +322,7 @@ impl Suppressed {
         match self {
             Suppressed::Answer => "answers_suppressed",
             Suppressed::Resignation => "resignations_doubted",
+            Suppressed::Takeover => "takeovers_deferred",
         }
     }
 }

@@ -302,14 +302,29 @@ impl Router {
             });
             return;
         }
+        if down.cause == DownCause::Silence && self.ran_late(down.deadline.get(), now) {
+            // This router ran well past its deadline: its host or thread was stalled (a
+            // paused virtual machine, a starved thread). The Master may have been stalled
+            // with it, its advert due at this same instant, or its adverts may have been lost
+            // while this host was paused: silence this router could not hear is no evidence.
+            // It listens one more Master_Adver_Interval before declaring the Master down, so a
+            // stall costs a takeover at most that, and a healthy Master no flap.
+            let at = Stamp::new(now);
+            let more = self.master_adver_interval.as_duration();
+            self.arm_down(at, at.later(more), DownCause::Relistening);
+            out.push(Action::Suppressed(Suppressed::Takeover));
+            return;
+        }
         let reason = match (down.cause, self.heard) {
             (DownCause::Resigned(from), _) => Reason::MasterResigned { from },
             // Heard since the last reset yet not reset: a lower priority we chose to ignore.
-            (DownCause::Silence, Some(h)) if h.at > down.reset_at => Reason::Preempting {
-                master: h.addr,
-                priority: h.priority,
-            },
-            (DownCause::Silence, heard) => {
+            (DownCause::Silence | DownCause::Relistening, Some(h)) if h.at > down.reset_at => {
+                Reason::Preempting {
+                    master: h.addr,
+                    priority: h.priority,
+                }
+            }
+            (DownCause::Silence | DownCause::Relistening, heard) => {
                 let since = heard
                     .map(|h| h.at.get())
                     .or(self.backup_since.map(Stamp::get))
@@ -321,6 +336,14 @@ impl Router {
             }
         };
         self.take_over(now, reason, Some(down), out);
+    }
+
+    /// Whether this router ran so long after `deadline` that it may have missed what it was
+    /// waiting to hear: more than a quarter of Master_Adver_Interval. A router that keeps
+    /// time runs within a millisecond or so; a quarter interval (2.5 ms at 10 ms adverts,
+    /// 250 ms at 1 s) is far past that, and short of an advert's worth of listening.
+    fn ran_late(&self, deadline: Instant, now: Instant) -> bool {
+        now.saturating_duration_since(deadline) > self.master_adver_interval.as_duration() / 4
     }
 
     /// Enters Backup with our own interval as Master_Adver_Interval and forgets any Master.

@@ -60,6 +60,9 @@ pub(super) enum DownCause {
     Silence,
     /// The Master resigned with priority 0; waiting out Skew_Time only.
     Resigned(IpAddr),
+    /// Silence, but this router ran late past its deadline: listening one more
+    /// Master_Adver_Interval from when it ran (see `Router::master_down_expired`).
+    Relistening,
 }
 
 /// The master-down timer.

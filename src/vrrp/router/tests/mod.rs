@@ -10,6 +10,7 @@ mod lease;
 mod master;
 mod receive;
 mod refresh;
+mod stalled;
 mod start;
 
 use std::net::IpAddr;

@@ -1,0 +1,120 @@
+//! A Backup that runs well past its Master_Down deadline (a paused host, a starved thread)
+//! listens one more Master_Adver_Interval before declaring the Master down.
+
+use super::*;
+
+/// Master_Down_Interval, v2 at 1 s, priority 100.
+const MDI_100: Duration = Duration::from_micros(3_609_375);
+
+#[test]
+fn a_backup_that_ran_long_past_its_deadline_listens_one_more_interval_then_takes_over() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    let late = t0 + ms(10_000);
+    assert_eq!(
+        r.handle(late, Input::Timer),
+        vec![Action::Suppressed(Suppressed::Takeover)]
+    );
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.next_deadline(), Some(late + ms(1000)));
+    // Still nothing heard: it takes over, once, late as it may be again, and counts the
+    // silence from when it entered Backup.
+    let then = late + ms(1000) + ms(600);
+    assert_eq!(
+        r.handle(then, Input::Timer),
+        takeover(
+            State::Backup,
+            Reason::MasterDown {
+                last_master: None,
+                silent_for: ms(11_600)
+            },
+            100
+        )
+    );
+    assert_eq!(r.next_deadline(), Some(then + ms(1000)));
+}
+
+#[test]
+fn a_quarter_interval_late_is_on_time() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    let t = t0 + MDI_100 + ms(250);
+    assert_eq!(
+        r.handle(t, Input::Timer),
+        takeover(
+            State::Backup,
+            Reason::MasterDown {
+                last_master: None,
+                silent_for: MDI_100 + ms(250)
+            },
+            100
+        )
+    );
+}
+
+#[test]
+fn an_advert_heard_while_listening_again_keeps_the_backup() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    r.handle(t0 + ms(1000), advert(PEER, 200, 100));
+    // The whole host stalled, the Master with it: its overdue advert comes right after.
+    let resumed = t0 + ms(1000) + MDI_100 + ms(300);
+    assert_eq!(
+        r.handle(resumed, Input::Timer),
+        vec![Action::Suppressed(Suppressed::Takeover)]
+    );
+    assert_eq!(r.handle(resumed + ms(5), advert(PEER, 200, 100)), vec![]);
+    assert_eq!(r.state(), State::Backup);
+    assert_eq!(r.master(), Some(ip(PEER)));
+    // Waiting for silence again, from the advert, as ever.
+    assert_eq!(r.next_deadline(), Some(resumed + ms(5) + MDI_100));
+}
+
+#[test]
+fn a_lower_master_heard_while_listening_again_is_preempted_when_it_ends() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    let resumed = t0 + MDI_100 + ms(2000);
+    r.handle(resumed, Input::Timer);
+    r.handle(resumed + ms(10), advert(PEER, 50, 100));
+    let reason = Reason::Preempting {
+        master: ip(PEER),
+        priority: 50,
+    };
+    assert_eq!(
+        r.handle(resumed + ms(1000), Input::Timer),
+        takeover(State::Backup, reason, 100)
+    );
+}
+
+#[test]
+fn a_resignation_is_not_deferred_however_late() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    let t = t0 + ms(1000);
+    r.handle(t, advert(PEER, 200, 100));
+    r.handle(t + ms(500), advert(PEER, 0, 100));
+    let late = t + ms(500) + ms(5000);
+    assert_eq!(
+        r.handle(late, Input::Timer),
+        takeover(
+            State::Backup,
+            Reason::MasterResigned { from: ip(PEER) },
+            100
+        )
+    );
+}
+
+#[test]
+fn a_priority_change_while_listening_again_keeps_the_extra_interval() {
+    let t0 = Instant::now();
+    let mut r = backup(weighted(v2(200), -100), t0);
+    r.handle(t0, check(false));
+    assert_eq!(r.priority(), 100);
+    let late = t0 + ms(10_000);
+    r.handle(late, Input::Timer);
+    // Re-based on when it began listening again: the interval, not Master_Down_Interval.
+    assert_eq!(r.handle(late + ms(100), check(true)), vec![]);
+    assert_eq!(r.priority(), 200);
+    assert_eq!(r.next_deadline(), Some(late + ms(1000)));
+}
