@@ -44,7 +44,14 @@ impl Sim {
         if !timer_first {
             self.flush(i);
         }
-        self.hand(i, self.now, input);
+        let deadline = self.nodes[i].router.next_deadline();
+        let at = match deadline {
+            Some(d) if self.timer_dated_by_deadline && input == Input::Timer => {
+                d.saturating_duration_since(self.t0).min(self.now)
+            }
+            _ => self.now,
+        };
+        self.hand(i, at, input);
         if timer_first {
             self.flush(i);
         }

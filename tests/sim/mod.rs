@@ -90,6 +90,9 @@ pub struct Sim {
     pub fences: u64,
     /// How adverts reach the routers (see `late.rs`).
     pub reads: Reads,
+    /// A broken driver (a mutant): an overdue deadline's timer is handed over dated by the
+    /// deadline, not the clock, so the router never learns that it ran late.
+    pub timer_dated_by_deadline: bool,
     /// Adverts handed over late so far.
     pub read_late: u64,
     /// The instant the input being handled is dated, when not now (an advert read late).
@@ -147,6 +150,7 @@ impl Sim {
             fence_kills: true,
             fences: 0,
             reads: Reads::AtOnce,
+            timer_dated_by_deadline: false,
             read_late: 0,
             dated: None,
         };

@@ -52,11 +52,30 @@ pub fn whole_machine_stall(
     past: u32,
     skew: u32,
 ) -> Result<(), String> {
+    whole_machine_stall_driven(
+        (version, pick, backup_prio, delay, reads),
+        start,
+        past,
+        skew,
+        false,
+    )
+}
+
+/// [`whole_machine_stall`], with `mutant` a driver that dates an overdue timer by its
+/// deadline.
+fn whole_machine_stall_driven(
+    (version, pick, backup_prio, delay, reads): (Version, usize, u8, u32, Reads),
+    start: u32,
+    past: u32,
+    skew: u32,
+    mutant: bool,
+) -> Result<(), String> {
     let interval = interval_for(version, pick).as_duration();
     // A LAN: each copy takes at most a tenth of the interval, so the Master's advert after
     // a skew of half an interval lands within the Backup's extra interval.
     let delay = interval * delay / 1000;
     let mut sim = settled(version, pick, backup_prio, delay, reads);
+    sim.timer_dated_by_deadline = mutant;
     let before = sim.log.len();
     ensure(sim.masters() == vec![0], &sim, || {
         "node 0 should be Master".into()
@@ -180,4 +199,17 @@ fn a_stall_ending_within_a_quarter_interval_of_the_deadline_is_still_a_takeover(
     let found = whole_machine_stall((Version::V3, 1, 100, 0, Reads::Late), 500, 200, 0);
     let why = found.expect_err("the Backup waited though it ran on time");
     assert!(why.contains("moved them"), "{why}");
+}
+
+/// The property is not vacuous: a driver that hands the router an overdue timer dated by
+/// its deadline (so it never learns it ran late) is caught, and the flap it lets through is
+/// the one seen in the lab: the Backup takes over and is preempted at once.
+#[test]
+fn a_driver_that_hides_how_late_the_timer_ran_is_caught() {
+    for reads in [Reads::AtOnce, Reads::Late] {
+        let why = whole_machine_stall_driven((Version::V3, 1, 100, 0, reads), 500, 1000, 0, true)
+            .expect_err("a Backup that never learned it ran late waited anyway");
+        assert!(why.contains("PreemptedBy"), "{why}");
+        whole_machine_stall_driven((Version::V3, 1, 100, 0, reads), 500, 1000, 0, false).unwrap();
+    }
 }
