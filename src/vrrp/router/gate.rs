@@ -217,7 +217,12 @@ impl Router {
             // Listen again as if the Master had just been heard: a takeover that had no
             // timer of its own (the owner starting, a group's order) must not be left without
             // one.
-            let cause = pending.down.map_or(DownCause::Silence, |d| d.cause);
+            // A takeover deferred once because this router ran late waits a whole
+            // Master_Down_Interval again, as any silence does (a priority change re-bases it so).
+            let cause = match pending.down.map(|d| d.cause) {
+                Some(DownCause::Relistening) | None => DownCause::Silence,
+                Some(cause) => cause,
+            };
             let at = Stamp::new(now);
             self.arm_down(at, at.later(self.master_down_interval()), cause);
         }

@@ -209,3 +209,27 @@ fn the_arbiter_after_a_fence_is_told_the_peer_was_fenced() {
         vec![ask(GateKind::Arbiter, 1, Some(PEER), false)]
     );
 }
+
+/// A takeover deferred because the router ran late, then refused by the fence, waits a whole
+/// Master_Down_Interval again: a priority change re-bases it on that, not on the interval.
+#[test]
+fn a_refused_takeover_after_running_late_waits_a_whole_master_down_interval() {
+    let t0 = Instant::now();
+    let mut r = backup(weighted(fenced(200), -100), t0);
+    r.handle(t0, check(false));
+    let late = t0 + ms(10_000);
+    assert_eq!(
+        r.handle(late, Input::Timer),
+        vec![Action::Suppressed(Suppressed::Takeover)]
+    );
+    let asked = late + ms(1000);
+    assert_eq!(
+        r.handle(asked, Input::Timer),
+        vec![ask(GateKind::Fence, 1, None, false)]
+    );
+    let refused = asked + ms(50);
+    r.handle(refused, answer(GateKind::Fence, 1, false, false));
+    assert_eq!(r.next_deadline(), Some(refused + MDI_100));
+    r.handle(refused + ms(100), check(true));
+    assert_eq!(r.next_deadline(), Some(refused + MDI_200));
+}
