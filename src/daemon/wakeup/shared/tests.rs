@@ -2,9 +2,11 @@ use super::*;
 
 const MS: Duration = Duration::from_millis(1);
 
-/// Polls `slot` once for `at`: it registers the deadline and returns.
+/// Polls `slot` once for `at`: it registers the deadline and returns once the timer's task
+/// had its turn to arm the timer.
 async fn register(slot: &mut Slot, at: Instant) {
     let _ = tokio::time::timeout(Duration::ZERO, slot.until(at)).await;
+    tokio::task::yield_now().await;
 }
 
 /// Waits in `slot` for `at`; fails if woken before it, else returns how late.
@@ -97,6 +99,35 @@ async fn only_a_sooner_earliest_deadline_or_a_stale_arming_arms_the_timer() {
     assert!(
         timer.timers().waiting.is_empty(),
         "a cleared slot still waits"
+    );
+}
+
+#[tokio::test]
+async fn deadlines_each_sooner_than_the_last_within_one_pass_arm_the_timer_once() {
+    let timer = SharedTimer::start().unwrap();
+    let t0 = Instant::now();
+    let mut first = timer.slot();
+    register(&mut first, t0 + 400 * SEC).await;
+    let before = timer.timers().arms;
+    // Fifty Backups whose tasks run in the reverse order of their adverts' arrival, all
+    // before the thread could sleep: each deadline is the earliest, sooner than the last.
+    let mut slots: Vec<_> = (0..50).map(|_| timer.slot()).collect();
+    for (n, slot) in slots.iter_mut().enumerate() {
+        let at = t0 + 300 * SEC - n as u32 * MS;
+        std::future::poll_fn(|cx| {
+            let _ = slot.poll_until(cx, at);
+            Poll::Ready(())
+        })
+        .await;
+    }
+    assert_eq!(timer.timers().arms, before, "armed within the pass");
+    // The timer's task runs before the thread can sleep, and arms it for the earliest.
+    tokio::task::yield_now().await;
+    let t = timer.timers();
+    assert_eq!(
+        (t.arms, t.armed),
+        (before + 1, Some(t0 + 300 * SEC - 49 * MS)),
+        "not armed once for the earliest"
     );
 }
 
