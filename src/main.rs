@@ -371,6 +371,7 @@ fn run(args: RunArgs) -> ExitCode {
     // idle CPU and memory low; nothing on it blocks.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(daemon::before_park)
         .build()
     {
         Ok(rt) => rt,

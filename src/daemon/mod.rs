@@ -138,6 +138,10 @@ async fn stopped(
 
 /// Runs every instance of `config` (read from `path`) until SIGTERM or SIGINT, then stops
 /// them cleanly. SIGHUP and `vipd reload` re-read `path` and apply it.
+/// The router runtime's `on_thread_park` hook: the shared timer started on the thread is
+/// armed there, once for all the deadlines its tasks moved (see `wakeup`).
+pub use wakeup::before_park;
+
 pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
     raise_descriptor_limit();
     // The routers, receive loops and timers run on this thread.

@@ -351,3 +351,71 @@ async fn a_wait_moved_later_stays_while_the_next_move_comes_first() {
     assert_eq!(waits(&timer), [first]);
     assert!(c.at.lock().unwrap().is_empty(), "never called from a move");
 }
+
+/// A runtime whose thread arms the timer when it parks, as the daemon's router thread.
+fn parking_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_park(before_park)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_thread_that_arms_at_park_arms_once_for_every_deadline_its_tasks_moved() {
+    parking_runtime().block_on(async {
+        let timer = SharedTimer::start().unwrap();
+        // The thread parks once: the timer learns that it is armed there.
+        tokio::time::sleep(MS).await;
+        let before = timer.timers().arms;
+        let t0 = Instant::now();
+        let mut slots: Vec<_> = (0..50).map(|_| timer.slot()).collect();
+        for (n, slot) in slots.iter_mut().enumerate() {
+            let at = t0 + 300 * SEC - n as u32 * MS;
+            std::future::poll_fn(|cx| {
+                let _ = slot.poll_until(cx, at);
+                Poll::Ready(())
+            })
+            .await;
+        }
+        // Other tasks running, and the I/O polled between them, arm nothing.
+        tokio::task::yield_now().await;
+        assert_eq!(
+            timer.timers().arms,
+            before,
+            "armed before the thread parked"
+        );
+        tokio::time::sleep(MS).await;
+        let t = timer.timers();
+        assert_eq!(
+            (t.arms, t.armed),
+            (before + 1, Some(t0 + 300 * SEC - 49 * MS)),
+            "not armed once, at park, for the earliest"
+        );
+    });
+}
+
+#[test]
+fn a_thread_that_arms_at_park_serves_every_deadline_on_time_and_never_early() {
+    parking_runtime().block_on(async {
+        let timer = SharedTimer::start().unwrap();
+        tokio::time::sleep(MS).await;
+        let t0 = Instant::now();
+        // Deadlines set in every order, some while others are being served.
+        let waits: Vec<_> = (0..40u32)
+            .map(|n| {
+                let mut slot = timer.slot();
+                let at = t0 + (20 + (n * 7) % 40) * MS;
+                tokio::spawn(async move { served(&mut slot, at).await })
+            })
+            .collect();
+        for wait in waits {
+            let late = tokio::time::timeout(10 * SEC, wait)
+                .await
+                .expect("a deadline was never served")
+                .unwrap();
+            // Generous for a loaded machine; never early (`served` checks).
+            assert!(late < 60 * MS, "served {late:?} late");
+        }
+    });
+}
