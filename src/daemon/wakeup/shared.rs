@@ -367,8 +367,8 @@ impl SharedTimer {
 
 /// Arms the shared timer started on this thread for its earliest deadline, if a change or
 /// an expiry left that to the thread's parking. The runtime calls it before its thread
-/// sleeps (`on_thread_park`), after every task that was ready ran: the routers a read moved
-/// then cost one arming, and none of them comes due in the middle of the read it waits for.
+/// sleeps (`on_thread_park`), after every task that was ready ran: the deadlines those
+/// tasks moved cost one arming between them.
 pub fn before_park() {
     let Some(parking) = PARKING.take() else {
         return;

@@ -102,15 +102,9 @@ async fn only_a_sooner_earliest_deadline_or_a_stale_arming_arms_the_timer() {
     );
 }
 
-#[tokio::test]
-async fn deadlines_each_sooner_than_the_last_within_one_pass_arm_the_timer_once() {
-    let timer = SharedTimer::start().unwrap();
-    let t0 = Instant::now();
-    let mut first = timer.slot();
-    register(&mut first, t0 + 400 * SEC).await;
-    let before = timer.timers().arms;
-    // Fifty Backups whose tasks run in the reverse order of their adverts' arrival, all
-    // before the thread could sleep: each deadline is the earliest, sooner than the last.
+/// Fifty slots given deadlines in one pass, each sooner than the last: the earliest,
+/// `t0 + 300 s - 49 ms`, last.
+async fn each_sooner_than_the_last(timer: &SharedTimer, t0: Instant) -> Vec<Slot> {
     let mut slots: Vec<_> = (0..50).map(|_| timer.slot()).collect();
     for (n, slot) in slots.iter_mut().enumerate() {
         let at = t0 + 300 * SEC - n as u32 * MS;
@@ -120,6 +114,19 @@ async fn deadlines_each_sooner_than_the_last_within_one_pass_arm_the_timer_once(
         })
         .await;
     }
+    slots
+}
+
+#[tokio::test]
+async fn deadlines_each_sooner_than_the_last_within_one_pass_arm_the_timer_once() {
+    let timer = SharedTimer::start().unwrap();
+    let t0 = Instant::now();
+    let mut first = timer.slot();
+    register(&mut first, t0 + 400 * SEC).await;
+    let before = timer.timers().arms;
+    // Fifty Backups whose tasks run in the reverse order of their adverts' arrival, all
+    // before the thread could sleep: each deadline is the earliest, sooner than the last.
+    let _slots = each_sooner_than_the_last(&timer, t0).await;
     assert_eq!(timer.timers().arms, before, "armed within the pass");
     // The timer's task runs before the thread can sleep, and arms it for the earliest.
     tokio::task::yield_now().await;
@@ -369,15 +376,7 @@ fn a_thread_that_arms_at_park_arms_once_for_every_deadline_its_tasks_moved() {
         tokio::time::sleep(MS).await;
         let before = timer.timers().arms;
         let t0 = Instant::now();
-        let mut slots: Vec<_> = (0..50).map(|_| timer.slot()).collect();
-        for (n, slot) in slots.iter_mut().enumerate() {
-            let at = t0 + 300 * SEC - n as u32 * MS;
-            std::future::poll_fn(|cx| {
-                let _ = slot.poll_until(cx, at);
-                Poll::Ready(())
-            })
-            .await;
-        }
+        let _slots = each_sooner_than_the_last(&timer, t0).await;
         // Other tasks running, and the I/O polled between them, arm nothing.
         tokio::task::yield_now().await;
         assert_eq!(
