@@ -237,7 +237,8 @@ impl SharedTimer {
     }
 
     /// Keeps the timer armed no later than the earliest waiting deadline, after it changed:
-    /// armed at once for a sooner one, and for a later one as [`LATER_REARM_AFTER`] says.
+    /// for a sooner one, armed before the thread sleeps (as it parks, or by the timer's
+    /// task); for a later one, as [`LATER_REARM_AFTER`] says.
     fn earliest_changed(&self, t: &mut Timers, now: Instant) {
         let Some(&(earliest, _)) = t.waiting.keys().next() else {
             // Nothing waits: an armed timer expires for nothing, once.
