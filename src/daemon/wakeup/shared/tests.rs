@@ -89,7 +89,8 @@ async fn only_a_sooner_earliest_deadline_or_a_stale_arming_arms_the_timer() {
         (3, Some(t0 + 520 * SEC + MS)),
         "one arming per burst"
     );
-    // A sooner earliest arms the timer at once, however recently it was armed.
+    // A sooner earliest arms the timer before the thread sleeps (here the timer's task, which
+    // `register` lets run), however recently it was armed.
     register(&mut first, t0 + 200 * SEC).await;
     assert_eq!((arms(), armed()), (4, Some(t0 + 200 * SEC)));
     // Taking deadlines out arms nothing: the timer expires early, once.
