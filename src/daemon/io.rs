@@ -268,8 +268,9 @@ impl RouterIo for LiveIo {
         if what == Suppressed::Takeover {
             // Rare, and the reason a takeover came one interval late: said in the log.
             warn!(instance = %self.name,
-                "the master down timer was handled over a quarter advert interval late (this \
-                 host or thread stalled): listening one more advert interval before taking over");
+                "the master down timer was handled over a quarter advert interval late, or came \
+                 while this host or thread stood still that long: listening one more advert \
+                 interval before taking over");
         }
     }
 

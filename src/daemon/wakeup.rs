@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::time::{Instant as TokioInstant, Sleep, sleep_until};
 
-pub use shared::{Expiry, SharedTimer, Slot, before_park};
+pub use shared::{Expiry, SharedTimer, Slot, before_park, last_stall};
 
 /// The grid step of a Master's advert timer for adverts every `interval`: the largest of
 /// 10, 5, 2 and 1 ms (each divides a centisecond, so every interval) that is at most a fifth

@@ -30,7 +30,7 @@ use std::collections::{BTreeSet, BinaryHeap};
 use std::time::{Duration, Instant};
 
 use vipd::vrrp::State;
-use vipd::vrrp::router::{Input, Router};
+use vipd::vrrp::router::{Input, Router, Stall};
 use vipd::vrrp::timing;
 
 use node::Node;
@@ -209,7 +209,22 @@ impl Sim {
         }
         let traced = self.trace && !matches!(input, Input::Health { .. });
         let shown = traced.then(|| format!("{input:?}"));
-        let mut actions = self.nodes[i].router.handle(self.t0 + at, input);
+        let stall_from = self.nodes[i].stall_from.filter(|from| *from <= at);
+        let mut actions = match stall_from {
+            Some(from) if input == Input::Timer => {
+                self.nodes[i].stall_from = None;
+                let stall = Stall {
+                    from: self.t0 + from,
+                    to: self.t0 + at,
+                };
+                let mut out = Vec::new();
+                self.nodes[i]
+                    .router
+                    .timer_after_stall_into(self.t0 + at, stall, &mut out);
+                out
+            }
+            _ => self.nodes[i].router.handle(self.t0 + at, input),
+        };
         if let Some(m) = self.mutator {
             m(i, &mut actions);
         }
@@ -221,6 +236,13 @@ impl Sim {
         self.dated = (at != self.now).then_some(at);
         self.apply(i, actions);
         self.dated = None;
+    }
+
+    /// Reports, with node `i`'s next timer, that the thread serving it was set to wake at
+    /// `from` (another instance's deadline, say) and stood still until it ran, as the
+    /// daemon's shared timer does.
+    pub fn report_stall(&mut self, i: usize, from: Duration) {
+        self.nodes[i].stall_from = Some(from);
     }
 
     /// Starts every router.

@@ -34,6 +34,9 @@ pub(super) struct Node {
     pub(super) incarnation: u64,
     /// Stopped (SIGSTOP): processes nothing, keeps its addresses.
     pub(super) frozen: bool,
+    /// When the thread serving this router was set to wake, if a stall it stood still
+    /// through is to be reported with its next timer (see [`super::Sim::report_stall`]).
+    pub(super) stall_from: Option<std::time::Duration>,
     /// What arrived while frozen, in order.
     pub(super) backlog: VecDeque<arbiter::Backlog>,
     /// Adverts that arrived and wait to be read (late reads only).
@@ -95,6 +98,7 @@ impl Node {
             keeper: None,
             incarnation: 0,
             frozen: false,
+            stall_from: None,
             backlog: VecDeque::new(),
             unread: VecDeque::new(),
             shell_at: [Duration::ZERO; 2],

@@ -54,20 +54,32 @@ pub fn whole_machine_stall(
 ) -> Result<(), String> {
     whole_machine_stall_driven(
         (version, pick, backup_prio, delay, reads),
-        start,
-        past,
-        skew,
+        (start, past, skew),
+        None,
         false,
     )
 }
 
+/// [`whole_machine_stall`] on a host of several instances: the thread serving the Backup was
+/// set to wake `lead` thousandths of an interval before the Backup's own deadline (another
+/// instance's), and the driver reports its stall from then. The Backup may resume within a
+/// quarter interval of its own deadline; `past + lead` above 250: nobody takes over.
+pub fn whole_machine_stall_of_a_thread(
+    shape: (Version, usize, u8, u32, Reads),
+    (start, past, skew): (u32, u32, u32),
+    lead: u32,
+    reported: bool,
+) -> Result<(), String> {
+    whole_machine_stall_driven(shape, (start, past, skew), Some((lead, reported)), false)
+}
+
 /// [`whole_machine_stall`], with `mutant` a driver that dates an overdue timer by its
-/// deadline.
+/// deadline, and `thread` the lead of the thread's stall and whether the driver reports it
+/// (see [`whole_machine_stall_of_a_thread`]).
 fn whole_machine_stall_driven(
     (version, pick, backup_prio, delay, reads): (Version, usize, u8, u32, Reads),
-    start: u32,
-    past: u32,
-    skew: u32,
+    (start, past, skew): (u32, u32, u32),
+    thread: Option<(u32, bool)>,
     mutant: bool,
 ) -> Result<(), String> {
     let interval = interval_for(version, pick).as_duration();
@@ -94,6 +106,9 @@ fn whole_machine_stall_driven(
     sim.run_until(stop);
     sim.freeze(0, master_back - stop);
     sim.freeze(1, backup_back - stop);
+    if let Some((lead, true)) = thread {
+        sim.report_stall(1, deadline.saturating_sub(interval * lead / 1000).max(stop));
+    }
     sim.run_until(master_back + sim.master_down(backup_prio) * 3);
     ensure(sim.log.len() == before, &sim, || {
         format!(
@@ -180,6 +195,28 @@ proptest! {
     }
 
     #[test]
+    fn a_machine_stalled_whole_past_the_deadline_its_thread_was_set_for_moves_nobody(
+        (version, pick, prio) in shape(),
+        delay in 0u32..=100,
+        reads in reads(),
+        start in 1u32..1000,
+        past in 1u32..=250,
+        lead in 1u32..=1000,
+        skew in 0u32..=500,
+    ) {
+        // The thread's stall, from the first deadline it was set to wake for, is over a
+        // quarter interval, however close to the Backup's own deadline it ended.
+        let lead = lead.max(251 - past);
+        whole_machine_stall_of_a_thread(
+            (version, pick, prio, delay, reads),
+            (start, past, skew),
+            lead,
+            true,
+        )
+        .map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
     fn a_stalled_backup_takes_over_from_a_dead_master_at_most_one_interval_later(
         (version, pick, prio) in shape(),
         reads in reads(),
@@ -207,9 +244,24 @@ fn a_stall_ending_within_a_quarter_interval_of_the_deadline_is_still_a_takeover(
 #[test]
 fn a_driver_that_hides_how_late_the_timer_ran_is_caught() {
     for reads in [Reads::AtOnce, Reads::Late] {
-        let why = whole_machine_stall_driven((Version::V3, 1, 100, 0, reads), 500, 1000, 0, true)
+        let shape = (Version::V3, 1, 100, 0, reads);
+        let why = whole_machine_stall_driven(shape, (500, 1000, 0), None, true)
             .expect_err("a Backup that never learned it ran late waited anyway");
         assert!(why.contains("PreemptedBy"), "{why}");
-        whole_machine_stall_driven((Version::V3, 1, 100, 0, reads), 500, 1000, 0, false).unwrap();
+        whole_machine_stall_driven(shape, (500, 1000, 0), None, false).unwrap();
+    }
+}
+
+/// Not vacuous: on a host of several instances, a driver that does not report the thread's
+/// stall lets the Backup resumed within a quarter interval of its own deadline take over and
+/// be preempted at once, the flap seen in the lab.
+#[test]
+fn a_driver_that_does_not_report_the_threads_stall_is_caught() {
+    for reads in [Reads::AtOnce, Reads::Late] {
+        let shape = (Version::V3, 1, 100, 0, reads);
+        let why = whole_machine_stall_of_a_thread(shape, (500, 100, 0), 400, false)
+            .expect_err("a Backup not told of its thread's stall waited anyway");
+        assert!(why.contains("PreemptedBy"), "{why}");
+        whole_machine_stall_of_a_thread(shape, (500, 100, 0), 400, true).unwrap();
     }
 }

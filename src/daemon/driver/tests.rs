@@ -7,6 +7,8 @@ use crate::vrrp::Version;
 use crate::vrrp::router::{Advert, Packet, RouterConfig};
 use crate::vrrp::timing::Centis;
 
+mod stalled_thread;
+
 #[derive(Default)]
 struct Recorder {
     log: Vec<(Duration, String)>,

@@ -51,6 +51,7 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use crate::vrrp::router::Stall;
 use crate::vrrp::stamp::Stamp;
 
 /// The daemon's shared precise timer; clones share it. Made once, in the runtime whose
@@ -99,7 +100,13 @@ struct Timers {
     arming_due: bool,
 }
 
+/// How long the thread must have stood still past the time it was set to wake for a wake-up
+/// to be kept as a [`Stall`]: a thread that keeps time wakes within a fraction of this.
+const STALL_FLOOR: Duration = Duration::from_millis(1);
+
 thread_local! {
+    /// The last wake-up of this thread's shared timer that came over [`STALL_FLOOR`] late.
+    static LAST_STALL: Cell<Option<Stall>> = const { Cell::new(None) };
     /// The shared timer started on this thread, for [`before_park`].
     static PARKING: Cell<Option<Weak<Inner>>> = const { Cell::new(None) };
     /// What the deadlines of one expiry do, kept between expiries with its room: a Master of
@@ -328,8 +335,11 @@ impl SharedTimer {
                 let now = Instant::now();
                 // An expiry: the timer is no longer armed. (A readiness from an expiry that
                 // arming the timer again discarded finds it armed for a later time.)
-                if t.armed.is_some_and(|armed| armed <= now) {
+                if let Some(armed) = t.armed.filter(|armed| *armed <= now) {
                     t.armed = None;
+                    if fired {
+                        note_stall(armed, t.armed_when, now);
+                    }
                 }
                 // Taken one by one, not split off: splitting built a new tree, and with it a
                 // node allocated for every expiry of a lone Master's advert timer.
@@ -364,6 +374,25 @@ impl SharedTimer {
             }
         }
     }
+}
+
+/// Keeps a wake-up of the timer armed for `armed` (at `armed_when`) that came at `woke`, if
+/// it came over [`STALL_FLOOR`] late. Armed for a time already past, the timer was due to
+/// wake at once, when it was armed. On the daemon's router thread the timer is armed only
+/// as the thread parks, so the lateness is how long the thread stood still asleep: a
+/// paused virtual machine, or a starved thread.
+fn note_stall(armed: Instant, armed_when: Option<Instant>, woke: Instant) {
+    let from = armed_when.map_or(armed, |when| armed.max(when));
+    if woke.saturating_duration_since(from) > STALL_FLOOR {
+        LAST_STALL.set(Some(Stall { from, to: woke }));
+    }
+}
+
+/// The last time this thread's shared timer woke it over a millisecond late: the router
+/// decides whether a deadline that came inside it could be heard
+/// ([`crate::vrrp::router::Router::timer_after_stall_into`]).
+pub fn last_stall() -> Option<Stall> {
+    LAST_STALL.get()
 }
 
 /// Arms the shared timer started on this thread for its earliest deadline, if a change or

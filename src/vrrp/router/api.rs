@@ -258,6 +258,16 @@ pub enum Input {
     Configure(Arc<RouterConfig>),
 }
 
+/// When the thread that runs a router's timers stood still: it was due to run at `from` (a
+/// deadline it was set to wake for) and ran only at `to` (a paused virtual machine, a
+/// starved thread). The shell measures it once per wake-up, the same for every router that
+/// thread serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stall {
+    pub from: Instant,
+    pub to: Instant,
+}
+
 /// A received advert as the receive loop hands it over: parsed, not yet judged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Packet {

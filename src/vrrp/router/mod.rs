@@ -52,8 +52,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use api::{
-    Action, Advert, AnnounceSchedule, Arrival, Input, Packet, Receipt, RouterConfig, Suppressed,
-    SyncOrder,
+    Action, Advert, AnnounceSchedule, Arrival, Input, Packet, Receipt, RouterConfig, Stall,
+    Suppressed, SyncOrder,
 };
 pub use gates::{FaultSource, GateAnswer, GateKind, SyncMembership, Takeover, TrackerConfig};
 pub use reason::{Reason, Transition};
@@ -185,6 +185,14 @@ impl Router {
         out
     }
 
+    /// [`Input::Timer`], handled by a thread that stood still over `stall` (it was due to
+    /// run at `stall.from` and ran only at `stall.to`): a Master_Down deadline inside that
+    /// stall is treated as one this router ran late for, however close to the stall's end
+    /// it lies (see "A stalled host" in the README).
+    pub fn timer_after_stall_into(&mut self, now: Instant, stall: Stall, out: &mut Vec<Action>) {
+        self.fire_due(now, Some(stall), out);
+    }
+
     /// [`Router::handle`] appending to `out`: a caller that feeds thousands of adverts a
     /// second keeps one buffer instead of allocating one per input.
     pub fn handle_into(&mut self, now: Instant, input: Input, out: &mut Vec<Action>) {
@@ -193,7 +201,7 @@ impl Router {
             Input::Stop => self.stop(out),
             Input::Advert(advert) => self.advert(now, advert, out),
             Input::Packet(packet) => self.packet(now, *packet, out),
-            Input::Timer => self.fire_due(now, out),
+            Input::Timer => self.fire_due(now, None, out),
             Input::Health { source, health } => self.health(now, source, health, out),
             Input::Fault { source, active } => self.fault(now, source, active, out),
             Input::Drain(on) => self.drain(now, on, out),

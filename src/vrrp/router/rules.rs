@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::timers::{DownCause, DownTimer, Due, later, next_periodic};
 use super::{
-    Action, Advert, FOLLOWED_MAX, FaultSource, Heard, Reason, Router, Suppressed, Transition,
+    Action, Advert, FOLLOWED_MAX, FaultSource, Heard, Reason, Router, Stall, Suppressed, Transition,
 };
 use crate::vrrp::timing::Centis;
 use crate::vrrp::{State, Version};
@@ -254,11 +254,11 @@ impl Router {
         }
     }
 
-    pub(super) fn fire_due(&mut self, now: Instant, out: &mut Vec<Action>) {
+    pub(super) fn fire_due(&mut self, now: Instant, stall: Option<Stall>, out: &mut Vec<Action>) {
         // Every handler moves its timer past `now` or disarms it, so this ends.
         while let Some(due) = self.timers.next_due(now) {
             match due {
-                Due::MasterDown => self.master_down_expired(now, out),
+                Due::MasterDown => self.master_down_expired(now, stall, out),
                 Due::Advert(deadline) => {
                     out.push(Action::SendAdvert {
                         priority: self.priority,
@@ -283,7 +283,7 @@ impl Router {
         }
     }
 
-    fn master_down_expired(&mut self, now: Instant, out: &mut Vec<Action>) {
+    fn master_down_expired(&mut self, now: Instant, stall: Option<Stall>, out: &mut Vec<Action>) {
         let Some(down) = self.timers.down else { return };
         if self.draining {
             self.timers.down = None;
@@ -302,7 +302,7 @@ impl Router {
             });
             return;
         }
-        if down.cause == DownCause::Silence && self.ran_late(down.deadline.get(), now) {
+        if down.cause == DownCause::Silence && self.ran_late(down.deadline.get(), now, stall) {
             // This router ran well past its deadline: its host or thread was stalled (a
             // paused virtual machine, a starved thread). The Master may have been stalled
             // with it, its advert due at this same instant, or its adverts may have been lost
@@ -341,9 +341,17 @@ impl Router {
     /// Whether this router ran so long after `deadline` that it may have missed what it was
     /// waiting to hear: more than a quarter of Master_Adver_Interval. A router that keeps
     /// time runs within a millisecond or so; a quarter interval (2.5 ms at 10 ms adverts,
-    /// 250 ms at 1 s) is far past that, and short of an advert's worth of listening.
-    fn ran_late(&self, deadline: Instant, now: Instant) -> bool {
-        now.saturating_duration_since(deadline) > self.master_adver_interval.as_duration() / 4
+    /// 250 ms at 1 s) is far past that, and short of an advert's worth of listening. Or the
+    /// thread that runs it stood still that long with the deadline inside the stall
+    /// (`stall`): routers whose deadlines lie a few milliseconds apart, served by one thread,
+    /// were all stalled alike, though the stall may end just past some of their deadlines.
+    fn ran_late(&self, deadline: Instant, now: Instant, stall: Option<Stall>) -> bool {
+        let quarter = self.master_adver_interval.as_duration() / 4;
+        now.saturating_duration_since(deadline) > quarter
+            || stall.is_some_and(|s| {
+                (s.from..=s.to).contains(&deadline)
+                    && s.to.saturating_duration_since(s.from) > quarter
+            })
     }
 
     /// Enters Backup with our own interval as Master_Adver_Interval and forgets any Master.

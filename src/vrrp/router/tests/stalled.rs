@@ -118,3 +118,62 @@ fn a_priority_change_while_listening_again_keeps_the_extra_interval() {
     assert_eq!(r.priority(), 200);
     assert_eq!(r.next_deadline(), Some(late + ms(1000)));
 }
+
+/// Two instances of one host, their deadlines 200 ms apart at 1 s adverts, served by one
+/// thread that stood still from just before the first deadline until 100 ms past the second.
+fn stalled_pair() -> (Router, Router, Stall) {
+    let t0 = Instant::now();
+    let first = backup(v2(100), t0);
+    let second = backup(v2(100), t0 + ms(200));
+    let stall = Stall {
+        from: t0 + MDI_100 - ms(10),
+        to: t0 + ms(200) + MDI_100 + ms(100),
+    };
+    (first, second, stall)
+}
+
+#[test]
+fn instances_whose_deadlines_lie_inside_one_long_stall_all_listen_again() {
+    let (mut first, mut second, stall) = stalled_pair();
+    let mut out = Vec::new();
+    // The first ran 300 ms past its deadline; the second only 100 ms, within the quarter
+    // interval, yet its deadline came while the thread stood still.
+    for r in [&mut first, &mut second] {
+        out.clear();
+        r.timer_after_stall_into(stall.to, stall, &mut out);
+        assert_eq!(out, vec![Action::Suppressed(Suppressed::Takeover)]);
+        assert_eq!(r.state(), State::Backup);
+        assert_eq!(r.next_deadline(), Some(stall.to + ms(1000)));
+    }
+    // Told nothing of the stall, the second takes over at once: a Master resumed in the
+    // same instant would make it flap.
+    let (_, mut second, stall) = stalled_pair();
+    assert_eq!(
+        second.handle(stall.to, Input::Timer)[0],
+        Action::SendAdvert { priority: 100 }
+    );
+}
+
+#[test]
+fn a_stall_shorter_than_a_quarter_interval_or_before_the_deadline_moves_no_takeover() {
+    let t0 = Instant::now();
+    let down = t0 + MDI_100;
+    let mut out = Vec::new();
+    // A stall of a fifth of the interval, the deadline inside it.
+    let mut r = backup(v2(100), t0);
+    let short = Stall {
+        from: down - ms(100),
+        to: down + ms(100),
+    };
+    r.timer_after_stall_into(short.to, short, &mut out);
+    assert_eq!(r.state(), State::Master, "{out:?}");
+    // A long stall that ended before the deadline: the router listened after it.
+    out.clear();
+    let mut r = backup(v2(100), t0);
+    let before = Stall {
+        from: down - ms(2000),
+        to: down - ms(1),
+    };
+    r.timer_after_stall_into(down, before, &mut out);
+    assert_eq!(r.state(), State::Master, "{out:?}");
+}
