@@ -35,7 +35,8 @@ pub const BATCH_SLOTS: usize = 16;
 /// that ask for it get in either family. IPv4 packets carry no other (see [`ipv4_header`]).
 pub(super) const CONTROL_ROOM: usize = 96;
 
-/// Where the kernel writes one datagram's source address and control messages.
+/// Where the kernel writes one datagram's source address (IPv6 only, see [`Meta::name_room`])
+/// and control messages.
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct Meta {
@@ -61,18 +62,32 @@ impl Meta {
         unsafe { std::mem::zeroed() }
     }
 
-    /// A header that gives the kernel this slot's full room and `iov` for the datagram.
-    fn header(&mut self, iov: &mut libc::iovec) -> libc::msghdr {
+    /// A header that gives the kernel this slot's full room for a datagram of `family`, and
+    /// `iov` for its bytes.
+    fn header(&mut self, iov: &mut libc::iovec, family: Family) -> libc::msghdr {
         // SAFETY: all zeroes is a valid `msghdr` (null pointers, zero lengths); the fields
         // that matter are set below, and some libcs add padding fields.
         let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
-        h.msg_name = ptr::from_mut(&mut self.name).cast();
-        h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        (h.msg_name, h.msg_namelen) = self.name_room(family);
         h.msg_iov = iov;
         h.msg_iovlen = 1;
         h.msg_control = self.control.0.as_mut_ptr().cast();
         h.msg_controllen = CONTROL_ROOM as _;
         h
+    }
+
+    /// Where the kernel is to write the source address of a datagram of `family`: nowhere
+    /// for IPv4, whose source the IP header holds (copying it out again was about 3 % of a
+    /// Backup's time at 5,000 adverts a second); this slot's name for IPv6, whose raw
+    /// sockets never see their IP header.
+    fn name_room(&mut self, family: Family) -> (*mut libc::c_void, libc::socklen_t) {
+        match family {
+            Family::V4 => (ptr::null_mut(), 0),
+            Family::V6 => (
+                ptr::from_mut(&mut self.name).cast(),
+                size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+            ),
+        }
     }
 }
 
@@ -93,7 +108,7 @@ pub(super) struct RecvBatch {
     buffers: Box<[u8]>,
     /// Where the headers' addresses and control messages are written, and their iovecs:
     /// only the kernel reads and writes them, through the headers.
-    _metas: Box<[Meta; BATCH_SLOTS]>,
+    metas: Box<[Meta; BATCH_SLOTS]>,
     _iovs: Box<[libc::iovec; BATCH_SLOTS]>,
     headers: Box<[libc::mmsghdr; BATCH_SLOTS]>,
     /// The packets of the last call are the first `len`; the rest are kept from earlier
@@ -126,11 +141,11 @@ impl Default for RecvBatch {
             .zip(metas.iter_mut())
             .zip(iovs.iter_mut())
         {
-            h.msg_hdr = meta.header(iov);
+            h.msg_hdr = meta.header(iov, Family::V6);
         }
         RecvBatch {
             buffers,
-            _metas: metas,
+            metas,
             _iovs: iovs,
             headers,
             packets: Vec::with_capacity(BATCH_SLOTS),
@@ -167,13 +182,13 @@ impl RecvBatch {
     pub(super) fn fill(&mut self, fd: RawFd, on: Bound, floor: Instant) -> io::Result<usize> {
         self.len = 0;
         // The kernel overwrites the address and control lengths of the headers it used with
-        // what it wrote: give every header its full room back (two stores each, where making
-        // the headers anew was a few hundred instructions).
-        for h in self.headers.iter_mut() {
-            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // what it wrote: give every header its full room back, for this socket's family (a
+        // few stores each, where making the headers anew was a few hundred instructions).
+        for (h, meta) in self.headers.iter_mut().zip(self.metas.iter_mut()) {
+            (h.msg_hdr.msg_name, h.msg_hdr.msg_namelen) = meta.name_room(on.family);
             h.msg_hdr.msg_controllen = CONTROL_ROOM as _;
         }
-        // SAFETY: every header points into `self._metas` and `self._iovs`, and every iovec
+        // SAFETY: every header points into `self.metas` and `self._iovs`, and every iovec
         // into `self.buffers`, all heap blocks owned by the batch, alive and not borrowed
         // for the call; the kernel writes within the lengths given.
         let read = unsafe {
@@ -212,7 +227,7 @@ pub(super) fn recv_now(fd: RawFd, on: Bound) -> io::Result<RecvPacket> {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
-    let mut h = meta.header(&mut iov);
+    let mut h = meta.header(&mut iov, on.family);
     // SAFETY: the header points into `meta`, `iov` and `buf`, alive for the call.
     let len = unsafe { libc::recvmsg(fd, &mut h, 0) };
     let len = usize::try_from(len).map_err(|_| io::Error::last_os_error())?;
@@ -228,9 +243,9 @@ pub(super) struct Bound {
     pub(super) ifindex: u32,
 }
 
-/// One received datagram (its bytes, and the source address, control messages and flags
-/// in `h`) as a [`RecvPacket`] whose bytes go into `data`, dated by `clock`; an error if
-/// the kernel left out the source, or for IPv6 the destination (pktinfo) or the hop limit.
+/// One received datagram (its bytes, and the IPv6 source address, control messages and
+/// flags in `h`) as a [`RecvPacket`] whose bytes go into `data`, dated by `clock`; for
+/// IPv6, an error if the kernel left out the source, destination (pktinfo) or hop limit.
 fn packet_of(
     h: &libc::msghdr,
     bytes: &[u8],
@@ -241,21 +256,21 @@ fn packet_of(
     data.clear();
     data.extend_from_slice(bytes);
     let truncated = h.msg_flags & libc::MSG_TRUNC != 0;
-    let src = source_of(h, on.family)
-        .ok_or_else(|| io::Error::other("received a packet without a source address"))?;
     let control = control_of(h);
-    let (dst, ifindex, hop_limit) = match on.family {
+    let (src, dst, ifindex, hop_limit) = match on.family {
         Family::V4 => {
-            let (dst, ttl) = ipv4_header(bytes);
-            (IpAddr::V4(dst), on.ifindex, ttl)
+            let ip = ipv4_header(bytes);
+            (ip.src.into(), ip.dst.into(), on.ifindex, ip.ttl)
         }
         Family::V6 => {
+            let src = ipv6_source(h)
+                .ok_or_else(|| io::Error::other("received a packet without a source address"))?;
             let (Some(dst), Some(hop_limit)) = (control.dst, control.hop_limit) else {
                 return Err(io::Error::other(
                     "received a packet without pktinfo or hop limit",
                 ));
             };
-            (IpAddr::V6(dst), control.ifindex, hop_limit)
+            (IpAddr::V6(src), IpAddr::V6(dst), control.ifindex, hop_limit)
         }
     };
     Ok(RecvPacket {
@@ -269,15 +284,19 @@ fn packet_of(
     })
 }
 
-/// The destination and TTL of an IPv4 datagram, from its header (the codec's
-/// [`packet::ipv4_ttl_and_dst`]): a raw IPv4 socket receives the header, so it asks for no
-/// control messages but the receive stamp (IP_PKTINFO and IP_TTL cost the kernel two per
-/// packet, a few per cent of a Backup's time at 5,000 adverts a second), and the socket is
-/// bound to its interface. A
-/// datagram too short to hold a header has neither: 0.0.0.0 and 0, and the codec rejects it
-/// as too short.
-fn ipv4_header(bytes: &[u8]) -> (Ipv4Addr, u8) {
-    packet::ipv4_ttl_and_dst(bytes).map_or((Ipv4Addr::UNSPECIFIED, 0), |(ttl, dst)| (dst, ttl))
+/// The source, destination and TTL of an IPv4 datagram, from its header (the codec's
+/// [`packet::ipv4_addressing`]): a raw IPv4 socket receives the header, so it asks for no
+/// source address and no control messages but the receive stamp (IP_PKTINFO and IP_TTL
+/// cost the kernel two per packet, a few per cent of a Backup's time at 5,000 adverts a
+/// second), and the socket is bound to its interface. A datagram too short to hold a
+/// header (the kernel delivers none) has none of them: 0.0.0.0 and 0, and the codec rejects
+/// it as too short.
+fn ipv4_header(bytes: &[u8]) -> packet::Ipv4Addressing {
+    packet::ipv4_addressing(bytes).unwrap_or(packet::Ipv4Addressing {
+        ttl: 0,
+        src: Ipv4Addr::UNSPECIFIED,
+        dst: Ipv4Addr::UNSPECIFIED,
+    })
 }
 
 /// What the control messages of one datagram say.
@@ -328,25 +347,16 @@ fn control_of(h: &libc::msghdr) -> Controls {
     out
 }
 
-/// The sender's address the kernel wrote into `h`'s name, if it is of `family`.
-fn source_of(h: &libc::msghdr, family: Family) -> Option<IpAddr> {
-    let len = h.msg_namelen as usize;
-    let name = h.msg_name.cast::<u8>().cast_const();
-    match family {
-        Family::V4 if len >= size_of::<libc::sockaddr_in>() => {
-            // SAFETY: `name` points at a `sockaddr_storage` the kernel filled `len` bytes of.
-            let s: libc::sockaddr_in = unsafe { read_at(name) };
-            let ok = s.sin_family == libc::AF_INET as libc::sa_family_t;
-            ok.then(|| IpAddr::V4(Ipv4Addr::from(u32::from_be(s.sin_addr.s_addr))))
-        }
-        Family::V6 if len >= size_of::<libc::sockaddr_in6>() => {
-            // SAFETY: as above.
-            let s: libc::sockaddr_in6 = unsafe { read_at(name) };
-            let ok = s.sin6_family == libc::AF_INET6 as libc::sa_family_t;
-            ok.then(|| IpAddr::V6(Ipv6Addr::from(s.sin6_addr.s6_addr)))
-        }
-        _ => None,
+/// The sender's address the kernel wrote into `h`'s name, if it is an IPv6 one.
+fn ipv6_source(h: &libc::msghdr) -> Option<Ipv6Addr> {
+    if h.msg_name.is_null() || (h.msg_namelen as usize) < size_of::<libc::sockaddr_in6>() {
+        return None;
     }
+    // SAFETY: `msg_name` points at a `sockaddr_storage` the kernel filled `msg_namelen`
+    // bytes of.
+    let s: libc::sockaddr_in6 = unsafe { read_at(h.msg_name.cast::<u8>().cast_const()) };
+    (s.sin6_family == libc::AF_INET6 as libc::sa_family_t)
+        .then(|| Ipv6Addr::from(s.sin6_addr.s6_addr))
 }
 
 /// Reads a `T` from bytes the kernel wrote, whatever their alignment.
@@ -379,13 +389,22 @@ mod tests {
     }
 
     #[test]
-    fn an_ipv4_header_gives_destination_and_ttl_and_a_short_datagram_neither() {
+    fn an_ipv4_header_gives_source_destination_and_ttl_and_a_short_datagram_none() {
         let mut header = [0u8; 20];
         header[0] = 0x45;
         header[8] = 255;
         header[16..20].copy_from_slice(&[224, 0, 0, 18]);
-        assert_eq!(ipv4_header(&header), (Ipv4Addr::new(224, 0, 0, 18), 255));
-        assert_eq!(ipv4_header(&header[..19]), (Ipv4Addr::UNSPECIFIED, 0));
-        assert_eq!(ipv4_header(&[]), (Ipv4Addr::UNSPECIFIED, 0));
+        header[12..16].copy_from_slice(&[10, 77, 0, 11]);
+        let ip = ipv4_header(&header);
+        assert_eq!(ip.dst, Ipv4Addr::new(224, 0, 0, 18));
+        assert_eq!(ip.src, Ipv4Addr::new(10, 77, 0, 11));
+        assert_eq!(ip.ttl, 255);
+        for short in [&header[..19], &[][..]] {
+            let ip = ipv4_header(short);
+            assert_eq!(
+                (ip.src, ip.dst, ip.ttl),
+                (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0)
+            );
+        }
     }
 }

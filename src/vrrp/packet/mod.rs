@@ -24,7 +24,7 @@ use super::timing::Centis;
 
 pub use check::{AddressCheck, Expected, check_against};
 pub use emit::{emit, emit_into, emit_ipv4};
-pub use parse::{ipv4_ttl_and_dst, parse_ipv4, parse_vrrp};
+pub use parse::{Ipv4Addressing, ipv4_addressing, parse_ipv4, parse_vrrp};
 pub use reject::{EmitError, Reject};
 
 /// The addresses of an advert, the first two inline: a received advert of one or two

@@ -13,12 +13,24 @@ const HEADER: usize = 8;
 const V2_AUTH_DATA: usize = 8;
 const IPV4_MIN_HEADER: usize = 20;
 
-/// The TTL and destination of the IPv4 header at the start of `packet`, read without
-/// judging anything else (the receive layer reports them for every datagram); `None` if
-/// `packet` is shorter than a header.
-pub fn ipv4_ttl_and_dst(packet: &[u8]) -> Option<(u8, Ipv4Addr)> {
-    match (packet.get(8), packet.get(16..IPV4_MIN_HEADER)) {
-        (Some(&ttl), Some(&[a, b, c, d])) => Some((ttl, Ipv4Addr::new(a, b, c, d))),
+/// What the receive layer reads of the IPv4 header at the start of a datagram, without
+/// judging anything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Addressing {
+    pub ttl: u8,
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+}
+
+/// The TTL, source and destination of the IPv4 header at the start of `packet` (the receive
+/// layer reports them for every datagram); `None` if `packet` is shorter than a header.
+pub fn ipv4_addressing(packet: &[u8]) -> Option<Ipv4Addressing> {
+    match (packet.get(8), packet.get(12..IPV4_MIN_HEADER)) {
+        (Some(&ttl), Some(&[a, b, c, d, e, f, g, h])) => Some(Ipv4Addressing {
+            ttl,
+            src: Ipv4Addr::new(a, b, c, d),
+            dst: Ipv4Addr::new(e, f, g, h),
+        }),
         _ => None,
     }
 }
@@ -27,7 +39,7 @@ pub fn ipv4_ttl_and_dst(packet: &[u8]) -> Option<(u8, Ipv4Addr)> {
 /// message. The TTL is taken from the header; the IPv4 header checksum is left to the
 /// kernel, which has verified it before delivering the packet.
 pub fn parse_ipv4(packet: &[u8]) -> Result<Received, Reject> {
-    let Some((ttl, dst)) = ipv4_ttl_and_dst(packet) else {
+    let Some(Ipv4Addressing { ttl, src, dst }) = ipv4_addressing(packet) else {
         return Err(Reject::TooShort(packet.len()));
     };
     let ip_version = packet[0] >> 4;
@@ -53,7 +65,6 @@ pub fn parse_ipv4(packet: &[u8]) -> Result<Received, Reject> {
     if packet[9] != PROTOCOL {
         return Err(Reject::NotVrrp(packet[9]));
     }
-    let src = Ipv4Addr::new(packet[12], packet[13], packet[14], packet[15]);
     parse_vrrp(&packet[header_len..total_len], src.into(), dst.into(), ttl)
 }
 
