@@ -253,13 +253,16 @@ impl<I: RouterIo> Task<I> {
     }
 
     /// A received advert, as [`Task::handle`] would take it in an [`Input::Packet`], as
-    /// arrived at `arrived` (`None`: now; never later than now by the protocol's clock).
-    /// Returns the time the router was given: a deadline it moved is judged against it.
+    /// arrived at `arrived` (`None`: now). Returns the time the router was given: a deadline
+    /// it moved is judged against it.
+    ///
+    /// `arrived` is never later than now: the receive loop dated it by a clock it read after
+    /// the read (see `net::vrrp_socket::arrival`). So the clock is not read again here, once
+    /// per advert: at 5,000 adverts a second that was about 1 % of a Backup's time.
     fn packet(&mut self, packet: Packet, arrived: Option<Instant>) -> Instant {
         self.finish();
         let mut actions = ACTIONS.take();
-        let now = now();
-        let at = arrived.map_or(now, |arrived| arrived.min(now));
+        let at = arrived.unwrap_or_else(now);
         self.router.receive_into(at, packet, &mut actions);
         self.act(&mut actions);
         ACTIONS.set(actions);
