@@ -269,8 +269,9 @@ impl RouterIo for LiveIo {
             // Rare, and the reason a takeover came one interval late: said in the log.
             warn!(instance = %self.name,
                 "the master down timer was handled over a quarter advert interval late, or came \
-                 while this host or thread stood still that long: listening one more advert \
-                 interval before taking over");
+                 while this host or thread stood still or just after: listening one more advert \
+                 interval (or, after a stall shorter than a quarter interval, as long as it \
+                 lasted) before taking over");
         }
     }
 

@@ -6,6 +6,9 @@
 //!
 //! - A Backup that resumes more than a quarter interval past its deadline listens one more
 //!   Master_Adver_Interval first: the Master's advert comes, and nobody takes over.
+//! - On a host of several instances, the thread's stall speaks for every instance whose
+//!   deadline came inside it: over a quarter interval, one more interval; shorter, as long
+//!   as the stall, enough for a Master resumed with it.
 //! - A Backup whose Master died still takes over: exactly on its deadline if it ran on time,
 //!   on resuming if it ran at most a quarter interval late, and one Master_Adver_Interval
 //!   after resuming if later.
@@ -211,6 +214,30 @@ proptest! {
         let lead = lead.max(251 - past);
         whole_machine_stall_of_a_thread(
             lan,
+            (start, past, skew),
+            lead,
+            true,
+        )
+        .map_err(TestCaseError::fail)?;
+    }
+
+    #[test]
+    fn a_machine_stalled_whole_briefly_around_the_deadline_moves_nobody(
+        ((version, pick, prio), reads) in (shape(), reads()),
+        start in 1u32..1000,
+        past in 0u32..=249,
+        lead in 1u32..=250,
+        (delay, skew) in (0u32..=1000, 0u32..=1000),
+    ) {
+        // The thread stood still `past + lead`, at most a quarter interval, its Backup's
+        // deadline inside the stall. The Master resumes with it, or later by up to half
+        // the stall, and its advert takes up to a quarter of the stall to arrive: within
+        // the stall's length after the Backup resumed, which is how long it listens more.
+        let lead = lead.min(250 - past);
+        let stood = past + lead;
+        let (delay, skew) = (delay * stood / 4000, skew * stood / 2000);
+        whole_machine_stall_of_a_thread(
+            (version, pick, prio, delay, reads),
             (start, past, skew),
             lead,
             true,

@@ -321,8 +321,9 @@ pub enum Suppressed {
     /// ignored, the Backup waits for its silence instead (see `resignation.rs`).
     Resignation,
     /// A takeover for silence: this Backup ran more than a quarter interval past its
-    /// Master_Down deadline (a stalled host or thread), and listens one more
-    /// Master_Adver_Interval first.
+    /// Master_Down deadline, or the deadline came while its thread stood still or just after
+    /// (a stalled host or thread), and it listens longer first: one Master_Adver_Interval,
+    /// or as long as a shorter stall lasted.
     Takeover,
 }
 
