@@ -24,9 +24,8 @@ pub(super) struct LateReader {
     seen: Seen,
     /// When the socket was last found empty: nothing read later can have arrived before.
     floor: Instant,
-    /// When it must be read next at the latest, while unwatched, and when its fill is next
-    /// asked.
-    backstop: Backstop,
+    /// When it must be read next at the latest, while unwatched.
+    due: Option<tokio::time::Instant>,
     /// Datagrams the kernel dropped from it so far, as last counted.
     drops: u32,
 }
@@ -40,7 +39,7 @@ impl LateReader {
             socket,
             seen: Seen::new(),
             floor: Instant::now(),
-            backstop: Backstop::default(),
+            due: None,
             drops: 0,
         }
     }
@@ -70,12 +69,11 @@ impl LateReader {
                 // What waited is judged now, by routers that no longer wait for it.
                 return self.read_all(each);
             }
-            if self.backstop.due.is_none() {
-                self.backstop.due = Some(tokio::time::Instant::now() + LONGEST_WAIT);
+            if self.due.is_none() {
+                self.due = Some(tokio::time::Instant::now() + LONGEST_WAIT);
             }
         }
         let due = self
-            .backstop
             .due
             .is_some_and(|due| due <= tokio::time::Instant::now());
         if !self.socket.polled() && (news.read || due) {
@@ -89,20 +87,17 @@ impl LateReader {
     /// count (counted while unwatched: a watched socket is read as its datagrams come).
     pub(super) fn read_all(&mut self, each: &mut Each<'_>) -> u32 {
         // Only an unwatched queue needs its fill: it decides how long it may go unread.
-        let unwatched = !self.socket.polled();
-        let asked = (unwatched && self.backstop.asks(tokio::time::Instant::now()))
-            .then(|| self.socket.fill().ok());
+        let fill = (!self.socket.polled())
+            .then(|| self.socket.fill().ok())
+            .flatten();
         let since = self.read_queued(each);
-        let now = tokio::time::Instant::now();
-        match (since, asked) {
-            (None, _) => self.backstop.due = Some(now + LONGEST_WAIT),
-            (Some(_), _) if !unwatched => self.backstop = Backstop::default(),
-            (Some(since), Some(fill)) => self
-                .backstop
-                .asked(now, wait(fill.unwrap_or_default(), since)),
-            (Some(_), None) => self.backstop.read(now),
+        if let Some(since) = since {
+            self.due = (!self.socket.polled())
+                .then(|| tokio::time::Instant::now() + wait(fill.unwrap_or_default(), since));
+        } else {
+            self.due = Some(tokio::time::Instant::now() + LONGEST_WAIT);
         }
-        let drops = asked.flatten().map_or(self.drops, |f| f.drops);
+        let drops = fill.map_or(self.drops, |f| f.drops);
         let before = std::mem::replace(&mut self.drops, drops);
         drops.wrapping_sub(before)
     }
@@ -160,48 +155,10 @@ impl LateReader {
 
     /// Until the socket must be read, while the poller does not watch it; never else.
     pub(super) async fn wait(&self) {
-        match self.backstop.due {
+        match self.due {
             Some(due) if !self.socket.polled() => tokio::time::sleep_until(due).await,
             _ => std::future::pending().await,
         }
-    }
-}
-
-/// When an unwatched socket must be read at the latest, and when a read next asks the kernel
-/// how full its queue is (`SO_MEMINFO`: one system call, about 1 % of a Backup's time at
-/// 5,000 adverts a second when every read made it).
-///
-/// A read between two asks counts the wait the last ask set from itself, as that ask would
-/// have: the wait allows for four times the rate seen, and that rate is at most half a wait
-/// old. So the fill is asked about twice per wait (at 50 instances at 10 ms, every second or
-/// third read of the routers' deadlines; with one instance, twice a second where it was
-/// thirty times). The wait moves with every read, as it did when every read asked: a wait
-/// left where an ask set it would come within the runtime's next timer level, which wakes
-/// the thread to move it there.
-#[derive(Clone, Copy, Debug, Default)]
-struct Backstop {
-    due: Option<tokio::time::Instant>,
-    next_ask: Option<tokio::time::Instant>,
-    /// How long the last ask allowed the socket to go unread.
-    wait: Duration,
-}
-
-impl Backstop {
-    /// Whether a read at `now` asks the fill: when no wait is set, or half of it has passed.
-    fn asks(&self, now: tokio::time::Instant) -> bool {
-        self.due.is_none() || self.next_ask.is_none_or(|at| at <= now)
-    }
-
-    /// A read at `now` asked the fill, which allows the socket to go unread `wait`.
-    fn asked(&mut self, now: tokio::time::Instant, wait: Duration) {
-        self.wait = wait;
-        self.next_ask = Some(now + wait / 2);
-        self.read(now);
-    }
-
-    /// A read at `now` emptied the queue without asking its fill.
-    fn read(&mut self, now: tokio::time::Instant) {
-        self.due = Some(now + self.wait);
     }
 }
 
@@ -262,53 +219,5 @@ mod tests {
         assert_eq!(wait(fill(900_000, 1_000_000), ms(1)), SHORTEST_WAIT);
         // Slow: capped.
         assert_eq!(wait(fill(10, 1_000_000), ms(500)), LONGEST_WAIT);
-    }
-
-    const ROOM: u32 = 1 << 21;
-
-    /// Reads every `every` of a queue that fills at `bytes_per_ms(read)`, as a Backup's
-    /// deadlines read it: how many of them asked the fill. At every read, the queue that
-    /// the rate then would have filled by the backstop must fit the room.
-    fn reads(every: Duration, bytes_per_ms: impl Fn(u32) -> u32, count: u32) -> u32 {
-        let start = tokio::time::Instant::now();
-        let mut backstop = Backstop::default();
-        let mut asks = 0;
-        for i in 1..=count {
-            let now = start + every * i;
-            let rate = bytes_per_ms(i);
-            if backstop.asks(now) {
-                asks += 1;
-                let queued = rate * every.as_millis() as u32;
-                backstop.asked(now, wait(fill(queued, ROOM), every));
-            } else {
-                backstop.read(now);
-            }
-            let due = backstop.due.expect("a read sets the backstop");
-            let by_due = u64::from(rate) * (due - now).as_millis() as u64;
-            assert!(due > now, "read {i}: due before the read");
-            assert!(
-                by_due <= u64::from(ROOM),
-                "read {i}: {by_due} bytes by the backstop"
-            );
-        }
-        asks
-    }
-
-    #[test]
-    fn the_fill_is_asked_twice_a_wait_and_the_backstop_holds_a_rate_four_times_as_high() {
-        let ms = Duration::from_millis;
-        // 50 instances at 10 ms: about 150 adverts of 1 KB (the kernel's count) each 30 ms,
-        // a wait of about 100 ms: every other read asks.
-        let asks = reads(ms(30), |_| 5_000, 100);
-        assert!((45..=55).contains(&asks), "{asks} asks in 100 reads");
-        // One instance: the longest wait, asked twice a second.
-        let asks = reads(ms(30), |_| 33, 100);
-        assert!((5..=7).contains(&asks), "{asks} asks in 100 reads over 3 s");
-        // A flood: the shortest wait, asked at every read.
-        assert_eq!(reads(ms(1), |_| 2_000_000, 50), 50);
-        // The rate four times as high from one read to the next: the backstop still holds
-        // before the next ask sees it.
-        let asks = reads(ms(30), |i| if i % 4 < 2 { 5_000 } else { 20_000 }, 100);
-        assert!(asks >= 50, "{asks} asks in 100 reads");
     }
 }
