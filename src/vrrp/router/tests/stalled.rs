@@ -156,61 +156,58 @@ fn instances_whose_deadlines_lie_inside_one_long_stall_all_listen_again() {
     );
 }
 
+/// A Backup of 1 s adverts started at `t0`, whose thread stood still `from`..`to` (ms
+/// around its Master_Down deadline, `t0 + MDI_100`), served at `at` ms around it: the
+/// router and what it did.
+fn served_after_stall(t0: Instant, (from, to): (i64, i64), at: i64) -> (Router, Vec<Action>) {
+    let down = t0 + MDI_100;
+    let around = |d: i64| match u64::try_from(d) {
+        Ok(later) => down + ms(later),
+        Err(_) => down - ms(d.unsigned_abs()),
+    };
+    let mut r = backup(v2(100), t0);
+    let mut out = Vec::new();
+    let stall = Stall {
+        from: around(from),
+        to: around(to),
+    };
+    r.timer_after_stall_into(around(at), stall, &mut out);
+    (r, out)
+}
+
 #[test]
 fn a_short_stall_around_the_deadline_is_listened_out_as_long_as_it_lasted() {
     let t0 = Instant::now();
     let down = t0 + MDI_100;
-    let mut out = Vec::new();
     // A stall of a fifth of the interval, the deadline inside it: 200 ms more.
-    let mut r = backup(v2(100), t0);
+    let (mut r, out) = served_after_stall(t0, (-100, 100), 100);
+    assert_eq!(out, vec![Action::Suppressed(Suppressed::Takeover)]);
+    assert_eq!(r.next_deadline(), Some(down + ms(300)));
+    // The Master, stalled with it, speaks: nobody moves.
+    r.handle(down + ms(101), advert(PEER, 200, 100));
+    assert_eq!((r.state(), r.master()), (State::Backup, Some(ip(PEER))));
+    // Silent instead: it takes over when the 200 ms are out, once.
+    let (mut r, _) = served_after_stall(t0, (-100, 100), 100);
+    let mut out = Vec::new();
     let short = Stall {
         from: down - ms(100),
         to: down + ms(100),
     };
-    r.timer_after_stall_into(short.to, short, &mut out);
-    assert_eq!(out, vec![Action::Suppressed(Suppressed::Takeover)]);
-    assert_eq!(r.next_deadline(), Some(short.to + ms(200)));
-    // The Master, stalled with it, speaks: nobody moves.
-    r.handle(short.to + ms(1), advert(PEER, 200, 100));
-    assert_eq!((r.state(), r.master()), (State::Backup, Some(ip(PEER))));
-    // Silent instead: it takes over when the 200 ms are out, once.
-    let mut r = backup(v2(100), t0);
-    r.timer_after_stall_into(short.to, short, &mut out);
-    out.clear();
-    r.timer_after_stall_into(short.to + ms(200), short, &mut out);
+    r.timer_after_stall_into(down + ms(300), short, &mut out);
     assert_eq!(r.state(), State::Master, "{out:?}");
     // A deadline that comes just after the stall ended, within its length: the same.
-    let mut r = backup(v2(100), t0);
-    let ended = Stall {
-        from: down - ms(150),
-        to: down - ms(50),
-    };
-    out.clear();
-    r.timer_after_stall_into(down, ended, &mut out);
+    let (r, out) = served_after_stall(t0, (-150, -50), 0);
     assert_eq!(r.next_deadline(), Some(down + ms(100)), "{out:?}");
 }
 
 #[test]
 fn a_stall_that_ended_well_before_the_deadline_moves_no_takeover() {
     let t0 = Instant::now();
-    let down = t0 + MDI_100;
-    let mut out = Vec::new();
     // A long stall that ended over a quarter interval before the deadline: the router
     // listened after it, and the Master, had it stalled too, spoke since.
-    let mut r = backup(v2(100), t0);
-    let before = Stall {
-        from: down - ms(2000),
-        to: down - ms(251),
-    };
-    r.timer_after_stall_into(down, before, &mut out);
+    let (r, out) = served_after_stall(t0, (-2000, -251), 0);
     assert_eq!(r.state(), State::Master, "{out:?}");
     // A short one that ended longer before the deadline than it lasted.
-    out.clear();
-    let mut r = backup(v2(100), t0);
-    let short = Stall {
-        from: down - ms(190),
-        to: down - ms(101),
-    };
-    r.timer_after_stall_into(down, short, &mut out);
+    let (r, out) = served_after_stall(t0, (-190, -101), 0);
     assert_eq!(r.state(), State::Master, "{out:?}");
 }
