@@ -9,8 +9,10 @@
 //! So the routine adverts of an interface have a socket of their own
 //! ([`crate::net::RoutineSocket`]), which the poller stops watching while every router it
 //! serves reads late. It is read:
-//! - when a router that reads late is due, before the router acts ([`read_now`], from the
-//!   router's task, which then yields to the receive loops);
+//! - when a router that reads late is due, before the router acts ([`read_now`]): from the
+//!   shared timer, once for every such router due in one expiry, which it serves after the
+//!   receive loops have run and only if still due (most are moved on by what was read);
+//!   and again from the router's task, which then yields to the receive loops;
 //! - when a resignation comes, before it is handed over: the adverts that came before it
 //!   are judged before it;
 //! - before the queue could fill (the receive loop's own wait, from how fast it filled).

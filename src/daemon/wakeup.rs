@@ -133,13 +133,14 @@ impl Wakeup {
     }
 
     /// Has the shared timer call `owner` when `deadline` comes (kept as `slack` says),
-    /// instead of waking the task (see [`Slot::call_at`]). Returns `false`, having done
-    /// nothing, where it cannot: on tokio's timer, or once the deadline has come (the task
-    /// acts on it now).
+    /// instead of waking the task, after the routine sockets were read if `after_reads`
+    /// (see [`Slot::call_at`]). Returns `false`, having done nothing, where it cannot: on
+    /// tokio's timer, or once the deadline has come (the task acts on it now).
     pub fn call_at(
         &mut self,
         deadline: Instant,
         slack: Slack,
+        after_reads: bool,
         owner: impl FnOnce() -> std::sync::Weak<dyn Expiry>,
     ) -> bool {
         let Wakeup::Precise(slot) = self else {
@@ -149,7 +150,7 @@ impl Wakeup {
         if Instant::now() >= at {
             return false;
         }
-        slot.call_at(at, owner());
+        slot.call_at(at, owner(), after_reads);
         true
     }
 

@@ -280,8 +280,13 @@ impl<I: RouterIo + 'static> RouterCell<I> {
             }
             return false;
         };
-        held.wakeup
-            .call_at(deadline, slack, || Arc::downgrade(self) as Weak<dyn Expiry>)
+        // A Backup reading late has its Master's adverts read before its Master_Down is
+        // judged: the timer asks for the reads itself, once for every router due with it.
+        let router = &held.task.router;
+        let after_reads = router.reads_late() && router.master_down_deadline() == Some(deadline);
+        held.wakeup.call_at(deadline, slack, after_reads, || {
+            Arc::downgrade(self) as Weak<dyn Expiry>
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Life<I>> {

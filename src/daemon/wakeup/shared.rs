@@ -31,6 +31,13 @@
 //! advert comes first ([`Slot::reschedule`]). It moves with every second or third advert,
 //! and only those lock the map and may re-arm the timerfd.
 //!
+//! A Backup reading late (see [`crate::daemon::late_reads`]) has its Master_Down judged only
+//! after its Master's adverts, waiting in a socket nobody polls, were read: the timer asks
+//! for the reads once per expiry and serves those deadlines on its next pass, after the
+//! receive loops ran, and only those still due ([`Then::CallAfterReads`]). Served at once,
+//! fifty Backups at 10 ms adverts came due about thirty at a time, and each started its
+//! task only to ask for the same reads and find its deadline moved: 955 tasks a second.
+//!
 //! The adverts that the owners called in one pass send are batched
 //! ([`crate::daemon::senders::sent_together`]): Masters whose deadlines met on the grid send
 //! with one `sendmmsg` per socket, not one `sendmsg` each.
@@ -98,6 +105,9 @@ struct Timers {
     /// Whether the timer's task will look at the earliest deadline before the thread can
     /// sleep (it was woken for that, or is serving expiries now).
     arming_due: bool,
+    /// The receive loops were asked to read before the deadlines due that wait for it are
+    /// served: the timer's task serves them on its next pass, and arms the timer after it.
+    reads_asked: bool,
 }
 
 /// How long the thread must have stood still past the time it was set to wake for a wake-up
@@ -113,7 +123,7 @@ thread_local! {
     /// many instances serves dozens at a time on its advert grid, and a list made for each
     /// expiry was allocated and grown again on every pass. Its room stays at the most one
     /// expiry served.
-    static DUE: Cell<Vec<Then>> = const { Cell::new(Vec::new()) };
+    static DUE: Cell<Vec<((Instant, u64), Then)>> = const { Cell::new(Vec::new()) };
 }
 
 /// What the timer does when a deadline comes.
@@ -122,6 +132,10 @@ enum Then {
     Wake(Waker),
     /// Calls its owner, which acts at once, in the timer's task (a Master's next advert).
     Call(Weak<dyn Expiry>),
+    /// Calls its owner as `Call` does, once the receive loops have read the routine sockets
+    /// that wait for a deadline ([`crate::daemon::late_reads`]): a Backup reading late,
+    /// whose Master's adverts, handed over first, move its Master_Down on.
+    CallAfterReads(Weak<dyn Expiry>),
 }
 
 impl Then {
@@ -129,7 +143,7 @@ impl Then {
     fn run(self) {
         match self {
             Then::Wake(waker) => waker.wake(),
-            Then::Call(owner) => {
+            Then::Call(owner) | Then::CallAfterReads(owner) => {
                 if let Some(owner) = owner.upgrade() {
                     owner.expired();
                 }
@@ -304,10 +318,22 @@ impl SharedTimer {
     /// Wakes the tasks whose deadlines have come, each time the timerfd expires, and keeps
     /// the timer armed for the earliest deadline.
     async fn serve(self) {
-        std::future::poll_fn(|cx| self.poll_serve(cx)).await;
+        loop {
+            match std::future::poll_fn(|cx| self.poll_serve(cx)).await {
+                Pass::Stopped => return,
+                Pass::ReadsFirst => {
+                    // The receive loops run before this task is polled again (tokio runs a
+                    // yielded task after the I/O and the tasks woken before it): what they
+                    // hand over moves the waiting deadlines, and only those still due are
+                    // served then.
+                    crate::daemon::late_reads::read_now();
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
     }
 
-    fn poll_serve(&self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_serve(&self, cx: &mut Context<'_>) -> Poll<Pass> {
         loop {
             let fired = match self.inner.fd.poll_read_ready(cx) {
                 // The expiry count is never read: arming the timer again resets it, and that
@@ -320,12 +346,12 @@ impl SharedTimer {
                 }
                 Poll::Ready(Err(error)) => {
                     tracing::error!(%error, "the shared timer cannot be polled: timers stop");
-                    return Poll::Ready(());
+                    return Poll::Ready(Pass::Stopped);
                 }
                 Poll::Pending => false,
             };
             let at_park = self.armed_here_at_park();
-            let mut due = {
+            let (mut due, reads_first) = {
                 let mut t = self.timers();
                 if !t.server.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     t.server = Some(cx.waker().clone());
@@ -348,19 +374,41 @@ impl SharedTimer {
                     if entry.key().0 > now {
                         break;
                     }
-                    due.push(entry.remove());
+                    due.push(entry.remove_entry());
                 }
-                if !at_park {
+                // Backups reading late wait in the map for the reads, which move most of
+                // them on (see the module); the rest due now is served at once.
+                let reads_first = !t.reads_asked
+                    && due
+                        .iter()
+                        .any(|(_, then)| matches!(then, Then::CallAfterReads(_)));
+                t.reads_asked = reads_first;
+                if reads_first {
+                    due.retain_mut(|(key, then)| {
+                        if !matches!(then, Then::CallAfterReads(_)) {
+                            return true;
+                        }
+                        let then = std::mem::replace(then, Then::Wake(Waker::noop().clone()));
+                        t.waiting.insert(*key, then);
+                        false
+                    });
+                } else if !at_park {
                     self.rearm(&mut t, now);
                 }
-                due
+                (due, reads_first)
             };
             // Served once the lock is released: a woken task or a called owner may move its
             // own deadline. The adverts of Masters whose deadlines came together leave
             // together, one `sendmmsg` per socket.
             let served = !due.is_empty();
-            crate::daemon::senders::sent_together(|| due.drain(..).for_each(Then::run));
+            crate::daemon::senders::sent_together(|| {
+                due.drain(..).for_each(|(_, then)| then.run());
+            });
             DUE.set(due);
+            if reads_first {
+                // Armed after the next pass, which serves what is still due.
+                return Poll::Ready(Pass::ReadsFirst);
+            }
             if !at_park {
                 let mut t = self.timers();
                 if served {
@@ -374,6 +422,14 @@ impl SharedTimer {
             }
         }
     }
+}
+
+/// What a pass of the timer's task ends with, other than waiting for the next expiry.
+enum Pass {
+    /// The timerfd failed: the task ends.
+    Stopped,
+    /// Deadlines due wait for the routine sockets to be read ([`Then::CallAfterReads`]).
+    ReadsFirst,
 }
 
 /// Keeps a wake-up of the timer armed for `armed` (at `armed_when`) that came at `woke`, if
@@ -409,7 +465,8 @@ pub fn before_park() {
             .store(true, std::sync::atomic::Ordering::Relaxed);
         let timer = SharedTimer { inner };
         let mut t = timer.timers();
-        if t.arming_due {
+        // While reads were asked, the earliest deadline is one already due, served next.
+        if t.arming_due && !t.reads_asked {
             timer.rearm(&mut t, Instant::now());
             t.arming_due = false;
         }
@@ -471,7 +528,7 @@ impl Slot {
             .entry((at, *id))
             .and_modify(|then| match then {
                 Then::Wake(w) => w.clone_from(cx.waker()),
-                Then::Call(_) => *then = Then::Wake(cx.waker().clone()),
+                Then::Call(_) | Then::CallAfterReads(_) => *then = Then::Wake(cx.waker().clone()),
             })
             .or_insert_with(|| Then::Wake(cx.waker().clone()));
         timer.earliest_changed(&mut t, now);
@@ -481,8 +538,9 @@ impl Slot {
     /// Calls `owner` at `at` (at the next expiry if it has passed) instead of waking a
     /// task: the timer's task, which wakes for the deadline anyway, acts for the owner, and
     /// the owner's own task is not polled. For a Master's adverts, which a waiting task cost
-    /// a wake-up and a poll each.
-    pub(super) fn call_at(&mut self, at: Instant, owner: Weak<dyn Expiry>) {
+    /// a wake-up and a poll each. With `after_reads`, the routine sockets are read first and
+    /// the owner is called only if the deadline is still due then (see [`Then`]).
+    pub(super) fn call_at(&mut self, at: Instant, owner: Weak<dyn Expiry>, after_reads: bool) {
         let now = Instant::now();
         let Slot { timer, id, waiting } = self;
         let mut t = timer.timers();
@@ -491,7 +549,12 @@ impl Slot {
         {
             t.waiting.remove(&(old, *id));
         }
-        t.waiting.insert((at, *id), Then::Call(owner));
+        let then = if after_reads {
+            Then::CallAfterReads(owner)
+        } else {
+            Then::Call(owner)
+        };
+        t.waiting.insert((at, *id), then);
         timer.earliest_changed(&mut t, now);
     }
 
@@ -534,7 +597,7 @@ impl Slot {
                     waker.wake();
                     false
                 }
-                Then::Call(_) => true,
+                Then::Call(_) | Then::CallAfterReads(_) => true,
             };
         }
         t.waiting.insert((at, self.id), then);

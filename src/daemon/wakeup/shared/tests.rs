@@ -262,7 +262,7 @@ async fn a_called_deadline_is_served_by_a_call_on_time_and_a_move_keeps_the_call
     let c = called();
     let mut slot = timer.slot();
     let t0 = Instant::now();
-    slot.call_at(t0 + 20 * MS, owner(&c));
+    slot.call_at(t0 + 20 * MS, owner(&c), false);
     // Moved later, as a preempted Master's wait is to its Master_Down: still a call.
     let at = t0 + 40 * MS;
     assert!(
@@ -285,7 +285,7 @@ async fn a_called_deadline_moved_into_the_past_is_left_to_the_task() {
     let timer = SharedTimer::start().unwrap();
     let c = called();
     let mut slot = timer.slot();
-    slot.call_at(Instant::now() + HOUR, owner(&c));
+    slot.call_at(Instant::now() + HOUR, owner(&c), false);
     // The caller holds the owner's lock: calling it here would deadlock. The task acts.
     assert!(
         slot.reschedule(Instant::now() - MS, Some(MS), Instant::now()),
@@ -300,7 +300,7 @@ async fn an_owner_gone_is_not_called_and_a_task_wait_replaces_a_call() {
     let timer = SharedTimer::start().unwrap();
     let gone = called();
     let mut slot = timer.slot();
-    slot.call_at(Instant::now() + 5 * MS, owner(&gone));
+    slot.call_at(Instant::now() + 5 * MS, owner(&gone), false);
     let weak = Arc::downgrade(&gone);
     drop(gone);
     // Its deadline comes, finds no owner, and the timer serves on.
@@ -316,7 +316,7 @@ async fn an_owner_gone_is_not_called_and_a_task_wait_replaces_a_call() {
     // A task that waits in a slot that had a call is woken, not the owner called.
     let c = called();
     let mut slot = timer.slot();
-    slot.call_at(Instant::now() + 10 * MS, owner(&c));
+    slot.call_at(Instant::now() + 10 * MS, owner(&c), false);
     let at = Instant::now() + 20 * MS;
     let late = served(&mut slot, at).await;
     assert!(late < 60 * MS, "served {late:?} late");
@@ -333,7 +333,7 @@ async fn a_wait_moved_later_stays_while_the_next_move_comes_first() {
     let c = called();
     let mut slot = timer.slot();
     let first = Instant::now() + 30 * SEC;
-    slot.call_at(first, owner(&c));
+    slot.call_at(first, owner(&c), false);
     let waits = |timer: &SharedTimer| -> Vec<Instant> {
         timer.timers().waiting.keys().map(|&(at, _)| at).collect()
     };
@@ -420,4 +420,56 @@ fn a_thread_that_arms_at_park_serves_every_deadline_on_time_and_never_early() {
             assert!(late < 60 * MS, "served {late:?} late");
         }
     });
+}
+
+/// A late-reading Backup's Master_Down waits for the reads: the receive loops are asked to
+/// read and run before it is served, so the advert they hand over moves it on and its owner
+/// is not called; one that nothing moved is called next. A Master's advert due at the same
+/// instant is not held back by the reads.
+#[tokio::test(flavor = "current_thread")]
+async fn a_wait_after_reads_is_served_only_once_the_receive_loops_have_read() {
+    let timer = SharedTimer::start().unwrap();
+    let (heard, silent, advert) = (called(), called(), called());
+    let at = Instant::now() + 30 * MS;
+    let mut heard_slot = timer.slot();
+    heard_slot.call_at(at, owner(&heard), true);
+    let mut silent_slot = timer.slot();
+    silent_slot.call_at(at, owner(&silent), true);
+    let mut advert_slot = timer.slot();
+    advert_slot.call_at(at, owner(&advert), false);
+    let advert_seen = advert.clone();
+    // A receive loop: at the read its deadline asks for, it hands the first Backup its
+    // Master's advert. (Other tests signal reads too: one before the deadline is not it.)
+    let reader = tokio::spawn(async move {
+        loop {
+            let mut signal = std::pin::pin!(crate::daemon::late_reads::signal());
+            signal.as_mut().enable();
+            signal.await;
+            if Instant::now() >= at {
+                break;
+            }
+        }
+        let advert_sent = advert_seen.at.lock().unwrap().len();
+        assert!(
+            !heard_slot.reschedule(Instant::now() + HOUR, None, Instant::now()),
+            "the wait was still in the map to move"
+        );
+        (heard_slot, advert_sent)
+    });
+    tokio::time::timeout(SEC, silent.told.notified())
+        .await
+        .expect("the deadline no advert moved is served");
+    let (_heard_slot, advert_sent) = tokio::time::timeout(SEC, reader)
+        .await
+        .expect("the timer asked for the reads before serving the Backups")
+        .expect("the receive loop read");
+    assert_eq!(advert_sent, 1, "the Master's advert waited for the reads");
+    assert!(
+        heard.at.lock().unwrap().is_empty(),
+        "a Backup was called before its Master's advert could be read"
+    );
+    assert_eq!(silent.at.lock().unwrap().len(), 1);
+    let waiting: Vec<Instant> = timer.timers().waiting.keys().map(|k| k.0).collect();
+    assert_eq!(waiting.len(), 1, "the moved wait, and nothing due left");
+    assert!(waiting[0] > Instant::now() + HOUR / 2);
 }
