@@ -27,11 +27,13 @@ Prints a Markdown report. A run that counts a false takeover keeps its lab's log
 and captures, and names the directory on stderr (every run's, with VIPD_KEEP_LOGS=1).
 
   --cases LIST          INSTANCES@INTERVAL (default 1@10ms,50@10ms,50@100ms,1000@100ms)
-  --runs N              runs per case and agent, alternating agents (default 1)
+  --runs N              runs per case and agent, alternating agents, every other run in
+                        the reverse order (default 1)
   --agents LIST         vipd, keepalived (default vipd,keepalived)
   --baseline PATH       also measure this (older) vipd binary, labelled with its file
-                        name, right before the current one, for before/after figures;
-                        may be given more than once
+                        name, right before the current one (right after it in the
+                        reversed runs), for before/after figures; may be given more
+                        than once
   --idle-secs N         idle window per run (default 60)
   --burn N              keep N busy threads spinning during the idle window (saturated
                         cores: the false-takeover check under load) (default 0)
