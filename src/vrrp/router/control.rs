@@ -101,7 +101,7 @@ impl Router {
             let wait = match down.cause {
                 DownCause::Silence => self.master_down_interval(),
                 DownCause::Resigned(_) => self.skew_time(),
-                DownCause::Relistening => self.master_adver_interval.as_duration(),
+                DownCause::Relistening { .. } => self.master_adver_interval.as_duration(),
             };
             self.timers.down = Some(DownTimer {
                 deadline: Stamp::new(later(down.reset_at.get(), wait).max(now)),

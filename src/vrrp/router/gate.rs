@@ -220,7 +220,7 @@ impl Router {
             // A takeover deferred once because this router ran late waits a whole
             // Master_Down_Interval again, as any silence does (a priority change re-bases it so).
             let cause = match pending.down.map(|d| d.cause) {
-                Some(DownCause::Relistening) | None => DownCause::Silence,
+                Some(DownCause::Relistening { .. }) | None => DownCause::Silence,
                 Some(cause) => cause,
             };
             let at = Stamp::new(now);

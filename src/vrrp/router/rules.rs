@@ -314,20 +314,30 @@ impl Router {
             // down, so a stall costs a takeover at most one Master_Adver_Interval, and a
             // healthy Master no flap.
             let at = Stamp::new(now);
-            self.arm_down(at, at.later(more), DownCause::Relistening);
+            let cause = DownCause::Relistening {
+                silence_from: down.reset_at,
+            };
+            self.arm_down(at, at.later(more), cause);
             out.push(Action::Suppressed(Suppressed::Takeover));
             return;
         }
+        let silence_from = match down.cause {
+            DownCause::Relistening { silence_from } => silence_from,
+            _ => down.reset_at,
+        };
         let reason = match (down.cause, self.heard) {
             (DownCause::Resigned(from), _) => Reason::MasterResigned { from },
-            // Heard since the last reset yet not reset: a lower priority we chose to ignore.
-            (DownCause::Silence | DownCause::Relistening, Some(h)) if h.at > down.reset_at => {
+            // Heard since the silence began yet not reset: a lower priority we chose to
+            // ignore.
+            (DownCause::Silence | DownCause::Relistening { .. }, Some(h))
+                if h.at > silence_from =>
+            {
                 Reason::Preempting {
                     master: h.addr,
                     priority: h.priority,
                 }
             }
-            (DownCause::Silence | DownCause::Relistening, heard) => {
+            (DownCause::Silence | DownCause::Relistening { .. }, heard) => {
                 let since = heard
                     .map(|h| h.at.get())
                     .or(self.backup_since.map(Stamp::get))

@@ -62,7 +62,10 @@ pub(super) enum DownCause {
     Resigned(IpAddr),
     /// Silence, but this router ran late past its deadline: listening one more
     /// Master_Adver_Interval from when it ran (see `Router::master_down_expired`).
-    Relistening,
+    /// `silence_from` is when the silence being listened out began (the wait's last
+    /// reset): a lower-priority Master heard since then is being preempted, whether or not
+    /// it speaks again while this router listens.
+    Relistening { silence_from: Stamp },
 }
 
 /// The master-down timer.

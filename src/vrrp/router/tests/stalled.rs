@@ -90,6 +90,32 @@ fn a_lower_master_heard_while_listening_again_is_preempted_when_it_ends() {
 }
 
 #[test]
+fn a_lower_master_heard_before_a_stall_is_still_preempted_when_the_listening_ends() {
+    let t0 = Instant::now();
+    let mut r = backup(v2(100), t0);
+    // A lower Master speaks once; it is ignored, and Master_Down runs on from t0.
+    r.handle(t0 + ms(3000), advert(PEER, 50, 100));
+    let down = t0 + MDI_100;
+    let stall = Stall {
+        from: down - ms(20),
+        to: down + ms(2),
+    };
+    let mut out = Vec::new();
+    r.timer_after_stall_into(down + ms(2), stall, &mut out);
+    assert_eq!(out, vec![Action::Suppressed(Suppressed::Takeover)]);
+    // It stays silent while this router listens: the takeover is still a preemption.
+    let reason = Reason::Preempting {
+        master: ip(PEER),
+        priority: 50,
+    };
+    let end = r.next_deadline().expect("listening");
+    assert_eq!(
+        r.handle(end, Input::Timer),
+        takeover(State::Backup, reason, 100)
+    );
+}
+
+#[test]
 fn a_resignation_is_not_deferred_however_late() {
     let t0 = Instant::now();
     let mut r = backup(v2(100), t0);
