@@ -161,8 +161,7 @@ async fn serve<I: RouterIo + 'static>(cell: Arc<RouterCell<I>>) {
                 if late {
                     // The adverts that came before the input are judged before it, as when
                     // they are read as they come.
-                    late_reads::read_now();
-                    tokio::task::yield_now().await;
+                    late_reads::read_first().await;
                 }
                 let stopping = *input == Input::Stop;
                 cell.handle(*input);

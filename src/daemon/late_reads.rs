@@ -46,6 +46,14 @@ pub fn read_now() {
     SIGNAL.notify_waiters();
 }
 
+/// Has the receive loops read what their routine sockets hold, and lets them run (they run
+/// before a task that yields is polled again), before the caller acts on what they hand
+/// over.
+pub async fn read_first() {
+    read_now();
+    tokio::task::yield_now().await;
+}
+
 /// What one receive loop has seen of the signals.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Seen {

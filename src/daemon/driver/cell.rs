@@ -236,7 +236,7 @@ impl<I: RouterIo + 'static> RouterCell<I> {
         }
         let router = &held.task.router;
         let deadline = router.next_deadline();
-        let master_down = deadline.is_some() && router.master_down_deadline() == deadline;
+        let master_down = is_master_down(router, deadline);
         let late = router.reads_late();
         let slack = slack(router, deadline);
         let calls = held.wakeup.calls_owners();
@@ -283,7 +283,7 @@ impl<I: RouterIo + 'static> RouterCell<I> {
         // A Backup reading late has its Master's adverts read before its Master_Down is
         // judged: the timer asks for the reads itself, once for every router due with it.
         let router = &held.task.router;
-        let after_reads = router.reads_late() && router.master_down_deadline() == Some(deadline);
+        let after_reads = router.reads_late() && is_master_down(router, Some(deadline));
         held.wakeup.call_at(deadline, slack, after_reads, || {
             Arc::downgrade(self) as Weak<dyn Expiry>
         })
@@ -395,8 +395,12 @@ fn watching<I: RouterIo, R>(task: &mut Task<I>, step: impl FnOnce(&mut Task<I>) 
 /// How soon `deadline`, the router's next, moves again if all goes well: Master_Down with
 /// the Master's next advert; `None` for any other.
 fn next_move(router: &Router, deadline: Option<Instant>) -> Option<Duration> {
-    (deadline.is_some() && router.master_down_deadline() == deadline)
-        .then(|| router.master_adver_interval().as_duration())
+    is_master_down(router, deadline).then(|| router.master_adver_interval().as_duration())
+}
+
+/// Whether `deadline` is the router's Master_Down (and there is one).
+fn is_master_down(router: &Router, deadline: Option<Instant>) -> bool {
+    deadline.is_some() && router.master_down_deadline() == deadline
 }
 
 /// Tests watch what a receive loop hands over on a channel of their own.

@@ -321,14 +321,9 @@ impl SharedTimer {
         loop {
             match std::future::poll_fn(|cx| self.poll_serve(cx)).await {
                 Pass::Stopped => return,
-                Pass::ReadsFirst => {
-                    // The receive loops run before this task is polled again (tokio runs a
-                    // yielded task after the I/O and the tasks woken before it): what they
-                    // hand over moves the waiting deadlines, and only those still due are
-                    // served then.
-                    crate::daemon::late_reads::read_now();
-                    tokio::task::yield_now().await;
-                }
+                // What the receive loops hand over moves the waiting deadlines, and only
+                // those still due are served on the next pass.
+                Pass::ReadsFirst => crate::daemon::late_reads::read_first().await,
             }
         }
     }

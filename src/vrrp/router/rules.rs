@@ -315,22 +315,18 @@ impl Router {
             // healthy Master no flap.
             let at = Stamp::new(now);
             let cause = DownCause::Relistening {
-                silence_from: down.reset_at,
+                silence_from: down.silence_from(),
             };
             self.arm_down(at, at.later(more), cause);
             out.push(Action::Suppressed(Suppressed::Takeover));
             return;
         }
-        let silence_from = match down.cause {
-            DownCause::Relistening { silence_from } => silence_from,
-            _ => down.reset_at,
-        };
         let reason = match (down.cause, self.heard) {
             (DownCause::Resigned(from), _) => Reason::MasterResigned { from },
             // Heard since the silence began yet not reset: a lower priority we chose to
             // ignore.
             (DownCause::Silence | DownCause::Relistening { .. }, Some(h))
-                if h.at > silence_from =>
+                if h.at > down.silence_from() =>
             {
                 Reason::Preempting {
                     master: h.addr,

@@ -78,6 +78,18 @@ pub(super) struct DownTimer {
     pub cause: DownCause,
 }
 
+impl DownTimer {
+    /// When the silence it waits out began: its last reset, or, listened out after a stall,
+    /// the reset of the wait that was listened out. A lower-priority Master heard since is
+    /// being preempted.
+    pub fn silence_from(&self) -> Stamp {
+        match self.cause {
+            DownCause::Relistening { silence_from } => silence_from,
+            _ => self.reset_at,
+        }
+    }
+}
+
 /// Which timer is due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Due {

@@ -95,13 +95,8 @@ fn a_lower_master_heard_before_a_stall_is_still_preempted_when_the_listening_end
     let mut r = backup(v2(100), t0);
     // A lower Master speaks once; it is ignored, and Master_Down runs on from t0.
     r.handle(t0 + ms(3000), advert(PEER, 50, 100));
-    let down = t0 + MDI_100;
-    let stall = Stall {
-        from: down - ms(20),
-        to: down + ms(2),
-    };
     let mut out = Vec::new();
-    r.timer_after_stall_into(down + ms(2), stall, &mut out);
+    r.timer_after_stall_into(around(t0, 2), stall_around(t0, (-20, 2)), &mut out);
     assert_eq!(out, vec![Action::Suppressed(Suppressed::Takeover)]);
     // It stays silent while this router listens: the takeover is still a preemption.
     let reason = Reason::Preempting {
@@ -182,22 +177,29 @@ fn instances_whose_deadlines_lie_inside_one_long_stall_all_listen_again() {
     );
 }
 
-/// A Backup of 1 s adverts started at `t0`, whose thread stood still `from`..`to` (ms
-/// around its Master_Down deadline, `t0 + MDI_100`), served at `at` ms around it: the
-/// router and what it did.
-fn served_after_stall(t0: Instant, (from, to): (i64, i64), at: i64) -> (Router, Vec<Action>) {
+/// `d` ms around the Master_Down deadline of a Backup of 1 s adverts started at `t0`.
+fn around(t0: Instant, d: i64) -> Instant {
     let down = t0 + MDI_100;
-    let around = |d: i64| match u64::try_from(d) {
+    match u64::try_from(d) {
         Ok(later) => down + ms(later),
         Err(_) => down - ms(d.unsigned_abs()),
-    };
+    }
+}
+
+/// A stall of the thread `from`..`to` ms around that deadline.
+fn stall_around(t0: Instant, (from, to): (i64, i64)) -> Stall {
+    Stall {
+        from: around(t0, from),
+        to: around(t0, to),
+    }
+}
+
+/// Such a Backup, whose thread stood still `from`..`to`, served at `at` ms around its
+/// deadline: the router and what it did.
+fn served_after_stall(t0: Instant, stall: (i64, i64), at: i64) -> (Router, Vec<Action>) {
     let mut r = backup(v2(100), t0);
     let mut out = Vec::new();
-    let stall = Stall {
-        from: around(from),
-        to: around(to),
-    };
-    r.timer_after_stall_into(around(at), stall, &mut out);
+    r.timer_after_stall_into(around(t0, at), stall_around(t0, stall), &mut out);
     (r, out)
 }
 
@@ -215,11 +217,7 @@ fn a_short_stall_around_the_deadline_is_listened_out_as_long_as_it_lasted() {
     // Silent instead: it takes over when the 200 ms are out, once.
     let (mut r, _) = served_after_stall(t0, (-100, 100), 100);
     let mut out = Vec::new();
-    let short = Stall {
-        from: down - ms(100),
-        to: down + ms(100),
-    };
-    r.timer_after_stall_into(down + ms(300), short, &mut out);
+    r.timer_after_stall_into(down + ms(300), stall_around(t0, (-100, 100)), &mut out);
     assert_eq!(r.state(), State::Master, "{out:?}");
     // A deadline that comes just after the stall ended, within its length: the same.
     let (r, out) = served_after_stall(t0, (-150, -50), 0);
