@@ -83,21 +83,21 @@ mod tests {
         let pings = Arc::new(AtomicUsize::new(0));
         let counted = pings.clone();
         let (stuck_tx, stuck_rx) = std::sync::mpsc::channel::<()>();
-        // The router runtime's thread blocked inside a task: nothing else runs there.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        // The router runtime's thread blocked inside a task: nothing else runs there. Once
+        // released it runs the watchdog's tasks until told to stop, and shuts down.
         let router_thread = std::thread::spawn(move || {
             routers.block_on(async move {
                 stuck_rx.recv().expect("released");
-                // Runs the watchdog's tasks once released, until the test ends.
-                std::future::pending::<()>().await;
+                let _ = stop_rx.await;
             });
         });
+        let (ended_tx, ended_rx) = std::sync::mpsc::channel();
         let side_thread = std::thread::spawn(move || {
-            side.block_on(async move {
-                let watching = watchdog(handle, Duration::from_millis(10), move || {
-                    counted.fetch_add(1, Ordering::Relaxed);
-                });
-                let _ = tokio::time::timeout(Duration::from_secs(30), watching).await;
-            });
+            side.block_on(watchdog(handle, Duration::from_millis(10), move || {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }));
+            let _ = ended_tx.send(());
         });
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(
@@ -114,7 +114,11 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        drop(router_thread);
-        drop(side_thread);
+        stop_tx.send(()).expect("the router runtime runs");
+        router_thread.join().expect("the router runtime shut down");
+        ended_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the watchdog ended once the router runtime shut down");
+        side_thread.join().expect("the side thread ended");
     }
 }
